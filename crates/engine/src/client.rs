@@ -1,0 +1,261 @@
+//! Connected clients: the registry behind CLIENT LIST / KILL / INFO and maxclients, and the
+//! per-connection state the commands work on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::{ConnContext, Engine};
+
+/// What other connections may read or change about a client.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Where the client connects from and to.
+    pub ctx: ConnContext,
+    /// When it connected.
+    pub created: Instant,
+    /// Mutable descriptive fields.
+    pub info: Mutex<ClientInfo>,
+    /// Selected database.
+    pub db: AtomicUsize,
+    /// Milliseconds since `created` of the last command.
+    pub last_interaction: AtomicU64,
+    /// Protocol version (2 or 3).
+    pub resp: AtomicU8,
+    /// Set by CLIENT KILL / shutdown; the connection closes at once.
+    pub killed: AtomicBool,
+    /// Wakes the connection when `killed` is set.
+    pub kill: Notify,
+}
+
+/// Descriptive fields set by the client itself.
+#[derive(Debug, Default, Clone)]
+pub struct ClientInfo {
+    /// CLIENT SETNAME.
+    pub name: String,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: String,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: String,
+    /// The last command's name.
+    pub last_cmd: String,
+    /// The authenticated user.
+    pub user: String,
+    /// Whether the client is inside MULTI.
+    pub in_multi: bool,
+}
+
+impl ClientHandle {
+    /// Ask the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO.
+    pub fn describe(&self) -> String {
+        let info = self.info.lock().clone();
+        let now = self.created.elapsed();
+        let idle = now
+            .as_millis()
+            .saturating_sub(self.last_interaction.load(Ordering::Relaxed) as u128)
+            / 1000;
+        let flags = if info.in_multi { "x" } else { "N" };
+        let cmd = if info.last_cmd.is_empty() {
+            "NULL".to_string()
+        } else {
+            info.last_cmd
+        };
+        let user = if info.user.is_empty() {
+            "default".to_string()
+        } else {
+            info.user
+        };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+             multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 \
+             tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.ctx.peer,
+            self.ctx.local,
+            8 + self.id,
+            info.name,
+            now.as_secs(),
+            idle,
+            flags,
+            self.db.load(Ordering::Relaxed),
+            if info.in_multi { 0 } else { -1 },
+            cmd,
+            user,
+            self.resp.load(Ordering::Relaxed),
+            info.lib_name,
+            info.lib_ver,
+        )
+    }
+}
+
+/// All connected clients of an engine.
+#[derive(Debug, Default)]
+pub struct Registry {
+    count: AtomicUsize,
+    next_id: AtomicU64,
+    map: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+}
+
+impl Registry {
+    /// Number of connected clients.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Register a new client.
+    pub fn register(&self, ctx: ConnContext) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            ctx,
+            created: Instant::now(),
+            info: Mutex::new(ClientInfo::default()),
+            db: AtomicUsize::new(0),
+            last_interaction: AtomicU64::new(0),
+            resp: AtomicU8::new(2),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.map.lock().insert(id, handle.clone());
+        handle
+    }
+
+    /// Remove a client.
+    pub fn unregister(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    /// A snapshot of every client, by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.map.lock().values().cloned().collect()
+    }
+
+    /// Close every client (shutdown, or the endpoint's path became denied).
+    pub fn kill_all(&self) {
+        for c in self.all() {
+            c.kill();
+        }
+    }
+}
+
+/// A place among the `maxclients`; released when dropped.
+pub struct Admission {
+    engine: Engine,
+}
+
+impl Admission {
+    /// Take a place, or `None` when `maxclients` clients are already connected.
+    pub fn new(engine: &Engine) -> Option<Admission> {
+        let max = engine.hot.maxclients.load(Ordering::Relaxed);
+        let prev = engine.clients.count.fetch_add(1, Ordering::AcqRel);
+        if prev >= max {
+            engine.clients.count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Admission {
+            engine: engine.clone(),
+        })
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.engine.clients.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A queued command inside MULTI.
+pub type Queued = Vec<Vec<u8>>;
+
+/// Per-connection state the commands work on (owned by the connection task).
+#[derive(Debug)]
+pub struct Client {
+    /// Shared view of this client.
+    pub handle: Arc<ClientHandle>,
+    /// Selected database.
+    pub db: usize,
+    /// Authenticated (or no password required when it connected).
+    pub authenticated: bool,
+    /// Authenticated user name.
+    pub user: String,
+    /// Commands queued by MULTI, if inside one.
+    pub multi: Option<Vec<Queued>>,
+    /// A command failed to queue: EXEC will abort.
+    pub multi_error: bool,
+    /// Close once the pending replies are written (QUIT, protocol error).
+    pub close_after_reply: bool,
+    /// Which gate slot this connection uses.
+    pub gate_slot: usize,
+    /// Counters flushed to the engine's stats after each batch.
+    pub pending_stats: PendingStats,
+    /// Name of the last command run in the current batch.
+    pub last_cmd: Option<&'static str>,
+}
+
+/// Statistics a connection accumulates between flushes.
+#[derive(Debug, Default)]
+pub struct PendingStats {
+    /// Commands executed.
+    pub commands: u64,
+    /// Key hits.
+    pub hits: u64,
+    /// Key misses.
+    pub misses: u64,
+    /// Keys expired lazily.
+    pub expired: u64,
+    /// Error replies.
+    pub errors: u64,
+}
+
+impl Client {
+    /// Fresh state for a new connection.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+        let gate_slot = handle.id as usize;
+        Client {
+            handle,
+            db: 0,
+            authenticated,
+            user: "default".into(),
+            multi: None,
+            multi_error: false,
+            close_after_reply: false,
+            gate_slot,
+            pending_stats: PendingStats::default(),
+            last_cmd: None,
+        }
+    }
+
+    /// Flush accumulated counters into the engine's stats.
+    pub fn flush_stats(&mut self, engine: &Engine) {
+        let p = std::mem::take(&mut self.pending_stats);
+        let s = &engine.stats;
+        if p.commands > 0 {
+            s.commands_processed
+                .fetch_add(p.commands, Ordering::Relaxed);
+        }
+        if p.hits > 0 {
+            s.keyspace_hits.fetch_add(p.hits, Ordering::Relaxed);
+        }
+        if p.misses > 0 {
+            s.keyspace_misses.fetch_add(p.misses, Ordering::Relaxed);
+        }
+        if p.expired > 0 {
+            s.expired_keys.fetch_add(p.expired, Ordering::Relaxed);
+        }
+        if p.errors > 0 {
+            s.error_replies.fetch_add(p.errors, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! Connection commands: PING, ECHO, AUTH, HELLO, SELECT, QUIT, RESET and CLIENT.
+
+use std::sync::atomic::Ordering;
+
+use super::{CmdResult, Command, Ctx, Error, cmd, err, flag::*, int_arg, is};
+
+/// The version INFO and HELLO report: redlink speaks Redis 7.2.
+pub const REDIS_VERSION: &str = "7.2.4";
+
+/// Connection commands.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "ping",
+        -1,
+        FAST | STALE | CONNECTION,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Returns the server's liveliness response.",
+        ping,
+    ),
+    cmd(
+        "echo",
+        2,
+        FAST | CONNECTION,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Returns the given string.",
+        echo,
+    ),
+    cmd(
+        "auth",
+        -2,
+        NO_AUTH | FAST | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Authenticates the connection.",
+        auth,
+    ),
+    cmd(
+        "hello",
+        -1,
+        NO_AUTH | FAST | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "connection",
+        "6.0.0",
+        "Handshakes with the Redis server.",
+        hello,
+    ),
+    cmd(
+        "select",
+        2,
+        FAST | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Changes the selected database.",
+        select,
+    ),
+    cmd(
+        "quit",
+        -1,
+        NO_AUTH | FAST | NO_QUEUE | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Closes the connection.",
+        quit,
+    ),
+    cmd(
+        "reset",
+        1,
+        NO_AUTH | FAST | NO_QUEUE | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "connection",
+        "6.2.0",
+        "Resets the connection.",
+        reset,
+    ),
+    cmd(
+        "client",
+        -2,
+        NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "connection",
+        "2.4.0",
+        "A container for client connection commands.",
+        client,
+    ),
+];
+
+fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    match args.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(args[1]),
+        _ => return Err(super::arity_error("ping")),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ctx.out.bulk(args[1]);
+    Ok(())
+}
+
+/// Check a user name and password against the configuration. Until ACL users exist, `default` is the
+/// only user and its password is `requirepass` (no password: any password is accepted, like Redis's
+/// `nopass` default user).
+fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match ctx.engine.config.read().requirepass() {
+        None => true,
+        Some(p) => constant_time_eq(p.as_bytes(), pass),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
+    if !check_credentials(ctx, user, pass) {
+        return Err(err::WRONGPASS);
+    }
+    ctx.client.authenticated = true;
+    ctx.client.user = String::from_utf8_lossy(user).into_owned();
+    ctx.client.handle.info.lock().user = ctx.client.user.clone();
+    Ok(())
+}
+
+fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    match args.len() {
+        2 => {
+            if ctx.engine.config.read().requirepass().is_none() {
+                return Err(Error::from(
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                ));
+            }
+            authenticate(ctx, b"default", args[1])?;
+        }
+        3 => authenticate(ctx, args[1], args[2])?,
+        _ => return Err(err::SYNTAX),
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut proto = None;
+    let mut i = 1;
+    if args.len() > 1 {
+        let v = int_arg(args[1])
+            .map_err(|_| Error::from("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(Error::from("NOPROTO unsupported protocol version"));
+        }
+        proto = Some(v);
+        i = 2;
+    }
+    let mut creds = None;
+    let mut name = None;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if is(args[i], "AUTH") && more >= 2 {
+            creds = Some((args[i + 1], args[i + 2]));
+            i += 3;
+        } else if is(args[i], "SETNAME") && more >= 1 {
+            name = Some(args[i + 1]);
+            i += 2;
+        } else {
+            return Err(Error::msg(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(args[i])
+            )));
+        }
+    }
+    if let Some((user, pass)) = creds {
+        authenticate(ctx, user, pass)?;
+    }
+    if !ctx.client.authenticated && ctx.engine.hot.auth_required.load(Ordering::Relaxed) {
+        return Err(Error::from(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(n) = name {
+        validate_name(n)?;
+        ctx.client.handle.info.lock().name = String::from_utf8_lossy(n).into_owned();
+    }
+    if let Some(p) = proto {
+        ctx.out.resp3 = p == 3;
+        ctx.client.handle.resp.store(p as u8, Ordering::Relaxed);
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if out.resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.handle.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let db = int_arg(args[1])?;
+    if db < 0 || db as usize >= ctx.engine.store.databases() {
+        return Err(err::DB_RANGE);
+    }
+    ctx.client.db = db as usize;
+    ctx.client.handle.db.store(db as usize, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.ok();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let c = &mut *ctx.client;
+    c.multi = None;
+    c.multi_error = false;
+    c.db = 0;
+    c.handle.db.store(0, Ordering::Relaxed);
+    c.handle.resp.store(2, Ordering::Relaxed);
+    {
+        let mut info = c.handle.info.lock();
+        info.name.clear();
+        info.in_multi = false;
+        info.user = "default".into();
+    }
+    c.user = "default".into();
+    c.authenticated = !ctx.engine.hot.auth_required.load(Ordering::Relaxed);
+    ctx.out.resp3 = false;
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+fn validate_name(n: &[u8]) -> CmdResult {
+    if n.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(Error::from(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    let argc = args.len();
+    let wrong = || {
+        Error::msg(format!(
+            "ERR wrong number of arguments for 'client|{sub}' command"
+        ))
+    };
+    match sub.as_str() {
+        "id" if argc == 2 => ctx.out.int(ctx.client.handle.id as i64),
+        "getname" if argc == 2 => {
+            let name = ctx.client.handle.info.lock().name.clone();
+            if name.is_empty() {
+                ctx.out.null();
+            } else {
+                ctx.out.bulk(name.as_bytes());
+            }
+        }
+        "setname" if argc == 3 => {
+            validate_name(args[2])?;
+            ctx.client.handle.info.lock().name = String::from_utf8_lossy(args[2]).into_owned();
+            ctx.out.ok();
+        }
+        "setinfo" if argc == 4 => {
+            let value = String::from_utf8_lossy(args[3]).into_owned();
+            if value.contains(|c: char| !('!'..='~').contains(&c)) {
+                return Err(Error::msg(format!(
+                    "ERR {} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(args[2]).to_ascii_lowercase()
+                )));
+            }
+            let mut info = ctx.client.handle.info.lock();
+            if is(args[2], "lib-name") {
+                info.lib_name = value;
+            } else if is(args[2], "lib-ver") {
+                info.lib_ver = value;
+            } else {
+                return Err(Error::msg(format!(
+                    "ERR Unrecognized option '{}'",
+                    String::from_utf8_lossy(args[2])
+                )));
+            }
+            drop(info);
+            ctx.out.ok();
+        }
+        "info" if argc == 2 => {
+            let line = format!("{}\n", ctx.client.handle.describe());
+            ctx.out.verbatim(line.as_bytes());
+        }
+        "list" => {
+            let mut ids: Option<Vec<u64>> = None;
+            let mut i = 2;
+            while i < argc {
+                if is(args[i], "TYPE") && i + 1 < argc {
+                    let t = String::from_utf8_lossy(args[i + 1]).to_ascii_lowercase();
+                    if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                        return Err(Error::msg(format!("ERR Unknown client type '{t}'")));
+                    }
+                    if t != "normal" {
+                        ids = Some(Vec::new());
+                    }
+                    i += 2;
+                } else if is(args[i], "ID") && i + 1 < argc {
+                    let mut v = Vec::new();
+                    for a in &args[i + 1..] {
+                        match crate::protocol::parse_i64(a) {
+                            Some(id) if id > 0 => v.push(id as u64),
+                            _ => return Err(Error::from("ERR Invalid client ID")),
+                        }
+                    }
+                    ids = Some(v);
+                    i = argc;
+                } else {
+                    return Err(err::SYNTAX);
+                }
+            }
+            let mut text = String::new();
+            for c in ctx.engine.clients.all() {
+                if ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
+                    text.push_str(&c.describe());
+                    text.push('\n');
+                }
+            }
+            ctx.out.verbatim(text.as_bytes());
+        }
+        "kill" if argc >= 3 => client_kill(ctx, args)?,
+        "no-evict" | "no-touch" if argc == 3 => {
+            if !is(args[2], "on") && !is(args[2], "off") {
+                return Err(err::SYNTAX);
+            }
+            ctx.out.ok();
+        }
+        "reply" if argc == 3 => {
+            if is(args[2], "on") {
+                ctx.out.ok();
+            } else if is(args[2], "off") || is(args[2], "skip") {
+                return Err(Error::from(
+                    "ERR CLIENT REPLY OFF|SKIP is not supported by redlink",
+                ));
+            } else {
+                return Err(err::SYNTAX);
+            }
+        }
+        "help" if argc == 2 => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are: ID, ADDR, LADDR, USER, SKIPME.",
+                "LIST [options ...]",
+                "    Return information about client connections. Options: TYPE, ID.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <option> <value>",
+                "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+                "HELP",
+                "    Print this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        "id" | "getname" | "setname" | "setinfo" | "info" | "no-evict" | "no-touch" | "reply"
+        | "help" | "kill" => return Err(wrong()),
+        _ => {
+            return Err(Error::msg(format!(
+                "ERR unknown subcommand '{}'. Try CLIENT HELP.",
+                String::from_utf8_lossy(args[1])
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let all = ctx.engine.clients.all();
+    let me = ctx.client.handle.id;
+    if args.len() == 3 {
+        // Old form: CLIENT KILL addr:port.
+        let addr = String::from_utf8_lossy(args[2]);
+        let Some(c) = all.iter().find(|c| c.ctx.peer.to_string() == addr) else {
+            return Err(Error::from("ERR No such client"));
+        };
+        if c.id == me {
+            ctx.client.close_after_reply = true;
+        } else {
+            c.kill();
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    if args.len() % 2 != 0 {
+        return Err(err::SYNTAX);
+    }
+    let mut id = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut user = None;
+    let mut skipme = true;
+    for pair in args[2..].chunks(2) {
+        let v = String::from_utf8_lossy(pair[1]).into_owned();
+        if is(pair[0], "id") {
+            id = Some(
+                crate::protocol::parse_i64(pair[1])
+                    .filter(|i| *i > 0)
+                    .ok_or(Error::from("ERR client-id should be greater than 0"))?
+                    as u64,
+            );
+        } else if is(pair[0], "addr") {
+            addr = Some(v);
+        } else if is(pair[0], "laddr") {
+            laddr = Some(v);
+        } else if is(pair[0], "user") {
+            user = Some(v);
+        } else if is(pair[0], "skipme") {
+            skipme = match v.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Err(err::SYNTAX),
+            };
+        } else if is(pair[0], "type") {
+            let t = v.to_ascii_lowercase();
+            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                return Err(Error::msg(format!("ERR Unknown client type '{v}'")));
+            }
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let mut killed = 0;
+    for c in all {
+        if id.is_some_and(|id| id != c.id)
+            || addr.as_ref().is_some_and(|a| *a != c.ctx.peer.to_string())
+            || laddr
+                .as_ref()
+                .is_some_and(|a| *a != c.ctx.local.to_string())
+            || user.as_ref().is_some_and(|u| {
+                let cu = c.info.lock().user.clone();
+                let cu = if cu.is_empty() {
+                    "default".to_string()
+                } else {
+                    cu
+                };
+                *u != cu
+            })
+        {
+            continue;
+        }
+        if c.id == me {
+            if skipme {
+                continue;
+            }
+            ctx.client.close_after_reply = true;
+        } else {
+            c.kill();
+        }
+        killed += 1;
+    }
+    ctx.out.int(killed);
+    Ok(())
+}

@@ -1,0 +1,504 @@
+//! Generic key commands: DEL, EXISTS, TYPE, expiry, RENAME, KEYS, SCAN and friends.
+
+use super::{CmdResult, Command, Ctx, Error, cmd, err, flag::*, int_arg, is};
+use crate::glob;
+
+/// Key commands.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "del",
+        -2,
+        WRITE,
+        (1, -1, 1),
+        "generic",
+        "1.0.0",
+        "Deletes one or more keys.",
+        del,
+    ),
+    cmd(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        (1, -1, 1),
+        "generic",
+        "4.0.0",
+        "Asynchronously deletes one or more keys.",
+        del,
+    ),
+    cmd(
+        "exists",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        "generic",
+        "1.0.0",
+        "Determines whether one or more keys exist.",
+        exists,
+    ),
+    cmd(
+        "touch",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        "generic",
+        "3.2.1",
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        exists,
+    ),
+    cmd(
+        "type",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Determines the type of value stored at a key.",
+        type_,
+    ),
+    cmd(
+        "expire",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Sets the expiration time of a key in seconds.",
+        expire,
+    ),
+    cmd(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Sets the expiration time of a key in milliseconds.",
+        pexpire,
+    ),
+    cmd(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.2.0",
+        "Sets the expiration time of a key to a Unix timestamp.",
+        expireat,
+    ),
+    cmd(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+        pexpireat,
+    ),
+    cmd(
+        "ttl",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Returns the expiration time in seconds of a key.",
+        ttl,
+    ),
+    cmd(
+        "pttl",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Returns the expiration time in milliseconds of a key.",
+        pttl,
+    ),
+    cmd(
+        "expiretime",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "7.0.0",
+        "Returns the expiration time of a key as a Unix timestamp.",
+        expiretime,
+    ),
+    cmd(
+        "pexpiretime",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "7.0.0",
+        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+        pexpiretime,
+    ),
+    cmd(
+        "persist",
+        2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.2.0",
+        "Removes the expiration time of a key.",
+        persist,
+    ),
+    cmd(
+        "rename",
+        3,
+        WRITE,
+        (1, 2, 1),
+        "generic",
+        "1.0.0",
+        "Renames a key and overwrites the destination.",
+        rename,
+    ),
+    cmd(
+        "renamenx",
+        3,
+        WRITE | FAST,
+        (1, 2, 1),
+        "generic",
+        "1.0.0",
+        "Renames a key only when the target key name doesn't exist.",
+        renamenx,
+    ),
+    cmd(
+        "keys",
+        2,
+        READONLY,
+        (0, 0, 0),
+        "generic",
+        "1.0.0",
+        "Returns all key names that match a pattern.",
+        keys,
+    ),
+    cmd(
+        "scan",
+        -2,
+        READONLY,
+        (0, 0, 0),
+        "generic",
+        "2.8.0",
+        "Iterates over the key names in the database.",
+        scan,
+    ),
+    cmd(
+        "randomkey",
+        1,
+        READONLY,
+        (0, 0, 0),
+        "generic",
+        "1.0.0",
+        "Returns a random key name from the database.",
+        randomkey,
+    ),
+    cmd(
+        "object",
+        -2,
+        READONLY,
+        (2, 2, 1),
+        "generic",
+        "2.2.3",
+        "A container for object introspection commands.",
+        object,
+    ),
+];
+
+fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let keys = &args[1..];
+    let mut l = ctx.lock_keys(keys);
+    let n = keys.iter().filter(|k| l.remove(k).is_some()).count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let keys = &args[1..];
+    let mut l = ctx.lock_keys(keys);
+    let n = keys.iter().filter(|k| l.exists(k)).count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn type_(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut l = ctx.lock(args[1]);
+    let t = l.get(args[1]).map_or("none", |v| v.type_name());
+    ctx.out.simple(t);
+    Ok(())
+}
+
+/// EXPIRE and its variants. `unit` is 1000 for seconds, `absolute` for the *AT forms.
+fn expire_generic(
+    ctx: &mut Ctx,
+    args: &[&[u8]],
+    unit: i64,
+    absolute: bool,
+    name: &str,
+) -> CmdResult {
+    let n = int_arg(args[2])?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &args[3..] {
+        if is(a, "NX") {
+            nx = true;
+        } else if is(a, "XX") {
+            xx = true;
+        } else if is(a, "GT") {
+            gt = true;
+        } else if is(a, "LT") {
+            lt = true;
+        } else {
+            return Err(Error::msg(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(a)
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(Error::from(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(Error::from(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    let invalid = || Error::msg(format!("ERR invalid expire time in '{name}' command"));
+    let ms = n.checked_mul(unit).ok_or_else(invalid)?;
+    let at = if absolute {
+        ms
+    } else {
+        ms.checked_add(ctx.now as i64).ok_or_else(invalid)?
+    };
+    let mut l = ctx.lock(args[1]);
+    let Some(cur) = l.expire_of(args[1]) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    // A persistent key counts as an infinite TTL for GT/LT.
+    let skip = (nx && cur != 0)
+        || (xx && cur == 0)
+        || (gt && (cur == 0 || at <= cur as i64))
+        || (lt && cur != 0 && at >= cur as i64);
+    if skip {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if at <= ctx.now as i64 {
+        l.remove(args[1]);
+    } else {
+        l.set_expire(args[1], at as u64);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, args, 1000, false, "expire")
+}
+
+fn pexpire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, args, 1, false, "pexpire")
+}
+
+fn expireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, args, 1000, true, "expireat")
+}
+
+fn pexpireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, args, 1, true, "pexpireat")
+}
+
+/// -2 missing, -1 persistent, otherwise `f(expire_at_ms)`.
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(u64, u64) -> i64) -> CmdResult {
+    let now = ctx.now;
+    let v = match ctx.lock(key).expire_of(key) {
+        None => -2,
+        Some(0) => -1,
+        Some(at) => f(at, now),
+    };
+    ctx.out.int(v);
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], |at, now| {
+        (at.saturating_sub(now) as i64 + 500) / 1000
+    })
+}
+
+fn pttl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], |at, now| at.saturating_sub(now) as i64)
+}
+
+fn expiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], |at, _| at as i64 / 1000)
+}
+
+fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], |at, _| at as i64)
+}
+
+fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut l = ctx.lock(args[1]);
+    let changed = matches!(l.expire_of(args[1]), Some(e) if e != 0) && l.set_expire(args[1], 0);
+    ctx.out.int(changed as i64);
+    Ok(())
+}
+
+fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<bool, Error> {
+    let (src, dst) = (args[1], args[2]);
+    let mut l = ctx.lock_keys(&[src, dst]);
+    let Some(expire) = l.expire_of(src) else {
+        return Err(err::NO_SUCH_KEY);
+    };
+    if src == dst {
+        return Ok(!nx);
+    }
+    if nx && l.exists(dst) {
+        return Ok(false);
+    }
+    let Some(value) = l.remove(src) else {
+        return Err(err::NO_SUCH_KEY);
+    };
+    l.set(dst, value, expire);
+    Ok(true)
+}
+
+fn rename(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    rename_generic(ctx, args, false)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn renamenx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let done = rename_generic(ctx, args, true)?;
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
+fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let pattern = args[1];
+    let all = pattern == b"*";
+    let l = ctx.db().lock_all(ctx.now);
+    let mut found = Vec::new();
+    l.for_each_live(|n| {
+        if all || glob::matches(pattern, &n.key) {
+            found.push(n.key.clone());
+        }
+    });
+    drop(l);
+    ctx.out.array(found.len());
+    for k in found {
+        ctx.out.bulk(&k);
+    }
+    Ok(())
+}
+
+fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cursor = std::str::from_utf8(args[1])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or(Error::from("ERR invalid cursor"))?;
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut type_filter: Option<String> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let Some(v) = args.get(i + 1) else {
+            return Err(err::SYNTAX);
+        };
+        if is(args[i], "MATCH") {
+            pattern = Some(v);
+        } else if is(args[i], "COUNT") {
+            let c = int_arg(v)?;
+            if c < 1 {
+                return Err(err::SYNTAX);
+            }
+            count = c as usize;
+        } else if is(args[i], "TYPE") {
+            type_filter = Some(String::from_utf8_lossy(v).to_ascii_lowercase());
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 2;
+    }
+    let mut found = Vec::new();
+    let next = ctx.db().scan(cursor, count, ctx.now, &mut found);
+    found.retain(|(k, t)| {
+        pattern.is_none_or(|p| p == b"*" || glob::matches(p, k))
+            && type_filter.as_deref().is_none_or(|tf| tf == *t)
+    });
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len());
+    for (k, _) in found {
+        ctx.out.bulk(&k);
+    }
+    Ok(())
+}
+
+fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let k = ctx.db().random_key(ctx.now);
+    ctx.out.opt_bulk(k.as_deref());
+    Ok(())
+}
+
+fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    if sub == "help" {
+        let lines = [
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Print this help.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+        return Ok(());
+    }
+    if !["encoding", "refcount", "idletime", "freq"].contains(&sub.as_str()) {
+        return Err(Error::msg(format!(
+            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(args[1])
+        )));
+    }
+    if args.len() != 3 {
+        return Err(Error::msg(format!(
+            "ERR wrong number of arguments for 'object|{sub}' command"
+        )));
+    }
+    let mut l = ctx.lock(args[2]);
+    let Some(v) = l.get(args[2]) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    match sub.as_str() {
+        "encoding" => {
+            let e = v.encoding();
+            ctx.out.bulk(e.as_bytes());
+        }
+        "refcount" => ctx.out.int(1),
+        "freq" => {
+            return Err(Error::from(
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
+        _ => ctx.out.int(0),
+    }
+    Ok(())
+}

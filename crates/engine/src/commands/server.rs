@@ -1,0 +1,594 @@
+//! Server commands: COMMAND, CONFIG, INFO, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TIME, SHUTDOWN and the
+//! persistence commands harnesses call (SAVE, BGSAVE, LASTSAVE), which succeed without writing files.
+
+use std::sync::atomic::Ordering;
+
+use super::{CmdResult, Command, Ctx, Error, TABLE, cmd, err, flag, flag::*, int_arg, is};
+
+/// Server commands.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "command",
+        -1,
+        LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "2.8.13",
+        "Returns detailed information about all commands.",
+        command,
+    ),
+    cmd(
+        "config",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "2.0.0",
+        "A container for server configuration commands.",
+        config,
+    ),
+    cmd(
+        "info",
+        -1,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Returns information and statistics about the server.",
+        info,
+    ),
+    cmd(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Returns the number of keys in the database.",
+        dbsize,
+    ),
+    cmd(
+        "flushdb",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Removes all keys from the current database.",
+        flushdb,
+    ),
+    cmd(
+        "flushall",
+        -1,
+        WRITE | EXCLUSIVE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Removes all keys from all databases.",
+        flushall,
+    ),
+    cmd(
+        "swapdb",
+        3,
+        WRITE | FAST | EXCLUSIVE,
+        (0, 0, 0),
+        "server",
+        "4.0.0",
+        "Swaps two Redis databases.",
+        swapdb,
+    ),
+    cmd(
+        "time",
+        1,
+        LOADING | STALE | FAST | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "2.6.0",
+        "Returns the server time.",
+        time,
+    ),
+    cmd(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        lastsave,
+    ),
+    cmd(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk.",
+        save,
+    ),
+    cmd(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Asynchronously saves the database(s) to disk.",
+        bgsave,
+    ),
+    cmd(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "2.8.12",
+        "Returns the replication role.",
+        role,
+    ),
+    cmd(
+        "wait",
+        3,
+        NOSCRIPT | CONNECTION,
+        (0, 0, 0),
+        "generic",
+        "3.0.0",
+        "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+        wait,
+    ),
+    cmd(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_QUEUE | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        shutdown,
+    ),
+];
+
+fn acl_categories(c: &Command) -> Vec<&'static str> {
+    let mut cats = Vec::new();
+    let f = c.flags;
+    if f & WRITE != 0 {
+        cats.push("@write");
+    }
+    if f & READONLY != 0 {
+        cats.push("@read");
+    }
+    match c.group {
+        "string" => cats.push("@string"),
+        "generic" => cats.push("@keyspace"),
+        "connection" => cats.push("@connection"),
+        "transactions" => cats.push("@transaction"),
+        _ => {}
+    }
+    if f & FAST != 0 {
+        cats.push("@fast");
+    } else if c.group != "connection" {
+        cats.push("@slow");
+    }
+    if f & ADMIN != 0 || matches!(c.name, "flushall" | "flushdb" | "keys" | "shutdown") {
+        cats.push("@dangerous");
+    }
+    if f & ADMIN != 0 {
+        cats.push("@admin");
+    }
+    cats
+}
+
+fn command_info(ctx: &mut Ctx, c: &Command) {
+    let out = &mut *ctx.out;
+    out.array(10);
+    out.bulk(c.name.as_bytes());
+    out.int(c.arity as i64);
+    let flags: Vec<&str> = flag::NAMES
+        .iter()
+        .filter(|(bit, _)| c.flags & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.int(c.first_key as i64);
+    out.int(c.last_key as i64);
+    out.int(c.step as i64);
+    let cats = acl_categories(c);
+    out.set(cats.len());
+    for cat in cats {
+        out.simple(cat);
+    }
+    out.array(0); // tips
+    if c.first_key > 0 {
+        // One key spec: a range from first_key.
+        out.array(1);
+        out.map(4);
+        out.bulk(b"flags");
+        out.set(0);
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"index");
+        out.bulk(b"spec");
+        out.map(1);
+        out.bulk(b"index");
+        out.int(c.first_key as i64);
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"range");
+        out.bulk(b"spec");
+        out.map(3);
+        out.bulk(b"lastkey");
+        out.int(if c.last_key < 0 {
+            c.last_key as i64
+        } else {
+            (c.last_key - c.first_key) as i64
+        });
+        out.bulk(b"keystep");
+        out.int(c.step as i64);
+        out.bulk(b"limit");
+        out.int(0);
+        out.bulk(b"notes");
+        out.bulk(b"");
+    } else {
+        out.array(0);
+    }
+    out.array(0); // subcommands
+}
+
+fn sorted_commands() -> Vec<&'static Command> {
+    let mut all: Vec<&'static Command> = TABLE.values().copied().collect();
+    all.sort_by_key(|c| c.name);
+    all
+}
+
+fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() == 1 {
+        let all = sorted_commands();
+        ctx.out.array(all.len());
+        for c in all {
+            command_info(ctx, c);
+        }
+        return Ok(());
+    }
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "count" if args.len() == 2 => ctx.out.int(TABLE.len() as i64),
+        "info" => {
+            let names: Vec<&[u8]> = if args.len() == 2 {
+                sorted_commands()
+                    .iter()
+                    .map(|c| c.name.as_bytes())
+                    .collect()
+            } else {
+                args[2..].to_vec()
+            };
+            ctx.out.array(names.len());
+            for n in names {
+                match super::lookup(n) {
+                    Some(c) => command_info(ctx, c),
+                    None => ctx.out.null_array(),
+                }
+            }
+        }
+        "docs" => {
+            let cmds: Vec<&'static Command> = if args.len() == 2 {
+                sorted_commands()
+            } else {
+                args[2..].iter().filter_map(|n| super::lookup(n)).collect()
+            };
+            ctx.out.map(cmds.len());
+            for c in cmds {
+                ctx.out.bulk(c.name.as_bytes());
+                ctx.out.map(3);
+                ctx.out.bulk(b"summary");
+                ctx.out.bulk(c.summary.as_bytes());
+                ctx.out.bulk(b"since");
+                ctx.out.bulk(c.since.as_bytes());
+                ctx.out.bulk(b"group");
+                ctx.out.bulk(c.group.as_bytes());
+            }
+        }
+        "list" => {
+            let all = sorted_commands();
+            let filtered: Vec<&Command> = if args.len() == 5 && is(args[2], "FILTERBY") {
+                let v = String::from_utf8_lossy(args[4]).to_ascii_lowercase();
+                if is(args[3], "PATTERN") {
+                    all.into_iter()
+                        .filter(|c| crate::glob::matches(v.as_bytes(), c.name.as_bytes()))
+                        .collect()
+                } else if is(args[3], "ACLCAT") {
+                    let cat = format!("@{v}");
+                    all.into_iter()
+                        .filter(|c| acl_categories(c).contains(&cat.as_str()))
+                        .collect()
+                } else {
+                    Vec::new()
+                }
+            } else if args.len() == 2 {
+                all
+            } else {
+                return Err(err::SYNTAX);
+            };
+            ctx.out.array(filtered.len());
+            for c in filtered {
+                ctx.out.bulk(c.name.as_bytes());
+            }
+        }
+        "getkeys" if args.len() >= 3 => {
+            let Some(c) = super::lookup(args[2]) else {
+                return Err(Error::from("ERR Invalid command specified"));
+            };
+            if !c.arity_ok(args.len() - 2) {
+                return Err(Error::from(
+                    "ERR Invalid number of arguments specified for command",
+                ));
+            }
+            let idx = c.key_indexes(args.len() - 2);
+            if idx.is_empty() {
+                return Err(Error::from("ERR The command has no key arguments"));
+            }
+            ctx.out.array(idx.len());
+            for i in idx {
+                ctx.out.bulk(args[2 + i]);
+            }
+        }
+        "help" => {
+            let lines = [
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "HELP",
+                "    Print this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => {
+            return Err(Error::msg(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+                String::from_utf8_lossy(args[1])
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "get" if args.len() >= 3 => {
+            let pairs = ctx.engine.config.read().matching(&args[2..]);
+            ctx.out.map(pairs.len());
+            for (k, v) in pairs {
+                ctx.out.bulk(k.as_bytes());
+                ctx.out.bulk(v.as_bytes());
+            }
+        }
+        "set" if args.len() >= 4 && args.len() % 2 == 0 => {
+            // All-or-nothing, like Redis 7's multi-parameter CONFIG SET.
+            let mut next = ctx.engine.config.read().clone();
+            let mut listeners = false;
+            for pair in args[2..].chunks(2) {
+                let name = String::from_utf8_lossy(pair[0]);
+                let value = String::from_utf8_lossy(pair[1]);
+                next.set(&name, &value)
+                    .map_err(|e| Error::msg(format!("ERR {e}")))?;
+                let lname = name.to_ascii_lowercase();
+                listeners |= matches!(
+                    lname.as_str(),
+                    "bind"
+                        | "port"
+                        | "tls-port"
+                        | "tls-cert-file"
+                        | "tls-key-file"
+                        | "tls-ca-cert-file"
+                        | "tls-auth-clients"
+                );
+            }
+            *ctx.engine.config.write() = next;
+            ctx.engine.refresh_hot_config();
+            if listeners {
+                ctx.engine.listeners_changed.send_modify(|v| *v += 1);
+            }
+            ctx.out.ok();
+        }
+        "resetstat" if args.len() == 2 => {
+            let s = &ctx.engine.stats;
+            for c in [
+                &s.commands_processed,
+                &s.expired_keys,
+                &s.keyspace_hits,
+                &s.keyspace_misses,
+                &s.net_input_bytes,
+                &s.net_output_bytes,
+                &s.error_replies,
+                &s.rejected_connections,
+                &s.connections_received,
+            ] {
+                c.store(0, Ordering::Relaxed);
+            }
+            ctx.out.ok();
+        }
+        "rewrite" if args.len() == 2 => {
+            return Err(Error::from(
+                "ERR The server is running without a config file",
+            ));
+        }
+        "help" if args.len() == 2 => {
+            let lines = [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+                "HELP",
+                "    Print this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        "get" | "resetstat" | "rewrite" | "help" => {
+            return Err(Error::msg(format!(
+                "ERR wrong number of arguments for 'config|{sub}' command"
+            )));
+        }
+        "set" => {
+            return Err(Error::msg(format!(
+                "ERR wrong number of arguments for 'config|{sub}' command"
+            )));
+        }
+        _ => {
+            return Err(Error::msg(format!(
+                "ERR unknown subcommand '{}'. Try CONFIG HELP.",
+                String::from_utf8_lossy(args[1])
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let sections: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    // Flush this connection's counters so INFO sees its own commands.
+    ctx.client.flush_stats(ctx.engine);
+    let text = crate::info::render(ctx.engine, &sections);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.int(ctx.db().len() as i64);
+    Ok(())
+}
+
+fn flush_mode(args: &[&[u8]]) -> CmdResult {
+    match args.len() {
+        1 => Ok(()),
+        2 if is(args[1], "ASYNC") || is(args[1], "SYNC") => Ok(()),
+        _ => Err(err::SYNTAX),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    flush_mode(args)?;
+    ctx.db().flush();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    flush_mode(args)?;
+    let _gate = ctx.exclusive();
+    ctx.engine.store.flush_all();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let a = int_arg(args[1]).map_err(|_| Error::from("ERR invalid first DB index"))?;
+    let b = int_arg(args[2]).map_err(|_| Error::from("ERR invalid second DB index"))?;
+    let n = ctx.engine.store.databases() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(err::DB_RANGE);
+    }
+    let _gate = ctx.exclusive();
+    ctx.engine.store.swap(a as usize, b as usize);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk(now.as_secs().to_string().as_bytes());
+    ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        - ctx.engine.started.elapsed().as_secs();
+    ctx.out.int(started as i64);
+    Ok(())
+}
+
+fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 2 || (args.len() == 2 && !is(args[1], "SCHEDULE")) {
+        return Err(err::SYNTAX);
+    }
+    ctx.out.simple("Background saving started");
+    Ok(())
+}
+
+fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    int_arg(args[1])?;
+    let t = int_arg(args[2])?;
+    if t < 0 {
+        return Err(Error::from("ERR timeout is negative"));
+    }
+    ctx.out.int(0);
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut abort = false;
+    for a in &args[1..] {
+        if is(a, "ABORT") {
+            abort = true;
+        } else if !(is(a, "NOSAVE") || is(a, "SAVE") || is(a, "NOW") || is(a, "FORCE")) {
+            return Err(err::SYNTAX);
+        }
+    }
+    if abort {
+        return Err(Error::from("ERR No shutdown in progress."));
+    }
+    tracing::info!("SHUTDOWN requested by client {}", ctx.client.handle.id);
+    ctx.engine.shutdown();
+    // Like Redis, the client that asked gets no reply: the connection closes.
+    ctx.client.close_after_reply = true;
+    Ok(())
+}

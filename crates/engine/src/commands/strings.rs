@@ -1,0 +1,673 @@
+//! String commands: GET/SET and friends, counters, ranges.
+
+use super::{CmdResult, Command, Ctx, Error, cmd, err, flag::*, float_arg, int_arg, is};
+use crate::store::{Blob, Locked, Value};
+
+/// String commands.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "get",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Returns the string value of a key.",
+        get,
+    ),
+    cmd(
+        "set",
+        -3,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+        set,
+    ),
+    cmd(
+        "setnx",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Set the string value of a key only when the key doesn't exist.",
+        setnx,
+    ),
+    cmd(
+        "setex",
+        4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "string",
+        "2.0.0",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        setex,
+    ),
+    cmd(
+        "psetex",
+        4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "string",
+        "2.6.0",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        psetex,
+    ),
+    cmd(
+        "getset",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Returns the previous string value of a key after setting it to a new value.",
+        getset,
+    ),
+    cmd(
+        "getdel",
+        2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "string",
+        "6.2.0",
+        "Returns the string value of a key after deleting the key.",
+        getdel,
+    ),
+    cmd(
+        "getex",
+        -2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "string",
+        "6.2.0",
+        "Returns the string value of a key after setting its expiration time.",
+        getex,
+    ),
+    cmd(
+        "mget",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        "string",
+        "1.0.0",
+        "Atomically returns the string values of one or more keys.",
+        mget,
+    ),
+    cmd(
+        "mset",
+        -3,
+        WRITE | DENYOOM,
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Atomically creates or modifies the string values of one or more keys.",
+        mset,
+    ),
+    cmd(
+        "msetnx",
+        -3,
+        WRITE | DENYOOM,
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        msetnx,
+    ),
+    cmd(
+        "incr",
+        2,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        incr,
+    ),
+    cmd(
+        "decr",
+        2,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        decr,
+    ),
+    cmd(
+        "incrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        incrby,
+    ),
+    cmd(
+        "decrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+        decrby,
+    ),
+    cmd(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "2.6.0",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        incrbyfloat,
+    ),
+    cmd(
+        "append",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "2.0.0",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+        append,
+    ),
+    cmd(
+        "strlen",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "string",
+        "2.2.0",
+        "Returns the length of a string value.",
+        strlen,
+    ),
+    cmd(
+        "getrange",
+        4,
+        READONLY,
+        (1, 1, 1),
+        "string",
+        "2.4.0",
+        "Returns a substring of the string stored at a key.",
+        getrange,
+    ),
+    cmd(
+        "substr",
+        4,
+        READONLY,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Returns a substring from a string value.",
+        getrange,
+    ),
+    cmd(
+        "setrange",
+        4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "string",
+        "2.2.0",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        setrange,
+    ),
+];
+
+/// Largest value a string may grow to through SETRANGE/APPEND (`proto-max-bulk-len`).
+fn max_len(ctx: &Ctx) -> usize {
+    ctx.engine
+        .hot
+        .max_bulk
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(0) as usize
+}
+
+/// The string at `key`: `Ok(None)` when missing, WRONGTYPE for other types.
+fn get_str<'l>(l: &'l mut Locked, key: &[u8]) -> Result<Option<&'l Blob>, Error> {
+    match l.get(key) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s)),
+        #[allow(unreachable_patterns)]
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+fn str_value(b: &[u8]) -> Value {
+    Value::Str(Blob::from_slice(b))
+}
+
+fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut l = ctx.lock(args[1]);
+    let v = get_str(&mut l, args[1])?;
+    let hit = v.is_some();
+    ctx.out.opt_bulk(v.map(|b| b.as_slice()));
+    ctx.account(hit, &l);
+    Ok(())
+}
+
+/// How SET/GETEX set the expiry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    Keep,
+    Persist,
+    At(u64),
+    None,
+}
+
+/// Parse an expiry option value into an absolute unix-ms time. `unit_ms` is 1000 for EX/EXAT.
+fn expire_at(ctx: &Ctx, v: &[u8], unit_ms: i64, absolute: bool, cmd: &str) -> Result<u64, Error> {
+    let n = int_arg(v)?;
+    let invalid = || Error::msg(format!("ERR invalid expire time in '{cmd}' command"));
+    if n <= 0 {
+        return Err(invalid());
+    }
+    let ms = n.checked_mul(unit_ms).ok_or_else(invalid)?;
+    let at = if absolute {
+        ms
+    } else {
+        ms.checked_add(ctx.now as i64).ok_or_else(invalid)?
+    };
+    Ok(at as u64)
+}
+
+fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut nx, mut xx, mut get) = (false, false, false);
+    let mut expiry = Expiry::None;
+    let mut i = 3;
+    while i < args.len() {
+        let a = args[i];
+        let next = args.get(i + 1);
+        let no_expiry = expiry == Expiry::None;
+        if is(a, "NX") && !xx {
+            nx = true;
+        } else if is(a, "XX") && !nx {
+            xx = true;
+        } else if is(a, "GET") {
+            get = true;
+        } else if is(a, "KEEPTTL") && no_expiry {
+            expiry = Expiry::Keep;
+        } else if (is(a, "EX") || is(a, "PX") || is(a, "EXAT") || is(a, "PXAT"))
+            && no_expiry
+            && let Some(v) = next
+        {
+            let unit = if is(a, "EX") || is(a, "EXAT") {
+                1000
+            } else {
+                1
+            };
+            let absolute = is(a, "EXAT") || is(a, "PXAT");
+            expiry = Expiry::At(expire_at(ctx, v, unit, absolute, "set")?);
+            i += 1;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 1;
+    }
+    let key = args[1];
+    let mut l = ctx.lock(key);
+    let old: Option<Blob> = if get {
+        get_str(&mut l, key)?.cloned()
+    } else {
+        None
+    };
+    let exists = if get { old.is_some() } else { l.exists(key) };
+    if (nx && exists) || (xx && !exists) {
+        if get {
+            ctx.out.opt_bulk(old.as_deref());
+        } else {
+            ctx.out.null();
+        }
+        return Ok(());
+    }
+    let value = str_value(args[2]);
+    match expiry {
+        Expiry::Keep => {
+            l.set_keep_ttl(key, value);
+        }
+        Expiry::At(at) => {
+            l.set(key, value, at);
+        }
+        Expiry::None | Expiry::Persist => {
+            l.set(key, value, 0);
+        }
+    }
+    if get {
+        ctx.out.opt_bulk(old.as_deref());
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut l = ctx.lock(args[1]);
+    if l.exists(args[1]) {
+        ctx.out.int(0);
+    } else {
+        l.set(args[1], str_value(args[2]), 0);
+        ctx.out.int(1);
+    }
+    Ok(())
+}
+
+fn setex_common(ctx: &mut Ctx, args: &[&[u8]], unit: i64, name: &str) -> CmdResult {
+    let at = expire_at(ctx, args[2], unit, false, name)?;
+    ctx.lock(args[1]).set(args[1], str_value(args[3]), at);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn setex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setex_common(ctx, args, 1000, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setex_common(ctx, args, 1, "psetex")
+}
+
+fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut l = ctx.lock(args[1]);
+    let old = get_str(&mut l, args[1])?.cloned();
+    l.set(args[1], str_value(args[2]), 0);
+    ctx.out.opt_bulk(old.as_deref());
+    Ok(())
+}
+
+fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut l = ctx.lock(args[1]);
+    let old = get_str(&mut l, args[1])?.cloned();
+    if old.is_some() {
+        l.remove(args[1]);
+    }
+    ctx.out.opt_bulk(old.as_deref());
+    Ok(())
+}
+
+fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut expiry = Expiry::Keep;
+    let mut i = 2;
+    while i < args.len() {
+        let a = args[i];
+        let single = expiry == Expiry::Keep;
+        if is(a, "PERSIST") && single {
+            expiry = Expiry::Persist;
+        } else if (is(a, "EX") || is(a, "PX") || is(a, "EXAT") || is(a, "PXAT"))
+            && single
+            && let Some(v) = args.get(i + 1)
+        {
+            let unit = if is(a, "EX") || is(a, "EXAT") {
+                1000
+            } else {
+                1
+            };
+            let absolute = is(a, "EXAT") || is(a, "PXAT");
+            expiry = Expiry::At(expire_at(ctx, v, unit, absolute, "getex")?);
+            i += 1;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 1;
+    }
+    let mut l = ctx.lock(args[1]);
+    let Some(v) = get_str(&mut l, args[1])?.cloned() else {
+        ctx.out.null();
+        return Ok(());
+    };
+    match expiry {
+        Expiry::Persist => {
+            l.set_expire(args[1], 0);
+        }
+        Expiry::At(at) if at <= ctx.now => {
+            l.remove(args[1]);
+        }
+        Expiry::At(at) => {
+            l.set_expire(args[1], at);
+        }
+        Expiry::Keep | Expiry::None => {}
+    }
+    ctx.out.bulk(&v);
+    Ok(())
+}
+
+fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let keys = &args[1..];
+    let mut l = ctx.lock_keys(keys);
+    ctx.out.array(keys.len());
+    let mut hits = 0;
+    for k in keys {
+        match l.get(k) {
+            Some(Value::Str(s)) => {
+                hits += 1;
+                ctx.out.bulk(s);
+            }
+            #[allow(unreachable_patterns)]
+            _ => ctx.out.null(),
+        }
+    }
+    ctx.client.pending_stats.hits += hits;
+    ctx.client.pending_stats.misses += keys.len() as u64 - hits;
+    Ok(())
+}
+
+fn mset_common(ctx: &mut Ctx, args: &[&[u8]], nx: bool, name: &str) -> Result<bool, Error> {
+    if args.len() % 2 == 0 {
+        return Err(super::arity_error(name));
+    }
+    let keys: Vec<&[u8]> = args[1..].iter().step_by(2).copied().collect();
+    let mut l = ctx.lock_keys(&keys);
+    if nx && keys.iter().any(|k| l.exists(k)) {
+        return Ok(false);
+    }
+    for pair in args[1..].chunks(2) {
+        l.set(pair[0], str_value(pair[1]), 0);
+    }
+    Ok(true)
+}
+
+fn mset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    mset_common(ctx, args, false, "mset")?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let done = mset_common(ctx, args, true, "msetnx")?;
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
+fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+    let mut l = ctx.lock(key);
+    let cur = match get_str(&mut l, key)? {
+        None => 0,
+        Some(s) => crate::protocol::parse_i64(s).ok_or(err::NOT_INT)?,
+    };
+    let new = cur.checked_add(by).ok_or(err::OVERFLOW)?;
+    let mut digits = itoa::Buffer::new();
+    l.set_keep_ttl(key, str_value(digits.format(new).as_bytes()));
+    ctx.out.int(new);
+    Ok(())
+}
+
+fn incr(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, args[1], 1)
+}
+
+fn decr(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, args[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, args[1], int_arg(args[2])?)
+}
+
+fn decrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let by = int_arg(args[2])?;
+    let by = by
+        .checked_neg()
+        .ok_or(Error::from("ERR decrement would overflow"))?;
+    incr_by(ctx, args[1], by)
+}
+
+/// Format an INCRBYFLOAT result like Redis (which computes in long double and prints 17 significant
+/// digits): round to 15 significant digits when that loses nothing but binary noise.
+pub fn format_incr_float(v: f64) -> String {
+    let short = crate::protocol::format_double(v);
+    let rounded = format!("{v:.15e}");
+    if let Ok(r) = rounded.parse::<f64>() {
+        let r_short = crate::protocol::format_double(r);
+        if r_short.len() < short.len() && ((r - v).abs() <= v.abs() * 1e-15) {
+            return plain_decimal(r, r_short);
+        }
+    }
+    plain_decimal(v, short)
+}
+
+/// Redis prints INCRBYFLOAT results without exponent.
+fn plain_decimal(v: f64, short: String) -> String {
+    if short.contains('e') {
+        let s = format!("{v:.17}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        return s.to_string();
+    }
+    short
+}
+
+fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let by = float_arg(args[2])?;
+    let key = args[1];
+    let mut l = ctx.lock(key);
+    let cur = match get_str(&mut l, key)? {
+        None => 0.0,
+        Some(s) => super::parse_float(s).ok_or(err::NOT_FLOAT)?,
+    };
+    let new = cur + by;
+    if !new.is_finite() {
+        return Err(Error::from("ERR increment would produce NaN or Infinity"));
+    }
+    let text = format_incr_float(new);
+    l.set_keep_ttl(key, str_value(text.as_bytes()));
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let max = max_len(ctx);
+    let mut l = ctx.lock(args[1]);
+    let len = match l.get_mut(args[1]) {
+        None => {
+            l.set(args[1], str_value(args[2]), 0);
+            args[2].len()
+        }
+        Some(Value::Str(s)) => {
+            if s.len() + args[2].len() > max {
+                return Err(err::TOO_BIG);
+            }
+            s.extend_from_slice(args[2]);
+            s.len()
+        }
+        #[allow(unreachable_patterns)]
+        Some(_) => return Err(err::WRONGTYPE),
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut l = ctx.lock(args[1]);
+    let n = get_str(&mut l, args[1])?.map_or(0, |s| s.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let start = int_arg(args[2])?;
+    let end = int_arg(args[3])?;
+    let mut l = ctx.lock(args[1]);
+    let Some(s) = get_str(&mut l, args[1])? else {
+        ctx.out.bulk(b"");
+        return Ok(());
+    };
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        ctx.out.bulk(b"");
+        return Ok(());
+    }
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if len == 0 || start > end {
+        ctx.out.bulk(b"");
+    } else {
+        ctx.out.bulk(&s[start as usize..=end as usize]);
+    }
+    Ok(())
+}
+
+fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let offset = int_arg(args[2])?;
+    if offset < 0 {
+        return Err(Error::from("ERR offset is out of range"));
+    }
+    let offset = offset as usize;
+    let value = args[3];
+    let max = max_len(ctx);
+    let mut l = ctx.lock(args[1]);
+    match get_str(&mut l, args[1])? {
+        None => {
+            if value.is_empty() {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            if offset + value.len() > max {
+                return Err(err::TOO_BIG);
+            }
+            let mut s = Blob::from_elem(0, offset);
+            s.extend_from_slice(value);
+            let n = s.len();
+            l.set(args[1], Value::Str(s), 0);
+            ctx.out.int(n as i64);
+        }
+        Some(cur) => {
+            let cur_len = cur.len();
+            if value.is_empty() {
+                ctx.out.int(cur_len as i64);
+                return Ok(());
+            }
+            if offset + value.len() > max {
+                return Err(err::TOO_BIG);
+            }
+            let Some(Value::Str(s)) = l.get_mut(args[1]) else {
+                return Err(err::WRONGTYPE);
+            };
+            if s.len() < offset + value.len() {
+                s.resize(offset + value.len(), 0);
+            }
+            s[offset..offset + value.len()].copy_from_slice(value);
+            ctx.out.int(s.len() as i64);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_incr_float;
+
+    #[test]
+    fn incrbyfloat_format() {
+        assert_eq!(format_incr_float(0.1 + 0.2), "0.3");
+        assert_eq!(format_incr_float(10.5 + 0.1), "10.6");
+        assert_eq!(format_incr_float(3.0e3), "3000");
+        assert_eq!(format_incr_float(5.0e20), "500000000000000000000");
+        assert_eq!(format_incr_float(-1.5), "-1.5");
+    }
+}

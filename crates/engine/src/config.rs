@@ -1,0 +1,532 @@
+//! Server configuration with redis-server's option names and semantics.
+//!
+//! One declarative table ([`PARAMS`]) lists every option: its name, kind, default and whether it can
+//! change at run time. The same table serves `redis.conf` files, `--name value` command-line options,
+//! CONFIG GET (with glob patterns) and CONFIG SET (with Redis's exact error texts). Options that only
+//! matter to a persistent server (`save`, `appendonly`, `dir`, ...) are accepted and reported so that
+//! harnesses written for redis-server can start redlink unchanged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How an option's value is validated.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// `yes` / `no`.
+    Bool,
+    /// An integer within bounds.
+    Int(i64, i64),
+    /// A memory size (`100mb`, `1gb`, plain bytes).
+    Memory,
+    /// One of a fixed set.
+    Enum(&'static [&'static str]),
+    /// Free text (also lists such as `bind` and `save`).
+    Text,
+}
+
+/// One option.
+#[derive(Debug)]
+pub struct Param {
+    /// Canonical name.
+    pub name: &'static str,
+    /// Validation.
+    pub kind: Kind,
+    /// Default value as CONFIG GET reports it.
+    pub default: &'static str,
+    /// Whether CONFIG SET may change it.
+    pub mutable: bool,
+}
+
+const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Param {
+    Param {
+        name,
+        kind,
+        default,
+        mutable,
+    }
+}
+
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+/// Every option redlink knows.
+pub static PARAMS: &[Param] = &[
+    p("bind", Kind::Text, "127.0.0.1 -::1", true),
+    p("port", Kind::Int(0, 65535), "6379", true),
+    p("tls-port", Kind::Int(0, 65535), "0", true),
+    p("maxclients", Kind::Int(1, 1_000_000), "10000", true),
+    p("requirepass", Kind::Text, "", true),
+    p("timeout", Kind::Int(0, i32::MAX as i64), "0", true),
+    p("databases", Kind::Int(1, 1_000_000), "16", false),
+    p("protected-mode", Kind::Bool, "yes", true),
+    p("tcp-backlog", Kind::Int(0, i32::MAX as i64), "511", false),
+    p("tcp-keepalive", Kind::Int(0, i32::MAX as i64), "300", true),
+    p("proto-max-bulk-len", Kind::Memory, "536870912", true),
+    p(
+        "client-query-buffer-limit",
+        Kind::Memory,
+        "1073741824",
+        true,
+    ),
+    p("maxmemory", Kind::Memory, "0", true),
+    p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
+    p("maxmemory-samples", Kind::Int(1, 64), "5", true),
+    p("hz", Kind::Int(1, 500), "10", true),
+    p("save", Kind::Text, "3600 1 300 100 60 10000", true),
+    p("appendonly", Kind::Bool, "no", true),
+    p(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+        true,
+    ),
+    p("appendfilename", Kind::Text, "appendonly.aof", false),
+    p("dir", Kind::Text, ".", true),
+    p("dbfilename", Kind::Text, "dump.rdb", true),
+    p("daemonize", Kind::Bool, "no", false),
+    p("pidfile", Kind::Text, "", false),
+    p("logfile", Kind::Text, "", false),
+    p(
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        "notice",
+        true,
+    ),
+    p(
+        "supervised",
+        Kind::Enum(&["no", "upstart", "systemd", "auto"]),
+        "no",
+        false,
+    ),
+    p("tls-cert-file", Kind::Text, "", true),
+    p("tls-key-file", Kind::Text, "", true),
+    p("tls-ca-cert-file", Kind::Text, "", true),
+    p(
+        "tls-auth-clients",
+        Kind::Enum(&["yes", "no", "optional"]),
+        "yes",
+        true,
+    ),
+    p("tls-replication", Kind::Bool, "no", true),
+    p("tls-cluster", Kind::Bool, "no", true),
+    p("lua-time-limit", Kind::Int(0, i64::MAX), "5000", true),
+    p("busy-reply-threshold", Kind::Int(0, i64::MAX), "5000", true),
+    p("notify-keyspace-events", Kind::Text, "", true),
+    p(
+        "slowlog-log-slower-than",
+        Kind::Int(-1, i64::MAX),
+        "10000",
+        true,
+    ),
+    p("slowlog-max-len", Kind::Int(0, i64::MAX), "128", true),
+    p(
+        "latency-monitor-threshold",
+        Kind::Int(0, i64::MAX),
+        "0",
+        true,
+    ),
+    p(
+        "client-output-buffer-limit",
+        Kind::Text,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        true,
+    ),
+    p(
+        "hash-max-listpack-entries",
+        Kind::Int(0, i64::MAX),
+        "128",
+        true,
+    ),
+    p(
+        "hash-max-listpack-value",
+        Kind::Int(0, i64::MAX),
+        "64",
+        true,
+    ),
+    p(
+        "list-max-listpack-size",
+        Kind::Int(-5, i64::MAX),
+        "-2",
+        true,
+    ),
+    p(
+        "set-max-intset-entries",
+        Kind::Int(0, i64::MAX),
+        "512",
+        true,
+    ),
+    p(
+        "set-max-listpack-entries",
+        Kind::Int(0, i64::MAX),
+        "128",
+        true,
+    ),
+    p(
+        "zset-max-listpack-entries",
+        Kind::Int(0, i64::MAX),
+        "128",
+        true,
+    ),
+    p(
+        "zset-max-listpack-value",
+        Kind::Int(0, i64::MAX),
+        "64",
+        true,
+    ),
+    p("activerehashing", Kind::Bool, "yes", true),
+    p("lazyfree-lazy-user-del", Kind::Bool, "no", true),
+    p(
+        "enable-debug-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    p("io-threads", Kind::Int(1, 128), "1", false),
+    p("repl-diskless-sync", Kind::Bool, "yes", true),
+    p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true),
+    p("rdbcompression", Kind::Bool, "yes", true),
+];
+
+/// Old names Redis still accepts.
+fn canonical(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "hash-max-ziplist-entries" => "hash-max-listpack-entries".into(),
+        "hash-max-ziplist-value" => "hash-max-listpack-value".into(),
+        "zset-max-ziplist-entries" => "zset-max-listpack-entries".into(),
+        "zset-max-ziplist-value" => "zset-max-listpack-value".into(),
+        "list-max-ziplist-size" => "list-max-listpack-size".into(),
+        _ => lower,
+    }
+}
+
+fn param(name: &str) -> Option<&'static Param> {
+    let name = canonical(name);
+    PARAMS.iter().find(|p| p.name == name)
+}
+
+/// Parse a memory size like Redis's `memtoull`: `1gb`, `100mb`, `10k`, `5`.
+pub fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let units: [(&str, i64); 8] = [
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+        ("", 1),
+    ];
+    for (suffix, mul) in units {
+        if let Some(num) = lower.strip_suffix(suffix) {
+            if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+                if suffix.is_empty() {
+                    return None;
+                }
+                continue;
+            }
+            return num.parse::<i64>().ok()?.checked_mul(mul);
+        }
+    }
+    None
+}
+
+/// A CONFIG SET / startup option error, already in Redis's wording after the option name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The option does not exist.
+    #[error("Unknown option or number of arguments for CONFIG SET - '{0}'")]
+    Unknown(String),
+    /// The option cannot change at run time.
+    #[error("CONFIG SET failed (possibly related to argument '{0}') - can't set immutable config")]
+    Immutable(String),
+    /// The value is not valid for the option.
+    #[error("CONFIG SET failed (possibly related to argument '{0}') - {1}")]
+    Invalid(String, String),
+}
+
+/// A configuration: every option's current value, as text.
+#[derive(Debug, Clone)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+    /// Whether `bind` was given explicitly (protected mode applies only without it).
+    pub bind_explicit: bool,
+    /// `--tls-auto DIR`: generate a CA and server certificate there.
+    pub tls_auto: Option<PathBuf>,
+    /// Extra host names for the generated certificate.
+    pub tls_hostnames: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            values: PARAMS
+                .iter()
+                .map(|p| (p.name, p.default.to_string()))
+                .collect(),
+            bind_explicit: false,
+            tls_auto: None,
+            tls_hostnames: Vec::new(),
+        }
+    }
+}
+
+fn validate(p: &Param, value: &str) -> Result<String, String> {
+    match p.kind {
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Int(min, max) => {
+            let v: i64 = value
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if v < min || v > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(v.to_string())
+        }
+        Kind::Memory => parse_memory(value)
+            .filter(|v| *v >= 0)
+            .map(|v| v.to_string())
+            .ok_or_else(|| "argument must be a memory value".to_string()),
+        Kind::Enum(options) => {
+            let lower = value.to_ascii_lowercase();
+            if options.contains(&lower.as_str()) {
+                Ok(lower)
+            } else {
+                Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    options.join(", ")
+                ))
+            }
+        }
+        Kind::Text => Ok(value.to_string()),
+    }
+}
+
+impl Config {
+    /// The current value of an option (canonical or alias name).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        param(name).and_then(|p| self.values.get(p.name).map(|s| s.as_str()))
+    }
+
+    fn int(&self, name: &str) -> i64 {
+        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    /// Set an option at startup (immutable ones allowed).
+    pub fn set_startup(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let p = param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        let v = validate(p, value).map_err(|e| ConfigError::Invalid(p.name.to_string(), e))?;
+        if p.name == "bind" {
+            self.bind_explicit = true;
+        }
+        self.values.insert(p.name, v);
+        Ok(())
+    }
+
+    /// CONFIG SET of one option.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let p = param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        if !p.mutable {
+            return Err(ConfigError::Immutable(p.name.to_string()));
+        }
+        self.set_startup(name, value)
+    }
+
+    /// CONFIG GET: every (name, value) whose name matches one of the glob `patterns`.
+    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        for p in PARAMS {
+            if patterns
+                .iter()
+                .any(|pat| crate::glob::matches(&pat.to_ascii_lowercase(), p.name.as_bytes()))
+            {
+                out.push((p.name, self.values.get(p.name).cloned().unwrap_or_default()));
+            }
+        }
+        out
+    }
+
+    /// Addresses to listen on (`-` prefixed ones are optional).
+    pub fn bind(&self) -> Vec<String> {
+        self.get("bind")
+            .unwrap_or("")
+            .split_whitespace()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// Plain TCP port (0 = none).
+    pub fn port(&self) -> u16 {
+        self.int("port") as u16
+    }
+
+    /// TLS port (0 = none).
+    pub fn tls_port(&self) -> u16 {
+        self.int("tls-port") as u16
+    }
+
+    /// Maximum simultaneous clients.
+    pub fn maxclients(&self) -> usize {
+        self.int("maxclients") as usize
+    }
+
+    /// The default user's password, if any.
+    pub fn requirepass(&self) -> Option<&str> {
+        self.get("requirepass").filter(|s| !s.is_empty())
+    }
+
+    /// Idle seconds before a client is closed (0 = never).
+    pub fn timeout(&self) -> u64 {
+        self.int("timeout") as u64
+    }
+
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.int("databases") as usize
+    }
+
+    /// Largest accepted bulk.
+    pub fn proto_max_bulk_len(&self) -> i64 {
+        self.int("proto-max-bulk-len")
+    }
+
+    /// Largest query buffer before a client is closed.
+    pub fn client_query_buffer_limit(&self) -> usize {
+        self.int("client-query-buffer-limit") as usize
+    }
+
+    /// Whether protected mode is on.
+    pub fn protected_mode(&self) -> bool {
+        self.get("protected-mode") == Some("yes")
+    }
+
+    /// A path-valued option, if set.
+    pub fn path(&self, name: &str) -> Option<PathBuf> {
+        self.get(name).filter(|s| !s.is_empty()).map(PathBuf::from)
+    }
+
+    /// Apply a redis.conf-style text (`name value...` lines, `#` comments, quoted values).
+    pub fn apply_text(&mut self, text: &str, origin: &Path) -> Result<(), String> {
+        for (i, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let args = crate::protocol::split_args(trimmed.as_bytes()).ok_or_else(|| {
+                format!(
+                    "{}:{}: unbalanced quotes in configuration line",
+                    origin.display(),
+                    i + 1
+                )
+            })?;
+            let Some((name, rest)) = args.split_first() else {
+                continue;
+            };
+            let name = String::from_utf8_lossy(name).to_string();
+            let values: Vec<String> = rest
+                .iter()
+                .map(|v| String::from_utf8_lossy(v).to_string())
+                .collect();
+            self.apply_option(&name, &values)
+                .map_err(|e| format!("{}:{}: '{}': {}", origin.display(), i + 1, trimmed, e))?;
+        }
+        Ok(())
+    }
+
+    /// Apply one option with its values (from a file line or `--name v1 v2`).
+    pub fn apply_option(&mut self, name: &str, values: &[String]) -> Result<(), String> {
+        let lname = name.to_ascii_lowercase();
+        match lname.as_str() {
+            // `include` and other file-structure directives are not supported: say so.
+            "include" => return Err("include is not supported by redlink".into()),
+            // Accepted for compatibility with redis-server harnesses; nothing to do.
+            "rename-command" | "user" | "aclfile" | "replicaof" | "slaveof" => {
+                return Err(format!("{lname} is not supported by redlink"));
+            }
+            "save" => {
+                // `save ""` disables snapshots; several `save` lines accumulate.
+                let joined = values.join(" ");
+                return self.set_startup("save", &joined).map_err(|e| e.to_string());
+            }
+            _ => {}
+        }
+        let p = param(&lname)
+            .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        if values.is_empty() && !matches!(p.kind, Kind::Text) {
+            return Err("wrong number of arguments".into());
+        }
+        let joined = values.join(" ");
+        self.set_startup(p.name, &joined).map_err(|e| match e {
+            ConfigError::Invalid(_, msg) => msg,
+            other => other.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("100MB"), Some(100 << 20));
+        assert_eq!(parse_memory("10k"), Some(10_000));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("x"), None);
+    }
+
+    #[test]
+    fn set_errors_use_redis_text() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.set("nosuch", "1").unwrap_err().to_string(),
+            "Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+        );
+        assert_eq!(
+            c.set("databases", "4").unwrap_err().to_string(),
+            "CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"
+        );
+        assert_eq!(
+            c.set("maxclients", "abc").unwrap_err().to_string(),
+            "CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer"
+        );
+        c.set("maxclients", "5").unwrap();
+        assert_eq!(c.maxclients(), 5);
+        c.set("maxmemory", "1mb").unwrap();
+        assert_eq!(c.get("maxmemory"), Some("1048576"));
+    }
+
+    #[test]
+    fn conf_file() {
+        let mut c = Config::default();
+        c.apply_text(
+            "# comment\nport 7000\nbind 127.0.0.1 127.0.0.2\nrequirepass \"s3 cret\"\nsave \"\"\n",
+            Path::new("redis.conf"),
+        )
+        .unwrap();
+        assert_eq!(c.port(), 7000);
+        assert_eq!(c.bind(), vec!["127.0.0.1", "127.0.0.2"]);
+        assert_eq!(c.requirepass(), Some("s3 cret"));
+        assert_eq!(c.get("save"), Some(""));
+        let err = c
+            .apply_text("port 1\nmaxclients lots\n", Path::new("r.conf"))
+            .unwrap_err();
+        assert!(err.starts_with("r.conf:2:"), "{err}");
+    }
+}

@@ -1,0 +1,199 @@
+//! The text of INFO: Redis's sections and field names, filled from the engine's state.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::Engine;
+use crate::commands::connection::REDIS_VERSION;
+
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Resident set size of this process in bytes (0 where unknown).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+/// Render the requested sections (`[]` = default, `all`, `everything`, or names).
+pub fn render(engine: &Engine, sections: &[String]) -> String {
+    let wanted: Vec<&str> = if sections.is_empty()
+        || sections
+            .iter()
+            .any(|s| s == "default" || s == "all" || s == "everything")
+    {
+        DEFAULT.to_vec()
+    } else {
+        sections.iter().map(|s| s.as_str()).collect()
+    };
+    let mut out = String::new();
+    for (i, section) in wanted.iter().enumerate() {
+        let before = out.len();
+        if i > 0 && !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let wrote = section_text(engine, section, &mut out);
+        if !wrote {
+            out.truncate(before);
+        }
+    }
+    out
+}
+
+fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
+    let cfg = engine.config.read();
+    let uptime = engine.started.elapsed().as_secs();
+    let stats = &engine.stats;
+    let rss = rss_bytes();
+    match section {
+        "server" => {
+            let _ = write!(
+                out,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n\
+                 redis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\n\
+                 multiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\n\
+                 process_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\n\
+                 uptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\n\
+                 lru_clock:0\r\nexecutable:redlink\r\nconfig_file:\r\nio_threads_active:0\r\n\
+                 redlink_version:{}\r\n",
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                engine.run_id,
+                cfg.port(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_micros(),
+                uptime / 86400,
+                cfg.get("hz").unwrap_or("10"),
+                cfg.get("hz").unwrap_or("10"),
+                env!("CARGO_PKG_VERSION"),
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                out,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+                 client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n\
+                 blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                engine.clients.count(),
+                cfg.maxclients(),
+            );
+        }
+        "memory" => {
+            let maxmemory: u64 = cfg
+                .get("maxmemory")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let _ = write!(
+                out,
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+                 used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
+                 maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
+                 mem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                human(rss),
+                human(rss),
+                human(rss),
+                human(maxmemory),
+                cfg.get("maxmemory-policy").unwrap_or("noeviction"),
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                out,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n\
+                 rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\n\
+                 rdb_last_bgsave_status:ok\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\n\
+                 aof_last_write_status:ok\r\n",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs()
+                    - uptime,
+                (cfg.get("appendonly") == Some("yes")) as u8,
+            );
+        }
+        "stats" => {
+            let l = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            let _ = write!(
+                out,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+                 instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
+                 rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\n\
+                 keyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\n\
+                 total_error_replies:{}\r\n",
+                l(&stats.connections_received),
+                l(&stats.commands_processed),
+                l(&stats.net_input_bytes),
+                l(&stats.net_output_bytes),
+                l(&stats.rejected_connections),
+                l(&stats.expired_keys),
+                l(&stats.keyspace_hits),
+                l(&stats.keyspace_misses),
+                l(&stats.error_replies),
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                out,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+                 master_replid:{}\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n",
+                engine.run_id
+            );
+        }
+        "cpu" => {
+            out.push_str("# CPU\r\nused_cpu_sys:0.000000\r\nused_cpu_user:0.000000\r\n");
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "errorstats" => out.push_str("# Errorstats\r\n"),
+        "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            for i in 0..engine.store.databases() {
+                let db = engine.store.db(i);
+                let keys = db.len();
+                if keys > 0 {
+                    let _ = write!(
+                        out,
+                        "db{i}:keys={keys},expires={},avg_ttl=0\r\n",
+                        db.volatile()
+                    );
+                }
+            }
+        }
+        _ => return false,
+    }
+    true
+}

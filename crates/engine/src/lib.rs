@@ -1,0 +1,259 @@
+//! redlink's Redis-compatible server engine.
+//!
+//! The engine knows nothing about simulated networks. It owns a keyspace, a client registry and a
+//! configuration, and serves connections in two ways:
+//! - its own listeners ([`server::Server`]), which apply `bind`, `port`, `tls-port`, protected mode and
+//!   `maxclients` like redis-server does (this is `redlink serve`);
+//! - [`Engine::accept_stream`], which serves a stream somebody else accepted (the simulated network's
+//!   edge hands connections over in-process), with a [`ConnContext`] saying where it came from.
+//!
+//! Layout: `protocol` (wire format), `store` (keyspace), `commands` (the command table, one module per
+//! family), `conn` (one connection's loop), `client` (client registry), `server` (listeners),
+//! `tls` (rustls and generated certificates), `config` (options), `info` (INFO text).
+
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod conn;
+pub mod glob;
+pub mod info;
+pub mod protocol;
+pub mod server;
+pub mod store;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+pub use config::Config;
+pub use server::{ServeError, Server};
+
+/// Where a connection came from: filled by whoever accepted it.
+#[derive(Debug, Clone)]
+pub struct ConnContext {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address the client connected to.
+    pub local: SocketAddr,
+    /// Whether the stream is TLS (already terminated).
+    pub tls: bool,
+    /// The endpoint the connection came through (e.g. `pe-hub`), when handed over by the edge.
+    pub endpoint: Option<String>,
+}
+
+/// Counters reported by INFO stats.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections_received: AtomicU64,
+    /// Connections refused because of maxclients.
+    pub rejected_connections: AtomicU64,
+    /// Commands executed.
+    pub commands_processed: AtomicU64,
+    /// Keys expired (lazily or actively).
+    pub expired_keys: AtomicU64,
+    /// Successful key lookups.
+    pub keyspace_hits: AtomicU64,
+    /// Failed key lookups.
+    pub keyspace_misses: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+    /// Error replies sent.
+    pub error_replies: AtomicU64,
+}
+
+/// Values read on every command, copied out of the configuration when it changes.
+#[derive(Debug, Default)]
+pub struct HotConfig {
+    /// The default user has a password.
+    pub auth_required: AtomicBool,
+    /// `maxclients`.
+    pub maxclients: AtomicUsize,
+    /// `proto-max-bulk-len`.
+    pub max_bulk: AtomicI64,
+    /// `timeout` in seconds.
+    pub timeout: AtomicU64,
+    /// `client-query-buffer-limit`.
+    pub qbuf_limit: AtomicUsize,
+}
+
+/// State shared by every connection of one engine.
+pub struct Shared {
+    /// The keyspace.
+    pub store: store::Store,
+    /// The configuration (CONFIG GET/SET).
+    pub config: RwLock<Config>,
+    /// Hot copies of configuration values.
+    pub hot: HotConfig,
+    /// Connected clients.
+    pub clients: client::Registry,
+    /// INFO counters.
+    pub stats: Stats,
+    /// When the engine started.
+    pub started: Instant,
+    /// INFO run_id.
+    pub run_id: String,
+    /// The TLS configuration for `tls-port` and TLS hand-offs.
+    pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
+    shutdown: watch::Sender<bool>,
+    /// Bumped when an option that affects listeners changes (bind, port, tls-port).
+    pub listeners_changed: watch::Sender<u64>,
+}
+
+/// A handle on one engine (cheap to clone).
+#[derive(Clone)]
+pub struct Engine(Arc<Shared>);
+
+impl std::ops::Deref for Engine {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Text Redis sends when a client exceeds maxclients.
+pub const MAXCLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
+
+impl Engine {
+    /// An engine with this configuration (TLS files are loaded by [`tls::configure`]).
+    pub fn new(config: Config) -> Engine {
+        let databases = config.databases();
+        let (shutdown, _) = watch::channel(false);
+        let (listeners_changed, _) = watch::channel(0);
+        let run_id: String = {
+            use rand::Rng;
+            let mut rng = rand::rng();
+            (0..40)
+                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+                .collect()
+        };
+        let engine = Engine(Arc::new(Shared {
+            store: store::Store::new(databases),
+            config: RwLock::new(config),
+            hot: HotConfig::default(),
+            clients: client::Registry::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id,
+            tls: RwLock::new(None),
+            shutdown,
+            listeners_changed,
+        }));
+        engine.refresh_hot_config();
+        engine
+    }
+
+    /// Copy the hot values out of the configuration (after any change).
+    pub fn refresh_hot_config(&self) {
+        let c = self.config.read();
+        self.hot
+            .auth_required
+            .store(c.requirepass().is_some(), Ordering::Relaxed);
+        self.hot.maxclients.store(c.maxclients(), Ordering::Relaxed);
+        self.hot
+            .max_bulk
+            .store(c.proto_max_bulk_len(), Ordering::Relaxed);
+        self.hot.timeout.store(c.timeout(), Ordering::Relaxed);
+        self.hot
+            .qbuf_limit
+            .store(c.client_query_buffer_limit(), Ordering::Relaxed);
+    }
+
+    /// Ask every listener and connection to stop (SHUTDOWN, SIGTERM).
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether shutdown was requested.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// A receiver that changes to `true` on shutdown.
+    pub fn shutdown_receiver(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Resolves when shutdown is requested.
+    pub async fn wait_shutdown(&self) {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+
+    /// Start the background jobs (active expiry). Runs until shutdown.
+    pub fn spawn_background(&self) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut shutdown = engine.shutdown.subscribe();
+            loop {
+                let hz = engine
+                    .config
+                    .read()
+                    .get("hz")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(10)
+                    .clamp(1, 500);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                // Redis gives the active cycle 25% of each tick.
+                let budget = Duration::from_micros(250_000 / hz);
+                let store_engine = engine.clone();
+                let expired = tokio::task::spawn_blocking(move || {
+                    store_engine.store.active_expire_cycle(budget)
+                })
+                .await
+                .unwrap_or(0);
+                engine
+                    .stats
+                    .expired_keys
+                    .fetch_add(expired as u64, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Serve a stream accepted elsewhere, enforcing maxclients like redis-server: over the limit a
+    /// plain client receives `-ERR max number of clients reached` and is closed, a TLS client is
+    /// closed before the handshake. With `ctx.tls` the engine terminates TLS with its certificate.
+    pub async fn accept_stream<S>(&self, mut stream: S, ctx: ConnContext)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        self.stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(admission) = client::Admission::new(self) else {
+            self.stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            if !ctx.tls {
+                let _ = stream.write_all(MAXCLIENTS_ERROR).await;
+            }
+            let _ = stream.shutdown().await;
+            return;
+        };
+        if !ctx.tls {
+            conn::run(self.clone(), stream, ctx, admission).await;
+            return;
+        }
+        let Some(config) = self.tls.read().clone() else {
+            tracing::warn!(peer = %ctx.peer, "TLS connection but no TLS configuration");
+            return;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+            Ok(Ok(tls_stream)) => conn::run(self.clone(), tls_stream, ctx, admission).await,
+            Ok(Err(e)) => tracing::debug!(peer = %ctx.peer, "TLS handshake failed: {e}"),
+            Err(_) => tracing::debug!(peer = %ctx.peer, "TLS handshake timed out"),
+        }
+    }
+}

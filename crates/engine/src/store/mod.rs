@@ -1,0 +1,559 @@
+//! The keyspace: databases of sharded hash tables, values, and expiry.
+//!
+//! Concurrency model: every database is split into [`SHARDS`] shards, each behind its own mutex, so
+//! clients on different cores rarely meet. A command locks the shards of the keys it touches (in
+//! ascending order, so multi-key commands cannot deadlock). Operations that must see or change the
+//! whole keyspace atomically (EXEC, FLUSHALL, SWAPDB) take the [`Gate`] exclusively; ordinary commands
+//! take one of its slots shared, which costs an uncontended atomic on a cache line of their own.
+//!
+//! Expiry follows Redis: lazily on access, plus an active cycle ([`Store::active_expire_cycle`]) that
+//! samples volatile keys and stops after a time budget.
+
+pub mod dict;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use smallvec::SmallVec;
+
+pub use dict::{Dict, Node};
+
+/// Bytes of a key or a small value, stored inline up to 16 bytes.
+pub type Blob = SmallVec<[u8; 16]>;
+
+/// Shards per database.
+pub const SHARDS: usize = 64;
+const SHARD_SHIFT: u32 = 64 - SHARDS.trailing_zeros();
+
+/// Current unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A value stored under a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string (binary safe).
+    Str(Blob),
+}
+
+impl Value {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The encoding OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => {
+                if s.len() <= 20 && crate::protocol::parse_i64(s).is_some() {
+                    "int"
+                } else if s.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+        }
+    }
+}
+
+/// One shard of a database.
+#[derive(Debug, Default)]
+pub struct Shard {
+    dict: Dict<Value>,
+    expire_cursor: usize,
+}
+
+/// One of the numbered databases (SELECT n).
+#[derive(Debug)]
+pub struct Db {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: ahash::RandomState,
+}
+
+/// Key lookups that found an expired key and removed it are counted here by the caller.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExpireCount(pub u64);
+
+impl Db {
+    fn new(hasher: ahash::RandomState) -> Self {
+        Db {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher,
+        }
+    }
+
+    /// The hash of a key (shard from the high bits, bucket from the low bits).
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn shard_of(hash: u64) -> usize {
+        (hash >> SHARD_SHIFT) as usize
+    }
+
+    /// Lock the shard holding `key`.
+    pub fn lock(&self, key: &[u8], now: u64) -> Locked<'_> {
+        let s = Self::shard_of(self.hash(key));
+        let mut guards = SmallVec::new();
+        guards.push((s, self.shards[s].lock()));
+        Locked {
+            db: self,
+            guards,
+            now,
+            expired: 0,
+        }
+    }
+
+    /// Lock the shards holding all `keys`, in ascending order.
+    pub fn lock_keys<K: AsRef<[u8]>>(&self, keys: &[K], now: u64) -> Locked<'_> {
+        let mut idx: SmallVec<[usize; 8]> = keys
+            .iter()
+            .map(|k| Self::shard_of(self.hash(k.as_ref())))
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let guards = idx
+            .into_iter()
+            .map(|s| (s, self.shards[s].lock()))
+            .collect();
+        Locked {
+            db: self,
+            guards,
+            now,
+            expired: 0,
+        }
+    }
+
+    /// Lock every shard (KEYS, FLUSHDB and friends).
+    pub fn lock_all(&self, now: u64) -> Locked<'_> {
+        Locked {
+            db: self,
+            guards: (0..SHARDS).map(|s| (s, self.shards[s].lock())).collect(),
+            now,
+            expired: 0,
+        }
+    }
+
+    /// Number of keys (including expired keys not yet collected, like Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().dict.len()).sum()
+    }
+
+    /// Whether the database holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of keys with an expiry.
+    pub fn volatile(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().dict.volatile()).sum()
+    }
+
+    /// Remove every key.
+    pub fn flush(&self) {
+        for s in self.shards.iter() {
+            // Swap the table out so the (possibly long) drop happens outside the lock.
+            let old = std::mem::take(&mut s.lock().dict);
+            drop(old);
+        }
+    }
+
+    /// One SCAN step: visits buckets from `cursor` until at least `count` keys were collected or the
+    /// scan completes; returns the next cursor (0 at the end). The cursor encodes the shard in its low
+    /// bits and the shard's reverse-binary bucket cursor above them.
+    pub fn scan(
+        &self,
+        mut cursor: u64,
+        count: usize,
+        now: u64,
+        out: &mut Vec<(Blob, &'static str)>,
+    ) -> u64 {
+        let shard_bits = SHARDS.trailing_zeros();
+        let mut visited = 0usize;
+        loop {
+            let shard = (cursor & (SHARDS as u64 - 1)) as usize;
+            let mut bucket = cursor >> shard_bits;
+            {
+                let guard = self.shards[shard].lock();
+                // Visit buckets of this shard until enough keys or the shard is done.
+                loop {
+                    bucket = guard.dict.scan(bucket, |n| {
+                        if n.expire == 0 || n.expire > now {
+                            out.push((n.key.clone(), n.value.type_name()));
+                        }
+                    });
+                    visited += 1;
+                    if bucket == 0 || out.len() >= count || visited >= count * 10 {
+                        break;
+                    }
+                }
+            }
+            if bucket == 0 {
+                if shard + 1 == SHARDS {
+                    return 0;
+                }
+                cursor = (shard + 1) as u64;
+            } else {
+                cursor = (bucket << shard_bits) | shard as u64;
+            }
+            if out.len() >= count || visited >= count * 10 {
+                return cursor;
+            }
+        }
+    }
+
+    /// A random live key, if any.
+    pub fn random_key(&self, now: u64) -> Option<Blob> {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let start = rng.random_range(0..SHARDS);
+        let mut keys = Vec::new();
+        for i in 0..SHARDS {
+            let s = (start + i) % SHARDS;
+            let guard = self.shards[s].lock();
+            if guard.dict.is_empty() {
+                continue;
+            }
+            let buckets = guard.dict.buckets();
+            for _ in 0..(buckets * 2).max(64) {
+                keys.clear();
+                guard
+                    .dict
+                    .bucket_keys(rng.random_range(0..buckets), &mut keys);
+                keys.retain(|(_, e)| *e == 0 || *e > now);
+                if !keys.is_empty() {
+                    let pick = rng.random_range(0..keys.len());
+                    return Some(keys.swap_remove(pick).0);
+                }
+            }
+        }
+        None
+    }
+
+    /// One round of active expiry over every shard with volatile keys: visits up to `buckets_per_shard`
+    /// buckets from the shard's rolling cursor and deletes the expired keys found. Returns
+    /// (keys sampled, keys expired).
+    pub fn active_expire(&self, now: u64, buckets_per_shard: usize) -> (usize, usize) {
+        let (mut sampled, mut expired) = (0, 0);
+        let mut keys = Vec::new();
+        for s in self.shards.iter() {
+            let mut guard = s.lock();
+            if guard.dict.volatile() == 0 {
+                continue;
+            }
+            let buckets = guard.dict.buckets().max(1);
+            for _ in 0..buckets_per_shard.min(buckets) {
+                let idx = guard.expire_cursor % buckets;
+                guard.expire_cursor = guard.expire_cursor.wrapping_add(1);
+                keys.clear();
+                guard.dict.bucket_keys(idx, &mut keys);
+                for (k, e) in keys.iter() {
+                    if *e != 0 {
+                        sampled += 1;
+                        if *e <= now {
+                            let h = self.hash(k);
+                            guard.dict.remove(h, k, |k| self.hash(k));
+                            expired += 1;
+                        }
+                    }
+                }
+                if guard.dict.volatile() == 0 {
+                    break;
+                }
+            }
+        }
+        (sampled, expired)
+    }
+}
+
+/// Shards locked for one command. All key access goes through here, which applies lazy expiry.
+pub struct Locked<'a> {
+    db: &'a Db,
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
+    now: u64,
+    expired: u32,
+}
+
+impl<'a> Locked<'a> {
+    fn dict(&mut self, hash: u64) -> &mut Dict<Value> {
+        let s = Db::shard_of(hash);
+        let pos = self
+            .guards
+            .iter()
+            .position(|(i, _)| *i == s)
+            .expect("command touched a key whose shard it did not lock");
+        &mut self.guards[pos].1.dict
+    }
+
+    /// Keys found expired (and removed) by this guard so far.
+    pub fn expired(&self) -> u32 {
+        self.expired
+    }
+
+    /// The time the command runs at (unix ms).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Remove `key` if it has expired; returns its hash.
+    fn expire_if_needed(&mut self, key: &[u8]) -> u64 {
+        let h = self.db.hash(key);
+        let now = self.now;
+        let db = self.db;
+        let dict = self.dict(h);
+        if let Some(n) = dict.get(h, key)
+            && n.expire != 0
+            && n.expire <= now
+        {
+            dict.remove(h, key, |k| db.hash(k));
+            self.expired += 1;
+        }
+        h
+    }
+
+    /// The live value of `key`.
+    pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
+        let h = self.expire_if_needed(key);
+        self.dict(h).get(h, key).map(|n| &n.value)
+    }
+
+    /// The live value of `key`, for update in place.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let h = self.expire_if_needed(key);
+        self.dict(h).get_mut(h, key).map(|n| &mut n.value)
+    }
+
+    /// The live node of `key` (value and expiry).
+    pub fn node(&mut self, key: &[u8]) -> Option<&Node<Value>> {
+        let h = self.expire_if_needed(key);
+        self.dict(h).get(h, key)
+    }
+
+    /// Whether `key` exists.
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.node(key).is_some()
+    }
+
+    /// The expiry of `key`: `None` if it does not exist, `Some(0)` if persistent.
+    pub fn expire_of(&mut self, key: &[u8]) -> Option<u64> {
+        self.node(key).map(|n| n.expire)
+    }
+
+    /// Set `key` to `value` with expiry `expire` (0 = persistent), replacing any old value.
+    pub fn set(&mut self, key: &[u8], value: Value, expire: u64) -> Option<Value> {
+        let h = self.expire_if_needed(key);
+        let db = self.db;
+        self.dict(h).insert(h, key, value, expire, |k| db.hash(k))
+    }
+
+    /// Set `key` to `value`, keeping its current expiry if it exists.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) -> Option<Value> {
+        let expire = self.expire_of(key).unwrap_or(0);
+        self.set(key, value, expire)
+    }
+
+    /// Change the expiry of an existing key; false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], expire: u64) -> bool {
+        let h = self.expire_if_needed(key);
+        self.dict(h).set_expire(h, key, expire)
+    }
+
+    /// Remove `key`, returning its value if it was live.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let h = self.expire_if_needed(key);
+        let db = self.db;
+        self.dict(h).remove(h, key, |k| db.hash(k)).map(|n| n.value)
+    }
+
+    /// Every live key (requires [`Db::lock_all`]).
+    pub fn for_each_live(&self, mut f: impl FnMut(&Node<Value>)) {
+        for (_, g) in self.guards.iter() {
+            for n in g.dict.iter() {
+                if n.expire == 0 || n.expire > self.now {
+                    f(n);
+                }
+            }
+        }
+    }
+}
+
+#[repr(align(128))]
+#[derive(Debug, Default)]
+struct GateSlot(RwLock<()>);
+
+/// Whole-keyspace exclusion: shared by ordinary commands, exclusive for EXEC and friends.
+#[derive(Debug)]
+pub struct Gate {
+    slots: Box<[GateSlot]>,
+}
+
+/// A shared hold on the gate.
+pub struct SharedGate<'a>(#[allow(dead_code)] RwLockReadGuard<'a, ()>);
+/// An exclusive hold on the gate.
+pub struct ExclusiveGate<'a>(#[allow(dead_code)] Vec<RwLockWriteGuard<'a, ()>>);
+
+const GATE_SLOTS: usize = 8;
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            slots: (0..GATE_SLOTS).map(|_| GateSlot::default()).collect(),
+        }
+    }
+}
+
+impl Gate {
+    /// Hold the gate shared through slot `slot` (any number; a connection keeps its own).
+    pub fn shared(&self, slot: usize) -> SharedGate<'_> {
+        SharedGate(self.slots[slot % GATE_SLOTS].0.read())
+    }
+
+    /// Hold the gate exclusively: no other command runs until the guard drops.
+    pub fn exclusive(&self) -> ExclusiveGate<'_> {
+        ExclusiveGate(self.slots.iter().map(|s| s.0.write()).collect())
+    }
+}
+
+/// All databases.
+#[derive(Debug)]
+pub struct Store {
+    dbs: Box<[Db]>,
+    /// Whole-keyspace exclusion.
+    pub gate: Gate,
+}
+
+impl Store {
+    /// A store with `databases` empty databases.
+    pub fn new(databases: usize) -> Self {
+        let hasher = ahash::RandomState::new();
+        Store {
+            dbs: (0..databases.max(1))
+                .map(|_| Db::new(hasher.clone()))
+                .collect(),
+            gate: Gate::default(),
+        }
+    }
+
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Database `i` (callers validate `i` with [`databases`](Self::databases)).
+    pub fn db(&self, i: usize) -> &Db {
+        &self.dbs[i.min(self.dbs.len() - 1)]
+    }
+
+    /// Exchange the contents of two databases (callers hold the gate exclusively).
+    pub fn swap(&self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (a, b) = (self.db(a), self.db(b));
+        for (sa, sb) in a.shards.iter().zip(b.shards.iter()) {
+            std::mem::swap(&mut *sa.lock(), &mut *sb.lock());
+        }
+    }
+
+    /// Remove every key of every database.
+    pub fn flush_all(&self) {
+        for db in self.dbs.iter() {
+            db.flush();
+        }
+    }
+
+    /// One active-expiry cycle over all databases, like Redis's `activeExpireCycle`: repeat while
+    /// more than a quarter of the sampled keys had expired and the time budget lasts. Returns the number
+    /// of keys expired.
+    pub fn active_expire_cycle(&self, budget: std::time::Duration) -> usize {
+        let start = std::time::Instant::now();
+        let mut total = 0;
+        for db in self.dbs.iter() {
+            loop {
+                let (sampled, expired) = db.active_expire(now_ms(), 4);
+                total += expired;
+                if sampled == 0 || expired * 4 < sampled || start.elapsed() > budget {
+                    break;
+                }
+            }
+            if start.elapsed() > budget {
+                break;
+            }
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Blob::from_slice(v.as_bytes()))
+    }
+
+    #[test]
+    fn lazy_expiry_hides_and_removes() {
+        let store = Store::new(1);
+        let db = store.db(0);
+        let now = now_ms();
+        db.lock(b"k", now).set(b"k", s("v"), now + 10);
+        assert!(db.lock(b"k", now).get(b"k").is_some());
+        let mut later = db.lock(b"k", now + 11);
+        assert!(later.get(b"k").is_none());
+        assert_eq!(later.expired(), 1);
+        drop(later);
+        assert_eq!(db.len(), 0);
+    }
+
+    #[test]
+    fn active_expiry_collects() {
+        let store = Store::new(1);
+        let db = store.db(0);
+        let now = now_ms();
+        for i in 0..2000 {
+            let k = format!("k{i}");
+            let exp = if i % 2 == 0 { now - 1 } else { 0 };
+            db.lock(k.as_bytes(), now).set(k.as_bytes(), s("v"), exp);
+        }
+        let mut n = 0;
+        for _ in 0..1000 {
+            n += store.active_expire_cycle(std::time::Duration::from_millis(25));
+            if db.volatile() == 0 {
+                break;
+            }
+        }
+        assert_eq!(n, 1000);
+        assert_eq!(db.len(), 1000);
+    }
+
+    #[test]
+    fn scan_covers_all_shards() {
+        let store = Store::new(1);
+        let db = store.db(0);
+        let now = now_ms();
+        for i in 0..3000 {
+            let k = format!("key:{i}");
+            db.lock(k.as_bytes(), now).set(k.as_bytes(), s("v"), 0);
+        }
+        let mut cursor = 0;
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let mut out = Vec::new();
+            cursor = db.scan(cursor, 10, now, &mut out);
+            seen.extend(out.into_iter().map(|(k, _)| k));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 3000);
+    }
+}

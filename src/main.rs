@@ -1,0 +1,49 @@
+//! `redlink`: a local Redis-compatible server behind a simulated Azure Private Link network.
+//!
+//! This file only wires the command line to the subcommands in `cli/`.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "redlink",
+    version,
+    about = "A local Redis-compatible server behind a simulated Azure Private Link network"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Redis-compatible server on its own, like redis-server.
+    ///
+    /// Accepts an optional redis.conf-style CONFIG_FILE and redis-server's options as
+    /// `--name value...` (e.g. --port 7000 --bind 127.0.0.1 127.0.0.2 --requirepass s3cret
+    /// --maxclients 100 --tls-port 6380 --tls-cert-file F --tls-key-file F --save '' --appendonly no
+    /// --protected-mode no), plus --tls-auto DIR (generate ca.crt, server.crt, server.key there) and
+    /// --tls-hostname NAME... (extra names for the generated certificate).
+    #[command(disable_help_flag = false)]
+    Serve {
+        /// [CONFIG_FILE] [--option value...]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::init_tracing();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { args } => cli::serve::main(args),
+    }
+}
