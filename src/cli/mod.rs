@@ -2,6 +2,15 @@
 
 pub mod serve;
 
+/// Print a line to stdout, ignoring a closed pipe (`redlink ... | head` must not panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 /// Log to stderr; `RUST_LOG` overrides the default level.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -65,7 +65,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
     if let Some(dir) = config.tls_auto.clone() {
         match redlink_engine::tls::auto_certificates(&dir, &config.tls_hostnames) {
             Ok(paths) => {
-                println!(
+                crate::cli::say!(
                     "TLS certificates: ca={} cert={} key={}",
                     paths.ca.display(),
                     paths.cert.display(),
@@ -102,7 +102,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
             }
         };
         for l in server.listeners() {
-            println!(
+            crate::cli::say!(
                 "Ready to accept connections {} on {}",
                 if l.tls { "tls" } else { "tcp" },
                 l.addr
@@ -114,7 +114,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
             signals.shutdown();
         });
         server.wait().await;
-        println!("redlink serve: bye");
+        crate::cli::say!("redlink serve: bye");
         ExitCode::SUCCESS
     })
 }

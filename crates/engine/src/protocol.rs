@@ -323,7 +323,8 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    // The same set the outer loop skips, so every pass consumes input.
+                    c if c.is_ascii_whitespace() => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -594,6 +595,14 @@ mod tests {
         assert_eq!(
             p.parse(b"*1\r\n$16385\r\n", unauth).unwrap_err().0,
             "Protocol error: unauthenticated bulk length"
+        );
+    }
+
+    #[test]
+    fn inline_with_nul_and_form_feed() {
+        assert_eq!(
+            split_args(b"a\0b \x0cc").unwrap(),
+            vec![b"a\0b".to_vec(), b"c".to_vec()]
         );
     }
 

@@ -381,7 +381,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 ctx.out.bulk(v.as_bytes());
             }
         }
-        "set" if args.len() >= 4 && args.len() % 2 == 0 => {
+        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
             // All-or-nothing, like Redis 7's multi-parameter CONFIG SET.
             let mut next = ctx.engine.config.read().clone();
             let mut listeners = false;

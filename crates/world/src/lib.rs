@@ -1,0 +1,36 @@
+//! The simulated Azure Private Link world as plain data and pure functions.
+//!
+//! - [`Scenario`]: the scenario file (TOML), parsed and validated with file:line:column errors.
+//! - [`World`]: the world built from it ([`World::build`]) with every address allocated from an
+//!   [`AddressPlan`]; mutation methods for live changes.
+//! - [`resolve`]: which answer a network's resolver gives for a name, and why, as Azure would.
+//! - [`quickstart`]: the embedded quickstart world.
+
+pub mod address;
+mod build;
+pub mod error;
+pub mod expect;
+pub mod flavour;
+pub mod location;
+pub mod model;
+mod mutate;
+pub mod quickstart;
+pub mod resolve;
+pub mod scenario;
+pub mod ttl;
+
+pub use address::AddressPlan;
+pub use error::{ScenarioError, ScenarioErrorKind, WorldError};
+pub use expect::{Expectation, ExpectedAnswer, TimelineStep};
+pub use flavour::Flavour;
+pub use location::Position;
+pub use model::{
+    ARecord, AddressOwner, BlockedAction, Cache, CachePorts, ConnectionState, DenyAs, DnsZone,
+    FirewallRule, Forwarder, ForwarderAnswer, Network, NetworkRule, PrivateEndpoint,
+    PublicNetworkAccess, ResolutionPolicy, RuleAction, World, ZoneLink,
+};
+pub use quickstart::quickstart;
+pub use resolve::{
+    Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,
+};
+pub use scenario::Scenario;

@@ -1,0 +1,523 @@
+//! The world as plain data: networks, caches, private endpoints, private DNS zones and their links,
+//! network rules. Built from a [`crate::Scenario`] by [`crate::World::build`]; every address is
+//! allocated by then, so consumers never deal with "maybe an address".
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::AddressPlan;
+use crate::flavour::Flavour;
+
+/// A private endpoint connection state, as Azure names them. Only `Approved` passes traffic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConnectionState {
+    /// Waiting for the cache owner's approval.
+    Pending,
+    /// Approved: traffic flows.
+    #[default]
+    Approved,
+    /// Rejected by the cache owner.
+    Rejected,
+    /// The cache side removed the connection.
+    Disconnected,
+}
+
+impl ConnectionState {
+    /// Azure's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Pending => "Pending",
+            ConnectionState::Approved => "Approved",
+            ConnectionState::Rejected => "Rejected",
+            ConnectionState::Disconnected => "Disconnected",
+        }
+    }
+}
+
+impl fmt::Display for ConnectionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A cache's `publicNetworkAccess`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PublicNetworkAccess {
+    /// The public endpoint admits clients (subject to firewall rules).
+    Enabled,
+    /// The public endpoint admits nobody.
+    Disabled,
+}
+
+impl PublicNetworkAccess {
+    /// Azure's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PublicNetworkAccess::Enabled => "Enabled",
+            PublicNetworkAccess::Disabled => "Disabled",
+        }
+    }
+}
+
+impl fmt::Display for PublicNetworkAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a client whose connection is blocked sees (Azure does not document it: a scenario choice).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockedAction {
+    /// Connection refused (RST at once).
+    #[default]
+    Refuse,
+    /// SYN unanswered: the client's connect times out.
+    Drop,
+    /// Accepted, then reset: ECONNRESET at the first read or write.
+    Reset,
+}
+
+impl BlockedAction {
+    /// The scenario file's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BlockedAction::Refuse => "refuse",
+            BlockedAction::Drop => "drop",
+            BlockedAction::Reset => "reset",
+        }
+    }
+}
+
+impl fmt::Display for BlockedAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A zone link's fallback when the zone has no record for a name (Azure's `resolutionPolicy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ResolutionPolicy {
+    /// A missing record is NXDOMAIN.
+    #[default]
+    Default,
+    /// A missing record falls back to public (internet) resolution.
+    NxDomainRedirect,
+}
+
+impl fmt::Display for ResolutionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResolutionPolicy::Default => "Default",
+            ResolutionPolicy::NxDomainRedirect => "NxDomainRedirect",
+        })
+    }
+}
+
+/// A network rule's action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    /// Let the traffic through (to the next check: endpoint state, engine…).
+    Allow,
+    /// Block the traffic, as [`NetworkRule::deny_as`] says.
+    Deny,
+}
+
+/// A custom DNS server a network uses instead of Azure-provided DNS. It answers names in its static
+/// table itself (possibly stale), and passes every other query on to Azure DNS as seen from the network
+/// it lives in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forwarder {
+    /// The forwarder's name, for explanations.
+    pub name: String,
+    /// The network whose Azure-provided DNS answers what the table does not (where the forwarder VM
+    /// lives); `None` = the network that uses it.
+    pub forwards_to: Option<String>,
+    /// Static answers: fully-qualified lowercase name without the trailing dot → answer.
+    pub answers: BTreeMap<String, ForwarderAnswer>,
+}
+
+/// One static answer of a [`Forwarder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForwarderAnswer {
+    /// The address it answers.
+    pub address: Ipv4Addr,
+    /// The TTL it answers with.
+    pub ttl: u32,
+}
+
+/// A virtual network: clients in it use its resolver and connect from its client address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    /// Unique name.
+    pub name: String,
+    /// Its resolver's address (the DNS view of this network listens there).
+    pub resolver: Ipv4Addr,
+    /// The resolver's port, when the scenario pins one; otherwise the caller picks.
+    pub resolver_port: Option<u16>,
+    /// The source address of clients in this network.
+    pub client_address: Ipv4Addr,
+    /// Networks peered with this one (symmetric: both sides list each other once built).
+    pub peered_with: Vec<String>,
+    /// A custom DNS forwarder, if the network does not use Azure-provided DNS directly.
+    pub forwarder: Option<Forwarder>,
+}
+
+/// A firewall rule on a cache's public endpoint: sources in `start..=end` are admitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirewallRule {
+    /// Rule name.
+    pub name: String,
+    /// First address of the range.
+    pub start: Ipv4Addr,
+    /// Last address of the range.
+    pub end: Ipv4Addr,
+}
+
+impl FirewallRule {
+    /// Whether the rule admits `source`.
+    pub fn admits(&self, source: Ipv4Addr) -> bool {
+        (self.start..=self.end).contains(&source)
+    }
+}
+
+/// The ports a cache serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachePorts {
+    /// The plain-text port, if served.
+    pub plain: Option<u16>,
+    /// The TLS port, if served.
+    pub tls: Option<u16>,
+}
+
+impl CachePorts {
+    /// Every port, plain first.
+    pub fn all(&self) -> Vec<u16> {
+        self.plain.into_iter().chain(self.tls).collect()
+    }
+}
+
+/// A cache: a Redis engine behind a public endpoint and any number of private endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cache {
+    /// Unique name (a lowercase DNS label).
+    pub name: String,
+    /// Which product it imitates.
+    pub flavour: Flavour,
+    /// Region (managed-redis only; part of the host name).
+    pub region: Option<String>,
+    /// Password clients must AUTH with; `None` = no password.
+    pub requirepass: Option<String>,
+    /// Maximum number of clients, if limited explicitly.
+    pub maxclients: Option<u32>,
+    /// Engine `bind` setting, if given (the edge hands streams over regardless).
+    pub bind: Option<Vec<String>>,
+    /// The ports served (see [`CachePorts`]).
+    pub ports: CachePorts,
+    /// Public network access.
+    pub public_network_access: PublicNetworkAccess,
+    /// What a client blocked at the public endpoint sees.
+    pub public_blocked_action: BlockedAction,
+    /// Firewall rules of the public endpoint.
+    pub firewall_rules: Vec<FirewallRule>,
+    /// Whether the engine runs.
+    pub running: bool,
+    /// The public endpoint's address.
+    pub public_address: Ipv4Addr,
+}
+
+impl Cache {
+    /// The cache's name relative to its flavour's suffixes: `NAME` or `NAME.REGION`.
+    pub fn relative_name(&self) -> String {
+        match (&self.flavour, &self.region) {
+            (Flavour::ManagedRedis, Some(region)) => format!("{}.{}", self.name, region),
+            _ => self.name.clone(),
+        }
+    }
+
+    /// The public host name: `NAME.redis.cache.windows.net` or `NAME.REGION.redis.azure.net`.
+    pub fn host_name(&self) -> String {
+        format!("{}.{}", self.relative_name(), self.flavour.public_suffix())
+    }
+
+    /// The privatelink host name the public name is a CNAME of once a private endpoint exists.
+    pub fn privatelink_host_name(&self) -> String {
+        format!("{}.{}", self.relative_name(), self.flavour.private_zone())
+    }
+
+    /// The private-link group id of the cache's flavour.
+    pub fn group_id(&self) -> &'static str {
+        self.flavour.group_id()
+    }
+}
+
+/// A private endpoint: an address in a network that stands for a cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrivateEndpoint {
+    /// Unique name.
+    pub name: String,
+    /// The network it lives in.
+    pub network: String,
+    /// The cache it connects to.
+    pub cache: String,
+    /// Its group id (matches the cache's flavour).
+    pub group_id: String,
+    /// Connection state.
+    pub state: ConnectionState,
+    /// Its address in the network.
+    pub address: Ipv4Addr,
+}
+
+/// An A record in a private DNS zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ARecord {
+    /// Name relative to the zone, lowercase (`contoso`, `contoso.eastus`; `@` is the apex).
+    pub name: String,
+    /// Address.
+    pub address: Ipv4Addr,
+    /// TTL in seconds.
+    pub ttl: u32,
+    /// The private endpoint whose DNS zone group registered it, if it was registered that way.
+    pub registered_by: Option<String>,
+}
+
+/// A virtual network link: the network's Azure-provided DNS answers the zone's names from the zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneLink {
+    /// Link name (unique within the zone).
+    pub name: String,
+    /// The linked network.
+    pub network: String,
+    /// What a missing record means.
+    pub resolution_policy: ResolutionPolicy,
+}
+
+/// A private DNS zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsZone {
+    /// Zone name, lowercase, no trailing dot (`privatelink.redis.cache.windows.net`).
+    pub name: String,
+    /// A records.
+    pub records: Vec<ARecord>,
+    /// Links to networks.
+    pub links: Vec<ZoneLink>,
+}
+
+impl DnsZone {
+    /// The link to `network`, if any.
+    pub fn link_to(&self, network: &str) -> Option<&ZoneLink> {
+        self.links.iter().find(|l| l.network == network)
+    }
+
+    /// The name of `fqdn` relative to this zone (`@` for the apex), if it lies in the zone.
+    pub fn relative(&self, fqdn: &str) -> Option<String> {
+        if fqdn == self.name {
+            return Some("@".to_owned());
+        }
+        fqdn.strip_suffix(self.name.as_str())
+            .and_then(|head| head.strip_suffix('.'))
+            .filter(|head| !head.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// The records named `relative`.
+    pub fn records_named<'a>(
+        &'a self,
+        relative: &'a str,
+    ) -> impl Iterator<Item = &'a ARecord> + 'a {
+        self.records.iter().filter(move |r| r.name == relative)
+    }
+}
+
+/// How a denied connection fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DenyAs {
+    /// Silently dropped (NSG deny): connect timeout.
+    #[default]
+    Drop,
+    /// Refused. Only for rules without a source: there is no unprivileged per-source refuse.
+    Refuse,
+    /// Accepted then reset.
+    Reset,
+}
+
+impl fmt::Display for DenyAs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DenyAs::Drop => "drop",
+            DenyAs::Refuse => "refuse",
+            DenyAs::Reset => "reset",
+        })
+    }
+}
+
+/// An NSG-like rule: traffic from a source network to a destination (a private endpoint or a cache),
+/// on a port, is allowed or denied. Lower priority numbers are evaluated first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkRule {
+    /// Unique name.
+    pub name: String,
+    /// Priority (100–4096, lower first).
+    pub priority: u16,
+    /// Source network; `None` = any source.
+    pub source: Option<String>,
+    /// Destination: a private endpoint name or a cache name (all its endpoints); `None` = any.
+    pub destination: Option<String>,
+    /// Destination port; `None` = any.
+    pub port: Option<u16>,
+    /// Allow or deny.
+    pub action: RuleAction,
+    /// How a deny fails.
+    pub deny_as: DenyAs,
+}
+
+/// Who owns an address in the world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressOwner {
+    /// A private endpoint's address.
+    PrivateEndpoint {
+        /// Endpoint name.
+        endpoint: String,
+        /// Its cache.
+        cache: String,
+    },
+    /// A cache's public endpoint.
+    Public {
+        /// The cache.
+        cache: String,
+    },
+    /// A network's resolver.
+    Resolver {
+        /// The network.
+        network: String,
+    },
+    /// A network's client address.
+    Client {
+        /// The network.
+        network: String,
+    },
+}
+
+impl fmt::Display for AddressOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressOwner::PrivateEndpoint { endpoint, cache } => {
+                write!(f, "private endpoint {endpoint} of cache {cache}")
+            }
+            AddressOwner::Public { cache } => write!(f, "the public endpoint of cache {cache}"),
+            AddressOwner::Resolver { network } => write!(f, "the resolver of network {network}"),
+            AddressOwner::Client { network } => {
+                write!(f, "the client address of network {network}")
+            }
+        }
+    }
+}
+
+/// The whole simulated world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct World {
+    /// The scenario's name, if it has one.
+    pub name: Option<String>,
+    /// The plan unpinned addresses were allocated from.
+    pub plan: AddressPlan,
+    /// Networks, in file order.
+    pub networks: Vec<Network>,
+    /// Caches, in file order.
+    pub caches: Vec<Cache>,
+    /// Private endpoints, in file order.
+    pub private_endpoints: Vec<PrivateEndpoint>,
+    /// Private DNS zones, in file order.
+    pub dns_zones: Vec<DnsZone>,
+    /// Network rules, in file order.
+    pub network_rules: Vec<NetworkRule>,
+}
+
+impl World {
+    /// The network named `name`.
+    pub fn network(&self, name: &str) -> Option<&Network> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+
+    /// The cache named `name`.
+    pub fn cache(&self, name: &str) -> Option<&Cache> {
+        self.caches.iter().find(|c| c.name == name)
+    }
+
+    /// The private endpoint named `name`.
+    pub fn private_endpoint(&self, name: &str) -> Option<&PrivateEndpoint> {
+        self.private_endpoints.iter().find(|e| e.name == name)
+    }
+
+    /// The private endpoints of cache `cache`, in file order.
+    pub fn endpoints_of<'a>(
+        &'a self,
+        cache: &'a str,
+    ) -> impl Iterator<Item = &'a PrivateEndpoint> + 'a {
+        self.private_endpoints
+            .iter()
+            .filter(move |e| e.cache == cache)
+    }
+
+    /// The private DNS zone named `name`.
+    pub fn dns_zone(&self, name: &str) -> Option<&DnsZone> {
+        self.dns_zones.iter().find(|z| z.name == name)
+    }
+
+    /// The network rule named `name`.
+    pub fn network_rule(&self, name: &str) -> Option<&NetworkRule> {
+        self.network_rules.iter().find(|r| r.name == name)
+    }
+
+    /// The cache whose public or privatelink host name is `fqdn` (lowercase, no trailing dot).
+    pub fn cache_by_host_name(&self, fqdn: &str) -> Option<&Cache> {
+        self.caches
+            .iter()
+            .find(|c| c.host_name() == fqdn || c.privatelink_host_name() == fqdn)
+    }
+
+    /// Where each network's resolver should listen: its address, and its pinned port or
+    /// `default_port` (0 = let the OS pick). The input `redlink_dns::DnsViews::start` takes.
+    pub fn resolver_bindings(&self, default_port: u16) -> Vec<(String, std::net::SocketAddr)> {
+        self.networks
+            .iter()
+            .map(|n| {
+                let port = n.resolver_port.unwrap_or(default_port);
+                (
+                    n.name.clone(),
+                    std::net::SocketAddr::from((n.resolver, port)),
+                )
+            })
+            .collect()
+    }
+
+    /// Who owns `address`, if anyone in the world does.
+    pub fn address_owner(&self, address: Ipv4Addr) -> Option<AddressOwner> {
+        if let Some(e) = self.private_endpoints.iter().find(|e| e.address == address) {
+            return Some(AddressOwner::PrivateEndpoint {
+                endpoint: e.name.clone(),
+                cache: e.cache.clone(),
+            });
+        }
+        if let Some(c) = self.caches.iter().find(|c| c.public_address == address) {
+            return Some(AddressOwner::Public {
+                cache: c.name.clone(),
+            });
+        }
+        if let Some(n) = self.networks.iter().find(|n| n.resolver == address) {
+            return Some(AddressOwner::Resolver {
+                network: n.name.clone(),
+            });
+        }
+        self.networks
+            .iter()
+            .find(|n| n.client_address == address)
+            .map(|n| AddressOwner::Client {
+                network: n.name.clone(),
+            })
+    }
+}

@@ -1,0 +1,251 @@
+//! Bad scenario files are rejected with the file, the line and column of the offending item, and a
+//! clear message.
+
+use redlink_world::{AddressPlan, Scenario, ScenarioError, ScenarioErrorKind, World};
+
+fn err(toml: &str) -> ScenarioError {
+    match Scenario::parse("bad.toml", toml) {
+        Ok(_) => panic!("accepted:\n{toml}"),
+        Err(e) => e,
+    }
+}
+
+/// Asserts the error kind, its line:column, and that the message mentions every `needles` item.
+fn assert_err(
+    e: &ScenarioError,
+    kind: ScenarioErrorKind,
+    line: usize,
+    column: usize,
+    needles: &[&str],
+) {
+    assert_eq!(e.kind, kind, "{e}");
+    assert_eq!((e.line(), e.column()), (Some(line), Some(column)), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("bad.toml:{line}:{column}: ")),
+        "{text}"
+    );
+    for n in needles {
+        assert!(text.contains(n), "{text:?} lacks {n:?}");
+    }
+}
+
+#[test]
+fn toml_syntax_error() {
+    let e = err("[[network]]\nname = \"hub\"\n\n[[cache]\nname = \"c\"\n");
+    assert_eq!(e.kind, ScenarioErrorKind::Syntax);
+    assert_eq!(e.line(), Some(4), "{e}");
+}
+
+#[test]
+fn unknown_key_is_a_syntax_error_at_the_key() {
+    let e = err("[[network]]\nname = \"hub\"\nresolver = \"127.53.0.1\"\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Syntax,
+        3,
+        1,
+        &["unknown field `resolver`"],
+    );
+}
+
+#[test]
+fn bad_enum_value() {
+    let e = err("[[cache]]\nname = \"c\"\npublic_blocked_action = \"explode\"\n");
+    assert_err(&e, ScenarioErrorKind::Syntax, 3, 25, &["explode"]);
+}
+
+#[test]
+fn endpoint_naming_a_missing_network() {
+    let e = err(
+        "[[network]]\nname = \"hub\"\n\n[[cache]]\nname = \"contoso\"\n\n[[private_endpoint]]\nname = \"pe\"\nnetwork = \"hbu\"\ncache = \"contoso\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::UnknownReference,
+        9,
+        11,
+        &["private endpoint pe", "network hbu"],
+    );
+}
+
+#[test]
+fn endpoint_naming_a_missing_cache() {
+    let e = err(
+        "[[network]]\nname = \"hub\"\n[[private_endpoint]]\nname = \"pe\"\nnetwork = \"hub\"\ncache = \"nope\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::UnknownReference,
+        6,
+        9,
+        &["cache nope"],
+    );
+}
+
+#[test]
+fn link_naming_a_missing_network() {
+    let e = err(
+        "[[network]]\nname = \"hub\"\n[[dns_zone]]\nname = \"privatelink.redis.cache.windows.net\"\nlinks = [\n  { network = \"hub\" },\n  { network = \"spoke\" },\n]\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::UnknownReference,
+        7,
+        15,
+        &["zone privatelink.redis.cache.windows.net", "network spoke"],
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    let e = err("[[network]]\nname = \"hub\"\n[[network]]\nname = \"hub\"\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Duplicate,
+        4,
+        8,
+        &["duplicate network name hub"],
+    );
+    let e = err("[[cache]]\nname = \"a\"\n[[cache]]\n  name = \"a\"\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Duplicate,
+        4,
+        10,
+        &["duplicate cache name a"],
+    );
+}
+
+#[test]
+fn address_outside_loopback() {
+    let e = err(
+        "[[network]]\nname = \"hub\"\n[[cache]]\nname = \"c\"\npublic_address = \"10.0.0.4\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::Address,
+        5,
+        18,
+        &["10.0.0.4", "outside 127.0.0.0/8"],
+    );
+    let e = err(
+        "[[network]]\nname = \"hub\"\ndns_forwarder = { answers = { \"x.redis.cache.windows.net\" = \"192.168.1.1\" } }\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::Address,
+        3,
+        61,
+        &["192.168.1.1", "forwarder answer"],
+    );
+    let e = err(
+        "[[dns_zone]]\nname = \"z.example\"\nrecords = [{ name = \"a\", address = \"8.8.8.8\" }]\n",
+    );
+    assert_err(&e, ScenarioErrorKind::Address, 3, 36, &["8.8.8.8"]);
+}
+
+#[test]
+fn not_an_address() {
+    let e = err("[[network]]\nname = \"hub\"\nclient_address = \"127.0.0.300\"\n");
+    assert_eq!(e.kind, ScenarioErrorKind::Syntax);
+    assert_eq!(e.line(), Some(3), "{e}");
+}
+
+#[test]
+fn duplicate_pinned_addresses() {
+    let e = err(
+        "[[network]]\nname = \"a\"\nclient_address = \"127.11.1.1\"\n[[network]]\nname = \"b\"\nclient_address = \"127.11.1.1\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::Duplicate,
+        6,
+        18,
+        &["127.11.1.1", "client address of network a"],
+    );
+}
+
+#[test]
+fn managed_redis_needs_a_region_and_group_ids_must_match() {
+    let e = err("[[cache]]\nname = \"m\"\nflavour = \"managed-redis\"\n");
+    assert_err(&e, ScenarioErrorKind::Invalid, 2, 8, &["needs a region"]);
+    let e = err(
+        "[[network]]\nname = \"n\"\n[[cache]]\nname = \"c\"\n[[private_endpoint]]\nname = \"pe\"\nnetwork = \"n\"\ncache = \"c\"\ngroup_id = \"redisEnterprise\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        9,
+        12,
+        &["redisEnterprise", "redisCache"],
+    );
+}
+
+#[test]
+fn per_source_refuse_is_rejected_with_the_reason() {
+    let e = err(
+        "[[network]]\nname = \"n\"\n[[network_rule]]\nname = \"r\"\npriority = 100\nsource = \"n\"\naction = \"deny\"\ndeny_as = \"refuse\"\n",
+    );
+    assert_err(&e, ScenarioErrorKind::Invalid, 8, 11, &["use drop"]);
+    // Without a source, refuse is fine.
+    Scenario::parse(
+        "ok.toml",
+        "[[network_rule]]\nname = \"r\"\npriority = 100\naction = \"deny\"\ndeny_as = \"refuse\"\n",
+    )
+    .expect("refuse without source");
+}
+
+#[test]
+fn expectations_are_checked() {
+    let e = err(
+        "[[network]]\nname = \"n\"\n\n[[expect]]\nfrom = \"m\"\nresolve = \"a.redis.cache.windows.net\"\nanswer = \"public\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::UnknownReference,
+        5,
+        8,
+        &["network m"],
+    );
+    let e = err("[[network]]\nname = \"n\"\n\n[[expect]]\nfrom = \"n\"\nanswer = \"public\"\n");
+    assert_eq!(e.kind, ScenarioErrorKind::Invalid, "{e}");
+    assert!(e.line().is_some_and(|l| (4..=6).contains(&l)), "{e}");
+}
+
+#[test]
+fn steps_are_kept_opaque() {
+    let s = Scenario::parse(
+        "ok.toml",
+        "[[step]]\nat = \"5s\"\nunlink = { zone = \"z\", network = \"n\" }\n",
+    )
+    .expect("parses");
+    let steps = s.steps();
+    assert_eq!(steps.len(), 1);
+    assert!(steps[0].table.contains_key("unlink"));
+}
+
+#[test]
+fn every_error_names_the_file() {
+    let e = Scenario::load(std::path::Path::new("/nonexistent/x.toml")).expect_err("missing file");
+    assert_eq!(e.kind, ScenarioErrorKind::Io);
+    assert!(e.to_string().starts_with("/nonexistent/x.toml: "), "{e}");
+}
+
+#[test]
+fn plans_relocate_unpinned_addresses_only() {
+    let s = Scenario::parse(
+        "ok.toml",
+        "[[network]]\nname = \"a\"\n[[network]]\nname = \"b\"\nresolver_address = \"127.53.9.9\"\n[[cache]]\nname = \"c\"\n",
+    )
+    .expect("parses");
+    let plan = AddressPlan::block(3).expect("block 3");
+    let w = World::build(&s, &plan).expect("builds");
+    assert_eq!(w.network("a").expect("a").resolver, plan.resolver(1));
+    assert_eq!(
+        w.network("b").expect("b").resolver.to_string(),
+        "127.53.9.9"
+    );
+    assert_eq!(w.network("b").expect("b").client_address, plan.client(2));
+    assert_eq!(w.cache("c").expect("c").public_address, plan.public(1));
+}

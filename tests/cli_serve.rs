@@ -1,0 +1,216 @@
+//! `redlink serve` as a process, driven by redis-cli (installed by `.ci/run`): startup output,
+//! config files, redis-server style options, TLS with --tls-auto, SIGTERM and SHUTDOWN.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn redlink() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_redlink"))
+}
+
+/// Start `redlink serve ARGS` and wait for its "Ready to accept connections" lines.
+fn spawn_serve(args: &[&str], ready_lines: usize) -> (Child, Vec<String>) {
+    let mut child = redlink()
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn redlink");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(stdout);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lines
+        .iter()
+        .filter(|l: &&String| l.starts_with("Ready"))
+        .count()
+        < ready_lines
+    {
+        assert!(Instant::now() < deadline, "serve did not start: {lines:?}");
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            panic!("serve exited early: {lines:?}");
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    (child, lines)
+}
+
+fn redis_cli(args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(args)
+        .output()
+        .expect("redis-cli is installed (apt-get install redis-tools; .ci/run does it)");
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn redis_cli_smoke() {
+    let ip = "127.0.2.1";
+    let port = common::free_port(ip).to_string();
+    let (mut child, lines) = spawn_serve(
+        &[
+            "--port",
+            &port,
+            "--bind",
+            ip,
+            "--requirepass",
+            "s3cret",
+            "--maxclients",
+            "100",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        1,
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("Ready to accept connections tcp on {ip}:{port}").as_str())
+    );
+    let cli = |args: &[&str]| {
+        let mut all = vec!["-h", ip, "-p", &port, "--no-auth-warning", "-a", "s3cret"];
+        all.extend_from_slice(args);
+        redis_cli(&all)
+    };
+    assert_eq!(cli(&["PING"]), "PONG");
+    assert_eq!(cli(&["SET", "greeting", "hello world"]), "OK");
+    assert_eq!(cli(&["GET", "greeting"]), "hello world");
+    assert_eq!(cli(&["INCRBY", "n", "41"]), "41");
+    assert_eq!(cli(&["CONFIG", "GET", "maxclients"]), "maxclients\n100");
+    assert_eq!(
+        redis_cli(&["-h", ip, "-p", &port, "GET", "greeting"]),
+        "NOAUTH Authentication required."
+    );
+    // redis-cli's RESP3 mode.
+    assert_eq!(cli(&["-3", "GET", "greeting"]), "hello world");
+    // SIGTERM stops the server gracefully.
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let status = wait_exit(&mut child, Duration::from_secs(5)).expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn config_file_and_shutdown() {
+    let ip = "127.0.2.2";
+    let port = common::free_port(ip);
+    let dir = std::env::temp_dir().join(format!("redlink-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("redis.conf");
+    std::fs::write(
+        &conf,
+        format!("# test config\nport {port}\nbind {ip}\nmaxclients 7\nsave \"\"\nappendonly no\n"),
+    )
+    .unwrap();
+    let (mut child, _) = spawn_serve(&[conf.to_str().unwrap()], 1);
+    let p = port.to_string();
+    assert_eq!(
+        redis_cli(&["-h", ip, "-p", &p, "CONFIG", "GET", "maxclients"]),
+        "maxclients\n7"
+    );
+    let _ = redis_cli(&["-h", ip, "-p", &p, "SHUTDOWN", "NOSAVE"]);
+    let status = wait_exit(&mut child, Duration::from_secs(5)).expect("exits after SHUTDOWN");
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_options_are_reported() {
+    let out = redlink()
+        .args(["serve", "--maxclients", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("maxclients") && err.contains("integer"),
+        "{err}"
+    );
+    let out = redlink()
+        .args(["serve", "/nonexistent/redis.conf"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/redis.conf"));
+    // A port in use names the address.
+    let ip = "127.0.2.3";
+    let holder = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let out = redlink()
+        .args(["serve", "--bind", ip, "--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{ip}:{port}")) && err.contains("in use"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tls_auto_with_redis_cli() {
+    let ip = "127.0.2.4";
+    let tls_port = common::free_port(ip).to_string();
+    let dir = std::env::temp_dir().join(format!("redlink-tlsauto-{}", std::process::id()));
+    let (mut child, lines) = spawn_serve(
+        &[
+            "--port",
+            "0",
+            "--bind",
+            ip,
+            "--tls-port",
+            &tls_port,
+            "--tls-auto",
+            dir.to_str().unwrap(),
+            "--tls-hostname",
+            ip,
+        ],
+        1,
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("TLS certificates: ca=")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("Ready to accept connections tls on {ip}:{tls_port}")),
+        "{lines:?}"
+    );
+    for f in ["ca.crt", "server.crt", "server.key"] {
+        assert!(dir.join(f).exists(), "{f} written");
+    }
+    let ca = dir.join("ca.crt");
+    let pong = redis_cli(&[
+        "-h",
+        ip,
+        "-p",
+        &tls_port,
+        "--tls",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "PING",
+    ]);
+    assert_eq!(pong, "PONG");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
