@@ -38,6 +38,9 @@ enum Command {
         )]
         args: Vec<String>,
     },
+    /// Bring a simulated world up: DNS views, caches and their endpoints (no SCENARIO: the
+    /// embedded quickstart). Writes a state file, prints where everything is, runs until Ctrl-C.
+    Up(cli::up::UpArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,5 +48,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { args } => cli::serve::main(args),
+        Command::Up(args) => cli::up::main(args),
     }
 }

@@ -282,8 +282,8 @@ async fn requirepass_and_auth() {
         .unwrap()
         .get_multiplexed_async_connection()
         .await
-        .err()
-        .expect("wrong password must fail");
+        .map(|_| ())
+        .expect_err("wrong password must fail");
     assert_eq!(e.kind(), redis::ErrorKind::AuthenticationFailed, "{e}");
 }
 
@@ -351,8 +351,8 @@ async fn bind_listens_only_on_given_addresses() {
     let mut cfg = common::config("127.0.1.8", &[]);
     cfg.set_startup("port", &port.to_string()).unwrap();
     let e = redlink_engine::Server::start(redlink_engine::Engine::new(cfg))
-        .err()
-        .expect("port in use");
+        .map(|_| ())
+        .expect_err("port in use");
     let msg = e.to_string();
     assert!(
         msg.contains(&format!("127.0.1.8:{port}")) && msg.contains("in use"),

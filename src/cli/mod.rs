@@ -1,6 +1,7 @@
 //! The subcommands of the `redlink` binary.
 
 pub mod serve;
+pub mod up;
 
 /// Print a line to stdout, ignoring a closed pipe (`redlink ... | head` must not panic).
 macro_rules! say {

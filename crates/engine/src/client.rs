@@ -1,7 +1,7 @@
 //! Connected clients: the registry behind CLIENT LIST / KILL / INFO and maxclients, and the
 //! per-connection state the commands work on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -9,6 +9,8 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::pubsub::{Inbox, Kind, Mailbox};
+use crate::store::Blob;
 use crate::{ConnContext, Engine};
 
 /// What other connections may read or change about a client.
@@ -202,6 +204,42 @@ pub struct Client {
     pub pending_stats: PendingStats,
     /// Name of the last command run in the current batch.
     pub last_cmd: Option<&'static str>,
+    /// Where PUBLISH delivers this client's messages.
+    pub mailbox: Mailbox,
+    /// The receiving end, taken by the connection task.
+    pub inbox: Option<Inbox>,
+    /// SUBSCRIBEd channels.
+    pub channels: HashSet<Blob>,
+    /// PSUBSCRIBEd patterns.
+    pub patterns: HashSet<Blob>,
+    /// SSUBSCRIBEd shard channels.
+    pub shard_channels: HashSet<Blob>,
+    /// WATCHed keys (database, key).
+    pub watched: Vec<(usize, Blob)>,
+    /// Set when a watched key changes.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// Set by a blocking command that found nothing to serve: the connection waits and retries.
+    pub block: Option<BlockRequest>,
+}
+
+/// What a blocked command waits for.
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    /// Keys whose change may let the command proceed.
+    pub keys: Vec<Vec<u8>>,
+    /// When to give up (`None` = never).
+    pub deadline: Option<tokio::time::Instant>,
+    /// The reply on timeout.
+    pub on_timeout: TimeoutReply,
+}
+
+/// The reply a blocking command gives when it times out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutReply {
+    /// A null array (BLPOP, BZPOPMIN, BLMPOP...).
+    NullArray,
+    /// A null bulk (BLMOVE, BRPOPLPUSH).
+    Null,
 }
 
 /// Statistics a connection accumulates between flushes.
@@ -223,7 +261,16 @@ impl Client {
     /// Fresh state for a new connection.
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
         let gate_slot = handle.id as usize;
+        let (mailbox, inbox) = Mailbox::new(handle.clone());
         Client {
+            mailbox,
+            inbox: Some(inbox),
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            block: None,
             handle,
             db: 0,
             authenticated,
@@ -235,6 +282,38 @@ impl Client {
             pending_stats: PendingStats::default(),
             last_cmd: None,
         }
+    }
+
+    /// Number of channels, patterns and shard channels subscribed.
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
+    }
+
+    /// Forget every WATCHed key.
+    pub fn unwatch(&mut self, engine: &Engine) {
+        let keys = std::mem::take(&mut self.watched);
+        engine.store.events.unwatch_all(self.handle.id, &keys);
+        self.watch_dirty.store(false, Ordering::Release);
+    }
+
+    /// Drop every subscription.
+    pub fn unsubscribe_all(&mut self, engine: &Engine) {
+        let id = self.handle.id;
+        for (kind, set) in [
+            (Kind::Channel, std::mem::take(&mut self.channels)),
+            (Kind::Pattern, std::mem::take(&mut self.patterns)),
+            (Kind::Shard, std::mem::take(&mut self.shard_channels)),
+        ] {
+            for name in set {
+                engine.pubsub.unsubscribe(kind, &name, id);
+            }
+        }
+    }
+
+    /// Release everything the client holds in shared registries (on disconnect or RESET).
+    pub fn release(&mut self, engine: &Engine) {
+        self.unwatch(engine);
+        self.unsubscribe_all(engine);
     }
 
     /// Flush accumulated counters into the engine's stats.

@@ -410,6 +410,17 @@ impl Config {
         self.int("client-query-buffer-limit") as usize
     }
 
+    /// The hard limit of the `pubsub` class of `client-output-buffer-limit`, bytes (0 = none).
+    pub fn pubsub_hard_limit(&self) -> usize {
+        let v = self.get("client-output-buffer-limit").unwrap_or("");
+        let words: Vec<&str> = v.split_whitespace().collect();
+        words
+            .chunks(4)
+            .find(|c| c.len() == 4 && c[0].eq_ignore_ascii_case("pubsub"))
+            .and_then(|c| parse_memory(c[1]))
+            .map_or(32 * 1024 * 1024, |v| v.max(0) as usize)
+    }
+
     /// Whether protected mode is on.
     pub fn protected_mode(&self) -> bool {
         self.get("protected-mode") == Some("yes")

@@ -12,7 +12,9 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::client::{Admission, Client, ClientHandle};
-use crate::commands::{Ctx, execute};
+use tokio::sync::Notify;
+
+use crate::commands::{Ctx, execute, write_timeout_reply};
 use crate::protocol::{ArgVec, Frame, Limits, Out, RequestParser};
 use crate::{ConnContext, Engine};
 
@@ -44,78 +46,197 @@ where
     };
     let auth_required = engine.hot.auth_required.load(Ordering::Relaxed);
     let mut client = Client::new(handle.clone(), !auth_required);
+    let Some(mut inbox) = client.inbox.take() else {
+        return;
+    };
     let mut out = Out::new(false);
     let mut parser = RequestParser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut shutdown = engine.shutdown_receiver();
-    loop {
+    'conn: loop {
         if handle.killed.load(Ordering::Acquire) || *shutdown.borrow() {
             break;
         }
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-            rbuf.reserve(READ_CHUNK);
+        // Run what is buffered; a blocking command waits here, then the rest of the pipeline runs.
+        let mut close = false;
+        loop {
+            match process(&engine, &mut client, &mut parser, &mut rbuf, &mut out) {
+                Outcome::Done => break,
+                Outcome::Close => {
+                    close = true;
+                    break;
+                }
+                Outcome::Blocked(args) => {
+                    if flush(&engine, &mut stream, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    let ended = wait_blocked(
+                        &engine,
+                        &mut client,
+                        &mut out,
+                        &mut stream,
+                        &mut rbuf,
+                        &mut shutdown,
+                        args,
+                    )
+                    .await;
+                    if ended {
+                        break 'conn;
+                    }
+                }
+            }
         }
-        let timeout = engine.hot.timeout.load(Ordering::Relaxed);
-        let idle = tokio::time::sleep(if timeout > 0 {
-            Duration::from_secs(timeout)
-        } else {
-            Duration::from_secs(86400 * 365)
-        });
-        let read = tokio::select! {
-            biased;
-            _ = handle.kill.notified() => break,
-            _ = shutdown.changed() => break,
-            r = stream.read_buf(&mut rbuf) => r,
-            _ = idle, if timeout > 0 => break,
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        engine
-            .stats
-            .net_input_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
-        let close = process(&engine, &mut client, &mut parser, &mut rbuf, &mut out);
         client.flush_stats(&engine);
         handle.last_interaction.store(
             handle.created.elapsed().as_millis() as u64,
             Ordering::Relaxed,
         );
-        if !out.buf.is_empty() {
-            engine
-                .stats
-                .net_output_bytes
-                .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
-            if stream.write_all(&out.buf).await.is_err() || stream.flush().await.is_err() {
-                break;
-            }
-            out.buf.clear();
-            // Do not keep a huge buffer around after one big reply.
-            if out.buf.capacity() > 1024 * 1024 {
-                out.buf = BytesMut::with_capacity(READ_CHUNK);
-            }
-        }
-        if close {
+        if flush(&engine, &mut stream, &mut out).await.is_err() || close {
             break;
         }
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        // Redis does not apply `timeout` to subscribers.
+        let timeout = match engine.hot.timeout.load(Ordering::Relaxed) {
+            t if t > 0 && client.subscriptions() == 0 => t,
+            _ => 0,
+        };
+        let idle = tokio::time::sleep(Duration::from_secs(timeout.max(1)));
+        tokio::select! {
+            biased;
+            _ = handle.kill.notified() => break,
+            _ = shutdown.changed() => break,
+            Some(msg) = inbox.recv() => {
+                msg.encode(&mut out);
+                // Drain what is already queued, up to a few megabytes per write.
+                while out.buf.len() < 4 * 1024 * 1024 && let Some(more) = inbox.try_recv() {
+                    more.encode(&mut out);
+                }
+            }
+            r = stream.read_buf(&mut rbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    engine.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            },
+            _ = idle, if timeout > 0 => break,
+        }
     }
+    client.release(&engine);
     let _ = stream.shutdown().await;
     drop(registration);
 }
 
-/// Execute every complete request in `rbuf`; returns whether the connection must close.
+/// Write the pending replies.
+async fn flush<S>(engine: &Engine, stream: &mut S, out: &mut Out) -> std::io::Result<()>
+where
+    S: AsyncWrite + Unpin,
+{
+    if out.buf.is_empty() {
+        return Ok(());
+    }
+    engine
+        .stats
+        .net_output_bytes
+        .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+    stream.write_all(&out.buf).await?;
+    stream.flush().await?;
+    out.buf.clear();
+    // Do not keep a huge buffer around after one big reply.
+    if out.buf.capacity() > 1024 * 1024 {
+        out.buf = BytesMut::with_capacity(READ_CHUNK);
+    }
+    Ok(())
+}
+
+/// Wait until a blocked command can proceed, times out, or the client goes away; retries the command
+/// each time one of its keys changes. Returns whether the connection must close.
+async fn wait_blocked<S>(
+    engine: &Engine,
+    client: &mut Client,
+    out: &mut Out,
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    args: Vec<Vec<u8>>,
+) -> bool
+where
+    S: AsyncRead + Unpin,
+{
+    let Some(request) = client.block.take() else {
+        return false;
+    };
+    let db = client.db;
+    let id = client.handle.id;
+    let notify = Arc::new(Notify::new());
+    let keys: Vec<&[u8]> = request.keys.iter().map(|k| k.as_slice()).collect();
+    engine.store.events.block(db, &keys, id, &notify);
+    engine.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    let mut closed = false;
+    'retry: loop {
+        // A retry that keeps being woken must still let other tasks run.
+        tokio::task::consume_budget().await;
+        // Registered first, then retried: a push between the first attempt and the registration
+        // cannot be missed.
+        let mut ctx = Ctx {
+            engine,
+            client,
+            out,
+            now: crate::store::now_ms(),
+            in_exec: false,
+        };
+        execute(&mut ctx, &argv);
+        if ctx.client.block.take().is_none() {
+            break;
+        }
+        loop {
+            let deadline = request.deadline;
+            tokio::select! {
+                biased;
+                _ = client.handle.kill.notified() => { closed = true; break 'retry; }
+                _ = shutdown.changed() => { closed = true; break 'retry; }
+                _ = notify.notified() => continue 'retry,
+                _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
+                    write_timeout_reply(out, request.on_timeout);
+                    break 'retry;
+                }
+                // Keep reading so a client that leaves is noticed; its next commands wait in the buffer.
+                r = stream.read_buf(rbuf) => match r {
+                    Ok(0) | Err(_) => { closed = true; break 'retry; }
+                    Ok(_) => continue,
+                },
+            }
+        }
+    }
+    engine.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    engine.store.events.unblock(db, &request.keys, id);
+    closed
+}
+
+/// What processing the buffered input led to.
+enum Outcome {
+    /// Every complete request ran.
+    Done,
+    /// The connection must close after the pending replies.
+    Close,
+    /// A blocking command (these arguments) waits for its keys.
+    Blocked(Vec<Vec<u8>>),
+}
+
+/// Execute every complete request in `rbuf`.
 fn process(
     engine: &Engine,
     client: &mut Client,
     parser: &mut RequestParser,
     rbuf: &mut BytesMut,
     out: &mut Out,
-) -> bool {
+) -> Outcome {
     let now = crate::store::now_ms();
     let max_bulk = engine.hot.max_bulk.load(Ordering::Relaxed);
     let mut off = 0;
-    let mut close = false;
+    let mut outcome = Outcome::Done;
     loop {
         let limits = Limits {
             unauthenticated: !client.authenticated
@@ -136,8 +257,12 @@ fn process(
                 };
                 execute(&mut ctx, &args);
                 off += consumed;
+                if client.block.is_some() {
+                    outcome = Outcome::Blocked(args.iter().map(|a| a.to_vec()).collect());
+                    break;
+                }
                 if client.close_after_reply {
-                    close = true;
+                    outcome = Outcome::Close;
                     break;
                 }
             }
@@ -152,7 +277,7 @@ fn process(
             }
             Err(e) => {
                 out.error(&format!("ERR {}", e.0));
-                close = true;
+                outcome = Outcome::Close;
                 break;
             }
         }
@@ -166,7 +291,7 @@ fn process(
             client = client.handle.id,
             "closing client that reached max query buffer length"
         );
-        close = true;
+        outcome = Outcome::Close;
     }
-    close
+    outcome
 }

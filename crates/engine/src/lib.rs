@@ -18,6 +18,7 @@ pub mod conn;
 pub mod glob;
 pub mod info;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod store;
 pub mod tls;
@@ -68,6 +69,8 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     /// Error replies sent.
     pub error_replies: AtomicU64,
+    /// Clients currently blocked (BLPOP and friends).
+    pub blocked_clients: AtomicU64,
 }
 
 /// Values read on every command, copied out of the configuration when it changes.
@@ -95,6 +98,8 @@ pub struct Shared {
     pub hot: HotConfig,
     /// Connected clients.
     pub clients: client::Registry,
+    /// Pub/Sub subscriptions.
+    pub pubsub: pubsub::Registry,
     /// INFO counters.
     pub stats: Stats,
     /// When the engine started.
@@ -140,6 +145,7 @@ impl Engine {
             config: RwLock::new(config),
             hot: HotConfig::default(),
             clients: client::Registry::default(),
+            pubsub: pubsub::Registry::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id,
@@ -165,6 +171,9 @@ impl Engine {
         self.hot
             .qbuf_limit
             .store(c.client_query_buffer_limit(), Ordering::Relaxed);
+        self.pubsub
+            .limit
+            .store(c.pubsub_hard_limit(), Ordering::Relaxed);
     }
 
     /// Ask every listener and connection to stop (SHUTDOWN, SIGTERM).

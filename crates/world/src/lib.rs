@@ -4,10 +4,13 @@
 //! - [`World`]: the world built from it ([`World::build`]) with every address allocated from an
 //!   [`AddressPlan`]; mutation methods for live changes.
 //! - [`resolve`]: which answer a network's resolver gives for a name, and why, as Azure would.
+//! - [`World::endpoints`] and [`verdict`]: what each endpoint's address:port does with a connection
+//!   (route to the cache's engine, refuse…) and why.
 //! - [`quickstart`]: the embedded quickstart world.
 
 pub mod address;
 mod build;
+pub mod endpoint;
 pub mod error;
 pub mod expect;
 pub mod flavour;
@@ -18,8 +21,10 @@ pub mod quickstart;
 pub mod resolve;
 pub mod scenario;
 pub mod ttl;
+pub mod verdict;
 
 pub use address::AddressPlan;
+pub use endpoint::{Endpoint, EndpointId, PUBLIC_ENDPOINT};
 pub use error::{ScenarioError, ScenarioErrorKind, WorldError};
 pub use expect::{Expectation, ExpectedAnswer, TimelineStep};
 pub use flavour::Flavour;
@@ -34,3 +39,4 @@ pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,
 };
 pub use scenario::Scenario;
+pub use verdict::{Verdict, verdict};

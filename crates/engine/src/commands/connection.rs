@@ -92,6 +92,13 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && args.len() <= 2 {
+        // In RESP2 subscribed mode PING answers like a message: ["pong", arg-or-empty].
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(args[1]),
@@ -234,6 +241,7 @@ fn quit(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.client.release(ctx.engine);
     let c = &mut *ctx.client;
     c.multi = None;
     c.multi_error = false;

@@ -166,6 +166,16 @@ pub static COMMANDS: &[Command] = &[
         renamenx,
     ),
     cmd(
+        "copy",
+        -3,
+        WRITE | DENYOOM,
+        (1, 2, 1),
+        "generic",
+        "6.2.0",
+        "Copies the value of a key to a new key.",
+        copy,
+    ),
+    cmd(
         "keys",
         2,
         READONLY,
@@ -500,5 +510,68 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         _ => ctx.out.int(0),
     }
+    Ok(())
+}
+
+fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (src, dst) = (args[1], args[2]);
+    let src_db = ctx.client.db;
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(args[i], "REPLACE") {
+            replace = true;
+        } else if is(args[i], "DB") && i + 1 < args.len() {
+            let d = int_arg(args[i + 1])?;
+            if d < 0 || d as u64 >= ctx.engine.store.databases() as u64 {
+                return Err(err::DB_RANGE);
+            }
+            dst_db = d as usize;
+            i += 1;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 1;
+    }
+    if src_db == dst_db && src == dst {
+        return Err(Error::from(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let store = &ctx.engine.store;
+    let now = ctx.now;
+    let done = if src_db == dst_db {
+        let mut l = ctx.lock_keys(&[src, dst]);
+        match l.node(src).map(|n| (n.value.clone(), n.expire)) {
+            None => false,
+            Some(_) if !replace && l.exists(dst) => false,
+            Some((v, exp)) => {
+                l.set(dst, v, exp);
+                true
+            }
+        }
+    } else {
+        // Lock the two databases in index order so opposite COPYs cannot deadlock.
+        let (first, second) = if src_db < dst_db {
+            (
+                store.db(src_db).lock(src, now),
+                store.db(dst_db).lock(dst, now),
+            )
+        } else {
+            let d = store.db(dst_db).lock(dst, now);
+            (store.db(src_db).lock(src, now), d)
+        };
+        let (mut ls, mut ld) = (first, second);
+        match ls.node(src).map(|n| (n.value.clone(), n.expire)) {
+            None => false,
+            Some(_) if !replace && ld.exists(dst) => false,
+            Some((v, exp)) => {
+                ld.set(dst, v, exp);
+                true
+            }
+        }
+    };
+    ctx.out.int(done as i64);
     Ok(())
 }

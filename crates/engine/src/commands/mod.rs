@@ -3,18 +3,28 @@
 //! [`execute`] applies the checks redis-server applies before calling a handler (unknown command,
 //! arity, authentication, MULTI queueing) with Redis's exact error texts.
 
+pub mod bitmaps;
+pub mod blocking;
+pub mod coll;
 pub mod connection;
+pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
+pub mod pubsub;
 pub mod server;
+pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::Engine;
-use crate::client::Client;
+use crate::client::{BlockRequest, Client, TimeoutReply};
 use crate::protocol::Out;
 use crate::store::{Db, ExclusiveGate, Locked};
 
@@ -98,6 +108,8 @@ pub mod flag {
     pub const LOADING: u32 = 1 << 11;
     /// Allowed while stale.
     pub const STALE: u32 = 1 << 12;
+    /// Pub/Sub command (allowed in RESP2 subscribed mode when it is a (un)subscribe).
+    pub const PUBSUB: u32 = 1 << 13;
 
     /// Names COMMAND INFO reports for the flags.
     pub const NAMES: &[(u32, &str)] = &[
@@ -195,12 +207,21 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 5] = [
+        let families: [&'static [Command]; 14] = [
+            blocking::COMMANDS,
+            pubsub::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
             strings::COMMANDS,
             keys::COMMANDS,
             transactions::COMMANDS,
+            hashes::COMMANDS,
+            lists::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
+            bitmaps::COMMANDS,
+            hyperloglog::COMMANDS,
+            sort::COMMANDS,
         ];
         families
             .iter()
@@ -263,6 +284,21 @@ impl<'a> Ctx<'a> {
         } else {
             Some(self.engine_ref().store.gate.exclusive())
         }
+    }
+
+    /// Ask the connection to wait until one of `keys` changes (or `timeout` passes), then run the
+    /// command again. The handler writes no reply in that case.
+    pub fn block_on<K: AsRef<[u8]>>(
+        &mut self,
+        keys: &[K],
+        timeout: Option<std::time::Duration>,
+        on_timeout: TimeoutReply,
+    ) {
+        self.client.block = Some(BlockRequest {
+            keys: keys.iter().map(|k| k.as_ref().to_vec()).collect(),
+            deadline: timeout.map(|t| tokio::time::Instant::now() + t),
+            on_timeout,
+        });
     }
 
     /// Account for a lookup (INFO keyspace_hits / keyspace_misses) and lazily expired keys.
@@ -328,6 +364,30 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         reply_error(ctx, err::NOAUTH);
         return;
     }
+    if !ctx.out.resp3
+        && ctx.client.subscriptions() > 0
+        && !matches!(
+            cmd.name,
+            "subscribe"
+                | "ssubscribe"
+                | "psubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "punsubscribe"
+                | "ping"
+                | "quit"
+                | "reset"
+        )
+    {
+        reply_error(
+            ctx,
+            Error::msg(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                cmd.name
+            )),
+        );
+        return;
+    }
     if let Some(queue) = ctx.client.multi.as_mut()
         && cmd.flags & flag::NO_QUEUE == 0
     {
@@ -349,8 +409,34 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         (cmd.handler)(ctx, args)
     };
     if let Err(e) = result {
+        ctx.client.block = None;
         reply_error(ctx, e);
     }
+    // Inside EXEC (and scripts) a blocking command cannot wait: it times out at once.
+    if ctx.in_exec
+        && let Some(req) = ctx.client.block.take()
+    {
+        write_timeout_reply(ctx.out, req.on_timeout);
+    }
+}
+
+/// The reply of a blocking command that timed out.
+pub fn write_timeout_reply(out: &mut Out, kind: TimeoutReply) {
+    match kind {
+        TimeoutReply::NullArray => out.null_array(),
+        TimeoutReply::Null => out.null(),
+    }
+}
+
+/// Parse a blocking timeout in seconds (fractions allowed); `None` = wait forever.
+pub fn timeout_arg(a: &[u8]) -> Result<Option<std::time::Duration>, Error> {
+    let v = parse_float(a)
+        .filter(|v| v.is_finite() && *v < 1e12)
+        .ok_or(Error::from("ERR timeout is not a float or out of range"))?;
+    if v < 0.0 {
+        return Err(Error::from("ERR timeout is negative"));
+    }
+    Ok((v > 0.0).then(|| std::time::Duration::from_secs_f64(v)))
 }
 
 fn reply_error(ctx: &mut Ctx, e: Error) {

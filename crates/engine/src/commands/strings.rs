@@ -206,6 +206,16 @@ pub static COMMANDS: &[Command] = &[
         getrange,
     ),
     cmd(
+        "lcs",
+        -3,
+        READONLY,
+        (1, 1, 1),
+        "string",
+        "7.0.0",
+        "Finds the longest common substring.",
+        lcs,
+    ),
+    cmd(
         "setrange",
         4,
         WRITE | DENYOOM,
@@ -231,7 +241,6 @@ fn get_str<'l>(l: &'l mut Locked, key: &[u8]) -> Result<Option<&'l Blob>, Error>
     match l.get(key) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s)),
-        #[allow(unreachable_patterns)]
         Some(_) => Err(err::WRONGTYPE),
     }
 }
@@ -444,7 +453,6 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 hits += 1;
                 ctx.out.bulk(s);
             }
-            #[allow(unreachable_patterns)]
             _ => ctx.out.null(),
         }
     }
@@ -454,7 +462,7 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn mset_common(ctx: &mut Ctx, args: &[&[u8]], nx: bool, name: &str) -> Result<bool, Error> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(super::arity_error(name));
     }
     let keys: Vec<&[u8]> = args[1..].iter().step_by(2).copied().collect();
@@ -570,7 +578,6 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             s.extend_from_slice(args[2]);
             s.len()
         }
-        #[allow(unreachable_patterns)]
         Some(_) => return Err(err::WRONGTYPE),
     };
     ctx.out.int(len as i64);
@@ -655,6 +662,151 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.int(s.len() as i64);
         }
     }
+    Ok(())
+}
+
+/// The string at `key` for LCS (missing keys are empty).
+fn lcs_operand(l: &mut Locked, key: &[u8]) -> Result<Blob, Error> {
+    match l.get(key) {
+        None => Ok(Blob::new()),
+        Some(Value::Str(s)) => Ok(s.clone()),
+        Some(_) => Err(Error::from(
+            "ERR The specified keys must contain string values",
+        )),
+    }
+}
+
+fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (a, b) = {
+        let mut l = ctx.lock_keys(&args[1..3]);
+        let a = lcs_operand(&mut l, args[1])?;
+        let b = lcs_operand(&mut l, args[2])?;
+        (a, b)
+    };
+    let (mut getlen, mut getidx, mut withmatchlen) = (false, false, false);
+    let mut minmatchlen: u64 = 0;
+    let mut j = 3;
+    while j < args.len() {
+        let o = args[j];
+        if is(o, "IDX") {
+            getidx = true;
+        } else if is(o, "LEN") {
+            getlen = true;
+        } else if is(o, "WITHMATCHLEN") {
+            withmatchlen = true;
+        } else if is(o, "MINMATCHLEN") && j + 1 < args.len() {
+            minmatchlen = int_arg(args[j + 1])?.max(0) as u64;
+            j += 1;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        j += 1;
+    }
+    if getidx && getlen {
+        return Err(Error::from(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1).saturating_mul(blen as u64 + 1);
+    let too_big =
+        Error::from("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    if cells.saturating_mul(4) > max_len(ctx) as u64 {
+        return Err(too_big);
+    }
+    let mut dp: Vec<u32> = Vec::new();
+    if dp.try_reserve_exact(cells as usize).is_err() {
+        return Err(too_big);
+    }
+    dp.resize(cells as usize, 0);
+    let w = blen + 1;
+    for i in 1..=alen {
+        for j in 1..=blen {
+            dp[i * w + j] = if a[i - 1] == b[j - 1] {
+                dp[(i - 1) * w + j - 1] + 1
+            } else {
+                dp[(i - 1) * w + j].max(dp[i * w + j - 1])
+            };
+        }
+    }
+    let total = dp[alen * w + blen];
+    if getlen {
+        ctx.out.int(total as i64);
+        return Ok(());
+    }
+    // Walk back from the end like Redis's lcsCommand, collecting the string and the ranges.
+    let mut result = vec![0u8; total as usize];
+    let mut idx = total as usize;
+    let mut ranges: Vec<[u64; 5]> = Vec::new();
+    let (mut i, mut j) = (alen, blen);
+    let unset = alen;
+    let (mut a_start, mut a_end, mut b_start, mut b_end) = (unset, 0usize, 0usize, 0usize);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            if a_start == unset {
+                a_start = i - 1;
+                a_end = i - 1;
+                b_start = j - 1;
+                b_end = j - 1;
+            } else if a_start == i && b_start == j {
+                a_start -= 1;
+                b_start -= 1;
+            } else {
+                emit = true;
+            }
+            if a_start == 0 || b_start == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if dp[(i - 1) * w + j] > dp[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if a_start != unset {
+                emit = true;
+            }
+        }
+        if emit {
+            let match_len = (a_end - a_start + 1) as u64;
+            if minmatchlen == 0 || match_len >= minmatchlen {
+                ranges.push([
+                    a_start as u64,
+                    a_end as u64,
+                    b_start as u64,
+                    b_end as u64,
+                    match_len,
+                ]);
+            }
+            a_start = unset;
+        }
+    }
+    if !getidx {
+        ctx.out.bulk(&result);
+        return Ok(());
+    }
+    ctx.out.map(2);
+    ctx.out.bulk(b"matches");
+    ctx.out.array(ranges.len());
+    for r in &ranges {
+        ctx.out.array(2 + withmatchlen as usize);
+        ctx.out.array(2);
+        ctx.out.int(r[0] as i64);
+        ctx.out.int(r[1] as i64);
+        ctx.out.array(2);
+        ctx.out.int(r[2] as i64);
+        ctx.out.int(r[3] as i64);
+        if withmatchlen {
+            ctx.out.int(r[4] as i64);
+        }
+    }
+    ctx.out.bulk(b"len");
+    ctx.out.int(total as i64);
     Ok(())
 }
 

@@ -1,8 +1,12 @@
 //! MULTI / EXEC / DISCARD: queued commands run atomically, holding the keyspace gate exclusively.
 //! Errors while queueing (unknown command, arity, NOAUTH) abort EXEC with EXECABORT; errors raised
-//! by a command while EXEC runs do not stop the others, as in Redis.
+//! by a command while EXEC runs do not stop the others, as in Redis. WATCHed keys that change (any
+//! write, expiry, FLUSHDB...) before EXEC make it return a null reply.
+
+use std::sync::atomic::Ordering;
 
 use super::{CmdResult, Command, Ctx, Error, cmd, flag::*, lookup, run};
+use crate::store::Blob;
 
 /// Transaction commands.
 pub static COMMANDS: &[Command] = &[
@@ -25,6 +29,26 @@ pub static COMMANDS: &[Command] = &[
         "1.2.0",
         "Executes all commands in a transaction.",
         exec,
+    ),
+    cmd(
+        "watch",
+        -2,
+        NO_QUEUE | NOSCRIPT | LOADING | STALE | FAST,
+        (1, -1, 1),
+        "transactions",
+        "2.2.0",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        watch,
+    ),
+    cmd(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | CONNECTION,
+        (0, 0, 0),
+        "transactions",
+        "2.2.0",
+        "Forgets about watched keys of a transaction.",
+        unwatch,
     ),
     cmd(
         "discard",
@@ -61,11 +85,23 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         return Err(Error::from("ERR EXEC without MULTI"));
     }
     let Some(queue) = end_multi(ctx) else {
+        ctx.client.unwatch(ctx.engine);
         return Err(Error::from(
             "EXECABORT Transaction discarded because of previous errors.",
         ));
     };
     let _gate = ctx.exclusive();
+    // A watched key that expired since WATCH counts as changed: touching it applies lazy expiry.
+    let watched = ctx.client.watched.clone();
+    for (db, key) in &watched {
+        ctx.engine.store.db(*db).lock(key, ctx.now).exists(key);
+    }
+    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire);
+    ctx.client.unwatch(ctx.engine);
+    if dirty {
+        ctx.out.null_array();
+        return Ok(());
+    }
     ctx.out.array(queue.len());
     let was = std::mem::replace(&mut ctx.in_exec, true);
     for queued in &queue {
@@ -84,6 +120,33 @@ fn discard(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         return Err(Error::from("ERR DISCARD without MULTI"));
     }
     end_multi(ctx);
+    ctx.client.unwatch(ctx.engine);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn watch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(Error::from("ERR WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.client.db;
+    let id = ctx.client.handle.id;
+    for key in &args[1..] {
+        let entry = (db, Blob::from_slice(key));
+        if !ctx.client.watched.contains(&entry) {
+            ctx.engine
+                .store
+                .events
+                .watch(db, key, id, ctx.client.watch_dirty.clone());
+            ctx.client.watched.push(entry);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.client.unwatch(ctx.engine);
     ctx.out.ok();
     Ok(())
 }

@@ -314,7 +314,7 @@ mod tests {
             });
             // Grow and shrink the table while scanning.
             step += 1;
-            if step % 3 == 0 {
+            if step.is_multiple_of(3) {
                 for j in 0..200u32 {
                     let k = format!("churn{step}-{j}");
                     d.insert(h(k.as_bytes()), k.as_bytes(), j, 0, h);

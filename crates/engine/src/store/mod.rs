@@ -10,13 +10,19 @@
 //! samples volatile keys and stops after a time budget.
 
 pub mod dict;
+pub mod events;
+pub mod types;
 
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use smallvec::SmallVec;
 
 pub use dict::{Dict, Node};
+pub use events::KeyEvents;
+pub use types::{LexBound, Score, ScoreBound, Table, ZSet};
 
 /// Bytes of a key or a small value, stored inline up to 16 bytes.
 pub type Blob = SmallVec<[u8; 16]>;
@@ -33,22 +39,73 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// A value stored under a key.
+/// A value stored under a key. Collections are boxed so a `Value` stays 32 bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string (binary safe).
     Str(Blob),
+    /// A list.
+    List(Box<VecDeque<Blob>>),
+    /// A hash: field → value.
+    Hash(Box<Table<Blob>>),
+    /// A set.
+    Set(Box<Table<()>>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
+/// Redis's default encoding thresholds (`*-max-listpack-*`, `set-max-intset-entries`).
+const LISTPACK_ENTRIES: usize = 128;
+const LISTPACK_VALUE: usize = 64;
+const INTSET_ENTRIES: usize = 512;
+/// `list-max-listpack-size -2`: 8 KB per node.
+const LIST_LISTPACK_BYTES: usize = 8192;
+
 impl Value {
+    /// An empty list.
+    pub fn new_list() -> Value {
+        Value::List(Box::default())
+    }
+
+    /// An empty hash.
+    pub fn new_hash() -> Value {
+        Value::Hash(Box::default())
+    }
+
+    /// An empty set.
+    pub fn new_set() -> Value {
+        Value::Set(Box::default())
+    }
+
+    /// An empty sorted set.
+    pub fn new_zset() -> Value {
+        Value::ZSet(Box::default())
+    }
+
+    /// Whether the value is an empty collection (Redis deletes those keys).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+
     /// The name TYPE reports.
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
-    /// The encoding OBJECT ENCODING reports.
+    /// The encoding OBJECT ENCODING reports (Redis 7.2's, from the default thresholds; unlike Redis,
+    /// a collection that shrinks back under them reports the compact encoding again).
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
@@ -58,6 +115,45 @@ impl Value {
                     "embstr"
                 } else {
                     "raw"
+                }
+            }
+            Value::List(l) => {
+                let bytes: usize = l.iter().map(|e| e.len() + 2).sum();
+                if bytes <= LIST_LISTPACK_BYTES {
+                    "listpack"
+                } else {
+                    "quicklist"
+                }
+            }
+            Value::Hash(h) => {
+                if h.len() <= LISTPACK_ENTRIES
+                    && h.iter()
+                        .all(|(k, v)| k.len() <= LISTPACK_VALUE && v.len() <= LISTPACK_VALUE)
+                {
+                    "listpack"
+                } else {
+                    "hashtable"
+                }
+            }
+            Value::Set(s) => {
+                if s.len() <= INTSET_ENTRIES
+                    && s.iter()
+                        .all(|(k, _)| crate::protocol::parse_i64(k).is_some())
+                {
+                    "intset"
+                } else if s.len() <= LISTPACK_ENTRIES
+                    && s.iter().all(|(k, _)| k.len() <= LISTPACK_VALUE)
+                {
+                    "listpack"
+                } else {
+                    "hashtable"
+                }
+            }
+            Value::ZSet(z) => {
+                if z.len() <= LISTPACK_ENTRIES && z.iter().all(|(m, _)| m.len() <= LISTPACK_VALUE) {
+                    "listpack"
+                } else {
+                    "skiplist"
                 }
             }
         }
@@ -76,6 +172,8 @@ pub struct Shard {
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
     hasher: ahash::RandomState,
+    index: usize,
+    events: Arc<KeyEvents>,
 }
 
 /// Key lookups that found an expired key and removed it are counted here by the caller.
@@ -83,11 +181,18 @@ pub struct Db {
 pub struct ExpireCount(pub u64);
 
 impl Db {
-    fn new(hasher: ahash::RandomState) -> Self {
+    fn new(hasher: ahash::RandomState, index: usize, events: Arc<KeyEvents>) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher,
+            index,
+            events,
         }
+    }
+
+    /// This database's number.
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     /// The hash of a key (shard from the high bits, bucket from the low bits).
@@ -164,6 +269,7 @@ impl Db {
             let old = std::mem::take(&mut s.lock().dict);
             drop(old);
         }
+        self.events.all_touched(Some(self.index));
     }
 
     /// One SCAN step: visits buckets from `cursor` until at least `count` keys were collected or the
@@ -261,6 +367,7 @@ impl Db {
                         if *e <= now {
                             let h = self.hash(k);
                             guard.dict.remove(h, k, |k| self.hash(k));
+                            self.events.touched(self.index, k);
                             expired += 1;
                         }
                     }
@@ -315,6 +422,7 @@ impl<'a> Locked<'a> {
         {
             dict.remove(h, key, |k| db.hash(k));
             self.expired += 1;
+            db.events.touched(db.index, key);
         }
         h
     }
@@ -325,10 +433,28 @@ impl<'a> Locked<'a> {
         self.dict(h).get(h, key).map(|n| &n.value)
     }
 
+    /// The live value of `key` through a shared borrow, so several keys can be read at once. Unlike
+    /// [`get`](Self::get) it does not delete an expired key (it only hides it): call `get` first when
+    /// lazy expiry should apply.
+    pub fn peek(&self, key: &[u8]) -> Option<&Value> {
+        let h = self.db.hash(key);
+        let s = Db::shard_of(h);
+        let (_, g) = self.guards.iter().find(|(i, _)| *i == s)?;
+        g.dict
+            .get(h, key)
+            .filter(|n| n.expire == 0 || n.expire > self.now)
+            .map(|n| &n.value)
+    }
+
     /// The live value of `key`, for update in place.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         let h = self.expire_if_needed(key);
-        self.dict(h).get_mut(h, key).map(|n| &mut n.value)
+        let (db, index) = (self.db, self.db.index);
+        let node = self.dict(h).get_mut(h, key);
+        if node.is_some() {
+            db.events.touched(index, key);
+        }
+        node.map(|n| &mut n.value)
     }
 
     /// The live node of `key` (value and expiry).
@@ -351,6 +477,7 @@ impl<'a> Locked<'a> {
     pub fn set(&mut self, key: &[u8], value: Value, expire: u64) -> Option<Value> {
         let h = self.expire_if_needed(key);
         let db = self.db;
+        db.events.touched(db.index, key);
         self.dict(h).insert(h, key, value, expire, |k| db.hash(k))
     }
 
@@ -363,14 +490,23 @@ impl<'a> Locked<'a> {
     /// Change the expiry of an existing key; false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], expire: u64) -> bool {
         let h = self.expire_if_needed(key);
-        self.dict(h).set_expire(h, key, expire)
+        let (db, index) = (self.db, self.db.index);
+        let changed = self.dict(h).set_expire(h, key, expire);
+        if changed {
+            db.events.touched(index, key);
+        }
+        changed
     }
 
     /// Remove `key`, returning its value if it was live.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let h = self.expire_if_needed(key);
         let db = self.db;
-        self.dict(h).remove(h, key, |k| db.hash(k)).map(|n| n.value)
+        let removed = self.dict(h).remove(h, key, |k| db.hash(k)).map(|n| n.value);
+        if removed.is_some() {
+            db.events.touched(db.index, key);
+        }
+        removed
     }
 
     /// Every live key (requires [`Db::lock_all`]).
@@ -428,17 +564,21 @@ pub struct Store {
     dbs: Box<[Db]>,
     /// Whole-keyspace exclusion.
     pub gate: Gate,
+    /// Watched keys and blocked clients.
+    pub events: Arc<KeyEvents>,
 }
 
 impl Store {
     /// A store with `databases` empty databases.
     pub fn new(databases: usize) -> Self {
         let hasher = ahash::RandomState::new();
+        let events = Arc::new(KeyEvents::default());
         Store {
             dbs: (0..databases.max(1))
-                .map(|_| Db::new(hasher.clone()))
+                .map(|i| Db::new(hasher.clone(), i, events.clone()))
                 .collect(),
             gate: Gate::default(),
+            events,
         }
     }
 
@@ -457,10 +597,12 @@ impl Store {
         if a == b {
             return;
         }
-        let (a, b) = (self.db(a), self.db(b));
-        for (sa, sb) in a.shards.iter().zip(b.shards.iter()) {
+        let (da, db) = (self.db(a), self.db(b));
+        for (sa, sb) in da.shards.iter().zip(db.shards.iter()) {
             std::mem::swap(&mut *sa.lock(), &mut *sb.lock());
         }
+        self.events.all_touched(Some(a));
+        self.events.all_touched(Some(b));
     }
 
     /// Remove every key of every database.
@@ -498,6 +640,11 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(Blob::from_slice(v.as_bytes()))
+    }
+
+    #[test]
+    fn value_stays_small() {
+        assert_eq!(std::mem::size_of::<Value>(), 32);
     }
 
     #[test]

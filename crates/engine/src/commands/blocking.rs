@@ -1,0 +1,216 @@
+//! Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
+//!
+//! Each handler tries once, like its non-blocking twin. When every key is empty it calls
+//! [`Ctx::block_on`] and writes nothing: the connection then waits in line on those keys (see
+//! `store::events`) and runs the command again when one of them changes, or replies with the
+//! timeout reply. Inside MULTI/EXEC the command times out at once, as in Redis.
+
+use super::{CmdResult, Command, Ctx, cmd, flag::*, lists, timeout_arg, zsets};
+use crate::client::TimeoutReply;
+
+/// Blocking commands.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "blpop",
+        -3,
+        WRITE | BLOCKING,
+        (1, -2, 1),
+        "list",
+        "2.0.0",
+        "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        blpop,
+    ),
+    cmd(
+        "brpop",
+        -3,
+        WRITE | BLOCKING,
+        (1, -2, 1),
+        "list",
+        "2.0.0",
+        "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        brpop,
+    ),
+    cmd(
+        "blmove",
+        6,
+        WRITE | DENYOOM | BLOCKING,
+        (1, 2, 1),
+        "list",
+        "6.2.0",
+        "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+        blmove,
+    ),
+    cmd(
+        "brpoplpush",
+        4,
+        WRITE | DENYOOM | BLOCKING,
+        (1, 2, 1),
+        "list",
+        "2.2.0",
+        "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
+        brpoplpush,
+    ),
+    cmd(
+        "blmpop",
+        -5,
+        WRITE | BLOCKING,
+        (0, 0, 0),
+        "list",
+        "7.0.0",
+        "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        blmpop,
+    ),
+    cmd(
+        "bzpopmin",
+        -3,
+        WRITE | FAST | BLOCKING,
+        (1, -2, 1),
+        "sorted-set",
+        "5.0.0",
+        "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        bzpopmin,
+    ),
+    cmd(
+        "bzpopmax",
+        -3,
+        WRITE | FAST | BLOCKING,
+        (1, -2, 1),
+        "sorted-set",
+        "5.0.0",
+        "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+        bzpopmax,
+    ),
+    cmd(
+        "bzmpop",
+        -5,
+        WRITE | BLOCKING,
+        (0, 0, 0),
+        "sorted-set",
+        "7.0.0",
+        "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        bzmpop,
+    ),
+];
+
+fn bpop(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
+    let timeout = timeout_arg(args[args.len() - 1])?;
+    let keys = &args[1..args.len() - 1];
+    let mut l = ctx.lock_keys(keys);
+    for key in keys {
+        if let Some(mut popped) = lists::pop(&mut l, key, left, 1)?
+            && let Some(e) = popped.pop()
+        {
+            drop(l);
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.bulk(&e);
+            return Ok(());
+        }
+    }
+    drop(l);
+    ctx.block_on(keys, timeout, TimeoutReply::NullArray);
+    Ok(())
+}
+
+fn blpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    bpop(ctx, args, true)
+}
+
+fn brpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    bpop(ctx, args, false)
+}
+
+fn bmove(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+    timeout: &[u8],
+) -> CmdResult {
+    let timeout = timeout_arg(timeout)?;
+    let mut l = ctx.lock_keys(&[src, dst]);
+    if let Some(e) = lists::move_element(&mut l, src, dst, from_left, to_left)? {
+        drop(l);
+        ctx.out.bulk(&e);
+        return Ok(());
+    }
+    drop(l);
+    ctx.block_on(&[src], timeout, TimeoutReply::Null);
+    Ok(())
+}
+
+fn blmove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let from_left = lists::parse_side(args[3])?;
+    let to_left = lists::parse_side(args[4])?;
+    bmove(ctx, args[1], args[2], from_left, to_left, args[5])
+}
+
+fn brpoplpush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    bmove(ctx, args[1], args[2], false, true, args[3])
+}
+
+fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let timeout = timeout_arg(args[1])?;
+    let (keys, left, count) = lists::parse_mpop(args, 2)?;
+    let mut l = ctx.lock_keys(&keys);
+    for key in &keys {
+        if let Some(elems) = lists::pop(&mut l, key, left, count)?
+            && !elems.is_empty()
+        {
+            drop(l);
+            lists::reply_key_elems(ctx, key, &elems);
+            return Ok(());
+        }
+    }
+    drop(l);
+    ctx.block_on(&keys, timeout, TimeoutReply::NullArray);
+    Ok(())
+}
+
+fn bzpop(ctx: &mut Ctx, args: &[&[u8]], max: bool) -> CmdResult {
+    let timeout = timeout_arg(args[args.len() - 1])?;
+    let keys = &args[1..args.len() - 1];
+    let mut l = ctx.lock_keys(keys);
+    for key in keys {
+        if let Some(items) = zsets::pop(&mut l, key, max, 1)?
+            && let Some((member, score)) = items.into_iter().next()
+        {
+            drop(l);
+            ctx.out.array(3);
+            ctx.out.bulk(key);
+            ctx.out.bulk(&member);
+            ctx.out.double(score);
+            return Ok(());
+        }
+    }
+    drop(l);
+    ctx.block_on(keys, timeout, TimeoutReply::NullArray);
+    Ok(())
+}
+
+fn bzpopmin(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, args, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, args, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let timeout = timeout_arg(args[1])?;
+    let (keys, max, count) = zsets::parse_zmpop(args, 2)?;
+    let mut l = ctx.lock_keys(&keys);
+    for key in &keys {
+        if let Some(items) = zsets::pop(&mut l, key, max, count)?
+            && !items.is_empty()
+        {
+            drop(l);
+            zsets::reply_key_scored(ctx, key, &items);
+            return Ok(());
+        }
+    }
+    drop(l);
+    ctx.block_on(&keys, timeout, TimeoutReply::NullArray);
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! Pub/Sub commands: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PUBLISH, SPUBLISH and PUBSUB.
+
+use super::{CmdResult, Command, Ctx, Error, cmd, flag::*, is};
+use crate::pubsub::Kind;
+use crate::store::Blob;
+
+/// Pub/Sub commands.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Listens for messages published to channels.",
+        subscribe,
+    ),
+    cmd(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Stops listening to messages posted to channels.",
+        unsubscribe,
+    ),
+    cmd(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Listens for messages published to channels that match one or more patterns.",
+        psubscribe,
+    ),
+    cmd(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Stops listening to messages published to channels that match one or more patterns.",
+        punsubscribe,
+    ),
+    cmd(
+        "ssubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "pubsub",
+        "7.0.0",
+        "Listens for messages published to shard channels.",
+        ssubscribe,
+    ),
+    cmd(
+        "sunsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "pubsub",
+        "7.0.0",
+        "Stops listening to messages posted to shard channels.",
+        sunsubscribe,
+    ),
+    cmd(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | CONNECTION,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Posts a message to a channel.",
+        publish,
+    ),
+    cmd(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | CONNECTION,
+        (1, 1, 1),
+        "pubsub",
+        "7.0.0",
+        "Post a message to a shard channel",
+        spublish,
+    ),
+    cmd(
+        "pubsub",
+        -2,
+        PUBSUB | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "pubsub",
+        "2.8.0",
+        "A container for Pub/Sub commands.",
+        pubsub,
+    ),
+];
+
+fn set_of<'a>(ctx: &'a mut Ctx, kind: Kind) -> &'a mut std::collections::HashSet<Blob> {
+    match kind {
+        Kind::Channel => &mut ctx.client.channels,
+        Kind::Pattern => &mut ctx.client.patterns,
+        Kind::Shard => &mut ctx.client.shard_channels,
+    }
+}
+
+fn names(kind: Kind) -> (&'static [u8], &'static [u8]) {
+    match kind {
+        Kind::Channel => (b"subscribe", b"unsubscribe"),
+        Kind::Pattern => (b"psubscribe", b"punsubscribe"),
+        Kind::Shard => (b"ssubscribe", b"sunsubscribe"),
+    }
+}
+
+fn confirm(ctx: &mut Ctx, kind: Kind, what: &[u8], name: Option<&[u8]>) {
+    let count = if kind == Kind::Shard {
+        ctx.client.shard_channels.len()
+    } else {
+        ctx.client.channels.len() + ctx.client.patterns.len()
+    };
+    ctx.out.push(3);
+    ctx.out.bulk(what);
+    ctx.out.opt_bulk(name);
+    ctx.out.int(count as i64);
+}
+
+fn subscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
+    if ctx.in_exec {
+        return Err(Error::msg(format!(
+            "ERR {} isn't allowed for a DENY BLOCKING client",
+            String::from_utf8_lossy(args[0]).to_ascii_uppercase()
+        )));
+    }
+    let id = ctx.client.handle.id;
+    for name in &args[1..] {
+        ctx.engine
+            .pubsub
+            .subscribe(kind, name, id, &ctx.client.mailbox.clone());
+        set_of(ctx, kind).insert(Blob::from_slice(name));
+        confirm(ctx, kind, names(kind).0, Some(name));
+    }
+    Ok(())
+}
+
+fn unsubscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
+    let id = ctx.client.handle.id;
+    let targets: Vec<Blob> = if args.len() > 1 {
+        args[1..].iter().map(|a| Blob::from_slice(a)).collect()
+    } else {
+        set_of(ctx, kind).iter().cloned().collect()
+    };
+    if targets.is_empty() {
+        confirm(ctx, kind, names(kind).1, None);
+        return Ok(());
+    }
+    for name in targets {
+        ctx.engine.pubsub.unsubscribe(kind, &name, id);
+        set_of(ctx, kind).remove(&name);
+        confirm(ctx, kind, names(kind).1, Some(&name));
+    }
+    Ok(())
+}
+
+fn subscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    subscribe_generic(ctx, args, Kind::Channel)
+}
+
+fn unsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    unsubscribe_generic(ctx, args, Kind::Channel)
+}
+
+fn psubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    subscribe_generic(ctx, args, Kind::Pattern)
+}
+
+fn punsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    unsubscribe_generic(ctx, args, Kind::Pattern)
+}
+
+fn ssubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    subscribe_generic(ctx, args, Kind::Shard)
+}
+
+fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    unsubscribe_generic(ctx, args, Kind::Shard)
+}
+
+fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let n = ctx.engine.pubsub.publish(args[1], args[2]);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let n = ctx.engine.pubsub.spublish(args[1], args[2]);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn pubsub(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "channels" | "shardchannels" if args.len() <= 3 => {
+            let kind = if sub == "channels" {
+                Kind::Channel
+            } else {
+                Kind::Shard
+            };
+            let list = ctx.engine.pubsub.names(kind, args.get(2).copied());
+            ctx.out.array(list.len());
+            for c in list {
+                ctx.out.bulk(&c);
+            }
+        }
+        "numsub" | "shardnumsub" => {
+            let kind = if sub == "numsub" {
+                Kind::Channel
+            } else {
+                Kind::Shard
+            };
+            ctx.out.map(args.len() - 2);
+            for c in &args[2..] {
+                ctx.out.bulk(c);
+                ctx.out.int(ctx.engine.pubsub.count(kind, c) as i64);
+            }
+        }
+        "numpat" if args.len() == 2 => ctx.out.int(ctx.engine.pubsub.patterns() as i64),
+        "help" if args.len() == 2 => {
+            let lines = [
+                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
+                "HELP",
+                "    Print this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ if is(args[1], "channels") || is(args[1], "numpat") || is(args[1], "help") => {
+            return Err(Error::msg(format!(
+                "ERR wrong number of arguments for 'pubsub|{sub}' command"
+            )));
+        }
+        _ => {
+            return Err(Error::msg(format!(
+                "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
+                String::from_utf8_lossy(args[1])
+            )));
+        }
+    }
+    Ok(())
+}

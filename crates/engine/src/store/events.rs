@@ -1,0 +1,156 @@
+//! Who cares when a key changes: WATCHing clients (their transaction must fail) and clients blocked
+//! on the key (BLPOP and friends must retry). Every write through [`super::Locked`] reports the key
+//! here; with nobody watching or blocked that costs two relaxed atomic loads.
+//!
+//! Blocked clients wait in arrival order per key: a write wakes only the first waiter, which retries
+//! its command; if it succeeds, its own write (the pop) wakes the next one. A waiter that finds
+//! nothing keeps its place, so pushes serve blocked clients first-come, first-served, as in Redis.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::Blob;
+
+type KeyId = (usize, Blob);
+
+#[derive(Default)]
+struct Inner {
+    watches: HashMap<KeyId, Vec<(u64, Arc<AtomicBool>)>>,
+    waiters: HashMap<KeyId, VecDeque<(u64, Arc<Notify>)>>,
+}
+
+/// The registry of watched keys and blocked clients of one store.
+#[derive(Default)]
+pub struct KeyEvents {
+    watched: AtomicUsize,
+    blocked: AtomicUsize,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for KeyEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyEvents")
+            .field("watched", &self.watched.load(Ordering::Relaxed))
+            .field("blocked", &self.blocked.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl KeyEvents {
+    /// A key of database `db` was written (set, deleted, modified, expired).
+    #[inline]
+    pub fn touched(&self, db: usize, key: &[u8]) {
+        if self.watched.load(Ordering::Relaxed) == 0 && self.blocked.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let id = (db, Blob::from_slice(key));
+        let inner = self.inner.lock();
+        if let Some(ws) = inner.watches.get(&id) {
+            for (_, flag) in ws {
+                flag.store(true, Ordering::Release);
+            }
+        }
+        if let Some((_, first)) = inner.waiters.get(&id).and_then(|q| q.front()) {
+            first.notify_one();
+        }
+    }
+
+    /// Every key of `db` (or of every database) changed: FLUSHDB, FLUSHALL, SWAPDB.
+    pub fn all_touched(&self, db: Option<usize>) {
+        if self.watched.load(Ordering::Relaxed) == 0 && self.blocked.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let inner = self.inner.lock();
+        for ((d, _), ws) in inner.watches.iter() {
+            if db.is_none_or(|db| db == *d) {
+                for (_, flag) in ws {
+                    flag.store(true, Ordering::Release);
+                }
+            }
+        }
+        for ((d, _), q) in inner.waiters.iter() {
+            if db.is_none_or(|db| db == *d)
+                && let Some((_, first)) = q.front()
+            {
+                first.notify_one();
+            }
+        }
+    }
+
+    /// WATCH: `flag` is set when the key changes.
+    pub fn watch(&self, db: usize, key: &[u8], client: u64, flag: Arc<AtomicBool>) {
+        let mut inner = self.inner.lock();
+        let list = inner
+            .watches
+            .entry((db, Blob::from_slice(key)))
+            .or_default();
+        if !list.iter().any(|(c, _)| *c == client) {
+            list.push((client, flag));
+            self.watched.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// UNWATCH (and EXEC, DISCARD, disconnect): forget every key `client` watches.
+    pub fn unwatch_all(&self, client: u64, keys: &[KeyId]) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        for id in keys {
+            if let Some(list) = inner.watches.get_mut(id) {
+                let before = list.len();
+                list.retain(|(c, _)| *c != client);
+                self.watched
+                    .fetch_sub(before - list.len(), Ordering::Relaxed);
+                if list.is_empty() {
+                    inner.watches.remove(id);
+                }
+            }
+        }
+    }
+
+    /// Queue `client` behind the clients already blocked on each key.
+    pub fn block(&self, db: usize, keys: &[&[u8]], client: u64, notify: &Arc<Notify>) {
+        let mut inner = self.inner.lock();
+        for key in keys {
+            let q = inner
+                .waiters
+                .entry((db, Blob::from_slice(key)))
+                .or_default();
+            if !q.iter().any(|(c, _)| *c == client) {
+                q.push_back((client, notify.clone()));
+                self.blocked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Remove `client` from the queues of these keys. If it was first in a queue and the key may hold
+    /// data (it was served, or it leaves), the next waiter is woken so it can check.
+    pub fn unblock(&self, db: usize, keys: &[Vec<u8>], client: u64) {
+        let mut inner = self.inner.lock();
+        for key in keys {
+            let id = (db, Blob::from_slice(key));
+            let Some(q) = inner.waiters.get_mut(&id) else {
+                continue;
+            };
+            let before = q.len();
+            q.retain(|(c, _)| *c != client);
+            self.blocked.fetch_sub(before - q.len(), Ordering::Relaxed);
+            match q.front() {
+                Some((_, next)) => next.notify_one(),
+                None => {
+                    inner.waiters.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Number of blocked clients' key registrations (INFO blocked_clients approximates with it).
+    pub fn blocked_registrations(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,27 @@
+//! Brings a simulated world up and keeps it running: [`RunningWorld::start`] turns a scenario into a
+//! [`redlink_world::World`] in a free address block, starts one engine per cache (with a certificate
+//! from the world's CA), the DNS views (one resolver per network) and the edge (endpoint listeners
+//! applying the world's verdicts), and writes the state file once everything listens.
+//! [`RunningWorld::update`] changes the world: DNS answers follow at once, listeners open and close,
+//! and the state file is rewritten.
+//!
+//! Modules: `block` (claiming an address block), `certs` (the world's CA and cache certificates),
+//! `engines` (an engine per cache), `resolvers` (DNS views with port fallback), `state` (the state
+//! file), `options`, `error`, `running` (the running world).
+
+mod block;
+mod certs;
+mod engines;
+mod error;
+mod options;
+mod resolvers;
+mod running;
+mod state;
+
+pub use block::BlockLock;
+pub use certs::{WorldCa, certificate_names};
+pub use error::RuntimeError;
+pub use options::{DEFAULT_DNS_PORT, UpOptions, default_state_path};
+pub use redlink_edge::PortStatus;
+pub use running::RunningWorld;
+pub use state::{CacheState, EndpointKind, EndpointState, NetworkState, PortVerdict, StateFile};

@@ -1,0 +1,356 @@
+//! A running world: the world in a `watch` channel (the DNS views read it at each query), an engine
+//! per cache, the edge, and the state file. [`RunningWorld::update`] is the one way to change it.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use redlink_dns::DnsViews;
+use redlink_edge::{Edge, PortStatus};
+use redlink_engine::Engine;
+use redlink_world::{AddressPlan, Scenario, World, WorldError};
+use tokio::sync::{Mutex, watch};
+use tracing::debug;
+
+use crate::block::BlockLock;
+use crate::certs::WorldCa;
+use crate::engines::start_engine;
+use crate::error::RuntimeError;
+use crate::options::{UpOptions, default_state_path};
+use crate::resolvers::start_resolvers;
+use crate::state::{StateFile, StateFiles, Whereabouts, ca_path_for, write_atomically};
+
+/// How many address blocks with a taken address are skipped before giving up.
+const MAX_CONFLICTS: usize = 16;
+
+/// What changes together, under one lock.
+struct Inner {
+    edge: Edge,
+    engines: HashMap<String, Engine>,
+    state: StateFile,
+}
+
+/// A world that is up: resolvers answer, endpoints route or refuse, the state file is written.
+pub struct RunningWorld {
+    world: watch::Sender<Arc<World>>,
+    inner: Mutex<Inner>,
+    dns: Option<DnsViews>,
+    resolvers: Vec<(String, SocketAddr)>,
+    notes: Vec<String>,
+    ca: WorldCa,
+    files: StateFiles,
+    scenario: String,
+    lock: BlockLock,
+}
+
+/// The addresses a scenario pins (a conflict on one of them is not solved by another block).
+fn pinned_addresses(scenario: &Scenario) -> HashSet<Ipv4Addr> {
+    let s = &scenario.spec;
+    let mut out = HashSet::new();
+    for n in &s.networks {
+        out.extend(n.resolver_address.iter().map(|a| *a.get_ref()));
+        out.extend(n.client_address.iter().map(|a| *a.get_ref()));
+    }
+    out.extend(
+        s.caches
+            .iter()
+            .filter_map(|c| c.public_address.as_ref())
+            .map(|a| *a.get_ref()),
+    );
+    out.extend(
+        s.private_endpoints
+            .iter()
+            .filter_map(|e| e.address.as_ref())
+            .map(|a| *a.get_ref()),
+    );
+    out
+}
+
+impl RunningWorld {
+    /// Builds the world of `scenario` in the first free address block (or `options.block`), starts
+    /// its engines, endpoints and resolvers, and writes the state file. Nothing is left running on
+    /// error. A scenario error (exhausted address plan…) is [`RuntimeError::Scenario`].
+    pub async fn start(
+        scenario: &Scenario,
+        options: UpOptions,
+    ) -> Result<RunningWorld, RuntimeError> {
+        let pinned = pinned_addresses(scenario);
+        let blocks: Vec<u8> = match options.block {
+            Some(b) => vec![b],
+            None => (0..AddressPlan::BLOCKS).collect(),
+        };
+        let mut last_conflict = None;
+        let mut conflicts = 0;
+        for b in blocks {
+            let Some(plan) = AddressPlan::block(b) else {
+                return Err(RuntimeError::Block {
+                    block: b,
+                    reason: format!("no such block (there are {})", AddressPlan::BLOCKS),
+                });
+            };
+            let lock = match BlockLock::try_claim(b) {
+                Ok(Some(lock)) => lock,
+                Ok(None) if options.block.is_some() => {
+                    return Err(RuntimeError::Block {
+                        block: b,
+                        reason: "another world on this machine uses it".to_owned(),
+                    });
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    return Err(RuntimeError::Block {
+                        block: b,
+                        reason: format!("cannot claim it: {e}"),
+                    });
+                }
+            };
+            let world = World::build(scenario, &plan)?;
+            match Self::bring_up(scenario, world, lock, &options).await {
+                Ok(running) => return Ok(running),
+                Err(e) => match e.address_in_use() {
+                    // A few blocks in a row with a taken address: more likely a wildcard listener
+                    // (0.0.0.0:6379) than other worlds, and no block will do.
+                    Some(IpAddr::V4(a))
+                        if options.block.is_none()
+                            && !pinned.contains(&a)
+                            && plan.contains(a)
+                            && conflicts < MAX_CONFLICTS =>
+                    {
+                        debug!("address block {b} is partly taken ({e}); trying the next one");
+                        conflicts += 1;
+                        last_conflict = Some(e);
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+        Err(last_conflict.unwrap_or(RuntimeError::NoFreeBlock(AddressPlan::BLOCKS)))
+    }
+
+    async fn bring_up(
+        scenario: &Scenario,
+        world: World,
+        lock: BlockLock,
+        options: &UpOptions,
+    ) -> Result<RunningWorld, RuntimeError> {
+        let name = world.name.clone().unwrap_or_else(|| {
+            Path::new(scenario.file())
+                .file_stem()
+                .map_or_else(|| "world".to_owned(), |s| s.to_string_lossy().into_owned())
+        });
+        let ca = WorldCa::generate(&name)?;
+        let mut engines = HashMap::new();
+        for cache in &world.caches {
+            match start_engine(cache, &ca) {
+                Ok(engine) => {
+                    engines.insert(cache.name.clone(), engine);
+                }
+                Err(e) => {
+                    engines.values().for_each(Engine::shutdown);
+                    return Err(e);
+                }
+            }
+        }
+        let stop_engines = |engines: &HashMap<String, Engine>| {
+            engines.values().for_each(Engine::shutdown);
+        };
+
+        let (tx, rx) = watch::channel(Arc::new(world));
+        let (dns, notes) = match start_resolvers(rx, options.dns_port).await {
+            Ok(started) => started,
+            Err(e) => {
+                stop_engines(&engines);
+                return Err(e.into());
+            }
+        };
+        let mut edge = Edge::new();
+        let current = tx.borrow().clone();
+        if let Err(e) = edge.apply(&current, &engines).await {
+            edge.shutdown().await;
+            let _ = dns.shutdown().await;
+            stop_engines(&engines);
+            return Err(e.into());
+        }
+
+        let state_path = options
+            .state_file
+            .clone()
+            .unwrap_or_else(|| default_state_path(&name, std::process::id()));
+        let files = StateFiles {
+            ca: ca_path_for(&state_path),
+            state: state_path,
+        };
+        let resolvers = dns.local_addrs();
+        let state = StateFile::describe(
+            &current,
+            &Whereabouts {
+                ca: &files.ca,
+                resolvers: &resolvers,
+                ports: &edge.status(),
+                scenario: scenario.file(),
+                block: lock.block(),
+            },
+        );
+        let written = write_atomically(&files.ca, ca.cert_pem().as_bytes())
+            .and_then(|()| files.write(&state));
+        if let Err(e) = written {
+            edge.shutdown().await;
+            let _ = dns.shutdown().await;
+            stop_engines(&engines);
+            return Err(e);
+        }
+        Ok(RunningWorld {
+            world: tx,
+            inner: Mutex::new(Inner {
+                edge,
+                engines,
+                state,
+            }),
+            dns: Some(dns),
+            resolvers,
+            notes,
+            ca,
+            files,
+            scenario: scenario.file().to_owned(),
+            lock,
+        })
+    }
+
+    /// The world as it is now.
+    pub fn world(&self) -> Arc<World> {
+        self.world.borrow().clone()
+    }
+
+    /// A receiver that sees every change of the world.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<World>> {
+        self.world.subscribe()
+    }
+
+    /// Changes the world with `change` (which either applies completely or returns an error and
+    /// changes nothing), then publishes it: DNS answers follow at once, and when this returns the
+    /// endpoints route or refuse as the new world says and the state file is rewritten. Changes are
+    /// applied one at a time.
+    pub async fn update<T>(
+        &self,
+        change: impl FnOnce(&mut World) -> Result<T, WorldError>,
+    ) -> Result<T, RuntimeError> {
+        let mut inner = self.inner.lock().await;
+        let mut next = World::clone(&self.world.borrow());
+        let out = change(&mut next)?;
+        let next = Arc::new(next);
+        // Caches added by the change get an engine; removed ones stop theirs.
+        for cache in &next.caches {
+            if !inner.engines.contains_key(&cache.name) {
+                let engine = start_engine(cache, &self.ca)?;
+                inner.engines.insert(cache.name.clone(), engine);
+            }
+        }
+        let removed: Vec<String> = inner
+            .engines
+            .keys()
+            .filter(|k| next.cache(k).is_none())
+            .cloned()
+            .collect();
+        self.world.send_replace(next.clone());
+        let Inner { edge, engines, .. } = &mut *inner;
+        let applied = edge.apply(&next, engines).await;
+        for name in removed {
+            if let Some(engine) = inner.engines.remove(&name) {
+                engine.shutdown();
+            }
+        }
+        inner.state = StateFile::describe(
+            &next,
+            &Whereabouts {
+                ca: &self.files.ca,
+                resolvers: &self.resolvers,
+                ports: &inner.edge.status(),
+                scenario: &self.scenario,
+                block: self.lock.block(),
+            },
+        );
+        self.files.write(&inner.state)?;
+        applied?;
+        Ok(out)
+    }
+
+    /// Where each network's resolver listens.
+    pub fn resolvers(&self) -> &[(String, SocketAddr)] {
+        &self.resolvers
+    }
+
+    /// Where `network`'s resolver listens.
+    pub fn resolver(&self, network: &str) -> Option<SocketAddr> {
+        self.resolvers
+            .iter()
+            .find(|(n, _)| n == network)
+            .map(|(_, a)| *a)
+    }
+
+    /// Notes about the start worth telling the user (e.g. a resolver on another port than asked).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The address block the world occupies.
+    pub fn block(&self) -> u8 {
+        self.lock.block()
+    }
+
+    /// The state file's path.
+    pub fn state_file(&self) -> &Path {
+        &self.files.state
+    }
+
+    /// The CA certificate's path (next to the state file).
+    pub fn ca_file(&self) -> &Path {
+        &self.files.ca
+    }
+
+    /// The CA certificate (PEM).
+    pub fn ca_pem(&self) -> &str {
+        self.ca.cert_pem()
+    }
+
+    /// The state as last written.
+    pub async fn state(&self) -> StateFile {
+        self.inner.lock().await.state.clone()
+    }
+
+    /// What every endpoint port does now.
+    pub async fn ports(&self) -> Vec<PortStatus> {
+        self.inner.lock().await.edge.status()
+    }
+
+    /// The engine of `cache`.
+    pub async fn engine(&self, cache: &str) -> Option<Engine> {
+        self.inner.lock().await.engines.get(cache).cloned()
+    }
+
+    /// Stops everything: endpoints first (so clients are refused), then resolvers and engines, and
+    /// removes the state file and the CA certificate.
+    pub async fn shutdown(mut self) -> Result<(), RuntimeError> {
+        let mut inner = self.inner.lock().await;
+        inner.edge.shutdown().await;
+        let dns = self.dns.take();
+        let dns_result = match dns {
+            Some(dns) => dns.shutdown().await,
+            None => Ok(()),
+        };
+        for engine in inner.engines.values() {
+            engine.shutdown();
+        }
+        drop(inner);
+        // Dropping `self` removes the files and releases the block.
+        dns_result.map_err(RuntimeError::from)
+    }
+}
+
+impl Drop for RunningWorld {
+    fn drop(&mut self) {
+        for engine in self.inner.get_mut().engines.values() {
+            engine.shutdown();
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The state file (a contract, see DESIGN.md): where a running world's resolvers, endpoints and CA
+//! are, for `probe`, `ctl`, `exec`, tests and users' scripts. Written atomically (a temporary file in
+//! the same directory, then a rename) once everything listens and after each change; removed when
+//! the world stops.
+//!
+//! Field names of the contract are kept (`control`, `ca`, `networks.*.resolver`,
+//! `networks.*.client_address`, `caches.*.hostname`, `caches.*.public_network_access`,
+//! `caches.*.endpoints[]` with `name`, `kind`, `network`, `address`, `ports`, `tls_ports`, `state`);
+//! the others are extras. `control` is `null` until the control API exists.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use redlink_edge::PortStatus;
+use redlink_world::{ConnectionState, EndpointId, Flavour, PublicNetworkAccess, Verdict, World};
+use serde::{Deserialize, Serialize};
+
+use crate::error::RuntimeError;
+
+/// The whole file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFile {
+    /// The control API's address; `null` until the control API lands.
+    pub control: Option<String>,
+    /// The world's CA certificate (PEM): what TLS clients trust.
+    pub ca: PathBuf,
+    /// Networks by name.
+    pub networks: BTreeMap<String, NetworkState>,
+    /// Caches by name.
+    pub caches: BTreeMap<String, CacheState>,
+    /// Extra: the scenario's name, if it has one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Extra: the scenario file (`scenarios/quickstart.toml` for the embedded quickstart).
+    #[serde(default)]
+    pub scenario: String,
+    /// Extra: the process running the world.
+    #[serde(default)]
+    pub pid: u32,
+    /// Extra: the address block the world occupies.
+    #[serde(default)]
+    pub block: u8,
+}
+
+/// One network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkState {
+    /// Its resolver, `ADDRESS:PORT` (UDP and TCP).
+    pub resolver: SocketAddr,
+    /// The source address clients in the network bind to.
+    pub client_address: Ipv4Addr,
+    /// Extra: networks peered with it.
+    #[serde(default)]
+    pub peered_with: Vec<String>,
+    /// Extra: the custom DNS forwarder it uses, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_forwarder: Option<String>,
+}
+
+/// One cache.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheState {
+    /// Its public host name.
+    pub hostname: String,
+    /// `Enabled` or `Disabled`.
+    pub public_network_access: PublicNetworkAccess,
+    /// Its public endpoint first, then its private endpoints.
+    pub endpoints: Vec<EndpointState>,
+    /// Extra: `redis-cache` or `managed-redis`.
+    #[serde(default)]
+    pub flavour: Flavour,
+    /// Extra: the privatelink host name.
+    #[serde(default)]
+    pub privatelink_hostname: String,
+    /// Extra: whether the cache runs.
+    #[serde(default)]
+    pub running: bool,
+    /// Extra: whether clients must AUTH.
+    #[serde(default)]
+    pub requirepass: bool,
+}
+
+/// Public or private endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointKind {
+    /// The cache's public endpoint.
+    Public,
+    /// A private endpoint.
+    Private,
+}
+
+/// One endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointState {
+    /// `public` or the private endpoint's name.
+    pub name: String,
+    /// Public or private.
+    pub kind: EndpointKind,
+    /// The network of a private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// Its address.
+    pub address: Ipv4Addr,
+    /// Every port it stands for (its verdict may still refuse).
+    pub ports: Vec<u16>,
+    /// The TLS ones among them.
+    pub tls_ports: Vec<u16>,
+    /// The connection state of a private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ConnectionState>,
+    /// Extra: what each port does now, by port number.
+    #[serde(default)]
+    pub verdicts: BTreeMap<String, PortVerdict>,
+}
+
+/// What one port does, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortVerdict {
+    /// `route` or `refuse` (more kinds come with the network policy layer).
+    pub verdict: Verdict,
+    /// The world's explanation.
+    pub reason: String,
+}
+
+/// Where the world is, besides the world itself.
+pub struct Whereabouts<'a> {
+    /// The CA file.
+    pub ca: &'a Path,
+    /// The resolvers' addresses by network.
+    pub resolvers: &'a [(String, SocketAddr)],
+    /// The edge's ports.
+    pub ports: &'a [PortStatus],
+    /// The scenario file.
+    pub scenario: &'a str,
+    /// The address block.
+    pub block: u8,
+}
+
+impl StateFile {
+    /// The state of `world` running at `at`.
+    pub fn describe(world: &World, at: &Whereabouts<'_>) -> StateFile {
+        let networks = world
+            .networks
+            .iter()
+            .map(|n| {
+                let resolver = at
+                    .resolvers
+                    .iter()
+                    .find(|(name, _)| *name == n.name)
+                    .map_or_else(
+                        || SocketAddr::from((n.resolver, n.resolver_port.unwrap_or(0))),
+                        |(_, a)| *a,
+                    );
+                (
+                    n.name.clone(),
+                    NetworkState {
+                        resolver,
+                        client_address: n.client_address,
+                        peered_with: n.peered_with.clone(),
+                        dns_forwarder: n.forwarder.as_ref().map(|f| f.name.clone()),
+                    },
+                )
+            })
+            .collect();
+        let mut caches: BTreeMap<String, CacheState> = world
+            .caches
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    CacheState {
+                        hostname: c.host_name(),
+                        public_network_access: c.public_network_access,
+                        endpoints: Vec::new(),
+                        flavour: c.flavour,
+                        privatelink_hostname: c.privatelink_host_name(),
+                        running: c.running,
+                        requirepass: c.requirepass.is_some(),
+                    },
+                )
+            })
+            .collect();
+        for e in world.endpoints() {
+            let verdicts = at
+                .ports
+                .iter()
+                .filter(|p| p.endpoint == e.id && p.address.ip() == e.address)
+                .map(|p| {
+                    (
+                        p.address.port().to_string(),
+                        PortVerdict {
+                            verdict: p.verdict,
+                            reason: p.reason.clone(),
+                        },
+                    )
+                })
+                .collect();
+            let Some(cache) = caches.get_mut(&e.cache) else {
+                continue;
+            };
+            cache.endpoints.push(EndpointState {
+                name: e.id.name().to_owned(),
+                kind: match e.id {
+                    EndpointId::Public { .. } => EndpointKind::Public,
+                    EndpointId::Private { .. } => EndpointKind::Private,
+                },
+                network: e.network,
+                address: e.address,
+                ports: e.ports,
+                tls_ports: e.tls_ports,
+                state: e.state,
+                verdicts,
+            });
+        }
+        StateFile {
+            control: None,
+            ca: at.ca.to_path_buf(),
+            networks,
+            caches,
+            name: world.name.clone(),
+            scenario: at.scenario.to_owned(),
+            pid: std::process::id(),
+            block: at.block,
+        }
+    }
+
+    /// Reads a state file.
+    pub fn read(path: &Path) -> std::io::Result<StateFile> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(std::io::Error::other)
+    }
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RuntimeError + '_ {
+    move |source| RuntimeError::StateFile {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates the directory of `path` if needed (0700 when created).
+pub fn ensure_parent(path: &Path) -> Result<(), RuntimeError> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
+    ensure_parent(path)?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io_error(path))
+}
+
+/// The CA certificate's path for state file `state`: `STEM-ca.crt` next to it.
+pub fn ca_path_for(state: &Path) -> PathBuf {
+    let stem = state
+        .file_stem()
+        .map_or_else(|| "redlink".into(), |s| s.to_string_lossy().into_owned());
+    state.with_file_name(format!("{stem}-ca.crt"))
+}
+
+/// Removes the state file and the CA certificate when dropped (also on panic).
+#[derive(Debug)]
+pub struct StateFiles {
+    /// The state file.
+    pub state: PathBuf,
+    /// The CA certificate.
+    pub ca: PathBuf,
+}
+
+impl StateFiles {
+    /// Writes `state` as pretty JSON.
+    pub fn write(&self, state: &StateFile) -> Result<(), RuntimeError> {
+        let mut json = serde_json::to_vec_pretty(state)
+            .map_err(|e| io_error(&self.state)(std::io::Error::other(e)))?;
+        json.push(b'\n');
+        write_atomically(&self.state, &json)
+    }
+}
+
+impl Drop for StateFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.state);
+        let _ = std::fs::remove_file(&self.ca);
+    }
+}

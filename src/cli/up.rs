@@ -1,0 +1,348 @@
+//! `redlink up [SCENARIO] [--state-file F] [--for DURATION]`: brings a world up (the embedded
+//! quickstart without SCENARIO), prints where everything is and commands to try, and runs until
+//! Ctrl-C, SIGTERM or the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
+//! with file:line:column, bad duration), 1 runtime failure (a port in use…).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use redlink_runtime::{EndpointKind, RunningWorld, StateFile, UpOptions};
+use redlink_world::{Scenario, Verdict, quickstart};
+
+use crate::cli::say;
+
+/// Arguments of `redlink up`.
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    /// The scenario file (TOML); without it, the embedded quickstart world.
+    pub scenario: Option<PathBuf>,
+    /// Where to write the state file (default: a per-user runtime directory, printed at start).
+    #[arg(long, value_name = "F")]
+    pub state_file: Option<PathBuf>,
+    /// Stop after this long (e.g. 500ms, 30s, 2m, 1h; a bare number is seconds).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 30s, 2m or 1h)"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    Ok(d)
+}
+
+/// Runs `redlink up`.
+pub fn main(args: UpArgs) -> ExitCode {
+    let scenario = match &args.scenario {
+        Some(path) => match Scenario::load(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("redlink up: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => quickstart(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("redlink up: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(scenario, args))
+}
+
+async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
+    let options = UpOptions {
+        state_file: args.state_file.clone(),
+        ..UpOptions::default()
+    };
+    let world = match RunningWorld::start(&scenario, options).await {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("redlink up: {e}");
+            return ExitCode::from(if e.is_bad_input() { 2 } else { 1 });
+        }
+    };
+    let state = world.state().await;
+    say!("{}", describe(&world, &state, args.duration));
+    tokio::select! {
+        _ = wait_for_signal() => say!("redlink up: stopping (signal)"),
+        _ = sleep_for(args.duration) => say!("redlink up: stopping (--for elapsed)"),
+    }
+    match world.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("redlink up: while stopping: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn sleep_for(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn ports_text(ports: &[u16], tls: &[u16]) -> String {
+    ports
+        .iter()
+        .map(|p| {
+            if tls.contains(p) {
+                format!("{p}/tls")
+            } else {
+                p.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Lines as a table with columns padded to their widest cell.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
+        }
+        let _ = writeln!(out, "  {}", line.trim_end());
+    }
+    out
+}
+
+/// The table and the commands to try.
+fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>) -> String {
+    let w = world.world();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "redlink up: world {} ({}), address block {}",
+        state.name.as_deref().unwrap_or("(unnamed)"),
+        state.scenario,
+        state.block
+    );
+    let _ = writeln!(out, "state file: {}", world.state_file().display());
+    let _ = writeln!(out, "CA:         {}", world.ca_file().display());
+    let _ = writeln!(
+        out,
+        "control:    none yet (the control API comes with `redlink ctl`)"
+    );
+    for note in world.notes() {
+        let _ = writeln!(out, "note: {note}");
+    }
+
+    let mut rows = vec![vec![
+        "NETWORK".to_owned(),
+        "RESOLVER".to_owned(),
+        "CLIENT ADDRESS".to_owned(),
+        "ZONES LINKED".to_owned(),
+    ]];
+    for n in &w.networks {
+        let Some(ns) = state.networks.get(&n.name) else {
+            continue;
+        };
+        let zones: Vec<&str> = w
+            .dns_zones
+            .iter()
+            .filter(|z| z.link_to(&n.name).is_some())
+            .map(|z| z.name.as_str())
+            .collect();
+        let mut linked = if zones.is_empty() {
+            "-".to_owned()
+        } else {
+            zones.join(",")
+        };
+        if let Some(f) = &n.forwarder {
+            let _ = write!(linked, " (custom DNS {})", f.name);
+        }
+        rows.push(vec![
+            n.name.clone(),
+            ns.resolver.to_string(),
+            ns.client_address.to_string(),
+            linked,
+        ]);
+    }
+    let _ = write!(out, "\n{}", table(&rows));
+
+    let mut rows = vec![vec![
+        "CACHE".to_owned(),
+        "ENDPOINT".to_owned(),
+        "NETWORK".to_owned(),
+        "ADDRESS".to_owned(),
+        "PORTS".to_owned(),
+        "STATE".to_owned(),
+        "VERDICT".to_owned(),
+    ]];
+    for c in &w.caches {
+        let Some(cs) = state.caches.get(&c.name) else {
+            continue;
+        };
+        for e in &cs.endpoints {
+            let state_text = match (e.kind, e.state) {
+                (_, Some(s)) => s.to_string(),
+                (EndpointKind::Public, None) => format!("access {}", cs.public_network_access),
+                (EndpointKind::Private, None) => "-".to_owned(),
+            };
+            let verdicts: Vec<String> = e
+                .ports
+                .iter()
+                .filter_map(|p| e.verdicts.get(&p.to_string()).map(|v| (p, v)))
+                .map(|(p, v)| format!("{p} {}", v.verdict))
+                .collect();
+            rows.push(vec![
+                c.name.clone(),
+                e.name.clone(),
+                e.network.clone().unwrap_or_else(|| "-".to_owned()),
+                e.address.to_string(),
+                ports_text(&e.ports, &e.tls_ports),
+                state_text,
+                verdicts.join(", "),
+            ]);
+        }
+    }
+    let _ = write!(out, "\n{}", table(&rows));
+
+    let _ = writeln!(out, "\nTry:");
+    if let Some(cache) = w.caches.first() {
+        let host = cache.host_name();
+        for (network, resolver) in world.resolvers() {
+            let _ = writeln!(
+                out,
+                "  dig @{} -p {} {host}    # as network {network} sees it",
+                resolver.ip(),
+                resolver.port()
+            );
+        }
+        let auth = cache
+            .requirepass
+            .as_ref()
+            .map(|p| format!(" -a '{p}'"))
+            .unwrap_or_default();
+        let routed = state.caches.get(&cache.name).and_then(|cs| {
+            cs.endpoints
+                .iter()
+                .find(|e| e.verdicts.values().any(|v| v.verdict == Verdict::Route))
+        });
+        if let Some(e) = routed {
+            let route = |p: &u16| {
+                e.verdicts
+                    .get(&p.to_string())
+                    .is_some_and(|v| v.verdict == Verdict::Route)
+            };
+            if let Some(p) = e
+                .ports
+                .iter()
+                .find(|p| !e.tls_ports.contains(p) && route(p))
+            {
+                let _ = writeln!(
+                    out,
+                    "  redis-cli -h {} -p {p}{auth} PING    # through {}",
+                    e.address, e.name
+                );
+            }
+            if let Some(p) = e.tls_ports.iter().find(|p| route(p)) {
+                let _ = writeln!(
+                    out,
+                    "  redis-cli -h {} -p {p} --tls --cacert {} --sni {host}{auth} PING",
+                    e.address,
+                    world.ca_file().display()
+                );
+            }
+        }
+        let refused = state.caches.get(&cache.name).and_then(|cs| {
+            cs.endpoints.iter().find_map(|e| {
+                e.ports.iter().find_map(|p| {
+                    e.verdicts
+                        .get(&p.to_string())
+                        .filter(|v| v.verdict == Verdict::Refuse)
+                        .map(|v| (e, p, v))
+                })
+            })
+        });
+        if let Some((e, p, v)) = refused {
+            let tls = if e.tls_ports.contains(p) {
+                " --tls"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  redis-cli -h {} -p {p}{tls} PING    # refused ({})",
+                e.address,
+                v.reason.trim_start_matches("refuse: ")
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "\nRunning{}; stop with Ctrl-C.",
+        duration.map_or_else(String::new, |d| format!(" for {d:?}"))
+    );
+    out
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}
