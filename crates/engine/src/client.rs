@@ -34,6 +34,12 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Wakes the connection when `killed` is set.
     pub kill: Notify,
+    /// Whether the client waits in a blocking command.
+    pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK request: 0 none, 1 as a timeout, 2 as an error.
+    pub unblock: AtomicU8,
+    /// Wakes a blocked client for CLIENT UNBLOCK.
+    pub wake: Notify,
 }
 
 /// Descriptive fields set by the client itself.
@@ -129,6 +135,9 @@ impl Registry {
             resp: AtomicU8::new(2),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            blocked: AtomicBool::new(false),
+            unblock: AtomicU8::new(0),
+            wake: Notify::new(),
         });
         self.map.lock().insert(id, handle.clone());
         handle
@@ -312,6 +321,7 @@ impl Client {
 
     /// Release everything the client holds in shared registries (on disconnect or RESET).
     pub fn release(&mut self, engine: &Engine) {
+        engine.pubsub.remove_monitor(self.handle.id);
         self.unwatch(engine);
         self.unsubscribe_all(engine);
     }

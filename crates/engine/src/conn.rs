@@ -175,6 +175,8 @@ where
     engine.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
     let mut closed = false;
+    client.handle.unblock.store(0, Ordering::Release);
+    client.handle.blocked.store(true, Ordering::Release);
     'retry: loop {
         // A retry that keeps being woken must still let other tasks run.
         tokio::task::consume_budget().await;
@@ -198,6 +200,14 @@ where
                 _ = client.handle.kill.notified() => { closed = true; break 'retry; }
                 _ = shutdown.changed() => { closed = true; break 'retry; }
                 _ = notify.notified() => continue 'retry,
+                _ = client.handle.wake.notified() => {
+                    match client.handle.unblock.swap(0, Ordering::AcqRel) {
+                        1 => write_timeout_reply(out, request.on_timeout),
+                        2 => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                        _ => continue,
+                    }
+                    break 'retry;
+                }
                 _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
                     write_timeout_reply(out, request.on_timeout);
                     break 'retry;
@@ -210,6 +220,7 @@ where
             }
         }
     }
+    client.handle.blocked.store(false, Ordering::Release);
     engine.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
     engine.store.events.unblock(db, &request.keys, id);
     closed

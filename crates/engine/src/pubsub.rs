@@ -37,6 +37,8 @@ pub enum Push {
         /// The payload.
         payload: Bytes,
     },
+    /// A MONITOR line (sent as a status reply).
+    Monitor(Bytes),
     /// `smessage channel payload` (sharded channels).
     SMessage {
         /// The shard channel.
@@ -49,6 +51,7 @@ pub enum Push {
 impl Push {
     fn size(&self) -> usize {
         match self {
+            Push::Monitor(line) => line.len() + 8,
             Push::Message { channel, payload } | Push::SMessage { channel, payload } => {
                 channel.len() + payload.len() + 40
             }
@@ -63,6 +66,11 @@ impl Push {
     /// Encode into `out` (a RESP3 push or a RESP2 array).
     pub fn encode(&self, out: &mut Out) {
         match self {
+            Push::Monitor(line) => {
+                out.raw(b"+");
+                out.raw(line);
+                out.raw(b"\r\n");
+            }
             Push::Message { channel, payload } => {
                 out.push(3);
                 out.bulk(b"message");
@@ -166,9 +174,11 @@ pub enum Kind {
     Shard,
 }
 
-/// Every subscription of one engine.
+/// Every subscription of one engine, and the MONITOR clients.
 #[derive(Debug, Default)]
 pub struct Registry {
+    monitors: Mutex<HashMap<u64, Mailbox>>,
+    monitor_count: AtomicUsize,
     channels: Mutex<Subscribers>,
     patterns: Mutex<Subscribers>,
     shards: Mutex<Subscribers>,
@@ -276,8 +286,73 @@ impl Registry {
         self.map(kind).lock().get(name).map_or(0, |s| s.len())
     }
 
+    /// MONITOR: `id` receives every command from now on.
+    pub fn add_monitor(&self, id: u64, mailbox: &Mailbox) {
+        let mut m = self.monitors.lock();
+        m.insert(id, mailbox.clone());
+        self.monitor_count.store(m.len(), Ordering::Relaxed);
+    }
+
+    /// Stop feeding `id` (disconnect, RESET).
+    pub fn remove_monitor(&self, id: u64) {
+        let mut m = self.monitors.lock();
+        m.remove(&id);
+        self.monitor_count.store(m.len(), Ordering::Relaxed);
+    }
+
+    /// Whether any MONITOR client listens (cheap check on every command).
+    #[inline]
+    pub fn monitoring(&self) -> bool {
+        self.monitor_count.load(Ordering::Relaxed) > 0
+    }
+
+    /// Feed a command to every MONITOR client: `time [db addr] "arg" ...`.
+    pub fn feed_monitors(&self, db: usize, addr: &str, args: &[&[u8]]) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut line = format!("{}.{:06} [{db} {addr}]", now.as_secs(), now.subsec_micros());
+        let redact = args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"auth") || a.eq_ignore_ascii_case(b"hello"));
+        for (i, a) in args.iter().enumerate() {
+            line.push(' ');
+            if redact && i > 0 {
+                line.push_str("(redacted)");
+            } else {
+                line.push_str(&repr(a));
+            }
+        }
+        let line = Bytes::from(line);
+        let limit = self.limit.load(Ordering::Relaxed);
+        for m in self.monitors.lock().values() {
+            m.deliver(Push::Monitor(line.clone()), limit);
+        }
+    }
+
     /// Number of distinct patterns (PUBSUB NUMPAT).
     pub fn patterns(&self) -> usize {
         self.patterns.lock().len()
     }
+}
+
+/// Quote bytes like Redis's `sdscatrepr`: `"..."` with `\\ \" \n \r \t \a \b` and `\xHH` escapes.
+pub fn repr(a: &[u8]) -> String {
+    let mut s = String::with_capacity(a.len() + 2);
+    s.push('"');
+    for &c in a {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
 }

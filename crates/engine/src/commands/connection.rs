@@ -356,6 +356,33 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.verbatim(text.as_bytes());
         }
         "kill" if argc >= 3 => client_kill(ctx, args)?,
+        "unblock" if argc == 3 || argc == 4 => {
+            let id = crate::protocol::parse_i64(args[2]).ok_or(err::NOT_INT)?;
+            let mode = match args.get(3) {
+                None => 1,
+                Some(m) if is(m, "TIMEOUT") => 1,
+                Some(m) if is(m, "ERROR") => 2,
+                Some(_) => {
+                    return Err(Error::from(
+                        "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                    ));
+                }
+            };
+            let target = ctx
+                .engine
+                .clients
+                .all()
+                .into_iter()
+                .find(|c| c.id as i64 == id && c.blocked.load(Ordering::Acquire));
+            match target {
+                Some(c) => {
+                    c.unblock.store(mode, Ordering::Release);
+                    c.wake.notify_one();
+                    ctx.out.int(1);
+                }
+                None => ctx.out.int(0),
+            }
+        }
         "no-evict" | "no-touch" if argc == 3 => {
             if !is(args[2], "on") && !is(args[2], "off") {
                 return Err(err::SYNTAX);
@@ -401,7 +428,7 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
         }
         "id" | "getname" | "setname" | "setinfo" | "info" | "no-evict" | "no-touch" | "reply"
-        | "help" | "kill" => return Err(wrong()),
+        | "help" | "kill" | "unblock" => return Err(wrong()),
         _ => {
             return Err(Error::msg(format!(
                 "ERR unknown subcommand '{}'. Try CLIENT HELP.",

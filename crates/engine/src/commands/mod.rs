@@ -402,6 +402,10 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
 pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     ctx.client.pending_stats.commands += 1;
     ctx.client.last_cmd = Some(cmd.name);
+    if ctx.engine.pubsub.monitoring() && cmd.name != "monitor" {
+        let addr = ctx.client.handle.ctx.peer.to_string();
+        ctx.engine.pubsub.feed_monitors(ctx.client.db, &addr, args);
+    }
     let result = if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
         (cmd.handler)(ctx, args)
     } else {

@@ -220,7 +220,8 @@ fn pubsub(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             } else {
                 Kind::Shard
             };
-            ctx.out.map(args.len() - 2);
+            // A flat array even in RESP3, as Redis replies.
+            ctx.out.array((args.len() - 2) * 2);
             for c in &args[2..] {
                 ctx.out.bulk(c);
                 ctx.out.int(ctx.engine.pubsub.count(kind, c) as i64);

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{CmdResult, Command, Ctx, Error, TABLE, cmd, err, flag, flag::*, int_arg, is};
+use crate::store::Value;
 
 /// Server commands.
 pub static COMMANDS: &[Command] = &[
@@ -146,6 +147,36 @@ pub static COMMANDS: &[Command] = &[
         "1.0.0",
         "Synchronously saves the database(s) to disk and shuts down the Redis server.",
         shutdown,
+    ),
+    cmd(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Listens for all requests received by the server in real-time.",
+        monitor,
+    ),
+    cmd(
+        "memory",
+        -2,
+        READONLY,
+        (0, 0, 0),
+        "server",
+        "4.0.0",
+        "A container for memory diagnostics commands.",
+        memory,
+    ),
+    cmd(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE | EXCLUSIVE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "A container for debugging commands.",
+        debug,
     ),
 ];
 
@@ -590,5 +621,162 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.engine.shutdown();
     // Like Redis, the client that asked gets no reply: the connection closes.
     ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn monitor(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let mailbox = ctx.client.mailbox.clone();
+    ctx.engine
+        .pubsub
+        .add_monitor(ctx.client.handle.id, &mailbox);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Approximate memory a key uses: its name, its value and per-element overheads similar to Redis's.
+fn usage(key: &[u8], v: &Value) -> usize {
+    const ENTRY: usize = 48;
+    ENTRY
+        + key.len()
+        + match v {
+            Value::Str(s) => s.len(),
+            Value::List(l) => l.iter().map(|e| e.len() + 11).sum::<usize>() + 32,
+            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 24).sum::<usize>() + 64,
+            Value::Set(s) => s.iter().map(|(k, _)| k.len() + 16).sum::<usize>() + 64,
+            Value::ZSet(z) => z.iter().map(|(m, _)| m.len() + 40).sum::<usize>() + 96,
+        }
+}
+
+fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "usage" if args.len() == 3 || (args.len() == 5 && is(args[3], "SAMPLES")) => {
+            if args.len() == 5 {
+                int_arg(args[4])?;
+            }
+            let mut l = ctx.lock(args[2]);
+            let n = l.get(args[2]).map(|v| usage(args[2], v));
+            drop(l);
+            match n {
+                Some(n) => ctx.out.int(n as i64),
+                None => ctx.out.null(),
+            }
+        }
+        "doctor" if args.len() == 2 => {
+            ctx.out
+                .verbatim(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+        }
+        "purge" if args.len() == 2 => ctx.out.ok(),
+        "malloc-stats" if args.len() == 2 => ctx
+            .out
+            .verbatim(b"Stats not supported for the current allocator"),
+        "stats" if args.len() == 2 => {
+            let rss = crate::info::rss_bytes() as i64;
+            let keys: usize = (0..ctx.engine.store.databases())
+                .map(|i| ctx.engine.store.db(i).len())
+                .sum();
+            ctx.out.map(6);
+            ctx.out.bulk(b"peak.allocated");
+            ctx.out.int(rss);
+            ctx.out.bulk(b"total.allocated");
+            ctx.out.int(rss);
+            ctx.out.bulk(b"startup.allocated");
+            ctx.out.int(0);
+            ctx.out.bulk(b"clients.normal");
+            ctx.out.int(0);
+            ctx.out.bulk(b"keys.count");
+            ctx.out.int(keys as i64);
+            ctx.out.bulk(b"dataset.bytes");
+            ctx.out.int(rss);
+        }
+        "help" if args.len() == 2 => {
+            let lines = [
+                "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DOCTOR",
+                "    Return memory problems reports.",
+                "MALLOC-STATS",
+                "    Return internal statistics report from the memory allocator.",
+                "PURGE",
+                "    Attempt to purge dirty pages for reclamation by the allocator.",
+                "STATS",
+                "    Return information about the memory usage of the server.",
+                "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value. Nested values are",
+                "    sampled up to <count> times (default: 5, 0 means sample all).",
+                "HELP",
+                "    Print this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        "usage" | "doctor" | "purge" | "malloc-stats" | "stats" | "help" => {
+            return Err(Error::msg(format!(
+                "ERR wrong number of arguments for 'memory|{sub}' command"
+            )));
+        }
+        _ => {
+            return Err(Error::msg(format!(
+                "ERR unknown subcommand '{}'. Try MEMORY HELP.",
+                String::from_utf8_lossy(args[1])
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// DEBUG, gated by `enable-debug-command` like Redis 7 (`no` by default; `local` allows loopback
+/// clients). The subcommands test suites use: SLEEP (the whole keyspace waits, as Redis's single
+/// thread would), ERROR, OBJECT, SET-ACTIVE-EXPIRE, RELOAD (the dataset is unchanged, as after
+/// Redis's save-and-reload), JMAP.
+fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let allowed = match ctx.engine.config.read().get("enable-debug-command") {
+        Some("yes") => true,
+        Some("local") => ctx.client.handle.ctx.peer.ip().is_loopback(),
+        _ => false,
+    };
+    if !allowed {
+        return Err(Error::from(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "sleep" if args.len() == 3 => {
+            let secs = super::float_arg(args[2])?;
+            let _gate = ctx.exclusive();
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+            ctx.out.ok();
+        }
+        "error" if args.len() == 3 => {
+            return Err(Error::msg(String::from_utf8_lossy(args[2]).into_owned()));
+        }
+        "set-active-expire" if args.len() == 3 => {
+            let on = int_arg(args[2])? != 0;
+            ctx.engine.store.active_expire.store(on, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        "object" if args.len() == 3 => {
+            let mut l = ctx.lock(args[2]);
+            let Some(v) = l.get(args[2]) else {
+                return Err(Error::from("ERR no such key"));
+            };
+            let line = format!(
+                "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                v.encoding(),
+                usage(args[2], v)
+            );
+            drop(l);
+            ctx.out.simple(&line);
+        }
+        "reload" | "jmap" | "quicklist-packed-threshold" | "change-repl-id" => ctx.out.ok(),
+        _ => {
+            return Err(Error::msg(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(args[1])
+            )));
+        }
+    }
     Ok(())
 }

@@ -566,6 +566,8 @@ pub struct Store {
     pub gate: Gate,
     /// Watched keys and blocked clients.
     pub events: Arc<KeyEvents>,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the active expiry cycle runs.
+    pub active_expire: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -579,6 +581,7 @@ impl Store {
                 .collect(),
             gate: Gate::default(),
             events,
+            active_expire: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -618,6 +621,12 @@ impl Store {
     pub fn active_expire_cycle(&self, budget: std::time::Duration) -> usize {
         let start = std::time::Instant::now();
         let mut total = 0;
+        if !self
+            .active_expire
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return 0;
+        }
         for db in self.dbs.iter() {
             loop {
                 let (sampled, expired) = db.active_expire(now_ms(), 4);
