@@ -754,3 +754,67 @@ async fn idle_timeout_closes_clients() {
     let mut s = TcpStream::connect(addr).await.unwrap();
     assert!(closed(&mut s, Duration::from_secs(4)).await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_set_port_rebinds() {
+    let (server, addr) = start("127.0.1.19", &[]);
+    let new_port = common::free_port("127.0.1.19");
+    let out = raw(
+        addr,
+        &resp(&["CONFIG", "SET", "port", &new_port.to_string()]),
+    )
+    .await;
+    assert_eq!(out, b"+OK\r\n");
+    let new_addr: std::net::SocketAddr = format!("127.0.1.19:{new_port}").parse().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        if raw(new_addr, b"PING\r\n").await == b"+PONG\r\n" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "new port never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The old port is closed: a real refusal.
+    let e = TcpStream::connect(addr).await.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(server.listeners().iter().all(|l| l.addr.port() == new_port));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn maxclients_over_tls_closes_without_writing() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("redlink-tls-max-{}", std::process::id()));
+    let certs = redlink_engine::tls::auto_certificates(&dir, &["127.0.1.20".into()]).unwrap();
+    let ip = "127.0.1.20";
+    let tls = common::free_port(ip);
+    let mut cfg = common::config(ip, &[("maxclients", "1")]);
+    for (k, v) in [
+        ("tls-port", tls.to_string()),
+        ("tls-cert-file", certs.cert.display().to_string()),
+        ("tls-key-file", certs.key.display().to_string()),
+        ("tls-auth-clients", "no".to_string()),
+    ] {
+        cfg.set_startup(k, &v).unwrap();
+    }
+    let _server = redlink_engine::Server::start(redlink_engine::Engine::new(cfg)).unwrap();
+    let ca = std::fs::read(&certs.ca).unwrap();
+    let client = redis::Client::build_with_tls(
+        format!("rediss://{ip}:{tls}/"),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca),
+        },
+    )
+    .unwrap();
+    let mut first = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("PING").query_async(&mut first).await.unwrap();
+    // The second TLS client: the server closes before the handshake, writing nothing.
+    let mut raw_tls = TcpStream::connect((ip, tls)).await.unwrap();
+    let out = read_some(&mut raw_tls, Duration::from_millis(500)).await;
+    assert!(out.is_empty(), "nothing is written over TLS: {out:?}");
+    assert!(closed(&mut raw_tls, Duration::from_secs(1)).await);
+    let _ = std::fs::remove_dir_all(&dir);
+}
