@@ -41,6 +41,13 @@ enum Command {
     /// Bring a simulated world up: DNS views, caches and their endpoints (no SCENARIO: the
     /// embedded quickstart). Writes a state file, prints where everything is, runs until Ctrl-C.
     Up(cli::up::UpArgs),
+    /// Run scenarios (files or directories of *.toml) and check their expectations; exit 0 when
+    /// all are met, 1 when some are not, 2 for bad input.
+    Check(cli::check::CheckArgs),
+    /// Connect to HOST[:PORT] as a client in network NET (its resolver, its client address): DNS,
+    /// TCP, TLS, AUTH, PING, with the evidence of each step and the world's explanation; exit 0
+    /// only when PING succeeded.
+    Probe(cli::probe::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,5 +56,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { args } => cli::serve::main(args),
         Command::Up(args) => cli::up::main(args),
+        Command::Check(args) => cli::check::main(args),
+        Command::Probe(args) => cli::probe::main(args),
     }
 }

@@ -1,6 +1,9 @@
 //! The subcommands of the `redlink` binary.
 
+pub mod check;
+pub mod probe;
 pub mod serve;
+pub mod timeline;
 pub mod up;
 
 /// Print a line to stdout, ignoring a closed pipe (`redlink ... | head` must not panic).

@@ -1,6 +1,7 @@
-//! `redlink up [SCENARIO] [--state-file F] [--for DURATION]`: brings a world up (the embedded
-//! quickstart without SCENARIO), prints where everything is and commands to try, and runs until
-//! Ctrl-C, SIGTERM or the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
+//! `redlink up [SCENARIO] [--state-file F] [--for DURATION] [--speed N]`: brings a world up (the
+//! embedded quickstart without SCENARIO), prints where everything is and commands to try, runs the
+//! scenario's timeline paced in real time (see `cli::timeline`), and runs until Ctrl-C, SIGTERM or
+//! the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
 //! with file:line:column, bad duration), 1 runtime failure (a port in use…).
 
 use std::fmt::Write as _;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use redlink_runtime::{EndpointKind, RunningWorld, StateFile, UpOptions};
 use redlink_world::{Scenario, Verdict, quickstart};
 
-use crate::cli::say;
+use crate::cli::{say, timeline};
 
 /// Arguments of `redlink up`.
 #[derive(clap::Args, Debug)]
@@ -24,6 +25,13 @@ pub struct UpArgs {
     /// Stop after this long (e.g. 500ms, 30s, 2m, 1h; a bare number is seconds).
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Also expose each cache's engine on a direct 127.0.0.1 port (plain, no edge), listed as
+    /// `caches.*.direct` in the state file: for benchmarks (benches/edge.sh).
+    #[arg(long, hide = true)]
+    pub direct_engines: bool,
+    /// Run the scenario's timeline this many times faster than its `at` offsets say.
+    #[arg(long, value_name = "N", default_value_t = 1.0)]
+    pub speed: f64,
 }
 
 /// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
@@ -76,6 +84,7 @@ pub fn main(args: UpArgs) -> ExitCode {
 async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
     let options = UpOptions {
         state_file: args.state_file.clone(),
+        direct_engines: args.direct_engines,
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {
@@ -87,9 +96,11 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
     };
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
+    let timeline = timeline::run(&world, &scenario, args.speed);
     tokio::select! {
         _ = wait_for_signal() => say!("redlink up: stopping (signal)"),
         _ = sleep_for(args.duration) => say!("redlink up: stopping (--for elapsed)"),
+        _ = timeline => {}
     }
     match world.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,13 +1,15 @@
 //! Every endpoint port of a world, kept in line with it: [`Edge::apply`] reserves the ports of new
-//! endpoints, releases those of vanished ones, and puts each port's [`verdict`] in force.
+//! endpoints, releases those of vanished ones, and puts each port's plan (the [`verdict`] for every
+//! source) in force.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use redlink_engine::Engine;
-use redlink_world::{EndpointId, Verdict, World, verdict};
+use redlink_world::{EndpointId, Verdict, World};
 
 use crate::error::EdgeError;
+use crate::plan::{PortPlan, SourceVerdict};
 use crate::port::{EndpointPort, PortKey};
 
 /// What one endpoint port does, for reports.
@@ -21,10 +23,14 @@ pub struct PortStatus {
     pub address: SocketAddr,
     /// Whether the port speaks TLS.
     pub tls: bool,
-    /// The verdict in force.
+    /// The primitive in force for the host (127.0.0.1 and unknown addresses).
     pub verdict: Verdict,
     /// Why.
     pub reason: String,
+    /// Per source (the host first): the world's verdict, the primitive in force, and why.
+    pub sources: Vec<SourceVerdict>,
+    /// How many connections are open through the port (routed or blackholed).
+    pub open_connections: usize,
 }
 
 /// The endpoint ports of one world.
@@ -40,7 +46,7 @@ impl Edge {
     }
 
     /// Brings the edge in line with `world`: reserves every endpoint port it does not hold yet,
-    /// releases those the world no longer has, and applies each port's verdict (routing to the
+    /// releases those the world no longer has, and applies each port's plan (routing to the
     /// cache's engine in `engines`). On error, what was applied so far stays applied.
     pub async fn apply(
         &mut self,
@@ -58,29 +64,18 @@ impl Edge {
                 wanted.insert(key, (e.cache.clone(), e.is_tls_port(port)));
             }
         }
-        let gone: Vec<PortKey> = self
-            .ports
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(mut p) = self.ports.remove(&key) {
-                p.close().await;
-            }
-        }
-        // A port whose cache or TLS flag changed is reopened.
-        let changed: Vec<PortKey> = self
+        // Ports the world no longer has, and ports whose cache or TLS flag changed, are closed.
+        let stale: Vec<PortKey> = self
             .ports
             .iter()
             .filter(|(k, p)| {
                 wanted
                     .get(*k)
-                    .is_some_and(|(cache, tls)| p.cache() != cache || p.tls() != *tls)
+                    .is_none_or(|(cache, tls)| p.cache() != cache || p.tls() != *tls)
             })
             .map(|(k, _)| k.clone())
             .collect();
-        for key in changed {
+        for key in stale {
             if let Some(mut p) = self.ports.remove(&key) {
                 p.close().await;
             }
@@ -92,8 +87,9 @@ impl Edge {
             }
         }
         for (key, port) in &mut self.ports {
-            let (v, reason) = verdict(world, &key.endpoint, key.port);
-            port.apply(v, reason, engines.get(port.cache())).await?;
+            let engine = engines.get(port.cache());
+            let plan = PortPlan::compute(world, &key.endpoint, key.port, port.cache(), engine);
+            port.apply(plan).await?;
         }
         Ok(())
     }
@@ -102,13 +98,21 @@ impl Edge {
     pub fn status(&self) -> Vec<PortStatus> {
         self.ports
             .values()
-            .map(|p| PortStatus {
-                endpoint: p.key().endpoint.clone(),
-                cache: p.cache().to_owned(),
-                address: p.key().socket_addr(),
-                tls: p.tls(),
-                verdict: p.verdict(),
-                reason: p.reason().to_owned(),
+            .map(|p| {
+                let plan = p.plan();
+                let (verdict, reason) = plan.host().map_or((Verdict::Refuse, String::new()), |h| {
+                    (h.action, h.reason.clone())
+                });
+                PortStatus {
+                    endpoint: p.key().endpoint.clone(),
+                    cache: p.cache().to_owned(),
+                    address: p.key().socket_addr(),
+                    tls: p.tls(),
+                    verdict,
+                    reason,
+                    sources: plan.sources.clone(),
+                    open_connections: p.open_connections().len(),
+                }
             })
             .collect()
     }
@@ -120,7 +124,7 @@ impl Edge {
             .find(|s| &s.endpoint == endpoint && s.address.port() == port)
     }
 
-    /// Closes every listener and releases every reservation.
+    /// Closes every listener, resets open connections and releases every reservation.
     pub async fn shutdown(&mut self) {
         for (_, mut p) in std::mem::take(&mut self.ports) {
             p.close().await;

@@ -1,26 +1,45 @@
-//! The edge of the simulated world: one listener slot per endpoint address:port (each cache's public
-//! endpoint and every private endpoint, on each port the cache serves), applying the verdict the
-//! world computes ([`redlink_world::verdict`]).
+//! The edge of the simulated world: one slot per endpoint address:port (each cache's public
+//! endpoint and every private endpoint, on each port the cache serves), carrying out the verdicts
+//! the world computes ([`redlink_world::verdict`]) for every source, with the OS's own primitives:
 //!
-//! - [`Reservation`]: the address:port held for the world by a socket bound with `SO_REUSEPORT` that
-//!   never listens: connections are refused (a real RST) and no other world can take the address.
-//! - [`RouteListener`]: a second `SO_REUSEPORT` socket on the same address that listens and hands
-//!   every accepted stream in-process to the cache's engine (no proxy hop).
-//! - [`EndpointPort`]: one address:port: its reservation, its current verdict, its listener if routed.
-//! - [`Edge`]: every endpoint port of a world, reconciled with the world on each change.
+//! | verdict | primitive | module |
+//! | --- | --- | --- |
+//! | refuse | a reserved, non-listening `SO_REUSEPORT` socket (a real RST) | [`Reservation`] |
+//! | drop | a listener with a full accept queue of length 0 (SYNs unanswered) | [`DropListener`] |
+//! | drop, some sources | a BPF socket filter discarding their SYNs | [`SourceFilter`] |
+//! | reset | accept, `SO_LINGER 0`, close (ECONNRESET) | [`reset()`] |
+//! | blackhole | accept, read and discard, never answer | [`blackhole()`] |
+//! | route | accept and hand the stream in-process to the engine, through [`toxics`] | [`PolicyListener`] |
 //!
-//! Verdicts so far are route and refuse; drop, reset, blackhole and toxics come with the network
-//! policy layer, as new arms of [`Verdict`] applied in [`EndpointPort::apply`].
+//! - [`PortPlan`]: one port's verdict per [`redlink_world::Source`] and the primitive carrying it.
+//! - [`EndpointPort`]: one address:port: its reservation, plan, listener and open connections.
+//! - [`Edge`]: every endpoint port of a world, reconciled with the world on each change; open
+//!   connections whose path becomes denied are reset ([`Cut`]).
 
+mod blackhole;
+mod conn;
+mod drop;
 mod edge;
 mod error;
+mod filter;
 mod listener;
+mod plan;
 mod port;
 mod reservation;
+mod reset;
+mod socket;
+pub mod toxics;
 
+pub use blackhole::blackhole;
+pub use conn::{Cut, CutStream, OpenConns, Registered};
+pub use drop::DropListener;
 pub use edge::{Edge, PortStatus};
 pub use error::EdgeError;
-pub use listener::{LISTEN_BACKLOG, RouteListener};
+pub use filter::SourceFilter;
+pub use listener::{LISTEN_BACKLOG, PolicyListener, PortIdentity};
+pub use plan::{PortPlan, SourceVerdict};
 pub use port::{EndpointPort, PortKey};
-pub use redlink_world::{EndpointId, Verdict};
+pub use redlink_world::{EndpointId, Source, Verdict};
 pub use reservation::Reservation;
+pub use reset::{arm_reset, reset};
+pub use socket::listening_socket;

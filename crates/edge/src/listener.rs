@@ -1,60 +1,86 @@
-//! The route primitive: a listening `SO_REUSEPORT` socket on a reserved address:port whose accepted
-//! streams are handed in-process to a cache's engine ([`Engine::accept_stream`]), with a
-//! [`ConnContext`] saying which endpoint they came through and whether the port speaks TLS (the
-//! engine terminates TLS with the cache's certificate). Closing it brings the address back to
-//! refusing, since the reservation stays.
+//! The accepting listener of an endpoint port: a listening `SO_REUSEPORT` socket on the reserved
+//! address:port that decides per accepted connection, by the peer's address, what the source's
+//! verdict says: route (hand the stream in-process to the cache's engine, through the toxics on
+//! the path), reset (SO_LINGER 0 and close) or blackhole (read and discard). Sources to be dropped
+//! never get here: a socket filter on this listener discards their SYNs (see [`crate::filter`]).
+//! Closing the listener brings the address back to refusing, since the reservation stays.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use redlink_engine::{ConnContext, Engine};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::net::TcpListener;
+use redlink_world::{Toxic, Verdict};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-/// The accept queue length of a routing listener.
+use crate::blackhole::blackhole;
+use crate::conn::{CutStream, OpenConns, Registered};
+use crate::filter::SourceFilter;
+use crate::plan::PortPlan;
+use crate::reset::reset;
+use crate::socket::listening_socket;
+use crate::toxics::{Chains, DUPLEX_BUFFER, pump};
+
+/// The accept queue length of an accepting listener.
 pub const LISTEN_BACKLOG: i32 = 1024;
 
 /// Pause after an accept error (e.g. out of file descriptors) before accepting again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
-/// An open routing listener and its accept loop.
+/// What the accept loop needs to know about its port.
+#[derive(Debug, Clone)]
+pub struct PortIdentity {
+    /// The endpoint's name (`public` or the private endpoint's), for connection contexts.
+    pub endpoint: String,
+    /// Whether the port speaks TLS (the engine terminates it).
+    pub tls: bool,
+}
+
+/// An open accepting listener and its accept loop.
 #[derive(Debug)]
-pub struct RouteListener {
+pub struct PolicyListener {
     addr: SocketAddr,
+    listener: Arc<TcpListener>,
+    plan: Arc<RwLock<Arc<PortPlan>>>,
+    filter: Option<SourceFilter>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
 
-fn listening_socket(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_port(true)?;
-    // Accepted connections inherit SO_REUSEADDR, and so do their TIME_WAIT entries after the server
-    // closes first: the next world's probe (see `Reservation::claim`) can then bind over them.
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&SockAddr::from(addr))?;
-    socket.listen(LISTEN_BACKLOG)?;
-    TcpListener::from_std(socket.into())
-}
-
-impl RouteListener {
-    /// Listens on `addr` (already reserved by this process) and hands each accepted stream to
-    /// `engine`, as coming through endpoint `endpoint` on a TLS port when `tls`. Must be called
-    /// inside a tokio runtime.
+impl PolicyListener {
+    /// Listens on `addr` (already reserved by this process) and applies `plan` to every accepted
+    /// connection, registering the ones that stay open in `conns`. Must be called inside a tokio
+    /// runtime.
     pub fn open(
         addr: SocketAddr,
-        engine: Engine,
-        endpoint: String,
-        tls: bool,
-    ) -> io::Result<RouteListener> {
-        let listener = listening_socket(addr)?;
+        identity: PortIdentity,
+        plan: PortPlan,
+        conns: Arc<OpenConns>,
+    ) -> io::Result<PolicyListener> {
+        let listener = Arc::new(TcpListener::from_std(
+            listening_socket(addr, LISTEN_BACKLOG)?.into(),
+        )?);
+        let plan = Arc::new(RwLock::new(Arc::new(plan)));
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(accept_loop(listener, stopped, engine, endpoint, tls));
-        Ok(RouteListener { addr, stop, task })
+        let task = tokio::spawn(accept_loop(
+            listener.clone(),
+            stopped,
+            plan.clone(),
+            identity,
+            conns,
+        ));
+        Ok(PolicyListener {
+            addr,
+            listener,
+            plan,
+            filter: None,
+            stop,
+            task,
+        })
     }
 
     /// Where it listens.
@@ -62,8 +88,28 @@ impl RouteListener {
         self.addr
     }
 
+    /// Puts `plan` in force for connections accepted from now on.
+    pub fn set_plan(&self, plan: PortPlan) {
+        if let Ok(mut p) = self.plan.write() {
+            *p = Arc::new(plan);
+        }
+    }
+
+    /// Attaches `filter` (or removes the current one with `None`) unless it is already in place.
+    pub fn set_filter(&mut self, filter: Option<SourceFilter>) -> io::Result<()> {
+        if self.filter == filter {
+            return Ok(());
+        }
+        match &filter {
+            Some(f) => f.attach(&*self.listener)?,
+            None => SourceFilter::detach(&*self.listener)?,
+        }
+        self.filter = filter;
+        Ok(())
+    }
+
     /// Stops accepting and closes the listening socket; returns once it is closed, so a connection
-    /// attempted afterwards is refused. Connections already handed over keep running.
+    /// attempted afterwards is refused. Connections already accepted are left to the caller.
     pub async fn close(self) {
         let _ = self.stop.send(());
         if let Err(e) = self.task.await
@@ -75,11 +121,11 @@ impl RouteListener {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     mut stopped: oneshot::Receiver<()>,
-    engine: Engine,
-    endpoint: String,
-    tls: bool,
+    plan: Arc<RwLock<Arc<PortPlan>>>,
+    identity: PortIdentity,
+    conns: Arc<OpenConns>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -89,28 +135,97 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                let local = match stream.local_addr() {
-                    Ok(a) => a,
-                    Err(e) => {
-                        debug!(%peer, "accepted connection vanished: {e}");
-                        continue;
-                    }
+                let current = match plan.read() {
+                    Ok(p) => p.clone(),
+                    Err(_) => break,
                 };
-                let ctx = ConnContext {
-                    peer,
-                    local,
-                    tls,
-                    endpoint: Some(endpoint.clone()),
-                };
-                let engine = engine.clone();
-                tokio::spawn(async move { engine.accept_stream(stream, ctx).await });
+                dispatch(stream, peer, &current, &identity, &conns);
             }
             Err(e) => {
-                warn!(endpoint = %endpoint, "accept failed: {e}");
+                warn!(endpoint = %identity.endpoint, "accept failed: {e}");
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
             }
         }
     }
-    // Dropping the listener here closes the socket; the reservation keeps the address.
+    // Dropping the last reference to the listener closes the socket; the reservation keeps the
+    // address. The caller holds the other reference and drops it right after.
+}
+
+fn dispatch(
+    stream: TcpStream,
+    peer: SocketAddr,
+    plan: &PortPlan,
+    identity: &PortIdentity,
+    conns: &Arc<OpenConns>,
+) {
+    let Some(decision) = plan.decide(peer.ip()) else {
+        reset(stream);
+        return;
+    };
+    match (decision.action, &plan.engine) {
+        (Verdict::Route, Some(engine)) => {
+            let local = match stream.local_addr() {
+                Ok(a) => a,
+                Err(e) => {
+                    debug!(%peer, "accepted connection vanished: {e}");
+                    return;
+                }
+            };
+            let ctx = ConnContext {
+                peer,
+                local,
+                tls: identity.tls,
+                endpoint: Some(identity.endpoint.clone()),
+            };
+            let registered = conns.register(
+                decision.source.clone(),
+                Verdict::Route,
+                decision.toxics.len(),
+                peer,
+                Some(engine.clone()),
+            );
+            tokio::spawn(route(
+                stream,
+                engine.clone(),
+                ctx,
+                decision.toxics.clone(),
+                registered,
+            ));
+        }
+        (Verdict::Blackhole, _) => {
+            let registered =
+                conns.register(decision.source.clone(), Verdict::Blackhole, 0, peer, None);
+            tokio::spawn(async move {
+                blackhole(stream, &registered.cut).await;
+                drop(registered);
+            });
+        }
+        // Reset; a route without an engine; a drop or refusal the kernel could not carry out for
+        // this source alone (the plan's reason says so).
+        _ => reset(stream),
+    }
+}
+
+/// The route primitive: hands `stream` to `engine` in-process, directly or through a toxic pump.
+async fn route(
+    stream: TcpStream,
+    engine: Engine,
+    ctx: ConnContext,
+    toxics: Vec<Toxic>,
+    registered: Registered,
+) {
+    let _ = stream.set_nodelay(true);
+    if toxics.is_empty() {
+        engine
+            .accept_stream(CutStream::new(stream, registered.cut.clone()), ctx)
+            .await;
+    } else {
+        let (engine_side, edge_side) = tokio::io::duplex(DUPLEX_BUFFER);
+        let chains = Chains::build(&toxics);
+        tokio::join!(
+            engine.accept_stream(engine_side, ctx),
+            pump(stream, edge_side, chains, &registered.cut),
+        );
+    }
+    drop(registered);
 }

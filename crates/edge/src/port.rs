@@ -1,14 +1,26 @@
-//! One endpoint address:port: its [`Reservation`], the verdict in force and, while that verdict is
-//! route, its [`RouteListener`]. Applying a new verdict opens or closes the listener; the
-//! reservation stays for as long as the world has the endpoint.
+//! One endpoint address:port: its [`Reservation`], the [`PortPlan`] in force, and the listener that
+//! carries it out:
+//! - every source refused → the reservation alone (a real RST);
+//! - every source dropped → a [`DropListener`] (a full accept queue: SYNs go unanswered);
+//! - otherwise → a [`PolicyListener`] deciding per accepted connection (route, reset, blackhole),
+//!   with a socket filter discarding the SYNs of sources to drop. A per-source refusal becomes
+//!   reset-after-accept; a per-source drop without the privilege to attach the filter (EPERM for an
+//!   ordinary uid outside a user namespace) becomes reset-after-accept too, and the reasons say so.
+//!
+//! Open connections whose source's action changes are reset (see [`crate::conn`]).
 
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
-use redlink_engine::Engine;
-use redlink_world::{EndpointId, Verdict};
+use redlink_world::{EndpointId, Source, Verdict};
 
+use crate::conn::OpenConns;
+use crate::drop::DropListener;
 use crate::error::EdgeError;
-use crate::listener::RouteListener;
+use crate::filter::SourceFilter;
+use crate::listener::{PolicyListener, PortIdentity};
+use crate::plan::PortPlan;
 use crate::reservation::Reservation;
 
 /// What identifies an endpoint port across world changes.
@@ -29,6 +41,17 @@ impl PortKey {
     }
 }
 
+/// The listener in place.
+#[derive(Debug)]
+enum Mode {
+    Refusing,
+    Dropping(DropListener),
+    Accepting(PolicyListener),
+}
+
+/// Said when a refusal must be limited to some sources.
+const NO_PER_SOURCE_REFUSE: &str = "a refusal cannot be limited to some sources without privileges, so this source's connections are reset after accept instead";
+
 /// One reserved endpoint address:port and what it currently does.
 #[derive(Debug)]
 pub struct EndpointPort {
@@ -36,13 +59,13 @@ pub struct EndpointPort {
     cache: String,
     tls: bool,
     reservation: Reservation,
-    verdict: Verdict,
-    reason: String,
-    listener: Option<RouteListener>,
+    plan: PortPlan,
+    mode: Mode,
+    conns: Arc<OpenConns>,
 }
 
 impl EndpointPort {
-    /// Reserves the address:port of `key` for `cache`'s endpoint; it refuses until a verdict is
+    /// Reserves the address:port of `key` for `cache`'s endpoint; it refuses until a plan is
     /// applied.
     pub fn reserve(key: PortKey, cache: &str, tls: bool) -> Result<EndpointPort, EdgeError> {
         let reservation =
@@ -57,9 +80,9 @@ impl EndpointPort {
             cache: cache.to_owned(),
             tls,
             reservation,
-            verdict: Verdict::Refuse,
-            reason: "refuse: not opened yet".to_owned(),
-            listener: None,
+            plan: PortPlan::refusing("not opened yet, so the connection was refused"),
+            mode: Mode::Refusing,
+            conns: Arc::new(OpenConns::default()),
         })
     }
 
@@ -78,14 +101,14 @@ impl EndpointPort {
         self.tls
     }
 
-    /// The verdict in force.
-    pub fn verdict(&self) -> Verdict {
-        self.verdict
+    /// The plan in force (the world's verdicts per source, with the primitives carrying them out).
+    pub fn plan(&self) -> &PortPlan {
+        &self.plan
     }
 
-    /// The world's explanation of the verdict in force.
-    pub fn reason(&self) -> &str {
-        &self.reason
+    /// The open connections (routed or blackholed).
+    pub fn open_connections(&self) -> &Arc<OpenConns> {
+        &self.conns
     }
 
     /// Whether the reservation still holds the address.
@@ -93,52 +116,113 @@ impl EndpointPort {
         self.reservation.is_bound()
     }
 
-    /// Puts `verdict` in force: route opens a listener handing streams to `engine` (if none is open),
-    /// refuse closes it. `engine` is needed for route only; route without an engine refuses.
-    pub async fn apply(
-        &mut self,
-        verdict: Verdict,
-        reason: String,
-        engine: Option<&Engine>,
-    ) -> Result<(), EdgeError> {
-        match (verdict, engine) {
-            (Verdict::Route, Some(engine)) => {
-                if self.listener.is_none() {
-                    let listener = RouteListener::open(
-                        self.key.socket_addr(),
-                        engine.clone(),
-                        self.key.endpoint.name().to_owned(),
-                        self.tls,
-                    )
-                    .map_err(|source| EdgeError::Listen {
-                        endpoint: self.key.endpoint.clone(),
-                        cache: self.cache.clone(),
-                        address: self.key.socket_addr(),
-                        source,
-                    })?;
-                    self.listener = Some(listener);
+    fn listen_error(&self, source: io::Error) -> EdgeError {
+        EdgeError::Listen {
+            endpoint: self.key.endpoint.clone(),
+            cache: self.cache.clone(),
+            address: self.key.socket_addr(),
+            source,
+        }
+    }
+
+    /// Puts `plan` in force: opens, switches or closes the listener, attaches the socket filter
+    /// for per-source drops (or falls back, noting it in the plan), and resets open connections
+    /// whose source's action changed.
+    pub async fn apply(&mut self, mut plan: PortPlan) -> Result<(), EdgeError> {
+        match plan.uniform_action() {
+            Some(Verdict::Refuse) => self.set_mode(Mode::Refusing).await,
+            Some(Verdict::Drop) => {
+                if !matches!(self.mode, Mode::Dropping(_)) {
+                    self.set_mode(Mode::Refusing).await;
+                    let dropping = DropListener::open(self.key.socket_addr())
+                        .map_err(|e| self.listen_error(e))?;
+                    self.mode = Mode::Dropping(dropping);
                 }
-                self.verdict = Verdict::Route;
-                self.reason = reason;
             }
-            (Verdict::Route, None) => {
-                self.close().await;
-                self.verdict = Verdict::Refuse;
-                self.reason = format!("refuse: cache {} has no engine", self.cache);
-            }
-            (Verdict::Refuse, _) => {
-                self.close().await;
-                self.verdict = Verdict::Refuse;
-                self.reason = reason;
+            _ => {
+                for s in plan
+                    .sources
+                    .iter_mut()
+                    .filter(|s| s.action == Verdict::Refuse)
+                {
+                    s.fall_back(Verdict::Reset, NO_PER_SOURCE_REFUSE);
+                }
+                if !matches!(self.mode, Mode::Accepting(_)) {
+                    self.set_mode(Mode::Refusing).await;
+                    let identity = PortIdentity {
+                        endpoint: self.key.endpoint.name().to_owned(),
+                        tls: self.tls,
+                    };
+                    let listener = PolicyListener::open(
+                        self.key.socket_addr(),
+                        identity,
+                        plan.clone(),
+                        self.conns.clone(),
+                    )
+                    .map_err(|e| self.listen_error(e))?;
+                    self.mode = Mode::Accepting(listener);
+                }
+                if let Mode::Accepting(listener) = &mut self.mode {
+                    let filter = drop_filter(&plan);
+                    if let Err(e) = listener.set_filter(filter.clone()) {
+                        let note = format!(
+                            "dropping some sources only needs a socket filter, which this process may not attach ({e}; an ordinary user may inside `redlink exec`'s user namespace), so this source's connections are reset after accept instead"
+                        );
+                        for s in plan
+                            .sources
+                            .iter_mut()
+                            .filter(|s| s.action == Verdict::Drop)
+                        {
+                            s.fall_back(Verdict::Reset, &note);
+                        }
+                        let _ = listener.set_filter(None);
+                    }
+                    listener.set_plan(plan.clone());
+                }
             }
         }
+        let endpoint = self.key.endpoint.name().to_owned();
+        self.conns.reset_where(&endpoint, |source, action| {
+            plan.for_source(source).is_some_and(|s| s.action == action)
+        });
+        self.plan = plan;
         Ok(())
     }
 
-    /// Closes the listener, if open (the port refuses afterwards).
-    pub async fn close(&mut self) {
-        if let Some(l) = self.listener.take() {
-            l.close().await;
+    async fn set_mode(&mut self, mode: Mode) {
+        match std::mem::replace(&mut self.mode, mode) {
+            Mode::Accepting(l) => l.close().await,
+            Mode::Dropping(d) => drop(d),
+            Mode::Refusing => {}
         }
     }
+
+    /// Closes the listener, if open (the port refuses afterwards), and resets open connections.
+    pub async fn close(&mut self) {
+        self.set_mode(Mode::Refusing).await;
+        self.conns
+            .reset_where(self.key.endpoint.name(), |_, _| false);
+        self.plan = PortPlan::refusing("the endpoint is closed, so the connection was refused");
+    }
+}
+
+/// The socket filter that drops the plan's drop sources, if any: a deny list, or an allow list
+/// when the host (and so every unknown address) is dropped.
+fn drop_filter(plan: &PortPlan) -> Option<SourceFilter> {
+    let dropped = |s: &&crate::plan::SourceVerdict| s.action == Verdict::Drop;
+    if !plan.sources.iter().any(|s| dropped(&s)) {
+        return None;
+    }
+    let host_dropped = plan.host().is_some_and(|h| h.action == Verdict::Drop);
+    let networks = plan.sources.iter().filter(|s| s.source != Source::Host);
+    Some(if host_dropped {
+        SourceFilter::AllowOnly(
+            networks
+                .filter(|s| !dropped(s))
+                .map(|s| s.address)
+                .collect(),
+        )
+    } else {
+        SourceFilter::Deny(networks.filter(dropped).map(|s| s.address).collect())
+    })
 }

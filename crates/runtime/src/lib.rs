@@ -5,15 +5,21 @@
 //! [`RunningWorld::update`] changes the world: DNS answers follow at once, listeners open and close,
 //! and the state file is rewritten.
 //!
+//! [`probe`] is the client side: resolve a name through a network's resolver, connect from the
+//! network's client address, TLS, AUTH, PING, with the evidence of each step.
+//!
 //! Modules: `block` (claiming an address block), `certs` (the world's CA and cache certificates),
-//! `engines` (an engine per cache), `resolvers` (DNS views with port fallback), `state` (the state
-//! file), `options`, `error`, `running` (the running world).
+//! `engines` (an engine per cache), `direct` (optional direct engine ports for benchmarks),
+//! `resolvers` (DNS views with port fallback), `state` (the state file), `options`, `error`,
+//! `running` (the running world), `probe`.
 
 mod block;
 mod certs;
+mod direct;
 mod engines;
 mod error;
 mod options;
+pub mod probe;
 mod resolvers;
 mod running;
 mod state;
@@ -21,7 +27,13 @@ mod state;
 pub use block::BlockLock;
 pub use certs::{WorldCa, certificate_names};
 pub use error::RuntimeError;
-pub use options::{DEFAULT_DNS_PORT, UpOptions, default_state_path};
+pub use options::{
+    CURRENT_POINTER, DEFAULT_DNS_PORT, UpOptions, current_state_pointer, default_state_dir,
+    default_state_path, locate_state_file,
+};
 pub use redlink_edge::PortStatus;
 pub use running::RunningWorld;
-pub use state::{CacheState, EndpointKind, EndpointState, NetworkState, PortVerdict, StateFile};
+pub use state::{
+    CacheState, EndpointKind, EndpointState, NetworkState, PortVerdict, SourcePortVerdict,
+    StateFile,
+};

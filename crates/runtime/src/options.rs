@@ -15,6 +15,10 @@ pub struct UpOptions {
     pub dns_port: u16,
     /// Use this address block only; `None` = the first free one.
     pub block: Option<u8>,
+    /// Also expose each cache's engine on a direct loopback port (`127.0.0.1:PORT`, plain, no edge
+    /// policy), listed as `caches.*.direct` in the state file: for benchmarks comparing a routed
+    /// endpoint with the engine itself.
+    pub direct_engines: bool,
 }
 
 impl Default for UpOptions {
@@ -23,6 +27,7 @@ impl Default for UpOptions {
             state_file: None,
             dns_port: DEFAULT_DNS_PORT,
             block: None,
+            direct_engines: false,
         }
     }
 }
@@ -30,6 +35,48 @@ impl Default for UpOptions {
 fn uid() -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// The directory of default state files: `$XDG_RUNTIME_DIR/redlink` when that directory exists,
+/// else `/tmp/redlink-UID`.
+pub fn default_state_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() && Path::new(&d).is_dir() => PathBuf::from(d).join("redlink"),
+        _ => std::env::temp_dir().join(format!(
+            "redlink-{}",
+            uid().map_or_else(|| "user".to_owned(), |u| u.to_string())
+        )),
+    }
+}
+
+/// The stable pointer to the last world `up` started with the default state path:
+/// `current.json` in [`default_state_dir`], a symbolic link to that world's state file (removed
+/// when that world stops). `probe` and `ctl` read it when neither `--state-file` nor
+/// `$REDLINK_STATE` is given.
+pub fn current_state_pointer() -> PathBuf {
+    default_state_dir().join(CURRENT_POINTER)
+}
+
+/// The file name of [`current_state_pointer`].
+pub const CURRENT_POINTER: &str = "current.json";
+
+/// The state file a client should read: `explicit` (`--state-file`), else `$REDLINK_STATE`, else
+/// [`current_state_pointer`]. Errors name what was tried.
+pub fn locate_state_file(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("REDLINK_STATE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let pointer = current_state_pointer();
+    if pointer.exists() {
+        return Ok(pointer);
+    }
+    Err(format!(
+        "no running world found: give --state-file F, set REDLINK_STATE, or start one with `redlink up` (which points {} at its state file)",
+        pointer.display()
+    ))
 }
 
 /// The default state file of a world named `name` run by process `pid`:
@@ -51,14 +98,7 @@ pub fn default_state_path(name: &str, pid: u32) -> PathBuf {
     } else {
         clean
     };
-    let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(d) if !d.is_empty() && Path::new(&d).is_dir() => PathBuf::from(d).join("redlink"),
-        _ => std::env::temp_dir().join(format!(
-            "redlink-{}",
-            uid().map_or_else(|| "user".to_owned(), |u| u.to_string())
-        )),
-    };
-    dir.join(format!("{clean}-{pid}.json"))
+    default_state_dir().join(format!("{clean}-{pid}.json"))
 }
 
 #[cfg(test)]

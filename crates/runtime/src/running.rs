@@ -15,9 +15,10 @@ use tracing::debug;
 
 use crate::block::BlockLock;
 use crate::certs::WorldCa;
+use crate::direct::DirectListener;
 use crate::engines::start_engine;
 use crate::error::RuntimeError;
-use crate::options::{UpOptions, default_state_path};
+use crate::options::{CURRENT_POINTER, UpOptions, default_state_path};
 use crate::resolvers::start_resolvers;
 use crate::state::{StateFile, StateFiles, Whereabouts, ca_path_for, write_atomically};
 
@@ -42,6 +43,8 @@ pub struct RunningWorld {
     files: StateFiles,
     scenario: String,
     lock: BlockLock,
+    direct: Vec<(String, SocketAddr)>,
+    _direct_listeners: Vec<DirectListener>,
 }
 
 /// The addresses a scenario pins (a conflict on one of them is not solved by another block).
@@ -157,7 +160,7 @@ impl RunningWorld {
         };
 
         let (tx, rx) = watch::channel(Arc::new(world));
-        let (dns, notes) = match start_resolvers(rx, options.dns_port).await {
+        let (dns, mut notes) = match start_resolvers(rx, options.dns_port).await {
             Ok(started) => started,
             Err(e) => {
                 stop_engines(&engines);
@@ -173,12 +176,27 @@ impl RunningWorld {
             return Err(e.into());
         }
 
+        let mut direct_listeners = Vec::new();
+        if options.direct_engines {
+            for (cache, engine) in &engines {
+                match DirectListener::open(engine.clone()).await {
+                    Ok(l) => direct_listeners.push((cache.clone(), l)),
+                    Err(e) => notes.push(format!("cache {cache}: no direct engine port: {e}")),
+                }
+            }
+        }
+        let direct: Vec<(String, SocketAddr)> = direct_listeners
+            .iter()
+            .map(|(c, l)| (c.clone(), l.addr()))
+            .collect();
+        let default_path = options.state_file.is_none();
         let state_path = options
             .state_file
             .clone()
             .unwrap_or_else(|| default_state_path(&name, std::process::id()));
         let files = StateFiles {
             ca: ca_path_for(&state_path),
+            pointer: default_path.then(|| state_path.with_file_name(CURRENT_POINTER)),
             state: state_path,
         };
         let resolvers = dns.local_addrs();
@@ -190,6 +208,7 @@ impl RunningWorld {
                 ports: &edge.status(),
                 scenario: scenario.file(),
                 block: lock.block(),
+                direct: &direct,
             },
         );
         let written = write_atomically(&files.ca, ca.cert_pem().as_bytes())
@@ -200,6 +219,7 @@ impl RunningWorld {
             stop_engines(&engines);
             return Err(e);
         }
+        files.write_pointer();
         Ok(RunningWorld {
             world: tx,
             inner: Mutex::new(Inner {
@@ -214,6 +234,8 @@ impl RunningWorld {
             files,
             scenario: scenario.file().to_owned(),
             lock,
+            direct,
+            _direct_listeners: direct_listeners.into_iter().map(|(_, l)| l).collect(),
         })
     }
 
@@ -268,6 +290,7 @@ impl RunningWorld {
                 ports: &inner.edge.status(),
                 scenario: &self.scenario,
                 block: self.lock.block(),
+                direct: &self.direct,
             },
         );
         self.files.write(&inner.state)?;
@@ -321,6 +344,15 @@ impl RunningWorld {
     /// What every endpoint port does now.
     pub async fn ports(&self) -> Vec<PortStatus> {
         self.inner.lock().await.edge.status()
+    }
+
+    /// The direct loopback address of `cache`'s engine, when started with
+    /// [`UpOptions::direct_engines`].
+    pub fn direct_engine(&self, cache: &str) -> Option<SocketAddr> {
+        self.direct
+            .iter()
+            .find(|(c, _)| c == cache)
+            .map(|(_, a)| *a)
     }
 
     /// The engine of `cache`.

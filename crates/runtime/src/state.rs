@@ -7,6 +7,13 @@
 //! `networks.*.client_address`, `caches.*.hostname`, `caches.*.public_network_access`,
 //! `caches.*.endpoints[]` with `name`, `kind`, `network`, `address`, `ports`, `tls_ports`, `state`);
 //! the others are extras. `control` is `null` until the control API exists.
+//!
+//! Extras worth knowing: `world` is the whole world model as it is now (so `probe` and other
+//! clients can recompute DNS explanations with [`redlink_world::resolve`] without the scenario
+//! file, live changes included); each endpoint port's `verdicts` entry gives the primitive in force
+//! for the host and, under `networks`, for each network's clients, with the explanation (including
+//! any fallback the edge had to make); `caches.*.direct` is the engine's direct loopback address
+//! when the world was started with [`crate::UpOptions::direct_engines`].
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -42,6 +49,9 @@ pub struct StateFile {
     /// Extra: the address block the world occupies.
     #[serde(default)]
     pub block: u8,
+    /// Extra: the world model as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world: Option<World>,
 }
 
 /// One network.
@@ -80,6 +90,9 @@ pub struct CacheState {
     /// Extra: whether clients must AUTH.
     #[serde(default)]
     pub requirepass: bool,
+    /// Extra: the engine's direct loopback listener (plain), when started with one (benchmarks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct: Option<SocketAddr>,
 }
 
 /// Public or private endpoint.
@@ -116,12 +129,27 @@ pub struct EndpointState {
     pub verdicts: BTreeMap<String, PortVerdict>,
 }
 
-/// What one port does, and why.
+/// What one port does for the host (127.0.0.1), and why; per network under `networks`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortVerdict {
-    /// `route` or `refuse` (more kinds come with the network policy layer).
+    /// `route`, `refuse`, `drop`, `reset` or `blackhole`: the primitive in force.
     pub verdict: Verdict,
     /// The world's explanation.
+    pub reason: String,
+    /// Extra: the same for clients of each network (by network name).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, SourcePortVerdict>,
+}
+
+/// What one port does for one network's clients, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourcePortVerdict {
+    /// The primitive in force.
+    pub verdict: Verdict,
+    /// The world's verdict, when the edge had to carry it out differently (a fallback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_verdict: Option<Verdict>,
+    /// The explanation.
     pub reason: String,
 }
 
@@ -137,6 +165,8 @@ pub struct Whereabouts<'a> {
     pub scenario: &'a str,
     /// The address block.
     pub block: u8,
+    /// The engines' direct loopback listeners, by cache.
+    pub direct: &'a [(String, SocketAddr)],
 }
 
 impl StateFile {
@@ -179,6 +209,11 @@ impl StateFile {
                         privatelink_hostname: c.privatelink_host_name(),
                         running: c.running,
                         requirepass: c.requirepass.is_some(),
+                        direct: at
+                            .direct
+                            .iter()
+                            .find(|(name, _)| *name == c.name)
+                            .map(|(_, a)| *a),
                     },
                 )
             })
@@ -194,6 +229,22 @@ impl StateFile {
                         PortVerdict {
                             verdict: p.verdict,
                             reason: p.reason.clone(),
+                            networks: p
+                                .sources
+                                .iter()
+                                .filter_map(|s| {
+                                    let n = s.source.network()?;
+                                    Some((
+                                        n.to_owned(),
+                                        SourcePortVerdict {
+                                            verdict: s.action,
+                                            world_verdict: (s.action != s.verdict)
+                                                .then_some(s.verdict),
+                                            reason: s.reason.clone(),
+                                        },
+                                    ))
+                                })
+                                .collect(),
                         },
                     )
                 })
@@ -224,6 +275,7 @@ impl StateFile {
             scenario: at.scenario.to_owned(),
             pid: std::process::id(),
             block: at.block,
+            world: Some(world.clone()),
         }
     }
 
@@ -282,13 +334,16 @@ pub fn ca_path_for(state: &Path) -> PathBuf {
     state.with_file_name(format!("{stem}-ca.crt"))
 }
 
-/// Removes the state file and the CA certificate when dropped (also on panic).
+/// Removes the state file and the CA certificate when dropped (also on panic), and the
+/// `current.json` pointer if it still points at this state file.
 #[derive(Debug)]
 pub struct StateFiles {
     /// The state file.
     pub state: PathBuf,
     /// The CA certificate.
     pub ca: PathBuf,
+    /// The stable pointer written next to a default-path state file.
+    pub pointer: Option<PathBuf>,
 }
 
 impl StateFiles {
@@ -301,8 +356,30 @@ impl StateFiles {
     }
 }
 
+impl StateFiles {
+    /// Points `pointer` (a symbolic link in the same directory) at the state file.
+    pub fn write_pointer(&self) {
+        let (Some(pointer), Some(target)) = (&self.pointer, self.state.file_name()) else {
+            return;
+        };
+        let tmp = pointer.with_file_name(format!(".current.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        if std::os::unix::fs::symlink(target, &tmp).is_ok()
+            && std::fs::rename(&tmp, pointer).is_err()
+        {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
 impl Drop for StateFiles {
     fn drop(&mut self) {
+        if let Some(pointer) = &self.pointer
+            && std::fs::read_link(pointer)
+                .is_ok_and(|t| Some(t.as_os_str()) == self.state.file_name())
+        {
+            let _ = std::fs::remove_file(pointer);
+        }
         let _ = std::fs::remove_file(&self.state);
         let _ = std::fs::remove_file(&self.ca);
     }

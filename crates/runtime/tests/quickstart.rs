@@ -128,12 +128,12 @@ async fn changes_flip_route_and_refuse_and_rewrite_the_state_file() {
         .await
         .expect("reject");
     assert_eq!(before, ConnectionState::Approved);
-    assert_refused(pe_hub, 6379);
-    assert_refused(pe_hub, 6380);
+    // Only Approved passes traffic: the others are dropped (a connect timeout).
+    assert_dropped(pe_hub, 6379);
     let state = StateFile::read(world.state_file()).expect("state file");
     let ep = &state.caches["contoso"].endpoints[1];
     assert_eq!(ep.state, Some(ConnectionState::Rejected));
-    assert_eq!(ep.verdicts["6379"].verdict, Verdict::Refuse);
+    assert_eq!(ep.verdicts["6379"].verdict, Verdict::Drop);
     assert!(ep.verdicts["6379"].reason.contains("Rejected"));
     // DNS does not care about the connection state: the record is still there.
     assert_eq!(address_of(&world, "hub", HOST).await, Some(pe_hub));

@@ -32,8 +32,8 @@ fn main() {
     }
     for e in scenario.expectations() {
         match e.check_resolution(&world) {
-            Ok(_) => println!("ok: {}", e.label()),
-            Err(why) => println!("FAILED: {}: {why}", e.label()),
+            Ok(_) => println!("ok: {}", e.label),
+            Err(why) => println!("FAILED: {}: {why}", e.label),
         }
     }
 }

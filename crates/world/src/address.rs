@@ -21,7 +21,7 @@
 use std::net::Ipv4Addr;
 
 /// Where a world allocates addresses; see the module documentation for the layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct AddressPlan {
     /// The block number this plan was made from.
     pub block: u8,

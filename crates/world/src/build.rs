@@ -325,6 +325,20 @@ impl World {
             })
             .collect();
 
+        let mut toxics = Vec::with_capacity(s.toxics.len());
+        for t in &s.toxics {
+            let kind = t
+                .toxic_kind()
+                .map_err(|m| scenario.error(&t.kind.span(), ScenarioErrorKind::Invalid, m))?;
+            toxics.push(crate::toxic::Toxic {
+                name: t.name.get_ref().clone(),
+                endpoint: t.endpoint.as_ref().map(|e| e.get_ref().clone()),
+                network: t.network.as_ref().map(|n| n.get_ref().clone()),
+                kind,
+                direction: t.direction,
+            });
+        }
+
         Ok(World {
             name: s.name.clone(),
             plan: *plan,
@@ -333,6 +347,7 @@ impl World {
             private_endpoints,
             dns_zones,
             network_rules,
+            toxics,
         })
     }
 }

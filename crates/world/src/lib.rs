@@ -5,7 +5,10 @@
 //!   [`AddressPlan`]; mutation methods for live changes.
 //! - [`resolve`]: which answer a network's resolver gives for a name, and why, as Azure would.
 //! - [`World::endpoints`] and [`verdict`]: what each endpoint's address:port does with a connection
-//!   (route to the cache's engine, refuse…) and why.
+//!   from a [`Source`] (route to the cache's engine, refuse, drop, reset, blackhole) and why.
+//! - [`Toxic`]: faults on routed paths (latency, bandwidth, slicer, reset after bytes, timeout).
+//! - [`Expectation`] and [`TimelineStep`]: what clients must see, and the timeline of changes
+//!   (`[[expect]]`, `[[step]]`), validated by replaying the timeline on the world.
 //! - [`quickstart`]: the embedded quickstart world.
 
 pub mod address;
@@ -20,13 +23,18 @@ mod mutate;
 pub mod quickstart;
 pub mod resolve;
 pub mod scenario;
+pub mod timeline;
+pub mod toxic;
 pub mod ttl;
 pub mod verdict;
 
 pub use address::AddressPlan;
 pub use endpoint::{Endpoint, EndpointId, PUBLIC_ENDPOINT};
 pub use error::{ScenarioError, ScenarioErrorKind, WorldError};
-pub use expect::{Expectation, ExpectedAnswer, TimelineStep};
+pub use expect::{
+    AuthResult, ClientSource, ConnectResult, Destination, Expectation, ExpectationKind,
+    ExpectedAnswer, Target,
+};
 pub use flavour::Flavour;
 pub use location::Position;
 pub use model::{
@@ -39,4 +47,6 @@ pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,
 };
 pub use scenario::Scenario;
-pub use verdict::{Verdict, verdict};
+pub use timeline::{Change, PlacedChange, Step as TimelineStep};
+pub use toxic::{Toxic, ToxicDirection, ToxicKind};
+pub use verdict::{HOST_ADDRESS, Source, Verdict, verdict};

@@ -79,6 +79,8 @@ pub enum BlockedAction {
     Drop,
     /// Accepted, then reset: ECONNRESET at the first read or write.
     Reset,
+    /// Accepted, then never answered: commands time out.
+    Blackhole,
 }
 
 impl BlockedAction {
@@ -88,6 +90,7 @@ impl BlockedAction {
             BlockedAction::Refuse => "refuse",
             BlockedAction::Drop => "drop",
             BlockedAction::Reset => "reset",
+            BlockedAction::Blackhole => "blackhole",
         }
     }
 }
@@ -130,7 +133,7 @@ pub enum RuleAction {
 /// A custom DNS server a network uses instead of Azure-provided DNS. It answers names in its static
 /// table itself (possibly stale), and passes every other query on to Azure DNS as seen from the network
 /// it lives in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Forwarder {
     /// The forwarder's name, for explanations.
     pub name: String,
@@ -142,7 +145,7 @@ pub struct Forwarder {
 }
 
 /// One static answer of a [`Forwarder`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForwarderAnswer {
     /// The address it answers.
     pub address: Ipv4Addr,
@@ -151,7 +154,7 @@ pub struct ForwarderAnswer {
 }
 
 /// A virtual network: clients in it use its resolver and connect from its client address.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
     /// Unique name.
     pub name: String,
@@ -168,7 +171,7 @@ pub struct Network {
 }
 
 /// A firewall rule on a cache's public endpoint: sources in `start..=end` are admitted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallRule {
     /// Rule name.
     pub name: String,
@@ -186,7 +189,7 @@ impl FirewallRule {
 }
 
 /// The ports a cache serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachePorts {
     /// The plain-text port, if served.
     pub plain: Option<u16>,
@@ -202,7 +205,7 @@ impl CachePorts {
 }
 
 /// A cache: a Redis engine behind a public endpoint and any number of private endpoints.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cache {
     /// Unique name (a lowercase DNS label).
     pub name: String,
@@ -256,7 +259,7 @@ impl Cache {
 }
 
 /// A private endpoint: an address in a network that stands for a cache.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivateEndpoint {
     /// Unique name.
     pub name: String,
@@ -273,7 +276,7 @@ pub struct PrivateEndpoint {
 }
 
 /// An A record in a private DNS zone.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ARecord {
     /// Name relative to the zone, lowercase (`contoso`, `contoso.eastus`; `@` is the apex).
     pub name: String,
@@ -286,7 +289,7 @@ pub struct ARecord {
 }
 
 /// A virtual network link: the network's Azure-provided DNS answers the zone's names from the zone.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneLink {
     /// Link name (unique within the zone).
     pub name: String,
@@ -297,7 +300,7 @@ pub struct ZoneLink {
 }
 
 /// A private DNS zone.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsZone {
     /// Zone name, lowercase, no trailing dot (`privatelink.redis.cache.windows.net`).
     pub name: String,
@@ -344,6 +347,8 @@ pub enum DenyAs {
     Refuse,
     /// Accepted then reset.
     Reset,
+    /// Accepted, then never answered.
+    Blackhole,
 }
 
 impl fmt::Display for DenyAs {
@@ -352,13 +357,14 @@ impl fmt::Display for DenyAs {
             DenyAs::Drop => "drop",
             DenyAs::Refuse => "refuse",
             DenyAs::Reset => "reset",
+            DenyAs::Blackhole => "blackhole",
         })
     }
 }
 
 /// An NSG-like rule: traffic from a source network to a destination (a private endpoint or a cache),
 /// on a port, is allowed or denied. Lower priority numbers are evaluated first.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRule {
     /// Unique name.
     pub name: String,
@@ -419,7 +425,7 @@ impl fmt::Display for AddressOwner {
 }
 
 /// The whole simulated world.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct World {
     /// The scenario's name, if it has one.
     pub name: Option<String>,
@@ -435,6 +441,9 @@ pub struct World {
     pub dns_zones: Vec<DnsZone>,
     /// Network rules, in file order.
     pub network_rules: Vec<NetworkRule>,
+    /// Toxics on routed paths, in file order.
+    #[serde(default)]
+    pub toxics: Vec<crate::toxic::Toxic>,
 }
 
 impl World {

@@ -323,6 +323,201 @@ impl World {
     }
 }
 
+/// Lifecycle changes the timeline needs: creating and deleting private endpoints and zones, and the
+/// cache settings the engine follows (`requirepass`, `maxclients`).
+impl World {
+    /// Creates private endpoint `name` in `network` for `cache` with `state`, at `address` or the
+    /// next free address of the network's range. With `register_in`, the zone gets the cache's A
+    /// record (replacing records of that name), as Azure's DNS zone group does. Returns the address.
+    pub fn add_private_endpoint(
+        &mut self,
+        name: &str,
+        network: &str,
+        cache: &str,
+        state: ConnectionState,
+        address: Option<Ipv4Addr>,
+        register_in: Option<&str>,
+    ) -> Result<Ipv4Addr, WorldError> {
+        if self.private_endpoint(name).is_some() {
+            return Err(WorldError::Duplicate {
+                kind: "private endpoint",
+                name: name.to_owned(),
+            });
+        }
+        let index = self
+            .networks
+            .iter()
+            .position(|n| n.name == network)
+            .ok_or_else(|| WorldError::UnknownNetwork(network.to_owned()))?;
+        let c = self
+            .cache(cache)
+            .ok_or_else(|| WorldError::UnknownCache(cache.to_owned()))?;
+        let (group_id, relative) = (c.group_id().to_owned(), c.relative_name());
+        if let Some(zone) = register_in {
+            self.zone_mut(zone)?;
+        }
+        let address = match address {
+            Some(a) if !is_loopback(a) => return Err(WorldError::AddressOutsideLoopback(a)),
+            Some(a) if self.address_owner(a).is_some() => {
+                return Err(WorldError::Invalid(format!(
+                    "address {a} is already in use"
+                )));
+            }
+            Some(a) => a,
+            None => {
+                let n = u8::try_from(index + 1)
+                    .map_err(|_| WorldError::Invalid("too many networks".to_owned()))?;
+                (crate::address::FIRST_ENDPOINT_HOST..=254)
+                    .map(|host| self.plan.private_endpoint(n, host))
+                    .find(|a| self.address_owner(*a).is_none())
+                    .ok_or_else(|| {
+                        WorldError::Invalid(format!("network {network} has no free address left"))
+                    })?
+            }
+        };
+        if let Some(zone) = register_in {
+            let z = self.zone_mut(zone)?;
+            z.records.retain(|r| r.name != relative);
+            z.records.push(ARecord {
+                name: relative,
+                address,
+                ttl: ttl::PRIVATE_RECORD,
+                registered_by: Some(name.to_owned()),
+            });
+        }
+        self.private_endpoints.push(crate::model::PrivateEndpoint {
+            name: name.to_owned(),
+            network: network.to_owned(),
+            cache: cache.to_owned(),
+            group_id,
+            state,
+            address,
+        });
+        Ok(address)
+    }
+
+    /// Deletes private endpoint `name`, and the A records its DNS zone group registered.
+    pub fn remove_private_endpoint(
+        &mut self,
+        name: &str,
+    ) -> Result<crate::model::PrivateEndpoint, WorldError> {
+        let i = self
+            .private_endpoints
+            .iter()
+            .position(|e| e.name == name)
+            .ok_or_else(|| WorldError::UnknownEndpoint(name.to_owned()))?;
+        for z in &mut self.dns_zones {
+            z.records
+                .retain(|r| r.registered_by.as_deref() != Some(name));
+        }
+        Ok(self.private_endpoints.remove(i))
+    }
+
+    /// Deletes private DNS zone `zone` with its records and links.
+    pub fn remove_zone(&mut self, zone: &str) -> Result<crate::model::DnsZone, WorldError> {
+        let name = normalize_name(zone);
+        let i = self
+            .dns_zones
+            .iter()
+            .position(|z| z.name == name)
+            .ok_or(WorldError::UnknownZone(name))?;
+        Ok(self.dns_zones.remove(i))
+    }
+
+    /// Sets (`Some`, non-empty) or clears (`None` or empty, as Redis's `requirepass ""`) a cache's
+    /// password. The runtime pushes it to the cache's engine.
+    pub fn set_requirepass(
+        &mut self,
+        cache: &str,
+        password: Option<&str>,
+    ) -> Result<Option<String>, WorldError> {
+        let c = self.cache_mut(cache)?;
+        let new = password.filter(|p| !p.is_empty()).map(str::to_owned);
+        Ok(std::mem::replace(&mut c.requirepass, new))
+    }
+
+    /// Sets a cache's maximum number of clients (at least 1). The runtime pushes it to the engine.
+    pub fn set_maxclients(
+        &mut self,
+        cache: &str,
+        maxclients: u32,
+    ) -> Result<Option<u32>, WorldError> {
+        if maxclients == 0 {
+            return Err(WorldError::Invalid(
+                "maxclients must be at least 1".to_owned(),
+            ));
+        }
+        let c = self.cache_mut(cache)?;
+        Ok(c.maxclients.replace(maxclients))
+    }
+}
+
+impl World {
+    /// Adds a firewall rule to a cache's public endpoint (its name must be new in the cache).
+    pub fn add_firewall_rule(
+        &mut self,
+        cache: &str,
+        rule: crate::model::FirewallRule,
+    ) -> Result<(), WorldError> {
+        if rule.start > rule.end {
+            return Err(WorldError::Invalid(format!(
+                "firewall rule {} ends ({}) before it starts ({})",
+                rule.name, rule.end, rule.start
+            )));
+        }
+        let c = self.cache_mut(cache)?;
+        if c.firewall_rules.iter().any(|r| r.name == rule.name) {
+            return Err(WorldError::Duplicate {
+                kind: "firewall rule",
+                name: rule.name,
+            });
+        }
+        c.firewall_rules.push(rule);
+        Ok(())
+    }
+
+    /// Removes the firewall rule `name` of a cache.
+    pub fn remove_firewall_rule(
+        &mut self,
+        cache: &str,
+        name: &str,
+    ) -> Result<crate::model::FirewallRule, WorldError> {
+        let c = self.cache_mut(cache)?;
+        let i = c
+            .firewall_rules
+            .iter()
+            .position(|r| r.name == name)
+            .ok_or_else(|| {
+                WorldError::Invalid(format!("cache {cache} has no firewall rule named {name}"))
+            })?;
+        Ok(c.firewall_rules.remove(i))
+    }
+
+    /// Peers (`true`) or unpeers (`false`) networks `a` and `b` (symmetric). Returns whether they
+    /// were peered before.
+    pub fn set_peering(&mut self, a: &str, b: &str, peered: bool) -> Result<bool, WorldError> {
+        self.require_network(a)?;
+        self.require_network(b)?;
+        if a == b {
+            return Err(WorldError::Invalid(format!(
+                "network {a} cannot be peered with itself"
+            )));
+        }
+        let before = self
+            .network(a)
+            .is_some_and(|n| n.peered_with.iter().any(|p| p == b));
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(n) = self.networks.iter_mut().find(|n| n.name == x) {
+                n.peered_with.retain(|p| p != y);
+                if peered {
+                    n.peered_with.push(y.to_owned());
+                }
+            }
+        }
+        Ok(before)
+    }
+}
+
 /// `name` relative to `zone`: accepts a relative name, `@`, or a full name ending in the zone.
 fn relative_name(zone: &str, name: &str) -> Result<String, WorldError> {
     if name == "@" {

@@ -53,10 +53,19 @@
 //! destination = "pe-hub"                    # optional endpoint or cache name
 //! port = 6380                               # optional
 //! action = "deny"                           # allow | deny
-//! deny_as = "drop"                          # drop | reset | refuse (refuse only without a source)
+//! deny_as = "drop"                          # drop | reset | blackhole | refuse (refuse only without a source)
 //!
-//! [[expect]]                                # see `Expectation`
-//! [[step]]                                  # kept opaque for now
+//! [[toxic]]                                 # a fault on routed connections (see `crate::toxic`)
+//! name = "slow-hub"
+//! endpoint = "pe-hub"                       # optional: a private endpoint, or a cache (all its endpoints)
+//! network = "hub"                           # optional: only connections from this network
+//! kind = "latency"                          # latency | bandwidth | slicer | reset_after | timeout
+//! latency_ms = 100                          # latency: latency_ms, jitter_ms (default 0)
+//! direction = "downstream"                  # upstream (client → cache) | downstream (default)
+//! # bandwidth: rate_kbps · slicer: avg_size, delay_us · reset_after: bytes · timeout: timeout_ms
+//!
+//! [[expect]]                                # checked against the initial world: see `crate::expect`
+//! [[step]]                                  # the timeline: see `crate::timeline`
 //! ```
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -69,12 +78,14 @@ use toml::Spanned;
 
 use crate::address::is_loopback;
 use crate::error::{ScenarioError, ScenarioErrorKind};
-use crate::expect::{Expectation, ExpectedAnswer, TimelineStep};
+use crate::expect::{Expectation, ExpectationSpec};
 use crate::flavour::Flavour;
 use crate::location::Position;
 use crate::model::{
     BlockedAction, ConnectionState, DenyAs, PublicNetworkAccess, ResolutionPolicy, RuleAction,
 };
+use crate::timeline::{Step, StepSpec};
+use crate::toxic::{ToxicDirection, ToxicKind};
 
 /// The file as written (after TOML parsing): see the module documentation for the format.
 #[derive(Clone, Debug, Deserialize)]
@@ -101,12 +112,15 @@ pub struct ScenarioFile {
     /// `[[network_rule]]` tables.
     #[serde(default, rename = "network_rule")]
     pub network_rules: Vec<NetworkRuleSpec>,
+    /// `[[toxic]]` tables.
+    #[serde(default, rename = "toxic")]
+    pub toxics: Vec<ToxicSpec>,
     /// `[[step]]` tables (opaque for now).
     #[serde(default, rename = "step")]
-    pub steps: Vec<Spanned<toml::Table>>,
+    pub steps: Vec<Spanned<StepSpec>>,
     /// `[[expect]]` tables.
     #[serde(default, rename = "expect")]
-    pub expectations: Vec<Spanned<Expectation>>,
+    pub expectations: Vec<Spanned<ExpectationSpec>>,
 }
 
 /// A `[[network]]` table.
@@ -307,6 +321,116 @@ pub struct NetworkRuleSpec {
     pub deny_as: Option<Spanned<DenyAs>>,
 }
 
+/// The `kind` of a `[[toxic]]` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToxicKindName {
+    /// `latency_ms`, `jitter_ms`.
+    Latency,
+    /// `rate_kbps`.
+    Bandwidth,
+    /// `avg_size`, `delay_us`.
+    Slicer,
+    /// `bytes`.
+    ResetAfter,
+    /// `timeout_ms`.
+    Timeout,
+}
+
+/// A `[[toxic]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToxicSpec {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// A private endpoint or a cache.
+    #[serde(default)]
+    pub endpoint: Option<Spanned<String>>,
+    /// A source network.
+    #[serde(default)]
+    pub network: Option<Spanned<String>>,
+    /// What it does.
+    pub kind: Spanned<ToxicKindName>,
+    /// Which way (default downstream).
+    #[serde(default)]
+    pub direction: ToxicDirection,
+    /// latency: added delay.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// latency: variation.
+    #[serde(default)]
+    pub jitter_ms: Option<u64>,
+    /// bandwidth: KB/s.
+    #[serde(default)]
+    pub rate_kbps: Option<u64>,
+    /// slicer: average piece size.
+    #[serde(default)]
+    pub avg_size: Option<u64>,
+    /// slicer: delay between pieces.
+    #[serde(default)]
+    pub delay_us: Option<u64>,
+    /// reset_after: bytes before the reset.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// timeout: milliseconds before the reset (0 = hold forever).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl ToxicSpec {
+    /// The toxic's kind with its parameters, or why the table does not describe one.
+    pub fn toxic_kind(&self) -> Result<ToxicKind, String> {
+        let given: Vec<(&str, Option<u64>)> = vec![
+            ("latency_ms", self.latency_ms),
+            ("jitter_ms", self.jitter_ms),
+            ("rate_kbps", self.rate_kbps),
+            ("avg_size", self.avg_size),
+            ("delay_us", self.delay_us),
+            ("bytes", self.bytes),
+            ("timeout_ms", self.timeout_ms),
+        ];
+        let (kind, allowed): (&str, &[&str]) = match self.kind.get_ref() {
+            ToxicKindName::Latency => ("latency", &["latency_ms", "jitter_ms"]),
+            ToxicKindName::Bandwidth => ("bandwidth", &["rate_kbps"]),
+            ToxicKindName::Slicer => ("slicer", &["avg_size", "delay_us"]),
+            ToxicKindName::ResetAfter => ("reset_after", &["bytes"]),
+            ToxicKindName::Timeout => ("timeout", &["timeout_ms"]),
+        };
+        if let Some((field, _)) = given
+            .iter()
+            .find(|(f, v)| v.is_some() && !allowed.contains(f))
+        {
+            return Err(format!(
+                "toxic {}: {field} does not apply to kind {kind} (it takes {})",
+                self.name.get_ref(),
+                allowed.join(", ")
+            ));
+        }
+        let need = |field: &str, v: Option<u64>| {
+            v.ok_or_else(|| format!("toxic {}: kind {kind} needs {field}", self.name.get_ref()))
+        };
+        Ok(match self.kind.get_ref() {
+            ToxicKindName::Latency => ToxicKind::Latency {
+                latency_ms: need("latency_ms", self.latency_ms)?,
+                jitter_ms: self.jitter_ms.unwrap_or(0),
+            },
+            ToxicKindName::Bandwidth => ToxicKind::Bandwidth {
+                rate_kbps: need("rate_kbps", self.rate_kbps)?,
+            },
+            ToxicKindName::Slicer => ToxicKind::Slicer {
+                avg_size: need("avg_size", self.avg_size)?,
+                delay_us: self.delay_us.unwrap_or(0),
+            },
+            ToxicKindName::ResetAfter => ToxicKind::ResetAfter {
+                bytes: need("bytes", self.bytes)?,
+            },
+            ToxicKindName::Timeout => ToxicKind::Timeout {
+                timeout_ms: need("timeout_ms", self.timeout_ms)?,
+            },
+        })
+    }
+}
+
 /// A parsed and validated scenario file.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -314,6 +438,10 @@ pub struct Scenario {
     text: String,
     /// The file's content.
     pub spec: ScenarioFile,
+    /// The top-level expectations, validated.
+    expectations: Vec<Expectation>,
+    /// The timeline, validated.
+    steps: Vec<Step>,
 }
 
 impl Scenario {
@@ -337,12 +465,17 @@ impl Scenario {
             kind: ScenarioErrorKind::Syntax,
             message: e.message().trim_end().to_owned(),
         })?;
-        let scenario = Scenario {
+        let mut scenario = Scenario {
             file: file.to_owned(),
             text: text.to_owned(),
             spec,
+            expectations: Vec::new(),
+            steps: Vec::new(),
         };
         scenario.validate()?;
+        let (expectations, steps) = crate::timeline::compile(&scenario)?;
+        scenario.expectations = expectations;
+        scenario.steps = steps;
         Ok(scenario)
     }
 
@@ -356,21 +489,24 @@ impl Scenario {
         &self.text
     }
 
-    /// The expectations, in file order.
+    /// The top-level expectations (checked against the initial world), in file order.
     pub fn expectations(&self) -> impl Iterator<Item = &Expectation> {
-        self.spec.expectations.iter().map(Spanned::get_ref)
+        self.expectations.iter()
     }
 
     /// The timeline steps, in file order.
-    pub fn steps(&self) -> Vec<TimelineStep> {
-        self.spec
-            .steps
-            .iter()
-            .map(|s| TimelineStep {
-                span: s.span(),
-                table: s.get_ref().clone(),
-            })
-            .collect()
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Every expectation: the top-level ones, then each step's.
+    pub fn expectation_count(&self) -> usize {
+        self.expectations.len()
+            + self
+                .steps
+                .iter()
+                .map(|s| s.expectations.len())
+                .sum::<usize>()
     }
 
     /// The position of byte range `span` in the file.
@@ -666,32 +802,42 @@ impl Scenario {
             }
         }
 
-        for x in &s.expectations {
-            let e = x.get_ref();
-            if let Some(from) = &e.from {
-                network_ref(from, "an expectation")?;
+        let mut toxic_names = HashSet::new();
+        for t in &s.toxics {
+            let name = t.name.get_ref();
+            check_name(self, "toxic", &t.name)?;
+            if !toxic_names.insert(name.clone()) {
+                return Err(self.error(
+                    &t.name.span(),
+                    Duplicate,
+                    format!("duplicate toxic name {name}"),
+                ));
             }
-            if let Some(ep) = &e.endpoint
-                && !endpoints.contains(ep.get_ref())
+            if let Some(n) = &t.network {
+                network_ref(n, &format!("toxic {name}"))?;
+            }
+            if let Some(e) = &t.endpoint
+                && !endpoints.contains(e.get_ref())
+                && !caches.contains(e.get_ref())
             {
-                return Err(self.error(&ep.span(), UnknownReference, format!("an expectation names private endpoint {}, which the scenario does not declare", ep.get_ref())));
+                return Err(self.error(&e.span(), UnknownReference, format!("toxic {name}: endpoint {} is neither a private endpoint nor a cache of the scenario", e.get_ref())));
             }
-            if let Some(name) = &e.resolve {
-                check_dns_name(self, name, "host name to resolve")?;
-                if e.from.is_none() || e.answer.is_none() {
-                    return Err(self.error(&x.span(), Invalid, "a resolve expectation needs `from` (a network) and `answer` (private, public, nxdomain or refused)"));
-                }
-                if e.endpoint.is_some() && e.answer != Some(ExpectedAnswer::Private) {
-                    return Err(self.error(
-                        &x.span(),
-                        Invalid,
-                        "`endpoint` goes with answer = \"private\"",
-                    ));
-                }
-            } else {
-                return Err(self.error(&x.span(), Invalid, "an expectation needs `resolve` (a host name): it is the only kind of expectation defined so far"));
-            }
+            let kind = t
+                .toxic_kind()
+                .map_err(|m| self.error(&t.kind.span(), Invalid, m))?;
+            let toxic = crate::toxic::Toxic {
+                name: name.clone(),
+                endpoint: None,
+                network: None,
+                kind,
+                direction: t.direction,
+            };
+            toxic
+                .check()
+                .map_err(|m| self.error(&t.kind.span(), Invalid, m))?;
         }
+
+        // Expectations and steps are checked by `crate::timeline::compile` on the built world.
         Ok(())
     }
 }

@@ -1,41 +1,86 @@
-//! What an endpoint does with a connection, and why: the pure function [`verdict`].
+//! What an endpoint does with a connection from a given source, and why: the pure function
+//! [`verdict`].
 //!
-//! The rules so far, checked in order (the first that applies decides):
-//! 1. The endpoint does not exist in the world → refuse.
-//! 2. The cache is stopped → refuse (on every endpoint and port).
-//! 3. The port is not one the cache serves (e.g. 6379 while the non-TLS port is off) → refuse.
-//! 4. A private endpoint routes when its connection is `Approved`; `Pending`, `Rejected` and
-//!    `Disconnected` pass no traffic → refuse.
-//! 5. A public endpoint routes when public network access is `Enabled`; `Disabled` → refuse.
+//! The source is where the client connects from ([`Source`]): the host (127.0.0.1 or any address
+//! that is no network's client address: "outside every network", admitted by endpoint state, public
+//! access and firewall, not subject to network rules or peering), or a network (identified by its
+//! client address, e.g. `127.11.2.1`).
 //!
-//! [`Verdict`] grows with the network policy layer: drop (a connect timeout), reset and blackhole, with
-//! per-source verdicts (network rules, firewall rules, peering), so callers match on it exhaustively
-//! and this function keeps being the one place that decides.
+//! Checks, in order (the first that decides wins):
+//! 1. The endpoint or its cache does not exist → refuse.
+//! 2. The cache is stopped → refuse (every endpoint, every source).
+//! 3. The port is not one the cache serves → refuse.
+//! 4. A private endpoint that is not `Approved` (Pending, Rejected, Disconnected) → drop.
+//! 5. A public endpoint with public network access `Disabled` → the cache's `public_blocked_action`
+//!    (refuse by default; drop, reset, blackhole).
+//! 6. A network source reaching a private endpoint of another network it is not peered with → drop.
+//! 7. Network rules (network sources only), by priority: the first rule matching the source, the
+//!    destination (the private endpoint, or the cache for any of its endpoints) and the port decides;
+//!    allow goes on, deny fails as its `deny_as` says (drop, reset, blackhole; refuse only for rules
+//!    without a source).
+//! 8. Public endpoint with firewall rules: a source address no rule admits → drop (reset or
+//!    blackhole when that is the cache's `public_blocked_action`: a firewall miss is per source,
+//!    and a refusal cannot be limited to some sources).
+//! 9. Otherwise → route to the cache's engine (through the toxics on the path, if any).
+//!
+//! Checks 1–5 are the same for every source; 6–8 may differ per source, which the edge turns into
+//! per-source primitives (a socket filter for drop, a decision after accept for reset/blackhole).
 
 use std::fmt;
+use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::endpoint::EndpointId;
-use crate::model::{ConnectionState, PublicNetworkAccess, World};
+use crate::model::{
+    BlockedAction, Cache, ConnectionState, DenyAs, PublicNetworkAccess, RuleAction, World,
+};
 
-/// What a connection to an endpoint's address:port meets. Grows (drop, reset, blackhole) with the
-/// network policy layer; match on it exhaustively.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What a connection to an endpoint's address:port meets. Match on it exhaustively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// The connection is handed to the cache's engine.
     Route,
-    /// Connection refused: nothing listens (the client gets ECONNREFUSED at once).
+    /// Connection refused: nothing listens (ECONNREFUSED at once).
     Refuse,
+    /// The SYN is never answered: the client's connect times out.
+    Drop,
+    /// Accepted, then reset: ECONNRESET at the first read or write.
+    Reset,
+    /// Accepted, then never answered: commands time out.
+    Blackhole,
 }
 
 impl Verdict {
+    /// Every verdict.
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Route,
+        Verdict::Refuse,
+        Verdict::Drop,
+        Verdict::Reset,
+        Verdict::Blackhole,
+    ];
+
     /// Lowercase name, as reports and the state file spell it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Verdict::Route => "route",
             Verdict::Refuse => "refuse",
+            Verdict::Drop => "drop",
+            Verdict::Reset => "reset",
+            Verdict::Blackhole => "blackhole",
+        }
+    }
+
+    /// What the client experiences, as the end of an explanation ("so the connection was …").
+    pub const fn consequence(self) -> &'static str {
+        match self {
+            Verdict::Route => "the connection goes to the cache's engine",
+            Verdict::Refuse => "the connection was refused",
+            Verdict::Drop => "the connection was dropped (its SYN is never answered)",
+            Verdict::Reset => "the connection was reset",
+            Verdict::Blackhole => "the connection was accepted and is never answered",
         }
     }
 }
@@ -46,90 +91,275 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The verdict for connections to `endpoint` on `port`, and a one-line explanation of it.
-pub fn verdict(world: &World, endpoint: &EndpointId, port: u16) -> (Verdict, String) {
-    let (cache_name, state) = match endpoint {
+impl From<BlockedAction> for Verdict {
+    fn from(a: BlockedAction) -> Verdict {
+        match a {
+            BlockedAction::Refuse => Verdict::Refuse,
+            BlockedAction::Drop => Verdict::Drop,
+            BlockedAction::Reset => Verdict::Reset,
+            BlockedAction::Blackhole => Verdict::Blackhole,
+        }
+    }
+}
+
+impl From<DenyAs> for Verdict {
+    fn from(a: DenyAs) -> Verdict {
+        match a {
+            DenyAs::Refuse => Verdict::Refuse,
+            DenyAs::Drop => Verdict::Drop,
+            DenyAs::Reset => Verdict::Reset,
+            DenyAs::Blackhole => Verdict::Blackhole,
+        }
+    }
+}
+
+/// Where a connection comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The host: 127.0.0.1 or any address that is no network's client address.
+    Host,
+    /// A client in the named network (connecting from the network's client address).
+    Network(String),
+}
+
+/// The address the host's clients connect from.
+pub const HOST_ADDRESS: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+impl Source {
+    /// The source of a connection from `address`: the network whose client address it is, else the
+    /// host.
+    pub fn of_address(world: &World, address: Ipv4Addr) -> Source {
+        world
+            .networks
+            .iter()
+            .find(|n| n.client_address == address)
+            .map_or(Source::Host, |n| Source::Network(n.name.clone()))
+    }
+
+    /// The host, then every network in file order.
+    pub fn all(world: &World) -> Vec<Source> {
+        std::iter::once(Source::Host)
+            .chain(
+                world
+                    .networks
+                    .iter()
+                    .map(|n| Source::Network(n.name.clone())),
+            )
+            .collect()
+    }
+
+    /// The address the source's clients connect from (`None` for an unknown network).
+    pub fn address(&self, world: &World) -> Option<Ipv4Addr> {
+        match self {
+            Source::Host => Some(HOST_ADDRESS),
+            Source::Network(n) => world.network(n).map(|n| n.client_address),
+        }
+    }
+
+    /// The network's name, if the source is one.
+    pub fn network(&self) -> Option<&str> {
+        match self {
+            Source::Host => None,
+            Source::Network(n) => Some(n),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Host => f.write_str("the host (outside every network)"),
+            Source::Network(n) => write!(f, "network {n}"),
+        }
+    }
+}
+
+fn decided(v: Verdict, why: String) -> (Verdict, String) {
+    (v, format!("{why}, so {}", v.consequence()))
+}
+
+/// The verdict for a connection from `source` to `endpoint` on `port`, and a one-line explanation
+/// of it ("public network access of cache contoso is Disabled, so the connection was refused").
+pub fn verdict(
+    world: &World,
+    endpoint: &EndpointId,
+    port: u16,
+    source: &Source,
+) -> (Verdict, String) {
+    let (cache_name, pe) = match endpoint {
         EndpointId::Public { cache } => (cache.as_str(), None),
         EndpointId::Private { endpoint: name } => match world.private_endpoint(name) {
-            Some(pe) => (pe.cache.as_str(), Some(pe.state)),
+            Some(pe) => (pe.cache.as_str(), Some(pe)),
             None => {
-                return (
+                return decided(
                     Verdict::Refuse,
-                    format!("refuse: the world has no private endpoint named {name}"),
+                    format!("the world has no private endpoint named {name}"),
                 );
             }
         },
     };
     let Some(cache) = world.cache(cache_name) else {
-        return (
+        return decided(
             Verdict::Refuse,
-            format!("refuse: the world has no cache named {cache_name}"),
+            format!("the world has no cache named {cache_name}"),
         );
     };
     if !cache.running {
-        return (
-            Verdict::Refuse,
-            format!("refuse: cache {} is stopped", cache.name),
-        );
+        return decided(Verdict::Refuse, format!("cache {} is stopped", cache.name));
     }
     if !cache.ports.all().contains(&port) {
-        let served: Vec<String> = cache.ports.all().iter().map(u16::to_string).collect();
-        let hint = if cache.ports.plain.is_none() && port == cache.flavour.default_port() {
-            " (the non-TLS port is disabled)"
-        } else {
-            ""
-        };
-        return (
-            Verdict::Refuse,
-            format!(
-                "refuse: cache {} does not serve port {port}{hint}; it serves {}",
-                cache.name,
-                served.join(", ")
-            ),
-        );
+        return decided(Verdict::Refuse, unserved_port(cache, port));
     }
-    match state {
-        Some(ConnectionState::Approved) => (
-            Verdict::Route,
-            format!(
-                "route: {endpoint} is Approved; connections go to cache {}",
-                cache.name
-            ),
-        ),
-        Some(other) => (
-            Verdict::Refuse,
-            format!("refuse: {endpoint} is {other}; only Approved connections pass traffic"),
-        ),
-        None => match cache.public_network_access {
-            PublicNetworkAccess::Enabled => {
-                let note = if cache.firewall_rules.is_empty() {
-                    ""
-                } else {
-                    " (its firewall rules are not enforced yet)"
-                };
-                (
-                    Verdict::Route,
-                    format!(
-                        "route: public network access of cache {} is Enabled{note}",
-                        cache.name
-                    ),
-                )
-            }
-            PublicNetworkAccess::Disabled => (
-                Verdict::Refuse,
+    // Endpoint admission (the same for every source).
+    match pe {
+        Some(pe) if pe.state != ConnectionState::Approved => {
+            return decided(
+                Verdict::Drop,
                 format!(
-                    "refuse: public network access of cache {} is Disabled",
-                    cache.name
+                    "{endpoint} is {} (only Approved connections pass traffic)",
+                    pe.state
                 ),
-            ),
-        },
+            );
+        }
+        None if cache.public_network_access == PublicNetworkAccess::Disabled => {
+            return decided(
+                cache.public_blocked_action.into(),
+                format!(
+                    "public network access of cache {} is Disabled (blocked clients: {})",
+                    cache.name, cache.public_blocked_action
+                ),
+            );
+        }
+        _ => {}
     }
+    let mut notes: Vec<String> = Vec::new();
+    // The path from the source's network.
+    if let Source::Network(net) = source {
+        if world.network(net).is_none() {
+            return decided(
+                Verdict::Drop,
+                format!("the world has no network named {net}"),
+            );
+        }
+        if let Some(pe) = pe
+            && pe.network != *net
+        {
+            let peered = world
+                .network(net)
+                .is_some_and(|n| n.peered_with.contains(&pe.network));
+            if !peered {
+                return decided(
+                    Verdict::Drop,
+                    format!(
+                        "network {net} is not peered with network {}, where {endpoint} lives",
+                        pe.network
+                    ),
+                );
+            }
+            notes.push(format!("network {net} is peered with {}", pe.network));
+        }
+        let mut rules: Vec<_> = world
+            .network_rules
+            .iter()
+            .filter(|r| r.source.as_deref().is_none_or(|s| s == net))
+            .filter(|r| {
+                r.destination
+                    .as_deref()
+                    .is_none_or(|d| d == cache.name || pe.is_some_and(|pe| pe.name == d))
+            })
+            .filter(|r| r.port.is_none_or(|p| p == port))
+            .collect();
+        rules.sort_by_key(|r| r.priority);
+        if let Some(rule) = rules.first() {
+            match rule.action {
+                RuleAction::Allow => notes.push(format!(
+                    "network rule {} (priority {}) allows it",
+                    rule.name, rule.priority
+                )),
+                RuleAction::Deny => {
+                    return decided(
+                        rule.deny_as.into(),
+                        format!(
+                            "network rule {} (priority {}) denies network {net} → {endpoint} port {port} (deny as {})",
+                            rule.name, rule.priority, rule.deny_as
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    // The public endpoint's firewall.
+    if pe.is_none() && !cache.firewall_rules.is_empty() {
+        let address = source.address(world).unwrap_or(HOST_ADDRESS);
+        match cache.firewall_rules.iter().find(|r| r.admits(address)) {
+            Some(rule) => notes.push(format!("firewall rule {} admits {address}", rule.name)),
+            None => {
+                let v = match cache.public_blocked_action {
+                    BlockedAction::Reset => Verdict::Reset,
+                    BlockedAction::Blackhole => Verdict::Blackhole,
+                    BlockedAction::Drop | BlockedAction::Refuse => Verdict::Drop,
+                };
+                let rules: Vec<String> = cache
+                    .firewall_rules
+                    .iter()
+                    .map(|r| format!("{}: {}–{}", r.name, r.start, r.end))
+                    .collect();
+                return decided(
+                    v,
+                    format!(
+                        "source {address} ({source}) matches none of the firewall rules of cache {} ({})",
+                        cache.name,
+                        rules.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let admitted = match pe {
+        Some(_) => format!("{endpoint} is Approved"),
+        None => format!("public network access of cache {} is Enabled", cache.name),
+    };
+    let toxics: Vec<String> = world
+        .toxics_for(endpoint, source)
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    if !toxics.is_empty() {
+        notes.push(format!("through toxics {}", toxics.join(", ")));
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
+    };
+    (
+        Verdict::Route,
+        format!(
+            "{admitted}{notes}, so the connection goes to cache {}",
+            cache.name
+        ),
+    )
+}
+
+fn unserved_port(cache: &Cache, port: u16) -> String {
+    let served: Vec<String> = cache.ports.all().iter().map(u16::to_string).collect();
+    let hint = if cache.ports.plain.is_none() && port == cache.flavour.default_port() {
+        "the non-TLS port is disabled; "
+    } else {
+        ""
+    };
+    format!(
+        "cache {} does not serve port {port} ({hint}it serves {})",
+        cache.name,
+        served.join(", ")
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AddressPlan, World, quickstart};
+    use crate::{AddressPlan, Scenario, World, quickstart};
 
     fn qs() -> World {
         World::build(&quickstart(), &AddressPlan::default()).expect("quickstart builds")
@@ -147,18 +377,46 @@ mod tests {
         }
     }
 
-    #[test]
-    fn quickstart_routes_the_approved_endpoint_and_refuses_public() {
-        let w = qs();
-        assert_eq!(verdict(&w, &pe("pe-hub"), 6379).0, Verdict::Route);
-        assert_eq!(verdict(&w, &pe("pe-hub"), 6380).0, Verdict::Route);
-        let (v, why) = verdict(&w, &public("contoso"), 6380);
-        assert_eq!(v, Verdict::Refuse);
-        assert!(why.contains("Disabled"), "{why}");
+    fn net(n: &str) -> Source {
+        Source::Network(n.into())
     }
 
     #[test]
-    fn every_state_but_approved_refuses() {
+    fn quickstart_routes_the_approved_endpoint_and_refuses_public() {
+        let w = qs();
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 6379, &Source::Host).0,
+            Verdict::Route
+        );
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 6380, &net("hub")).0,
+            Verdict::Route
+        );
+        let (v, why) = verdict(&w, &public("contoso"), 6380, &net("hub"));
+        assert_eq!(v, Verdict::Refuse);
+        assert_eq!(
+            why,
+            "public network access of cache contoso is Disabled (blocked clients: refuse), so the connection was refused"
+        );
+    }
+
+    #[test]
+    fn the_unpeered_spoke_is_dropped_at_the_hub_endpoint() {
+        let w = qs();
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &net("spoke"));
+        assert_eq!(v, Verdict::Drop);
+        assert!(why.contains("not peered"), "{why}");
+        let mut w = w;
+        for n in &mut w.networks {
+            n.peered_with = vec![if n.name == "hub" { "spoke" } else { "hub" }.to_owned()];
+        }
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &net("spoke"));
+        assert_eq!(v, Verdict::Route, "{why}");
+        assert!(why.contains("peered"), "{why}");
+    }
+
+    #[test]
+    fn every_state_but_approved_drops() {
         for state in [
             ConnectionState::Pending,
             ConnectionState::Rejected,
@@ -166,32 +424,141 @@ mod tests {
         ] {
             let mut w = qs();
             w.set_endpoint_state("pe-hub", state).expect("endpoint");
-            let (v, why) = verdict(&w, &pe("pe-hub"), 6380);
-            assert_eq!(v, Verdict::Refuse);
+            let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &Source::Host);
+            assert_eq!(v, Verdict::Drop);
             assert!(why.contains(state.as_str()), "{why}");
         }
     }
 
     #[test]
-    fn public_access_enabled_routes() {
+    fn public_access_disabled_uses_the_blocked_action() {
         let mut w = qs();
+        for (action, expected) in [
+            (BlockedAction::Drop, Verdict::Drop),
+            (BlockedAction::Reset, Verdict::Reset),
+            (BlockedAction::Blackhole, Verdict::Blackhole),
+            (BlockedAction::Refuse, Verdict::Refuse),
+        ] {
+            w.set_public_access("contoso", PublicNetworkAccess::Disabled, Some(action))
+                .expect("cache");
+            assert_eq!(
+                verdict(&w, &public("contoso"), 6380, &Source::Host).0,
+                expected
+            );
+        }
         w.set_public_access("contoso", PublicNetworkAccess::Enabled, None)
             .expect("cache");
-        assert_eq!(verdict(&w, &public("contoso"), 6380).0, Verdict::Route);
+        assert_eq!(
+            verdict(&w, &public("contoso"), 6380, &net("spoke")).0,
+            Verdict::Route
+        );
     }
 
     #[test]
     fn unserved_ports_unknown_endpoints_and_stopped_caches_refuse() {
         let mut w = qs();
-        let (v, why) = verdict(&w, &pe("pe-hub"), 10000);
+        let (v, why) = verdict(&w, &pe("pe-hub"), 10000, &Source::Host);
         assert_eq!(v, Verdict::Refuse);
         assert!(why.contains("does not serve port 10000"), "{why}");
-        assert_eq!(verdict(&w, &pe("nope"), 6380).0, Verdict::Refuse);
-        assert_eq!(verdict(&w, &public("nope"), 6380).0, Verdict::Refuse);
+        assert_eq!(
+            verdict(&w, &pe("nope"), 6380, &Source::Host).0,
+            Verdict::Refuse
+        );
+        assert_eq!(
+            verdict(&w, &public("nope"), 6380, &Source::Host).0,
+            Verdict::Refuse
+        );
         w.set_cache_running("contoso", false).expect("cache");
-        let (v, why) = verdict(&w, &pe("pe-hub"), 6380);
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &net("hub"));
         assert_eq!(v, Verdict::Refuse);
         assert!(why.contains("stopped"), "{why}");
+    }
+
+    const RULES: &str = r#"
+[[network]]
+name = "hub"
+peered_with = ["spoke"]
+[[network]]
+name = "spoke"
+[[cache]]
+name = "contoso"
+public_network_access = "Enabled"
+public_blocked_action = "reset"
+firewall_rules = [{ name = "office", start = "127.0.0.1", end = "127.0.0.1" }]
+[[private_endpoint]]
+name = "pe-hub"
+network = "hub"
+cache = "contoso"
+[[network_rule]]
+name = "allow-spoke-tls"
+priority = 100
+source = "spoke"
+port = 6380
+action = "allow"
+[[network_rule]]
+name = "deny-spoke"
+priority = 200
+source = "spoke"
+destination = "contoso"
+action = "deny"
+deny_as = "reset"
+[[toxic]]
+name = "slow"
+endpoint = "pe-hub"
+network = "hub"
+kind = "latency"
+latency_ms = 50
+"#;
+
+    fn rules() -> World {
+        let s = Scenario::parse("rules.toml", RULES).expect("parses");
+        World::build(&s, &AddressPlan::default()).expect("builds")
+    }
+
+    #[test]
+    fn network_rules_apply_by_priority_to_network_sources_only() {
+        let mut w = rules();
+        w.caches[0].non_tls_port_for_tests();
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &net("spoke"));
+        assert_eq!(v, Verdict::Route, "{why}");
+        assert!(why.contains("allow-spoke-tls"), "{why}");
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6379, &net("spoke"));
+        assert_eq!(v, Verdict::Reset, "{why}");
+        assert!(why.contains("deny-spoke"), "{why}");
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 6379, &Source::Host).0,
+            Verdict::Route
+        );
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &net("hub"));
+        assert_eq!(v, Verdict::Route);
+        assert!(why.contains("toxics slow"), "{why}");
+    }
+
+    #[test]
+    fn firewall_misses_fail_per_source() {
+        let w = rules();
+        let (v, why) = verdict(&w, &public("contoso"), 6380, &Source::Host);
+        assert_eq!(v, Verdict::Route, "{why}");
+        assert!(
+            why.contains("firewall rule office admits 127.0.0.1"),
+            "{why}"
+        );
+        let (v, why) = verdict(&w, &public("contoso"), 6380, &net("hub"));
+        assert_eq!(v, Verdict::Reset, "{why}");
+        assert!(why.contains("matches none of the firewall rules"), "{why}");
+    }
+
+    #[test]
+    fn sources_are_found_by_client_address() {
+        let w = qs();
+        let hub = w.network("hub").expect("hub").client_address;
+        assert_eq!(Source::of_address(&w, hub), net("hub"));
+        assert_eq!(Source::of_address(&w, HOST_ADDRESS), Source::Host);
+        assert_eq!(
+            Source::of_address(&w, Ipv4Addr::new(127, 9, 9, 9)),
+            Source::Host
+        );
+        assert_eq!(Source::all(&w).len(), 3);
     }
 
     #[test]
@@ -205,5 +572,11 @@ mod tests {
         assert_eq!(eps[1].id, pe("pe-hub"));
         assert_eq!(eps[1].network.as_deref(), Some("hub"));
         assert_eq!(eps[1].state, Some(ConnectionState::Approved));
+    }
+
+    impl Cache {
+        fn non_tls_port_for_tests(&mut self) {
+            self.ports.plain = Some(6379);
+        }
     }
 }

@@ -209,20 +209,42 @@ fn expectations_are_checked() {
         &["network m"],
     );
     let e = err("[[network]]\nname = \"n\"\n\n[[expect]]\nfrom = \"n\"\nanswer = \"public\"\n");
-    assert_eq!(e.kind, ScenarioErrorKind::Invalid, "{e}");
-    assert!(e.line().is_some_and(|l| (4..=6).contains(&l)), "{e}");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        4,
+        1,
+        &["needs one of `resolve`"],
+    );
+    let e =
+        err("[[network]]\nname = \"n\"\n\n[[expect]]\nanswer = \"public\"\nresolve = \"x.y\"\n");
+    assert_eq!(e.kind, ScenarioErrorKind::Syntax, "{e}");
+    assert!(e.to_string().contains("missing field `from`"), "{e}");
 }
 
 #[test]
-fn steps_are_kept_opaque() {
-    let s = Scenario::parse(
-        "ok.toml",
-        "[[step]]\nat = \"5s\"\nunlink = { zone = \"z\", network = \"n\" }\n",
-    )
-    .expect("parses");
+fn steps_are_typed_and_replayed() {
+    let ok = "[[network]]\nname = \"n\"\n[[cache]]\nname = \"c\"\n[[dns_zone]]\nname = \"privatelink.redis.cache.windows.net\"\n\n[[step]]\nname = \"link\"\nat = \"5s\"\nchange = [{ link = { zone = \"privatelink.redis.cache.windows.net\", network = \"n\" } }]\n";
+    let s = Scenario::parse("ok.toml", ok).expect("parses");
     let steps = s.steps();
     assert_eq!(steps.len(), 1);
-    assert!(steps[0].table.contains_key("unlink"));
+    assert_eq!(steps[0].at, Some(std::time::Duration::from_secs(5)));
+    assert_eq!(steps[0].changes.len(), 1);
+    // Linking twice does not apply: the second step's change is reported at its line.
+    let twice = format!(
+        "{ok}\n[[step]]\nname = \"again\"\nchange = [\n  {{ link = {{ zone = \"privatelink.redis.cache.windows.net\", network = \"n\" }} }},\n]\n"
+    );
+    let e = err(&twice);
+    assert_eq!(e.kind, ScenarioErrorKind::Invalid, "{e}");
+    assert_eq!(e.line(), Some(16), "{e}");
+    assert!(e.to_string().contains("already linked"), "{e}");
+    // An unknown change kind is a syntax error at its line.
+    let e = err(
+        "[[network]]\nname = \"n\"\n[[step]]\nname = \"x\"\nchange = [\n  { teleport = \"n\" },\n]\n",
+    );
+    assert_eq!(e.kind, ScenarioErrorKind::Syntax, "{e}");
+    assert_eq!(e.line(), Some(6), "{e}");
+    assert!(e.to_string().contains("teleport"), "{e}");
 }
 
 #[test]
@@ -248,4 +270,79 @@ fn plans_relocate_unpinned_addresses_only() {
     );
     assert_eq!(w.network("b").expect("b").client_address, plan.client(2));
     assert_eq!(w.cache("c").expect("c").public_address, plan.public(1));
+}
+
+const TIMELINE_WORLD: &str = "[[network]]\nname = \"hub\"\n[[cache]]\nname = \"c\"\n[[private_endpoint]]\nname = \"pe\"\nnetwork = \"hub\"\ncache = \"c\"\n";
+
+fn timeline_err(extra: &str) -> ScenarioError {
+    err(&format!("{TIMELINE_WORLD}{extra}"))
+}
+
+#[test]
+fn timeline_errors_point_at_their_line() {
+    // Two checks in one expectation (line 10 is the [[expect]] header).
+    let e = timeline_err("\n[[expect]]\nfrom = \"hub\"\nconnect = \"ok\"\nauth = \"ok\"\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        10,
+        1,
+        &["connect, auth", "split it"],
+    );
+    // A duration that is not one.
+    let e = timeline_err("[[step]]\nname = \"s\"\nat = \"soon\"\nchange = [{ stop = \"c\" }]\n");
+    assert_eq!(e.kind, ScenarioErrorKind::Syntax, "{e}");
+    assert_eq!(e.line(), Some(11), "{e}");
+    assert!(e.to_string().contains("not a duration"), "{e}");
+    // Steps going back in time.
+    let e = timeline_err(
+        "[[step]]\nname = \"a\"\nat = \"5s\"\nchange = [{ stop = \"c\" }]\n[[step]]\nname = \"b\"\nat = \"2s\"\nchange = [{ start = \"c\" }]\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        15,
+        6,
+        &["before the previous step"],
+    );
+    // An endpoint that no longer exists at that point of the timeline.
+    let e = timeline_err(
+        "[[step]]\nname = \"gone\"\nchange = [{ delete_endpoint = \"pe\" }]\n[[step.expect]]\nfrom = \"hub\"\nendpoint = \"pe\"\nconnect = \"ok\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::UnknownReference,
+        14,
+        12,
+        &["pe", "at this point"],
+    );
+    // A key that does not belong to the kind of check.
+    let e = timeline_err(
+        "[[expect]]\nfrom = \"hub\"\nresolve = \"c.redis.cache.windows.net\"\nanswer = \"public\"\nport = 6380\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        9,
+        1,
+        &["`port` does not go with a `resolve`"],
+    );
+    // An answer naming nothing.
+    let e = timeline_err(
+        "[[expect]]\nfrom = \"hub\"\nresolve = \"c.redis.cache.windows.net\"\nanswer = \"pe-nope\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::UnknownReference,
+        12,
+        10,
+        &["pe-nope"],
+    );
+    // A change table with an unknown field.
+    let e = timeline_err(
+        "[[step]]\nname = \"s\"\nchange = [{ link = { zone = \"z\", netwrk = \"hub\" } }]\n",
+    );
+    assert_eq!(e.kind, ScenarioErrorKind::Syntax, "{e}");
+    assert_eq!(e.line(), Some(11), "{e}");
+    assert!(e.to_string().contains("netwrk"), "{e}");
 }

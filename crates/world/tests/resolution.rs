@@ -62,10 +62,14 @@ fn quickstart_addresses_follow_the_design_plan() {
 fn quickstart_expectations_hold() {
     let s = quickstart();
     let w = World::build(&s, &AddressPlan::default()).expect("builds");
-    assert_eq!(s.expectations().count(), 2);
-    for e in s.expectations() {
+    let resolutions: Vec<_> = s
+        .expectations()
+        .filter(|e| matches!(e.kind, redlink_world::ExpectationKind::Resolve { .. }))
+        .collect();
+    assert!(resolutions.len() >= 2);
+    for e in resolutions {
         e.check_resolution(&w)
-            .unwrap_or_else(|why| panic!("{}: {why}", e.label()));
+            .unwrap_or_else(|why| panic!("{}: {why}", e.label));
     }
 }
 

@@ -1,11 +1,13 @@
 //! Properties of `verdict` over random changes to a world: route exactly when the cache runs, the
-//! port is served, and the endpoint is an Approved private endpoint or a public endpoint with public
-//! network access Enabled; and a verdict never depends on anything but its own endpoint's cache.
+//! port is served, the endpoint is an Approved private endpoint or a public endpoint with public
+//! network access Enabled, and the source may reach it (the host always; a network when it is the
+//! endpoint's own or a peered one); a stopped cache never routes, a non-Approved endpoint never
+//! routes; and a verdict never depends on anything but its own endpoint's cache.
 
 use proptest::prelude::*;
 use redlink_world::{
-    AddressPlan, ConnectionState, EndpointId, PublicNetworkAccess, Scenario, Verdict, World,
-    verdict,
+    AddressPlan, ConnectionState, EndpointId, PublicNetworkAccess, Scenario, Source, Verdict,
+    World, verdict,
 };
 
 const SCENARIO: &str = r#"
@@ -13,6 +15,9 @@ const SCENARIO: &str = r#"
 name = "hub"
 [[network]]
 name = "spoke"
+[[network]]
+name = "dmz"
+peered_with = ["hub"]
 [[cache]]
 name = "contoso"
 non_tls_port = true
@@ -93,17 +98,31 @@ proptest! {
         }
         for e in world.endpoints() {
             let cache = world.cache(&e.cache).expect("cache");
-            for port in PORTS {
-                let (v, why) = verdict(&world, &e.id, port);
-                let open = match &e.id {
-                    EndpointId::Private { .. } => e.state == Some(ConnectionState::Approved),
-                    EndpointId::Public { .. } => {
-                        cache.public_network_access == PublicNetworkAccess::Enabled
+            for source in Source::all(&world) {
+                for port in PORTS {
+                    let (v, why) = verdict(&world, &e.id, port, &source);
+                    let open = match &e.id {
+                        EndpointId::Private { .. } => e.state == Some(ConnectionState::Approved),
+                        EndpointId::Public { .. } => {
+                            cache.public_network_access == PublicNetworkAccess::Enabled
+                        }
+                    };
+                    let reachable = match (&source, &e.network) {
+                        (Source::Host, _) | (_, None) => true,
+                        (Source::Network(from), Some(to)) => {
+                            from == to || world.network(from).is_some_and(|n| n.peered_with.contains(to))
+                        }
+                    };
+                    let expected = cache.running && e.ports.contains(&port) && open && reachable;
+                    prop_assert_eq!(v == Verdict::Route, expected, "{} port {} from {}: {}", e.id, port, source, why);
+                    prop_assert!(why.contains(v.consequence()) || v == Verdict::Route, "{}", why);
+                    if !cache.running {
+                        prop_assert_eq!(v, Verdict::Refuse);
                     }
-                };
-                let expected = cache.running && e.ports.contains(&port) && open;
-                prop_assert_eq!(v == Verdict::Route, expected, "{} port {}: {}", e.id, port, why);
-                prop_assert!(why.starts_with(v.as_str()), "{}", why);
+                    if e.state.is_some_and(|s| s != ConnectionState::Approved) {
+                        prop_assert_ne!(v, Verdict::Route);
+                    }
+                }
             }
         }
     }
@@ -120,8 +139,80 @@ proptest! {
         world.set_cache_running("orders", false).expect("orders");
         world.set_public_access("orders", PublicNetworkAccess::Enabled, None).expect("orders");
         for e in before.endpoints().into_iter().filter(|e| e.cache == "contoso") {
-            for port in PORTS {
-                prop_assert_eq!(verdict(&before, &e.id, port).0, verdict(&world, &e.id, port).0);
+            for source in Source::all(&before) {
+                for port in PORTS {
+                    prop_assert_eq!(
+                        verdict(&before, &e.id, port, &source).0,
+                        verdict(&world, &e.id, port, &source).0
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// (source network, destination, port, deny?, deny_as) of a random network rule.
+type RuleSpec = (Option<usize>, Option<usize>, Option<usize>, bool, usize);
+
+fn rule() -> impl Strategy<Value = RuleSpec> {
+    (
+        prop::option::of(0..3usize),
+        prop::option::of(0..5usize),
+        prop::option::of(0..4usize),
+        any::<bool>(),
+        0..3usize,
+    )
+}
+
+proptest! {
+    #[test]
+    fn verdicts_hold_their_invariants_with_rules_and_firewalls(
+        changes in prop::collection::vec(change(), 0..12),
+        rules in prop::collection::vec(rule(), 0..6),
+        firewall in prop::collection::vec((0..2usize, 0..255u8), 0..3),
+    ) {
+        use redlink_world::{DenyAs, FirewallRule, NetworkRule, RuleAction};
+        let mut world = base();
+        for c in &changes {
+            apply(&mut world, c);
+        }
+        let networks = ["hub", "spoke", "dmz"];
+        let destinations = ["pe-hub", "pe-spoke", "pe-orders", "contoso", "orders"];
+        for (i, (src, dst, port, deny, how)) in rules.iter().enumerate() {
+            let deny_as = [DenyAs::Drop, DenyAs::Reset, DenyAs::Blackhole][*how];
+            world.add_rule(NetworkRule {
+                name: format!("r{i}"),
+                priority: 100 + u16::try_from(i).expect("few"),
+                source: src.map(|s| networks[s].to_owned()),
+                destination: dst.map(|d| destinations[d].to_owned()),
+                port: port.map(|p| PORTS[p]),
+                action: if *deny { RuleAction::Deny } else { RuleAction::Allow },
+                deny_as,
+            }).expect("rule");
+        }
+        for (i, (cache, host)) in firewall.iter().enumerate() {
+            let a = std::net::Ipv4Addr::new(127, 11, *host, 1);
+            world.add_firewall_rule(CACHES[*cache], FirewallRule { name: format!("f{i}"), start: a, end: a }).expect("firewall");
+        }
+        for e in world.endpoints() {
+            let cache = world.cache(&e.cache).expect("cache").clone();
+            for source in Source::all(&world) {
+                for port in PORTS {
+                    let (v, why) = verdict(&world, &e.id, port, &source);
+                    prop_assert!(!why.is_empty());
+                    if !cache.running || !e.ports.contains(&port) {
+                        prop_assert_eq!(v, Verdict::Refuse, "{}", why);
+                    }
+                    if e.state.is_some_and(|s| s != ConnectionState::Approved) {
+                        prop_assert_ne!(v, Verdict::Route, "{}", why);
+                    }
+                    // Refusal is never per source: the host and every network agree on it.
+                    let host = verdict(&world, &e.id, port, &Source::Host).0;
+                    if v == Verdict::Refuse && source != Source::Host {
+                        let only_rules = world.network_rules.iter().any(|r| r.deny_as == DenyAs::Refuse);
+                        prop_assert!(host == Verdict::Refuse || only_rules, "{}", why);
+                    }
+                }
             }
         }
     }

@@ -227,3 +227,19 @@ pub fn assert_refused(ip: IpAddr, port: u16) {
         started.elapsed()
     );
 }
+
+/// Asserts that a connection to `ip:port` is not completed within 1.5 s (a dropped SYN).
+pub fn assert_dropped(ip: IpAddr, port: u16) {
+    let started = std::time::Instant::now();
+    let err = std::net::TcpStream::connect_timeout(
+        &SocketAddr::new(ip, port),
+        Duration::from_millis(1500),
+    )
+    .expect_err("a dropped connection must not complete");
+    assert_eq!(
+        err.kind(),
+        std::io::ErrorKind::TimedOut,
+        "{ip}:{port}: {err}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+}

@@ -1,0 +1,64 @@
+//! The bundled scenarios on the pure model: every file parses, and every resolution expectation
+//! holds on the world `resolve()` sees, initially and after each step's changes (the running checker
+//! asks the real resolvers; this keeps model and files in line without any socket).
+
+use std::path::Path;
+
+use redlink_world::{AddressPlan, ExpectationKind, Scenario, World};
+
+fn bundled() -> Vec<Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("scenarios/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| Scenario::load(f).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+#[test]
+fn bundled_scenarios_parse_and_tell_their_story() {
+    let all = bundled();
+    assert!(all.len() >= 18, "{} scenarios", all.len());
+    for s in &all {
+        assert!(s.expectation_count() > 0, "{} checks nothing", s.file());
+        for word in ["Symptom", "Cause", "Fix"] {
+            assert!(
+                s.text().contains(word),
+                "{} has no {word} in its story",
+                s.file()
+            );
+        }
+    }
+}
+
+#[test]
+fn resolution_expectations_hold_on_the_model_through_every_step() {
+    for s in bundled() {
+        let mut world = World::build(&s, &AddressPlan::block(7).expect("block 7")).expect("builds");
+        let check = |world: &World, e: &redlink_world::Expectation| {
+            if matches!(e.kind, ExpectationKind::Resolve { .. }) {
+                e.check_resolution(world)
+                    .unwrap_or_else(|why| panic!("{}: {}: {why}", s.file(), e.label));
+            }
+        };
+        for e in s.expectations() {
+            check(&world, e);
+        }
+        for step in s.steps() {
+            for c in &step.changes {
+                c.change
+                    .apply(&mut world)
+                    .unwrap_or_else(|e| panic!("{}:{}: {e}", s.file(), c.position));
+            }
+            for e in &step.expectations {
+                check(&world, e);
+            }
+        }
+    }
+}

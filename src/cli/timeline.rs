@@ -1,0 +1,56 @@
+//! The scenario's timeline during `redlink up`: the initial expectations at once, then each step at
+//! its `at` offset (divided by `--speed`), printing each change and each expectation's result as it
+//! happens. When the timeline is over the world keeps running: the future never completes.
+
+use std::time::Instant;
+
+use redlink_runtime::RunningWorld;
+use redlink_scenario::{Event, Pacing, RunOptions, run_timeline, text};
+use redlink_world::Scenario;
+
+use crate::cli::say;
+
+/// Runs the timeline of `scenario` on `world`, paced at `speed`, then waits forever.
+pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
+    if scenario.expectation_count() > 0 || !scenario.steps().is_empty() {
+        let started = Instant::now();
+        let options = RunOptions {
+            pacing: Pacing::RealTime { speed },
+            ..RunOptions::default()
+        };
+        let steps = scenario.steps().len();
+        let mut failed = 0usize;
+        let phases = run_timeline(world, scenario, &options, |event| match event {
+            Event::Phase(None) => {
+                if scenario.expectations().next().is_some() {
+                    say!("\ntimeline: initial world");
+                }
+            }
+            Event::Phase(Some(step)) => {
+                say!(
+                    "\n[+{:.1}s] step {:?}{}",
+                    started.elapsed().as_secs_f64(),
+                    step.name,
+                    step.description
+                        .as_ref()
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default()
+                );
+            }
+            Event::Change(c) => say!("{}", text::change(c, "  ").trim_end()),
+            Event::Expectation(e) => {
+                if !e.passed {
+                    failed += 1;
+                }
+                say!("{}", text::expectation(e, "  ").trim_end());
+            }
+        })
+        .await;
+        let total: usize = phases.iter().map(|p| p.expectations.len()).sum();
+        say!(
+            "\ntimeline done: {steps} step(s), {} of {total} expectation(s) met; the world keeps running",
+            total - failed
+        );
+    }
+    std::future::pending::<()>().await;
+}
