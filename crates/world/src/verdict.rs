@@ -175,6 +175,15 @@ impl fmt::Display for Source {
     }
 }
 
+/// Whether a redis-server `bind` list accepts connections arriving on `addr`: `*` and `0.0.0.0` accept
+/// every IPv4 address, a leading `-` (optional address) is ignored, IPv6 entries never match.
+pub fn bind_admits(bind: &[String], addr: Ipv4Addr) -> bool {
+    bind.iter().any(|entry| {
+        let entry = entry.strip_prefix('-').unwrap_or(entry);
+        entry == "*" || entry == "0.0.0.0" || entry.parse::<Ipv4Addr>().is_ok_and(|a| a == addr)
+    })
+}
+
 fn decided(v: Verdict, why: String) -> (Verdict, String) {
     (v, format!("{why}, so {}", v.consequence()))
 }
@@ -210,6 +219,20 @@ pub fn verdict(
     }
     if !cache.ports.all().contains(&port) {
         return decided(Verdict::Refuse, unserved_port(cache, port));
+    }
+    // The engine's own bind list: an address it does not listen on refuses, as redis-server does.
+    let arrival = pe.map_or(cache.public_address, |pe| pe.address);
+    if let Some(bind) = &cache.bind
+        && !bind_admits(bind, arrival)
+    {
+        return decided(
+            Verdict::Refuse,
+            format!(
+                "the engine of cache {} binds {} only, which does not include {arrival}",
+                cache.name,
+                bind.join(" ")
+            ),
+        );
     }
     // Endpoint admission (the same for every source).
     match pe {
@@ -578,5 +601,22 @@ latency_ms = 50
         fn non_tls_port_for_tests(&mut self) {
             self.ports.plain = Some(6379);
         }
+    }
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use super::bind_admits;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn bind_lists_like_redis() {
+        let local = vec!["127.0.0.1".to_string(), "-::1".to_string()];
+        assert!(bind_admits(&local, Ipv4Addr::new(127, 0, 0, 1)));
+        assert!(!bind_admits(&local, Ipv4Addr::new(127, 10, 1, 4)));
+        let all = vec!["*".to_string(), "-::*".to_string()];
+        assert!(bind_admits(&all, Ipv4Addr::new(127, 10, 1, 4)));
+        let optional = vec!["-127.10.1.4".to_string()];
+        assert!(bind_admits(&optional, Ipv4Addr::new(127, 10, 1, 4)));
     }
 }
