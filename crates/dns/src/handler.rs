@@ -1,7 +1,12 @@
 //! The request handler of one network's resolver: it knows its network, reads the current world,
 //! resolves, and answers (echoing EDNS).
+//!
+//! Answers are memoised per (name, type) for the world they were computed from: resolution with its
+//! explanation and the record conversion run once per world version, not once per query. The memo
+//! is dropped whenever the world changes and is bounded, so random names cannot grow it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Record};
@@ -9,7 +14,7 @@ use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use redlink_world::{Answer, World, resolve};
+use redlink_world::{Answer, Resolution, World, resolve};
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
 
@@ -21,6 +26,24 @@ pub struct ViewHandler {
     network: Arc<str>,
     world: watch::Receiver<Arc<World>>,
     events: broadcast::Sender<QueryEvent>,
+    memo: Mutex<Memo>,
+}
+
+/// Largest number of memoised answers before the memo starts over.
+const MEMO_LIMIT: usize = 4096;
+
+/// Answers computed for one world.
+struct Memo {
+    world: Option<Arc<World>>,
+    answers: HashMap<(String, u16), Arc<Computed>>,
+}
+
+/// One computed answer: the response code, records and the resolution that explains them.
+struct Computed {
+    code: ResponseCode,
+    answers: Vec<Record>,
+    soa: Option<Record>,
+    resolution: Arc<Resolution>,
 }
 
 impl ViewHandler {
@@ -34,6 +57,10 @@ impl ViewHandler {
             network,
             world,
             events,
+            memo: Mutex::new(Memo {
+                world: None,
+                answers: HashMap::new(),
+            }),
         }
     }
 }
@@ -49,6 +76,40 @@ fn failed(request: &Request, code: ResponseCode) -> ResponseInfo {
 }
 
 impl ViewHandler {
+    /// Resolve `qname` in the current world and convert the answer to DNS records.
+    fn compute(
+        &self,
+        world: &World,
+        qtype: hickory_proto::rr::RecordType,
+        qname: &str,
+    ) -> Result<Computed, String> {
+        let resolution = resolve(world, &self.network, qname, query_type(qtype));
+        debug!(network = %self.network, "{}", resolution.summary());
+        let answers = to_records(&resolution).map_err(|e| e.to_string())?;
+        let (code, soa) = match &resolution.answer {
+            Answer::Refused => (ResponseCode::Refused, None),
+            Answer::NxDomain { authority, .. } => {
+                (ResponseCode::NXDomain, soa_record(authority).ok())
+            }
+            Answer::Records { authority, .. } => {
+                // NODATA: no record of the type asked (the CNAME chain alone does not answer an A query).
+                let nodata = !answers.iter().any(|r| r.record_type() == qtype);
+                let soa = if nodata {
+                    soa_record(authority).ok()
+                } else {
+                    None
+                };
+                (ResponseCode::NoError, soa)
+            }
+        };
+        Ok(Computed {
+            code,
+            answers,
+            soa,
+            resolution: Arc::new(resolution),
+        })
+    }
+
     async fn send_code<R: ResponseHandler>(
         &self,
         request: &Request,
@@ -121,45 +182,39 @@ impl RequestHandler for ViewHandler {
         }
 
         let world = self.world.borrow().clone();
-        let qname = query.name().to_string();
-        let resolution = resolve(
-            &world,
-            &self.network,
-            &qname,
-            query_type(query.query_type()),
-        );
-        debug!(network = %self.network, "{}", resolution.summary());
-
-        let (code, answers, soa): (ResponseCode, Vec<Record>, Option<Record>) = {
-            let answers = match to_records(&resolution) {
-                Ok(a) => a,
+        let qname = query.name().to_string().to_ascii_lowercase();
+        let key = (qname, u16::from(query.query_type()));
+        let memoised = self.memo.lock().ok().and_then(|memo| {
+            let same_world = memo.world.as_ref().is_some_and(|w| Arc::ptr_eq(w, &world));
+            same_world
+                .then(|| memo.answers.get(&key).cloned())
+                .flatten()
+        });
+        let computed = match memoised {
+            Some(c) => c,
+            None => match self.compute(&world, query.query_type(), &key.0) {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    if let Ok(mut memo) = self.memo.lock() {
+                        if !memo.world.as_ref().is_some_and(|w| Arc::ptr_eq(w, &world))
+                            || memo.answers.len() >= MEMO_LIMIT
+                        {
+                            memo.answers.clear();
+                            memo.world = Some(world.clone());
+                        }
+                        memo.answers.insert(key, c.clone());
+                    }
+                    c
+                }
                 Err(e) => {
-                    warn!(network = %self.network, "cannot encode the answer for {qname}: {e}");
+                    warn!(network = %self.network, "cannot encode the answer for {}: {e}", key.0);
                     return self
                         .send_code(request, edns, ResponseCode::ServFail, response_handle)
                         .await;
                 }
-            };
-            match &resolution.answer {
-                Answer::Refused => (ResponseCode::Refused, answers, None),
-                Answer::NxDomain { authority, .. } => {
-                    (ResponseCode::NXDomain, answers, soa_record(authority).ok())
-                }
-                Answer::Records { authority, .. } => {
-                    // NODATA: no record of the type asked (the CNAME chain alone does not answer an A query).
-                    let nodata = !answers
-                        .iter()
-                        .any(|r| r.record_type() == query.query_type());
-                    let soa = if nodata {
-                        soa_record(authority).ok()
-                    } else {
-                        None
-                    };
-                    (ResponseCode::NoError, answers, soa)
-                }
-            }
+            },
         };
-
+        let (code, answers, soa) = (computed.code, &computed.answers, &computed.soa);
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.response_code = code;
         metadata.recursion_available = true;
@@ -192,7 +247,7 @@ impl RequestHandler for ViewHandler {
                     _ => "udp",
                 },
                 qtype: query.query_type().to_string(),
-                resolution: Arc::new(resolution),
+                resolution: computed.resolution.clone(),
             });
         }
         info
