@@ -508,6 +508,14 @@ impl Out {
         }
     }
 
+    /// A HELP reply: one status line per entry.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for l in lines {
+            self.simple(l);
+        }
+    }
+
     /// Bytes already encoded (e.g. a reply captured for EXEC).
     pub fn raw(&mut self, b: &[u8]) {
         self.buf.extend_from_slice(b);

@@ -220,3 +220,27 @@ pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     }
     Some((start as usize, end as usize))
 }
+
+/// The optional COUNT of LPOP/RPOP/SPOP/ZPOPMIN...: `None` when absent; Redis's "must be positive"
+/// error for negatives and non-integers.
+pub fn optional_count(arg: Option<&[u8]>) -> Result<Option<usize>, Error> {
+    let Some(a) = arg else {
+        return Ok(None);
+    };
+    match crate::protocol::parse_i64(a) {
+        Some(c) if c >= 0 => Ok(Some(c as usize)),
+        _ => Err(Error::from("ERR value is out of range, must be positive")),
+    }
+}
+
+/// The `[COUNT n]` trailer of LMPOP/ZMPOP and their blocking forms (default 1).
+pub fn mpop_count(rest: &[&[u8]]) -> Result<usize, Error> {
+    match rest {
+        [] => Ok(1),
+        [kw, n] if super::is(kw, "COUNT") => match crate::protocol::parse_i64(n) {
+            Some(c) if c > 0 => Ok(c as usize),
+            _ => Err(Error::from("ERR count should be greater than 0")),
+        },
+        _ => Err(super::err::SYNTAX),
+    }
+}

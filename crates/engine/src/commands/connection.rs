@@ -422,10 +422,7 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.out.help(&lines);
         }
         "id" | "getname" | "setname" | "setinfo" | "info" | "no-evict" | "no-touch" | "reply"
         | "help" | "kill" | "unblock" => return Err(wrong()),

@@ -475,10 +475,7 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             "HELP",
             "    Print this help.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.out.help(&lines);
         return Ok(());
     }
     if !["encoding", "refcount", "idletime", "freq"].contains(&sub.as_str()) {

@@ -292,21 +292,8 @@ pub fn parse_mpop<'a>(
     };
     let left = parse_side(side)?;
     i += 1;
-    let mut count = None;
-    while i < args.len() {
-        if is(args[i], "COUNT") && count.is_none() && i + 1 < args.len() {
-            let c = int_arg(args[i + 1])
-                .map_err(|_| Error::from("ERR count should be greater than 0"))?;
-            if c <= 0 {
-                return Err(Error::from("ERR count should be greater than 0"));
-            }
-            count = Some(c as usize);
-            i += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
-    Ok((keys, left, count.unwrap_or(1)))
+    let count = super::coll::mpop_count(&args[i..])?;
+    Ok((keys, left, count))
 }
 
 fn push_cmd(ctx: &mut Ctx, args: &[&[u8]], left: bool, only_existing: bool) -> CmdResult {
@@ -337,17 +324,7 @@ fn pop_cmd(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
     if args.len() > 3 {
         return Err(super::arity_error(if left { "lpop" } else { "rpop" }));
     }
-    let count = match args.get(2) {
-        None => None,
-        Some(a) => {
-            let c = int_arg(a)
-                .map_err(|_| Error::from("ERR value is out of range, must be positive"))?;
-            if c < 0 {
-                return Err(Error::from("ERR value is out of range, must be positive"));
-            }
-            Some(c as usize)
-        }
-    };
+    let count = super::coll::optional_count(args.get(2).copied())?;
     let mut l = ctx.lock(args[1]);
     let popped = pop(&mut l, args[1], left, count.unwrap_or(1))?;
     write_done(ctx, &l);

@@ -245,10 +245,7 @@ fn pubsub(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.out.help(&lines);
         }
         _ if is(args[1], "channels") || is(args[1], "numpat") || is(args[1], "help") => {
             return Err(Error::msg(format!(

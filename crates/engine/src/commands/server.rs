@@ -386,10 +386,7 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.out.help(&lines);
         }
         _ => {
             return Err(Error::msg(format!(
@@ -476,10 +473,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.out.help(&lines);
         }
         "get" | "resetstat" | "rewrite" | "help" => {
             return Err(Error::msg(format!(
@@ -706,10 +700,7 @@ fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.out.help(&lines);
         }
         "usage" | "doctor" | "purge" | "malloc-stats" | "stats" | "help" => {
             return Err(Error::msg(format!(

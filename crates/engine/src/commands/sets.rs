@@ -283,17 +283,7 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 3 {
         return Err(err::SYNTAX);
     }
-    let count = match args.get(2) {
-        None => None,
-        Some(a) => {
-            let c = int_arg(a)
-                .map_err(|_| Error::from("ERR value is out of range, must be positive"))?;
-            if c < 0 {
-                return Err(Error::from("ERR value is out of range, must be positive"));
-            }
-            Some(c as usize)
-        }
-    };
+    let count = super::coll::optional_count(args.get(2).copied())?;
     let mut l = ctx.lock(args[1]);
     let Some(s) = set_mut(&mut l, args[1], false)? else {
         if count.is_some() {
