@@ -48,6 +48,14 @@ enum Command {
     /// TCP, TLS, AUTH, PING, with the evidence of each step and the world's explanation; exit 0
     /// only when PING succeeded.
     Probe(cli::probe::ProbeArgs),
+    /// Run COMMAND inside a simulated network (Linux, rootless): the world on a private loopback,
+    /// the command's system resolver pointed at NET's simulated DNS; exits with the command's code.
+    /// Nested inside an exec, joins that world with another network's resolver.
+    Exec(cli::exec::ExecArgs),
+    /// Change a running `redlink up` with the Azure CLI's nouns and verbs (network
+    /// private-endpoint-connection approve, network private-dns link vnet create, redis update…),
+    /// print az-shaped JSON, follow its events.
+    Ctl(cli::ctl::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,5 +66,7 @@ fn main() -> ExitCode {
         Command::Up(args) => cli::up::main(args),
         Command::Check(args) => cli::check::main(args),
         Command::Probe(args) => cli::probe::main(args),
+        Command::Exec(args) => cli::exec::main(args),
+        Command::Ctl(args) => cli::ctl::main(args),
     }
 }

@@ -63,7 +63,13 @@ fn up_for_a_while_writes_then_removes_the_state_file() {
         .spawn()
         .expect("redlink up starts");
     let json = wait_for_file(&state, &mut child);
-    assert!(json["control"].is_null());
+    let control = json["control"].as_str().expect("control address");
+    assert!(
+        control
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback()),
+        "{control}"
+    );
     let ca = PathBuf::from(json["ca"].as_str().expect("ca path"));
     assert!(ca.exists(), "{} exists", ca.display());
     for net in ["hub", "spoke"] {

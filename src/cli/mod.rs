@@ -1,6 +1,9 @@
 //! The subcommands of the `redlink` binary.
 
+pub mod az;
 pub mod check;
+pub mod ctl;
+pub mod exec;
 pub mod probe;
 pub mod serve;
 pub mod timeline;

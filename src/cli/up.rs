@@ -1,15 +1,21 @@
-//! `redlink up [SCENARIO] [--state-file F] [--for DURATION] [--speed N]`: brings a world up (the
-//! embedded quickstart without SCENARIO), prints where everything is and commands to try, runs the
-//! scenario's timeline paced in real time (see `cli::timeline`), and runs until Ctrl-C, SIGTERM or
-//! the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
+//! `redlink up [SCENARIO] [--state-file F] [--for DURATION] [--speed N] [--control ADDR]
+//! [--control-password P] [--events FILE]`: brings a world up (the embedded quickstart without
+//! SCENARIO) with its control API (`redlink ctl`, any Redis client), prints where everything is and
+//! commands to try, writes events as JSON lines to `--events`, runs the scenario's timeline paced in
+//! real time (see `cli::timeline`), and runs until Ctrl-C, SIGTERM or the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
 //! with file:line:column, bad duration), 1 runtime failure (a port in use…).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use redlink_runtime::{EndpointKind, RunningWorld, StateFile, UpOptions};
+use redlink_runtime::{
+    ControlListener, ControlServer, EndpointKind, EventStream, RunningWorld, StateFile, UpOptions,
+};
 use redlink_world::{Scenario, Verdict, quickstart};
 
 use crate::cli::{say, timeline};
@@ -32,6 +38,20 @@ pub struct UpArgs {
     /// Run the scenario's timeline this many times faster than its `at` offsets say.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
+    /// Where the control API listens (loopback only; default 127.0.0.1 on a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+    /// Require this password (AUTH) on the control API.
+    #[arg(
+        long,
+        value_name = "P",
+        env = "REDLINK_CONTROL_PASSWORD",
+        hide_env_values = true
+    )]
+    pub control_password: Option<String>,
+    /// Write every event (DNS answers, connection verdicts, changes) as JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
 }
 
 /// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
@@ -82,18 +102,37 @@ pub fn main(args: UpArgs) -> ExitCode {
 }
 
 async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
+    let control = match ControlListener::bind(args.control).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("redlink up: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let options = UpOptions {
         state_file: args.state_file.clone(),
         direct_engines: args.direct_engines,
+        control: Some(control.addr()),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {
-        Ok(w) => w,
+        Ok(w) => Arc::new(w),
         Err(e) => {
             eprintln!("redlink up: {e}");
             return ExitCode::from(if e.is_bad_input() { 2 } else { 1 });
         }
     };
+    let events_file = match &args.events {
+        None => None,
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(tokio::spawn(write_events(world.events(), f))),
+            Err(e) => {
+                eprintln!("redlink up: --events {}: {e}", path.display());
+                return stop(world, None, 1).await;
+            }
+        },
+    };
+    let control = control.serve(world.clone(), args.control_password.clone());
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
     let timeline = timeline::run(&world, &scenario, args.speed);
@@ -102,8 +141,37 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         _ = sleep_for(args.duration) => say!("redlink up: stopping (--for elapsed)"),
         _ = timeline => {}
     }
+    if let Some(task) = events_file {
+        task.abort();
+        let _ = task.await;
+    }
+    stop(world, Some(control), 0).await
+}
+
+/// Writes each event as one JSON line (flushed, so `tail -f` follows).
+async fn write_events(mut events: EventStream, file: std::fs::File) {
+    let mut out = std::io::LineWriter::new(file);
+    while let Some(event) = events.next().await {
+        if writeln!(out, "{}", event.to_json()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Stops the control API, then the world; exits with `code` unless stopping fails.
+async fn stop(world: Arc<RunningWorld>, control: Option<ControlServer>, code: u8) -> ExitCode {
+    if let Some(c) = control {
+        c.shutdown().await;
+    }
+    let world = match Arc::try_unwrap(world) {
+        Ok(w) => w,
+        Err(_) => {
+            eprintln!("redlink up: the world is still in use; stopping it on exit");
+            return ExitCode::from(code);
+        }
+    };
     match world.shutdown().await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(code),
         Err(e) => {
             eprintln!("redlink up: while stopping: {e}");
             ExitCode::from(1)
@@ -168,10 +236,18 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
     );
     let _ = writeln!(out, "state file: {}", world.state_file().display());
     let _ = writeln!(out, "CA:         {}", world.ca_file().display());
-    let _ = writeln!(
-        out,
-        "control:    none yet (the control API comes with `redlink ctl`)"
-    );
+    match &state.control {
+        Some(c) => {
+            let _ = writeln!(
+                out,
+                "control:    {c}    (redlink ctl …, or redis-cli -p {} SUBSCRIBE redlink:events)",
+                c.rsplit(':').next().unwrap_or(c)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "control:    none");
+        }
+    }
     for note in world.notes() {
         let _ = writeln!(out, "note: {note}");
     }

@@ -9,6 +9,7 @@ use redlink_engine::Engine;
 use redlink_world::{EndpointId, Verdict, World};
 
 use crate::error::EdgeError;
+use crate::event::{CONNECTION_EVENT_CAPACITY, ConnectionEvent, ConnectionEvents};
 use crate::plan::{PortPlan, SourceVerdict};
 use crate::port::{EndpointPort, PortKey};
 
@@ -34,15 +35,35 @@ pub struct PortStatus {
 }
 
 /// The endpoint ports of one world.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Edge {
     ports: BTreeMap<PortKey, EndpointPort>,
+    events: ConnectionEvents,
+}
+
+impl Default for Edge {
+    fn default() -> Self {
+        Edge {
+            ports: BTreeMap::new(),
+            events: tokio::sync::broadcast::channel(CONNECTION_EVENT_CAPACITY).0,
+        }
+    }
 }
 
 impl Edge {
     /// An edge holding nothing yet.
     pub fn new() -> Edge {
         Edge::default()
+    }
+
+    /// A stream of what the edge does with each accepted connection (see [`ConnectionEvent`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ConnectionEvent> {
+        self.events.subscribe()
+    }
+
+    /// The sending side of [`Edge::subscribe`], to subscribe later without the edge at hand.
+    pub fn events(&self) -> ConnectionEvents {
+        self.events.clone()
     }
 
     /// Brings the edge in line with `world`: reserves every endpoint port it does not hold yet,
@@ -82,7 +103,8 @@ impl Edge {
         }
         for (key, (cache, tls)) in &wanted {
             if !self.ports.contains_key(key) {
-                let port = EndpointPort::reserve(key.clone(), cache, *tls)?;
+                let mut port = EndpointPort::reserve(key.clone(), cache, *tls)?;
+                port.set_events(self.events.clone());
                 self.ports.insert(key.clone(), port);
             }
         }

@@ -15,12 +15,14 @@
 //! - [`EndpointPort`]: one address:port: its reservation, plan, listener and open connections.
 //! - [`Edge`]: every endpoint port of a world, reconciled with the world on each change; open
 //!   connections whose path becomes denied are reset ([`Cut`]).
+//! - [`ConnectionEvent`]: what the edge did with each accepted connection ([`Edge::subscribe`]).
 
 mod blackhole;
 mod conn;
 mod drop;
 mod edge;
 mod error;
+mod event;
 mod filter;
 mod listener;
 mod plan;
@@ -35,6 +37,7 @@ pub use conn::{Cut, CutStream, OpenConns, Registered};
 pub use drop::DropListener;
 pub use edge::{Edge, PortStatus};
 pub use error::EdgeError;
+pub use event::{CONNECTION_EVENT_CAPACITY, ConnectionEvent, ConnectionEvents};
 pub use filter::SourceFilter;
 pub use listener::{LISTEN_BACKLOG, PolicyListener, PortIdentity};
 pub use plan::{PortPlan, SourceVerdict};

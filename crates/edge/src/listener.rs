@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 
 use crate::blackhole::blackhole;
 use crate::conn::{CutStream, OpenConns, Registered};
+use crate::event::{ConnectionEvent, ConnectionEvents, emit};
 use crate::filter::SourceFilter;
 use crate::plan::PortPlan;
 use crate::reset::reset;
@@ -38,6 +39,8 @@ pub struct PortIdentity {
     pub endpoint: String,
     /// Whether the port speaks TLS (the engine terminates it).
     pub tls: bool,
+    /// Where to report each accepted connection's verdict, if anywhere.
+    pub events: Option<ConnectionEvents>,
 }
 
 /// An open accepting listener and its accept loop.
@@ -162,6 +165,17 @@ fn dispatch(
         reset(stream);
         return;
     };
+    emit(identity.events.as_ref(), || ConnectionEvent {
+        endpoint: identity.endpoint.clone(),
+        address: stream.local_addr().unwrap_or(peer),
+        peer,
+        source: decision.source.clone(),
+        verdict: match (decision.action, &plan.engine) {
+            (Verdict::Route, None) => Verdict::Reset,
+            (action, _) => action,
+        },
+        reason: decision.reason.clone(),
+    });
     match (decision.action, &plan.engine) {
         (Verdict::Route, Some(engine)) => {
             let local = match stream.local_addr() {

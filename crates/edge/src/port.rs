@@ -18,6 +18,7 @@ use redlink_world::{EndpointId, Source, Verdict};
 use crate::conn::OpenConns;
 use crate::drop::DropListener;
 use crate::error::EdgeError;
+use crate::event::ConnectionEvents;
 use crate::filter::SourceFilter;
 use crate::listener::{PolicyListener, PortIdentity};
 use crate::plan::PortPlan;
@@ -62,6 +63,7 @@ pub struct EndpointPort {
     plan: PortPlan,
     mode: Mode,
     conns: Arc<OpenConns>,
+    events: Option<ConnectionEvents>,
 }
 
 impl EndpointPort {
@@ -83,7 +85,14 @@ impl EndpointPort {
             plan: PortPlan::refusing("not opened yet, so the connection was refused"),
             mode: Mode::Refusing,
             conns: Arc::new(OpenConns::default()),
+            events: None,
         })
+    }
+
+    /// Reports what the port's listener does with each accepted connection to `events` (from the
+    /// next time it opens).
+    pub fn set_events(&mut self, events: ConnectionEvents) {
+        self.events = Some(events);
     }
 
     /// The port's identity.
@@ -152,6 +161,7 @@ impl EndpointPort {
                     let identity = PortIdentity {
                         endpoint: self.key.endpoint.name().to_owned(),
                         tls: self.tls,
+                        events: self.events.clone(),
                     };
                     let listener = PolicyListener::open(
                         self.key.socket_addr(),

@@ -53,6 +53,18 @@ pub enum RuntimeError {
         #[source]
         source: io::Error,
     },
+    /// The control API could not listen.
+    #[error("control API on {address}: {source}")]
+    Control {
+        /// The address asked for.
+        address: std::net::SocketAddr,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+    /// The control API may only listen on loopback.
+    #[error("control API on {0}: only loopback addresses (127.0.0.0/8, ::1) are allowed")]
+    ControlAddress(std::net::SocketAddr),
     /// Every address block is taken.
     #[error(
         "no free address block: all {0} blocks of 127/8 are used by other worlds or their addresses are taken"

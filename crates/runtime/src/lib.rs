@@ -8,6 +8,10 @@
 //! [`probe`] is the client side: resolve a name through a network's resolver, connect from the
 //! network's client address, TLS, AUTH, PING, with the evidence of each step.
 //!
+//! [`control`] is the control API (a RESP server on loopback applying [`redlink_world::Change`]s
+//! through [`RunningWorld::apply_change`], and streaming [`events`]); [`control_client`] is the
+//! small blocking RESP client `redlink ctl` speaks it with.
+//!
 //! Modules: `block` (claiming an address block), `certs` (the world's CA and cache certificates),
 //! `engines` (an engine per cache), `direct` (optional direct engine ports for benchmarks),
 //! `resolvers` (DNS views with port fallback), `state` (the state file), `options`, `error`,
@@ -15,9 +19,12 @@
 
 mod block;
 mod certs;
+pub mod control;
+pub mod control_client;
 mod direct;
 mod engines;
 mod error;
+pub mod events;
 mod options;
 pub mod probe;
 mod resolvers;
@@ -26,7 +33,10 @@ mod state;
 
 pub use block::BlockLock;
 pub use certs::{WorldCa, certificate_names};
+pub use control::{ControlListener, ControlOptions, ControlServer, EVENTS_CHANNEL};
+pub use control_client::{ControlClient, ControlClientError, Value};
 pub use error::RuntimeError;
+pub use events::{Event, EventStream};
 pub use options::{
     CURRENT_POINTER, DEFAULT_DNS_PORT, UpOptions, current_state_pointer, default_state_dir,
     default_state_path, locate_state_file,

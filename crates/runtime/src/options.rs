@@ -19,6 +19,9 @@ pub struct UpOptions {
     /// policy), listed as `caches.*.direct` in the state file: for benchmarks comparing a routed
     /// endpoint with the engine itself.
     pub direct_engines: bool,
+    /// The control API's address, written as the state file's `control` from the first write
+    /// (bind it first with [`crate::ControlListener::bind`]).
+    pub control: Option<std::net::SocketAddr>,
 }
 
 impl Default for UpOptions {
@@ -28,6 +31,7 @@ impl Default for UpOptions {
             dns_port: DEFAULT_DNS_PORT,
             block: None,
             direct_engines: false,
+            control: None,
         }
     }
 }

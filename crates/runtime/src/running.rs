@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use redlink_dns::DnsViews;
-use redlink_edge::{Edge, PortStatus};
+use redlink_edge::{ConnectionEvents, Edge, PortStatus};
 use redlink_engine::Engine;
-use redlink_world::{AddressPlan, Scenario, World, WorldError};
-use tokio::sync::{Mutex, watch};
+use redlink_world::{AddressPlan, Change, Scenario, World, WorldError};
+use tokio::sync::{Mutex, broadcast, watch};
 use tracing::debug;
 
 use crate::block::BlockLock;
@@ -18,6 +18,7 @@ use crate::certs::WorldCa;
 use crate::direct::DirectListener;
 use crate::engines::start_engine;
 use crate::error::RuntimeError;
+use crate::events::{CHANGE_EVENT_CAPACITY, Event, EventStream};
 use crate::options::{CURRENT_POINTER, UpOptions, default_state_path};
 use crate::resolvers::start_resolvers;
 use crate::state::{StateFile, StateFiles, Whereabouts, ca_path_for, write_atomically};
@@ -45,6 +46,8 @@ pub struct RunningWorld {
     lock: BlockLock,
     direct: Vec<(String, SocketAddr)>,
     _direct_listeners: Vec<DirectListener>,
+    changes: broadcast::Sender<Event>,
+    edge_events: ConnectionEvents,
 }
 
 /// The addresses a scenario pins (a conflict on one of them is not solved by another block).
@@ -200,7 +203,7 @@ impl RunningWorld {
             state: state_path,
         };
         let resolvers = dns.local_addrs();
-        let state = StateFile::describe(
+        let mut state = StateFile::describe(
             &current,
             &Whereabouts {
                 ca: &files.ca,
@@ -211,6 +214,7 @@ impl RunningWorld {
                 direct: &direct,
             },
         );
+        state.control = options.control.map(|a| a.to_string());
         let written = write_atomically(&files.ca, ca.cert_pem().as_bytes())
             .and_then(|()| files.write(&state));
         if let Err(e) = written {
@@ -220,6 +224,7 @@ impl RunningWorld {
             return Err(e);
         }
         files.write_pointer();
+        let edge_events = edge.events();
         Ok(RunningWorld {
             world: tx,
             inner: Mutex::new(Inner {
@@ -236,6 +241,8 @@ impl RunningWorld {
             lock,
             direct,
             _direct_listeners: direct_listeners.into_iter().map(|(_, l)| l).collect(),
+            changes: broadcast::channel(CHANGE_EVENT_CAPACITY).0,
+            edge_events,
         })
     }
 
@@ -282,6 +289,7 @@ impl RunningWorld {
                 engine.shutdown();
             }
         }
+        let control = inner.state.control.take();
         inner.state = StateFile::describe(
             &next,
             &Whereabouts {
@@ -293,9 +301,69 @@ impl RunningWorld {
                 direct: &self.direct,
             },
         );
+        inner.state.control = control;
         self.files.write(&inner.state)?;
         applied?;
         Ok(out)
+    }
+
+    /// Applies one timeline/control [`Change`] (the one vocabulary of world changes) through
+    /// [`RunningWorld::update`], then pushes the engine settings it carries (`requirepass`,
+    /// `maxclients`) to the cache's engine, and tells event subscribers. Returns what was done.
+    pub async fn apply_change(&self, change: &Change) -> Result<String, RuntimeError> {
+        let result = self.apply_change_quietly(change).await;
+        let event = match &result {
+            Ok(d) => Event::change(d.clone(), None),
+            Err(e) => Event::change(format!("{change:?}"), Some(e.to_string())),
+        };
+        let _ = self.changes.send(event);
+        result
+    }
+
+    async fn apply_change_quietly(&self, change: &Change) -> Result<String, RuntimeError> {
+        let description = self.update(|w| change.apply(w)).await?;
+        if let Some((cache, settings)) = change.engine_settings() {
+            let engine = self
+                .engine(cache)
+                .await
+                .ok_or_else(|| RuntimeError::Engine {
+                    cache: cache.to_owned(),
+                    setting: "(any)",
+                    message: "the cache has no engine".to_owned(),
+                })?;
+            let mut failed = None;
+            for (name, value) in settings {
+                if let Err(e) = engine.config.write().set(name, &value) {
+                    failed = Some(RuntimeError::Engine {
+                        cache: cache.to_owned(),
+                        setting: name,
+                        message: format!("{description}, but the engine refused it: {e}"),
+                    });
+                }
+            }
+            engine.refresh_hot_config();
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+        Ok(description)
+    }
+
+    /// A merged stream of DNS answers, connection verdicts and world changes from now on.
+    pub fn events(&self) -> EventStream {
+        EventStream {
+            dns: self.dns.as_ref().map(DnsViews::subscribe),
+            edge: Some(self.edge_events.subscribe()),
+            changes: self.changes.subscribe(),
+            lost: 0,
+        }
+    }
+
+    /// Records the control API's address in the state file (`control`) and rewrites it.
+    pub async fn set_control(&self, control: Option<SocketAddr>) -> Result<(), RuntimeError> {
+        let mut inner = self.inner.lock().await;
+        inner.state.control = control.map(|a| a.to_string());
+        self.files.write(&inner.state)
     }
 
     /// Where each network's resolver listens.

@@ -6,7 +6,7 @@
 //! Field names of the contract are kept (`control`, `ca`, `networks.*.resolver`,
 //! `networks.*.client_address`, `caches.*.hostname`, `caches.*.public_network_access`,
 //! `caches.*.endpoints[]` with `name`, `kind`, `network`, `address`, `ports`, `tls_ports`, `state`);
-//! the others are extras. `control` is `null` until the control API exists.
+//! the others are extras. `control` is the control API's address (`null` when none runs).
 //!
 //! Extras worth knowing: `world` is the whole world model as it is now (so `probe` and other
 //! clients can recompute DNS explanations with [`redlink_world::resolve`] without the scenario
@@ -29,7 +29,7 @@ use crate::error::RuntimeError;
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateFile {
-    /// The control API's address; `null` until the control API lands.
+    /// The control API's address (`127.0.0.1:PORT`); `null` when none runs.
     pub control: Option<String>,
     /// The world's CA certificate (PEM): what TLS clients trust.
     pub ca: PathBuf,

@@ -1,6 +1,6 @@
 //! Running a scenario's timeline on a running world: the initial expectations, then each step's
-//! changes (through [`RunningWorld::update`], pushing engine settings such as `requirepass` to the
-//! cache's engine) and expectations. [`Pacing::Immediate`] runs the steps back to back (`check`);
+//! changes (through [`RunningWorld::apply_change`], which also pushes engine settings such as
+//! `requirepass` to the cache's engine) and expectations. [`Pacing::Immediate`] runs the steps back to back (`check`);
 //! [`Pacing::RealTime`] waits for each step's `at` (`up`, compressed by `speed`). Observers see
 //! each [`Event`] as it happens; [`check_scenario`] brings an isolated world up, runs the timeline
 //! and collects a [`ScenarioReport`].
@@ -133,38 +133,22 @@ pub async fn run_timeline(
     phases
 }
 
-/// Applies one change to the running world, then pushes the engine settings it carries.
+/// Applies one change to the running world ([`RunningWorld::apply_change`]: the world, then the
+/// engine settings it carries).
 async fn apply(world: &RunningWorld, scenario: &Scenario, placed: &PlacedChange) -> ChangeReport {
     let location = format!("{}:{}", scenario.file(), placed.position);
     let change = &placed.change;
-    let description = match world.update(|w| change.apply(w)).await {
-        Ok(d) => d,
-        Err(e) => {
-            return ChangeReport {
-                description: format!("{change:?}"),
-                location,
-                error: Some(e.to_string()),
-            };
-        }
-    };
-    let mut error = None;
-    if let Some((cache, settings)) = change.engine_settings() {
-        match world.engine(cache).await {
-            None => error = Some(format!("cache {cache} has no engine")),
-            Some(engine) => {
-                for (name, value) in settings {
-                    if let Err(e) = engine.config.write().set(name, &value) {
-                        error = Some(format!("the engine of cache {cache} refused {name}: {e}"));
-                    }
-                }
-                engine.refresh_hot_config();
-            }
-        }
-    }
-    ChangeReport {
-        description,
-        location,
-        error,
+    match world.apply_change(change).await {
+        Ok(description) => ChangeReport {
+            description,
+            location,
+            error: None,
+        },
+        Err(e) => ChangeReport {
+            description: format!("{change:?}"),
+            location,
+            error: Some(e.to_string()),
+        },
     }
 }
 

@@ -119,7 +119,7 @@ pub struct RecordChange {
     pub ttl: Option<u32>,
 }
 
-/// `remove_record = { zone, name }`.
+/// `remove_record = { zone, name, address? }`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordRef {
@@ -127,6 +127,9 @@ pub struct RecordRef {
     pub zone: String,
     /// The record name.
     pub name: String,
+    /// Only the record with this address (default: every record of the name).
+    #[serde(default)]
+    pub address: Option<Ipv4Addr>,
 }
 
 /// `endpoint_state = { endpoint, state }`.
@@ -352,7 +355,7 @@ impl Change {
                 }
             }
             Change::RemoveRecord(r) => {
-                let removed = world.remove_record(&r.zone, &r.name, None)?;
+                let removed = world.remove_record(&r.zone, &r.name, r.address)?;
                 format!(
                     "removed {} A record(s) {} from zone {}",
                     removed.len(),

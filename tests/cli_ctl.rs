@@ -1,0 +1,140 @@
+//! `redlink ctl` against a running `redlink up`: az-shaped JSON for `network private-endpoint
+//! show`, a change (`private-endpoint-connection reject`) visible in the next show, and a bad name
+//! exiting with 2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn redlink() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_redlink"))
+}
+
+fn wait_for_control(path: &Path, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+            && json["control"].is_string()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("redlink up exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("no control address in {}", path.display());
+}
+
+fn ctl(state: &Path, args: &[&str]) -> Output {
+    redlink()
+        .arg("ctl")
+        .arg("--state-file")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("redlink ctl runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+#[test]
+fn ctl_shows_az_json_and_changes_the_world() {
+    let state: PathBuf =
+        std::env::temp_dir().join(format!("redlink-cli-ctl-{}.json", std::process::id()));
+    let mut child = redlink()
+        .args(["up", "--for", "60s", "--state-file"])
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redlink up starts");
+    wait_for_control(&state, &mut child);
+
+    let pe = json(&ctl(
+        &state,
+        &["network", "private-endpoint", "show", "--name", "pe-hub"],
+    ));
+    assert_eq!(pe["name"], "pe-hub");
+    assert!(
+        pe["id"]
+            .as_str()
+            .is_some_and(|i| i.ends_with("/Microsoft.Network/privateEndpoints/pe-hub"))
+    );
+    let conn = &pe["privateLinkServiceConnections"][0];
+    assert_eq!(
+        conn["privateLinkServiceConnectionState"]["status"],
+        "Approved"
+    );
+    assert_eq!(conn["groupIds"][0], "redisCache");
+    assert!(
+        conn["privateLinkServiceId"]
+            .as_str()
+            .is_some_and(|i| i.ends_with("/Microsoft.Cache/Redis/contoso"))
+    );
+    assert!(
+        pe["subnet"]["id"]
+            .as_str()
+            .is_some_and(|i| i.contains("/virtualNetworks/hub/"))
+    );
+    let address = pe["customDnsConfigs"][0]["ipAddresses"][0]
+        .as_str()
+        .expect("address");
+    assert_eq!(
+        pe["networkInterfaces"][0]["ipConfigurations"][0]["privateIPAddress"],
+        address
+    );
+    assert_eq!(
+        pe["customDnsConfigs"][0]["fqdn"],
+        "contoso.redis.cache.windows.net"
+    );
+
+    let rejected = json(&ctl(
+        &state,
+        &[
+            "network",
+            "private-endpoint-connection",
+            "reject",
+            "--name",
+            "pe-hub",
+        ],
+    ));
+    assert_eq!(
+        rejected["privateLinkServiceConnectionState"]["status"],
+        "Rejected"
+    );
+    let redis = json(&ctl(&state, &["redis", "show", "--name", "contoso"]));
+    assert_eq!(redis["hostName"], "contoso.redis.cache.windows.net");
+    assert_eq!(redis["publicNetworkAccess"], "Disabled");
+    assert_eq!(redis["sslPort"], 6380);
+    assert_eq!(
+        redis["privateEndpointConnections"][0]["privateLinkServiceConnectionState"]["status"],
+        "Rejected"
+    );
+
+    let bad = ctl(
+        &state,
+        &[
+            "network",
+            "private-endpoint-connection",
+            "approve",
+            "--name",
+            "nope",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nope"));
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&state);
+}
