@@ -48,6 +48,32 @@ pub struct ConnContext {
     pub endpoint: Option<String>,
 }
 
+/// Something a client experienced that the world's evidence trail wants to show.
+#[derive(Debug, Clone)]
+pub struct EngineEvent {
+    /// What happened.
+    pub kind: EngineEventKind,
+    /// Where the client connected from and through.
+    pub ctx: ConnContext,
+}
+
+/// The kinds of [`EngineEvent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineEventKind {
+    /// AUTH or HELLO AUTH with a wrong password (`WRONGPASS`); the user name tried.
+    AuthFailed {
+        /// The user name given (`default` for `AUTH password`).
+        user: String,
+    },
+    /// A command refused with `NOAUTH`.
+    NoAuth {
+        /// The command's name.
+        command: String,
+    },
+    /// A client turned away by `maxclients`.
+    MaxClients,
+}
+
 /// Counters reported by INFO stats.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -111,6 +137,8 @@ pub struct Shared {
     shutdown: watch::Sender<bool>,
     /// Bumped when an option that affects listeners changes (bind, port, tls-port).
     pub listeners_changed: watch::Sender<u64>,
+    /// Auth failures and maxclients rejections, for whoever subscribes (built only then).
+    pub events: tokio::sync::broadcast::Sender<EngineEvent>,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -152,6 +180,7 @@ impl Engine {
             tls: RwLock::new(None),
             shutdown,
             listeners_changed,
+            events: tokio::sync::broadcast::channel(256).0,
         }));
         engine.refresh_hot_config();
         engine
@@ -174,6 +203,16 @@ impl Engine {
         self.pubsub
             .limit
             .store(c.pubsub_hard_limit(), Ordering::Relaxed);
+    }
+
+    /// Tell subscribers (if any) what a client experienced.
+    pub fn emit(&self, kind: EngineEventKind, ctx: &ConnContext) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(EngineEvent {
+                kind,
+                ctx: ctx.clone(),
+            });
+        }
     }
 
     /// Ask every listener and connection to stop (SHUTDOWN, SIGTERM).
@@ -244,6 +283,7 @@ impl Engine {
             self.stats
                 .rejected_connections
                 .fetch_add(1, Ordering::Relaxed);
+            self.emit(EngineEventKind::MaxClients, &ctx);
             if !ctx.tls {
                 let _ = stream.write_all(MAXCLIENTS_ERROR).await;
             }

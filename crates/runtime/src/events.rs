@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redlink_dns::QueryEvent;
 use redlink_edge::ConnectionEvent;
+use redlink_engine::EngineEventKind;
 use redlink_world::{Answer, Source, Verdict};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -58,6 +59,22 @@ pub enum Event {
         /// `route`, `reset` or `blackhole`.
         verdict: Verdict,
         /// Why.
+        reason: String,
+    },
+    /// What a client experienced inside a cache's engine: a wrong password, a command refused
+    /// before AUTH, or maxclients turning it away.
+    Engine {
+        /// Milliseconds since the Unix epoch.
+        time_ms: u64,
+        /// The cache.
+        cache: String,
+        /// `auth_failed`, `noauth` or `maxclients`.
+        kind: String,
+        /// The endpoint the client came through (`None`: the engine's direct port).
+        endpoint: Option<String>,
+        /// The client's address.
+        peer: SocketAddr,
+        /// What the client saw, in one sentence.
         reason: String,
     },
     /// A change of the world (from the timeline or the control API).
@@ -138,6 +155,52 @@ impl Event {
         serde_json::to_string(self)
             .unwrap_or_else(|e| format!("{{\"type\":\"error\",\"error\":\"{e}\"}}"))
     }
+}
+
+/// Forward a cache engine's events (auth failures, NOAUTH, maxclients) into the world's stream, until
+/// the engine stops.
+pub fn forward_engine_events(
+    cache: &str,
+    engine: &redlink_engine::Engine,
+    changes: broadcast::Sender<Event>,
+) {
+    let mut rx = engine.events.subscribe();
+    let cache = cache.to_owned();
+    tokio::spawn(async move {
+        loop {
+            let e = match rx.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            };
+            let (kind, reason) = match &e.kind {
+                EngineEventKind::AuthFailed { user } => (
+                    "auth_failed",
+                    format!(
+                        "AUTH as {user} failed: WRONGPASS invalid username-password pair or user is disabled."
+                    ),
+                ),
+                EngineEventKind::NoAuth { command } => (
+                    "noauth",
+                    format!("{command} before AUTH: NOAUTH Authentication required."),
+                ),
+                EngineEventKind::MaxClients => (
+                    "maxclients",
+                    format!(
+                        "cache {cache} has maxclients clients already: ERR max number of clients reached"
+                    ),
+                ),
+            };
+            let _ = changes.send(Event::Engine {
+                time_ms: now_ms(),
+                cache: cache.clone(),
+                kind: kind.to_owned(),
+                endpoint: e.ctx.endpoint.clone(),
+                peer: e.ctx.peer,
+                reason,
+            });
+        }
+    });
 }
 
 /// A merged subscription to every event source of a world. Ends when the world stops.

@@ -225,6 +225,10 @@ impl RunningWorld {
         }
         files.write_pointer();
         let edge_events = edge.events();
+        let changes = broadcast::channel(CHANGE_EVENT_CAPACITY).0;
+        for (cache, engine) in &engines {
+            crate::events::forward_engine_events(cache, engine, changes.clone());
+        }
         Ok(RunningWorld {
             world: tx,
             inner: Mutex::new(Inner {
@@ -241,7 +245,7 @@ impl RunningWorld {
             lock,
             direct,
             _direct_listeners: direct_listeners.into_iter().map(|(_, l)| l).collect(),
-            changes: broadcast::channel(CHANGE_EVENT_CAPACITY).0,
+            changes,
             edge_events,
         })
     }

@@ -134,6 +134,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
     if !check_credentials(ctx, user, pass) {
+        ctx.engine.emit(
+            crate::EngineEventKind::AuthFailed {
+                user: String::from_utf8_lossy(user).into_owned(),
+            },
+            &ctx.client.handle.ctx,
+        );
         return Err(err::WRONGPASS);
     }
     ctx.client.authenticated = true;

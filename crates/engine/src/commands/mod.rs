@@ -361,6 +361,12 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
             .load(std::sync::atomic::Ordering::Relaxed)
     {
         ctx.client.multi_error |= ctx.client.multi.is_some();
+        ctx.engine.emit(
+            crate::EngineEventKind::NoAuth {
+                command: cmd.name.to_string(),
+            },
+            &ctx.client.handle.ctx,
+        );
         reply_error(ctx, err::NOAUTH);
         return;
     }
