@@ -98,6 +98,36 @@ fn ctl_shows_az_json_and_changes_the_world() {
         "contoso.redis.cache.windows.net"
     );
 
+    // A routed connection through pe-hub shows in `ctl status`.
+    {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect((address, 6379)).expect("pe-hub routes");
+        c.write_all(b"PING\r\n").expect("write");
+        let mut buf = [0u8; 7];
+        c.read_exact(&mut buf).expect("PONG");
+        assert_eq!(&buf, b"+PONG\r\n");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = json(&ctl(&state, &["status"]));
+        let hub = status["networks"]
+            .as_array()
+            .and_then(|n| n.iter().find(|n| n["network"] == "hub"))
+            .expect("hub in status");
+        let pe_hub = hub["caches"][0]["endpoints"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["endpoint"] == "pe-hub"))
+            .expect("pe-hub in status");
+        if pe_hub["connectionsSinceStart"]["route"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status never counted the connection: {pe_hub}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
     let rejected = json(&ctl(
         &state,
         &[

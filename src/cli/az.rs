@@ -211,7 +211,7 @@ pub fn record_set(z: &DnsZone, name: &str) -> Json {
 
 /// `redlink ctl status`: per network, where each cache's name resolves (and why), and the verdict
 /// of each endpoint port for the network's clients.
-pub fn status(world: &World, state: &StateFile) -> Json {
+pub fn status(world: &World, state: &StateFile, counts: &Json) -> Json {
     let networks: Vec<Json> = world
         .networks
         .iter()
@@ -247,6 +247,10 @@ pub fn status(world: &World, state: &StateFile) -> Json {
                                         "address": e.address.to_string(),
                                         "state": e.state.map(|s| s.as_str()),
                                         "ports": ports,
+                                        "connectionsSinceStart": counts
+                                            .get(e.address.to_string())
+                                            .cloned()
+                                            .unwrap_or_else(|| json!({})),
                                     })
                                 })
                                 .collect()

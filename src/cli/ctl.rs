@@ -402,7 +402,13 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
         CtlCommand::Events { follow, wait } => events(&mut s, *follow, *wait),
         CtlCommand::Status => {
             let (world, state) = (s.world()?, s.state()?);
-            print(&az::status(&world, &state));
+            let counts = s
+                .client
+                .call_text(&["WORLD.COUNTS"])
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_else(|| serde_json::json!({}));
+            print(&az::status(&world, &state, &counts));
             Ok(())
         }
         CtlCommand::Raw { args } => {

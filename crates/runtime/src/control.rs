@@ -235,6 +235,8 @@ enum Action {
     Change(Box<Change>),
     /// Answer with the state file's JSON.
     State,
+    /// Answer with the connection counts by endpoint and verdict.
+    Counts,
 }
 
 type SessionHandler = fn(&mut Session, &[String]) -> Reply;
@@ -360,6 +362,14 @@ pub const COMMANDS: &[Command] = &[
         "",
         "the state file as JSON (with every port's verdicts)",
         |_, _| Ok(Action::State),
+    ),
+    world(
+        "WORLD.COUNTS",
+        1,
+        "",
+        "connections seen since the world started, by endpoint and verdict (route, reset, blackhole, \
+         and the engine's maxclients rejections; refusals and drops happen in the kernel, uncounted)",
+        |_, _| Ok(Action::Counts),
     ),
     world(
         "WORLD.CHANGE",
@@ -861,6 +871,10 @@ async fn execute(world: &RunningWorld, s: &mut Session, args: &[String]) -> Repl
         Ok(Action::State) => match serde_json::to_string(&world.state().await) {
             Ok(j) => Reply::Bulk(j),
             Err(e) => Reply::err(format!("cannot serialize the state: {e}")),
+        },
+        Ok(Action::Counts) => match serde_json::to_string(&world.connection_counts()) {
+            Ok(j) => Reply::Bulk(j),
+            Err(e) => Reply::err(format!("cannot serialize the counts: {e}")),
         },
         Ok(Action::Change(c)) => match world.apply_change(&c).await {
             Ok(done) => Reply::Bulk(done),

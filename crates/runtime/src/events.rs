@@ -72,6 +72,8 @@ pub enum Event {
         kind: String,
         /// The endpoint the client came through (`None`: the engine's direct port).
         endpoint: Option<String>,
+        /// The address:port the client connected to.
+        address: SocketAddr,
         /// The client's address.
         peer: SocketAddr,
         /// What the client saw, in one sentence.
@@ -196,6 +198,7 @@ pub fn forward_engine_events(
                 cache: cache.clone(),
                 kind: kind.to_owned(),
                 endpoint: e.ctx.endpoint.clone(),
+                address: e.ctx.local,
                 peer: e.ctx.peer,
                 reason,
             });
@@ -250,5 +253,47 @@ impl EventStream {
                 return Some(e);
             }
         }
+    }
+}
+
+/// Connections by endpoint address and verdict since the world started (`ctl status`): what the edge routed,
+/// reset or blackholed, plus the engines' maxclients rejections. Refusals and drops happen in the
+/// kernel and are not seen, so not counted.
+#[derive(Clone, Default)]
+pub struct ConnectionCounts(
+    std::sync::Arc<
+        std::sync::Mutex<
+            std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+        >,
+    >,
+);
+
+impl ConnectionCounts {
+    /// Count the connection events of `stream` until it ends.
+    pub fn follow(&self, mut stream: EventStream) {
+        let counts = self.clone();
+        tokio::spawn(async move {
+            while let Some(e) = stream.next().await {
+                let (endpoint, verdict) = match e {
+                    Event::Connection {
+                        address, verdict, ..
+                    } => (address.ip().to_string(), verdict.as_str().to_owned()),
+                    Event::Engine { address, kind, .. } if kind == "maxclients" => {
+                        (address.ip().to_string(), kind)
+                    }
+                    _ => continue,
+                };
+                if let Ok(mut m) = counts.0.lock() {
+                    *m.entry(endpoint).or_default().entry(verdict).or_default() += 1;
+                }
+            }
+        });
+    }
+
+    /// The counts now.
+    pub fn snapshot(
+        &self,
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
     }
 }

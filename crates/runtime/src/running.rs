@@ -47,6 +47,7 @@ pub struct RunningWorld {
     direct: Vec<(String, SocketAddr)>,
     _direct_listeners: Vec<DirectListener>,
     changes: broadcast::Sender<Event>,
+    counts: crate::events::ConnectionCounts,
     edge_events: ConnectionEvents,
 }
 
@@ -229,6 +230,13 @@ impl RunningWorld {
         for (cache, engine) in &engines {
             crate::events::forward_engine_events(cache, engine, changes.clone());
         }
+        let counts = crate::events::ConnectionCounts::default();
+        counts.follow(EventStream {
+            dns: None,
+            edge: Some(edge_events.subscribe()),
+            changes: changes.subscribe(),
+            lost: 0,
+        });
         Ok(RunningWorld {
             world: tx,
             inner: Mutex::new(Inner {
@@ -247,6 +255,7 @@ impl RunningWorld {
             _direct_listeners: direct_listeners.into_iter().map(|(_, l)| l).collect(),
             changes,
             edge_events,
+            counts,
         })
     }
 
@@ -351,6 +360,13 @@ impl RunningWorld {
             }
         }
         Ok(description)
+    }
+
+    /// Connections seen since the world started, by endpoint address and verdict.
+    pub fn connection_counts(
+        &self,
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> {
+        self.counts.snapshot()
     }
 
     /// A merged stream of DNS answers, connection verdicts and world changes from now on.
