@@ -101,3 +101,12 @@ async fn memory_usage_and_debug_gate() {
     .await;
     assert_eq!(out, b"-LOADING fake\r\n+OK\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tracking_off_and_lolwut() {
+    let (_s, addr) = start("127.0.5.5", &[]);
+    let out = raw(addr, &[resp(&["CLIENT", "GETREDIR"]), resp(&["LOLWUT"])].concat()).await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert!(text.starts_with(":-1\r\n$"), "{text}");
+    assert!(text.contains("Redis ver. 7.2."), "{text}");
+}

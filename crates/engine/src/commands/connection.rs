@@ -362,6 +362,19 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.verbatim(text.as_bytes());
         }
         "kill" if argc >= 3 => client_kill(ctx, args)?,
+        // Client-side caching (CLIENT TRACKING) is not implemented: tracking is always off, which
+        // is what these report, exactly as redis-server does for a client that never enabled it.
+        "getredir" if argc == 2 => ctx.out.int(-1),
+        "trackinginfo" if argc == 2 => {
+            ctx.out.map(3);
+            ctx.out.bulk(b"flags");
+            ctx.out.set(1);
+            ctx.out.bulk(b"off");
+            ctx.out.bulk(b"redirect");
+            ctx.out.int(-1);
+            ctx.out.bulk(b"prefixes");
+            ctx.out.array(0);
+        }
         "unblock" if argc == 3 || argc == 4 => {
             let id = crate::protocol::parse_i64(args[2]).ok_or(err::NOT_INT)?;
             let mode = match args.get(3) {
@@ -431,7 +444,7 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.help(&lines);
         }
         "id" | "getname" | "setname" | "setinfo" | "info" | "no-evict" | "no-touch" | "reply"
-        | "help" | "kill" | "unblock" => return Err(wrong()),
+        | "help" | "kill" | "unblock" | "getredir" | "trackinginfo" => return Err(wrong()),
         _ => {
             return Err(Error::msg(format!(
                 "ERR unknown subcommand '{}'. Try CLIENT HELP.",

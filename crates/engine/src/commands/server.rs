@@ -178,6 +178,16 @@ pub static COMMANDS: &[Command] = &[
         "A container for debugging commands.",
         debug,
     ),
+    cmd(
+        "lolwut",
+        -1,
+        READONLY | FAST | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "5.0.0",
+        "Displays computer art and the Redis version",
+        lolwut,
+    ),
 ];
 
 fn acl_categories(c: &Command) -> Vec<&'static str> {
@@ -769,5 +779,19 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             )));
         }
     }
+    Ok(())
+}
+
+/// LOLWUT: redis-server draws version-specific art; every version ends with the version line, which
+/// is what clients check.
+fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() >= 3 && is(args[1], "VERSION") {
+        int_arg(args[2])?;
+    }
+    let text = format!(
+        "Redis ver. {}\n",
+        crate::commands::connection::REDIS_VERSION
+    );
+    ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
