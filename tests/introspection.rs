@@ -105,8 +105,53 @@ async fn memory_usage_and_debug_gate() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tracking_off_and_lolwut() {
     let (_s, addr) = start("127.0.5.5", &[]);
-    let out = raw(addr, &[resp(&["CLIENT", "GETREDIR"]), resp(&["LOLWUT"])].concat()).await;
+    let out = raw(
+        addr,
+        &[resp(&["CLIENT", "GETREDIR"]), resp(&["LOLWUT"])].concat(),
+    )
+    .await;
     let text = String::from_utf8_lossy(&out).to_string();
     assert!(text.starts_with(":-1\r\n$"), "{text}");
     assert!(text.contains("Redis ver. 7.2."), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_pause_holds_writes_until_it_ends() {
+    let (_s, addr) = start("127.0.5.6", &[]);
+    let out = raw(addr, &resp(&["CLIENT", "PAUSE", "400", "WRITE"])).await;
+    assert_eq!(out, b"+OK\r\n");
+    // Reads go on; a write waits for the pause.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&resp(&["GET", "k"])).await.unwrap();
+    assert_eq!(
+        read_some(&mut s, Duration::from_millis(100)).await,
+        b"$-1\r\n"
+    );
+    let t = std::time::Instant::now();
+    s.write_all(&resp(&["SET", "k", "v"])).await.unwrap();
+    let out = read_some(&mut s, Duration::from_millis(600)).await;
+    assert_eq!(out, b"+OK\r\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "the write waited: {:?}",
+        t.elapsed()
+    );
+    // CLIENT UNPAUSE (not a write) ends a long WRITE pause at once.
+    let _ = raw(addr, &resp(&["CLIENT", "PAUSE", "100000", "WRITE"])).await;
+    let mut w = TcpStream::connect(addr).await.unwrap();
+    w.write_all(&resp(&["SET", "k", "w"])).await.unwrap();
+    assert!(
+        read_some(&mut w, Duration::from_millis(200))
+            .await
+            .is_empty(),
+        "the write waits"
+    );
+    let out = raw(addr, &resp(&["CLIENT", "UNPAUSE"])).await;
+    assert_eq!(out, b"+OK\r\n");
+    assert_eq!(
+        read_some(&mut w, Duration::from_millis(300)).await,
+        b"+OK\r\n"
+    );
+    let out = raw(addr, &resp(&["CLIENT", "PAUSE", "abc"])).await;
+    assert_eq!(out, b"-ERR timeout is not an integer or out of range\r\n");
 }

@@ -66,6 +66,18 @@ where
                     close = true;
                     break;
                 }
+                Outcome::Paused(until) => {
+                    if flush(&engine, &mut stream, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    let wait = Duration::from_millis(until.saturating_sub(crate::store::now_ms()));
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = engine.pause.ended.notified() => {}
+                        _ = handle.kill.notified() => break 'conn,
+                        _ = shutdown.changed() => break 'conn,
+                    }
+                }
                 Outcome::Blocked(args) => {
                     if flush(&engine, &mut stream, &mut out).await.is_err() {
                         break 'conn;
@@ -234,6 +246,8 @@ enum Outcome {
     Close,
     /// A blocking command (these arguments) waits for its keys.
     Blocked(Vec<Vec<u8>>),
+    /// CLIENT PAUSE holds the next command until this time (unix ms); it stays in the buffer.
+    Paused(u64),
 }
 
 /// Execute every complete request in `rbuf`.
@@ -259,6 +273,16 @@ fn process(
                 let frame = &rbuf[off..off + consumed];
                 let mut args = ArgVec::new();
                 parser.args(frame, &mut args);
+                if engine.pause.active()
+                    && let Some(until) = args
+                        .first()
+                        .and_then(|name| crate::commands::lookup(name))
+                        .and_then(|cmd| engine.pause.holds(cmd.flags, crate::store::now_ms()))
+                {
+                    // Left unconsumed: it runs when the pause ends.
+                    outcome = Outcome::Paused(until);
+                    break;
+                }
                 let mut ctx = Ctx {
                     engine,
                     client,

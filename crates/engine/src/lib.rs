@@ -74,6 +74,45 @@ pub enum EngineEventKind {
     MaxClients,
 }
 
+/// CLIENT PAUSE: until when clients' commands wait, and whether only writes do.
+#[derive(Debug, Default)]
+pub struct Pause {
+    /// Unix milliseconds the pause lasts until (0 = not paused).
+    pub until_ms: AtomicU64,
+    /// `WRITE` mode: only commands that may write wait.
+    pub writes_only: AtomicBool,
+    /// Woken by CLIENT UNPAUSE.
+    pub ended: tokio::sync::Notify,
+}
+
+impl Pause {
+    /// Whether a pause is set (cheap: one atomic load on the hot path); clears an expired one.
+    #[inline]
+    pub fn active(&self) -> bool {
+        let until = self.until_ms.load(Ordering::Relaxed);
+        if until == 0 {
+            return false;
+        }
+        if until <= store::now_ms() {
+            let _ = self
+                .until_ms
+                .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Whether a command with these flags must wait now; returns the pause's end (unix ms).
+    pub fn holds(&self, flags: u32, now_ms: u64) -> Option<u64> {
+        let until = self.until_ms.load(Ordering::Acquire);
+        if until <= now_ms {
+            return None;
+        }
+        let writes_only = self.writes_only.load(Ordering::Acquire);
+        (!writes_only || flags & commands::flag::WRITE != 0).then_some(until)
+    }
+}
+
 /// Counters reported by INFO stats.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -137,6 +176,8 @@ pub struct Shared {
     shutdown: watch::Sender<bool>,
     /// Bumped when an option that affects listeners changes (bind, port, tls-port).
     pub listeners_changed: watch::Sender<u64>,
+    /// CLIENT PAUSE state.
+    pub pause: Pause,
     /// Auth failures and maxclients rejections, for whoever subscribes (built only then).
     pub events: tokio::sync::broadcast::Sender<EngineEvent>,
 }
@@ -181,6 +222,7 @@ impl Engine {
             shutdown,
             listeners_changed,
             events: tokio::sync::broadcast::channel(256).0,
+            pause: Pause::default(),
         }));
         engine.refresh_hot_config();
         engine

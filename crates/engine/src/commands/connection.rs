@@ -362,6 +362,30 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.verbatim(text.as_bytes());
         }
         "kill" if argc >= 3 => client_kill(ctx, args)?,
+        "pause" if argc == 3 || argc == 4 => {
+            let ms = crate::protocol::parse_i64(args[2])
+                .ok_or(Error::from("ERR timeout is not an integer or out of range"))?;
+            if ms < 0 {
+                return Err(Error::from("ERR timeout is negative"));
+            }
+            let writes_only = match args.get(3) {
+                None => false,
+                Some(m) if is(m, "ALL") => false,
+                Some(m) if is(m, "WRITE") => true,
+                Some(_) => return Err(err::SYNTAX),
+            };
+            let pause = &ctx.engine.pause;
+            pause.writes_only.store(writes_only, Ordering::Release);
+            pause
+                .until_ms
+                .store(ctx.now.saturating_add(ms as u64), Ordering::Release);
+            ctx.out.ok();
+        }
+        "unpause" if argc == 2 => {
+            ctx.engine.pause.until_ms.store(0, Ordering::Release);
+            ctx.engine.pause.ended.notify_waiters();
+            ctx.out.ok();
+        }
         // Client-side caching (CLIENT TRACKING) is not implemented: tracking is always off, which
         // is what these report, exactly as redis-server does for a client that never enabled it.
         "getredir" if argc == 2 => ctx.out.int(-1),
@@ -444,7 +468,9 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.help(&lines);
         }
         "id" | "getname" | "setname" | "setinfo" | "info" | "no-evict" | "no-touch" | "reply"
-        | "help" | "kill" | "unblock" | "getredir" | "trackinginfo" => return Err(wrong()),
+        | "help" | "kill" | "unblock" | "getredir" | "trackinginfo" | "pause" | "unpause" => {
+            return Err(wrong());
+        }
         _ => {
             return Err(Error::msg(format!(
                 "ERR unknown subcommand '{}'. Try CLIENT HELP.",
