@@ -43,7 +43,7 @@ state = "Pending"
 "#;
 
 fn redis_cli(host: &str, within: Duration) -> Option<(bool, String)> {
-    let mut child = Command::new("timeout")
+    let child = Command::new("timeout")
         .arg(format!("{}", within.as_secs_f64()))
         .args(["redis-cli", "-h", host, "-p", "6379", "PING"])
         .stdout(Stdio::piped())
