@@ -7,6 +7,7 @@ pub mod bitmaps;
 pub mod blocking;
 pub mod coll;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -207,7 +208,7 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 14] = [
+        let families: [&'static [Command]; 15] = [
             blocking::COMMANDS,
             pubsub::COMMANDS,
             connection::COMMANDS,
@@ -222,6 +223,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::Random
             bitmaps::COMMANDS,
             hyperloglog::COMMANDS,
             sort::COMMANDS,
+            geo::COMMANDS,
         ];
         families
             .iter()
