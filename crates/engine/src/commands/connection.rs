@@ -279,11 +279,7 @@ fn validate_name(n: &[u8]) -> CmdResult {
 fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     let argc = args.len();
-    let wrong = || {
-        Error::msg(format!(
-            "ERR wrong number of arguments for 'client|{sub}' command"
-        ))
-    };
+    let wrong = || super::sub_arity_error("client", &sub);
     match sub.as_str() {
         "id" if argc == 2 => ctx.out.int(ctx.client.handle.id as i64),
         "getname" if argc == 2 => {
@@ -472,10 +468,7 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(wrong());
         }
         _ => {
-            return Err(Error::msg(format!(
-                "ERR unknown subcommand '{}'. Try CLIENT HELP.",
-                String::from_utf8_lossy(args[1])
-            )));
+            return Err(super::unknown_subcommand("client", args[1]));
         }
     }
     Ok(())

@@ -479,15 +479,10 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     if !["encoding", "refcount", "idletime", "freq"].contains(&sub.as_str()) {
-        return Err(Error::msg(format!(
-            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(args[1])
-        )));
+        return Err(super::unknown_subcommand("object", args[1]));
     }
     if args.len() != 3 {
-        return Err(Error::msg(format!(
-            "ERR wrong number of arguments for 'object|{sub}' command"
-        )));
+        return Err(super::sub_arity_error("object", &sub));
     }
     let mut l = ctx.lock(args[2]);
     let Some(v) = l.get(args[2]) else {

@@ -322,6 +322,22 @@ pub fn arity_error(name: &str) -> Error {
     ))
 }
 
+/// "wrong number of arguments" for a container's subcommand (`client|kill`).
+pub fn sub_arity_error(container: &str, sub: &str) -> Error {
+    Error::msg(format!(
+        "ERR wrong number of arguments for '{container}|{sub}' command"
+    ))
+}
+
+/// "unknown subcommand" for a container command (`Try CLIENT HELP.`).
+pub fn unknown_subcommand(container: &str, given: &[u8]) -> Error {
+    Error::msg(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(given),
+        container.to_ascii_uppercase()
+    ))
+}
+
 fn unknown_command(args: &[&[u8]]) -> Error {
     let name = String::from_utf8_lossy(args[0]);
     let name: String = name.chars().take(128).collect();

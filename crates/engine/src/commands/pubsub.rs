@@ -248,15 +248,10 @@ fn pubsub(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.help(&lines);
         }
         _ if is(args[1], "channels") || is(args[1], "numpat") || is(args[1], "help") => {
-            return Err(Error::msg(format!(
-                "ERR wrong number of arguments for 'pubsub|{sub}' command"
-            )));
+            return Err(super::sub_arity_error("pubsub", &sub));
         }
         _ => {
-            return Err(Error::msg(format!(
-                "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
-                String::from_utf8_lossy(args[1])
-            )));
+            return Err(super::unknown_subcommand("pubsub", args[1]));
         }
     }
     Ok(())

@@ -485,21 +485,11 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ];
             ctx.out.help(&lines);
         }
-        "get" | "resetstat" | "rewrite" | "help" => {
-            return Err(Error::msg(format!(
-                "ERR wrong number of arguments for 'config|{sub}' command"
-            )));
-        }
-        "set" => {
-            return Err(Error::msg(format!(
-                "ERR wrong number of arguments for 'config|{sub}' command"
-            )));
+        "get" | "set" | "resetstat" | "rewrite" | "help" => {
+            return Err(super::sub_arity_error("config", &sub));
         }
         _ => {
-            return Err(Error::msg(format!(
-                "ERR unknown subcommand '{}'. Try CONFIG HELP.",
-                String::from_utf8_lossy(args[1])
-            )));
+            return Err(super::unknown_subcommand("config", args[1]));
         }
     }
     Ok(())
@@ -713,15 +703,10 @@ fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.help(&lines);
         }
         "usage" | "doctor" | "purge" | "malloc-stats" | "stats" | "help" => {
-            return Err(Error::msg(format!(
-                "ERR wrong number of arguments for 'memory|{sub}' command"
-            )));
+            return Err(super::sub_arity_error("memory", &sub));
         }
         _ => {
-            return Err(Error::msg(format!(
-                "ERR unknown subcommand '{}'. Try MEMORY HELP.",
-                String::from_utf8_lossy(args[1])
-            )));
+            return Err(super::unknown_subcommand("memory", args[1]));
         }
     }
     Ok(())
