@@ -19,7 +19,7 @@ trap cleanup EXIT
 start() {
   cleanup; sleep 0.3
   "$BIN" serve --port "$RL_PORT" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
-  redis-server --port "$RS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null
+  redis-server --port "$RS_PORT" --bind 127.0.0.1 --dir /tmp --save '' --appendonly no --daemonize yes >/dev/null
   for p in "$RL_PORT" "$RS_PORT"; do
     for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
   done

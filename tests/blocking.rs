@@ -46,11 +46,11 @@ async fn blpop_times_out_with_a_null_array() {
 async fn pushes_wake_blocked_clients_in_arrival_order() {
     let (_s, addr) = start("127.0.4.2", &[]);
     let mut first = blocked(addr, &["BLPOP", "jobs", "5"]).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut second = blocked(addr, &["BLPOP", "jobs", "other", "5"]).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut third = blocked(addr, &["BLPOP", "jobs", "5"]).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let out = raw(addr, &resp(&["RPUSH", "jobs", "a", "b", "c"])).await;
     assert_eq!(out, b":3\r\n");
     assert_eq!(
