@@ -52,7 +52,7 @@ pub struct ClientInfo {
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: String,
     /// The last command's name.
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     /// The authenticated user.
     pub user: String,
     /// Whether the client is inside MULTI.
@@ -76,7 +76,7 @@ impl ClientHandle {
             / 1000;
         let flags = if info.in_multi { "x" } else { "N" };
         let cmd = if info.last_cmd.is_empty() {
-            "NULL".to_string()
+            "NULL"
         } else {
             info.last_cmd
         };
@@ -213,6 +213,8 @@ pub struct Client {
     pub pending_stats: PendingStats,
     /// Name of the last command run in the current batch.
     pub last_cmd: Option<&'static str>,
+    /// The last command name published to `handle.info` (so a repeated command takes no lock).
+    pub published_cmd: &'static str,
     /// Where PUBLISH delivers this client's messages.
     pub mailbox: Mailbox,
     /// The receiving end, taken by the connection task.
@@ -290,6 +292,7 @@ impl Client {
             gate_slot,
             pending_stats: PendingStats::default(),
             last_cmd: None,
+            published_cmd: "",
         }
     }
 

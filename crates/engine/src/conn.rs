@@ -318,8 +318,11 @@ fn process(
         }
     }
     rbuf.advance(off);
-    if let Some(name) = client.last_cmd.take() {
-        client.handle.info.lock().last_cmd = name.to_string();
+    if let Some(name) = client.last_cmd.take()
+        && !std::ptr::eq(name, client.published_cmd)
+    {
+        client.published_cmd = name;
+        client.handle.info.lock().last_cmd = name;
     }
     if rbuf.len() > engine.hot.qbuf_limit.load(Ordering::Relaxed) {
         tracing::warn!(
