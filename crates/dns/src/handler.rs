@@ -138,8 +138,58 @@ impl RequestHandler for ViewHandler {
     async fn handle_request<R: ResponseHandler, T: Time>(
         &self,
         request: &Request,
-        mut response_handle: R,
+        response_handle: R,
     ) -> ResponseInfo {
+        let (info, answered) = self.respond(request, response_handle).await;
+        if let Some(answered) = answered {
+            self.emit(request.src(), request.protocol(), answered);
+        }
+        info
+    }
+}
+
+/// What a query was answered from: the query type and the resolution that explains the answer (for
+/// query events).
+#[derive(Clone)]
+pub(crate) struct Answered {
+    pub(crate) qtype: hickory_proto::rr::RecordType,
+    pub(crate) resolution: Arc<Resolution>,
+}
+
+impl ViewHandler {
+    /// Publishes a query event, if anyone listens.
+    pub(crate) fn emit(
+        &self,
+        client: std::net::SocketAddr,
+        protocol: Protocol,
+        answered: Answered,
+    ) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(QueryEvent {
+                network: self.network.clone(),
+                client,
+                protocol: match protocol {
+                    Protocol::Tcp => "tcp",
+                    _ => "udp",
+                },
+                qtype: answered.qtype.to_string(),
+                resolution: answered.resolution,
+            });
+        }
+    }
+
+    /// The world this view currently answers from.
+    pub(crate) fn world(&self) -> Arc<World> {
+        self.world.borrow().clone()
+    }
+
+    /// Answers `request` through `response_handle`; says what the answer came from when it was a
+    /// resolution (not an error such as FORMERR or NOTIMP).
+    pub(crate) async fn respond<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> (ResponseInfo, Option<Answered>) {
         // EDNS: answer with version 0 when the client used EDNS.
         let mut resp_edns = Edns::new();
         let edns = match request.edns.as_ref() {
@@ -147,7 +197,7 @@ impl RequestHandler for ViewHandler {
                 resp_edns.set_max_payload(req.max_payload().max(512));
                 resp_edns.set_version(0);
                 if req.version() > 0 {
-                    return self
+                    let info = self
                         .send_code(
                             request,
                             Some(&resp_edns),
@@ -155,6 +205,7 @@ impl RequestHandler for ViewHandler {
                             response_handle,
                         )
                         .await;
+                    return (info, None);
                 }
                 Some(&resp_edns)
             }
@@ -163,25 +214,31 @@ impl RequestHandler for ViewHandler {
         if request.metadata.message_type != MessageType::Query
             || request.metadata.op_code != OpCode::Query
         {
-            return self
-                .send_code(request, edns, ResponseCode::NotImp, response_handle)
-                .await;
+            return (
+                self.send_code(request, edns, ResponseCode::NotImp, response_handle)
+                    .await,
+                None,
+            );
         }
         let query = match request.queries.queries() {
             [q] => q,
             _ => {
-                return self
-                    .send_code(request, edns, ResponseCode::FormErr, response_handle)
-                    .await;
+                return (
+                    self.send_code(request, edns, ResponseCode::FormErr, response_handle)
+                        .await,
+                    None,
+                );
             }
         };
         if query.query_class() != DNSClass::IN {
-            return self
-                .send_code(request, edns, ResponseCode::Refused, response_handle)
-                .await;
+            return (
+                self.send_code(request, edns, ResponseCode::Refused, response_handle)
+                    .await,
+                None,
+            );
         }
 
-        let world = self.world.borrow().clone();
+        let world = self.world();
         let qname = query.name().to_string().to_ascii_lowercase();
         let key = (qname, u16::from(query.query_type()));
         let memoised = self.memo.lock().ok().and_then(|memo| {
@@ -208,9 +265,11 @@ impl RequestHandler for ViewHandler {
                 }
                 Err(e) => {
                     warn!(network = %self.network, "cannot encode the answer for {}: {e}", key.0);
-                    return self
-                        .send_code(request, edns, ResponseCode::ServFail, response_handle)
-                        .await;
+                    return (
+                        self.send_code(request, edns, ResponseCode::ServFail, response_handle)
+                            .await,
+                        None,
+                    );
                 }
             },
         };
@@ -237,19 +296,29 @@ impl RequestHandler for ViewHandler {
                 failed(request, ResponseCode::ServFail)
             }
         };
-
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(QueryEvent {
-                network: self.network.clone(),
-                client: request.src(),
-                protocol: match request.protocol() {
-                    Protocol::Tcp => "tcp",
-                    _ => "udp",
-                },
-                qtype: query.query_type().to_string(),
+        (
+            info,
+            Some(Answered {
+                qtype: query.query_type(),
                 resolution: computed.resolution.clone(),
-            });
-        }
-        info
+            }),
+        )
+    }
+}
+
+/// The same view shared between hickory's TCP server and the UDP fast path ([`crate::udp`]).
+#[derive(Clone)]
+pub(crate) struct SharedView(pub(crate) Arc<ViewHandler>);
+
+#[async_trait::async_trait]
+impl RequestHandler for SharedView {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
+        self.0
+            .handle_request::<R, T>(request, response_handle)
+            .await
     }
 }

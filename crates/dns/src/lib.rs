@@ -15,6 +15,7 @@ mod error;
 mod event;
 mod handler;
 mod records;
+mod udp;
 mod views;
 
 pub use error::DnsError;

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::error::DnsError;
 use crate::event::QueryEvent;
-use crate::handler::ViewHandler;
+use crate::handler::{SharedView, ViewHandler};
 
 /// How many query events a slow subscriber may lag behind before it loses some.
 pub const EVENT_CAPACITY: usize = 1024;
@@ -29,7 +29,15 @@ const EPHEMERAL_ATTEMPTS: usize = 16;
 struct View {
     network: String,
     addr: SocketAddr,
-    server: Server<ViewHandler>,
+    server: Server<SharedView>,
+    udp: tokio::task::JoinHandle<io::Result<()>>,
+}
+
+impl Drop for View {
+    /// A dropped view stops answering UDP too (hickory's server stops its TCP side when dropped).
+    fn drop(&mut self) {
+        self.udp.abort();
+    }
 }
 
 /// The running resolvers of a world, one per network.
@@ -109,15 +117,20 @@ impl DnsViews {
         let views = sockets
             .into_iter()
             .map(|(network, udp, tcp, addr)| {
-                let handler =
-                    ViewHandler::new(Arc::from(network.as_str()), world.clone(), events.clone());
-                let mut server = Server::new(handler);
-                server.register_socket(udp);
+                let handler = Arc::new(ViewHandler::new(
+                    Arc::from(network.as_str()),
+                    world.clone(),
+                    events.clone(),
+                ));
+                // TCP through hickory's server; UDP through our own loop with its fast path.
+                let mut server = Server::new(SharedView(handler.clone()));
                 server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+                let udp = tokio::spawn(crate::udp::serve(udp, handler));
                 View {
                     network,
                     addr,
                     server,
+                    udp,
                 }
             })
             .collect();
@@ -150,6 +163,16 @@ impl DnsViews {
     pub async fn shutdown(self) -> Result<(), DnsError> {
         let mut first_error = None;
         for mut view in self.views {
+            view.udp.abort();
+            match (&mut view.udp).await {
+                Ok(Err(e)) if first_error.is_none() => {
+                    first_error = Some(DnsError::Server {
+                        network: view.network.clone(),
+                        message: format!("UDP: {e}"),
+                    });
+                }
+                _ => {}
+            }
             if let Err(e) = view.server.shutdown_gracefully().await
                 && first_error.is_none()
             {

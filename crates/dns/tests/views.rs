@@ -396,3 +396,114 @@ async fn dig_sees_the_same_answers() {
     }
     f.views.shutdown().await.expect("shuts down");
 }
+
+/// Sends raw bytes over UDP and waits up to `wait` for one reply.
+async fn udp_exchange(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let sock = tokio::net::UdpSocket::bind((addr.ip(), 0))
+        .await
+        .expect("client socket");
+    sock.send_to(bytes, addr).await.expect("send");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(wait, sock.recv(&mut buf))
+        .await
+        .ok()?
+        .expect("recv");
+    buf.truncate(n);
+    Some(buf)
+}
+
+fn query_bytes(id: u16, name: &str, rt: RecordType) -> Vec<u8> {
+    let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(Name::from_ascii(name).expect("name"), rt));
+    msg.to_vec().expect("encodes")
+}
+
+/// Repeated questions are answered from the UDP fast path: each reply carries its own query's ID and
+/// the question exactly as asked (mixed case, as resolvers using 0x20 send it), every query still
+/// produces an event, and a world change is seen by the next query even for a remembered question.
+#[tokio::test]
+async fn udp_repeated_questions_keep_ids_case_events_and_follow_changes() {
+    let f = start(quickstart_world(), 9).await;
+    let spoke = f.addr("spoke");
+    let mut events = f.views.subscribe();
+    let mixed = "CoNtOsO.rEdIs.CaChE.wInDoWs.NeT.";
+    let mut first = None;
+    for id in [7u16, 8, 9] {
+        let reply = udp_exchange(
+            spoke,
+            &query_bytes(id, mixed, RecordType::A),
+            Duration::from_secs(3),
+        )
+        .await
+        .expect("reply");
+        let m = Message::from_vec(&reply).expect("decodes");
+        assert_eq!(m.metadata.id, id);
+        assert_eq!(
+            m.queries[0].name().to_string(),
+            mixed,
+            "question echoed as asked"
+        );
+        assert_eq!(m.answers.len(), 2);
+        match &first {
+            None => first = Some(reply[2..].to_vec()),
+            Some(tail) => assert_eq!(&reply[2..], &tail[..], "same answer after the ID"),
+        }
+        let e = tokio::time::timeout(Duration::from_secs(3), events.recv())
+            .await
+            .expect("event per query")
+            .expect("open");
+        assert_eq!(e.protocol, "udp");
+        assert!(e.resolution.summary().contains("is not linked to spoke"));
+    }
+    f.world.send_modify(|w| {
+        let mut next = (**w).clone();
+        next.link_zone(ZONE, "spoke", None, ResolutionPolicy::Default)
+            .expect("links");
+        *w = Arc::new(next);
+    });
+    let reply = udp_exchange(
+        spoke,
+        &query_bytes(10, mixed, RecordType::A),
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("reply");
+    let m = Message::from_vec(&reply).expect("decodes");
+    match &m.answers[1].data {
+        RData::A(a) => assert_eq!(a.0, Ipv4Addr::new(127, 10, 1, 4), "private after the link"),
+        other => panic!("expected an A record, got {other:?}"),
+    }
+    f.views.shutdown().await.expect("shuts down");
+}
+
+/// A header announcing a question that is not there gets FORMERR with the query's ID; a datagram
+/// shorter than a header or flagged as a response gets nothing; the resolver keeps answering.
+#[tokio::test]
+async fn udp_malformed_datagrams() {
+    let f = start(quickstart_world(), 10).await;
+    let hub = f.addr("hub");
+    let header_only = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    let reply = udp_exchange(hub, &header_only, Duration::from_secs(3))
+        .await
+        .expect("FORMERR reply");
+    assert_eq!(reply.len(), 12);
+    assert_eq!(&reply[..2], &[0x12, 0x34]);
+    assert_eq!(reply[2] & 0x80, 0x80, "QR set");
+    assert_eq!(reply[3] & 0x0f, 1, "FORMERR");
+    assert!(
+        udp_exchange(hub, &[1, 2, 3], Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    let mut response = query_bytes(5, HOST, RecordType::A);
+    response[2] |= 0x80;
+    assert!(
+        udp_exchange(hub, &response, Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    let m = raw(hub, Proto::Udp, HOST, RecordType::A, true).await;
+    assert_eq!(m.answers.len(), 2, "still answering");
+    f.views.shutdown().await.expect("shuts down");
+}
