@@ -6,7 +6,9 @@
 #   benches/dns.sh                 # 10 s per run (DURATION=N to change)
 #   REDLINK=path/to/redlink benches/dns.sh
 #
-# Needs dnsperf (Debian: apt-get install -y dnsperf) and a release build (built if missing).
+# Needs dnsperf (Debian: apt-get install -y dnsperf) and a release build (built if missing). When
+# dnsmasq is installed (apt-get install -y dnsmasq-base), the same queries are also sent to a dnsmasq
+# on 127.0.99.1 giving the same answers from its cache, in the same run, for a ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,8 +20,10 @@ command -v dnsperf >/dev/null || { echo "dnsperf is not installed (apt-get insta
 
 work=$(mktemp -d)
 pid=
+dpid=
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    [ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,3 +58,20 @@ echo
 echo "== single outstanding query: dnsperf -s $addr -p $port -d queries.txt -l $DURATION -q 1"
 dnsperf -s "$addr" -p "$port" -d "$work/queries.txt" -l "$DURATION" -q 1 \
     | grep -E 'Queries (sent|completed|lost)|Queries per second|Average Latency|Latency StdDev'
+
+command -v dnsmasq >/dev/null || exit 0
+# dnsmasq answering the hub's view of the quickstart: the CNAME chain to the private endpoint, NODATA
+# for AAAA, NXDOMAIN inside the privatelink zone; nothing forwarded anywhere (--no-resolv).
+dnsmasq --keep-in-foreground --port 5399 --listen-address 127.0.99.1 --bind-interfaces --no-resolv \
+    --no-hosts --conf-file=/dev/null --user="$(id -un)" --pid-file= \
+    --cname=contoso.redis.cache.windows.net,contoso.privatelink.redis.cache.windows.net \
+    --host-record=contoso.privatelink.redis.cache.windows.net,127.10.1.4 \
+    --local=/privatelink.redis.cache.windows.net/ 2>"$work/dnsmasq.log" &
+dpid=$!
+sleep 0.5
+echo
+echo "== dnsmasq $(dnsmasq --version | head -1 | awk '{print $3}'), same queries, same run"
+dnsperf -s 127.0.99.1 -p 5399 -d "$work/queries.txt" -l "$DURATION" -c 4 -Q 1000000 \
+    | grep -E 'Response codes|Queries per second|Average Latency'
+dnsperf -s 127.0.99.1 -p 5399 -d "$work/queries.txt" -l "$DURATION" -q 1 \
+    | grep -E 'Queries per second|Average Latency'

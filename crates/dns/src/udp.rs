@@ -6,6 +6,9 @@
 //! (the answer is a pure function of the request bytes and the world). Anything else goes through
 //! [`ViewHandler::respond`] exactly like a TCP query, and its encoded response is remembered.
 //! The cache is dropped whenever the world changes and is bounded, so random queries cannot grow it.
+//!
+//! The loop runs on a thread of its own with a current-thread runtime: the thread waiting in
+//! `epoll_wait` is the one that answers, so a lone query costs no hand-off between threads.
 
 use std::collections::HashMap;
 use std::io;
@@ -21,6 +24,7 @@ use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 use redlink_world::World;
 use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use crate::handler::{Answered, ViewHandler};
@@ -121,8 +125,68 @@ fn error_header(id: u16, op_code: OpCode, recursion_desired: bool, code: Respons
     }
 }
 
-/// Answers datagrams on `socket` until the task is aborted or the socket fails for good.
-pub(crate) async fn serve(socket: UdpSocket, handler: Arc<ViewHandler>) -> io::Result<()> {
+/// The UDP loop of one view, on its own thread.
+pub(crate) struct UdpServer {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl UdpServer {
+    /// Starts answering on `socket` (bound by the caller) on a new thread named after `network`.
+    pub(crate) fn start(
+        network: &str,
+        socket: UdpSocket,
+        handler: Arc<ViewHandler>,
+    ) -> io::Result<UdpServer> {
+        let socket = socket.into_std()?;
+        let (stop, stopped) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("dns-udp-{network}"))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()?;
+                rt.block_on(async move {
+                    let socket = UdpSocket::from_std(socket)?;
+                    tokio::select! {
+                        r = serve(socket, handler) => r,
+                        _ = stopped => Ok(()),
+                    }
+                })
+            })?;
+        Ok(UdpServer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the loop and waits for its thread; the loop's error, if it had failed.
+    pub(crate) async fn stop(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(io::Error::other("the UDP thread panicked")),
+            Err(e) => Err(io::Error::other(e)),
+        }
+    }
+}
+
+impl Drop for UdpServer {
+    /// A dropped server stops its loop (the thread ends by itself).
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Answers datagrams on `socket` until the socket fails for good.
+async fn serve(socket: UdpSocket, handler: Arc<ViewHandler>) -> io::Result<()> {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut cache = ResponseCache {
         world: None,

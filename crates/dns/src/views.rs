@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, watch};
 use crate::error::DnsError;
 use crate::event::QueryEvent;
 use crate::handler::{SharedView, ViewHandler};
+use crate::udp::UdpServer;
 
 /// How many query events a slow subscriber may lag behind before it loses some.
 pub const EVENT_CAPACITY: usize = 1024;
@@ -30,14 +31,7 @@ struct View {
     network: String,
     addr: SocketAddr,
     server: Server<SharedView>,
-    udp: tokio::task::JoinHandle<io::Result<()>>,
-}
-
-impl Drop for View {
-    /// A dropped view stops answering UDP too (hickory's server stops its TCP side when dropped).
-    fn drop(&mut self) {
-        self.udp.abort();
-    }
+    udp: UdpServer,
 }
 
 /// The running resolvers of a world, one per network.
@@ -114,26 +108,27 @@ impl DnsViews {
             let (udp, tcp, bound) = bind_pair(&network, addr).await?;
             sockets.push((network, udp, tcp, bound));
         }
-        let views = sockets
-            .into_iter()
-            .map(|(network, udp, tcp, addr)| {
-                let handler = Arc::new(ViewHandler::new(
-                    Arc::from(network.as_str()),
-                    world.clone(),
-                    events.clone(),
-                ));
-                // TCP through hickory's server; UDP through our own loop with its fast path.
-                let mut server = Server::new(SharedView(handler.clone()));
-                server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
-                let udp = tokio::spawn(crate::udp::serve(udp, handler));
-                View {
-                    network,
-                    addr,
-                    server,
-                    udp,
-                }
-            })
-            .collect();
+        let mut views = Vec::with_capacity(sockets.len());
+        for (network, udp, tcp, addr) in sockets {
+            let handler = Arc::new(ViewHandler::new(
+                Arc::from(network.as_str()),
+                world.clone(),
+                events.clone(),
+            ));
+            // TCP through hickory's server; UDP through our own loop with its fast path.
+            let mut server = Server::new(SharedView(handler.clone()));
+            server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+            let udp = UdpServer::start(&network, udp, handler).map_err(|e| DnsError::Server {
+                network: network.clone(),
+                message: format!("cannot start the UDP resolver thread: {e}"),
+            })?;
+            views.push(View {
+                network,
+                addr,
+                server,
+                udp,
+            });
+        }
         Ok(DnsViews { views, events })
     }
 
@@ -163,15 +158,13 @@ impl DnsViews {
     pub async fn shutdown(self) -> Result<(), DnsError> {
         let mut first_error = None;
         for mut view in self.views {
-            view.udp.abort();
-            match (&mut view.udp).await {
-                Ok(Err(e)) if first_error.is_none() => {
-                    first_error = Some(DnsError::Server {
-                        network: view.network.clone(),
-                        message: format!("UDP: {e}"),
-                    });
-                }
-                _ => {}
+            if let Err(e) = view.udp.stop().await
+                && first_error.is_none()
+            {
+                first_error = Some(DnsError::Server {
+                    network: view.network.clone(),
+                    message: format!("UDP: {e}"),
+                });
             }
             if let Err(e) = view.server.shutdown_gracefully().await
                 && first_error.is_none()
