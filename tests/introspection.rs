@@ -155,3 +155,177 @@ async fn client_pause_holds_writes_until_it_ends() {
     let out = raw(addr, &resp(&["CLIENT", "PAUSE", "abc"])).await;
     assert_eq!(out, b"-ERR timeout is not an integer or out of range\r\n");
 }
+
+/// id, time, microseconds, arguments, client address, client name.
+type SlowEntry = (i64, i64, i64, Vec<Vec<u8>>, String, String);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slowlog_records_commands_newest_first_with_redaction() {
+    let (_s, addr) = start(
+        "127.0.5.20",
+        &[("slowlog-log-slower-than", "0"), ("slowlog-max-len", "4")],
+    );
+    let mut c = common::client(addr).await;
+    let _: () = redis::cmd("SLOWLOG")
+        .arg("RESET")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: Option<String> = redis::cmd("GET")
+        .arg("k\u{0d80}")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: redis::RedisResult<()> = redis::cmd("AUTH").arg("secret").query_async(&mut c).await;
+    let log: Vec<SlowEntry> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let commands: Vec<Vec<Vec<u8>>> = log.iter().map(|e| e.3.clone()).collect();
+    assert_eq!(
+        commands,
+        vec![
+            vec![b"AUTH".to_vec(), b"(redacted)".to_vec()],
+            vec![b"GET".to_vec(), "k\u{0d80}".as_bytes().to_vec()],
+            vec![b"SLOWLOG".to_vec(), b"RESET".to_vec()],
+        ]
+    );
+    assert!(log[0].0 > log[1].0, "ids increase");
+    assert!(log[0].4.starts_with("127.0.0.1:") || log[0].4.starts_with("127.0.5.20"));
+    let len: i64 = redis::cmd("SLOWLOG")
+        .arg("LEN")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(len, 4, "the SLOWLOG GET itself was logged");
+    let one: Vec<redis::Value> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    let err = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(-2)
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("count should be greater than or equal to -1"),
+        "{err}"
+    );
+    // Off: nothing more is logged.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("slowlog-log-slower-than")
+        .arg("-1")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SLOWLOG")
+        .arg("RESET")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: Option<String> = redis::cmd("GET")
+        .arg("x")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let len: i64 = redis::cmd("SLOWLOG")
+        .arg("LEN")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(len, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latency_monitor_sees_a_slow_command() {
+    let (_s, addr) = start("127.0.5.21", &[("enable-debug-command", "yes")]);
+    let mut c = common::client(addr).await;
+    let latest: Vec<redis::Value> = redis::cmd("LATENCY")
+        .arg("LATEST")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(latest.is_empty());
+    let doctor: String = redis::cmd("LATENCY")
+        .arg("DOCTOR")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        doctor.contains("Latency monitoring is disabled"),
+        "{doctor}"
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-monitor-threshold")
+        .arg("50")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg("SLEEP")
+        .arg("0.08")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let latest: Vec<(String, i64, i64, i64)> = redis::cmd("LATENCY")
+        .arg("LATEST")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(latest.len(), 1, "{latest:?}");
+    assert_eq!(latest[0].0, "command");
+    assert!(latest[0].2 >= 80 && latest[0].3 >= 80, "{latest:?}");
+    let history: Vec<(i64, i64)> = redis::cmd("LATENCY")
+        .arg("HISTORY")
+        .arg("command")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    let graph: String = redis::cmd("LATENCY")
+        .arg("GRAPH")
+        .arg("command")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(graph.starts_with("command - high "), "{graph}");
+    let err = redis::cmd("LATENCY")
+        .arg("GRAPH")
+        .arg("nope")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("No samples available for event 'nope'"),
+        "{err}"
+    );
+    let n: i64 = redis::cmd("LATENCY")
+        .arg("RESET")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let ok: String = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let err = redis::cmd("REPLICAOF")
+        .arg("localhost")
+        .arg("x")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Invalid master port"), "{err}");
+}

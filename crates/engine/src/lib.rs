@@ -15,6 +15,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod conn;
+pub mod diagnostics;
 pub mod glob;
 pub mod info;
 pub mod protocol;
@@ -180,6 +181,8 @@ pub struct Shared {
     pub pause: Pause,
     /// Auth failures and maxclients rejections, for whoever subscribes (built only then).
     pub events: tokio::sync::broadcast::Sender<EngineEvent>,
+    /// SLOWLOG and the latency monitor.
+    pub diagnostics: diagnostics::Diagnostics,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -223,6 +226,7 @@ impl Engine {
             listeners_changed,
             events: tokio::sync::broadcast::channel(256).0,
             pause: Pause::default(),
+            diagnostics: diagnostics::Diagnostics::default(),
         }));
         engine.refresh_hot_config();
         engine
@@ -245,6 +249,7 @@ impl Engine {
         self.pubsub
             .limit
             .store(c.pubsub_hard_limit(), Ordering::Relaxed);
+        self.diagnostics.configure(&c);
     }
 
     /// Tell subscribers (if any) what a client experienced.

@@ -7,6 +7,7 @@ pub mod bitmaps;
 pub mod blocking;
 pub mod coll;
 pub mod connection;
+pub mod diagnostics;
 pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
@@ -208,7 +209,7 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 15] = [
+        let families: [&'static [Command]; 16] = [
             blocking::COMMANDS,
             pubsub::COMMANDS,
             connection::COMMANDS,
@@ -224,6 +225,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::Random
             hyperloglog::COMMANDS,
             sort::COMMANDS,
             geo::COMMANDS,
+            diagnostics::COMMANDS,
         ];
         families
             .iter()
@@ -430,12 +432,20 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         let addr = ctx.client.handle.ctx.peer.to_string();
         ctx.engine.pubsub.feed_monitors(ctx.client.db, &addr, args);
     }
+    let started = std::time::Instant::now();
     let result = if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
         (cmd.handler)(ctx, args)
     } else {
         let _gate = ctx.engine.store.gate.shared(ctx.client.gate_slot);
         (cmd.handler)(ctx, args)
     };
+    let handle = &ctx.client.handle;
+    ctx.engine.diagnostics.command_ran(
+        args,
+        started.elapsed(),
+        cmd.flags & flag::FAST != 0,
+        || (handle.ctx.peer.to_string(), handle.info.lock().name.clone()),
+    );
     if let Err(e) = result {
         ctx.client.block = None;
         reply_error(ctx, e);

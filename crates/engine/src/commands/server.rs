@@ -129,6 +129,26 @@ pub static COMMANDS: &[Command] = &[
         role,
     ),
     cmd(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "5.0.0",
+        "Configures a server as replica of another, or promotes it to a master.",
+        replicaof,
+    ),
+    cmd(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | CONNECTION,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Sets a Redis server as a replica of another, or promotes it to being a master.",
+        replicaof,
+    ),
+    cmd(
         "wait",
         3,
         NOSCRIPT | CONNECTION,
@@ -587,6 +607,21 @@ fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.out.int(0);
     ctx.out.array(0);
     Ok(())
+}
+
+/// REPLICAOF NO ONE is accepted (a redlink engine is always a master); replicating from another
+/// server is not simulated and says so.
+fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if is(args[1], "no") && is(args[2], "one") {
+        ctx.out.ok();
+        return Ok(());
+    }
+    match crate::protocol::parse_i64(args[2]) {
+        Some(port) if (0..=65535).contains(&port) => Err(Error::from(
+            "ERR redlink does not replicate: only REPLICAOF NO ONE is supported",
+        )),
+        _ => Err(Error::from("ERR Invalid master port")),
+    }
 }
 
 fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
