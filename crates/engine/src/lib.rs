@@ -20,6 +20,7 @@ pub mod glob;
 pub mod info;
 pub mod protocol;
 pub mod pubsub;
+pub mod rdb;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod coll;
 pub mod connection;
 pub mod diagnostics;
+pub mod dump;
 pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
@@ -209,7 +210,7 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 16] = [
+        let families: [&'static [Command]; 17] = [
             blocking::COMMANDS,
             pubsub::COMMANDS,
             connection::COMMANDS,
@@ -226,6 +227,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::Random
             sort::COMMANDS,
             geo::COMMANDS,
             diagnostics::COMMANDS,
+            dump::COMMANDS,
         ];
         families
             .iter()
