@@ -623,6 +623,7 @@ fn monitor(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.engine
         .pubsub
         .add_monitor(ctx.client.handle.id, &mailbox);
+    ctx.client.monitor = true;
     ctx.out.ok();
     Ok(())
 }
