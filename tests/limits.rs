@@ -176,6 +176,26 @@ async fn output_buffer_limit_config_round_trips() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn normal_hard_limit_closes_a_client_with_a_huge_reply() {
+    let _m = MEMORY.lock().await;
+    let (_s, addr) = start("127.0.41.12", &[]);
+    let mut c = client(addr).await;
+    let _: () = c.set("big", "x".repeat(1_000_000)).await.unwrap();
+    config_set(&mut c, "client-output-buffer-limit", "normal 100kb 0 0").await;
+    // Like redis-server 7.0: the client is closed without any of the reply.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&resp(&["GET", "big"])).await.unwrap();
+    let got = read_some(&mut s, Duration::from_secs(2)).await;
+    assert!(got.is_empty(), "got {} bytes", got.len());
+    assert!(closed(&mut s, Duration::from_secs(1)).await);
+    // Small replies are unaffected.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(send(&mut s, &["STRLEN", "big"]).await, ":1000000\r\n");
+    config_set(&mut c, "client-output-buffer-limit", "normal 0 0 0").await;
+    assert_eq!(send(&mut s, &["GET", "big"]).await.len(), 1_000_000 + 12);
+}
+
 /// A connection with a small receive buffer, so unread output backs up in the server soon.
 async fn small_window(addr: SocketAddr) -> TcpStream {
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
@@ -242,7 +262,7 @@ async fn non_reading_subscriber_is_disconnected_and_memory_stays_bounded() {
                 if clients <= 3 {
                     return (max, true);
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
             (max, false)
         })
@@ -545,4 +565,44 @@ async fn volatile_ttl_evicts_the_shortest_ttls_first() {
     );
     // Survivors have clearly longer TTLs than the keys written (uniform 1000..101000 s).
     assert!(mean(&kept_ttls) > mean(&all_ttls) * 1.3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eviction_wakes_watch_like_a_delete_and_counts_in_info() {
+    let _m = MEMORY.lock().await;
+    let (_s, addr) = start("127.0.41.13", &[]);
+    let mut a = TcpStream::connect(addr).await.unwrap();
+    let mut b = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(send(&mut b, &["SET", "w", "1"]).await, "+OK\r\n");
+    assert_eq!(send(&mut b, &["SET", "other", "1"]).await, "+OK\r\n");
+    assert_eq!(send(&mut a, &["WATCH", "w"]).await, "+OK\r\n");
+    assert_eq!(
+        send(
+            &mut b,
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]
+        )
+        .await,
+        "+OK\r\n"
+    );
+    // Nothing fits in one byte: the next command evicts every key, then reads still work.
+    assert_eq!(
+        send(&mut b, &["CONFIG", "SET", "maxmemory", "1"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(send(&mut b, &["GET", "w"]).await, "$-1\r\n");
+    assert_eq!(
+        send(&mut b, &["SET", "x", "y"]).await,
+        format!("-{OOM}\r\n")
+    );
+    assert_eq!(
+        send(&mut b, &["CONFIG", "SET", "maxmemory", "0"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(send(&mut b, &["DBSIZE"]).await, ":0\r\n");
+    let info = send(&mut b, &["INFO", "stats"]).await;
+    assert!(info.contains("\r\nevicted_keys:2\r\n"), "{info}");
+    // The WATCHed key was evicted: the transaction aborts.
+    assert_eq!(send(&mut a, &["MULTI"]).await, "+OK\r\n");
+    assert_eq!(send(&mut a, &["SET", "w", "2"]).await, "+QUEUED\r\n");
+    assert_eq!(send(&mut a, &["EXEC"]).await, "*-1\r\n");
 }

@@ -372,7 +372,7 @@ fn process(
     if rbuf.len() > engine.hot.qbuf_limit.load(Ordering::Relaxed) {
         tracing::warn!(
             client = client.handle.id,
-            "closing client that reached max query buffer length"
+            "Closing client that reached max query buffer length"
         );
         outcome = Outcome::Close;
     }
