@@ -606,3 +606,44 @@ async fn eviction_wakes_watch_like_a_delete_and_counts_in_info() {
     assert_eq!(send(&mut a, &["SET", "w", "2"]).await, "+QUEUED\r\n");
     assert_eq!(send(&mut a, &["EXEC"]).await, "*-1\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn object_idletime_and_freq_report_the_eviction_metadata() {
+    let (_s, addr) = start("127.0.41.14", &[]);
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(send(&mut s, &["SET", "k", "v"]).await, "+OK\r\n");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // OBJECT itself is not an access.
+    assert_eq!(send(&mut s, &["OBJECT", "IDLETIME", "k"]).await, ":2\r\n");
+    assert_eq!(send(&mut s, &["OBJECT", "IDLETIME", "k"]).await, ":2\r\n");
+    assert_eq!(send(&mut s, &["GET", "k"]).await, "$1\r\nv\r\n");
+    assert_eq!(send(&mut s, &["OBJECT", "IDLETIME", "k"]).await, ":0\r\n");
+    assert_eq!(
+        send(&mut s, &["OBJECT", "FREQ", "k"]).await,
+        "-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n"
+    );
+    assert_eq!(
+        send(
+            &mut s,
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]
+        )
+        .await,
+        "+OK\r\n"
+    );
+    assert_eq!(send(&mut s, &["SET", "f", "v"]).await, "+OK\r\n");
+    // A new key starts at LFU_INIT_VAL (5); many hits raise it logarithmically.
+    assert_eq!(send(&mut s, &["OBJECT", "FREQ", "f"]).await, ":5\r\n");
+    let mut gets = Vec::new();
+    for _ in 0..500 {
+        gets.extend_from_slice(&resp(&["GET", "f"]));
+    }
+    s.write_all(&gets).await.unwrap();
+    read_some(&mut s, Duration::from_millis(300)).await;
+    let freq = send(&mut s, &["OBJECT", "FREQ", "f"]).await;
+    let freq: i64 = freq.trim_start_matches(':').trim().parse().unwrap();
+    assert!((6..=20).contains(&freq), "freq {freq}");
+    assert_eq!(
+        send(&mut s, &["OBJECT", "IDLETIME", "f"]).await,
+        "-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n"
+    );
+}

@@ -452,6 +452,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             for c in [
                 &s.commands_processed,
                 &s.expired_keys,
+                &s.evicted_keys,
                 &s.keyspace_hits,
                 &s.keyspace_misses,
                 &s.net_input_bytes,

@@ -600,6 +600,12 @@ impl<'a> Locked<'a> {
         self.touch(key).map(|n| &*n)
     }
 
+    /// The live node of `key` without counting an access (OBJECT IDLETIME / FREQ).
+    pub fn node_untouched(&mut self, key: &[u8]) -> Option<&Node<Value>> {
+        let h = self.expire_if_needed(key);
+        self.dict(h).get(h, key)
+    }
+
     /// Whether `key` exists.
     pub fn exists(&mut self, key: &[u8]) -> bool {
         self.node(key).is_some()
