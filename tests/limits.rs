@@ -144,6 +144,24 @@ async fn query_buffer_limit_closes_the_client() {
     assert!(closed(&mut s, Duration::from_secs(3)).await, "closed");
     let exists: bool = admin.exists("k").await.unwrap();
     assert!(!exists);
+    // A client blocked in BLPOP that keeps sending is bounded the same way.
+    let mut b = TcpStream::connect(addr).await.unwrap();
+    b.write_all(&resp(&["BLPOP", "q", "0"])).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut sent = 0;
+    while sent < 2_000_000 {
+        if b.write_all(&resp(&["PING", &"z".repeat(60_000)]))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        sent += 60_000;
+    }
+    assert!(
+        closed(&mut b, Duration::from_secs(3)).await,
+        "blocked client closed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -120,7 +120,10 @@ pub fn used_memory() -> u64 {
     } else {
         crate::info::rss_bytes()
     };
-    PEAK.fetch_max(used, Ordering::Relaxed);
+    // A plain load first: the read-modify-write (a contended cache line) only when it is a new peak.
+    if used > PEAK.load(Ordering::Relaxed) {
+        PEAK.fetch_max(used, Ordering::Relaxed);
+    }
     used
 }
 

@@ -264,6 +264,14 @@ where
                 // Keep reading so a client that leaves is noticed; its next commands wait in the buffer.
                 r = stream.read_buf(rbuf) => match r {
                     Ok(0) | Err(_) => { closed = true; break 'retry; }
+                    Ok(_) if rbuf.len() > engine.hot.qbuf_limit.load(Ordering::Relaxed) => {
+                        tracing::warn!(
+                            client = id,
+                            "Closing client that reached max query buffer length"
+                        );
+                        closed = true;
+                        break 'retry;
+                    }
                     Ok(_) => continue,
                 },
             }
