@@ -245,7 +245,7 @@ pub fn perform_evictions(engine: &Engine, gate_slot: usize) -> bool {
         let Some(victim) = victim else {
             continue;
         };
-        if engine.store.db(victim.db).evict(&victim.key) {
+        if engine.store.db(victim.db).evict(&victim.key, volatile_only) {
             evicted += 1;
         }
     };

@@ -303,14 +303,17 @@ impl Db {
         }
     }
 
-    /// Delete `key` for eviction (WATCHers and blocked clients see it like a DEL). Returns whether
-    /// it existed.
-    pub fn evict(&self, key: &[u8]) -> bool {
+    /// Delete `key` for eviction (WATCHers and blocked clients see it like a DEL); with
+    /// `volatile_only`, only if it still has an expiry (a pooled candidate may have been PERSISTed
+    /// since it was sampled). Returns whether it was deleted.
+    pub fn evict(&self, key: &[u8], volatile_only: bool) -> bool {
         let h = self.hash(key);
-        let removed = self.shards[Self::shard_of(h)]
-            .lock()
-            .dict
-            .remove(h, key, |k| self.hash(k));
+        let mut shard = self.shards[Self::shard_of(h)].lock();
+        if volatile_only && shard.dict.get(h, key).is_none_or(|n| n.expire == 0) {
+            return false;
+        }
+        let removed = shard.dict.remove(h, key, |k| self.hash(k));
+        drop(shard);
         if removed.is_some() {
             self.events.touched(self.index, key);
         }
