@@ -665,3 +665,47 @@ async fn object_idletime_and_freq_report_the_eviction_metadata() {
         "-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volatile_lru_evicts_only_volatile_keys_even_when_they_are_rare() {
+    let _m = MEMORY.lock().await;
+    let (_s, addr) = start("127.0.41.15", &[]);
+    let mut c = client(addr).await;
+    let mut p = redis::pipe();
+    for i in 0..20_000 {
+        p.set(format!("p:{i}"), "x".repeat(100)).ignore();
+    }
+    for i in 0..300 {
+        p.set_ex(format!("v:{i}"), "y".repeat(1000), 1000).ignore();
+    }
+    let _: () = p.query_async(&mut c).await.unwrap();
+    let used = info_field(&mut c, "memory", "used_memory").await;
+    config_set(&mut c, "maxmemory-policy", "volatile-lru").await;
+    config_set(&mut c, "maxmemory", &(used - 150_000).to_string()).await;
+    let started = Instant::now();
+    let _: () = c.set("new", "1").await.unwrap();
+    let took = started.elapsed();
+    let evicted = info_field(&mut c, "stats", "evicted_keys").await;
+    let size: u64 = redis::cmd("DBSIZE").query_async(&mut c).await.unwrap();
+    eprintln!("volatile-lru, 300 volatile among 20300 keys: evicted {evicted} in {took:?}");
+    assert!(evicted >= 100 && evicted < 300, "evicted {evicted}");
+    assert_eq!(size, 20_300 + 1 - evicted);
+    let persistent: Vec<String> = redis::cmd("KEYS")
+        .arg("p:*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let persistent = persistent.len();
+    assert_eq!(persistent, 20_000, "persistent keys are never evicted");
+    // Once no volatile key is left, writes are refused.
+    config_set(&mut c, "maxmemory", &(used - 10_000_000).to_string()).await;
+    let err = c.set::<_, _, ()>("more", "1").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("command not allowed when used memory"),
+        "{err}"
+    );
+    let evicted = info_field(&mut c, "stats", "evicted_keys").await;
+    assert_eq!(evicted, 300);
+    config_set(&mut c, "maxmemory", "0").await;
+}

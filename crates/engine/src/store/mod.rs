@@ -278,9 +278,14 @@ impl Db {
                 continue;
             }
             let buckets = guard.dict.buckets();
-            // A few buckets per shard visit, so sparse tables are sampled without many lock trips.
-            for _ in 0..8 {
-                guard.dict.bucket_nodes(rng.random_range(0..buckets), |n| {
+            // Consecutive buckets from a random one, like Redis's `dictGetSomeKeys`: a few per shard
+            // visit, or (for volatile keys that are rare in this shard) as many as it takes, so a
+            // sparse sample does not cost many lock trips.
+            let sparse = volatile_only && live * 8 < guard.dict.len();
+            let walk = if sparse { buckets } else { buckets.min(8) };
+            let first = rng.random_range(0..buckets);
+            for step in 0..walk {
+                guard.dict.bucket_nodes(first + step, |n| {
                     if volatile_only && n.expire == 0 {
                         return;
                     }
