@@ -4,6 +4,11 @@
 
 mod cli;
 
+/// Counts allocated bytes so INFO `used_memory` and `maxmemory` see what the data set really uses,
+/// like Redis's zmalloc.
+#[global_allocator]
+static ALLOC: redlink_engine::alloc::CountingAlloc = redlink_engine::alloc::CountingAlloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

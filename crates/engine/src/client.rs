@@ -207,6 +207,8 @@ pub struct Client {
     pub multi_error: bool,
     /// Close once the pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
+    /// Whether the client is in MONITOR mode (exempt from `timeout`, like Redis).
+    pub monitor: bool,
     /// Which gate slot this connection uses.
     pub gate_slot: usize,
     /// Counters flushed to the engine's stats after each batch.
@@ -289,6 +291,7 @@ impl Client {
             multi: None,
             multi_error: false,
             close_after_reply: false,
+            monitor: false,
             gate_slot,
             pending_stats: PendingStats::default(),
             last_cmd: None,
@@ -325,6 +328,7 @@ impl Client {
     /// Release everything the client holds in shared registries (on disconnect or RESET).
     pub fn release(&mut self, engine: &Engine) {
         engine.pubsub.remove_monitor(self.handle.id);
+        self.monitor = false;
         self.unwatch(engine);
         self.unsubscribe_all(engine);
     }

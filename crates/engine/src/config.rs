@@ -18,6 +18,10 @@ pub enum Kind {
     Int(i64, i64),
     /// A memory size (`100mb`, `1gb`, plain bytes).
     Memory,
+    /// A memory size within bounds.
+    MemoryIn(i64, i64),
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <soft seconds>` groups.
+    OutputBufferLimit,
     /// One of a fixed set.
     Enum(&'static [&'static str]),
     /// Free text (also lists such as `bind` and `save`).
@@ -72,7 +76,7 @@ pub static PARAMS: &[Param] = &[
     p("proto-max-bulk-len", Kind::Memory, "536870912", true),
     p(
         "client-query-buffer-limit",
-        Kind::Memory,
+        Kind::MemoryIn(1024 * 1024, i64::MAX),
         "1073741824",
         true,
     ),
@@ -135,7 +139,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p(
         "client-output-buffer-limit",
-        Kind::Text,
+        Kind::OutputBufferLimit,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         true,
     ),
@@ -240,6 +244,58 @@ pub fn parse_memory(s: &str) -> Option<i64> {
     None
 }
 
+/// The client classes of `client-output-buffer-limit`, in the order CONFIG GET lists them.
+pub const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// One class of `client-output-buffer-limit`: a client whose pending output exceeds `hard` bytes, or
+/// stays above `soft` bytes for more than `soft_seconds`, is disconnected (0 = no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputBufferLimit {
+    /// Hard limit, bytes.
+    pub hard: u64,
+    /// Soft limit, bytes.
+    pub soft: u64,
+    /// How long the soft limit may be exceeded, seconds.
+    pub soft_seconds: u64,
+}
+
+/// Parse `client-output-buffer-limit` groups like Redis's `updateClientOutputBufferLimit`: returns
+/// (class index in [`OBUF_CLASSES`], limit) per group, or Redis's error text.
+pub fn parse_output_buffer_limits(value: &str) -> Result<Vec<(usize, OutputBufferLimit)>, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut out = Vec::new();
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into());
+            }
+        };
+        let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let hard = parse_memory(group[1]).filter(|v| *v >= 0).ok_or_else(bad)?;
+        let soft = parse_memory(group[2]).filter(|v| *v >= 0).ok_or_else(bad)?;
+        let soft_seconds = group[3]
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 0)
+            .ok_or_else(bad)?;
+        out.push((
+            class,
+            OutputBufferLimit {
+                hard: hard as u64,
+                soft: soft as u64,
+                soft_seconds: soft_seconds as u64,
+            },
+        ));
+    }
+    Ok(out)
+}
+
 /// A CONFIG SET / startup option error, already in Redis's wording after the option name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -302,6 +358,19 @@ fn validate(p: &Param, value: &str) -> Result<String, String> {
             .filter(|v| *v >= 0)
             .map(|v| v.to_string())
             .ok_or_else(|| "argument must be a memory value".to_string()),
+        Kind::MemoryIn(min, max) => {
+            let v = parse_memory(value)
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| "argument must be a memory value".to_string())?;
+            if v < min || v > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(v.to_string())
+        }
+        // Merged into the current value by `set_startup`.
+        Kind::OutputBufferLimit => parse_output_buffer_limits(value).map(|_| value.to_string()),
         Kind::Enum(options) => {
             let lower = value.to_ascii_lowercase();
             if options.contains(&lower.as_str()) {
@@ -330,7 +399,20 @@ impl Config {
     /// Set an option at startup (immutable ones allowed).
     pub fn set_startup(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let p = param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
-        let v = validate(p, value).map_err(|e| ConfigError::Invalid(p.name.to_string(), e))?;
+        let mut v = validate(p, value).map_err(|e| ConfigError::Invalid(p.name.to_string(), e))?;
+        if matches!(p.kind, Kind::OutputBufferLimit) {
+            // Only the classes named change, like Redis; the stored text lists all three.
+            let mut limits = self.output_buffer_limits();
+            for (class, limit) in parse_output_buffer_limits(value).unwrap_or_default() {
+                limits[class] = limit;
+            }
+            v = OBUF_CLASSES
+                .iter()
+                .zip(limits.iter())
+                .map(|(c, l)| format!("{c} {} {} {}", l.hard, l.soft, l.soft_seconds))
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
         if p.name == "bind" {
             self.bind_explicit = true;
         }
@@ -410,15 +492,24 @@ impl Config {
         self.int("client-query-buffer-limit") as usize
     }
 
-    /// The hard limit of the `pubsub` class of `client-output-buffer-limit`, bytes (0 = none).
-    pub fn pubsub_hard_limit(&self) -> usize {
+    /// `client-output-buffer-limit` per class, in [`OBUF_CLASSES`] order.
+    pub fn output_buffer_limits(&self) -> [OutputBufferLimit; 3] {
+        let mut limits = [OutputBufferLimit::default(); 3];
         let v = self.get("client-output-buffer-limit").unwrap_or("");
-        let words: Vec<&str> = v.split_whitespace().collect();
-        words
-            .chunks(4)
-            .find(|c| c.len() == 4 && c[0].eq_ignore_ascii_case("pubsub"))
-            .and_then(|c| parse_memory(c[1]))
-            .map_or(32 * 1024 * 1024, |v| v.max(0) as usize)
+        for (class, limit) in parse_output_buffer_limits(v).unwrap_or_default() {
+            limits[class] = limit;
+        }
+        limits
+    }
+
+    /// `maxmemory` in bytes (0 = no limit).
+    pub fn maxmemory(&self) -> u64 {
+        self.int("maxmemory").max(0) as u64
+    }
+
+    /// `maxmemory-samples`.
+    pub fn maxmemory_samples(&self) -> usize {
+        self.int("maxmemory-samples").max(1) as usize
     }
 
     /// Whether protected mode is on.
@@ -539,5 +630,48 @@ mod tests {
             .apply_text("port 1\nmaxclients lots\n", Path::new("r.conf"))
             .unwrap_err();
         assert!(err.starts_with("r.conf:2:"), "{err}");
+    }
+
+    #[test]
+    fn output_buffer_limit_round_trips_like_redis() {
+        let mut c = Config::default();
+        let name = "client-output-buffer-limit";
+        c.set(name, "pubsub 1mb 2mb 3").unwrap();
+        assert_eq!(
+            c.get(name),
+            Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 2097152 3")
+        );
+        c.set(name, "replica 1gb 2gb 10 NORMAL 1 2 3").unwrap();
+        assert_eq!(
+            c.get(name),
+            Some("normal 1 2 3 slave 1073741824 2147483648 10 pubsub 1048576 2097152 3")
+        );
+        c.set(name, "pubsub 1k 1K 1").unwrap();
+        assert_eq!(c.output_buffer_limits()[2].hard, 1000);
+        let err = |c: &mut Config, v: &str| c.set(name, v).unwrap_err().to_string();
+        let prefix =
+            "CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - ";
+        assert_eq!(
+            err(&mut c, "pubsub 1mb"),
+            format!("{prefix}Wrong number of arguments in buffer limit configuration.")
+        );
+        assert_eq!(
+            err(&mut c, "master 1 1 1"),
+            format!("{prefix}Invalid client class specified in buffer limit configuration.")
+        );
+        assert_eq!(
+            err(&mut c, "pubsub 1 1 -1"),
+            format!(
+                "{prefix}Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            )
+        );
+        c.set(name, "").unwrap();
+        assert_eq!(c.output_buffer_limits()[2].soft_seconds, 1);
+        assert_eq!(
+            c.set("client-query-buffer-limit", "1000")
+                .unwrap_err()
+                .to_string(),
+            "CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - argument must be between 1048576 and 9223372036854775807 inclusive"
+        );
     }
 }

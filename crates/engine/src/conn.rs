@@ -3,6 +3,23 @@
 //!
 //! Pipelining falls out of the loop's shape: every complete request in the read buffer is executed
 //! before the accumulated replies are written with one write.
+//!
+//! Memory bounds per client (Redis's client limits):
+//! - Input: the read buffer holds at most one partial request beyond what was executed; past
+//!   `client-query-buffer-limit` unparsed bytes the client is closed (`process`). Bulk lengths are
+//!   validated against `proto-max-bulk-len` before anything is buffered for them.
+//! - Output of ordinary (`normal` class) clients: replies of one batch accumulate in `out`, then the
+//!   loop awaits the write of the whole batch and reads nothing more until it completed. A client that
+//!   does not read its replies therefore stops being served once the socket buffers fill: its pending
+//!   output is at most one batch (the replies to at most one read buffer of requests), not an
+//!   unbounded queue as in Redis, which is why `normal 0 0 0` (no limit) is safe here. A configured
+//!   `normal` hard limit is still enforced on that batch (a single huge reply such as `KEYS *` or
+//!   `LRANGE` of a big list) before it is written.
+//! - Pub/Sub and MONITOR output is produced by other clients, so it is queued in a mailbox whose
+//!   size `client-output-buffer-limit` bounds (`pubsub` class for subscribers, see `pubsub.rs`).
+//! - `timeout`: a client idle (nothing read or written) for that many seconds is closed, except
+//!   subscribers, MONITOR clients and clients blocked in BLPOP and friends (which only wait in
+//!   `wait_blocked`, where the idle timer does not run), as in Redis's `clientsCronHandleTimeout`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -53,6 +70,8 @@ where
     let mut parser = RequestParser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut shutdown = engine.shutdown_receiver();
+    let mut timeout_changed = engine.hot.timeout_changed.subscribe();
+    let mut last_activity = tokio::time::Instant::now();
     'conn: loop {
         if handle.killed.load(Ordering::Acquire) || *shutdown.borrow() {
             break;
@@ -99,6 +118,15 @@ where
             }
         }
         client.flush_stats(&engine);
+        let obuf_hard = engine.hot.normal_obuf_hard.load(Ordering::Relaxed);
+        if obuf_hard > 0 && out.buf.len() > obuf_hard && client.subscriptions() == 0 {
+            tracing::warn!(
+                client = handle.id,
+                pending = out.buf.len(),
+                "Client scheduled to be closed ASAP for overcoming of output buffer limits."
+            );
+            break;
+        }
         handle.last_interaction.store(
             handle.created.elapsed().as_millis() as u64,
             Ordering::Relaxed,
@@ -109,30 +137,39 @@ where
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
-        // Redis does not apply `timeout` to subscribers.
+        // Redis does not apply `timeout` to subscribers and MONITOR clients.
         let timeout = match engine.hot.timeout.load(Ordering::Relaxed) {
-            t if t > 0 && client.subscriptions() == 0 => t,
+            t if t > 0 && client.subscriptions() == 0 && !client.monitor => t,
             _ => 0,
         };
-        let idle = tokio::time::sleep(Duration::from_secs(timeout.max(1)));
+        let idle = tokio::time::sleep_until(last_activity + Duration::from_secs(timeout.max(1)));
         tokio::select! {
             biased;
             _ = handle.kill.notified() => break,
             _ = shutdown.changed() => break,
             Some(msg) = inbox.recv() => {
+                last_activity = tokio::time::Instant::now();
                 msg.encode(&mut out);
                 // Drain what is already queued, up to a few megabytes per write.
                 while out.buf.len() < 4 * 1024 * 1024 && let Some(more) = inbox.try_recv() {
                     more.encode(&mut out);
                 }
             }
+            // One read takes at most what the buffer has room for: a read chunk, or the rest of a
+            // big argument reserved by `process`.
             r = stream.read_buf(&mut rbuf) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    last_activity = tokio::time::Instant::now();
                     engine.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
             },
-            _ = idle, if timeout > 0 => break,
+            _ = idle, if timeout > 0 => {
+                tracing::debug!(client = handle.id, "Closing idle client");
+                break;
+            }
+            // CONFIG SET timeout: re-arm with the new value (an already idle client may be due).
+            Ok(()) = timeout_changed.changed() => {}
         }
     }
     client.release(&engine);
@@ -227,6 +264,14 @@ where
                 // Keep reading so a client that leaves is noticed; its next commands wait in the buffer.
                 r = stream.read_buf(rbuf) => match r {
                     Ok(0) | Err(_) => { closed = true; break 'retry; }
+                    Ok(_) if rbuf.len() > engine.hot.qbuf_limit.load(Ordering::Relaxed) => {
+                        tracing::warn!(
+                            client = id,
+                            "Closing client that reached max query buffer length"
+                        );
+                        closed = true;
+                        break 'retry;
+                    }
                     Ok(_) => continue,
                 },
             }
@@ -261,6 +306,7 @@ fn process(
     let now = crate::store::now_ms();
     let max_bulk = engine.hot.max_bulk.load(Ordering::Relaxed);
     let mut off = 0;
+    let mut want = 0;
     let mut outcome = Outcome::Done;
     loop {
         let limits = Limits {
@@ -305,8 +351,7 @@ fn process(
             Ok(Frame::Incomplete { hint }) => {
                 let have = rbuf.len() - off;
                 if hint > have {
-                    let want = (hint - have).min(MAX_RESERVE);
-                    rbuf.reserve(want + off);
+                    want = (hint - have).min(MAX_RESERVE);
                 }
                 break;
             }
@@ -318,6 +363,14 @@ fn process(
         }
     }
     rbuf.advance(off);
+    // Reserve for the rest of a big argument only after the consumed bytes are gone: reserving
+    // `want + off` on the unadvanced buffer would double its capacity again and again under a fast
+    // pipeline. An empty buffer that grew for a big argument is given back (Redis's querybuf resize).
+    if want > 0 {
+        rbuf.reserve(want);
+    } else if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
+        *rbuf = BytesMut::with_capacity(READ_CHUNK);
+    }
     if let Some(name) = client.last_cmd.take()
         && !std::ptr::eq(name, client.published_cmd)
     {
@@ -327,7 +380,7 @@ fn process(
     if rbuf.len() > engine.hot.qbuf_limit.load(Ordering::Relaxed) {
         tracing::warn!(
             client = client.handle.id,
-            "closing client that reached max query buffer length"
+            "Closing client that reached max query buffer length"
         );
         outcome = Outcome::Close;
     }

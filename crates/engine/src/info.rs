@@ -33,6 +33,21 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// Physical memory of the machine in bytes (0 where unknown).
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// Bytes as Redis's `bytesToHuman` prints them.
 fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b < 1024.0 {
@@ -113,21 +128,36 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
             );
         }
         "memory" => {
-            let maxmemory: u64 = cfg
-                .get("maxmemory")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let used = crate::alloc::used_memory();
+            let peak = crate::alloc::peak().max(used);
+            let maxmemory = cfg.maxmemory();
+            let total = total_system_memory();
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                0.0
+            };
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-                 used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+                 used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
+                 used_memory_peak_perc:{:.2}%\r\nallocator_allocated:{used}\r\n\
+                 total_system_memory:{total}\r\ntotal_system_memory_human:{}\r\n\
                  maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
-                 mem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                 mem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\n\
+                 mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                human(used),
                 human(rss),
-                human(rss),
-                human(rss),
+                human(peak),
+                if peak > 0 {
+                    used as f64 * 100.0 / peak as f64
+                } else {
+                    0.0
+                },
+                human(total),
                 human(maxmemory),
                 cfg.get("maxmemory-policy").unwrap_or("noeviction"),
+                rss as i64 - used as i64,
             );
         }
         "persistence" => {
@@ -151,7 +181,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 out,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
-                 rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\n\
+                 rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\n\
                  keyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\n\
                  total_error_replies:{}\r\n",
                 l(&stats.connections_received),
@@ -160,6 +190,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 l(&stats.net_output_bytes),
                 l(&stats.rejected_connections),
                 l(&stats.expired_keys),
+                l(&stats.evicted_keys),
                 l(&stats.keyspace_hits),
                 l(&stats.keyspace_misses),
                 l(&stats.error_replies),

@@ -9,13 +9,16 @@
 //!
 //! Layout: `protocol` (wire format), `store` (keyspace), `commands` (the command table, one module per
 //! family), `conn` (one connection's loop), `client` (client registry), `server` (listeners),
-//! `tls` (rustls and generated certificates), `config` (options), `info` (INFO text).
+//! `tls` (rustls and generated certificates), `config` (options), `info` (INFO text), `alloc`
+//! (allocator-counted `used_memory`), `evict` (`maxmemory` and its eviction policies).
 
+pub mod alloc;
 pub mod client;
 pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod diagnostics;
+pub mod evict;
 pub mod glob;
 pub mod info;
 pub mod protocol;
@@ -138,6 +141,8 @@ pub struct Stats {
     pub error_replies: AtomicU64,
     /// Clients currently blocked (BLPOP and friends).
     pub blocked_clients: AtomicU64,
+    /// Keys evicted by `maxmemory-policy`.
+    pub evicted_keys: AtomicU64,
 }
 
 /// Values read on every command, copied out of the configuration when it changes.
@@ -153,6 +158,16 @@ pub struct HotConfig {
     pub timeout: AtomicU64,
     /// `client-query-buffer-limit`.
     pub qbuf_limit: AtomicUsize,
+    /// `maxmemory` in bytes (0 = none): the only load on the hot path when it is not set.
+    pub maxmemory: AtomicU64,
+    /// `maxmemory-policy` ([`evict::Policy`] as u8).
+    pub maxmemory_policy: std::sync::atomic::AtomicU8,
+    /// `maxmemory-samples`.
+    pub maxmemory_samples: AtomicUsize,
+    /// Hard limit of the `normal` class of `client-output-buffer-limit`, bytes (0 = none).
+    pub normal_obuf_hard: AtomicUsize,
+    /// Bumped whenever `timeout` changes, so idle connections re-arm their timer.
+    pub timeout_changed: watch::Sender<u64>,
 }
 
 /// State shared by every connection of one engine.
@@ -184,6 +199,8 @@ pub struct Shared {
     pub events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// SLOWLOG and the latency monitor.
     pub diagnostics: diagnostics::Diagnostics,
+    /// The eviction pool (one evictor at a time).
+    pub evictor: evict::Evictor,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -228,6 +245,7 @@ impl Engine {
             events: tokio::sync::broadcast::channel(256).0,
             pause: Pause::default(),
             diagnostics: diagnostics::Diagnostics::default(),
+            evictor: evict::Evictor::default(),
         }));
         engine.refresh_hot_config();
         engine
@@ -243,14 +261,33 @@ impl Engine {
         self.hot
             .max_bulk
             .store(c.proto_max_bulk_len(), Ordering::Relaxed);
-        self.hot.timeout.store(c.timeout(), Ordering::Relaxed);
+        if self.hot.timeout.swap(c.timeout(), Ordering::Relaxed) != c.timeout() {
+            self.hot.timeout_changed.send_modify(|v| *v += 1);
+        }
         self.hot
             .qbuf_limit
             .store(c.client_query_buffer_limit(), Ordering::Relaxed);
-        self.pubsub
-            .limit
-            .store(c.pubsub_hard_limit(), Ordering::Relaxed);
         self.diagnostics.configure(&c);
+        let [normal, _replica, pubsub] = c.output_buffer_limits();
+        let limit = |l: config::OutputBufferLimit| pubsub::Limit {
+            hard: l.hard as usize,
+            soft: l.soft as usize,
+            soft_ms: l.soft_seconds.saturating_mul(1000),
+        };
+        self.pubsub.limit.set(limit(pubsub));
+        self.pubsub.normal_limit.set(limit(normal));
+        self.hot
+            .normal_obuf_hard
+            .store(normal.hard as usize, Ordering::Relaxed);
+        let policy = evict::Policy::parse(c.get("maxmemory-policy").unwrap_or(""));
+        self.hot
+            .maxmemory_policy
+            .store(policy as u8, Ordering::Relaxed);
+        self.store.lfu.store(policy.is_lfu(), Ordering::Relaxed);
+        self.hot
+            .maxmemory_samples
+            .store(c.maxmemory_samples(), Ordering::Relaxed);
+        self.hot.maxmemory.store(c.maxmemory(), Ordering::Relaxed);
     }
 
     /// Tell subscribers (if any) what a client experienced.
@@ -313,6 +350,16 @@ impl Engine {
                     .stats
                     .expired_keys
                     .fetch_add(expired as u64, Ordering::Relaxed);
+                // Like Redis's cron: keep used_memory_peak current and evict down to maxmemory
+                // even when no command arrives (e.g. after CONFIG SET maxmemory lowered it).
+                alloc::used_memory();
+                if engine.hot.maxmemory.load(Ordering::Relaxed) > 0 {
+                    let evict_engine = engine.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        evict::perform_evictions(&evict_engine, 0)
+                    })
+                    .await;
+                }
             }
         });
     }

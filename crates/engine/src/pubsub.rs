@@ -3,11 +3,13 @@
 //! PUBLISH looks subscribers up here and queues a [`Push`] on each subscriber's channel; the
 //! subscriber's connection task encodes it in that client's protocol (RESP2 array or RESP3 push) and
 //! writes it. A subscriber that does not read piles up queued bytes: past the `pubsub` class of
-//! `client-output-buffer-limit` (hard limit) it is disconnected, as in Redis, so memory stays bounded.
+//! `client-output-buffer-limit` (its hard limit at once, its soft limit when exceeded for longer than
+//! the soft seconds) it is disconnected, as in Redis, so memory stays bounded. MONITOR clients are of
+//! Redis's `normal` class (its limits are 0 = none by default, as in Redis).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -103,7 +105,46 @@ impl Push {
 pub struct Mailbox {
     tx: mpsc::UnboundedSender<Push>,
     queued: Arc<AtomicUsize>,
+    /// Unix ms when the queue first went over the soft limit (0 = it is under).
+    soft_since: Arc<AtomicU64>,
     handle: Arc<ClientHandle>,
+}
+
+/// An output buffer limit in effect (one class of `client-output-buffer-limit`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limit {
+    /// Hard limit, bytes (0 = none).
+    pub hard: usize,
+    /// Soft limit, bytes (0 = none).
+    pub soft: usize,
+    /// How long the soft limit may be exceeded, milliseconds.
+    pub soft_ms: u64,
+}
+
+/// A [`Limit`] that CONFIG SET can change while publishers read it.
+#[derive(Debug, Default)]
+pub struct SharedLimit {
+    hard: AtomicUsize,
+    soft: AtomicUsize,
+    soft_ms: AtomicU64,
+}
+
+impl SharedLimit {
+    /// Replace the limit.
+    pub fn set(&self, l: Limit) {
+        self.hard.store(l.hard, Ordering::Relaxed);
+        self.soft.store(l.soft, Ordering::Relaxed);
+        self.soft_ms.store(l.soft_ms, Ordering::Relaxed);
+    }
+
+    /// The limit now.
+    pub fn get(&self) -> Limit {
+        Limit {
+            hard: self.hard.load(Ordering::Relaxed),
+            soft: self.soft.load(Ordering::Relaxed),
+            soft_ms: self.soft_ms.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl Mailbox {
@@ -115,21 +156,38 @@ impl Mailbox {
             Mailbox {
                 tx,
                 queued: queued.clone(),
+                soft_since: Arc::new(AtomicU64::new(0)),
                 handle,
             },
             Inbox { rx, queued },
         )
     }
 
-    /// Queue a message; disconnect the subscriber if it is over `limit` queued bytes (0 = no limit).
-    fn deliver(&self, msg: Push, limit: usize) -> bool {
+    /// Queue a message; disconnect the client if the queue is over the hard limit, or has been over
+    /// the soft limit for longer than allowed (Redis's `checkClientOutputBufferLimits`, which also
+    /// runs only when output is added).
+    fn deliver(&self, msg: Push, limit: Limit) -> bool {
+        if self.handle.killed.load(Ordering::Relaxed) {
+            return false;
+        }
         let size = msg.size();
         let queued = self.queued.fetch_add(size, Ordering::AcqRel) + size;
-        if limit > 0 && queued > limit {
+        let mut over = limit.hard > 0 && queued > limit.hard;
+        if limit.soft > 0 && queued > limit.soft {
+            let now = crate::store::now_ms();
+            match self.soft_since.load(Ordering::Relaxed) {
+                0 => self.soft_since.store(now, Ordering::Relaxed),
+                since => over |= now.saturating_sub(since) > limit.soft_ms,
+            }
+        } else if limit.soft > 0 {
+            self.soft_since.store(0, Ordering::Relaxed);
+        }
+        if over {
+            self.queued.fetch_sub(size, Ordering::AcqRel);
             tracing::warn!(
                 client = self.handle.id,
                 queued,
-                "closing pub/sub client over its output buffer limit"
+                "Client scheduled to be closed ASAP for overcoming of output buffer limits."
             );
             self.handle.kill();
             return false;
@@ -182,8 +240,10 @@ pub struct Registry {
     channels: Mutex<Subscribers>,
     patterns: Mutex<Subscribers>,
     shards: Mutex<Subscribers>,
-    /// Output buffer hard limit for subscribers, bytes (0 = none).
-    pub limit: AtomicUsize,
+    /// `client-output-buffer-limit` of the `pubsub` class (subscribers).
+    pub limit: SharedLimit,
+    /// `client-output-buffer-limit` of the `normal` class (MONITOR clients).
+    pub normal_limit: SharedLimit,
 }
 
 impl Registry {
@@ -220,7 +280,7 @@ impl Registry {
 
     /// Deliver to channel subscribers and matching pattern subscribers; returns receivers.
     pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
-        let limit = self.limit.load(Ordering::Relaxed);
+        let limit = self.limit.get();
         let (channel, payload) = (
             Bytes::copy_from_slice(channel),
             Bytes::copy_from_slice(payload),
@@ -253,7 +313,7 @@ impl Registry {
 
     /// SPUBLISH: deliver to shard-channel subscribers.
     pub fn spublish(&self, channel: &[u8], payload: &[u8]) -> usize {
-        let limit = self.limit.load(Ordering::Relaxed);
+        let limit = self.limit.get();
         let (channel, payload) = (
             Bytes::copy_from_slice(channel),
             Bytes::copy_from_slice(payload),
@@ -324,7 +384,7 @@ impl Registry {
             }
         }
         let line = Bytes::from(line);
-        let limit = self.limit.load(Ordering::Relaxed);
+        let limit = self.normal_limit.get();
         for m in self.monitors.lock().values() {
             m.deliver(Push::Monitor(line.clone()), limit);
         }

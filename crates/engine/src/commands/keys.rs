@@ -484,23 +484,42 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() != 3 {
         return Err(super::sub_arity_error("object", &sub));
     }
+    let lfu = ctx
+        .engine
+        .store
+        .lfu
+        .load(std::sync::atomic::Ordering::Relaxed);
     let mut l = ctx.lock(args[2]);
-    let Some(v) = l.get(args[2]) else {
+    let now = l.now();
+    // Like Redis's LOOKUP_NOTOUCH: OBJECT does not count as an access.
+    let Some(n) = l.node_untouched(args[2]) else {
         ctx.out.null();
         return Ok(());
     };
     match sub.as_str() {
         "encoding" => {
-            let e = v.encoding();
+            let e = n.value.encoding();
             ctx.out.bulk(e.as_bytes());
         }
         "refcount" => ctx.out.int(1),
         "freq" => {
-            return Err(Error::from(
-                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-            ));
+            if !lfu {
+                return Err(Error::from(
+                    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+                ));
+            }
+            ctx.out
+                .int(crate::store::lfu_decayed(n.lfu, n.lru, now) as i64);
         }
-        _ => ctx.out.int(0),
+        _ => {
+            if lfu {
+                return Err(Error::from(
+                    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+                ));
+            }
+            ctx.out
+                .int(((now as u32).wrapping_sub(n.lru) / 1000) as i64);
+        }
     }
     Ok(())
 }

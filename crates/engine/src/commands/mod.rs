@@ -392,6 +392,21 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         reply_error(ctx, err::NOAUTH);
         return;
     }
+    // maxmemory (Redis's processCommand order: after authentication, before the Pub/Sub context
+    // check and MULTI queueing). With no limit this is one relaxed load.
+    if ctx
+        .engine
+        .hot
+        .maxmemory
+        .load(std::sync::atomic::Ordering::Relaxed)
+        != 0
+        && !crate::evict::perform_evictions(ctx.engine, ctx.client.gate_slot)
+        && denied_on_oom(ctx, cmd)
+    {
+        ctx.client.multi_error |= ctx.client.multi.is_some();
+        reply_error(ctx, Error::msg(crate::evict::OOM));
+        return;
+    }
     if !ctx.out.resp3
         && ctx.client.subscriptions() > 0
         && !matches!(
@@ -424,6 +439,26 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     run(ctx, cmd, args);
+}
+
+/// Whether a command is refused while memory is over `maxmemory` and nothing can be evicted: those
+/// flagged `denyoom`, EXEC of a transaction holding one, and anything being queued in MULTI (the
+/// queue itself grows), except EXEC, DISCARD, QUIT and RESET, as in Redis.
+fn denied_on_oom(ctx: &Ctx, cmd: &Command) -> bool {
+    if cmd.flags & flag::DENYOOM != 0 {
+        return true;
+    }
+    let Some(queue) = ctx.client.multi.as_ref() else {
+        return false;
+    };
+    if cmd.name == "exec" {
+        return queue.iter().any(|args| {
+            args.first()
+                .and_then(|name| lookup(name))
+                .is_some_and(|c| c.flags & flag::DENYOOM != 0)
+        });
+    }
+    !matches!(cmd.name, "discard" | "quit" | "reset")
 }
 
 /// Run a checked command.

@@ -472,6 +472,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             for c in [
                 &s.commands_processed,
                 &s.expired_keys,
+                &s.evicted_keys,
                 &s.keyspace_hits,
                 &s.keyspace_misses,
                 &s.net_input_bytes,
@@ -658,6 +659,7 @@ fn monitor(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.engine
         .pubsub
         .add_monitor(ctx.client.handle.id, &mailbox);
+    ctx.client.monitor = true;
     ctx.out.ok();
     Ok(())
 }

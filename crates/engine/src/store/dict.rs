@@ -17,6 +17,11 @@ pub struct Node<V> {
     pub value: V,
     /// Absolute expiry in unix milliseconds; 0 means persistent.
     pub expire: u64,
+    /// Last access, unix milliseconds truncated to 32 bits (compare with `wrapping_sub`): the LRU
+    /// clock of `maxmemory-policy *-lru`, and the decay reference of the LFU counter.
+    pub lru: u32,
+    /// Logarithmic access frequency counter for `*-lfu` (Redis's 8-bit Morris counter).
+    pub lfu: u8,
     next: Option<Box<Node<V>>>,
 }
 
@@ -40,6 +45,8 @@ impl<V> Default for Dict<V> {
 }
 
 const MIN_SIZE: usize = 4;
+/// Redis's `LFU_INIT_VAL`: a new key starts with this counter so it is not evicted at once.
+pub const LFU_INIT_VAL: u8 = 5;
 
 impl<V> Dict<V> {
     /// Number of keys.
@@ -114,18 +121,21 @@ impl<V> Dict<V> {
     }
 
     /// Insert a new key or replace an existing one (value and expiry). `rehash` recomputes the hash
-    /// of a stored key when the table resizes. Returns the previous value.
+    /// of a stored key when the table resizes. `lru` is the access clock to record (a replaced key
+    /// keeps its LFU counter, like Redis's `dbOverwrite`). Returns the previous value.
     pub fn insert(
         &mut self,
         hash: u64,
         key: &[u8],
         value: V,
         expire: u64,
+        lru: u32,
         rehash: impl Fn(&[u8]) -> u64,
     ) -> Option<V> {
         if let Some(n) = self.get_mut(hash, key) {
             let was = n.expire != 0;
             n.expire = expire;
+            n.lru = lru;
             let old = std::mem::replace(&mut n.value, value);
             match (was, expire != 0) {
                 (false, true) => self.volatile += 1,
@@ -144,6 +154,8 @@ impl<V> Dict<V> {
             key: Blob::from_slice(key),
             value,
             expire,
+            lru,
+            lfu: LFU_INIT_VAL,
             next,
         }));
         self.len += 1;
@@ -237,6 +249,18 @@ impl<V> Dict<V> {
         v.reverse_bits()
     }
 
+    /// Visit the nodes of bucket `idx % buckets` (eviction sampling).
+    pub fn bucket_nodes(&self, idx: usize, mut visit: impl FnMut(&Node<V>)) {
+        if self.table.is_empty() {
+            return;
+        }
+        let mut cur = self.table[idx % self.table.len()].as_deref();
+        while let Some(n) = cur {
+            visit(n);
+            cur = n.next.as_deref();
+        }
+    }
+
     /// Keys in bucket `idx % buckets` (for sampling and active expiry).
     pub fn bucket_keys(&self, idx: usize, into: &mut Vec<(Blob, u64)>) {
         if self.table.is_empty() {
@@ -285,7 +309,10 @@ mod tests {
         let mut d = Dict::default();
         for i in 0..1000u32 {
             let k = i.to_string();
-            assert!(d.insert(h(k.as_bytes()), k.as_bytes(), i, 0, h).is_none());
+            assert!(
+                d.insert(h(k.as_bytes()), k.as_bytes(), i, 0, 0, h)
+                    .is_none()
+            );
         }
         assert_eq!(d.len(), 1000);
         assert_eq!(d.get(h(b"7"), b"7").map(|n| n.value), Some(7));
@@ -303,7 +330,7 @@ mod tests {
         let mut d = Dict::default();
         for i in 0..500u32 {
             let k = format!("stable{i}");
-            d.insert(h(k.as_bytes()), k.as_bytes(), i, 0, h);
+            d.insert(h(k.as_bytes()), k.as_bytes(), i, 0, 0, h);
         }
         let mut seen = HashSet::new();
         let mut cursor = 0;
@@ -317,7 +344,7 @@ mod tests {
             if step.is_multiple_of(3) {
                 for j in 0..200u32 {
                     let k = format!("churn{step}-{j}");
-                    d.insert(h(k.as_bytes()), k.as_bytes(), j, 0, h);
+                    d.insert(h(k.as_bytes()), k.as_bytes(), j, 0, 0, h);
                 }
             } else if step % 3 == 1 {
                 let churn: Vec<Vec<u8>> = d

@@ -15,6 +15,7 @@ pub mod types;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -174,6 +175,58 @@ pub struct Db {
     hasher: ahash::RandomState,
     index: usize,
     events: Arc<KeyEvents>,
+    /// Whether `maxmemory-policy` is an LFU one (key accesses then update the LFU counter).
+    lfu: Arc<AtomicBool>,
+}
+
+/// Redis's `lfu-log-factor` and `lfu-decay-time` defaults.
+const LFU_LOG_FACTOR: f64 = 10.0;
+const LFU_DECAY_MINUTES: u64 = 1;
+
+/// The LFU counter after decay for the time since `lru` (one step per `lfu-decay-time` minutes idle),
+/// like Redis's `LFUDecrAndReturn`.
+pub fn lfu_decayed(counter: u8, lru: u32, now: u64) -> u8 {
+    let idle_min = ((now as u32).wrapping_sub(lru) as u64) / 60_000;
+    let periods = idle_min / LFU_DECAY_MINUTES;
+    counter.saturating_sub(periods.min(255) as u8)
+}
+
+/// Decay, then increment logarithmically (Redis's `LFULogIncr`): the more hits, the less likely the
+/// next one counts.
+pub fn lfu_access(counter: u8, lru: u32, now: u64) -> u8 {
+    let counter = lfu_decayed(counter, lru, now);
+    if counter == 255 {
+        return 255;
+    }
+    let base = counter.saturating_sub(dict::LFU_INIT_VAL) as f64;
+    let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+    if rand::random::<f64>() < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+/// One key considered for eviction: where it is and how good a victim it is (higher = better).
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Database index.
+    pub db: usize,
+    /// The key.
+    pub key: Blob,
+    /// Idle milliseconds (LRU), `255 - counter` (LFU), or `u64::MAX - expire` (TTL).
+    pub score: u64,
+}
+
+/// What eviction samples by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleBy {
+    /// Idle time.
+    Lru,
+    /// Access frequency.
+    Lfu,
+    /// Time to live (volatile keys only).
+    Ttl,
 }
 
 /// Key lookups that found an expired key and removed it are counted here by the caller.
@@ -181,13 +234,96 @@ pub struct Db {
 pub struct ExpireCount(pub u64);
 
 impl Db {
-    fn new(hasher: ahash::RandomState, index: usize, events: Arc<KeyEvents>) -> Self {
+    fn new(
+        hasher: ahash::RandomState,
+        index: usize,
+        events: Arc<KeyEvents>,
+        lfu: Arc<AtomicBool>,
+    ) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher,
             index,
             events,
+            lfu,
         }
+    }
+
+    /// Add about `count` keys sampled at random (from random shards and buckets) to `out`, scored
+    /// for eviction; only keys with an expiry when `volatile_only`. Like Redis's `dictGetSomeKeys`,
+    /// whole buckets are taken, so a sample may be a little larger than asked.
+    pub fn sample(
+        &self,
+        count: usize,
+        volatile_only: bool,
+        by: Option<SampleBy>,
+        now: u64,
+        out: &mut Vec<Candidate>,
+    ) {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let want = out.len() + count;
+        // Bounded effort: empty shards and buckets are skipped, but not forever.
+        for _ in 0..count * 16 {
+            if out.len() >= want {
+                break;
+            }
+            let guard = self.shards[rng.random_range(0..SHARDS)].lock();
+            let live = if volatile_only {
+                guard.dict.volatile()
+            } else {
+                guard.dict.len()
+            };
+            if live == 0 {
+                continue;
+            }
+            let buckets = guard.dict.buckets();
+            // Consecutive buckets from a random one, like Redis's `dictGetSomeKeys`: a few per shard
+            // visit, or (for volatile keys that are rare in this shard) as many as it takes, so a
+            // sparse sample does not cost many lock trips.
+            let sparse = volatile_only && live * 8 < guard.dict.len();
+            let walk = if sparse { buckets } else { buckets.min(8) };
+            let first = rng.random_range(0..buckets);
+            for step in 0..walk {
+                guard.dict.bucket_nodes(first + step, |n| {
+                    if volatile_only && n.expire == 0 {
+                        return;
+                    }
+                    let score = match by {
+                        None => 0,
+                        Some(SampleBy::Lru) => (now as u32).wrapping_sub(n.lru) as u64,
+                        Some(SampleBy::Lfu) => 255 - lfu_decayed(n.lfu, n.lru, now) as u64,
+                        Some(SampleBy::Ttl) => u64::MAX - n.expire,
+                    };
+                    out.push(Candidate {
+                        db: self.index,
+                        key: n.key.clone(),
+                        score,
+                    });
+                });
+                if out.len() >= want {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Delete `key` for eviction (WATCHers and blocked clients see it like a DEL); with
+    /// `volatile_only`, only if it still has an expiry (a pooled candidate may have been PERSISTed
+    /// since it was sampled). Returns whether it was deleted.
+    pub fn evict(&self, key: &[u8], volatile_only: bool) -> bool {
+        let h = self.hash(key);
+        let mut shard = self.shards[Self::shard_of(h)].lock();
+        if volatile_only && shard.dict.get(h, key).is_none_or(|n| n.expire == 0) {
+            return false;
+        }
+        let removed = shard.dict.remove(h, key, |k| self.hash(k));
+        drop(shard);
+        if removed.is_some() {
+            self.events.touched(self.index, key);
+        }
+        // The value is dropped here, outside the shard lock.
+        removed.is_some()
     }
 
     /// This database's number.
@@ -427,10 +563,21 @@ impl<'a> Locked<'a> {
         h
     }
 
+    /// The live node of `key`, its access clock (and LFU counter) updated like Redis's `lookupKey`.
+    fn touch(&mut self, key: &[u8]) -> Option<&mut Node<Value>> {
+        let h = self.expire_if_needed(key);
+        let (now, lfu) = (self.now, self.db.lfu.load(Ordering::Relaxed));
+        let n = self.dict(h).get_mut(h, key)?;
+        if lfu {
+            n.lfu = lfu_access(n.lfu, n.lru, now);
+        }
+        n.lru = now as u32;
+        Some(n)
+    }
+
     /// The live value of `key`.
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
-        let h = self.expire_if_needed(key);
-        self.dict(h).get(h, key).map(|n| &n.value)
+        self.touch(key).map(|n| &n.value)
     }
 
     /// The live value of `key` through a shared borrow, so several keys can be read at once. Unlike
@@ -448,9 +595,8 @@ impl<'a> Locked<'a> {
 
     /// The live value of `key`, for update in place.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        let h = self.expire_if_needed(key);
         let (db, index) = (self.db, self.db.index);
-        let node = self.dict(h).get_mut(h, key);
+        let node = self.touch(key);
         if node.is_some() {
             db.events.touched(index, key);
         }
@@ -459,6 +605,11 @@ impl<'a> Locked<'a> {
 
     /// The live node of `key` (value and expiry).
     pub fn node(&mut self, key: &[u8]) -> Option<&Node<Value>> {
+        self.touch(key).map(|n| &*n)
+    }
+
+    /// The live node of `key` without counting an access (OBJECT IDLETIME / FREQ).
+    pub fn node_untouched(&mut self, key: &[u8]) -> Option<&Node<Value>> {
         let h = self.expire_if_needed(key);
         self.dict(h).get(h, key)
     }
@@ -478,7 +629,9 @@ impl<'a> Locked<'a> {
         let h = self.expire_if_needed(key);
         let db = self.db;
         db.events.touched(db.index, key);
-        self.dict(h).insert(h, key, value, expire, |k| db.hash(k))
+        let lru = self.now as u32;
+        self.dict(h)
+            .insert(h, key, value, expire, lru, |k| db.hash(k))
     }
 
     /// Set `key` to `value`, keeping its current expiry if it exists.
@@ -568,6 +721,8 @@ pub struct Store {
     pub events: Arc<KeyEvents>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the active expiry cycle runs.
     pub active_expire: std::sync::atomic::AtomicBool,
+    /// Whether accesses update LFU counters (`maxmemory-policy` is `*-lfu`).
+    pub lfu: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -575,13 +730,15 @@ impl Store {
     pub fn new(databases: usize) -> Self {
         let hasher = ahash::RandomState::new();
         let events = Arc::new(KeyEvents::default());
+        let lfu = Arc::new(AtomicBool::new(false));
         Store {
             dbs: (0..databases.max(1))
-                .map(|i| Db::new(hasher.clone(), i, events.clone()))
+                .map(|i| Db::new(hasher.clone(), i, events.clone(), lfu.clone()))
                 .collect(),
             gate: Gate::default(),
             events,
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            lfu,
         }
     }
 

@@ -76,7 +76,7 @@ impl<V> Table<V> {
 
     /// Insert or replace; returns the previous value.
     pub fn insert(&mut self, k: &[u8], v: V) -> Option<V> {
-        self.0.insert(hash(k), k, v, 0, hash)
+        self.0.insert(hash(k), k, v, 0, 0, hash)
     }
 
     /// Remove a member; returns its value.
