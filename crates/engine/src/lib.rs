@@ -11,6 +11,7 @@
 //! family), `conn` (one connection's loop), `client` (client registry), `server` (listeners),
 //! `tls` (rustls and generated certificates), `config` (options), `info` (INFO text).
 
+pub mod acl;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -178,6 +179,8 @@ pub struct Shared {
     pub listeners_changed: watch::Sender<u64>,
     /// CLIENT PAUSE state.
     pub pause: Pause,
+    /// ACL users and the ACL log.
+    pub acl: acl::Acl,
     /// Auth failures and maxclients rejections, for whoever subscribes (built only then).
     pub events: tokio::sync::broadcast::Sender<EngineEvent>,
 }
@@ -223,6 +226,7 @@ impl Engine {
             listeners_changed,
             events: tokio::sync::broadcast::channel(256).0,
             pause: Pause::default(),
+            acl: acl::Acl::default(),
         }));
         engine.refresh_hot_config();
         engine
@@ -231,9 +235,9 @@ impl Engine {
     /// Copy the hot values out of the configuration (after any change).
     pub fn refresh_hot_config(&self) {
         let c = self.config.read();
-        self.hot
-            .auth_required
-            .store(c.requirepass().is_some(), Ordering::Relaxed);
+        // `requirepass` is the default user's password: follow it when it changes.
+        self.acl.apply_requirepass(c.requirepass());
+        self.acl_changed();
         self.hot.maxclients.store(c.maxclients(), Ordering::Relaxed);
         self.hot
             .max_bulk
@@ -245,6 +249,21 @@ impl Engine {
         self.pubsub
             .limit
             .store(c.pubsub_hard_limit(), Ordering::Relaxed);
+    }
+
+    /// Recompute what depends on the users (after ACL SETUSER / DELUSER / requirepass).
+    pub fn acl_changed(&self) {
+        self.hot
+            .auth_required
+            .store(self.acl.default_requires_auth(), Ordering::Relaxed);
+    }
+
+    /// Create or modify a user from space-separated ACL rules (`on >pass +@all ~app:*`), as
+    /// `ACL SETUSER` would; the error is Redis's text without the `ERR ` prefix.
+    pub fn set_user(&self, name: &str, rules: &str) -> Result<(), String> {
+        self.acl.set_user_rules(name, rules)?;
+        self.acl_changed();
+        Ok(())
     }
 
     /// Tell subscribers (if any) what a client experienced.

@@ -3,6 +3,7 @@
 //! [`execute`] applies the checks redis-server applies before calling a handler (unknown command,
 //! arity, authentication, MULTI queueing) with Redis's exact error texts.
 
+pub mod acl;
 pub mod bitmaps;
 pub mod blocking;
 pub mod coll;
@@ -208,7 +209,8 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 15] = [
+        let families: [&'static [Command]; 16] = [
+            acl::COMMANDS,
             blocking::COMMANDS,
             pubsub::COMMANDS,
             connection::COMMANDS,
@@ -386,6 +388,11 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
             &ctx.client.handle.ctx,
         );
         reply_error(ctx, err::NOAUTH);
+        return;
+    }
+    if let Err(e) = acl::check_permissions(ctx, cmd, args, "toplevel") {
+        ctx.client.multi_error |= ctx.client.multi.is_some();
+        reply_error(ctx, e);
         return;
     }
     if !ctx.out.resp3

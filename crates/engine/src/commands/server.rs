@@ -190,34 +190,12 @@ pub static COMMANDS: &[Command] = &[
     ),
 ];
 
-fn acl_categories(c: &Command) -> Vec<&'static str> {
-    let mut cats = Vec::new();
-    let f = c.flags;
-    if f & WRITE != 0 {
-        cats.push("@write");
-    }
-    if f & READONLY != 0 {
-        cats.push("@read");
-    }
-    match c.group {
-        "string" => cats.push("@string"),
-        "generic" => cats.push("@keyspace"),
-        "connection" => cats.push("@connection"),
-        "transactions" => cats.push("@transaction"),
-        _ => {}
-    }
-    if f & FAST != 0 {
-        cats.push("@fast");
-    } else if c.group != "connection" {
-        cats.push("@slow");
-    }
-    if f & ADMIN != 0 || matches!(c.name, "flushall" | "flushdb" | "keys" | "shutdown") {
-        cats.push("@dangerous");
-    }
-    if f & ADMIN != 0 {
-        cats.push("@admin");
-    }
-    cats
+/// COMMAND INFO's ACL categories (`@read`...), from [`crate::acl::categories`].
+fn acl_categories(c: &Command) -> Vec<String> {
+    crate::acl::info_categories(c)
+        .into_iter()
+        .map(|n| format!("@{n}"))
+        .collect()
 }
 
 fn command_info(ctx: &mut Ctx, c: &Command) {
@@ -239,7 +217,7 @@ fn command_info(ctx: &mut Ctx, c: &Command) {
     out.int(c.step as i64);
     let cats = acl_categories(c);
     out.set(cats.len());
-    for cat in cats {
+    for cat in &cats {
         out.simple(cat);
     }
     out.array(0); // tips
@@ -343,9 +321,8 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                         .filter(|c| crate::glob::matches(v.as_bytes(), c.name.as_bytes()))
                         .collect()
                 } else if is(args[3], "ACLCAT") {
-                    let cat = format!("@{v}");
                     all.into_iter()
-                        .filter(|c| acl_categories(c).contains(&cat.as_str()))
+                        .filter(|c| crate::acl::in_category(c, &v))
                         .collect()
                 } else {
                     Vec::new()

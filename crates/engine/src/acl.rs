@@ -1,0 +1,1043 @@
+//! ACL users with Redis 7.0's semantics: each user has a state (on/off), passwords (SHA-256 hashes),
+//! allowed commands (by command, `cmd|subcommand` and `@category`), key patterns (`~`, `%R~`, `%W~`)
+//! and channel patterns (`&`). `default` always exists and follows `requirepass`.
+//!
+//! Why here: authentication and permission checks sit on the command path of every client, so the
+//! users live in the engine (one [`Acl`] per engine) and the `ACL` command (`commands/acl.rs`) only
+//! reads and edits them. The hot path stays cheap: a client keeps an `Arc<User>` snapshot that it
+//! refreshes only when [`Acl::epoch`] changes, and a user allowed everything (`+@all ~* &*`, the
+//! default user) is marked [`User::unrestricted`] so its commands skip every pattern check.
+//!
+//! The rule texts `ACL LIST`/`GETUSER` show are Redis 7.0's: command rules are kept in the order they
+//! were given (a repeated rule moves to the end) and rules that change nothing are left out.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::commands::{Command, TABLE, flag};
+
+/// ACL categories, in `ACL CAT` order (Redis 7.0).
+pub const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// Commands Redis puts in `@dangerous` (besides every `admin` command).
+const DANGEROUS: &[&str] = &[
+    "flushall",
+    "flushdb",
+    "keys",
+    "info",
+    "sort",
+    "swapdb",
+    "shutdown",
+    "monitor",
+    "debug",
+    "config",
+    "role",
+    "lastsave",
+    "save",
+    "bgsave",
+    "migrate",
+    "restore",
+    "pfdebug",
+    "pfselftest",
+    "sort_ro",
+    "acl",
+];
+
+/// Commands Redis puts in `@admin` although redlink's table has no `admin` flag on them.
+const ADMIN: &[&str] = &[
+    "role",
+    "lastsave",
+    "pfdebug",
+    "pfselftest",
+    "save",
+    "bgsave",
+    "monitor",
+    "debug",
+    "shutdown",
+    "config",
+    "acl",
+];
+
+/// Commands Redis puts in `@connection` outside the `connection` group.
+const CONNECTION: &[&str] = &["command", "wait"];
+
+/// The ACL categories of a command (names without `@`), derived from its flags and group in this
+/// one place, plus the explicit lists above where Redis's assignment does not follow the flags.
+pub fn categories(c: &Command) -> Vec<&'static str> {
+    let mut cats: Vec<&'static str> = Vec::new();
+    let f = c.flags;
+    let name = c.name;
+    let keyspace_free = matches!(name, "sort" | "sort_ro");
+    match c.group {
+        "generic" if !keyspace_free && c.flags & flag::CONNECTION == 0 => cats.push("keyspace"),
+        "server" if matches!(name, "dbsize" | "flushdb" | "flushall" | "swapdb") => {
+            cats.push("keyspace")
+        }
+        _ => {}
+    }
+    if f & flag::READONLY != 0 {
+        cats.push("read");
+    }
+    if f & flag::WRITE != 0 {
+        cats.push("write");
+    }
+    match c.group {
+        "set" => cats.push("set"),
+        "sorted_set" | "sorted-set" => cats.push("sortedset"),
+        "list" => cats.push("list"),
+        "hash" => cats.push("hash"),
+        "string" => cats.push("string"),
+        "bitmap" => cats.push("bitmap"),
+        "hyperloglog" => cats.push("hyperloglog"),
+        "geo" => cats.push("geo"),
+        "stream" => cats.push("stream"),
+        "pubsub" => cats.push("pubsub"),
+        _ => {}
+    }
+    if keyspace_free {
+        cats.extend(["set", "sortedset", "list"]);
+    }
+    let admin = f & flag::ADMIN != 0 || ADMIN.contains(&name);
+    if admin {
+        cats.push("admin");
+    }
+    if f & flag::FAST != 0 {
+        cats.push("fast");
+    } else {
+        cats.push("slow");
+    }
+    if f & flag::BLOCKING != 0 {
+        cats.push("blocking");
+    }
+    if admin || DANGEROUS.contains(&name) {
+        cats.push("dangerous");
+    }
+    if CONNECTION.contains(&name) {
+        cats.push("connection");
+    }
+    match c.group {
+        "connection" => cats.push("connection"),
+        "transactions" => cats.push("transaction"),
+        "scripting" => cats.push("scripting"),
+        _ => {}
+    }
+    cats.dedup();
+    cats
+}
+
+/// The categories COMMAND INFO reports: like Redis, a container (CONFIG, CLIENT...) itself is only
+/// `@slow`; its subcommands carry the categories, which ACL rules apply to the container as a whole.
+pub fn info_categories(c: &Command) -> Vec<&'static str> {
+    if is_container(c) {
+        vec!["slow"]
+    } else {
+        categories(c)
+    }
+}
+
+/// Whether `c` is in category `cat` (no `@`).
+pub fn in_category(c: &Command, cat: &str) -> bool {
+    categories(c).contains(&cat)
+}
+
+/// Whether a command is a container of subcommands (CONFIG GET, CLIENT LIST...).
+fn is_container(c: &Command) -> bool {
+    c.summary.starts_with("A container for") && c.name != "debug"
+}
+
+/// One key pattern and what it allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPattern {
+    /// The glob pattern.
+    pub pattern: Vec<u8>,
+    /// `%R~` (or `~`): reading.
+    pub read: bool,
+    /// `%W~` (or `~`): writing.
+    pub write: bool,
+}
+
+impl KeyPattern {
+    fn describe(&self) -> String {
+        let p = String::from_utf8_lossy(&self.pattern);
+        match (self.read, self.write) {
+            (true, true) => format!("~{p}"),
+            (true, false) => format!("%R~{p}"),
+            _ => format!("%W~{p}"),
+        }
+    }
+}
+
+/// Which commands a user may run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct CommandPerms {
+    /// Allowed commands (every command of the table after `+@all`).
+    allowed: BTreeSet<&'static str>,
+    /// Subcommands (or first arguments) allowed although their command is not (`+config|get`).
+    sub_allowed: BTreeMap<&'static str, BTreeSet<String>>,
+    /// Subcommands denied although their command is allowed (`-config|set`).
+    sub_denied: BTreeMap<&'static str, BTreeSet<String>>,
+}
+
+impl CommandPerms {
+    fn set_command(&mut self, name: &'static str, allow: bool) {
+        self.sub_allowed.remove(name);
+        self.sub_denied.remove(name);
+        if allow {
+            self.allowed.insert(name);
+        } else {
+            self.allowed.remove(name);
+        }
+    }
+
+    fn set_sub(&mut self, name: &'static str, sub: String, allow: bool) {
+        if self.allowed.contains(name) {
+            let set = self.sub_denied.entry(name).or_default();
+            if allow {
+                set.remove(&sub);
+            } else {
+                set.insert(sub);
+            }
+            if set.is_empty() {
+                self.sub_denied.remove(name);
+            }
+        } else {
+            let set = self.sub_allowed.entry(name).or_default();
+            if allow {
+                set.insert(sub);
+            } else {
+                set.remove(&sub);
+            }
+            if set.is_empty() {
+                self.sub_allowed.remove(name);
+            }
+        }
+    }
+
+    fn set_all(&mut self, allow: bool) {
+        *self = CommandPerms::default();
+        if allow {
+            self.allowed = TABLE.keys().copied().collect();
+        }
+    }
+
+    /// Apply one command rule (`+get`, `-@string`, `+config|get`); `Err` = unknown name.
+    fn apply(&mut self, rule: &str) -> Result<(), SetUserError> {
+        let allow = rule.starts_with('+');
+        let body = &rule[1..];
+        if let Some(cat) = body.strip_prefix('@') {
+            if !CATEGORIES.contains(&cat) {
+                return Err(SetUserError::Unknown);
+            }
+            for c in TABLE.values() {
+                if in_category(c, cat) {
+                    self.set_command(c.name, allow);
+                }
+            }
+            return Ok(());
+        }
+        match body.split_once('|') {
+            None => {
+                let c = TABLE.get(body).ok_or(SetUserError::Unknown)?;
+                self.set_command(c.name, allow);
+            }
+            Some((name, sub)) => {
+                let c = TABLE.get(name).ok_or(SetUserError::Unknown)?;
+                if sub.is_empty() || sub.contains('|') {
+                    return Err(SetUserError::Unknown);
+                }
+                if !is_container(c) && !allow {
+                    return Err(SetUserError::Unknown);
+                }
+                self.set_sub(c.name, sub.to_string(), allow);
+            }
+        }
+        Ok(())
+    }
+
+    fn can_run(&self, c: &Command, args: &[&[u8]]) -> bool {
+        let first = || {
+            args.get(1)
+                .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        };
+        if self.allowed.contains(c.name) {
+            match self.sub_denied.get(c.name) {
+                None => true,
+                Some(denied) => first().is_none_or(|s| !denied.contains(&s)),
+            }
+        } else {
+            match self.sub_allowed.get(c.name) {
+                None => false,
+                Some(allowed) => first().is_some_and(|s| allowed.contains(&s)),
+            }
+        }
+    }
+}
+
+/// A user: its flags, password hashes and permissions.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// The user name.
+    pub name: String,
+    /// `on` (may authenticate) or `off`.
+    pub enabled: bool,
+    /// `nopass`: any password authenticates.
+    pub nopass: bool,
+    /// `sanitize-payload` (`Some(true)`), `skip-sanitize-payload` (`Some(false)`), or neither.
+    pub sanitize: Option<bool>,
+    /// SHA-256 hashes (lower-case hex) of the passwords, in the order added.
+    pub passwords: Vec<String>,
+    /// Whether every current and future command is allowed (`+@all` base).
+    all_commands: bool,
+    commands: CommandPerms,
+    /// Command rules after the `+@all`/`-@all` base, in order.
+    rules: Vec<String>,
+    /// `allkeys` / `~*`.
+    pub all_keys: bool,
+    /// Key patterns (when not `all_keys`).
+    pub keys: Vec<KeyPattern>,
+    /// `allchannels` / `&*`.
+    pub all_channels: bool,
+    /// Channel patterns (when not `all_channels`).
+    pub channels: Vec<Vec<u8>>,
+    /// Allowed everything (`+@all ~* &*`): commands skip the permission checks.
+    pub unrestricted: bool,
+}
+
+/// Why a SETUSER rule was refused (Redis's texts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetUserError {
+    /// A malformed rule.
+    Syntax,
+    /// An unknown command or category.
+    Unknown,
+    /// A key pattern after `allkeys`.
+    KeysAfterAll,
+    /// A channel pattern after `allchannels`.
+    ChannelsAfterAll,
+    /// `<pass` / `!hash` for a password the user does not have.
+    NoSuchPassword,
+    /// A `#hash` that is not 64 lower-case hex digits.
+    BadHash,
+}
+
+impl SetUserError {
+    /// Redis's text for the error.
+    pub fn text(self) -> &'static str {
+        match self {
+            SetUserError::Syntax => "Syntax error",
+            SetUserError::Unknown => "Unknown command or category name in ACL",
+            SetUserError::KeysAfterAll => {
+                "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"
+            }
+            SetUserError::ChannelsAfterAll => {
+                "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels"
+            }
+            SetUserError::NoSuchPassword => {
+                "The password you are trying to remove from the user does not exist"
+            }
+            SetUserError::BadHash => {
+                "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+            }
+        }
+    }
+}
+
+/// The SHA-256 of a password as lower-case hex (how Redis stores passwords).
+pub fn hash_password(pass: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, pass);
+    let mut s = String::with_capacity(64);
+    for b in d.as_ref() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Why a command may not run for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// The command (or `cmd|sub`) is not allowed; its name as ACL LOG shows it.
+    Command(String),
+    /// A key argument is outside the user's patterns.
+    Key(Vec<u8>),
+    /// A channel argument is outside the user's channel patterns.
+    Channel(Vec<u8>),
+}
+
+impl Denied {
+    /// The NOPERM error text.
+    pub fn error(&self) -> String {
+        match self {
+            Denied::Command(name) => {
+                format!("NOPERM this user has no permissions to run the '{name}' command")
+            }
+            Denied::Key(_) => {
+                "NOPERM this user has no permissions to access one of the keys used as arguments"
+                    .into()
+            }
+            Denied::Channel(_) => {
+                "NOPERM this user has no permissions to access one of the channels used as arguments"
+                    .into()
+            }
+        }
+    }
+
+    /// The ACL DRYRUN text.
+    pub fn dryrun(&self) -> String {
+        match self {
+            Denied::Command(name) => {
+                format!("This user has no permissions to run the '{name}' command")
+            }
+            Denied::Key(k) => format!(
+                "This user has no permissions to access the '{}' key",
+                String::from_utf8_lossy(k)
+            ),
+            Denied::Channel(ch) => format!(
+                "This user has no permissions to access the '{}' channel",
+                String::from_utf8_lossy(ch)
+            ),
+        }
+    }
+
+    /// ACL LOG's `reason` and `object`.
+    pub fn log_parts(&self) -> (&'static str, String) {
+        match self {
+            Denied::Command(n) => ("command", n.clone()),
+            Denied::Key(k) => ("key", String::from_utf8_lossy(k).into_owned()),
+            Denied::Channel(c) => ("channel", String::from_utf8_lossy(c).into_owned()),
+        }
+    }
+}
+
+impl User {
+    /// A new user as `ACL SETUSER name` creates it: off, no passwords, no permissions.
+    pub fn new(name: &str) -> User {
+        let mut u = User {
+            name: name.to_string(),
+            enabled: false,
+            nopass: false,
+            sanitize: Some(true),
+            passwords: Vec::new(),
+            all_commands: false,
+            commands: CommandPerms::default(),
+            rules: Vec::new(),
+            all_keys: false,
+            keys: Vec::new(),
+            all_channels: false,
+            channels: Vec::new(),
+            unrestricted: false,
+        };
+        u.refresh();
+        u
+    }
+
+    /// The default user of a fresh server: `on nopass ~* &* +@all`.
+    pub fn default_user() -> User {
+        let mut u = User::new("default");
+        u.sanitize = None;
+        u.enabled = true;
+        u.nopass = true;
+        u.all_keys = true;
+        u.all_channels = true;
+        u.all_commands = true;
+        u.commands.set_all(true);
+        u.refresh();
+        u
+    }
+
+    fn refresh(&mut self) {
+        self.unrestricted = self.all_keys
+            && self.all_channels
+            && self.commands.sub_denied.is_empty()
+            && self.commands.allowed.len() == TABLE.len();
+    }
+
+    /// Apply a list of rules atomically: on error nothing changes and the failing rule is returned.
+    pub fn apply_rules<'r>(&mut self, rules: &[&'r [u8]]) -> Result<(), (&'r [u8], SetUserError)> {
+        let mut next = self.clone();
+        for r in rules {
+            next.apply_rule(r).map_err(|e| (*r, e))?;
+        }
+        next.refresh();
+        *self = next;
+        Ok(())
+    }
+
+    /// Apply one rule.
+    pub fn apply_rule(&mut self, rule: &[u8]) -> Result<(), SetUserError> {
+        let text = std::str::from_utf8(rule).map_err(|_| SetUserError::Syntax)?;
+        let lower = text.to_ascii_lowercase();
+        match lower.as_str() {
+            "on" => self.enabled = true,
+            "off" => self.enabled = false,
+            "nopass" => {
+                self.nopass = true;
+                self.passwords.clear();
+            }
+            "resetpass" => {
+                self.nopass = false;
+                self.passwords.clear();
+            }
+            "sanitize-payload" => self.sanitize = Some(true),
+            "skip-sanitize-payload" => self.sanitize = Some(false),
+            "allkeys" => {
+                self.all_keys = true;
+                self.keys.clear();
+            }
+            "resetkeys" => {
+                self.all_keys = false;
+                self.keys.clear();
+            }
+            "allchannels" => {
+                self.all_channels = true;
+                self.channels.clear();
+            }
+            "resetchannels" => {
+                self.all_channels = false;
+                self.channels.clear();
+            }
+            "allcommands" | "+@all" => {
+                self.all_commands = true;
+                self.rules.clear();
+                self.commands.set_all(true);
+            }
+            "nocommands" | "-@all" => {
+                self.all_commands = false;
+                self.rules.clear();
+                self.commands.set_all(false);
+            }
+            "reset" => *self = User::new(&self.name),
+            _ => return self.apply_pattern_or_command(text, &lower),
+        }
+        Ok(())
+    }
+
+    fn apply_pattern_or_command(&mut self, text: &str, lower: &str) -> Result<(), SetUserError> {
+        let first = text.as_bytes().first().copied().unwrap_or(0);
+        match first {
+            b'>' | b'<' => {
+                let hash = hash_password(&text.as_bytes()[1..]);
+                self.set_password(hash, first == b'>')
+            }
+            b'#' | b'!' => {
+                let hash = &text[1..];
+                if hash.len() != 64
+                    || !hash
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(SetUserError::BadHash);
+                }
+                self.set_password(hash.to_string(), first == b'#')
+            }
+            b'~' | b'%' => {
+                let (read, write, pattern) = if first == b'~' {
+                    (true, true, &text.as_bytes()[1..])
+                } else {
+                    let rest = &text[1..];
+                    let (perm, pattern) = rest.split_once('~').ok_or(SetUserError::Syntax)?;
+                    if perm.is_empty() {
+                        return Err(SetUserError::Syntax);
+                    }
+                    let (mut r, mut w) = (false, false);
+                    for ch in perm.chars() {
+                        match ch.to_ascii_uppercase() {
+                            'R' => r = true,
+                            'W' => w = true,
+                            _ => return Err(SetUserError::Syntax),
+                        }
+                    }
+                    (r, w, pattern.as_bytes())
+                };
+                if self.all_keys {
+                    return Err(SetUserError::KeysAfterAll);
+                }
+                if pattern == b"*" && read && write {
+                    self.all_keys = true;
+                    self.keys.clear();
+                    return Ok(());
+                }
+                match self.keys.iter_mut().find(|k| k.pattern == pattern) {
+                    Some(k) => {
+                        k.read |= read;
+                        k.write |= write;
+                    }
+                    None => self.keys.push(KeyPattern {
+                        pattern: pattern.to_vec(),
+                        read,
+                        write,
+                    }),
+                }
+                Ok(())
+            }
+            b'&' => {
+                if self.all_channels {
+                    return Err(SetUserError::ChannelsAfterAll);
+                }
+                let pattern = &text.as_bytes()[1..];
+                if pattern == b"*" {
+                    self.all_channels = true;
+                    self.channels.clear();
+                } else if !self.channels.iter().any(|c| c == pattern) {
+                    self.channels.push(pattern.to_vec());
+                }
+                Ok(())
+            }
+            b'+' | b'-' if lower.len() > 1 => {
+                self.commands.apply(lower)?;
+                let rule = lower.to_string();
+                let key = &rule[1..];
+                self.rules.retain(|r| &r[1..] != key);
+                self.rules.push(rule);
+                Ok(())
+            }
+            _ => Err(SetUserError::Syntax),
+        }
+    }
+
+    fn set_password(&mut self, hash: String, add: bool) -> Result<(), SetUserError> {
+        if add {
+            if !self.passwords.contains(&hash) {
+                self.passwords.push(hash);
+            }
+            self.nopass = false;
+        } else {
+            let before = self.passwords.len();
+            self.passwords.retain(|p| *p != hash);
+            if self.passwords.len() == before {
+                return Err(SetUserError::NoSuchPassword);
+            }
+            self.nopass = false;
+        }
+        Ok(())
+    }
+
+    /// Whether this password authenticates the user (enabled, and nopass or a matching hash).
+    pub fn check_password(&self, pass: &[u8]) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        if self.nopass {
+            return true;
+        }
+        let hash = hash_password(pass);
+        self.passwords
+            .iter()
+            .any(|p| constant_time_eq(p.as_bytes(), hash.as_bytes()))
+    }
+
+    /// The flag names (`on`, `nopass`, `sanitize-payload`...), in Redis's order.
+    pub fn flags(&self) -> Vec<&'static str> {
+        let mut f = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            f.push("nopass");
+        }
+        match self.sanitize {
+            Some(false) => f.push("skip-sanitize-payload"),
+            Some(true) => f.push("sanitize-payload"),
+            None => {}
+        }
+        f
+    }
+
+    /// The command rules as ACL GETUSER shows them (`+@all -@dangerous`): the base, then each rule
+    /// that changes something when replayed in order.
+    pub fn describe_commands(&self) -> String {
+        let mut out = String::from(if self.all_commands { "+@all" } else { "-@all" });
+        let mut fake = CommandPerms::default();
+        fake.set_all(self.all_commands);
+        for r in &self.rules {
+            let before = fake.clone();
+            if fake.apply(r).is_ok() && fake != before {
+                out.push(' ');
+                out.push_str(r);
+            }
+        }
+        out
+    }
+
+    /// The key patterns as GETUSER shows them (`~*`, `~a %R~b`).
+    pub fn describe_keys(&self) -> String {
+        if self.all_keys {
+            return "~*".into();
+        }
+        self.keys
+            .iter()
+            .map(KeyPattern::describe)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The channel patterns as GETUSER shows them (`&*`, `&a &b`).
+    pub fn describe_channels(&self) -> String {
+        if self.all_channels {
+            return "&*".into();
+        }
+        self.channels
+            .iter()
+            .map(|c| format!("&{}", String::from_utf8_lossy(c)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The user's line in ACL LIST (without the leading `user name `).
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.flags().iter().map(|f| f.to_string()).collect();
+        parts.extend(self.passwords.iter().map(|p| format!("#{p}")));
+        if self.all_keys {
+            parts.push("~*".into());
+        } else {
+            parts.extend(self.keys.iter().map(KeyPattern::describe));
+        }
+        if self.all_channels {
+            parts.push("&*".into());
+        } else {
+            parts.push("resetchannels".into());
+            parts.extend(
+                self.channels
+                    .iter()
+                    .map(|c| format!("&{}", String::from_utf8_lossy(c))),
+            );
+        }
+        parts.push(self.describe_commands());
+        parts.join(" ")
+    }
+
+    /// Check whether this user may run `cmd` with `args` (NO_AUTH commands always may).
+    pub fn check(&self, cmd: &Command, args: &[&[u8]]) -> Result<(), Denied> {
+        if self.unrestricted || cmd.flags & flag::NO_AUTH != 0 {
+            return Ok(());
+        }
+        if !self.commands.can_run(cmd, args) {
+            let name = if is_container(cmd) && args.len() > 1 {
+                format!(
+                    "{}|{}",
+                    cmd.name,
+                    String::from_utf8_lossy(args[1]).to_ascii_lowercase()
+                )
+            } else {
+                cmd.name.to_string()
+            };
+            return Err(Denied::Command(name));
+        }
+        if !self.all_keys && cmd.group != "pubsub" {
+            let write = cmd.flags & flag::WRITE != 0;
+            for i in cmd.key_indexes(args.len()) {
+                let key = args[i];
+                let ok = self.keys.iter().any(|p| {
+                    (if write { p.write } else { p.read }) && crate::glob::matches(&p.pattern, key)
+                });
+                if !ok {
+                    return Err(Denied::Key(key.to_vec()));
+                }
+            }
+        }
+        if !self.all_channels {
+            let literal = matches!(cmd.name, "psubscribe");
+            let channels: &[&[u8]] = match cmd.name {
+                "publish" | "spublish" => &args[1..2.min(args.len())],
+                "subscribe" | "ssubscribe" | "psubscribe" => &args[1..],
+                _ => &[],
+            };
+            for ch in channels {
+                let ok = self.channels.iter().any(|p| {
+                    if literal {
+                        p.as_slice() == *ch
+                    } else {
+                        crate::glob::matches(p, ch)
+                    }
+                });
+                if !ok {
+                    return Err(Denied::Channel(ch.to_vec()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// One ACL LOG entry.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// How many times it happened (grouped within a minute).
+    pub count: u64,
+    /// `command`, `key`, `channel` or `auth`.
+    pub reason: &'static str,
+    /// `toplevel`, `multi` or `lua`.
+    pub context: &'static str,
+    /// The command, key or channel refused.
+    pub object: String,
+    /// The user.
+    pub username: String,
+    /// When it last happened (unix ms).
+    pub updated_ms: u64,
+    /// CLIENT INFO of the client, last time.
+    pub client_info: String,
+}
+
+/// Entries ACL LOG keeps (Redis's `acllog-max-len` default).
+pub const LOG_MAX_LEN: usize = 128;
+
+/// An engine's users and ACL log.
+#[derive(Debug)]
+pub struct Acl {
+    users: RwLock<BTreeMap<String, Arc<User>>>,
+    log: Mutex<VecDeque<LogEntry>>,
+    epoch: AtomicU64,
+    /// The requirepass value last applied to the default user.
+    applied_requirepass: Mutex<Option<String>>,
+}
+
+impl Default for Acl {
+    fn default() -> Acl {
+        let mut users = BTreeMap::new();
+        users.insert("default".to_string(), Arc::new(User::default_user()));
+        Acl {
+            users: RwLock::new(users),
+            log: Mutex::new(VecDeque::new()),
+            epoch: AtomicU64::new(1),
+            applied_requirepass: Mutex::new(None),
+        }
+    }
+}
+
+impl Acl {
+    /// Bumped on every change to any user: clients refresh their snapshot when it moves.
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// A user by name.
+    pub fn user(&self, name: &str) -> Option<Arc<User>> {
+        self.users.read().get(name).cloned()
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Vec<Arc<User>> {
+        self.users.read().values().cloned().collect()
+    }
+
+    /// Create or modify a user with rules (ACL SETUSER); nothing changes on error.
+    pub fn set_user<'r>(
+        &self,
+        name: &str,
+        rules: &[&'r [u8]],
+    ) -> Result<(), (&'r [u8], SetUserError)> {
+        let mut users = self.users.write();
+        let mut user = users
+            .get(name)
+            .map(|u| (**u).clone())
+            .unwrap_or_else(|| User::new(name));
+        user.apply_rules(rules)?;
+        users.insert(name.to_string(), Arc::new(user));
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Create or modify a user from a rule string separated by spaces (scenario files, tools).
+    pub fn set_user_rules(&self, name: &str, rules: &str) -> Result<(), String> {
+        if name.is_empty() || name.contains([' ', '\0']) {
+            return Err("Usernames can't contain spaces or null characters".into());
+        }
+        let parts: Vec<&[u8]> = rules.split_whitespace().map(str::as_bytes).collect();
+        self.set_user(name, &parts).map_err(|(rule, e)| {
+            format!(
+                "Error in ACL SETUSER modifier '{}': {}",
+                String::from_utf8_lossy(rule),
+                e.text()
+            )
+        })
+    }
+
+    /// Delete a user (never `default`); whether it existed.
+    pub fn delete_user(&self, name: &str) -> bool {
+        let removed = self.users.write().remove(name).is_some();
+        if removed {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        removed
+    }
+
+    /// Whether the default user needs a password (neither `nopass` nor... enabled).
+    pub fn default_requires_auth(&self) -> bool {
+        self.user("default").is_none_or(|u| !u.nopass || !u.enabled)
+    }
+
+    /// Make `requirepass` the default user's only password (`None`/empty: `nopass`), when it
+    /// differs from the value last applied. Returns whether it changed anything.
+    pub fn apply_requirepass(&self, pass: Option<&str>) -> bool {
+        let mut applied = self.applied_requirepass.lock();
+        if applied.as_deref() == pass {
+            return false;
+        }
+        *applied = pass.map(str::to_string);
+        let rules: Vec<Vec<u8>> = match pass {
+            Some(p) => vec![b"resetpass".to_vec(), [b">", p.as_bytes()].concat()],
+            None => vec![b"resetpass".to_vec(), b"nopass".to_vec()],
+        };
+        let refs: Vec<&[u8]> = rules.iter().map(|r| r.as_slice()).collect();
+        let _ = self.set_user("default", &refs);
+        true
+    }
+
+    /// Add an entry to the ACL log (grouping it with a recent identical one).
+    pub fn log(
+        &self,
+        reason: &'static str,
+        context: &'static str,
+        object: String,
+        username: String,
+        client_info: String,
+    ) {
+        let now = crate::store::now_ms();
+        let mut log = self.log.lock();
+        if let Some(pos) = log.iter().position(|e| {
+            e.reason == reason
+                && e.context == context
+                && e.object == object
+                && e.username == username
+                && now.saturating_sub(e.updated_ms) < 60_000
+        }) && let Some(mut e) = log.remove(pos)
+        {
+            e.count += 1;
+            e.updated_ms = now;
+            e.client_info = client_info;
+            log.push_front(e);
+            return;
+        }
+        log.push_front(LogEntry {
+            count: 1,
+            reason,
+            context,
+            object,
+            username,
+            updated_ms: now,
+            client_info,
+        });
+        log.truncate(LOG_MAX_LEN);
+    }
+
+    /// The newest `count` log entries.
+    pub fn log_entries(&self, count: usize) -> Vec<LogEntry> {
+        self.log.lock().iter().take(count).cloned().collect()
+    }
+
+    /// ACL LOG RESET.
+    pub fn reset_log(&self) {
+        self.log.lock().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(rules: &str) -> User {
+        let mut u = User::new("t");
+        let parts: Vec<&[u8]> = rules.split_whitespace().map(str::as_bytes).collect();
+        u.apply_rules(&parts).map_err(|(_, e)| e).unwrap();
+        u
+    }
+
+    #[test]
+    fn describe_like_redis_7_0() {
+        let cases = [
+            ("+get -get", "off sanitize-payload resetchannels -@all"),
+            (
+                "+@all -get",
+                "off sanitize-payload resetchannels +@all -get",
+            ),
+            (
+                "+@read -get +get",
+                "off sanitize-payload resetchannels -@all +@read",
+            ),
+            (
+                "+config|get -config|get",
+                "off sanitize-payload resetchannels -@all",
+            ),
+            (
+                "+config|get",
+                "off sanitize-payload resetchannels -@all +config|get",
+            ),
+            (
+                "+@all -@string +get",
+                "off sanitize-payload resetchannels +@all -@string +get",
+            ),
+            (
+                "allkeys resetkeys ~a %RW~b %W~c",
+                "off sanitize-payload ~a ~b %W~c resetchannels -@all",
+            ),
+            ("allchannels", "off sanitize-payload &* -@all"),
+            (
+                ">x nopass",
+                "off nopass sanitize-payload resetchannels -@all",
+            ),
+            (
+                "nocommands +get allcommands",
+                "off sanitize-payload resetchannels +@all",
+            ),
+            ("+GET", "off sanitize-payload resetchannels -@all +get"),
+            (
+                "+select|0",
+                "off sanitize-payload resetchannels -@all +select|0",
+            ),
+        ];
+        for (rules, want) in cases {
+            assert_eq!(user(rules).describe(), want, "{rules}");
+        }
+        assert_eq!(User::default_user().describe(), "on nopass ~* &* +@all");
+        assert!(User::default_user().unrestricted);
+    }
+
+    #[test]
+    fn errors() {
+        let mut u = User::new("t");
+        assert_eq!(u.apply_rule(b"xyz"), Err(SetUserError::Syntax));
+        assert_eq!(u.apply_rule(b"+nosuch"), Err(SetUserError::Unknown));
+        assert_eq!(u.apply_rule(b"-get|x"), Err(SetUserError::Unknown));
+        assert_eq!(u.apply_rule(b"%X~a"), Err(SetUserError::Syntax));
+        assert_eq!(u.apply_rule(b"<nope"), Err(SetUserError::NoSuchPassword));
+        assert_eq!(u.apply_rule(b"#abc"), Err(SetUserError::BadHash));
+        u.apply_rule(b"~*").unwrap();
+        assert_eq!(u.apply_rule(b"~a"), Err(SetUserError::KeysAfterAll));
+        u.apply_rule(b"&*").unwrap();
+        assert_eq!(u.apply_rule(b"&a"), Err(SetUserError::ChannelsAfterAll));
+    }
+
+    #[test]
+    fn password_hash_is_sha256_hex() {
+        assert_eq!(
+            hash_password(b"p1"),
+            "f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a"
+        );
+    }
+}
