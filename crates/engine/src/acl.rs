@@ -170,6 +170,60 @@ fn is_container(c: &Command) -> bool {
     c.summary.starts_with("A container for") && c.name != "debug"
 }
 
+/// The subcommands of a container command as Redis 7.0 knows them (plus CLIENT SETINFO and
+/// NO-TOUCH, which redlink serves like 7.2): rules may name them (`+config|get`), and a container
+/// called with any other first argument is left to its handler's "unknown subcommand" error, as in
+/// Redis, where the command lookup fails before the ACL check.
+fn subcommands(container: &str) -> &'static [&'static str] {
+    match container {
+        "acl" => &[
+            "users", "dryrun", "deluser", "load", "help", "cat", "log", "list", "save", "getuser",
+            "genpass", "setuser", "whoami",
+        ],
+        "client" => &[
+            "info",
+            "unpause",
+            "tracking",
+            "id",
+            "getredir",
+            "pause",
+            "unblock",
+            "no-evict",
+            "help",
+            "setname",
+            "trackinginfo",
+            "getname",
+            "list",
+            "caching",
+            "reply",
+            "kill",
+            "setinfo",
+            "no-touch",
+        ],
+        "command" => &[
+            "info",
+            "count",
+            "getkeys",
+            "list",
+            "docs",
+            "getkeysandflags",
+            "help",
+        ],
+        "config" => &["get", "resetstat", "rewrite", "set", "help"],
+        "memory" => &["doctor", "purge", "help", "usage", "malloc-stats", "stats"],
+        "object" => &["idletime", "encoding", "help", "freq", "refcount"],
+        "pubsub" => &[
+            "numsub",
+            "help",
+            "shardnumsub",
+            "channels",
+            "numpat",
+            "shardchannels",
+        ],
+        _ => &[],
+    }
+}
+
 /// One key pattern and what it allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPattern {
@@ -270,7 +324,11 @@ impl CommandPerms {
                 if sub.is_empty() || sub.contains('|') {
                     return Err(SetUserError::Unknown);
                 }
-                if !is_container(c) && !allow {
+                if is_container(c) {
+                    if !subcommands(c.name).contains(&sub) {
+                        return Err(SetUserError::Unknown);
+                    }
+                } else if !allow {
                     return Err(SetUserError::Unknown);
                 }
                 self.set_sub(c.name, sub.to_string(), allow);
@@ -732,15 +790,22 @@ impl User {
         if self.unrestricted || cmd.flags & flag::NO_AUTH != 0 {
             return Ok(());
         }
+        let container = is_container(cmd);
+        let sub = match (container, args.get(1)) {
+            (true, Some(a)) => {
+                let sub = String::from_utf8_lossy(a).to_ascii_lowercase();
+                if !subcommands(cmd.name).contains(&sub.as_str()) {
+                    // Unknown subcommand: the handler's error, like Redis's failed lookup.
+                    return Ok(());
+                }
+                Some(sub)
+            }
+            _ => None,
+        };
         if !self.commands.can_run(cmd, args) {
-            let name = if is_container(cmd) && args.len() > 1 {
-                format!(
-                    "{}|{}",
-                    cmd.name,
-                    String::from_utf8_lossy(args[1]).to_ascii_lowercase()
-                )
-            } else {
-                cmd.name.to_string()
+            let name = match sub {
+                Some(sub) => format!("{}|{sub}", cmd.name),
+                None => cmd.name.to_string(),
             };
             return Err(Denied::Command(name));
         }
@@ -1024,6 +1089,7 @@ mod tests {
         assert_eq!(u.apply_rule(b"xyz"), Err(SetUserError::Syntax));
         assert_eq!(u.apply_rule(b"+nosuch"), Err(SetUserError::Unknown));
         assert_eq!(u.apply_rule(b"-get|x"), Err(SetUserError::Unknown));
+        assert_eq!(u.apply_rule(b"+config|nosuch"), Err(SetUserError::Unknown));
         assert_eq!(u.apply_rule(b"%X~a"), Err(SetUserError::Syntax));
         assert_eq!(u.apply_rule(b"<nope"), Err(SetUserError::NoSuchPassword));
         assert_eq!(u.apply_rule(b"#abc"), Err(SetUserError::BadHash));
