@@ -409,6 +409,21 @@ async fn categories_and_acl_cat() {
         "NOPERM this user has no permissions to run the 'keys' command"
     );
     assert_eq!(q(&mut safe, &["SET", "a", "1"]).await, ok());
+    // Categories apply to subcommands one by one, as in Redis: acl|whoami is only @slow.
+    assert_eq!(q(&mut safe, &["ACL", "WHOAMI"]).await, b("safe"));
+    assert_eq!(
+        e(&mut safe, &["CONFIG", "GET", "maxclients"]).await,
+        "NOPERM this user has no permissions to run the 'config|get' command"
+    );
+    let dangerous = strings(&q(&mut c, &["ACL", "CAT", "dangerous"]).await);
+    assert!(
+        dangerous.contains(&"config|set".to_string()),
+        "{dangerous:?}"
+    );
+    assert!(
+        !dangerous.contains(&"acl|whoami".to_string()),
+        "{dangerous:?}"
+    );
     assert_eq!(
         strings(&q(&mut c, &["ACL", "LIST"]).await)[1],
         "user safe on nopass sanitize-payload ~* resetchannels +@all -@dangerous"

@@ -79,8 +79,6 @@ const ADMIN: &[&str] = &[
     "monitor",
     "debug",
     "shutdown",
-    "config",
-    "acl",
 ];
 
 /// Commands Redis puts in `@connection` outside the `connection` group.
@@ -89,6 +87,11 @@ const CONNECTION: &[&str] = &["command", "wait"];
 /// The ACL categories of a command (names without `@`), derived from its flags and group in this
 /// one place, plus the explicit lists above where Redis's assignment does not follow the flags.
 pub fn categories(c: &Command) -> Vec<&'static str> {
+    if is_container(c) {
+        // Like Redis, a container (CONFIG, CLIENT...) itself is only `@slow`: its subcommands
+        // carry the categories (see `SUBCOMMANDS`).
+        return vec!["slow"];
+    }
     let mut cats: Vec<&'static str> = Vec::new();
     let f = c.flags;
     let name = c.name;
@@ -150,19 +153,27 @@ pub fn categories(c: &Command) -> Vec<&'static str> {
     cats
 }
 
-/// The categories COMMAND INFO reports: like Redis, a container (CONFIG, CLIENT...) itself is only
-/// `@slow`; its subcommands carry the categories, which ACL rules apply to the container as a whole.
-pub fn info_categories(c: &Command) -> Vec<&'static str> {
-    if is_container(c) {
-        vec!["slow"]
-    } else {
-        categories(c)
-    }
-}
-
 /// Whether `c` is in category `cat` (no `@`).
 pub fn in_category(c: &Command, cat: &str) -> bool {
     categories(c).contains(&cat)
+}
+
+/// The commands and subcommands (`config|get`) in category `cat`, as ACL CAT lists them.
+pub fn category_members(cat: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for c in TABLE.values() {
+        if is_container(c) {
+            names.extend(
+                subcommands(c.name)
+                    .filter(|(_, cats)| cats.split(' ').any(|x| x == cat))
+                    .map(|(sub, _)| format!("{}|{sub}", c.name)),
+            );
+        } else if in_category(c, cat) {
+            names.push(c.name.to_string());
+        }
+    }
+    names.sort_unstable();
+    names
 }
 
 /// Whether a command is a container of subcommands (CONFIG GET, CLIENT LIST...).
@@ -170,58 +181,85 @@ fn is_container(c: &Command) -> bool {
     c.summary.starts_with("A container for") && c.name != "debug"
 }
 
-/// The subcommands of a container command as Redis 7.0 knows them (plus CLIENT SETINFO and
-/// NO-TOUCH, which redlink serves like 7.2): rules may name them (`+config|get`), and a container
-/// called with any other first argument is left to its handler's "unknown subcommand" error, as in
-/// Redis, where the command lookup fails before the ACL check.
-fn subcommands(container: &str) -> &'static [&'static str] {
-    match container {
-        "acl" => &[
-            "users", "dryrun", "deluser", "load", "help", "cat", "log", "list", "save", "getuser",
-            "genpass", "setuser", "whoami",
-        ],
-        "client" => &[
-            "info",
-            "unpause",
-            "tracking",
-            "id",
-            "getredir",
-            "pause",
-            "unblock",
-            "no-evict",
-            "help",
-            "setname",
-            "trackinginfo",
-            "getname",
-            "list",
-            "caching",
-            "reply",
-            "kill",
-            "setinfo",
-            "no-touch",
-        ],
-        "command" => &[
-            "info",
-            "count",
-            "getkeys",
-            "list",
-            "docs",
-            "getkeysandflags",
-            "help",
-        ],
-        "config" => &["get", "resetstat", "rewrite", "set", "help"],
-        "memory" => &["doctor", "purge", "help", "usage", "malloc-stats", "stats"],
-        "object" => &["idletime", "encoding", "help", "freq", "refcount"],
-        "pubsub" => &[
-            "numsub",
-            "help",
-            "shardnumsub",
-            "channels",
-            "numpat",
-            "shardchannels",
-        ],
-        _ => &[],
-    }
+/// The subcommands of the container commands as Redis 7.0.15 knows them (plus CLIENT SETINFO and
+/// NO-TOUCH, which redlink serves like 7.2), with their ACL categories: rules may name them
+/// (`+config|get`), categories apply to them one by one (`-@dangerous` denies `config|set` but not
+/// `acl|whoami`), and a container called with any other first argument is left to its handler's
+/// "unknown subcommand" error, as in Redis, where the command lookup fails before the ACL check.
+const SUBCOMMANDS: &[(&str, &str)] = &[
+    ("acl|users", "admin slow dangerous"),
+    ("acl|dryrun", "admin slow dangerous"),
+    ("acl|deluser", "admin slow dangerous"),
+    ("acl|load", "admin slow dangerous"),
+    ("acl|help", "slow"),
+    ("acl|cat", "slow"),
+    ("acl|log", "admin slow dangerous"),
+    ("acl|list", "admin slow dangerous"),
+    ("acl|save", "admin slow dangerous"),
+    ("acl|getuser", "admin slow dangerous"),
+    ("acl|genpass", "slow"),
+    ("acl|setuser", "admin slow dangerous"),
+    ("acl|whoami", "slow"),
+    ("client|info", "slow connection"),
+    ("client|unpause", "admin slow dangerous connection"),
+    ("client|tracking", "slow connection"),
+    ("client|id", "slow connection"),
+    ("client|getredir", "slow connection"),
+    ("client|pause", "admin slow dangerous connection"),
+    ("client|unblock", "admin slow dangerous connection"),
+    ("client|no-evict", "admin slow dangerous connection"),
+    ("client|help", "slow connection"),
+    ("client|setname", "slow connection"),
+    ("client|trackinginfo", "slow connection"),
+    ("client|getname", "slow connection"),
+    ("client|list", "admin slow dangerous connection"),
+    ("client|caching", "slow connection"),
+    ("client|reply", "slow connection"),
+    ("client|kill", "admin slow dangerous connection"),
+    ("command|info", "slow connection"),
+    ("command|count", "slow connection"),
+    ("command|getkeys", "slow connection"),
+    ("command|list", "slow connection"),
+    ("command|docs", "slow connection"),
+    ("command|getkeysandflags", "slow connection"),
+    ("command|help", "slow connection"),
+    ("config|get", "admin slow dangerous"),
+    ("config|resetstat", "admin slow dangerous"),
+    ("config|rewrite", "admin slow dangerous"),
+    ("config|set", "admin slow dangerous"),
+    ("config|help", "slow"),
+    ("memory|doctor", "slow"),
+    ("memory|purge", "slow"),
+    ("memory|help", "slow"),
+    ("memory|usage", "read slow"),
+    ("memory|malloc-stats", "slow"),
+    ("memory|stats", "slow"),
+    ("object|idletime", "keyspace read slow"),
+    ("object|encoding", "keyspace read slow"),
+    ("object|help", "keyspace slow"),
+    ("object|freq", "keyspace read slow"),
+    ("object|refcount", "keyspace read slow"),
+    ("pubsub|numsub", "pubsub slow"),
+    ("pubsub|help", "slow"),
+    ("pubsub|shardnumsub", "pubsub slow"),
+    ("pubsub|channels", "pubsub slow"),
+    ("pubsub|numpat", "pubsub slow"),
+    ("pubsub|shardchannels", "pubsub slow"),
+    ("client|setinfo", "slow connection"),
+    ("client|no-touch", "slow connection"),
+];
+
+/// The subcommands of `container` with their categories.
+fn subcommands(container: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    SUBCOMMANDS.iter().filter_map(move |(full, cats)| {
+        let (c, sub) = full.split_once('|')?;
+        (c == container).then_some((sub, *cats))
+    })
+}
+
+/// Whether `sub` is a known subcommand of `container`.
+fn is_subcommand(container: &str, sub: &str) -> bool {
+    subcommands(container).any(|(s, _)| s == sub)
 }
 
 /// One key pattern and what it allows.
@@ -308,7 +346,13 @@ impl CommandPerms {
                 return Err(SetUserError::Unknown);
             }
             for c in TABLE.values() {
-                if in_category(c, cat) {
+                if is_container(c) {
+                    for (sub, cats) in subcommands(c.name) {
+                        if cats.split(' ').any(|x| x == cat) {
+                            self.set_sub(c.name, sub.to_string(), allow);
+                        }
+                    }
+                } else if in_category(c, cat) {
                     self.set_command(c.name, allow);
                 }
             }
@@ -325,7 +369,7 @@ impl CommandPerms {
                     return Err(SetUserError::Unknown);
                 }
                 if is_container(c) {
-                    if !subcommands(c.name).contains(&sub) {
+                    if !is_subcommand(c.name, sub) {
                         return Err(SetUserError::Unknown);
                     }
                 } else if !allow {
@@ -794,7 +838,7 @@ impl User {
         let sub = match (container, args.get(1)) {
             (true, Some(a)) => {
                 let sub = String::from_utf8_lossy(a).to_ascii_lowercase();
-                if !subcommands(cmd.name).contains(&sub.as_str()) {
+                if !is_subcommand(cmd.name, &sub) {
                     // Unknown subcommand: the handler's error, like Redis's failed lookup.
                     return Ok(());
                 }

@@ -1,8 +1,8 @@
 //! The ACL command (SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, LOG, GENPASS, DRYRUN, HELP)
 //! over the engine's users ([`crate::acl`]), with Redis 7.0.15's replies and error texts.
 
-use super::{CmdResult, Command, Ctx, Error, TABLE, cmd, flag::*, int_arg, is};
-use crate::acl::{CATEGORIES, Denied, in_category};
+use super::{CmdResult, Command, Ctx, Error, cmd, flag::*, int_arg, is};
+use crate::acl::{CATEGORIES, Denied, category_members};
 
 /// The ACL command.
 pub static COMMANDS: &[Command] = &[cmd(
@@ -138,12 +138,7 @@ fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                         String::from_utf8_lossy(args[2])
                     )));
                 }
-                let mut names: Vec<&str> = TABLE
-                    .values()
-                    .filter(|c| in_category(c, &cat))
-                    .map(|c| c.name)
-                    .collect();
-                names.sort_unstable();
+                let names = category_members(&cat);
                 ctx.out.array(names.len());
                 for n in names {
                     ctx.out.bulk(n.as_bytes());

@@ -192,7 +192,7 @@ pub static COMMANDS: &[Command] = &[
 
 /// COMMAND INFO's ACL categories (`@read`...), from [`crate::acl::categories`].
 fn acl_categories(c: &Command) -> Vec<String> {
-    crate::acl::info_categories(c)
+    crate::acl::categories(c)
         .into_iter()
         .map(|n| format!("@{n}"))
         .collect()
