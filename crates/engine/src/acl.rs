@@ -89,8 +89,12 @@ const CONNECTION: &[&str] = &["command", "wait"];
 pub fn categories(c: &Command) -> Vec<&'static str> {
     if is_container(c) {
         // Like Redis, a container (CONFIG, CLIENT...) itself is only `@slow`: its subcommands
-        // carry the categories (see `SUBCOMMANDS`).
-        return vec!["slow"];
+        // carry the categories (see `SUBCOMMANDS`); COMMAND is also `@connection`.
+        let mut cats = vec!["slow"];
+        if CONNECTION.contains(&c.name) {
+            cats.push("connection");
+        }
+        return cats;
     }
     let mut cats: Vec<&'static str> = Vec::new();
     let f = c.flags;
@@ -163,6 +167,9 @@ pub fn category_members(cat: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for c in TABLE.values() {
         if is_container(c) {
+            if in_category(c, cat) {
+                names.push(c.name.to_string());
+            }
             names.extend(
                 subcommands(c.name)
                     .filter(|(_, cats)| cats.split(' ').any(|x| x == cat))
@@ -178,7 +185,7 @@ pub fn category_members(cat: &str) -> Vec<String> {
 
 /// Whether a command is a container of subcommands (CONFIG GET, CLIENT LIST...).
 fn is_container(c: &Command) -> bool {
-    c.summary.starts_with("A container for") && c.name != "debug"
+    (c.summary.starts_with("A container for") && c.name != "debug") || c.name == "command"
 }
 
 /// The subcommands of the container commands as Redis 7.0.15 knows them (plus CLIENT SETINFO and
@@ -347,6 +354,14 @@ impl CommandPerms {
             }
             for c in TABLE.values() {
                 if is_container(c) {
+                    // The whole container when it and every subcommand are in the category,
+                    // else the subcommands that are.
+                    let whole = in_category(c, cat)
+                        && subcommands(c.name).all(|(_, cats)| cats.split(' ').any(|x| x == cat));
+                    if whole {
+                        self.set_command(c.name, allow);
+                        continue;
+                    }
                     for (sub, cats) in subcommands(c.name) {
                         if cats.split(' ').any(|x| x == cat) {
                             self.set_sub(c.name, sub.to_string(), allow);
