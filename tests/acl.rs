@@ -196,6 +196,11 @@ async fn setuser_getuser_list_round_trip() {
         e(&mut c, &["ACL", "SETUSER", "u3", "~*", "~a"]).await,
         "ERR Error in ACL SETUSER modifier '~a': Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"
     );
+    // `~*` and `&*` repeat harmlessly (aliases of allkeys / allchannels).
+    assert_eq!(
+        q(&mut c, &["ACL", "SETUSER", "u4", "~*", "~*", "&*", "&*"]).await,
+        ok()
+    );
     assert_eq!(
         e(&mut c, &["ACL", "DELUSER", "default"]).await,
         "ERR The 'default' user cannot be removed"
@@ -513,6 +518,14 @@ async fn requirepass_is_the_default_users_password() {
             .await
             .starts_with("WRONGPASS")
     );
+    // CONFIG SET requirepass always resets the default user's passwords, even to the same value.
+    q(&mut c, &["ACL", "SETUSER", "default", ">extra"]).await;
+    assert_eq!(
+        q(&mut c, &["CONFIG", "SET", "requirepass", "s3cret"]).await,
+        ok()
+    );
+    let user = pairs(&q(&mut c, &["ACL", "GETUSER", "default"]).await);
+    assert_eq!(strings(&user[1].1).len(), 1);
     // Clearing requirepass makes the default user nopass again.
     assert_eq!(q(&mut c, &["CONFIG", "SET", "requirepass", ""]).await, ok());
     assert_eq!(

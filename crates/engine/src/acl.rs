@@ -621,7 +621,8 @@ impl User {
             }
             "sanitize-payload" => self.sanitize = Some(true),
             "skip-sanitize-payload" => self.sanitize = Some(false),
-            "allkeys" => {
+            // `~*` and `&*` are the keywords' aliases (accepted even after them, unlike `%R~*`).
+            "allkeys" | "~*" => {
                 self.all_keys = true;
                 self.keys.clear();
             }
@@ -629,7 +630,7 @@ impl User {
                 self.all_keys = false;
                 self.keys.clear();
             }
-            "allchannels" => {
+            "allchannels" | "&*" => {
                 self.all_channels = true;
                 self.channels.clear();
             }
@@ -936,8 +937,8 @@ pub struct Acl {
     users: RwLock<BTreeMap<String, Arc<User>>>,
     log: Mutex<VecDeque<LogEntry>>,
     epoch: AtomicU64,
-    /// The requirepass value last applied to the default user.
-    applied_requirepass: Mutex<Option<String>>,
+    /// The requirepass value last applied to the default user (`None`: apply the next one).
+    applied_requirepass: Mutex<Option<Option<String>>>,
 }
 
 impl Default for Acl {
@@ -1020,10 +1021,11 @@ impl Acl {
     /// differs from the value last applied. Returns whether it changed anything.
     pub fn apply_requirepass(&self, pass: Option<&str>) -> bool {
         let mut applied = self.applied_requirepass.lock();
-        if applied.as_deref() == pass {
+        let pass = pass.filter(|p| !p.is_empty());
+        if applied.as_ref().is_some_and(|a| a.as_deref() == pass) {
             return false;
         }
-        *applied = pass.map(str::to_string);
+        *applied = Some(pass.map(str::to_string));
         let rules: Vec<Vec<u8>> = match pass {
             Some(p) => vec![b"resetpass".to_vec(), [b">", p.as_bytes()].concat()],
             None => vec![b"resetpass".to_vec(), b"nopass".to_vec()],
@@ -1031,6 +1033,12 @@ impl Acl {
         let refs: Vec<&[u8]> = rules.iter().map(|r| r.as_slice()).collect();
         let _ = self.set_user("default", &refs);
         true
+    }
+
+    /// Make the next [`Acl::apply_requirepass`] apply its value even if it is the one applied last
+    /// (CONFIG SET requirepass always resets the default user's passwords, as in Redis).
+    pub fn forget_requirepass(&self) {
+        *self.applied_requirepass.lock() = None;
     }
 
     /// Add an entry to the ACL log (grouping it with a recent identical one).
@@ -1153,7 +1161,10 @@ mod tests {
         assert_eq!(u.apply_rule(b"<nope"), Err(SetUserError::NoSuchPassword));
         assert_eq!(u.apply_rule(b"#abc"), Err(SetUserError::BadHash));
         u.apply_rule(b"~*").unwrap();
+        u.apply_rule(b"~*").unwrap();
         assert_eq!(u.apply_rule(b"~a"), Err(SetUserError::KeysAfterAll));
+        assert_eq!(u.apply_rule(b"%R~*"), Err(SetUserError::KeysAfterAll));
+        u.apply_rule(b"&*").unwrap();
         u.apply_rule(b"&*").unwrap();
         assert_eq!(u.apply_rule(b"&a"), Err(SetUserError::ChannelsAfterAll));
     }

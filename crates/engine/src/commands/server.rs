@@ -400,12 +400,14 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             // All-or-nothing, like Redis 7's multi-parameter CONFIG SET.
             let mut next = ctx.engine.config.read().clone();
             let mut listeners = false;
+            let mut requirepass = false;
             for pair in args[2..].chunks(2) {
                 let name = String::from_utf8_lossy(pair[0]);
                 let value = String::from_utf8_lossy(pair[1]);
                 next.set(&name, &value)
                     .map_err(|e| Error::msg(format!("ERR {e}")))?;
                 let lname = name.to_ascii_lowercase();
+                requirepass |= lname == "requirepass";
                 listeners |= matches!(
                     lname.as_str(),
                     "bind"
@@ -418,6 +420,9 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 );
             }
             *ctx.engine.config.write() = next;
+            if requirepass {
+                ctx.engine.acl.forget_requirepass();
+            }
             ctx.engine.refresh_hot_config();
             if listeners {
                 ctx.engine.listeners_changed.send_modify(|v| *v += 1);
