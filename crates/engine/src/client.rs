@@ -324,6 +324,14 @@ impl Client {
         self.handle.info.lock().user = self.user.clone();
     }
 
+    /// Publish the current command's name for CLIENT LIST / INFO now (ACL LOG's client-info).
+    pub fn publish_cmd(&mut self, name: &'static str) {
+        if !std::ptr::eq(name, self.published_cmd) {
+            self.published_cmd = name;
+            self.handle.info.lock().last_cmd = name;
+        }
+    }
+
     /// Number of channels, patterns and shard channels subscribed.
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len() + self.shard_channels.len()

@@ -300,6 +300,7 @@ pub fn check_permissions(
     match user.check(c, args) {
         Ok(()) => Ok(()),
         Err(d) => {
+            ctx.client.publish_cmd(c.name);
             log_denied(ctx, &d, context);
             Err(Error::msg(d.error()))
         }

@@ -124,9 +124,10 @@ fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
         .is_some_and(|u| u.check_password(pass))
 }
 
-fn authenticate(ctx: &mut Ctx, command: &str, user: &[u8], pass: &[u8]) -> CmdResult {
+fn authenticate(ctx: &mut Ctx, command: &'static str, user: &[u8], pass: &[u8]) -> CmdResult {
     if !check_credentials(ctx, user, pass) {
         let user = String::from_utf8_lossy(user).into_owned();
+        ctx.client.publish_cmd(command);
         let info = ctx.client.handle.describe();
         ctx.engine
             .acl
