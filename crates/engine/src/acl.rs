@@ -870,9 +870,7 @@ impl User {
             return Err(Denied::Command(name));
         }
         if !self.all_keys && cmd.group != "pubsub" {
-            let write = cmd.flags & flag::WRITE != 0;
-            for i in cmd.key_indexes(args.len()) {
-                let key = args[i];
+            for (key, write) in key_args(cmd, args) {
                 let ok = self.keys.iter().any(|p| {
                     (if write { p.write } else { p.read }) && crate::glob::matches(&p.pattern, key)
                 });
@@ -902,6 +900,68 @@ impl User {
             }
         }
         Ok(())
+    }
+}
+
+/// The key arguments of a command and whether each is written (else read), following Redis's key
+/// specs: `numkeys` commands (ZUNIONSTORE, LMPOP...), destinations versus sources (SINTERSTORE,
+/// BITOP, PFMERGE), STORE options (SORT, GEORADIUS); otherwise the table's key range, written when
+/// the command writes.
+pub fn key_args<'a>(cmd: &Command, args: &[&'a [u8]]) -> Vec<(&'a [u8], bool)> {
+    let keynum = |at: usize, write: bool| -> Vec<(&'a [u8], bool)> {
+        let n = args
+            .get(at)
+            .and_then(|a| crate::protocol::parse_i64(a))
+            .filter(|n| *n > 0)
+            .unwrap_or(0) as usize;
+        args.iter()
+            .skip(at + 1)
+            .take(n)
+            .map(|k| (*k, write))
+            .collect()
+    };
+    let from = |at: usize, write: bool| -> Vec<(&'a [u8], bool)> {
+        args.iter().skip(at).map(|k| (*k, write)).collect()
+    };
+    let one = |at: usize, write: bool| -> Vec<(&'a [u8], bool)> {
+        args.get(at).map(|k| (*k, write)).into_iter().collect()
+    };
+    let store_option = |start: usize, keywords: &[&str]| -> Vec<(&'a [u8], bool)> {
+        let mut keys = Vec::new();
+        let mut i = start;
+        while i + 1 < args.len() {
+            if keywords
+                .iter()
+                .any(|k| args[i].eq_ignore_ascii_case(k.as_bytes()))
+            {
+                keys.push((args[i + 1], true));
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        keys
+    };
+    match cmd.name {
+        "lmpop" | "zmpop" => keynum(1, true),
+        "sintercard" | "zdiff" | "zinter" | "zintercard" | "zunion" => keynum(1, false),
+        "blmpop" | "bzmpop" => keynum(2, true),
+        "zdiffstore" | "zinterstore" | "zunionstore" => [one(1, true), keynum(2, false)].concat(),
+        "sinterstore" | "sunionstore" | "sdiffstore" | "pfmerge" => {
+            [one(1, true), from(2, false)].concat()
+        }
+        "bitop" => [one(2, true), from(3, false)].concat(),
+        "lcs" => [one(1, false), one(2, false)].concat(),
+        "georadius" => [one(1, false), store_option(6, &["STORE", "STOREDIST"])].concat(),
+        "georadiusbymember" => [one(1, false), store_option(5, &["STORE", "STOREDIST"])].concat(),
+        "sort" | "sort_ro" => [one(1, false), store_option(2, &["STORE"])].concat(),
+        _ => {
+            let write = cmd.flags & flag::WRITE != 0;
+            cmd.key_indexes(args.len())
+                .into_iter()
+                .filter_map(|i| args.get(i).map(|k| (*k, write)))
+                .collect()
+        }
     }
 }
 
@@ -1167,6 +1227,53 @@ mod tests {
         u.apply_rule(b"&*").unwrap();
         u.apply_rule(b"&*").unwrap();
         assert_eq!(u.apply_rule(b"&a"), Err(SetUserError::ChannelsAfterAll));
+    }
+
+    #[test]
+    fn keys_of_numkeys_and_store_commands() {
+        let keys = |args: &[&[u8]]| {
+            let c = crate::commands::lookup(args[0]).unwrap();
+            key_args(c, args)
+                .into_iter()
+                .map(|(k, w)| (String::from_utf8_lossy(k).into_owned(), w))
+                .collect::<Vec<_>>()
+        };
+        let s = |k: &str, w: bool| (k.to_string(), w);
+        assert_eq!(
+            keys(&[
+                b"zunionstore",
+                b"d",
+                b"2",
+                b"a",
+                b"b",
+                b"WEIGHTS",
+                b"1",
+                b"2"
+            ]),
+            [s("d", true), s("a", false), s("b", false)]
+        );
+        assert_eq!(keys(&[b"lmpop", b"1", b"l", b"LEFT"]), [s("l", true)]);
+        assert_eq!(
+            keys(&[b"sort", b"k", b"STORE", b"dst"]),
+            [s("k", false), s("dst", true)]
+        );
+        assert_eq!(
+            keys(&[b"bitop", b"AND", b"d", b"x", b"y"]),
+            [s("d", true), s("x", false), s("y", false)]
+        );
+        assert_eq!(keys(&[b"get", b"k"]), [s("k", false)]);
+        assert_eq!(keys(&[b"set", b"k", b"v"]), [s("k", true)]);
+        // A read-only pattern allows the sources, a write-only one the destination.
+        let u = user("on +@all %R~src:* %W~dst:*");
+        let c = crate::commands::lookup(b"sunionstore").unwrap();
+        assert!(
+            u.check(c, &[b"sunionstore", b"dst:1", b"src:1", b"src:2"])
+                .is_ok()
+        );
+        assert_eq!(
+            u.check(c, &[b"sunionstore", b"dst:1", b"src:1", b"other"]),
+            Err(Denied::Key(b"other".to_vec()))
+        );
     }
 
     #[test]
