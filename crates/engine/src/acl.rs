@@ -162,6 +162,11 @@ pub fn in_category(c: &Command, cat: &str) -> bool {
     categories(c).contains(&cat)
 }
 
+/// The bits of category `cat`: its commands, containers and subcommands (`config|get`).
+fn category_units(cat: &str) -> Vec<String> {
+    category_members(cat)
+}
+
 /// The commands and subcommands (`config|get`) in category `cat`, as ACL CAT lists them.
 pub fn category_members(cat: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
@@ -379,9 +384,23 @@ impl CommandPerms {
                 self.set_command(c.name, allow);
             }
             Some((name, sub)) => {
+                // Like Redis: the last `|` splits; `+acl|whoami|x` names a subcommand's first arg.
+                let (name, sub) = body.rsplit_once('|').unwrap_or((name, sub));
+                if let Some((container, inner)) = name.split_once('|') {
+                    return match TABLE.get(container) {
+                        Some(c) if is_container(c) && is_subcommand(container, inner) => {
+                            Err(SetUserError::FirstArgOfSubcommand)
+                        }
+                        _ => Err(SetUserError::Unknown),
+                    };
+                }
                 let c = TABLE.get(name).ok_or(SetUserError::Unknown)?;
-                if sub.is_empty() || sub.contains('|') {
-                    return Err(SetUserError::Unknown);
+                if sub.is_empty() {
+                    return Err(if allow {
+                        SetUserError::Syntax
+                    } else {
+                        SetUserError::Unknown
+                    });
                 }
                 if is_container(c) {
                     if !is_subcommand(c.name, sub) {
@@ -394,6 +413,36 @@ impl CommandPerms {
             }
         }
         Ok(())
+    }
+
+    /// Whether one "bit" of Redis's command bitmap is set: a command (or container) itself, or a
+    /// container's subcommand.
+    fn unit_on(&self, name: &str, sub: Option<&str>) -> bool {
+        match sub {
+            None => self.allowed.contains(name),
+            Some(sub) if self.allowed.contains(name) => {
+                self.sub_denied.get(name).is_none_or(|d| !d.contains(sub))
+            }
+            Some(sub) => self.sub_allowed.get(name).is_some_and(|a| a.contains(sub)),
+        }
+    }
+
+    /// Every set bit (`get`, `config`, `config|get`...).
+    fn units(&self) -> BTreeSet<String> {
+        let mut set = BTreeSet::new();
+        for c in TABLE.values() {
+            if self.unit_on(c.name, None) {
+                set.insert(c.name.to_string());
+            }
+            if is_container(c) {
+                for (sub, _) in subcommands(c.name) {
+                    if self.unit_on(c.name, Some(sub)) {
+                        set.insert(format!("{}|{sub}", c.name));
+                    }
+                }
+            }
+        }
+        set
     }
 
     fn can_run(&self, c: &Command, args: &[&[u8]]) -> bool {
@@ -431,8 +480,6 @@ pub struct User {
     /// Whether every current and future command is allowed (`+@all` base).
     all_commands: bool,
     commands: CommandPerms,
-    /// Command rules after the `+@all`/`-@all` base, in order.
-    rules: Vec<String>,
     /// `allkeys` / `~*`.
     pub all_keys: bool,
     /// Key patterns (when not `all_keys`).
@@ -460,6 +507,8 @@ pub enum SetUserError {
     NoSuchPassword,
     /// A `#hash` that is not 64 lower-case hex digits.
     BadHash,
+    /// `+cmd|sub|arg`.
+    FirstArgOfSubcommand,
 }
 
 impl SetUserError {
@@ -476,6 +525,9 @@ impl SetUserError {
             }
             SetUserError::NoSuchPassword => {
                 "The password you are trying to remove from the user does not exist"
+            }
+            SetUserError::FirstArgOfSubcommand => {
+                "Allowing first-arg of a subcommand is not supported"
             }
             SetUserError::BadHash => {
                 "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
@@ -551,17 +603,17 @@ impl Denied {
 }
 
 impl User {
-    /// A new user as `ACL SETUSER name` creates it: off, no passwords, no permissions.
+    /// A new user as `ACL SETUSER name` creates it: off, no passwords, no permissions (`reset` also
+    /// sets `sanitize-payload`).
     pub fn new(name: &str) -> User {
         let mut u = User {
             name: name.to_string(),
             enabled: false,
             nopass: false,
-            sanitize: Some(true),
+            sanitize: None,
             passwords: Vec::new(),
             all_commands: false,
             commands: CommandPerms::default(),
-            rules: Vec::new(),
             all_keys: false,
             keys: Vec::new(),
             all_channels: false,
@@ -575,7 +627,6 @@ impl User {
     /// The default user of a fresh server: `on nopass ~* &* +@all`.
     pub fn default_user() -> User {
         let mut u = User::new("default");
-        u.sanitize = None;
         u.enabled = true;
         u.nopass = true;
         u.all_keys = true;
@@ -640,15 +691,16 @@ impl User {
             }
             "allcommands" | "+@all" => {
                 self.all_commands = true;
-                self.rules.clear();
                 self.commands.set_all(true);
             }
             "nocommands" | "-@all" => {
                 self.all_commands = false;
-                self.rules.clear();
                 self.commands.set_all(false);
             }
-            "reset" => *self = User::new(&self.name),
+            "reset" => {
+                *self = User::new(&self.name);
+                self.sanitize = Some(true);
+            }
             _ => return self.apply_pattern_or_command(text, &lower),
         }
         Ok(())
@@ -725,14 +777,7 @@ impl User {
                 }
                 Ok(())
             }
-            b'+' | b'-' if lower.len() > 1 => {
-                self.commands.apply(lower)?;
-                let rule = lower.to_string();
-                let key = &rule[1..];
-                self.rules.retain(|r| &r[1..] != key);
-                self.rules.push(rule);
-                Ok(())
-            }
+            b'+' | b'-' => self.commands.apply(lower),
             _ => Err(SetUserError::Syntax),
         }
     }
@@ -782,17 +827,72 @@ impl User {
         f
     }
 
-    /// The command rules as ACL GETUSER shows them (`+@all -@dangerous`): the base, then each rule
-    /// that changes something when replayed in order.
+    /// The command rules as ACL GETUSER shows them (`+@all -@dangerous`), computed from the
+    /// permissions like Redis 7.0 does: the base (`+@all` / `-@all`), then greedily the categories
+    /// that fit best (fewest exceptions, then most commands), then single commands and
+    /// subcommands where the result still differs. Rules that change nothing never show.
     pub fn describe_commands(&self) -> String {
-        let mut out = String::from(if self.all_commands { "+@all" } else { "-@all" });
+        let additive = !self.all_commands;
+        let mut out = String::from(if additive { "-@all" } else { "+@all" });
         let mut fake = CommandPerms::default();
         fake.set_all(self.all_commands);
-        for r in &self.rules {
-            let before = fake.clone();
-            if fake.apply(r).is_ok() && fake != before {
-                out.push(' ');
-                out.push_str(r);
+        let mut temp = self.commands.units();
+        let mut applied = [false; CATEGORIES.len()];
+        loop {
+            let mut best = None;
+            let (mut mindiff, mut maxsame) = (usize::MAX, 0);
+            for (j, cat) in CATEGORIES.iter().enumerate() {
+                if applied[j] {
+                    continue;
+                }
+                let members = category_units(cat);
+                let on = members.iter().filter(|m| temp.contains(*m)).count();
+                let off = members.len() - on;
+                let (diff, same) = if additive { (off, on) } else { (on, off) };
+                if same > diff && (diff < mindiff || (diff == mindiff && same > maxsame)) {
+                    best = Some(j);
+                    mindiff = diff;
+                    maxsame = same;
+                }
+            }
+            let Some(j) = best else { break };
+            applied[j] = true;
+            let cat = CATEGORIES[j];
+            let op = format!("{}@{cat}", if additive { '+' } else { '-' });
+            let _ = fake.apply(&op);
+            for m in category_units(cat) {
+                if additive {
+                    temp.remove(&m);
+                } else {
+                    temp.insert(m);
+                }
+            }
+            out.push(' ');
+            out.push_str(&op);
+        }
+        let mut names: Vec<&'static str> = TABLE.keys().copied().collect();
+        names.sort_unstable();
+        let user = &self.commands;
+        for name in names {
+            let Some(c) = TABLE.get(name) else { continue };
+            let bit = user.unit_on(name, None);
+            if bit != fake.unit_on(name, None) {
+                out.push_str(if bit { " +" } else { " -" });
+                out.push_str(name);
+                fake.set_command(name, bit);
+            }
+            if is_container(c) {
+                for (sub, _) in subcommands(name) {
+                    let bit = user.unit_on(name, Some(sub));
+                    if bit != fake.unit_on(name, Some(sub)) {
+                        out.push_str(&format!(" {}{name}|{sub}", if bit { '+' } else { '-' }));
+                        fake.set_sub(name, sub.to_string(), bit);
+                    }
+                }
+            } else if !bit && let Some(args) = user.sub_allowed.get(name) {
+                for a in args {
+                    out.push_str(&format!(" +{name}|{a}"));
+                }
             }
         }
         out
@@ -1153,8 +1253,10 @@ impl Acl {
 mod tests {
     use super::*;
 
+    /// A user after `ACL SETUSER t reset <rules>` (how the expected texts were taken).
     fn user(rules: &str) -> User {
         let mut u = User::new("t");
+        let rules = format!("reset {rules}");
         let parts: Vec<&[u8]> = rules.split_whitespace().map(str::as_bytes).collect();
         u.apply_rules(&parts).map_err(|(_, e)| e).unwrap();
         u
@@ -1202,6 +1304,31 @@ mod tests {
                 "+select|0",
                 "off sanitize-payload resetchannels -@all +select|0",
             ),
+            // Categories come first, chosen greedily, whatever the order given.
+            (
+                "+get +@hash",
+                "off sanitize-payload resetchannels -@all +@hash +get",
+            ),
+            (
+                "+@string -get +@read",
+                "off sanitize-payload resetchannels -@all +@read +@string",
+            ),
+            (
+                "+@all -@dangerous",
+                "off sanitize-payload resetchannels +@all -@dangerous",
+            ),
+            (
+                "+@all -@admin",
+                "off sanitize-payload resetchannels +@all -@admin",
+            ),
+            (
+                "-@all +acl|whoami +client|id",
+                "off sanitize-payload resetchannels -@all +acl|whoami +client|id",
+            ),
+            (
+                "+@all -config|get",
+                "off sanitize-payload resetchannels +@all -config|get",
+            ),
         ];
         for (rules, want) in cases {
             assert_eq!(user(rules).describe(), want, "{rules}");
@@ -1217,6 +1344,12 @@ mod tests {
         assert_eq!(u.apply_rule(b"+nosuch"), Err(SetUserError::Unknown));
         assert_eq!(u.apply_rule(b"-get|x"), Err(SetUserError::Unknown));
         assert_eq!(u.apply_rule(b"+config|nosuch"), Err(SetUserError::Unknown));
+        assert_eq!(u.apply_rule(b"+get|"), Err(SetUserError::Syntax));
+        assert_eq!(u.apply_rule(b"+"), Err(SetUserError::Unknown));
+        assert_eq!(
+            u.apply_rule(b"+acl|whoami|x"),
+            Err(SetUserError::FirstArgOfSubcommand)
+        );
         assert_eq!(u.apply_rule(b"%X~a"), Err(SetUserError::Syntax));
         assert_eq!(u.apply_rule(b"<nope"), Err(SetUserError::NoSuchPassword));
         assert_eq!(u.apply_rule(b"#abc"), Err(SetUserError::BadHash));

@@ -75,7 +75,7 @@ async fn declared_users_authenticate_with_their_permissions() {
     assert!(
         send(&mut d, b"ACL LIST\r\n")
             .await
-            .contains("user app on sanitize-payload #")
+            .contains("user app on #")
     );
     world.shutdown().await.expect("the world stops");
 }

@@ -31,6 +31,15 @@ fn sub_arity(sub: &str) -> Option<i32> {
     })
 }
 
+/// Redis's reply when CAT, LOG or GENPASS get too many arguments (their own parsing, after the
+/// subcommand's arity passed).
+fn syntax_error(given: &[u8]) -> Error {
+    Error::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+        String::from_utf8_lossy(given)
+    ))
+}
+
 fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     let Some(arity) = sub_arity(&sub) else {
@@ -144,14 +153,14 @@ fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     ctx.out.bulk(n.as_bytes());
                 }
             } else {
-                return Err(super::sub_arity_error("acl", "cat"));
+                return Err(syntax_error(args[1]));
             }
         }
         "genpass" => {
             let bits = match args.len() {
                 2 => 256,
                 3 => int_arg(args[2])?,
-                _ => return Err(super::sub_arity_error("acl", "genpass")),
+                _ => return Err(syntax_error(args[1])),
             };
             if bits <= 0 || bits > 4096 {
                 return Err(Error::from(
@@ -175,7 +184,7 @@ fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     return Ok(());
                 }
                 3 => int_arg(args[2])?.max(0) as usize,
-                _ => return Err(super::sub_arity_error("acl", "log")),
+                _ => return Err(syntax_error(args[1])),
             };
             let now = crate::store::now_ms();
             let entries = engine.acl.log_entries(count);

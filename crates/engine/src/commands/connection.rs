@@ -129,9 +129,10 @@ fn authenticate(ctx: &mut Ctx, command: &'static str, user: &[u8], pass: &[u8]) 
         let user = String::from_utf8_lossy(user).into_owned();
         ctx.client.publish_cmd(command);
         let info = ctx.client.handle.describe();
+        let context = if ctx.in_exec { "multi" } else { "toplevel" };
         ctx.engine
             .acl
-            .log("auth", "toplevel", command.to_string(), user.clone(), info);
+            .log("auth", context, command.to_string(), user.clone(), info);
         ctx.engine.emit(
             crate::EngineEventKind::AuthFailed { user },
             &ctx.client.handle.ctx,
