@@ -187,6 +187,10 @@ impl Drop for Admission {
     }
 }
 
+/// The permissions of a client whose user is not known yet (or was deleted): none.
+static NOBODY: std::sync::LazyLock<Arc<crate::acl::User>> =
+    std::sync::LazyLock::new(|| Arc::new(crate::acl::User::new("")));
+
 /// A queued command inside MULTI.
 pub type Queued = Vec<Vec<u8>>;
 
@@ -201,6 +205,10 @@ pub struct Client {
     pub authenticated: bool,
     /// Authenticated user name.
     pub user: String,
+    /// Snapshot of the user's permissions, valid while `acl_epoch` equals the engine's.
+    pub acl_user: Arc<crate::acl::User>,
+    /// The [`crate::acl::Acl::epoch`] `acl_user` was taken at (0 = take it before the next command).
+    pub acl_epoch: u64,
     /// Commands queued by MULTI, if inside one.
     pub multi: Option<Vec<Queued>>,
     /// A command failed to queue: EXEC will abort.
@@ -288,6 +296,8 @@ impl Client {
             db: 0,
             authenticated,
             user: "default".into(),
+            acl_user: NOBODY.clone(),
+            acl_epoch: 0,
             multi: None,
             multi_error: false,
             close_after_reply: false,
@@ -296,6 +306,32 @@ impl Client {
             pending_stats: PendingStats::default(),
             last_cmd: None,
             published_cmd: "",
+        }
+    }
+
+    /// Take a fresh snapshot of the user's permissions (after any ACL change). A user deleted
+    /// meanwhile may run nothing (its connections are being closed).
+    pub fn refresh_acl(&mut self, engine: &Engine, epoch: u64) {
+        self.acl_user = engine
+            .acl
+            .user(&self.user)
+            .unwrap_or_else(|| NOBODY.clone());
+        self.acl_epoch = epoch;
+    }
+
+    /// Become `user` (after AUTH / HELLO AUTH / RESET): permissions are looked up before the next
+    /// command.
+    pub fn set_user(&mut self, user: &str) {
+        self.user = user.to_string();
+        self.acl_epoch = 0;
+        self.handle.info.lock().user = self.user.clone();
+    }
+
+    /// Publish the current command's name for CLIENT LIST / INFO now (ACL LOG's client-info).
+    pub fn publish_cmd(&mut self, name: &'static str) {
+        if !std::ptr::eq(name, self.published_cmd) {
+            self.published_cmd = name;
+            self.handle.info.lock().last_cmd = name;
         }
     }
 

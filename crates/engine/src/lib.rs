@@ -13,6 +13,7 @@
 //! (allocator-counted `used_memory`), `evict` (`maxmemory` and its eviction policies).
 
 pub mod alloc;
+pub mod acl;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -195,6 +196,8 @@ pub struct Shared {
     pub listeners_changed: watch::Sender<u64>,
     /// CLIENT PAUSE state.
     pub pause: Pause,
+    /// ACL users and the ACL log.
+    pub acl: acl::Acl,
     /// Auth failures and maxclients rejections, for whoever subscribes (built only then).
     pub events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// SLOWLOG and the latency monitor.
@@ -246,6 +249,7 @@ impl Engine {
             pause: Pause::default(),
             diagnostics: diagnostics::Diagnostics::default(),
             evictor: evict::Evictor::default(),
+            acl: acl::Acl::default(),
         }));
         engine.refresh_hot_config();
         engine
@@ -254,9 +258,9 @@ impl Engine {
     /// Copy the hot values out of the configuration (after any change).
     pub fn refresh_hot_config(&self) {
         let c = self.config.read();
-        self.hot
-            .auth_required
-            .store(c.requirepass().is_some(), Ordering::Relaxed);
+        // `requirepass` is the default user's password: follow it when it changes.
+        self.acl.apply_requirepass(c.requirepass());
+        self.acl_changed();
         self.hot.maxclients.store(c.maxclients(), Ordering::Relaxed);
         self.hot
             .max_bulk
@@ -288,6 +292,21 @@ impl Engine {
             .maxmemory_samples
             .store(c.maxmemory_samples(), Ordering::Relaxed);
         self.hot.maxmemory.store(c.maxmemory(), Ordering::Relaxed);
+    }
+
+    /// Recompute what depends on the users (after ACL SETUSER / DELUSER / requirepass).
+    pub fn acl_changed(&self) {
+        self.hot
+            .auth_required
+            .store(self.acl.default_requires_auth(), Ordering::Relaxed);
+    }
+
+    /// Create or modify a user from space-separated ACL rules (`on >pass +@all ~app:*`), as
+    /// `ACL SETUSER` would; the error is Redis's text without the `ERR ` prefix.
+    pub fn set_user(&self, name: &str, rules: &str) -> Result<(), String> {
+        self.acl.set_user_rules(name, rules)?;
+        self.acl_changed();
+        Ok(())
     }
 
     /// Tell subscribers (if any) what a client experienced.

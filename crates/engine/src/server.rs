@@ -283,8 +283,9 @@ async fn accept_loop(
         tokio::spawn(async move {
             let denied = {
                 let c = engine.config.read();
+                // Like Redis: protected mode applies while the default user has no password.
                 c.protected_mode()
-                    && c.requirepass().is_none()
+                    && engine.acl.user("default").is_some_and(|u| u.nopass)
                     && !c.bind_explicit
                     && !peer.ip().is_loopback()
             };

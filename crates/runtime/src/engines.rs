@@ -1,4 +1,4 @@
-//! One engine per cache, configured from the scenario: `requirepass`, `maxclients`, and the cache's
+//! One engine per cache, configured from the scenario: `requirepass`, `maxclients`, ACL users, and the cache's
 //! TLS certificate for hand-offs on TLS ports. The engine's own listeners are never started: every
 //! connection arrives through the edge.
 
@@ -34,6 +34,15 @@ pub fn start_engine(cache: &Cache, ca: &WorldCa) -> Result<Engine, RuntimeError>
         setting(&mut config, cache, "maxclients", &n.to_string())?;
     }
     let engine = Engine::new(config);
+    for u in &cache.users {
+        engine
+            .set_user(&u.name, &u.engine_rules())
+            .map_err(|message| RuntimeError::User {
+                cache: cache.name.clone(),
+                user: u.name.clone(),
+                message,
+            })?;
+    }
     *engine.tls.write() = Some(ca.server_config(cache)?);
     engine.spawn_background();
     Ok(engine)

@@ -35,6 +35,16 @@ pub enum RuntimeError {
         /// What went wrong.
         message: String,
     },
+    /// A user declared for a cache could not be created in its engine.
+    #[error("cache {cache}: user {user}: {message}")]
+    User {
+        /// The cache.
+        cache: String,
+        /// The user.
+        user: String,
+        /// The engine's refusal (Redis's ACL SETUSER text).
+        message: String,
+    },
     /// A certificate could not be made.
     #[error("TLS certificate for {what}: {source}")]
     Tls {

@@ -186,6 +186,19 @@ impl World {
                 flavour: c.flavour,
                 region: c.region.as_ref().map(|r| r.get_ref().clone()),
                 requirepass: c.requirepass.clone(),
+                users: c
+                    .user
+                    .iter()
+                    .map(|u| crate::model::CacheUser {
+                        name: u.name.get_ref().clone(),
+                        password: u.password.clone(),
+                        rules: u
+                            .rules
+                            .as_ref()
+                            .map(|r| r.get_ref().clone())
+                            .unwrap_or_default(),
+                    })
+                    .collect(),
                 maxclients: c.maxclients,
                 bind: c.bind.clone(),
                 ports,

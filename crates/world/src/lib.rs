@@ -38,8 +38,8 @@ pub use expect::{
 pub use flavour::Flavour;
 pub use location::Position;
 pub use model::{
-    ARecord, AddressOwner, BlockedAction, Cache, CachePorts, ConnectionState, DenyAs, DnsZone,
-    FirewallRule, Forwarder, ForwarderAnswer, Network, NetworkRule, PrivateEndpoint,
+    ARecord, AddressOwner, BlockedAction, Cache, CachePorts, CacheUser, ConnectionState, DenyAs,
+    DnsZone, FirewallRule, Forwarder, ForwarderAnswer, Network, NetworkRule, PrivateEndpoint,
     PublicNetworkAccess, ResolutionPolicy, RuleAction, World, ZoneLink,
 };
 pub use quickstart::quickstart;

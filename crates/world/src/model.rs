@@ -231,6 +231,36 @@ pub struct Cache {
     pub running: bool,
     /// The public endpoint's address.
     pub public_address: Ipv4Addr,
+    /// ACL users of the engine, created at start (besides `default`).
+    #[serde(default)]
+    pub users: Vec<CacheUser>,
+}
+
+/// An ACL user declared for a cache (`[[cache.user]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheUser {
+    /// User name.
+    pub name: String,
+    /// Password, if any.
+    pub password: Option<String>,
+    /// ACL SETUSER rules separated by spaces (the user is `on` unless they say `off`).
+    pub rules: String,
+}
+
+impl CacheUser {
+    /// The full rule list the engine applies: `on`, the password, then the declared rules.
+    pub fn engine_rules(&self) -> String {
+        let mut r = String::from("on");
+        if let Some(p) = &self.password {
+            r.push_str(" >");
+            r.push_str(p);
+        }
+        if !self.rules.trim().is_empty() {
+            r.push(' ');
+            r.push_str(self.rules.trim());
+        }
+        r
+    }
 }
 
 impl Cache {

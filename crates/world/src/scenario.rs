@@ -31,6 +31,10 @@
 //! running = true
 //! public_address = "127.20.0.7"             # optional
 //! firewall_rules = [{ name = "office", start = "127.0.0.1", end = "127.0.0.1" }]
+//! [[cache.user]]                            # optional ACL users of the cache's engine
+//! name = "app"
+//! password = "…"                            # optional (`>password`)
+//! rules = "+@all -@dangerous ~app:*"        # ACL SETUSER rules; the user is `on` unless they say `off`
 //!
 //! [[private_endpoint]]
 //! name = "pe-hub"
@@ -230,6 +234,111 @@ pub struct CacheSpec {
     /// Pinned public address.
     #[serde(default)]
     pub public_address: Option<Spanned<Ipv4Addr>>,
+    /// ACL users (`[[cache.user]]`).
+    #[serde(default, alias = "users")]
+    pub user: Vec<UserSpec>,
+}
+
+/// A `[[cache.user]]` table: an ACL user of the cache's engine.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// User name (no spaces).
+    pub name: Spanned<String>,
+    /// A password (`>password`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// ACL SETUSER rules separated by spaces.
+    #[serde(default)]
+    pub rules: Option<Spanned<String>>,
+}
+
+/// Redis's ACL categories (`+@name` / `-@name`), to reject unknown ones while parsing.
+const ACL_CATEGORIES: &[&str] = &[
+    "all",
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// Check one ACL rule's shape (what can be checked without the engine's command table: keywords,
+/// password hashes, key-permission prefixes, categories). `Err` says what is wrong.
+pub fn check_acl_rule(rule: &str) -> Result<(), String> {
+    let lower = rule.to_ascii_lowercase();
+    const KEYWORDS: &[&str] = &[
+        "on",
+        "off",
+        "nopass",
+        "resetpass",
+        "reset",
+        "allkeys",
+        "resetkeys",
+        "allchannels",
+        "resetchannels",
+        "allcommands",
+        "nocommands",
+        "sanitize-payload",
+        "skip-sanitize-payload",
+    ];
+    if KEYWORDS.contains(&lower.as_str()) {
+        return Ok(());
+    }
+    let mut chars = rule.chars();
+    match chars.next() {
+        Some('>' | '<' | '~' | '&') => Ok(()),
+        Some('#' | '!') => {
+            let hash = chars.as_str();
+            if hash.len() == 64
+                && hash
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "ACL rule {rule:?}: a password hash must be exactly 64 lowercase hexadecimal characters (SHA-256)"
+                ))
+            }
+        }
+        Some('%') => match chars.as_str().split_once('~') {
+            Some((perm, _))
+                if !perm.is_empty() && perm.chars().all(|c| matches!(c, 'R' | 'W' | 'r' | 'w')) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "ACL rule {rule:?}: key permissions are written %R~pattern, %W~pattern or %RW~pattern"
+            )),
+        },
+        Some('+' | '-') if lower.len() > 1 => match lower[1..].strip_prefix('@') {
+            Some(cat) if !ACL_CATEGORIES.contains(&cat) => Err(format!(
+                "ACL rule {rule:?}: unknown category @{cat} (categories: {})",
+                ACL_CATEGORIES.join(", ")
+            )),
+            _ => Ok(()),
+        },
+        _ => Err(format!(
+            "ACL rule {rule:?} is not a rule: use on/off, >password, nopass, +command, -command, +@category, ~keypattern, &channel, allkeys, allchannels, reset..."
+        )),
+    }
 }
 
 /// A `[[private_endpoint]]` table.
@@ -670,6 +779,37 @@ impl Scenario {
                         Invalid,
                         format!("cache {name} uses port {plain} for both TLS and plain text"),
                     ));
+                }
+            }
+            let mut user_names = HashSet::new();
+            for u in &c.user {
+                let uname = u.name.get_ref();
+                if uname.is_empty() || uname.contains([' ', '\0']) {
+                    return Err(self.error(
+                        &u.name.span(),
+                        Invalid,
+                        format!(
+                            "cache {name}: user name {uname:?} must be non-empty, without spaces"
+                        ),
+                    ));
+                }
+                if !user_names.insert(uname.clone()) {
+                    return Err(self.error(
+                        &u.name.span(),
+                        Duplicate,
+                        format!("duplicate user {uname} in cache {name}"),
+                    ));
+                }
+                if let Some(rules) = &u.rules {
+                    for rule in rules.get_ref().split_whitespace() {
+                        check_acl_rule(rule).map_err(|m| {
+                            self.error(
+                                &rules.span(),
+                                Invalid,
+                                format!("cache {name}: user {uname}: {m}"),
+                            )
+                        })?;
+                    }
                 }
             }
             let mut rule_names = HashSet::new();

@@ -346,3 +346,60 @@ fn timeline_errors_point_at_their_line() {
     assert_eq!(e.line(), Some(11), "{e}");
     assert!(e.to_string().contains("netwrk"), "{e}");
 }
+
+#[test]
+fn cache_users_parse_and_bad_rules_point_at_the_rules() {
+    let ok = Scenario::parse(
+        "users.toml",
+        "[[cache]]\nname = \"c\"\n[[cache.user]]\nname = \"app\"\npassword = \"pw\"\nrules = \"+@all -@dangerous ~app:* %R~ro:* &news\"\n[[cache.user]]\nname = \"reader\"\nrules = \"nopass +@read ~*\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let world = World::build(&ok, &AddressPlan::default()).expect("world");
+    let users = &world.caches[0].users;
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0].name, "app");
+    assert_eq!(
+        users[0].engine_rules(),
+        "on >pw +@all -@dangerous ~app:* %R~ro:* &news"
+    );
+    assert_eq!(users[1].engine_rules(), "on nopass +@read ~*");
+
+    let e = err(
+        "[[cache]]\nname = \"c\"\n[[cache.user]]\nname = \"app\"\nrules = \"+@all -@nosuch\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        5,
+        9,
+        &["user app", "@nosuch"],
+    );
+    let e = err("[[cache]]\nname = \"c\"\n[[cache.user]]\nname = \"app\"\nrules = \"on bogus\"\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        5,
+        9,
+        &["\"bogus\" is not a rule"],
+    );
+    let e = err("[[cache]]\nname = \"c\"\n[[cache.user]]\nname = \"app\"\nrules = \"#abc\"\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        5,
+        9,
+        &["64 lowercase hexadecimal"],
+    );
+    let e = err(
+        "[[cache]]\nname = \"c\"\n[[cache.user]]\nname = \"a\"\n[[cache.user]]\nname = \"a\"\n",
+    );
+    assert_err(
+        &e,
+        ScenarioErrorKind::Duplicate,
+        6,
+        8,
+        &["duplicate user a"],
+    );
+    let e = err("[[cache]]\nname = \"c\"\n[[cache.user]]\nname = \"a b\"\n");
+    assert_err(&e, ScenarioErrorKind::Invalid, 4, 8, &["without spaces"]);
+}

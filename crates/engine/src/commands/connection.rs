@@ -112,53 +112,49 @@ fn echo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Check a user name and password against the configuration. Until ACL users exist, `default` is the
-/// only user and its password is `requirepass` (no password: any password is accepted, like Redis's
-/// `nopass` default user).
+/// Check a user name and password against the ACL users: the user must exist, be `on`, and have
+/// `nopass` or this password (`requirepass` is the default user's password).
 fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
+    let Ok(name) = std::str::from_utf8(user) else {
         return false;
-    }
-    match ctx.engine.config.read().requirepass() {
-        None => true,
-        Some(p) => constant_time_eq(p.as_bytes(), pass),
-    }
+    };
+    ctx.engine
+        .acl
+        .user(name)
+        .is_some_and(|u| u.check_password(pass))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
+fn authenticate(ctx: &mut Ctx, command: &'static str, user: &[u8], pass: &[u8]) -> CmdResult {
     if !check_credentials(ctx, user, pass) {
+        let user = String::from_utf8_lossy(user).into_owned();
+        ctx.client.publish_cmd(command);
+        let info = ctx.client.handle.describe();
+        let context = if ctx.in_exec { "multi" } else { "toplevel" };
+        ctx.engine
+            .acl
+            .log("auth", context, command.to_string(), user.clone(), info);
         ctx.engine.emit(
-            crate::EngineEventKind::AuthFailed {
-                user: String::from_utf8_lossy(user).into_owned(),
-            },
+            crate::EngineEventKind::AuthFailed { user },
             &ctx.client.handle.ctx,
         );
         return Err(err::WRONGPASS);
     }
     ctx.client.authenticated = true;
-    ctx.client.user = String::from_utf8_lossy(user).into_owned();
-    ctx.client.handle.info.lock().user = ctx.client.user.clone();
+    ctx.client.set_user(&String::from_utf8_lossy(user));
     Ok(())
 }
 
 fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match args.len() {
         2 => {
-            if ctx.engine.config.read().requirepass().is_none() {
+            if ctx.engine.acl.user("default").is_some_and(|u| u.nopass) {
                 return Err(Error::from(
                     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
                 ));
             }
-            authenticate(ctx, b"default", args[1])?;
+            authenticate(ctx, "auth", b"default", args[1])?;
         }
-        3 => authenticate(ctx, args[1], args[2])?,
+        3 => authenticate(ctx, "auth", args[1], args[2])?,
         _ => return Err(err::SYNTAX),
     }
     ctx.out.ok();
@@ -195,7 +191,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     if let Some((user, pass)) = creds {
-        authenticate(ctx, user, pass)?;
+        authenticate(ctx, "hello", user, pass)?;
     }
     if !ctx.client.authenticated && ctx.engine.hot.auth_required.load(Ordering::Relaxed) {
         return Err(Error::from(
@@ -258,9 +254,8 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         let mut info = c.handle.info.lock();
         info.name.clear();
         info.in_multi = false;
-        info.user = "default".into();
     }
-    c.user = "default".into();
+    c.set_user("default");
     c.authenticated = !ctx.engine.hot.auth_required.load(Ordering::Relaxed);
     ctx.out.resp3 = false;
     ctx.out.simple("RESET");

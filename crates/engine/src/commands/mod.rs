@@ -3,6 +3,7 @@
 //! [`execute`] applies the checks redis-server applies before calling a handler (unknown command,
 //! arity, authentication, MULTI queueing) with Redis's exact error texts.
 
+pub mod acl;
 pub mod bitmaps;
 pub mod blocking;
 pub mod coll;
@@ -210,7 +211,8 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 17] = [
+        let families: [&'static [Command]; 18] = [
+            acl::COMMANDS,
             blocking::COMMANDS,
             pubsub::COMMANDS,
             connection::COMMANDS,
@@ -392,8 +394,14 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         reply_error(ctx, err::NOAUTH);
         return;
     }
-    // maxmemory (Redis's processCommand order: after authentication, before the Pub/Sub context
-    // check and MULTI queueing). With no limit this is one relaxed load.
+    // ACL, then maxmemory (Redis's processCommand order: after authentication, before the Pub/Sub
+    // context check and MULTI queueing).
+    if let Err(e) = acl::check_permissions(ctx, cmd, args, "toplevel") {
+        ctx.client.multi_error |= ctx.client.multi.is_some();
+        reply_error(ctx, e);
+        return;
+    }
+    // With no limit this is one relaxed load.
     if ctx
         .engine
         .hot

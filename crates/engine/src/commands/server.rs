@@ -210,34 +210,12 @@ pub static COMMANDS: &[Command] = &[
     ),
 ];
 
-fn acl_categories(c: &Command) -> Vec<&'static str> {
-    let mut cats = Vec::new();
-    let f = c.flags;
-    if f & WRITE != 0 {
-        cats.push("@write");
-    }
-    if f & READONLY != 0 {
-        cats.push("@read");
-    }
-    match c.group {
-        "string" => cats.push("@string"),
-        "generic" => cats.push("@keyspace"),
-        "connection" => cats.push("@connection"),
-        "transactions" => cats.push("@transaction"),
-        _ => {}
-    }
-    if f & FAST != 0 {
-        cats.push("@fast");
-    } else if c.group != "connection" {
-        cats.push("@slow");
-    }
-    if f & ADMIN != 0 || matches!(c.name, "flushall" | "flushdb" | "keys" | "shutdown") {
-        cats.push("@dangerous");
-    }
-    if f & ADMIN != 0 {
-        cats.push("@admin");
-    }
-    cats
+/// COMMAND INFO's ACL categories (`@read`...), from [`crate::acl::categories`].
+fn acl_categories(c: &Command) -> Vec<String> {
+    crate::acl::categories(c)
+        .into_iter()
+        .map(|n| format!("@{n}"))
+        .collect()
 }
 
 fn command_info(ctx: &mut Ctx, c: &Command) {
@@ -259,7 +237,7 @@ fn command_info(ctx: &mut Ctx, c: &Command) {
     out.int(c.step as i64);
     let cats = acl_categories(c);
     out.set(cats.len());
-    for cat in cats {
+    for cat in &cats {
         out.simple(cat);
     }
     out.array(0); // tips
@@ -363,9 +341,8 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                         .filter(|c| crate::glob::matches(v.as_bytes(), c.name.as_bytes()))
                         .collect()
                 } else if is(args[3], "ACLCAT") {
-                    let cat = format!("@{v}");
                     all.into_iter()
-                        .filter(|c| acl_categories(c).contains(&cat.as_str()))
+                        .filter(|c| crate::acl::in_category(c, &v))
                         .collect()
                 } else {
                     Vec::new()
@@ -443,12 +420,14 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             // All-or-nothing, like Redis 7's multi-parameter CONFIG SET.
             let mut next = ctx.engine.config.read().clone();
             let mut listeners = false;
+            let mut requirepass = false;
             for pair in args[2..].chunks(2) {
                 let name = String::from_utf8_lossy(pair[0]);
                 let value = String::from_utf8_lossy(pair[1]);
                 next.set(&name, &value)
                     .map_err(|e| Error::msg(format!("ERR {e}")))?;
                 let lname = name.to_ascii_lowercase();
+                requirepass |= lname == "requirepass";
                 listeners |= matches!(
                     lname.as_str(),
                     "bind"
@@ -461,6 +440,9 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 );
             }
             *ctx.engine.config.write() = next;
+            if requirepass {
+                ctx.engine.acl.forget_requirepass();
+            }
             ctx.engine.refresh_hot_config();
             if listeners {
                 ctx.engine.listeners_changed.send_modify(|v| *v += 1);

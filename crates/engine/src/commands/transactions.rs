@@ -107,7 +107,16 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     for queued in &queue {
         let args: Vec<&[u8]> = queued.iter().map(|a| a.as_slice()).collect();
         match args.first().and_then(|name| lookup(name)) {
-            Some(command) => run(ctx, command, &args),
+            Some(command) => {
+                // Permissions may have changed since the command was queued.
+                match super::acl::check_permissions(ctx, command, &args, "multi") {
+                    Ok(()) => run(ctx, command, &args),
+                    Err(e) => {
+                        ctx.client.pending_stats.errors += 1;
+                        ctx.out.error(&e.0);
+                    }
+                }
+            }
             None => ctx.out.error("ERR unknown command"),
         }
     }
