@@ -12,8 +12,8 @@
 //! `tls` (rustls and generated certificates), `config` (options), `info` (INFO text), `alloc`
 //! (allocator-counted `used_memory`), `evict` (`maxmemory` and its eviction policies).
 
-pub mod alloc;
 pub mod acl;
+pub mod alloc;
 pub mod client;
 pub mod commands;
 pub mod config;
