@@ -242,6 +242,11 @@ pub struct BlockRequest {
     pub deadline: Option<tokio::time::Instant>,
     /// The reply on timeout.
     pub on_timeout: TimeoutReply,
+    /// The arguments to run again when woken, if not the original ones (XREAD's `$` resolved to the
+    /// ID it stood for when the client blocked).
+    pub rewrite: Option<Vec<Vec<u8>>>,
+    /// Woken by every change of its keys rather than in turn (readers that consume nothing).
+    pub wake_all: bool,
 }
 
 /// The reply a blocking command gives when it times out.

@@ -183,7 +183,10 @@ where
     let id = client.handle.id;
     let notify = Arc::new(Notify::new());
     let keys: Vec<&[u8]> = request.keys.iter().map(|k| k.as_slice()).collect();
-    engine.store.events.block(db, &keys, id, &notify);
+    engine
+        .store
+        .events
+        .block(db, &keys, id, &notify, request.wake_all);
     engine.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
     let mut closed = false;
@@ -200,6 +203,7 @@ where
             out,
             now: crate::store::now_ms(),
             in_exec: false,
+            retry: true,
         };
         execute(&mut ctx, &argv);
         if ctx.client.block.take().is_none() {
@@ -289,11 +293,16 @@ fn process(
                     out,
                     now,
                     in_exec: false,
+                    retry: false,
                 };
                 execute(&mut ctx, &args);
                 off += consumed;
-                if client.block.is_some() {
-                    outcome = Outcome::Blocked(args.iter().map(|a| a.to_vec()).collect());
+                if let Some(req) = client.block.as_mut() {
+                    let run_again = req
+                        .rewrite
+                        .take()
+                        .unwrap_or_else(|| args.iter().map(|a| a.to_vec()).collect());
+                    outcome = Outcome::Blocked(run_again);
                     break;
                 }
                 if client.close_after_reply {

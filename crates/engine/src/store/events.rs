@@ -5,6 +5,8 @@
 //! Blocked clients wait in arrival order per key: a write wakes only the first waiter, which retries
 //! its command; if it succeeds, its own write (the pop) wakes the next one. A waiter that finds
 //! nothing keeps its place, so pushes serve blocked clients first-come, first-served, as in Redis.
+//! Readers that consume nothing (XREAD, XREADGROUP) wait as "broadcast" waiters instead: every change
+//! wakes all of them, as Redis serves every client blocked on a stream when it grows.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,10 +19,26 @@ use super::Blob;
 
 type KeyId = (usize, Blob);
 
+/// A blocked client: its id, how to wake it, and whether every change wakes it (not only its turn).
+type Waiter = (u64, Arc<Notify>, bool);
+
+/// Wake the first ordinary waiter and every broadcast waiter of a queue.
+fn wake(q: &VecDeque<Waiter>) {
+    let mut first = true;
+    for (_, n, all) in q {
+        if *all {
+            n.notify_one();
+        } else if first {
+            n.notify_one();
+            first = false;
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     watches: HashMap<KeyId, Vec<(u64, Arc<AtomicBool>)>>,
-    waiters: HashMap<KeyId, VecDeque<(u64, Arc<Notify>)>>,
+    waiters: HashMap<KeyId, VecDeque<Waiter>>,
 }
 
 /// The registry of watched keys and blocked clients of one store.
@@ -54,8 +72,19 @@ impl KeyEvents {
                 flag.store(true, Ordering::Release);
             }
         }
-        if let Some((_, first)) = inner.waiters.get(&id).and_then(|q| q.front()) {
-            first.notify_one();
+        if let Some(q) = inner.waiters.get(&id) {
+            wake(q);
+        }
+    }
+
+    /// Wake the clients blocked on a key without touching WATCHes (a stream group was destroyed).
+    pub fn ready(&self, db: usize, key: &[u8]) {
+        if self.blocked.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let id = (db, Blob::from_slice(key));
+        if let Some(q) = self.inner.lock().waiters.get(&id) {
+            wake(q);
         }
     }
 
@@ -73,10 +102,8 @@ impl KeyEvents {
             }
         }
         for ((d, _), q) in inner.waiters.iter() {
-            if db.is_none_or(|db| db == *d)
-                && let Some((_, first)) = q.front()
-            {
-                first.notify_one();
+            if db.is_none_or(|db| db == *d) {
+                wake(q);
             }
         }
     }
@@ -113,16 +140,17 @@ impl KeyEvents {
         }
     }
 
-    /// Queue `client` behind the clients already blocked on each key.
-    pub fn block(&self, db: usize, keys: &[&[u8]], client: u64, notify: &Arc<Notify>) {
+    /// Queue `client` behind the clients already blocked on each key; `all`: woken by every change
+    /// rather than in turn (readers that take nothing away).
+    pub fn block(&self, db: usize, keys: &[&[u8]], client: u64, notify: &Arc<Notify>, all: bool) {
         let mut inner = self.inner.lock();
         for key in keys {
             let q = inner
                 .waiters
                 .entry((db, Blob::from_slice(key)))
                 .or_default();
-            if !q.iter().any(|(c, _)| *c == client) {
-                q.push_back((client, notify.clone()));
+            if !q.iter().any(|(c, _, _)| *c == client) {
+                q.push_back((client, notify.clone(), all));
                 self.blocked.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -138,10 +166,10 @@ impl KeyEvents {
                 continue;
             };
             let before = q.len();
-            q.retain(|(c, _)| *c != client);
+            q.retain(|(c, _, _)| *c != client);
             self.blocked.fetch_sub(before - q.len(), Ordering::Relaxed);
             match q.front() {
-                Some((_, next)) => next.notify_one(),
+                Some((_, next, _)) => next.notify_one(),
                 None => {
                     inner.waiters.remove(&id);
                 }

@@ -11,6 +11,7 @@
 
 pub mod dict;
 pub mod events;
+pub mod stream;
 pub mod types;
 
 use std::collections::VecDeque;
@@ -22,6 +23,7 @@ use smallvec::SmallVec;
 
 pub use dict::{Dict, Node};
 pub use events::KeyEvents;
+pub use stream::{Stream, StreamId};
 pub use types::{LexBound, Score, ScoreBound, Table, ZSet};
 
 /// Bytes of a key or a small value, stored inline up to 16 bytes.
@@ -52,6 +54,8 @@ pub enum Value {
     Set(Box<Table<()>>),
     /// A sorted set.
     ZSet(Box<ZSet>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 /// Redis's default encoding thresholds (`*-max-listpack-*`, `set-max-intset-entries`).
@@ -90,6 +94,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // Redis keeps empty streams (their last ID and groups still matter).
+            Value::Stream(_) => false,
         }
     }
 
@@ -101,6 +107,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -156,6 +163,7 @@ impl Value {
                     "skiplist"
                 }
             }
+            Value::Stream(_) => "stream",
         }
     }
 }
@@ -455,6 +463,24 @@ impl<'a> Locked<'a> {
             db.events.touched(index, key);
         }
         node.map(|n| &mut n.value)
+    }
+
+    /// The live value of `key`, for a change that neither WATCH nor blocked clients hear about
+    /// (Redis 7.0 does not signal XREADGROUP, XACK, XCLAIM or XGROUP bookkeeping as a modification).
+    pub fn get_mut_quiet(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let h = self.expire_if_needed(key);
+        self.dict(h).get_mut(h, key).map(|n| &mut n.value)
+    }
+
+    /// Report a write to `key` made through [`get_mut_quiet`](Self::get_mut_quiet) (WATCH and
+    /// blocked clients hear about it).
+    pub fn touch(&mut self, key: &[u8]) {
+        self.db.events.touched(self.db.index, key);
+    }
+
+    /// Wake the clients blocked on `key` without invalidating WATCHes (Redis's `signalKeyAsReady`).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.db.events.ready(self.db.index, key);
     }
 
     /// The live node of `key` (value and expiry).
