@@ -245,8 +245,9 @@ pub struct BlockRequest {
     /// The arguments to run again when woken, if not the original ones (XREAD's `$` resolved to the
     /// ID it stood for when the client blocked).
     pub rewrite: Option<Vec<Vec<u8>>>,
-    /// Woken by every change of its keys rather than in turn (readers that consume nothing).
-    pub wake_all: bool,
+    /// A reader: when woken and it finds nothing, it passes the wake-up on to the next client in line
+    /// (several stream readers may be servable by one change).
+    pub relay: bool,
 }
 
 /// The reply a blocking command gives when it times out.

@@ -183,13 +183,12 @@ where
     let id = client.handle.id;
     let notify = Arc::new(Notify::new());
     let keys: Vec<&[u8]> = request.keys.iter().map(|k| k.as_slice()).collect();
-    engine
-        .store
-        .events
-        .block(db, &keys, id, &notify, request.wake_all);
+    engine.store.events.block(db, &keys, id, &notify);
     engine.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
     let mut closed = false;
+    // Whether the retry below follows a wake-up (the first attempt follows the registration).
+    let mut woken = false;
     client.handle.unblock.store(0, Ordering::Release);
     client.handle.blocked.store(true, Ordering::Release);
     'retry: loop {
@@ -209,13 +208,20 @@ where
         if ctx.client.block.take().is_none() {
             break;
         }
+        if request.relay && woken {
+            // Nothing for this reader: let the next one in line check.
+            engine.store.events.pass_on(db, &request.keys, id);
+        }
         loop {
             let deadline = request.deadline;
             tokio::select! {
                 biased;
                 _ = client.handle.kill.notified() => { closed = true; break 'retry; }
                 _ = shutdown.changed() => { closed = true; break 'retry; }
-                _ = notify.notified() => continue 'retry,
+                _ = notify.notified() => {
+                    woken = true;
+                    continue 'retry;
+                }
                 _ = client.handle.wake.notified() => {
                     match client.handle.unblock.swap(0, Ordering::AcqRel) {
                         1 => write_timeout_reply(out, request.on_timeout),

@@ -305,12 +305,12 @@ impl<'a> Ctx<'a> {
             deadline: timeout.map(|t| tokio::time::Instant::now() + t),
             on_timeout,
             rewrite: None,
-            wake_all: false,
+            relay: false,
         });
     }
 
-    /// [`block_on`](Self::block_on) for readers: every change of the keys wakes the client (not only
-    /// its turn in line), and when woken it runs `rewrite` instead of the original arguments.
+    /// [`block_on`](Self::block_on) for readers: a woken reader that finds nothing passes the wake-up
+    /// on to the next client in line, and it runs `rewrite` instead of the original arguments.
     pub fn block_reader<K: AsRef<[u8]>>(
         &mut self,
         keys: &[K],
@@ -320,7 +320,7 @@ impl<'a> Ctx<'a> {
         self.block_on(keys, timeout, TimeoutReply::NullArray);
         if let Some(req) = self.client.block.as_mut() {
             req.rewrite = Some(rewrite);
-            req.wake_all = true;
+            req.relay = true;
         }
     }
 

@@ -2,9 +2,10 @@
 //! XTRIM, XREAD, XREADGROUP, XGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO and XSETID.
 //!
 //! The data structure lives in `store::stream`. Blocking reads (XREAD/XREADGROUP BLOCK) wait as
-//! "broadcast" readers ([`Ctx::block_reader`]): every change of a stream wakes all of them, and XREAD
-//! runs again with `$` replaced by the ID it meant when the client blocked, so entries added while it
-//! waited are seen. Like Redis 7.0, only XADD, XDEL and XTRIM (when they change something) count as
+//! readers ([`Ctx::block_reader`]): woken in arrival order, one that finds nothing passes the turn to
+//! the next, so one XADD serves every reader it can (XREADGROUP consumers of one group first come,
+//! first served). XREAD runs again with `$` replaced by the ID it meant when the client blocked, so
+//! entries added while it waited are seen. Like Redis 7.0, only XADD, XDEL and XTRIM (when they change something) count as
 //! modifications for WATCH; group bookkeeping (XREADGROUP, XACK, XCLAIM, XGROUP) does not.
 
 use super::{CmdResult, Command, Ctx, Error, arity_error, cmd, err, flag::*, int_arg, is};

@@ -5,8 +5,9 @@
 //! Blocked clients wait in arrival order per key: a write wakes only the first waiter, which retries
 //! its command; if it succeeds, its own write (the pop) wakes the next one. A waiter that finds
 //! nothing keeps its place, so pushes serve blocked clients first-come, first-served, as in Redis.
-//! Readers that consume nothing (XREAD, XREADGROUP) wait as "broadcast" waiters instead: every change
-//! wakes all of them, as Redis serves every client blocked on a stream when it grows.
+//! Readers that take nothing away (XREAD, XREADGROUP of different groups) may all be servable by one
+//! change, so a woken reader that finds nothing passes the wake-up on to the client behind it
+//! ([`KeyEvents::pass_on`]): every reader gets its turn, in arrival order, as Redis serves them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -19,26 +20,10 @@ use super::Blob;
 
 type KeyId = (usize, Blob);
 
-/// A blocked client: its id, how to wake it, and whether every change wakes it (not only its turn).
-type Waiter = (u64, Arc<Notify>, bool);
-
-/// Wake the first ordinary waiter and every broadcast waiter of a queue.
-fn wake(q: &VecDeque<Waiter>) {
-    let mut first = true;
-    for (_, n, all) in q {
-        if *all {
-            n.notify_one();
-        } else if first {
-            n.notify_one();
-            first = false;
-        }
-    }
-}
-
 #[derive(Default)]
 struct Inner {
     watches: HashMap<KeyId, Vec<(u64, Arc<AtomicBool>)>>,
-    waiters: HashMap<KeyId, VecDeque<Waiter>>,
+    waiters: HashMap<KeyId, VecDeque<(u64, Arc<Notify>)>>,
 }
 
 /// The registry of watched keys and blocked clients of one store.
@@ -72,8 +57,8 @@ impl KeyEvents {
                 flag.store(true, Ordering::Release);
             }
         }
-        if let Some(q) = inner.waiters.get(&id) {
-            wake(q);
+        if let Some((_, first)) = inner.waiters.get(&id).and_then(|q| q.front()) {
+            first.notify_one();
         }
     }
 
@@ -83,8 +68,22 @@ impl KeyEvents {
             return;
         }
         let id = (db, Blob::from_slice(key));
-        if let Some(q) = self.inner.lock().waiters.get(&id) {
-            wake(q);
+        if let Some((_, first)) = self.inner.lock().waiters.get(&id).and_then(|q| q.front()) {
+            first.notify_one();
+        }
+    }
+
+    /// `client` was woken but could not proceed: wake the client queued right behind it on each key.
+    pub fn pass_on(&self, db: usize, keys: &[Vec<u8>], client: u64) {
+        let inner = self.inner.lock();
+        for key in keys {
+            let id = (db, Blob::from_slice(key));
+            if let Some(q) = inner.waiters.get(&id)
+                && let Some(pos) = q.iter().position(|(c, _)| *c == client)
+                && let Some((_, next)) = q.get(pos + 1)
+            {
+                next.notify_one();
+            }
         }
     }
 
@@ -102,8 +101,10 @@ impl KeyEvents {
             }
         }
         for ((d, _), q) in inner.waiters.iter() {
-            if db.is_none_or(|db| db == *d) {
-                wake(q);
+            if db.is_none_or(|db| db == *d)
+                && let Some((_, first)) = q.front()
+            {
+                first.notify_one();
             }
         }
     }
@@ -140,17 +141,16 @@ impl KeyEvents {
         }
     }
 
-    /// Queue `client` behind the clients already blocked on each key; `all`: woken by every change
-    /// rather than in turn (readers that take nothing away).
-    pub fn block(&self, db: usize, keys: &[&[u8]], client: u64, notify: &Arc<Notify>, all: bool) {
+    /// Queue `client` behind the clients already blocked on each key.
+    pub fn block(&self, db: usize, keys: &[&[u8]], client: u64, notify: &Arc<Notify>) {
         let mut inner = self.inner.lock();
         for key in keys {
             let q = inner
                 .waiters
                 .entry((db, Blob::from_slice(key)))
                 .or_default();
-            if !q.iter().any(|(c, _, _)| *c == client) {
-                q.push_back((client, notify.clone(), all));
+            if !q.iter().any(|(c, _)| *c == client) {
+                q.push_back((client, notify.clone()));
                 self.blocked.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -166,10 +166,10 @@ impl KeyEvents {
                 continue;
             };
             let before = q.len();
-            q.retain(|(c, _, _)| *c != client);
+            q.retain(|(c, _)| *c != client);
             self.blocked.fetch_sub(before - q.len(), Ordering::Relaxed);
             match q.front() {
-                Some((_, next, _)) => next.notify_one(),
+                Some((_, next)) => next.notify_one(),
                 None => {
                     inner.waiters.remove(&id);
                 }
