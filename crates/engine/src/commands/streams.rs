@@ -729,7 +729,13 @@ fn read_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
             }
             from.push(ReadFrom::New);
         } else {
-            from.push(ReadFrom::After(parse_strict_id(ida)?));
+            let id = parse_strict_id(ida)?;
+            // Redis marks `>` with the largest ID, so that ID given explicitly means `>` too.
+            if xreadgroup && id == StreamId::MAX {
+                from.push(ReadFrom::New);
+            } else {
+                from.push(ReadFrom::After(id));
+            }
         }
     }
     // Woken after blocking without COUNT: serve at most 1000 entries, like Redis.
@@ -758,15 +764,6 @@ fn read_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
     }
     let served = serve.iter().filter(|s| **s).count();
 
-    if let Some((g, consumer)) = group {
-        for key in keys.iter() {
-            if let Ok(Some(s)) = stream_quiet(&mut l, key)
-                && let Some(grp) = s.groups.get_mut(g)
-            {
-                grp.consumer(consumer, now);
-            }
-        }
-    }
     if served > 0 {
         let out = &mut *ctx.out;
         if out.resp3 {
@@ -786,6 +783,12 @@ fn read_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
                 out.array(0);
                 continue;
             };
+            // Like Redis, the consumer is created (and its seen time refreshed) only when served.
+            if let Some((g, c)) = group
+                && let Some(grp) = s.groups.get_mut(g)
+            {
+                grp.consumer(c, now);
+            }
             match (group, from[k]) {
                 (None, ReadFrom::After(id)) => {
                     let items: Vec<_> = match id.next() {
@@ -1240,7 +1243,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             justid = true;
         } else if is(opt, "IDLE") && more > 0 {
             j += 1;
-            delivery = now as i64 - num(args[j], "IDLE")?;
+            delivery = (now as i64).saturating_sub(num(args[j], "IDLE")?);
         } else if is(opt, "TIME") && more > 0 {
             j += 1;
             delivery = num(args[j], "TIME")?;
@@ -1660,11 +1663,6 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 "ERR The entries_added specified in XSETID is smaller than the target stream length",
             ));
         }
-    }
-    if id < s.max_deleted {
-        return Err(Error::from(
-            "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
-        ));
     }
     s.last_id = id;
     if entries_added != -1 {

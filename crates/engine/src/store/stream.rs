@@ -89,8 +89,9 @@ pub const NODE_MAX_BYTES: usize = 4096;
 /// One listpack node of Redis's layout, as far as trimming and XINFO need it.
 #[derive(Debug, Clone, PartialEq)]
 struct Node {
-    /// Live entries.
-    live: u64,
+    /// Its live entries (usually IDs from its key up; after XSETID moved the last ID back on an
+    /// emptied stream, Redis appends smaller IDs to the tail node, so membership is kept explicitly).
+    ids: BTreeSet<StreamId>,
     /// Entries marked deleted but still inside the node.
     deleted: u64,
     /// Estimated listpack size in bytes.
@@ -376,7 +377,8 @@ impl Stream {
         let numfields = fields.len() / 2;
         let total: usize = fields.iter().map(|f| f.len()).sum();
         let tail = self.nodes.iter().next_back().and_then(|(k, n)| {
-            let full = n.bytes + total >= NODE_MAX_BYTES || n.live + n.deleted >= NODE_MAX_ENTRIES;
+            let full = n.bytes + total >= NODE_MAX_BYTES
+                || n.ids.len() as u64 + n.deleted >= NODE_MAX_ENTRIES;
             let same = n.master_fields.len() == numfields
                 && n.master_fields
                     .iter()
@@ -403,7 +405,7 @@ impl Stream {
                 self.nodes.insert(
                     id,
                     Node {
-                        live: 0,
+                        ids: BTreeSet::new(),
                         deleted: 0,
                         bytes,
                         master_fields,
@@ -436,7 +438,7 @@ impl Stream {
                 .sum::<usize>();
             bytes += lp_int_size(lp_count as i64);
             node.bytes += bytes;
-            node.live += 1;
+            node.ids.insert(id);
             node.last = id;
         }
         self.entries
@@ -448,8 +450,18 @@ impl Stream {
         }
     }
 
+    /// The key of the node holding live entry `id`.
     fn node_of(&self, id: StreamId) -> Option<StreamId> {
-        self.nodes.range(..=id).next_back().map(|(k, _)| *k)
+        let guess = self.nodes.range(..=id).next_back();
+        if let Some((k, n)) = guess
+            && n.ids.contains(&id)
+        {
+            return Some(*k);
+        }
+        self.nodes
+            .iter()
+            .find(|(_, n)| n.ids.contains(&id))
+            .map(|(k, _)| *k)
     }
 
     /// Remove one entry (XDEL); whether it existed. Updates the first ID and the maximal deleted ID.
@@ -460,10 +472,10 @@ impl Stream {
         if let Some(master) = self.node_of(id)
             && let Some(node) = self.nodes.get_mut(&master)
         {
-            if node.live <= 1 {
+            node.ids.remove(&id);
+            if node.ids.is_empty() {
                 self.nodes.remove(&master);
             } else {
-                node.live -= 1;
                 node.deleted += 1;
             }
         }
@@ -490,24 +502,20 @@ impl Stream {
             let Some((&master, node)) = self.nodes.iter().next() else {
                 break;
             };
-            let entries = node.live;
+            let entries = node.ids.len() as u64;
             if limit != 0 && deleted + entries > limit {
                 break;
             }
             let remove_node = match how {
-                Trim::MaxLen(max) => self.entries.len() as u64 - entries >= max,
+                Trim::MaxLen(max) => (self.entries.len() as u64).saturating_sub(entries) >= max,
                 Trim::MinId(min) => node.last < min,
             };
             if remove_node {
-                let next = self.nodes.range(master..).nth(1).map(|(k, _)| *k);
-                let doomed: Vec<StreamId> = match next {
-                    Some(n) => self.entries.range(master..n).map(|(k, _)| *k).collect(),
-                    None => self.entries.range(master..).map(|(k, _)| *k).collect(),
-                };
-                for k in doomed {
-                    self.entries.remove(&k);
+                if let Some(node) = self.nodes.remove(&master) {
+                    for k in node.ids {
+                        self.entries.remove(&k);
+                    }
                 }
-                self.nodes.remove(&master);
                 deleted += entries;
                 continue;
             }
@@ -515,29 +523,26 @@ impl Stream {
                 break;
             }
             // Remove single entries from the head node.
-            let mut removed = 0u64;
-            let ids: Vec<StreamId> = self
-                .entries
-                .range(master..)
-                .take(entries as usize)
-                .map(|(k, _)| *k)
-                .collect();
+            let ids: Vec<StreamId> = node.ids.iter().copied().collect();
+            let mut removed = Vec::new();
             for k in ids {
                 let stop = match how {
-                    Trim::MaxLen(max) => self.entries.len() as u64 <= max,
+                    Trim::MaxLen(max) => (self.entries.len() - removed.len()) as u64 <= max,
                     Trim::MinId(min) => k >= min,
                 };
                 if stop {
                     break;
                 }
-                self.entries.remove(&k);
-                removed += 1;
+                removed.push(k);
             }
             if let Some(node) = self.nodes.get_mut(&master) {
-                node.live -= removed;
-                node.deleted += removed;
+                for k in &removed {
+                    node.ids.remove(k);
+                    self.entries.remove(k);
+                }
+                node.deleted += removed.len() as u64;
             }
-            deleted += removed;
+            deleted += removed.len() as u64;
             break;
         }
         self.first_id = self.first().map(|(k, _)| k).unwrap_or_default();
@@ -572,9 +577,9 @@ impl Stream {
         }
         if self.max_deleted.is_zero() || self.max_deleted < self.first_id {
             if id < self.first_id {
-                return (self.entries_added - self.entries.len() as u64) as i64;
+                return self.entries_added.saturating_sub(self.entries.len() as u64) as i64;
             } else if id == self.first_id {
-                return (self.entries_added - self.entries.len() as u64 + 1) as i64;
+                return (self.entries_added.saturating_sub(self.entries.len() as u64) + 1) as i64;
             }
         }
         INVALID_ENTRIES_READ
@@ -659,6 +664,27 @@ mod tests {
         assert_eq!(s.first_id, StreamId::new(2, 0));
         assert_eq!(s.max_deleted, StreamId::new(1, 0));
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn ids_below_the_tail_node_after_xsetid() {
+        let mut s = Stream::new();
+        for i in 1..=3 {
+            add(&mut s, i, 0);
+        }
+        assert!(s.delete(StreamId::new(3, 0)));
+        // The node's last ID (3-0, deleted) keeps it: its live entries go one by one.
+        assert_eq!(s.trim(Trim::MinId(StreamId::new(3, 0)), false, 0), 2);
+        assert!(s.is_empty());
+        assert_eq!(s.node_count(), 1);
+        // XSETID may move the last ID back on an empty stream; the next entry joins the tail node.
+        s.last_id = StreamId::new(0, 5);
+        add(&mut s, 0, 6);
+        assert_eq!(s.len(), 1);
+        assert!(s.delete(StreamId::new(0, 6)));
+        add(&mut s, 0, 7);
+        assert_eq!(s.trim(Trim::MaxLen(0), false, 0), 1);
+        assert!(s.is_empty());
     }
 
     #[test]
