@@ -1368,7 +1368,6 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     while let Some(from) = cursor {
         let Some(g) = s.groups.get(gname) else { break };
         let Some((&id, n)) = g.pel.range(from..).next() else {
-            cursor = None;
             break;
         };
         if attempts == 0 || count == 0 {
@@ -1400,7 +1399,6 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         claimed.push(id);
         count -= 1;
     }
-    let _ = cursor;
     let out = &mut *ctx.out;
     out.array(3);
     reply_id(out, next);
