@@ -58,6 +58,7 @@ fn run_batch(
             out,
             now,
             in_exec: false,
+            retry: false,
         };
         execute(&mut ctx, &args);
         off += consumed;

@@ -133,6 +133,7 @@ impl Harness {
             out: &mut out,
             now: redlink_engine::store::now_ms(),
             in_exec: false,
+            retry: false,
         };
         execute(&mut ctx, args);
         let (frame, _) = redis_protocol::resp2::decode::decode(&out.buf)

@@ -252,6 +252,12 @@ pub struct BlockRequest {
     pub deadline: Option<tokio::time::Instant>,
     /// The reply on timeout.
     pub on_timeout: TimeoutReply,
+    /// The arguments to run again when woken, if not the original ones (XREAD's `$` resolved to the
+    /// ID it stood for when the client blocked).
+    pub rewrite: Option<Vec<Vec<u8>>>,
+    /// A reader: when woken and it finds nothing, it passes the wake-up on to the next client in line
+    /// (several stream readers may be servable by one change).
+    pub relay: bool,
 }
 
 /// The reply a blocking command gives when it times out.

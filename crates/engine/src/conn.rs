@@ -224,6 +224,8 @@ where
     engine.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
     let mut closed = false;
+    // Whether the retry below follows a wake-up (the first attempt follows the registration).
+    let mut woken = false;
     client.handle.unblock.store(0, Ordering::Release);
     client.handle.blocked.store(true, Ordering::Release);
     'retry: loop {
@@ -237,10 +239,15 @@ where
             out,
             now: crate::store::now_ms(),
             in_exec: false,
+            retry: true,
         };
         execute(&mut ctx, &argv);
         if ctx.client.block.take().is_none() {
             break;
+        }
+        if request.relay && woken {
+            // Nothing for this reader: let the next one in line check.
+            engine.store.events.pass_on(db, &request.keys, id);
         }
         loop {
             let deadline = request.deadline;
@@ -248,7 +255,10 @@ where
                 biased;
                 _ = client.handle.kill.notified() => { closed = true; break 'retry; }
                 _ = shutdown.changed() => { closed = true; break 'retry; }
-                _ = notify.notified() => continue 'retry,
+                _ = notify.notified() => {
+                    woken = true;
+                    continue 'retry;
+                }
                 _ = client.handle.wake.notified() => {
                     match client.handle.unblock.swap(0, Ordering::AcqRel) {
                         1 => write_timeout_reply(out, request.on_timeout),
@@ -335,11 +345,16 @@ fn process(
                     out,
                     now,
                     in_exec: false,
+                    retry: false,
                 };
                 execute(&mut ctx, &args);
                 off += consumed;
-                if client.block.is_some() {
-                    outcome = Outcome::Blocked(args.iter().map(|a| a.to_vec()).collect());
+                if let Some(req) = client.block.as_mut() {
+                    let run_again = req
+                        .rewrite
+                        .take()
+                        .unwrap_or_else(|| args.iter().map(|a| a.to_vec()).collect());
+                    outcome = Outcome::Blocked(run_again);
                     break;
                 }
                 if client.close_after_reply {

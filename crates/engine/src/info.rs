@@ -122,9 +122,13 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 out,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n\
-                 blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                 blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
                 engine.clients.count(),
                 cfg.maxclients(),
+                engine
+                    .stats
+                    .blocked_clients
+                    .load(std::sync::atomic::Ordering::Relaxed),
             );
         }
         "memory" => {

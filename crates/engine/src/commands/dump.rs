@@ -34,7 +34,12 @@ fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.account(payload.is_some(), &l);
     drop(l);
     match payload {
-        Some(p) => ctx.out.bulk(&p),
+        Some(Some(p)) => ctx.out.bulk(&p),
+        Some(None) => {
+            return Err(Error::from(
+                "ERR redlink cannot DUMP stream keys yet (Redis's stream serialization is not implemented)",
+            ));
+        }
         None => ctx.out.null(),
     }
     Ok(())

@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -211,7 +212,7 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 18] = [
+        let families: [&'static [Command]; 19] = [
             acl::COMMANDS,
             blocking::COMMANDS,
             pubsub::COMMANDS,
@@ -230,6 +231,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::Random
             geo::COMMANDS,
             diagnostics::COMMANDS,
             dump::COMMANDS,
+            streams::COMMANDS,
         ];
         families
             .iter()
@@ -263,6 +265,8 @@ pub struct Ctx<'a> {
     pub now: u64,
     /// Running inside EXEC (the gate is already held exclusively).
     pub in_exec: bool,
+    /// Running again after a blocking wait was woken (not the client's first attempt).
+    pub retry: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -306,7 +310,24 @@ impl<'a> Ctx<'a> {
             keys: keys.iter().map(|k| k.as_ref().to_vec()).collect(),
             deadline: timeout.map(|t| tokio::time::Instant::now() + t),
             on_timeout,
+            rewrite: None,
+            relay: false,
         });
+    }
+
+    /// [`block_on`](Self::block_on) for readers: a woken reader that finds nothing passes the wake-up
+    /// on to the next client in line, and it runs `rewrite` instead of the original arguments.
+    pub fn block_reader<K: AsRef<[u8]>>(
+        &mut self,
+        keys: &[K],
+        timeout: Option<std::time::Duration>,
+        rewrite: Vec<Vec<u8>>,
+    ) {
+        self.block_on(keys, timeout, TimeoutReply::NullArray);
+        if let Some(req) = self.client.block.as_mut() {
+            req.rewrite = Some(rewrite);
+            req.relay = true;
+        }
     }
 
     /// Account for a lookup (INFO keyspace_hits / keyspace_misses) and lazily expired keys.

@@ -657,6 +657,7 @@ fn usage(key: &[u8], v: &Value) -> usize {
             Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 24).sum::<usize>() + 64,
             Value::Set(s) => s.iter().map(|(k, _)| k.len() + 16).sum::<usize>() + 64,
             Value::ZSet(z) => z.iter().map(|(m, _)| m.len() + 40).sum::<usize>() + 96,
+            Value::Stream(s) => s.memory(),
         }
 }
 

@@ -5,6 +5,9 @@
 //! Blocked clients wait in arrival order per key: a write wakes only the first waiter, which retries
 //! its command; if it succeeds, its own write (the pop) wakes the next one. A waiter that finds
 //! nothing keeps its place, so pushes serve blocked clients first-come, first-served, as in Redis.
+//! Readers that take nothing away (XREAD, XREADGROUP of different groups) may all be servable by one
+//! change, so a woken reader that finds nothing passes the wake-up on to the client behind it
+//! ([`KeyEvents::pass_on`]): every reader gets its turn, in arrival order, as Redis serves them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -56,6 +59,31 @@ impl KeyEvents {
         }
         if let Some((_, first)) = inner.waiters.get(&id).and_then(|q| q.front()) {
             first.notify_one();
+        }
+    }
+
+    /// Wake the clients blocked on a key without touching WATCHes (a stream group was destroyed).
+    pub fn ready(&self, db: usize, key: &[u8]) {
+        if self.blocked.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let id = (db, Blob::from_slice(key));
+        if let Some((_, first)) = self.inner.lock().waiters.get(&id).and_then(|q| q.front()) {
+            first.notify_one();
+        }
+    }
+
+    /// `client` was woken but could not proceed: wake the client queued right behind it on each key.
+    pub fn pass_on(&self, db: usize, keys: &[Vec<u8>], client: u64) {
+        let inner = self.inner.lock();
+        for key in keys {
+            let id = (db, Blob::from_slice(key));
+            if let Some(q) = inner.waiters.get(&id)
+                && let Some(pos) = q.iter().position(|(c, _)| *c == client)
+                && let Some((_, next)) = q.get(pos + 1)
+            {
+                next.notify_one();
+            }
         }
     }
 

@@ -11,6 +11,7 @@
 
 pub mod dict;
 pub mod events;
+pub mod stream;
 pub mod types;
 
 use std::collections::VecDeque;
@@ -23,6 +24,7 @@ use smallvec::SmallVec;
 
 pub use dict::{Dict, Node};
 pub use events::KeyEvents;
+pub use stream::{Stream, StreamId};
 pub use types::{LexBound, Score, ScoreBound, Table, ZSet};
 
 /// Bytes of a key or a small value, stored inline up to 16 bytes.
@@ -53,6 +55,8 @@ pub enum Value {
     Set(Box<Table<()>>),
     /// A sorted set.
     ZSet(Box<ZSet>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 /// Redis's default encoding thresholds (`*-max-listpack-*`, `set-max-intset-entries`).
@@ -91,6 +95,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // Redis keeps empty streams (their last ID and groups still matter).
+            Value::Stream(_) => false,
         }
     }
 
@@ -102,6 +108,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -157,6 +164,7 @@ impl Value {
                     "skiplist"
                 }
             }
+            Value::Stream(_) => "stream",
         }
     }
 }
@@ -564,7 +572,7 @@ impl<'a> Locked<'a> {
     }
 
     /// The live node of `key`, its access clock (and LFU counter) updated like Redis's `lookupKey`.
-    fn touch(&mut self, key: &[u8]) -> Option<&mut Node<Value>> {
+    fn access(&mut self, key: &[u8]) -> Option<&mut Node<Value>> {
         let h = self.expire_if_needed(key);
         let (now, lfu) = (self.now, self.db.lfu.load(Ordering::Relaxed));
         let n = self.dict(h).get_mut(h, key)?;
@@ -577,7 +585,7 @@ impl<'a> Locked<'a> {
 
     /// The live value of `key`.
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
-        self.touch(key).map(|n| &n.value)
+        self.access(key).map(|n| &n.value)
     }
 
     /// The live value of `key` through a shared borrow, so several keys can be read at once. Unlike
@@ -596,16 +604,34 @@ impl<'a> Locked<'a> {
     /// The live value of `key`, for update in place.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         let (db, index) = (self.db, self.db.index);
-        let node = self.touch(key);
+        let node = self.access(key);
         if node.is_some() {
             db.events.touched(index, key);
         }
         node.map(|n| &mut n.value)
     }
 
+    /// The live value of `key`, for a change that neither WATCH nor blocked clients hear about
+    /// (Redis 7.0 does not signal XREADGROUP, XACK, XCLAIM or XGROUP bookkeeping as a modification).
+    pub fn get_mut_quiet(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let h = self.expire_if_needed(key);
+        self.dict(h).get_mut(h, key).map(|n| &mut n.value)
+    }
+
+    /// Report a write to `key` made through [`get_mut_quiet`](Self::get_mut_quiet) (WATCH and
+    /// blocked clients hear about it).
+    pub fn touch(&mut self, key: &[u8]) {
+        self.db.events.touched(self.db.index, key);
+    }
+
+    /// Wake the clients blocked on `key` without invalidating WATCHes (Redis's `signalKeyAsReady`).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.db.events.ready(self.db.index, key);
+    }
+
     /// The live node of `key` (value and expiry).
     pub fn node(&mut self, key: &[u8]) -> Option<&Node<Value>> {
-        self.touch(key).map(|n| &*n)
+        self.access(key).map(|n| &*n)
     }
 
     /// The live node of `key` without counting an access (OBJECT IDLETIME / FREQ).
