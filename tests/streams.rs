@@ -777,6 +777,18 @@ async fn consumer_groups() {
     assert_eq!(names, ["c0", "c1", "c2"]);
     assert_eq!(field(&consumers[1], "pending"), i(1));
     assert!(matches!(field(&consumers[1], "idle"), V::Int(n) if n >= 0));
+    // c1 was given an entry: active; a consumer never given one reports -1.
+    assert!(matches!(field(&consumers[1], "inactive"), V::Int(n) if n >= 0));
+    q(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "idle-one"]).await;
+    let V::Array(all) = q(&mut c, &["XINFO", "CONSUMERS", "s", "g"]).await else {
+        panic!("consumers")
+    };
+    let idle_one = all
+        .iter()
+        .find(|c| text(&field(c, "name")) == "idle-one")
+        .expect("created");
+    assert_eq!(field(idle_one, "inactive"), i(-1));
+    q(&mut c, &["XGROUP", "DELCONSUMER", "s", "g", "idle-one"]).await;
     assert_eq!(
         e(&mut c, &["XINFO", "CONSUMERS", "s", "nog"]).await,
         "NOGROUP No such consumer group 'nog' for key name 's'"
@@ -1148,7 +1160,8 @@ async fn resp3_shapes() {
     let V::Array(consumers) = q(&mut c, &["XINFO", "CONSUMERS", "s", "g"]).await else {
         panic!("consumers")
     };
-    assert!(matches!(&consumers[0], V::Map(m) if m.len() == 3));
+    // Redis 7.2's shape: name, pending, idle, inactive.
+    assert!(matches!(&consumers[0], V::Map(m) if m.len() == 4));
     // The history of a deleted pending entry: [id, null].
     q(&mut c, &["XDEL", "s", "1-1"]).await;
     assert_eq!(

@@ -1461,13 +1461,17 @@ fn xinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             };
             out.array(g.consumers.len());
             for (name, c) in g.consumers.iter() {
-                out.map(3);
+                // Redis 7.2's shape (the version redlink reports): `inactive` is the time since the
+                // consumer was last given entries, -1 if never.
+                out.map(4);
                 out.bulk(b"name");
                 out.bulk(name);
                 out.bulk(b"pending");
                 out.int(c.pel.len() as i64);
                 out.bulk(b"idle");
                 out.int((now as i64 - c.seen_time as i64).max(0));
+                out.bulk(b"inactive");
+                out.int(c.active_time.map_or(-1, |t| (now as i64 - t as i64).max(0)));
             }
         }
         "groups" => {
@@ -1595,11 +1599,13 @@ fn xinfo_stream(out: &mut Out, s: &Stream, sub: &[u8], opts: &[&[u8]]) -> CmdRes
         out.bulk(b"consumers");
         out.array(g.consumers.len());
         for (cname, c) in g.consumers.iter() {
-            out.map(4);
+            out.map(5);
             out.bulk(b"name");
             out.bulk(cname);
             out.bulk(b"seen-time");
             out.int(c.seen_time as i64);
+            out.bulk(b"active-time");
+            out.int(c.active_time.map_or(-1, |t| t as i64));
             out.bulk(b"pel-count");
             out.int(c.pel.len() as i64);
             out.bulk(b"pending");

@@ -116,8 +116,10 @@ pub struct Nack {
 /// A consumer of a group.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Consumer {
-    /// Last time it read or claimed (unix ms).
+    /// Last time it tried to read or claim (unix ms).
     pub seen_time: u64,
+    /// Last time it was given entries, by a read or a claim (unix ms; Redis 7.2's `active-time`).
+    pub active_time: Option<u64>,
     /// The IDs it owns in the group's PEL.
     pub pel: BTreeSet<StreamId>,
 }
@@ -180,6 +182,7 @@ impl Group {
         }
         if let Some(c) = self.consumers.get_mut(&owner) {
             c.pel.insert(id);
+            c.active_time = Some(now);
         }
         let nack = self.pel.entry(id).or_insert_with(|| Nack {
             consumer: owner.clone(),
