@@ -329,3 +329,86 @@ async fn latency_monitor_sees_a_slow_command() {
         .unwrap_err();
     assert!(err.to_string().contains("Invalid master port"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn command_list_and_getkeys_follow_key_specs() {
+    let (_s, addr) = start("127.0.5.22", &[]);
+    let mut c = common::client(addr).await;
+    let all: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        all.contains(&"config|get".to_string()),
+        "subcommands listed"
+    );
+    assert!(all.contains(&"get".to_string()));
+    let list_cat: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("ACLCAT")
+        .arg("list")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(list_cat.len() > 15 && list_cat.contains(&"lpop".to_string()));
+    let module: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("MODULE")
+        .arg("x")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(module.is_empty());
+    let l: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("PATTERN")
+        .arg("l*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(l.iter().all(|n| n.starts_with('l')) && l.contains(&"lpop".to_string()));
+    for (cmd, keys) in [
+        (vec!["MSET", "a", "1", "b", "2"], vec!["a", "b"]),
+        (
+            vec!["ZUNIONSTORE", "d", "2", "x", "y", "WEIGHTS", "1", "2"],
+            vec!["d", "x", "y"],
+        ),
+        (
+            vec!["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"],
+            vec!["s1", "s2"],
+        ),
+        (vec!["SORT", "k", "STORE", "dst"], vec!["k", "dst"]),
+    ] {
+        let got: Vec<String> = redis::cmd("COMMAND")
+            .arg("GETKEYS")
+            .arg(&cmd)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(got, keys, "{cmd:?}");
+    }
+    for (cmd, text) in [
+        (
+            vec!["GET"],
+            "wrong number of arguments for 'command|getkeys' command",
+        ),
+        (vec!["NOPE", "a"], "Invalid command specified"),
+        (
+            vec!["GET", "a", "b"],
+            "Invalid number of arguments specified for command",
+        ),
+        (vec!["PING", "x"], "The command has no key arguments"),
+    ] {
+        let err = redis::cmd("COMMAND")
+            .arg("GETKEYS")
+            .arg(&cmd)
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(text), "{cmd:?}: {err}");
+    }
+}

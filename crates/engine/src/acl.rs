@@ -272,7 +272,9 @@ const SUBCOMMANDS: &[(&str, &str)] = &[
 ];
 
 /// The subcommands of `container` with their categories.
-fn subcommands(container: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+pub(crate) fn subcommands(
+    container: &str,
+) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
     SUBCOMMANDS.iter().filter_map(move |(full, cats)| {
         let (c, sub) = full.split_once('|')?;
         (c == container).then_some((sub, *cats))
@@ -1065,6 +1067,19 @@ pub fn key_args<'a>(cmd: &Command, args: &[&'a [u8]]) -> Vec<(&'a [u8], bool)> {
         "georadius" => [one(1, false), store_option(6, &["STORE", "STOREDIST"])].concat(),
         "georadiusbymember" => [one(1, false), store_option(5, &["STORE", "STOREDIST"])].concat(),
         "sort" | "sort_ro" => [one(1, false), store_option(2, &["STORE"])].concat(),
+        "eval" | "evalsha" | "fcall" => keynum(2, true),
+        "eval_ro" | "evalsha_ro" | "fcall_ro" => keynum(2, false),
+        "xread" | "xreadgroup" => {
+            // The keys are the first half of what follows STREAMS.
+            let write = cmd.name == "xreadgroup";
+            match args.iter().position(|a| a.eq_ignore_ascii_case(b"streams")) {
+                Some(at) => {
+                    let rest = &args[at + 1..];
+                    rest[..rest.len() / 2].iter().map(|k| (*k, write)).collect()
+                }
+                None => Vec::new(),
+            }
+        }
         _ => {
             let write = cmd.flags & flag::WRITE != 0;
             cmd.key_indexes(args.len())

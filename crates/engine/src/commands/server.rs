@@ -333,31 +333,39 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
         }
         "list" => {
-            let all = sorted_commands();
-            let filtered: Vec<&Command> = if args.len() == 5 && is(args[2], "FILTERBY") {
-                let v = String::from_utf8_lossy(args[4]).to_ascii_lowercase();
-                if is(args[3], "PATTERN") {
-                    all.into_iter()
-                        .filter(|c| crate::glob::matches(v.as_bytes(), c.name.as_bytes()))
-                        .collect()
-                } else if is(args[3], "ACLCAT") {
-                    all.into_iter()
-                        .filter(|c| crate::acl::in_category(c, &v))
-                        .collect()
-                } else {
-                    Vec::new()
+            // Every command and subcommand (`config|get`), as Redis 7 lists them.
+            let mut names: Vec<String> = Vec::new();
+            for c in sorted_commands() {
+                names.push(c.name.to_string());
+                names.extend(
+                    crate::acl::subcommands(c.name).map(|(sub, _)| format!("{}|{sub}", c.name)),
+                );
+            }
+            let filtered: Vec<String> = match args.len() {
+                2 => names,
+                5 if is(args[2], "FILTERBY") => {
+                    let v = String::from_utf8_lossy(args[4]).to_ascii_lowercase();
+                    if is(args[3], "PATTERN") {
+                        names
+                            .into_iter()
+                            .filter(|n| crate::glob::matches(args[4], n.as_bytes()))
+                            .collect()
+                    } else if is(args[3], "ACLCAT") {
+                        crate::acl::category_members(&v)
+                    } else if is(args[3], "MODULE") {
+                        Vec::new()
+                    } else {
+                        return Err(err::SYNTAX);
+                    }
                 }
-            } else if args.len() == 2 {
-                all
-            } else {
-                return Err(err::SYNTAX);
+                _ => return Err(err::SYNTAX),
             };
             ctx.out.array(filtered.len());
-            for c in filtered {
-                ctx.out.bulk(c.name.as_bytes());
+            for n in filtered {
+                ctx.out.bulk(n.as_bytes());
             }
         }
-        "getkeys" if args.len() >= 3 => {
+        "getkeys" if args.len() >= 4 => {
             let Some(c) = super::lookup(args[2]) else {
                 return Err(Error::from("ERR Invalid command specified"));
             };
@@ -366,15 +374,16 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     "ERR Invalid number of arguments specified for command",
                 ));
             }
-            let idx = c.key_indexes(args.len() - 2);
-            if idx.is_empty() {
+            let keys = crate::acl::key_args(c, &args[2..]);
+            if keys.is_empty() {
                 return Err(Error::from("ERR The command has no key arguments"));
             }
-            ctx.out.array(idx.len());
-            for i in idx {
-                ctx.out.bulk(args[2 + i]);
+            ctx.out.array(keys.len());
+            for (k, _) in keys {
+                ctx.out.bulk(k);
             }
         }
+        "getkeys" => return Err(super::sub_arity_error("command", "getkeys")),
         "help" => {
             let lines = [
                 "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
