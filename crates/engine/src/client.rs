@@ -148,6 +148,11 @@ impl Registry {
         self.map.lock().remove(&id);
     }
 
+    /// The client with this id, if connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.map.lock().get(&id).cloned()
+    }
+
     /// A snapshot of every client, by id.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.map.lock().values().cloned().collect()
@@ -370,6 +375,7 @@ impl Client {
     /// Release everything the client holds in shared registries (on disconnect or RESET).
     pub fn release(&mut self, engine: &Engine) {
         engine.pubsub.remove_monitor(self.handle.id);
+        engine.tracking.disable(self.handle.id);
         self.monitor = false;
         self.unwatch(engine);
         self.unsubscribe_all(engine);

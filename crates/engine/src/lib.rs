@@ -28,6 +28,7 @@ pub mod rdb;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod tracking;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -202,6 +203,8 @@ pub struct Shared {
     pub events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// SLOWLOG and the latency monitor.
     pub diagnostics: diagnostics::Diagnostics,
+    /// CLIENT TRACKING (client-side caching).
+    pub tracking: tracking::Tracking,
     /// The eviction pool (one evictor at a time).
     pub evictor: evict::Evictor,
 }
@@ -248,6 +251,7 @@ impl Engine {
             events: tokio::sync::broadcast::channel(256).0,
             pause: Pause::default(),
             diagnostics: diagnostics::Diagnostics::default(),
+            tracking: tracking::Tracking::default(),
             evictor: evict::Evictor::default(),
             acl: acl::Acl::default(),
         }));

@@ -41,6 +41,10 @@ pub enum Push {
     },
     /// A MONITOR line (sent as a status reply).
     Monitor(Bytes),
+    /// A client-side caching invalidation (CLIENT TRACKING): the keys, or `None` for everything
+    /// (FLUSHALL). RESP3: an `invalidate` push; RESP2 (a REDIRECT target): a `message` on
+    /// `__redis__:invalidate`.
+    Invalidate(Option<Vec<Bytes>>),
     /// `smessage channel payload` (sharded channels).
     SMessage {
         /// The shard channel.
@@ -54,6 +58,11 @@ impl Push {
     fn size(&self) -> usize {
         match self {
             Push::Monitor(line) => line.len() + 8,
+            Push::Invalidate(keys) => {
+                keys.as_ref()
+                    .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum())
+                    + 48
+            }
             Push::Message { channel, payload } | Push::SMessage { channel, payload } => {
                 channel.len() + payload.len() + 40
             }
@@ -72,6 +81,25 @@ impl Push {
                 out.raw(b"+");
                 out.raw(line);
                 out.raw(b"\r\n");
+            }
+            Push::Invalidate(keys) => {
+                if out.resp3 {
+                    out.push(2);
+                    out.bulk(b"invalidate");
+                } else {
+                    out.push(3);
+                    out.bulk(b"message");
+                    out.bulk(crate::tracking::INVALIDATE_CHANNEL);
+                }
+                match keys {
+                    Some(keys) => {
+                        out.array(keys.len());
+                        for k in keys {
+                            out.bulk(k);
+                        }
+                    }
+                    None => out.null_array(),
+                }
             }
             Push::Message { channel, payload } => {
                 out.push(3);
@@ -161,6 +189,11 @@ impl Mailbox {
             },
             Inbox { rx, queued },
         )
+    }
+
+    /// Queue a message with no output limit (small control messages such as invalidations).
+    pub fn send(&self, msg: Push) -> bool {
+        self.deliver(msg, Limit::default())
     }
 
     /// Queue a message; disconnect the client if the queue is over the hard limit, or has been over
@@ -276,6 +309,16 @@ impl Registry {
             map.remove(name);
         }
         was
+    }
+
+    /// Deliver `msg` to client `id` if it subscribes to `channel` (CLIENT TRACKING REDIRECT).
+    pub fn deliver_to(&self, channel: &[u8], id: u64, msg: Push) -> bool {
+        let mailbox = self
+            .channels
+            .lock()
+            .get(channel)
+            .and_then(|subs| subs.get(&id).cloned());
+        mailbox.is_some_and(|m| m.send(msg))
     }
 
     /// Deliver to channel subscribers and matching pattern subscribers; returns receivers.

@@ -377,18 +377,77 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.engine.pause.ended.notify_waiters();
             ctx.out.ok();
         }
-        // Client-side caching (CLIENT TRACKING) is not implemented: tracking is always off, which
-        // is what these report, exactly as redis-server does for a client that never enabled it.
-        "getredir" if argc == 2 => ctx.out.int(-1),
+        "tracking" if argc >= 3 => client_tracking(ctx, args)?,
+        "caching" if argc == 3 => {
+            let yes = if is(args[2], "yes") {
+                true
+            } else if is(args[2], "no") {
+                false
+            } else {
+                return Err(err::SYNTAX);
+            };
+            let id = ctx.client.handle.id;
+            let Some(o) = ctx
+                .engine
+                .tracking
+                .options(id)
+                .filter(|o| o.optin || o.optout)
+            else {
+                return Err(Error::from(
+                    "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+                ));
+            };
+            if !ctx.engine.tracking.set_caching(id, yes) {
+                return Err(Error::from(if o.optin {
+                    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+                } else {
+                    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+                }));
+            }
+            ctx.out.ok();
+        }
+        "getredir" if argc == 2 => {
+            let o = ctx.engine.tracking.options(ctx.client.handle.id);
+            ctx.out.int(o.map_or(-1, |o| o.redirect as i64));
+        }
         "trackinginfo" if argc == 2 => {
+            let o = ctx.engine.tracking.options(ctx.client.handle.id);
+            let mut flags: Vec<&str> = Vec::new();
+            match &o {
+                None => flags.push("off"),
+                Some(o) => {
+                    flags.push("on");
+                    if o.bcast {
+                        flags.push("bcast");
+                    }
+                    if o.optin {
+                        flags.push("optin");
+                    }
+                    if o.optout {
+                        flags.push("optout");
+                    }
+                    if o.noloop {
+                        flags.push("noloop");
+                    }
+                    if o.redirect != 0 && ctx.engine.clients.get(o.redirect).is_none() {
+                        flags.push("broken_redirect");
+                    }
+                }
+            }
             ctx.out.map(3);
             ctx.out.bulk(b"flags");
-            ctx.out.set(1);
-            ctx.out.bulk(b"off");
+            ctx.out.set(flags.len());
+            for f in flags {
+                ctx.out.bulk(f.as_bytes());
+            }
             ctx.out.bulk(b"redirect");
-            ctx.out.int(-1);
+            ctx.out.int(o.as_ref().map_or(-1, |o| o.redirect as i64));
             ctx.out.bulk(b"prefixes");
-            ctx.out.array(0);
+            let prefixes = o.map(|o| o.prefixes).unwrap_or_default();
+            ctx.out.array(prefixes.len());
+            for p in prefixes {
+                ctx.out.bulk(&p);
+            }
         }
         "unblock" if argc == 3 || argc == 4 => {
             let id = crate::protocol::parse_i64(args[2]).ok_or(err::NOT_INT)?;
@@ -459,13 +518,87 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.help(&lines);
         }
         "id" | "getname" | "setname" | "setinfo" | "info" | "no-evict" | "no-touch" | "reply"
-        | "help" | "kill" | "unblock" | "getredir" | "trackinginfo" | "pause" | "unpause" => {
+        | "help" | "kill" | "unblock" | "getredir" | "trackinginfo" | "pause" | "unpause"
+        | "tracking" | "caching" => {
             return Err(wrong());
         }
         _ => {
             return Err(super::unknown_subcommand("client", args[1]));
         }
     }
+    Ok(())
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP].
+fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let on = if is(args[2], "on") {
+        true
+    } else if is(args[2], "off") {
+        false
+    } else {
+        return Err(err::SYNTAX);
+    };
+    let mut o = crate::tracking::Options::default();
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if is(args[i], "redirect") && more {
+            i += 1;
+            o.redirect = u64::try_from(crate::protocol::parse_i64(args[i]).ok_or(err::NOT_INT)?)
+                .map_err(|_| err::NOT_INT)?;
+        } else if is(args[i], "prefix") && more {
+            i += 1;
+            o.prefixes.push(crate::store::Blob::from_slice(args[i]));
+        } else if is(args[i], "bcast") {
+            o.bcast = true;
+        } else if is(args[i], "optin") {
+            o.optin = true;
+        } else if is(args[i], "optout") {
+            o.optout = true;
+        } else if is(args[i], "noloop") {
+            o.noloop = true;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 1;
+    }
+    let id = ctx.client.handle.id;
+    if !on {
+        ctx.engine.tracking.disable(id);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if !o.bcast && !o.prefixes.is_empty() {
+        return Err(Error::from(
+            "ERR PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if let Some(current) = ctx.engine.tracking.options(id)
+        && current.bcast != o.bcast
+    {
+        return Err(Error::from(
+            "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+        ));
+    }
+    if o.optin && o.optout {
+        return Err(Error::from(
+            "ERR You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    if o.bcast && (o.optin || o.optout) {
+        return Err(Error::from(
+            "ERR OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    if o.redirect != 0 && o.redirect != id && ctx.engine.clients.get(o.redirect).is_none() {
+        return Err(Error::from(
+            "ERR The client ID you want redirect to does not exist",
+        ));
+    }
+    ctx.engine
+        .tracking
+        .enable(id, o, ctx.client.mailbox.clone(), ctx.out.resp3);
+    ctx.out.ok();
     Ok(())
 }
 

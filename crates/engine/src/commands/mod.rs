@@ -505,6 +505,9 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         let _gate = ctx.engine.store.gate.shared(ctx.client.gate_slot);
         (cmd.handler)(ctx, args)
     };
+    if ctx.engine.tracking.active() {
+        track(ctx, cmd, args);
+    }
     let handle = &ctx.client.handle;
     ctx.engine.diagnostics.command_ran(
         args,
@@ -522,6 +525,47 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     {
         write_timeout_reply(ctx.out, req.on_timeout);
     }
+}
+
+/// Tell CLIENT TRACKING what the command read or wrote (only while some client tracks).
+#[cold]
+fn track(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
+    use crate::tracking::Access;
+    let access = match cmd.name {
+        "flushdb" | "flushall" | "swapdb" => Access::Flush,
+        _ if cmd.flags & flag::WRITE != 0 => Access::Write,
+        _ if cmd.flags & flag::READONLY != 0 => Access::Read,
+        _ => Access::Read,
+    };
+    let keys: Vec<&[u8]> = match access {
+        Access::Flush => Vec::new(),
+        Access::Write => crate::acl::key_args(cmd, args)
+            .into_iter()
+            .filter(|(_, write)| *write)
+            .map(|(k, _)| k)
+            .collect(),
+        Access::Read if cmd.flags & flag::READONLY != 0 => crate::acl::key_args(cmd, args)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect(),
+        Access::Read => Vec::new(),
+    };
+    let is_caching = cmd.name == "client"
+        && args
+            .get(1)
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"caching"));
+    let engine = ctx.engine;
+    engine.tracking.after_command(
+        ctx.client.handle.id,
+        access,
+        &keys,
+        is_caching,
+        |target, push| {
+            engine
+                .pubsub
+                .deliver_to(crate::tracking::INVALIDATE_CHANNEL, target, push)
+        },
+    );
 }
 
 /// The reply of a blocking command that timed out.
