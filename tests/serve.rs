@@ -709,7 +709,8 @@ async fn tls_and_plain_side_by_side() {
     s.write_all(b"PING\r\n").await.unwrap();
     let out = read_some(&mut s, Duration::from_millis(500)).await;
     assert!(!out.starts_with(b"+PONG"), "{out:?}");
-    // TLS on the plain port fails the handshake.
+    // TLS on the plain port never completes the handshake: like redis-server, the engine reads the
+    // ClientHello as an inline request whose newline a NUL byte hides, and answers nothing.
     let bad = redis::Client::build_with_tls(
         format!("rediss://{ip}:{plain}/"),
         redis::TlsCertificates {
@@ -719,12 +720,12 @@ async fn tls_and_plain_side_by_side() {
     )
     .unwrap();
     let r = tokio::time::timeout(
-        Duration::from_secs(5),
+        Duration::from_secs(2),
         bad.get_multiplexed_async_connection(),
     )
     .await;
     assert!(
-        matches!(r, Ok(Err(_))),
+        !matches!(r, Ok(Ok(_))),
         "TLS client on plain port must fail"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -207,7 +207,10 @@ impl RequestParser {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Result<Frame, ProtocolError> {
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        // Redis finds the end of an inline request with strchr(), which stops at a NUL byte: a NUL
+        // before the newline hides it, and the request waits for more input until it is too big.
+        let end = buf.iter().position(|&b| b == b'\n' || b == 0);
+        let Some(nl) = end.filter(|&i| buf[i] == b'\n') else {
             if buf.len() > INLINE_MAX_SIZE {
                 return Err(ProtocolError::new("too big inline request"));
             }
@@ -414,6 +417,18 @@ impl Out {
         }
     }
 
+    /// An error reply from raw bytes (Redis echoes client bytes as they are); CR and LF become
+    /// spaces, as Redis maps them.
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        self.buf.reserve(msg.len() + 3);
+        self.buf.extend_from_slice(b"-");
+        for &b in msg {
+            self.buf
+                .extend_from_slice(&[if b == b'\r' || b == b'\n' { b' ' } else { b }]);
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
     /// An integer.
     pub fn int(&mut self, i: i64) {
         self.frame(&Resp2Frame::Integer(i));
@@ -603,6 +618,32 @@ mod tests {
         assert_eq!(
             p.parse(b"*1\r\n$16385\r\n", unauth).unwrap_err().0,
             "Protocol error: unauthenticated bulk length"
+        );
+    }
+
+    #[test]
+    fn inline_nul_hides_the_newline_like_strchr() {
+        // redis-server 7.0.15 answers nothing to "ECHO a\0b c\r\n" or "\0PING\r\nPING\r\n".
+        assert_eq!(
+            parse_all(b"ECHO a\0b c\r\nPING\r\n").unwrap(),
+            Vec::<Vec<Vec<u8>>>::new()
+        );
+        assert_eq!(
+            parse_all(b"\0PING\r\nPING\r\n").unwrap(),
+            Vec::<Vec<Vec<u8>>>::new()
+        );
+        // ...until the inline limit is passed.
+        let mut big = b"PING\0".to_vec();
+        big.resize(INLINE_MAX_SIZE + 1, b'x');
+        big.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_all(&big).unwrap_err().0,
+            "Protocol error: too big inline request"
+        );
+        // After the newline a NUL belongs to the next request.
+        assert_eq!(
+            parse_all(b"PING\r\n\0").unwrap(),
+            vec![vec![b"PING".to_vec()]]
         );
     }
 

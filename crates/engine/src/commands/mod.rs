@@ -365,21 +365,30 @@ pub fn unknown_subcommand(container: &str, given: &[u8]) -> Error {
     ))
 }
 
-fn unknown_command(args: &[&[u8]]) -> Error {
-    let name = String::from_utf8_lossy(args[0]);
-    let name: String = name.chars().take(128).collect();
-    let mut msg = format!("ERR unknown command '{name}', with args beginning with: ");
+/// Redis's unknown-command error, byte for byte: the name and the first arguments as raw bytes the
+/// way C's `%.128s` / `%.*s` print them (each stops at a NUL byte), the argument list growing only
+/// while it is under 128 bytes, each argument cut to the room left.
+fn unknown_command(args: &[&[u8]]) -> Vec<u8> {
+    fn c_str(a: &[u8]) -> &[u8] {
+        a.iter().position(|&b| b == 0).map_or(a, |i| &a[..i])
+    }
+    let name = c_str(args[0]);
+    let mut list = Vec::new();
     for a in args.iter().skip(1) {
-        let s = String::from_utf8_lossy(a);
-        let s: String = s.chars().take(128).collect();
-        msg.push('\'');
-        msg.push_str(&s);
-        msg.push_str("' ");
-        if msg.len() > 512 {
+        if list.len() >= 128 {
             break;
         }
+        let a = c_str(a);
+        let room = 128 - list.len();
+        list.push(b'\'');
+        list.extend_from_slice(&a[..a.len().min(room)]);
+        list.extend_from_slice(b"' ");
     }
-    Error::msg(msg)
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(&name[..name.len().min(128)]);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&list);
+    msg
 }
 
 /// Check and run (or queue) one command; its reply goes to `ctx.out`.
@@ -387,9 +396,21 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(name) = args.first() else {
         return;
     };
+    if !ctx.in_exec && (is(name, "post") || is(name, "host:")) {
+        // Redis's securityWarningCommand: an HTTP request (cross-protocol scripting) closes the
+        // connection at once, dropping the replies still pending, and answers nothing.
+        tracing::warn!(
+            client = ctx.client.handle.id,
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted."
+        );
+        ctx.out.buf.clear();
+        ctx.client.close_after_reply = true;
+        return;
+    }
     let Some(cmd) = lookup(name) else {
         ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, unknown_command(args));
+        ctx.client.pending_stats.errors += 1;
+        ctx.out.error_bytes(&unknown_command(args));
         return;
     };
     if !cmd.arity_ok(args.len()) {

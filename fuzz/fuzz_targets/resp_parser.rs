@@ -1,0 +1,219 @@
+//! Fuzz target: arbitrary bytes, in arbitrary splits, through the engine's request parser and the
+//! command dispatcher, the way `conn::run` drives them.
+//!
+//! Input layout: byte 0 = flags (bit 0: the engine has `requirepass` and the client starts
+//! unauthenticated, so the unauthenticated parser limits apply until an AUTH succeeds; bit 1: a tiny
+//! `proto-max-bulk-len`), bytes 1..3 = seed of the read sizes, the rest = what the client sends.
+//!
+//! Oracles besides "no panic, no hang, no unbounded allocation":
+//! - the parser finds the same commands (and the same protocol error) whether the input arrives at
+//!   once or in pieces (for inputs below the 64 KiB header limit, where buffering cannot matter);
+//! - every reply the dispatcher writes is well-formed RESP (RESP2, or RESP3 after `HELLO 3`) and
+//!   decodes completely (top-level error lines, which may echo raw client bytes, are checked for
+//!   framing only).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use redlink_engine::client::Client;
+use redlink_engine::commands::{Ctx, execute};
+use redlink_engine::protocol::{ArgVec, Frame, INLINE_MAX_SIZE, Limits, Out, RequestParser};
+use redlink_engine::{Config, ConnContext, Engine};
+
+type Commands = Vec<Vec<Vec<u8>>>;
+
+/// Parse `input` with fixed limits, fed in chunks of the given sizes; the commands found and the
+/// protocol error that ended the stream, if any.
+fn parse(
+    input: &[u8],
+    limits: Limits,
+    mut next_chunk: impl FnMut() -> usize,
+) -> (Commands, Option<String>) {
+    let mut parser = RequestParser::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    let mut cmds = Vec::new();
+    while fed < input.len() {
+        let n = next_chunk().clamp(1, input.len() - fed);
+        buf.extend_from_slice(&input[fed..fed + n]);
+        fed += n;
+        loop {
+            match parser.parse(&buf, limits) {
+                Ok(Frame::Command { consumed }) => {
+                    assert!(
+                        consumed > 0 && consumed <= buf.len(),
+                        "consumed {consumed} of {}",
+                        buf.len()
+                    );
+                    let mut args = ArgVec::new();
+                    parser.args(&buf[..consumed], &mut args);
+                    assert!(!args.is_empty(), "a command has a name");
+                    let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                    drop(args);
+                    cmds.push(owned);
+                    buf.drain(..consumed);
+                }
+                Ok(Frame::Skip { consumed }) => {
+                    assert!(
+                        consumed > 0 && consumed <= buf.len(),
+                        "skip {consumed} of {}",
+                        buf.len()
+                    );
+                    buf.drain(..consumed);
+                }
+                Ok(Frame::Incomplete { .. }) => break,
+                Err(e) => return (cmds, Some(e.0)),
+            }
+        }
+    }
+    (cmds, None)
+}
+
+/// Check that `out` holds only complete, well-formed replies.
+fn check_replies(out: &Out) {
+    let mut rest: &[u8] = &out.buf;
+    while !rest.is_empty() {
+        // A top-level error may carry raw client bytes (Redis echoes them in "unknown command"),
+        // which redis-protocol's decoders refuse as non-UTF-8: check its framing here.
+        if rest[0] == b'-' {
+            let end = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or_else(|| {
+                    panic!("unterminated error: {:?}", String::from_utf8_lossy(rest))
+                });
+            assert!(
+                !rest[..end].contains(&b'\n') && !rest[..end].contains(&b'\r'),
+                "error line: {rest:?}"
+            );
+            rest = &rest[end + 2..];
+            continue;
+        }
+        let used = if out.resp3 {
+            match redis_protocol::resp3::decode::complete::decode(rest) {
+                Ok(Some((_, used))) => used,
+                other => panic!(
+                    "bad RESP3 reply {other:?}: {:?}",
+                    String::from_utf8_lossy(rest)
+                ),
+            }
+        } else {
+            match redis_protocol::resp2::decode::decode(rest) {
+                Ok(Some((_, used))) => used,
+                other => panic!(
+                    "bad RESP2 reply {other:?}: {:?}",
+                    String::from_utf8_lossy(rest)
+                ),
+            }
+        };
+        assert!(used > 0);
+        rest = &rest[used..];
+    }
+}
+
+/// A small deterministic generator of read sizes (1..=64, sometimes large).
+fn chunker(seed: u16) -> impl FnMut() -> usize {
+    let mut x = u32::from(seed) | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        if x % 8 == 0 {
+            4096
+        } else {
+            (x % 64) as usize + 1
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 3 {
+        return;
+    }
+    let flags = data[0];
+    let seed = u16::from_le_bytes([data[1], data[2]]);
+    let input = &data[3..];
+    let with_password = flags & 1 != 0;
+    let max_bulk = if flags & 2 != 0 {
+        16
+    } else {
+        512 * 1024 * 1024
+    };
+
+    // 1. The parser alone: at once and in pieces, same result.
+    let limits = Limits {
+        unauthenticated: with_password,
+        max_bulk,
+    };
+    let whole = parse(input, limits, || usize::MAX);
+    let pieces = parse(input, limits, chunker(seed));
+    if input.len() <= INLINE_MAX_SIZE {
+        assert_eq!(whole, pieces, "split-dependent parse");
+    }
+
+    // 2. Parser + dispatcher on a fresh engine, as one connection would run them.
+    let mut config = Config::default();
+    if with_password {
+        let _ = config.set_startup("requirepass", "pw");
+    }
+    if flags & 2 != 0 {
+        let _ = config.set_startup("proto-max-bulk-len", "16");
+    }
+    let engine = Engine::new(config);
+    let addr = "127.0.0.1:6379".parse().expect("literal address");
+    let handle = engine.clients.register(ConnContext {
+        peer: addr,
+        local: addr,
+        tls: false,
+        endpoint: None,
+    });
+    let mut client = Client::new(handle, !with_password);
+    let mut out = Out::new(false);
+    let mut parser = RequestParser::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut next = chunker(seed.rotate_left(7));
+    let mut fed = 0;
+    'conn: while fed < input.len() {
+        let n = next().clamp(1, input.len() - fed);
+        buf.extend_from_slice(&input[fed..fed + n]);
+        fed += n;
+        loop {
+            let limits = Limits {
+                unauthenticated: !client.authenticated && with_password,
+                max_bulk: engine
+                    .hot
+                    .max_bulk
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            };
+            match parser.parse(&buf, limits) {
+                Ok(Frame::Command { consumed }) => {
+                    let mut args = ArgVec::new();
+                    parser.args(&buf[..consumed], &mut args);
+                    let mut ctx = Ctx {
+                        engine: &engine,
+                        client: &mut client,
+                        out: &mut out,
+                        now: redlink_engine::store::now_ms(),
+                        in_exec: false,
+                    };
+                    execute(&mut ctx, &args);
+                    drop(args);
+                    buf.drain(..consumed);
+                    // A blocked command would wait on the connection; here it simply gives up.
+                    client.block = None;
+                    check_replies(&out);
+                    out.buf.clear();
+                    if client.close_after_reply || engine.is_shutting_down() {
+                        break 'conn;
+                    }
+                }
+                Ok(Frame::Skip { consumed }) => {
+                    buf.drain(..consumed);
+                }
+                Ok(Frame::Incomplete { .. }) => break,
+                Err(_) => break 'conn,
+            }
+        }
+    }
+    client.release(&engine);
+});
