@@ -195,6 +195,7 @@ fuzz_target!(|data: &[u8]| {
                         out: &mut out,
                         now: redlink_engine::store::now_ms(),
                         in_exec: false,
+                        retry: false,
                     };
                     execute(&mut ctx, &args);
                     drop(args);
