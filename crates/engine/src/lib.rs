@@ -19,6 +19,7 @@ pub mod glob;
 pub mod info;
 pub mod protocol;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod store;
 pub mod tls;
@@ -161,6 +162,8 @@ pub struct Shared {
     pub config: RwLock<Config>,
     /// Hot copies of configuration values.
     pub hot: HotConfig,
+    /// Lua scripting: the script cache, the Lua state and the running-script state.
+    pub scripting: scripting::Scripting,
     /// Connected clients.
     pub clients: client::Registry,
     /// Pub/Sub subscriptions.
@@ -214,6 +217,7 @@ impl Engine {
             config: RwLock::new(config),
             hot: HotConfig::default(),
             clients: client::Registry::default(),
+            scripting: scripting::Scripting::default(),
             pubsub: pubsub::Registry::default(),
             stats: Stats::default(),
             started: Instant::now(),
@@ -245,6 +249,9 @@ impl Engine {
         self.pubsub
             .limit
             .store(c.pubsub_hard_limit(), Ordering::Relaxed);
+        self.scripting
+            .busy_threshold_ms
+            .store(c.busy_reply_threshold(), Ordering::Relaxed);
     }
 
     /// Tell subscribers (if any) what a client experienced.
@@ -259,6 +266,7 @@ impl Engine {
 
     /// Ask every listener and connection to stop (SHUTDOWN, SIGTERM).
     pub fn shutdown(&self) {
+        self.scripting.abort();
         self.shutdown.send_replace(true);
     }
 

@@ -13,6 +13,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -208,7 +209,7 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 15] = [
+        let families: [&'static [Command]; 16] = [
             blocking::COMMANDS,
             pubsub::COMMANDS,
             connection::COMMANDS,
@@ -224,6 +225,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::Random
             hyperloglog::COMMANDS,
             sort::COMMANDS,
             geo::COMMANDS,
+            scripting::COMMANDS,
         ];
         families
             .iter()
