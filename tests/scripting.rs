@@ -176,6 +176,30 @@ async fn conversions_both_ways() {
         V::Int(18)
     );
     assert_eq!(q(&mut c, &ev("return bit.tohex(-1)")).await, b("ffffffff"));
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("return cjson.encode({1,2,'a/b'}) .. cjson.encode({a=1}) .. cjson.encode({})")
+        )
+        .await,
+        b(r#"[1,2,"a\/b"]{"a":1}{}"#)
+    );
+    assert_eq!(
+        q(&mut c, &ev(r#"local t = cjson.decode('{"a":[1,2.5,null]}') return {t.a[1], tostring(t.a[2]), type(t.a[3])}"#)).await,
+        V::Array(vec![V::Int(1), b("2.5"), b("userdata")])
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("return {cmsgpack.unpack(cmsgpack.pack({1,2,'a'}, 300, -5))}")
+        )
+        .await,
+        V::Array(vec![
+            V::Array(vec![V::Int(1), V::Int(2), b("a")]),
+            V::Int(300),
+            V::Int(-5)
+        ])
+    );
     // KEYS and ARGV; numbers passed to commands.
     assert_eq!(
         q(

@@ -17,6 +17,8 @@ use crate::commands::{Ctx, Error, flag, lookup, run};
 use crate::protocol::Out;
 
 mod bitlib;
+mod cjson;
+mod cmsgpack;
 
 /// Reply of a client whose command meets a script that ran past the threshold.
 pub const BUSY: &str =
@@ -346,6 +348,8 @@ impl Vm {
             version_num(crate::commands::connection::REDIS_VERSION),
         )?;
         imp.raw_set("bit", bitlib::create(&lua)?)?;
+        imp.raw_set("cjson", cjson::create(&lua)?)?;
+        imp.raw_set("cmsgpack", cmsgpack::create(&lua)?)?;
         let resp_flags = flags.clone();
         imp.raw_set(
             "setresp",

@@ -116,6 +116,7 @@ redis.REDIS_VERSION_NUM = impl.version_num
 G.redis = protect(redis)
 G.bit = impl.bit and protect(impl.bit) or nil
 G.cjson = impl.cjson and protect(impl.cjson) or nil
+G.cmsgpack = impl.cmsgpack and protect(impl.cmsgpack) or nil
 for _, name in ipairs({ 'string', 'table', 'math', 'coroutine' }) do
   G[name] = protect(G[name])
 end
@@ -151,6 +152,14 @@ local function handler(err)
     if pending then
       err = pending
     end
+  end
+  if type(err) == 'userdata' then
+    -- Another error raised by a Rust library function: report it like luaL_error would.
+    local text = tostring(err):gsub('^runtime error: ', ''):gsub('\n?stack traceback:.*$', '')
+    if i then
+      text = i.short_src .. ':' .. tostring(i.currentline) .. ': ' .. text
+    end
+    err = text
   end
   if type(err) ~= 'table' then
     err = { err = 'ERR ' .. tostring(err) }
