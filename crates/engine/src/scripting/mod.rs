@@ -325,21 +325,79 @@ impl Vm {
             )
         };
         let imp = lua.create_table()?;
+        // Library functions that can fail are Rust (C) functions, so that a failure reports the
+        // caller's line even when the script tail-calls them (`return redis.setresp(4)`).
         imp.raw_set(
             "sha1hex",
-            lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise(lua, "wrong number of arguments"));
+                }
+                Ok(sha1_hex(&lua_tostring(&args[0]).unwrap_or_default()))
+            })?,
         )?;
         imp.raw_set(
             "log",
-            lua.create_function(|_, (level, msg): (i64, mlua::String)| {
-                let msg = String::from_utf8_lossy(&msg.as_bytes()).into_owned();
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() < 2 {
+                    return Err(raise(lua, "redis.log() requires two arguments or more."));
+                }
+                let level = match &args[0] {
+                    Value::Number(n) => *n as i64,
+                    Value::Integer(i) => *i,
+                    _ => return Err(raise(lua, "First argument must be a number (log level).")),
+                };
+                if !(0..=3).contains(&level) {
+                    return Err(raise(lua, "Invalid debug level."));
+                }
+                let parts: Vec<String> = args
+                    .iter()
+                    .skip(1)
+                    .filter_map(lua_tostring)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .collect();
+                let msg = parts.join(" ");
                 match level {
-                    0 => tracing::debug!(target: "redlink::lua", "{msg}"),
-                    1 => tracing::debug!(target: "redlink::lua", "{msg}"),
+                    0 | 1 => tracing::debug!(target: "redlink::lua", "{msg}"),
                     2 => tracing::info!(target: "redlink::lua", "{msg}"),
                     _ => tracing::warn!(target: "redlink::lua", "{msg}"),
                 }
                 Ok(())
+            })?,
+        )?;
+        let resp_flags = flags.clone();
+        imp.raw_set(
+            "setresp",
+            lua.create_function(move |lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise(lua, "redis.setresp() requires one argument."));
+                }
+                let v = match &args[0] {
+                    Value::Number(n) => *n as i64,
+                    Value::Integer(i) => *i,
+                    _ => 0,
+                };
+                if v != 2 && v != 3 {
+                    return Err(raise(lua, "RESP version must be 2 or 3."));
+                }
+                resp_flags.resp.store(v, Ordering::Release);
+                Ok(())
+            })?,
+        )?;
+        imp.raw_set(
+            "set_repl",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise(lua, "redis.set_repl() requires two arguments."));
+                }
+                match &args[0] {
+                    Value::Number(n) if (0.0..=3.0).contains(n) => Ok(()),
+                    Value::Integer(i) if (0..=3).contains(i) => Ok(()),
+                    _ => Err(raise(
+                        lua,
+                        "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    )),
+                }
             })?,
         )?;
         imp.raw_set("version", crate::commands::connection::REDIS_VERSION)?;
@@ -350,14 +408,6 @@ impl Vm {
         imp.raw_set("bit", bitlib::create(&lua)?)?;
         imp.raw_set("cjson", cjson::create(&lua)?)?;
         imp.raw_set("cmsgpack", cmsgpack::create(&lua)?)?;
-        let resp_flags = flags.clone();
-        imp.raw_set(
-            "setresp",
-            lua.create_function(move |_, v: i64| {
-                resp_flags.resp.store(v, Ordering::Release);
-                Ok(())
-            })?,
-        )?;
         imp.raw_set(
             "take_pending",
             lua.create_function(|lua, text: mlua::String| {
@@ -531,6 +581,30 @@ fn version_num(v: &str) -> i64 {
         n = n * 256 + part.parse::<i64>().unwrap_or(0);
     }
     n
+}
+
+/// Raise `{err = "ERR msg"}` from a Rust library function (the table waits in the registry; the
+/// error handler picks it up).
+fn raise(lua: &Lua, msg: &str) -> mlua::Error {
+    let stash = || -> mlua::Result<()> {
+        let t = lua.create_table()?;
+        t.raw_set("err", format!("ERR {msg}"))?;
+        lua.set_named_registry_value(PENDING, t)
+    };
+    match stash() {
+        Ok(()) => mlua::Error::RuntimeError(CALL_FAILED.into()),
+        Err(e) => e,
+    }
+}
+
+/// `lua_tolstring`: strings as they are, numbers formatted like Lua; anything else has none.
+fn lua_tostring(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Integer(i) => Some(i.to_string().into_bytes()),
+        Value::Number(n) => Some(number_arg(*n)),
+        _ => None,
+    }
 }
 
 /// An error table `{err = "CODE msg"}` from a reply's error text.

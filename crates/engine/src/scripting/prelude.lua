@@ -57,52 +57,12 @@ function redis.status_reply(...)
   end
   return { ok = s }
 end
-function redis.sha1hex(...)
-  local s = ...
-  if select('#', ...) ~= 1 then
-    error(errtable('wrong number of arguments'))
-  end
-  return impl.sha1hex(tostring(s))
-end
+redis.sha1hex = impl.sha1hex
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
-function redis.log(...)
-  local n = select('#', ...)
-  if n < 2 then
-    error(errtable('redis.log() requires two arguments or more.'))
-  end
-  local level = ...
-  if type(level) ~= 'number' then
-    error(errtable('First argument must be a number'))
-  end
-  if level < 0 or level > 3 then
-    error(errtable('Invalid debug level.'))
-  end
-  local parts = {}
-  for i = 2, n do
-    parts[#parts + 1] = tostring((select(i, ...)))
-  end
-  impl.log(level, table.concat(parts, ' '))
-end
-function redis.setresp(...)
-  local v = ...
-  if select('#', ...) ~= 1 then
-    error(errtable('redis.setresp() requires one argument.'))
-  end
-  if v ~= 2 and v ~= 3 then
-    error(errtable('RESP version must be 2 or 3.'))
-  end
-  impl.setresp(v)
-end
+redis.log = impl.log
+redis.setresp = impl.setresp
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
-function redis.set_repl(...)
-  local v = ...
-  if select('#', ...) ~= 1 then
-    error(errtable('redis.set_repl() requires one argument.'))
-  end
-  if type(v) ~= 'number' or v < 0 or v > 3 then
-    error(errtable('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.'))
-  end
-end
+redis.set_repl = impl.set_repl
 function redis.replicate_commands()
   return true
 end
@@ -119,6 +79,31 @@ G.cjson = impl.cjson and protect(impl.cjson) or nil
 G.cmsgpack = impl.cmsgpack and protect(impl.cmsgpack) or nil
 for _, name in ipairs({ 'string', 'table', 'math', 'coroutine' }) do
   G[name] = protect(G[name])
+end
+
+-- Like Redis 7, a script's pcall sees an error table (from redis.call or error({err=...})) as
+-- its message string.
+local raw_pcall = pcall
+local function caught(ok, ...)
+  if ok then
+    return true, ...
+  end
+  local e = ...
+  if type(e) == 'userdata' then
+    local pending = impl.take_pending(tostring(e))
+    if pending then
+      e = pending
+    else
+      e = tostring(e):gsub('^runtime error: ', ''):gsub('\n?stack traceback:.*$', '')
+    end
+  end
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
+    e = rawget(e, 'err')
+  end
+  return false, e
+end
+G.pcall = function(...)
+  return caught(raw_pcall(...))
 end
 
 local env
