@@ -396,6 +396,23 @@ async fn busy_scripts_kill_and_unkillable() {
     assert_eq!(killed, Err(want));
     assert_eq!(q(&mut other, &["SET", "x", "1"]).await, V::Okay);
 
+    // A script cannot catch SCRIPT KILL with pcall.
+    let mut runner = connect(port).await;
+    let catcher = "while true do pcall(function() while true do end end) end";
+    let spin = tokio::spawn(async move { run(&mut runner, &["EVAL", catcher, "0"]).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(q(&mut admin, &["SCRIPT", "KILL"]).await, V::Okay);
+    let killed = tokio::time::timeout(Duration::from_secs(10), spin)
+        .await
+        .expect("script ends")
+        .expect("task");
+    assert!(
+        killed
+            .as_ref()
+            .is_err_and(|e| e.starts_with("ERR Script killed by user with SCRIPT KILL...")),
+        "{killed:?}"
+    );
+
     // A client arriving while a short script runs just waits for it.
     let mut runner = connect(port).await;
     q(

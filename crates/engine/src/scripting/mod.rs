@@ -408,6 +408,11 @@ impl Vm {
         imp.raw_set("bit", bitlib::create(&lua)?)?;
         imp.raw_set("cjson", cjson::create(&lua)?)?;
         imp.raw_set("cmsgpack", cmsgpack::create(&lua)?)?;
+        let kill_flags = flags.clone();
+        imp.raw_set(
+            "killed",
+            lua.create_function(move |_, ()| Ok(kill_flags.kill.load(Ordering::Acquire)))?,
+        )?;
         imp.raw_set(
             "take_pending",
             lua.create_function(|lua, text: mlua::String| {

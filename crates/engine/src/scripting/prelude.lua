@@ -89,6 +89,10 @@ local function caught(ok, ...)
     return true, ...
   end
   local e = ...
+  if impl.killed() then
+    -- SCRIPT KILL cannot be caught.
+    error(e, 0)
+  end
   if type(e) == 'userdata' then
     local pending = impl.take_pending(tostring(e))
     if pending then
