@@ -122,12 +122,14 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
                  used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
                  maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
+                 number_of_cached_scripts:{}\r\n\
                  mem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
                 human(rss),
                 human(rss),
                 human(rss),
                 human(maxmemory),
                 cfg.get("maxmemory-policy").unwrap_or("noeviction"),
+                engine.scripting.cached(),
             );
         }
         "persistence" => {
