@@ -573,3 +573,45 @@ async fn deluser_disconnects_its_clients_and_client_list_shows_users() {
             .is_err()
     );
 }
+
+/// A script runs with its caller's permissions: commands and keys the user may not use fail inside
+/// the script with Redis 7.0's texts (and are logged with context `lua`).
+#[tokio::test(flavor = "multi_thread")]
+async fn scripts_run_with_the_callers_permissions() {
+    let (_server, port) = start();
+    let mut admin = connect(port).await;
+    assert_eq!(
+        q(
+            &mut admin,
+            &[
+                "ACL", "SETUSER", "scripter", "on", ">pw", "+eval", "+get", "~allowed"
+            ]
+        )
+        .await,
+        ok()
+    );
+    let mut c = connect_as(port, "scripter", "pw").await;
+    let err = e(
+        &mut c,
+        &["EVAL", "return redis.call('set','allowed','1')", "0"],
+    )
+    .await;
+    assert!(
+        err.starts_with(
+            "ERR The user executing the script can't run this command or subcommand script:"
+        ),
+        "{err}"
+    );
+    let err = e(&mut c, &["EVAL", "return redis.call('get','secret')", "0"]).await;
+    assert!(
+        err.starts_with("ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"),
+        "{err}"
+    );
+    assert_eq!(
+        q(&mut c, &["EVAL", "return redis.call('get','allowed')", "0"]).await,
+        V::Nil
+    );
+    let log = q(&mut admin, &["ACL", "LOG", "1"]).await;
+    let text = format!("{log:?}");
+    assert!(text.contains("lua") && text.contains("secret"), "{text}");
+}

@@ -107,7 +107,8 @@ pub fn categories(c: &Command) -> Vec<&'static str> {
         }
         _ => {}
     }
-    if f & flag::READONLY != 0 {
+    // Scripts' read-only variants (EVAL_RO...) are flagged readonly but are only @scripting.
+    if f & flag::READONLY != 0 && c.group != "scripting" {
         cats.push("read");
     }
     if f & flag::WRITE != 0 {
@@ -269,6 +270,12 @@ const SUBCOMMANDS: &[(&str, &str)] = &[
     ("latency|reset", "admin slow dangerous"),
     ("latency|help", "slow"),
     ("client|no-touch", "slow connection"),
+    ("script|debug", "slow scripting"),
+    ("script|exists", "slow scripting"),
+    ("script|flush", "slow scripting"),
+    ("script|help", "slow scripting"),
+    ("script|kill", "slow scripting"),
+    ("script|load", "slow scripting"),
 ];
 
 /// The subcommands of `container` with their categories.

@@ -387,6 +387,11 @@ fn validate(p: &Param, value: &str) -> Result<String, String> {
 }
 
 impl Config {
+    /// `busy-reply-threshold` (alias `lua-time-limit`) in milliseconds.
+    pub fn busy_reply_threshold(&self) -> u64 {
+        self.int("busy-reply-threshold").max(0) as u64
+    }
+
     /// The current value of an option (canonical or alias name).
     pub fn get(&self, name: &str) -> Option<&str> {
         param(name).and_then(|p| self.values.get(p.name).map(|s| s.as_str()))
@@ -415,6 +420,16 @@ impl Config {
         }
         if p.name == "bind" {
             self.bind_explicit = true;
+        }
+        // `lua-time-limit` is the old name of `busy-reply-threshold`: both report the same value.
+        match p.name {
+            "lua-time-limit" => {
+                self.values.insert("busy-reply-threshold", v.clone());
+            }
+            "busy-reply-threshold" => {
+                self.values.insert("lua-time-limit", v.clone());
+            }
+            _ => {}
         }
         self.values.insert(p.name, v);
         Ok(())

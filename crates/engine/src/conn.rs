@@ -33,6 +33,7 @@ use tokio::sync::Notify;
 
 use crate::commands::{Ctx, execute, write_timeout_reply};
 use crate::protocol::{ArgVec, Frame, Limits, Out, RequestParser};
+use crate::scripting::BusyCheck;
 use crate::{ConnContext, Engine};
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -93,6 +94,16 @@ where
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = engine.pause.ended.notified() => {}
+                        _ = handle.kill.notified() => break 'conn,
+                        _ = shutdown.changed() => break 'conn,
+                    }
+                }
+                Outcome::ScriptBusy(max) => {
+                    if flush(&engine, &mut stream, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    tokio::select! {
+                        _ = engine.scripting.wait_idle(Some(max)) => {}
                         _ = handle.kill.notified() => break 'conn,
                         _ = shutdown.changed() => break 'conn,
                     }
@@ -233,6 +244,15 @@ where
         tokio::task::consume_budget().await;
         // Registered first, then retried: a push between the first attempt and the registration
         // cannot be missed.
+        // Never wait on the keyspace gate while another client's script holds it.
+        if engine.scripting.check(client.handle.id) != BusyCheck::Free {
+            tokio::select! {
+                biased;
+                _ = client.handle.kill.notified() => { closed = true; break 'retry; }
+                _ = shutdown.changed() => { closed = true; break 'retry; }
+                _ = engine.scripting.wait_idle(None) => {}
+            }
+        }
         let mut ctx = Ctx {
             engine,
             client,
@@ -303,6 +323,18 @@ enum Outcome {
     Blocked(Vec<Vec<u8>>),
     /// CLIENT PAUSE holds the next command until this time (unix ms); it stays in the buffer.
     Paused(u64),
+    /// Another client's script runs: the next command (left in the buffer) waits at most this long.
+    ScriptBusy(Duration),
+}
+
+/// Commands Redis accepts while a script is busy (they do not touch the keyspace gate here).
+fn allowed_while_busy(args: &[&[u8]]) -> bool {
+    use crate::commands::is;
+    match args.first() {
+        Some(name) if is(name, "shutdown") || is(name, "auth") || is(name, "hello") => true,
+        Some(name) if is(name, "script") => args.get(1).is_some_and(|s| is(s, "kill")),
+        _ => false,
+    }
 }
 
 /// Execute every complete request in `rbuf`.
@@ -338,6 +370,22 @@ fn process(
                     // Left unconsumed: it runs when the pause ends.
                     outcome = Outcome::Paused(until);
                     break;
+                }
+                match engine.scripting.check(client.handle.id) {
+                    BusyCheck::Free => {}
+                    _ if allowed_while_busy(&args) => {}
+                    BusyCheck::Wait(max) => {
+                        // Left unconsumed: it runs when the script ends (or BUSY past the limit).
+                        outcome = Outcome::ScriptBusy(max);
+                        break;
+                    }
+                    BusyCheck::Busy => {
+                        client.multi_error |= client.multi.is_some();
+                        client.pending_stats.errors += 1;
+                        out.error(crate::scripting::BUSY);
+                        off += consumed;
+                        continue;
+                    }
                 }
                 let mut ctx = Ctx {
                     engine,

@@ -25,6 +25,7 @@ pub mod info;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
+pub mod scripting;
 pub mod server;
 pub mod store;
 pub mod tls;
@@ -180,6 +181,8 @@ pub struct Shared {
     pub config: RwLock<Config>,
     /// Hot copies of configuration values.
     pub hot: HotConfig,
+    /// Lua scripting: the script cache, the Lua state and the running-script state.
+    pub scripting: scripting::Scripting,
     /// Connected clients.
     pub clients: client::Registry,
     /// Pub/Sub subscriptions.
@@ -241,6 +244,7 @@ impl Engine {
             config: RwLock::new(config),
             hot: HotConfig::default(),
             clients: client::Registry::default(),
+            scripting: scripting::Scripting::default(),
             pubsub: pubsub::Registry::default(),
             stats: Stats::default(),
             started: Instant::now(),
@@ -296,6 +300,9 @@ impl Engine {
             .maxmemory_samples
             .store(c.maxmemory_samples(), Ordering::Relaxed);
         self.hot.maxmemory.store(c.maxmemory(), Ordering::Relaxed);
+        self.scripting
+            .busy_threshold_ms
+            .store(c.busy_reply_threshold(), Ordering::Relaxed);
     }
 
     /// Recompute what depends on the users (after ACL SETUSER / DELUSER / requirepass).
@@ -325,6 +332,7 @@ impl Engine {
 
     /// Ask every listener and connection to stop (SHUTDOWN, SIGTERM).
     pub fn shutdown(&self) {
+        self.scripting.abort();
         self.shutdown.send_replace(true);
     }
 

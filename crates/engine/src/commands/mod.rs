@@ -16,6 +16,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -212,7 +213,7 @@ pub const fn cmd(
 /// Every command, by lower-case name.
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 19] = [
+        let families: [&'static [Command]; 20] = [
             acl::COMMANDS,
             blocking::COMMANDS,
             pubsub::COMMANDS,
@@ -232,6 +233,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::Random
             diagnostics::COMMANDS,
             dump::COMMANDS,
             streams::COMMANDS,
+            scripting::COMMANDS,
         ];
         families
             .iter()

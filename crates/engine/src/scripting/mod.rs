@@ -1,0 +1,914 @@
+//! The Lua machinery behind EVAL and friends, with Redis 7.0's semantics: one Lua 5.1 state per
+//! engine (via `mlua`, vendored), a script cache keyed by SHA1, the `redis` library (`prelude.lua`
+//! plus `redis.call` implemented here on the normal command dispatcher), the conversions between
+//! RESP replies and Lua values both ways, and the "a script is running" state that other
+//! connections consult before touching the keyspace (so they wait asynchronously, or get `BUSY`
+//! once the script passed `busy-reply-threshold`, instead of blocking a runtime worker on the gate).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use parking_lot::Mutex;
+
+use crate::commands::{Ctx, Error, flag, lookup, run};
+use crate::protocol::Out;
+
+mod bitlib;
+mod cjson;
+mod cmsgpack;
+
+/// Reply of a client whose command meets a script that ran past the threshold.
+pub const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// Error of a script ended by SCRIPT KILL.
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+/// Text of the Rust error that stands for a failed `redis.call` (its table waits in the registry).
+const CALL_FAILED: &str = "\u{1}redis.call failed";
+/// Registry slot of that table.
+const PENDING: &str = "redlink.pending_error";
+/// Nesting deeper than this in a reply (or a self-referencing table) is refused.
+const MAX_DEPTH: usize = 256;
+
+/// Flags that the Lua hook reads while a script runs.
+#[derive(Debug, Default)]
+struct Flags {
+    /// SCRIPT KILL (or SHUTDOWN) asked the running script to stop.
+    kill: AtomicBool,
+    /// The protocol `redis.setresp` chose for the running script (2 or 3).
+    resp: std::sync::atomic::AtomicI64,
+}
+
+/// Engine-wide scripting state.
+pub struct Scripting {
+    /// The Lua state, also the lock that makes scripts run one at a time.
+    vm: Mutex<Option<Vm>>,
+    /// Script bodies by lower-case SHA1 hex.
+    cache: Mutex<HashMap<String, Arc<[u8]>>>,
+    flags: Arc<Flags>,
+    /// Whether a script is running (watched by waiting connections).
+    running: tokio::sync::watch::Sender<bool>,
+    /// Client id of the running script's caller (0 = none).
+    owner: AtomicU64,
+    /// When the running script started (engine-relative ms).
+    started_ms: AtomicU64,
+    /// The running script already called a write command (SCRIPT KILL refuses).
+    wrote: AtomicBool,
+    /// Reference point of `started_ms`.
+    epoch: std::time::Instant,
+    /// `busy-reply-threshold` in ms.
+    pub busy_threshold_ms: AtomicU64,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Scripting {
+            vm: Mutex::new(None),
+            cache: Mutex::new(HashMap::new()),
+            flags: Arc::default(),
+            running: tokio::sync::watch::channel(false).0,
+            owner: AtomicU64::new(0),
+            started_ms: AtomicU64::new(0),
+            wrote: AtomicBool::new(false),
+            epoch: std::time::Instant::now(),
+            busy_threshold_ms: AtomicU64::new(5000),
+        }
+    }
+}
+
+impl std::fmt::Debug for Scripting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scripting")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a client should do with its next command while a script may be running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusyCheck {
+    /// No script of another client runs: go on.
+    Free,
+    /// Another client's script runs, still under the threshold: wait (at most this long).
+    Wait(Duration),
+    /// Another client's script ran past the threshold: reply BUSY.
+    Busy,
+}
+
+/// Lower-case hex SHA1 of a script body.
+pub fn sha1_hex(body: &[u8]) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+impl Scripting {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Whether client `id` may run its next command now. One atomic load when no script runs.
+    #[inline]
+    pub fn check(&self, id: u64) -> BusyCheck {
+        let owner = self.owner.load(Ordering::Acquire);
+        if owner == 0 || owner == id {
+            return BusyCheck::Free;
+        }
+        let elapsed = self
+            .now_ms()
+            .saturating_sub(self.started_ms.load(Ordering::Acquire));
+        let limit = self.busy_threshold_ms.load(Ordering::Relaxed);
+        if elapsed >= limit {
+            BusyCheck::Busy
+        } else {
+            BusyCheck::Wait(Duration::from_millis(limit - elapsed + 1))
+        }
+    }
+
+    /// Wait until no script runs, or `max` passes.
+    pub async fn wait_idle(&self, max: Option<Duration>) {
+        let mut rx = self.running.subscribe();
+        let wait = rx.wait_for(|running| !*running);
+        match max {
+            Some(max) => {
+                let _ = tokio::time::timeout(max, wait).await;
+            }
+            None => {
+                let _ = wait.await;
+            }
+        }
+    }
+
+    /// SCRIPT KILL.
+    pub fn kill(&self) -> Result<(), Error> {
+        if self.owner.load(Ordering::Acquire) == 0 {
+            return Err(Error::from("NOTBUSY No scripts in execution right now."));
+        }
+        if self.wrote.load(Ordering::Acquire) {
+            return Err(Error::from(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+            ));
+        }
+        self.flags.kill.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// SHUTDOWN: stop a running script whatever it did.
+    pub fn abort(&self) {
+        if self.owner.load(Ordering::Acquire) != 0 {
+            self.flags.kill.store(true, Ordering::Release);
+        }
+    }
+
+    /// The body of a cached script.
+    pub fn get(&self, sha: &str) -> Option<Arc<[u8]>> {
+        self.cache.lock().get(sha).cloned()
+    }
+
+    /// Whether a script is cached.
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        self.cache.lock().contains_key(&sha)
+    }
+
+    /// Number of cached scripts.
+    pub fn cached(&self) -> usize {
+        self.cache.lock().len()
+    }
+
+    /// SCRIPT FLUSH: forget every script and start a fresh Lua state.
+    pub fn flush(&self) -> Result<(), Error> {
+        let mut vm = self.lock_vm()?;
+        self.cache.lock().clear();
+        *vm = None;
+        Ok(())
+    }
+
+    fn lock_vm(&self) -> Result<parking_lot::MutexGuard<'_, Option<Vm>>, Error> {
+        let limit = self.busy_threshold_ms.load(Ordering::Relaxed).max(1);
+        self.vm
+            .try_lock_for(Duration::from_millis(limit))
+            .ok_or(Error::from(BUSY))
+    }
+
+    /// SCRIPT LOAD: compile and cache; returns the SHA1.
+    pub fn load(&self, body: &[u8]) -> Result<String, Error> {
+        let mut guard = self.lock_vm()?;
+        let vm = vm_of(&mut guard, &self.flags)?;
+        let sha = sha1_hex(body);
+        vm.function(&sha, body)?;
+        self.cache.lock().insert(sha.clone(), Arc::from(body));
+        Ok(sha)
+    }
+
+    /// Run a script (EVAL / EVALSHA): `body` is known (cached already or given by EVAL).
+    pub fn eval(
+        &self,
+        ctx: &mut Ctx,
+        sha: &str,
+        body: &[u8],
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        read_only: bool,
+    ) -> Result<(), Error> {
+        let mut guard = self.lock_vm()?;
+        let vm = vm_of(&mut guard, &self.flags)?;
+        let read_only = read_only || no_writes_flag(body)?;
+        let func = vm.function(sha, body)?;
+        self.cache
+            .lock()
+            .entry(sha.to_string())
+            .or_insert_with(|| Arc::from(body));
+        // Marked running before taking the gate: from now on other clients wait asynchronously.
+        self.flags.kill.store(false, Ordering::Release);
+        self.wrote.store(false, Ordering::Release);
+        self.started_ms.store(self.now_ms(), Ordering::Release);
+        self.owner.store(ctx.client.handle.id, Ordering::Release);
+        self.running.send_replace(true);
+        let mut body = || {
+            let _gate = ctx.exclusive();
+            let was = std::mem::replace(&mut ctx.in_exec, true);
+            let db = ctx.client.db;
+            let r = vm.run(self, ctx, &func, keys, argv, read_only, sha);
+            ctx.client.db = db;
+            ctx.in_exec = was;
+            r
+        };
+        // The script runs on this worker thread until it ends: tell tokio, so the worker's other
+        // tasks and the I/O driver move to another thread (clients must still reach SCRIPT KILL).
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let result = if multi_thread {
+            tokio::task::block_in_place(body)
+        } else {
+            body()
+        };
+        self.owner.store(0, Ordering::Release);
+        self.running.send_replace(false);
+        self.flags.kill.store(false, Ordering::Release);
+        result
+    }
+}
+
+/// `#!lua flags=no-writes` makes an EVAL script read-only; other shebangs are checked like Redis.
+fn no_writes_flag(body: &[u8]) -> Result<bool, Error> {
+    if !body.starts_with(b"#!") {
+        return Ok(false);
+    }
+    let line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[2..line_end]);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "lua" {
+        return Err(Error::msg(format!(
+            "ERR Unexpected engine in script shebang: #!{engine}"
+        )));
+    }
+    let mut ro = false;
+    for p in parts {
+        let Some(flags) = p.strip_prefix("flags=") else {
+            return Err(Error::msg(format!("ERR Unknown lua shebang option: {p}")));
+        };
+        for f in flags.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => ro = true,
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => {
+                    return Err(Error::msg(format!(
+                        "ERR Unexpected flag in script shebang: {other}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(ro)
+}
+
+fn vm_of<'g>(guard: &'g mut Option<Vm>, flags: &Arc<Flags>) -> Result<&'g mut Vm, Error> {
+    if guard.is_none() {
+        *guard = Some(Vm::new(flags.clone()).map_err(|e| {
+            Error::msg(format!(
+                "ERR Failed to initialize the Lua interpreter: {}",
+                one_line(&e.to_string())
+            ))
+        })?);
+    }
+    guard
+        .as_mut()
+        .ok_or(Error::from("ERR Lua interpreter unavailable"))
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// One Lua state with the Redis library loaded.
+struct Vm {
+    lua: Lua,
+    /// The raw `redis` table (`call` and `pcall` are set per run).
+    redis: Table,
+    flags: Arc<Flags>,
+    runner: Function,
+    compiler: Function,
+    /// Compiled scripts by SHA1.
+    functions: HashMap<String, Function>,
+}
+
+impl Vm {
+    fn new(flags: Arc<Flags>) -> mlua::Result<Vm> {
+        // SAFETY: the debug library is loaded only so the prelude can capture `debug.getinfo` for
+        // its error handler; the prelude removes it from the globals before any script runs.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        let imp = lua.create_table()?;
+        // Library functions that can fail are Rust (C) functions, so that a failure reports the
+        // caller's line even when the script tail-calls them (`return redis.setresp(4)`).
+        imp.raw_set(
+            "sha1hex",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise(lua, "wrong number of arguments"));
+                }
+                Ok(sha1_hex(&lua_tostring(&args[0]).unwrap_or_default()))
+            })?,
+        )?;
+        imp.raw_set(
+            "log",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() < 2 {
+                    return Err(raise(lua, "redis.log() requires two arguments or more."));
+                }
+                let level = match &args[0] {
+                    Value::Number(n) => *n as i64,
+                    Value::Integer(i) => *i,
+                    _ => return Err(raise(lua, "First argument must be a number (log level).")),
+                };
+                if !(0..=3).contains(&level) {
+                    return Err(raise(lua, "Invalid debug level."));
+                }
+                let parts: Vec<String> = args
+                    .iter()
+                    .skip(1)
+                    .filter_map(lua_tostring)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .collect();
+                let msg = parts.join(" ");
+                match level {
+                    0 | 1 => tracing::debug!(target: "redlink::lua", "{msg}"),
+                    2 => tracing::info!(target: "redlink::lua", "{msg}"),
+                    _ => tracing::warn!(target: "redlink::lua", "{msg}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        let resp_flags = flags.clone();
+        imp.raw_set(
+            "setresp",
+            lua.create_function(move |lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise(lua, "redis.setresp() requires one argument."));
+                }
+                let v = match &args[0] {
+                    Value::Number(n) => *n as i64,
+                    Value::Integer(i) => *i,
+                    _ => 0,
+                };
+                if v != 2 && v != 3 {
+                    return Err(raise(lua, "RESP version must be 2 or 3."));
+                }
+                resp_flags.resp.store(v, Ordering::Release);
+                Ok(())
+            })?,
+        )?;
+        imp.raw_set(
+            "set_repl",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise(lua, "redis.set_repl() requires two arguments."));
+                }
+                match &args[0] {
+                    Value::Number(n) if (0.0..=3.0).contains(n) => Ok(()),
+                    Value::Integer(i) if (0..=3).contains(i) => Ok(()),
+                    _ => Err(raise(
+                        lua,
+                        "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    )),
+                }
+            })?,
+        )?;
+        imp.raw_set("version", crate::commands::connection::REDIS_VERSION)?;
+        imp.raw_set(
+            "version_num",
+            version_num(crate::commands::connection::REDIS_VERSION),
+        )?;
+        imp.raw_set("bit", bitlib::create(&lua)?)?;
+        imp.raw_set("cjson", cjson::create(&lua)?)?;
+        imp.raw_set("cmsgpack", cmsgpack::create(&lua)?)?;
+        let kill_flags = flags.clone();
+        imp.raw_set(
+            "killed",
+            lua.create_function(move |_, ()| Ok(kill_flags.kill.load(Ordering::Acquire)))?,
+        )?;
+        imp.raw_set(
+            "take_pending",
+            lua.create_function(|lua, text: mlua::String| {
+                if !text
+                    .as_bytes()
+                    .windows(CALL_FAILED.len())
+                    .any(|w| w == CALL_FAILED.as_bytes())
+                {
+                    return Ok(Value::Nil);
+                }
+                let v: Value = lua.named_registry_value(PENDING)?;
+                lua.set_named_registry_value(PENDING, Value::Nil)?;
+                Ok(v)
+            })?,
+        )?;
+        let (runner, compiler, redis): (Function, Function, Table) = lua
+            .load(include_str!("prelude.lua"))
+            .set_name("=redis")
+            .call(imp.clone())?;
+        let hook_flags_keep = flags.clone();
+        let hook_flags = flags;
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(1000),
+            move |_, _| {
+                if hook_flags.kill.load(Ordering::Acquire) {
+                    Err(mlua::Error::RuntimeError(KILLED.into()))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            },
+        )?;
+        Ok(Vm {
+            lua,
+            redis,
+            flags: hook_flags_keep,
+            runner,
+            compiler,
+            functions: HashMap::new(),
+        })
+    }
+
+    /// The compiled function of a script, compiling it on first use.
+    fn function(&mut self, sha: &str, body: &[u8]) -> Result<Function, Error> {
+        if let Some(f) = self.functions.get(sha) {
+            return Ok(f.clone());
+        }
+        // A shebang line is blanked (line numbers stay right).
+        let source: &[u8] = if body.starts_with(b"#!") {
+            let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+            &body[end..]
+        } else {
+            body
+        };
+        let lua_body = self
+            .lua
+            .create_string(source)
+            .map_err(|e| Error::msg(format!("ERR {}", one_line(&e.to_string()))))?;
+        let (f, e): (Option<Function>, Option<String>) = self
+            .compiler
+            .call((lua_body, "@user_script"))
+            .map_err(|e| Error::msg(format!("ERR {}", one_line(&e.to_string()))))?;
+        match f {
+            Some(f) => {
+                self.functions.insert(sha.to_string(), f.clone());
+                Ok(f)
+            }
+            None => Err(Error::msg(format!(
+                "ERR Error compiling script (new function): {}",
+                one_line(&e.unwrap_or_default())
+            ))),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        scripting: &Scripting,
+        ctx: &mut Ctx,
+        func: &Function,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        read_only: bool,
+        name: &str,
+    ) -> Result<(), Error> {
+        let lua = &self.lua;
+        let internal = |e: mlua::Error| Error::msg(format!("ERR {}", one_line(&e.to_string())));
+        let keys_t = lua.create_sequence_from(
+            keys.iter()
+                .map(|k| lua.create_string(k))
+                .collect::<mlua::Result<Vec<_>>>()
+                .map_err(internal)?,
+        );
+        let argv_t = lua.create_sequence_from(
+            argv.iter()
+                .map(|k| lua.create_string(k))
+                .collect::<mlua::Result<Vec<_>>>()
+                .map_err(internal)?,
+        );
+        let (keys_t, argv_t) = (keys_t.map_err(internal)?, argv_t.map_err(internal)?);
+        let redis = self.redis.clone();
+        let runner = self.runner.clone();
+        let flags = self.flags.clone();
+        flags.resp.store(2, Ordering::Release);
+        let _ = lua.set_named_registry_value(PENDING, Value::Nil);
+        let ctx_cell = std::cell::RefCell::new(&mut *ctx);
+        let outcome: mlua::Result<(bool, Value)> = lua.scope(|scope| {
+            let call = scope.create_function(|lua, args: MultiValue| {
+                let resp = flags.resp.load(Ordering::Acquire);
+                let mut ctx = ctx_cell
+                    .try_borrow_mut()
+                    .map_err(|_| mlua::Error::RuntimeError("ERR reentrant redis.call".into()))?;
+                let (failed, v) = redis_call(lua, scripting, &mut ctx, read_only, resp, args)?;
+                if failed {
+                    lua.set_named_registry_value(PENDING, v)?;
+                    return Err(mlua::Error::RuntimeError(CALL_FAILED.into()));
+                }
+                Ok(v)
+            })?;
+            let pcall = scope.create_function(|lua, args: MultiValue| {
+                let resp = flags.resp.load(Ordering::Acquire);
+                let mut ctx = ctx_cell
+                    .try_borrow_mut()
+                    .map_err(|_| mlua::Error::RuntimeError("ERR reentrant redis.pcall".into()))?;
+                Ok(redis_call(lua, scripting, &mut ctx, read_only, resp, args)?.1)
+            })?;
+            redis.raw_set("call", call)?;
+            redis.raw_set("pcall", pcall)?;
+            let r = runner.call((func.clone(), keys_t, argv_t));
+            redis.raw_set("call", Value::Nil)?;
+            redis.raw_set("pcall", Value::Nil)?;
+            r
+        });
+        let resp = flags.resp.load(Ordering::Acquire);
+        let killed = scripting.flags.kill.load(Ordering::Acquire);
+        let (ok, value) = outcome.map_err(|e| {
+            if killed {
+                Error::from(KILLED)
+            } else {
+                Error::msg(format!(
+                    "ERR Error running script {name}, {}",
+                    one_line(&e.to_string())
+                ))
+            }
+        })?;
+        if !ok {
+            let Value::Table(t) = value else {
+                return Err(Error::from("ERR Error running script: execution failure"));
+            };
+            let mut msg = match t.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => one_line(&String::from_utf8_lossy(&s.as_bytes())),
+                _ => "ERR execution failure".to_string(),
+            };
+            if killed {
+                msg = KILLED.to_string();
+            }
+            let source: Option<String> = t.raw_get("source").ok().flatten();
+            let line: Option<i64> = t.raw_get("line").ok().flatten();
+            if let (Some(source), Some(line)) = (source, line) {
+                msg = format!("{msg} script: {name}, on {source}:{line}.");
+            }
+            return Err(Error::msg(msg));
+        }
+        lua_to_resp(ctx.out, &value, resp == 3, 0);
+        Ok(())
+    }
+}
+
+fn version_num(v: &str) -> i64 {
+    let mut n = 0;
+    for part in v.split('.').take(3) {
+        n = n * 256 + part.parse::<i64>().unwrap_or(0);
+    }
+    n
+}
+
+/// Raise `{err = "ERR msg"}` from a Rust library function (the table waits in the registry; the
+/// error handler picks it up).
+fn raise(lua: &Lua, msg: &str) -> mlua::Error {
+    let stash = || -> mlua::Result<()> {
+        let t = lua.create_table()?;
+        t.raw_set("err", format!("ERR {msg}"))?;
+        lua.set_named_registry_value(PENDING, t)
+    };
+    match stash() {
+        Ok(()) => mlua::Error::RuntimeError(CALL_FAILED.into()),
+        Err(e) => e,
+    }
+}
+
+/// `lua_tolstring`: strings as they are, numbers formatted like Lua; anything else has none.
+fn lua_tostring(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Integer(i) => Some(i.to_string().into_bytes()),
+        Value::Number(n) => Some(number_arg(*n)),
+        _ => None,
+    }
+}
+
+/// An error table `{err = "CODE msg"}` from a reply's error text.
+fn err_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    let text = text.trim_matches(['\r', '\n']);
+    // Like luaPushErrorBuff: the code is what precedes the first space (ERR when there is none).
+    let full = if text.contains(' ') {
+        text.to_string()
+    } else {
+        format!("ERR {text}")
+    };
+    t.raw_set("err", full)?;
+    Ok(Value::Table(t))
+}
+
+/// Format a Lua number as Redis passes it to a command (shortest round-trip form).
+fn number_arg(n: f64) -> Vec<u8> {
+    if n.fract() == 0.0 && n.abs() < 1e17 {
+        (n as i64).to_string().into_bytes()
+    } else {
+        format!("{n}").into_bytes()
+    }
+}
+
+/// `redis.call` / `redis.pcall`: returns (failed, reply).
+fn redis_call(
+    lua: &Lua,
+    scripting: &Scripting,
+    ctx: &mut Ctx,
+    read_only: bool,
+    resp: i64,
+    args: MultiValue,
+) -> mlua::Result<(bool, Value)> {
+    let fail = |text: &str| -> mlua::Result<(bool, Value)> { Ok((true, err_table(lua, text)?)) };
+    if args.is_empty() {
+        return fail("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Number(n) => argv.push(number_arg(*n)),
+            Value::Integer(i) => argv.push(i.to_string().into_bytes()),
+            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    let Some(cmd) = lookup(&argv[0]) else {
+        return fail("ERR Unknown Redis command called from script");
+    };
+    if !cmd.arity_ok(argv.len()) {
+        return fail("ERR Wrong number of args calling Redis command from script");
+    }
+    // Redis 7.0 flags every blocking command `noscript` as well.
+    if cmd.flags & (flag::NOSCRIPT | flag::BLOCKING) != 0 {
+        return fail("ERR This Redis command is not allowed from script");
+    }
+    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    // The caller's ACL applies inside scripts too (logged with context `lua`), with 7.0's texts.
+    if let Err(e) = crate::commands::acl::check_permissions(ctx, cmd, &refs, "lua") {
+        return fail(if e.0.contains("keys") {
+            "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+        } else if e.0.contains("channel") {
+            "ERR The user executing the script can't publish to the channel mentioned in the command"
+        } else {
+            "ERR The user executing the script can't run this command or subcommand"
+        });
+    }
+    if cmd.flags & flag::WRITE != 0 {
+        if read_only {
+            return fail("ERR Write commands are not allowed from read-only scripts.");
+        }
+        scripting.wrote.store(true, Ordering::Release);
+    }
+    let mut out = Out::new(resp == 3);
+    {
+        let mut inner = Ctx {
+            engine: ctx.engine,
+            client: &mut *ctx.client,
+            out: &mut out,
+            now: crate::store::now_ms(),
+            in_exec: true,
+            retry: false,
+        };
+        run(&mut inner, cmd, &refs);
+    }
+    let mut pos = 0;
+    let failed = out.buf.first() == Some(&b'-');
+    let v = resp_to_lua(lua, &out.buf, &mut pos, 0)?;
+    Ok((failed, v))
+}
+
+fn line(buf: &[u8], pos: &mut usize) -> mlua::Result<Vec<u8>> {
+    let start = *pos;
+    let rel = buf[start..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .ok_or_else(|| mlua::Error::RuntimeError("truncated reply".into()))?;
+    *pos = start + rel + 2;
+    Ok(buf[start..start + rel].to_vec())
+}
+
+fn num(l: &[u8]) -> i64 {
+    crate::protocol::parse_i64(l).unwrap_or(0)
+}
+
+fn bulk_body<'b>(buf: &'b [u8], pos: &mut usize, n: i64) -> mlua::Result<&'b [u8]> {
+    let n = n.max(0) as usize;
+    let end = *pos + n;
+    if end + 2 > buf.len() {
+        return Err(mlua::Error::RuntimeError("truncated reply".into()));
+    }
+    let b = &buf[*pos..end];
+    *pos = end + 2;
+    Ok(b)
+}
+
+/// Decode one RESP reply into a Lua value, the way Redis 7's `redisProtocolToLuaType` does.
+fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Result<Value> {
+    if *pos >= buf.len() {
+        return Err(mlua::Error::RuntimeError("truncated reply".into()));
+    }
+    if depth > MAX_DEPTH {
+        return Err(mlua::Error::RuntimeError("reply nested too deeply".into()));
+    }
+    let kind = buf[*pos];
+    *pos += 1;
+    let l = line(buf, pos)?;
+    Ok(match kind {
+        b'+' => {
+            let t = lua.create_table()?;
+            t.raw_set("ok", lua.create_string(&l)?)?;
+            Value::Table(t)
+        }
+        b'-' => err_table(lua, &String::from_utf8_lossy(&l))?,
+        b':' => Value::Number(num(&l) as f64),
+        b'$' => {
+            let n = num(&l);
+            if n < 0 {
+                Value::Boolean(false)
+            } else {
+                Value::String(lua.create_string(bulk_body(buf, pos, n)?)?)
+            }
+        }
+        b'*' | b'>' | b'~' => {
+            let n = num(&l);
+            if n < 0 {
+                return Ok(Value::Boolean(false));
+            }
+            let t = lua.create_table()?;
+            for i in 0..n {
+                let v = resp_to_lua(lua, buf, pos, depth + 1)?;
+                if kind == b'~' {
+                    t.raw_set(v, true)?;
+                } else {
+                    t.raw_set(i + 1, v)?;
+                }
+            }
+            if kind == b'~' {
+                let wrap = lua.create_table()?;
+                wrap.raw_set("set", t)?;
+                Value::Table(wrap)
+            } else {
+                Value::Table(t)
+            }
+        }
+        b'%' => {
+            let n = num(&l);
+            let t = lua.create_table()?;
+            for _ in 0..n {
+                let k = resp_to_lua(lua, buf, pos, depth + 1)?;
+                let v = resp_to_lua(lua, buf, pos, depth + 1)?;
+                t.raw_set(k, v)?;
+            }
+            let wrap = lua.create_table()?;
+            wrap.raw_set("map", t)?;
+            Value::Table(wrap)
+        }
+        b'|' => {
+            // Attributes are skipped; the reply follows.
+            for _ in 0..num(&l) * 2 {
+                resp_to_lua(lua, buf, pos, depth + 1)?;
+            }
+            resp_to_lua(lua, buf, pos, depth)?
+        }
+        b'_' => Value::Nil,
+        b'#' => Value::Boolean(l == b"t"),
+        b',' => {
+            let d = crate::commands::parse_float(&l).unwrap_or(f64::NAN);
+            let t = lua.create_table()?;
+            t.raw_set("double", d)?;
+            Value::Table(t)
+        }
+        b'(' => {
+            let t = lua.create_table()?;
+            t.raw_set("big_number", lua.create_string(&l)?)?;
+            Value::Table(t)
+        }
+        b'=' => {
+            let body = bulk_body(buf, pos, num(&l))?;
+            let (format, text) = if body.len() >= 4 && body[3] == b':' {
+                (&body[..3], &body[4..])
+            } else {
+                (&b"txt"[..], body)
+            };
+            let inner = lua.create_table()?;
+            inner.raw_set("format", lua.create_string(format)?)?;
+            inner.raw_set("string", lua.create_string(text)?)?;
+            let t = lua.create_table()?;
+            t.raw_set("verbatim_string", inner)?;
+            Value::Table(t)
+        }
+        _ => return Err(mlua::Error::RuntimeError("unknown reply type".into())),
+    })
+}
+
+/// Write a script's return value as a reply, the way Redis 7's `luaReplyToRedisReply` does.
+fn lua_to_resp(out: &mut Out, v: &Value, resp3: bool, depth: usize) {
+    if depth > MAX_DEPTH {
+        out.error("ERR reached lua stack limit");
+        return;
+    }
+    match v {
+        Value::String(s) => out.bulk(&s.as_bytes()),
+        Value::Boolean(b) => {
+            if resp3 {
+                out.boolean(*b);
+            } else if *b {
+                out.int(1);
+            } else {
+                out.null();
+            }
+        }
+        Value::Number(n) => out.int(*n as i64),
+        Value::Integer(i) => out.int(*i),
+        Value::Table(t) => table_to_resp(out, t, resp3, depth),
+        _ => out.null(),
+    }
+}
+
+fn table_to_resp(out: &mut Out, t: &Table, resp3: bool, depth: usize) {
+    if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+        let text = String::from_utf8_lossy(&e.as_bytes()).into_owned();
+        out.error(&text);
+        return;
+    }
+    if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+        let text = String::from_utf8_lossy(&s.as_bytes()).replace(['\r', '\n'], " ");
+        out.simple(&text);
+        return;
+    }
+    if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
+        out.double(d);
+        return;
+    }
+    if let Ok(Value::Integer(d)) = t.raw_get::<Value>("double") {
+        out.double(d as f64);
+        return;
+    }
+    if let Ok(Value::String(s)) = t.raw_get::<Value>("big_number") {
+        let text = String::from_utf8_lossy(&s.as_bytes()).replace(['\r', '\n'], " ");
+        if out.resp3 {
+            out.raw(format!("({text}\r\n").as_bytes());
+        } else {
+            out.bulk(text.as_bytes());
+        }
+        return;
+    }
+    if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(|p| p.ok()).collect();
+        out.map(pairs.len());
+        for (k, v) in &pairs {
+            lua_to_resp(out, k, resp3, depth + 1);
+            lua_to_resp(out, v, resp3, depth + 1);
+        }
+        return;
+    }
+    if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
+        let keys: Vec<Value> = s
+            .pairs::<Value, Value>()
+            .filter_map(|p| p.ok().map(|(k, _)| k))
+            .collect();
+        out.set(keys.len());
+        for k in &keys {
+            lua_to_resp(out, k, resp3, depth + 1);
+        }
+        return;
+    }
+    let mut items = Vec::new();
+    let mut i = 1i64;
+    loop {
+        match t.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => break,
+            Ok(v) => items.push(v),
+        }
+        i += 1;
+    }
+    out.array(items.len());
+    for v in &items {
+        lua_to_resp(out, v, resp3, depth + 1);
+    }
+}

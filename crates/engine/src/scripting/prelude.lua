@@ -1,0 +1,181 @@
+-- Runs once in a fresh Lua state (chunk name "=redis"). Receives the Rust-side table `impl`
+-- (helpers written in Rust) and returns the runner, the compiler and the raw `redis` table (whose
+-- `call` and `pcall` Rust sets for each run). Builds the `redis` library, removes what Redis does not expose and
+-- gives scripts a protected global environment like Redis 7 (no new globals, no access to
+-- undefined ones, read-only library tables).
+local impl = ...
+local dbg = debug
+local G = _G
+local loadstring, setfenv, setmetatable, xpcall = loadstring, setfenv, setmetatable, xpcall
+local type, tostring, error, select, rawget = type, tostring, error, select, rawget
+
+for _, name in ipairs({ 'debug', 'print', 'setfenv', 'getfenv', 'newproxy', 'module', 'require',
+  'package', 'dofile', 'loadfile', 'os', 'io' }) do
+  G[name] = nil
+end
+
+local function readonly()
+  error('Attempt to modify a readonly table', 2)
+end
+
+local function protect(t)
+  return setmetatable({}, { __index = t, __newindex = readonly, __metatable = false })
+end
+
+-- Turn an error text into Redis's Lua error table: "-CODE msg" or "msg" (code ERR).
+local function errtable(s)
+  local code, msg
+  if s:sub(1, 1) == '-' then
+    local sp = s:find(' ', 1, true)
+    if sp then
+      code, msg = s:sub(2, sp - 1), s:sub(sp + 1)
+    else
+      code, msg = 'ERR', s:sub(2)
+    end
+  else
+    code, msg = 'ERR', s
+  end
+  msg = msg:gsub('^[\r\n]+', ''):gsub('[\r\n]+$', '')
+  return { err = code .. ' ' .. msg }
+end
+
+local redis = {}
+function redis.error_reply(...)
+  local e = ...
+  if select('#', ...) ~= 1 or type(e) ~= 'string' then
+    return errtable('wrong number or type of arguments')
+  end
+  if e:sub(1, 1) ~= '-' then
+    e = '-' .. e
+  end
+  return errtable(e)
+end
+function redis.status_reply(...)
+  local s = ...
+  if select('#', ...) ~= 1 or type(s) ~= 'string' then
+    return errtable('wrong number or type of arguments')
+  end
+  return { ok = s }
+end
+redis.sha1hex = impl.sha1hex
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.log = impl.log
+redis.setresp = impl.setresp
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.set_repl = impl.set_repl
+function redis.replicate_commands()
+  return true
+end
+function redis.breakpoint()
+  return false
+end
+function redis.debug() end
+redis.REDIS_VERSION = impl.version
+redis.REDIS_VERSION_NUM = impl.version_num
+
+G.redis = protect(redis)
+G.bit = impl.bit and protect(impl.bit) or nil
+G.cjson = impl.cjson and protect(impl.cjson) or nil
+G.cmsgpack = impl.cmsgpack and protect(impl.cmsgpack) or nil
+for _, name in ipairs({ 'string', 'table', 'math', 'coroutine' }) do
+  G[name] = protect(G[name])
+end
+
+-- Like Redis 7, a script's pcall sees an error table (from redis.call or error({err=...})) as
+-- its message string.
+local raw_pcall = pcall
+local function caught(ok, ...)
+  if ok then
+    return true, ...
+  end
+  local e = ...
+  if impl.killed() then
+    -- SCRIPT KILL cannot be caught.
+    error(e, 0)
+  end
+  if type(e) == 'userdata' then
+    local pending = impl.take_pending(tostring(e))
+    if pending then
+      e = pending
+    else
+      e = tostring(e):gsub('^runtime error: ', ''):gsub('\n?stack traceback:.*$', '')
+    end
+  end
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
+    e = rawget(e, 'err')
+  end
+  return false, e
+end
+G.pcall = function(...)
+  return caught(raw_pcall(...))
+end
+
+local env
+env = setmetatable({}, {
+  __index = function(_, k)
+    if k == '_G' then
+      return env
+    end
+    local v = rawget(G, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = false,
+})
+
+-- Like Redis's __redis__err__handler: a table {err=..., source=..., line=...}, with the position
+-- of the first Lua frame that is neither C nor this prelude.
+local function handler(err)
+  local level = 2
+  local i = dbg.getinfo(level, 'nSl')
+  while i and (i.what == 'C' or i.source == '=redis') do
+    level = level + 1
+    i = dbg.getinfo(level, 'nSl')
+  end
+  if type(err) == 'userdata' then
+    -- redis.call failures are raised from Rust as a marker; the error table waits in impl.
+    local pending = impl.take_pending(tostring(err))
+    if pending then
+      err = pending
+    end
+  end
+  if type(err) == 'userdata' then
+    -- Another error raised by a Rust library function: report it like luaL_error would.
+    local text = tostring(err):gsub('^runtime error: ', ''):gsub('\n?stack traceback:.*$', '')
+    if i then
+      text = i.short_src .. ':' .. tostring(i.currentline) .. ': ' .. text
+    end
+    err = text
+  end
+  if type(err) ~= 'table' then
+    err = { err = 'ERR ' .. tostring(err) }
+  elseif type(rawget(err, 'err')) ~= 'string' then
+    err = { err = 'ERR ' .. tostring(rawget(err, 'err')) }
+  end
+  if i then
+    err.source = i.source
+    err.line = i.currentline
+  end
+  return err
+end
+
+local function run(f, keys, argv)
+  G.KEYS = keys
+  G.ARGV = argv
+  local ok, r = xpcall(f, handler)
+  return ok, r
+end
+
+local function compile(body, name)
+  local f, e = loadstring(body, name)
+  if not f then
+    return nil, e
+  end
+  setfenv(f, env)
+  return f
+end
+
+return run, compile, redis

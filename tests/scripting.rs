@@ -1,0 +1,462 @@
+//! Integration tests for Lua scripting (EVAL, EVALSHA, EVAL_RO, SCRIPT ...) through the `redis`
+//! crate: conversions both ways, KEYS/ARGV, call vs pcall errors with Redis 7.0's texts, the script
+//! cache, read-only scripts, atomicity against concurrent clients, and busy scripts (BUSY replies,
+//! SCRIPT KILL, UNKILLABLE). Every test starts its own engine on an ephemeral loopback port.
+
+use std::time::Duration;
+
+use redis::Value as V;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redlink_engine::{Config, Engine, Server};
+
+fn engine_config(port: u16) -> Config {
+    let mut cfg = Config::default();
+    cfg.set_startup("port", &port.to_string()).expect("port");
+    cfg.set_startup("bind", "127.0.0.1").expect("bind");
+    cfg
+}
+
+/// Start an engine on an ephemeral loopback port (inside a tokio runtime).
+fn start() -> (Server, u16) {
+    if let Ok(server) = Server::start(Engine::new(engine_config(0))) {
+        let port = server.listeners()[0].addr.port();
+        return (server, port);
+    }
+    let mut last = None;
+    for _ in 0..20 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("ephemeral port")
+            .port();
+        match Server::start(Engine::new(engine_config(port))) {
+            Ok(server) => return (server, port),
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("server does not start: {last:?}");
+}
+
+async fn connect(port: u16) -> MultiplexedConnection {
+    let cfg =
+        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .expect("url")
+        .get_multiplexed_async_connection_with_config(&cfg)
+        .await
+        .expect("connect")
+}
+
+fn command(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+async fn run(con: &mut MultiplexedConnection, args: &[&str]) -> Result<V, String> {
+    match con.req_packed_command(&command(args)).await {
+        Ok(V::ServerError(e)) => Err(format!("{} {}", e.code(), e.details().unwrap_or(""))),
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!(
+            "{} {}",
+            e.code().unwrap_or("?"),
+            e.detail().unwrap_or("")
+        )),
+    }
+}
+
+async fn q(con: &mut MultiplexedConnection, args: &[&str]) -> V {
+    match run(con, args).await {
+        Ok(v) => v,
+        Err(e) => panic!("{args:?} failed: {e}"),
+    }
+}
+
+async fn e(con: &mut MultiplexedConnection, args: &[&str]) -> String {
+    match run(con, args).await {
+        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+fn b(s: &str) -> V {
+    V::BulkString(s.as_bytes().to_vec())
+}
+
+fn suffix(sha_of: &str) -> String {
+    let sha = redis::Script::new(sha_of).get_hash().to_string();
+    format!("script: {sha}, on @user_script:1.")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversions_both_ways() {
+    let (_server, port) = start();
+    let mut c = connect(port).await;
+    let ev = |s: &'static str| ["EVAL", s, "0"];
+    // Lua -> RESP.
+    assert_eq!(q(&mut c, &ev("return 3.99")).await, V::Int(3));
+    assert_eq!(q(&mut c, &ev("return -3.99")).await, V::Int(-3));
+    assert_eq!(q(&mut c, &ev("return 'x'")).await, b("x"));
+    assert_eq!(q(&mut c, &ev("return true")).await, V::Int(1));
+    assert_eq!(q(&mut c, &ev("return false")).await, V::Nil);
+    assert_eq!(q(&mut c, &ev("return nil")).await, V::Nil);
+    assert_eq!(
+        q(&mut c, &ev("return {1,2,3.7,'x',nil,4}")).await,
+        V::Array(vec![V::Int(1), V::Int(2), V::Int(3), b("x")])
+    );
+    assert_eq!(
+        q(&mut c, &ev("return {1,{2,{3,'a'}},true,false}")).await,
+        V::Array(vec![
+            V::Int(1),
+            V::Array(vec![V::Int(2), V::Array(vec![V::Int(3), b("a")])]),
+            V::Int(1),
+            V::Nil
+        ])
+    );
+    assert_eq!(
+        q(&mut c, &ev("return {ok='fine'}")).await,
+        V::SimpleString("fine".into())
+    );
+    assert_eq!(
+        q(&mut c, &ev("return redis.status_reply('fine')")).await,
+        V::SimpleString("fine".into())
+    );
+    assert_eq!(e(&mut c, &ev("return {err='x y'}")).await, "x y");
+    assert_eq!(
+        e(&mut c, &ev("return redis.error_reply('My error')")).await,
+        "My error"
+    );
+    assert_eq!(
+        e(&mut c, &ev("return redis.error_reply('MY')")).await,
+        "ERR MY"
+    );
+    assert_eq!(q(&mut c, &ev("return {double=3.5}")).await, b("3.5"));
+    // A self-referencing table does not crash the server.
+    let _ = run(&mut c, &ev("local t = {} t[1] = t return t")).await;
+    let mut c = connect(port).await;
+    // RESP -> Lua.
+    q(&mut c, &["SET", "s", "x"]).await;
+    q(&mut c, &["RPUSH", "l", "a", "b"]).await;
+    assert_eq!(
+        q(&mut c, &ev("return type(redis.call('get','nokey'))")).await,
+        b("boolean")
+    );
+    assert_eq!(q(&mut c, &ev("return redis.call('get','s')")).await, b("x"));
+    assert_eq!(
+        q(&mut c, &ev("return redis.call('incr','n') + 1")).await,
+        V::Int(2)
+    );
+    assert_eq!(
+        q(&mut c, &ev("return redis.call('lrange','l',0,-1)")).await,
+        V::Array(vec![b("a"), b("b")])
+    );
+    assert_eq!(
+        q(&mut c, &ev("return redis.call('ping').ok")).await,
+        b("PONG")
+    );
+    assert_eq!(
+        q(&mut c, &ev("return redis.pcall('lpush','s','a').err")).await,
+        b("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("redis.setresp(3); return redis.call('hgetall','nokey').map ~= nil")
+        )
+        .await,
+        V::Int(1)
+    );
+    assert_eq!(
+        q(&mut c, &ev("return redis.sha1hex('')")).await,
+        b("da39a3ee5e6b4b0d3255bfef95601890afd80709")
+    );
+    assert_eq!(
+        q(&mut c, &ev("return bit.band(0xff, 0x0f) + bit.bor(1, 2)")).await,
+        V::Int(18)
+    );
+    assert_eq!(q(&mut c, &ev("return bit.tohex(-1)")).await, b("ffffffff"));
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("return cjson.encode({1,2,'a/b'}) .. cjson.encode({a=1}) .. cjson.encode({})")
+        )
+        .await,
+        b(r#"[1,2,"a\/b"]{"a":1}{}"#)
+    );
+    assert_eq!(
+        q(&mut c, &ev(r#"local t = cjson.decode('{"a":[1,2.5,null]}') return {t.a[1], tostring(t.a[2]), type(t.a[3])}"#)).await,
+        V::Array(vec![V::Int(1), b("2.5"), b("userdata")])
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("return {cmsgpack.unpack(cmsgpack.pack({1,2,'a'}, 300, -5))}")
+        )
+        .await,
+        V::Array(vec![
+            V::Array(vec![V::Int(1), V::Int(2), b("a")]),
+            V::Int(300),
+            V::Int(-5)
+        ])
+    );
+    // KEYS and ARGV; numbers passed to commands.
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "return {KEYS[1],KEYS[2],ARGV[1],#KEYS,#ARGV}",
+                "2",
+                "k1",
+                "k2",
+                "a1"
+            ]
+        )
+        .await,
+        V::Array(vec![b("k1"), b("k2"), b("a1"), V::Int(2), V::Int(1)])
+    );
+    q(&mut c, &ev("return redis.call('set','f',3.5)")).await;
+    assert_eq!(q(&mut c, &["GET", "f"]).await, b("3.5"));
+    // SELECT inside a script only affects the script.
+    q(
+        &mut c,
+        &ev("redis.call('select', 5); return redis.call('set','in5','y')"),
+    )
+    .await;
+    assert_eq!(q(&mut c, &["EXISTS", "in5"]).await, V::Int(0));
+    q(&mut c, &["SELECT", "5"]).await;
+    assert_eq!(q(&mut c, &["EXISTS", "in5"]).await, V::Int(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_like_redis_7() {
+    let (_server, port) = start();
+    let mut c = connect(port).await;
+    q(&mut c, &["SET", "s", "x"]).await;
+    let cases: &[(&str, String)] = &[
+        ("return 1 +", "ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'".into()),
+        ("error('boom')", format!("ERR user_script:1: boom {}", suffix("error('boom')"))),
+        ("return redis.call('lpush','s','a')", format!("WRONGTYPE Operation against a key holding the wrong kind of value {}", suffix("return redis.call('lpush','s','a')"))),
+        ("return redis.call('nosuch')", format!("ERR Unknown Redis command called from script {}", suffix("return redis.call('nosuch')"))),
+        ("return redis.call('get')", format!("ERR Wrong number of args calling Redis command from script {}", suffix("return redis.call('get')"))),
+        ("return redis.call('multi')", format!("ERR This Redis command is not allowed from script {}", suffix("return redis.call('multi')"))),
+        ("return nosuch", format!("ERR user_script:1: Script attempted to access nonexistent global variable 'nosuch' {}", suffix("return nosuch"))),
+        ("x = 1", format!("ERR user_script:1: Attempt to modify a readonly table {}", suffix("x = 1"))),
+        ("return redis.call({})", format!("ERR Lua redis lib command arguments must be strings or integers {}", suffix("return redis.call({})"))),
+    ];
+    for (script, want) in cases {
+        assert_eq!(&e(&mut c, &["EVAL", script, "0"]).await, want, "{script}");
+    }
+    assert_eq!(
+        q(&mut c, &["EVAL", "return redis.pcall('nosuch').err", "0"]).await,
+        b("ERR Unknown Redis command called from script")
+    );
+    assert_eq!(
+        e(&mut c, &["EVAL", "return 1", "-1"]).await,
+        "ERR Number of keys can't be negative"
+    );
+    assert_eq!(
+        e(&mut c, &["EVAL", "return 1", "2", "a"]).await,
+        "ERR Number of keys can't be greater than number of args"
+    );
+    let ro = "return redis.call('set','a','b')";
+    assert_eq!(
+        e(&mut c, &["EVAL_RO", ro, "0"]).await,
+        format!(
+            "ERR Write commands are not allowed from read-only scripts. {}",
+            suffix(ro)
+        )
+    );
+    assert_eq!(
+        q(&mut c, &["EVAL_RO", "return redis.call('get','s')", "0"]).await,
+        b("x")
+    );
+    // The server keeps serving after all that.
+    assert_eq!(q(&mut c, &["PING"]).await, V::SimpleString("PONG".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_cache_and_redis_script() {
+    let (_server, port) = start();
+    let mut c = connect(port).await;
+    let body = "return redis.call('incrby', KEYS[1], ARGV[1])";
+    let sha = redis::Script::new(body).get_hash().to_string();
+    assert_eq!(
+        e(&mut c, &["EVALSHA", &sha, "1", "k", "2"]).await,
+        "NOSCRIPT No matching script. Please use EVAL."
+    );
+    assert_eq!(
+        e(&mut c, &["EVALSHA", "abc", "0"]).await,
+        "NOSCRIPT No matching script. Please use EVAL."
+    );
+    // redis::Script does EVALSHA, then EVAL on NOSCRIPT.
+    let script = redis::Script::new(body);
+    let v: i64 = script
+        .key("k")
+        .arg(5)
+        .invoke_async(&mut c)
+        .await
+        .expect("script");
+    assert_eq!(v, 5);
+    assert_eq!(
+        q(&mut c, &["SCRIPT", "EXISTS", &sha, "ffff"]).await,
+        V::Array(vec![V::Int(1), V::Int(0)])
+    );
+    assert_eq!(
+        q(&mut c, &["EVALSHA", &sha.to_uppercase(), "1", "k", "1"]).await,
+        V::Int(6)
+    );
+    assert_eq!(
+        e(&mut c, &["EVALSHA_RO", &sha, "1", "k", "1"]).await,
+        format!(
+            "ERR Write commands are not allowed from read-only scripts. script: {sha}, on @user_script:1."
+        )
+    );
+    assert_eq!(q(&mut c, &["SCRIPT", "FLUSH"]).await, V::Okay);
+    assert_eq!(
+        q(&mut c, &["SCRIPT", "EXISTS", &sha]).await,
+        V::Array(vec![V::Int(0)])
+    );
+    assert_eq!(q(&mut c, &["SCRIPT", "LOAD", body]).await, b(&sha));
+    assert_eq!(
+        q(&mut c, &["EVALSHA", &sha, "1", "k", "1"]).await,
+        V::Int(7)
+    );
+    assert_eq!(
+        e(&mut c, &["SCRIPT", "FLUSH", "foo"]).await,
+        "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+    );
+    assert_eq!(
+        e(&mut c, &["SCRIPT", "KILL"]).await,
+        "NOTBUSY No scripts in execution right now."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_are_atomic() {
+    let (_server, port) = start();
+    let mut c = connect(port).await;
+    // The script checks that nobody else touched the counter between its own INCRs.
+    let script = "local first = redis.call('incr', KEYS[1]) \
+        for i = 2, 2000 do \
+          local v = redis.call('incr', KEYS[1]) \
+          if v ~= first + i - 1 then return redis.error_reply('interleaved') end \
+        end \
+        return 'ok'";
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        let mut o = connect(port).await;
+        others.push(tokio::spawn(async move {
+            for _ in 0..500 {
+                q(&mut o, &["INCR", "counter"]).await;
+            }
+        }));
+    }
+    for _ in 0..5 {
+        assert_eq!(q(&mut c, &["EVAL", script, "1", "counter"]).await, b("ok"));
+    }
+    for t in others {
+        t.await.expect("incr task");
+    }
+    assert_eq!(
+        q(&mut c, &["GET", "counter"]).await,
+        b(&(5 * 2000 + 4 * 500).to_string())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_scripts_kill_and_unkillable() {
+    let (_server, port) = start();
+    let mut admin = connect(port).await;
+    q(&mut admin, &["CONFIG", "SET", "lua-time-limit", "100"]).await;
+    assert_eq!(
+        q(&mut admin, &["CONFIG", "GET", "busy-reply-threshold"]).await,
+        V::Array(vec![b("busy-reply-threshold"), b("100")])
+    );
+    // A read-only endless script: others get BUSY, SCRIPT KILL ends it.
+    let mut runner = connect(port).await;
+    let spin =
+        tokio::spawn(async move { run(&mut runner, &["EVAL", "while true do end", "0"]).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut other = connect(port).await;
+    assert_eq!(
+        e(&mut other, &["GET", "x"]).await,
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    );
+    assert_eq!(q(&mut admin, &["SCRIPT", "KILL"]).await, V::Okay);
+    let killed = tokio::time::timeout(Duration::from_secs(10), spin)
+        .await
+        .expect("script ends")
+        .expect("task");
+    let want = format!(
+        "ERR Script killed by user with SCRIPT KILL... {}",
+        suffix("while true do end")
+    );
+    assert_eq!(killed, Err(want));
+    assert_eq!(q(&mut other, &["SET", "x", "1"]).await, V::Okay);
+
+    // A script cannot catch SCRIPT KILL with pcall.
+    let mut runner = connect(port).await;
+    let catcher = "while true do pcall(function() while true do end end) end";
+    let spin = tokio::spawn(async move { run(&mut runner, &["EVAL", catcher, "0"]).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(q(&mut admin, &["SCRIPT", "KILL"]).await, V::Okay);
+    let killed = tokio::time::timeout(Duration::from_secs(10), spin)
+        .await
+        .expect("script ends")
+        .expect("task");
+    assert!(
+        killed
+            .as_ref()
+            .is_err_and(|e| e.starts_with("ERR Script killed by user with SCRIPT KILL...")),
+        "{killed:?}"
+    );
+
+    // A client arriving while a short script runs just waits for it.
+    let mut runner = connect(port).await;
+    q(
+        &mut admin,
+        &["CONFIG", "SET", "busy-reply-threshold", "5000"],
+    )
+    .await;
+    let short = tokio::spawn(async move {
+        run(&mut runner, &["EVAL", "local t0 = redis.call('time') repeat local t = redis.call('time') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 300000 return 1", "0"]).await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let asked = std::time::Instant::now();
+    assert_eq!(q(&mut other, &["GET", "x"]).await, b("1"));
+    // It was answered after the script, not with BUSY.
+    assert!(
+        asked.elapsed() >= Duration::from_millis(100),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(short.await.expect("task"), Ok(V::Int(1)));
+
+    // A script that wrote cannot be killed; SHUTDOWN is not used here, so it is left to end by
+    // itself after a bounded loop.
+    q(&mut admin, &["CONFIG", "SET", "lua-time-limit", "100"]).await;
+    let mut runner = connect(port).await;
+    let writer = tokio::spawn(async move {
+        run(
+            &mut runner,
+            &["EVAL", "redis.call('set','w','1') local t0 = redis.call('time') repeat local t = redis.call('time') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 1500000 return 1", "0"],
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let unkillable = e(&mut admin, &["SCRIPT", "KILL"]).await;
+    let done = tokio::time::timeout(Duration::from_secs(60), writer)
+        .await
+        .expect("writer ends")
+        .expect("task");
+    assert!(
+        unkillable.starts_with("UNKILLABLE Sorry the script already executed write commands"),
+        "{unkillable} / {done:?}"
+    );
+    assert_eq!(
+        q(&mut admin, &["PING"]).await,
+        V::SimpleString("PONG".into())
+    );
+}
