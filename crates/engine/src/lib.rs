@@ -357,6 +357,8 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let mut shutdown = engine.shutdown.subscribe();
+            let (mut received_at_trim, mut clients_last_tick) = (0u64, 0usize);
+            let mut last_trim = Instant::now();
             loop {
                 let hz = engine
                     .config
@@ -381,6 +383,21 @@ impl Engine {
                     .stats
                     .expired_keys
                     .fetch_add(expired as u64, Ordering::Relaxed);
+                // After many clients left (a connection storm), give the freed memory back to the
+                // system: glibc keeps it in its arenas otherwise, and RSS would stay at the peak.
+                // Once a burst of at least 256 connections has come and the count is no longer
+                // rising; at most once a second.
+                let clients = engine.clients.count();
+                let received = engine.stats.connections_received.load(Ordering::Relaxed);
+                if received.saturating_sub(received_at_trim) >= 256
+                    && clients <= clients_last_tick
+                    && last_trim.elapsed() >= Duration::from_secs(1)
+                {
+                    received_at_trim = received;
+                    last_trim = Instant::now();
+                    let _ = tokio::task::spawn_blocking(trim_allocator).await;
+                }
+                clients_last_tick = clients;
                 // Like Redis's cron: keep used_memory_peak current and evict down to maxmemory
                 // even when no command arrives (e.g. after CONFIG SET maxmemory lowered it).
                 alloc::used_memory();
@@ -430,5 +447,14 @@ impl Engine {
             Ok(Err(e)) => tracing::debug!(peer = %ctx.peer, "TLS handshake failed: {e}"),
             Err(_) => tracing::debug!(peer = %ctx.peer, "TLS handshake timed out"),
         }
+    }
+}
+
+/// Return freed heap memory to the system (glibc's `malloc_trim`; a no-op elsewhere).
+fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas; it takes no pointers from us.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
