@@ -538,6 +538,59 @@ fn build_zset(members: Vec<(Blob, f64)>) -> Res<Value> {
     Ok(Value::ZSet(Box::new(z)))
 }
 
+/// Opcode of a function library in an RDB (7.0 GA: the library's code as one string).
+const OPCODE_FUNCTION2: u8 = 245;
+/// Opcode of 7.0's release candidates' function format, which 7.0 GA refuses.
+const OPCODE_FUNCTION_PRE_GA: u8 = 246;
+/// RDB version written in FUNCTION DUMP payloads (7.0's, so redis-server 7.0 accepts them).
+const FUNCTION_RDB_VERSION: u16 = 10;
+
+/// The FUNCTION DUMP payload of the libraries whose codes are given.
+pub fn dump_functions<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(OPCODE_FUNCTION2);
+        put_string(&mut out, code);
+    }
+    out.extend_from_slice(&FUNCTION_RDB_VERSION.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The library codes of a FUNCTION RESTORE payload, with Redis 7.0's error texts.
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let bad = RdbError::VersionOrChecksum.message();
+    if payload.len() < 10 {
+        return Err(bad);
+    }
+    let body_end = payload.len() - 10;
+    let version = u16::from_le_bytes([payload[body_end], payload[body_end + 1]]);
+    let crc_at = payload.len() - 8;
+    let crc = u64::from_le_bytes(payload[crc_at..].try_into().map_err(|_| bad)?);
+    if version > RDB_VERSION || crc64(&payload[..crc_at]) != crc {
+        return Err(bad);
+    }
+    let mut r = Reader {
+        data: &payload[..body_end],
+        pos: 0,
+    };
+    let mut codes = Vec::new();
+    while r.pos < body_end {
+        match r.byte().map_err(|_| bad)? {
+            OPCODE_FUNCTION2 => {
+                let code = r
+                    .string()
+                    .map_err(|_| "ERR Failed loading library payload")?;
+                codes.push(code.to_vec());
+            }
+            OPCODE_FUNCTION_PRE_GA => return Err("ERR Pre-GA function format not supported"),
+            _ => return Err("ERR given type is not a function"),
+        }
+    }
+    Ok(codes)
+}
+
 /// Checks the footer of a DUMP payload (RDB version ≤ ours, CRC-64) and decodes the value.
 pub fn restore(payload: &[u8]) -> Result<Value, RdbError> {
     if payload.len() < 10 {

@@ -274,12 +274,34 @@ fn function(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             scripting.function_list(ctx.out, &opts)?;
         }
+        "dump" if n == 2 => {
+            let codes = scripting.function_codes()?;
+            let payload = crate::rdb::dump_functions(codes.iter().map(|c| &c[..]));
+            ctx.out.bulk(&payload);
+        }
+        "restore" if n == 3 || n == 4 => {
+            use crate::scripting::RestorePolicy;
+            let policy = match args.get(3) {
+                None => RestorePolicy::Append,
+                Some(p) if is(p, "FLUSH") => RestorePolicy::Flush,
+                Some(p) if is(p, "APPEND") => RestorePolicy::Append,
+                Some(p) if is(p, "REPLACE") => RestorePolicy::Replace,
+                Some(_) => {
+                    return Err(Error::from(
+                        "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+                    ));
+                }
+            };
+            scripting.function_restore(args[2], policy)?;
+            ctx.out.ok();
+        }
+        "restore" if n > 4 => return Err(function_syntax_error(args[1])),
         "kill" if n == 2 => {
             scripting.kill(false)?;
             ctx.out.ok();
         }
-        "stats" if n == 2 => scripting.function_stats(ctx.out),
-        "help" | "load" | "delete" | "kill" | "stats" => {
+        "stats" if n == 2 => scripting.function_stats(ctx.out)?,
+        "help" | "load" | "delete" | "dump" | "restore" | "kill" | "stats" => {
             return Err(sub_arity_error("function", &sub));
         }
         _ => return Err(unknown_subcommand("function", args[1])),

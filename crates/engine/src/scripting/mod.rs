@@ -420,6 +420,17 @@ fn library_name(code: &[u8]) -> Result<String, Error> {
     Ok(name)
 }
 
+/// What FUNCTION RESTORE does with the libraries already loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Delete them all first.
+    Flush,
+    /// Keep them; a library of the same name is an error (the default).
+    Append,
+    /// Keep them, but libraries of the same name are replaced.
+    Replace,
+}
+
 /// Options of FUNCTION LIST.
 #[derive(Debug, Default)]
 pub struct ListOptions<'a> {
@@ -477,6 +488,72 @@ impl Scripting {
         Ok(name)
     }
 
+    /// FUNCTION RESTORE: all the payload's libraries or nothing.
+    pub fn function_restore(&self, payload: &[u8], policy: RestorePolicy) -> Result<(), Error> {
+        let codes = crate::rdb::restore_functions(payload).map_err(Error::from)?;
+        let mut guard = self.lock_vm()?;
+        let states = &mut *guard;
+        let mut new: Vec<(String, Library)> = Vec::new();
+        for code in codes {
+            let name = library_name(&code)?;
+            if new.iter().any(|(n, _)| *n == name) {
+                return Err(Error::msg(format!("ERR Library '{name}' already exists")));
+            }
+            let vm = vm_of(&mut states.func, &self.flags)?;
+            let mut functions = vm.load_library(&self.flags, &code)?;
+            if functions.is_empty() {
+                return Err(Error::from("ERR No functions registered"));
+            }
+            functions.sort_by(|a, b| a.name.cmp(&b.name));
+            new.push((
+                name,
+                Library {
+                    code: Arc::from(code),
+                    functions,
+                },
+            ));
+        }
+        // The libraries that stay beside the restored ones.
+        let stays = |lib: &str| match policy {
+            RestorePolicy::Flush => false,
+            RestorePolicy::Append => true,
+            RestorePolicy::Replace => !new.iter().any(|(n, _)| n == lib),
+        };
+        if policy == RestorePolicy::Append
+            && let Some((name, _)) = new.iter().find(|(n, _)| states.libs.contains_key(n))
+        {
+            return Err(Error::msg(format!("ERR Library {name} already exists")));
+        }
+        let mut seen: HashMap<&str, ()> = HashMap::new();
+        for (_, lib) in &new {
+            for f in &lib.functions {
+                let taken = states.index.get(&f.name).is_some_and(|l| stays(l));
+                if taken || seen.insert(&f.name, ()).is_some() {
+                    return Err(Error::msg(format!(
+                        "ERR Function {} already exists",
+                        f.name
+                    )));
+                }
+            }
+        }
+        let gone: Vec<String> = states.libs.keys().filter(|l| !stays(l)).cloned().collect();
+        for name in gone {
+            if let Some(old) = states.libs.remove(&name) {
+                for f in old.functions {
+                    states.index.remove(&f.name);
+                }
+            }
+        }
+        for (name, lib) in new {
+            for f in &lib.functions {
+                states.index.insert(f.name.clone(), name.clone());
+            }
+            states.libs.insert(name, lib);
+        }
+        self.count_libraries(states);
+        Ok(())
+    }
+
     /// FUNCTION DELETE.
     pub fn function_delete(&self, name: &[u8]) -> Result<(), Error> {
         let mut guard = self.lock_vm()?;
@@ -508,12 +585,6 @@ impl Scripting {
     pub fn function_codes(&self) -> Result<Vec<Arc<[u8]>>, Error> {
         let guard = self.lock_vm()?;
         Ok(guard.libs.values().map(|l| l.code.clone()).collect())
-    }
-
-    /// Names of the libraries loaded.
-    pub fn library_names(&self) -> Result<Vec<String>, Error> {
-        let guard = self.lock_vm()?;
-        Ok(guard.libs.keys().cloned().collect())
     }
 
     /// FUNCTION LIST.
@@ -570,8 +641,12 @@ impl Scripting {
         Ok(())
     }
 
-    /// FUNCTION STATS (answers while a script runs: it does not take the state lock).
-    pub fn function_stats(&self, out: &mut Out) {
+    /// FUNCTION STATS (answers while a function runs: it does not take the state lock; while
+    /// an EVAL script runs it is BUSY, like Redis).
+    pub fn function_stats(&self, out: &mut Out) -> Result<(), Error> {
+        if self.owner.load(Ordering::Acquire) != 0 && !self.function_mode.load(Ordering::Acquire) {
+            return Err(Error::from(BUSY));
+        }
         out.map(2);
         out.bulk(b"running_script");
         match self.current.lock().clone() {
@@ -597,6 +672,7 @@ impl Scripting {
         out.int(self.lib_count.load(Ordering::Acquire) as i64);
         out.bulk(b"functions_count");
         out.int(self.fn_count.load(Ordering::Acquire) as i64);
+        Ok(())
     }
 
     /// FCALL / FCALL_RO.
