@@ -196,6 +196,15 @@ async fn load_list_delete_flush() {
         ])
     );
 
+    let V::BulkString(info) = q(&mut con, &["INFO", "memory"]).await else {
+        panic!("INFO is a bulk string");
+    };
+    assert!(
+        String::from_utf8_lossy(&info).contains("\r\nnumber_of_functions:3\r\n"),
+        "{}",
+        String::from_utf8_lossy(&info)
+    );
+
     // SCRIPT FLUSH leaves the libraries alone.
     q(&mut con, &["SCRIPT", "FLUSH"]).await;
     assert_eq!(q(&mut con, &["FCALL", "hello", "0"]).await, b("hi"));

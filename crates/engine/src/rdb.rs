@@ -712,6 +712,35 @@ mod tests {
     }
 
     #[test]
+    fn function_payloads_round_trip_and_read_redis_7_0s() {
+        let codes: [&[u8]; 2] = [b"#!lua name=a\nx", b"#!lua name=b\ny"];
+        let payload = dump_functions(codes);
+        assert_eq!(
+            restore_functions(&payload),
+            Ok(codes.iter().map(|c| c.to_vec()).collect())
+        );
+        assert_eq!(restore_functions(&dump_functions([])), Ok(vec![]));
+        // FUNCTION DUMP of redis-server 7.0.15 (its library code LZF-compressed).
+        let real = b"\xf5\xc3\x40\x53\x40\xc6\x1f\x23\x21\x6c\x75\x61\x20\x6e\x61\x6d\x65\x3d\x79\x0a\x72\x65\x64\x69\x73\x2e\x72\x65\x67\x69\x73\x74\x65\x72\x5f\x66\x75\x6e\x63\x0a\x74\x69\x6f\x6e\x28\x27\x66\x79\x27\x2c\x20\xe0\x00\x0e\x0d\x29\x20\x72\x65\x74\x75\x72\x6e\x20\x27\x66\x72\x6f\x6d\x20\x0c\x20\x35\x08\x27\x20\x65\x6e\x64\x29\x20\x2d\x2d\xe0\x6a\x02\x01\x2d\x2d\x0a\x00\xb3\x78\x95\xe3\x3f\x60\x69\x3c";
+        let want = format!(
+            "#!lua name=y\nredis.register_function('fy', function() return 'from redis' end){}",
+            " --".repeat(40)
+        );
+        assert_eq!(restore_functions(real), Ok(vec![want.into_bytes()]));
+        let mut damaged = real.to_vec();
+        damaged[5] ^= 1;
+        assert_eq!(
+            restore_functions(&damaged),
+            Err("ERR DUMP payload version or checksum are wrong")
+        );
+        let key = dump_of(&Value::Str(Blob::from_slice(b"v")));
+        assert_eq!(
+            restore_functions(&key),
+            Err("ERR given type is not a function")
+        );
+    }
+
+    #[test]
     fn a_real_redis_dump_of_a_small_integer_restores() {
         // redis-server 7.0.15: SET a 1, DUMP a.
         let payload = b"\x00\xc0\x01\n\x00&x\xe7\xb6\xd1\x01\x11\xfc";

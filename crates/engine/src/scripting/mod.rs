@@ -446,6 +446,11 @@ impl Scripting {
         self.fn_count.store(states.index.len(), Ordering::Release);
     }
 
+    /// Number of functions loaded (INFO memory).
+    pub fn function_count(&self) -> usize {
+        self.fn_count.load(Ordering::Acquire)
+    }
+
     /// FUNCTION LOAD [REPLACE]: returns the library's name.
     pub fn function_load(&self, code: &[u8], replace: bool) -> Result<String, Error> {
         let name = library_name(code)?;

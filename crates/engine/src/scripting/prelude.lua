@@ -356,6 +356,9 @@ local function load_library(body)
 end
 
 local function run_function(f, keys, args)
+  -- Whatever ended the last load, a function always sees the usual globals.
+  loading = false
+  registered = nil
   return xpcall(function()
     return f(keys, args)
   end, handler)
