@@ -276,6 +276,15 @@ const SUBCOMMANDS: &[(&str, &str)] = &[
     ("script|help", "slow scripting"),
     ("script|kill", "slow scripting"),
     ("script|load", "slow scripting"),
+    ("function|delete", "write slow scripting"),
+    ("function|dump", "slow scripting"),
+    ("function|flush", "write slow scripting"),
+    ("function|help", "slow scripting"),
+    ("function|kill", "slow scripting"),
+    ("function|list", "slow scripting"),
+    ("function|load", "write slow scripting"),
+    ("function|restore", "write slow scripting"),
+    ("function|stats", "slow scripting"),
 ];
 
 /// The subcommands of `container` with their categories.

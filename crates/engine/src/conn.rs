@@ -333,6 +333,9 @@ fn allowed_while_busy(args: &[&[u8]]) -> bool {
     match args.first() {
         Some(name) if is(name, "shutdown") || is(name, "auth") || is(name, "hello") => true,
         Some(name) if is(name, "script") => args.get(1).is_some_and(|s| is(s, "kill")),
+        Some(name) if is(name, "function") => {
+            args.get(1).is_some_and(|s| is(s, "kill") || is(s, "stats"))
+        }
         _ => false,
     }
 }
@@ -382,7 +385,7 @@ fn process(
                     BusyCheck::Busy => {
                         client.multi_error |= client.multi.is_some();
                         client.pending_stats.errors += 1;
-                        out.error(crate::scripting::BUSY);
+                        out.error(engine.scripting.busy_text());
                         off += consumed;
                         continue;
                     }

@@ -148,7 +148,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                  used_memory_peak_perc:{:.2}%\r\nallocator_allocated:{used}\r\n\
                  total_system_memory:{total}\r\ntotal_system_memory_human:{}\r\n\
                  maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
-                 number_of_cached_scripts:{}\r\n\
+                 number_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\n\
                  mem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\n\
                  mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
@@ -163,6 +163,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 human(maxmemory),
                 cfg.get("maxmemory-policy").unwrap_or("noeviction"),
                 engine.scripting.cached(),
+                engine.scripting.function_count(),
                 rss as i64 - used as i64,
             );
         }

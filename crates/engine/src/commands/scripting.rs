@@ -1,5 +1,6 @@
-//! EVAL / EVALSHA / EVAL_RO / EVALSHA_RO and SCRIPT LOAD / EXISTS / FLUSH / KILL / HELP, with
-//! Redis 7.0's replies and error texts. The Lua machinery (the state, `redis.call`, conversions and
+//! EVAL / EVALSHA / EVAL_RO / EVALSHA_RO, SCRIPT LOAD / EXISTS / FLUSH / KILL / HELP, and Redis 7
+//! Functions (FCALL / FCALL_RO, FUNCTION LOAD / LIST / DELETE / FLUSH / DUMP / RESTORE / KILL /
+//! STATS / HELP), with Redis 7.0's replies and error texts. The Lua machinery (the state, `redis.call`, conversions and
 //! the busy-script state) lives in [`crate::scripting`]; this module parses arguments.
 
 use super::{
@@ -48,6 +49,36 @@ pub static COMMANDS: &[Command] = &[
         "7.0.0",
         "Executes a read-only server-side Lua script by SHA1 digest.",
         evalsha_ro,
+    ),
+    cmd(
+        "fcall",
+        -3,
+        NOSCRIPT | STALE | EXCLUSIVE,
+        (0, 0, 0),
+        "scripting",
+        "7.0.0",
+        "Invokes a function.",
+        fcall,
+    ),
+    cmd(
+        "fcall_ro",
+        -3,
+        NOSCRIPT | STALE | READONLY | EXCLUSIVE,
+        (0, 0, 0),
+        "scripting",
+        "7.0.0",
+        "Invokes a read-only function.",
+        fcall_ro,
+    ),
+    cmd(
+        "function",
+        -2,
+        NOSCRIPT | CONNECTION,
+        (0, 0, 0),
+        "scripting",
+        "7.0.0",
+        "A container for function commands.",
+        function,
     ),
     cmd(
         "script",
@@ -104,7 +135,178 @@ fn generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, read_only: bool) -> CmdR
     } else {
         (sha1_hex(args[1]), std::sync::Arc::from(args[1]))
     };
-    scripting.eval(ctx, &sha, &body, keys, argv, read_only)
+    scripting.eval(ctx, &sha, &body, keys, argv, read_only, args)
+}
+
+fn fcall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    fcall_generic(ctx, args, false)
+}
+
+fn fcall_ro(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    fcall_generic(ctx, args, true)
+}
+
+fn fcall_generic(ctx: &mut Ctx, args: &[&[u8]], read_only: bool) -> CmdResult {
+    let numkeys = int_arg(args[2]).map_err(|_| Error::from("ERR Bad number of keys provided"))?;
+    if numkeys > (args.len() - 3) as i64 {
+        return Err(Error::from(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if numkeys < 0 {
+        return Err(Error::from("ERR Number of keys can't be negative"));
+    }
+    let numkeys = numkeys as usize;
+    let keys = &args[3..3 + numkeys];
+    let argv = &args[3 + numkeys..];
+    let engine = ctx.engine;
+    engine
+        .scripting
+        .fcall(ctx, args[1], keys, argv, read_only, args)
+}
+
+const FUNCTION_HELP: &[&str] = &[
+    "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "LOAD [REPLACE] <FUNCTION CODE>",
+    "    Create a new library with the given library name and code.",
+    "DELETE <LIBRARY NAME>",
+    "    Delete the given library.",
+    "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+    "    Return general information on all the libraries:",
+    "    * Library name",
+    "    * The engine used to run the Library",
+    "    * Library description",
+    "    * Functions list",
+    "    * Library code (if WITHCODE is given)",
+    "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+    "STATS",
+    "    Return information about the current function running:",
+    "    * Function name",
+    "    * Command used to run the function",
+    "    * Duration in MS that the function is running",
+    "    If no function is running, return nil",
+    "    In addition, returns a list of available engines.",
+    "KILL",
+    "    Kill the current running function.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Delete all the libraries.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the libraries.",
+    "    * SYNC: Synchronously flush the libraries.",
+    "DUMP",
+    "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+    "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+    "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+    "    control how to handle existing libraries (default APPEND):",
+    "    * FLUSH: delete all existing libraries.",
+    "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+    "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+    "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+    "      in case of functions name collision with another library).",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// `unknown subcommand or wrong number of arguments` (Redis's `addReplySubcommandSyntaxError`).
+fn function_syntax_error(sub: &[u8]) -> Error {
+    Error::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+fn function(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    let engine = ctx.engine;
+    let scripting = &engine.scripting;
+    let n = args.len();
+    match sub.as_str() {
+        "help" if n == 2 => ctx.out.help(FUNCTION_HELP),
+        "load" if n >= 3 => {
+            let mut replace = false;
+            for opt in &args[2..n - 1] {
+                if is(opt, "REPLACE") {
+                    replace = true;
+                } else {
+                    return Err(Error::msg(format!(
+                        "ERR Unknown option given: {}",
+                        String::from_utf8_lossy(opt)
+                    )));
+                }
+            }
+            let name = scripting.function_load(args[n - 1], replace)?;
+            ctx.out.bulk(name.as_bytes());
+        }
+        "delete" if n == 3 => {
+            scripting.function_delete(args[2])?;
+            ctx.out.ok();
+        }
+        "flush" if n <= 3 => {
+            if n == 3 && !(is(args[2], "SYNC") || is(args[2], "ASYNC")) {
+                return Err(Error::from(
+                    "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+                ));
+            }
+            scripting.function_flush()?;
+            ctx.out.ok();
+        }
+        "flush" => return Err(function_syntax_error(args[1])),
+        "list" => {
+            let mut opts = crate::scripting::ListOptions::default();
+            let mut i = 2;
+            while i < n {
+                if !opts.with_code && is(args[i], "WITHCODE") {
+                    opts.with_code = true;
+                } else if opts.pattern.is_none() && is(args[i], "LIBRARYNAME") {
+                    if i + 1 >= n {
+                        return Err(Error::from("ERR library name argument was not given"));
+                    }
+                    i += 1;
+                    opts.pattern = Some(args[i]);
+                } else {
+                    return Err(Error::msg(format!(
+                        "ERR Unknown argument {}",
+                        String::from_utf8_lossy(args[i])
+                    )));
+                }
+                i += 1;
+            }
+            scripting.function_list(ctx.out, &opts)?;
+        }
+        "dump" if n == 2 => {
+            let codes = scripting.function_codes()?;
+            let payload = crate::rdb::dump_functions(codes.iter().map(|c| &c[..]));
+            ctx.out.bulk(&payload);
+        }
+        "restore" if n == 3 || n == 4 => {
+            use crate::scripting::RestorePolicy;
+            let policy = match args.get(3) {
+                None => RestorePolicy::Append,
+                Some(p) if is(p, "FLUSH") => RestorePolicy::Flush,
+                Some(p) if is(p, "APPEND") => RestorePolicy::Append,
+                Some(p) if is(p, "REPLACE") => RestorePolicy::Replace,
+                Some(_) => {
+                    return Err(Error::from(
+                        "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+                    ));
+                }
+            };
+            scripting.function_restore(args[2], policy)?;
+            ctx.out.ok();
+        }
+        "restore" if n > 4 => return Err(function_syntax_error(args[1])),
+        "kill" if n == 2 => {
+            scripting.kill(false)?;
+            ctx.out.ok();
+        }
+        "stats" if n == 2 => scripting.function_stats(ctx.out)?,
+        "help" | "load" | "delete" | "dump" | "restore" | "kill" | "stats" => {
+            return Err(sub_arity_error("function", &sub));
+        }
+        _ => return Err(unknown_subcommand("function", args[1])),
+    }
+    Ok(())
 }
 
 const HELP: &[&str] = &[
@@ -158,7 +360,7 @@ fn script(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ));
         }
         ("kill", 2) => {
-            scripting.kill()?;
+            scripting.kill(true)?;
             ctx.out.ok();
         }
         ("debug", 3) => {

@@ -4,11 +4,16 @@
 //! RESP replies and Lua values both ways, and the "a script is running" state that other
 //! connections consult before touching the keyspace (so they wait asynchronously, or get `BUSY`
 //! once the script passed `busy-reply-threshold`, instead of blocking a runtime worker on the gate).
+//!
+//! Redis 7 Functions (FUNCTION LOAD, FCALL) run on the same machinery with a second Lua state
+//! (like Redis, so SCRIPT FLUSH leaves libraries alone): a library's code runs once at load time
+//! with only `redis.register_function` and `redis.log` visible, and its registered callbacks are
+//! later called with `(keys, args)` exactly like EVAL scripts are run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use parking_lot::Mutex;
@@ -23,6 +28,22 @@ mod cmsgpack;
 /// Reply of a client whose command meets a script that ran past the threshold.
 pub const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// The same while a function (FCALL) runs.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+/// How long a library's code may run at FUNCTION LOAD.
+const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Function flags (`redis.register_function{flags = ...}`), in Redis's order.
+pub const FUNCTION_FLAGS: [&str; 5] = [
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+/// Bit of `no-writes` in a function's flags.
+const NO_WRITES: u32 = 1;
 /// Error of a script ended by SCRIPT KILL.
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 /// Text of the Rust error that stands for a failed `redis.call` (its table waits in the registry).
@@ -39,12 +60,60 @@ struct Flags {
     kill: AtomicBool,
     /// The protocol `redis.setresp` chose for the running script (2 or 3).
     resp: std::sync::atomic::AtomicI64,
+    /// Deadline of the FUNCTION LOAD in progress.
+    load_deadline: Mutex<Option<Instant>>,
+    /// The FUNCTION LOAD in progress ran past its deadline.
+    load_timed_out: AtomicBool,
+}
+
+/// A function registered by a library.
+struct Func {
+    name: String,
+    description: Option<Vec<u8>>,
+    /// Bits of [`FUNCTION_FLAGS`].
+    flags: u32,
+    callback: Function,
+}
+
+/// A library loaded by FUNCTION LOAD.
+struct Library {
+    /// The whole code as given (shebang included), for LIST WITHCODE and DUMP.
+    code: Arc<[u8]>,
+    functions: Vec<Func>,
+}
+
+/// The Lua states and the libraries, behind one lock (scripts and functions run one at a time).
+#[derive(Default)]
+struct States {
+    /// The state of EVAL scripts.
+    eval: Option<Vm>,
+    /// The state of functions (its callbacks are referenced from `libs`).
+    func: Option<Vm>,
+    /// Libraries by name.
+    libs: BTreeMap<String, Library>,
+    /// Library of each function name.
+    index: HashMap<String, String>,
+}
+
+/// What FUNCTION STATS shows of the running script or function.
+#[derive(Debug, Clone)]
+struct Running {
+    name: String,
+    command: Vec<Vec<u8>>,
+    started: Instant,
 }
 
 /// Engine-wide scripting state.
 pub struct Scripting {
-    /// The Lua state, also the lock that makes scripts run one at a time.
-    vm: Mutex<Option<Vm>>,
+    /// The Lua states, also the lock that makes scripts run one at a time.
+    vm: Mutex<States>,
+    /// Number of libraries and of functions (FUNCTION STATS answers while a script runs).
+    lib_count: AtomicUsize,
+    fn_count: AtomicUsize,
+    /// The running script or function (FUNCTION STATS).
+    current: Mutex<Option<Running>>,
+    /// The running script is a function (FCALL): BUSY and KILL texts differ.
+    function_mode: AtomicBool,
     /// Script bodies by lower-case SHA1 hex.
     cache: Mutex<HashMap<String, Arc<[u8]>>>,
     flags: Arc<Flags>,
@@ -65,7 +134,11 @@ pub struct Scripting {
 impl Default for Scripting {
     fn default() -> Self {
         Scripting {
-            vm: Mutex::new(None),
+            vm: Mutex::new(States::default()),
+            lib_count: AtomicUsize::new(0),
+            fn_count: AtomicUsize::new(0),
+            current: Mutex::new(None),
+            function_mode: AtomicBool::new(false),
             cache: Mutex::new(HashMap::new()),
             flags: Arc::default(),
             running: tokio::sync::watch::channel(false).0,
@@ -139,8 +212,17 @@ impl Scripting {
         }
     }
 
-    /// SCRIPT KILL.
-    pub fn kill(&self) -> Result<(), Error> {
+    /// The BUSY reply for other clients while a script runs.
+    pub fn busy_text(&self) -> &'static str {
+        if self.function_mode.load(Ordering::Acquire) {
+            BUSY_FUNCTION
+        } else {
+            BUSY
+        }
+    }
+
+    /// SCRIPT KILL (`is_eval`) or FUNCTION KILL.
+    pub fn kill(&self, is_eval: bool) -> Result<(), Error> {
         if self.owner.load(Ordering::Acquire) == 0 {
             return Err(Error::from("NOTBUSY No scripts in execution right now."));
         }
@@ -148,6 +230,13 @@ impl Scripting {
             return Err(Error::from(
                 "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
             ));
+        }
+        let function = self.function_mode.load(Ordering::Acquire);
+        if is_eval && function {
+            return Err(Error::from(BUSY_FUNCTION));
+        }
+        if !is_eval && !function {
+            return Err(Error::from(BUSY));
         }
         self.flags.kill.store(true, Ordering::Release);
         Ok(())
@@ -178,23 +267,23 @@ impl Scripting {
 
     /// SCRIPT FLUSH: forget every script and start a fresh Lua state.
     pub fn flush(&self) -> Result<(), Error> {
-        let mut vm = self.lock_vm()?;
+        let mut states = self.lock_vm()?;
         self.cache.lock().clear();
-        *vm = None;
+        states.eval = None;
         Ok(())
     }
 
-    fn lock_vm(&self) -> Result<parking_lot::MutexGuard<'_, Option<Vm>>, Error> {
+    fn lock_vm(&self) -> Result<parking_lot::MutexGuard<'_, States>, Error> {
         let limit = self.busy_threshold_ms.load(Ordering::Relaxed).max(1);
         self.vm
             .try_lock_for(Duration::from_millis(limit))
-            .ok_or(Error::from(BUSY))
+            .ok_or_else(|| Error::from(self.busy_text()))
     }
 
     /// SCRIPT LOAD: compile and cache; returns the SHA1.
     pub fn load(&self, body: &[u8]) -> Result<String, Error> {
         let mut guard = self.lock_vm()?;
-        let vm = vm_of(&mut guard, &self.flags)?;
+        let vm = vm_of(&mut guard.eval, &self.flags)?;
         let sha = sha1_hex(body);
         vm.function(&sha, body)?;
         self.cache.lock().insert(sha.clone(), Arc::from(body));
@@ -202,6 +291,7 @@ impl Scripting {
     }
 
     /// Run a script (EVAL / EVALSHA): `body` is known (cached already or given by EVAL).
+    #[allow(clippy::too_many_arguments)]
     pub fn eval(
         &self,
         ctx: &mut Ctx,
@@ -210,15 +300,45 @@ impl Scripting {
         keys: &[&[u8]],
         argv: &[&[u8]],
         read_only: bool,
+        command: &[&[u8]],
     ) -> Result<(), Error> {
         let mut guard = self.lock_vm()?;
-        let vm = vm_of(&mut guard, &self.flags)?;
+        let vm = vm_of(&mut guard.eval, &self.flags)?;
         let read_only = read_only || no_writes_flag(body)?;
         let func = vm.function(sha, body)?;
         self.cache
             .lock()
             .entry(sha.to_string())
             .or_insert_with(|| Arc::from(body));
+        let call = Call {
+            func: &func,
+            keys,
+            argv,
+            read_only,
+            name: sha,
+            as_function: false,
+            command,
+        };
+        self.execute(ctx, vm, call)
+    }
+
+    /// Run a script or function on `vm` (the state lock is held by the caller).
+    fn execute(&self, ctx: &mut Ctx, vm: &mut Vm, call: Call) -> Result<(), Error> {
+        let Call {
+            func,
+            keys,
+            argv,
+            read_only,
+            name,
+            as_function,
+            command,
+        } = call;
+        *self.current.lock() = Some(Running {
+            name: name.to_string(),
+            command: command.iter().map(|a| a.to_vec()).collect(),
+            started: Instant::now(),
+        });
+        self.function_mode.store(as_function, Ordering::Release);
         // Marked running before taking the gate: from now on other clients wait asynchronously.
         self.flags.kill.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
@@ -229,7 +349,7 @@ impl Scripting {
             let _gate = ctx.exclusive();
             let was = std::mem::replace(&mut ctx.in_exec, true);
             let db = ctx.client.db;
-            let r = vm.run(self, ctx, &func, keys, argv, read_only, sha);
+            let r = vm.run(self, ctx, func, keys, argv, read_only, name, as_function);
             ctx.client.db = db;
             ctx.in_exec = was;
             r
@@ -244,9 +364,362 @@ impl Scripting {
             body()
         };
         self.owner.store(0, Ordering::Release);
+        *self.current.lock() = None;
         self.running.send_replace(false);
         self.flags.kill.store(false, Ordering::Release);
         result
+    }
+}
+
+/// One run of a script or function.
+struct Call<'a> {
+    func: &'a Function,
+    keys: &'a [&'a [u8]],
+    argv: &'a [&'a [u8]],
+    read_only: bool,
+    /// The script's SHA1 or the function's name (error texts, FUNCTION STATS).
+    name: &'a str,
+    /// Called as `f(keys, args)` rather than with KEYS/ARGV globals.
+    as_function: bool,
+    /// The client's command (FUNCTION STATS).
+    command: &'a [&'a [u8]],
+}
+
+/// A library's name from its shebang (`#!lua name=<lib>`), with Redis 7.0's texts.
+fn library_name(code: &[u8]) -> Result<String, Error> {
+    if !code.starts_with(b"#!") {
+        return Err(Error::from("ERR Missing library metadata"));
+    }
+    let line_end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
+    let line = String::from_utf8_lossy(&code[2..line_end]);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("").to_string();
+    let mut name = None;
+    for p in parts {
+        let Some(n) = p.strip_prefix("name=") else {
+            return Err(Error::msg(format!("ERR Invalid metadata value given: {p}")));
+        };
+        if name.is_some() {
+            return Err(Error::from(
+                "ERR Invalid metadata value, name argument was given multiple times",
+            ));
+        }
+        name = Some(n.to_string());
+    }
+    let Some(name) = name else {
+        return Err(Error::from("ERR Library name was not given"));
+    };
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(Error::msg(format!("ERR Engine '{engine}' not found")));
+    }
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::from(
+            "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        ));
+    }
+    Ok(name)
+}
+
+/// What FUNCTION RESTORE does with the libraries already loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Delete them all first.
+    Flush,
+    /// Keep them; a library of the same name is an error (the default).
+    Append,
+    /// Keep them, but libraries of the same name are replaced.
+    Replace,
+}
+
+/// Options of FUNCTION LIST.
+#[derive(Debug, Default)]
+pub struct ListOptions<'a> {
+    /// LIBRARYNAME pattern.
+    pub pattern: Option<&'a [u8]>,
+    /// WITHCODE.
+    pub with_code: bool,
+}
+
+impl Scripting {
+    fn count_libraries(&self, states: &States) {
+        self.lib_count.store(states.libs.len(), Ordering::Release);
+        self.fn_count.store(states.index.len(), Ordering::Release);
+    }
+
+    /// Number of functions loaded (INFO memory).
+    pub fn function_count(&self) -> usize {
+        self.fn_count.load(Ordering::Acquire)
+    }
+
+    /// FUNCTION LOAD [REPLACE]: returns the library's name.
+    pub fn function_load(&self, code: &[u8], replace: bool) -> Result<String, Error> {
+        let name = library_name(code)?;
+        let mut guard = self.lock_vm()?;
+        let states = &mut *guard;
+        if states.libs.contains_key(&name) && !replace {
+            return Err(Error::msg(format!("ERR Library '{name}' already exists")));
+        }
+        let vm = vm_of(&mut states.func, &self.flags)?;
+        let mut functions = vm.load_library(&self.flags, code)?;
+        // FUNCTION LIST shows them in name order (Redis: its dict's order).
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        if functions.is_empty() {
+            return Err(Error::from("ERR No functions registered"));
+        }
+        for f in &functions {
+            if states.index.get(&f.name).is_some_and(|lib| *lib != name) {
+                return Err(Error::msg(format!(
+                    "ERR Function {} already exists",
+                    f.name
+                )));
+            }
+        }
+        if let Some(old) = states.libs.remove(&name) {
+            for f in old.functions {
+                states.index.remove(&f.name);
+            }
+        }
+        for f in &functions {
+            states.index.insert(f.name.clone(), name.clone());
+        }
+        states.libs.insert(
+            name.clone(),
+            Library {
+                code: Arc::from(code),
+                functions,
+            },
+        );
+        self.count_libraries(states);
+        Ok(name)
+    }
+
+    /// FUNCTION RESTORE: all the payload's libraries or nothing.
+    pub fn function_restore(&self, payload: &[u8], policy: RestorePolicy) -> Result<(), Error> {
+        let codes = crate::rdb::restore_functions(payload).map_err(Error::from)?;
+        let mut guard = self.lock_vm()?;
+        let states = &mut *guard;
+        let mut new: Vec<(String, Library)> = Vec::new();
+        for code in codes {
+            let name = library_name(&code)?;
+            if new.iter().any(|(n, _)| *n == name) {
+                return Err(Error::msg(format!("ERR Library '{name}' already exists")));
+            }
+            let vm = vm_of(&mut states.func, &self.flags)?;
+            let mut functions = vm.load_library(&self.flags, &code)?;
+            if functions.is_empty() {
+                return Err(Error::from("ERR No functions registered"));
+            }
+            functions.sort_by(|a, b| a.name.cmp(&b.name));
+            new.push((
+                name,
+                Library {
+                    code: Arc::from(code),
+                    functions,
+                },
+            ));
+        }
+        // The libraries that stay beside the restored ones.
+        let stays = |lib: &str| match policy {
+            RestorePolicy::Flush => false,
+            RestorePolicy::Append => true,
+            RestorePolicy::Replace => !new.iter().any(|(n, _)| n == lib),
+        };
+        if policy == RestorePolicy::Append
+            && let Some((name, _)) = new.iter().find(|(n, _)| states.libs.contains_key(n))
+        {
+            return Err(Error::msg(format!("ERR Library {name} already exists")));
+        }
+        let mut seen: HashMap<&str, ()> = HashMap::new();
+        for (_, lib) in &new {
+            for f in &lib.functions {
+                let taken = states.index.get(&f.name).is_some_and(|l| stays(l));
+                if taken || seen.insert(&f.name, ()).is_some() {
+                    return Err(Error::msg(format!(
+                        "ERR Function {} already exists",
+                        f.name
+                    )));
+                }
+            }
+        }
+        let gone: Vec<String> = states.libs.keys().filter(|l| !stays(l)).cloned().collect();
+        for name in gone {
+            if let Some(old) = states.libs.remove(&name) {
+                for f in old.functions {
+                    states.index.remove(&f.name);
+                }
+            }
+        }
+        for (name, lib) in new {
+            for f in &lib.functions {
+                states.index.insert(f.name.clone(), name.clone());
+            }
+            states.libs.insert(name, lib);
+        }
+        self.count_libraries(states);
+        Ok(())
+    }
+
+    /// FUNCTION DELETE.
+    pub fn function_delete(&self, name: &[u8]) -> Result<(), Error> {
+        let mut guard = self.lock_vm()?;
+        let states = &mut *guard;
+        let name = String::from_utf8_lossy(name);
+        let lib = states
+            .libs
+            .remove(name.as_ref())
+            .ok_or(Error::from("ERR Library not found"))?;
+        for f in lib.functions {
+            states.index.remove(&f.name);
+        }
+        self.count_libraries(states);
+        Ok(())
+    }
+
+    /// FUNCTION FLUSH: forget every library and start a fresh Lua state for functions.
+    pub fn function_flush(&self) -> Result<(), Error> {
+        let mut guard = self.lock_vm()?;
+        let states = &mut *guard;
+        states.libs.clear();
+        states.index.clear();
+        states.func = None;
+        self.count_libraries(states);
+        Ok(())
+    }
+
+    /// The code of every library (FUNCTION DUMP), in name order.
+    pub fn function_codes(&self) -> Result<Vec<Arc<[u8]>>, Error> {
+        let guard = self.lock_vm()?;
+        Ok(guard.libs.values().map(|l| l.code.clone()).collect())
+    }
+
+    /// FUNCTION LIST.
+    pub fn function_list(&self, out: &mut Out, opts: &ListOptions) -> Result<(), Error> {
+        let guard = self.lock_vm()?;
+        let libs: Vec<(&String, &Library)> = guard
+            .libs
+            .iter()
+            .filter(|(name, _)| {
+                // Matched without regard to case, like Redis.
+                opts.pattern.is_none_or(|p| {
+                    crate::glob::matches(
+                        &p.to_ascii_lowercase(),
+                        name.to_ascii_lowercase().as_bytes(),
+                    )
+                })
+            })
+            .collect();
+        out.array(libs.len());
+        for (name, lib) in libs {
+            out.map(if opts.with_code { 4 } else { 3 });
+            out.bulk(b"library_name");
+            out.bulk(name.as_bytes());
+            out.bulk(b"engine");
+            out.bulk(b"LUA");
+            out.bulk(b"functions");
+            out.array(lib.functions.len());
+            for f in &lib.functions {
+                out.map(3);
+                out.bulk(b"name");
+                out.bulk(f.name.as_bytes());
+                out.bulk(b"description");
+                match &f.description {
+                    Some(d) => out.bulk(d),
+                    None => out.null(),
+                }
+                out.bulk(b"flags");
+                let names: Vec<&str> = FUNCTION_FLAGS
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| f.flags & (1 << i) != 0)
+                    .map(|(_, n)| *n)
+                    .collect();
+                out.set(names.len());
+                for n in names {
+                    out.bulk(n.as_bytes());
+                }
+            }
+            if opts.with_code {
+                out.bulk(b"library_code");
+                out.bulk(&lib.code);
+            }
+        }
+        Ok(())
+    }
+
+    /// FUNCTION STATS (answers while a function runs: it does not take the state lock; while
+    /// an EVAL script runs it is BUSY, like Redis).
+    pub fn function_stats(&self, out: &mut Out) -> Result<(), Error> {
+        if self.owner.load(Ordering::Acquire) != 0 && !self.function_mode.load(Ordering::Acquire) {
+            return Err(Error::from(BUSY));
+        }
+        out.map(2);
+        out.bulk(b"running_script");
+        match self.current.lock().clone() {
+            None => out.null(),
+            Some(r) => {
+                out.map(3);
+                out.bulk(b"name");
+                out.bulk(r.name.as_bytes());
+                out.bulk(b"command");
+                out.array(r.command.len());
+                for a in &r.command {
+                    out.bulk(a);
+                }
+                out.bulk(b"duration_ms");
+                out.int(r.started.elapsed().as_millis() as i64);
+            }
+        }
+        out.bulk(b"engines");
+        out.map(1);
+        out.bulk(b"LUA");
+        out.map(2);
+        out.bulk(b"libraries_count");
+        out.int(self.lib_count.load(Ordering::Acquire) as i64);
+        out.bulk(b"functions_count");
+        out.int(self.fn_count.load(Ordering::Acquire) as i64);
+        Ok(())
+    }
+
+    /// FCALL / FCALL_RO.
+    pub fn fcall(
+        &self,
+        ctx: &mut Ctx,
+        name: &[u8],
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        read_only: bool,
+        command: &[&[u8]],
+    ) -> Result<(), Error> {
+        let mut guard = self.lock_vm()?;
+        let states = &mut *guard;
+        let name = String::from_utf8_lossy(name).into_owned();
+        let func = states
+            .index
+            .get(&name)
+            .and_then(|lib| states.libs.get(lib))
+            .and_then(|lib| lib.functions.iter().find(|f| f.name == name))
+            .ok_or(Error::from("ERR Function not found"))?;
+        let no_writes = func.flags & NO_WRITES != 0;
+        if read_only && !no_writes {
+            return Err(Error::from(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        let callback = func.callback.clone();
+        let vm = states
+            .func
+            .as_mut()
+            .ok_or(Error::from("ERR Function not found"))?;
+        let call = Call {
+            func: &callback,
+            keys,
+            argv,
+            read_only: read_only || no_writes,
+            name: &name,
+            as_function: true,
+            command,
+        };
+        self.execute(ctx, vm, call)
     }
 }
 
@@ -310,6 +783,10 @@ struct Vm {
     flags: Arc<Flags>,
     runner: Function,
     compiler: Function,
+    /// Runs a library's code at FUNCTION LOAD.
+    library_loader: Function,
+    /// Runs a function's callback with `(keys, args)`.
+    function_runner: Function,
     /// Compiled scripts by SHA1.
     functions: HashMap<String, Function>,
 }
@@ -428,7 +905,13 @@ impl Vm {
                 Ok(v)
             })?,
         )?;
-        let (runner, compiler, redis): (Function, Function, Table) = lua
+        let (runner, compiler, redis, library_loader, function_runner): (
+            Function,
+            Function,
+            Table,
+            Function,
+            Function,
+        ) = lua
             .load(include_str!("prelude.lua"))
             .set_name("=redis")
             .call(imp.clone())?;
@@ -438,10 +921,17 @@ impl Vm {
             HookTriggers::new().every_nth_instruction(1000),
             move |_, _| {
                 if hook_flags.kill.load(Ordering::Acquire) {
-                    Err(mlua::Error::RuntimeError(KILLED.into()))
-                } else {
-                    Ok(VmState::Continue)
+                    return Err(mlua::Error::RuntimeError(KILLED.into()));
                 }
+                if hook_flags
+                    .load_deadline
+                    .lock()
+                    .is_some_and(|d| Instant::now() > d)
+                {
+                    hook_flags.load_timed_out.store(true, Ordering::Release);
+                    return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
+                }
+                Ok(VmState::Continue)
             },
         )?;
         Ok(Vm {
@@ -450,6 +940,8 @@ impl Vm {
             flags: hook_flags_keep,
             runner,
             compiler,
+            library_loader,
+            function_runner,
             functions: HashMap::new(),
         })
     }
@@ -486,6 +978,45 @@ impl Vm {
         }
     }
 
+    /// Run a library's code (shebang line blanked): the functions it registered.
+    fn load_library(&mut self, flags: &Flags, code: &[u8]) -> Result<Vec<Func>, Error> {
+        let internal = |e: mlua::Error| Error::msg(format!("ERR {}", one_line(&e.to_string())));
+        let end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
+        let source = self.lua.create_string(&code[end..]).map_err(internal)?;
+        flags.load_timed_out.store(false, Ordering::Release);
+        *flags.load_deadline.lock() = Some(Instant::now() + LOAD_TIMEOUT);
+        let _ = self.lua.set_named_registry_value(PENDING, Value::Nil);
+        let r: mlua::Result<(Value, Option<mlua::String>)> = self.library_loader.call(source);
+        *flags.load_deadline.lock() = None;
+        if flags.load_timed_out.swap(false, Ordering::AcqRel) {
+            return Err(Error::from(
+                "ERR Error registering functions: ERR FUNCTION LOAD timeout",
+            ));
+        }
+        let (registered, err) = r.map_err(internal)?;
+        let Value::Table(list) = registered else {
+            let text = err
+                .map(|e| String::from_utf8_lossy(&e.as_bytes()).into_owned())
+                .unwrap_or_else(|| "Error registering functions".to_string());
+            return Err(Error::msg(format!("ERR {}", one_line(&text))));
+        };
+        let mut functions = Vec::new();
+        for entry in list.sequence_values::<Table>() {
+            let entry = entry.map_err(internal)?;
+            let name: mlua::String = entry.raw_get("name").map_err(internal)?;
+            let description: Option<mlua::String> =
+                entry.raw_get("description").map_err(internal)?;
+            let flags: f64 = entry.raw_get("flags").map_err(internal)?;
+            functions.push(Func {
+                name: String::from_utf8_lossy(&name.as_bytes()).into_owned(),
+                description: description.map(|d| d.as_bytes().to_vec()),
+                flags: flags as u32,
+                callback: entry.raw_get("callback").map_err(internal)?,
+            });
+        }
+        Ok(functions)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn run(
         &mut self,
@@ -496,6 +1027,7 @@ impl Vm {
         argv: &[&[u8]],
         read_only: bool,
         name: &str,
+        as_function: bool,
     ) -> Result<(), Error> {
         let lua = &self.lua;
         let internal = |e: mlua::Error| Error::msg(format!("ERR {}", one_line(&e.to_string())));
@@ -513,7 +1045,11 @@ impl Vm {
         );
         let (keys_t, argv_t) = (keys_t.map_err(internal)?, argv_t.map_err(internal)?);
         let redis = self.redis.clone();
-        let runner = self.runner.clone();
+        let runner = if as_function {
+            self.function_runner.clone()
+        } else {
+            self.runner.clone()
+        };
         let flags = self.flags.clone();
         flags.resp.store(2, Ordering::Release);
         let _ = lua.set_named_registry_value(PENDING, Value::Nil);

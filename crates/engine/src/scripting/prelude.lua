@@ -178,4 +178,190 @@ local function compile(body, name)
   return f
 end
 
-return run, compile, redis
+-- Functions (FUNCTION LOAD / FCALL). A library's chunk gets an environment of its own whose
+-- lookups go, while the library loads, to a small API (`redis.register_function`, `redis.log`,
+-- the constants) and afterwards, when its functions run, to the usual globals, like Redis 7.
+local flag_names = { 'no-writes', 'allow-oom', 'allow-stale', 'no-cluster', 'allow-cross-slot-keys' }
+local flag_bits = {}
+for i, name in ipairs(flag_names) do
+  flag_bits[name] = 2 ^ (i - 1)
+end
+
+local registered
+local loading = false
+
+local function fail(msg)
+  error({ err = 'ERR ' .. msg })
+end
+
+local function is_string(v)
+  local t = type(v)
+  return t == 'string' or t == 'number'
+end
+
+local function register(...)
+  local argc = select('#', ...)
+  if argc < 1 or argc > 2 then
+    fail('wrong number of arguments to redis.register_function')
+  end
+  local name, callback, flags, description
+  flags = 0
+  if argc == 1 then
+    local args = ...
+    if type(args) ~= 'table' then
+      fail('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).')
+    end
+    for k, v in G.pairs(args) do
+      if type(k) ~= 'string' then
+        fail('named argument key given to redis.register_function is not a string')
+      end
+      if k == 'function_name' then
+        if not is_string(v) then
+          fail('function_name argument given to redis.register_function must be a string')
+        end
+        name = tostring(v)
+      elseif k == 'description' then
+        if not is_string(v) then
+          fail('description argument given to redis.register_function must be a string')
+        end
+        description = tostring(v)
+      elseif k == 'callback' then
+        if type(v) ~= 'function' then
+          fail('callback argument given to redis.register_function must be a function')
+        end
+        callback = v
+      elseif k == 'flags' then
+        if type(v) ~= 'table' then
+          fail('flags argument to redis.register_function must be a table representing function flags')
+        end
+        for _, f in G.ipairs(v) do
+          local bit = type(f) == 'string' and flag_bits[f]
+          if not bit then
+            fail('unknown flag given')
+          end
+          if flags % (2 * bit) < bit then
+            flags = flags + bit
+          end
+        end
+      else
+        fail('unknown argument given to redis.register_function')
+      end
+    end
+    if name == nil then
+      fail('redis.register_function must get a function name argument')
+    end
+    if callback == nil then
+      fail('redis.register_function must get a callback argument')
+    end
+  else
+    name, callback = ...
+    if not is_string(name) then
+      fail('first argument to redis.register_function must be a string')
+    end
+    name = tostring(name)
+    if type(callback) ~= 'function' then
+      fail('second argument to redis.register_function must be a function')
+    end
+  end
+  if not registered then
+    fail('redis.register_function can only be called on FUNCTION LOAD command')
+  end
+  if name == '' or name:find('[^%w_]') then
+    fail('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
+  end
+  for _, f in G.ipairs(registered) do
+    if f.name == name then
+      fail('Function already exists in the library')
+    end
+  end
+  registered[#registered + 1] = { name = name, callback = callback, flags = flags, description = description }
+end
+
+local function strict(t)
+  return setmetatable({}, {
+    __index = function(_, k)
+      local v = rawget(t, k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly,
+    __metatable = false,
+  })
+end
+
+local load_globals = {
+  redis = strict({
+    register_function = register,
+    log = redis.log,
+    LOG_DEBUG = redis.LOG_DEBUG,
+    LOG_VERBOSE = redis.LOG_VERBOSE,
+    LOG_NOTICE = redis.LOG_NOTICE,
+    LOG_WARNING = redis.LOG_WARNING,
+    REDIS_VERSION = redis.REDIS_VERSION,
+    REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+  }),
+}
+
+local fenv
+fenv = setmetatable({}, {
+  __index = function(_, k)
+    local v
+    if loading then
+      v = rawget(load_globals, k)
+    elseif k == '_G' then
+      return fenv
+    else
+      v = rawget(G, k)
+    end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = false,
+})
+
+-- Load a library's code: the registered functions, or nil and the error text.
+local function load_library(body)
+  local f, e = loadstring(body, '@user_function')
+  if not f then
+    return nil, 'Error compiling function: ' .. tostring(e)
+  end
+  setfenv(f, fenv)
+  registered = {}
+  loading = true
+  local ok, err = raw_pcall(f)
+  loading = false
+  local result = registered
+  registered = nil
+  if not ok then
+    if type(err) == 'table' and type(rawget(err, 'err')) == 'string' then
+      err = rawget(err, 'err')
+    elseif type(err) == 'userdata' then
+      local pending = impl.take_pending(tostring(err))
+      if type(pending) == 'table' and type(rawget(pending, 'err')) == 'string' then
+        err = rawget(pending, 'err')
+      else
+        err = 'ERR ' .. tostring(err):gsub('^runtime error: ', ''):gsub('\n?stack traceback:.*$', '')
+      end
+    else
+      err = 'ERR ' .. tostring(err)
+    end
+    return nil, 'Error registering functions: ' .. err
+  end
+  return result
+end
+
+local function run_function(f, keys, args)
+  -- Whatever ended the last load, a function always sees the usual globals.
+  loading = false
+  registered = nil
+  return xpcall(function()
+    return f(keys, args)
+  end, handler)
+end
+
+return run, compile, redis, load_library, run_function
