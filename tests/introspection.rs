@@ -412,3 +412,41 @@ async fn command_list_and_getkeys_follow_key_specs() {
         assert!(err.to_string().contains(text), "{cmd:?}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cluster_answers_like_a_standalone_server() {
+    let (_s, addr) = start("127.0.5.23", &[]);
+    let mut c = common::client(addr).await;
+    let err = redis::cmd("CLUSTER")
+        .arg("INFO")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("This instance has cluster support disabled"),
+        "{err}"
+    );
+    let err = redis::cmd("CLUSTER")
+        .arg("FOO")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown subcommand 'FOO'. Try CLUSTER HELP."),
+        "{err}"
+    );
+    // The command exists, so ACL rules may name it (redis-py's own tests do).
+    let ok: String = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("k")
+        .arg("on")
+        .arg("nopass")
+        .arg("+cluster")
+        .arg("+get")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(ok, "OK");
+}

@@ -129,6 +129,16 @@ pub static COMMANDS: &[Command] = &[
         role,
     ),
     cmd(
+        "cluster",
+        -2,
+        0,
+        (0, 0, 0),
+        "cluster",
+        "3.0.0",
+        "A container for Redis Cluster commands.",
+        cluster,
+    ),
+    cmd(
         "replicaof",
         3,
         ADMIN | NOSCRIPT | STALE | CONNECTION,
@@ -599,6 +609,19 @@ fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.out.int(0);
     ctx.out.array(0);
     Ok(())
+}
+
+/// CLUSTER as a standalone redis-server answers it: every known subcommand says cluster support is
+/// disabled (the command exists, so ACL rules may name it).
+fn cluster(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    if crate::acl::subcommands("cluster").any(|(name, _)| name == sub) {
+        Err(Error::from(
+            "ERR This instance has cluster support disabled",
+        ))
+    } else {
+        Err(super::unknown_subcommand("cluster", args[1]))
+    }
 }
 
 /// REPLICAOF NO ONE is accepted (a redlink engine is always a master); replicating from another
