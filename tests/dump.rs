@@ -211,6 +211,13 @@ async fn restore_options_ttl_and_errors_follow_redis() {
     .query_async(&mut c)
     .await
     .expect("absttl");
+    let idle: i64 = redis::cmd("OBJECT")
+        .arg("IDLETIME")
+        .arg("abs")
+        .query_async(&mut c)
+        .await
+        .expect("idletime");
+    assert!((5..=6).contains(&idle), "IDLETIME 5 restored: {idle}");
     let v: String = c.get("abs").await.expect("get");
     assert_eq!(v, "value");
     let pttl: i64 = c.pttl("abs").await.expect("pttl");

@@ -46,12 +46,12 @@ fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency], checked in
-/// redis-server's order: options, TTL, an existing key, then the payload. IDLETIME and FREQ are
-/// validated; redlink keeps no per-key idle time or frequency to set.
+/// redis-server's order: options, TTL, an existing key, then the payload. IDLETIME and FREQ set the
+/// key's eviction metadata (OBJECT IDLETIME / OBJECT FREQ report them).
 fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (key, payload) = (args[1], args[3]);
     let (mut replace, mut absttl) = (false, false);
-    let (mut idle, mut freq) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
     let mut i = 4;
     while i < args.len() {
         let more = i + 1 < args.len();
@@ -59,20 +59,21 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             replace = true;
         } else if is(args[i], "ABSTTL") {
             absttl = true;
-        } else if is(args[i], "IDLETIME") && more && !freq {
-            if int_arg(args[i + 1])? < 0 {
+        } else if is(args[i], "IDLETIME") && more && freq.is_none() {
+            let seconds = int_arg(args[i + 1])?;
+            if seconds < 0 {
                 return Err(Error::from("ERR Invalid IDLETIME value, must be >= 0"));
             }
-            idle = true;
+            idle = Some((seconds as u64).saturating_mul(1000));
             i += 1;
-        } else if is(args[i], "FREQ") && more && !idle {
+        } else if is(args[i], "FREQ") && more && idle.is_none() {
             let f = int_arg(args[i + 1])?;
             if !(0..=255).contains(&f) {
                 return Err(Error::from(
                     "ERR Invalid FREQ value, must be >= 0 and <= 255",
                 ));
             }
-            freq = true;
+            freq = Some(f as u8);
             i += 1;
         } else {
             return Err(err::SYNTAX);
@@ -98,6 +99,9 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         l.remove(key);
     } else {
         l.set(key, value, expire);
+        if idle.is_some() || freq.is_some() {
+            l.set_access_stats(key, idle, freq);
+        }
     }
     drop(l);
     ctx.out.ok();

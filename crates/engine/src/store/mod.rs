@@ -660,6 +660,23 @@ impl<'a> Locked<'a> {
             .insert(h, key, value, expire, lru, |k| db.hash(k))
     }
 
+    /// Set the eviction metadata of an existing key (RESTORE's IDLETIME / FREQ): its idle time in
+    /// milliseconds and its LFU counter. False if the key does not exist.
+    pub fn set_access_stats(&mut self, key: &[u8], idle_ms: Option<u64>, lfu: Option<u8>) -> bool {
+        let h = self.expire_if_needed(key);
+        let now = self.now;
+        let Some(n) = self.dict(h).get_mut(h, key) else {
+            return false;
+        };
+        if let Some(idle) = idle_ms {
+            n.lru = now.saturating_sub(idle) as u32;
+        }
+        if let Some(f) = lfu {
+            n.lfu = f;
+        }
+        true
+    }
+
     /// Set `key` to `value`, keeping its current expiry if it exists.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) -> Option<Value> {
         let expire = self.expire_of(key).unwrap_or(0);
