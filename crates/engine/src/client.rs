@@ -226,6 +226,9 @@ pub struct Client {
     pub gate_slot: usize,
     /// Counters flushed to the engine's stats after each batch.
     pub pending_stats: PendingStats,
+    /// When the previous command of the current batch ended: the next one's start, so each command
+    /// costs one clock read (reset before every batch, so idle time is never counted).
+    pub clock: Option<crate::diagnostics::stopwatch::Start>,
     /// Name of the last command run in the current batch.
     pub last_cmd: Option<&'static str>,
     /// The last command name published to `handle.info` (so a repeated command takes no lock).
@@ -315,6 +318,7 @@ impl Client {
             monitor: false,
             gate_slot,
             pending_stats: PendingStats::default(),
+            clock: None,
             last_cmd: None,
             published_cmd: "",
         }

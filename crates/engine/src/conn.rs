@@ -253,6 +253,8 @@ where
                 _ = engine.scripting.wait_idle(None) => {}
             }
         }
+        // A retry starts a new measurement (the time spent blocked is not the command's).
+        client.clock = None;
         let mut ctx = Ctx {
             engine,
             client,
@@ -349,6 +351,7 @@ fn process(
     out: &mut Out,
 ) -> Outcome {
     let now = crate::store::now_ms();
+    client.clock = None;
     let max_bulk = engine.hot.max_bulk.load(Ordering::Relaxed);
     let mut off = 0;
     let mut want = 0;

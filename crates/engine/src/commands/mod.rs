@@ -521,7 +521,11 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         let addr = ctx.client.handle.ctx.peer.to_string();
         ctx.engine.pubsub.feed_monitors(ctx.client.db, &addr, args);
     }
-    let started = std::time::Instant::now();
+    let started = ctx
+        .client
+        .clock
+        .take()
+        .unwrap_or_else(crate::diagnostics::stopwatch::start);
     let result = if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
         (cmd.handler)(ctx, args)
     } else {
@@ -531,10 +535,12 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     if ctx.engine.tracking.active() {
         track(ctx, cmd, args);
     }
+    let ended = crate::diagnostics::stopwatch::start();
+    ctx.client.clock = Some(ended);
     let handle = &ctx.client.handle;
     ctx.engine.diagnostics.command_ran(
         args,
-        started.elapsed(),
+        ended.ticks_since(started),
         cmd.flags & flag::FAST != 0,
         || (handle.ctx.peer.to_string(), handle.info.lock().name.clone()),
     );
