@@ -5,8 +5,11 @@
 //! ephemeral loopback port.
 
 use redis::Value as V;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::MultiplexedConnection;
 use redlink_engine::{Config, Engine, Server};
+
+mod common;
+use common::reply::{b, e, q, run};
 
 fn engine_config(port: u16) -> Config {
     let mut cfg = Config::default();
@@ -52,45 +55,6 @@ async fn connect_as(port: u16, user: &str, pass: &str) -> MultiplexedConnection 
     connect_url(&format!("redis://{user}:{pass}@127.0.0.1:{port}/"))
         .await
         .expect("connect as user")
-}
-
-fn command(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-/// Run a command and return its raw reply (errors as `Err("CODE detail")`).
-async fn run(con: &mut MultiplexedConnection, args: &[&str]) -> Result<V, String> {
-    match con.req_packed_command(&command(args)).await {
-        Ok(V::ServerError(e)) => Err(format!("{} {}", e.code(), e.details().unwrap_or(""))),
-        Ok(v) => Ok(v),
-        Err(e) => Err(format!(
-            "{} {}",
-            e.code().unwrap_or("?"),
-            e.detail().unwrap_or("")
-        )),
-    }
-}
-
-async fn q(con: &mut MultiplexedConnection, args: &[&str]) -> V {
-    match run(con, args).await {
-        Ok(v) => v,
-        Err(e) => panic!("{args:?} failed: {e}"),
-    }
-}
-
-async fn e(con: &mut MultiplexedConnection, args: &[&str]) -> String {
-    match run(con, args).await {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => e,
-    }
-}
-
-fn b(s: &str) -> V {
-    V::BulkString(s.as_bytes().to_vec())
 }
 
 fn ok() -> V {

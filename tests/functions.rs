@@ -8,6 +8,9 @@ use redis::Value as V;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redlink_engine::{Config, Engine, Server};
 
+mod common;
+use common::reply::{b, e, q, run};
+
 fn engine_config(port: u16) -> Config {
     let mut cfg = Config::default();
     cfg.set_startup("port", &port.to_string()).expect("port");
@@ -43,44 +46,6 @@ async fn connect(port: u16) -> MultiplexedConnection {
         .get_multiplexed_async_connection_with_config(&cfg)
         .await
         .expect("connect")
-}
-
-fn command(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-async fn run(con: &mut MultiplexedConnection, args: &[&str]) -> Result<V, String> {
-    match con.req_packed_command(&command(args)).await {
-        Ok(V::ServerError(e)) => Err(format!("{} {}", e.code(), e.details().unwrap_or(""))),
-        Ok(v) => Ok(v),
-        Err(e) => Err(format!(
-            "{} {}",
-            e.code().unwrap_or("?"),
-            e.detail().unwrap_or("")
-        )),
-    }
-}
-
-async fn q(con: &mut MultiplexedConnection, args: &[&str]) -> V {
-    match run(con, args).await {
-        Ok(v) => v,
-        Err(e) => panic!("{args:?} failed: {e}"),
-    }
-}
-
-async fn e(con: &mut MultiplexedConnection, args: &[&str]) -> String {
-    match run(con, args).await {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => e,
-    }
-}
-
-fn b(s: &str) -> V {
-    V::BulkString(s.as_bytes().to_vec())
 }
 
 fn lib(name: &str, body: &str) -> String {
