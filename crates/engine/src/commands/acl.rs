@@ -298,22 +298,29 @@ pub fn check_permissions(
     args: &[&[u8]],
     context: &'static str,
 ) -> Result<(), Error> {
+    denial(ctx, c, args, context).map_or(Ok(()), |d| Err(Error::msg(d.error())))
+}
+
+/// Why the calling client may not run a command (logged with `context`), if it may not; callers
+/// that word the refusal themselves (scripts) match on it.
+pub fn denial(
+    ctx: &mut Ctx,
+    c: &'static Command,
+    args: &[&[u8]],
+    context: &'static str,
+) -> Option<Denied> {
     let epoch = ctx.engine.acl.epoch();
     if ctx.client.acl_epoch != epoch {
         ctx.client.refresh_acl(ctx.engine, epoch);
     }
     if ctx.client.acl_user.unrestricted {
-        return Ok(());
+        return None;
     }
     let user = ctx.client.acl_user.clone();
-    match user.check(c, args) {
-        Ok(()) => Ok(()),
-        Err(d) => {
-            ctx.client.publish_cmd(c.name);
-            log_denied(ctx, &d, context);
-            Err(Error::msg(d.error()))
-        }
-    }
+    let d = user.check(c, args).err()?;
+    ctx.client.publish_cmd(c.name);
+    log_denied(ctx, &d, context);
+    Some(d)
 }
 
 fn log_denied(ctx: &mut Ctx, d: &Denied, context: &'static str) {

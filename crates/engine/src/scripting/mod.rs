@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use parking_lot::Mutex;
 
+use crate::acl::Denied;
 use crate::commands::{Ctx, Error, flag, lookup, run};
 use crate::protocol::Out;
 
@@ -1205,13 +1206,17 @@ fn redis_call(
     }
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     // The caller's ACL applies inside scripts too (logged with context `lua`), with 7.0's texts.
-    if let Err(e) = crate::commands::acl::check_permissions(ctx, cmd, &refs, "lua") {
-        return fail(if e.0.contains("keys") {
-            "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
-        } else if e.0.contains("channel") {
-            "ERR The user executing the script can't publish to the channel mentioned in the command"
-        } else {
-            "ERR The user executing the script can't run this command or subcommand"
+    if let Some(d) = crate::commands::acl::denial(ctx, cmd, &refs, "lua") {
+        return fail(match d {
+            Denied::Key(_) => {
+                "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+            }
+            Denied::Channel(_) => {
+                "ERR The user executing the script can't publish to the channel mentioned in the command"
+            }
+            Denied::Command(_) => {
+                "ERR The user executing the script can't run this command or subcommand"
+            }
         });
     }
     if cmd.flags & flag::WRITE != 0 {
