@@ -560,24 +560,25 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
 #[cold]
 fn track(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     use crate::tracking::Access;
-    let access = match cmd.name {
-        "flushdb" | "flushall" | "swapdb" => Access::Flush,
-        _ if cmd.flags & flag::WRITE != 0 => Access::Write,
-        _ if cmd.flags & flag::READONLY != 0 => Access::Read,
-        _ => Access::Read,
-    };
-    let keys: Vec<&[u8]> = match access {
-        Access::Flush => Vec::new(),
-        Access::Write => crate::acl::key_args(cmd, args)
-            .into_iter()
-            .filter(|(_, write)| *write)
-            .map(|(k, _)| k)
-            .collect(),
-        Access::Read if cmd.flags & flag::READONLY != 0 => crate::acl::key_args(cmd, args)
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect(),
-        Access::Read => Vec::new(),
+    // Keys a write command writes, keys a read-only command reads; other commands (PING, CLIENT
+    // ...) count as a read of nothing, which still consumes a pending CLIENT CACHING.
+    let (access, keys): (Access, Vec<&[u8]>) = match cmd.name {
+        "flushdb" | "flushall" | "swapdb" => (Access::Flush, Vec::new()),
+        _ if cmd.flags & flag::WRITE != 0 => (
+            Access::Write,
+            crate::acl::key_args(cmd, args)
+                .into_iter()
+                .filter_map(|(k, write)| write.then_some(k))
+                .collect(),
+        ),
+        _ if cmd.flags & flag::READONLY != 0 => (
+            Access::Read,
+            crate::acl::key_args(cmd, args)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
+        ),
+        _ => (Access::Read, Vec::new()),
     };
     let is_caching = cmd.name == "client"
         && args
