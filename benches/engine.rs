@@ -2,10 +2,14 @@
 //! parse + execute + encode loop for a pipelined batch (what one read of `redis-benchmark -P 16`
 //! costs).
 
+use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use redlink_engine::commands::{Ctx, execute};
-use redlink_engine::protocol::{ArgVec, Frame, Limits, Out, RequestParser};
-use redlink_engine::{Config, ConnContext, Engine, client::Client};
+use redlink_engine::protocol::{Frame, Limits, Out, RequestParser};
+use redlink_engine::{Engine, client::Client, conn};
+
+#[allow(dead_code)]
+#[path = "../crates/engine/tests/common/inproc.rs"]
+mod inproc;
 
 const LIMITS: Limits = Limits {
     unauthenticated: false,
@@ -27,42 +31,23 @@ fn get_cmd(i: usize) -> Vec<u8> {
 }
 
 fn harness() -> (Engine, Client) {
-    let engine = Engine::new(Config::default());
-    let addr = "127.0.0.1:1".parse().expect("addr");
-    let handle = engine.clients.register(ConnContext {
-        peer: addr,
-        local: addr,
-        tls: false,
-        endpoint: None,
-    });
-    let client = Client::new(handle, true);
+    let inproc::InProcess { engine, client } = inproc::InProcess::new();
     (engine, client)
 }
 
-/// Parse and execute every command in `batch`, like one pass of the connection loop.
+/// One pass of the engine's connection loop over `batch`: the engine's own `conn::process` parses
+/// and executes every request, then the replies are dropped as if written.
 fn run_batch(
     engine: &Engine,
     client: &mut Client,
     parser: &mut RequestParser,
+    rbuf: &mut BytesMut,
     out: &mut Out,
     batch: &[u8],
 ) {
-    let now = redlink_engine::store::now_ms();
-    let mut off = 0;
-    while let Ok(Frame::Command { consumed }) = parser.parse(&batch[off..], LIMITS) {
-        let mut args = ArgVec::new();
-        parser.args(&batch[off..off + consumed], &mut args);
-        let mut ctx = Ctx {
-            engine,
-            client,
-            out,
-            now,
-            in_exec: false,
-            retry: false,
-        };
-        execute(&mut ctx, &args);
-        off += consumed;
-    }
+    rbuf.extend_from_slice(batch);
+    let _ = conn::process(engine, client, parser, rbuf, out);
+    debug_assert!(rbuf.is_empty(), "every request of the batch ran");
     out.buf.clear();
 }
 
@@ -89,11 +74,30 @@ fn benches(c: &mut Criterion) {
     let (engine, mut client) = harness();
     let mut parser = RequestParser::default();
     let mut out = Out::new(false);
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
     g.bench_function("pipeline of 16 SET", |b| {
-        b.iter(|| run_batch(&engine, &mut client, &mut parser, &mut out, &set16))
+        b.iter(|| {
+            run_batch(
+                &engine,
+                &mut client,
+                &mut parser,
+                &mut rbuf,
+                &mut out,
+                &set16,
+            )
+        })
     });
     g.bench_function("pipeline of 16 GET", |b| {
-        b.iter(|| run_batch(&engine, &mut client, &mut parser, &mut out, &get16))
+        b.iter(|| {
+            run_batch(
+                &engine,
+                &mut client,
+                &mut parser,
+                &mut rbuf,
+                &mut out,
+                &get16,
+            )
+        })
     });
     g.finish();
 }

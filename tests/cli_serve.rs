@@ -1,6 +1,7 @@
 //! `redlink serve` as a process, driven by redis-cli (installed by `.ci/run`): startup output,
 //! config files, redis-server style options, TLS with --tls-auto, SIGTERM and SHUTDOWN.
 
+#[path = "../crates/engine/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -7,6 +7,7 @@
 //! `REDLINK_STORM_CONNS`, `REDLINK_SLOWLORIS_CONNS` and `REDLINK_SOAK_SECS` variables. Figures are
 //! printed with `--nocapture`.
 
+#[path = "../crates/engine/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -5,57 +5,9 @@
 //! ephemeral loopback port.
 
 use redis::Value as V;
-use redis::aio::MultiplexedConnection;
-use redlink_engine::{Config, Engine, Server};
 
 mod common;
 use common::reply::{b, e, q, run};
-
-fn engine_config(port: u16) -> Config {
-    let mut cfg = Config::default();
-    cfg.set_startup("port", &port.to_string()).expect("port");
-    cfg.set_startup("bind", "127.0.0.1").expect("bind");
-    cfg
-}
-
-/// Start an engine on an ephemeral loopback port (inside a tokio runtime), retrying if another
-/// process grabs the port first.
-fn start() -> (Server, u16) {
-    if let Ok(server) = Server::start(Engine::new(engine_config(0))) {
-        let port = server.listeners()[0].addr.port();
-        return (server, port);
-    }
-    let mut last = None;
-    for _ in 0..20 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("ephemeral port")
-            .port();
-        match Server::start(Engine::new(engine_config(port))) {
-            Ok(server) => return (server, port),
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("server does not start: {last:?}");
-}
-
-async fn connect_url(url: &str) -> Result<MultiplexedConnection, redis::RedisError> {
-    redis::Client::open(url)?
-        .get_multiplexed_async_connection()
-        .await
-}
-
-async fn connect(port: u16) -> MultiplexedConnection {
-    connect_url(&format!("redis://127.0.0.1:{port}/"))
-        .await
-        .expect("connect")
-}
-
-async fn connect_as(port: u16, user: &str, pass: &str) -> MultiplexedConnection {
-    connect_url(&format!("redis://{user}:{pass}@127.0.0.1:{port}/"))
-        .await
-        .expect("connect as user")
-}
 
 fn ok() -> V {
     V::Okay
@@ -91,8 +43,8 @@ fn pairs(v: &V) -> Vec<(String, V)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn setuser_getuser_list_round_trip() {
-    let (_s, port) = start();
-    let mut c = connect(port).await;
+    let (_s, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     assert_eq!(
         strings(&q(&mut c, &["ACL", "LIST"]).await),
         ["user default on nopass ~* &* +@all"]
@@ -199,8 +151,8 @@ async fn setuser_getuser_list_round_trip() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn auth_with_users_and_noperm() {
-    let (_s, port) = start();
-    let mut admin = connect(port).await;
+    let (_s, addr) = common::start_default();
+    let mut admin = common::client(addr).await;
     q(
         &mut admin,
         &[
@@ -217,7 +169,7 @@ async fn auth_with_users_and_noperm() {
         ],
     )
     .await;
-    let mut app = connect_as(port, "app", "pw").await;
+    let mut app = common::client_as(addr, "app", "pw").await;
     assert_eq!(q(&mut app, &["ACL", "WHOAMI"]).await, b("app"));
     assert_eq!(q(&mut app, &["SET", "k1", "v"]).await, ok());
     assert_eq!(q(&mut app, &["GET", "k1"]).await, b("v"));
@@ -276,7 +228,7 @@ async fn auth_with_users_and_noperm() {
         ],
     )
     .await;
-    let mut ro = connect_as(port, "ro", "pw").await;
+    let mut ro = common::client_as(addr, "ro", "pw").await;
     assert_eq!(q(&mut ro, &["GET", "r1"]).await, V::Nil);
     assert!(e(&mut ro, &["SET", "r1", "v"]).await.starts_with("NOPERM"));
     assert_eq!(q(&mut ro, &["SET", "w1", "v"]).await, ok());
@@ -326,8 +278,8 @@ async fn auth_with_users_and_noperm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn categories_and_acl_cat() {
-    let (_s, port) = start();
-    let mut c = connect(port).await;
+    let (_s, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     let cats = strings(&q(&mut c, &["ACL", "CAT"]).await);
     assert_eq!(&cats[..3], ["keyspace", "read", "write"]);
     assert!(cats.contains(&"dangerous".to_string()));
@@ -372,7 +324,7 @@ async fn categories_and_acl_cat() {
         ],
     )
     .await;
-    let mut safe = connect_as(port, "safe", "x").await;
+    let mut safe = common::client_as(addr, "safe", "x").await;
     assert_eq!(
         e(&mut safe, &["KEYS", "*"]).await,
         "NOPERM this user has no permissions to run the 'keys' command"
@@ -401,10 +353,10 @@ async fn categories_and_acl_cat() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn acl_log_records_denials_and_auth_failures() {
-    let (_s, port) = start();
-    let mut c = connect(port).await;
+    let (_s, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     q(&mut c, &["ACL", "SETUSER", "t", "on", ">pw", "+get", "~k*"]).await;
-    let mut t = connect_as(port, "t", "pw").await;
+    let mut t = common::client_as(addr, "t", "pw").await;
     // The client's own handshake (CLIENT SETINFO) may have been refused and logged already.
     assert_eq!(q(&mut c, &["ACL", "LOG", "RESET"]).await, ok());
     e(&mut t, &["GET", "x"]).await;
@@ -450,8 +402,8 @@ async fn acl_log_records_denials_and_auth_failures() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn requirepass_is_the_default_users_password() {
-    let (_s, port) = start();
-    let mut c = connect(port).await;
+    let (_s, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     assert_eq!(
         q(&mut c, &["CONFIG", "SET", "requirepass", "s3cret"]).await,
         ok()
@@ -462,7 +414,7 @@ async fn requirepass_is_the_default_users_password() {
         strings(&user[1].1),
         [redlink_engine::acl::hash_password(b"s3cret")]
     );
-    let mut fresh = connect(port).await;
+    let mut fresh = common::client(addr).await;
     assert_eq!(
         e(&mut fresh, &["GET", "k"]).await,
         "NOAUTH Authentication required."
@@ -496,7 +448,7 @@ async fn requirepass_is_the_default_users_password() {
         strings(&q(&mut c, &["ACL", "LIST"]).await)[0],
         "user default on nopass ~* &* +@all"
     );
-    let mut open = connect(port).await;
+    let mut open = common::client(addr).await;
     assert_eq!(
         q(&mut open, &["PING"]).await,
         V::SimpleString("PONG".into())
@@ -505,14 +457,14 @@ async fn requirepass_is_the_default_users_password() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deluser_disconnects_its_clients_and_client_list_shows_users() {
-    let (_s, port) = start();
-    let mut c = connect(port).await;
+    let (_s, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     q(
         &mut c,
         &["ACL", "SETUSER", "gone", "on", ">pw", "+@all", "~*"],
     )
     .await;
-    let mut g = connect_as(port, "gone", "pw").await;
+    let mut g = common::client_as(addr, "gone", "pw").await;
     let V::BulkString(list) = q(&mut c, &["CLIENT", "LIST"]).await else {
         panic!("client list")
     };
@@ -532,7 +484,7 @@ async fn deluser_disconnects_its_clients_and_client_list_shows_users() {
     }
     assert!(failed, "the deleted user's connection still works");
     assert!(
-        connect_url(&format!("redis://gone:pw@127.0.0.1:{port}/"))
+        common::connect_url(&format!("redis://gone:pw@{addr}/"))
             .await
             .is_err()
     );
@@ -542,8 +494,8 @@ async fn deluser_disconnects_its_clients_and_client_list_shows_users() {
 /// the script with Redis 7.0's texts (and are logged with context `lua`).
 #[tokio::test(flavor = "multi_thread")]
 async fn scripts_run_with_the_callers_permissions() {
-    let (_server, port) = start();
-    let mut admin = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut admin = common::client(addr).await;
     assert_eq!(
         q(
             &mut admin,
@@ -554,7 +506,7 @@ async fn scripts_run_with_the_callers_permissions() {
         .await,
         ok()
     );
-    let mut c = connect_as(port, "scripter", "pw").await;
+    let mut c = common::client_as(addr, "scripter", "pw").await;
     let err = e(
         &mut c,
         &["EVAL", "return redis.call('set','allowed','1')", "0"],

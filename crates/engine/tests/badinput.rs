@@ -557,43 +557,16 @@ fn rustls_pemfile(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_port_garbage_and_cross_protocol() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let ip = "127.0.3.6";
-    let dir = std::env::temp_dir().join(format!("redlink-badinput-tls-{}", std::process::id()));
-    let certs = redlink_engine::tls::auto_certificates(&dir, &[ip.into()]).unwrap();
-    let plain = common::free_port(ip);
-    let tls = common::free_port(ip);
-    let mut cfg = common::config(ip, &[]);
-    for (k, v) in [
-        ("port", plain.to_string()),
-        ("tls-port", tls.to_string()),
-        ("tls-cert-file", certs.cert.display().to_string()),
-        ("tls-key-file", certs.key.display().to_string()),
-        ("tls-ca-cert-file", certs.ca.display().to_string()),
-        ("tls-auth-clients", "no".to_string()),
-    ] {
-        cfg.set_startup(k, &v).unwrap();
-    }
-    let _server = redlink_engine::Server::start(redlink_engine::Engine::new(cfg)).unwrap();
-    let plain_addr: SocketAddr = format!("{ip}:{plain}").parse().unwrap();
-    let tls_addr: SocketAddr = format!("{ip}:{tls}").parse().unwrap();
-    let ca = std::fs::read(&certs.ca).unwrap();
-    let tls_client = redis::Client::build_with_tls(
-        format!("rediss://{ip}:{tls}/"),
-        redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(ca.clone()),
-        },
-    )
-    .unwrap();
+    let t = common::start_tls(ip, "badinput-tls", true, &[]);
+    let plain_addr = t.plain.expect("plain listener");
+    let tls_addr = t.tls;
+    let ca = t.ca.clone();
+    let tls_client = common::tls_client(tls_addr, &ca);
     let tls_still_serves = || async {
-        let mut c = tokio::time::timeout(
-            Duration::from_secs(5),
-            tls_client.get_multiplexed_async_connection(),
-        )
-        .await
-        .expect("TLS connect in time")
-        .expect("TLS connect");
+        let mut c = common::connect_with(&tls_client)
+            .await
+            .expect("TLS connect");
         let pong: String = redis::cmd("PING").query_async(&mut c).await.unwrap();
         assert_eq!(pong, "PONG");
     };
@@ -648,14 +621,7 @@ async fn tls_port_garbage_and_cross_protocol() {
     assert_eq!(got, seen(b"", false));
     still_serves(plain_addr).await;
     // The full TLS client against the plain port fails cleanly.
-    let wrong = redis::Client::build_with_tls(
-        format!("rediss://{ip}:{plain}/"),
-        redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(ca),
-        },
-    )
-    .unwrap();
+    let wrong = common::tls_client(plain_addr, &ca);
     let r = tokio::time::timeout(
         Duration::from_secs(2),
         wrong.get_multiplexed_async_connection(),
@@ -667,5 +633,4 @@ async fn tls_port_garbage_and_cross_protocol() {
     );
     still_serves(plain_addr).await;
     tls_still_serves().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,57 +7,10 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use proptest::prelude::*;
 use redis::Value as V;
-use redis::aio::MultiplexedConnection;
-use redlink_engine::{Config, Engine, Server};
+use redlink_engine::Server;
 
 mod common;
 use common::reply::{b, e, i, q};
-
-fn engine_config(port: u16) -> Config {
-    let mut cfg = Config::default();
-    cfg.set_startup("port", &port.to_string()).expect("port");
-    cfg.set_startup("bind", "127.0.0.1").expect("bind");
-    cfg
-}
-
-/// Start an engine on an ephemeral loopback port (must run inside a tokio runtime). Port 0 is tried
-/// first; while the engine treats port 0 as "TCP disabled" (like redis-server), fall back to a port
-/// the OS just handed out, retrying if another process grabs it first.
-fn start_server() -> (Server, u16) {
-    if let Ok(server) = Server::start(Engine::new(engine_config(0))) {
-        let port = server.listeners()[0].addr.port();
-        return (server, port);
-    }
-    let mut last = None;
-    for _ in 0..20 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("ephemeral port")
-            .port();
-        match Server::start(Engine::new(engine_config(port))) {
-            Ok(server) => return (server, port),
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("server does not start: {last:?}");
-}
-
-fn start() -> (Server, u16) {
-    start_server()
-}
-
-async fn connect(port: u16, resp3: bool) -> MultiplexedConnection {
-    let url = if resp3 {
-        format!("redis://127.0.0.1:{port}/?protocol=resp3")
-    } else {
-        format!("redis://127.0.0.1:{port}/")
-    };
-    redis::Client::open(url)
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect")
-}
 
 fn arr(items: &[&str]) -> V {
     V::Array(items.iter().map(|s| b(s)).collect())
@@ -84,8 +37,8 @@ const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hashes() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     assert_eq!(
         q(&mut c, &["HSET", "h", "f1", "v1", "f2", "v2"]).await,
         i(2)
@@ -236,8 +189,8 @@ async fn hashes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resp3_reply_types() {
-    let (_server, port) = start();
-    let mut c = connect(port, true).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, true).await;
     q(&mut c, &["HSET", "h", "f", "v"]).await;
     assert_eq!(
         q(&mut c, &["HGETALL", "h"]).await,
@@ -303,8 +256,8 @@ async fn resp3_reply_types() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lists() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     assert_eq!(q(&mut c, &["LPUSH", "l", "a", "b", "c"]).await, i(3));
     assert_eq!(q(&mut c, &["RPUSH", "l", "d", "e"]).await, i(5));
     assert_eq!(
@@ -480,8 +433,8 @@ async fn lists() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sets() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     assert_eq!(q(&mut c, &["SADD", "s", "a", "b", "c", "a"]).await, i(3));
     assert_eq!(q(&mut c, &["SREM", "s", "c", "zz"]).await, i(1));
     assert_eq!(q(&mut c, &["SCARD", "s"]).await, i(2));
@@ -597,8 +550,8 @@ async fn sets() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sorted_sets() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     assert_eq!(
         q(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]).await,
         i(3)
@@ -890,8 +843,8 @@ async fn sorted_sets() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn strings_bitmaps_hll_lcs() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     // LCS.
     q(&mut c, &["SET", "a", "ohmytext"]).await;
     q(&mut c, &["SET", "b", "mynewtext"]).await;
@@ -1060,8 +1013,8 @@ async fn strings_bitmaps_hll_lcs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn copy_and_sort() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     q(&mut c, &["RPUSH", "l", "3", "1", "2", "10"]).await;
     q(&mut c, &["PEXPIRE", "l", "100000"]).await;
     assert_eq!(q(&mut c, &["COPY", "l", "l2"]).await, i(1));
@@ -1177,11 +1130,11 @@ fn sync_server() -> (tokio::runtime::Runtime, Server, redis::Connection) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (server, port) = {
+    let (server, addr) = {
         let _guard = rt.enter();
-        start_server()
+        common::start_default()
     };
-    let con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+    let con = redis::Client::open(format!("redis://{addr}/"))
         .expect("url")
         .get_connection()
         .expect("connect");

@@ -5,48 +5,10 @@
 use std::time::Duration;
 
 use redis::Value as V;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redlink_engine::{Config, Engine, Server};
+use redis::aio::ConnectionLike;
 
 mod common;
 use common::reply::{b, e, q, run};
-
-fn engine_config(port: u16) -> Config {
-    let mut cfg = Config::default();
-    cfg.set_startup("port", &port.to_string()).expect("port");
-    cfg.set_startup("bind", "127.0.0.1").expect("bind");
-    cfg
-}
-
-/// Start an engine on an ephemeral loopback port (inside a tokio runtime).
-fn start() -> (Server, u16) {
-    if let Ok(server) = Server::start(Engine::new(engine_config(0))) {
-        let port = server.listeners()[0].addr.port();
-        return (server, port);
-    }
-    let mut last = None;
-    for _ in 0..20 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("ephemeral port")
-            .port();
-        match Server::start(Engine::new(engine_config(port))) {
-            Ok(server) => return (server, port),
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("server does not start: {last:?}");
-}
-
-async fn connect(port: u16) -> MultiplexedConnection {
-    let cfg =
-        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .expect("url")
-        .get_multiplexed_async_connection_with_config(&cfg)
-        .await
-        .expect("connect")
-}
 
 fn lib(name: &str, body: &str) -> String {
     format!("#!lua name={name}\n{body}")
@@ -57,8 +19,8 @@ const GET_FN: &str = "redis.register_function{function_name='get', callback=func
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_list_delete_flush() {
-    let (_server, port) = start();
-    let mut con = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut con = common::client(addr).await;
     let code = lib("mylib", &format!("{SET_FN}\n{GET_FN}"));
     assert_eq!(q(&mut con, &["FUNCTION", "LOAD", &code]).await, b("mylib"));
     assert_eq!(
@@ -211,8 +173,8 @@ async fn load_list_delete_flush() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fcall_keys_args_and_read_only() {
-    let (_server, port) = start();
-    let mut con = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut con = common::client(addr).await;
     let body = format!(
         "{SET_FN}\n{GET_FN}\n\
          redis.register_function('echo', function(keys, args) return {{#keys, keys[1], args[1], args[2]}} end)\n\
@@ -285,7 +247,7 @@ async fn fcall_keys_args_and_read_only() {
         &["ACL", "SETUSER", "ro", "on", "nopass", "+@all", "-@write"],
     )
     .await;
-    let mut ro = connect(port).await;
+    let mut ro = common::client(addr).await;
     q(&mut ro, &["AUTH", "ro", "x"]).await;
     assert_eq!(
         e(&mut ro, &["FUNCTION", "LOAD", &lib("x", SET_FN)]).await,
@@ -299,8 +261,8 @@ async fn fcall_keys_args_and_read_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_errors_like_redis_7() {
-    let (_server, port) = start();
-    let mut con = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut con = common::client(addr).await;
     let cases: &[(&str, &str)] = &[
         (
             "redis.register_function('g', function() end)",
@@ -409,8 +371,8 @@ async fn load_errors_like_redis_7() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dump_and_restore() {
-    let (_server, port) = start();
-    let mut con = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut con = common::client(addr).await;
     q(&mut con, &["FUNCTION", "LOAD", &lib("alib", SET_FN)]).await;
     q(&mut con, &["FUNCTION", "LOAD", &lib("blib", GET_FN)]).await;
     let V::BulkString(payload) = q(&mut con, &["FUNCTION", "DUMP"]).await else {
@@ -492,8 +454,8 @@ async fn dump_and_restore() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_function_kill_and_stats() {
-    let (_server, port) = start();
-    let mut admin = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut admin = common::client(addr).await;
     q(
         &mut admin,
         &["CONFIG", "SET", "busy-reply-threshold", "100"],
@@ -504,10 +466,10 @@ async fn busy_function_kill_and_stats() {
         "redis.register_function('spin', function() local i = 0 while true do i = i + 1 end end)",
     );
     q(&mut admin, &["FUNCTION", "LOAD", &code]).await;
-    let mut runner = connect(port).await;
+    let mut runner = common::client(addr).await;
     let spin = tokio::spawn(async move { run(&mut runner, &["FCALL", "spin", "0"]).await });
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let mut other = connect(port).await;
+    let mut other = common::client(addr).await;
     let busy =
         "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
     assert_eq!(e(&mut other, &["GET", "x"]).await, busy);
@@ -545,7 +507,7 @@ async fn busy_function_kill_and_stats() {
     );
 
     // FUNCTION KILL does not stop an EVAL script (and FUNCTION STATS is BUSY meanwhile).
-    let mut runner = connect(port).await;
+    let mut runner = common::client(addr).await;
     let spin =
         tokio::spawn(async move { run(&mut runner, &["EVAL", "while true do end", "0"]).await });
     tokio::time::sleep(Duration::from_millis(400)).await;

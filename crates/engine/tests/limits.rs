@@ -10,7 +10,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{closed, read_some, resp, start};
+use common::{client, closed, read_some, resp, start};
 use redis::AsyncCommands;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -20,10 +20,6 @@ static ALLOC: redlink_engine::alloc::CountingAlloc = redlink_engine::alloc::Coun
 
 /// Serializes the tests whose assertions depend on the process-wide used memory.
 static MEMORY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn client(addr: SocketAddr) -> redis::aio::MultiplexedConnection {
-    common::client(addr).await
-}
 
 async fn send(s: &mut TcpStream, args: &[&str]) -> String {
     s.write_all(&resp(args)).await.unwrap();

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use bytes::BytesMut;
 use proptest::prelude::*;
 use redis_protocol::resp2::types::{BytesFrame, OwnedFrame};
-use redlink_engine::commands::{Ctx, execute};
 use redlink_engine::protocol::{ArgVec, Frame, Limits, Out, RequestParser};
-use redlink_engine::{Config, ConnContext, Engine, client::Client};
+
+mod common;
+use common::inproc::InProcess;
 
 const LIMITS: Limits = Limits {
     unauthenticated: false,
@@ -100,46 +101,6 @@ proptest! {
         expected.push(OwnedFrame::Integer(int));
         expected.push(OwnedFrame::Null);
         prop_assert_eq!(frame, OwnedFrame::Array(expected));
-    }
-}
-
-/// Runs commands in-process and decodes the replies.
-struct Harness {
-    engine: Engine,
-    client: Client,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        let engine = Engine::new(Config::default());
-        let addr = "127.0.0.1:1".parse().expect("addr");
-        let handle = engine.clients.register(ConnContext {
-            peer: addr,
-            local: addr,
-            tls: false,
-            endpoint: None,
-        });
-        Harness {
-            client: Client::new(handle, true),
-            engine,
-        }
-    }
-
-    fn run(&mut self, args: &[&[u8]]) -> OwnedFrame {
-        let mut out = Out::new(false);
-        let mut ctx = Ctx {
-            engine: &self.engine,
-            client: &mut self.client,
-            out: &mut out,
-            now: redlink_engine::store::now_ms(),
-            in_exec: false,
-            retry: false,
-        };
-        execute(&mut ctx, args);
-        let (frame, _) = redis_protocol::resp2::decode::decode(&out.buf)
-            .expect("decodes")
-            .expect("complete");
-        frame
     }
 }
 
@@ -281,7 +242,7 @@ fn op_args(op: &Op) -> Vec<Vec<u8>> {
 proptest! {
     #[test]
     fn string_commands_match_the_model(ops in prop::collection::vec(op(), 1..60)) {
-        let mut h = Harness::new();
+        let mut h = InProcess::new();
         let mut model = HashMap::new();
         for op in &ops {
             let args = op_args(op);

@@ -6,48 +6,9 @@
 use std::time::Duration;
 
 use redis::Value as V;
-use redis::aio::MultiplexedConnection;
-use redlink_engine::{Config, Engine, Server};
 
 mod common;
 use common::reply::{b, e, q, run};
-
-fn engine_config(port: u16) -> Config {
-    let mut cfg = Config::default();
-    cfg.set_startup("port", &port.to_string()).expect("port");
-    cfg.set_startup("bind", "127.0.0.1").expect("bind");
-    cfg
-}
-
-/// Start an engine on an ephemeral loopback port (inside a tokio runtime).
-fn start() -> (Server, u16) {
-    if let Ok(server) = Server::start(Engine::new(engine_config(0))) {
-        let port = server.listeners()[0].addr.port();
-        return (server, port);
-    }
-    let mut last = None;
-    for _ in 0..20 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("ephemeral port")
-            .port();
-        match Server::start(Engine::new(engine_config(port))) {
-            Ok(server) => return (server, port),
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("server does not start: {last:?}");
-}
-
-async fn connect(port: u16) -> MultiplexedConnection {
-    let cfg =
-        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .expect("url")
-        .get_multiplexed_async_connection_with_config(&cfg)
-        .await
-        .expect("connect")
-}
 
 fn suffix(sha_of: &str) -> String {
     let sha = redis::Script::new(sha_of).get_hash().to_string();
@@ -56,8 +17,8 @@ fn suffix(sha_of: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversions_both_ways() {
-    let (_server, port) = start();
-    let mut c = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     let ev = |s: &'static str| ["EVAL", s, "0"];
     // Lua -> RESP.
     assert_eq!(q(&mut c, &ev("return 3.99")).await, V::Int(3));
@@ -99,7 +60,7 @@ async fn conversions_both_ways() {
     assert_eq!(q(&mut c, &ev("return {double=3.5}")).await, b("3.5"));
     // A self-referencing table does not crash the server.
     let _ = run(&mut c, &ev("local t = {} t[1] = t return t")).await;
-    let mut c = connect(port).await;
+    let mut c = common::client(addr).await;
     // RESP -> Lua.
     q(&mut c, &["SET", "s", "x"]).await;
     q(&mut c, &["RPUSH", "l", "a", "b"]).await;
@@ -196,8 +157,8 @@ async fn conversions_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_like_redis_7() {
-    let (_server, port) = start();
-    let mut c = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     q(&mut c, &["SET", "s", "x"]).await;
     let cases: &[(&str, String)] = &[
         ("return 1 +", "ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'".into()),
@@ -243,8 +204,8 @@ async fn errors_like_redis_7() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_cache_and_redis_script() {
-    let (_server, port) = start();
-    let mut c = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     let body = "return redis.call('incrby', KEYS[1], ARGV[1])";
     let sha = redis::Script::new(body).get_hash().to_string();
     assert_eq!(
@@ -300,8 +261,8 @@ async fn script_cache_and_redis_script() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_are_atomic() {
-    let (_server, port) = start();
-    let mut c = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client(addr).await;
     // The script checks that nobody else touched the counter between its own INCRs.
     let script = "local first = redis.call('incr', KEYS[1]) \
         for i = 2, 2000 do \
@@ -311,7 +272,7 @@ async fn scripts_are_atomic() {
         return 'ok'";
     let mut others = Vec::new();
     for _ in 0..4 {
-        let mut o = connect(port).await;
+        let mut o = common::client(addr).await;
         others.push(tokio::spawn(async move {
             for _ in 0..500 {
                 q(&mut o, &["INCR", "counter"]).await;
@@ -332,19 +293,19 @@ async fn scripts_are_atomic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_scripts_kill_and_unkillable() {
-    let (_server, port) = start();
-    let mut admin = connect(port).await;
+    let (_server, addr) = common::start_default();
+    let mut admin = common::client(addr).await;
     q(&mut admin, &["CONFIG", "SET", "lua-time-limit", "100"]).await;
     assert_eq!(
         q(&mut admin, &["CONFIG", "GET", "busy-reply-threshold"]).await,
         V::Array(vec![b("busy-reply-threshold"), b("100")])
     );
     // A read-only endless script: others get BUSY, SCRIPT KILL ends it.
-    let mut runner = connect(port).await;
+    let mut runner = common::client(addr).await;
     let spin =
         tokio::spawn(async move { run(&mut runner, &["EVAL", "while true do end", "0"]).await });
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let mut other = connect(port).await;
+    let mut other = common::client(addr).await;
     assert_eq!(
         e(&mut other, &["GET", "x"]).await,
         "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
@@ -362,7 +323,7 @@ async fn busy_scripts_kill_and_unkillable() {
     assert_eq!(q(&mut other, &["SET", "x", "1"]).await, V::Okay);
 
     // A script cannot catch SCRIPT KILL with pcall.
-    let mut runner = connect(port).await;
+    let mut runner = common::client(addr).await;
     let catcher = "while true do pcall(function() while true do end end) end";
     let spin = tokio::spawn(async move { run(&mut runner, &["EVAL", catcher, "0"]).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -379,7 +340,7 @@ async fn busy_scripts_kill_and_unkillable() {
     );
 
     // A client arriving while a short script runs just waits for it.
-    let mut runner = connect(port).await;
+    let mut runner = common::client(addr).await;
     q(
         &mut admin,
         &["CONFIG", "SET", "busy-reply-threshold", "5000"],
@@ -402,7 +363,7 @@ async fn busy_scripts_kill_and_unkillable() {
     // A script that wrote cannot be killed; SHUTDOWN is not used here, so it is left to end by
     // itself after a bounded loop.
     q(&mut admin, &["CONFIG", "SET", "lua-time-limit", "100"]).await;
-    let mut runner = connect(port).await;
+    let mut runner = common::client(addr).await;
     let writer = tokio::spawn(async move {
         run(
             &mut runner,

@@ -185,12 +185,7 @@ async fn pipelining_keeps_order() {
 #[tokio::test(flavor = "multi_thread")]
 async fn resp3_types() {
     let (_s, addr) = start("127.0.1.5", &[]);
-    let url = format!("redis://{addr}/?protocol=resp3");
-    let mut c = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut c = common::client3(addr).await;
     let v: redis::Value = redis::cmd("CONFIG")
         .arg("GET")
         .arg("maxclients")
@@ -270,17 +265,13 @@ async fn requirepass_and_auth() {
     let out = raw(addr, b"*1\r\n$20000\r\n").await;
     assert_eq!(out, b"-ERR Protocol error: unauthenticated bulk length\r\n");
     // A real client with the password in the URL.
-    let mut c = redis::Client::open(format!("redis://:s3cret@{addr}/"))
-        .unwrap()
-        .get_multiplexed_async_connection()
+    let mut c = common::connect_url(&format!("redis://:s3cret@{addr}/"))
         .await
         .unwrap();
     let v: String = c.get("a").await.unwrap();
     assert_eq!(v, "1");
     // A wrong password in the URL fails to connect (redis-rs maps WRONGPASS to AuthenticationFailed).
-    let e = redis::Client::open(format!("redis://:nope@{addr}/"))
-        .unwrap()
-        .get_multiplexed_async_connection()
+    let e = common::connect_url(&format!("redis://:nope@{addr}/"))
         .await
         .map(|_| ())
         .expect_err("wrong password must fail");
@@ -671,54 +662,23 @@ async fn multi_exec() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_and_plain_side_by_side() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = std::env::temp_dir().join(format!("redlink-tls-{}", std::process::id()));
-    let certs = redlink_engine::tls::auto_certificates(&dir, &["127.0.1.16".into()]).unwrap();
-    let ip = "127.0.1.16";
-    let plain = common::free_port(ip);
-    let tls = common::free_port(ip);
-    let mut cfg = common::config(ip, &[]);
-    for (k, v) in [
-        ("port", plain.to_string()),
-        ("tls-port", tls.to_string()),
-        ("tls-cert-file", certs.cert.display().to_string()),
-        ("tls-key-file", certs.key.display().to_string()),
-        ("tls-ca-cert-file", certs.ca.display().to_string()),
-        ("tls-auth-clients", "no".to_string()),
-    ] {
-        cfg.set_startup(k, &v).unwrap();
-    }
-    let server = redlink_engine::Server::start(redlink_engine::Engine::new(cfg)).unwrap();
-    assert_eq!(server.listeners().len(), 2);
-    let ca = std::fs::read(&certs.ca).unwrap();
-    let client = redis::Client::build_with_tls(
-        format!("rediss://{ip}:{tls}/"),
-        redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(ca.clone()),
-        },
-    )
-    .unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let t = common::start_tls("127.0.1.16", "serve-tls", true, &[]);
+    assert_eq!(t.server.listeners().len(), 2);
+    let (plain, tls) = (t.plain.expect("plain listener"), t.tls);
+    let client = common::tls_client(tls, &t.ca);
+    let mut c = common::connect_with(&client).await.unwrap();
     let _: () = c.set("secure", "yes").await.unwrap();
-    let mut p = common::client(format!("{ip}:{plain}").parse().unwrap()).await;
+    let mut p = common::client(plain).await;
     let v: String = p.get("secure").await.unwrap();
     assert_eq!(v, "yes", "plain and TLS share the keyspace");
     // Plaintext on the TLS port: no Redis reply, the connection closes.
-    let mut s = TcpStream::connect((ip, tls)).await.unwrap();
+    let mut s = TcpStream::connect(tls).await.unwrap();
     s.write_all(b"PING\r\n").await.unwrap();
     let out = read_some(&mut s, Duration::from_millis(500)).await;
     assert!(!out.starts_with(b"+PONG"), "{out:?}");
     // TLS on the plain port never completes the handshake: like redis-server, the engine reads the
     // ClientHello as an inline request whose newline a NUL byte hides, and answers nothing.
-    let bad = redis::Client::build_with_tls(
-        format!("rediss://{ip}:{plain}/"),
-        redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(ca),
-        },
-    )
-    .unwrap();
+    let bad = common::tls_client(plain, &t.ca);
     let r = tokio::time::timeout(
         Duration::from_secs(2),
         bad.get_multiplexed_async_connection(),
@@ -728,7 +688,6 @@ async fn tls_and_plain_side_by_side() {
         !matches!(r, Ok(Ok(_))),
         "TLS client on plain port must fail"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -786,36 +745,13 @@ async fn config_set_port_rebinds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn maxclients_over_tls_closes_without_writing() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = std::env::temp_dir().join(format!("redlink-tls-max-{}", std::process::id()));
-    let certs = redlink_engine::tls::auto_certificates(&dir, &["127.0.1.20".into()]).unwrap();
-    let ip = "127.0.1.20";
-    let tls = common::free_port(ip);
-    let mut cfg = common::config(ip, &[("maxclients", "1")]);
-    for (k, v) in [
-        ("tls-port", tls.to_string()),
-        ("tls-cert-file", certs.cert.display().to_string()),
-        ("tls-key-file", certs.key.display().to_string()),
-        ("tls-auth-clients", "no".to_string()),
-    ] {
-        cfg.set_startup(k, &v).unwrap();
-    }
-    let _server = redlink_engine::Server::start(redlink_engine::Engine::new(cfg)).unwrap();
-    let ca = std::fs::read(&certs.ca).unwrap();
-    let client = redis::Client::build_with_tls(
-        format!("rediss://{ip}:{tls}/"),
-        redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(ca),
-        },
-    )
-    .unwrap();
-    let mut first = client.get_multiplexed_async_connection().await.unwrap();
+    let t = common::start_tls("127.0.1.20", "serve-tls-max", false, &[("maxclients", "1")]);
+    let client = common::tls_client(t.tls, &t.ca);
+    let mut first = common::connect_with(&client).await.unwrap();
     let _: () = redis::cmd("PING").query_async(&mut first).await.unwrap();
     // The second TLS client: the server closes before the handshake, writing nothing.
-    let mut raw_tls = TcpStream::connect((ip, tls)).await.unwrap();
+    let mut raw_tls = TcpStream::connect(t.tls).await.unwrap();
     let out = read_some(&mut raw_tls, Duration::from_millis(500)).await;
     assert!(out.is_empty(), "nothing is written over TLS: {out:?}");
     assert!(closed(&mut raw_tls, Duration::from_secs(1)).await);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,56 +10,10 @@ use proptest::prelude::*;
 use redis::Value as V;
 use redis::aio::MultiplexedConnection;
 use redis_protocol::resp2::types::OwnedFrame;
-use redlink_engine::client::Client;
-use redlink_engine::commands::{Ctx, execute};
-use redlink_engine::protocol::Out;
-use redlink_engine::{Config, ConnContext, Engine, Server};
 
 mod common;
+use common::inproc::InProcess;
 use common::reply::{b, e, i, q, run};
-
-fn engine_config(port: u16) -> Config {
-    let mut cfg = Config::default();
-    cfg.set_startup("port", &port.to_string()).expect("port");
-    cfg.set_startup("bind", "127.0.0.1").expect("bind");
-    cfg
-}
-
-/// Start an engine on an ephemeral loopback port (inside a tokio runtime): port 0 first, else a port
-/// the OS just handed out, retried if another process grabs it first.
-fn start() -> (Server, u16) {
-    if let Ok(server) = Server::start(Engine::new(engine_config(0))) {
-        let port = server.listeners()[0].addr.port();
-        return (server, port);
-    }
-    let mut last = None;
-    for _ in 0..20 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("ephemeral port")
-            .port();
-        match Server::start(Engine::new(engine_config(port))) {
-            Ok(server) => return (server, port),
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("server does not start: {last:?}");
-}
-
-async fn connect(port: u16, resp3: bool) -> MultiplexedConnection {
-    let url = if resp3 {
-        format!("redis://127.0.0.1:{port}/?protocol=resp3")
-    } else {
-        format!("redis://127.0.0.1:{port}/")
-    };
-    let client = redis::Client::open(url).expect("url");
-    let cfg =
-        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
-    client
-        .get_multiplexed_async_connection_with_config(&cfg)
-        .await
-        .expect("connect")
-}
 
 /// One entry: `[id, [f, v, ...]]`.
 fn entry(id: &str, fields: &[&str]) -> V {
@@ -100,8 +54,8 @@ const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn xadd_ids_and_errors() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     assert_eq!(q(&mut c, &["XADD", "s", "1-1", "a", "1"]).await, b("1-1"));
     assert_eq!(
         e(&mut c, &["XADD", "s", "1-1", "a", "1"]).await,
@@ -199,8 +153,8 @@ async fn xadd_ids_and_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ranges_len_del_trim() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     for (id, v) in [("1-1", "1"), ("2-1", "2"), ("3-1", "3"), ("4-1", "4")] {
         q(&mut c, &["XADD", "s", id, "f", v]).await;
     }
@@ -306,8 +260,8 @@ async fn ranges_len_del_trim() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn xread_and_dollar() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     q(&mut c, &["XADD", "a", "1-1", "f", "1"]).await;
     q(&mut c, &["XADD", "a", "2-1", "f", "2"]).await;
     q(&mut c, &["XADD", "b", "5-1", "g", "5"]).await;
@@ -361,10 +315,10 @@ async fn xread_and_dollar() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn blocking_xread_woken_by_xadd() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
-    let mut reader = connect(port, false).await;
-    let mut reader2 = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
+    let mut reader = common::client_resp(addr, false).await;
+    let mut reader2 = common::client_resp(addr, false).await;
     q(&mut c, &["XADD", "s", "1-1", "f", "old"]).await;
     // `$` means "after the last entry when I blocked": the entry added while waiting is returned.
     let t1 =
@@ -416,13 +370,13 @@ async fn wait_blocked(c: &mut MultiplexedConnection, n: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn blocking_xreadgroup() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]).await;
     q(&mut c, &["XGROUP", "CREATE", "s", "h", "$"]).await;
-    let mut c1 = connect(port, false).await;
-    let mut c2 = connect(port, false).await;
-    let mut c3 = connect(port, false).await;
+    let mut c1 = common::client_resp(addr, false).await;
+    let mut c2 = common::client_resp(addr, false).await;
+    let mut c3 = common::client_resp(addr, false).await;
     // Two consumers of g and one of h: the first of g and the one of h get the entry.
     let t1 = tokio::spawn(async move {
         q(
@@ -498,7 +452,7 @@ async fn blocking_xreadgroup() {
     );
 
     // Deleting the key or destroying the group wakes a blocked consumer with an error.
-    let mut c4 = connect(port, false).await;
+    let mut c4 = common::client_resp(addr, false).await;
     let t4 = tokio::spawn(async move {
         run(
             &mut c4,
@@ -522,7 +476,7 @@ async fn blocking_xreadgroup() {
         t4.await.expect("join"),
         Err("NOGROUP the consumer group this client was blocked on no longer exists".into())
     );
-    let mut c5 = connect(port, false).await;
+    let mut c5 = common::client_resp(addr, false).await;
     let t5 = tokio::spawn(async move {
         run(
             &mut c5,
@@ -550,8 +504,8 @@ async fn blocking_xreadgroup() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn consumer_groups() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     assert_eq!(
         e(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]).await,
         "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
@@ -772,8 +726,8 @@ async fn consumer_groups() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pending_claim_autoclaim() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     for n in 1..=5 {
         q(
             &mut c,
@@ -985,8 +939,8 @@ fn blank_idle(v: &V) -> V {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn xinfo_and_xsetid() {
-    let (_server, port) = start();
-    let mut c = connect(port, false).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, false).await;
     q(&mut c, &["XADD", "s", "1-1", "a", "1"]).await;
     q(&mut c, &["XADD", "s", "2-1", "b", "2"]).await;
     q(&mut c, &["XDEL", "s", "1-1"]).await;
@@ -1089,8 +1043,8 @@ async fn xinfo_and_xsetid() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resp3_shapes() {
-    let (_server, port) = start();
-    let mut c = connect(port, true).await;
+    let (_server, addr) = common::start_default();
+    let mut c = common::client_resp(addr, true).await;
     q(&mut c, &["XADD", "s", "1-1", "f", "v"]).await;
     q(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]).await;
     // XREAD and XREADGROUP reply a map of stream name to entries.
@@ -1140,47 +1094,6 @@ async fn resp3_shapes() {
 
 // ---------------------------------------------------------------------------------------------
 // Property tests, in-process.
-
-/// Runs commands in-process and decodes the replies.
-struct Harness {
-    engine: Engine,
-    client: Client,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        let engine = Engine::new(Config::default());
-        let addr = "127.0.0.1:1".parse().expect("addr");
-        let handle = engine.clients.register(ConnContext {
-            peer: addr,
-            local: addr,
-            tls: false,
-            endpoint: None,
-        });
-        Harness {
-            client: Client::new(handle, true),
-            engine,
-        }
-    }
-
-    fn run(&mut self, args: &[&str]) -> OwnedFrame {
-        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        let mut out = Out::new(false);
-        let mut ctx = Ctx {
-            engine: &self.engine,
-            client: &mut self.client,
-            out: &mut out,
-            now: redlink_engine::store::now_ms(),
-            in_exec: false,
-            retry: false,
-        };
-        execute(&mut ctx, &argv);
-        let (frame, _) = redis_protocol::resp2::decode::decode(&out.buf)
-            .expect("decodes")
-            .expect("complete");
-        frame
-    }
-}
 
 fn id_of(f: &OwnedFrame) -> (u64, u64) {
     let OwnedFrame::BulkString(s) = f else {
@@ -1248,7 +1161,7 @@ proptest! {
     /// reverse; trimming keeps the newest entries.
     #[test]
     fn ids_increase_and_ranges_are_sorted(ops in prop::collection::vec(add_op(), 1..80)) {
-        let mut h = Harness::new();
+        let mut h = InProcess::new();
         let mut model: BTreeSet<(u64, u64)> = BTreeSet::new();
         let mut last = (0u64, 0u64);
         for op in ops {
@@ -1259,7 +1172,7 @@ proptest! {
                         AddOp::AutoSeq(m) => format!("{m}-*"),
                         _ => "*".to_string(),
                     };
-                    let reply = h.run(&["XADD", "s", &id, "f", "v"]);
+                    let reply = h.run_str(&["XADD", "s", &id, "f", "v"]);
                     match reply {
                         OwnedFrame::BulkString(_) => {
                             let got = id_of(&reply);
@@ -1284,7 +1197,7 @@ proptest! {
                 }
                 AddOp::Del(k) => {
                     if let Some(id) = model.iter().nth(k % model.len().max(1)).copied() {
-                        let reply = h.run(&["XDEL", "s", &format!("{}-{}", id.0, id.1)]);
+                        let reply = h.run_str(&["XDEL", "s", &format!("{}-{}", id.0, id.1)]);
                         prop_assert_eq!(reply, OwnedFrame::Integer(1));
                         model.remove(&id);
                     }
@@ -1296,7 +1209,7 @@ proptest! {
                     } else {
                         vec!["XTRIM", "s", "MAXLEN", &n_s]
                     };
-                    let reply = h.run(&args);
+                    let reply = h.run_str(&args);
                     let OwnedFrame::Integer(removed) = reply else {
                         prop_assert!(false, "trim reply");
                         continue;
@@ -1311,11 +1224,11 @@ proptest! {
                 }
             }
             let expect: Vec<(u64, u64)> = model.iter().copied().collect();
-            prop_assert_eq!(ids_of(&h.run(&["XRANGE", "s", "-", "+"])), expect.clone());
+            prop_assert_eq!(ids_of(&h.run_str(&["XRANGE", "s", "-", "+"])), expect.clone());
             let mut rev = expect.clone();
             rev.reverse();
-            prop_assert_eq!(ids_of(&h.run(&["XREVRANGE", "s", "+", "-"])), rev);
-            prop_assert_eq!(h.run(&["XLEN", "s"]), OwnedFrame::Integer(model.len() as i64));
+            prop_assert_eq!(ids_of(&h.run_str(&["XREVRANGE", "s", "+", "-"])), rev);
+            prop_assert_eq!(h.run_str(&["XLEN", "s"]), OwnedFrame::Integer(model.len() as i64));
         }
     }
 
@@ -1324,9 +1237,9 @@ proptest! {
     /// exactly one owner) until acknowledged.
     #[test]
     fn group_delivery_exactly_once(ops in prop::collection::vec((0u8..5, 0usize..3, 1usize..4, 0usize..32), 1..80)) {
-        let mut h = Harness::new();
+        let mut h = InProcess::new();
         let consumers = ["c0", "c1", "c2"];
-        prop_assert_eq!(h.run(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]), OwnedFrame::SimpleString(b"OK".to_vec()));
+        prop_assert_eq!(h.run_str(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]), OwnedFrame::SimpleString(b"OK".to_vec()));
         let mut added: Vec<(u64, u64)> = Vec::new();
         let mut delivered: HashMap<(u64, u64), usize> = HashMap::new();
         let mut pending: BTreeMap<(u64, u64), usize> = BTreeMap::new();
@@ -1334,12 +1247,12 @@ proptest! {
             match op {
                 0 | 1 => {
                     let id = format!("{}-1", added.len() + 1);
-                    h.run(&["XADD", "s", &id, "f", "v"]);
+                    h.run_str(&["XADD", "s", &id, "f", "v"]);
                     added.push((added.len() as u64 + 1, 1));
                 }
                 2 => {
                     let n = count.to_string();
-                    let reply = h.run(&["XREADGROUP", "GROUP", "g", consumers[who], "COUNT", &n, "STREAMS", "s", ">"]);
+                    let reply = h.run_str(&["XREADGROUP", "GROUP", "g", consumers[who], "COUNT", &n, "STREAMS", "s", ">"]);
                     for id in read_ids(&reply) {
                         *delivered.entry(id).or_default() += 1;
                         pending.insert(id, who);
@@ -1347,21 +1260,21 @@ proptest! {
                 }
                 3 => {
                     if let Some((&id, _)) = pending.iter().nth(pick % pending.len().max(1)) {
-                        let reply = h.run(&["XACK", "s", "g", &format!("{}-{}", id.0, id.1)]);
+                        let reply = h.run_str(&["XACK", "s", "g", &format!("{}-{}", id.0, id.1)]);
                         prop_assert_eq!(reply, OwnedFrame::Integer(1));
                         pending.remove(&id);
                     }
                 }
                 _ => {
                     if let Some((&id, _)) = pending.iter().nth(pick % pending.len().max(1)) {
-                        let reply = h.run(&["XCLAIM", "s", "g", consumers[who], "0", &format!("{}-{}", id.0, id.1), "JUSTID"]);
+                        let reply = h.run_str(&["XCLAIM", "s", "g", consumers[who], "0", &format!("{}-{}", id.0, id.1), "JUSTID"]);
                         prop_assert_eq!(ids_of_justid(&reply), vec![id]);
                         pending.insert(id, who);
                     }
                 }
             }
             // The PEL matches the model: same IDs, same owners.
-            let rows = h.run(&["XPENDING", "s", "g", "-", "+", "1000"]);
+            let rows = h.run_str(&["XPENDING", "s", "g", "-", "+", "1000"]);
             let OwnedFrame::Array(rows) = rows else {
                 prop_assert!(false, "xpending");
                 continue;
@@ -1386,7 +1299,7 @@ proptest! {
             prop_assert_eq!(got, want);
         }
         // Deliver the rest: then every entry was delivered exactly once.
-        let rest = h.run(&["XREADGROUP", "GROUP", "g", "c0", "STREAMS", "s", ">"]);
+        let rest = h.run_str(&["XREADGROUP", "GROUP", "g", "c0", "STREAMS", "s", ">"]);
         for id in read_ids(&rest) {
             *delivered.entry(id).or_default() += 1;
         }
