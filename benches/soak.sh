@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long variants of tests/load.rs (RELIABILITY.md has the figures of the last run):
+# The long variants of tests/load.rs and crates/engine/tests/slowloris.rs (RELIABILITY.md has the figures of the last run):
 #   - a 60 s soak through the flipping private endpoint (REDLINK_SOAK_SECS),
 #   - a storm of 10,000 connections at maxclients 2,000, 5 rounds (REDLINK_STORM_*),
 #   - slowloris with 8,000 idle half-sent connections (REDLINK_SLOWLORIS_CONNS; mind `ulimit -n`:
@@ -23,9 +23,12 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
     ulimit -n "$need" 2>/dev/null || { echo "ulimit -n is $(ulimit -n); need $need" >&2; exit 1; }
 fi
 
-cargo build --tests "$@" >/dev/null
+cargo build --workspace --tests "$@" >/dev/null
 REDLINK_SOAK_SECS=$SOAK_SECS \
 REDLINK_STORM_MAXCLIENTS=$STORM_MAXCLIENTS REDLINK_STORM_CONNS=$STORM_CONNS REDLINK_STORM_ROUNDS=$STORM_ROUNDS \
 REDLINK_SLOWLORIS_CONNS=$SLOWLORIS_CONNS \
     cargo test "$@" --test load -- --nocapture --test-threads=1 2>&1 \
-    | grep -E '^(storm|slowloris|soak):|^test |test result|panicked'
+    | grep -E '^(storm|soak):|^test |test result|panicked'
+REDLINK_SLOWLORIS_CONNS=$SLOWLORIS_CONNS \
+    cargo test "$@" -p redlink-engine --test slowloris -- --nocapture 2>&1 \
+    | grep -E '^slowloris:|^test |test result|panicked'

@@ -1,10 +1,10 @@
 //! Load: a connection storm at 5× maxclients against a spawned `redlink serve` (served/rejected
-//! counts, RSS before/peak/after), slowloris (thousands of idle half-sent commands do not starve new
-//! clients), and a soak through a routed private endpoint while the world flips between route,
-//! refuse and drop every second (no panic, every acknowledged write readable afterwards).
+//! counts, RSS before/peak/after), and a soak through a routed private endpoint while the world
+//! flips between route, refuse and drop every second (no panic, every acknowledged write readable
+//! afterwards). Slowloris, which needs only the engine, is `crates/engine/tests/slowloris.rs`.
 //!
 //! Each test is bounded (about 15 s); `benches/soak.sh` runs the longer variants through the
-//! `REDLINK_STORM_CONNS`, `REDLINK_SLOWLORIS_CONNS` and `REDLINK_SOAK_SECS` variables. Figures are
+//! `REDLINK_STORM_*` and `REDLINK_SOAK_SECS` variables. Figures are
 //! printed with `--nocapture`.
 
 #[path = "../crates/engine/tests/common/mod.rs"]
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{resp, start};
+use common::resp;
 use redlink_runtime::{RunningWorld, UpOptions};
 use redlink_world::timeline::RuleChange;
 use redlink_world::{Change, DenyAs, RuleAction, Scenario};
@@ -244,17 +244,24 @@ fn connection_storm_at_five_times_maxclients() {
     let started = Instant::now();
     let mut after = Vec::new();
     let mut peaks = Vec::new();
+    let mut served_per_round = Vec::new();
+    let mut rejected_seen = 0;
     for round in 0..rounds {
         let (served, rejected, peak) = storm(addr, pid, conns, threads);
-        assert_eq!(
-            served, maxclients,
-            "round {round}: exactly maxclients served"
+        // What maxclients guarantees: never more than maxclients served, every other connection
+        // rejected with the error. Served may be one short: the INFO connection that saw the
+        // server back at one client may not be unregistered yet when the storm begins.
+        assert!(
+            served <= maxclients && served + 1 >= maxclients,
+            "round {round}: {served} served, maxclients {maxclients}"
         );
         assert_eq!(
-            rejected,
-            conns - maxclients,
-            "round {round}: the rest rejected"
+            served + rejected,
+            conns,
+            "round {round}: every connection served or rejected"
         );
+        rejected_seen += rejected;
+        served_per_round.push(served);
         peaks.push(peak);
         wait_clients(addr, 1, Duration::from_secs(10));
         // The engine gives the memory back within about a second of the storm (its cron trims
@@ -272,12 +279,17 @@ fn connection_storm_at_five_times_maxclients() {
     let total_rejected: usize = info_field(addr, "stats", "rejected_connections")
         .parse()
         .unwrap();
-    assert_eq!(total_rejected, rounds * (conns - maxclients));
+    // The server counts every rejection the storm saw, plus those of INFO requests retried while
+    // it still counted the storm's clients: at least what the storm saw, never an exact figure.
+    assert!(
+        total_rejected >= rejected_seen,
+        "rejected_connections {total_rejected} < {rejected_seen} rejections seen"
+    );
     eprintln!(
         "storm: maxclients {maxclients}, {conns} connections x {rounds} rounds from {threads} threads in {:.2?}; \
-         served {maxclients} + rejected {} per round; RSS KiB baseline {baseline}, peaks {peaks:?}, after {after:?}",
-        elapsed,
-        conns - maxclients
+         served {served_per_round:?} per round, {rejected_seen} rejected in all (server counted \
+         {total_rejected}); RSS KiB baseline {baseline}, peaks {peaks:?}, after {after:?}",
+        elapsed
     );
     // Memory returns to the baseline once the clients have left: the engine's cron gives freed
     // memory back to the system (malloc_trim) after a storm; without it RSS stayed at each round's
@@ -302,92 +314,6 @@ fn connection_storm_at_five_times_maxclients() {
     assert!(matches!(storm_one(addr), Met::Served(_)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn slowloris_does_not_starve_new_clients() {
-    let idle = env_usize("REDLINK_SLOWLORIS_CONNS", 2500);
-    let legit = 50;
-    let maxclients = idle + legit;
-    let (server, addr) = start("127.0.3.21", &[("maxclients", &maxclients.to_string())]);
-    let engine = server.engine().clone();
-    let started = Instant::now();
-    // Thousands of clients that each sent half a command and then nothing.
-    let mut slow = Vec::with_capacity(idle);
-    for chunk in 0..idle.div_ceil(100) {
-        let n = 100.min(idle - chunk * 100);
-        let batch = futures_util::future::join_all((0..n).map(|i| async move {
-            let mut s = TcpStream::connect(addr).await.expect("slowloris connect");
-            let half: &[u8] = match i % 3 {
-                0 => b"*3\r\n$3\r\nSET\r\n$4\r\nslow\r\n$5\r\nva",
-                1 => b"SET slow inline-without-newline",
-                _ => b"*3\r\n$3\r\nSET\r\n$4\r\nslow\r\n$1000000\r\nxxxx",
-            };
-            s.write_all(half).await.expect("slowloris write");
-            s
-        }))
-        .await;
-        slow.extend(batch);
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while engine.clients.count() < idle {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {idle}",
-            engine.clients.count()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let opened = started.elapsed();
-    // New clients are served promptly, up to maxclients.
-    let mut held = Vec::new();
-    let mut latencies = Vec::new();
-    for i in 0..legit {
-        let t = Instant::now();
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        let key = format!("legit:{i}");
-        let mut input = resp(&["SET", &key, "v"]);
-        input.extend(resp(&["GET", &key]));
-        s.write_all(&input).await.unwrap();
-        let want = b"+OK\r\n$1\r\nv\r\n";
-        let mut got = vec![0u8; want.len()];
-        tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut got))
-            .await
-            .expect("served in time")
-            .unwrap();
-        assert_eq!(got, want);
-        latencies.push(t.elapsed());
-        held.push(s);
-    }
-    // One more is over maxclients: Redis's error.
-    let mut over = TcpStream::connect(addr).await.unwrap();
-    let out = common::read_some(&mut over, Duration::from_millis(500)).await;
-    assert_eq!(out, b"-ERR max number of clients reached\r\n");
-    latencies.sort();
-    let median = latencies[latencies.len() / 2];
-    let worst = latencies[latencies.len() - 1];
-    assert!(worst < Duration::from_secs(1), "worst latency {worst:?}");
-    // The slow clients leave; the server is back to the legitimate ones.
-    drop(slow);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while engine.clients.count() > legit {
-        assert!(
-            Instant::now() < deadline,
-            "{} clients left",
-            engine.clients.count()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let mut again = TcpStream::connect(addr).await.unwrap();
-    again.write_all(b"PING\r\n").await.unwrap();
-    let mut pong = [0u8; 7];
-    again.read_exact(&mut pong).await.unwrap();
-    assert_eq!(&pong, b"+PONG\r\n");
-    eprintln!(
-        "slowloris: {idle} idle half-sent connections opened in {opened:.2?}; {legit} new clients served \
-         (SET+GET) with median {median:.2?}, worst {worst:?}; client {} rejected with maxclients {maxclients}",
-        maxclients + 1
-    );
-}
-
 const SOAK: &str = r#"
 name = "soak"
 [[network]]
@@ -402,21 +328,6 @@ name = "pe-hub"
 network = "hub"
 cache = "contoso"
 "#;
-
-/// Counts panics anywhere in this process (the edge and engine run in spawned tasks, whose panics
-/// would otherwise go unnoticed).
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-fn count_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            previous(info);
-        }));
-    });
-}
 
 /// Per-writer tallies.
 #[derive(Default, Debug)]
@@ -490,9 +401,59 @@ async fn writer(id: usize, source: IpAddr, target: SocketAddr, until: Instant) -
     t
 }
 
+/// The soak runs in a child process of this test binary ([`soak_body`] alone): a panic in any of
+/// the world's tasks (the edge and the engine run in spawned tasks whose panics nobody joins) shows
+/// in that process's output, and no other test's panic can be counted with it. No process-wide
+/// panic hook is involved.
+#[test]
+fn soak_through_flipping_private_endpoint() {
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = Command::new(exe)
+        .args(["soak_body", "--exact", "--ignored", "--nocapture"])
+        .args(["--test-threads", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the soak");
+    let drain = |r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = BufReader::new(r).read_to_string(&mut text);
+            text
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let limit = env_usize("REDLINK_SOAK_SECS", 8) as u64 + 120;
+    let deadline = Instant::now() + Duration::from_secs(limit);
+    let status = loop {
+        match child.try_wait().expect("wait for the soak") {
+            Some(status) => break status,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the soak did not finish within {limit} s");
+            }
+        }
+    };
+    let (out, err) = (out.join().expect("stdout"), err.join().expect("stderr"));
+    eprint!("{err}");
+    assert!(
+        out.contains("test soak_body ... ok") && out.contains("1 passed"),
+        "the soak ran and passed ({status}):\n{out}"
+    );
+    assert!(status.success(), "soak exit status {status}");
+    assert!(
+        !err.contains("panicked at") && !out.contains("panicked at"),
+        "no panic anywhere in the soak's process"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn soak_through_flipping_private_endpoint() {
-    count_panics();
+#[ignore = "the soak's body: soak_through_flipping_private_endpoint runs it in a process of its own"]
+async fn soak_body() {
     let secs = env_usize("REDLINK_SOAK_SECS", 8) as u64;
     let scenario = Scenario::parse("soak.toml", SOAK).expect("scenario");
     let state = std::env::temp_dir().join(format!("redlink-soak-{}.json", std::process::id()));
@@ -596,6 +557,5 @@ async fn soak_through_flipping_private_endpoint() {
     assert!(applied >= 3, "the world flipped");
     assert!(verified > 0, "writes went through");
     assert!(refused > 0, "the refuse phase was seen");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "no panic anywhere");
     world.shutdown().await.expect("shutdown");
 }
