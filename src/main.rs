@@ -35,8 +35,9 @@ enum Command {
     /// --tls-hostname NAME... (extra names for the generated certificate).
     #[command(disable_help_flag = false)]
     Serve {
-        /// [CONFIG_FILE] [--option value...]
+        /// An optional CONFIG_FILE, then options as `--name value...`.
         #[arg(
+            help = "[CONFIG_FILE] [--option value...]",
             trailing_var_arg = true,
             allow_hyphen_values = true,
             value_name = "ARGS"
@@ -49,7 +50,7 @@ enum Command {
     /// Run scenarios (files or directories of *.toml) and check their expectations; exit 0 when
     /// all are met, 1 when some are not, 2 for bad input.
     Check(cli::check::CheckArgs),
-    /// Connect to HOST[:PORT] as a client in network NET (its resolver, its client address): DNS,
+    /// Connect to HOST (optionally HOST:PORT) as a client in network NET (its resolver, its client address): DNS,
     /// TCP, TLS, AUTH, PING, with the evidence of each step and the world's explanation; exit 0
     /// only when PING succeeded.
     Probe(cli::probe::ProbeArgs),

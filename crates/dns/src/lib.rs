@@ -1,5 +1,5 @@
 //! Split-horizon DNS for the simulated world: one hickory-server resolver per network, each bound on
-//! UDP and TCP at its own loopback address, answering with [`redlink_world::resolve`] from that
+//! UDP and TCP at its own loopback address, answering with [`redlink_world::resolve()`] from that
 //! network's point of view. The world is watched, so a change is visible at the next query.
 //!
 //! ```no_run

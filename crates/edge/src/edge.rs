@@ -1,5 +1,5 @@
 //! Every endpoint port of a world, kept in line with it: [`Edge::apply`] reserves the ports of new
-//! endpoints, releases those of vanished ones, and puts each port's plan (the [`verdict`] for every
+//! endpoints, releases those of vanished ones, and puts each port's plan (the [`redlink_world::verdict()`] for every
 //! source) in force.
 
 use std::collections::{BTreeMap, HashMap};

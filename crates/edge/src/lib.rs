@@ -1,6 +1,6 @@
 //! The edge of the simulated world: one slot per endpoint address:port (each cache's public
 //! endpoint and every private endpoint, on each port the cache serves), carrying out the verdicts
-//! the world computes ([`redlink_world::verdict`]) for every source, with the OS's own primitives:
+//! the world computes ([`redlink_world::verdict()`]) for every source, with the OS's own primitives:
 //!
 //! | verdict | primitive | module |
 //! | --- | --- | --- |

@@ -2,7 +2,7 @@
 //! listens. A SYN to it meets no listener, so the client gets a real RST (ECONNREFUSED at once); the
 //! bound socket keeps every other process from taking the address meanwhile; and a second
 //! `SO_REUSEPORT` socket of ours can still bind the same address and listen when the verdict is
-//! route ([`crate::RouteListener`]).
+//! route ([`crate::PolicyListener`]).
 
 use std::io;
 use std::net::SocketAddr;

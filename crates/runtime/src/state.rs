@@ -9,7 +9,7 @@
 //! the others are extras. `control` is the control API's address (`null` when none runs).
 //!
 //! Extras worth knowing: `world` is the whole world model as it is now (so `probe` and other
-//! clients can recompute DNS explanations with [`redlink_world::resolve`] without the scenario
+//! clients can recompute DNS explanations with [`redlink_world::resolve()`] without the scenario
 //! file, live changes included); each endpoint port's `verdicts` entry gives the primitive in force
 //! for the host and, under `networks`, for each network's clients, with the explanation (including
 //! any fallback the edge had to make); `caches.*.direct` is the engine's direct loopback address

@@ -529,7 +529,7 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP].
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`.
 fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let on = if is(args[2], "on") {
         true

@@ -45,8 +45,8 @@ fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency], checked in
-/// redis-server's order: options, TTL, an existing key, then the payload. IDLETIME and FREQ set the
+/// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`,
+/// checked in redis-server's order: options, TTL, an existing key, then the payload. IDLETIME and FREQ set the
 /// key's eviction metadata (OBJECT IDLETIME / OBJECT FREQ report them).
 fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (key, payload) = (args[1], args[3]);

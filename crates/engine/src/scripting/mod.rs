@@ -452,7 +452,7 @@ impl Scripting {
         self.fn_count.load(Ordering::Acquire)
     }
 
-    /// FUNCTION LOAD [REPLACE]: returns the library's name.
+    /// `FUNCTION LOAD [REPLACE]`: returns the library's name.
     pub fn function_load(&self, code: &[u8], replace: bool) -> Result<String, Error> {
         let name = library_name(code)?;
         let mut guard = self.lock_vm()?;
