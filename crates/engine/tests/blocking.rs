@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{raw, read_some, resp, start};
+use common::{raw, read_frames, resp, start, wait_blocked_clients};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -15,8 +15,9 @@ async fn blocked(addr: std::net::SocketAddr, args: &[&str]) -> TcpStream {
     s
 }
 
-async fn reply(s: &mut TcpStream, wait: Duration) -> String {
-    String::from_utf8_lossy(&read_some(s, wait).await).to_string()
+/// The next `frames` replies on `s`, as text.
+async fn reply(s: &mut TcpStream, frames: usize) -> String {
+    String::from_utf8_lossy(&read_frames(s, frames).await).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -45,24 +46,25 @@ async fn blpop_times_out_with_a_null_array() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pushes_wake_blocked_clients_in_arrival_order() {
     let (_s, addr) = start("127.0.4.2", &[]);
+    // Arrival order is the order in which the engine blocked them: wait for each in turn.
     let mut first = blocked(addr, &["BLPOP", "jobs", "5"]).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_blocked_clients(addr, 1).await;
     let mut second = blocked(addr, &["BLPOP", "jobs", "other", "5"]).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_blocked_clients(addr, 2).await;
     let mut third = blocked(addr, &["BLPOP", "jobs", "5"]).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_blocked_clients(addr, 3).await;
     let out = raw(addr, &resp(&["RPUSH", "jobs", "a", "b", "c"])).await;
     assert_eq!(out, b":3\r\n");
     assert_eq!(
-        reply(&mut first, Duration::from_millis(300)).await,
+        reply(&mut first, 1).await,
         "*2\r\n$4\r\njobs\r\n$1\r\na\r\n"
     );
     assert_eq!(
-        reply(&mut second, Duration::from_millis(300)).await,
+        reply(&mut second, 1).await,
         "*2\r\n$4\r\njobs\r\n$1\r\nb\r\n"
     );
     assert_eq!(
-        reply(&mut third, Duration::from_millis(300)).await,
+        reply(&mut third, 1).await,
         "*2\r\n$4\r\njobs\r\n$1\r\nc\r\n"
     );
     let out = raw(addr, &resp(&["EXISTS", "jobs"])).await;
@@ -74,7 +76,7 @@ async fn blmove_and_bzpopmin() {
     let (_s, addr) = start("127.0.4.3", &[]);
     let mut mover = blocked(addr, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "5"]).await;
     let mut zpop = blocked(addr, &["BZPOPMIN", "z", "5"]).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_blocked_clients(addr, 2).await;
     let _ = raw(
         addr,
         &[
@@ -84,12 +86,9 @@ async fn blmove_and_bzpopmin() {
         .concat(),
     )
     .await;
+    assert_eq!(reply(&mut mover, 1).await, "$1\r\nx\r\n");
     assert_eq!(
-        reply(&mut mover, Duration::from_millis(300)).await,
-        "$1\r\nx\r\n"
-    );
-    assert_eq!(
-        reply(&mut zpop, Duration::from_millis(300)).await,
+        reply(&mut zpop, 1).await,
         "*3\r\n$1\r\nz\r\n$1\r\nm\r\n$3\r\n1.5\r\n"
     );
     let out = raw(addr, &resp(&["LRANGE", "dst", "0", "-1"])).await;
@@ -135,9 +134,9 @@ async fn blocking_inside_multi_does_not_wait_and_wrongtype_errors() {
 async fn a_client_leaving_while_blocked_takes_nothing() {
     let (_s, addr) = start("127.0.4.5", &[]);
     let gone = blocked(addr, &["BLPOP", "q", "0"]).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_blocked_clients(addr, 1).await;
     drop(gone);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_blocked_clients(addr, 0).await;
     let out = raw(
         addr,
         &[
@@ -153,10 +152,10 @@ async fn a_client_leaving_while_blocked_takes_nothing() {
     s.write_all(&[resp(&["BLPOP", "w", "5"]), resp(&["PING"])].concat())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_blocked_clients(addr, 1).await;
     let _ = raw(addr, &resp(&["RPUSH", "w", "1"])).await;
     assert_eq!(
-        reply(&mut s, Duration::from_millis(300)).await,
+        reply(&mut s, 2).await,
         "*2\r\n$1\r\nw\r\n$1\r\n1\r\n+PONG\r\n"
     );
 }
@@ -174,7 +173,7 @@ async fn redis_rs_blpop_across_tasks() {
             .unwrap();
         v
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_blocked_clients(addr, 1).await;
     let mut c = common::client(addr).await;
     let _: i64 = redis::cmd("LPUSH")
         .arg("tasks")

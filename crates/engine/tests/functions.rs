@@ -468,7 +468,7 @@ async fn busy_function_kill_and_stats() {
     q(&mut admin, &["FUNCTION", "LOAD", &code]).await;
     let mut runner = common::client(addr).await;
     let spin = tokio::spawn(async move { run(&mut runner, &["FCALL", "spin", "0"]).await });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    common::wait_script_running(&mut admin).await;
     let mut other = common::client(addr).await;
     let busy =
         "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
@@ -510,7 +510,7 @@ async fn busy_function_kill_and_stats() {
     let mut runner = common::client(addr).await;
     let spin =
         tokio::spawn(async move { run(&mut runner, &["EVAL", "while true do end", "0"]).await });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    common::wait_script_running(&mut admin).await;
     let busy =
         "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
     assert_eq!(e(&mut admin, &["FUNCTION", "KILL"]).await, busy);

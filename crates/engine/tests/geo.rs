@@ -17,39 +17,6 @@ struct Session {
     buf: Vec<u8>,
 }
 
-/// The length of the first complete RESP frame in `b`, if `b` holds one.
-fn frame_len(b: &[u8]) -> Option<usize> {
-    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
-    let head = std::str::from_utf8(&b[1..line_end]).ok()?;
-    let after = line_end + 2;
-    match b.first()? {
-        b'+' | b'-' | b':' | b',' | b'_' | b'#' | b'(' => Some(after),
-        b'$' | b'=' => {
-            let n: i64 = head.parse().ok()?;
-            if n < 0 {
-                return Some(after);
-            }
-            let end = after + n as usize + 2;
-            (b.len() >= end).then_some(end)
-        }
-        b'*' | b'~' | b'>' | b'%' => {
-            let mut n: i64 = head.parse().ok()?;
-            if n < 0 {
-                return Some(after);
-            }
-            if b[0] == b'%' {
-                n *= 2;
-            }
-            let mut at = after;
-            for _ in 0..n {
-                at += frame_len(&b[at..])?;
-            }
-            Some(at)
-        }
-        _ => None,
-    }
-}
-
 impl Session {
     async fn connect(addr: SocketAddr) -> Session {
         Session {
@@ -65,7 +32,7 @@ impl Session {
             .expect("write");
         let mut chunk = [0u8; 16384];
         loop {
-            if let Some(n) = frame_len(&self.buf) {
+            if let Some(n) = common::frame_len(&self.buf) {
                 let reply: Vec<u8> = self.buf.drain(..n).collect();
                 return String::from_utf8(reply).expect("utf-8 reply");
             }

@@ -58,7 +58,7 @@ async fn client_unblock_as_timeout_or_error() {
         b.write_all(&resp(&["BLPOP", "nothing", "0"]))
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        common::wait_blocked_clients(addr, 1).await;
         let out = raw(addr, &resp(&["CLIENT", "UNBLOCK", &id, mode])).await;
         assert_eq!(out, b":1\r\n");
         let got = String::from_utf8_lossy(&read_some(&mut b, Duration::from_millis(300)).await)
@@ -141,7 +141,7 @@ async fn client_pause_holds_writes_until_it_ends() {
     let mut w = TcpStream::connect(addr).await.unwrap();
     w.write_all(&resp(&["SET", "k", "w"])).await.unwrap();
     assert!(
-        read_some(&mut w, Duration::from_millis(200))
+        common::read_window(&mut w, Duration::from_millis(200))
             .await
             .is_empty(),
         "the write waits"

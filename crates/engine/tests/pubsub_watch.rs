@@ -75,9 +75,10 @@ async fn publish_reaches_channel_and_pattern_subscribers() {
     // Out of subscribed mode, ordinary commands work again.
     assert_eq!(send(&mut sub, &["PING"]).await, "+PONG\r\n");
     drop(sub);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let n = raw(addr, &resp(&["PUBLISH", "alerts", "x"])).await;
-    assert_eq!(n, b":0\r\n", "a closed subscriber is forgotten");
+    common::wait_until("a closed subscriber is forgotten", || async {
+        raw(addr, &resp(&["PUBLISH", "alerts", "x"])).await == b":0\r\n"
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -145,9 +146,12 @@ async fn watch_aborts_exec_when_a_key_changes() {
     assert_eq!(out, "+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n:11\r\n");
     // Expiry counts as a change.
     // (raw and send each wait ~0.3 s for quiet, so the key is still alive at WATCH time.)
-    let _ = raw(addr, &resp(&["SET", "temp", "1", "PX", "1000"])).await;
+    let _ = raw(addr, &resp(&["SET", "temp", "1", "PX", "1500"])).await;
     assert_eq!(send(&mut a, &["WATCH", "temp"]).await, "+OK\r\n");
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    common::wait_until("temp expires", || async {
+        raw(addr, &resp(&["PTTL", "temp"])).await == b":-2\r\n"
+    })
+    .await;
     let out = sends(&mut a, &[&["MULTI"], &["SET", "x", "1"], &["EXEC"]]).await;
     assert_eq!(out, "+OK\r\n+QUEUED\r\n*-1\r\n");
     // FLUSHDB touches every watched key; UNWATCH forgets them.

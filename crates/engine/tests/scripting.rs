@@ -304,7 +304,7 @@ async fn busy_scripts_kill_and_unkillable() {
     let mut runner = common::client(addr).await;
     let spin =
         tokio::spawn(async move { run(&mut runner, &["EVAL", "while true do end", "0"]).await });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    common::wait_script_running(&mut admin).await;
     let mut other = common::client(addr).await;
     assert_eq!(
         e(&mut other, &["GET", "x"]).await,
@@ -326,7 +326,7 @@ async fn busy_scripts_kill_and_unkillable() {
     let mut runner = common::client(addr).await;
     let catcher = "while true do pcall(function() while true do end end) end";
     let spin = tokio::spawn(async move { run(&mut runner, &["EVAL", catcher, "0"]).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::wait_script_running(&mut admin).await;
     assert_eq!(q(&mut admin, &["SCRIPT", "KILL"]).await, V::Okay);
     let killed = tokio::time::timeout(Duration::from_secs(10), spin)
         .await
@@ -346,18 +346,13 @@ async fn busy_scripts_kill_and_unkillable() {
         &["CONFIG", "SET", "busy-reply-threshold", "5000"],
     )
     .await;
+    // The script's last act is to set x to 2: a GET that waited for the script reads 2.
     let short = tokio::spawn(async move {
-        run(&mut runner, &["EVAL", "local t0 = redis.call('time') repeat local t = redis.call('time') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 300000 return 1", "0"]).await
+        run(&mut runner, &["EVAL", "local t0 = redis.call('time') repeat local t = redis.call('time') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 300000 redis.call('set', 'x', '2') return 1", "0"]).await
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let asked = std::time::Instant::now();
-    assert_eq!(q(&mut other, &["GET", "x"]).await, b("1"));
-    // It was answered after the script, not with BUSY.
-    assert!(
-        asked.elapsed() >= Duration::from_millis(100),
-        "{:?}",
-        asked.elapsed()
-    );
+    common::wait_script_running(&mut admin).await;
+    // It is answered after the script, not with BUSY.
+    assert_eq!(q(&mut other, &["GET", "x"]).await, b("2"));
     assert_eq!(short.await.expect("task"), Ok(V::Int(1)));
 
     // A script that wrote cannot be killed; SHUTDOWN is not used here, so it is left to end by
@@ -371,7 +366,10 @@ async fn busy_scripts_kill_and_unkillable() {
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::wait_script_running(&mut admin).await;
+    // The write is the script's first act, microseconds after it starts: a margin for a stalled
+    // thread (the engine offers no way to observe "has written" from outside).
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let unkillable = e(&mut admin, &["SCRIPT", "KILL"]).await;
     let done = tokio::time::timeout(Duration::from_secs(60), writer)
         .await

@@ -203,17 +203,33 @@ pub async fn client_as(
         .expect("connect as user")
 }
 
-/// Send raw bytes and read what comes back until the server stops sending for a while.
+/// Send raw bytes on a fresh connection and read the reply ([`read_some`]: up to [`PATIENCE`] for
+/// the first bytes, then until the server stops sending for 300 ms or closes).
 pub async fn raw(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     s.write_all(input).await.expect("write");
     read_some(&mut s, Duration::from_millis(300)).await
 }
 
-/// Read until EOF or `quiet` passes without data.
+/// Read a reply that is sure to come: wait up to [`PATIENCE`] for the first bytes (or EOF), then
+/// keep reading until EOF or `quiet` passes without data. A slow machine delays the reply but does
+/// not cut it short. For "nothing arrives" checks use [`read_window`].
 pub async fn read_some(s: &mut TcpStream, quiet: Duration) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut buf = [0u8; 65536];
+    let mut buf = vec![0u8; 65536];
+    match tokio::time::timeout(PATIENCE.max(quiet), s.read(&mut buf)).await {
+        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return out,
+        Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+    }
+    out.extend(read_window(s, quiet).await);
+    out
+}
+
+/// Read whatever arrives until EOF or `quiet` passes without data, possibly nothing: for checks
+/// that something is *not* sent (a quiet period is the only way to observe an absence).
+pub async fn read_window(s: &mut TcpStream, quiet: Duration) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
     loop {
         match tokio::time::timeout(quiet, s.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return out,
@@ -242,4 +258,128 @@ pub fn resp(args: &[&str]) -> Vec<u8> {
         v.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
     }
     v
+}
+
+/// How long an awaited reply or condition may take before the test fails (a loaded 2-core machine
+/// can stall a task for a second or more).
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The length of the first complete RESP2/RESP3 frame in `b`, if `b` holds one.
+pub fn frame_len(b: &[u8]) -> Option<usize> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+    let head = std::str::from_utf8(b.get(1..line_end)?).ok()?;
+    let after = line_end + 2;
+    match b.first()? {
+        b'+' | b'-' | b':' | b',' | b'_' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (b.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let mut n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            if matches!(b[0], b'%' | b'|') {
+                n *= 2;
+            }
+            let mut at = after;
+            for _ in 0..n {
+                at += frame_len(&b[at..])?;
+            }
+            Some(at)
+        }
+        _ => None,
+    }
+}
+
+/// Read until `n` complete RESP frames have arrived and return exactly those bytes; fails the test
+/// if they take longer than [`PATIENCE`] or the connection closes first. For replies that are
+/// certain to come: unlike [`read_some`], no quiet period decides when a reply is complete.
+pub async fn read_frames(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let mut at = 0;
+        let mut complete = 0;
+        while complete < n
+            && let Some(len) = frame_len(&buf[at..])
+        {
+            at += len;
+            complete += 1;
+        }
+        if complete == n {
+            assert_eq!(at, buf.len(), "more than {n} frames: {buf:?}");
+            return buf;
+        }
+        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => panic!("closed before {n} frames: {buf:?}"),
+            Ok(Ok(k)) => buf.extend_from_slice(&chunk[..k]),
+            Err(_) => panic!("{n} frames not in within {PATIENCE:?}: {buf:?}"),
+        }
+    }
+}
+
+/// Wait until `check` holds, polling every 10 ms; fails the test with `what` after [`PATIENCE`].
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {PATIENCE:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One field of `INFO section`, read over a fresh connection.
+pub async fn info_field(addr: SocketAddr, section: &str, field: &str) -> String {
+    let mut c = client(addr).await;
+    let text: String = redis::cmd("INFO")
+        .arg(section)
+        .query_async(&mut c)
+        .await
+        .expect("INFO");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("{field} in INFO {section}"))
+}
+
+/// Wait until the engine counts `n` clients blocked (BLPOP and friends, WAIT, XREAD BLOCK…).
+pub async fn wait_blocked_clients(addr: SocketAddr, n: usize) {
+    wait_until(&format!("{n} blocked clients"), || async {
+        info_field(addr, "clients", "blocked_clients").await == n.to_string()
+    })
+    .await
+}
+
+/// Wait until a script (EVAL or FCALL) runs on the engine. FUNCTION STATS is answered while a
+/// script runs: it names the running function, or is refused with BUSY while an EVAL script runs.
+pub async fn wait_script_running(c: &mut redis::aio::MultiplexedConnection) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let running = match reply::run(c, &["FUNCTION", "STATS"]).await {
+            Err(e) => e.starts_with("BUSY"),
+            Ok(redis::Value::Array(stats)) => stats.get(1).is_some_and(|r| *r != redis::Value::Nil),
+            Ok(other) => panic!("FUNCTION STATS: {other:?}"),
+        };
+        if running {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no script running within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
