@@ -391,19 +391,12 @@ async fn garbage_and_non_array_requests_match_redis() {
     still_serves(addr).await;
 }
 
-/// The number of connected clients, from INFO clients.
+/// The number of connected clients, from INFO clients (the asking connection included).
 async fn connected_clients(addr: SocketAddr) -> usize {
-    let out = exchange(
-        addr,
-        &resp(&["INFO", "clients"]),
-        Duration::from_millis(200),
-    )
-    .await;
-    let text = String::from_utf8_lossy(&out.reply);
-    text.lines()
-        .find_map(|l| l.strip_prefix("connected_clients:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("connected_clients in INFO")
+    common::info_field(addr, "clients", "connected_clients")
+        .await
+        .parse()
+        .expect("connected_clients is a number")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -171,6 +171,7 @@ async fn the_control_password_is_enforced_with_auth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_streams_dns_answers_and_changes() {
     let (world, server, addr) = control("ctl-events", None).await;
+    let (subscribed, in_place) = tokio::sync::oneshot::channel();
     let listener = tokio::task::spawn_blocking(move || {
         let client = redis::Client::open(format!("redis://{addr}/")).expect("url");
         let mut con = client.get_connection().expect("connects");
@@ -179,6 +180,8 @@ async fn subscribe_streams_dns_answers_and_changes() {
         let mut sub = con.as_pubsub();
         sub.subscribe(redlink_runtime::EVENTS_CHANNEL)
             .expect("subscribe");
+        // subscribe() returns once the server confirmed the subscription.
+        let _ = subscribed.send(());
         let mut seen = Vec::new();
         while seen.len() < 2 {
             let msg = sub.get_message().expect("an event in time");
@@ -191,7 +194,7 @@ async fn subscribe_streams_dns_answers_and_changes() {
         seen
     });
     // Wait until the subscription is in place, then cause one answer and one change.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    in_place.await.expect("the listener subscribed");
     assert_eq!(
         address_of(&world, "hub", HOST).await,
         Some(pe(&world, "pe-hub"))
