@@ -106,6 +106,10 @@ fn up_for_a_while_writes_then_removes_the_state_file() {
             .output()
             .expect("redis-cli runs");
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PONG");
+    } else {
+        eprintln!(
+            "note: skipping the redis-cli PINGs: redis-cli is not installed (.ci/run installs it)"
+        );
     }
 
     let status = wait_exit(&mut child, Duration::from_secs(15));
