@@ -149,7 +149,8 @@ impl CommandPerms {
                 if c.is_container() {
                     // The whole container when it and every subcommand are in the category,
                     // else the subcommands that are.
-                    let whole = c.in_category(cat) && c.subcommands.iter().all(|s| s.in_category(cat));
+                    let whole =
+                        c.in_category(cat) && c.subcommands.iter().all(|s| s.in_category(cat));
                     if whole {
                         self.set_command(c.name, allow);
                         continue;
@@ -747,11 +748,12 @@ impl User {
         if !self.all_keys && cmd.has_keys() {
             for k in cmd.keys(args) {
                 let read = k.flags & key_flag::ACCESS != 0;
-                let write =
-                    k.flags & (key_flag::INSERT | key_flag::DELETE | key_flag::UPDATE) != 0;
+                let write = k.flags & (key_flag::INSERT | key_flag::DELETE | key_flag::UPDATE) != 0;
                 let key = args[k.pos];
                 let ok = self.keys.iter().any(|p| {
-                    (!read || p.read) && (!write || p.write) && crate::glob::matches(&p.pattern, key)
+                    (!read || p.read)
+                        && (!write || p.write)
+                        && crate::glob::matches(&p.pattern, key)
                 });
                 if !ok {
                     return Err(Denied::Key(key.to_vec()));
@@ -761,7 +763,9 @@ impl User {
         if !self.all_channels
             && let Some(ch) = cmd.channels.filter(|c| c.checked)
         {
-            let end = ch.count.map_or(args.len(), |n| (ch.first + n).min(args.len()));
+            let end = ch
+                .count
+                .map_or(args.len(), |n| (ch.first + n).min(args.len()));
             for c in args.get(ch.first..end).unwrap_or_default() {
                 let ok = self.channels.iter().any(|p| {
                     if ch.pattern {
@@ -1082,14 +1086,20 @@ mod tests {
         // A read-only pattern allows the sources, a write-only one the destination.
         let u = user("on +@all %R~src:* %W~dst:*");
         let c = spec("sunionstore");
-        assert!(u.check(c, &[b"sunionstore", b"dst:1", b"src:1", b"src:2"]).is_ok());
+        assert!(
+            u.check(c, &[b"sunionstore", b"dst:1", b"src:1", b"src:2"])
+                .is_ok()
+        );
         assert_eq!(
             u.check(c, &[b"sunionstore", b"dst:1", b"src:1", b"other"]),
             Err(Denied::Key(b"other".to_vec()))
         );
         // A subcommand is checked as itself.
         let u = user("on +@all -config|set ~*");
-        assert!(u.check(spec("config|get"), &[b"config", b"get", b"x"]).is_ok());
+        assert!(
+            u.check(spec("config|get"), &[b"config", b"get", b"x"])
+                .is_ok()
+        );
         assert_eq!(
             u.check(spec("config|set"), &[b"config", b"set", b"x", b"y"]),
             Err(Denied::Command("config|set".into()))

@@ -216,7 +216,10 @@ pub const LOCAL: &[(&str, u32)] = {
         ("punsubscribe", CONNECTION | SUBSCRIBED_OK),
         ("quit", CONNECTION | NO_QUEUE | SUBSCRIBED_OK | MULTI_OOM_OK),
         ("replicaof", CONNECTION),
-        ("reset", CONNECTION | NO_QUEUE | SUBSCRIBED_OK | MULTI_OOM_OK),
+        (
+            "reset",
+            CONNECTION | NO_QUEUE | SUBSCRIBED_OK | MULTI_OOM_OK,
+        ),
         ("role", CONNECTION),
         ("save", CONNECTION),
         ("script", CONNECTION),
@@ -622,7 +625,10 @@ impl Spec {
 fn keys_by_proc(proc: KeysProc, args: &[&[u8]]) -> Vec<KeyRef> {
     use key_flag::*;
     let argc = args.len();
-    let kw = |i: usize, k: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(k.as_bytes()));
+    let kw = |i: usize, k: &str| {
+        args.get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(k.as_bytes()))
+    };
     let key = |pos: usize, flags: u16| KeyRef { pos, flags };
     match proc {
         KeysProc::NumKeys {
@@ -701,7 +707,14 @@ fn keys_by_proc(proc: KeysProc, args: &[&[u8]]) -> Vec<KeyRef> {
         }
         KeysProc::Set => {
             let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
-            vec![key(1, if get { RW | ACCESS | UPDATE } else { OW | UPDATE })]
+            vec![key(
+                1,
+                if get {
+                    RW | ACCESS | UPDATE
+                } else {
+                    OW | UPDATE
+                },
+            )]
         }
         KeysProc::Bitfield => {
             let mut readonly = true;
@@ -939,10 +952,22 @@ mod tests {
         use key_flag::*;
         assert_eq!(keys(&[b"get", b"k"]), [(1, RO | ACCESS)]);
         assert_eq!(
-            keys(&[b"zunionstore", b"d", b"2", b"a", b"b", b"WEIGHTS", b"1", b"2"]),
+            keys(&[
+                b"zunionstore",
+                b"d",
+                b"2",
+                b"a",
+                b"b",
+                b"WEIGHTS",
+                b"1",
+                b"2"
+            ]),
             [(1, OW | UPDATE), (3, RO | ACCESS), (4, RO | ACCESS)]
         );
-        assert_eq!(keys(&[b"sort", b"k", b"STORE", b"d"]), [(1, RO | ACCESS), (3, OW | UPDATE)]);
+        assert_eq!(
+            keys(&[b"sort", b"k", b"STORE", b"d"]),
+            [(1, RO | ACCESS), (3, OW | UPDATE)]
+        );
         assert_eq!(keys(&[b"eval", b"s", b"x", b"a"]), []);
         assert_eq!(keys(&[b"ssubscribe", b"a"]), []);
     }

@@ -1,7 +1,7 @@
 //! The ACL command (SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, LOG, GENPASS, DRYRUN, HELP)
 //! over the engine's users ([`crate::acl`]), with Redis 7.0.15's replies and error texts.
 
-use super::{CmdResult, Handler, Ctx, Error, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, int_arg, is};
 use crate::acl::{CATEGORIES, Denied, category_members};
 
 /// The ACL command.

@@ -1,6 +1,6 @@
 //! Bitmap commands on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD, BITFIELD_RO.
 
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::store::{Blob, Locked, Value};
 
 /// Bitmap commands.

@@ -5,7 +5,7 @@
 //! `store::events`) and runs the command again when one of them changes, or replies with the
 //! timeout reply. Inside MULTI/EXEC the command times out at once, as in Redis.
 
-use super::{CmdResult, Handler, Ctx, lists, timeout_arg, zsets};
+use super::{CmdResult, Ctx, Handler, lists, timeout_arg, zsets};
 use crate::client::TimeoutReply;
 
 /// Blocking commands.

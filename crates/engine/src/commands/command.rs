@@ -246,7 +246,7 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 for n in &args[2..] {
                     match spec::find(n) {
                         Some(c) => write_info(out, c),
-                        None => out.null_array(),
+                        None => out.null(),
                     }
                 }
             }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 
 /// The version INFO and HELLO report: redlink speaks Redis 7.2.
 pub const REDIS_VERSION: &str = "7.2.4";

@@ -1,14 +1,11 @@
 //! SLOWLOG and LATENCY: reading what [`crate::diagnostics`] recorded, with redis-server 7's reply
 //! shapes, help texts and errors.
 
-use super::{CmdResult, Handler, Ctx, Error, subcommand_syntax_error, unknown_subcommand};
+use super::{CmdResult, Ctx, Error, Handler, subcommand_syntax_error, unknown_subcommand};
 use crate::diagnostics::EventHistory;
 
 /// Diagnostics commands.
-pub static HANDLERS: &[(&str, Handler)] = &[
-    ("slowlog", slowlog),
-    ("latency", latency),
-];
+pub static HANDLERS: &[(&str, Handler)] = &[("slowlog", slowlog), ("latency", latency)];
 
 const SLOWLOG_HELP: &[&str] = &[
     "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -1,14 +1,11 @@
 //! DUMP and RESTORE: a key's value as Redis's serialized payload ([`crate::rdb`]), so values move
 //! between redlink and redis-server (RESTORE accepts what redis-server 7 DUMPs and vice versa).
 
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::rdb;
 
 /// DUMP and RESTORE.
-pub static HANDLERS: &[(&str, Handler)] = &[
-    ("dump", dump),
-    ("restore", restore),
-];
+pub static HANDLERS: &[(&str, Handler)] = &[("dump", dump), ("restore", restore)];
 
 fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut l = ctx.lock(args[1]);

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 
 use super::coll::{get_zset, read_done, remove_if_empty, write_done, zset_mut};
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is, parse_float};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is, parse_float};
 use crate::store::{Blob, Locked, ScoreBound, Value, ZSet};
 
 /// Geo commands.

@@ -4,7 +4,7 @@ use super::coll::{
     get_hash, hash_mut, parse_cursor, random_count, read_done, remove_if_empty, reply_scan,
     scan_opts, scan_table, write_done,
 };
-use super::{CmdResult, Handler, Ctx, Error, err, float_arg, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, float_arg, int_arg, is};
 use crate::store::Blob;
 
 /// Hash commands.

@@ -10,11 +10,8 @@ use super::{CmdResult, Ctx, Error, Handler, err};
 use crate::store::{Blob, Locked, Value};
 
 /// HyperLogLog commands.
-pub static HANDLERS: &[(&str, Handler)] = &[
-    ("pfadd", pfadd),
-    ("pfcount", pfcount),
-    ("pfmerge", pfmerge),
-];
+pub static HANDLERS: &[(&str, Handler)] =
+    &[("pfadd", pfadd), ("pfcount", pfcount), ("pfmerge", pfmerge)];
 
 const P: u32 = 14;
 const REGISTERS: usize = 1 << P;

@@ -1,6 +1,6 @@
 //! Generic key commands: DEL, EXISTS, TYPE, expiry, RENAME, KEYS, SCAN and friends.
 
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::glob;
 
 /// Key commands.

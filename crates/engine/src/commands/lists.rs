@@ -2,7 +2,7 @@
 //! variants (BLPOP, BRPOP, BLMOVE, BLMPOP) can reuse them once a key is ready.
 
 use super::coll::{clamp_range, get_list, list_mut, read_done, remove_if_empty, write_done};
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::store::{Blob, Locked};
 
 /// List commands.

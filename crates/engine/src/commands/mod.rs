@@ -89,8 +89,8 @@ pub mod err {
     ));
 }
 
-pub use crate::spec::flag;
 use crate::spec::Spec;
+pub use crate::spec::flag;
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
@@ -602,7 +602,10 @@ mod tests {
 
     #[test]
     fn every_spec_has_one_handler_and_every_handler_a_spec() {
-        let handlers: Vec<&str> = FAMILIES.iter().flat_map(|f| f.iter().map(|(n, _)| *n)).collect();
+        let handlers: Vec<&str> = FAMILIES
+            .iter()
+            .flat_map(|f| f.iter().map(|(n, _)| *n))
+            .collect();
         let unique: BTreeSet<&str> = handlers.iter().copied().collect();
         assert_eq!(unique.len(), handlers.len(), "a command bound twice");
         let specs: BTreeSet<&str> = crate::spec::SPECS.keys().copied().collect();

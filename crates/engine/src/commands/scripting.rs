@@ -3,9 +3,7 @@
 //! STATS / HELP), with Redis 7.0's replies and error texts. The Lua machinery (the state, `redis.call`, conversions and
 //! the busy-script state) lives in [`crate::scripting`]; this module parses arguments.
 
-use super::{
-    CmdResult, Handler, Ctx, Error, int_arg, is, unknown_subcommand,
-};
+use super::{CmdResult, Ctx, Error, Handler, int_arg, is, unknown_subcommand};
 use crate::scripting::sha1_hex;
 
 /// Scripting commands.

@@ -4,7 +4,7 @@ use super::coll::{
     get_set, parse_cursor, random_count, read_done, remove_if_empty, reply_scan, scan_opts,
     scan_table, set_mut, write_done,
 };
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::store::{Blob, Locked, Table, Value};
 
 /// Set commands.

@@ -3,14 +3,11 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is, parse_float};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is, parse_float};
 use crate::store::{Blob, Locked, Value};
 
 /// SORT commands.
-pub static HANDLERS: &[(&str, Handler)] = &[
-    ("sort", sort),
-    ("sort_ro", sort_ro),
-];
+pub static HANDLERS: &[(&str, Handler)] = &[("sort", sort), ("sort_ro", sort_ro)];
 
 /// Look up a BY/GET pattern for one element: `*` is replaced by the element, `->field` reads a hash
 /// field, `#` alone returns the element itself.

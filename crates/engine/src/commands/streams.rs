@@ -8,7 +8,7 @@
 //! entries added while it waited are seen. Like Redis 7.0, only XADD, XDEL and XTRIM (when they change something) count as
 //! modifications for WATCH; group bookkeeping (XREADGROUP, XACK, XCLAIM, XGROUP) does not.
 
-use super::{CmdResult, Handler, Ctx, Error, arity_error, err, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, arity_error, err, int_arg, is};
 use crate::protocol::Out;
 use crate::store::stream::{Group, INVALID_ENTRIES_READ, Trim};
 use crate::store::{Blob, Locked, Stream, StreamId, Value};

@@ -1,6 +1,6 @@
 //! String commands: GET/SET and friends, counters, ranges.
 
-use super::{CmdResult, Handler, Ctx, Error, err, float_arg, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, float_arg, int_arg, is};
 use crate::store::{Blob, Locked, Value};
 
 /// String commands.

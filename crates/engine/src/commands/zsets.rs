@@ -5,7 +5,7 @@ use super::coll::{
     clamp_range, get_zset, parse_cursor, random_count, read_done, remove_if_empty, reply_scan,
     scan_opts, scan_table, write_done, zset_mut,
 };
-use super::{CmdResult, Handler, Ctx, Error, err, int_arg, is, parse_float};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is, parse_float};
 use crate::store::{Blob, LexBound, Locked, ScoreBound, Value, ZSet};
 
 /// Sorted-set commands.
