@@ -700,7 +700,7 @@ fn keys_by_proc(proc: KeysProc, args: &[&[u8]]) -> Vec<KeyRef> {
                 return Vec::new();
             };
             let num = argc - at - 1;
-            if num == 0 || num % 2 != 0 {
+            if num == 0 || !num.is_multiple_of(2) {
                 return Vec::new();
             }
             (at + 1..at + 1 + num / 2).map(|p| key(p, 0)).collect()
