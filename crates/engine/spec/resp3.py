@@ -1,3 +1,4 @@
+"""A minimal RESP3 client for record.py: replies as typed JSON-able lists (see record.py)."""
 import socket
 class R3:
     def __init__(s, port, host='127.0.0.1', proto=3):
