@@ -17,150 +17,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::commands::{Command, TABLE, flag};
+use crate::spec::{SPECS, Spec, flag, key_flag};
 
-/// ACL categories, in `ACL CAT` order (Redis 7.0).
-pub const CATEGORIES: &[&str] = &[
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
+pub use crate::spec::CATEGORIES;
 
-/// Commands Redis puts in `@dangerous` (besides every `admin` command).
-const DANGEROUS: &[&str] = &[
-    "flushall",
-    "flushdb",
-    "keys",
-    "info",
-    "sort",
-    "swapdb",
-    "shutdown",
-    "monitor",
-    "debug",
-    "config",
-    "role",
-    "lastsave",
-    "save",
-    "bgsave",
-    "migrate",
-    "restore",
-    "pfdebug",
-    "pfselftest",
-    "sort_ro",
-    "acl",
-];
-
-/// Commands Redis puts in `@admin` although redlink's table has no `admin` flag on them.
-const ADMIN: &[&str] = &[
-    "role",
-    "lastsave",
-    "pfdebug",
-    "pfselftest",
-    "save",
-    "bgsave",
-    "monitor",
-    "debug",
-    "shutdown",
-];
-
-/// Commands Redis puts in `@connection` outside the `connection` group.
-const CONNECTION: &[&str] = &["command", "wait"];
-
-/// The ACL categories of a command (names without `@`), derived from its flags and group in this
-/// one place, plus the explicit lists above where Redis's assignment does not follow the flags.
-pub fn categories(c: &Command) -> Vec<&'static str> {
-    if is_container(c) {
-        // Like Redis, a container (CONFIG, CLIENT...) itself is only `@slow`: its subcommands
-        // carry the categories (see `SUBCOMMANDS`); COMMAND is also `@connection`.
-        let mut cats = vec!["slow"];
-        if CONNECTION.contains(&c.name) {
-            cats.push("connection");
-        }
-        return cats;
-    }
-    let mut cats: Vec<&'static str> = Vec::new();
-    let f = c.flags;
-    let name = c.name;
-    let keyspace_free = matches!(name, "sort" | "sort_ro");
-    match c.group {
-        "generic" if !keyspace_free && c.flags & flag::CONNECTION == 0 => cats.push("keyspace"),
-        "server" if matches!(name, "dbsize" | "flushdb" | "flushall" | "swapdb") => {
-            cats.push("keyspace")
-        }
-        _ => {}
-    }
-    // Scripts' read-only variants (EVAL_RO...) are flagged readonly but are only @scripting.
-    if f & flag::READONLY != 0 && c.group != "scripting" {
-        cats.push("read");
-    }
-    if f & flag::WRITE != 0 {
-        cats.push("write");
-    }
-    match c.group {
-        "set" => cats.push("set"),
-        "sorted_set" | "sorted-set" => cats.push("sortedset"),
-        "list" => cats.push("list"),
-        "hash" => cats.push("hash"),
-        "string" => cats.push("string"),
-        "bitmap" => cats.push("bitmap"),
-        "hyperloglog" => cats.push("hyperloglog"),
-        "geo" => cats.push("geo"),
-        "stream" => cats.push("stream"),
-        "pubsub" => cats.push("pubsub"),
-        _ => {}
-    }
-    if keyspace_free {
-        cats.extend(["set", "sortedset", "list"]);
-    }
-    let admin = f & flag::ADMIN != 0 || ADMIN.contains(&name);
-    if admin {
-        cats.push("admin");
-    }
-    if f & flag::FAST != 0 {
-        cats.push("fast");
-    } else {
-        cats.push("slow");
-    }
-    if f & flag::BLOCKING != 0 {
-        cats.push("blocking");
-    }
-    if admin || DANGEROUS.contains(&name) {
-        cats.push("dangerous");
-    }
-    if CONNECTION.contains(&name) {
-        cats.push("connection");
-    }
-    match c.group {
-        "connection" => cats.push("connection"),
-        "transactions" => cats.push("transaction"),
-        "scripting" => cats.push("scripting"),
-        _ => {}
-    }
-    cats.dedup();
-    cats
+/// The ACL categories of a command or subcommand (names without `@`), from its spec.
+pub fn categories(c: &Spec) -> &'static [&'static str] {
+    c.category_names
 }
 
 /// Whether `c` is in category `cat` (no `@`).
-pub fn in_category(c: &Command, cat: &str) -> bool {
-    categories(c).contains(&cat)
+pub fn in_category(c: &Spec, cat: &str) -> bool {
+    c.in_category(cat)
 }
 
 /// The bits of category `cat`: its commands, containers and subcommands (`config|get`).
@@ -170,163 +38,28 @@ fn category_units(cat: &str) -> Vec<String> {
 
 /// The commands and subcommands (`config|get`) in category `cat`, as ACL CAT lists them.
 pub fn category_members(cat: &str) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for c in TABLE.values() {
-        if is_container(c) {
-            if in_category(c, cat) {
-                names.push(c.name.to_string());
-            }
-            names.extend(
-                subcommands(c.name)
-                    .filter(|(_, cats)| cats.split(' ').any(|x| x == cat))
-                    .map(|(sub, _)| format!("{}|{sub}", c.name)),
-            );
-        } else if in_category(c, cat) {
-            names.push(c.name.to_string());
-        }
-    }
+    let mut names: Vec<String> = SPECS
+        .values()
+        .flat_map(|c| std::iter::once(*c).chain(c.subcommands))
+        .filter(|c| c.in_category(cat))
+        .map(|c| c.name.to_string())
+        .collect();
     names.sort_unstable();
     names
 }
 
-/// Whether a command is a container of subcommands (CONFIG GET, CLIENT LIST...).
-fn is_container(c: &Command) -> bool {
-    (c.summary.starts_with("A container for") && c.name != "debug") || c.name == "command"
-}
-
-/// The subcommands of the container commands as Redis 7.0.15 knows them (plus CLIENT SETINFO and
-/// NO-TOUCH, which redlink serves like 7.2), with their ACL categories: rules may name them
-/// (`+config|get`), categories apply to them one by one (`-@dangerous` denies `config|set` but not
-/// `acl|whoami`), and a container called with any other first argument is left to its handler's
-/// "unknown subcommand" error, as in Redis, where the command lookup fails before the ACL check.
-const SUBCOMMANDS: &[(&str, &str)] = &[
-    ("acl|users", "admin slow dangerous"),
-    ("acl|dryrun", "admin slow dangerous"),
-    ("acl|deluser", "admin slow dangerous"),
-    ("acl|load", "admin slow dangerous"),
-    ("acl|help", "slow"),
-    ("acl|cat", "slow"),
-    ("acl|log", "admin slow dangerous"),
-    ("acl|list", "admin slow dangerous"),
-    ("acl|save", "admin slow dangerous"),
-    ("acl|getuser", "admin slow dangerous"),
-    ("acl|genpass", "slow"),
-    ("acl|setuser", "admin slow dangerous"),
-    ("acl|whoami", "slow"),
-    ("client|info", "slow connection"),
-    ("client|unpause", "admin slow dangerous connection"),
-    ("client|tracking", "slow connection"),
-    ("client|id", "slow connection"),
-    ("client|getredir", "slow connection"),
-    ("client|pause", "admin slow dangerous connection"),
-    ("client|unblock", "admin slow dangerous connection"),
-    ("client|no-evict", "admin slow dangerous connection"),
-    ("client|help", "slow connection"),
-    ("client|setname", "slow connection"),
-    ("client|trackinginfo", "slow connection"),
-    ("client|getname", "slow connection"),
-    ("client|list", "admin slow dangerous connection"),
-    ("client|caching", "slow connection"),
-    ("client|reply", "slow connection"),
-    ("client|kill", "admin slow dangerous connection"),
-    ("command|info", "slow connection"),
-    ("command|count", "slow connection"),
-    ("command|getkeys", "slow connection"),
-    ("command|list", "slow connection"),
-    ("command|docs", "slow connection"),
-    ("command|getkeysandflags", "slow connection"),
-    ("command|help", "slow connection"),
-    ("config|get", "admin slow dangerous"),
-    ("config|resetstat", "admin slow dangerous"),
-    ("config|rewrite", "admin slow dangerous"),
-    ("config|set", "admin slow dangerous"),
-    ("config|help", "slow"),
-    ("memory|doctor", "slow"),
-    ("memory|purge", "slow"),
-    ("memory|help", "slow"),
-    ("memory|usage", "read slow"),
-    ("memory|malloc-stats", "slow"),
-    ("memory|stats", "slow"),
-    ("object|idletime", "keyspace read slow"),
-    ("object|encoding", "keyspace read slow"),
-    ("object|help", "keyspace slow"),
-    ("object|freq", "keyspace read slow"),
-    ("object|refcount", "keyspace read slow"),
-    ("pubsub|numsub", "pubsub slow"),
-    ("pubsub|help", "slow"),
-    ("pubsub|shardnumsub", "pubsub slow"),
-    ("pubsub|channels", "pubsub slow"),
-    ("pubsub|numpat", "pubsub slow"),
-    ("pubsub|shardchannels", "pubsub slow"),
-    ("client|setinfo", "slow connection"),
-    ("slowlog|get", "admin slow dangerous"),
-    ("slowlog|len", "admin slow dangerous"),
-    ("slowlog|reset", "admin slow dangerous"),
-    ("slowlog|help", "slow"),
-    ("latency|doctor", "admin slow dangerous"),
-    ("latency|graph", "admin slow dangerous"),
-    ("latency|history", "admin slow dangerous"),
-    ("latency|latest", "admin slow dangerous"),
-    ("latency|reset", "admin slow dangerous"),
-    ("latency|help", "slow"),
-    ("client|no-touch", "slow connection"),
-    ("cluster|addslots", "admin dangerous slow"),
-    ("cluster|addslotsrange", "admin dangerous slow"),
-    ("cluster|bumpepoch", "admin dangerous slow"),
-    ("cluster|count-failure-reports", "admin dangerous slow"),
-    ("cluster|countkeysinslot", "slow"),
-    ("cluster|delslots", "admin dangerous slow"),
-    ("cluster|delslotsrange", "admin dangerous slow"),
-    ("cluster|failover", "admin dangerous slow"),
-    ("cluster|flushslots", "admin dangerous slow"),
-    ("cluster|forget", "admin dangerous slow"),
-    ("cluster|getkeysinslot", "slow"),
-    ("cluster|help", "slow"),
-    ("cluster|info", "slow"),
-    ("cluster|keyslot", "slow"),
-    ("cluster|links", "slow"),
-    ("cluster|meet", "admin dangerous slow"),
-    ("cluster|myid", "slow"),
-    ("cluster|nodes", "slow"),
-    ("cluster|replicas", "admin dangerous slow"),
-    ("cluster|replicate", "admin dangerous slow"),
-    ("cluster|reset", "admin dangerous slow"),
-    ("cluster|saveconfig", "admin dangerous slow"),
-    ("cluster|set-config-epoch", "admin dangerous slow"),
-    ("cluster|setslot", "admin dangerous slow"),
-    ("cluster|shards", "slow"),
-    ("cluster|slaves", "admin dangerous slow"),
-    ("cluster|slots", "slow"),
-    ("script|debug", "slow scripting"),
-    ("script|exists", "slow scripting"),
-    ("script|flush", "slow scripting"),
-    ("script|help", "slow scripting"),
-    ("script|kill", "slow scripting"),
-    ("script|load", "slow scripting"),
-    ("function|delete", "write slow scripting"),
-    ("function|dump", "slow scripting"),
-    ("function|flush", "write slow scripting"),
-    ("function|help", "slow scripting"),
-    ("function|kill", "slow scripting"),
-    ("function|list", "slow scripting"),
-    ("function|load", "write slow scripting"),
-    ("function|restore", "write slow scripting"),
-    ("function|stats", "slow scripting"),
-];
-
-/// The subcommands of `container` with their categories.
-pub(crate) fn subcommands(
-    container: &str,
-) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-    SUBCOMMANDS.iter().filter_map(move |(full, cats)| {
-        let (c, sub) = full.split_once('|')?;
-        (c == container).then_some((sub, *cats))
-    })
+/// The subcommands of `container` with their specs.
+fn subcommands(container: &str) -> impl Iterator<Item = &'static Spec> {
+    SPECS
+        .get(container)
+        .map(|c| c.subcommands)
+        .unwrap_or_default()
+        .iter()
 }
 
 /// Whether `sub` is a known subcommand of `container`.
 fn is_subcommand(container: &str, sub: &str) -> bool {
-    subcommands(container).any(|(s, _)| s == sub)
+    subcommands(container).any(|s| s.sub_name == sub)
 }
 
 /// One key pattern and what it allows.
@@ -400,7 +133,7 @@ impl CommandPerms {
     fn set_all(&mut self, allow: bool) {
         *self = CommandPerms::default();
         if allow {
-            self.allowed = TABLE.keys().copied().collect();
+            self.allowed = SPECS.keys().copied().collect();
         }
     }
 
@@ -412,22 +145,22 @@ impl CommandPerms {
             if !CATEGORIES.contains(&cat) {
                 return Err(SetUserError::Unknown);
             }
-            for c in TABLE.values() {
-                if is_container(c) {
+            for c in SPECS.values() {
+                if c.is_container() {
                     // The whole container when it and every subcommand are in the category,
                     // else the subcommands that are.
-                    let whole = in_category(c, cat)
-                        && subcommands(c.name).all(|(_, cats)| cats.split(' ').any(|x| x == cat));
+                    let whole =
+                        c.in_category(cat) && c.subcommands.iter().all(|s| s.in_category(cat));
                     if whole {
                         self.set_command(c.name, allow);
                         continue;
                     }
-                    for (sub, cats) in subcommands(c.name) {
-                        if cats.split(' ').any(|x| x == cat) {
-                            self.set_sub(c.name, sub.to_string(), allow);
+                    for sub in c.subcommands {
+                        if sub.in_category(cat) {
+                            self.set_sub(c.name, sub.sub_name.to_string(), allow);
                         }
                     }
-                } else if in_category(c, cat) {
+                } else if c.in_category(cat) {
                     self.set_command(c.name, allow);
                 }
             }
@@ -435,21 +168,21 @@ impl CommandPerms {
         }
         match body.split_once('|') {
             None => {
-                let c = TABLE.get(body).ok_or(SetUserError::Unknown)?;
+                let c = SPECS.get(body).ok_or(SetUserError::Unknown)?;
                 self.set_command(c.name, allow);
             }
             Some((name, sub)) => {
                 // Like Redis: the last `|` splits; `+acl|whoami|x` names a subcommand's first arg.
                 let (name, sub) = body.rsplit_once('|').unwrap_or((name, sub));
                 if let Some((container, inner)) = name.split_once('|') {
-                    return match TABLE.get(container) {
-                        Some(c) if is_container(c) && is_subcommand(container, inner) => {
+                    return match SPECS.get(container) {
+                        Some(c) if c.is_container() && is_subcommand(container, inner) => {
                             Err(SetUserError::FirstArgOfSubcommand)
                         }
                         _ => Err(SetUserError::Unknown),
                     };
                 }
-                let c = TABLE.get(name).ok_or(SetUserError::Unknown)?;
+                let c = SPECS.get(name).ok_or(SetUserError::Unknown)?;
                 if sub.is_empty() {
                     return Err(if allow {
                         SetUserError::Syntax
@@ -457,7 +190,7 @@ impl CommandPerms {
                         SetUserError::Unknown
                     });
                 }
-                if is_container(c) {
+                if c.is_container() {
                     if !is_subcommand(c.name, sub) {
                         return Err(SetUserError::Unknown);
                     }
@@ -485,22 +218,23 @@ impl CommandPerms {
     /// Every set bit (`get`, `config`, `config|get`...).
     fn units(&self) -> BTreeSet<String> {
         let mut set = BTreeSet::new();
-        for c in TABLE.values() {
+        for c in SPECS.values() {
             if self.unit_on(c.name, None) {
                 set.insert(c.name.to_string());
             }
-            if is_container(c) {
-                for (sub, _) in subcommands(c.name) {
-                    if self.unit_on(c.name, Some(sub)) {
-                        set.insert(format!("{}|{sub}", c.name));
-                    }
+            for sub in c.subcommands {
+                if self.unit_on(c.name, Some(sub.sub_name)) {
+                    set.insert(sub.name.to_string());
                 }
             }
         }
         set
     }
 
-    fn can_run(&self, c: &Command, args: &[&[u8]]) -> bool {
+    fn can_run(&self, c: &Spec, args: &[&[u8]]) -> bool {
+        if let Some(container) = c.container {
+            return self.unit_on(container, Some(c.sub_name));
+        }
         let first = || {
             args.get(1)
                 .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -696,7 +430,7 @@ impl User {
         self.unrestricted = self.all_keys
             && self.all_channels
             && self.commands.sub_denied.is_empty()
-            && self.commands.allowed.len() == TABLE.len();
+            && self.commands.allowed.len() == SPECS.len();
     }
 
     /// Apply a list of rules atomically: on error nothing changes and the failing rule is returned.
@@ -925,19 +659,19 @@ impl User {
             out.push(' ');
             out.push_str(&op);
         }
-        let mut names: Vec<&'static str> = TABLE.keys().copied().collect();
+        let mut names: Vec<&'static str> = SPECS.keys().copied().collect();
         names.sort_unstable();
         let user = &self.commands;
         for name in names {
-            let Some(c) = TABLE.get(name) else { continue };
+            let Some(c) = SPECS.get(name) else { continue };
             let bit = user.unit_on(name, None);
             if bit != fake.unit_on(name, None) {
                 out.push_str(if bit { " +" } else { " -" });
                 out.push_str(name);
                 fake.set_command(name, bit);
             }
-            if is_container(c) {
-                for (sub, _) in subcommands(name) {
+            if c.is_container() {
+                for sub in c.subcommands.iter().map(|s| s.sub_name) {
                     let bit = user.unit_on(name, Some(sub));
                     if bit != fake.unit_on(name, Some(sub)) {
                         out.push_str(&format!(" {}{name}|{sub}", if bit { '+' } else { '-' }));
@@ -1000,136 +734,52 @@ impl User {
         parts.join(" ")
     }
 
-    /// Check whether this user may run `cmd` with `args` (NO_AUTH commands always may).
-    pub fn check(&self, cmd: &Command, args: &[&[u8]]) -> Result<(), Denied> {
+    /// Check whether this user may run `cmd` (a command, or the subcommand a container call
+    /// resolved to) with `args` (NO_AUTH commands always may): the command (Redis's bit per
+    /// command and subcommand, or first-argument rules), then its keys by their key-spec flags
+    /// (reading needs a `%R` pattern, writing a `%W` one), then its channels.
+    pub fn check(&self, cmd: &Spec, args: &[&[u8]]) -> Result<(), Denied> {
         if self.unrestricted || cmd.flags & flag::NO_AUTH != 0 {
             return Ok(());
         }
-        let container = is_container(cmd);
-        let sub = match (container, args.get(1)) {
-            (true, Some(a)) => {
-                let sub = String::from_utf8_lossy(a).to_ascii_lowercase();
-                if !is_subcommand(cmd.name, &sub) {
-                    // Unknown subcommand: the handler's error, like Redis's failed lookup.
-                    return Ok(());
-                }
-                Some(sub)
-            }
-            _ => None,
-        };
         if !self.commands.can_run(cmd, args) {
-            let name = match sub {
-                Some(sub) => format!("{}|{sub}", cmd.name),
-                None => cmd.name.to_string(),
-            };
-            return Err(Denied::Command(name));
+            return Err(Denied::Command(cmd.name.to_string()));
         }
-        if !self.all_keys && cmd.group != "pubsub" {
-            for (key, write) in key_args(cmd, args) {
+        if !self.all_keys && cmd.has_keys() {
+            for k in cmd.keys(args) {
+                let read = k.flags & key_flag::ACCESS != 0;
+                let write = k.flags & (key_flag::INSERT | key_flag::DELETE | key_flag::UPDATE) != 0;
+                let key = args[k.pos];
                 let ok = self.keys.iter().any(|p| {
-                    (if write { p.write } else { p.read }) && crate::glob::matches(&p.pattern, key)
+                    (!read || p.read)
+                        && (!write || p.write)
+                        && crate::glob::matches(&p.pattern, key)
                 });
                 if !ok {
                     return Err(Denied::Key(key.to_vec()));
                 }
             }
         }
-        if !self.all_channels {
-            let literal = matches!(cmd.name, "psubscribe");
-            let channels: &[&[u8]] = match cmd.name {
-                "publish" | "spublish" => &args[1..2.min(args.len())],
-                "subscribe" | "ssubscribe" | "psubscribe" => &args[1..],
-                _ => &[],
-            };
-            for ch in channels {
+        if !self.all_channels
+            && let Some(ch) = cmd.channels.filter(|c| c.checked)
+        {
+            let end = ch
+                .count
+                .map_or(args.len(), |n| (ch.first + n).min(args.len()));
+            for c in args.get(ch.first..end).unwrap_or_default() {
                 let ok = self.channels.iter().any(|p| {
-                    if literal {
-                        p.as_slice() == *ch
+                    if ch.pattern {
+                        p.as_slice() == *c
                     } else {
-                        crate::glob::matches(p, ch)
+                        crate::glob::matches(p, c)
                     }
                 });
                 if !ok {
-                    return Err(Denied::Channel(ch.to_vec()));
+                    return Err(Denied::Channel(c.to_vec()));
                 }
             }
         }
         Ok(())
-    }
-}
-
-/// The key arguments of a command and whether each is written (else read), following Redis's key
-/// specs: `numkeys` commands (ZUNIONSTORE, LMPOP...), destinations versus sources (SINTERSTORE,
-/// BITOP, PFMERGE), STORE options (SORT, GEORADIUS); otherwise the table's key range, written when
-/// the command writes.
-pub fn key_args<'a>(cmd: &Command, args: &[&'a [u8]]) -> Vec<(&'a [u8], bool)> {
-    let keynum = |at: usize, write: bool| -> Vec<(&'a [u8], bool)> {
-        let n = args
-            .get(at)
-            .and_then(|a| crate::protocol::parse_i64(a))
-            .filter(|n| *n > 0)
-            .unwrap_or(0) as usize;
-        args.iter()
-            .skip(at + 1)
-            .take(n)
-            .map(|k| (*k, write))
-            .collect()
-    };
-    let from = |at: usize, write: bool| -> Vec<(&'a [u8], bool)> {
-        args.iter().skip(at).map(|k| (*k, write)).collect()
-    };
-    let one = |at: usize, write: bool| -> Vec<(&'a [u8], bool)> {
-        args.get(at).map(|k| (*k, write)).into_iter().collect()
-    };
-    let store_option = |start: usize, keywords: &[&str]| -> Vec<(&'a [u8], bool)> {
-        let mut keys = Vec::new();
-        let mut i = start;
-        while i + 1 < args.len() {
-            if keywords
-                .iter()
-                .any(|k| args[i].eq_ignore_ascii_case(k.as_bytes()))
-            {
-                keys.push((args[i + 1], true));
-                i += 2;
-            } else {
-                i += 1;
-            }
-        }
-        keys
-    };
-    match cmd.name {
-        "lmpop" | "zmpop" => keynum(1, true),
-        "sintercard" | "zdiff" | "zinter" | "zintercard" | "zunion" => keynum(1, false),
-        "blmpop" | "bzmpop" => keynum(2, true),
-        "zdiffstore" | "zinterstore" | "zunionstore" => [one(1, true), keynum(2, false)].concat(),
-        "sinterstore" | "sunionstore" | "sdiffstore" | "pfmerge" => {
-            [one(1, true), from(2, false)].concat()
-        }
-        "bitop" => [one(2, true), from(3, false)].concat(),
-        "lcs" => [one(1, false), one(2, false)].concat(),
-        "georadius" => [one(1, false), store_option(6, &["STORE", "STOREDIST"])].concat(),
-        "georadiusbymember" => [one(1, false), store_option(5, &["STORE", "STOREDIST"])].concat(),
-        "sort" | "sort_ro" => [one(1, false), store_option(2, &["STORE"])].concat(),
-        "eval" | "evalsha" | "fcall" => keynum(2, true),
-        "eval_ro" | "evalsha_ro" | "fcall_ro" => keynum(2, false),
-        "xread" | "xreadgroup" => {
-            // The keys are the first half of what follows STREAMS.
-            let write = cmd.name == "xreadgroup";
-            match args.iter().position(|a| a.eq_ignore_ascii_case(b"streams")) {
-                Some(at) => {
-                    let rest = &args[at + 1..];
-                    rest[..rest.len() / 2].iter().map(|k| (*k, write)).collect()
-                }
-                None => Vec::new(),
-            }
-        }
-        _ => {
-            let write = cmd.flags & flag::WRITE != 0;
-            cmd.key_indexes(args.len())
-                .into_iter()
-                .filter_map(|i| args.get(i).map(|k| (*k, write)))
-                .collect()
-        }
     }
 }
 
@@ -1431,42 +1081,11 @@ mod tests {
     }
 
     #[test]
-    fn keys_of_numkeys_and_store_commands() {
-        let keys = |args: &[&[u8]]| {
-            let c = crate::commands::lookup(args[0]).unwrap();
-            key_args(c, args)
-                .into_iter()
-                .map(|(k, w)| (String::from_utf8_lossy(k).into_owned(), w))
-                .collect::<Vec<_>>()
-        };
-        let s = |k: &str, w: bool| (k.to_string(), w);
-        assert_eq!(
-            keys(&[
-                b"zunionstore",
-                b"d",
-                b"2",
-                b"a",
-                b"b",
-                b"WEIGHTS",
-                b"1",
-                b"2"
-            ]),
-            [s("d", true), s("a", false), s("b", false)]
-        );
-        assert_eq!(keys(&[b"lmpop", b"1", b"l", b"LEFT"]), [s("l", true)]);
-        assert_eq!(
-            keys(&[b"sort", b"k", b"STORE", b"dst"]),
-            [s("k", false), s("dst", true)]
-        );
-        assert_eq!(
-            keys(&[b"bitop", b"AND", b"d", b"x", b"y"]),
-            [s("d", true), s("x", false), s("y", false)]
-        );
-        assert_eq!(keys(&[b"get", b"k"]), [s("k", false)]);
-        assert_eq!(keys(&[b"set", b"k", b"v"]), [s("k", true)]);
+    fn keys_are_checked_by_their_key_spec_flags() {
+        let spec = |n: &str| crate::spec::find(n.as_bytes()).unwrap();
         // A read-only pattern allows the sources, a write-only one the destination.
         let u = user("on +@all %R~src:* %W~dst:*");
-        let c = crate::commands::lookup(b"sunionstore").unwrap();
+        let c = spec("sunionstore");
         assert!(
             u.check(c, &[b"sunionstore", b"dst:1", b"src:1", b"src:2"])
                 .is_ok()
@@ -1474,6 +1093,16 @@ mod tests {
         assert_eq!(
             u.check(c, &[b"sunionstore", b"dst:1", b"src:1", b"other"]),
             Err(Denied::Key(b"other".to_vec()))
+        );
+        // A subcommand is checked as itself.
+        let u = user("on +@all -config|set ~*");
+        assert!(
+            u.check(spec("config|get"), &[b"config", b"get", b"x"])
+                .is_ok()
+        );
+        assert_eq!(
+            u.check(spec("config|set"), &[b"config", b"set", b"x", b"y"]),
+            Err(Denied::Command("config|set".into()))
         );
     }
 

@@ -370,9 +370,7 @@ pub fn process(
                 let mut args = ArgVec::new();
                 parser.args(frame, &mut args);
                 if engine.pause.active()
-                    && let Some(until) = args
-                        .first()
-                        .and_then(|name| crate::commands::lookup(name))
+                    && let Some(until) = crate::commands::lookup_call(&args)
                         .and_then(|cmd| engine.pause.holds(cmd.flags, crate::store::now_ms()))
                 {
                     // Left unconsumed: it runs when the pause ends.

@@ -27,6 +27,7 @@ pub mod pubsub;
 pub mod rdb;
 pub mod scripting;
 pub mod server;
+pub mod spec;
 pub mod store;
 pub mod tls;
 pub mod tracking;

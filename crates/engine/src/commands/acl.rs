@@ -1,35 +1,11 @@
 //! The ACL command (SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, LOG, GENPASS, DRYRUN, HELP)
 //! over the engine's users ([`crate::acl`]), with Redis 7.0.15's replies and error texts.
 
-use super::{CmdResult, Command, Ctx, Error, cmd, flag::*, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, int_arg, is};
 use crate::acl::{CATEGORIES, Denied, category_members};
 
 /// The ACL command.
-pub static COMMANDS: &[Command] = &[cmd(
-    "acl",
-    -2,
-    ADMIN | NOSCRIPT | LOADING | STALE | CONNECTION,
-    (0, 0, 0),
-    "server",
-    "6.0.0",
-    "A container for Access List Control commands.",
-    acl,
-)];
-
-/// Arity of each subcommand (name included, like Redis's `acl|setuser` entries).
-fn sub_arity(sub: &str) -> Option<i32> {
-    Some(match sub {
-        "cat" => -2,
-        "deluser" => -3,
-        "dryrun" => -4,
-        "genpass" => -2,
-        "getuser" => 3,
-        "list" | "load" | "save" | "users" | "whoami" | "help" => 2,
-        "log" => -2,
-        "setuser" => -3,
-        _ => return None,
-    })
-}
+pub static HANDLERS: &[(&str, Handler)] = &[("acl", acl)];
 
 /// Redis's reply when CAT, LOG or GENPASS get too many arguments (their own parsing, after the
 /// subcommand's arity passed).
@@ -41,14 +17,8 @@ fn syntax_error(given: &[u8]) -> Error {
 }
 
 fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    // The dispatcher resolved the subcommand and checked its arity.
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
-    let Some(arity) = sub_arity(&sub) else {
-        return Err(super::unknown_subcommand("acl", args[1]));
-    };
-    let argc = args.len() as i32;
-    if (arity >= 0 && argc != arity) || (arity < 0 && argc < -arity) {
-        return Err(super::sub_arity_error("acl", &sub));
-    }
     let engine = ctx.engine;
     match sub.as_str() {
         "setuser" => {
@@ -213,7 +183,7 @@ fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let Some(u) = engine.acl.user(&name) else {
                 return Err(Error::msg(format!("ERR User '{name}' not found")));
             };
-            let Some(c) = super::lookup(args[3]) else {
+            let Some(c) = super::lookup_call(&args[3..]) else {
                 return Err(Error::msg(format!(
                     "ERR Command '{}' not found",
                     String::from_utf8_lossy(args[3])
@@ -294,7 +264,7 @@ fn disconnect_user(ctx: &mut Ctx, name: &str) {
 /// or `multi`) and return the NOPERM error.
 pub fn check_permissions(
     ctx: &mut Ctx,
-    c: &'static Command,
+    c: &'static super::Command,
     args: &[&[u8]],
     context: &'static str,
 ) -> Result<(), Error> {
@@ -305,7 +275,7 @@ pub fn check_permissions(
 /// that word the refusal themselves (scripts) match on it.
 pub fn denial(
     ctx: &mut Ctx,
-    c: &'static Command,
+    c: &'static super::Command,
     args: &[&[u8]],
     context: &'static str,
 ) -> Option<Denied> {

@@ -1,80 +1,17 @@
 //! Bitmap commands on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD, BITFIELD_RO.
 
-use super::{CmdResult, Command, Ctx, Error, cmd, err, flag::*, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::store::{Blob, Locked, Value};
 
 /// Bitmap commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "setbit",
-        4,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "bitmap",
-        "2.2.0",
-        "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
-        setbit,
-    ),
-    cmd(
-        "getbit",
-        3,
-        READONLY | FAST,
-        (1, 1, 1),
-        "bitmap",
-        "2.2.0",
-        "Returns a bit value by offset.",
-        getbit,
-    ),
-    cmd(
-        "bitcount",
-        -2,
-        READONLY,
-        (1, 1, 1),
-        "bitmap",
-        "2.6.0",
-        "Counts the number of set bits (population counting) in a string.",
-        bitcount,
-    ),
-    cmd(
-        "bitpos",
-        -3,
-        READONLY,
-        (1, 1, 1),
-        "bitmap",
-        "2.8.7",
-        "Finds the first set (1) or clear (0) bit in a string.",
-        bitpos,
-    ),
-    cmd(
-        "bitop",
-        -4,
-        WRITE | DENYOOM,
-        (2, -1, 1),
-        "bitmap",
-        "2.6.0",
-        "Performs bitwise operations on multiple strings, and stores the result.",
-        bitop,
-    ),
-    cmd(
-        "bitfield",
-        -2,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "bitmap",
-        "3.2.0",
-        "Performs arbitrary bitfield integer operations on strings.",
-        bitfield,
-    ),
-    cmd(
-        "bitfield_ro",
-        -2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "bitmap",
-        "6.0.0",
-        "Performs arbitrary read-only bitfield integer operations on strings.",
-        bitfield_ro,
-    ),
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("setbit", setbit),
+    ("getbit", getbit),
+    ("bitcount", bitcount),
+    ("bitpos", bitpos),
+    ("bitop", bitop),
+    ("bitfield", bitfield),
+    ("bitfield_ro", bitfield_ro),
 ];
 
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";

@@ -5,91 +5,19 @@
 //! `store::events`) and runs the command again when one of them changes, or replies with the
 //! timeout reply. Inside MULTI/EXEC the command times out at once, as in Redis.
 
-use super::{CmdResult, Command, Ctx, cmd, flag::*, lists, timeout_arg, zsets};
+use super::{CmdResult, Ctx, Handler, lists, timeout_arg, zsets};
 use crate::client::TimeoutReply;
 
 /// Blocking commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "blpop",
-        -3,
-        WRITE | BLOCKING,
-        (1, -2, 1),
-        "list",
-        "2.0.0",
-        "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-        blpop,
-    ),
-    cmd(
-        "brpop",
-        -3,
-        WRITE | BLOCKING,
-        (1, -2, 1),
-        "list",
-        "2.0.0",
-        "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-        brpop,
-    ),
-    cmd(
-        "blmove",
-        6,
-        WRITE | DENYOOM | BLOCKING,
-        (1, 2, 1),
-        "list",
-        "6.2.0",
-        "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
-        blmove,
-    ),
-    cmd(
-        "brpoplpush",
-        4,
-        WRITE | DENYOOM | BLOCKING,
-        (1, 2, 1),
-        "list",
-        "2.2.0",
-        "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
-        brpoplpush,
-    ),
-    cmd(
-        "blmpop",
-        -5,
-        WRITE | BLOCKING,
-        (0, 0, 0),
-        "list",
-        "7.0.0",
-        "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-        blmpop,
-    ),
-    cmd(
-        "bzpopmin",
-        -3,
-        WRITE | FAST | BLOCKING,
-        (1, -2, 1),
-        "sorted-set",
-        "5.0.0",
-        "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
-        bzpopmin,
-    ),
-    cmd(
-        "bzpopmax",
-        -3,
-        WRITE | FAST | BLOCKING,
-        (1, -2, 1),
-        "sorted-set",
-        "5.0.0",
-        "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
-        bzpopmax,
-    ),
-    cmd(
-        "bzmpop",
-        -5,
-        WRITE | BLOCKING,
-        (0, 0, 0),
-        "sorted-set",
-        "7.0.0",
-        "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
-        bzmpop,
-    ),
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("blpop", blpop),
+    ("brpop", brpop),
+    ("blmove", blmove),
+    ("brpoplpush", brpoplpush),
+    ("blmpop", blmpop),
+    ("bzpopmin", bzpopmin),
+    ("bzpopmax", bzpopmax),
+    ("bzmpop", bzmpop),
 ];
 
 fn bpop(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {

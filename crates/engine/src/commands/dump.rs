@@ -1,32 +1,11 @@
 //! DUMP and RESTORE: a key's value as Redis's serialized payload ([`crate::rdb`]), so values move
 //! between redlink and redis-server (RESTORE accepts what redis-server 7 DUMPs and vice versa).
 
-use super::{CmdResult, Command, Ctx, Error, cmd, err, flag::*, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::rdb;
 
 /// DUMP and RESTORE.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "dump",
-        2,
-        READONLY,
-        (1, 1, 1),
-        "generic",
-        "2.6.0",
-        "Returns a serialized representation of the value stored at a key.",
-        dump,
-    ),
-    cmd(
-        "restore",
-        -4,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "generic",
-        "2.6.0",
-        "Creates a key from the serialized representation of a value.",
-        restore,
-    ),
-];
+pub static HANDLERS: &[(&str, Handler)] = &[("dump", dump), ("restore", restore)];
 
 fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut l = ctx.lock(args[1]);

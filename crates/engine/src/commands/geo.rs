@@ -7,111 +7,21 @@
 use std::cmp::Ordering;
 
 use super::coll::{get_zset, read_done, remove_if_empty, write_done, zset_mut};
-use super::{CmdResult, Command, Ctx, Error, cmd, err, flag::*, int_arg, is, parse_float};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is, parse_float};
 use crate::store::{Blob, Locked, ScoreBound, Value, ZSet};
 
 /// Geo commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "geoadd",
-        -5,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "geo",
-        "3.2.0",
-        "Adds one or more members to a geospatial index. The key is created if it doesn't exist.",
-        geoadd,
-    ),
-    cmd(
-        "geopos",
-        -2,
-        READONLY,
-        (1, 1, 1),
-        "geo",
-        "3.2.0",
-        "Returns the longitude and latitude of members from a geospatial index.",
-        geopos,
-    ),
-    cmd(
-        "geodist",
-        -4,
-        READONLY,
-        (1, 1, 1),
-        "geo",
-        "3.2.0",
-        "Returns the distance between two members of a geospatial index.",
-        geodist,
-    ),
-    cmd(
-        "geohash",
-        -2,
-        READONLY,
-        (1, 1, 1),
-        "geo",
-        "3.2.0",
-        "Returns members from a geospatial index as geohash strings.",
-        geohash,
-    ),
-    cmd(
-        "georadius",
-        -6,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "geo",
-        "3.2.0",
-        "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.",
-        georadius,
-    ),
-    cmd(
-        "georadius_ro",
-        -6,
-        READONLY,
-        (1, 1, 1),
-        "geo",
-        "3.2.10",
-        "Returns members from a geospatial index that are within a distance from a coordinate.",
-        georadius_ro,
-    ),
-    cmd(
-        "georadiusbymember",
-        -5,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "geo",
-        "3.2.0",
-        "Queries a geospatial index for members within a distance from a member, optionally stores the result.",
-        georadiusbymember,
-    ),
-    cmd(
-        "georadiusbymember_ro",
-        -5,
-        READONLY,
-        (1, 1, 1),
-        "geo",
-        "3.2.10",
-        "Returns members from a geospatial index that are within a distance from a member.",
-        georadiusbymember_ro,
-    ),
-    cmd(
-        "geosearch",
-        -7,
-        READONLY,
-        (1, 1, 1),
-        "geo",
-        "6.2.0",
-        "Queries a geospatial index for members inside an area of a box or a circle.",
-        geosearch,
-    ),
-    cmd(
-        "geosearchstore",
-        -8,
-        WRITE | DENYOOM,
-        (1, 2, 1),
-        "geo",
-        "6.2.0",
-        "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.",
-        geosearchstore,
-    ),
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("geoadd", geoadd),
+    ("geopos", geopos),
+    ("geodist", geodist),
+    ("geohash", geohash),
+    ("georadius", georadius),
+    ("georadius_ro", georadius_ro),
+    ("georadiusbymember", georadiusbymember),
+    ("georadiusbymember_ro", georadiusbymember_ro),
+    ("geosearch", geosearch),
+    ("geosearchstore", geosearchstore),
 ];
 
 // ---------------------------------------------------------------------------------------------

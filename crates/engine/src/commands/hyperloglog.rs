@@ -6,42 +6,12 @@
 //! ones. Elements are hashed with MurmurHash64A (seed `0xadc83b19`) and counted with Redis's
 //! estimator (Ertl's improved raw estimator), so estimates match redis-server's.
 
-use super::{CmdResult, Command, Ctx, Error, cmd, err, flag::*};
+use super::{CmdResult, Ctx, Error, Handler, err};
 use crate::store::{Blob, Locked, Value};
 
 /// HyperLogLog commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "pfadd",
-        -2,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "hyperloglog",
-        "2.8.9",
-        "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.",
-        pfadd,
-    ),
-    cmd(
-        "pfcount",
-        -2,
-        READONLY,
-        (1, -1, 1),
-        "hyperloglog",
-        "2.8.9",
-        "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).",
-        pfcount,
-    ),
-    cmd(
-        "pfmerge",
-        -2,
-        WRITE | DENYOOM,
-        (1, -1, 1),
-        "hyperloglog",
-        "2.8.9",
-        "Merges one or more HyperLogLog values into a single key.",
-        pfmerge,
-    ),
-];
+pub static HANDLERS: &[(&str, Handler)] =
+    &[("pfadd", pfadd), ("pfcount", pfcount), ("pfmerge", pfmerge)];
 
 const P: u32 = 14;
 const REGISTERS: usize = 1 << P;

@@ -1,12 +1,15 @@
-//! The command table and dispatcher, shaped like Redis's own: one declarative [`Command`] entry per
-//! command (name, arity, flags, key positions, documentation, handler) and one module per family.
-//! [`execute`] applies the checks redis-server applies before calling a handler (unknown command,
-//! arity, authentication, MULTI queueing) with Redis's exact error texts.
+//! The command table and dispatcher, shaped like Redis's own: each [`crate::spec`] entry (name,
+//! arity, flags, ACL categories, key specs, docs, subcommands) bound by name to its handler, one
+//! module per family (each exposes `HANDLERS`: `(name, handler)` pairs). [`execute`] applies the
+//! checks redis-server applies before calling a handler (unknown command or subcommand, arity,
+//! authentication, ACL, maxmemory, subscribed mode, MULTI queueing) with Redis's exact error texts,
+//! reading every property from the entry.
 
 pub mod acl;
 pub mod bitmaps;
 pub mod blocking;
 pub mod coll;
+pub mod command;
 pub mod connection;
 pub mod diagnostics;
 pub mod dump;
@@ -86,163 +89,92 @@ pub mod err {
     ));
 }
 
-/// Command flags (a subset of Redis's).
-pub mod flag {
-    /// Modifies the keyspace.
-    pub const WRITE: u32 = 1;
-    /// Only reads.
-    pub const READONLY: u32 = 1 << 1;
-    /// O(1) or O(log N).
-    pub const FAST: u32 = 1 << 2;
-    /// Allowed before authentication.
-    pub const NO_AUTH: u32 = 1 << 3;
-    /// Administrative.
-    pub const ADMIN: u32 = 1 << 4;
-    /// Runs immediately even inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET).
-    pub const NO_QUEUE: u32 = 1 << 5;
-    /// Takes the keyspace gate exclusively itself (EXEC, FLUSHALL, SWAPDB...).
-    pub const EXCLUSIVE: u32 = 1 << 6;
-    /// May use memory (denied under maxmemory pressure).
-    pub const DENYOOM: u32 = 1 << 7;
-    /// Connection-level command (no keyspace access).
-    pub const CONNECTION: u32 = 1 << 8;
-    /// May block.
-    pub const BLOCKING: u32 = 1 << 9;
-    /// Not allowed from scripts.
-    pub const NOSCRIPT: u32 = 1 << 10;
-    /// Loading/stale tolerant (reported by COMMAND INFO only).
-    pub const LOADING: u32 = 1 << 11;
-    /// Allowed while stale.
-    pub const STALE: u32 = 1 << 12;
-    /// Pub/Sub command (allowed in RESP2 subscribed mode when it is a (un)subscribe).
-    pub const PUBSUB: u32 = 1 << 13;
-
-    /// Names COMMAND INFO reports for the flags.
-    pub const NAMES: &[(u32, &str)] = &[
-        (WRITE, "write"),
-        (READONLY, "readonly"),
-        (DENYOOM, "denyoom"),
-        (ADMIN, "admin"),
-        (NOSCRIPT, "noscript"),
-        (BLOCKING, "blocking"),
-        (LOADING, "loading"),
-        (STALE, "stale"),
-        (FAST, "fast"),
-        (NO_AUTH, "no_auth"),
-    ];
-}
+use crate::spec::Spec;
+pub use crate::spec::flag;
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
 
-/// One entry of the command table.
+/// One entry of the command table: a [`Spec`] (everything Redis knows about the command) bound
+/// to the handler that implements it. A container's subcommands are entries of their own, bound
+/// to the container's handler. Derefs to the spec (`cmd.name`, `cmd.flags`, `cmd.arity`...).
 #[derive(Debug)]
 pub struct Command {
-    /// Lower-case name.
-    pub name: &'static str,
-    /// Redis arity: N = exactly N arguments (name included), -N = at least N.
-    pub arity: i32,
-    /// [`flag`] bits.
-    pub flags: u32,
-    /// First key argument (0 = none).
-    pub first_key: i32,
-    /// Last key argument (-1 = last argument).
-    pub last_key: i32,
-    /// Step between keys.
-    pub step: i32,
-    /// Documentation group (`string`, `generic`, `connection`, `server`...).
-    pub group: &'static str,
-    /// One-line summary (COMMAND DOCS).
-    pub summary: &'static str,
-    /// Redis version that introduced it.
-    pub since: &'static str,
+    /// The spec.
+    pub spec: &'static Spec,
     /// The implementation.
     pub handler: Handler,
+    /// The subcommands (a container's).
+    pub subcommands: &'static [Command],
+}
+
+impl std::ops::Deref for Command {
+    type Target = Spec;
+    #[inline]
+    fn deref(&self) -> &Spec {
+        self.spec
+    }
 }
 
 impl Command {
-    /// Whether `argc` arguments (name included) satisfy the arity.
-    pub fn arity_ok(&self, argc: usize) -> bool {
-        let a = self.arity;
-        (a >= 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
-    }
-
-    /// Indexes of the key arguments in `argc` arguments.
-    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
-        if self.first_key <= 0 {
-            return Vec::new();
-        }
-        let last = if self.last_key < 0 {
-            argc as i32 + self.last_key
-        } else {
-            self.last_key
-        };
-        (self.first_key..=last.min(argc as i32 - 1))
-            .step_by(self.step.max(1) as usize)
-            .map(|i| i as usize)
-            .collect()
+    /// The subcommand named `arg`, case-insensitively.
+    pub fn sub(&self, arg: &[u8]) -> Option<&Command> {
+        self.subcommands
+            .iter()
+            .find(|c| c.spec.sub_name.as_bytes().eq_ignore_ascii_case(arg))
     }
 }
 
-/// Shorthand for table entries.
-#[allow(clippy::too_many_arguments)]
-pub const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    group: &'static str,
-    since: &'static str,
-    summary: &'static str,
-    handler: Handler,
-) -> Command {
+/// The handlers of every family, by command name.
+const FAMILIES: [&[(&str, Handler)]; 21] = [
+    command::HANDLERS,
+    acl::HANDLERS,
+    blocking::HANDLERS,
+    pubsub::HANDLERS,
+    connection::HANDLERS,
+    server::HANDLERS,
+    strings::HANDLERS,
+    keys::HANDLERS,
+    transactions::HANDLERS,
+    hashes::HANDLERS,
+    lists::HANDLERS,
+    sets::HANDLERS,
+    zsets::HANDLERS,
+    bitmaps::HANDLERS,
+    hyperloglog::HANDLERS,
+    sort::HANDLERS,
+    geo::HANDLERS,
+    diagnostics::HANDLERS,
+    dump::HANDLERS,
+    streams::HANDLERS,
+    scripting::HANDLERS,
+];
+
+fn bind(spec: &'static Spec, handler: Handler) -> Command {
+    let subs: Vec<Command> = spec.subcommands.iter().map(|s| bind(s, handler)).collect();
     Command {
-        name,
-        arity,
-        flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
-        group,
-        summary,
-        since,
+        spec,
         handler,
+        subcommands: Box::leak(subs.into_boxed_slice()),
     }
 }
 
-/// Every command, by lower-case name.
+/// Every command, by lower-case name: each spec of [`crate::spec::SPECS`] bound to its handler
+/// (a spec without a handler is left out: redlink never advertises what it does not serve).
 pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
-        let families: [&'static [Command]; 20] = [
-            acl::COMMANDS,
-            blocking::COMMANDS,
-            pubsub::COMMANDS,
-            connection::COMMANDS,
-            server::COMMANDS,
-            strings::COMMANDS,
-            keys::COMMANDS,
-            transactions::COMMANDS,
-            hashes::COMMANDS,
-            lists::COMMANDS,
-            sets::COMMANDS,
-            zsets::COMMANDS,
-            bitmaps::COMMANDS,
-            hyperloglog::COMMANDS,
-            sort::COMMANDS,
-            geo::COMMANDS,
-            diagnostics::COMMANDS,
-            dump::COMMANDS,
-            streams::COMMANDS,
-            scripting::COMMANDS,
-        ];
-        families
+        FAMILIES
             .iter()
             .flat_map(|f| f.iter())
-            .map(|c| (c.name, c))
+            .filter_map(|(name, handler)| {
+                let spec = *crate::spec::SPECS.get(name)?;
+                let cmd: &'static Command = Box::leak(Box::new(bind(spec, *handler)));
+                Some((spec.name, cmd))
+            })
             .collect()
     });
 
-/// Find a command by name, case-insensitively.
+/// Find a command by name, case-insensitively (a container itself, not its subcommand).
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
@@ -253,6 +185,16 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     }
     let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
     TABLE.get(lower).copied()
+}
+
+/// Redis's `lookupCommand`: the command of a call, the subcommand for a container called with
+/// arguments (`None` when either is unknown).
+pub fn lookup_call(args: &[&[u8]]) -> Option<&'static Command> {
+    let cmd = lookup(args.first()?)?;
+    match args.get(1) {
+        Some(sub) if cmd.is_container() => cmd.sub(sub),
+        _ => Some(cmd),
+    }
 }
 
 /// What a command runs with.
@@ -351,18 +293,22 @@ pub fn arity_error(name: &str) -> Error {
     ))
 }
 
-/// "wrong number of arguments" for a container's subcommand (`client|kill`).
-pub fn sub_arity_error(container: &str, sub: &str) -> Error {
+/// Redis's `addReplySubcommandSyntaxError`: what a container's handler answers when a subcommand's
+/// arguments fit its arity but not its form (`CLIENT PAUSE 1 WRITE x`).
+pub fn subcommand_syntax_error(container: &str, given: &[u8]) -> Error {
     Error::msg(format!(
-        "ERR wrong number of arguments for '{container}|{sub}' command"
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&given[..given.len().min(128)]),
+        container.to_ascii_uppercase()
     ))
 }
 
-/// "unknown subcommand" for a container command (`Try CLIENT HELP.`).
+/// "unknown subcommand" for a container command (`Try CLIENT HELP.`), the argument cut at 128
+/// bytes like Redis's `%.128s`.
 pub fn unknown_subcommand(container: &str, given: &[u8]) -> Error {
     Error::msg(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
-        String::from_utf8_lossy(given),
+        String::from_utf8_lossy(&given[..given.len().min(128)]),
         container.to_ascii_uppercase()
     ))
 }
@@ -409,12 +355,25 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.client.close_after_reply = true;
         return;
     }
-    let Some(cmd) = lookup(name) else {
+    let Some(mut cmd) = lookup(name) else {
         ctx.client.multi_error |= ctx.client.multi.is_some();
         ctx.client.pending_stats.errors += 1;
         ctx.out.error_bytes(&unknown_command(args));
         return;
     };
+    // A container called with arguments runs its subcommand's entry (own arity, flags, ACL).
+    if cmd.is_container()
+        && let Some(sub) = args.get(1)
+    {
+        match cmd.sub(sub) {
+            Some(s) => cmd = s,
+            None => {
+                ctx.client.multi_error |= ctx.client.multi.is_some();
+                reply_error(ctx, unknown_subcommand(cmd.name, sub));
+                return;
+            }
+        }
+    }
     if !cmd.arity_ok(args.len()) {
         ctx.client.multi_error |= ctx.client.multi.is_some();
         reply_error(ctx, arity_error(cmd.name));
@@ -459,21 +418,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         reply_error(ctx, Error::msg(crate::evict::OOM));
         return;
     }
-    if !ctx.out.resp3
-        && ctx.client.subscriptions() > 0
-        && !matches!(
-            cmd.name,
-            "subscribe"
-                | "ssubscribe"
-                | "psubscribe"
-                | "unsubscribe"
-                | "sunsubscribe"
-                | "punsubscribe"
-                | "ping"
-                | "quit"
-                | "reset"
-        )
-    {
+    if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && cmd.flags & flag::SUBSCRIBED_OK == 0 {
         reply_error(
             ctx,
             Error::msg(format!(
@@ -503,14 +448,13 @@ fn denied_on_oom(ctx: &Ctx, cmd: &Command) -> bool {
     let Some(queue) = ctx.client.multi.as_ref() else {
         return false;
     };
-    if cmd.name == "exec" {
+    if cmd.flags & flag::RUNS_QUEUE != 0 {
         return queue.iter().any(|args| {
-            args.first()
-                .and_then(|name| lookup(name))
-                .is_some_and(|c| c.flags & flag::DENYOOM != 0)
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            lookup_call(&args).is_some_and(|c| c.flags & flag::DENYOOM != 0)
         });
     }
-    !matches!(cmd.name, "discard" | "quit" | "reset")
+    cmd.flags & flag::MULTI_OOM_OK == 0
 }
 
 /// Run a checked command.
@@ -559,31 +503,31 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
 /// Tell CLIENT TRACKING what the command read or wrote (only while some client tracks).
 #[cold]
 fn track(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
+    use crate::spec::key_flag;
     use crate::tracking::Access;
-    // Keys a write command writes, keys a read-only command reads; other commands (PING, CLIENT
-    // ...) count as a read of nothing, which still consumes a pending CLIENT CACHING.
-    let (access, keys): (Access, Vec<&[u8]>) = match cmd.name {
-        "flushdb" | "flushall" | "swapdb" => (Access::Flush, Vec::new()),
-        _ if cmd.flags & flag::WRITE != 0 => (
+    // Keys a write command writes, keys a read-only command reads (its key specs); other
+    // commands (PING, CLIENT ...) count as a read of nothing, which still consumes a pending
+    // CLIENT CACHING.
+    let (access, keys): (Access, Vec<&[u8]>) = if cmd.flags & flag::FLUSHES != 0 {
+        (Access::Flush, Vec::new())
+    } else if cmd.flags & flag::WRITE != 0 {
+        let keys = cmd.keys(args);
+        (
             Access::Write,
-            crate::acl::key_args(cmd, args)
-                .into_iter()
-                .filter_map(|(k, write)| write.then_some(k))
+            keys.iter()
+                .filter(|k| key_flag::writes(k.flags))
+                .map(|k| args[k.pos])
                 .collect(),
-        ),
-        _ if cmd.flags & flag::READONLY != 0 => (
+        )
+    } else if cmd.flags & flag::READONLY != 0 {
+        (
             Access::Read,
-            crate::acl::key_args(cmd, args)
-                .into_iter()
-                .map(|(k, _)| k)
-                .collect(),
-        ),
-        _ => (Access::Read, Vec::new()),
+            cmd.keys(args).iter().map(|k| args[k.pos]).collect(),
+        )
+    } else {
+        (Access::Read, Vec::new())
     };
-    let is_caching = cmd.name == "client"
-        && args
-            .get(1)
-            .is_some_and(|a| a.eq_ignore_ascii_case(b"caching"));
+    let is_caching = cmd.flags & flag::TRACKING_CACHING != 0;
     let engine = ctx.engine;
     engine.tracking.after_command(
         ctx.client.handle.id,
@@ -649,4 +593,32 @@ pub fn parse_float(a: &[u8]) -> Option<f64> {
 /// Case-insensitive comparison of an argument with an ASCII keyword.
 pub fn is(a: &[u8], kw: &str) -> bool {
     a.eq_ignore_ascii_case(kw.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_spec_has_one_handler_and_every_handler_a_spec() {
+        let handlers: Vec<&str> = FAMILIES
+            .iter()
+            .flat_map(|f| f.iter().map(|(n, _)| *n))
+            .collect();
+        let unique: BTreeSet<&str> = handlers.iter().copied().collect();
+        assert_eq!(unique.len(), handlers.len(), "a command bound twice");
+        let specs: BTreeSet<&str> = crate::spec::SPECS.keys().copied().collect();
+        assert_eq!(unique, specs);
+        assert_eq!(TABLE.len(), specs.len());
+    }
+
+    #[test]
+    fn a_container_call_resolves_its_subcommand() {
+        let c = lookup_call(&[b"CONFIG", b"Get", b"x"]).unwrap();
+        assert_eq!(c.name, "config|get");
+        assert!(lookup_call(&[b"config", b"nosuch"]).is_none());
+        assert_eq!(lookup_call(&[b"config"]).unwrap().name, "config");
+        assert_eq!(lookup_call(&[b"get", b"k"]).unwrap().name, "get");
+    }
 }

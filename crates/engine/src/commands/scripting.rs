@@ -3,93 +3,19 @@
 //! STATS / HELP), with Redis 7.0's replies and error texts. The Lua machinery (the state, `redis.call`, conversions and
 //! the busy-script state) lives in [`crate::scripting`]; this module parses arguments.
 
-use super::{
-    CmdResult, Command, Ctx, Error, cmd, flag::*, int_arg, is, sub_arity_error, unknown_subcommand,
-};
+use super::{CmdResult, Ctx, Error, Handler, int_arg, is, unknown_subcommand};
 use crate::scripting::sha1_hex;
 
 /// Scripting commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "eval",
-        -3,
-        NOSCRIPT | STALE | EXCLUSIVE,
-        (0, 0, 0),
-        "scripting",
-        "2.6.0",
-        "Executes a server-side Lua script.",
-        eval,
-    ),
-    cmd(
-        "evalsha",
-        -3,
-        NOSCRIPT | STALE | EXCLUSIVE,
-        (0, 0, 0),
-        "scripting",
-        "2.6.0",
-        "Executes a server-side Lua script by SHA1 digest.",
-        evalsha,
-    ),
-    cmd(
-        "eval_ro",
-        -3,
-        NOSCRIPT | STALE | READONLY | EXCLUSIVE,
-        (0, 0, 0),
-        "scripting",
-        "7.0.0",
-        "Executes a read-only server-side Lua script.",
-        eval_ro,
-    ),
-    cmd(
-        "evalsha_ro",
-        -3,
-        NOSCRIPT | STALE | READONLY | EXCLUSIVE,
-        (0, 0, 0),
-        "scripting",
-        "7.0.0",
-        "Executes a read-only server-side Lua script by SHA1 digest.",
-        evalsha_ro,
-    ),
-    cmd(
-        "fcall",
-        -3,
-        NOSCRIPT | STALE | EXCLUSIVE,
-        (0, 0, 0),
-        "scripting",
-        "7.0.0",
-        "Invokes a function.",
-        fcall,
-    ),
-    cmd(
-        "fcall_ro",
-        -3,
-        NOSCRIPT | STALE | READONLY | EXCLUSIVE,
-        (0, 0, 0),
-        "scripting",
-        "7.0.0",
-        "Invokes a read-only function.",
-        fcall_ro,
-    ),
-    cmd(
-        "function",
-        -2,
-        NOSCRIPT | CONNECTION,
-        (0, 0, 0),
-        "scripting",
-        "7.0.0",
-        "A container for function commands.",
-        function,
-    ),
-    cmd(
-        "script",
-        -2,
-        NOSCRIPT | CONNECTION,
-        (0, 0, 0),
-        "scripting",
-        "2.6.0",
-        "A container for Lua scripts management commands.",
-        script,
-    ),
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("eval", eval),
+    ("evalsha", evalsha),
+    ("eval_ro", eval_ro),
+    ("evalsha_ro", evalsha_ro),
+    ("fcall", fcall),
+    ("fcall_ro", fcall_ro),
+    ("function", function),
+    ("script", script),
 ];
 
 fn eval(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -222,8 +148,8 @@ fn function(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let scripting = &engine.scripting;
     let n = args.len();
     match sub.as_str() {
-        "help" if n == 2 => ctx.out.help(FUNCTION_HELP),
-        "load" if n >= 3 => {
+        "help" => ctx.out.help(FUNCTION_HELP),
+        "load" => {
             let mut replace = false;
             for opt in &args[2..n - 1] {
                 if is(opt, "REPLACE") {
@@ -238,7 +164,7 @@ fn function(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let name = scripting.function_load(args[n - 1], replace)?;
             ctx.out.bulk(name.as_bytes());
         }
-        "delete" if n == 3 => {
+        "delete" => {
             scripting.function_delete(args[2])?;
             ctx.out.ok();
         }
@@ -274,7 +200,7 @@ fn function(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             scripting.function_list(ctx.out, &opts)?;
         }
-        "dump" if n == 2 => {
+        "dump" => {
             let codes = scripting.function_codes()?;
             let payload = crate::rdb::dump_functions(codes.iter().map(|c| &c[..]));
             ctx.out.bulk(&payload);
@@ -296,14 +222,12 @@ fn function(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.ok();
         }
         "restore" if n > 4 => return Err(function_syntax_error(args[1])),
-        "kill" if n == 2 => {
+        "kill" => {
             scripting.kill(false)?;
             ctx.out.ok();
         }
-        "stats" if n == 2 => scripting.function_stats(ctx.out)?,
-        "help" | "load" | "delete" | "dump" | "restore" | "kill" | "stats" => {
-            return Err(sub_arity_error("function", &sub));
-        }
+        "stats" => scripting.function_stats(ctx.out)?,
+        // The dispatcher resolved the subcommand and checked its arity.
         _ => return Err(unknown_subcommand("function", args[1])),
     }
     Ok(())
@@ -334,13 +258,13 @@ fn script(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let engine = ctx.engine;
     let scripting = &engine.scripting;
     match (sub.as_str(), args.len()) {
-        ("help", 2) => ctx.out.help(HELP),
-        ("load", 3) => {
+        ("help", _) => ctx.out.help(HELP),
+        ("load", _) => {
             let sha = scripting.load(args[2])?;
             ctx.out.bulk(sha.as_bytes());
         }
-        ("exists", n) if n >= 3 => {
-            ctx.out.array(n - 2);
+        ("exists", _) => {
+            ctx.out.array(args.len() - 2);
             for sha in &args[2..] {
                 ctx.out.int(scripting.exists(sha) as i64);
             }
@@ -359,11 +283,11 @@ fn script(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
             ));
         }
-        ("kill", 2) => {
+        ("kill", _) => {
             scripting.kill(true)?;
             ctx.out.ok();
         }
-        ("debug", 3) => {
+        ("debug", _) => {
             if is(args[2], "NO") {
                 ctx.out.ok();
             } else if is(args[2], "YES") || is(args[2], "SYNC") {
@@ -374,9 +298,7 @@ fn script(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Err(Error::from("ERR Use SCRIPT DEBUG YES/SYNC/NO"));
             }
         }
-        ("help" | "load" | "exists" | "kill" | "debug", _) => {
-            return Err(sub_arity_error("script", &sub));
-        }
+        // The dispatcher resolved the subcommand and checked its arity.
         _ => return Err(unknown_subcommand("script", args[1])),
     }
     Ok(())

@@ -1,433 +1,39 @@
-//! Server commands: COMMAND, CONFIG, INFO, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TIME, SHUTDOWN and the
+//! Server commands: CONFIG, INFO, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TIME, SHUTDOWN and the
 //! persistence commands harnesses call (SAVE, BGSAVE, LASTSAVE), which succeed without writing files.
 
 use std::sync::atomic::Ordering;
 
-use super::{CmdResult, Command, Ctx, Error, TABLE, cmd, err, flag, flag::*, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::store::Value;
 
 /// Server commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "command",
-        -1,
-        LOADING | STALE | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "2.8.13",
-        "Returns detailed information about all commands.",
-        command,
-    ),
-    cmd(
-        "config",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "2.0.0",
-        "A container for server configuration commands.",
-        config,
-    ),
-    cmd(
-        "info",
-        -1,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Returns information and statistics about the server.",
-        info,
-    ),
-    cmd(
-        "dbsize",
-        1,
-        READONLY | FAST,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Returns the number of keys in the database.",
-        dbsize,
-    ),
-    cmd(
-        "flushdb",
-        -1,
-        WRITE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Removes all keys from the current database.",
-        flushdb,
-    ),
-    cmd(
-        "flushall",
-        -1,
-        WRITE | EXCLUSIVE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Removes all keys from all databases.",
-        flushall,
-    ),
-    cmd(
-        "swapdb",
-        3,
-        WRITE | FAST | EXCLUSIVE,
-        (0, 0, 0),
-        "server",
-        "4.0.0",
-        "Swaps two Redis databases.",
-        swapdb,
-    ),
-    cmd(
-        "time",
-        1,
-        LOADING | STALE | FAST | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "2.6.0",
-        "Returns the server time.",
-        time,
-    ),
-    cmd(
-        "lastsave",
-        1,
-        LOADING | STALE | FAST | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Returns the Unix timestamp of the last successful save to disk.",
-        lastsave,
-    ),
-    cmd(
-        "save",
-        1,
-        ADMIN | NOSCRIPT | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Synchronously saves the database(s) to disk.",
-        save,
-    ),
-    cmd(
-        "bgsave",
-        -1,
-        ADMIN | NOSCRIPT | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Asynchronously saves the database(s) to disk.",
-        bgsave,
-    ),
-    cmd(
-        "role",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "2.8.12",
-        "Returns the replication role.",
-        role,
-    ),
-    cmd(
-        "cluster",
-        -2,
-        0,
-        (0, 0, 0),
-        "cluster",
-        "3.0.0",
-        "A container for Redis Cluster commands.",
-        cluster,
-    ),
-    cmd(
-        "replicaof",
-        3,
-        ADMIN | NOSCRIPT | STALE | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "5.0.0",
-        "Configures a server as replica of another, or promotes it to a master.",
-        replicaof,
-    ),
-    cmd(
-        "slaveof",
-        3,
-        ADMIN | NOSCRIPT | STALE | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Sets a Redis server as a replica of another, or promotes it to being a master.",
-        replicaof,
-    ),
-    cmd(
-        "wait",
-        3,
-        NOSCRIPT | CONNECTION,
-        (0, 0, 0),
-        "generic",
-        "3.0.0",
-        "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
-        wait,
-    ),
-    cmd(
-        "shutdown",
-        -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_QUEUE | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-        shutdown,
-    ),
-    cmd(
-        "monitor",
-        1,
-        ADMIN | NOSCRIPT | LOADING | STALE | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Listens for all requests received by the server in real-time.",
-        monitor,
-    ),
-    cmd(
-        "memory",
-        -2,
-        READONLY,
-        (0, 0, 0),
-        "server",
-        "4.0.0",
-        "A container for memory diagnostics commands.",
-        memory,
-    ),
-    cmd(
-        "debug",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE | EXCLUSIVE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "A container for debugging commands.",
-        debug,
-    ),
-    cmd(
-        "lolwut",
-        -1,
-        READONLY | FAST | CONNECTION,
-        (0, 0, 0),
-        "server",
-        "5.0.0",
-        "Displays computer art and the Redis version",
-        lolwut,
-    ),
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("config", config),
+    ("info", info),
+    ("dbsize", dbsize),
+    ("flushdb", flushdb),
+    ("flushall", flushall),
+    ("swapdb", swapdb),
+    ("time", time),
+    ("lastsave", lastsave),
+    ("save", save),
+    ("bgsave", bgsave),
+    ("role", role),
+    ("cluster", cluster),
+    ("replicaof", replicaof),
+    ("slaveof", replicaof),
+    ("wait", wait),
+    ("shutdown", shutdown),
+    ("monitor", monitor),
+    ("memory", memory),
+    ("debug", debug),
+    ("lolwut", lolwut),
 ];
-
-/// COMMAND INFO's ACL categories (`@read`...), from [`crate::acl::categories`].
-fn acl_categories(c: &Command) -> Vec<String> {
-    crate::acl::categories(c)
-        .into_iter()
-        .map(|n| format!("@{n}"))
-        .collect()
-}
-
-fn command_info(ctx: &mut Ctx, c: &Command) {
-    let out = &mut *ctx.out;
-    out.array(10);
-    out.bulk(c.name.as_bytes());
-    out.int(c.arity as i64);
-    let flags: Vec<&str> = flag::NAMES
-        .iter()
-        .filter(|(bit, _)| c.flags & bit != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    out.set(flags.len());
-    for f in flags {
-        out.simple(f);
-    }
-    out.int(c.first_key as i64);
-    out.int(c.last_key as i64);
-    out.int(c.step as i64);
-    let cats = acl_categories(c);
-    out.set(cats.len());
-    for cat in &cats {
-        out.simple(cat);
-    }
-    out.array(0); // tips
-    if c.first_key > 0 {
-        // One key spec: a range from first_key.
-        out.array(1);
-        out.map(4);
-        out.bulk(b"flags");
-        out.set(0);
-        out.bulk(b"begin_search");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"index");
-        out.bulk(b"spec");
-        out.map(1);
-        out.bulk(b"index");
-        out.int(c.first_key as i64);
-        out.bulk(b"find_keys");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"range");
-        out.bulk(b"spec");
-        out.map(3);
-        out.bulk(b"lastkey");
-        out.int(if c.last_key < 0 {
-            c.last_key as i64
-        } else {
-            (c.last_key - c.first_key) as i64
-        });
-        out.bulk(b"keystep");
-        out.int(c.step as i64);
-        out.bulk(b"limit");
-        out.int(0);
-        out.bulk(b"notes");
-        out.bulk(b"");
-    } else {
-        out.array(0);
-    }
-    out.array(0); // subcommands
-}
-
-fn sorted_commands() -> Vec<&'static Command> {
-    let mut all: Vec<&'static Command> = TABLE.values().copied().collect();
-    all.sort_by_key(|c| c.name);
-    all
-}
-
-fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if args.len() == 1 {
-        let all = sorted_commands();
-        ctx.out.array(all.len());
-        for c in all {
-            command_info(ctx, c);
-        }
-        return Ok(());
-    }
-    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
-    match sub.as_str() {
-        "count" if args.len() == 2 => ctx.out.int(TABLE.len() as i64),
-        "info" => {
-            let names: Vec<&[u8]> = if args.len() == 2 {
-                sorted_commands()
-                    .iter()
-                    .map(|c| c.name.as_bytes())
-                    .collect()
-            } else {
-                args[2..].to_vec()
-            };
-            ctx.out.array(names.len());
-            for n in names {
-                match super::lookup(n) {
-                    Some(c) => command_info(ctx, c),
-                    None => ctx.out.null_array(),
-                }
-            }
-        }
-        "docs" => {
-            let cmds: Vec<&'static Command> = if args.len() == 2 {
-                sorted_commands()
-            } else {
-                args[2..].iter().filter_map(|n| super::lookup(n)).collect()
-            };
-            ctx.out.map(cmds.len());
-            for c in cmds {
-                ctx.out.bulk(c.name.as_bytes());
-                ctx.out.map(3);
-                ctx.out.bulk(b"summary");
-                ctx.out.bulk(c.summary.as_bytes());
-                ctx.out.bulk(b"since");
-                ctx.out.bulk(c.since.as_bytes());
-                ctx.out.bulk(b"group");
-                ctx.out.bulk(c.group.as_bytes());
-            }
-        }
-        "list" => {
-            // Every command and subcommand (`config|get`), as Redis 7 lists them.
-            let mut names: Vec<String> = Vec::new();
-            for c in sorted_commands() {
-                names.push(c.name.to_string());
-                names.extend(
-                    crate::acl::subcommands(c.name).map(|(sub, _)| format!("{}|{sub}", c.name)),
-                );
-            }
-            let filtered: Vec<String> = match args.len() {
-                2 => names,
-                5 if is(args[2], "FILTERBY") => {
-                    let v = String::from_utf8_lossy(args[4]).to_ascii_lowercase();
-                    if is(args[3], "PATTERN") {
-                        names
-                            .into_iter()
-                            .filter(|n| crate::glob::matches(args[4], n.as_bytes()))
-                            .collect()
-                    } else if is(args[3], "ACLCAT") {
-                        crate::acl::category_members(&v)
-                    } else if is(args[3], "MODULE") {
-                        Vec::new()
-                    } else {
-                        return Err(err::SYNTAX);
-                    }
-                }
-                _ => return Err(err::SYNTAX),
-            };
-            ctx.out.array(filtered.len());
-            for n in filtered {
-                ctx.out.bulk(n.as_bytes());
-            }
-        }
-        "getkeys" if args.len() >= 4 => {
-            let Some(c) = super::lookup(args[2]) else {
-                return Err(Error::from("ERR Invalid command specified"));
-            };
-            if !c.arity_ok(args.len() - 2) {
-                return Err(Error::from(
-                    "ERR Invalid number of arguments specified for command",
-                ));
-            }
-            let keys = crate::acl::key_args(c, &args[2..]);
-            if keys.is_empty() {
-                return Err(Error::from("ERR The command has no key arguments"));
-            }
-            ctx.out.array(keys.len());
-            for (k, _) in keys {
-                ctx.out.bulk(k);
-            }
-        }
-        "getkeys" => return Err(super::sub_arity_error("command", "getkeys")),
-        "help" => {
-            let lines = [
-                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "(no subcommand)",
-                "    Return details about all Redis commands.",
-                "COUNT",
-                "    Return the total number of commands in this Redis server.",
-                "LIST",
-                "    Return a list of all commands in this Redis server.",
-                "INFO [<command-name> ...]",
-                "    Return details about multiple Redis commands.",
-                "DOCS [<command-name> ...]",
-                "    Return documentation details about multiple Redis commands.",
-                "GETKEYS <full-command>",
-                "    Return the keys from a full Redis command.",
-                "HELP",
-                "    Print this help.",
-            ];
-            ctx.out.help(&lines);
-        }
-        _ => {
-            return Err(Error::msg(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
-                String::from_utf8_lossy(args[1])
-            )));
-        }
-    }
-    Ok(())
-}
 
 fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     match sub.as_str() {
-        "get" if args.len() >= 3 => {
+        "get" => {
             let pairs = ctx.engine.config.read().matching(&args[2..]);
             ctx.out.map(pairs.len());
             for (k, v) in pairs {
@@ -435,7 +41,9 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 ctx.out.bulk(v.as_bytes());
             }
         }
-        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
+        // Redis's own check (the pairs): a syntax error.
+        "set" if !args.len().is_multiple_of(2) => return Err(err::SYNTAX),
+        "set" => {
             // All-or-nothing, like Redis 7's multi-parameter CONFIG SET.
             let mut next = ctx.engine.config.read().clone();
             let mut listeners = false;
@@ -468,7 +76,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             ctx.out.ok();
         }
-        "resetstat" if args.len() == 2 => {
+        "resetstat" => {
             let s = &ctx.engine.stats;
             for c in [
                 &s.commands_processed,
@@ -486,12 +94,12 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             ctx.out.ok();
         }
-        "rewrite" if args.len() == 2 => {
+        "rewrite" => {
             return Err(Error::from(
                 "ERR The server is running without a config file",
             ));
         }
-        "help" if args.len() == 2 => {
+        "help" => {
             let lines = [
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GET <pattern>",
@@ -507,12 +115,8 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ];
             ctx.out.help(&lines);
         }
-        "get" | "set" | "resetstat" | "rewrite" | "help" => {
-            return Err(super::sub_arity_error("config", &sub));
-        }
-        _ => {
-            return Err(super::unknown_subcommand("config", args[1]));
-        }
+        // The dispatcher resolved the subcommand and checked its arity.
+        _ => return Err(super::unknown_subcommand("config", args[1])),
     }
     Ok(())
 }
@@ -611,17 +215,12 @@ fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// CLUSTER as a standalone redis-server answers it: every known subcommand says cluster support is
-/// disabled (the command exists, so ACL rules may name it).
-fn cluster(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
-    if crate::acl::subcommands("cluster").any(|(name, _)| name == sub) {
-        Err(Error::from(
-            "ERR This instance has cluster support disabled",
-        ))
-    } else {
-        Err(super::unknown_subcommand("cluster", args[1]))
-    }
+/// CLUSTER as a standalone redis-server answers it: every subcommand (the dispatcher resolved it)
+/// says cluster support is disabled (the command exists, so ACL rules may name it).
+fn cluster(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    Err(Error::from(
+        "ERR This instance has cluster support disabled",
+    ))
 }
 
 /// REPLICAOF NO ONE is accepted (a redlink engine is always a master); replicating from another
@@ -696,9 +295,18 @@ fn usage(key: &[u8], v: &Value) -> usize {
 fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     match sub.as_str() {
-        "usage" if args.len() == 3 || (args.len() == 5 && is(args[3], "SAMPLES")) => {
-            if args.len() == 5 {
-                int_arg(args[4])?;
+        "usage" => {
+            // Redis's option loop: `SAMPLES <count>` pairs, anything else a syntax error.
+            let mut j = 3;
+            while j < args.len() {
+                if is(args[j], "SAMPLES") && j + 1 < args.len() {
+                    if int_arg(args[j + 1])? < 0 {
+                        return Err(err::SYNTAX);
+                    }
+                    j += 2;
+                } else {
+                    return Err(err::SYNTAX);
+                }
             }
             let mut l = ctx.lock(args[2]);
             let n = l.get(args[2]).map(|v| usage(args[2], v));
@@ -708,15 +316,15 @@ fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 None => ctx.out.null(),
             }
         }
-        "doctor" if args.len() == 2 => {
+        "doctor" => {
             ctx.out
                 .verbatim(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
         }
-        "purge" if args.len() == 2 => ctx.out.ok(),
-        "malloc-stats" if args.len() == 2 => ctx
+        "purge" => ctx.out.ok(),
+        "malloc-stats" => ctx
             .out
             .verbatim(b"Stats not supported for the current allocator"),
-        "stats" if args.len() == 2 => {
+        "stats" => {
             let rss = crate::info::rss_bytes() as i64;
             let keys: usize = (0..ctx.engine.store.databases())
                 .map(|i| ctx.engine.store.db(i).len())
@@ -735,7 +343,7 @@ fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.bulk(b"dataset.bytes");
             ctx.out.int(rss);
         }
-        "help" if args.len() == 2 => {
+        "help" => {
             let lines = [
                 "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "DOCTOR",
@@ -754,12 +362,8 @@ fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ];
             ctx.out.help(&lines);
         }
-        "usage" | "doctor" | "purge" | "malloc-stats" | "stats" | "help" => {
-            return Err(super::sub_arity_error("memory", &sub));
-        }
-        _ => {
-            return Err(super::unknown_subcommand("memory", args[1]));
-        }
+        // The dispatcher resolved the subcommand and checked its arity.
+        _ => return Err(super::unknown_subcommand("memory", args[1])),
     }
     Ok(())
 }

@@ -3,32 +3,11 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-use super::{CmdResult, Command, Ctx, Error, cmd, err, flag::*, int_arg, is, parse_float};
+use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is, parse_float};
 use crate::store::{Blob, Locked, Value};
 
 /// SORT commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "sort",
-        -2,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "generic",
-        "1.0.0",
-        "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-        sort,
-    ),
-    cmd(
-        "sort_ro",
-        -2,
-        READONLY,
-        (1, 1, 1),
-        "generic",
-        "7.0.0",
-        "Returns the sorted elements of a list, a set, or a sorted set.",
-        sort_ro,
-    ),
-];
+pub static HANDLERS: &[(&str, Handler)] = &[("sort", sort), ("sort_ro", sort_ro)];
 
 /// Look up a BY/GET pattern for one element: `*` is replaced by the element, `->field` reads a hash
 /// field, `#` alone returns the element itself.

@@ -8,163 +8,28 @@
 //! entries added while it waited are seen. Like Redis 7.0, only XADD, XDEL and XTRIM (when they change something) count as
 //! modifications for WATCH; group bookkeeping (XREADGROUP, XACK, XCLAIM, XGROUP) does not.
 
-use super::{CmdResult, Command, Ctx, Error, arity_error, cmd, err, flag::*, int_arg, is};
+use super::{CmdResult, Ctx, Error, Handler, arity_error, err, int_arg, is};
 use crate::protocol::Out;
 use crate::store::stream::{Group, INVALID_ENTRIES_READ, Trim};
 use crate::store::{Blob, Locked, Stream, StreamId, Value};
 
 /// Stream commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "xadd",
-        -5,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Appends a new message to a stream. Creates the key if it doesn't exist.",
-        xadd,
-    ),
-    cmd(
-        "xrange",
-        -4,
-        READONLY,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Returns the messages from a stream within a range of IDs.",
-        xrange,
-    ),
-    cmd(
-        "xrevrange",
-        -4,
-        READONLY,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Returns the messages from a stream within a range of IDs in reverse order.",
-        xrevrange,
-    ),
-    cmd(
-        "xlen",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Return the number of messages in a stream.",
-        xlen,
-    ),
-    cmd(
-        "xdel",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Returns the number of messages after removing them from a stream.",
-        xdel,
-    ),
-    cmd(
-        "xtrim",
-        -4,
-        WRITE,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Deletes messages from the beginning of a stream.",
-        xtrim,
-    ),
-    cmd(
-        "xread",
-        -4,
-        READONLY | BLOCKING,
-        (0, 0, 0),
-        "stream",
-        "5.0.0",
-        "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
-        xread,
-    ),
-    cmd(
-        "xreadgroup",
-        -7,
-        WRITE | BLOCKING,
-        (0, 0, 0),
-        "stream",
-        "5.0.0",
-        "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
-        xreadgroup,
-    ),
-    cmd(
-        "xgroup",
-        -2,
-        0,
-        (0, 0, 0),
-        "stream",
-        "5.0.0",
-        "A container for consumer groups commands.",
-        xgroup,
-    ),
-    cmd(
-        "xack",
-        -4,
-        WRITE | FAST,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.",
-        xack,
-    ),
-    cmd(
-        "xpending",
-        -3,
-        READONLY,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Returns the information and entries from a stream consumer group's pending entries list.",
-        xpending,
-    ),
-    cmd(
-        "xclaim",
-        -6,
-        WRITE | FAST,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.",
-        xclaim,
-    ),
-    cmd(
-        "xautoclaim",
-        -6,
-        WRITE | FAST,
-        (1, 1, 1),
-        "stream",
-        "6.2.0",
-        "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.",
-        xautoclaim,
-    ),
-    cmd(
-        "xinfo",
-        -2,
-        0,
-        (0, 0, 0),
-        "stream",
-        "5.0.0",
-        "A container for stream introspection commands.",
-        xinfo,
-    ),
-    cmd(
-        "xsetid",
-        -3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "stream",
-        "5.0.0",
-        "An internal command for replicating stream values.",
-        xsetid,
-    ),
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("xadd", xadd),
+    ("xrange", xrange),
+    ("xrevrange", xrevrange),
+    ("xlen", xlen),
+    ("xdel", xdel),
+    ("xtrim", xtrim),
+    ("xread", xread),
+    ("xreadgroup", xreadgroup),
+    ("xgroup", xgroup),
+    ("xack", xack),
+    ("xpending", xpending),
+    ("xclaim", xclaim),
+    ("xautoclaim", xautoclaim),
+    ("xinfo", xinfo),
+    ("xsetid", xsetid),
 ];
 
 const INVALID_ID: Error = Error(std::borrow::Cow::Borrowed(
@@ -910,27 +775,9 @@ fn serve_history(
 // ---------------------------------------------------------------------------------------------
 // XGROUP
 
-fn subcommand_syntax(container: &str, sub: &[u8]) -> Error {
-    Error::msg(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(sub),
-        container.to_ascii_uppercase()
-    ))
-}
-
 fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
-    let arity: i32 = match sub.as_str() {
-        "create" | "setid" => -5,
-        "destroy" => 4,
-        "createconsumer" | "delconsumer" => 5,
-        "help" => 2,
-        _ => return Err(super::unknown_subcommand("xgroup", args[1])),
-    };
-    let argc = args.len() as i32;
-    if (arity >= 0 && argc != arity) || (arity < 0 && argc < -arity) {
-        return Err(super::sub_arity_error("xgroup", &sub));
-    }
+    // The dispatcher resolved the subcommand and checked its arity.
     if sub == "help" {
         ctx.out.help(&[
             "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -970,7 +817,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 }
                 i += 2;
             } else {
-                return Err(subcommand_syntax("xgroup", args[1]));
+                return Err(super::subcommand_syntax_error("xgroup", args[1]));
             }
         }
     }
@@ -991,7 +838,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match sub.as_str() {
         "create" => {
             if args.len() > 8 {
-                return Err(subcommand_syntax("xgroup", args[1]));
+                return Err(super::subcommand_syntax_error("xgroup", args[1]));
             }
             let last = get_stream(&mut l, key)?
                 .map(|s| s.last_id)
@@ -1017,7 +864,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         "setid" => {
             if args.len() != 5 && args.len() != 7 {
-                return Err(subcommand_syntax("xgroup", args[1]));
+                return Err(super::subcommand_syntax_error("xgroup", args[1]));
             }
             let Some(s) = stream_quiet(&mut l, key)? else {
                 return Err(err::WRONGTYPE);
@@ -1029,7 +876,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             };
             if args.len() == 7 {
                 if !is(args[5], "ENTRIESREAD") {
-                    return Err(subcommand_syntax("xgroup", args[1]));
+                    return Err(super::subcommand_syntax_error("xgroup", args[1]));
                 }
                 entries_read = int_arg(args[6])?;
                 if entries_read < 0 && entries_read != INVALID_ENTRIES_READ {
@@ -1422,17 +1269,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn xinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
-    let arity: i32 = match sub.as_str() {
-        "stream" => -3,
-        "groups" => 3,
-        "consumers" => 4,
-        "help" => 2,
-        _ => return Err(super::unknown_subcommand("xinfo", args[1])),
-    };
-    let argc = args.len() as i32;
-    if (arity >= 0 && argc != arity) || (arity < 0 && argc < -arity) {
-        return Err(super::sub_arity_error("xinfo", &sub));
-    }
+    // The dispatcher resolved the subcommand and checked its arity.
     if sub == "help" {
         ctx.out.help(&[
             "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -1513,11 +1350,11 @@ fn xinfo_stream(out: &mut Out, s: &Stream, sub: &[u8], opts: &[&[u8]]) -> CmdRes
     let full = !opts.is_empty();
     if full {
         if !is(opts[0], "FULL") {
-            return Err(subcommand_syntax("xinfo", sub));
+            return Err(super::subcommand_syntax_error("xinfo", sub));
         }
         if opts.len() > 1 {
             if opts.len() != 3 || !is(opts[1], "COUNT") {
-                return Err(subcommand_syntax("xinfo", sub));
+                return Err(super::subcommand_syntax_error("xinfo", sub));
             }
             count = int_arg(opts[2])?;
             if count < 0 {

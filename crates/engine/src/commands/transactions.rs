@@ -5,61 +5,16 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{CmdResult, Command, Ctx, Error, cmd, flag::*, lookup, run};
+use super::{CmdResult, Ctx, Error, Handler, lookup_call, run};
 use crate::store::Blob;
 
 /// Transaction commands.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "multi",
-        1,
-        NO_QUEUE | NOSCRIPT | LOADING | STALE | FAST | CONNECTION,
-        (0, 0, 0),
-        "transactions",
-        "1.2.0",
-        "Starts a transaction.",
-        multi,
-    ),
-    cmd(
-        "exec",
-        1,
-        NO_QUEUE | NOSCRIPT | LOADING | STALE | EXCLUSIVE,
-        (0, 0, 0),
-        "transactions",
-        "1.2.0",
-        "Executes all commands in a transaction.",
-        exec,
-    ),
-    cmd(
-        "watch",
-        -2,
-        NO_QUEUE | NOSCRIPT | LOADING | STALE | FAST,
-        (1, -1, 1),
-        "transactions",
-        "2.2.0",
-        "Monitors changes to keys to determine the execution of a transaction.",
-        watch,
-    ),
-    cmd(
-        "unwatch",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | CONNECTION,
-        (0, 0, 0),
-        "transactions",
-        "2.2.0",
-        "Forgets about watched keys of a transaction.",
-        unwatch,
-    ),
-    cmd(
-        "discard",
-        1,
-        NO_QUEUE | NOSCRIPT | LOADING | STALE | FAST | CONNECTION,
-        (0, 0, 0),
-        "transactions",
-        "2.0.0",
-        "Discards a transaction.",
-        discard,
-    ),
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("multi", multi),
+    ("exec", exec),
+    ("watch", watch),
+    ("unwatch", unwatch),
+    ("discard", discard),
 ];
 
 fn multi(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
@@ -106,7 +61,7 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let was = std::mem::replace(&mut ctx.in_exec, true);
     for queued in &queue {
         let args: Vec<&[u8]> = queued.iter().map(|a| a.as_slice()).collect();
-        match args.first().and_then(|name| lookup(name)) {
+        match lookup_call(&args) {
             Some(command) => {
                 // Permissions may have changed since the command was queued.
                 match super::acl::check_permissions(ctx, command, &args, "multi") {

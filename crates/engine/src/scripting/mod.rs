@@ -19,7 +19,7 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, V
 use parking_lot::Mutex;
 
 use crate::acl::Denied;
-use crate::commands::{Ctx, Error, flag, lookup, run};
+use crate::commands::{Ctx, Error, flag, lookup_call, run};
 use crate::protocol::Out;
 
 mod bitlib;
@@ -1194,7 +1194,9 @@ fn redis_call(
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    let Some(cmd) = lookup(&argv[0]) else {
+    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    // A container's subcommand is looked up too (its own arity, flags and ACL), as in Redis.
+    let Some(cmd) = lookup_call(&refs) else {
         return fail("ERR Unknown Redis command called from script");
     };
     if !cmd.arity_ok(argv.len()) {
@@ -1204,7 +1206,6 @@ fn redis_call(
     if cmd.flags & (flag::NOSCRIPT | flag::BLOCKING) != 0 {
         return fail("ERR This Redis command is not allowed from script");
     }
-    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     // The caller's ACL applies inside scripts too (logged with context `lua`), with 7.0's texts.
     if let Some(d) = crate::commands::acl::denial(ctx, cmd, &refs, "lua") {
         return fail(match d {

@@ -1,0 +1,358 @@
+//! COMMAND and its subcommands (COUNT, INFO, DOCS, LIST, GETKEYS, GETKEYSANDFLAGS, HELP), all read
+//! from the command specs ([`crate::spec`]) and written in redis-server 7.0's shapes and field
+//! order, so COMMAND INFO and COMMAND DOCS are identical to redis-server's.
+
+use serde_json::Value;
+
+use super::{CmdResult, Ctx, Error, Handler, err, is};
+use crate::protocol::Out;
+use crate::spec::{self, BeginSearch, FindKeys, Spec, key_flag};
+
+/// COMMAND.
+pub static HANDLERS: &[(&str, Handler)] = &[("command", command)];
+
+/// COMMAND INFO's reply for one command (its subcommands nested, as Redis 7 does).
+pub fn write_info(out: &mut Out, c: &Spec) {
+    out.array(10);
+    out.bulk(c.name.as_bytes());
+    out.int(c.arity as i64);
+    out.set(c.flag_names.len());
+    for f in c.flag_names {
+        out.simple(f);
+    }
+    out.int(c.key_range.0);
+    out.int(c.key_range.1);
+    out.int(c.key_range.2);
+    out.set(c.category_names.len());
+    for cat in c.category_names {
+        out.simple(&format!("@{cat}"));
+    }
+    out.set(c.tips.len());
+    for t in c.tips {
+        out.bulk(t.as_bytes());
+    }
+    out.set(c.key_specs.len());
+    for ks in c.key_specs {
+        out.map(3 + ks.notes.is_some() as usize);
+        if let Some(n) = ks.notes {
+            out.bulk(b"notes");
+            out.bulk(n.as_bytes());
+        }
+        out.bulk(b"flags");
+        out.set(ks.flag_names.len());
+        for f in ks.flag_names {
+            out.simple(f);
+        }
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        match &ks.begin_search {
+            BeginSearch::Index(i) => {
+                out.bulk(b"index");
+                out.bulk(b"spec");
+                out.map(1);
+                out.bulk(b"index");
+                out.int(*i as i64);
+            }
+            BeginSearch::Keyword { keyword, startfrom } => {
+                out.bulk(b"keyword");
+                out.bulk(b"spec");
+                out.map(2);
+                out.bulk(b"keyword");
+                out.bulk(keyword.as_bytes());
+                out.bulk(b"startfrom");
+                out.int(*startfrom);
+            }
+            BeginSearch::Unknown => {
+                out.bulk(b"unknown");
+                out.bulk(b"spec");
+                out.map(0);
+            }
+        }
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        match &ks.find_keys {
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                out.bulk(b"range");
+                out.bulk(b"spec");
+                out.map(3);
+                for (k, v) in [("lastkey", lastkey), ("keystep", keystep), ("limit", limit)] {
+                    out.bulk(k.as_bytes());
+                    out.int(*v);
+                }
+            }
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                out.bulk(b"keynum");
+                out.bulk(b"spec");
+                out.map(3);
+                for (k, v) in [
+                    ("keynumidx", keynumidx),
+                    ("firstkey", firstkey),
+                    ("keystep", keystep),
+                ] {
+                    out.bulk(k.as_bytes());
+                    out.int(*v);
+                }
+            }
+            FindKeys::Unknown => {
+                out.bulk(b"unknown");
+                out.bulk(b"spec");
+                out.map(0);
+            }
+        }
+    }
+    if c.is_container() {
+        out.array(c.subcommands.len());
+        for s in c.subcommands {
+            write_info(out, s);
+        }
+    } else {
+        out.set(0);
+    }
+}
+
+/// Fields of COMMAND DOCS, in redis-server's order.
+const DOC_FIELDS: &[&str] = &[
+    "summary",
+    "since",
+    "group",
+    "complexity",
+    "doc_flags",
+    "deprecated_since",
+    "replaced_by",
+    "history",
+    "arguments",
+];
+
+/// Fields of an argument in COMMAND DOCS, in redis-server's order.
+const ARG_FIELDS: &[&str] = &[
+    "name",
+    "type",
+    "key_spec_index",
+    "token",
+    "summary",
+    "since",
+    "deprecated_since",
+    "flags",
+    "arguments",
+];
+
+/// COMMAND DOCS' map for one command (its subcommands' docs nested).
+pub fn write_docs(out: &mut Out, c: &Spec) {
+    let d = &c.docs.0;
+    let present: Vec<&str> = DOC_FIELDS
+        .iter()
+        .copied()
+        .filter(|k| d.get(*k).is_some())
+        .collect();
+    out.map(present.len() + c.is_container() as usize);
+    for k in present {
+        out.bulk(k.as_bytes());
+        let v = &d[k];
+        match k {
+            "doc_flags" => write_statuses(out, v),
+            "history" => {
+                let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+                out.set(items.len());
+                for item in items {
+                    out.array(2);
+                    out.bulk(item[0].as_str().unwrap_or("").as_bytes());
+                    out.bulk(item[1].as_str().unwrap_or("").as_bytes());
+                }
+            }
+            "arguments" => write_args(out, v),
+            _ => out.bulk(v.as_str().unwrap_or("").as_bytes()),
+        }
+    }
+    if c.is_container() {
+        out.bulk(b"subcommands");
+        out.map(c.subcommands.len());
+        for s in c.subcommands {
+            out.bulk(s.name.as_bytes());
+            write_docs(out, s);
+        }
+    }
+}
+
+fn write_statuses(out: &mut Out, v: &Value) {
+    let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    out.set(items.len());
+    for f in items {
+        out.simple(f.as_str().unwrap_or(""));
+    }
+}
+
+fn write_args(out: &mut Out, v: &Value) {
+    let args = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    out.array(args.len());
+    for a in args {
+        let present: Vec<&str> = ARG_FIELDS
+            .iter()
+            .copied()
+            .filter(|k| a.get(*k).is_some())
+            .collect();
+        out.map(present.len());
+        for k in present {
+            out.bulk(k.as_bytes());
+            let v = &a[k];
+            match k {
+                "key_spec_index" => out.int(v.as_i64().unwrap_or(0)),
+                "flags" => write_statuses(out, v),
+                "arguments" => write_args(out, v),
+                _ => out.bulk(v.as_str().unwrap_or("").as_bytes()),
+            }
+        }
+    }
+}
+
+/// Every command and subcommand (`config|get`), as COMMAND LIST gives them.
+fn all_names() -> impl Iterator<Item = &'static Spec> {
+    spec::sorted()
+        .into_iter()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands))
+}
+
+fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let out = &mut *ctx.out;
+    if args.len() == 1 {
+        let all = spec::sorted();
+        out.array(all.len());
+        for c in all {
+            write_info(out, c);
+        }
+        return Ok(());
+    }
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "count" => out.int(spec::SPECS.len() as i64),
+        "info" => {
+            if args.len() == 2 {
+                let all = spec::sorted();
+                out.array(all.len());
+                for c in all {
+                    write_info(out, c);
+                }
+            } else {
+                out.array(args.len() - 2);
+                for n in &args[2..] {
+                    match spec::find(n) {
+                        Some(c) => write_info(out, c),
+                        None => out.null(),
+                    }
+                }
+            }
+        }
+        "docs" => {
+            let cmds: Vec<&'static Spec> = if args.len() == 2 {
+                spec::sorted()
+            } else {
+                args[2..].iter().filter_map(|n| spec::find(n)).collect()
+            };
+            out.map(cmds.len());
+            for c in cmds {
+                out.bulk(c.name.as_bytes());
+                write_docs(out, c);
+            }
+        }
+        "list" => {
+            let names: Vec<&'static str> = match args.len() {
+                2 => all_names().map(|c| c.name).collect(),
+                5 if is(args[2], "FILTERBY") => {
+                    if is(args[3], "PATTERN") {
+                        all_names()
+                            .filter(|c| crate::glob::matches(args[4], c.name.as_bytes()))
+                            .map(|c| c.name)
+                            .collect()
+                    } else if is(args[3], "ACLCAT") {
+                        let cat = String::from_utf8_lossy(args[4]);
+                        all_names()
+                            .filter(|c| c.in_category(&cat))
+                            .map(|c| c.name)
+                            .collect()
+                    } else if is(args[3], "MODULE") {
+                        Vec::new()
+                    } else {
+                        return Err(err::SYNTAX);
+                    }
+                }
+                _ => return Err(err::SYNTAX),
+            };
+            out.array(names.len());
+            for n in names {
+                out.bulk(n.as_bytes());
+            }
+        }
+        "getkeys" | "getkeysandflags" => {
+            let with_flags = sub == "getkeysandflags";
+            let call = &args[2..];
+            let Some(c) = super::lookup_call(call) else {
+                return Err(Error::from("ERR Invalid command specified"));
+            };
+            if !c.has_keys() {
+                return Err(Error::from("ERR The command has no key arguments"));
+            }
+            if !c.arity_ok(call.len()) {
+                return Err(Error::from(
+                    "ERR Invalid number of arguments specified for command",
+                ));
+            }
+            let keys = c.keys(call);
+            if keys.is_empty() && c.flags & spec::flag::NO_MANDATORY_KEYS == 0 {
+                return Err(Error::from("ERR Invalid arguments specified for command"));
+            }
+            out.array(keys.len());
+            for k in keys {
+                if with_flags {
+                    out.array(2);
+                    out.bulk(call[k.pos]);
+                    let names: Vec<&str> = key_flag::NAMES
+                        .iter()
+                        .filter(|(_, bit)| k.flags & bit != 0)
+                        .map(|(n, _)| *n)
+                        .collect();
+                    out.set(names.len());
+                    for n in names {
+                        out.simple(n);
+                    }
+                } else {
+                    out.bulk(call[k.pos]);
+                }
+            }
+        }
+        "help" => out.help(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        // The dispatcher resolved the subcommand: nothing else reaches the handler.
+        _ => return Err(super::unknown_subcommand("command", args[1])),
+    }
+    Ok(())
+}
