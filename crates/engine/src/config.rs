@@ -450,7 +450,7 @@ impl Config {
         for p in PARAMS {
             if patterns
                 .iter()
-                .any(|pat| crate::glob::matches(&pat.to_ascii_lowercase(), p.name.as_bytes()))
+                .any(|pat| crate::glob::matches_nocase(pat, p.name.as_bytes()))
             {
                 out.push((p.name, self.values.get(p.name).cloned().unwrap_or_default()));
             }
