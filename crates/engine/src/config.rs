@@ -212,6 +212,11 @@ fn canonical(name: &str) -> String {
     }
 }
 
+/// The canonical name of an option given by any spelling or alias (`None`: unknown).
+pub fn canonical_name(name: &str) -> Option<&'static str> {
+    param(name).map(|p| p.name)
+}
+
 fn param(name: &str) -> Option<&'static Param> {
     let name = canonical(name);
     PARAMS.iter().find(|p| p.name == name)
