@@ -157,7 +157,16 @@ fn fit_maxclients(engine: &Engine) -> Result<(), ServeError> {
         });
     }
     let fit = now - RESERVED_FDS;
-    let reason = err.map(|e| e.to_string()).unwrap_or_default();
+    // strerror's text, as Redis logs it (without Rust's " (os error N)").
+    let reason = err
+        .map(|e| {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        })
+        .unwrap_or_default();
     tracing::warn!(
         "You requested maxclients of {maxclients} requiring at least {wanted} max file descriptors."
     );
