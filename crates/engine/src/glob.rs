@@ -19,9 +19,9 @@
 //!   short-circuit `*` as Redis does, like KEYS and SCAN, keep their shortcut).
 //! - A pattern with more than 1000 `*` groups before its end never matches (Redis's nesting
 //!   limit against abusive patterns, CVE-2022-36021).
-//! - The no-case variant (CONFIG GET, COMMAND LIST FILTERBY PATTERN, FUNCTION LIST) folds ASCII
-//!   only, folds range bounds after ordering them, and compares escaped bytes inside a class
-//!   case-sensitively, as `stringmatchlen(.., nocase=1)` does.
+//! - The no-case variant (CONFIG GET here; Redis also uses it for COMMAND LIST FILTERBY PATTERN and
+//!   FUNCTION LIST LIBRARYNAME) folds ASCII only, folds range bounds after ordering them, and
+//!   compares escaped bytes inside a class case-sensitively, as `stringmatchlen(.., nocase=1)`.
 
 /// Redis's limit on nested `*` (`stringmatchlen_impl`'s `nesting > 1000`).
 const MAX_STARS: usize = 1000;
