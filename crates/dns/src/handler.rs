@@ -29,6 +29,12 @@ pub struct ViewHandler {
     memo: Mutex<Memo>,
 }
 
+/// Largest UDP response, whatever EDNS payload size the client offers: 1232 bytes, what
+/// authoritative servers use since DNS Flag Day 2020 (no IP fragmentation). A larger answer is
+/// truncated with TC set, so a real client retries over TCP, and a spoofed query (the victim's
+/// address as source) cannot make the resolver send much more than it received.
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+
 /// Largest number of memoised answers before the memo starts over.
 const MEMO_LIMIT: usize = 4096;
 
@@ -190,11 +196,12 @@ impl ViewHandler {
         request: &Request,
         mut response_handle: R,
     ) -> (ResponseInfo, Option<Answered>) {
-        // EDNS: answer with version 0 when the client used EDNS.
+        // EDNS: answer with version 0 when the client used EDNS. The payload size is the client's,
+        // capped at MAX_UDP_PAYLOAD: it sizes UDP responses (TCP ones are never cut).
         let mut resp_edns = Edns::new();
         let edns = match request.edns.as_ref() {
             Some(req) => {
-                resp_edns.set_max_payload(req.max_payload().max(512));
+                resp_edns.set_max_payload(req.max_payload().clamp(512, MAX_UDP_PAYLOAD));
                 resp_edns.set_version(0);
                 if req.version() > 0 {
                     let info = self

@@ -20,6 +20,6 @@ mod views;
 
 pub use error::DnsError;
 pub use event::QueryEvent;
-pub use handler::ViewHandler;
+pub use handler::{MAX_UDP_PAYLOAD, ViewHandler};
 pub use records::{query_type, soa_record, to_records};
 pub use views::{DnsViews, EVENT_CAPACITY};

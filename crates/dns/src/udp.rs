@@ -27,7 +27,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-use crate::handler::{Answered, ViewHandler};
+use crate::handler::{Answered, MAX_UDP_PAYLOAD, ViewHandler};
 
 /// Largest datagram read (EDNS allows up to 65535; queries are far smaller).
 const MAX_DATAGRAM: usize = 4096;
@@ -89,9 +89,11 @@ impl ResponseHandler for Capture {
             impl Iterator<Item = &'a Record> + Send + 'a,
         >,
     ) -> Result<ResponseInfo, NetError> {
-        // As hickory's UDP path: the client's EDNS payload size, else RFC 1035's 512 bytes; a
-        // response that does not fit is truncated (TC set).
-        let max = response.edns().map_or(512, |e| e.max_payload().max(512));
+        // The response's EDNS payload size (the client's, capped at MAX_UDP_PAYLOAD by the
+        // handler), else RFC 1035's 512 bytes; a response that does not fit is truncated (TC set).
+        let max = response
+            .edns()
+            .map_or(512, |e| e.max_payload().clamp(512, MAX_UDP_PAYLOAD));
         let id = response.metadata().id;
         let mut bytes = Vec::with_capacity(512);
         let mut encoder = BinEncoder::new(&mut bytes);

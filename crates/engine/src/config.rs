@@ -212,6 +212,11 @@ fn canonical(name: &str) -> String {
     }
 }
 
+/// The canonical name of an option given by any spelling or alias (`None`: unknown).
+pub fn canonical_name(name: &str) -> Option<&'static str> {
+    param(name).map(|p| p.name)
+}
+
 fn param(name: &str) -> Option<&'static Param> {
     let name = canonical(name);
     PARAMS.iter().find(|p| p.name == name)
@@ -450,7 +455,7 @@ impl Config {
         for p in PARAMS {
             if patterns
                 .iter()
-                .any(|pat| crate::glob::matches(&pat.to_ascii_lowercase(), p.name.as_bytes()))
+                .any(|pat| crate::glob::matches_nocase(pat, p.name.as_bytes()))
             {
                 out.push((p.name, self.values.get(p.name).cloned().unwrap_or_default()));
             }

@@ -199,6 +199,9 @@ pub struct Shared {
     shutdown: watch::Sender<bool>,
     /// Bumped when an option that affects listeners changes (bind, port, tls-port).
     pub listeners_changed: watch::Sender<u64>,
+    /// Applies bind/port/tls-*/maxclients changes before CONFIG SET commits them (set by
+    /// [`server::Server::start`]; `None` for engines served through somebody else's listeners).
+    pub listener_hook: RwLock<Option<server::ListenerHook>>,
     /// CLIENT PAUSE state.
     pub pause: Pause,
     /// ACL users and the ACL log.
@@ -253,6 +256,7 @@ impl Engine {
             tls: RwLock::new(None),
             shutdown,
             listeners_changed,
+            listener_hook: RwLock::new(None),
             events: tokio::sync::broadcast::channel(256).0,
             pause: Pause::default(),
             diagnostics: diagnostics::Diagnostics::default(),

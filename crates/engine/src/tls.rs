@@ -256,23 +256,34 @@ pub fn auto_certificates(dir: &Path, hostnames: &[String]) -> Result<AutoCerts, 
 /// Load the TLS configuration the engine's options describe (tls-cert-file, tls-key-file,
 /// tls-ca-cert-file, tls-auth-clients) into the engine. Returns whether TLS is configured.
 pub fn configure(engine: &crate::Engine) -> Result<bool, TlsError> {
-    let (cert, key, ca, auth, tls_port) = {
-        let c = engine.config.read();
-        (
-            c.path("tls-cert-file"),
-            c.path("tls-key-file"),
-            c.path("tls-ca-cert-file"),
-            c.get("tls-auth-clients").unwrap_or("yes").to_string(),
-            c.tls_port(),
-        )
-    };
-    match (cert, key) {
-        (Some(cert), Some(key)) => {
-            let config = server_config_from_files(&cert, &key, ca.as_deref(), &auth)?;
-            *engine.tls.write() = Some(Arc::new(config));
+    let config = engine.config.read().clone();
+    match load(&config)? {
+        Some(server) => {
+            *engine.tls.write() = Some(Arc::new(server));
             Ok(true)
         }
-        (None, None) if tls_port == 0 => Ok(false),
+        None => Ok(false),
+    }
+}
+
+/// The TLS configuration `c` describes, without installing it (`None`: no TLS wanted). CONFIG SET
+/// checks it before committing new values.
+pub fn load(c: &crate::Config) -> Result<Option<rustls::ServerConfig>, TlsError> {
+    let (cert, key, ca, auth, tls_port) = (
+        c.path("tls-cert-file"),
+        c.path("tls-key-file"),
+        c.path("tls-ca-cert-file"),
+        c.get("tls-auth-clients").unwrap_or("yes").to_string(),
+        c.tls_port(),
+    );
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(server_config_from_files(
+            &cert,
+            &key,
+            ca.as_deref(),
+            &auth,
+        )?)),
+        (None, None) if tls_port == 0 => Ok(None),
         _ => Err(TlsError::Config(
             "TLS needs both tls-cert-file and tls-key-file (or --tls-auto DIR)".into(),
         )),

@@ -48,15 +48,20 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let mut next = ctx.engine.config.read().clone();
             let mut listeners = false;
             let mut requirepass = false;
+            // Options whose new values must be applied (sockets bound, fds found) before the
+            // commit, in argument order: the error blames the first that fails, as Redis does.
+            let mut to_apply: Vec<&'static str> = Vec::new();
             for pair in args[2..].chunks(2) {
                 let name = String::from_utf8_lossy(pair[0]);
                 let value = String::from_utf8_lossy(pair[1]);
                 next.set(&name, &value)
                     .map_err(|e| Error::msg(format!("ERR {e}")))?;
-                let lname = name.to_ascii_lowercase();
-                requirepass |= lname == "requirepass";
-                listeners |= matches!(
-                    lname.as_str(),
+                let Some(canonical) = crate::config::canonical_name(&name) else {
+                    continue;
+                };
+                requirepass |= canonical == "requirepass";
+                let listener = matches!(
+                    canonical,
                     "bind"
                         | "port"
                         | "tls-port"
@@ -65,6 +70,20 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                         | "tls-ca-cert-file"
                         | "tls-auth-clients"
                 );
+                listeners |= listener;
+                if (listener || canonical == "maxclients") && !to_apply.contains(&canonical) {
+                    to_apply.push(canonical);
+                }
+            }
+            if !to_apply.is_empty()
+                && let Some(apply) = ctx.engine.listener_hook.read().as_ref()
+            {
+                apply(&next, &to_apply).map_err(|e| {
+                    Error::msg(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                        e.param, e.message
+                    ))
+                })?;
             }
             *ctx.engine.config.write() = next;
             if requirepass {
