@@ -1194,7 +1194,7 @@ fn redis_call(
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    let Some(cmd) = lookup(&argv[0]) else {
+    let Some(cmd) = lookup(&argv[0]).filter(|c| !ctx.engine.disabled.contains(c.name)) else {
         return fail("ERR Unknown Redis command called from script");
     };
     if !cmd.arity_ok(argv.len()) {
