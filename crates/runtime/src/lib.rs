@@ -32,7 +32,7 @@ mod running;
 mod state;
 
 pub use block::BlockLock;
-pub use certs::{WorldCa, certificate_names};
+pub use certs::{WorldCa, certificate_names, world_ca_scope};
 pub use control::{ControlListener, ControlOptions, ControlServer, EVENTS_CHANNEL};
 pub use control_client::{ControlClient, ControlClientError, Value};
 pub use engines::disabled_commands;
