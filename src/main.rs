@@ -61,7 +61,7 @@ enum Command {
     /// init (PID 1): it sees only its own processes (a private /proc), a private tmpfs over /tmp
     /// and /dev/shm (the world's files stay visible at their paths), and it dies with redlink,
     /// even when redlink is SIGKILLed. redlink's files go to a new 0700 directory
-    /// $TMPDIR/redlink-exec-PID-RANDOM, removed at exit (or by the next exec after a SIGKILL).
+    /// $TMPDIR/redlink-exec-PIDNS-PID-RANDOM, removed at exit (or by the next exec after a SIGKILL).
     ///
     /// Limits: the command runs as you (uid 0 inside the user namespace, with no more rights on
     /// the host than your own) and sees the host's file system elsewhere, so Unix sockets outside

@@ -432,7 +432,9 @@ fn exec_is_contained(bin: &Path, setpriv: bool) {
                     .filter(|p| {
                         p.file_name()
                             .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with(&format!("redlink-exec-{pid}-")))
+                            .is_some_and(|n| {
+                                n.starts_with("redlink-exec-") && n.contains(&format!("-{pid}-"))
+                            })
                     })
                     .collect()
             })

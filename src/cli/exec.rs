@@ -14,7 +14,7 @@
 //! Containment (see `redlink_exec`): the command runs in a PID namespace of its own under
 //! `redlink __exec-init` (a private `/proc`, a private tmpfs over `/tmp` and `/dev/shm`), and dies
 //! with redlink, even when redlink is SIGKILLed. redlink's files live in a new private directory
-//! (`/tmp/redlink-exec-PID-RANDOM`, mode 0700, files created `O_EXCL | O_NOFOLLOW`), removed at
+//! (`/tmp/redlink-exec-PIDNS-PID-RANDOM`, mode 0700, files created `O_EXCL | O_NOFOLLOW`), removed at
 //! exit, and by the next exec when a SIGKILLed one left it behind.
 
 use std::collections::BTreeMap;
@@ -194,10 +194,10 @@ fn spawn_error(program: &str, e: &io::Error) -> ExitCode {
 }
 
 /// A new private directory (0700, never an existing one) for the world's and the child's files:
-/// `$TMPDIR/redlink-exec-PID-RANDOM`.
+/// `$TMPDIR/redlink-exec-PIDNS-PID-RANDOM`.
 fn files_dir() -> Result<PathBuf, String> {
-    let prefix = format!("redlink-exec-{}", std::process::id());
-    redlink_engine::files::new_private_dir(&std::env::temp_dir(), &prefix).map_err(|e| e.to_string())
+    redlink_engine::files::new_private_dir(&std::env::temp_dir(), &redlink_exec::dir_prefix())
+        .map_err(|e| e.to_string())
 }
 
 /// A nested exec: the world runs already (this process is in its network namespace); only a new
@@ -228,7 +228,6 @@ fn join(state_file: &Path, args: &ExecArgs) -> ExitCode {
         .map(|(name, c)| (name.clone(), c.hostname.clone(), password(name)))
         .collect();
     let env = child_env(state_file, &state.ca, &args.network, &caches);
-    redlink_exec::remove_stale_dirs(&std::env::temp_dir());
     let dir = match files_dir() {
         Ok(d) => d,
         Err(e) => return fail(e),

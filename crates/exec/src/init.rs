@@ -169,7 +169,7 @@ pub fn main(args: &[OsString]) -> u8 {
     let mut waited = forwarded.to_vec();
     waited.push(libc::SIGCHLD);
     let set = signal_set(&waited);
-    // SAFETY: a valid set; this process is single-threaded. std resets the mask in the child.
+    // SAFETY: a valid set; this process is single-threaded (the child unblocks them again).
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     let (program, rest) = match command.split_first() {
         Some(p) => p,
@@ -179,9 +179,11 @@ pub fn main(args: &[OsString]) -> u8 {
     cmd.args(rest);
     {
         use std::os::unix::process::CommandExt;
-        // SAFETY: prctl takes plain integers; nothing else runs between fork and exec.
+        // SAFETY: prctl and sigprocmask take plain data; nothing else runs between fork and exec.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
+                // The command starts with no signal blocked (this init blocks the ones it waits for).
+                check(libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()))?;
                 check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0))
             });
         }

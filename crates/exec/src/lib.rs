@@ -470,13 +470,15 @@ impl MountPlan {
     /// calls, no allocation: safe between fork and exec in a multi-threaded parent.
     #[cfg(target_os = "linux")]
     fn apply_in_child(&self, parent: libc::pid_t) -> io::Result<()> {
-        // Die with the thread that forked us (SIGKILL), and do not start at all if it is gone.
+        // Die with the thread that forked us (SIGKILL), and do not start at all if it is gone
+        // already (the first process of a new PID namespace sees no parent: getppid() is 0).
         // SAFETY: prctl/getppid take plain integers.
         unsafe {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            if libc::getppid() != parent {
+            let now = libc::getppid();
+            if now != 0 && now != parent {
                 libc::_exit(FAILED_IN_CHILD);
             }
         }
@@ -618,8 +620,26 @@ pub fn spawn_contained(
 
 pub mod init;
 
+/// The inode of this process's PID namespace (`/proc/self/ns/pid`).
+pub fn pid_namespace_id() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
+/// The name prefix of an exec's private directory: `redlink-exec-PIDNS-PID` (the PID namespace
+/// tells whether a PID can be checked from here).
+pub fn dir_prefix() -> String {
+    format!(
+        "redlink-exec-{}-{}",
+        pid_namespace_id().unwrap_or(0),
+        std::process::id()
+    )
+}
+
 /// Removes the directories execs that are gone left in `parent` (SIGKILLed before they could clean
-/// up): directories (not links) of this user named `redlink-exec-PID-…` whose PID no longer runs.
+/// up): directories (not links) of this user named `redlink-exec-PIDNS-PID-…` made in this PID
+/// namespace whose PID no longer runs. (Inside an exec, the outer world's directory shows under
+/// /tmp with a PID from another namespace: it is left alone.)
 pub fn remove_stale_dirs(parent: &Path) {
     use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(parent) else {
@@ -629,15 +649,21 @@ pub fn remove_stale_dirs(parent: &Path) {
     let me = unsafe { libc::geteuid() };
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name();
-        let Some(pid) = name
+        let Some(mut parts) = name
             .to_str()
             .and_then(|n| n.strip_prefix("redlink-exec-"))
-            .and_then(|n| n.split('-').next())
-            .and_then(|p| p.parse::<libc::pid_t>().ok())
-            .filter(|p| *p > 0)
+            .map(|n| n.split('-'))
         else {
             continue;
         };
+        let ns = parts.next().and_then(|n| n.parse::<u64>().ok());
+        let pid = parts.next().and_then(|p| p.parse::<libc::pid_t>().ok());
+        let (Some(ns), Some(pid)) = (ns, pid) else {
+            continue;
+        };
+        if Some(ns) != pid_namespace_id() || pid <= 0 {
+            continue;
+        }
         let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
             continue;
         };
@@ -650,8 +676,8 @@ pub fn remove_stale_dirs(parent: &Path) {
 /// Whether process `pid` exists (signal 0: EPERM means it does, as another user's).
 pub fn process_exists(pid: libc::pid_t) -> bool {
     // SAFETY: kill with signal 0 sends nothing; it only checks the process.
-    unsafe { libc::kill(pid, 0) == 0 }
-        || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    let reached = unsafe { libc::kill(pid, 0) } == 0;
+    reached || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// Sends SIGTERM to process `pid` (a child being waited for), ignoring errors (it may be gone).
