@@ -104,7 +104,10 @@ fn up_refuses_a_planted_default_state_directory() {
         err.contains(&base.join("redlink").display().to_string()) && err.contains("symbolic link"),
         "{err}"
     );
-    assert_eq!(std::fs::read_dir(&target).map(Iterator::count).unwrap_or(9), 0);
+    assert_eq!(
+        std::fs::read_dir(&target).map(Iterator::count).unwrap_or(9),
+        0
+    );
     // A directory open to other users: refused too, naming its mode.
     std::fs::remove_file(base.join("redlink")).expect("unlink");
     std::fs::create_dir(base.join("redlink")).expect("dir");
@@ -220,9 +223,18 @@ fn tls_auto_keys_are_private_and_the_constrained_ca_still_validates() {
             .expect("openssl");
         let t = text(&out.stdout);
         assert!(t.contains("X509v3 Name Constraints"), "{t}");
-        assert!(t.contains("DNS:localhost") && t.contains("IP:127.0.0.0/255.0.0.0"), "{t}");
-        let not_after = t.lines().find(|l| l.contains("Not After")).unwrap_or_default();
-        assert!(!not_after.contains("4096"), "no CA valid until 4096: {not_after}");
+        assert!(
+            t.contains("DNS:localhost") && t.contains("IP:127.0.0.0/255.0.0.0"),
+            "{t}"
+        );
+        let not_after = t
+            .lines()
+            .find(|l| l.contains("Not After"))
+            .unwrap_or_default();
+        assert!(
+            !not_after.contains("4096"),
+            "no CA valid until 4096: {not_after}"
+        );
     }
     let python_ok = Command::new("python3")
         .args(["-c", "import redis"])
@@ -244,8 +256,16 @@ fn tls_auto_keys_are_private_and_the_constrained_ca_still_validates() {
     let _ = child.wait();
     // Restarting reuses the CA (clients keep trusting ca.crt) as long as it is private.
     let mut again = serve(&[
-        "--port", "0", "--bind", ip, "--tls-port", &port, "--tls-auto", ca_dir,
-        "--tls-hostname", ip,
+        "--port",
+        "0",
+        "--bind",
+        ip,
+        "--tls-port",
+        &port,
+        "--tls-auto",
+        ca_dir,
+        "--tls-hostname",
+        ip,
     ]);
     assert_eq!(std::fs::read_to_string(&ca).unwrap_or_default(), ca_pem);
     let _ = again.kill();
@@ -253,8 +273,16 @@ fn tls_auto_keys_are_private_and_the_constrained_ca_still_validates() {
     // A CA key other users could read is replaced, not reused.
     chmod(&dir.join("ca.key"), 0o644);
     let mut third = serve(&[
-        "--port", "0", "--bind", ip, "--tls-port", &port, "--tls-auto", ca_dir,
-        "--tls-hostname", ip,
+        "--port",
+        "0",
+        "--bind",
+        ip,
+        "--tls-port",
+        &port,
+        "--tls-auto",
+        ca_dir,
+        "--tls-hostname",
+        ip,
     ]);
     assert_ne!(std::fs::read_to_string(&ca).unwrap_or_default(), ca_pem);
     assert_eq!(mode(&dir.join("ca.key")), 0o600);
@@ -277,7 +305,11 @@ fn the_events_file_stays_under_its_cap() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("up");
-    let world = wait_for(|| std::fs::read_to_string(&state).ok().filter(|s| s.ends_with("}\n")));
+    let world = wait_for(|| {
+        std::fs::read_to_string(&state)
+            .ok()
+            .filter(|s| s.ends_with("}\n"))
+    });
     let world: serde_json::Value =
         serde_json::from_str(&world.expect("a state file")).expect("json");
     // Every connection to an endpoint is an event: make a few hundred.
@@ -311,7 +343,11 @@ fn the_events_file_stays_under_its_cap() {
         c.args(["up", "--help"]);
         c
     });
-    assert!(text(&help.stdout).contains("FILE.1"), "{}", text(&help.stdout));
+    assert!(
+        text(&help.stdout).contains("FILE.1"),
+        "{}",
+        text(&help.stdout)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -348,7 +384,10 @@ fn namespaces_available() -> bool {
     if out.status.success() {
         return true;
     }
-    eprintln!("note: skipping: exec is unavailable here: {}", text(&out.stderr));
+    eprintln!(
+        "note: skipping: exec is unavailable here: {}",
+        text(&out.stderr)
+    );
     false
 }
 
@@ -392,7 +431,8 @@ fn running(pid: u32) -> bool {
 /// The exec's own view, then SIGKILL to redlink: its command dies, and the next exec removes the
 /// directory it left.
 fn exec_is_contained(bin: &Path, setpriv: bool) {
-    let marker = std::env::temp_dir().join(format!("redlink-sec-host-marker-{}", std::process::id()));
+    let marker =
+        std::env::temp_dir().join(format!("redlink-sec-host-marker-{}", std::process::id()));
     std::fs::write(&marker, "host").expect("marker");
     chmod(&marker, 0o644);
     let script = format!(
@@ -413,12 +453,18 @@ fn exec_is_contained(bin: &Path, setpriv: bool) {
         }
         lines.push(line.trim_end().to_owned());
     }
-    assert_eq!(lines[0], "pid=2", "the command is PID 2 under redlink's init: {lines:?}");
+    assert_eq!(
+        lines[0], "pid=2",
+        "the command is PID 2 under redlink's init: {lines:?}"
+    );
     let procs: usize = lines[1]
         .strip_prefix("procs=")
         .and_then(|n| n.parse().ok())
         .unwrap_or(usize::MAX);
-    assert!(procs <= 5, "the command sees only its own processes: {lines:?}");
+    assert!(
+        procs <= 5,
+        "the command sees only its own processes: {lines:?}"
+    );
     assert_eq!(lines[2], "tmp=private", "{lines:?}");
     // The process tree under redlink (setpriv execs redlink in place).
     let redlink_pid = child.id();
@@ -430,11 +476,9 @@ fn exec_is_contained(bin: &Path, setpriv: bool) {
                 d.filter_map(Result::ok)
                     .map(|e| e.path())
                     .filter(|p| {
-                        p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| {
-                                n.starts_with("redlink-exec-") && n.contains(&format!("-{pid}-"))
-                            })
+                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                            n.starts_with("redlink-exec-") && n.contains(&format!("-{pid}-"))
+                        })
                     })
                     .collect()
             })
@@ -457,7 +501,11 @@ fn exec_is_contained(bin: &Path, setpriv: bool) {
     assert!(left[0].exists());
     let mut next = spawn_exec(bin, setpriv, "true");
     let _ = next.wait();
-    assert!(!left[0].exists(), "the next exec removes {}", left[0].display());
+    assert!(
+        !left[0].exists(),
+        "the next exec removes {}",
+        left[0].display()
+    );
     let _ = std::fs::remove_file(marker);
 }
 

@@ -242,8 +242,12 @@ fn join(state_file: &Path, args: &ExecArgs) -> ExitCode {
         &[world_dir, ca_dir],
     )
     .map(|c| {
-        redlink_exec::spawn_contained(c, true)
-            .and_then(|child| child.waiter.join().unwrap_or_else(|_| Err(io::Error::other("the waiting thread panicked"))))
+        redlink_exec::spawn_contained(c, true).and_then(|child| {
+            child
+                .waiter
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the waiting thread panicked")))
+        })
     });
     let _ = std::fs::remove_dir_all(&dir);
     match result {

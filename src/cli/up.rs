@@ -224,7 +224,10 @@ impl EventsFile {
 async fn write_events(mut events: EventStream, mut file: EventsFile) {
     while let Some(event) = events.next().await {
         if let Err(e) = file.line(&event.to_json()) {
-            eprintln!("redlink up: --events {}: {e}; no more events are written", file.path.display());
+            eprintln!(
+                "redlink up: --events {}: {e}; no more events are written",
+                file.path.display()
+            );
             return;
         }
     }
@@ -507,7 +510,11 @@ mod tests {
         let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let rotated = dir.join("events.jsonl.1");
         assert!(size(&path) <= 4096, "{}", size(&path));
-        assert!(size(&rotated) <= 4096 && size(&rotated) > 3000, "{}", size(&rotated));
+        assert!(
+            size(&rotated) <= 4096 && size(&rotated) > 3000,
+            "{}",
+            size(&rotated)
+        );
         // Whole lines only.
         let text = std::fs::read_to_string(&rotated).unwrap_or_default();
         assert!(text.lines().all(|l| l == line));

@@ -165,7 +165,10 @@ mod tests {
         assert!(e.to_string().contains("symbolic link"), "{e}");
         // replace() swaps the link itself, never writes through it.
         replace(&link, b"new", 0o600).expect("replace");
-        assert_eq!(std::fs::read_to_string(&victim).unwrap_or_default(), "precious");
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap_or_default(),
+            "precious"
+        );
         assert!(!std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()));
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -179,7 +182,10 @@ mod tests {
         replace(&key, b"secret", 0o600).expect("write");
         assert_eq!(mode(&key).ok(), Some(0o600));
         let open = dir.join("open");
-        DirBuilder::new().mode(0o755).create(&open).expect("open dir");
+        DirBuilder::new()
+            .mode(0o755)
+            .create(&open)
+            .expect("open dir");
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let e = private_dir(&open).expect_err("a 0755 dir is not private");
         assert!(e.to_string().contains("0755"), "{e}");

@@ -39,11 +39,23 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     }
 }
 
-fn mount(source: &str, target: &Path, fstype: Option<&str>, flags: libc::c_ulong, data: Option<&str>) -> io::Result<()> {
+fn mount(
+    source: &str,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
     let source = CString::new(source).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let target = cstr(target)?;
-    let fstype = fstype.map(CString::new).transpose().map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let data = data.map(CString::new).transpose().map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let fstype = fstype
+        .map(CString::new)
+        .transpose()
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let data = data
+        .map(CString::new)
+        .transpose()
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: NUL-terminated strings alive for the call; null pointers where mount(2) allows.
     check(unsafe {
         libc::mount(
@@ -51,7 +63,8 @@ fn mount(source: &str, target: &Path, fstype: Option<&str>, flags: libc::c_ulong
             target.as_ptr(),
             fstype.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()),
             flags,
-            data.as_ref().map_or(std::ptr::null(), |d| d.as_ptr().cast()),
+            data.as_ref()
+                .map_or(std::ptr::null(), |d| d.as_ptr().cast()),
         )
     })
 }
@@ -108,7 +121,9 @@ fn parse(args: &[OsString]) -> Result<(Vec<PathBuf>, Vec<OsString>), String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.to_str() {
-            Some("--keep") => keep.push(PathBuf::from(it.next().ok_or("--keep needs a directory")?)),
+            Some("--keep") => {
+                keep.push(PathBuf::from(it.next().ok_or("--keep needs a directory")?))
+            }
             Some("--") => {
                 let command: Vec<OsString> = it.cloned().collect();
                 if command.is_empty() {
@@ -183,8 +198,18 @@ pub fn main(args: &[OsString]) -> u8 {
         unsafe {
             cmd.pre_exec(move || {
                 // The command starts with no signal blocked (this init blocks the ones it waits for).
-                check(libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()))?;
-                check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0))
+                check(libc::sigprocmask(
+                    libc::SIG_UNBLOCK,
+                    &set,
+                    std::ptr::null_mut(),
+                ))?;
+                check(libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ))
             });
         }
     }

@@ -307,10 +307,7 @@ impl ResolverFiles {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
             Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", dir.display()),
-                ));
+                return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display())));
             }
         }
         let files = ResolverFiles {
@@ -474,7 +471,14 @@ impl MountPlan {
         // already (the first process of a new PID namespace sees no parent: getppid() is 0).
         // SAFETY: prctl/getppid take plain integers.
         unsafe {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             let now = libc::getppid();
@@ -731,7 +735,10 @@ mod tests {
         std::os::unix::fs::symlink(&victim, dir.join("hosts")).expect("planted hosts link");
         let e = ResolverFiles::write(&dir, Ipv4Addr::new(127, 53, 0, 1)).expect_err("refused");
         assert!(e.to_string().contains("hosts"), "{e}");
-        assert_eq!(std::fs::read_to_string(&victim).unwrap_or_default(), "precious");
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap_or_default(),
+            "precious"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

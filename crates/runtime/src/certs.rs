@@ -54,12 +54,10 @@ pub struct WorldCa {
 impl WorldCa {
     /// A fresh CA for the world named `name`.
     pub fn generate(name: &str) -> Result<WorldCa, RuntimeError> {
-        let ca =
-            CertAuthority::generate(&format!("redlink world CA ({name})"), &world_ca_scope()).map_err(|source| {
-                RuntimeError::Tls {
-                    what: "the world's certificate authority".to_owned(),
-                    source,
-                }
+        let ca = CertAuthority::generate(&format!("redlink world CA ({name})"), &world_ca_scope())
+            .map_err(|source| RuntimeError::Tls {
+                what: "the world's certificate authority".to_owned(),
+                source,
             })?;
         Ok(WorldCa { ca })
     }

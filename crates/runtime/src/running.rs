@@ -381,7 +381,12 @@ impl RunningWorld {
             .caches
             .iter()
             .filter(|c| c.running)
-            .filter(|c| inner.engines.get(&c.name).is_some_and(Engine::is_shutting_down))
+            .filter(|c| {
+                inner
+                    .engines
+                    .get(&c.name)
+                    .is_some_and(Engine::is_shutting_down)
+            })
             .map(|c| c.name.clone())
             .collect();
         if dead.is_empty() {

@@ -62,7 +62,9 @@ async fn declared_users_authenticate_with_their_permissions() {
     // Azure disables the ACL command on its caches (docs/azure-disabled-commands.md); CLIENT INFO
     // names the user.
     assert!(
-        send(&mut c, b"CLIENT INFO\r\n").await.contains(" user=app "),
+        send(&mut c, b"CLIENT INFO\r\n")
+            .await
+            .contains(" user=app "),
         "CLIENT INFO names the authenticated user"
     );
     assert_eq!(

@@ -48,7 +48,10 @@ links = [{ network = "hub" }]
 async fn authed(world: &redlink_runtime::RunningWorld) -> TcpStream {
     let addr = std::net::SocketAddr::new(common::pe(world, "pe-sec"), 6379);
     let mut c = TcpStream::connect(addr).await.expect("connect");
-    assert_eq!(common::command(&mut c, &["AUTH", "s3cret"]).await, "+OK\r\n");
+    assert_eq!(
+        common::command(&mut c, &["AUTH", "s3cret"]).await,
+        "+OK\r\n"
+    );
     c
 }
 
@@ -113,7 +116,15 @@ async fn managed_redis_refuses_its_own_list() {
     let world = common::up(&scenario, "security-amr").await;
     let engine = world.engine("amr").await.expect("engine");
     let disabled = engine.disabled.names();
-    for name in ["shutdown", "select", "move", "save", "bgsave", "replicaof", "swapdb"] {
+    for name in [
+        "shutdown",
+        "select",
+        "move",
+        "save",
+        "bgsave",
+        "replicaof",
+        "swapdb",
+    ] {
         assert!(disabled.iter().any(|d| d == name), "{name} in {disabled:?}");
     }
     // CONFIG is not in Microsoft's list for Managed Redis (Redis Enterprise supports a subset).
@@ -197,7 +208,11 @@ async fn state_file_is_private_and_the_ca_is_constrained() {
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .expect("dir")
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!(".{stem}.tmp")))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!(".{stem}.tmp"))
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // The CA vouches for the simulated cache domains only, and not for long.
@@ -207,8 +222,12 @@ async fn state_file_is_private_and_the_ca_is_constrained() {
     let leaf = ok
         .issue(&["*.redis.cache.windows.net".into()])
         .expect("leaf");
-    redlink_engine::tls::verify_chain(&ok.cert_pem, &leaf.cert_pem, &["x.redis.cache.windows.net".into()])
-        .expect("in scope");
+    redlink_engine::tls::verify_chain(
+        &ok.cert_pem,
+        &leaf.cert_pem,
+        &["x.redis.cache.windows.net".into()],
+    )
+    .expect("in scope");
     let outside = ok.issue(&["login.example.com".into()]).expect("leaf");
     let e = redlink_engine::tls::verify_chain(
         &ok.cert_pem,
