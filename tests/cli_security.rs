@@ -116,6 +116,26 @@ fn up_refuses_a_planted_default_state_directory() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("0777"), "{err}");
+    // Another user's directory (here root's, for uid 65534): refused, naming the owner.
+    if is_root() && has("setpriv") {
+        chmod(&base.join("redlink"), 0o700);
+        chmod(&base, 0o755);
+        let bin = base.join("redlink-bin");
+        std::fs::copy(redlink(), &bin).expect("copy");
+        chmod(&bin, 0o755);
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["up", "--for", "1s"])
+            .current_dir(&base)
+            .env("XDG_RUNTIME_DIR", &base)
+            .env_remove("REDLINK_STATE");
+        let out = bounded(c);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("belongs to uid 0, not to uid 65534"), "{err}");
+        let _ = std::fs::remove_file(bin);
+    }
     // Created fresh: 0700, and the state file in it 0600 while the world runs.
     std::fs::remove_dir(base.join("redlink")).expect("rmdir");
     let mut child = Command::new(redlink())

@@ -201,7 +201,8 @@ fn files_dir() -> Result<PathBuf, String> {
 }
 
 /// A nested exec: the world runs already (this process is in its network namespace); only a new
-/// mount namespace with `network`'s resolver.
+/// mount namespace with `network`'s resolver (and, as for every exec, a PID namespace under
+/// `redlink __exec-init` with its own /tmp, where the world's directory stays visible).
 fn join(state_file: &Path, args: &ExecArgs) -> ExitCode {
     let state = match StateFile::read(state_file) {
         Ok(s) => s,
@@ -352,6 +353,9 @@ async fn run_child(
     tokio::pin!(wait);
     let timeline = timeline(world, scenario, args.speed);
     tokio::pin!(timeline);
+    // A cache whose engine stops shows as stopped at once (see RunningWorld::reconcile).
+    let engines = world.watch_engines();
+    tokio::pin!(engines);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     // Ctrl-C reaches the child through the terminal's process group; redlink waits for it.
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
@@ -365,6 +369,7 @@ async fn run_child(
                 };
             }
             () = &mut timeline => {}
+            () = &mut engines => {}
             Some(()) = recv(&mut term) => {
                 redlink_exec::terminate(pid);
             }

@@ -164,6 +164,11 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
             }
         },
     };
+    // A cache whose engine stops shows as stopped at once (see RunningWorld::reconcile).
+    let supervisor = tokio::spawn({
+        let world = world.clone();
+        async move { world.watch_engines().await }
+    });
     let control = control.serve(world.clone(), args.control_password.clone());
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
@@ -177,6 +182,8 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         task.abort();
         let _ = task.await;
     }
+    supervisor.abort();
+    let _ = supervisor.await;
     stop(world, Some(control), 0).await
 }
 
