@@ -57,6 +57,18 @@ enum Command {
     /// Run COMMAND inside a simulated network (Linux, rootless): the world on a private loopback,
     /// the command's system resolver pointed at NET's simulated DNS; exits with the command's code.
     /// Nested inside an exec, joins that world with another network's resolver.
+    ///
+    /// Containment: the command runs in its own network, mount and PID namespaces under a small
+    /// init (PID 1): it sees only its own processes (a private /proc), a private tmpfs over /tmp
+    /// and /dev/shm (the world's files stay visible at their paths), and it dies with redlink,
+    /// even when redlink is SIGKILLed. redlink's files go to a new 0700 directory
+    /// $TMPDIR/redlink-exec-PIDNS-PID-RANDOM, removed at exit (or by the next exec after a SIGKILL).
+    ///
+    /// Limits: the command runs as you (uid 0 inside the user namespace, with no more rights on
+    /// the host than your own) and sees the host's file system elsewhere, so Unix sockets outside
+    /// /tmp and /dev/shm (e.g. under /run, /var/run) are reachable with your permissions; abstract
+    /// Unix sockets belong to the network namespace and are not. Where /proc or tmpfs cannot be
+    /// mounted (some containers), exec says so on stderr and the command runs without that part.
     Exec(cli::exec::ExecArgs),
     /// Change a running `redlink up` with the Azure CLI's nouns and verbs (network
     /// private-endpoint-connection approve, network private-dns link vnet create, redis update…),
@@ -65,6 +77,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `redlink exec`'s init (PID 1 of the command's PID namespace): not a user-facing subcommand.
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next().as_deref() == Some(std::ffi::OsStr::new(redlink_exec::init::SUBCOMMAND)) {
+        let rest: Vec<std::ffi::OsString> = argv.collect();
+        return ExitCode::from(redlink_exec::init::main(&rest));
+    }
     cli::init_tracing();
     let cli = Cli::parse();
     match cli.command {

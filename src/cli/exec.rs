@@ -10,6 +10,12 @@
 //! Exit codes: the child's own code (128 + signal when killed); 125 when redlink itself fails
 //! (namespaces unavailable, bad scenario, unknown network), 126 when the command cannot be run,
 //! 127 when it is not found — as `env` and shells do.
+//!
+//! Containment (see `redlink_exec`): the command runs in a PID namespace of its own under
+//! `redlink __exec-init` (a private `/proc`, a private tmpfs over `/tmp` and `/dev/shm`), and dies
+//! with redlink, even when redlink is SIGKILLed. redlink's files live in a new private directory
+//! (`/tmp/redlink-exec-PIDNS-PID-RANDOM`, mode 0700, files created `O_EXCL | O_NOFOLLOW`), removed at
+//! exit, and by the next exec when a SIGKILLed one left it behind.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -64,7 +70,15 @@ pub fn main(args: ExecArgs) -> ExitCode {
         },
         None => quickstart(),
     };
+    // Directories a SIGKILLed exec left behind, then this one's (before the user namespace, where
+    // file owners show differently).
+    redlink_exec::remove_stale_dirs(&std::env::temp_dir());
+    let dir = match files_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
     if let Err(e) = redlink_exec::enter_world_namespaces() {
+        let _ = std::fs::remove_dir_all(&dir);
         return fail(e);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -72,9 +86,12 @@ pub fn main(args: ExecArgs) -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return fail(format!("cannot start the runtime: {e}"));
+        }
     };
-    runtime.block_on(run(scenario, args))
+    runtime.block_on(run(scenario, args, dir))
 }
 
 /// The state file of the world this process runs inside, when it is inside an exec: both
@@ -134,12 +151,15 @@ fn caches_of(world: &World) -> Vec<(String, String, Option<String>)> {
         .collect()
 }
 
-/// The command, in a mount namespace of its own with the resolver files of `nameserver`.
+/// The command, under `redlink __exec-init` (see `redlink_exec::init`) in a mount namespace of its
+/// own with the resolver files of `nameserver`; `keep` are the directories the command must still
+/// see under its private /tmp (the world's state file and CA).
 fn child_command(
     args: &ExecArgs,
     dir: &Path,
     nameserver: IpAddr,
     env: &BTreeMap<String, String>,
+    keep: &[&Path],
 ) -> Result<Command, String> {
     let IpAddr::V4(ns) = nameserver else {
         return Err(format!("resolver address {nameserver} is not IPv4"));
@@ -150,12 +170,16 @@ fn child_command(
     for note in &plan.notes {
         tracing::debug!("{note}");
     }
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| "no command given (put it after --)".to_owned())?;
-    let mut command = Command::new(program);
-    command.args(rest).envs(env);
+    if args.command.is_empty() {
+        return Err("no command given (put it after --)".to_owned());
+    }
+    // The running binary itself (even if its file was replaced since), as the namespace's init.
+    let mut command = Command::new("/proc/self/exe");
+    command.arg(redlink_exec::init::SUBCOMMAND);
+    for k in keep {
+        command.arg("--keep").arg(k);
+    }
+    command.arg("--").args(&args.command).envs(env);
     private_mounts(&mut command, Arc::new(plan));
     Ok(command)
 }
@@ -169,13 +193,16 @@ fn spawn_error(program: &str, e: &io::Error) -> ExitCode {
     })
 }
 
-/// A private directory for one child's resolver files.
-fn files_dir(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("redlink-exec-{}-{tag}", std::process::id()))
+/// A new private directory (0700, never an existing one) for the world's and the child's files:
+/// `$TMPDIR/redlink-exec-PIDNS-PID-RANDOM`.
+fn files_dir() -> Result<PathBuf, String> {
+    redlink_engine::files::new_private_dir(&std::env::temp_dir(), &redlink_exec::dir_prefix())
+        .map_err(|e| e.to_string())
 }
 
 /// A nested exec: the world runs already (this process is in its network namespace); only a new
-/// mount namespace with `network`'s resolver.
+/// mount namespace with `network`'s resolver (and, as for every exec, a PID namespace under
+/// `redlink __exec-init` with its own /tmp, where the world's directory stays visible).
 fn join(state_file: &Path, args: &ExecArgs) -> ExitCode {
     let state = match StateFile::read(state_file) {
         Ok(s) => s,
@@ -202,8 +229,27 @@ fn join(state_file: &Path, args: &ExecArgs) -> ExitCode {
         .map(|(name, c)| (name.clone(), c.hostname.clone(), password(name)))
         .collect();
     let env = child_env(state_file, &state.ca, &args.network, &caches);
-    let dir = files_dir("nested");
-    let result = child_command(args, &dir, net.resolver.ip(), &env).map(|mut c| c.status());
+    let dir = match files_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let world_dir = state_file.parent().unwrap_or(Path::new("/"));
+    let ca_dir = state.ca.parent().unwrap_or(Path::new("/"));
+    let result = child_command(
+        args,
+        &dir.join("child"),
+        net.resolver.ip(),
+        &env,
+        &[world_dir, ca_dir],
+    )
+    .map(|c| {
+        redlink_exec::spawn_contained(c, true).and_then(|child| {
+            child
+                .waiter
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the waiting thread panicked")))
+        })
+    });
     let _ = std::fs::remove_dir_all(&dir);
     match result {
         Err(e) => fail(e),
@@ -222,8 +268,7 @@ fn unknown_network<'a>(network: &str, known: impl Iterator<Item = &'a String>) -
 
 /// Inside the namespaces: start the world, make every network's resolver answer on port 53, run the
 /// child while the timeline runs, stop the world, pass the child's exit code on.
-async fn run(scenario: Scenario, args: ExecArgs) -> ExitCode {
-    let dir = files_dir("world");
+async fn run(scenario: Scenario, args: ExecArgs, dir: PathBuf) -> ExitCode {
     let state_file = dir.join("state.json");
     let options = UpOptions {
         state_file: Some(state_file.clone()),
@@ -232,7 +277,10 @@ async fn run(scenario: Scenario, args: ExecArgs) -> ExitCode {
     };
     let world = match RunningWorld::start(&scenario, options).await {
         Ok(w) => w,
-        Err(e) => return fail(e),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return fail(e);
+        }
     };
     let code = with_world(&world, &scenario, &args, &dir, &state_file).await;
     if let Err(e) = world.shutdown().await {
@@ -274,7 +322,8 @@ async fn with_world(
     };
     let caches = caches_of(&model);
     let env = child_env(state_file, world.ca_file(), &args.network, &caches);
-    let code = match child_command(args, &dir.join("child"), resolver.ip(), &env) {
+    let keep = [dir];
+    let code = match child_command(args, &dir.join("child"), resolver.ip(), &env, &keep) {
         Err(e) => fail(e),
         Ok(command) => run_child(world, scenario, args, command).await,
     };
@@ -290,16 +339,23 @@ async fn run_child(
     args: &ExecArgs,
     command: Command,
 ) -> ExitCode {
-    let mut command = command;
-    let mut child = match command.spawn() {
+    let child = match redlink_exec::spawn_contained(command, true) {
         Ok(c) => c,
         Err(e) => return spawn_error(&args.command[0], &e),
     };
-    let pid = child.id();
-    let wait = tokio::task::spawn_blocking(move || child.wait());
+    let pid = child.pid;
+    let waiter = child.waiter;
+    let wait = tokio::task::spawn_blocking(move || {
+        waiter
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the waiting thread panicked")))
+    });
     tokio::pin!(wait);
     let timeline = timeline(world, scenario, args.speed);
     tokio::pin!(timeline);
+    // A cache whose engine stops shows as stopped at once (see RunningWorld::reconcile).
+    let engines = world.watch_engines();
+    tokio::pin!(engines);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     // Ctrl-C reaches the child through the terminal's process group; redlink waits for it.
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
@@ -313,6 +369,7 @@ async fn run_child(
                 };
             }
             () = &mut timeline => {}
+            () = &mut engines => {}
             Some(()) = recv(&mut term) => {
                 redlink_exec::terminate(pid);
             }

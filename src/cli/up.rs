@@ -1,7 +1,9 @@
 //! `redlink up [SCENARIO] [--state-file F] [--for DURATION] [--speed N] [--control ADDR]
-//! [--control-password P] [--events FILE]`: brings a world up (the embedded quickstart without
-//! SCENARIO) with its control API (`redlink ctl`, any Redis client), prints where everything is and
-//! commands to try, writes events as JSON lines to `--events`, runs the scenario's timeline paced in
+//! [--control-password P] [--events FILE [--events-max-size SIZE]]`: brings a world up (the
+//! embedded quickstart without SCENARIO) with its control API (`redlink ctl`, any Redis client),
+//! prints where everything is and commands to try, writes events as JSON lines to `--events`
+//! (bounded: FILE is renamed FILE.1 when it reaches the size, so the two never hold more than
+//! twice it), runs the scenario's timeline paced in
 //! real time (see `cli::timeline`), and runs until Ctrl-C, SIGTERM or the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
 //! with file:line:column, bad duration), 1 runtime failure (a port in use…).
 
@@ -49,9 +51,39 @@ pub struct UpArgs {
         hide_env_values = true
     )]
     pub control_password: Option<String>,
-    /// Write every event (DNS answers, connection verdicts, changes) as JSON lines to FILE.
+    /// Write every event (DNS answers, connection verdicts, changes) as JSON lines to FILE. The
+    /// file is bounded: when it reaches --events-max-size it is renamed FILE.1 (replacing the
+    /// previous FILE.1) and a new FILE starts, so at most twice that size is kept.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// The size at which the --events file is rotated (e.g. 512k, 16m, 1g; bytes without a
+    /// unit; at least 4k).
+    #[arg(long, value_name = "SIZE", default_value = "16m", value_parser = parse_size)]
+    pub events_max_size: u64,
+}
+
+/// Parses `4096`, `512k`, `16m`, `1g` (powers of 1024), at least 4 KiB.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 512k, 16m or 1g)"))?;
+    let scale: u64 = match unit {
+        "" | "b" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use k, m or g)")),
+    };
+    let size = n
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if size < 4096 {
+        return Err(format!("{text:?} is below the minimum of 4k"));
+    }
+    Ok(size)
 }
 
 /// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
@@ -124,7 +156,7 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
     };
     let events_file = match &args.events {
         None => None,
-        Some(path) => match std::fs::File::create(path) {
+        Some(path) => match EventsFile::create(path.clone(), args.events_max_size) {
             Ok(f) => Some(tokio::spawn(write_events(world.events(), f))),
             Err(e) => {
                 eprintln!("redlink up: --events {}: {e}", path.display());
@@ -132,6 +164,11 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
             }
         },
     };
+    // A cache whose engine stops shows as stopped at once (see RunningWorld::reconcile).
+    let supervisor = tokio::spawn({
+        let world = world.clone();
+        async move { world.watch_engines().await }
+    });
     let control = control.serve(world.clone(), args.control_password.clone());
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
@@ -145,14 +182,59 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         task.abort();
         let _ = task.await;
     }
+    supervisor.abort();
+    let _ = supervisor.await;
     stop(world, Some(control), 0).await
 }
 
-/// Writes each event as one JSON line (flushed, so `tail -f` follows).
-async fn write_events(mut events: EventStream, file: std::fs::File) {
-    let mut out = std::io::LineWriter::new(file);
+/// The `--events` file: JSON lines, each written whole (so `tail -F` follows), renamed FILE.1 once
+/// it holds `max` bytes.
+pub struct EventsFile {
+    path: PathBuf,
+    max: u64,
+    file: std::fs::File,
+    written: u64,
+}
+
+impl EventsFile {
+    /// Creates (truncates) `path`.
+    pub fn create(path: PathBuf, max: u64) -> std::io::Result<EventsFile> {
+        let file = std::fs::File::create(&path)?;
+        Ok(EventsFile {
+            path,
+            max,
+            file,
+            written: 0,
+        })
+    }
+
+    /// Writes one line, rotating first when it would take the file past its size.
+    pub fn line(&mut self, text: &str) -> std::io::Result<()> {
+        let len = text.len() as u64 + 1;
+        if self.written > 0 && self.written + len > self.max {
+            let mut old = self.path.clone().into_os_string();
+            old.push(".1");
+            std::fs::rename(&self.path, &old)?;
+            self.file = std::fs::File::create(&self.path)?;
+            self.written = 0;
+        }
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.push(b'\n');
+        self.file.write_all(&bytes)?;
+        self.written += len;
+        Ok(())
+    }
+}
+
+/// Writes each event as one JSON line.
+async fn write_events(mut events: EventStream, mut file: EventsFile) {
     while let Some(event) = events.next().await {
-        if writeln!(out, "{}", event.to_json()).is_err() {
+        if let Err(e) = file.line(&event.to_json()) {
+            eprintln!(
+                "redlink up: --events {}: {e}; no more events are written",
+                file.path.display()
+            );
             return;
         }
     }
@@ -420,6 +502,40 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_events_file_stays_under_its_cap() {
+        let dir = std::env::temp_dir().join(format!("redlink-up-events-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("events.jsonl");
+        let mut f = EventsFile::create(path.clone(), 4096).expect("create");
+        let line = format!("{{\"type\":\"dns\",\"pad\":\"{}\"}}", "x".repeat(100));
+        for _ in 0..1000 {
+            f.line(&line).expect("write");
+        }
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let rotated = dir.join("events.jsonl.1");
+        assert!(size(&path) <= 4096, "{}", size(&path));
+        assert!(
+            size(&rotated) <= 4096 && size(&rotated) > 3000,
+            "{}",
+            size(&rotated)
+        );
+        // Whole lines only.
+        let text = std::fs::read_to_string(&rotated).unwrap_or_default();
+        assert!(text.lines().all(|l| l == line));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn sizes_parse_with_units_and_a_floor() {
+        assert_eq!(parse_size("16m"), Ok(16 << 20));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("8192"), Ok(8192));
+        assert!(parse_size("1").is_err());
+        assert!(parse_size("10x").is_err());
+    }
 
     #[test]
     fn durations() {

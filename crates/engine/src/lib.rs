@@ -19,7 +19,9 @@ pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod diagnostics;
+pub mod disabled;
 pub mod evict;
+pub mod files;
 pub mod glob;
 pub mod info;
 pub mod protocol;
@@ -214,6 +216,8 @@ pub struct Shared {
     pub tracking: tracking::Tracking,
     /// The eviction pool (one evictor at a time).
     pub evictor: evict::Evictor,
+    /// Commands switched off (`rename-command NAME ""`): unknown to clients and scripts.
+    pub disabled: disabled::Disabled,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -263,6 +267,7 @@ impl Engine {
             tracking: tracking::Tracking::default(),
             evictor: evict::Evictor::default(),
             acl: acl::Acl::default(),
+            disabled: disabled::Disabled::default(),
         }));
         engine.refresh_hot_config();
         engine

@@ -5,9 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -118,19 +120,111 @@ pub fn server_config_from_pem(cert_pem: &str, key_pem: &str) -> Result<ServerCon
     Ok(config)
 }
 
-fn ca_params(name: &str) -> Result<CertificateParams, TlsError> {
+/// How long generated certificates (CAs and the certificates they issue) are valid: from an hour
+/// ago (clock skew) to this many days from now. A CA kept in a `--tls-auto` directory is replaced
+/// when it expires.
+pub const VALIDITY_DAYS: i64 = 30;
+
+fn set_validity(params: &mut CertificateParams) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + time::Duration::days(VALIDITY_DAYS);
+}
+
+/// The names a generated CA may issue certificates for (X.509 name constraints, RFC 5280
+/// 4.2.1.10): a certificate for any other name does not validate, so the CA's key is worth little
+/// to anyone who gets it. A DNS entry covers the name and every name below it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaScope {
+    /// DNS subtrees (`localhost`, `redis.cache.windows.net`).
+    pub dns: Vec<String>,
+    /// IP ranges (address, prefix length).
+    pub ip: Vec<(IpAddr, u8)>,
+}
+
+impl CaScope {
+    /// Loopback only: `localhost`, 127.0.0.0/8 and ::1.
+    pub fn loopback() -> CaScope {
+        CaScope {
+            dns: vec!["localhost".into()],
+            ip: vec![
+                (IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8),
+                (IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
+            ],
+        }
+    }
+
+    /// Adds a name as a certificate would carry it: an IP address (outside the ranges already
+    /// permitted) or a DNS name.
+    pub fn allow(&mut self, name: &str) {
+        match name.parse::<IpAddr>() {
+            Ok(ip) if !self.ip.iter().any(|(net, len)| within(ip, *net, *len)) => {
+                let len = if ip.is_ipv4() { 32 } else { 128 };
+                self.ip.push((ip, len));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let name = name.trim_start_matches("*.").to_ascii_lowercase();
+                if !self.dns.contains(&name) {
+                    self.dns.push(name);
+                }
+            }
+        }
+    }
+
+    fn constraints(&self) -> NameConstraints {
+        let mut permitted: Vec<GeneralSubtree> = self
+            .dns
+            .iter()
+            .map(|d| GeneralSubtree::DnsName(d.clone()))
+            .collect();
+        permitted.extend(self.ip.iter().map(|(ip, len)| {
+            GeneralSubtree::IpAddress(match ip {
+                IpAddr::V4(a) => CidrSubnet::from_v4_prefix(a.octets(), *len),
+                IpAddr::V6(a) => CidrSubnet::from_v6_prefix(a.octets(), *len),
+            })
+        }));
+        NameConstraints {
+            permitted_subtrees: permitted,
+            excluded_subtrees: Vec::new(),
+        }
+    }
+}
+
+fn within(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+fn ca_params(name: &str, scope: &CaScope) -> Result<CertificateParams, TlsError> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.distinguished_name.push(DnType::CommonName, name);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    params.name_constraints = Some(scope.constraints());
+    set_validity(&mut params);
     Ok(params)
 }
 
-/// A certificate authority that issues server certificates.
+/// A certificate authority that issues server certificates: name-constrained to its [`CaScope`],
+/// valid for [`VALIDITY_DAYS`], no intermediate CAs below it.
 pub struct CertAuthority {
     issuer: Issuer<'static, KeyPair>,
     /// The CA certificate, PEM.
@@ -146,11 +240,16 @@ pub struct IssuedCert {
     pub key_pem: String,
 }
 
+/// Mode of private keys written to disk.
+const KEY_MODE: u32 = 0o600;
+/// Mode of certificates written to disk (public).
+const CERT_MODE: u32 = 0o644;
+
 impl CertAuthority {
-    /// A new CA named `name`.
-    pub fn generate(name: &str) -> Result<CertAuthority, TlsError> {
+    /// A new CA named `name` for the names in `scope`.
+    pub fn generate(name: &str, scope: &CaScope) -> Result<CertAuthority, TlsError> {
         let key = KeyPair::generate()?;
-        let params = ca_params(name)?;
+        let params = ca_params(name, scope)?;
         let cert = params.self_signed(&key)?;
         let key_pem = key.serialize_pem();
         Ok(CertAuthority {
@@ -160,24 +259,67 @@ impl CertAuthority {
         })
     }
 
-    /// Load a CA from `ca.crt` and `ca.key` in `dir`, or create and save one there.
-    pub fn load_or_create(dir: &Path, name: &str) -> Result<CertAuthority, TlsError> {
+    /// The CA kept as `ca.crt` and `ca.key` in `dir` when it can still issue for `names` (the
+    /// key is this user's, readable by nobody else, and a certificate for `names` validates
+    /// against the kept CA now: not expired, within its name constraints); otherwise a new CA
+    /// (written there, the key 0600 from creation) — clients must then trust the new `ca.crt`.
+    pub fn load_or_create(
+        dir: &Path,
+        name: &str,
+        scope: &CaScope,
+        names: &[String],
+    ) -> Result<CertAuthority, TlsError> {
         let (crt, key) = (dir.join("ca.crt"), dir.join("ca.key"));
-        if crt.exists() && key.exists() {
-            let cert_pem = read(&crt)?;
-            let key_pem = read(&key)?;
-            let kp = KeyPair::from_pem(&key_pem)?;
-            // The same subject and key make an issuer whose certificates chain to the saved CA.
-            let issuer = Issuer::new(ca_params(name)?, kp);
-            return Ok(CertAuthority {
-                issuer,
-                cert_pem,
-                key_pem,
-            });
+        if crt.exists() || key.exists() {
+            match Self::load(&crt, &key, name, scope, names) {
+                Ok(ca) => return Ok(ca),
+                Err(why) => tracing::warn!(
+                    "{}: not reusing the CA kept there ({why}); writing a new one: clients must trust the new {}",
+                    dir.display(),
+                    crt.display()
+                ),
+            }
         }
-        let ca = Self::generate(name)?;
-        write(&crt, &ca.cert_pem)?;
-        write(&key, &ca.key_pem)?;
+        let ca = Self::generate(name, scope)?;
+        write_file(&key, &ca.key_pem, KEY_MODE)?;
+        write_file(&crt, &ca.cert_pem, CERT_MODE)?;
+        Ok(ca)
+    }
+
+    fn load(
+        crt: &Path,
+        key: &Path,
+        name: &str,
+        scope: &CaScope,
+        names: &[String],
+    ) -> Result<CertAuthority, String> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::symlink_metadata(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        if !meta.is_file() || meta.uid() != crate::files::euid() {
+            return Err(format!(
+                "{} is not a regular file of this user",
+                key.display()
+            ));
+        }
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(format!(
+                "{} was readable by other users (mode {:04o}), so its key is no longer private",
+                key.display(),
+                meta.permissions().mode() & 0o7777
+            ));
+        }
+        let cert_pem = read(crt).map_err(|e| e.to_string())?;
+        let key_pem = read(key).map_err(|e| e.to_string())?;
+        let kp = KeyPair::from_pem(&key_pem).map_err(|e| e.to_string())?;
+        // The same subject and key make an issuer whose certificates chain to the saved CA.
+        let issuer = Issuer::new(ca_params(name, scope).map_err(|e| e.to_string())?, kp);
+        let ca = CertAuthority {
+            issuer,
+            cert_pem,
+            key_pem,
+        };
+        let leaf = ca.issue(names).map_err(|e| e.to_string())?;
+        verify_chain(&ca.cert_pem, &leaf.cert_pem, names)?;
         Ok(ca)
     }
 
@@ -190,12 +332,41 @@ impl CertAuthority {
             names.first().map_or("redlink", |s| s.as_str()),
         );
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        set_validity(&mut params);
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(IssuedCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
         })
     }
+}
+
+/// Whether `leaf_pem` validates against `ca_pem` for each of `names` now, with rustls's (webpki's)
+/// verifier: the chain, validity dates and name constraints. The error says which name failed.
+pub fn verify_chain(ca_pem: &str, leaf_pem: &str, names: &[String]) -> Result<(), String> {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::{ServerName, UnixTime};
+    let mut roots = RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots
+            .add(c.map_err(|e| format!("CA certificate: {e}"))?)
+            .map_err(|e| format!("CA certificate: {e}"))?;
+    }
+    let leaf = CertificateDer::pem_slice_iter(leaf_pem.as_bytes())
+        .next()
+        .ok_or("no certificate")?
+        .map_err(|e| format!("certificate: {e}"))?;
+    let verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| format!("verifier: {e}"))?;
+    for name in names {
+        let server = ServerName::try_from(name.clone()).map_err(|e| format!("{name}: {e}"))?;
+        verifier
+            .verify_server_cert(&leaf, &[], &server, &[], UnixTime::now())
+            .map_err(|e| format!("a certificate for {name} does not validate: {e}"))?;
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, TlsError> {
@@ -205,8 +376,8 @@ fn read(path: &Path) -> Result<String, TlsError> {
     })
 }
 
-fn write(path: &Path, text: &str) -> Result<(), TlsError> {
-    std::fs::write(path, text).map_err(|source| TlsError::Io {
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
+    crate::files::replace(path, text.as_bytes(), mode).map_err(|source| TlsError::Io {
         path: path.into(),
         source,
     })
@@ -224,32 +395,39 @@ pub struct AutoCerts {
 }
 
 /// `--tls-auto DIR`: keep (or create) a CA in DIR and issue `server.crt`/`server.key` covering
-/// localhost, 127.0.0.1, ::1 and `hostnames`.
+/// localhost, 127.0.0.1, ::1 and `hostnames`. DIR is created 0700 when missing; keys are written
+/// 0600 and certificates 0644, each created new and renamed into place (see [`crate::files`]). The
+/// CA is name-constrained to loopback and `hostnames` and valid for [`VALIDITY_DAYS`].
 pub fn auto_certificates(dir: &Path, hostnames: &[String]) -> Result<AutoCerts, TlsError> {
-    std::fs::create_dir_all(dir).map_err(|source| TlsError::Io {
+    let io = |source| TlsError::Io {
         path: dir.into(),
         source,
-    })?;
-    let ca = CertAuthority::load_or_create(dir, "redlink local CA")?;
+    };
+    if !dir.exists() {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        crate::files::private_dir(dir).map_err(io)?;
+    }
     let mut names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ];
     names.extend(hostnames.iter().cloned());
+    let mut scope = CaScope::loopback();
+    for n in hostnames {
+        scope.allow(n);
+    }
+    let ca = CertAuthority::load_or_create(dir, "redlink local CA", &scope, &names)?;
     let leaf = ca.issue(&names)?;
     let out = AutoCerts {
         ca: dir.join("ca.crt"),
         cert: dir.join("server.crt"),
         key: dir.join("server.key"),
     };
-    write(&out.cert, &leaf.cert_pem)?;
-    write(&out.key, &leaf.key_pem)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&out.key, std::fs::Permissions::from_mode(0o600));
-    }
+    write_file(&out.key, &leaf.key_pem, KEY_MODE)?;
+    write_file(&out.cert, &leaf.cert_pem, CERT_MODE)?;
     Ok(out)
 }
 

@@ -3,10 +3,15 @@
 //! `*.geo.redis.cache.windows.net`; `*.REGION.redis.azure.net` for managed-redis) and not the
 //! privatelink name, so a client verifying `NAME.privatelink.…` fails the handshake while one
 //! verifying `NAME.redis.cache.windows.net` succeeds, whichever address it connected to.
+//!
+//! The world's CA lives only in memory (its certificate is written next to the state file, its key
+//! never is), is valid for [`redlink_engine::tls::VALIDITY_DAYS`] days and is name-constrained to
+//! the simulated cache domains ([`world_ca_scope`]): even a leaked key cannot vouch for any other
+//! name a client trusting the world's CA might visit.
 
 use std::sync::Arc;
 
-use redlink_engine::tls::{CertAuthority, server_config_from_pem};
+use redlink_engine::tls::{CaScope, CertAuthority, server_config_from_pem};
 use redlink_world::{Cache, Flavour};
 
 use crate::error::RuntimeError;
@@ -30,6 +35,17 @@ pub fn certificate_names(cache: &Cache) -> Vec<String> {
     }
 }
 
+/// What a world's CA may issue for: the public suffixes of every flavour (their privatelink names
+/// are below them) and loopback addresses.
+pub fn world_ca_scope() -> CaScope {
+    let mut scope = CaScope::loopback();
+    scope.dns.clear();
+    for f in Flavour::ALL {
+        scope.allow(f.public_suffix());
+    }
+    scope
+}
+
 /// One CA per world: issues each cache's certificate; its certificate is what clients trust.
 pub struct WorldCa {
     ca: CertAuthority,
@@ -38,12 +54,10 @@ pub struct WorldCa {
 impl WorldCa {
     /// A fresh CA for the world named `name`.
     pub fn generate(name: &str) -> Result<WorldCa, RuntimeError> {
-        let ca =
-            CertAuthority::generate(&format!("redlink world CA ({name})")).map_err(|source| {
-                RuntimeError::Tls {
-                    what: "the world's certificate authority".to_owned(),
-                    source,
-                }
+        let ca = CertAuthority::generate(&format!("redlink world CA ({name})"), &world_ca_scope())
+            .map_err(|source| RuntimeError::Tls {
+                what: "the world's certificate authority".to_owned(),
+                source,
             })?;
         Ok(WorldCa { ca })
     }

@@ -1,9 +1,14 @@
 //! One engine per cache, configured from the scenario: `requirepass`, `maxclients`, ACL users, and the cache's
 //! TLS certificate for hand-offs on TLS ports. The engine's own listeners are never started: every
 //! connection arrives through the edge.
+//!
+//! Like Azure's managed caches, a world's engines have the commands Microsoft disables switched off
+//! ([`disabled_commands`], docs/azure-disabled-commands.md): clients get redis-server's
+//! unknown-command error, so no client of a simulated cache can SHUTDOWN it, reconfigure it or
+//! make it a replica. `redlink serve` keeps every command.
 
 use redlink_engine::{Config, Engine};
-use redlink_world::Cache;
+use redlink_world::{Cache, Flavour};
 
 use crate::certs::WorldCa;
 use crate::error::RuntimeError;
@@ -23,6 +28,50 @@ fn setting(
         })
 }
 
+/// The commands Azure disables on a cache of `flavour` (lower case), from Microsoft Learn's "Redis
+/// commands not supported in Azure Cache for Redis" and "… in Azure Managed Redis" (with the
+/// whole-command entries of Redis Enterprise's compatibility tables it points to). Commands the
+/// engine does not implement (PSYNC, SYNC, REPLCONF, MIGRATE, MODULE, BGREWRITEAOF) are listed
+/// too: they stay unknown whatever the engine learns later. CLUSTER is left alone: the simulated
+/// caches are not clustered, and every CLUSTER subcommand already answers "ERR This instance has
+/// cluster support disabled".
+pub fn disabled_commands(flavour: Flavour) -> &'static [&'static str] {
+    match flavour {
+        Flavour::RedisCache => &[
+            "acl",
+            "bgrewriteaof",
+            "bgsave",
+            "config",
+            "debug",
+            "migrate",
+            "psync",
+            "replconf",
+            "replicaof",
+            "save",
+            "shutdown",
+            "slaveof",
+            "sync",
+        ],
+        Flavour::ManagedRedis => &[
+            "bgrewriteaof",
+            "bgsave",
+            "debug",
+            "migrate",
+            "module",
+            "move",
+            "psync",
+            "replconf",
+            "replicaof",
+            "save",
+            "select",
+            "shutdown",
+            "slaveof",
+            "swapdb",
+            "sync",
+        ],
+    }
+}
+
 /// Starts the engine of `cache` (its background jobs run until [`Engine::shutdown`]). Must be called
 /// inside a tokio runtime.
 pub fn start_engine(cache: &Cache, ca: &WorldCa) -> Result<Engine, RuntimeError> {
@@ -34,6 +83,7 @@ pub fn start_engine(cache: &Cache, ca: &WorldCa) -> Result<Engine, RuntimeError>
         setting(&mut config, cache, "maxclients", &n.to_string())?;
     }
     let engine = Engine::new(config);
+    engine.disabled.set(disabled_commands(cache.flavour));
     for u in &cache.users {
         engine
             .set_user(&u.name, &u.engine_rules())

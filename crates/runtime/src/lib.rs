@@ -32,14 +32,15 @@ mod running;
 mod state;
 
 pub use block::BlockLock;
-pub use certs::{WorldCa, certificate_names};
+pub use certs::{WorldCa, certificate_names, world_ca_scope};
 pub use control::{ControlListener, ControlOptions, ControlServer, EVENTS_CHANNEL};
 pub use control_client::{ControlClient, ControlClientError, Value};
+pub use engines::disabled_commands;
 pub use error::RuntimeError;
 pub use events::{Event, EventStream};
 pub use options::{
     CURRENT_POINTER, DEFAULT_DNS_PORT, UpOptions, current_state_pointer, default_state_dir,
-    default_state_path, locate_state_file,
+    default_state_path, ensure_default_state_dir, locate_state_file,
 };
 pub use redlink_edge::PortStatus;
 pub use running::RunningWorld;

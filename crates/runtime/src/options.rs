@@ -36,21 +36,21 @@ impl Default for UpOptions {
     }
 }
 
-fn uid() -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
-}
-
 /// The directory of default state files: `$XDG_RUNTIME_DIR/redlink` when that directory exists,
-/// else `/tmp/redlink-UID`.
+/// else `/tmp/redlink-EUID`. Private: see [`ensure_default_state_dir`].
 pub fn default_state_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() && Path::new(&d).is_dir() => PathBuf::from(d).join("redlink"),
-        _ => std::env::temp_dir().join(format!(
-            "redlink-{}",
-            uid().map_or_else(|| "user".to_owned(), |u| u.to_string())
-        )),
+        _ => std::env::temp_dir().join(format!("redlink-{}", redlink_engine::files::euid())),
     }
+}
+
+/// Creates [`default_state_dir`] with mode 0700, or checks that the existing one is a directory
+/// (not a link) of this user closed to everyone else; the error names the path and what is wrong.
+/// In a shared `/tmp`, another user could otherwise create `/tmp/redlink-UID` first and read or
+/// redirect what is written there.
+pub fn ensure_default_state_dir() -> std::io::Result<()> {
+    redlink_engine::files::private_dir(&default_state_dir())
 }
 
 /// The stable pointer to the last world `up` started with the default state path:
@@ -75,6 +75,10 @@ pub fn locate_state_file(explicit: Option<&Path>) -> Result<PathBuf, String> {
     }
     let pointer = current_state_pointer();
     if pointer.exists() {
+        // Only trust a pointer in a directory nobody else controls (it leads to a control
+        // address and its password).
+        redlink_engine::files::check_private_dir(&default_state_dir())
+            .map_err(|e| e.to_string())?;
         return Ok(pointer);
     }
     Err(format!(

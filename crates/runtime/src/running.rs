@@ -1,16 +1,23 @@
 //! A running world: the world in a `watch` channel (the DNS views read it at each query), an engine
 //! per cache, the edge, and the state file. [`RunningWorld::update`] is the one way to change it.
+//!
+//! The world stays truthful about its engines: clients cannot stop one (Azure's disabled commands,
+//! see `engines`), but should an engine stop anyway, [`RunningWorld::reconcile`] (run by
+//! [`RunningWorld::watch_engines`], and before every change and `state()`) marks its cache stopped
+//! (the edge refuses, the state file and `WORLD.STATE` say `running: false`, an event says why), and
+//! starting the cache again gives it a fresh engine, as a rebooted Azure cache comes back empty.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redlink_dns::DnsViews;
 use redlink_edge::{ConnectionEvents, Edge, PortStatus};
 use redlink_engine::Engine;
 use redlink_world::{AddressPlan, Change, Scenario, World, WorldError};
-use tokio::sync::{Mutex, broadcast, watch};
+use tokio::sync::{Mutex, Notify, broadcast, watch};
 use tracing::debug;
 
 use crate::block::BlockLock;
@@ -49,6 +56,21 @@ pub struct RunningWorld {
     changes: broadcast::Sender<Event>,
     counts: crate::events::ConnectionCounts,
     edge_events: ConnectionEvents,
+    /// Signalled when any engine stops (see [`RunningWorld::watch_engines`]).
+    engine_stopped: Arc<Notify>,
+    /// Set once [`RunningWorld::shutdown`] begins: engines stopping then are expected.
+    stopping: AtomicBool,
+}
+
+/// Signals `notify` when `engine` stops, whoever stopped it.
+fn watch_engine(engine: &Engine, notify: &Arc<Notify>) {
+    let mut stopped = engine.shutdown_receiver();
+    let notify = notify.clone();
+    tokio::spawn(async move {
+        if stopped.wait_for(|s| *s).await.is_ok() {
+            notify.notify_one();
+        }
+    });
 }
 
 /// The addresses a scenario pins (a conflict on one of them is not solved by another block).
@@ -216,7 +238,7 @@ impl RunningWorld {
             },
         );
         state.control = options.control.map(|a| a.to_string());
-        let written = write_atomically(&files.ca, ca.cert_pem().as_bytes())
+        let written = write_atomically(&files.ca, ca.cert_pem().as_bytes(), 0o644)
             .and_then(|()| files.write(&state));
         if let Err(e) = written {
             edge.shutdown().await;
@@ -229,6 +251,10 @@ impl RunningWorld {
         let changes = broadcast::channel(CHANGE_EVENT_CAPACITY).0;
         for (cache, engine) in &engines {
             crate::events::forward_engine_events(cache, engine, changes.clone());
+        }
+        let engine_stopped = Arc::new(Notify::new());
+        for engine in engines.values() {
+            watch_engine(engine, &engine_stopped);
         }
         let counts = crate::events::ConnectionCounts::default();
         counts.follow(EventStream {
@@ -256,6 +282,8 @@ impl RunningWorld {
             changes,
             edge_events,
             counts,
+            engine_stopped,
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -278,13 +306,29 @@ impl RunningWorld {
         change: impl FnOnce(&mut World) -> Result<T, WorldError>,
     ) -> Result<T, RuntimeError> {
         let mut inner = self.inner.lock().await;
+        self.reconcile_locked(&mut inner).await?;
+        self.update_locked(&mut inner, change).await
+    }
+
+    async fn update_locked<T>(
+        &self,
+        inner: &mut Inner,
+        change: impl FnOnce(&mut World) -> Result<T, WorldError>,
+    ) -> Result<T, RuntimeError> {
         let mut next = World::clone(&self.world.borrow());
         let out = change(&mut next)?;
         let next = Arc::new(next);
-        // Caches added by the change get an engine; removed ones stop theirs.
+        // Caches added by the change get an engine; removed ones stop theirs; a running cache whose
+        // engine stopped (see `reconcile`) gets a fresh one.
         for cache in &next.caches {
-            if !inner.engines.contains_key(&cache.name) {
+            let alive = inner
+                .engines
+                .get(&cache.name)
+                .is_some_and(|e| !e.is_shutting_down());
+            if !alive && (cache.running || !inner.engines.contains_key(&cache.name)) {
                 let engine = start_engine(cache, &self.ca)?;
+                watch_engine(&engine, &self.engine_stopped);
+                crate::events::forward_engine_events(&cache.name, &engine, self.changes.clone());
                 inner.engines.insert(cache.name.clone(), engine);
             }
         }
@@ -318,6 +362,64 @@ impl RunningWorld {
         self.files.write(&inner.state)?;
         applied?;
         Ok(out)
+    }
+
+    /// Marks stopped every running cache whose engine stopped without the world asking (nothing a
+    /// client can send does that; a bug or an outside [`Engine::shutdown`] could), and says so on
+    /// the event stream. Starting the cache again gives it a fresh (empty) engine.
+    pub async fn reconcile(&self) -> Result<(), RuntimeError> {
+        let mut inner = self.inner.lock().await;
+        self.reconcile_locked(&mut inner).await
+    }
+
+    async fn reconcile_locked(&self, inner: &mut Inner) -> Result<(), RuntimeError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let world = self.world();
+        let dead: Vec<String> = world
+            .caches
+            .iter()
+            .filter(|c| c.running)
+            .filter(|c| {
+                inner
+                    .engines
+                    .get(&c.name)
+                    .is_some_and(Engine::is_shutting_down)
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        if dead.is_empty() {
+            return Ok(());
+        }
+        let stop = dead.clone();
+        self.update_locked(inner, move |w| {
+            for name in &stop {
+                w.set_cache_running(name, false)?;
+            }
+            Ok(())
+        })
+        .await?;
+        for name in dead {
+            let _ = self.changes.send(Event::change(
+                format!(
+                    "cache {name}: its engine stopped; the cache is now stopped (CACHE.START {name} starts a fresh, empty engine)"
+                ),
+                Some(format!("cache {name}: engine stopped unexpectedly")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs [`RunningWorld::reconcile`] each time an engine stops; never returns. Run it alongside
+    /// the world (`up`, `exec`) so a stopped engine shows at once.
+    pub async fn watch_engines(&self) {
+        loop {
+            self.engine_stopped.notified().await;
+            if let Err(e) = self.reconcile().await {
+                tracing::warn!("while marking a stopped engine's cache: {e}");
+            }
+        }
     }
 
     /// Applies one timeline/control [`Change`] (the one vocabulary of world changes) through
@@ -424,9 +526,13 @@ impl RunningWorld {
         self.ca.cert_pem()
     }
 
-    /// The state as last written.
+    /// The state as last written (after [`RunningWorld::reconcile`]).
     pub async fn state(&self) -> StateFile {
-        self.inner.lock().await.state.clone()
+        let mut inner = self.inner.lock().await;
+        if let Err(e) = self.reconcile_locked(&mut inner).await {
+            tracing::warn!("while marking a stopped engine's cache: {e}");
+        }
+        inner.state.clone()
     }
 
     /// What every endpoint port does now.
@@ -451,6 +557,7 @@ impl RunningWorld {
     /// Stops everything: endpoints first (so clients are refused), then resolvers and engines, and
     /// removes the state file and the CA certificate.
     pub async fn shutdown(mut self) -> Result<(), RuntimeError> {
+        self.stopping.store(true, Ordering::Release);
         let mut inner = self.inner.lock().await;
         inner.edge.shutdown().await;
         let dns = self.dns.take();

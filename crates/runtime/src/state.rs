@@ -1,7 +1,10 @@
 //! The state file (a contract, see DESIGN.md): where a running world's resolvers, endpoints and CA
-//! are, for `probe`, `ctl`, `exec`, tests and users' scripts. Written atomically (a temporary file in
-//! the same directory, then a rename) once everything listens and after each change; removed when
-//! the world stops.
+//! are, for `probe`, `ctl`, `exec`, tests and users' scripts. Written atomically (a new temporary
+//! file with a random name in the same directory, created `O_EXCL | O_NOFOLLOW` with mode 0600 —
+//! it names cache passwords — then a rename) once everything listens and after each change;
+//! removed when the world stops. The default directory ([`crate::default_state_dir`]) is private:
+//! created 0700, and refused when it exists as a link, another user's or open to others (see
+//! [`redlink_engine::files`]), so nothing another user plants there is followed or written into.
 //!
 //! Field names of the contract are kept (`control`, `ca`, `networks.*.resolver`,
 //! `networks.*.client_address`, `caches.*.hostname`, `caches.*.public_network_access`,
@@ -16,7 +19,6 @@
 //! when the world was started with [`crate::UpOptions::direct_engines`].
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -293,37 +295,33 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RuntimeError + '_ {
     }
 }
 
-/// Creates the directory of `path` if needed (0700 when created).
+/// Makes sure the directory of `path` can take redlink's files: the default state directory is
+/// created 0700 or must pass [`redlink_engine::files::check_private_dir`]; another directory that
+/// is missing is created (its last component 0700); an existing one the user chose is used as it
+/// is (files in it are still created new and renamed into place).
 pub fn ensure_parent(path: &Path) -> Result<(), RuntimeError> {
     let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(());
     };
-    if dir.is_dir() {
+    if dir == crate::options::default_state_dir() {
+        return crate::options::ensure_default_state_dir().map_err(io_error(dir));
+    }
+    if std::fs::symlink_metadata(dir).is_ok() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    Ok(())
+    if let Some(parent) = dir.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    redlink_engine::files::private_dir(dir).map_err(io_error(dir))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
+/// Mode of the state file (it names cache passwords).
+pub const STATE_MODE: u32 = 0o600;
+
+/// Writes `bytes` to `path` atomically with `mode` (see [`redlink_engine::files::replace`]).
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), RuntimeError> {
     ensure_parent(path)?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io_error(path))
+    redlink_engine::files::replace(path, bytes, mode).map_err(io_error(path))
 }
 
 /// The CA certificate's path for state file `state`: `STEM-ca.crt` next to it.
@@ -352,7 +350,7 @@ impl StateFiles {
         let mut json = serde_json::to_vec_pretty(state)
             .map_err(|e| io_error(&self.state)(std::io::Error::other(e)))?;
         json.push(b'\n');
-        write_atomically(&self.state, &json)
+        write_atomically(&self.state, &json, STATE_MODE)
     }
 }
 
@@ -362,6 +360,7 @@ impl StateFiles {
         let (Some(pointer), Some(target)) = (&self.pointer, self.state.file_name()) else {
             return;
         };
+        // symlink() never follows or reuses what is there: it fails if the name exists.
         let tmp = pointer.with_file_name(format!(".current.tmp-{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         if std::os::unix::fs::symlink(target, &tmp).is_ok()

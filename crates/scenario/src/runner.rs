@@ -152,11 +152,12 @@ async fn apply(world: &RunningWorld, scenario: &Scenario, placed: &PlacedChange)
     }
 }
 
-/// A state file path for a checker's world: unique per process and world.
+/// A state file path for a checker's world: unique per process and world, in the user's private
+/// state directory (never a shared directory such as /tmp, where another user could plant it).
 fn state_path() -> std::path::PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "redlink-check-{}-{}.json",
+    redlink_runtime::default_state_dir().join(format!(
+        "check-{}-{}.json",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ))

@@ -355,7 +355,8 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.client.close_after_reply = true;
         return;
     }
-    let Some(mut cmd) = lookup(name) else {
+    // A disabled command (`rename-command NAME ""`) is unknown, as in redis-server.
+    let Some(mut cmd) = lookup(name).filter(|c| !ctx.engine.disabled.contains(c.name)) else {
         ctx.client.multi_error |= ctx.client.multi.is_some();
         ctx.client.pending_stats.errors += 1;
         ctx.out.error_bytes(&unknown_command(args));
