@@ -35,7 +35,7 @@ async fn dial(addr: SocketAddr) -> Result<TcpStream, ClientError> {
     net::connect(socket, addr, REPLY).await
 }
 
-/// Reads the request (so an RST is not caused by unread data), then runs `then`.
+/// Reads the request, so that closing does not turn into an RST because of unread data.
 async fn read_request(s: &mut TcpStream) {
     let mut buf = [0u8; 64];
     let _ = s.read(&mut buf).await;
@@ -46,7 +46,7 @@ async fn nothing_listening_is_refused() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     drop(listener);
-    let e = dial(addr).await.err().expect("refused");
+    let e = dial(addr).await.expect_err("refused");
     assert_eq!(e.failure, Failure::Refused, "{e}");
     assert_eq!(e.errno_name(), Some("ECONNREFUSED"));
 }
@@ -61,8 +61,7 @@ async fn an_orderly_close_after_accept_is_closed() {
     let mut s = dial(addr).await.expect("connects");
     let e = net::request(&mut s, &["PING"], REPLY)
         .await
-        .err()
-        .expect("closed");
+        .expect_err("closed");
     assert_eq!(e.failure, Failure::Closed, "{e}");
     assert_eq!(e.errno, None);
 }
@@ -78,8 +77,7 @@ async fn an_rst_after_accept_is_reset_at_the_read_and_every_later_write() {
     let mut s = dial(addr).await.expect("connects");
     let e = net::request(&mut s, &["PING"], REPLY)
         .await
-        .err()
-        .expect("reset");
+        .expect_err("reset");
     assert_eq!(e.failure, Failure::Reset, "{e}");
     assert_eq!(e.errno_name(), Some("ECONNRESET"));
     // The connection is gone: later writes fail with EPIPE (or ECONNRESET), named the same.
@@ -107,8 +105,7 @@ async fn silence_after_accept_is_no_reply() {
     let mut s = dial(addr).await.expect("connects");
     let e = net::request(&mut s, &["PING"], Duration::from_millis(100))
         .await
-        .err()
-        .expect("no reply");
+        .expect_err("no reply");
     assert_eq!(e.failure, Failure::NoReply, "{e}");
     drop(hold);
 }
@@ -125,17 +122,14 @@ async fn a_tls_record_to_a_plain_client_is_a_tls_error() {
     let mut s = dial(addr).await.expect("connects");
     let e = net::request(&mut s, &["PING"], REPLY)
         .await
-        .err()
-        .expect("TLS");
+        .expect_err("TLS");
     assert_eq!(e.failure, Failure::Tls, "{e}");
 }
 
 #[tokio::test]
 async fn a_source_that_is_not_local_is_an_error() {
     // TEST-NET-1: never an address of this machine.
-    let e = net::bind(Ipv4Addr::new(192, 0, 2, 1))
-        .err()
-        .expect("cannot bind");
+    let e = net::bind(Ipv4Addr::new(192, 0, 2, 1)).expect_err("cannot bind");
     assert_eq!(e.failure, Failure::Error, "{e}");
     assert_eq!(e.errno_name(), Some("EADDRNOTAVAIL"));
 }

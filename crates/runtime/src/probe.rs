@@ -2,7 +2,7 @@
 //! the host name through that network's resolver (never the system resolver), connect from the
 //! network's client address with a short timeout, TLS (verifying the host name against the world's
 //! CA), AUTH, PING — and records the evidence of every step, with the world's explanations: the DNS
-//! chain recomputed with [`redlink_world::resolve`] on the world model the state file carries, and
+//! chain recomputed with [`redlink_world::resolve()`] on the world model the state file carries, and
 //! the endpoint's verdict for that network as the edge put it in force (from the state file).
 //!
 //! `redlink probe` prints an [`Evidence`]. The client steps themselves (resolver, source-bound
