@@ -6,11 +6,12 @@
 //! and the state file is rewritten.
 //!
 //! [`probe`] is the client side: resolve a name through a network's resolver, connect from the
-//! network's client address, TLS, AUTH, PING, with the evidence of each step.
+//! network's client address, TLS, AUTH, PING, with the evidence of each step (the client steps and
+//! the names of their failures are `redlink_client`'s, shared with the scenario checker).
 //!
 //! [`control`] is the control API (a RESP server on loopback applying [`redlink_world::Change`]s
 //! through [`RunningWorld::apply_change`], and streaming [`events`]); [`control_client`] is the
-//! small blocking RESP client `redlink ctl` speaks it with.
+//! small blocking RESP client `redlink ctl` speaks it with (its RESP reader is `redlink_client`'s).
 //!
 //! Modules: `block` (claiming an address block), `certs` (the world's CA and cache certificates),
 //! `engines` (an engine per cache), `direct` (optional direct engine ports for benchmarks),

@@ -5,26 +5,20 @@
 //! chain recomputed with [`redlink_world::resolve()`] on the world model the state file carries, and
 //! the endpoint's verdict for that network as the edge put it in force (from the state file).
 //!
-//! `redlink probe` prints an [`Evidence`]; the scenario checker can call [`probe`] directly.
+//! `redlink probe` prints an [`Evidence`]. The client steps themselves (resolver, source-bound
+//! connect, TLS, RESP) and the names of their failures are `redlink_client`'s, shared with the
+//! scenario checker, so a probe and a check name the same event the same way.
 
 use std::fmt::Write as _;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_resolver::Resolver;
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::{RData, RecordType};
+use redlink_client::net::{self, Stream};
+use redlink_client::{ClientError, Failure, Lookup, Value};
 use redlink_world::{QueryType, resolve};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
 
 use crate::state::StateFile;
 
@@ -75,12 +69,16 @@ pub enum ProbeOutcome {
     DnsError,
     /// Connection refused (ECONNREFUSED).
     Refused,
-    /// The connect or a reply timed out (a dropped SYN, a blackhole).
+    /// The connect timed out (a dropped SYN).
     Timeout,
-    /// The connection was reset (ECONNRESET).
+    /// The connection was reset (ECONNRESET, EPIPE, ECONNABORTED: see `redlink_client::outcome`).
     Reset,
-    /// The server closed the connection.
+    /// The server closed the connection (an orderly close, no reply).
     Closed,
+    /// Connected, but no TLS handshake answer or no reply in time (a blackhole).
+    NoReply,
+    /// No route to the address (EHOSTUNREACH, ENETUNREACH).
+    Unreachable,
     /// The TLS handshake failed (a name not in the certificate, a plain port…).
     TlsError,
     /// `-NOAUTH`: a password is required.
@@ -104,11 +102,29 @@ impl ProbeOutcome {
             ProbeOutcome::Timeout => "timeout",
             ProbeOutcome::Reset => "reset",
             ProbeOutcome::Closed => "closed",
+            ProbeOutcome::NoReply => "no-reply",
+            ProbeOutcome::Unreachable => "unreachable",
             ProbeOutcome::TlsError => "tls-error",
             ProbeOutcome::Noauth => "noauth",
             ProbeOutcome::Wrongpass => "wrongpass",
             ProbeOutcome::Error => "error",
             ProbeOutcome::BadInput => "bad-input",
+        }
+    }
+}
+
+/// The client's name for a failure is the probe's outcome: one vocabulary with the checker.
+impl From<Failure> for ProbeOutcome {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused => ProbeOutcome::Refused,
+            Failure::Timeout => ProbeOutcome::Timeout,
+            Failure::Reset => ProbeOutcome::Reset,
+            Failure::Closed => ProbeOutcome::Closed,
+            Failure::Unreachable => ProbeOutcome::Unreachable,
+            Failure::NoReply => ProbeOutcome::NoReply,
+            Failure::Tls => ProbeOutcome::TlsError,
+            Failure::Error => ProbeOutcome::Error,
         }
     }
 }
@@ -234,6 +250,9 @@ impl Evidence {
     }
 }
 
+/// The symbolic name of common errno values (`redlink_client`'s, re-exported).
+pub use redlink_client::errno_name;
+
 struct Recorder {
     evidence: Evidence,
 }
@@ -259,12 +278,12 @@ impl Recorder {
         &mut self.evidence.steps[last]
     }
 
-    fn fail_io(&mut self, step: &str, e: &io::Error, started: Instant) -> ProbeOutcome {
-        let outcome = classify(e);
-        let s = self.step(step, false, describe_io(e), started);
-        s.errno = e.raw_os_error();
-        s.errno_name = e.raw_os_error().and_then(errno_name).map(str::to_owned);
-        outcome
+    /// Records a failed client step; its outcome is the client's name for the failure.
+    fn fail(&mut self, step: &str, e: &ClientError, started: Instant) -> ProbeOutcome {
+        let s = self.step(step, false, describe(e), started);
+        s.errno = e.errno;
+        s.errno_name = e.errno_name().map(str::to_owned);
+        ProbeOutcome::from(e.failure)
     }
 
     fn finish(mut self, outcome: ProbeOutcome) -> Evidence {
@@ -273,63 +292,16 @@ impl Recorder {
     }
 }
 
-fn classify(e: &io::Error) -> ProbeOutcome {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => ProbeOutcome::Refused,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => ProbeOutcome::Reset,
-        io::ErrorKind::TimedOut => ProbeOutcome::Timeout,
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => ProbeOutcome::Closed,
-        _ => ProbeOutcome::Error,
+/// A failed step in words.
+fn describe(e: &ClientError) -> String {
+    match e.failure {
+        Failure::Refused => "connection refused".to_owned(),
+        Failure::Reset if e.errno_name() == Some("ECONNRESET") => {
+            "connection reset by peer".to_owned()
+        }
+        Failure::Closed => "the server closed the connection".to_owned(),
+        _ => e.message.clone(),
     }
-}
-
-fn describe_io(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-        io::ErrorKind::ConnectionReset => "connection reset by peer".to_owned(),
-        io::ErrorKind::UnexpectedEof => "the server closed the connection".to_owned(),
-        io::ErrorKind::TimedOut => e.to_string(),
-        _ => e.to_string(),
-    }
-}
-
-/// The symbolic name of common errno values.
-pub fn errno_name(errno: i32) -> Option<&'static str> {
-    Some(match errno {
-        libc_errno::ECONNREFUSED => "ECONNREFUSED",
-        libc_errno::ECONNRESET => "ECONNRESET",
-        libc_errno::ETIMEDOUT => "ETIMEDOUT",
-        libc_errno::EPIPE => "EPIPE",
-        libc_errno::EHOSTUNREACH => "EHOSTUNREACH",
-        libc_errno::ENETUNREACH => "ENETUNREACH",
-        libc_errno::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc_errno::EADDRINUSE => "EADDRINUSE",
-        libc_errno::ECONNABORTED => "ECONNABORTED",
-        _ => return None,
-    })
-}
-
-/// Linux errno values (the probe only names them).
-mod libc_errno {
-    pub const EPIPE: i32 = 32;
-    pub const EADDRINUSE: i32 = 98;
-    pub const EADDRNOTAVAIL: i32 = 99;
-    pub const ENETUNREACH: i32 = 101;
-    pub const ECONNABORTED: i32 = 103;
-    pub const ECONNRESET: i32 = 104;
-    pub const ETIMEDOUT: i32 = 110;
-    pub const ECONNREFUSED: i32 = 111;
-    pub const EHOSTUNREACH: i32 = 113;
-}
-
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-fn timed_out(what: &str, after: Duration) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("no {what} within {} ms", after.as_millis()),
-    )
 }
 
 /// Probes `target` in the world `state` describes.
@@ -402,13 +374,18 @@ pub async fn probe(state: &StateFile, target: &ProbeTarget, options: &ProbeOptio
 
     // 2. TCP, from the network's client address.
     let started = Instant::now();
-    let stream = match connect(
-        network.client_address,
-        SocketAddr::from((address, port)),
-        options.connect_timeout,
-    )
-    .await
-    {
+    let connected = match net::bind(network.client_address) {
+        Ok(socket) => {
+            net::connect(
+                socket,
+                SocketAddr::from((address, port)),
+                options.connect_timeout,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let tcp = match connected {
         Ok(s) => {
             rec.step(
                 "tcp",
@@ -422,15 +399,32 @@ pub async fn probe(state: &StateFile, target: &ProbeTarget, options: &ProbeOptio
             s
         }
         Err(e) => {
-            let outcome = rec.fail_io("tcp", &e, started);
+            let outcome = rec.fail("tcp", &e, started);
             return rec.finish(outcome);
         }
     };
 
     // 3. TLS, verifying the host name with the world's CA.
-    let mut stream: Box<dyn Stream> = if options.tls {
+    let mut stream = if options.tls {
         let started = Instant::now();
-        match tls_handshake(stream, &state.ca, &host, options.reply_timeout).await {
+        let setup = std::fs::read_to_string(&state.ca)
+            .map_err(|e| format!("cannot read the world's CA {}: {e}", state.ca.display()))
+            .and_then(|pem| {
+                net::tls_connector(&pem).map_err(|e| format!("bad CA {}: {e}", state.ca.display()))
+            })
+            .and_then(|connector| {
+                net::server_name(&host)
+                    .map(|name| (connector, name))
+                    .map_err(|e| format!("{host} is not a valid TLS name: {e}"))
+            });
+        let (connector, name) = match setup {
+            Ok(s) => s,
+            Err(m) => {
+                rec.step("tls", false, m, started);
+                return rec.finish(ProbeOutcome::BadInput);
+            }
+        };
+        match net::tls_handshake(&connector, tcp, name, options.reply_timeout).await {
             Ok(s) => {
                 rec.step(
                     "tls",
@@ -440,37 +434,29 @@ pub async fn probe(state: &StateFile, target: &ProbeTarget, options: &ProbeOptio
                 );
                 s
             }
-            Err(TlsFailure::Io(e)) => {
-                let outcome = match classify(&e) {
-                    ProbeOutcome::Error => ProbeOutcome::TlsError,
-                    other => other,
-                };
-                rec.fail_io("tls", &e, started);
+            Err(e) => {
+                let outcome = rec.fail("tls", &e, started);
                 return rec.finish(outcome);
-            }
-            Err(TlsFailure::Setup(m)) => {
-                rec.step("tls", false, m, started);
-                return rec.finish(ProbeOutcome::BadInput);
             }
         }
     } else {
-        Box::new(stream)
+        Stream::Plain(tcp)
     };
 
     // 4. AUTH.
     if let Some(password) = &options.password {
         let started = Instant::now();
-        match request(&mut stream, &["AUTH", password], options.reply_timeout).await {
-            Ok(reply) if reply == "+OK" => {
+        match net::request(&mut stream, &["AUTH", password], options.reply_timeout).await {
+            Ok(Value::Status(ok)) if ok == "OK" => {
                 rec.step("auth", true, "+OK".to_owned(), started);
             }
             Ok(reply) => {
                 let outcome = error_outcome(&reply);
-                rec.step("auth", false, reply, started);
+                rec.step("auth", false, reply.wire_text(), started);
                 return rec.finish(outcome);
             }
             Err(e) => {
-                let outcome = rec.fail_io("auth", &e, started);
+                let outcome = rec.fail("auth", &e, started);
                 return rec.finish(outcome);
             }
         }
@@ -478,20 +464,21 @@ pub async fn probe(state: &StateFile, target: &ProbeTarget, options: &ProbeOptio
 
     // 5. PING.
     let started = Instant::now();
-    match request(&mut stream, &["PING"], options.reply_timeout).await {
-        Ok(reply) if reply == "+PONG" => {
+    match net::request(&mut stream, &["PING"], options.reply_timeout).await {
+        Ok(Value::Status(pong)) if pong == "PONG" => {
             rec.step("ping", true, "+PONG".to_owned(), started);
-            rec.evidence.reply = Some(reply);
+            rec.evidence.reply = Some("+PONG".to_owned());
             rec.finish(ProbeOutcome::Ok)
         }
         Ok(reply) => {
             let outcome = error_outcome(&reply);
-            rec.step("ping", false, reply.clone(), started);
-            rec.evidence.reply = Some(reply);
+            let text = reply.wire_text();
+            rec.step("ping", false, text.clone(), started);
+            rec.evidence.reply = Some(text);
             rec.finish(outcome)
         }
         Err(e) => {
-            let outcome = rec.fail_io("ping", &e, started);
+            let outcome = rec.fail("ping", &e, started);
             rec.finish(outcome)
         }
     }
@@ -507,13 +494,11 @@ pub async fn probe_state_file(
     Ok(probe(&state, target, options).await)
 }
 
-fn error_outcome(reply: &str) -> ProbeOutcome {
-    if reply.starts_with("-NOAUTH") {
-        ProbeOutcome::Noauth
-    } else if reply.starts_with("-WRONGPASS") {
-        ProbeOutcome::Wrongpass
-    } else {
-        ProbeOutcome::Error
+fn error_outcome(reply: &Value) -> ProbeOutcome {
+    match reply.error() {
+        Some(e) if e.starts_with("NOAUTH") => ProbeOutcome::Noauth,
+        Some(e) if e.starts_with("WRONGPASS") => ProbeOutcome::Wrongpass,
+        _ => ProbeOutcome::Error,
     }
 }
 
@@ -551,85 +536,43 @@ async fn lookup(
                 .collect()
         })
         .unwrap_or_default();
-    let mut conn = ConnectionConfig::udp();
-    conn.port = resolver.port();
-    let ns = NameServerConfig::new(resolver.ip(), true, vec![conn]);
-    let mut builder = Resolver::builder_with_config(
-        ResolverConfig::from_name_servers(vec![ns]),
-        TokioRuntimeProvider::default(),
-    );
-    let opts = builder.options_mut();
-    opts.cache_size = 0;
-    opts.attempts = 2;
-    opts.timeout = options.reply_timeout;
-    opts.use_hosts_file = ResolveHosts::Never;
-    let resolver_client = match builder.build() {
-        Ok(r) => r,
-        Err(e) => {
-            rec.step(
-                "dns",
-                false,
-                format!("cannot make a resolver: {e}"),
-                started,
-            );
-            return Err(ProbeOutcome::BadInput);
-        }
+    let answer = redlink_client::lookup(resolver, host, options.reply_timeout).await;
+    let details = |explanation: Vec<String>| -> Vec<String> {
+        answer
+            .records()
+            .iter()
+            .cloned()
+            .chain(explanation)
+            .collect()
     };
-    let fqdn = format!("{host}.");
-    match resolver_client.lookup(fqdn.as_str(), RecordType::A).await {
-        Ok(l) => {
-            let mut lines = Vec::new();
-            let mut last = None;
-            for r in l.answers() {
-                match &r.data {
-                    RData::A(a) => {
-                        lines.push(format!("{} A {}", r.name, a.0));
-                        last = Some(a.0);
-                    }
-                    RData::CNAME(c) => lines.push(format!("{} CNAME {}", r.name, c.0)),
-                    other => lines.push(format!("{} {other}", r.name)),
-                }
-            }
-            let Some(address) = last else {
-                let s = rec.step(
-                    "dns",
-                    false,
-                    format!("resolver {resolver} gave no address for {host}"),
-                    started,
-                );
-                s.details = lines.into_iter().chain(explanation).collect();
-                return Err(ProbeOutcome::DnsError);
-            };
-            let s = rec.step(
-                "dns",
-                true,
-                format!("resolver {resolver} (network {network}) answered {address}"),
-                started,
-            );
-            s.details = lines.into_iter().chain(explanation).collect();
-            Ok(address)
-        }
-        Err(e) if e.is_nx_domain() => {
-            let s = rec.step(
-                "dns",
-                false,
-                format!("resolver {resolver} (network {network}) answered NXDOMAIN for {host}"),
-                started,
-            );
-            s.details = explanation;
-            Err(ProbeOutcome::Nxdomain)
-        }
-        Err(e) => {
-            let s = rec.step(
-                "dns",
-                false,
-                format!("resolver {resolver} (network {network}): {e}"),
-                started,
-            );
-            s.details = explanation;
-            Err(ProbeOutcome::DnsError)
-        }
-    }
+    let (ok, summary, result) = match &answer {
+        Lookup::Address(address, _) => (
+            true,
+            format!("resolver {resolver} (network {network}) answered {address}"),
+            Ok(*address),
+        ),
+        Lookup::NxDomain(_) => (
+            false,
+            format!("resolver {resolver} (network {network}) answered NXDOMAIN for {host}"),
+            Err(ProbeOutcome::Nxdomain),
+        ),
+        Lookup::NoData(_) => (
+            false,
+            format!("resolver {resolver} gave no address for {host}"),
+            Err(ProbeOutcome::DnsError),
+        ),
+        Lookup::Refused | Lookup::Failed(_) => (
+            false,
+            format!(
+                "resolver {resolver} (network {network}): {}",
+                answer.describe()
+            ),
+            Err(ProbeOutcome::DnsError),
+        ),
+    };
+    let s = rec.step("dns", ok, summary, started);
+    s.details = details(explanation);
+    result
 }
 
 fn verdict_evidence(
@@ -660,100 +603,4 @@ fn verdict_evidence(
             None => evidence(pv.verdict.to_string(), pv.reason.clone()),
         })
     })
-}
-
-async fn connect(source: Ipv4Addr, to: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::from((source, 0)))?;
-    match tokio::time::timeout(timeout, socket.connect(to)).await {
-        Ok(r) => {
-            let s = r?;
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        }
-        Err(_) => Err(timed_out("answer to the SYN (connect)", timeout)),
-    }
-}
-
-enum TlsFailure {
-    Io(io::Error),
-    Setup(String),
-}
-
-async fn tls_handshake(
-    stream: TcpStream,
-    ca: &Path,
-    host: &str,
-    timeout: Duration,
-) -> Result<Box<dyn Stream>, TlsFailure> {
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca).map_err(|e| {
-        TlsFailure::Setup(format!("cannot read the world's CA {}: {e}", ca.display()))
-    })?;
-    for cert in certs {
-        let cert = cert.map_err(|e| TlsFailure::Setup(format!("bad CA {}: {e}", ca.display())))?;
-        roots
-            .add(cert)
-            .map_err(|e| TlsFailure::Setup(format!("bad CA {}: {e}", ca.display())))?;
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| TlsFailure::Setup(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = match host.parse::<IpAddr>() {
-        Ok(ip) => ServerName::IpAddress(ip.into()),
-        Err(_) => ServerName::try_from(host.to_owned())
-            .map_err(|e| TlsFailure::Setup(format!("{host} is not a valid TLS name: {e}")))?,
-    };
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
-        Ok(Ok(s)) => Ok(Box::new(s)),
-        Ok(Err(e)) => Err(TlsFailure::Io(e)),
-        Err(_) => Err(TlsFailure::Io(timed_out("TLS handshake", timeout))),
-    }
-}
-
-/// Sends a command and reads a one-line reply (`+…`, `-…`, `:…`; a bulk reply's header).
-async fn request(
-    stream: &mut Box<dyn Stream>,
-    args: &[&str],
-    timeout: Duration,
-) -> io::Result<String> {
-    let mut cmd = format!("*{}\r\n", args.len());
-    for a in args {
-        let _ = write!(cmd, "${}\r\n{a}\r\n", a.len());
-    }
-    let exchange = async {
-        stream.write_all(cmd.as_bytes()).await?;
-        stream.flush().await?;
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        loop {
-            let n = Pin::new(&mut *stream).read(&mut byte).await?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the server closed the connection",
-                ));
-            }
-            if byte[0] == b'\n' {
-                break;
-            }
-            line.push(byte[0]);
-            if line.len() > 64 * 1024 {
-                break;
-            }
-        }
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        Ok(String::from_utf8_lossy(&line).into_owned())
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(r) => r,
-        Err(_) => Err(timed_out("reply", timeout)),
-    }
 }

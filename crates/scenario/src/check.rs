@@ -14,9 +14,10 @@ use redlink_world::{
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::client::{self, Dial, Failure, Lookup, Stream, Timeouts};
+use redlink_client::{ClientError, Failure, Lookup, Stream, Value};
+
 use crate::report::ExpectationReport;
-use crate::resp::Reply;
+use crate::steps::{self, Dial, Timeouts, failure_word};
 
 /// How long to give the engine to notice that held connections closed.
 const RELEASE_PAUSE: std::time::Duration = std::time::Duration::from_millis(30);
@@ -43,7 +44,7 @@ impl<'a> Checker<'a> {
     pub fn new(world: &'a RunningWorld, file: &str, timeouts: Timeouts) -> Result<Self, String> {
         Ok(Checker {
             world,
-            tls: client::tls_connector(world.ca_pem())?,
+            tls: redlink_client::net::tls_connector(world.ca_pem())?,
             timeouts,
             file: file.to_owned(),
         })
@@ -64,7 +65,7 @@ impl<'a> Checker<'a> {
                         passed: false,
                     },
                     Some(server) => {
-                        let lookup = client::lookup(server, host, self.timeouts.dns).await;
+                        let lookup = redlink_client::lookup(server, host, self.timeouts.dns).await;
                         evidence.push(format!(
                             "dns: asked {}'s resolver {server} for {host} (A): {}",
                             e.from,
@@ -197,7 +198,7 @@ impl<'a> Checker<'a> {
                 target.hold
             ));
         }
-        let stream = client::connect(&dial, &self.tls, &timeouts, evidence).await;
+        let stream = steps::connect(&dial, &self.tls, &timeouts, evidence).await;
         Ok(Opened {
             stream,
             timeouts,
@@ -242,12 +243,12 @@ impl<'a> Checker<'a> {
         timeouts: &Timeouts,
         scratch: &mut Vec<String>,
     ) -> Option<Stream> {
-        let mut s = client::connect(dial, &self.tls, timeouts, scratch)
+        let mut s = steps::connect(dial, &self.tls, timeouts, scratch)
             .await
             .ok()?;
         let ping = ["PING".to_owned()];
-        match client::request(&mut s, &ping, timeouts, scratch).await {
-            Ok(Reply::Error(e)) if e.starts_with("ERR max number of clients") => None,
+        match steps::request(&mut s, &ping, timeouts, scratch).await {
+            Ok(Value::Error(e)) if e.starts_with("ERR max number of clients") => None,
             Ok(_) => Some(s),
             Err(_) => None,
         }
@@ -277,7 +278,7 @@ impl<'a> Checker<'a> {
                         .world
                         .resolver(&e.from)
                         .ok_or_else(|| format!("network {} has no resolver", e.from))?;
-                    let lookup = client::lookup(server, host, self.timeouts.dns).await;
+                    let lookup = redlink_client::lookup(server, host, self.timeouts.dns).await;
                     evidence.push(format!(
                         "dns: asked {}'s resolver {server} for {host} (A): {}",
                         e.from,
@@ -325,7 +326,7 @@ impl<'a> Checker<'a> {
 
 /// A connection made for a check, and the connections held open around it.
 struct Opened {
-    stream: Result<Stream, Failure>,
+    stream: Result<Stream, ClientError>,
     timeouts: Timeouts,
     held: Vec<Stream>,
 }
@@ -333,7 +334,10 @@ struct Opened {
 impl Opened {
     fn session<'s>(&mut self, evidence: &'s mut Vec<String>) -> Session<'s> {
         Session {
-            stream: std::mem::replace(&mut self.stream, Err(Failure::Closed)),
+            stream: std::mem::replace(
+                &mut self.stream,
+                Err(ClientError::new(Failure::Closed, "the stream was taken")),
+            ),
             timeouts: self.timeouts,
             evidence,
         }
@@ -353,7 +357,7 @@ impl Opened {
 
 /// A connected (or failed) stream with what the check needs.
 struct Session<'s> {
-    stream: Result<Stream, Failure>,
+    stream: Result<Stream, ClientError>,
     timeouts: Timeouts,
     evidence: &'s mut Vec<String>,
 }
@@ -363,7 +367,7 @@ async fn connect_check(s: Session<'_>, wanted: ConnectResult) -> Found {
         Err(f) => failure_word(&f),
         Ok(mut stream) => {
             let ping = ["PING".to_owned()];
-            match client::request(&mut stream, &ping, &s.timeouts, s.evidence).await {
+            match steps::request(&mut stream, &ping, &s.timeouts, s.evidence).await {
                 Ok(_) => "ok".to_owned(),
                 Err(f) => failure_word(&f),
             }
@@ -390,7 +394,7 @@ async fn auth_check(
             };
         }
     };
-    let fail = |f: Failure| Found {
+    let fail = |f: ClientError| Found {
         got: format!("connection failed: {}", failure_word(&f)),
         passed: false,
     };
@@ -398,10 +402,10 @@ async fn auth_check(
         let mut args = vec!["AUTH".to_owned()];
         args.extend(user.map(str::to_owned));
         args.push(pass.to_owned());
-        match client::request(&mut stream, &args, &s.timeouts, s.evidence).await {
+        match steps::request(&mut stream, &args, &s.timeouts, s.evidence).await {
             Err(f) => return fail(f),
-            Ok(Reply::Simple(ok)) if ok == "OK" => {}
-            Ok(Reply::Error(e)) if e.starts_with("WRONGPASS") => {
+            Ok(Value::Status(ok)) if ok == "OK" => {}
+            Ok(Value::Error(e)) if e.starts_with("WRONGPASS") => {
                 return Found {
                     got: "wrongpass".to_owned(),
                     passed: wanted == AuthResult::Wrongpass,
@@ -416,10 +420,10 @@ async fn auth_check(
         }
     }
     let ping = ["PING".to_owned()];
-    let got = match client::request(&mut stream, &ping, &s.timeouts, s.evidence).await {
+    let got = match steps::request(&mut stream, &ping, &s.timeouts, s.evidence).await {
         Err(f) => return fail(f),
-        Ok(Reply::Simple(p)) if p == "PONG" => "ok".to_owned(),
-        Ok(Reply::Error(e)) if e.starts_with("NOAUTH") => "noauth".to_owned(),
+        Ok(Value::Status(p)) if p == "PONG" => "ok".to_owned(),
+        Ok(Value::Error(e)) if e.starts_with("NOAUTH") => "noauth".to_owned(),
         Ok(other) => format!("PING replied {other}"),
     };
     Found {
@@ -448,8 +452,8 @@ async fn command_check(
         let mut auth = vec!["AUTH".to_owned()];
         auth.extend(user.map(str::to_owned));
         auth.push(pass.to_owned());
-        match client::request(&mut stream, &auth, &s.timeouts, s.evidence).await {
-            Ok(Reply::Simple(ok)) if ok == "OK" => {}
+        match steps::request(&mut stream, &auth, &s.timeouts, s.evidence).await {
+            Ok(Value::Status(ok)) if ok == "OK" => {}
             Ok(other) => {
                 return Found {
                     got: format!("AUTH replied {other}"),
@@ -464,20 +468,13 @@ async fn command_check(
             }
         }
     }
-    let got = match client::request(&mut stream, args, &s.timeouts, s.evidence).await {
+    let got = match steps::request(&mut stream, args, &s.timeouts, s.evidence).await {
         Ok(reply) => reply.to_string(),
         Err(f) => format!("connection failed: {}", failure_word(&f)),
     };
     Found {
         passed: got == wanted,
         got,
-    }
-}
-
-fn failure_word(f: &Failure) -> String {
-    match f {
-        Failure::Other(e) => format!("error: {e}"),
-        other => other.word().to_owned(),
     }
 }
 

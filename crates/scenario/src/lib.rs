@@ -1,8 +1,9 @@
 //! Scenarios as tests: run a scenario's timeline on a running world and check what each network's
 //! clients see, with reports a person or a CI system can read.
 //!
-//! - `client`: the checker's client side (simulated DNS only, source-bound TCP with short timeouts,
-//!   verifying TLS, RESP) with typed outcomes and evidence lines.
+//! - `steps`: the checker's client steps with their evidence lines; the client itself (simulated
+//!   DNS only, source-bound TCP with short timeouts, verifying TLS, RESP) and the names of its
+//!   failures are `redlink_client`'s, shared with `redlink probe`.
 //! - `check`: one [`redlink_world::Expectation`] against a [`redlink_runtime::RunningWorld`].
 //! - `runner`: the timeline ([`run_timeline`], paced or not) and [`check_scenario`] (an isolated world
 //!   per scenario).
@@ -10,17 +11,16 @@
 //! - `discover`: which files a `check` argument stands for.
 
 pub mod check;
-pub mod client;
 pub mod discover;
 pub mod junit;
 pub mod report;
-pub mod resp;
 pub mod runner;
+pub mod steps;
 pub mod text;
 
 pub use check::Checker;
-pub use client::Timeouts;
 pub use report::{
     BadInput, ChangeReport, ExpectationReport, PhaseReport, RunReport, ScenarioReport,
 };
 pub use runner::{Event, Pacing, RunOptions, check_scenario, run_timeline, scenario_name};
+pub use steps::Timeouts;

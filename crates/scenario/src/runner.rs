@@ -13,8 +13,8 @@ use redlink_runtime::{RunningWorld, UpOptions};
 use redlink_world::{PlacedChange, Scenario, TimelineStep};
 
 use crate::check::Checker;
-use crate::client::Timeouts;
 use crate::report::{ChangeReport, ExpectationReport, PhaseReport, ScenarioReport};
+use crate::steps::Timeouts;
 
 /// How the steps are paced.
 #[derive(Clone, Copy, Debug, PartialEq)]
