@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::{resp, start};
 use redlink_runtime::{RunningWorld, UpOptions};
-use redlink_world::timeline::RuleChange;
+use redlink_world::change::RuleChange;
 use redlink_world::{Change, DenyAs, RuleAction, Scenario};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};

@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use redlink_engine::protocol::{ArgVec, Frame, Limits, Out, RequestParser};
-use redlink_world::timeline::{
+use redlink_world::change::{
     ConfigChange, LinkChange, NewEndpoint, PolicyChange, PublicAccessChange, RecordChange,
     RecordRef, StateChange, ZoneNetwork,
 };

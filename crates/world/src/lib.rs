@@ -13,6 +13,7 @@
 
 pub mod address;
 mod build;
+pub mod change;
 pub mod endpoint;
 pub mod error;
 pub mod expect;
@@ -29,6 +30,7 @@ pub mod ttl;
 pub mod verdict;
 
 pub use address::AddressPlan;
+pub use change::Change;
 pub use endpoint::{Endpoint, EndpointId, PUBLIC_ENDPOINT};
 pub use error::{ScenarioError, ScenarioErrorKind, WorldError};
 pub use expect::{
@@ -47,6 +49,6 @@ pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,
 };
 pub use scenario::Scenario;
-pub use timeline::{Change, PlacedChange, Step as TimelineStep};
+pub use timeline::{PlacedChange, Step as TimelineStep};
 pub use toxic::{Toxic, ToxicDirection, ToxicKind};
 pub use verdict::{HOST_ADDRESS, Source, Verdict, verdict};
