@@ -3,21 +3,56 @@
 //! what the timeline, the control API and the dashboard apply (through
 //! `RunningWorld::apply_change`), so a change means the same thing wherever it comes from.
 //! [`Change::apply`] mutates a [`World`] completely or not at all and says what it did.
+//!
+//! # The JSON shape (stable)
+//!
+//! A change is an object with one key, the change's name in snake_case, whose value is a string
+//! (the one name the change needs) or an object with the same keys as the TOML table; absent
+//! optional keys are left out (`null` is accepted for them too), unknown keys are refused:
+//!
+//! ```json
+//! {"approve": "pe-hub"}
+//! {"reject": "pe-hub"}            {"disconnect": "pe-hub"}         {"delete_endpoint": "pe-old"}
+//! {"endpoint_state": {"endpoint": "pe-hub", "state": "Pending"}}
+//! {"create_endpoint": {"name": "pe-2", "network": "spoke", "cache": "contoso",
+//!                      "state": "Approved", "register_in": "privatelink.redis.cache.windows.net"}}
+//! {"add_zone": "privatelink.redis.cache.windows.net"}   {"remove_zone": "…"}
+//! {"link": {"zone": "…", "network": "spoke", "name": "spoke-link", "resolution_policy": "Default"}}
+//! {"unlink": {"zone": "…", "network": "spoke"}}
+//! {"resolution_policy": {"zone": "…", "network": "spoke", "policy": "NxDomainRedirect"}}
+//! {"add_record": {"zone": "…", "name": "contoso", "address": "127.10.1.4", "ttl": 10}}
+//! {"add_record": {"zone": "…", "name": "contoso", "endpoint": "pe-hub"}}
+//! {"remove_record": {"zone": "…", "name": "contoso", "address": "127.10.1.4"}}
+//! {"public_access": {"cache": "contoso", "access": "Disabled", "blocked_action": "drop"}}
+//! {"add_rule": {"name": "deny-spoke", "priority": 100, "source": "spoke",
+//!               "destination": "pe-hub", "port": 6380, "action": "deny", "deny_as": "reset"}}
+//! {"remove_rule": "deny-spoke"}
+//! {"stop": "contoso"}              {"start": "contoso"}
+//! {"config": {"cache": "contoso", "requirepass": "s3cret", "maxclients": 50}}
+//! {"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net",
+//!                       "address": "127.10.1.4", "ttl": 60}}
+//! {"forwarder_answer": {"network": "onprem", "name": "…", "remove": true}}
+//! {"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}
+//! {"remove_toxic": "slow"}
+//! ```
+//!
+//! Enum values are spelled as in the scenario file and the world's JSON (`Approved`,
+//! `NxDomainRedirect`, `Enabled`, `drop`, `deny`, `upstream`, `reset_after`).
 
 use std::net::Ipv4Addr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::WorldError;
 use crate::model::{
     BlockedAction, ConnectionState, DenyAs, NetworkRule, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World,
 };
-use crate::scenario::ToxicSpec;
-use crate::toxic::Toxic;
+use crate::scenario::{ToxicKindName, ToxicSpec};
+use crate::toxic::{Toxic, ToxicDirection, ToxicKind};
 
 /// `{ zone, network }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneNetwork {
     /// The zone.
@@ -27,7 +62,7 @@ pub struct ZoneNetwork {
 }
 
 /// `link = { zone, network, name?, resolution_policy? }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkChange {
     /// The zone.
@@ -35,7 +70,7 @@ pub struct LinkChange {
     /// The network.
     pub network: String,
     /// The link's name (default `NETWORK-link`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Its resolution policy.
     #[serde(default)]
@@ -43,7 +78,7 @@ pub struct LinkChange {
 }
 
 /// `resolution_policy = { zone, network, policy }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyChange {
     /// The zone.
@@ -55,7 +90,7 @@ pub struct PolicyChange {
 }
 
 /// `add_record = { zone, name, address | endpoint, ttl? }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordChange {
     /// The zone.
@@ -63,18 +98,18 @@ pub struct RecordChange {
     /// The record name, relative to the zone (or the full name).
     pub name: String,
     /// A literal 127/8 address.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Ipv4Addr>,
     /// The address of this private endpoint.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// TTL.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
 }
 
 /// `remove_record = { zone, name, address? }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordRef {
     /// The zone.
@@ -82,12 +117,12 @@ pub struct RecordRef {
     /// The record name.
     pub name: String,
     /// Only the record with this address (default: every record of the name).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Ipv4Addr>,
 }
 
 /// `endpoint_state = { endpoint, state }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateChange {
     /// The private endpoint.
@@ -97,7 +132,7 @@ pub struct StateChange {
 }
 
 /// `create_endpoint = { name, network, cache, state?, register_in? }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewEndpoint {
     /// Its name.
@@ -110,7 +145,7 @@ pub struct NewEndpoint {
     #[serde(default = "pending")]
     pub state: ConnectionState,
     /// The zone its DNS zone group registers the cache's A record in.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub register_in: Option<String>,
 }
 
@@ -119,7 +154,7 @@ fn pending() -> ConnectionState {
 }
 
 /// `public_access = { cache, access, blocked_action? }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublicAccessChange {
     /// The cache.
@@ -127,12 +162,12 @@ pub struct PublicAccessChange {
     /// Enabled or Disabled.
     pub access: PublicNetworkAccess,
     /// What blocked clients see.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_action: Option<BlockedAction>,
 }
 
 /// `add_rule = { name, priority, source?, destination?, port?, action, deny_as? }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleChange {
     /// Unique name.
@@ -140,13 +175,13 @@ pub struct RuleChange {
     /// 100–4096.
     pub priority: u16,
     /// Source network.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Destination endpoint or cache.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
     /// Port.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// Allow or deny.
     pub action: RuleAction,
@@ -156,21 +191,21 @@ pub struct RuleChange {
 }
 
 /// `config = { cache, requirepass?, maxclients? }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigChange {
     /// The cache.
     pub cache: String,
     /// New password (`""` = none).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requirepass: Option<String>,
     /// New client limit.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maxclients: Option<u32>,
 }
 
 /// `forwarder_answer = { network, name, address | endpoint | remove = true, ttl? }`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForwarderAnswerChange {
     /// The network whose forwarder changes.
@@ -178,21 +213,135 @@ pub struct ForwarderAnswerChange {
     /// The host name.
     pub name: String,
     /// A literal 127/8 address.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Ipv4Addr>,
     /// The address of this private endpoint.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// Remove the static answer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove: bool,
     /// TTL.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
 }
 
+/// `add_toxic = { name, endpoint?, network?, kind, direction?, <the kind's parameters> }`: the
+/// keys of a `[[toxic]]` table, without spans.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToxicChange {
+    /// Unique name.
+    pub name: String,
+    /// A private endpoint or a cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// A source network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// What it does.
+    pub kind: ToxicKindName,
+    /// Which way (default downstream).
+    #[serde(default)]
+    pub direction: ToxicDirection,
+    /// latency: added delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// latency: variation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<u64>,
+    /// bandwidth: KB/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_kbps: Option<u64>,
+    /// slicer: average piece size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_size: Option<u64>,
+    /// slicer: delay between pieces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_us: Option<u64>,
+    /// reset_after: bytes before the reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// timeout: milliseconds before the reset (0 = hold forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl From<&ToxicSpec> for ToxicChange {
+    fn from(t: &ToxicSpec) -> Self {
+        ToxicChange {
+            name: t.name.get_ref().clone(),
+            endpoint: t.endpoint.as_ref().map(|e| e.get_ref().clone()),
+            network: t.network.as_ref().map(|n| n.get_ref().clone()),
+            kind: *t.kind.get_ref(),
+            direction: t.direction,
+            latency_ms: t.latency_ms,
+            jitter_ms: t.jitter_ms,
+            rate_kbps: t.rate_kbps,
+            avg_size: t.avg_size,
+            delay_us: t.delay_us,
+            bytes: t.bytes,
+            timeout_ms: t.timeout_ms,
+        }
+    }
+}
+
+impl ToxicChange {
+    /// The toxic's kind with its parameters, or why the table does not describe one.
+    pub fn toxic_kind(&self) -> Result<ToxicKind, String> {
+        let given: [(&str, Option<u64>); 7] = [
+            ("latency_ms", self.latency_ms),
+            ("jitter_ms", self.jitter_ms),
+            ("rate_kbps", self.rate_kbps),
+            ("avg_size", self.avg_size),
+            ("delay_us", self.delay_us),
+            ("bytes", self.bytes),
+            ("timeout_ms", self.timeout_ms),
+        ];
+        let (kind, allowed): (&str, &[&str]) = match self.kind {
+            ToxicKindName::Latency => ("latency", &["latency_ms", "jitter_ms"]),
+            ToxicKindName::Bandwidth => ("bandwidth", &["rate_kbps"]),
+            ToxicKindName::Slicer => ("slicer", &["avg_size", "delay_us"]),
+            ToxicKindName::ResetAfter => ("reset_after", &["bytes"]),
+            ToxicKindName::Timeout => ("timeout", &["timeout_ms"]),
+        };
+        if let Some((field, _)) = given
+            .iter()
+            .find(|(f, v)| v.is_some() && !allowed.contains(f))
+        {
+            return Err(format!(
+                "toxic {}: {field} does not apply to kind {kind} (it takes {})",
+                self.name,
+                allowed.join(", ")
+            ));
+        }
+        let need = |field: &str, v: Option<u64>| {
+            v.ok_or_else(|| format!("toxic {}: kind {kind} needs {field}", self.name))
+        };
+        Ok(match self.kind {
+            ToxicKindName::Latency => ToxicKind::Latency {
+                latency_ms: need("latency_ms", self.latency_ms)?,
+                jitter_ms: self.jitter_ms.unwrap_or(0),
+            },
+            ToxicKindName::Bandwidth => ToxicKind::Bandwidth {
+                rate_kbps: need("rate_kbps", self.rate_kbps)?,
+            },
+            ToxicKindName::Slicer => ToxicKind::Slicer {
+                avg_size: need("avg_size", self.avg_size)?,
+                delay_us: self.delay_us.unwrap_or(0),
+            },
+            ToxicKindName::ResetAfter => ToxicKind::ResetAfter {
+                bytes: need("bytes", self.bytes)?,
+            },
+            ToxicKindName::Timeout => ToxicKind::Timeout {
+                timeout_ms: need("timeout_ms", self.timeout_ms)?,
+            },
+        })
+    }
+}
+
 /// One change of a step: a table with one key naming the change.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// Link a private DNS zone to a network.
@@ -236,7 +385,7 @@ pub enum Change {
     /// Set or remove a forwarder's static answer.
     ForwarderAnswer(ForwarderAnswerChange),
     /// Add a toxic (the same keys as a `[[toxic]]` table).
-    AddToxic(ToxicSpec),
+    AddToxic(ToxicChange),
     /// Remove a toxic.
     RemoveToxic(String),
 }
@@ -407,9 +556,9 @@ impl Change {
             }
             Change::AddToxic(t) => {
                 let toxic = Toxic {
-                    name: t.name.get_ref().clone(),
-                    endpoint: t.endpoint.as_ref().map(|e| e.get_ref().clone()),
-                    network: t.network.as_ref().map(|n| n.get_ref().clone()),
+                    name: t.name.clone(),
+                    endpoint: t.endpoint.clone(),
+                    network: t.network.clone(),
                     kind: t.toxic_kind().map_err(WorldError::Invalid)?,
                     direction: t.direction,
                 };

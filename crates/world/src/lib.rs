@@ -7,6 +7,8 @@
 //! - [`World::endpoints`] and [`verdict`]: what each endpoint's address:port does with a connection
 //!   from a [`Source`] (route to the cache's engine, refuse, drop, reset, blackhole) and why.
 //! - [`Toxic`]: faults on routed paths (latency, bandwidth, slicer, reset after bytes, timeout).
+//! - [`Change`]: the one vocabulary of world changes (timeline steps, the control API, `ctl`),
+//!   serde in TOML and JSON.
 //! - [`Expectation`] and [`TimelineStep`]: what clients must see, and the timeline of changes
 //!   (`[[expect]]`, `[[step]]`), validated by replaying the timeline on the world.
 //! - [`quickstart`]: the embedded quickstart world.
