@@ -1,6 +1,7 @@
 //! `redlink up [SCENARIO] [--state-file F] [--for DURATION] [--speed N] [--control ADDR]
 //! [--control-password P] [--events FILE]`: brings a world up (the embedded quickstart without
-//! SCENARIO) with its control API (`redlink ctl`, any Redis client), prints where everything is and
+//! SCENARIO) with its control API (`redlink ctl`, any Redis client; a generated password in the
+//! state file unless `--control-password` gives one, or `''` none), prints where everything is and
 //! commands to try, writes events as JSON lines to `--events`, runs the scenario's timeline paced in
 //! real time (see `cli::timeline`), and runs until Ctrl-C, SIGTERM or the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
 //! with file:line:column, bad duration), 1 runtime failure (a port in use…).
@@ -14,7 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redlink_runtime::{
-    ControlListener, ControlServer, EndpointKind, EventStream, RunningWorld, StateFile, UpOptions,
+    ControlLimits, ControlListener, ControlServer, EndpointKind, EventStream, RunningWorld,
+    StateFile, UpOptions, generate_control_password,
 };
 use redlink_world::{Scenario, Verdict, quickstart};
 
@@ -41,7 +43,8 @@ pub struct UpArgs {
     /// Where the control API listens (loopback only; default 127.0.0.1 on a free port).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
-    /// Require this password (AUTH) on the control API.
+    /// The control API's password (AUTH). Default: a generated one, written to the state file's
+    /// `control_password` (where `redlink ctl` finds it); `''` requires none.
     #[arg(
         long,
         value_name = "P",
@@ -109,10 +112,22 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let control_password = match args.control_password.as_deref() {
+        Some("") => None,
+        Some(p) => Some(p.to_owned()),
+        None => match generate_control_password() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("redlink up: cannot generate the control password: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let options = UpOptions {
         state_file: args.state_file.clone(),
         direct_engines: args.direct_engines,
         control: Some(control.addr()),
+        control_password: control_password.clone(),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {
@@ -132,7 +147,7 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
             }
         },
     };
-    let control = control.serve(world.clone(), args.control_password.clone());
+    let control = control.serve(world.clone(), control_password, ControlLimits::default());
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
     let timeline = timeline::run(&world, &scenario, args.speed);
@@ -237,6 +252,12 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
     let _ = writeln!(out, "state file: {}", world.state_file().display());
     let _ = writeln!(out, "CA:         {}", world.ca_file().display());
     match &state.control {
+        Some(c) if state.control_password.is_some() => {
+            let _ = writeln!(
+                out,
+                "control:    {c}    (redlink ctl …; other clients AUTH with the state file's control_password)"
+            );
+        }
         Some(c) => {
             let _ = writeln!(
                 out,

@@ -8,8 +8,9 @@
 //! [`probe`] is the client side: resolve a name through a network's resolver, connect from the
 //! network's client address, TLS, AUTH, PING, with the evidence of each step.
 //!
-//! [`control`] is the control API (a RESP server on loopback applying [`redlink_world::Change`]s
-//! through [`RunningWorld::apply_change`], and streaming [`events`]); [`control_client`] is the
+//! [`control`] is the control API (a RESP server on loopback, read with the engine's request
+//! reader, applying [`redlink_world::Change`]s sent as JSON through [`RunningWorld::apply_change`],
+//! and streaming [`events`]); [`control_client`] is the
 //! small blocking RESP client `redlink ctl` speaks it with.
 //!
 //! Modules: `block` (claiming an address block), `certs` (the world's CA and cache certificates),
@@ -33,7 +34,10 @@ mod state;
 
 pub use block::BlockLock;
 pub use certs::{WorldCa, certificate_names};
-pub use control::{ControlListener, ControlOptions, ControlServer, EVENTS_CHANNEL};
+pub use control::{
+    ControlLimits, ControlListener, ControlOptions, ControlServer, EVENTS_CHANNEL,
+    generate_password as generate_control_password,
+};
 pub use control_client::{ControlClient, ControlClientError, Value};
 pub use error::RuntimeError;
 pub use events::{Event, EventStream};

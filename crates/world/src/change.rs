@@ -390,6 +390,32 @@ pub enum Change {
     RemoveToxic(String),
 }
 
+/// The changes' names, as written in TOML and JSON (`{"approve": …}`), in declaration order.
+pub const NAMES: &[&str] = &[
+    "link",
+    "unlink",
+    "resolution_policy",
+    "add_zone",
+    "remove_zone",
+    "add_record",
+    "remove_record",
+    "approve",
+    "reject",
+    "disconnect",
+    "endpoint_state",
+    "create_endpoint",
+    "delete_endpoint",
+    "public_access",
+    "add_rule",
+    "remove_rule",
+    "stop",
+    "start",
+    "config",
+    "forwarder_answer",
+    "add_toxic",
+    "remove_toxic",
+];
+
 fn endpoint_address(world: &World, endpoint: &str) -> Result<Ipv4Addr, WorldError> {
     world
         .private_endpoint(endpoint)
@@ -413,6 +439,34 @@ fn one_address(
 }
 
 impl Change {
+    /// The change's name, as written in TOML and JSON (one of [`NAMES`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::Link(_) => "link",
+            Change::Unlink(_) => "unlink",
+            Change::ResolutionPolicy(_) => "resolution_policy",
+            Change::AddZone(_) => "add_zone",
+            Change::RemoveZone(_) => "remove_zone",
+            Change::AddRecord(_) => "add_record",
+            Change::RemoveRecord(_) => "remove_record",
+            Change::Approve(_) => "approve",
+            Change::Reject(_) => "reject",
+            Change::Disconnect(_) => "disconnect",
+            Change::EndpointState(_) => "endpoint_state",
+            Change::CreateEndpoint(_) => "create_endpoint",
+            Change::DeleteEndpoint(_) => "delete_endpoint",
+            Change::PublicAccess(_) => "public_access",
+            Change::AddRule(_) => "add_rule",
+            Change::RemoveRule(_) => "remove_rule",
+            Change::Stop(_) => "stop",
+            Change::Start(_) => "start",
+            Change::Config(_) => "config",
+            Change::ForwarderAnswer(_) => "forwarder_answer",
+            Change::AddToxic(_) => "add_toxic",
+            Change::RemoveToxic(_) => "remove_toxic",
+        }
+    }
+
     /// Applies the change to `world` (completely, or not at all with an error) and says what it did.
     pub fn apply(&self, world: &mut World) -> Result<String, WorldError> {
         Ok(match self {

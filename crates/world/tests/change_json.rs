@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use redlink_world::change::{
-    ConfigChange, ForwarderAnswerChange, LinkChange, NewEndpoint, PolicyChange, PublicAccessChange,
-    RecordChange, RecordRef, RuleChange, StateChange, ToxicChange, ZoneNetwork,
+    ConfigChange, ForwarderAnswerChange, LinkChange, NAMES, NewEndpoint, PolicyChange,
+    PublicAccessChange, RecordChange, RecordRef, RuleChange, StateChange, ToxicChange, ZoneNetwork,
 };
 use redlink_world::scenario::ToxicKindName;
 use redlink_world::toxic::ToxicDirection;
@@ -279,6 +279,7 @@ proptest! {
         let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
         let keys: Vec<&String> = value.as_object().expect("an object").keys().collect();
         prop_assert_eq!(keys, vec![variant(&c)]);
+        prop_assert_eq!(c.name(), variant(&c));
     }
 
     #[test]
@@ -324,6 +325,9 @@ fn the_documented_examples_parse_and_cover_every_variant() {
         seen.insert(variant(&c));
     }
     assert_eq!(seen.len(), VARIANTS, "{seen:?}");
+    let mut names: Vec<&str> = NAMES.to_vec();
+    names.sort_unstable();
+    assert_eq!(names, seen.into_iter().collect::<Vec<_>>(), "change::NAMES");
 }
 
 #[test]

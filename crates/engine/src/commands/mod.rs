@@ -398,12 +398,13 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(name) = args.first() else {
         return;
     };
-    if !ctx.in_exec && (is(name, "post") || is(name, "host:")) {
+    if !ctx.in_exec && crate::session::is_cross_protocol(name) {
         // Redis's securityWarningCommand: an HTTP request (cross-protocol scripting) closes the
         // connection at once, dropping the replies still pending, and answers nothing.
         tracing::warn!(
             client = ctx.client.handle.id,
-            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted."
+            "{}",
+            crate::session::CROSS_PROTOCOL_WARNING
         );
         ctx.out.buf.clear();
         ctx.client.close_after_reply = true;
