@@ -8,7 +8,6 @@
 
 use redlink_engine::session::{NOAUTH, arity_error, subscribed_mode_error};
 use redlink_world::Change;
-use redlink_world::change::NAMES;
 
 use super::session::{self, Reply, Session};
 use crate::running::RunningWorld;
@@ -190,13 +189,14 @@ fn json_reply<T: serde::Serialize>(what: &str, value: &T) -> Reply {
     }
 }
 
-/// Parses `WORLD.CHANGE`'s argument.
+/// Parses `WORLD.CHANGE`'s argument; serde's message says what is wrong (an unknown change lists
+/// the known ones), with an example when the text is not JSON at all.
 pub(super) fn parse_change(json: &str) -> Result<Change, String> {
-    serde_json::from_str::<Change>(json).map_err(|e| {
-        format!(
-            "not a change: {e} (one of {}, e.g. {{\"approve\":\"pe-hub\"}} or {{\"link\":{{\"zone\":\"…\",\"network\":\"spoke\"}}}})",
-            NAMES.join(", ")
-        )
+    serde_json::from_str::<Change>(json).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!(
+            "not a change: {e} (JSON such as {{\"approve\":\"pe-hub\"}} or {{\"link\":{{\"zone\":\"…\",\"network\":\"spoke\"}}}})"
+        ),
+        _ => format!("not a change: {e}"),
     })
 }
 
@@ -253,6 +253,13 @@ mod tests {
     fn a_bad_change_says_what_changes_exist() {
         let e = parse_change(r#"{"aprove":"pe-hub"}"#).expect_err("unknown change");
         assert!(e.contains("unknown variant `aprove`"), "{e}");
-        assert!(e.contains("approve, reject"), "{e}");
+        assert!(e.contains("expected one of `link`"), "{e}");
+        let e = parse_change(r#"{"link":{"zone":"z"}}"#).expect_err("incomplete");
+        assert_eq!(
+            e,
+            "not a change: missing field `network` at line 1 column 20"
+        );
+        let e = parse_change("approve pe-hub").expect_err("not JSON");
+        assert!(e.contains("JSON such as"), "{e}");
     }
 }
