@@ -73,11 +73,9 @@ pub mod err {
     /// Missing key (RENAME).
     pub const NO_SUCH_KEY: Error = Error(Borrowed("ERR no such key"));
     /// Not authenticated.
-    pub const NOAUTH: Error = Error(Borrowed("NOAUTH Authentication required."));
+    pub const NOAUTH: Error = Error(Borrowed(crate::session::NOAUTH));
     /// Wrong password.
-    pub const WRONGPASS: Error = Error(Borrowed(
-        "WRONGPASS invalid username-password pair or user is disabled.",
-    ));
+    pub const WRONGPASS: Error = Error(Borrowed(crate::session::WRONGPASS));
     /// SELECT out of range.
     pub const DB_RANGE: Error = Error(Borrowed("ERR DB index is out of range"));
     /// A string would grow past proto-max-bulk-len.
@@ -345,10 +343,7 @@ impl<'a> Ctx<'a> {
 
 /// The "wrong number of arguments" error for a command.
 pub fn arity_error(name: &str) -> Error {
-    Error::msg(format!(
-        "ERR wrong number of arguments for '{}' command",
-        name.to_ascii_lowercase()
-    ))
+    Error::msg(crate::session::arity_error(name))
 }
 
 /// "wrong number of arguments" for a container's subcommand (`client|kill`).
