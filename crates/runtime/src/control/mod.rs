@@ -4,12 +4,12 @@
 //!
 //! One vocabulary: a change is a [`redlink_world::Change`] sent as JSON with `WORLD.CHANGE <json>`
 //! (what `redlink ctl` sends; the shape is documented in [`redlink_world::change`]) and applied
-//! through [`RunningWorld::apply_change`], the one path of timeline steps too, so DNS answers,
+//! through [`crate::RunningWorld::apply_change`], the one path of timeline steps too, so DNS answers,
 //! verdicts, resets of open connections and the state file follow at once. Reads are
 //! `WORLD.JSON`, `WORLD.STATE`, `WORLD.COUNTS`; `SUBSCRIBE redlink:events` streams the world's
 //! [`crate::Event`]s as JSON strings in the pub/sub push format.
 //!
-//! - [`server`]: the listener, the connection limit ([`ControlLimits::max_connections`]: the next
+//! - `server`: the listener, the connection limit ([`ControlLimits::max_connections`]: the next
 //!   connection gets `-ERR max number of clients reached` and is closed, so the control port can
 //!   never take the file descriptors the world's data path needs).
 //! - `session`: one connection, read with the engine's own request reader
