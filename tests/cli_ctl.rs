@@ -164,6 +164,86 @@ fn ctl_shows_az_json_and_changes_the_world() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nope"));
 
+    // Changes go as JSON Changes: public access with a blocked action, a bad value is bad input.
+    let redis = json(&ctl(
+        &state,
+        &[
+            "redis",
+            "update",
+            "--name",
+            "contoso",
+            "--set",
+            "publicNetworkAccess=disabled",
+            "--set",
+            "publicBlockedAction=reset",
+        ],
+    ));
+    assert_eq!(redis["publicNetworkAccess"], "Disabled");
+    let bad = ctl(
+        &state,
+        &[
+            "redis",
+            "update",
+            "--name",
+            "contoso",
+            "--set",
+            "redisConfiguration.maxclients=lots",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("lots"));
+    let done = ctl(&state, &["raw", "WORLD.CHANGE", r#"{"approve":"pe-hub"}"#]);
+    assert!(
+        String::from_utf8_lossy(&done.stdout).contains("Rejected → Approved"),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+
+    // The control API asks for the password `up` generated into the state file; ctl finds it
+    // there, also with --control.
+    let text = std::fs::read_to_string(&state).expect("state file");
+    let file: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let password = file["control_password"]
+        .as_str()
+        .expect("a control password");
+    assert_eq!(password.len(), 32);
+    let control = file["control"].as_str().expect("control");
+    {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(control).expect("control connects");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        c.write_all(b"WORLD.JSON\r\n").expect("write");
+        let mut buf = [0u8; 64];
+        let n = c.read(&mut buf).expect("a reply");
+        assert_eq!(&buf[..n], b"-NOAUTH Authentication required.\r\n");
+        c.write_all(format!("AUTH {password}\r\nPING\r\n").as_bytes())
+            .expect("write");
+        let mut got = Vec::new();
+        while got.len() < 12 {
+            let n = c.read(&mut buf).expect("replies");
+            assert!(n > 0, "closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"+OK\r\n+PONG\r\n");
+    }
+    let pe = json(&ctl(
+        &state,
+        &[
+            "--control",
+            control,
+            "network",
+            "private-endpoint",
+            "show",
+            "--name",
+            "pe-hub",
+        ],
+    ));
+    assert_eq!(pe["name"], "pe-hub");
+    let wrong = ctl(&state, &["--password", "nope", "status"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("WRONGPASS"));
+
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_file(&state);

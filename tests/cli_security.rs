@@ -6,6 +6,7 @@
 //! Linux only; every run is bounded in time.
 #![cfg(target_os = "linux")]
 
+#[path = "../crates/engine/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read};

@@ -3,6 +3,7 @@
 //! CONFIG GET reports the effective value, and every client beyond gets
 //! `-ERR max number of clients reached` and is closed instead of hanging in the accept queue.
 
+#[path = "../crates/engine/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

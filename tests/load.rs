@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::resp;
 use redlink_runtime::{RunningWorld, UpOptions};
-use redlink_world::timeline::RuleChange;
+use redlink_world::change::RuleChange;
 use redlink_world::{Change, DenyAs, RuleAction, Scenario};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};

@@ -1,11 +1,13 @@
 //! `redlink ctl [--control ADDR | --state-file F] NOUN... VERB --flags`: drives a running
 //! `redlink up` through its control API with the Azure CLI's nouns, verbs and flags, and prints
-//! az-shaped JSON (camelCase, see `cli::az`). Changes go through the control API's commands (one
-//! per timeline change); reads take `WORLD.JSON` / `WORLD.STATE` and shape them here.
+//! az-shaped JSON (camelCase, see `cli::az`). Each change is built here as a
+//! [`redlink_world::Change`], the timeline's vocabulary, and sent as JSON (`WORLD.CHANGE <json>`);
+//! reads take `WORLD.JSON` / `WORLD.STATE` and shape them here.
 //!
 //! The world is found from `--control`, else the state file (`--state-file`, `$REDLINK_STATE`, or
-//! the pointer `up` wrote) and its `control` field. Exit codes: 0 done, 1 the world refused or is
-//! unreachable, 2 bad input.
+//! the pointer `up` wrote) and its `control` field; the password from `--password`, else the state
+//! file's `control_password`. Exit codes: 0 done, 1 the world refused or is unreachable, 2 bad
+//! input.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +16,12 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use redlink_runtime::{ControlClient, StateFile, Value, locate_state_file};
-use redlink_world::World;
+use redlink_world::change::{
+    ConfigChange, LinkChange, PolicyChange, PublicAccessChange, RecordChange, RecordRef,
+    ZoneNetwork,
+};
+use redlink_world::{BlockedAction, Change, PublicNetworkAccess, ResolutionPolicy, World};
+use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use crate::cli::{az, say};
@@ -31,7 +38,7 @@ pub struct CtlArgs {
     /// The world's state file (default: $REDLINK_STATE, else the one `up` points at).
     #[arg(long, value_name = "F", global = true)]
     pub state_file: Option<PathBuf>,
-    /// The control API's password (`up --control-password`).
+    /// The control API's password (default: the state file's `control_password`).
     #[arg(
         long,
         value_name = "P",
@@ -324,26 +331,40 @@ pub fn main(args: CtlArgs) -> ExitCode {
     }
 }
 
-/// The control address: `--control`, else the state file's `control`.
-fn control_address(args: &CtlArgs) -> Result<SocketAddr, Failure> {
+/// The control address and password: `--control`, else the state file's `control`; `--password`,
+/// else the state file's `control_password` (with `--control`, when the state file names the same
+/// address).
+fn control_address(args: &CtlArgs) -> Result<(SocketAddr, Option<String>), Failure> {
+    let read_state = || -> Result<(PathBuf, StateFile), Failure> {
+        let path = locate_state_file(args.state_file.as_deref()).map_err(Failure::World)?;
+        let state = StateFile::read(&path)
+            .map_err(|e| Failure::World(format!("cannot read {}: {e}", path.display())))?;
+        Ok((path, state))
+    };
     if let Some(a) = args.control {
-        return Ok(a);
+        let password = args.password.clone().or_else(|| {
+            read_state().ok().and_then(|(_, s)| {
+                (s.control.as_deref() == Some(a.to_string().as_str()))
+                    .then_some(s.control_password)
+                    .flatten()
+            })
+        });
+        return Ok((a, password));
     }
-    let path = locate_state_file(args.state_file.as_deref()).map_err(Failure::World)?;
-    let state = StateFile::read(&path)
-        .map_err(|e| Failure::World(format!("cannot read {}: {e}", path.display())))?;
+    let (path, state) = read_state()?;
     let control = state.control.ok_or_else(|| {
         Failure::World(format!(
             "{} has no control address (is that world's `redlink up` recent enough?)",
             path.display()
         ))
     })?;
-    control.parse().map_err(|_| {
+    let addr = control.parse().map_err(|_| {
         Failure::World(format!(
             "{}: bad control address {control:?}",
             path.display()
         ))
-    })
+    })?;
+    Ok((addr, args.password.clone().or(state.control_password)))
 }
 
 /// A connected, authenticated client.
@@ -353,9 +374,9 @@ struct Session {
 
 impl Session {
     fn open(args: &CtlArgs) -> Result<Session, Failure> {
-        let addr = control_address(args)?;
+        let (addr, password) = control_address(args)?;
         let mut client = ControlClient::connect(addr, TIMEOUT)?;
-        if let Some(p) = &args.password {
+        if let Some(p) = password.as_deref().filter(|p| !p.is_empty()) {
             client.call(&["AUTH", p])?;
         }
         Ok(Session { client })
@@ -371,9 +392,12 @@ impl Session {
         serde_json::from_str(&text).map_err(|e| Failure::World(format!("bad state JSON: {e}")))
     }
 
-    /// Applies a change; a refusal by the world (unknown name…) is bad input.
-    fn change(&mut self, args: &[&str]) -> Result<String, Failure> {
-        match self.client.call_text(args) {
+    /// Applies a change (sent as JSON, `WORLD.CHANGE`); a refusal by the world (unknown name…)
+    /// is bad input.
+    fn change(&mut self, change: Change) -> Result<String, Failure> {
+        let json = serde_json::to_string(&change)
+            .map_err(|e| Failure::World(format!("cannot encode the change: {e}")))?;
+        match self.client.call_text(&["WORLD.CHANGE", &json]) {
             Ok(done) => Ok(done),
             Err(redlink_runtime::ControlClientError::Server(e)) => Err(Failure::Input(
                 e.strip_prefix("ERR ").unwrap_or(&e).to_owned(),
@@ -388,6 +412,25 @@ fn print(json: &Json) {
         "{}",
         serde_json::to_string_pretty(json).unwrap_or_else(|_| json.to_string())
     );
+}
+
+/// A value of a serde enum by its spelling (`NxDomainRedirect`, `Disabled`, `drop`…), ignoring case.
+fn choice<T: DeserializeOwned>(what: &str, text: &str, choices: &[&str]) -> Result<T, Failure> {
+    let spelled = choices
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(text))
+        .ok_or_else(|| {
+            Failure::Input(format!(
+                "{what} {text:?} is not one of {}",
+                choices.join(", ")
+            ))
+        })?;
+    serde_json::from_value(Json::String((*spelled).to_owned()))
+        .map_err(|e| Failure::Input(format!("{what} {text:?}: {e}")))
+}
+
+fn policy(text: &str) -> Result<ResolutionPolicy, Failure> {
+    choice("resolution policy", text, &["Default", "NxDomainRedirect"])
 }
 
 fn not_found(kind: &str, name: &str) -> Failure {
@@ -447,14 +490,14 @@ fn network(s: &mut Session, n: &NetworkCommand) -> Result<(), Failure> {
             print(&Json::Array(list));
         }
         NetworkCommand::Connection(c) => {
-            let (verb, a) = match c {
-                PecCommand::Approve(a) => (Some("PE.APPROVE"), a),
-                PecCommand::Reject(a) => (Some("PE.REJECT"), a),
-                PecCommand::Delete(a) => (Some("PE.DISCONNECT"), a),
+            let (change, a) = match c {
+                PecCommand::Approve(a) => (Some(Change::Approve(a.name.clone())), a),
+                PecCommand::Reject(a) => (Some(Change::Reject(a.name.clone())), a),
+                PecCommand::Delete(a) => (Some(Change::Disconnect(a.name.clone())), a),
                 PecCommand::Show(a) => (None, a),
             };
-            if let Some(verb) = verb {
-                s.change(&[verb, &a.name])?;
+            if let Some(change) = change {
+                s.change(change)?;
             }
             let world = s.world()?;
             let pe = world
@@ -479,17 +522,13 @@ fn zone_of<'w>(world: &'w World, name: &str) -> Result<&'w redlink_world::DnsZon
 fn private_dns(s: &mut Session, d: &DnsCommand) -> Result<(), Failure> {
     match d {
         DnsCommand::Zone(z) => match z {
-            ZoneCommand::Create(a) | ZoneCommand::Delete(a) => {
-                let verb = if matches!(z, ZoneCommand::Create(_)) {
-                    "ZONE.CREATE"
-                } else {
-                    "ZONE.DELETE"
-                };
-                s.change(&[verb, &a.name])?;
-                if verb == "ZONE.CREATE" {
-                    let world = s.world()?;
-                    print(&az::zone(zone_of(&world, &a.name)?));
-                }
+            ZoneCommand::Create(a) => {
+                s.change(Change::AddZone(a.name.clone()))?;
+                let world = s.world()?;
+                print(&az::zone(zone_of(&world, &a.name)?));
+            }
+            ZoneCommand::Delete(a) => {
+                s.change(Change::RemoveZone(a.name.clone()))?;
             }
             ZoneCommand::Show(a) => {
                 let world = s.world()?;
@@ -503,12 +542,22 @@ fn private_dns(s: &mut Session, d: &DnsCommand) -> Result<(), Failure> {
         DnsCommand::Link(LinkCommand::Vnet(v)) => vnet(s, v)?,
         DnsCommand::RecordSet(RecordSetCommand::A(a)) => match a {
             ARecordCommand::AddRecord(r) | ARecordCommand::RemoveRecord(r) => {
-                let address = r.ipv4_address.to_string();
-                if matches!(a, ARecordCommand::AddRecord(_)) {
-                    s.change(&["RECORD.ADD", &r.zone_name, &r.record_set_name, &address])?;
+                let (zone, name) = (r.zone_name.clone(), r.record_set_name.clone());
+                s.change(if matches!(a, ARecordCommand::AddRecord(_)) {
+                    Change::AddRecord(RecordChange {
+                        zone,
+                        name,
+                        address: Some(r.ipv4_address),
+                        endpoint: None,
+                        ttl: None,
+                    })
                 } else {
-                    s.change(&["RECORD.REMOVE", &r.zone_name, &r.record_set_name, &address])?;
-                }
+                    Change::RemoveRecord(RecordRef {
+                        zone,
+                        name,
+                        address: Some(r.ipv4_address),
+                    })
+                })?;
                 let world = s.world()?;
                 let zone = zone_of(&world, &r.zone_name)?;
                 print(&az::record_set(zone, &r.record_set_name));
@@ -569,27 +618,36 @@ fn vnet(s: &mut Session, v: &VnetCommand) -> Result<(), Failure> {
                     "--registration-enabled true is not simulated (register records with record-set a add-record)".to_owned(),
                 ));
             }
-            let policy = resolution_policy.as_deref().unwrap_or("Default");
-            s.change(&[
-                "ZONE.LINK",
-                &link.zone_name,
-                virtual_network,
-                policy,
-                &link.name,
-            ])?;
+            let resolution_policy = resolution_policy
+                .as_deref()
+                .map_or(Ok(ResolutionPolicy::Default), policy)?;
+            s.change(Change::Link(LinkChange {
+                zone: link.zone_name.clone(),
+                network: virtual_network.clone(),
+                name: Some(link.name.clone()),
+                resolution_policy,
+            }))?;
             show(s, &link.zone_name, &link.name)
         }
         VnetCommand::Delete { link, .. } => {
             let network = network_of(s, link)?;
-            s.change(&["ZONE.UNLINK", &link.zone_name, &network])?;
+            s.change(Change::Unlink(ZoneNetwork {
+                zone: link.zone_name.clone(),
+                network,
+            }))?;
             Ok(())
         }
         VnetCommand::Update {
             link,
             resolution_policy,
         } => {
+            let policy = policy(resolution_policy)?;
             let network = network_of(s, link)?;
-            s.change(&["ZONE.POLICY", &link.zone_name, &network, resolution_policy])?;
+            s.change(Change::ResolutionPolicy(PolicyChange {
+                zone: link.zone_name.clone(),
+                network,
+                policy,
+            }))?;
             show(s, &link.zone_name, &link.name)
         }
         VnetCommand::Show { link } => show(s, &link.zone_name, &link.name),
@@ -617,10 +675,21 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
                     "publicNetworkAccess" => access = Some(value),
                     "publicBlockedAction" => blocked = Some(value),
                     "redisConfiguration.maxclients" | "maxclients" => {
-                        s.change(&["CACHE.SET", name, "maxclients", value])?;
+                        let n = value.parse().map_err(|_| {
+                            Failure::Input(format!("maxclients {value:?} is not a number"))
+                        })?;
+                        s.change(Change::Config(ConfigChange {
+                            cache: name.clone(),
+                            requirepass: None,
+                            maxclients: Some(n),
+                        }))?;
                     }
                     "requirepass" | "redisConfiguration.requirepass" => {
-                        s.change(&["CACHE.SET", name, "requirepass", value])?;
+                        s.change(Change::Config(ConfigChange {
+                            cache: name.clone(),
+                            requirepass: Some(value.to_owned()),
+                            maxclients: None,
+                        }))?;
                     }
                     other => {
                         return Err(Failure::Input(format!(
@@ -630,11 +699,26 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
                 }
             }
             match (access, blocked) {
-                (Some(a), Some(b)) => {
-                    s.change(&["CACHE.SET", name, "publicNetworkAccess", a, b])?;
-                }
-                (Some(a), None) => {
-                    s.change(&["CACHE.SET", name, "publicNetworkAccess", a])?;
+                (Some(a), b) => {
+                    let access = choice::<PublicNetworkAccess>(
+                        "publicNetworkAccess",
+                        a,
+                        &["Enabled", "Disabled"],
+                    )?;
+                    let blocked_action = b
+                        .map(|b| {
+                            choice::<BlockedAction>(
+                                "publicBlockedAction",
+                                b,
+                                &["refuse", "drop", "reset", "blackhole"],
+                            )
+                        })
+                        .transpose()?;
+                    s.change(Change::PublicAccess(PublicAccessChange {
+                        cache: name.clone(),
+                        access,
+                        blocked_action,
+                    }))?;
                 }
                 (None, Some(_)) => {
                     return Err(Failure::Input(
@@ -646,11 +730,11 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
             name
         }
         RedisCommand::Stop(a) => {
-            s.change(&["CACHE.STOP", &a.name])?;
+            s.change(Change::Stop(a.name.clone()))?;
             &a.name
         }
         RedisCommand::Start(a) => {
-            s.change(&["CACHE.START", &a.name])?;
+            s.change(Change::Start(a.name.clone()))?;
             &a.name
         }
         RedisCommand::Show(a) => &a.name,

@@ -1,6 +1,7 @@
 //! `redlink up [SCENARIO] [--state-file F] [--for DURATION] [--speed N] [--control ADDR]
 //! [--control-password P] [--events FILE [--events-max-size SIZE]]`: brings a world up (the
-//! embedded quickstart without SCENARIO) with its control API (`redlink ctl`, any Redis client),
+//! embedded quickstart without SCENARIO) with its control API (`redlink ctl`, any Redis client; a
+//! generated password in the state file unless `--control-password` gives one, or `''` none),
 //! prints where everything is and commands to try, writes events as JSON lines to `--events`
 //! (bounded: FILE is renamed FILE.1 when it reaches the size, so the two never hold more than
 //! twice it), runs the scenario's timeline paced in
@@ -16,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redlink_runtime::{
-    ControlListener, ControlServer, EndpointKind, EventStream, RunningWorld, StateFile, UpOptions,
+    ControlLimits, ControlListener, ControlServer, EndpointKind, EventStream, RunningWorld,
+    StateFile, UpOptions, generate_control_password,
 };
 use redlink_world::{Scenario, Verdict, quickstart};
 
@@ -43,7 +45,8 @@ pub struct UpArgs {
     /// Where the control API listens (loopback only; default 127.0.0.1 on a free port).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
-    /// Require this password (AUTH) on the control API.
+    /// The control API's password (AUTH). Default: a generated one, written to the state file's
+    /// `control_password` (where `redlink ctl` finds it); `''` requires none.
     #[arg(
         long,
         value_name = "P",
@@ -141,10 +144,22 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let control_password = match args.control_password.as_deref() {
+        Some("") => None,
+        Some(p) => Some(p.to_owned()),
+        None => match generate_control_password() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("redlink up: cannot generate the control password: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let options = UpOptions {
         state_file: args.state_file.clone(),
         direct_engines: args.direct_engines,
         control: Some(control.addr()),
+        control_password: control_password.clone(),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {
@@ -169,7 +184,7 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         let world = world.clone();
         async move { world.watch_engines().await }
     });
-    let control = control.serve(world.clone(), args.control_password.clone());
+    let control = control.serve(world.clone(), control_password, ControlLimits::default());
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
     let timeline = timeline::run(&world, &scenario, args.speed);
@@ -319,6 +334,12 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
     let _ = writeln!(out, "state file: {}", world.state_file().display());
     let _ = writeln!(out, "CA:         {}", world.ca_file().display());
     match &state.control {
+        Some(c) if state.control_password.is_some() => {
+            let _ = writeln!(
+                out,
+                "control:    {c}    (redlink ctl …; other clients AUTH with the state file's control_password)"
+            );
+        }
         Some(c) => {
             let _ = writeln!(
                 out,

@@ -10,7 +10,8 @@
 //! Layout: `protocol` (wire format), `store` (keyspace), `commands` (the command table, one module per
 //! family), `conn` (one connection's loop), `client` (client registry), `server` (listeners),
 //! `tls` (rustls and generated certificates), `config` (options), `info` (INFO text), `alloc`
-//! (allocator-counted `used_memory`), `evict` (`maxmemory` and its eviction policies).
+//! (allocator-counted `used_memory`), `evict` (`maxmemory` and its eviction policies), `session`
+//! (request reading and connection guards shared with other RESP servers: the control API).
 
 pub mod acl;
 pub mod alloc;
@@ -30,6 +31,7 @@ pub mod rdb;
 pub mod scripting;
 pub mod server;
 pub mod spec;
+pub mod session;
 pub mod store;
 pub mod tls;
 pub mod tracking;

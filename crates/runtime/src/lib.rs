@@ -9,9 +9,10 @@
 //! network's client address, TLS, AUTH, PING, with the evidence of each step (the client steps and
 //! the names of their failures are `redlink_client`'s, shared with the scenario checker).
 //!
-//! [`control`] is the control API (a RESP server on loopback applying [`redlink_world::Change`]s
-//! through [`RunningWorld::apply_change`], and streaming [`events`]); [`control_client`] is the
-//! small blocking RESP client `redlink ctl` speaks it with (its RESP reader is `redlink_client`'s).
+//! [`control`] is the control API (a RESP server on loopback, read with the engine's request
+//! reader, applying [`redlink_world::Change`]s sent as JSON through [`RunningWorld::apply_change`],
+//! and streaming [`events`]); [`control_client`] is the small blocking RESP client `redlink ctl`
+//! speaks it with (its RESP reader is `redlink_client`'s).
 //!
 //! Modules: `block` (claiming an address block), `certs` (the world's CA and cache certificates),
 //! `engines` (an engine per cache), `direct` (optional direct engine ports for benchmarks),
@@ -34,7 +35,10 @@ mod state;
 
 pub use block::BlockLock;
 pub use certs::{WorldCa, certificate_names, world_ca_scope};
-pub use control::{ControlListener, ControlOptions, ControlServer, EVENTS_CHANNEL};
+pub use control::{
+    ControlLimits, ControlListener, ControlOptions, ControlServer, EVENTS_CHANNEL,
+    generate_password as generate_control_password,
+};
 pub use control_client::{ControlClient, ControlClientError, Value};
 pub use engines::disabled_commands;
 pub use error::RuntimeError;

@@ -22,6 +22,8 @@ pub struct UpOptions {
     /// The control API's address, written as the state file's `control` from the first write
     /// (bind it first with [`crate::ControlListener::bind`]).
     pub control: Option<std::net::SocketAddr>,
+    /// The control API's password, written as the state file's `control_password` with `control`.
+    pub control_password: Option<String>,
 }
 
 impl Default for UpOptions {
@@ -32,6 +34,7 @@ impl Default for UpOptions {
             block: None,
             direct_engines: false,
             control: None,
+            control_password: None,
         }
     }
 }

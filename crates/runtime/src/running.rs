@@ -238,6 +238,7 @@ impl RunningWorld {
             },
         );
         state.control = options.control.map(|a| a.to_string());
+        state.control_password = options.control.and(options.control_password.clone());
         let written = write_atomically(&files.ca, ca.cert_pem().as_bytes(), 0o644)
             .and_then(|()| files.write(&state));
         if let Err(e) = written {
@@ -347,6 +348,7 @@ impl RunningWorld {
             }
         }
         let control = inner.state.control.take();
+        let control_password = inner.state.control_password.take();
         inner.state = StateFile::describe(
             &next,
             &Whereabouts {
@@ -359,6 +361,7 @@ impl RunningWorld {
             },
         );
         inner.state.control = control;
+        inner.state.control_password = control_password;
         self.files.write(&inner.state)?;
         applied?;
         Ok(out)
@@ -481,10 +484,16 @@ impl RunningWorld {
         }
     }
 
-    /// Records the control API's address in the state file (`control`) and rewrites it.
-    pub async fn set_control(&self, control: Option<SocketAddr>) -> Result<(), RuntimeError> {
+    /// Records the control API's address and password in the state file (`control`,
+    /// `control_password`) and rewrites it.
+    pub async fn set_control(
+        &self,
+        control: Option<SocketAddr>,
+        password: Option<String>,
+    ) -> Result<(), RuntimeError> {
         let mut inner = self.inner.lock().await;
         inner.state.control = control.map(|a| a.to_string());
+        inner.state.control_password = control.and(password);
         self.files.write(&inner.state)
     }
 

@@ -33,6 +33,11 @@ use crate::error::RuntimeError;
 pub struct StateFile {
     /// The control API's address (`127.0.0.1:PORT`); `null` when none runs.
     pub control: Option<String>,
+    /// Extra: the password the control API asks for with AUTH (`redlink up` generates one unless
+    /// `--control-password` says otherwise); absent when it asks for none. Why the state file must
+    /// be readable by its owner only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_password: Option<String>,
     /// The world's CA certificate (PEM): what TLS clients trust.
     pub ca: PathBuf,
     /// Networks by name.
@@ -270,6 +275,7 @@ impl StateFile {
         }
         StateFile {
             control: None,
+            control_password: None,
             ca: at.ca.to_path_buf(),
             networks,
             caches,

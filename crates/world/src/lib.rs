@@ -7,12 +7,15 @@
 //! - [`World::endpoints`] and [`verdict()`]: what each endpoint's address:port does with a connection
 //!   from a [`Source`] (route to the cache's engine, refuse, drop, reset, blackhole) and why.
 //! - [`Toxic`]: faults on routed paths (latency, bandwidth, slicer, reset after bytes, timeout).
+//! - [`Change`]: the one vocabulary of world changes (timeline steps, the control API, `ctl`),
+//!   serde in TOML and JSON.
 //! - [`Expectation`] and [`TimelineStep`]: what clients must see, and the timeline of changes
 //!   (`[[expect]]`, `[[step]]`), validated by replaying the timeline on the world.
 //! - [`quickstart()`]: the embedded quickstart world.
 
 pub mod address;
 mod build;
+pub mod change;
 pub mod endpoint;
 pub mod error;
 pub mod expect;
@@ -29,6 +32,7 @@ pub mod ttl;
 pub mod verdict;
 
 pub use address::AddressPlan;
+pub use change::Change;
 pub use endpoint::{Endpoint, EndpointId, PUBLIC_ENDPOINT};
 pub use error::{ScenarioError, ScenarioErrorKind, WorldError};
 pub use expect::{
@@ -47,6 +51,6 @@ pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,
 };
 pub use scenario::Scenario;
-pub use timeline::{Change, PlacedChange, Step as TimelineStep};
+pub use timeline::{PlacedChange, Step as TimelineStep};
 pub use toxic::{Toxic, ToxicDirection, ToxicKind};
 pub use verdict::{HOST_ADDRESS, Source, Verdict, verdict};

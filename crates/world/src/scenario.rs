@@ -77,7 +77,7 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::address::is_loopback;
@@ -431,7 +431,7 @@ pub struct NetworkRuleSpec {
 }
 
 /// The `kind` of a `[[toxic]]` table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToxicKindName {
     /// `latency_ms`, `jitter_ms`.
@@ -489,54 +489,7 @@ pub struct ToxicSpec {
 impl ToxicSpec {
     /// The toxic's kind with its parameters, or why the table does not describe one.
     pub fn toxic_kind(&self) -> Result<ToxicKind, String> {
-        let given: Vec<(&str, Option<u64>)> = vec![
-            ("latency_ms", self.latency_ms),
-            ("jitter_ms", self.jitter_ms),
-            ("rate_kbps", self.rate_kbps),
-            ("avg_size", self.avg_size),
-            ("delay_us", self.delay_us),
-            ("bytes", self.bytes),
-            ("timeout_ms", self.timeout_ms),
-        ];
-        let (kind, allowed): (&str, &[&str]) = match self.kind.get_ref() {
-            ToxicKindName::Latency => ("latency", &["latency_ms", "jitter_ms"]),
-            ToxicKindName::Bandwidth => ("bandwidth", &["rate_kbps"]),
-            ToxicKindName::Slicer => ("slicer", &["avg_size", "delay_us"]),
-            ToxicKindName::ResetAfter => ("reset_after", &["bytes"]),
-            ToxicKindName::Timeout => ("timeout", &["timeout_ms"]),
-        };
-        if let Some((field, _)) = given
-            .iter()
-            .find(|(f, v)| v.is_some() && !allowed.contains(f))
-        {
-            return Err(format!(
-                "toxic {}: {field} does not apply to kind {kind} (it takes {})",
-                self.name.get_ref(),
-                allowed.join(", ")
-            ));
-        }
-        let need = |field: &str, v: Option<u64>| {
-            v.ok_or_else(|| format!("toxic {}: kind {kind} needs {field}", self.name.get_ref()))
-        };
-        Ok(match self.kind.get_ref() {
-            ToxicKindName::Latency => ToxicKind::Latency {
-                latency_ms: need("latency_ms", self.latency_ms)?,
-                jitter_ms: self.jitter_ms.unwrap_or(0),
-            },
-            ToxicKindName::Bandwidth => ToxicKind::Bandwidth {
-                rate_kbps: need("rate_kbps", self.rate_kbps)?,
-            },
-            ToxicKindName::Slicer => ToxicKind::Slicer {
-                avg_size: need("avg_size", self.avg_size)?,
-                delay_us: self.delay_us.unwrap_or(0),
-            },
-            ToxicKindName::ResetAfter => ToxicKind::ResetAfter {
-                bytes: need("bytes", self.bytes)?,
-            },
-            ToxicKindName::Timeout => ToxicKind::Timeout {
-                timeout_ms: need("timeout_ms", self.timeout_ms)?,
-            },
-        })
+        crate::change::ToxicChange::from(self).toxic_kind()
     }
 }
 

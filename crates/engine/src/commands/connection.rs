@@ -76,9 +76,7 @@ fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match args.len() {
         2 => {
             if ctx.engine.acl.user("default").is_some_and(|u| u.nopass) {
-                return Err(Error::from(
-                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-                ));
+                return Err(Error::from(crate::session::AUTH_WITHOUT_PASSWORD));
             }
             authenticate(ctx, "auth", b"default", args[1])?;
         }
@@ -122,9 +120,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         authenticate(ctx, "hello", user, pass)?;
     }
     if !ctx.client.authenticated && ctx.engine.hot.auth_required.load(Ordering::Relaxed) {
-        return Err(Error::from(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
-        ));
+        return Err(Error::from(crate::session::NOAUTH_HELLO));
     }
     if let Some(n) = name {
         validate_name(n)?;

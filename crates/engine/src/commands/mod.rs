@@ -76,11 +76,9 @@ pub mod err {
     /// Missing key (RENAME).
     pub const NO_SUCH_KEY: Error = Error(Borrowed("ERR no such key"));
     /// Not authenticated.
-    pub const NOAUTH: Error = Error(Borrowed("NOAUTH Authentication required."));
+    pub const NOAUTH: Error = Error(Borrowed(crate::session::NOAUTH));
     /// Wrong password.
-    pub const WRONGPASS: Error = Error(Borrowed(
-        "WRONGPASS invalid username-password pair or user is disabled.",
-    ));
+    pub const WRONGPASS: Error = Error(Borrowed(crate::session::WRONGPASS));
     /// SELECT out of range.
     pub const DB_RANGE: Error = Error(Borrowed("ERR DB index is out of range"));
     /// A string would grow past proto-max-bulk-len.
@@ -287,10 +285,7 @@ impl<'a> Ctx<'a> {
 
 /// The "wrong number of arguments" error for a command.
 pub fn arity_error(name: &str) -> Error {
-    Error::msg(format!(
-        "ERR wrong number of arguments for '{}' command",
-        name.to_ascii_lowercase()
-    ))
+    Error::msg(crate::session::arity_error(name))
 }
 
 /// Redis's `addReplySubcommandSyntaxError`: what a container's handler answers when a subcommand's
@@ -344,12 +339,13 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(name) = args.first() else {
         return;
     };
-    if !ctx.in_exec && (is(name, "post") || is(name, "host:")) {
+    if !ctx.in_exec && crate::session::is_cross_protocol(name) {
         // Redis's securityWarningCommand: an HTTP request (cross-protocol scripting) closes the
         // connection at once, dropping the replies still pending, and answers nothing.
         tracing::warn!(
             client = ctx.client.handle.id,
-            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted."
+            "{}",
+            crate::session::CROSS_PROTOCOL_WARNING
         );
         ctx.out.buf.clear();
         ctx.client.close_after_reply = true;

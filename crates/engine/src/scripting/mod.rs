@@ -1197,7 +1197,7 @@ fn redis_call(
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     // A container's subcommand is looked up too (its own arity, flags and ACL), as in Redis; a
     // disabled command (`rename-command NAME ""`) is unknown.
-    let Some(cmd) = lookup(&argv[0])
+    let Some(cmd) = crate::commands::lookup(&argv[0])
         .filter(|c| !ctx.engine.disabled.contains(c.name))
         .and_then(|_| lookup_call(&refs))
     else {

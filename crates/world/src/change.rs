@@ -1,0 +1,678 @@
+//! The one vocabulary of world changes: [`Change`] is what a scenario's `[[step]]` writes
+//! (`change = [...]`), what `redlink ctl` sends to the control API (`WORLD.CHANGE <json>`), and
+//! what the timeline, the control API and the dashboard apply (through
+//! `RunningWorld::apply_change`), so a change means the same thing wherever it comes from.
+//! [`Change::apply`] mutates a [`World`] completely or not at all and says what it did.
+//!
+//! # The JSON shape (stable)
+//!
+//! A change is an object with one key, the change's name in snake_case, whose value is a string
+//! (the one name the change needs) or an object with the same keys as the TOML table; absent
+//! optional keys are left out (`null` is accepted for them too), unknown keys are refused:
+//!
+//! ```json
+//! {"approve": "pe-hub"}
+//! {"reject": "pe-hub"}            {"disconnect": "pe-hub"}         {"delete_endpoint": "pe-old"}
+//! {"endpoint_state": {"endpoint": "pe-hub", "state": "Pending"}}
+//! {"create_endpoint": {"name": "pe-2", "network": "spoke", "cache": "contoso",
+//!                      "state": "Approved", "register_in": "privatelink.redis.cache.windows.net"}}
+//! {"add_zone": "privatelink.redis.cache.windows.net"}   {"remove_zone": "…"}
+//! {"link": {"zone": "…", "network": "spoke", "name": "spoke-link", "resolution_policy": "Default"}}
+//! {"unlink": {"zone": "…", "network": "spoke"}}
+//! {"resolution_policy": {"zone": "…", "network": "spoke", "policy": "NxDomainRedirect"}}
+//! {"add_record": {"zone": "…", "name": "contoso", "address": "127.10.1.4", "ttl": 10}}
+//! {"add_record": {"zone": "…", "name": "contoso", "endpoint": "pe-hub"}}
+//! {"remove_record": {"zone": "…", "name": "contoso", "address": "127.10.1.4"}}
+//! {"public_access": {"cache": "contoso", "access": "Disabled", "blocked_action": "drop"}}
+//! {"add_rule": {"name": "deny-spoke", "priority": 100, "source": "spoke",
+//!               "destination": "pe-hub", "port": 6380, "action": "deny", "deny_as": "reset"}}
+//! {"remove_rule": "deny-spoke"}
+//! {"stop": "contoso"}              {"start": "contoso"}
+//! {"config": {"cache": "contoso", "requirepass": "s3cret", "maxclients": 50}}
+//! {"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net",
+//!                       "address": "127.10.1.4", "ttl": 60}}
+//! {"forwarder_answer": {"network": "onprem", "name": "…", "remove": true}}
+//! {"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}
+//! {"remove_toxic": "slow"}
+//! ```
+//!
+//! Enum values are spelled as in the scenario file and the world's JSON (`Approved`,
+//! `NxDomainRedirect`, `Enabled`, `drop`, `deny`, `upstream`, `reset_after`).
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::WorldError;
+use crate::model::{
+    BlockedAction, ConnectionState, DenyAs, NetworkRule, PublicNetworkAccess, ResolutionPolicy,
+    RuleAction, World,
+};
+use crate::scenario::{ToxicKindName, ToxicSpec};
+use crate::toxic::{Toxic, ToxicDirection, ToxicKind};
+
+/// `{ zone, network }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneNetwork {
+    /// The zone.
+    pub zone: String,
+    /// The network.
+    pub network: String,
+}
+
+/// `link = { zone, network, name?, resolution_policy? }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkChange {
+    /// The zone.
+    pub zone: String,
+    /// The network.
+    pub network: String,
+    /// The link's name (default `NETWORK-link`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its resolution policy.
+    #[serde(default)]
+    pub resolution_policy: ResolutionPolicy,
+}
+
+/// `resolution_policy = { zone, network, policy }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    /// The zone.
+    pub zone: String,
+    /// The linked network.
+    pub network: String,
+    /// The new policy.
+    pub policy: ResolutionPolicy,
+}
+
+/// `add_record = { zone, name, address | endpoint, ttl? }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordChange {
+    /// The zone.
+    pub zone: String,
+    /// The record name, relative to the zone (or the full name).
+    pub name: String,
+    /// A literal 127/8 address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Ipv4Addr>,
+    /// The address of this private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+}
+
+/// `remove_record = { zone, name, address? }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRef {
+    /// The zone.
+    pub zone: String,
+    /// The record name.
+    pub name: String,
+    /// Only the record with this address (default: every record of the name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Ipv4Addr>,
+}
+
+/// `endpoint_state = { endpoint, state }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateChange {
+    /// The private endpoint.
+    pub endpoint: String,
+    /// Its new state.
+    pub state: ConnectionState,
+}
+
+/// `create_endpoint = { name, network, cache, state?, register_in? }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpoint {
+    /// Its name.
+    pub name: String,
+    /// Its network.
+    pub network: String,
+    /// Its cache.
+    pub cache: String,
+    /// Its state (default Pending: a connection request to another owner's cache).
+    #[serde(default = "pending")]
+    pub state: ConnectionState,
+    /// The zone its DNS zone group registers the cache's A record in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register_in: Option<String>,
+}
+
+fn pending() -> ConnectionState {
+    ConnectionState::Pending
+}
+
+/// `public_access = { cache, access, blocked_action? }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicAccessChange {
+    /// The cache.
+    pub cache: String,
+    /// Enabled or Disabled.
+    pub access: PublicNetworkAccess,
+    /// What blocked clients see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_action: Option<BlockedAction>,
+}
+
+/// `add_rule = { name, priority, source?, destination?, port?, action, deny_as? }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleChange {
+    /// Unique name.
+    pub name: String,
+    /// 100–4096.
+    pub priority: u16,
+    /// Source network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Destination endpoint or cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Allow or deny.
+    pub action: RuleAction,
+    /// How a deny fails.
+    #[serde(default)]
+    pub deny_as: DenyAs,
+}
+
+/// `config = { cache, requirepass?, maxclients? }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigChange {
+    /// The cache.
+    pub cache: String,
+    /// New password (`""` = none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirepass: Option<String>,
+    /// New client limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxclients: Option<u32>,
+}
+
+/// `forwarder_answer = { network, name, address | endpoint | remove = true, ttl? }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwarderAnswerChange {
+    /// The network whose forwarder changes.
+    pub network: String,
+    /// The host name.
+    pub name: String,
+    /// A literal 127/8 address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Ipv4Addr>,
+    /// The address of this private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Remove the static answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove: bool,
+    /// TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+}
+
+/// `add_toxic = { name, endpoint?, network?, kind, direction?, <the kind's parameters> }`: the
+/// keys of a `[[toxic]]` table, without spans.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToxicChange {
+    /// Unique name.
+    pub name: String,
+    /// A private endpoint or a cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// A source network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// What it does.
+    pub kind: ToxicKindName,
+    /// Which way (default downstream).
+    #[serde(default)]
+    pub direction: ToxicDirection,
+    /// latency: added delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// latency: variation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<u64>,
+    /// bandwidth: KB/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_kbps: Option<u64>,
+    /// slicer: average piece size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_size: Option<u64>,
+    /// slicer: delay between pieces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_us: Option<u64>,
+    /// reset_after: bytes before the reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// timeout: milliseconds before the reset (0 = hold forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl From<&ToxicSpec> for ToxicChange {
+    fn from(t: &ToxicSpec) -> Self {
+        ToxicChange {
+            name: t.name.get_ref().clone(),
+            endpoint: t.endpoint.as_ref().map(|e| e.get_ref().clone()),
+            network: t.network.as_ref().map(|n| n.get_ref().clone()),
+            kind: *t.kind.get_ref(),
+            direction: t.direction,
+            latency_ms: t.latency_ms,
+            jitter_ms: t.jitter_ms,
+            rate_kbps: t.rate_kbps,
+            avg_size: t.avg_size,
+            delay_us: t.delay_us,
+            bytes: t.bytes,
+            timeout_ms: t.timeout_ms,
+        }
+    }
+}
+
+impl ToxicChange {
+    /// The toxic's kind with its parameters, or why the table does not describe one.
+    pub fn toxic_kind(&self) -> Result<ToxicKind, String> {
+        let given: [(&str, Option<u64>); 7] = [
+            ("latency_ms", self.latency_ms),
+            ("jitter_ms", self.jitter_ms),
+            ("rate_kbps", self.rate_kbps),
+            ("avg_size", self.avg_size),
+            ("delay_us", self.delay_us),
+            ("bytes", self.bytes),
+            ("timeout_ms", self.timeout_ms),
+        ];
+        let (kind, allowed): (&str, &[&str]) = match self.kind {
+            ToxicKindName::Latency => ("latency", &["latency_ms", "jitter_ms"]),
+            ToxicKindName::Bandwidth => ("bandwidth", &["rate_kbps"]),
+            ToxicKindName::Slicer => ("slicer", &["avg_size", "delay_us"]),
+            ToxicKindName::ResetAfter => ("reset_after", &["bytes"]),
+            ToxicKindName::Timeout => ("timeout", &["timeout_ms"]),
+        };
+        if let Some((field, _)) = given
+            .iter()
+            .find(|(f, v)| v.is_some() && !allowed.contains(f))
+        {
+            return Err(format!(
+                "toxic {}: {field} does not apply to kind {kind} (it takes {})",
+                self.name,
+                allowed.join(", ")
+            ));
+        }
+        let need = |field: &str, v: Option<u64>| {
+            v.ok_or_else(|| format!("toxic {}: kind {kind} needs {field}", self.name))
+        };
+        Ok(match self.kind {
+            ToxicKindName::Latency => ToxicKind::Latency {
+                latency_ms: need("latency_ms", self.latency_ms)?,
+                jitter_ms: self.jitter_ms.unwrap_or(0),
+            },
+            ToxicKindName::Bandwidth => ToxicKind::Bandwidth {
+                rate_kbps: need("rate_kbps", self.rate_kbps)?,
+            },
+            ToxicKindName::Slicer => ToxicKind::Slicer {
+                avg_size: need("avg_size", self.avg_size)?,
+                delay_us: self.delay_us.unwrap_or(0),
+            },
+            ToxicKindName::ResetAfter => ToxicKind::ResetAfter {
+                bytes: need("bytes", self.bytes)?,
+            },
+            ToxicKindName::Timeout => ToxicKind::Timeout {
+                timeout_ms: need("timeout_ms", self.timeout_ms)?,
+            },
+        })
+    }
+}
+
+/// One change of a step: a table with one key naming the change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Link a private DNS zone to a network.
+    Link(LinkChange),
+    /// Remove a zone's link to a network.
+    Unlink(ZoneNetwork),
+    /// Change a link's resolution policy.
+    ResolutionPolicy(PolicyChange),
+    /// Create an empty private DNS zone.
+    AddZone(String),
+    /// Delete a private DNS zone (records and links with it).
+    RemoveZone(String),
+    /// Add an A record.
+    AddRecord(RecordChange),
+    /// Remove the A records of a name.
+    RemoveRecord(RecordRef),
+    /// Set a private endpoint's state to Approved.
+    Approve(String),
+    /// Set a private endpoint's state to Rejected.
+    Reject(String),
+    /// Set a private endpoint's state to Disconnected.
+    Disconnect(String),
+    /// Set a private endpoint's state.
+    EndpointState(StateChange),
+    /// Create a private endpoint.
+    CreateEndpoint(NewEndpoint),
+    /// Delete a private endpoint.
+    DeleteEndpoint(String),
+    /// Set a cache's public network access.
+    PublicAccess(PublicAccessChange),
+    /// Add a network rule.
+    AddRule(RuleChange),
+    /// Remove a network rule.
+    RemoveRule(String),
+    /// Stop a cache.
+    Stop(String),
+    /// Start a cache.
+    Start(String),
+    /// Change a cache's requirepass / maxclients (pushed to its engine).
+    Config(ConfigChange),
+    /// Set or remove a forwarder's static answer.
+    ForwarderAnswer(ForwarderAnswerChange),
+    /// Add a toxic (the same keys as a `[[toxic]]` table).
+    AddToxic(ToxicChange),
+    /// Remove a toxic.
+    RemoveToxic(String),
+}
+
+/// The changes' names, as written in TOML and JSON (`{"approve": …}`), in declaration order.
+pub const NAMES: &[&str] = &[
+    "link",
+    "unlink",
+    "resolution_policy",
+    "add_zone",
+    "remove_zone",
+    "add_record",
+    "remove_record",
+    "approve",
+    "reject",
+    "disconnect",
+    "endpoint_state",
+    "create_endpoint",
+    "delete_endpoint",
+    "public_access",
+    "add_rule",
+    "remove_rule",
+    "stop",
+    "start",
+    "config",
+    "forwarder_answer",
+    "add_toxic",
+    "remove_toxic",
+];
+
+fn endpoint_address(world: &World, endpoint: &str) -> Result<Ipv4Addr, WorldError> {
+    world
+        .private_endpoint(endpoint)
+        .map(|e| e.address)
+        .ok_or_else(|| WorldError::UnknownEndpoint(endpoint.to_owned()))
+}
+
+fn one_address(
+    world: &World,
+    address: Option<Ipv4Addr>,
+    endpoint: Option<&str>,
+    what: &str,
+) -> Result<Ipv4Addr, WorldError> {
+    match (address, endpoint) {
+        (Some(a), None) => Ok(a),
+        (None, Some(e)) => endpoint_address(world, e),
+        _ => Err(WorldError::Invalid(format!(
+            "{what} needs exactly one of `address` and `endpoint`"
+        ))),
+    }
+}
+
+impl Change {
+    /// The change's name, as written in TOML and JSON (one of [`NAMES`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::Link(_) => "link",
+            Change::Unlink(_) => "unlink",
+            Change::ResolutionPolicy(_) => "resolution_policy",
+            Change::AddZone(_) => "add_zone",
+            Change::RemoveZone(_) => "remove_zone",
+            Change::AddRecord(_) => "add_record",
+            Change::RemoveRecord(_) => "remove_record",
+            Change::Approve(_) => "approve",
+            Change::Reject(_) => "reject",
+            Change::Disconnect(_) => "disconnect",
+            Change::EndpointState(_) => "endpoint_state",
+            Change::CreateEndpoint(_) => "create_endpoint",
+            Change::DeleteEndpoint(_) => "delete_endpoint",
+            Change::PublicAccess(_) => "public_access",
+            Change::AddRule(_) => "add_rule",
+            Change::RemoveRule(_) => "remove_rule",
+            Change::Stop(_) => "stop",
+            Change::Start(_) => "start",
+            Change::Config(_) => "config",
+            Change::ForwarderAnswer(_) => "forwarder_answer",
+            Change::AddToxic(_) => "add_toxic",
+            Change::RemoveToxic(_) => "remove_toxic",
+        }
+    }
+
+    /// Applies the change to `world` (completely, or not at all with an error) and says what it did.
+    pub fn apply(&self, world: &mut World) -> Result<String, WorldError> {
+        Ok(match self {
+            Change::Link(l) => {
+                world.link_zone(&l.zone, &l.network, l.name.as_deref(), l.resolution_policy)?;
+                format!("linked zone {} to network {}", l.zone, l.network)
+            }
+            Change::Unlink(u) => {
+                let link = world.unlink_zone(&u.zone, &u.network)?;
+                format!(
+                    "unlinked zone {} from network {} (link {})",
+                    u.zone, u.network, link.name
+                )
+            }
+            Change::ResolutionPolicy(p) => {
+                world.set_resolution_policy(&p.zone, &p.network, p.policy)?;
+                format!(
+                    "set the resolution policy of zone {}'s link to {} to {}",
+                    p.zone, p.network, p.policy
+                )
+            }
+            Change::AddZone(z) => {
+                world.add_zone(z)?;
+                format!("created private DNS zone {z}")
+            }
+            Change::RemoveZone(z) => {
+                let removed = world.remove_zone(z)?;
+                format!(
+                    "deleted private DNS zone {z} ({} records, {} links)",
+                    removed.records.len(),
+                    removed.links.len()
+                )
+            }
+            Change::AddRecord(r) => {
+                let address = one_address(world, r.address, r.endpoint.as_deref(), "add_record")?;
+                world.add_record(&r.zone, &r.name, address, r.ttl)?;
+                match &r.endpoint {
+                    Some(e) => format!(
+                        "added A record {} → {address} ({e}) to zone {}",
+                        r.name, r.zone
+                    ),
+                    None => format!("added A record {} → {address} to zone {}", r.name, r.zone),
+                }
+            }
+            Change::RemoveRecord(r) => {
+                let removed = world.remove_record(&r.zone, &r.name, r.address)?;
+                format!(
+                    "removed {} A record(s) {} from zone {}",
+                    removed.len(),
+                    r.name,
+                    r.zone
+                )
+            }
+            Change::Approve(e) => set_state(world, e, ConnectionState::Approved)?,
+            Change::Reject(e) => set_state(world, e, ConnectionState::Rejected)?,
+            Change::Disconnect(e) => set_state(world, e, ConnectionState::Disconnected)?,
+            Change::EndpointState(s) => set_state(world, &s.endpoint, s.state)?,
+            Change::CreateEndpoint(e) => {
+                let address = world.add_private_endpoint(
+                    &e.name,
+                    &e.network,
+                    &e.cache,
+                    e.state,
+                    None,
+                    e.register_in.as_deref(),
+                )?;
+                let registered = e
+                    .register_in
+                    .as_ref()
+                    .map(|z| format!(", registered in zone {z}"))
+                    .unwrap_or_default();
+                format!(
+                    "created private endpoint {} in {} for cache {} at {address} ({}){registered}",
+                    e.name, e.network, e.cache, e.state
+                )
+            }
+            Change::DeleteEndpoint(e) => {
+                world.remove_private_endpoint(e)?;
+                format!("deleted private endpoint {e}")
+            }
+            Change::PublicAccess(p) => {
+                world.set_public_access(&p.cache, p.access, p.blocked_action)?;
+                let blocked = world
+                    .cache(&p.cache)
+                    .map(|c| c.public_blocked_action.to_string())
+                    .unwrap_or_default();
+                match p.access {
+                    PublicNetworkAccess::Enabled => {
+                        format!("enabled public network access of cache {}", p.cache)
+                    }
+                    PublicNetworkAccess::Disabled => format!(
+                        "disabled public network access of cache {} (blocked clients: {blocked})",
+                        p.cache
+                    ),
+                }
+            }
+            Change::AddRule(r) => {
+                world.add_rule(NetworkRule {
+                    name: r.name.clone(),
+                    priority: r.priority,
+                    source: r.source.clone(),
+                    destination: r.destination.clone(),
+                    port: r.port,
+                    action: r.action,
+                    deny_as: r.deny_as,
+                })?;
+                format!("added network rule {}", r.name)
+            }
+            Change::RemoveRule(r) => {
+                world.remove_rule(r)?;
+                format!("removed network rule {r}")
+            }
+            Change::Stop(c) => {
+                world.set_cache_running(c, false)?;
+                format!("stopped cache {c}")
+            }
+            Change::Start(c) => {
+                world.set_cache_running(c, true)?;
+                format!("started cache {c}")
+            }
+            Change::Config(c) => {
+                if c.requirepass.is_none() && c.maxclients.is_none() {
+                    return Err(WorldError::Invalid(
+                        "config needs requirepass or maxclients".to_owned(),
+                    ));
+                }
+                let mut done = Vec::new();
+                if let Some(n) = c.maxclients {
+                    world.set_maxclients(&c.cache, n)?;
+                    done.push(format!("maxclients {n}"));
+                }
+                if let Some(p) = &c.requirepass {
+                    world.set_requirepass(&c.cache, Some(p))?;
+                    done.push(if p.is_empty() {
+                        "no requirepass".to_owned()
+                    } else {
+                        "a new requirepass".to_owned()
+                    });
+                }
+                format!("set {} on cache {}", done.join(" and "), c.cache)
+            }
+            Change::AddToxic(t) => {
+                let toxic = Toxic {
+                    name: t.name.clone(),
+                    endpoint: t.endpoint.clone(),
+                    network: t.network.clone(),
+                    kind: t.toxic_kind().map_err(WorldError::Invalid)?,
+                    direction: t.direction,
+                };
+                let text = toxic.to_string();
+                world.add_toxic(toxic)?;
+                format!("added toxic {text}")
+            }
+            Change::RemoveToxic(name) => {
+                let removed = world.remove_toxic(name)?;
+                format!("removed toxic {removed}")
+            }
+            Change::ForwarderAnswer(f) => {
+                if f.remove {
+                    if f.address.is_some() || f.endpoint.is_some() {
+                        return Err(WorldError::Invalid(
+                            "forwarder_answer: `remove` goes without `address` and `endpoint`"
+                                .to_owned(),
+                        ));
+                    }
+                    world.set_forwarder_answer(&f.network, &f.name, None, None)?;
+                    format!("removed {}'s forwarder answer for {}", f.network, f.name)
+                } else {
+                    let address =
+                        one_address(world, f.address, f.endpoint.as_deref(), "forwarder_answer")?;
+                    world.set_forwarder_answer(&f.network, &f.name, Some(address), f.ttl)?;
+                    format!(
+                        "{}'s forwarder now answers {} with {address}{}",
+                        f.network,
+                        f.name,
+                        f.endpoint
+                            .as_ref()
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default()
+                    )
+                }
+            }
+        })
+    }
+
+    /// The engine settings this change pushes to a cache's engine: `(cache, [(name, value)])`.
+    pub fn engine_settings(&self) -> Option<(&str, Vec<(&'static str, String)>)> {
+        let Change::Config(c) = self else {
+            return None;
+        };
+        let mut out = Vec::new();
+        if let Some(n) = c.maxclients {
+            out.push(("maxclients", n.to_string()));
+        }
+        if let Some(p) = &c.requirepass {
+            out.push(("requirepass", p.clone()));
+        }
+        Some((&c.cache, out))
+    }
+}
+
+fn set_state(
+    world: &mut World,
+    endpoint: &str,
+    state: ConnectionState,
+) -> Result<String, WorldError> {
+    let before = world.set_endpoint_state(endpoint, state)?;
+    Ok(format!("private endpoint {endpoint}: {before} → {state}"))
+}
