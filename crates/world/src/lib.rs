@@ -23,6 +23,7 @@ mod mutate;
 pub mod quickstart;
 pub mod resolve;
 pub mod scenario;
+pub mod text;
 pub mod timeline;
 pub mod toxic;
 pub mod ttl;

@@ -88,6 +88,7 @@ use crate::location::Position;
 use crate::model::{
     BlockedAction, ConnectionState, DenyAs, PublicNetworkAccess, ResolutionPolicy, RuleAction,
 };
+use crate::text::ScenarioText;
 use crate::timeline::{Step, StepSpec};
 use crate::toxic::{ToxicDirection, ToxicKind};
 
@@ -543,8 +544,7 @@ impl ToxicSpec {
 /// A parsed and validated scenario file.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    file: String,
-    text: String,
+    source: ScenarioText,
     /// The file's content.
     pub spec: ScenarioFile,
     /// The top-level expectations, validated.
@@ -575,8 +575,7 @@ impl Scenario {
             message: e.message().trim_end().to_owned(),
         })?;
         let mut scenario = Scenario {
-            file: file.to_owned(),
-            text: text.to_owned(),
+            source: ScenarioText::new(file, text),
             spec,
             expectations: Vec::new(),
             steps: Vec::new(),
@@ -590,12 +589,12 @@ impl Scenario {
 
     /// The file name given to the parser.
     pub fn file(&self) -> &str {
-        &self.file
+        self.source.file()
     }
 
     /// The file's text.
     pub fn text(&self) -> &str {
-        &self.text
+        self.source.text()
     }
 
     /// The top-level expectations (checked against the initial world), in file order.
@@ -620,7 +619,7 @@ impl Scenario {
 
     /// The position of byte range `span` in the file.
     pub fn position(&self, span: &Range<usize>) -> Position {
-        Position::of_span(&self.text, span)
+        self.source.position(span)
     }
 
     /// An error pointing at `span`.
@@ -630,12 +629,7 @@ impl Scenario {
         kind: ScenarioErrorKind,
         message: impl Into<String>,
     ) -> ScenarioError {
-        ScenarioError {
-            file: self.file.clone(),
-            position: Some(self.position(span)),
-            kind,
-            message: message.into(),
-        }
+        self.source.error(span, kind, message)
     }
 
     fn validate(&self) -> Result<(), ScenarioError> {
