@@ -12,7 +12,8 @@ use crate::model::{
     ARecord, Cache, CachePorts, DnsZone, FirewallRule, Forwarder, ForwarderAnswer, Network,
     NetworkRule, PrivateEndpoint, PublicNetworkAccess, World, ZoneLink,
 };
-use crate::scenario::{Scenario, normalize_name, relative_record_name};
+use crate::names::{DEFAULT_FORWARDER_NAME, default_link_name, normalize_name};
+use crate::scenario::{Scenario, relative_record_name};
 use crate::ttl;
 
 /// Hands out addresses that nothing pinned.
@@ -109,7 +110,10 @@ impl World {
                     })?,
             };
             let forwarder = n.dns_forwarder.as_ref().map(|f| Forwarder {
-                name: f.name.clone().unwrap_or_else(|| "custom-dns".to_owned()),
+                name: f
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_FORWARDER_NAME.to_owned()),
                 forwards_to: f.forwards_to.as_ref().map(|t| t.get_ref().clone()),
                 answers: f
                     .answers
@@ -310,7 +314,7 @@ impl World {
                 .iter()
                 .map(|l| ZoneLink {
                     name: l.name.as_ref().map_or_else(
-                        || format!("{}-link", l.network.get_ref()),
+                        || default_link_name(l.network.get_ref()),
                         |n| n.get_ref().clone(),
                     ),
                     network: l.network.get_ref().clone(),

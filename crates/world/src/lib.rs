@@ -20,6 +20,7 @@ pub mod flavour;
 pub mod location;
 pub mod model;
 mod mutate;
+pub mod names;
 pub mod quickstart;
 pub mod resolve;
 pub mod scenario;

@@ -10,7 +10,7 @@ use crate::model::{
     ARecord, BlockedAction, ConnectionState, Forwarder, ForwarderAnswer, NetworkRule,
     PublicNetworkAccess, ResolutionPolicy, World, ZoneLink,
 };
-use crate::scenario::{is_dns_name, normalize_name};
+use crate::names::{self, RecordNameError, default_link_name, is_dns_name, normalize_name};
 use crate::ttl;
 
 impl World {
@@ -74,7 +74,7 @@ impl World {
                 link: existing.name.clone(),
             });
         }
-        let name = link.map_or_else(|| format!("{network}-link"), str::to_owned);
+        let name = link.map_or_else(|| default_link_name(network), str::to_owned);
         if z.links.iter().any(|l| l.name == name) {
             return Err(WorldError::Duplicate { kind: "link", name });
         }
@@ -520,25 +520,10 @@ impl World {
 
 /// `name` relative to `zone`: accepts a relative name, `@`, or a full name ending in the zone.
 fn relative_name(zone: &str, name: &str) -> Result<String, WorldError> {
-    if name == "@" {
-        return Ok("@".to_owned());
-    }
-    let n = normalize_name(name);
-    if n == zone {
-        return Ok("@".to_owned());
-    }
-    let relative = match n.strip_suffix(&format!(".{zone}")) {
-        Some(head) => head.to_owned(),
-        None if name.ends_with('.') => {
-            return Err(WorldError::Invalid(format!("{name} is not in zone {zone}")));
-        }
-        None => n,
-    };
-    if is_dns_name(&relative) {
-        Ok(relative)
-    } else {
-        Err(WorldError::Invalid(format!(
-            "{name:?} is not a valid record name"
-        )))
-    }
+    names::relative_record_name(zone, name).map_err(|e| {
+        WorldError::Invalid(match e {
+            RecordNameError::NotInZone => format!("{name} is not in zone {zone}"),
+            RecordNameError::Invalid => format!("{name:?} is not a valid record name"),
+        })
+    })
 }

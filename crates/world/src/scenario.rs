@@ -88,6 +88,9 @@ use crate::location::Position;
 use crate::model::{
     BlockedAction, ConnectionState, DenyAs, PublicNetworkAccess, ResolutionPolicy, RuleAction,
 };
+use crate::names::{
+    self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
+};
 use crate::text::ScenarioText;
 use crate::timeline::{Step, StepSpec};
 use crate::toxic::{ToxicDirection, ToxicKind};
@@ -874,7 +877,7 @@ impl Scenario {
             for l in &z.links {
                 network_ref(&l.network, &format!("a link of zone {zone}"))?;
                 let link_name = l.name.as_ref().map_or_else(
-                    || format!("{}-link", l.network.get_ref()),
+                    || default_link_name(l.network.get_ref()),
                     |n| n.get_ref().clone(),
                 );
                 if let Some(n) = &l.name {
@@ -976,26 +979,6 @@ impl Scenario {
     }
 }
 
-/// Lowercase, without the trailing dot.
-pub(crate) fn normalize_name(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
-}
-
-/// Whether `name` (normalized) is a syntactically valid DNS name.
-pub(crate) fn is_dns_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(is_label)
-}
-
-fn is_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 63
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && !label.starts_with('-')
-        && !label.ends_with('-')
-}
-
 /// The record name relative to `zone` ("@" for the apex), or an error pointing at it.
 pub(crate) fn relative_record_name(
     s: &Scenario,
@@ -1003,33 +986,13 @@ pub(crate) fn relative_record_name(
     name: &Spanned<String>,
 ) -> Result<String, ScenarioError> {
     let raw = name.get_ref();
-    if raw == "@" {
-        return Ok("@".to_owned());
-    }
-    let n = normalize_name(raw);
-    let relative = if raw.ends_with('.') || n == zone || n.ends_with(&format!(".{zone}")) {
-        if n == zone {
-            "@".to_owned()
-        } else if let Some(head) = n.strip_suffix(&format!(".{zone}")) {
-            head.to_owned()
-        } else {
-            return Err(s.error(
-                &name.span(),
-                ScenarioErrorKind::Invalid,
-                format!("record {raw} is not in zone {zone}"),
-            ));
-        }
-    } else {
-        n
-    };
-    if relative != "@" && !is_dns_name(&relative) {
-        return Err(s.error(
-            &name.span(),
-            ScenarioErrorKind::Invalid,
-            format!("record name {raw} is not a valid DNS name"),
-        ));
-    }
-    Ok(relative)
+    names::relative_record_name(zone, raw).map_err(|e| {
+        let message = match e {
+            RecordNameError::NotInZone => format!("record {raw} is not in zone {zone}"),
+            RecordNameError::Invalid => format!("record name {raw} is not a valid DNS name"),
+        };
+        s.error(&name.span(), ScenarioErrorKind::Invalid, message)
+    })
 }
 
 fn check_name(s: &Scenario, kind: &str, name: &Spanned<String>) -> Result<(), ScenarioError> {
@@ -1053,7 +1016,7 @@ fn check_name(s: &Scenario, kind: &str, name: &Spanned<String>) -> Result<(), Sc
 
 fn check_label(s: &Scenario, value: &Spanned<String>, what: &str) -> Result<(), ScenarioError> {
     let v = value.get_ref();
-    if !is_label(v) || v.contains('_') || v.bytes().any(|b| b.is_ascii_uppercase()) {
+    if !is_host_label(v) {
         return Err(s.error(&value.span(), ScenarioErrorKind::Invalid, format!("{what} {v:?} must be a host name label: 1–63 lowercase letters, digits and '-', not starting or ending with '-'")));
     }
     Ok(())

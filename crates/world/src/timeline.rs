@@ -38,7 +38,8 @@ use crate::model::{
     BlockedAction, ConnectionState, DenyAs, NetworkRule, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World,
 };
-use crate::scenario::{Scenario, ToxicSpec, is_dns_name, normalize_name};
+use crate::names::{is_dns_name, normalize_name};
+use crate::scenario::{Scenario, ToxicSpec};
 use crate::toxic::Toxic;
 use crate::{Expectation, WorldError};
 
