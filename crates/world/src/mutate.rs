@@ -11,6 +11,7 @@ use crate::model::{
     PublicNetworkAccess, ResolutionPolicy, World, ZoneLink,
 };
 use crate::names::{self, RecordNameError, default_link_name, is_dns_name, normalize_name};
+use crate::toxic::Toxic;
 use crate::ttl;
 
 impl World {
@@ -320,6 +321,40 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// Adds a toxic (its name must be new, its endpoint and network must exist).
+    pub fn add_toxic(&mut self, toxic: Toxic) -> Result<(), WorldError> {
+        if self.toxics.iter().any(|t| t.name == toxic.name) {
+            return Err(WorldError::Duplicate {
+                kind: "toxic",
+                name: toxic.name,
+            });
+        }
+        if let Some(n) = &toxic.network
+            && self.network(n).is_none()
+        {
+            return Err(WorldError::UnknownNetwork(n.clone()));
+        }
+        if let Some(e) = &toxic.endpoint
+            && self.private_endpoint(e).is_none()
+            && self.cache(e).is_none()
+        {
+            return Err(WorldError::UnknownEndpoint(e.clone()));
+        }
+        toxic.check().map_err(WorldError::Invalid)?;
+        self.toxics.push(toxic);
+        Ok(())
+    }
+
+    /// Removes the toxic `name` and returns it.
+    pub fn remove_toxic(&mut self, name: &str) -> Result<Toxic, WorldError> {
+        let i = self
+            .toxics
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| WorldError::Invalid(format!("the world has no toxic named {name}")))?;
+        Ok(self.toxics.remove(i))
     }
 }
 

@@ -1,16 +1,12 @@
 //! Toxics: faults on a routed path (Toxiproxy's vocabulary), declared per endpoint and/or per source
 //! network in the scenario (`[[toxic]]`) or added and removed live ([`World::add_toxic`],
-//! [`World::remove_toxic`]). The edge applies them to connections routed after the change; the
-//! world only says which toxics apply to a connection ([`World::toxics_for`]).
+//! [`World::remove_toxic`], in `mutate`). The edge applies them to connections routed after the
+//! change; the world only says which toxics apply to a connection ([`World::toxics_for`], next to
+//! [`crate::verdict()`]). This module is data only: it depends on no other module of the crate.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-use crate::endpoint::EndpointId;
-use crate::error::WorldError;
-use crate::model::World;
-use crate::verdict::Source;
 
 /// Which way the bytes a toxic acts on flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,19 +103,6 @@ impl fmt::Display for Toxic {
 }
 
 impl Toxic {
-    /// Whether the toxic applies to a connection from `source` to `endpoint` (of cache `cache`).
-    pub fn applies(&self, endpoint: &EndpointId, cache: &str, source: &Source) -> bool {
-        let endpoint_ok = self.endpoint.as_deref().is_none_or(|e| match endpoint {
-            EndpointId::Private { endpoint } => e == endpoint || e == cache,
-            EndpointId::Public { .. } => e == cache,
-        });
-        let network_ok = self
-            .network
-            .as_deref()
-            .is_none_or(|n| matches!(source, Source::Network(s) if s == n));
-        endpoint_ok && network_ok
-    }
-
     /// Checks the toxic's numbers (a rate of 0 or a piece size of 0 would stall the path).
     pub fn check(&self) -> Result<(), String> {
         match self.kind {
@@ -131,56 +114,5 @@ impl Toxic {
             }
             _ => Ok(()),
         }
-    }
-}
-
-impl World {
-    /// The toxics on the path from `source` to `endpoint`, in world order.
-    pub fn toxics_for(&self, endpoint: &EndpointId, source: &Source) -> Vec<&Toxic> {
-        let cache = match endpoint {
-            EndpointId::Public { cache } => cache.as_str(),
-            EndpointId::Private { endpoint } => match self.private_endpoint(endpoint) {
-                Some(pe) => pe.cache.as_str(),
-                None => return Vec::new(),
-            },
-        };
-        self.toxics
-            .iter()
-            .filter(|t| t.applies(endpoint, cache, source))
-            .collect()
-    }
-
-    /// Adds a toxic (its name must be new, its endpoint and network must exist).
-    pub fn add_toxic(&mut self, toxic: Toxic) -> Result<(), WorldError> {
-        if self.toxics.iter().any(|t| t.name == toxic.name) {
-            return Err(WorldError::Duplicate {
-                kind: "toxic",
-                name: toxic.name,
-            });
-        }
-        if let Some(n) = &toxic.network
-            && self.network(n).is_none()
-        {
-            return Err(WorldError::UnknownNetwork(n.clone()));
-        }
-        if let Some(e) = &toxic.endpoint
-            && self.private_endpoint(e).is_none()
-            && self.cache(e).is_none()
-        {
-            return Err(WorldError::UnknownEndpoint(e.clone()));
-        }
-        toxic.check().map_err(WorldError::Invalid)?;
-        self.toxics.push(toxic);
-        Ok(())
-    }
-
-    /// Removes the toxic `name` and returns it.
-    pub fn remove_toxic(&mut self, name: &str) -> Result<Toxic, WorldError> {
-        let i = self
-            .toxics
-            .iter()
-            .position(|t| t.name == name)
-            .ok_or_else(|| WorldError::Invalid(format!("the world has no toxic named {name}")))?;
-        Ok(self.toxics.remove(i))
     }
 }
