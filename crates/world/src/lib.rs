@@ -12,7 +12,6 @@
 //! - [`quickstart`]: the embedded quickstart world.
 
 pub mod address;
-mod build;
 pub mod endpoint;
 pub mod error;
 pub mod expect;

@@ -1,5 +1,5 @@
 //! Toxics: faults on a routed path (Toxiproxy's vocabulary), declared per endpoint and/or per source
-//! network in the scenario (`[[toxic]]`) or added and removed live ([`World::add_toxic`],
+//! network in the scenario (`[[toxic]]`, [`ToxicSpec`] as written) or added and removed live ([`World::add_toxic`],
 //! [`World::remove_toxic`], in `mutate`). The edge applies them to connections routed after the
 //! change; the world only says which toxics apply to a connection ([`World::toxics_for`], next to
 //! [`crate::verdict()`]). This module is data only: it depends on no other module of the crate.
@@ -7,6 +7,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
 /// Which way the bytes a toxic acts on flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,5 +115,115 @@ impl Toxic {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// The `kind` of a `[[toxic]]` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToxicKindName {
+    /// `latency_ms`, `jitter_ms`.
+    Latency,
+    /// `rate_kbps`.
+    Bandwidth,
+    /// `avg_size`, `delay_us`.
+    Slicer,
+    /// `bytes`.
+    ResetAfter,
+    /// `timeout_ms`.
+    Timeout,
+}
+
+/// A `[[toxic]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToxicSpec {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// A private endpoint or a cache.
+    #[serde(default)]
+    pub endpoint: Option<Spanned<String>>,
+    /// A source network.
+    #[serde(default)]
+    pub network: Option<Spanned<String>>,
+    /// What it does.
+    pub kind: Spanned<ToxicKindName>,
+    /// Which way (default downstream).
+    #[serde(default)]
+    pub direction: ToxicDirection,
+    /// latency: added delay.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// latency: variation.
+    #[serde(default)]
+    pub jitter_ms: Option<u64>,
+    /// bandwidth: KB/s.
+    #[serde(default)]
+    pub rate_kbps: Option<u64>,
+    /// slicer: average piece size.
+    #[serde(default)]
+    pub avg_size: Option<u64>,
+    /// slicer: delay between pieces.
+    #[serde(default)]
+    pub delay_us: Option<u64>,
+    /// reset_after: bytes before the reset.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// timeout: milliseconds before the reset (0 = hold forever).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl ToxicSpec {
+    /// The toxic's kind with its parameters, or why the table does not describe one.
+    pub fn toxic_kind(&self) -> Result<ToxicKind, String> {
+        let given: Vec<(&str, Option<u64>)> = vec![
+            ("latency_ms", self.latency_ms),
+            ("jitter_ms", self.jitter_ms),
+            ("rate_kbps", self.rate_kbps),
+            ("avg_size", self.avg_size),
+            ("delay_us", self.delay_us),
+            ("bytes", self.bytes),
+            ("timeout_ms", self.timeout_ms),
+        ];
+        let (kind, allowed): (&str, &[&str]) = match self.kind.get_ref() {
+            ToxicKindName::Latency => ("latency", &["latency_ms", "jitter_ms"]),
+            ToxicKindName::Bandwidth => ("bandwidth", &["rate_kbps"]),
+            ToxicKindName::Slicer => ("slicer", &["avg_size", "delay_us"]),
+            ToxicKindName::ResetAfter => ("reset_after", &["bytes"]),
+            ToxicKindName::Timeout => ("timeout", &["timeout_ms"]),
+        };
+        if let Some((field, _)) = given
+            .iter()
+            .find(|(f, v)| v.is_some() && !allowed.contains(f))
+        {
+            return Err(format!(
+                "toxic {}: {field} does not apply to kind {kind} (it takes {})",
+                self.name.get_ref(),
+                allowed.join(", ")
+            ));
+        }
+        let need = |field: &str, v: Option<u64>| {
+            v.ok_or_else(|| format!("toxic {}: kind {kind} needs {field}", self.name.get_ref()))
+        };
+        Ok(match self.kind.get_ref() {
+            ToxicKindName::Latency => ToxicKind::Latency {
+                latency_ms: need("latency_ms", self.latency_ms)?,
+                jitter_ms: self.jitter_ms.unwrap_or(0),
+            },
+            ToxicKindName::Bandwidth => ToxicKind::Bandwidth {
+                rate_kbps: need("rate_kbps", self.rate_kbps)?,
+            },
+            ToxicKindName::Slicer => ToxicKind::Slicer {
+                avg_size: need("avg_size", self.avg_size)?,
+                delay_us: self.delay_us.unwrap_or(0),
+            },
+            ToxicKindName::ResetAfter => ToxicKind::ResetAfter {
+                bytes: need("bytes", self.bytes)?,
+            },
+            ToxicKindName::Timeout => ToxicKind::Timeout {
+                timeout_ms: need("timeout_ms", self.timeout_ms)?,
+            },
+        })
     }
 }
