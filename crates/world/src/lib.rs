@@ -3,13 +3,20 @@
 //! - [`Scenario`]: the scenario file (TOML), parsed and validated with file:line:column errors.
 //! - [`World`]: the world built from it ([`World::build`]) with every address allocated from an
 //!   [`AddressPlan`]; mutation methods for live changes.
-//! - [`resolve`]: which answer a network's resolver gives for a name, and why, as Azure would.
-//! - [`World::endpoints`] and [`verdict`]: what each endpoint's address:port does with a connection
+//! - [`resolve()`]: which answer a network's resolver gives for a name, and why, as Azure would.
+//! - [`World::endpoints`] and [`verdict()`]: what each endpoint's address:port does with a connection
 //!   from a [`Source`] (route to the cache's engine, refuse, drop, reset, blackhole) and why.
 //! - [`Toxic`]: faults on routed paths (latency, bandwidth, slicer, reset after bytes, timeout).
 //! - [`Expectation`] and [`TimelineStep`]: what clients must see, and the timeline of changes
 //!   (`[[expect]]`, `[[step]]`), validated by replaying the timeline on the world.
-//! - [`quickstart`]: the embedded quickstart world.
+//! - [`quickstart()`]: the embedded quickstart world.
+//!
+//! Modules depend on each other one way (leaves first): `address`, `flavour`, `location`, `ttl`,
+//! `toxic` → `names`, `error`, `text` → `model` → `endpoint`, `resolve`, `mutate`, `verdict` →
+//! `expect` (tables and their compiling) → `timeline` → `scenario` (file format, per-table
+//! validation, world building, [`Scenario::parse`]) → `quickstart`. Names live in [`names`], not in
+//! the scenario module, so the resolver and the mutations need nothing from the file format. ACL
+//! categories are the engine's own list (`redlink_engine::acl::CATEGORIES`).
 
 pub mod address;
 pub mod endpoint;

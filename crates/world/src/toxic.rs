@@ -1,8 +1,9 @@
 //! Toxics: faults on a routed path (Toxiproxy's vocabulary), declared per endpoint and/or per source
-//! network in the scenario (`[[toxic]]`, [`ToxicSpec`] as written) or added and removed live ([`World::add_toxic`],
-//! [`World::remove_toxic`], in `mutate`). The edge applies them to connections routed after the
-//! change; the world only says which toxics apply to a connection ([`World::toxics_for`], next to
-//! [`crate::verdict()`]). This module is data only: it depends on no other module of the crate.
+//! network in the scenario (`[[toxic]]`, [`ToxicSpec`] as written) or added and removed live
+//! ([`crate::World::add_toxic`], [`crate::World::remove_toxic`], in `mutate`). The edge applies them
+//! to connections routed after the change; the world only says which toxics apply to a connection
+//! ([`crate::World::toxics_for`], next to [`crate::verdict()`]). This module is data only: it
+//! depends on no other module of the crate.
 
 use std::fmt;
 

@@ -1,7 +1,7 @@
-//! Scenarios: a scenario file parsed ([`file`]: the TOML tables), validated table by table
+//! Scenarios: a scenario file parsed ([`file`](mod@file): the TOML tables), validated table by table
 //! ([`validate`]), its world built ([`build`], through [`World::build`]) and its expectations and
 //! timeline compiled on that world ([`crate::timeline::compile`]). A [`Scenario`] is a file that
-//! passed all of it. The file format is described in [`file`].
+//! passed all of it. The file format is described in [`file`](mod@file).
 
 pub mod build;
 pub mod file;
