@@ -12,8 +12,8 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 
 use super::file::{
-    CacheSpec, DnsZoneSpec, ForwarderSpec, NetworkRuleSpec, NetworkSpec, PrivateEndpointSpec,
-    ScenarioFile,
+    CacheSpec, DnsZoneSpec, FirewallRuleSpec, ForwarderSpec, NetworkRuleSpec, NetworkSpec,
+    PrivateEndpointSpec, ScenarioFile, UserSpec,
 };
 use super::validate::relative_record_name;
 use crate::address::{AddressPlan, FIRST_ENDPOINT_HOST};
@@ -247,53 +247,59 @@ fn cache(
         .private_endpoints
         .iter()
         .any(|e| e.cache.get_ref() == &name);
-    let ports = CachePorts {
-        plain: c
-            .non_tls_port
-            .then(|| c.port.unwrap_or(c.flavour.default_port())),
-        tls: c
-            .tls
-            .then(|| c.tls_port.unwrap_or(c.flavour.default_tls_port())),
-    };
     Ok(Cache {
         name,
         flavour: c.flavour,
         region: c.region.as_ref().map(|r| r.get_ref().clone()),
         requirepass: c.requirepass.clone(),
-        users: c
-            .user
-            .iter()
-            .map(|u| CacheUser {
-                name: u.name.get_ref().clone(),
-                password: u.password.clone(),
-                rules: u
-                    .rules
-                    .as_ref()
-                    .map(|r| r.get_ref().clone())
-                    .unwrap_or_default(),
-            })
-            .collect(),
+        users: c.user.iter().map(cache_user).collect(),
         maxclients: c.maxclients,
         bind: c.bind.clone(),
-        ports,
+        ports: cache_ports(c),
         public_network_access: c.public_network_access.unwrap_or(if has_endpoint {
             PublicNetworkAccess::Disabled
         } else {
             PublicNetworkAccess::Enabled
         }),
         public_blocked_action: c.public_blocked_action,
-        firewall_rules: c
-            .firewall_rules
-            .iter()
-            .map(|r| FirewallRule {
-                name: r.name.get_ref().clone(),
-                start: *r.start.get_ref(),
-                end: *r.end.get_ref(),
-            })
-            .collect(),
+        firewall_rules: c.firewall_rules.iter().map(firewall_rule).collect(),
         running: c.running,
         public_address,
     })
+}
+
+/// The ports a cache serves: the flavour's defaults unless overridden, each only if enabled.
+fn cache_ports(c: &CacheSpec) -> CachePorts {
+    CachePorts {
+        plain: c
+            .non_tls_port
+            .then(|| c.port.unwrap_or(c.flavour.default_port())),
+        tls: c
+            .tls
+            .then(|| c.tls_port.unwrap_or(c.flavour.default_tls_port())),
+    }
+}
+
+/// A `[[cache.user]]` (the engine applies `on`, the password, then the rules).
+fn cache_user(u: &UserSpec) -> CacheUser {
+    CacheUser {
+        name: u.name.get_ref().clone(),
+        password: u.password.clone(),
+        rules: u
+            .rules
+            .as_ref()
+            .map(|r| r.get_ref().clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// One of a cache's `firewall_rules`.
+fn firewall_rule(r: &FirewallRuleSpec) -> FirewallRule {
+    FirewallRule {
+        name: r.name.get_ref().clone(),
+        start: *r.start.get_ref(),
+        end: *r.end.get_ref(),
+    }
 }
 
 /// A `[[private_endpoint]]`: its address in its network's range, its group id from the cache.

@@ -712,3 +712,31 @@ fn check_loopback(
         Err(src.error(&addr.span(), ScenarioErrorKind::Address, format!("{what}: address {a} is outside 127.0.0.0/8; every simulated address is a loopback alias, so traffic never leaves the machine")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_acl_rule;
+
+    #[test]
+    fn acl_categories_are_the_engines_plus_all() {
+        for ok in [
+            "+@all",
+            "-@ALL",
+            "+@read",
+            "-@dangerous",
+            "+@scripting",
+            "+get",
+            "~k:*",
+        ] {
+            assert_eq!(check_acl_rule(ok), Ok(()), "{ok}");
+        }
+        // The text the scenario checks gave when they kept their own copy of the list.
+        assert_eq!(
+            check_acl_rule("+@bogus"),
+            Err("ACL rule \"+@bogus\": unknown category @bogus (categories: all, keyspace, read, \
+                 write, set, sortedset, list, hash, string, bitmap, hyperloglog, geo, stream, \
+                 pubsub, admin, fast, slow, blocking, dangerous, connection, transaction, scripting)"
+                .to_owned())
+        );
+    }
+}
