@@ -1,6 +1,6 @@
 //! A long timeline (20,000 steps) parses, validates and compiles in one pass: positions come from a
 //! line index (before, each step and expectation rescanned the file from its start: 16,000 steps
-//! took 210 s in a debug build, 20,000 would take over 5 minutes), and a mistake at the very end of
+//! took 210 s in a debug build; this test, built against that code, had not finished after 15 minutes), and a mistake at the very end of
 //! the file is still reported at its exact line and column. The bound below is generous (the parse
 //! takes about 2–3 s in a debug build on a loaded 2-core machine): it catches a return to quadratic
 //! time without timing anything finely; BENCHMARKS.md has the measured numbers.
