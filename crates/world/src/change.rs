@@ -48,7 +48,7 @@ use crate::model::{
     BlockedAction, ConnectionState, DenyAs, NetworkRule, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World,
 };
-use crate::scenario::{ToxicKindName, ToxicSpec};
+use crate::toxic::{ToxicKindName, ToxicSpec};
 use crate::toxic::{Toxic, ToxicDirection, ToxicKind};
 
 /// `{ zone, network }`.
@@ -675,4 +675,12 @@ fn set_state(
 ) -> Result<String, WorldError> {
     let before = world.set_endpoint_state(endpoint, state)?;
     Ok(format!("private endpoint {endpoint}: {before} → {state}"))
+}
+
+impl ToxicSpec {
+    /// The toxic's kind with its parameters, or why the table does not describe one (the same
+    /// rules as a toxic added by a change: [`ToxicChange::toxic_kind`]).
+    pub fn toxic_kind(&self) -> Result<ToxicKind, String> {
+        ToxicChange::from(self).toxic_kind()
+    }
 }

@@ -12,9 +12,15 @@
 //! - [`Expectation`] and [`TimelineStep`]: what clients must see, and the timeline of changes
 //!   (`[[expect]]`, `[[step]]`), validated by replaying the timeline on the world.
 //! - [`quickstart()`]: the embedded quickstart world.
+//!
+//! Modules depend on each other one way (leaves first): `address`, `flavour`, `location`, `ttl`,
+//! `toxic` → `names`, `error`, `text` → `model` → `endpoint`, `resolve`, `mutate`, `verdict` →
+//! `expect` (tables and their compiling) → `timeline` → `scenario` (file format, per-table
+//! validation, world building, [`Scenario::parse`]) → `quickstart`. Names live in [`names`], not in
+//! the scenario module, so the resolver and the mutations need nothing from the file format. ACL
+//! categories are the engine's own list (`redlink_engine::acl::CATEGORIES`).
 
 pub mod address;
-mod build;
 pub mod change;
 pub mod endpoint;
 pub mod error;
@@ -23,9 +29,11 @@ pub mod flavour;
 pub mod location;
 pub mod model;
 mod mutate;
+pub mod names;
 pub mod quickstart;
 pub mod resolve;
 pub mod scenario;
+pub mod text;
 pub mod timeline;
 pub mod toxic;
 pub mod ttl;

@@ -1,5 +1,6 @@
 //! Source locations: turning the byte offsets that TOML spans carry into the `line:column` positions
-//! that error messages show.
+//! that error messages show. A [`LineIndex`] answers each position with a binary search, so placing
+//! every step and expectation of a long file costs O(n log n), not a rescan of the text per item.
 
 use std::fmt;
 use std::ops::Range;
@@ -35,6 +36,55 @@ impl Position {
     /// The position where `span` starts in `text`.
     pub fn of_span(text: &str, span: &Range<usize>) -> Position {
         Position::of_offset(text, span.start)
+    }
+}
+
+/// Where each line of a text starts, built once per text.
+#[derive(Clone, Debug, Default)]
+pub struct LineIndex {
+    /// Byte offset of each line's first byte (the first is 0).
+    starts: Vec<usize>,
+    /// Whether each line is ASCII (then a column is a byte difference, not a character count).
+    ascii: Vec<bool>,
+}
+
+impl LineIndex {
+    /// Indexes the lines of `text`.
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let ascii = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| {
+                let end = starts.get(i + 1).copied().unwrap_or(text.len());
+                text.as_bytes()
+                    .get(start..end)
+                    .is_some_and(<[u8]>::is_ascii)
+            })
+            .collect();
+        LineIndex { starts, ascii }
+    }
+
+    /// The position of byte `offset` in `text` (the text this index was built from), with the same
+    /// answer as [`Position::of_offset`].
+    pub fn position(&self, text: &str, offset: usize) -> Position {
+        let mut offset = offset.min(text.len());
+        while offset > 0 && !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        // Lines starting at or before `offset`: the last of them holds it.
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let column = if self.ascii.get(line - 1).copied().unwrap_or(false) {
+            offset - start
+        } else {
+            text.get(start..offset).map_or(0, |s| s.chars().count())
+        };
+        Position {
+            line,
+            column: column + 1,
+        }
     }
 }
 
@@ -81,5 +131,13 @@ mod tests {
             Position::of_offset(text, 8),
             Position { line: 2, column: 2 }
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_line_index_agrees_with_the_scan(text in "[a\né=\r]{0,40}", offset in 0usize..50) {
+            let index = LineIndex::new(&text);
+            proptest::prop_assert_eq!(index.position(&text, offset), Position::of_offset(&text, offset));
+        }
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::AddressPlan;
 use crate::flavour::Flavour;
+use crate::names;
 
 /// A private endpoint connection state, as Azure names them. Only `Approved` passes traffic.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -266,20 +267,17 @@ impl CacheUser {
 impl Cache {
     /// The cache's name relative to its flavour's suffixes: `NAME` or `NAME.REGION`.
     pub fn relative_name(&self) -> String {
-        match (&self.flavour, &self.region) {
-            (Flavour::ManagedRedis, Some(region)) => format!("{}.{}", self.name, region),
-            _ => self.name.clone(),
-        }
+        names::cache_relative_name(&self.name, self.flavour, self.region.as_deref())
     }
 
     /// The public host name: `NAME.redis.cache.windows.net` or `NAME.REGION.redis.azure.net`.
     pub fn host_name(&self) -> String {
-        format!("{}.{}", self.relative_name(), self.flavour.public_suffix())
+        names::cache_host_name(&self.name, self.flavour, self.region.as_deref())
     }
 
     /// The privatelink host name the public name is a CNAME of once a private endpoint exists.
     pub fn privatelink_host_name(&self) -> String {
-        format!("{}.{}", self.relative_name(), self.flavour.private_zone())
+        names::cache_privatelink_host_name(&self.name, self.flavour, self.region.as_deref())
     }
 
     /// The private-link group id of the cache's flavour.

@@ -10,7 +10,8 @@ use crate::model::{
     ARecord, BlockedAction, ConnectionState, Forwarder, ForwarderAnswer, NetworkRule,
     PublicNetworkAccess, ResolutionPolicy, World, ZoneLink,
 };
-use crate::scenario::{is_dns_name, normalize_name};
+use crate::names::{self, RecordNameError, default_link_name, is_dns_name, normalize_name};
+use crate::toxic::Toxic;
 use crate::ttl;
 
 impl World {
@@ -74,7 +75,7 @@ impl World {
                 link: existing.name.clone(),
             });
         }
-        let name = link.map_or_else(|| format!("{network}-link"), str::to_owned);
+        let name = link.map_or_else(|| default_link_name(network), str::to_owned);
         if z.links.iter().any(|l| l.name == name) {
             return Err(WorldError::Duplicate { kind: "link", name });
         }
@@ -321,6 +322,40 @@ impl World {
         }
         Ok(())
     }
+
+    /// Adds a toxic (its name must be new, its endpoint and network must exist).
+    pub fn add_toxic(&mut self, toxic: Toxic) -> Result<(), WorldError> {
+        if self.toxics.iter().any(|t| t.name == toxic.name) {
+            return Err(WorldError::Duplicate {
+                kind: "toxic",
+                name: toxic.name,
+            });
+        }
+        if let Some(n) = &toxic.network
+            && self.network(n).is_none()
+        {
+            return Err(WorldError::UnknownNetwork(n.clone()));
+        }
+        if let Some(e) = &toxic.endpoint
+            && self.private_endpoint(e).is_none()
+            && self.cache(e).is_none()
+        {
+            return Err(WorldError::UnknownEndpoint(e.clone()));
+        }
+        toxic.check().map_err(WorldError::Invalid)?;
+        self.toxics.push(toxic);
+        Ok(())
+    }
+
+    /// Removes the toxic `name` and returns it.
+    pub fn remove_toxic(&mut self, name: &str) -> Result<Toxic, WorldError> {
+        let i = self
+            .toxics
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| WorldError::Invalid(format!("the world has no toxic named {name}")))?;
+        Ok(self.toxics.remove(i))
+    }
 }
 
 /// Lifecycle changes the timeline needs: creating and deleting private endpoints and zones, and the
@@ -520,25 +555,10 @@ impl World {
 
 /// `name` relative to `zone`: accepts a relative name, `@`, or a full name ending in the zone.
 fn relative_name(zone: &str, name: &str) -> Result<String, WorldError> {
-    if name == "@" {
-        return Ok("@".to_owned());
-    }
-    let n = normalize_name(name);
-    if n == zone {
-        return Ok("@".to_owned());
-    }
-    let relative = match n.strip_suffix(&format!(".{zone}")) {
-        Some(head) => head.to_owned(),
-        None if name.ends_with('.') => {
-            return Err(WorldError::Invalid(format!("{name} is not in zone {zone}")));
-        }
-        None => n,
-    };
-    if is_dns_name(&relative) {
-        Ok(relative)
-    } else {
-        Err(WorldError::Invalid(format!(
-            "{name:?} is not a valid record name"
-        )))
-    }
+    names::relative_record_name(zone, name).map_err(|e| {
+        WorldError::Invalid(match e {
+            RecordNameError::NotInZone => format!("{name} is not in zone {zone}"),
+            RecordNameError::Invalid => format!("{name:?} is not a valid record name"),
+        })
+    })
 }

@@ -26,7 +26,7 @@ use crate::flavour::Flavour;
 use crate::model::{
     AddressOwner, ConnectionState, DnsZone, Network, ResolutionPolicy, World, ZoneLink,
 };
-use crate::scenario::normalize_name;
+use crate::names::{in_zone, normalize_name};
 use crate::ttl;
 
 /// The longest CNAME chain followed before giving up (a loop guard; Azure chains have one CNAME).
@@ -738,13 +738,6 @@ fn private_zone_containing(world: &World, name: &str) -> Option<String> {
             .find(|zone| in_zone(name, zone))
             .map(str::to_owned)
     })
-}
-
-fn in_zone(name: &str, zone: &str) -> bool {
-    name == zone
-        || name
-            .strip_suffix(zone)
-            .is_some_and(|head| head.ends_with('.'))
 }
 
 /// The public authority for a name: the longest simulated suffix it lies under.

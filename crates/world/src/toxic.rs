@@ -1,16 +1,14 @@
 //! Toxics: faults on a routed path (Toxiproxy's vocabulary), declared per endpoint and/or per source
-//! network in the scenario (`[[toxic]]`) or added and removed live ([`World::add_toxic`],
-//! [`World::remove_toxic`]). The edge applies them to connections routed after the change; the
-//! world only says which toxics apply to a connection ([`World::toxics_for`]).
+//! network in the scenario (`[[toxic]]`, [`ToxicSpec`] as written) or added and removed live
+//! ([`crate::World::add_toxic`], [`crate::World::remove_toxic`], in `mutate`). The edge applies them
+//! to connections routed after the change; the world only says which toxics apply to a connection
+//! ([`crate::World::toxics_for`], next to [`crate::verdict()`]). This module is data only: it
+//! depends on no other module of the crate.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-use crate::endpoint::EndpointId;
-use crate::error::WorldError;
-use crate::model::World;
-use crate::verdict::Source;
+use toml::Spanned;
 
 /// Which way the bytes a toxic acts on flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,19 +105,6 @@ impl fmt::Display for Toxic {
 }
 
 impl Toxic {
-    /// Whether the toxic applies to a connection from `source` to `endpoint` (of cache `cache`).
-    pub fn applies(&self, endpoint: &EndpointId, cache: &str, source: &Source) -> bool {
-        let endpoint_ok = self.endpoint.as_deref().is_none_or(|e| match endpoint {
-            EndpointId::Private { endpoint } => e == endpoint || e == cache,
-            EndpointId::Public { .. } => e == cache,
-        });
-        let network_ok = self
-            .network
-            .as_deref()
-            .is_none_or(|n| matches!(source, Source::Network(s) if s == n));
-        endpoint_ok && network_ok
-    }
-
     /// Checks the toxic's numbers (a rate of 0 or a piece size of 0 would stall the path).
     pub fn check(&self) -> Result<(), String> {
         match self.kind {
@@ -134,53 +119,59 @@ impl Toxic {
     }
 }
 
-impl World {
-    /// The toxics on the path from `source` to `endpoint`, in world order.
-    pub fn toxics_for(&self, endpoint: &EndpointId, source: &Source) -> Vec<&Toxic> {
-        let cache = match endpoint {
-            EndpointId::Public { cache } => cache.as_str(),
-            EndpointId::Private { endpoint } => match self.private_endpoint(endpoint) {
-                Some(pe) => pe.cache.as_str(),
-                None => return Vec::new(),
-            },
-        };
-        self.toxics
-            .iter()
-            .filter(|t| t.applies(endpoint, cache, source))
-            .collect()
-    }
-
-    /// Adds a toxic (its name must be new, its endpoint and network must exist).
-    pub fn add_toxic(&mut self, toxic: Toxic) -> Result<(), WorldError> {
-        if self.toxics.iter().any(|t| t.name == toxic.name) {
-            return Err(WorldError::Duplicate {
-                kind: "toxic",
-                name: toxic.name,
-            });
-        }
-        if let Some(n) = &toxic.network
-            && self.network(n).is_none()
-        {
-            return Err(WorldError::UnknownNetwork(n.clone()));
-        }
-        if let Some(e) = &toxic.endpoint
-            && self.private_endpoint(e).is_none()
-            && self.cache(e).is_none()
-        {
-            return Err(WorldError::UnknownEndpoint(e.clone()));
-        }
-        toxic.check().map_err(WorldError::Invalid)?;
-        self.toxics.push(toxic);
-        Ok(())
-    }
-
-    /// Removes the toxic `name` and returns it.
-    pub fn remove_toxic(&mut self, name: &str) -> Result<Toxic, WorldError> {
-        let i = self
-            .toxics
-            .iter()
-            .position(|t| t.name == name)
-            .ok_or_else(|| WorldError::Invalid(format!("the world has no toxic named {name}")))?;
-        Ok(self.toxics.remove(i))
-    }
+/// The `kind` of a `[[toxic]]` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToxicKindName {
+    /// `latency_ms`, `jitter_ms`.
+    Latency,
+    /// `rate_kbps`.
+    Bandwidth,
+    /// `avg_size`, `delay_us`.
+    Slicer,
+    /// `bytes`.
+    ResetAfter,
+    /// `timeout_ms`.
+    Timeout,
 }
+
+/// A `[[toxic]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToxicSpec {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// A private endpoint or a cache.
+    #[serde(default)]
+    pub endpoint: Option<Spanned<String>>,
+    /// A source network.
+    #[serde(default)]
+    pub network: Option<Spanned<String>>,
+    /// What it does.
+    pub kind: Spanned<ToxicKindName>,
+    /// Which way (default downstream).
+    #[serde(default)]
+    pub direction: ToxicDirection,
+    /// latency: added delay.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// latency: variation.
+    #[serde(default)]
+    pub jitter_ms: Option<u64>,
+    /// bandwidth: KB/s.
+    #[serde(default)]
+    pub rate_kbps: Option<u64>,
+    /// slicer: average piece size.
+    #[serde(default)]
+    pub avg_size: Option<u64>,
+    /// slicer: delay between pieces.
+    #[serde(default)]
+    pub delay_us: Option<u64>,
+    /// reset_after: bytes before the reset.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// timeout: milliseconds before the reset (0 = hold forever).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+

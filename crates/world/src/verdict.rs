@@ -35,6 +35,7 @@ use crate::endpoint::EndpointId;
 use crate::model::{
     BlockedAction, Cache, ConnectionState, DenyAs, PublicNetworkAccess, RuleAction, World,
 };
+use crate::toxic::Toxic;
 
 /// What a connection to an endpoint's address:port meets. Match on it exhaustively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -377,6 +378,38 @@ fn unserved_port(cache: &Cache, port: u16) -> String {
         cache.name,
         served.join(", ")
     )
+}
+
+impl Toxic {
+    /// Whether the toxic applies to a connection from `source` to `endpoint` (of cache `cache`).
+    pub fn applies(&self, endpoint: &EndpointId, cache: &str, source: &Source) -> bool {
+        let endpoint_ok = self.endpoint.as_deref().is_none_or(|e| match endpoint {
+            EndpointId::Private { endpoint } => e == endpoint || e == cache,
+            EndpointId::Public { .. } => e == cache,
+        });
+        let network_ok = self
+            .network
+            .as_deref()
+            .is_none_or(|n| matches!(source, Source::Network(s) if s == n));
+        endpoint_ok && network_ok
+    }
+}
+
+impl World {
+    /// The toxics on the path from `source` to `endpoint`, in world order.
+    pub fn toxics_for(&self, endpoint: &EndpointId, source: &Source) -> Vec<&Toxic> {
+        let cache = match endpoint {
+            EndpointId::Public { cache } => cache.as_str(),
+            EndpointId::Private { endpoint } => match self.private_endpoint(endpoint) {
+                Some(pe) => pe.cache.as_str(),
+                None => return Vec::new(),
+            },
+        };
+        self.toxics
+            .iter()
+            .filter(|t| t.applies(endpoint, cache, source))
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Expectations: what a client in a network must see. `[[expect]]` tables at the top level of a
 //! scenario are checked against the initial world; `[[step.expect]]` tables after their step's
 //! changes. [`ExpectationSpec`] is the table as written (serde, spans); [`Expectation`] the typed,
-//! validated form the checker runs ([`crate::timeline::compile`] makes it).
+//! validated form the checker runs ([`compile::expectation`] makes it, called by
+//! [`crate::timeline::compile`] at the expectation's point of the timeline).
 //!
 //! ```toml
 //! [[expect]]
@@ -26,6 +27,8 @@
 //! timeout = "300ms"                       # connect timeout (default: the checker's)
 //! hold = 2                                # keep this many other connections open during the check
 //! ```
+
+pub mod compile;
 
 use std::fmt;
 use std::net::Ipv4Addr;

@@ -1,0 +1,339 @@
+//! The scenario file's TOML format: one serde type per table, with spans so that every later check
+//! can point at `file:line:column`. Nothing here checks anything beyond TOML's types (that is
+//! [`super::validate`]) or builds anything (that is [`super::build`]).
+//!
+//! ```toml
+//! name = "quickstart"                       # optional
+//! description = "…"                         # optional
+//!
+//! [[network]]
+//! name = "spoke"
+//! peered_with = ["hub"]                     # optional
+//! resolver_address = "127.53.0.9"          # optional (allocated otherwise)
+//! resolver_port = 5300                      # optional (the caller picks otherwise)
+//! client_address = "127.11.9.1"            # optional (allocated otherwise)
+//! [network.dns_forwarder]                   # optional: a custom DNS server
+//! name = "old-dns"                          # optional, default "custom-dns"
+//! forwards_to = "hub"                       # optional: whose Azure DNS answers the rest (default: this network)
+//! ttl = 300                                 # optional, default TTL of the answers
+//! answers = { "contoso.redis.cache.windows.net" = "127.10.1.4" }
+//!
+//! [[cache]]
+//! name = "contoso"
+//! flavour = "redis-cache"                   # or "managed-redis" (then `region` is required)
+//! requirepass = "…"                         # optional
+//! maxclients = 256                          # optional
+//! tls = true                                # serve the TLS port (6380 / 10000), default true
+//! non_tls_port = true                       # serve the plain port (6379), default false
+//! port = 6379                               # optional overrides
+//! tls_port = 6380
+//! public_network_access = "Disabled"        # default: Disabled if the scenario gives the cache a private endpoint, else Enabled
+//! public_blocked_action = "refuse"          # refuse | drop | reset
+//! running = true
+//! public_address = "127.20.0.7"             # optional
+//! firewall_rules = [{ name = "office", start = "127.0.0.1", end = "127.0.0.1" }]
+//! [[cache.user]]                            # optional ACL users of the cache's engine
+//! name = "app"
+//! password = "…"                            # optional (`>password`)
+//! rules = "+@all -@dangerous ~app:*"        # ACL SETUSER rules; the user is `on` unless they say `off`
+//!
+//! [[private_endpoint]]
+//! name = "pe-hub"
+//! network = "hub"
+//! cache = "contoso"
+//! group_id = "redisCache"                   # optional, from the flavour
+//! state = "Approved"                        # Pending | Approved | Rejected | Disconnected
+//! address = "127.10.1.4"                    # optional
+//!
+//! [[dns_zone]]
+//! name = "privatelink.redis.cache.windows.net"
+//! auto_register = true                      # default: endpoints of caches whose flavour uses this zone register their A record (Azure's DNS zone group)
+//! records = [{ name = "contoso", address = "127.10.1.4", ttl = 10 }]
+//! links = [{ network = "hub", name = "hub-link", resolution_policy = "Default" }]   # or NxDomainRedirect
+//!
+//! [[network_rule]]
+//! name = "deny-spoke"
+//! priority = 100
+//! source = "spoke"                          # optional network (any source when absent)
+//! destination = "pe-hub"                    # optional endpoint or cache name
+//! port = 6380                               # optional
+//! action = "deny"                           # allow | deny
+//! deny_as = "drop"                          # drop | reset | blackhole | refuse (refuse only without a source)
+//!
+//! [[toxic]]                                 # a fault on routed connections (see `crate::toxic`)
+//! name = "slow-hub"
+//! endpoint = "pe-hub"                       # optional: a private endpoint, or a cache (all its endpoints)
+//! network = "hub"                           # optional: only connections from this network
+//! kind = "latency"                          # latency | bandwidth | slicer | reset_after | timeout
+//! latency_ms = 100                          # latency: latency_ms, jitter_ms (default 0)
+//! direction = "downstream"                  # upstream (client → cache) | downstream (default)
+//! # bandwidth: rate_kbps · slicer: avg_size, delay_us · reset_after: bytes · timeout: timeout_ms
+//!
+//! [[expect]]                                # checked against the initial world: see `crate::expect`
+//! [[step]]                                  # the timeline: see `crate::timeline`
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::expect::ExpectationSpec;
+use crate::flavour::Flavour;
+use crate::model::{
+    BlockedAction, ConnectionState, DenyAs, PublicNetworkAccess, ResolutionPolicy, RuleAction,
+};
+use crate::timeline::StepSpec;
+use crate::toxic::ToxicSpec;
+
+/// The file as written (after TOML parsing): see the module documentation for the format.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// A name for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `[[network]]` tables.
+    #[serde(default, rename = "network")]
+    pub networks: Vec<NetworkSpec>,
+    /// `[[cache]]` tables.
+    #[serde(default, rename = "cache")]
+    pub caches: Vec<CacheSpec>,
+    /// `[[private_endpoint]]` tables.
+    #[serde(default, rename = "private_endpoint")]
+    pub private_endpoints: Vec<PrivateEndpointSpec>,
+    /// `[[dns_zone]]` tables.
+    #[serde(default, rename = "dns_zone")]
+    pub dns_zones: Vec<DnsZoneSpec>,
+    /// `[[network_rule]]` tables.
+    #[serde(default, rename = "network_rule")]
+    pub network_rules: Vec<NetworkRuleSpec>,
+    /// `[[toxic]]` tables.
+    #[serde(default, rename = "toxic")]
+    pub toxics: Vec<ToxicSpec>,
+    /// `[[step]]` tables (opaque for now).
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Spanned<StepSpec>>,
+    /// `[[expect]]` tables.
+    #[serde(default, rename = "expect")]
+    pub expectations: Vec<Spanned<ExpectationSpec>>,
+}
+
+/// A `[[network]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// Pinned resolver address.
+    #[serde(default)]
+    pub resolver_address: Option<Spanned<Ipv4Addr>>,
+    /// Pinned resolver port.
+    #[serde(default)]
+    pub resolver_port: Option<u16>,
+    /// Pinned client address.
+    #[serde(default)]
+    pub client_address: Option<Spanned<Ipv4Addr>>,
+    /// Peered networks.
+    #[serde(default)]
+    pub peered_with: Vec<Spanned<String>>,
+    /// A custom DNS forwarder.
+    #[serde(default)]
+    pub dns_forwarder: Option<ForwarderSpec>,
+}
+
+/// A `[network.dns_forwarder]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwarderSpec {
+    /// Name for explanations (default `custom-dns`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The network whose Azure-provided DNS answers what the table does not.
+    #[serde(default)]
+    pub forwards_to: Option<Spanned<String>>,
+    /// TTL of the static answers (default [`crate::ttl::FORWARDER_ANSWER`]).
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    /// Static answers: host name → address.
+    #[serde(default)]
+    pub answers: BTreeMap<Spanned<String>, Spanned<Ipv4Addr>>,
+}
+
+/// A firewall rule in a `[[cache]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallRuleSpec {
+    /// Rule name.
+    pub name: Spanned<String>,
+    /// First address.
+    #[serde(alias = "start_ip")]
+    pub start: Spanned<Ipv4Addr>,
+    /// Last address.
+    #[serde(alias = "end_ip")]
+    pub end: Spanned<Ipv4Addr>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A `[[cache]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// Unique name, a lowercase DNS label.
+    pub name: Spanned<String>,
+    /// Product flavour.
+    #[serde(default, alias = "flavor")]
+    pub flavour: Flavour,
+    /// Region (managed-redis).
+    #[serde(default)]
+    pub region: Option<Spanned<String>>,
+    /// Password.
+    #[serde(default)]
+    pub requirepass: Option<String>,
+    /// Maximum clients.
+    #[serde(default)]
+    pub maxclients: Option<u32>,
+    /// Engine bind addresses.
+    #[serde(default)]
+    pub bind: Option<Vec<String>>,
+    /// Serve the TLS port.
+    #[serde(default = "yes")]
+    pub tls: bool,
+    /// Serve the plain port.
+    #[serde(default)]
+    pub non_tls_port: bool,
+    /// Plain port override.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// TLS port override.
+    #[serde(default)]
+    pub tls_port: Option<u16>,
+    /// Public network access (default depends on private endpoints).
+    #[serde(default)]
+    pub public_network_access: Option<PublicNetworkAccess>,
+    /// What blocked public clients see.
+    #[serde(default)]
+    pub public_blocked_action: BlockedAction,
+    /// Public endpoint firewall rules.
+    #[serde(default)]
+    pub firewall_rules: Vec<FirewallRuleSpec>,
+    /// Whether the engine runs.
+    #[serde(default = "yes")]
+    pub running: bool,
+    /// Pinned public address.
+    #[serde(default)]
+    pub public_address: Option<Spanned<Ipv4Addr>>,
+    /// ACL users (`[[cache.user]]`).
+    #[serde(default, alias = "users")]
+    pub user: Vec<UserSpec>,
+}
+
+/// A `[[cache.user]]` table: an ACL user of the cache's engine.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// User name (no spaces).
+    pub name: Spanned<String>,
+    /// A password (`>password`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// ACL SETUSER rules separated by spaces.
+    #[serde(default)]
+    pub rules: Option<Spanned<String>>,
+}
+
+/// A `[[private_endpoint]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateEndpointSpec {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// Its network.
+    pub network: Spanned<String>,
+    /// Its cache.
+    pub cache: Spanned<String>,
+    /// Group id (default from the cache's flavour).
+    #[serde(default)]
+    pub group_id: Option<Spanned<String>>,
+    /// Connection state.
+    #[serde(default)]
+    pub state: ConnectionState,
+    /// Pinned address.
+    #[serde(default)]
+    pub address: Option<Spanned<Ipv4Addr>>,
+}
+
+/// An A record in a `[[dns_zone]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    /// Name relative to the zone (or the full name ending in the zone's name); `@` is the apex.
+    pub name: Spanned<String>,
+    /// Address.
+    pub address: Spanned<Ipv4Addr>,
+    /// TTL (default [`crate::ttl::PRIVATE_RECORD`]).
+    #[serde(default)]
+    pub ttl: Option<u32>,
+}
+
+/// A link in a `[[dns_zone]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// The linked network.
+    pub network: Spanned<String>,
+    /// Link name (default `NETWORK-link`).
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Resolution policy.
+    #[serde(default)]
+    pub resolution_policy: ResolutionPolicy,
+}
+
+/// A `[[dns_zone]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsZoneSpec {
+    /// Zone name.
+    pub name: Spanned<String>,
+    /// Register the A records of private endpoints whose flavour uses this zone (default true).
+    #[serde(default = "yes")]
+    pub auto_register: bool,
+    /// A records.
+    #[serde(default)]
+    pub records: Vec<RecordSpec>,
+    /// Links to networks.
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
+}
+
+/// A `[[network_rule]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRuleSpec {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// Priority, 100–4096.
+    pub priority: Spanned<u16>,
+    /// Source network.
+    #[serde(default)]
+    pub source: Option<Spanned<String>>,
+    /// Destination endpoint or cache.
+    #[serde(default)]
+    pub destination: Option<Spanned<String>>,
+    /// Destination port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Allow or deny.
+    pub action: RuleAction,
+    /// How a deny fails (default drop).
+    #[serde(default)]
+    pub deny_as: Option<Spanned<DenyAs>>,
+}
