@@ -48,8 +48,8 @@ use crate::model::{
     BlockedAction, ConnectionState, DenyAs, NetworkRule, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World,
 };
-use crate::toxic::{ToxicKindName, ToxicSpec};
 use crate::toxic::{Toxic, ToxicDirection, ToxicKind};
+use crate::toxic::{ToxicKindName, ToxicSpec};
 
 /// `{ zone, network }`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

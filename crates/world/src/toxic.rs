@@ -174,4 +174,3 @@ pub struct ToxicSpec {
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
-

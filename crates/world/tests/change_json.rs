@@ -10,8 +10,8 @@ use redlink_world::change::{
     ConfigChange, ForwarderAnswerChange, LinkChange, NAMES, NewEndpoint, PolicyChange,
     PublicAccessChange, RecordChange, RecordRef, RuleChange, StateChange, ToxicChange, ZoneNetwork,
 };
-use redlink_world::toxic::ToxicKindName;
 use redlink_world::toxic::ToxicDirection;
+use redlink_world::toxic::ToxicKindName;
 use redlink_world::{
     BlockedAction, Change, ConnectionState, DenyAs, PublicNetworkAccess, ResolutionPolicy,
     RuleAction,

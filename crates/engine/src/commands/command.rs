@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::{CmdResult, Ctx, Error, Handler, err, is};
+use crate::disabled::Disabled;
 use crate::protocol::Out;
 use crate::spec::{self, BeginSearch, FindKeys, Spec, key_flag};
 
@@ -215,16 +216,30 @@ fn write_args(out: &mut Out, v: &Value) {
 }
 
 /// Every command and subcommand (`config|get`), as COMMAND LIST gives them.
-fn all_names() -> impl Iterator<Item = &'static Spec> {
-    spec::sorted()
+fn all_names(disabled: &Disabled) -> impl Iterator<Item = &'static Spec> + '_ {
+    sorted(disabled)
         .into_iter()
         .flat_map(|c| std::iter::once(c).chain(c.subcommands))
 }
 
+/// Whether a command (or a subcommand, by its container) is disabled on this engine: like a command
+/// redis.conf renames to `""`, it is gone from COMMAND's answers too.
+fn hidden(disabled: &Disabled, c: &Spec) -> bool {
+    disabled.contains(c.name.split('|').next().unwrap_or(c.name))
+}
+
+/// The engine's commands, sorted by name, without the disabled ones.
+fn sorted(disabled: &Disabled) -> Vec<&'static Spec> {
+    let mut all = spec::sorted();
+    all.retain(|c| !hidden(disabled, c));
+    all
+}
+
 fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let disabled = &ctx.engine.disabled;
     let out = &mut *ctx.out;
     if args.len() == 1 {
-        let all = spec::sorted();
+        let all = sorted(disabled);
         out.array(all.len());
         for c in all {
             write_info(out, c);
@@ -233,10 +248,10 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     match sub.as_str() {
-        "count" => out.int(spec::SPECS.len() as i64),
+        "count" => out.int(sorted(disabled).len() as i64),
         "info" => {
             if args.len() == 2 {
-                let all = spec::sorted();
+                let all = sorted(disabled);
                 out.array(all.len());
                 for c in all {
                     write_info(out, c);
@@ -244,7 +259,7 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             } else {
                 out.array(args.len() - 2);
                 for n in &args[2..] {
-                    match spec::find(n) {
+                    match spec::find(n).filter(|c| !hidden(disabled, c)) {
                         Some(c) => write_info(out, c),
                         None => out.null(),
                     }
@@ -253,9 +268,13 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         "docs" => {
             let cmds: Vec<&'static Spec> = if args.len() == 2 {
-                spec::sorted()
+                sorted(disabled)
             } else {
-                args[2..].iter().filter_map(|n| spec::find(n)).collect()
+                args[2..]
+                    .iter()
+                    .filter_map(|n| spec::find(n))
+                    .filter(|c| !hidden(disabled, c))
+                    .collect()
             };
             out.map(cmds.len());
             for c in cmds {
@@ -265,16 +284,16 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         "list" => {
             let names: Vec<&'static str> = match args.len() {
-                2 => all_names().map(|c| c.name).collect(),
+                2 => all_names(disabled).map(|c| c.name).collect(),
                 5 if is(args[2], "FILTERBY") => {
                     if is(args[3], "PATTERN") {
-                        all_names()
+                        all_names(disabled)
                             .filter(|c| crate::glob::matches(args[4], c.name.as_bytes()))
                             .map(|c| c.name)
                             .collect()
                     } else if is(args[3], "ACLCAT") {
                         let cat = String::from_utf8_lossy(args[4]);
-                        all_names()
+                        all_names(disabled)
                             .filter(|c| c.in_category(&cat))
                             .map(|c| c.name)
                             .collect()
@@ -294,7 +313,7 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         "getkeys" | "getkeysandflags" => {
             let with_flags = sub == "getkeysandflags";
             let call = &args[2..];
-            let Some(c) = super::lookup_call(call) else {
+            let Some(c) = super::lookup_call(call).filter(|c| !hidden(disabled, c)) else {
                 return Err(Error::from("ERR Invalid command specified"));
             };
             if !c.has_keys() {
