@@ -288,7 +288,7 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 5 if is(args[2], "FILTERBY") => {
                     if is(args[3], "PATTERN") {
                         all_names(disabled)
-                            .filter(|c| crate::glob::matches(args[4], c.name.as_bytes()))
+                            .filter(|c| crate::glob::matches_nocase(args[4], c.name.as_bytes()))
                             .map(|c| c.name)
                             .collect()
                     } else if is(args[3], "ACLCAT") {
