@@ -7,6 +7,7 @@ use super::{
     CmdResult, Command, Ctx, Error, cmd, flag::*, int_arg, is, sub_arity_error, unknown_subcommand,
 };
 use crate::scripting::sha1_hex;
+use std::sync::atomic::Ordering;
 
 /// Scripting commands.
 pub static COMMANDS: &[Command] = &[
@@ -220,6 +221,8 @@ fn function(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     let engine = ctx.engine;
     let scripting = &engine.scripting;
+    // Library code runs at LOAD/RESTORE: under the Lua heap cap that follows maxmemory.
+    scripting.note_maxmemory(engine.hot.maxmemory.load(Ordering::Relaxed));
     let n = args.len();
     match sub.as_str() {
         "help" if n == 2 => ctx.out.help(FUNCTION_HELP),
@@ -336,6 +339,7 @@ fn script(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match (sub.as_str(), args.len()) {
         ("help", 2) => ctx.out.help(HELP),
         ("load", 3) => {
+            scripting.note_maxmemory(engine.hot.maxmemory.load(Ordering::Relaxed));
             let sha = scripting.load(args[2])?;
             ctx.out.bulk(sha.as_bytes());
         }
