@@ -67,8 +67,9 @@ const MAX_DEPTH: usize = 256;
 const LUA_CAP_FLOOR: u64 = 64 << 20;
 /// Largest cap of a Lua state's heap, and the cap without `maxmemory`.
 const LUA_CAP_CEILING: u64 = 1 << 30;
-/// After a run, a heap larger than this is collected in full (scripts rarely leave more; the
-/// incremental collector alone would hold on to a large garbage string for a while).
+/// A run that grows the heap by more than this is followed by a full collection (scripts rarely
+/// leave more; the incremental collector alone would hold on to a large garbage string for a
+/// while, and Lua 5.1 has no emergency collection when an allocation meets the cap).
 const GC_AFTER: usize = 8 << 20;
 
 /// The most memory one Lua state (the EVAL state, or the functions' state) may hold: `maxmemory`,
@@ -918,6 +919,10 @@ struct Vm {
     mem: Arc<MemTrack>,
     /// The heap cap in force.
     limit: usize,
+    /// Heap size when the current run started.
+    baseline: usize,
+    /// Heap size after the last full collection.
+    live: usize,
 }
 
 impl Drop for Vm {
@@ -1082,27 +1087,38 @@ impl Vm {
             functions: HashMap::new(),
             mem,
             limit: 0,
+            baseline: 0,
+            live: 0,
         })
     }
 
-    /// Before running code: apply the current heap cap, and make room under it if garbage fills it.
+    /// Before running code: apply the current heap cap, and make room under it when the heap
+    /// nears it with garbage (not again and again when it is live data).
     fn prepare(&mut self) {
         let limit = self.flags.mem_limit.load(Ordering::Relaxed);
         if limit != self.limit && self.lua.set_memory_limit(limit).is_ok() {
             self.limit = limit;
         }
-        if self.lua.used_memory() > limit / 2 {
-            let _ = self.lua.gc_collect();
+        let used = self.lua.used_memory();
+        if used > limit / 4 * 3 && used > self.live + GC_AFTER {
+            self.collect();
+        }
+        self.baseline = self.lua.used_memory();
+        self.mem.sync(&self.lua);
+    }
+
+    /// After running code: give back what a run that grew the heap a lot left (full collection),
+    /// and report the heap size. Runs that allocate little cost two loads and a compare.
+    fn settle(&mut self) {
+        if self.lua.used_memory() > self.baseline + GC_AFTER {
+            self.collect();
         }
         self.mem.sync(&self.lua);
     }
 
-    /// After running code: give a large heap back (full collection) and report the heap size.
-    fn settle(&mut self) {
-        if self.lua.used_memory() > GC_AFTER {
-            let _ = self.lua.gc_collect();
-        }
-        self.mem.sync(&self.lua);
+    fn collect(&mut self) {
+        let _ = self.lua.gc_collect();
+        self.live = self.lua.used_memory();
     }
 
     /// The compiled function of a script, compiling it on first use.
