@@ -6,6 +6,16 @@
 //! `redlink` binary does, and so do the tests that exercise `maxmemory`). Without it [`used_memory`]
 //! falls back to the resident set size, which is coarser but still grows with the data set.
 //!
+//! Lua's heap is not data: like Redis (whose Lua has its own allocator, outside `zmalloc`), the bytes
+//! held by the Lua states are reported apart (INFO `used_memory_lua`) and subtracted from
+//! [`used_memory`], so a script's garbage never makes `maxmemory` evict keys or refuse writes. The
+//! Lua states allocate through this same global allocator (mlua's allocator calls `std::alloc`), and
+//! each state knows its own heap size exactly (mlua counts every allocation of the state); the
+//! scripting module reports each change of it with [`lua_add`] (after every script, at every
+//! `redis.call`, and every 1000 Lua instructions), which costs one relaxed atomic add. The count can
+//! lag only while one C function of a script runs (e.g. a long `string.rep`), and then the script
+//! holds the keyspace gate, so no eviction acts on the stale figure.
+//!
 //! Why per-thread counter slots: a single global atomic updated by every allocation on every core
 //! would bounce one cache line between cores. Each thread adds to one of [`SLOTS`] cache-line padded
 //! atomics (chosen once per thread), so the update is an uncontended relaxed `fetch_add`; readers sum
@@ -28,6 +38,8 @@ static COUNTERS: [Slot; SLOTS] = [ZERO; SLOTS];
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static PEAK: AtomicU64 = AtomicU64::new(0);
+/// Bytes held by the Lua states of every engine of the process (see the module's documentation).
+static LUA: AtomicIsize = AtomicIsize::new(0);
 
 thread_local! {
     // No destructor, so it is usable at any point of a thread's life, including its teardown.
@@ -112,14 +124,25 @@ pub fn allocated() -> u64 {
     sum.max(0) as u64
 }
 
+/// A Lua state's heap grew (or shrank, negative) by `delta` bytes.
+pub fn lua_add(delta: isize) {
+    LUA.fetch_add(delta, Ordering::Relaxed);
+}
+
+/// Bytes held by the Lua states of the process.
+pub fn lua_memory() -> u64 {
+    LUA.load(Ordering::Relaxed).max(0) as u64
+}
+
 /// Redis's `used_memory`: allocator-counted bytes, or the resident set size when [`CountingAlloc`]
-/// is not installed. Also records the peak.
+/// is not installed, without the Lua states' heaps. Also records the peak.
 pub fn used_memory() -> u64 {
     let used = if installed() {
         allocated()
     } else {
         crate::info::rss_bytes()
-    };
+    }
+    .saturating_sub(lua_memory());
     // A plain load first: the read-modify-write (a contended cache line) only when it is a new peak.
     if used > PEAK.load(Ordering::Relaxed) {
         PEAK.fetch_max(used, Ordering::Relaxed);

@@ -136,6 +136,9 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
             let peak = crate::alloc::peak().max(used);
             let maxmemory = cfg.maxmemory();
             let total = total_system_memory();
+            // Lua heaps, apart from used_memory like Redis's (see crate::alloc).
+            let lua_eval = engine.scripting.eval_memory();
+            let lua_functions = engine.scripting.functions_memory();
             let frag = if used > 0 {
                 rss as f64 / used as f64
             } else {
@@ -147,8 +150,12 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                  used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
                  used_memory_peak_perc:{:.2}%\r\nallocator_allocated:{used}\r\n\
                  total_system_memory:{total}\r\ntotal_system_memory_human:{}\r\n\
+                 used_memory_lua:{lua_eval}\r\nused_memory_vm_eval:{lua_eval}\r\n\
+                 used_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\n\
+                 number_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\n\
+                 used_memory_vm_functions:{lua_functions}\r\nused_memory_vm_total:{}\r\n\
+                 used_memory_vm_total_human:{}\r\n\
                  maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
-                 number_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\n\
                  mem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\n\
                  mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
@@ -160,10 +167,15 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                     0.0
                 },
                 human(total),
-                human(maxmemory),
-                cfg.get("maxmemory-policy").unwrap_or("noeviction"),
+                human(lua_eval),
+                engine.scripting.cached_bytes(),
                 engine.scripting.cached(),
                 engine.scripting.function_count(),
+                engine.scripting.library_count(),
+                lua_eval + lua_functions,
+                human(lua_eval + lua_functions),
+                human(maxmemory),
+                cfg.get("maxmemory-policy").unwrap_or("noeviction"),
                 rss as i64 - used as i64,
             );
         }

@@ -5,6 +5,7 @@
 
 use super::{CmdResult, Ctx, Error, Handler, int_arg, is, unknown_subcommand};
 use crate::scripting::sha1_hex;
+use std::sync::atomic::Ordering;
 
 /// Scripting commands.
 pub static HANDLERS: &[(&str, Handler)] = &[
@@ -146,6 +147,8 @@ fn function(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     let engine = ctx.engine;
     let scripting = &engine.scripting;
+    // Library code runs at LOAD/RESTORE: under the Lua heap cap that follows maxmemory.
+    scripting.note_maxmemory(engine.hot.maxmemory.load(Ordering::Relaxed));
     let n = args.len();
     match sub.as_str() {
         "help" => ctx.out.help(FUNCTION_HELP),
@@ -260,6 +263,7 @@ fn script(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match (sub.as_str(), args.len()) {
         ("help", _) => ctx.out.help(HELP),
         ("load", _) => {
+            scripting.note_maxmemory(engine.hot.maxmemory.load(Ordering::Relaxed));
             let sha = scripting.load(args[2])?;
             ctx.out.bulk(sha.as_bytes());
         }

@@ -9,6 +9,16 @@
 //! (like Redis, so SCRIPT FLUSH leaves libraries alone): a library's code runs once at load time
 //! with only `redis.register_function` and `redis.log` visible, and its registered callbacks are
 //! later called with `(keys, args)` exactly like EVAL scripts are run.
+//!
+//! Isolation (see `prelude.lua`): the globals and every library table are read-only, as is the
+//! string metatable; `loadstring`/`load` compile text only, into the caller's environment. So one
+//! user's script cannot change what another user's script runs.
+//!
+//! Memory: each Lua state's heap is capped ([`lua_memory_cap`]) so that a script that allocates
+//! without bound fails with an error (`not enough memory`, like Redis when its allocator gives up)
+//! instead of the allocator aborting the process; the heap is reported apart from the data
+//! ([`crate::alloc::lua_add`], INFO `used_memory_lua`), so it never makes `maxmemory` evict keys; and
+//! after a script that left a large heap the state is fully collected.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -53,9 +63,84 @@ const CALL_FAILED: &str = "\u{1}redis.call failed";
 const PENDING: &str = "redlink.pending_error";
 /// Nesting deeper than this in a reply (or a self-referencing table) is refused.
 const MAX_DEPTH: usize = 256;
+/// Smallest cap of a Lua state's heap (when `maxmemory` is smaller).
+const LUA_CAP_FLOOR: u64 = 64 << 20;
+/// Largest cap of a Lua state's heap, and the cap without `maxmemory`.
+const LUA_CAP_CEILING: u64 = 1 << 30;
+/// A run that grows the heap by more than this is followed by a full collection (scripts rarely
+/// leave more; the incremental collector alone would hold on to a large garbage string for a
+/// while, and Lua 5.1 has no emergency collection when an allocation meets the cap).
+const GC_AFTER: usize = 8 << 20;
+
+/// The most memory one Lua state (the EVAL state, or the functions' state) may hold: `maxmemory`,
+/// kept between 64 MiB and 1 GiB; 1 GiB without `maxmemory`. Redis 7.0 has no such cap (its Lua
+/// fails only when `malloc` does, or the kernel kills it); here an allocation past the cap fails
+/// the script with `not enough memory`, and the server goes on. 1 GiB is twice the largest string
+/// Redis stores (`proto-max-bulk-len`), so legitimate scripts do not meet it.
+pub fn lua_memory_cap(maxmemory: u64) -> usize {
+    let cap = if maxmemory == 0 {
+        LUA_CAP_CEILING
+    } else {
+        maxmemory.clamp(LUA_CAP_FLOOR, LUA_CAP_CEILING)
+    };
+    usize::try_from(cap).unwrap_or(usize::MAX)
+}
+
+/// Run Lua code with the heap cap on. Why only then: while a memory limit is set, mlua runs every
+/// API call (creating a string, a table, a callback) in protected mode, a `lua_pcall` each, which
+/// cost EVAL 10-30% of its throughput. The cap is on while the script's own code runs, off in the
+/// Rust code around it and in `redis.call` (whose allocations are bounded by the reply).
+fn capped<R>(lua: &Lua, limit: usize, f: impl FnOnce() -> R) -> R {
+    let _ = lua.set_memory_limit(limit);
+    let r = f();
+    let _ = lua.set_memory_limit(0);
+    r
+}
+
+/// The heap cap off for the life of a `redis.call` (restored when it returns, however it returns).
+struct Uncapped<'a> {
+    lua: &'a Lua,
+    limit: usize,
+}
+
+impl<'a> Uncapped<'a> {
+    fn new(lua: &'a Lua, limit: usize) -> Self {
+        let _ = lua.set_memory_limit(0);
+        Uncapped { lua, limit }
+    }
+}
+
+impl Drop for Uncapped<'_> {
+    fn drop(&mut self) {
+        let _ = self.lua.set_memory_limit(self.limit);
+    }
+}
+
+/// A Lua state's heap as last reported to [`crate::alloc::lua_add`].
+#[derive(Debug, Default)]
+struct MemTrack(AtomicUsize);
+
+impl MemTrack {
+    /// Report the state's current heap size.
+    fn sync(&self, lua: &Lua) {
+        let now = lua.used_memory();
+        let before = self.0.swap(now, Ordering::Relaxed);
+        crate::alloc::lua_add(now as isize - before as isize);
+    }
+
+    /// The state is gone.
+    fn release(&self) {
+        let before = self.0.swap(0, Ordering::Relaxed);
+        crate::alloc::lua_add(-(before as isize));
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed) as u64
+    }
+}
 
 /// Flags that the Lua hook reads while a script runs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Flags {
     /// SCRIPT KILL (or SHUTDOWN) asked the running script to stop.
     kill: AtomicBool,
@@ -65,6 +150,20 @@ struct Flags {
     load_deadline: Mutex<Option<Instant>>,
     /// The FUNCTION LOAD in progress ran past its deadline.
     load_timed_out: AtomicBool,
+    /// Cap of each Lua state's heap ([`lua_memory_cap`]), from the last `maxmemory` seen.
+    mem_limit: AtomicUsize,
+}
+
+impl Default for Flags {
+    fn default() -> Self {
+        Flags {
+            kill: AtomicBool::new(false),
+            resp: std::sync::atomic::AtomicI64::new(2),
+            load_deadline: Mutex::new(None),
+            load_timed_out: AtomicBool::new(false),
+            mem_limit: AtomicUsize::new(lua_memory_cap(0)),
+        }
+    }
 }
 
 /// A function registered by a library.
@@ -118,6 +217,9 @@ pub struct Scripting {
     /// Script bodies by lower-case SHA1 hex.
     cache: Mutex<HashMap<String, Arc<[u8]>>>,
     flags: Arc<Flags>,
+    /// Heap of the EVAL state and of the functions' state.
+    eval_mem: Arc<MemTrack>,
+    func_mem: Arc<MemTrack>,
     /// Whether a script is running (watched by waiting connections).
     running: tokio::sync::watch::Sender<bool>,
     /// Client id of the running script's caller (0 = none).
@@ -142,6 +244,8 @@ impl Default for Scripting {
             function_mode: AtomicBool::new(false),
             cache: Mutex::new(HashMap::new()),
             flags: Arc::default(),
+            eval_mem: Arc::default(),
+            func_mem: Arc::default(),
             running: tokio::sync::watch::channel(false).0,
             owner: AtomicU64::new(0),
             started_ms: AtomicU64::new(0),
@@ -281,12 +385,43 @@ impl Scripting {
             .ok_or_else(|| Error::from(self.busy_text()))
     }
 
+    /// Follow `maxmemory` (bytes, 0 = none): the cap of the Lua heaps ([`lua_memory_cap`]) applies
+    /// from the next script, load or function on.
+    pub fn note_maxmemory(&self, maxmemory: u64) {
+        self.flags
+            .mem_limit
+            .store(lua_memory_cap(maxmemory), Ordering::Relaxed);
+    }
+
+    /// Heap of the EVAL state in bytes (INFO `used_memory_vm_eval`, `used_memory_lua`).
+    pub fn eval_memory(&self) -> u64 {
+        self.eval_mem.get()
+    }
+
+    /// Heap of the functions' state in bytes (INFO `used_memory_vm_functions`).
+    pub fn functions_memory(&self) -> u64 {
+        self.func_mem.get()
+    }
+
+    /// Bytes of the cached script bodies (INFO `used_memory_scripts_eval`).
+    pub fn cached_bytes(&self) -> u64 {
+        self.cache.lock().values().map(|b| b.len() as u64).sum()
+    }
+
+    /// Number of libraries loaded (INFO `number_of_libraries`).
+    pub fn library_count(&self) -> usize {
+        self.lib_count.load(Ordering::Acquire)
+    }
+
     /// SCRIPT LOAD: compile and cache; returns the SHA1.
     pub fn load(&self, body: &[u8]) -> Result<String, Error> {
         let mut guard = self.lock_vm()?;
-        let vm = vm_of(&mut guard.eval, &self.flags)?;
+        let vm = vm_of(&mut guard.eval, &self.flags, &self.eval_mem)?;
         let sha = sha1_hex(body);
-        vm.function(&sha, body)?;
+        vm.prepare();
+        let compiled = vm.function(&sha, body);
+        vm.settle();
+        compiled?;
         self.cache.lock().insert(sha.clone(), Arc::from(body));
         Ok(sha)
     }
@@ -303,10 +438,16 @@ impl Scripting {
         read_only: bool,
         command: &[&[u8]],
     ) -> Result<(), Error> {
+        self.note_maxmemory(ctx.engine.hot.maxmemory.load(Ordering::Relaxed));
         let mut guard = self.lock_vm()?;
-        let vm = vm_of(&mut guard.eval, &self.flags)?;
+        let vm = vm_of(&mut guard.eval, &self.flags, &self.eval_mem)?;
         let read_only = read_only || no_writes_flag(body)?;
-        let func = vm.function(sha, body)?;
+        vm.prepare();
+        let func = vm.function(sha, body);
+        if func.is_err() {
+            vm.settle();
+        }
+        let func = func?;
         self.cache
             .lock()
             .entry(sha.to_string())
@@ -350,7 +491,10 @@ impl Scripting {
             let _gate = ctx.exclusive();
             let was = std::mem::replace(&mut ctx.in_exec, true);
             let db = ctx.client.db;
+            vm.prepare();
             let r = vm.run(self, ctx, func, keys, argv, read_only, name, as_function);
+            // Still under the gate: eviction sees the heap's final size.
+            vm.settle();
             ctx.client.db = db;
             ctx.in_exec = was;
             r
@@ -460,8 +604,11 @@ impl Scripting {
         if states.libs.contains_key(&name) && !replace {
             return Err(Error::msg(format!("ERR Library '{name}' already exists")));
         }
-        let vm = vm_of(&mut states.func, &self.flags)?;
-        let mut functions = vm.load_library(&self.flags, code)?;
+        let vm = vm_of(&mut states.func, &self.flags, &self.func_mem)?;
+        vm.prepare();
+        let loaded = vm.load_library(&self.flags, code);
+        vm.settle();
+        let mut functions = loaded?;
         // FUNCTION LIST shows them in name order (Redis: its dict's order).
         functions.sort_by(|a, b| a.name.cmp(&b.name));
         if functions.is_empty() {
@@ -505,8 +652,11 @@ impl Scripting {
             if new.iter().any(|(n, _)| *n == name) {
                 return Err(Error::msg(format!("ERR Library '{name}' already exists")));
             }
-            let vm = vm_of(&mut states.func, &self.flags)?;
-            let mut functions = vm.load_library(&self.flags, &code)?;
+            let vm = vm_of(&mut states.func, &self.flags, &self.func_mem)?;
+            vm.prepare();
+            let loaded = vm.load_library(&self.flags, &code);
+            vm.settle();
+            let mut functions = loaded?;
             if functions.is_empty() {
                 return Err(Error::from("ERR No functions registered"));
             }
@@ -691,6 +841,7 @@ impl Scripting {
         read_only: bool,
         command: &[&[u8]],
     ) -> Result<(), Error> {
+        self.note_maxmemory(ctx.engine.hot.maxmemory.load(Ordering::Relaxed));
         let mut guard = self.lock_vm()?;
         let states = &mut *guard;
         let name = String::from_utf8_lossy(name).into_owned();
@@ -758,9 +909,13 @@ fn no_writes_flag(body: &[u8]) -> Result<bool, Error> {
     Ok(ro)
 }
 
-fn vm_of<'g>(guard: &'g mut Option<Vm>, flags: &Arc<Flags>) -> Result<&'g mut Vm, Error> {
+fn vm_of<'g>(
+    guard: &'g mut Option<Vm>,
+    flags: &Arc<Flags>,
+    mem: &Arc<MemTrack>,
+) -> Result<&'g mut Vm, Error> {
     if guard.is_none() {
-        *guard = Some(Vm::new(flags.clone()).map_err(|e| {
+        *guard = Some(Vm::new(flags.clone(), mem.clone()).map_err(|e| {
             Error::msg(format!(
                 "ERR Failed to initialize the Lua interpreter: {}",
                 one_line(&e.to_string())
@@ -790,10 +945,24 @@ struct Vm {
     function_runner: Function,
     /// Compiled scripts by SHA1.
     functions: HashMap<String, Function>,
+    /// The heap size reported for this state.
+    mem: Arc<MemTrack>,
+    /// The heap cap in force.
+    limit: usize,
+    /// Heap size when the current run started.
+    baseline: usize,
+    /// Heap size after the last full collection.
+    live: usize,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.mem.release();
+    }
 }
 
 impl Vm {
-    fn new(flags: Arc<Flags>) -> mlua::Result<Vm> {
+    fn new(flags: Arc<Flags>, mem: Arc<MemTrack>) -> mlua::Result<Vm> {
         // SAFETY: the debug library is loaded only so the prelude can capture `debug.getinfo` for
         // its error handler; the prelude removes it from the globals before any script runs.
         let lua = unsafe {
@@ -918,9 +1087,11 @@ impl Vm {
             .call(imp.clone())?;
         let hook_flags_keep = flags.clone();
         let hook_flags = flags;
+        let hook_mem = mem.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(1000),
-            move |_, _| {
+            move |lua, _| {
+                hook_mem.sync(lua);
                 if hook_flags.kill.load(Ordering::Acquire) {
                     return Err(mlua::Error::RuntimeError(KILLED.into()));
                 }
@@ -944,7 +1115,38 @@ impl Vm {
             library_loader,
             function_runner,
             functions: HashMap::new(),
+            mem,
+            limit: 0,
+            baseline: 0,
+            live: 0,
         })
+    }
+
+    /// Before running code: apply the current heap cap, and make room under it when the heap
+    /// nears it with garbage (not again and again when it is live data).
+    fn prepare(&mut self) {
+        let limit = self.flags.mem_limit.load(Ordering::Relaxed);
+        self.limit = limit;
+        let used = self.lua.used_memory();
+        if used > limit / 4 * 3 && used > self.live + GC_AFTER {
+            self.collect();
+        }
+        self.baseline = self.lua.used_memory();
+        self.mem.sync(&self.lua);
+    }
+
+    /// After running code: give back what a run that grew the heap a lot left (full collection),
+    /// and report the heap size. Runs that allocate little cost two loads and a compare.
+    fn settle(&mut self) {
+        if self.lua.used_memory() > self.baseline + GC_AFTER {
+            self.collect();
+        }
+        self.mem.sync(&self.lua);
+    }
+
+    fn collect(&mut self) {
+        let _ = self.lua.gc_collect();
+        self.live = self.lua.used_memory();
     }
 
     /// The compiled function of a script, compiling it on first use.
@@ -987,7 +1189,8 @@ impl Vm {
         flags.load_timed_out.store(false, Ordering::Release);
         *flags.load_deadline.lock() = Some(Instant::now() + LOAD_TIMEOUT);
         let _ = self.lua.set_named_registry_value(PENDING, Value::Nil);
-        let r: mlua::Result<(Value, Option<mlua::String>)> = self.library_loader.call(source);
+        let r: mlua::Result<(Value, Option<mlua::String>)> =
+            capped(&self.lua, self.limit, || self.library_loader.call(source));
         *flags.load_deadline.lock() = None;
         if flags.load_timed_out.swap(false, Ordering::AcqRel) {
             return Err(Error::from(
@@ -1052,11 +1255,13 @@ impl Vm {
             self.runner.clone()
         };
         let flags = self.flags.clone();
+        let limit = self.limit;
         flags.resp.store(2, Ordering::Release);
         let _ = lua.set_named_registry_value(PENDING, Value::Nil);
         let ctx_cell = std::cell::RefCell::new(&mut *ctx);
         let outcome: mlua::Result<(bool, Value)> = lua.scope(|scope| {
             let call = scope.create_function(|lua, args: MultiValue| {
+                let _uncapped = Uncapped::new(lua, limit);
                 let resp = flags.resp.load(Ordering::Acquire);
                 let mut ctx = ctx_cell
                     .try_borrow_mut()
@@ -1069,6 +1274,7 @@ impl Vm {
                 Ok(v)
             })?;
             let pcall = scope.create_function(|lua, args: MultiValue| {
+                let _uncapped = Uncapped::new(lua, limit);
                 let resp = flags.resp.load(Ordering::Acquire);
                 let mut ctx = ctx_cell
                     .try_borrow_mut()
@@ -1077,7 +1283,7 @@ impl Vm {
             })?;
             redis.raw_set("call", call)?;
             redis.raw_set("pcall", pcall)?;
-            let r = runner.call((func.clone(), keys_t, argv_t));
+            let r = capped(lua, limit, || runner.call((func.clone(), keys_t, argv_t)));
             redis.raw_set("call", Value::Nil)?;
             redis.raw_set("pcall", Value::Nil)?;
             r
@@ -1095,8 +1301,18 @@ impl Vm {
             }
         })?;
         if !ok {
-            let Value::Table(t) = value else {
-                return Err(Error::from("ERR Error running script: execution failure"));
+            let t = match value {
+                Value::Table(t) => t,
+                // Errors that skip the error handler: an allocation past the cap ("not enough
+                // memory") or an error inside the handler. Redis's text for them.
+                Value::String(e) if !killed => {
+                    return Err(Error::msg(format!(
+                        "ERR Error running script {name}, {}",
+                        one_line(&String::from_utf8_lossy(&e.as_bytes()))
+                    )));
+                }
+                _ if killed => return Err(Error::from(KILLED)),
+                _ => return Err(Error::from("ERR Error running script: execution failure")),
             };
             let mut msg = match t.raw_get::<Value>("err") {
                 Ok(Value::String(s)) => one_line(&String::from_utf8_lossy(&s.as_bytes())),

@@ -1,27 +1,147 @@
 -- Runs once in a fresh Lua state (chunk name "=redis"). Receives the Rust-side table `impl`
 -- (helpers written in Rust) and returns the runner, the compiler and the raw `redis` table (whose
--- `call` and `pcall` Rust sets for each run). Builds the `redis` library, removes what Redis does not expose and
--- gives scripts a protected global environment like Redis 7 (no new globals, no access to
--- undefined ones, read-only library tables).
+-- `call` and `pcall` Rust sets for each run). Builds the `redis` library, removes what Redis does not
+-- expose and gives scripts a protected global environment like Redis 7 (no new globals, no access
+-- to undefined ones, read-only library tables, no bytecode).
+--
+-- Why proxies: Redis patches its Lua with a read-only flag on tables; the vendored Lua 5.1 has none.
+-- Every table a script can reach and must not change (the globals, the library tables, the string
+-- metatable) is therefore an empty proxy whose metatable reads from the real table and refuses
+-- writes. The only ways Lua 5.1 writes a table without going through `__newindex` are `rawset`,
+-- `table.insert` (lua_rawseti) and `setmetatable`; they are wrapped to refuse proxies. `rawget`,
+-- `next` and `pairs` read through proxies, so scripts see the tables as Redis shows them. The real
+-- tables are never handed out: `_G` is the proxy, nested tables are proxies too. Functions compiled
+-- by `loadstring`/`load` would get the thread's real global table (Lua 5.1's rule), so they get the
+-- script's environment instead, and binary chunks are parsed as text like Redis does (bytecode
+-- would let a script forge values and read memory).
 local impl = ...
 local dbg = debug
 local G = _G
 local loadstring, setfenv, setmetatable, xpcall = loadstring, setfenv, setmetatable, xpcall
 local type, tostring, error, select, rawget = type, tostring, error, select, rawget
+local raw_rawset, raw_next, raw_getmetatable, tonumber = rawset, next, getmetatable, tonumber
+local raw_insert, concat = table.insert, table.concat
 
 for _, name in ipairs({ 'debug', 'print', 'setfenv', 'getfenv', 'newproxy', 'module', 'require',
-  'package', 'dofile', 'loadfile', 'os', 'io' }) do
+  'package', 'dofile', 'loadfile', 'os', 'io', '_G' }) do
   G[name] = nil
 end
 
+local READONLY = 'Attempt to modify a readonly table'
+
 local function readonly()
-  error('Attempt to modify a readonly table', 2)
+  error(READONLY, 2)
 end
 
-local function protect(t)
-  return setmetatable({}, { __index = t, __newindex = readonly, __metatable = false })
+-- proxy -> the real table it shows; proxy -> what getmetatable answers for it.
+local targets, shown = {}, {}
+
+local function protect(t, index)
+  local p = setmetatable({}, { __index = index or t, __newindex = readonly, __metatable = false })
+  targets[p] = t
+  return p
 end
 
+-- The raw writers refuse proxies, with Redis's text raised like a C function would (no position).
+-- Wrappers are Lua functions, so they check their arguments themselves (level 2: the caller's
+-- position, Redis's texts); what remains for the real function cannot fail with a position.
+local function typename(n, ...)
+  if select('#', ...) < n then
+    return 'no value'
+  end
+  return type((select(n, ...)))
+end
+local function check_table(fname, ...)
+  if type((...)) ~= 'table' then
+    error("bad argument #1 to '" .. fname .. "' (table expected, got " .. typename(1, ...) .. ')', 3)
+  end
+end
+local function check_any(fname, n, ...)
+  if select('#', ...) < n then
+    error("bad argument #" .. n .. " to '" .. fname .. "' (value expected)", 3)
+  end
+end
+G.rawset = function(...)
+  check_table('rawset', ...)
+  check_any('rawset', 2, ...)
+  check_any('rawset', 3, ...)
+  local t, k, v = ...
+  if targets[t] then
+    error(READONLY, 0)
+  end
+  raw_rawset(t, k, v)
+  return t
+end
+G.setmetatable = function(...)
+  check_table('setmetatable', ...)
+  local t, mt = ...
+  if mt ~= nil and type(mt) ~= 'table' then
+    error("bad argument #2 to 'setmetatable' (nil or table expected)", 2)
+  end
+  if targets[t] then
+    error(READONLY, 0)
+  end
+  local current = dbg.getmetatable(t)
+  if current ~= nil and rawget(current, '__metatable') ~= nil then
+    error('cannot change a protected metatable', 2)
+  end
+  return (setmetatable(t, mt))
+end
+G.getmetatable = function(...)
+  check_any('getmetatable', 1, ...)
+  local v = ...
+  if targets[v] then
+    return shown[v]
+  end
+  return (raw_getmetatable(v))
+end
+G.rawget = function(...)
+  check_table('rawget', ...)
+  check_any('rawget', 2, ...)
+  local t, k = ...
+  return (rawget(targets[t] or t, k))
+end
+local function next_through(...)
+  check_table('next', ...)
+  local t, k = ...
+  local k2, v2 = raw_next(targets[t] or t, k)
+  return k2, v2
+end
+G.next = next_through
+G.pairs = function(...)
+  check_table('pairs', ...)
+  local t = ...
+  return next_through, t, nil
+end
+table.insert = function(...)
+  check_table('insert', ...)
+  local n = select('#', ...)
+  if n ~= 2 and n ~= 3 then
+    error("wrong number of arguments to 'insert'", 2)
+  end
+  local t, pos, v = ...
+  if n == 3 and tonumber(pos) == nil then
+    error("bad argument #2 to 'insert' (number expected, got " .. type(pos) .. ')', 2)
+  end
+  if targets[t] then
+    error(READONLY, 0)
+  end
+  if n == 2 then
+    raw_insert(t, pos)
+  else
+    raw_insert(t, pos, v)
+  end
+end
+
+-- Compile text only: a chunk starting with the bytecode signature is handed to the parser (one
+-- space in front, the chunk name unchanged), which rejects it as Redis's patched Lua does:
+-- `[string "?LuaQ"]:1: unexpected symbol near 'char(27)'`.
+local function compile_text(body, chunkname)
+  if body:byte(1) == 27 then
+    return loadstring(' ' .. body, chunkname)
+  end
+  return loadstring(body, chunkname)
+end
 -- Turn an error text into Redis's Lua error table: "-CODE msg" or "msg" (code ERR).
 local function errtable(s)
   local code, msg
@@ -80,6 +200,13 @@ G.cmsgpack = impl.cmsgpack and protect(impl.cmsgpack) or nil
 for _, name in ipairs({ 'string', 'table', 'math', 'coroutine' }) do
   G[name] = protect(G[name])
 end
+-- Strings find their methods through their metatable: its `__index` becomes the read-only
+-- `string`, and `getmetatable('')` answers a read-only view of the metatable (its `__metatable`).
+do
+  local string_mt = raw_getmetatable('')
+  string_mt.__index = G.string
+  string_mt.__metatable = protect(string_mt)
+end
 
 -- Like Redis 7, a script's pcall sees an error table (from redis.call or error({err=...})) as
 -- its message string.
@@ -110,21 +237,8 @@ G.pcall = function(...)
   return caught(raw_pcall(...))
 end
 
+-- The environment of scripts and library code (defined below).
 local env
-env = setmetatable({}, {
-  __index = function(_, k)
-    if k == '_G' then
-      return env
-    end
-    local v = rawget(G, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = readonly,
-  __metatable = false,
-})
 
 -- Like Redis's __redis__err__handler: a table {err=..., source=..., line=...}, with the position
 -- of the first Lua frame that is neither C nor this prelude.
@@ -170,7 +284,7 @@ local function run(f, keys, argv)
 end
 
 local function compile(body, name)
-  local f, e = loadstring(body, name)
+  local f, e = compile_text(body, name)
   if not f then
     return nil, e
   end
@@ -278,17 +392,13 @@ local function register(...)
 end
 
 local function strict(t)
-  return setmetatable({}, {
-    __index = function(_, k)
-      local v = rawget(t, k)
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-      end
-      return v
-    end,
-    __newindex = readonly,
-    __metatable = false,
-  })
+  return protect(t, function(_, k)
+    local v = rawget(t, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end)
 end
 
 local load_globals = {
@@ -304,33 +414,30 @@ local load_globals = {
   }),
 }
 
-local fenv
-fenv = setmetatable({}, {
-  __index = function(_, k)
-    local v
-    if loading then
-      v = rawget(load_globals, k)
-    elseif k == '_G' then
-      return fenv
-    else
-      v = rawget(G, k)
-    end
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = readonly,
-  __metatable = false,
-})
+-- Scripts and functions see the globals through `env`; while a library loads, only `load_globals`.
+env = protect(G, function(_, k)
+  local v
+  if loading then
+    v = rawget(load_globals, k)
+  else
+    v = rawget(G, k)
+  end
+  if v == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end
+  return v
+end)
+G._G = env
+-- Redis's globals have a metatable with `__index` (the nonexistent-global check).
+shown[env] = protect({ __index = function() end })
 
 -- Load a library's code: the registered functions, or nil and the error text.
 local function load_library(body)
-  local f, e = loadstring(body, '@user_function')
+  local f, e = compile_text(body, '@user_function')
   if not f then
     return nil, 'Error compiling function: ' .. tostring(e)
   end
-  setfenv(f, fenv)
+  setfenv(f, env)
   registered = {}
   loading = true
   local ok, err = raw_pcall(f)
@@ -362,6 +469,49 @@ local function run_function(f, keys, args)
   return xpcall(function()
     return f(keys, args)
   end, handler)
+end
+
+-- `loadstring` and `load` for scripts: text only, and the new function runs in the scripts'
+-- environment, never in the real globals.
+local function load_text(body, chunkname)
+  local f, e = compile_text(body, chunkname)
+  if not f then
+    return nil, e
+  end
+  setfenv(f, env)
+  return f
+end
+G.loadstring = function(...)
+  local body, chunkname = ...
+  if type(body) ~= 'string' and type(body) ~= 'number' then
+    error("bad argument #1 to 'loadstring' (string expected, got " .. typename(1, ...) .. ')', 2)
+  end
+  if chunkname ~= nil and type(chunkname) ~= 'string' and type(chunkname) ~= 'number' then
+    error("bad argument #2 to 'loadstring' (string expected, got " .. type(chunkname) .. ')', 2)
+  end
+  body = tostring(body)
+  return load_text(body, chunkname and tostring(chunkname) or body)
+end
+G.load = function(...)
+  local reader, chunkname = ...
+  if type(reader) ~= 'function' then
+    error("bad argument #1 to 'load' (function expected, got " .. typename(1, ...) .. ')', 2)
+  end
+  if chunkname ~= nil and type(chunkname) ~= 'string' and type(chunkname) ~= 'number' then
+    error("bad argument #2 to 'load' (string expected, got " .. type(chunkname) .. ')', 2)
+  end
+  local parts = {}
+  while true do
+    local piece = reader()
+    if piece == nil or piece == '' then
+      break
+    end
+    if type(piece) ~= 'string' then
+      return nil, 'reader function must return a string'
+    end
+    parts[#parts + 1] = piece
+  end
+  return load_text(concat(parts), chunkname and tostring(chunkname) or '=(load)')
 end
 
 return run, compile, redis, load_library, run_function
