@@ -233,9 +233,6 @@ impl std::ops::Deref for Engine {
     }
 }
 
-/// Text Redis sends when a client exceeds maxclients.
-pub const MAXCLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
-
 impl Engine {
     /// An engine with this configuration (TLS files are loaded by [`tls::configure`]).
     pub fn new(config: Config) -> Engine {
@@ -440,7 +437,9 @@ impl Engine {
                 .fetch_add(1, Ordering::Relaxed);
             self.emit(EngineEventKind::MaxClients, &ctx);
             if !ctx.tls {
-                let _ = stream.write_all(MAXCLIENTS_ERROR).await;
+                let _ = stream
+                    .write_all(format!("-{}\r\n", session::MAX_CLIENTS).as_bytes())
+                    .await;
             }
             let _ = stream.shutdown().await;
             return;
