@@ -240,3 +240,22 @@ fn tls_auto_with_redis_cli() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A SIGTERM sent the moment "Ready to accept connections" is printed stops the server cleanly
+/// (exit 0, like redis-server): the handler is registered before the announcement, so there is no
+/// window in which the default action kills the process. Several rounds, each on a free port.
+#[test]
+fn sigterm_right_after_ready_is_a_clean_stop() {
+    for round in 0..5 {
+        let port = common::free_port("127.0.79.1").to_string();
+        let (mut child, _) = spawn_serve(&["--port", &port, "--bind", "127.0.79.1"], 1);
+        let pid = child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let status = wait_exit(&mut child, Duration::from_secs(10)).expect("exits after SIGTERM");
+        assert!(status.success(), "round {round}: {status:?}");
+    }
+}

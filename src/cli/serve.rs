@@ -93,6 +93,9 @@ pub fn main(args: Vec<String>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // Registered before "Ready to accept connections": a SIGTERM right after it shuts down
+        // cleanly (exit 0, as redis-server) instead of killing the process.
+        let signals = crate::cli::Signals::take();
         let engine = Engine::new(config);
         let server = match Server::start(engine.clone()) {
             Ok(s) => s,
@@ -108,35 +111,13 @@ pub fn main(args: Vec<String>) -> ExitCode {
                 l.addr
             );
         }
-        let signals = engine.clone();
+        let stopper = engine.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
-            signals.shutdown();
+            signals.wait().await;
+            stopper.shutdown();
         });
         server.wait().await;
         crate::cli::say!("redlink serve: bye");
         ExitCode::SUCCESS
     })
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

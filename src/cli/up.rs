@@ -137,6 +137,10 @@ pub fn main(args: UpArgs) -> ExitCode {
 }
 
 async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
+    // Take SIGTERM/SIGINT before anything is announced (the state file is the "ready" signal
+    // scripts wait for): a signal that arrives while the world starts stops it cleanly instead of
+    // killing the process with the state file left behind.
+    let signals = crate::cli::Signals::take();
     let control = match ControlListener::bind(args.control).await {
         Ok(c) => c,
         Err(e) => {
@@ -189,7 +193,7 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
     say!("{}", describe(&world, &state, args.duration));
     let timeline = timeline::run(&world, &scenario, args.speed);
     tokio::select! {
-        _ = wait_for_signal() => say!("redlink up: stopping (signal)"),
+        _ = signals.wait() => say!("redlink up: stopping (signal)"),
         _ = sleep_for(args.duration) => say!("redlink up: stopping (--for elapsed)"),
         _ = timeline => {}
     }
@@ -503,21 +507,6 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
         duration.map_or_else(String::new, |d| format!(" for {d:?}"))
     );
     out
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }
 
 #[cfg(test)]
