@@ -339,6 +339,11 @@ async fn run_child(
     args: &ExecArgs,
     command: Command,
 ) -> ExitCode {
+    // Signals are taken before the command starts, so a SIGTERM that arrives at once is forwarded
+    // to it rather than killing redlink with the default action.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    // Ctrl-C reaches the child through the terminal's process group; redlink waits for it.
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     let child = match redlink_exec::spawn_contained(command, true) {
         Ok(c) => c,
         Err(e) => return spawn_error(&args.command[0], &e),
@@ -356,9 +361,6 @@ async fn run_child(
     // A cache whose engine stops shows as stopped at once (see RunningWorld::reconcile).
     let engines = world.watch_engines();
     tokio::pin!(engines);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    // Ctrl-C reaches the child through the terminal's process group; redlink waits for it.
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     loop {
         tokio::select! {
             status = &mut wait => {
