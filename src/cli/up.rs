@@ -91,24 +91,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 30s, 2m or 1h)"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => {
-            return Err(format!(
-                "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
-            ));
-        }
-    };
-    Ok(d)
+    // The scenario file's durations (`at = "30s"`) and `--for` read the same way.
+    redlink_world::expect::Offset::parse(text).map(|o| o.0)
 }
 
 /// Runs `redlink up`.
