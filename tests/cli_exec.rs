@@ -5,9 +5,10 @@
 //! runs as root and root hides EPERM. Linux only; every run is bounded in time.
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 const HOST: &str = "contoso.redis.cache.windows.net";
@@ -18,27 +19,8 @@ fn redlink() -> &'static str {
 }
 
 /// Runs `command`, failing the test if it takes longer than [`LIMIT`].
-fn bounded(mut command: Command) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(out) => out.expect("runs"),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("{command:?} took longer than {LIMIT:?}");
-        }
-    }
+fn bounded(command: Command) -> Output {
+    support::bounded(command, LIMIT)
 }
 
 fn exec(network: &str, command: &[&str]) -> Output {

@@ -6,6 +6,8 @@
 //! Linux only; every run is bounded in time.
 #![cfg(target_os = "linux")]
 
+mod support;
+
 #[path = "../crates/engine/tests/common/mod.rs"]
 mod common;
 
@@ -13,7 +15,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -45,27 +46,8 @@ fn chmod(path: &Path, mode: u32) {
 }
 
 /// Runs `command`, failing the test if it takes longer than [`LIMIT`].
-fn bounded(mut command: Command) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(out) => out.expect("runs"),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("{command:?} took longer than {LIMIT:?}");
-        }
-    }
+fn bounded(command: Command) -> Output {
+    support::bounded(command, LIMIT)
 }
 
 fn has(program: &str) -> bool {
@@ -174,32 +156,16 @@ fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     None
 }
 
-/// `redlink serve ARGS`, once it is ready.
+/// `redlink serve ARGS`, once its TLS listener is ready.
 fn serve(args: &[&str]) -> Child {
-    let mut child = Command::new(redlink())
+    let child = Command::new(redlink())
         .arg("serve")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn redlink");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "serve did not start");
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            panic!("serve exited early");
-        }
-        if line.starts_with("Ready to accept connections tls") {
-            break;
-        }
-    }
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = reader.read_to_end(&mut sink);
-    });
-    child
+    support::until_ready(child, "Ready to accept connections tls")
 }
 
 #[test]
@@ -207,25 +173,29 @@ fn tls_auto_keys_are_private_and_the_constrained_ca_still_validates() {
     let ip = "127.0.9.2";
     let dir = scratch("tlsauto").join("certs");
     let port = common::free_port(ip).to_string();
-    let mut child = serve(&[
-        "--port",
-        "0",
-        "--bind",
-        ip,
-        "--tls-port",
-        &port,
-        "--tls-auto",
-        dir.to_str().expect("utf-8"),
-        "--tls-hostname",
-        ip,
-    ]);
+    let ca_dir = dir.to_str().expect("utf-8");
+    // `serve --tls-auto DIR` on the test's address, TLS only.
+    let serve_tls_auto = || {
+        serve(&[
+            "--port",
+            "0",
+            "--bind",
+            ip,
+            "--tls-port",
+            &port,
+            "--tls-auto",
+            ca_dir,
+            "--tls-hostname",
+            ip,
+        ])
+    };
+    let mut child = serve_tls_auto();
     assert_eq!(mode(&dir), 0o700, "created private");
     assert_eq!(mode(&dir.join("ca.key")), 0o600);
     assert_eq!(mode(&dir.join("server.key")), 0o600);
     assert_eq!(mode(&dir.join("ca.crt")), 0o644);
     let ca = dir.join("ca.crt");
     let ca_pem = std::fs::read_to_string(&ca).unwrap_or_default();
-    let ca_dir = dir.to_str().expect("utf-8");
     if has("redis-cli") {
         let out = Command::new("redis-cli")
             .args(["-h", ip, "-p", &port, "--tls", "--cacert"])
@@ -276,35 +246,13 @@ fn tls_auto_keys_are_private_and_the_constrained_ca_still_validates() {
     let _ = child.kill();
     let _ = child.wait();
     // Restarting reuses the CA (clients keep trusting ca.crt) as long as it is private.
-    let mut again = serve(&[
-        "--port",
-        "0",
-        "--bind",
-        ip,
-        "--tls-port",
-        &port,
-        "--tls-auto",
-        ca_dir,
-        "--tls-hostname",
-        ip,
-    ]);
+    let mut again = serve_tls_auto();
     assert_eq!(std::fs::read_to_string(&ca).unwrap_or_default(), ca_pem);
     let _ = again.kill();
     let _ = again.wait();
     // A CA key other users could read is replaced, not reused.
     chmod(&dir.join("ca.key"), 0o644);
-    let mut third = serve(&[
-        "--port",
-        "0",
-        "--bind",
-        ip,
-        "--tls-port",
-        &port,
-        "--tls-auto",
-        ca_dir,
-        "--tls-hostname",
-        ip,
-    ]);
+    let mut third = serve_tls_auto();
     assert_ne!(std::fs::read_to_string(&ca).unwrap_or_default(), ca_pem);
     assert_eq!(mode(&dir.join("ca.key")), 0o600);
     let _ = third.kill();

@@ -9,6 +9,7 @@
 
 #[path = "../crates/engine/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -53,32 +54,14 @@ impl Drop for Serve {
 
 /// Start `redlink serve ARGS` and wait for "Ready to accept connections".
 fn spawn_serve(args: &[&str]) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redlink"))
+    let child = Command::new(env!("CARGO_BIN_EXE_redlink"))
         .arg("serve")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn redlink");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "serve did not start");
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            panic!("serve exited early");
-        }
-        if line.starts_with("Ready") {
-            break;
-        }
-    }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = reader.read_to_end(&mut sink);
-    });
-    Serve(child)
+    Serve(support::until_ready(child, "Ready"))
 }
 
 /// One blocking request/reply line (for INFO fields). Retried while the server still counts the

@@ -107,8 +107,10 @@ fn pathological_patterns_finish_fast() {
             .collect::<Vec<_>>(),
         &key
     ));
+    // Microseconds here; the bound only has to tell linear from exponential (minutes, or never) on a
+    // loaded machine, so it is generous.
     assert!(
-        t.elapsed() < Duration::from_secs(1),
+        t.elapsed() < Duration::from_secs(10),
         "took {:?}",
         t.elapsed()
     );
@@ -143,13 +145,13 @@ async fn keys_with_a_pathological_pattern_does_not_stall_the_server() {
     let t = Instant::now();
     let pong: String = redis::cmd("PING").query_async(&mut c).await.expect("ping");
     assert_eq!(pong, "PONG");
-    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(t.elapsed() < Duration::from_secs(10));
     let (keys, took) = tokio::time::timeout(Duration::from_secs(30), slow)
         .await
         .expect("KEYS answers")
         .expect("task");
     assert!(keys.is_empty());
-    assert!(took < Duration::from_secs(2), "KEYS took {took:?}");
+    assert!(took < Duration::from_secs(10), "KEYS took {took:?}");
     // SCAN MATCH and PSUBSCRIBE-style patterns use the same matcher: one quick check each.
     let (_, found): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
         .arg(0)
