@@ -25,6 +25,7 @@ pub mod evict;
 pub mod files;
 pub mod glob;
 pub mod info;
+pub mod persist;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
@@ -220,6 +221,8 @@ pub struct Shared {
     pub evictor: evict::Evictor,
     /// Commands switched off (`rename-command NAME ""`): unknown to clients and scripts.
     pub disabled: disabled::Disabled,
+    /// RDB saves: last save, schedule, status ([`persist::rdb_save`]).
+    pub rdb: persist::rdb_save::RdbState,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -267,6 +270,7 @@ impl Engine {
             evictor: evict::Evictor::default(),
             acl: acl::Acl::default(),
             disabled: disabled::Disabled::default(),
+            rdb: persist::rdb_save::RdbState::default(),
         }));
         engine.refresh_hot_config();
         engine
@@ -407,6 +411,10 @@ impl Engine {
                     let _ = tokio::task::spawn_blocking(trim_allocator).await;
                 }
                 clients_last_tick = clients;
+                // The `save` schedule and BGSAVE SCHEDULE (cutting a snapshot takes the gate).
+                let cron_engine = engine.clone();
+                let _ = tokio::task::spawn_blocking(move || persist::rdb_save::cron(&cron_engine))
+                    .await;
                 // Like Redis's cron: keep used_memory_peak current and evict down to maxmemory
                 // even when no command arrives (e.g. after CONFIG SET maxmemory lowered it).
                 alloc::used_memory();

@@ -11,6 +11,7 @@
 
 pub mod dict;
 pub mod events;
+pub mod snapshot;
 pub mod stream;
 pub mod types;
 
@@ -174,6 +175,8 @@ impl Value {
 pub struct Shard {
     dict: Dict<Value>,
     expire_cursor: usize,
+    /// The last snapshot epoch that captured this shard ([`snapshot`]).
+    snapshot_epoch: u64,
 }
 
 /// One of the numbered databases (SELECT n).
@@ -185,6 +188,8 @@ pub struct Db {
     events: Arc<KeyEvents>,
     /// Whether `maxmemory-policy` is an LFU one (key accesses then update the LFU counter).
     lfu: Arc<AtomicBool>,
+    /// Copy-on-write hook of point-in-time snapshots.
+    snapshot: Arc<snapshot::SnapshotHook>,
 }
 
 /// Redis's `lfu-log-factor` and `lfu-decay-time` defaults.
@@ -247,6 +252,7 @@ impl Db {
         index: usize,
         events: Arc<KeyEvents>,
         lfu: Arc<AtomicBool>,
+        snapshot: Arc<snapshot::SnapshotHook>,
     ) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
@@ -254,7 +260,17 @@ impl Db {
             index,
             events,
             lfu,
+            snapshot,
         }
+    }
+
+    /// Lock shard `s`. Every shard lock goes through here: a running snapshot captures the shard
+    /// before anyone sees or changes it (one relaxed load when no snapshot runs).
+    #[inline]
+    fn shard(&self, s: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[s].lock();
+        self.snapshot.check(self.index, s, &mut g);
+        g
     }
 
     /// Add about `count` keys sampled at random (from random shards and buckets) to `out`, scored
@@ -276,7 +292,7 @@ impl Db {
             if out.len() >= want {
                 break;
             }
-            let guard = self.shards[rng.random_range(0..SHARDS)].lock();
+            let guard = self.shard(rng.random_range(0..SHARDS));
             let live = if volatile_only {
                 guard.dict.volatile()
             } else {
@@ -321,7 +337,7 @@ impl Db {
     /// since it was sampled). Returns whether it was deleted.
     pub fn evict(&self, key: &[u8], volatile_only: bool) -> bool {
         let h = self.hash(key);
-        let mut shard = self.shards[Self::shard_of(h)].lock();
+        let mut shard = self.shard(Self::shard_of(h));
         if volatile_only && shard.dict.get(h, key).is_none_or(|n| n.expire == 0) {
             return false;
         }
@@ -352,7 +368,7 @@ impl Db {
     pub fn lock(&self, key: &[u8], now: u64) -> Locked<'_> {
         let s = Self::shard_of(self.hash(key));
         let mut guards = SmallVec::new();
-        guards.push((s, self.shards[s].lock()));
+        guards.push((s, self.shard(s)));
         Locked {
             db: self,
             guards,
@@ -369,10 +385,7 @@ impl Db {
             .collect();
         idx.sort_unstable();
         idx.dedup();
-        let guards = idx
-            .into_iter()
-            .map(|s| (s, self.shards[s].lock()))
-            .collect();
+        let guards = idx.into_iter().map(|s| (s, self.shard(s))).collect();
         Locked {
             db: self,
             guards,
@@ -385,7 +398,7 @@ impl Db {
     pub fn lock_all(&self, now: u64) -> Locked<'_> {
         Locked {
             db: self,
-            guards: (0..SHARDS).map(|s| (s, self.shards[s].lock())).collect(),
+            guards: (0..SHARDS).map(|s| (s, self.shard(s))).collect(),
             now,
             expired: 0,
         }
@@ -393,7 +406,7 @@ impl Db {
 
     /// Number of keys (including expired keys not yet collected, like Redis's DBSIZE).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().dict.len()).sum()
+        (0..SHARDS).map(|s| self.shard(s).dict.len()).sum()
     }
 
     /// Whether the database holds no key.
@@ -403,14 +416,14 @@ impl Db {
 
     /// Number of keys with an expiry.
     pub fn volatile(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().dict.volatile()).sum()
+        (0..SHARDS).map(|s| self.shard(s).dict.volatile()).sum()
     }
 
     /// Remove every key.
     pub fn flush(&self) {
-        for s in self.shards.iter() {
+        for s in 0..SHARDS {
             // Swap the table out so the (possibly long) drop happens outside the lock.
-            let old = std::mem::take(&mut s.lock().dict);
+            let old = std::mem::take(&mut self.shard(s).dict);
             drop(old);
         }
         self.events.all_touched(Some(self.index));
@@ -432,7 +445,7 @@ impl Db {
             let shard = (cursor & (SHARDS as u64 - 1)) as usize;
             let mut bucket = cursor >> shard_bits;
             {
-                let guard = self.shards[shard].lock();
+                let guard = self.shard(shard);
                 // Visit buckets of this shard until enough keys or the shard is done.
                 loop {
                     bucket = guard.dict.scan(bucket, |n| {
@@ -468,7 +481,7 @@ impl Db {
         let mut keys = Vec::new();
         for i in 0..SHARDS {
             let s = (start + i) % SHARDS;
-            let guard = self.shards[s].lock();
+            let guard = self.shard(s);
             if guard.dict.is_empty() {
                 continue;
             }
@@ -494,8 +507,8 @@ impl Db {
     pub fn active_expire(&self, now: u64, buckets_per_shard: usize) -> (usize, usize) {
         let (mut sampled, mut expired) = (0, 0);
         let mut keys = Vec::new();
-        for s in self.shards.iter() {
-            let mut guard = s.lock();
+        for s in 0..SHARDS {
+            let mut guard = self.shard(s);
             if guard.dict.volatile() == 0 {
                 continue;
             }
@@ -766,6 +779,8 @@ pub struct Store {
     pub active_expire: std::sync::atomic::AtomicBool,
     /// Whether accesses update LFU counters (`maxmemory-policy` is `*-lfu`).
     pub lfu: Arc<AtomicBool>,
+    /// Copy-on-write hook of point-in-time snapshots ([`snapshot`]).
+    snapshot: Arc<snapshot::SnapshotHook>,
 }
 
 impl Store {
@@ -774,10 +789,20 @@ impl Store {
         let hasher = ahash::RandomState::new();
         let events = Arc::new(KeyEvents::default());
         let lfu = Arc::new(AtomicBool::new(false));
+        let snapshot = Arc::new(snapshot::SnapshotHook::default());
         Store {
             dbs: (0..databases.max(1))
-                .map(|i| Db::new(hasher.clone(), i, events.clone(), lfu.clone()))
+                .map(|i| {
+                    Db::new(
+                        hasher.clone(),
+                        i,
+                        events.clone(),
+                        lfu.clone(),
+                        snapshot.clone(),
+                    )
+                })
                 .collect(),
+            snapshot,
             gate: Gate::default(),
             events,
             active_expire: std::sync::atomic::AtomicBool::new(true),
@@ -801,8 +826,11 @@ impl Store {
             return;
         }
         let (da, db) = (self.db(a), self.db(b));
-        for (sa, sb) in da.shards.iter().zip(db.shards.iter()) {
-            std::mem::swap(&mut *sa.lock(), &mut *sb.lock());
+        for s in 0..SHARDS {
+            let (mut ga, mut gb) = (da.shard(s), db.shard(s));
+            // The tables move; each shard keeps its own snapshot mark.
+            std::mem::swap(&mut ga.dict, &mut gb.dict);
+            std::mem::swap(&mut ga.expire_cursor, &mut gb.expire_cursor);
         }
         self.events.all_touched(Some(a));
         self.events.all_touched(Some(b));
