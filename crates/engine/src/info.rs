@@ -180,17 +180,15 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
             );
         }
         "persistence" => {
+            out.push_str("# Persistence\r\n");
+            crate::persist::rdb_save::info_lines(engine, out);
             let _ = write!(
                 out,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n\
-                 rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\n\
-                 rdb_last_bgsave_status:ok\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\n\
-                 aof_last_write_status:ok\r\n",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs()
-                    - uptime,
+                "aof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
+                 aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
+                 aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n\
+                 aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n\
+                 module_fork_last_cow_size:0\r\n",
                 (cfg.get("appendonly") == Some("yes")) as u8,
             );
         }

@@ -217,13 +217,26 @@ fn object_error(e: RdbError) -> String {
 /// Load an RDB file's keys and functions into `engine` (adding to what it holds; callers empty it
 /// first when they replace the dataset).
 pub fn load_file(engine: &Engine, path: &Path) -> Result<LoadStats, LoadError> {
+    load_file_merging(engine, path, false)
+}
+
+/// [`load_file`], replacing keys already present when `merge`.
+pub fn load_file_merging(
+    engine: &Engine,
+    path: &Path,
+    merge: bool,
+) -> Result<LoadStats, LoadError> {
     let file = path.display().to_string();
-    let mut f = std::fs::File::open(path).map_err(|e| LoadError {
+    let data = std::fs::read(path).map_err(|e| LoadError {
         file: file.clone(),
         offset: 0,
-        what: format!("cannot open: {e}"),
+        what: format!("cannot read: {e}"),
     })?;
-    load(engine, &mut f).map_err(|e| LoadError { file, ..e })
+    load_bytes_merging(engine, &data, merge).map_err(|(offset, what)| LoadError {
+        file,
+        offset,
+        what,
+    })
 }
 
 /// Load an RDB stream's keys and functions into `engine`.
@@ -260,8 +273,14 @@ fn at<'a, T>(
     })
 }
 
-/// Parse and load a whole file held in memory.
+/// Parse and load a whole file held in memory (a key already present is an error).
 pub fn load_bytes(engine: &Engine, data: &[u8]) -> Result<LoadStats, Fail> {
+    load_bytes_merging(engine, data, false)
+}
+
+/// Parse and load a whole file held in memory; with `merge` a key already present is replaced
+/// (DEBUG RELOAD MERGE) instead of refused.
+pub fn load_bytes_merging(engine: &Engine, data: &[u8], merge: bool) -> Result<LoadStats, Fail> {
     if data.len() < 9 || &data[..5] != b"REDIS" {
         return Err((0, "Wrong signature trying to load DB from file".into()));
     }
@@ -386,7 +405,7 @@ pub fn load_bytes(engine: &Engine, data: &[u8]) -> Result<LoadStats, Fail> {
                     continue;
                 }
                 let mut l = store.db(db).lock(&key, now);
-                if l.exists(&key) {
+                if !merge && l.exists(&key) {
                     return Err((
                         start as u64,
                         format!(

@@ -394,3 +394,39 @@ pub fn load_at_start(
     );
     Ok(Some(stats))
 }
+
+/// Save before shutting down (SHUTDOWN, SIGTERM/SIGINT): with `save` always, with `nosave` never,
+/// else when save points are configured. A running BGSAVE finishes first (redis-server kills its
+/// child and saves again; here the thread cannot be killed, so its file is simply superseded).
+pub fn shutdown_save(engine: &Engine, save: bool, nosave: bool) -> Result<(), String> {
+    if nosave || (!save && !has_save_points(engine)) {
+        return Ok(());
+    }
+    while bgsave_in_progress(engine) || engine.store.snapshot_running() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _gate = engine.store.gate.exclusive();
+    self::save(engine)
+}
+
+/// DEBUG RELOAD: save (unless NOSAVE), empty the dataset (unless NOFLUSH/MERGE), load the file
+/// (MERGE: its keys replace existing ones); the caller holds the gate exclusively. Errors are
+/// Redis's texts.
+pub fn reload(engine: &Engine, save: bool, flush: bool, merge: bool) -> Result<(), String> {
+    if save && let Err(e) = self::save(engine) {
+        tracing::warn!("DEBUG RELOAD could not save: {e}");
+        return Err("ERR".into());
+    }
+    if flush {
+        engine.store.flush_all();
+        let _ = engine.scripting.function_flush();
+    }
+    let path = rdb_path(engine);
+    match super::rdb_file::load_file_merging(engine, &path, merge) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!("{e}");
+            Err("ERR Error trying to load the RDB dump, check server logs.".into())
+        }
+    }
+}
