@@ -328,3 +328,45 @@ async fn shutdown_options_and_rdb_config_parameters() {
     assert!(get(&loaded, b"last").is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_dump_and_restore_with_their_groups() {
+    let (_server, addr) = common::start("127.0.62.7", &[]);
+    let mut c = common::client(addr).await;
+    for i in 1..=150 {
+        q(
+            &mut c,
+            &["XADD", "st", &format!("{i}-0"), "f", &i.to_string()],
+        )
+        .await;
+    }
+    q(&mut c, &["XGROUP", "CREATE", "st", "g", "0"]).await;
+    q(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "st",
+            ">",
+        ],
+    )
+    .await;
+    let V::BulkString(payload) = q(&mut c, &["DUMP", "st"]).await else {
+        panic!("DUMP of a stream")
+    };
+    let mut restore = redis::cmd("RESTORE");
+    restore.arg("copy").arg(0).arg(payload);
+    let _: () = restore.query_async(&mut c).await.expect("RESTORE");
+    for cmd in [&["XRANGE", "-", "+"][..], &["XPENDING", "g"], &["XLEN"]] {
+        let mut a = vec![cmd[0], "st"];
+        a.extend_from_slice(&cmd[1..]);
+        let mut b2 = vec![cmd[0], "copy"];
+        b2.extend_from_slice(&cmd[1..]);
+        assert_eq!(q(&mut c, &a).await, q(&mut c, &b2).await, "{cmd:?}");
+    }
+}

@@ -224,7 +224,7 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// BGSAVE [SCHEDULE] with redis-server 7.0's replies.
+/// `BGSAVE [SCHEDULE]` with redis-server 7.0's replies.
 fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 2 || (args.len() == 2 && !is(args[1], "SCHEDULE")) {
         return Err(err::SYNTAX);
@@ -302,7 +302,7 @@ fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], as Redis 7.0: save first when SAVE is given or
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`, as Redis 7.0: save first when SAVE is given or
 /// save points are configured (NOSAVE: never); a failed save keeps the server up with Redis's
 /// error unless FORCE. NOW skips waiting for lagging replicas, which a redlink engine never has;
 /// ABORT cancels a shutdown waiting for them, so there is never one to cancel.
@@ -444,7 +444,7 @@ fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// DEBUG, gated by `enable-debug-command` like Redis 7 (`no` by default; `local` allows loopback
 /// clients). The subcommands test suites use: SLEEP (the whole keyspace waits, as Redis's single
-/// thread would), ERROR, OBJECT, SET-ACTIVE-EXPIRE, RELOAD [MERGE] [NOFLUSH] [NOSAVE] (save, empty,
+/// thread would), ERROR, OBJECT, SET-ACTIVE-EXPIRE, `RELOAD [MERGE] [NOFLUSH] [NOSAVE]` (save, empty,
 /// load `dir/dbfilename`, as Redis does), JMAP.
 fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let allowed = match ctx.engine.config.read().get("enable-debug-command") {
