@@ -48,6 +48,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let mut next = ctx.engine.config.read().clone();
             let mut listeners = false;
             let mut requirepass = false;
+            let mut oom_score = false;
             // Options whose new values must be applied (sockets bound, fds found) before the
             // commit, in argument order: the error blames the first that fails, as Redis does.
             let mut to_apply: Vec<&'static str> = Vec::new();
@@ -60,6 +61,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     continue;
                 };
                 requirepass |= canonical == "requirepass";
+                oom_score |= canonical.starts_with("oom-score-adj");
                 let listener = matches!(
                     canonical,
                     "bind"
@@ -82,6 +84,13 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     Error::msg(format!(
                         "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
                         e.param, e.message
+                    ))
+                })?;
+            }
+            if oom_score {
+                crate::host::apply_oom_score_adj(&next).map_err(|e| {
+                    Error::msg(format!(
+                        "ERR CONFIG SET failed (possibly related to argument 'oom-score-adj') - {e}"
                     ))
                 })?;
             }
@@ -425,7 +434,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             };
             let line = format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
-                v.encoding(),
+                v.encoding(&ctx.engine.store.tuning),
                 usage(args[2], v)
             );
             drop(l);
