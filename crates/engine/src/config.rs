@@ -29,6 +29,8 @@ pub enum Kind {
     NoOnly(&'static str),
     /// `oom-score-adj-values`: three integers in -2000..=2000.
     OomScores,
+    /// `proc-title-template`: text with Redis's `{variables}` only.
+    ProcTitle,
     /// Free text (also lists such as `bind` and `save`).
     Text,
 }
@@ -165,7 +167,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p(
         "list-max-listpack-size",
-        Kind::Int(-5, i64::MAX),
+        Kind::Int(i32::MIN as i64, i32::MAX as i64),
         "-2",
         true,
     ),
@@ -240,7 +242,7 @@ pub static PARAMS: &[Param] = &[
     p("set-proc-title", Kind::Bool, "yes", false),
     p(
         "proc-title-template",
-        Kind::Text,
+        Kind::ProcTitle,
         "{title} {listen-addr} {server-mode}",
         true,
     ),
@@ -499,7 +501,8 @@ impl Default for Config {
 /// error, anything else unparsable (or negative) is not a memory value.
 fn memory_in(value: &str, min: i64, max: i64) -> Result<String, String> {
     let range = || format!("argument must be between {min} and {max} inclusive");
-    let v = match parse_memory(value) {
+    // Redis's `memtoull` reads an empty value as 0.
+    let v = match parse_memory(value).or_else(|| value.is_empty().then_some(0)) {
         Some(v) if v >= 0 => v,
         None if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
             return Err(range());
@@ -565,6 +568,33 @@ fn validate(p: &Param, value: &str) -> Result<String, String> {
                 .map(|v| v.to_string())
                 .collect::<Vec<_>>()
                 .join(" "))
+        }
+        Kind::ProcTitle => {
+            const VARIABLES: &[&str] = &[
+                "title",
+                "listen-addr",
+                "server-mode",
+                "port",
+                "tls-port",
+                "unixsocket",
+                "config-file",
+            ];
+            let invalid = || "template format is invalid or contains unknown variables".to_string();
+            let mut rest = value;
+            while let Some(open) = rest.find('{') {
+                if rest[..open].contains('}') {
+                    return Err(invalid());
+                }
+                let close = rest[open..].find('}').ok_or_else(invalid)? + open;
+                if !VARIABLES.contains(&&rest[open + 1..close]) {
+                    return Err(invalid());
+                }
+                rest = &rest[close + 1..];
+            }
+            if value.trim().is_empty() || rest.contains('}') {
+                return Err(invalid());
+            }
+            Ok(value.to_string())
         }
         Kind::Text => Ok(value.to_string()),
     }

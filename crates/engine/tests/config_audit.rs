@@ -293,6 +293,12 @@ async fn config_set_answers_like_redis_server() {
         "no",
         "1mb",
         "-5",
+        "",
+        "2147483648",
+        "{title} {port}",
+        "{nosuch}",
+        "YES",
+        "1 2 3",
     ];
     let mut differences = Vec::new();
     for (name, r) in recorded() {

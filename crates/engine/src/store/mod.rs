@@ -987,6 +987,28 @@ mod tests {
         assert_eq!(db.len(), 1000);
     }
 
+    /// `active-expire-effort`: a higher effort samples more keys per round, so one round (a zero
+    /// time budget stops after it) expires more of a keyspace full of expired keys.
+    #[test]
+    fn active_expire_effort_samples_more_per_round() {
+        let one_round = |effort| {
+            let store = Store::new(1);
+            let db = store.db(0);
+            let now = now_ms();
+            for i in 0..40_000 {
+                let k = format!("k{i}");
+                db.lock(k.as_bytes(), now)
+                    .set(k.as_bytes(), s("v"), now - 1);
+            }
+            store.active_expire_cycle(std::time::Duration::ZERO, effort)
+        };
+        let (low, high) = (one_round(1), one_round(10));
+        assert!(
+            low > 0 && high > 2 * low,
+            "effort 1: {low}, effort 10: {high}"
+        );
+    }
+
     #[test]
     fn scan_covers_all_shards() {
         let store = Store::new(1);
