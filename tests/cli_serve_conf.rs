@@ -295,6 +295,23 @@ fn include_quoting_users_and_command_line_overrides() {
     assert!(auth(&["FLUSHALL"]).starts_with("-ERR unknown command 'FLUSHALL'"));
     assert_eq!(call(addr, &["AUTH", "app", "apppass"]), "+OK");
     assert_eq!(call(addr, &["PING"]), "-NOAUTH Authentication required.");
+    // INFO names the file; CONFIG REWRITE writes the current values into it, keeping the rest.
+    let info = auth(&["INFO", "server"]);
+    assert!(
+        info.contains(&format!("config_file:{}", conf.display())),
+        "{info}"
+    );
+    assert_eq!(auth(&["CONFIG", "SET", "hz", "42"]), "+OK");
+    assert_eq!(auth(&["CONFIG", "REWRITE"]), "+OK");
+    let text = std::fs::read_to_string(&conf).expect("rewritten");
+    assert!(
+        text.contains("include ") && text.contains("user app on"),
+        "{text}"
+    );
+    assert!(
+        text.contains("maxclients 9\n") && text.contains("\nhz 42\n"),
+        "{text}"
+    );
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

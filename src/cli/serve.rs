@@ -19,6 +19,10 @@ pub fn parse_args(args: &[String]) -> Result<Config, String> {
         if let Err(p) = redlink_engine::conffile::load_file(&mut config, Path::new(first)) {
             problems.extend(p);
         }
+        // Absolute, as redis-server keeps it (INFO's config_file, CONFIG REWRITE after a chdir).
+        if first != "-" {
+            config.file = std::path::absolute(first).ok();
+        }
         rest = &rest[1..];
     }
     for (name, values) in

@@ -479,6 +479,10 @@ pub struct Config {
     pub users: Vec<(String, String)>,
     /// Commands switched off by `rename-command NAME ""`.
     pub disabled_commands: Vec<String>,
+    /// The configuration file `serve` was started with (INFO's `config_file`, CONFIG REWRITE).
+    pub file: Option<PathBuf>,
+    /// `save` directives read so far (the first replaces the default, later ones add).
+    save_lines: usize,
 }
 
 impl Default for Config {
@@ -493,6 +497,8 @@ impl Default for Config {
             tls_hostnames: Vec::new(),
             users: Vec::new(),
             disabled_commands: Vec::new(),
+            file: None,
+            save_lines: 0,
         }
     }
 }
@@ -770,8 +776,16 @@ impl Config {
         let lname = name.to_ascii_lowercase();
         match lname.as_str() {
             "save" => {
-                // `save ""` disables snapshots; several `save` lines accumulate.
-                let joined = values.join(" ");
+                // `save ""` disables snapshots; the first `save` line replaces the default and
+                // later ones add their points, as redis-server reads them.
+                let mut joined = values.join(" ");
+                if self.save_lines > 0 && !joined.is_empty() {
+                    let before = self.get("save").unwrap_or("").to_string();
+                    if !before.is_empty() {
+                        joined = format!("{before} {joined}");
+                    }
+                }
+                self.save_lines += 1;
                 return self.set_startup("save", &joined).map_err(|e| e.to_string());
             }
             // An ACL user, as `ACL SETUSER` would make it (checked now, created by the engine).

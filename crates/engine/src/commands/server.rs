@@ -123,9 +123,15 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.ok();
         }
         "rewrite" => {
-            return Err(Error::from(
-                "ERR The server is running without a config file",
-            ));
+            let config = ctx.engine.config.read().clone();
+            let Some(path) = config.file.clone() else {
+                return Err(Error::from(
+                    "ERR The server is running without a config file",
+                ));
+            };
+            crate::conffile::rewrite(&config, &path)
+                .map_err(|e| Error::msg(format!("ERR Rewriting config file: {e}")))?;
+            ctx.out.ok();
         }
         "help" => {
             let lines = [
