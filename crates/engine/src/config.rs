@@ -362,6 +362,11 @@ fn canonical(name: &str) -> String {
     }
 }
 
+/// Whether CONFIG SET may change an option (`None`: unknown).
+pub fn mutable(name: &str) -> Option<bool> {
+    param(name).map(|p| p.mutable)
+}
+
 /// The canonical name of an option given by any spelling or alias (`None`: unknown).
 pub fn canonical_name(name: &str) -> Option<&'static str> {
     param(name).map(|p| p.name)

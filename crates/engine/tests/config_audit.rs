@@ -196,6 +196,22 @@ async fn config_get_and_set_follow_the_class_of_every_parameter() {
             }
         }
     }
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "maxclients", "5", "MAXCLIENTS", "6"])
+            .await,
+        "-ERR CONFIG SET failed (possibly related to argument 'MAXCLIENTS') - duplicate parameter"
+    );
+    // Names are checked before values: an unknown name wins, then the first immutable one.
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "maxclients", "abc", "nosuch", "1"])
+            .await,
+        format!("{UNKNOWN}nosuch'")
+    );
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "daemonize", "no", "nosuch", "1"])
+            .await,
+        "-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config"
+    );
     // `CONFIG GET *` lists aliases under their own names too.
     let all = c.call(&["CONFIG", "GET", "*"]).await;
     let names: Vec<&str> = all.lines().step_by(2).collect();
