@@ -450,6 +450,17 @@ async fn min_replicas_to_write_refuses_writes_without_replicas() {
     c.call(&["MULTI"]).await;
     assert_eq!(c.call(&["INCR", "n"]).await, refused);
     assert!(c.call(&["EXEC"]).await.starts_with("-EXECABORT"));
+    // A script's writes too (its reads run).
+    assert!(
+        c.call(&["EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "k"])
+            .await
+            .starts_with(refused),
+    );
+    assert_eq!(
+        c.call(&["EVAL", "return redis.call('get', KEYS[1])", "1", "k"])
+            .await,
+        "$-1"
+    );
     // Lag 0 switches the check off, as in Redis.
     c.call(&["CONFIG", "SET", "min-replicas-max-lag", "0"])
         .await;
