@@ -1444,6 +1444,10 @@ fn redis_call(
         if read_only {
             return fail("ERR Write commands are not allowed from read-only scripts.");
         }
+        // `min-replicas-to-write` without replicas refuses a script's writes too.
+        if ctx.engine.hot.min_replicas_to_write.load(Ordering::Relaxed) != 0 {
+            return fail(crate::commands::NOREPLICAS);
+        }
         scripting.wrote.store(true, Ordering::Release);
     }
     let mut out = Out::new(resp == 3);
