@@ -10,13 +10,13 @@ use std::net::Ipv4Addr;
 use toml::Spanned;
 
 use super::file::{
-    CacheSpec, DnsZoneSpec, ForwarderSpec, NetworkRuleSpec, NetworkSpec, PrivateEndpointSpec,
-    ScenarioFile, UserSpec,
+    CacheSpec, DnsZoneSpec, ForwarderSpec, HostSpec, NetworkRuleSpec, NetworkSpec,
+    PrivateEndpointSpec, ScenarioFile, UserSpec,
 };
 use crate::address::is_loopback;
 use crate::error::{ScenarioError, ScenarioErrorKind};
 use crate::flavour::Flavour;
-use crate::model::DenyAs;
+use crate::model::{DenyAs, ResolutionPolicy};
 use crate::names::{
     self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
 };
@@ -33,6 +33,9 @@ pub(crate) fn validate(src: &ScenarioText, file: &ScenarioFile) -> Result<(), Sc
     for n in &file.networks {
         network(src, &declared, &mut owned, n)?;
     }
+    if let Some(h) = &file.host {
+        host(src, &declared, h)?;
+    }
     for c in &file.caches {
         cache(src, &mut owned, c)?;
     }
@@ -40,8 +43,10 @@ pub(crate) fn validate(src: &ScenarioText, file: &ScenarioFile) -> Result<(), Sc
         private_endpoint(src, file, &declared, &mut owned, e)?;
     }
     let mut zone_names = HashSet::new();
+    let mut linked_names = HashSet::new();
     for z in &file.dns_zones {
         dns_zone(src, &declared, &mut zone_names, z)?;
+        zone_links_across(src, &mut linked_names, z)?;
     }
     for r in &file.network_rules {
         network_rule(src, &declared, r)?;
@@ -183,6 +188,28 @@ fn network(
     Ok(())
 }
 
+/// `host`: `"internet"` or a declared network.
+fn host(
+    src: &ScenarioText,
+    declared: &Declared,
+    h: &Spanned<HostSpec>,
+) -> Result<(), ScenarioError> {
+    match h.get_ref() {
+        HostSpec::Word(w) if w == "internet" => Ok(()),
+        HostSpec::Word(w) => Err(src.error(
+            &h.span(),
+            Invalid,
+            format!("host = {w:?}: the host is \"internet\" or {{ network = \"NAME\" }} (a jump box in that network)"),
+        )),
+        HostSpec::Network { network } if declared.networks.contains(network) => Ok(()),
+        HostSpec::Network { network } => Err(src.error(
+            &h.span(),
+            UnknownReference,
+            format!("host names network {network}, which the scenario does not declare"),
+        )),
+    }
+}
+
 /// A `[network.dns_forwarder]` table of network `network`.
 fn forwarder(
     src: &ScenarioText,
@@ -249,6 +276,17 @@ fn cache_region(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> 
 /// At least one port served, one port per protocol.
 fn cache_ports(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> {
     let name = c.name.get_ref();
+    if c.flavour == Flavour::RedisCache && !c.tls {
+        return Err(src.error(
+            &c.name.span(),
+            Invalid,
+            format!(
+                "cache {name}: tls = false is not possible: an Azure Cache for Redis cache always serves TLS on {}; only the non-TLS port {} is optional (non_tls_port)",
+                c.flavour.default_tls_port(),
+                c.flavour.default_port()
+            ),
+        ));
+    }
     if !c.tls && !c.non_tls_port {
         return Err(src.error(
             &c.name.span(),
@@ -464,6 +502,39 @@ fn zone_links(
                 format!(
                     "zone {zone} is linked to network {} twice",
                     l.network.get_ref()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Azure's rules for links that span zones: a virtual network links at most one private zone of a
+/// given name (`linked` collects `(zone name, network)` over every zone), and `NxDomainRedirect` is
+/// only for links to `privatelink.*` zones.
+fn zone_links_across(
+    src: &ScenarioText,
+    linked: &mut HashSet<(String, String)>,
+    z: &DnsZoneSpec,
+) -> Result<(), ScenarioError> {
+    let zone = normalize_name(z.name.get_ref());
+    for l in &z.links {
+        let network = l.network.get_ref();
+        if l.resolution_policy == ResolutionPolicy::NxDomainRedirect
+            && !names::is_privatelink_zone(&zone)
+        {
+            return Err(src.error(
+                &l.network.span(),
+                Invalid,
+                names::nx_domain_redirect_error(&zone),
+            ));
+        }
+        if !linked.insert((zone.clone(), network.clone())) {
+            return Err(src.error(
+                &l.network.span(),
+                Duplicate,
+                format!(
+                    "network {network} is already linked to a private zone named {zone}: a virtual network links at most one zone of a given name"
                 ),
             ));
         }
