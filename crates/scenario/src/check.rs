@@ -724,8 +724,10 @@ fn explain_verdict(
                 ep.id
             ));
         }
-        None => out.push(format!(
-            "verdict: no endpoint of the world has address {address}: in a virtual network nothing answers for it, so the connection times out"
-        )),
+        None => {
+            if let Some((v, why)) = redlink_runtime::probe::unowned_verdict(world, address, port) {
+                out.push(format!("verdict: {v} for {from} → {address}:{port}: {why}"));
+            }
+        }
     }
 }
