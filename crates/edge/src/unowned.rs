@@ -13,6 +13,11 @@ use redlink_world::World;
 use crate::drop::DropListener;
 use crate::reservation::Reservation;
 
+/// At most this many address:ports are held (three sockets each): a world whose DNS names more
+/// unowned addresses keeps its file descriptors for its engines, and the rest refuse (a warning says
+/// so once).
+pub(crate) const MAX_HELD: usize = 256;
+
 /// One held address:port.
 #[derive(Debug)]
 struct Held {
@@ -51,6 +56,14 @@ impl Unowned {
     pub(crate) fn hold(&mut self, wanted: &[SocketAddr]) {
         for &addr in wanted {
             if self.held.contains_key(&addr) || self.taken.contains_key(&addr) {
+                continue;
+            }
+            if self.held.len() >= MAX_HELD {
+                tracing::warn!(
+                    "{addr} is answered by the world's DNS but owned by no endpoint; more than {MAX_HELD} such address:ports are held already, so it refuses instead of timing out"
+                );
+                self.taken
+                    .insert(addr, format!("more than {MAX_HELD} unowned address:ports"));
                 continue;
             }
             let held = Reservation::claim(addr).and_then(|r| {

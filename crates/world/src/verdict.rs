@@ -173,7 +173,7 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Host => f.write_str("the host (outside every network)"),
+            Source::Host => f.write_str("the host (127.0.0.1)"),
             Source::Network(n) => write!(f, "network {n}"),
         }
     }

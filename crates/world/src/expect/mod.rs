@@ -391,7 +391,7 @@ impl fmt::Display for Timing {
 pub enum ClientSource {
     /// The client address of this network (the default: the expectation's `from`).
     Network(String),
-    /// 127.0.0.1: the host, outside every network.
+    /// 127.0.0.1: the host (where the world's `host` says it stands).
     Host,
     /// A given 127/8 address.
     Address(Ipv4Addr),

@@ -144,7 +144,7 @@ impl OwnedAddresses {
             return Err(src.error(
                 &addr.span(),
                 Address,
-                format!("{what} cannot be 127.0.0.1: that is the host, outside every network"),
+                format!("{what} cannot be 127.0.0.1: that is the host (the terminal outside `redlink exec`)"),
             ));
         }
         if let Some(other) = self.0.insert(a, what.clone()) {
