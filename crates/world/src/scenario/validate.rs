@@ -43,10 +43,9 @@ pub(crate) fn validate(src: &ScenarioText, file: &ScenarioFile) -> Result<(), Sc
         private_endpoint(src, file, &declared, &mut owned, e)?;
     }
     let mut zone_names = HashSet::new();
-    let mut linked_names = HashSet::new();
     for z in &file.dns_zones {
         dns_zone(src, &declared, &mut zone_names, z)?;
-        zone_links_across(src, &mut linked_names, z)?;
+        redirect_links(src, z)?;
     }
     for r in &file.network_rules {
         network_rule(src, &declared, r)?;
@@ -509,37 +508,21 @@ fn zone_links(
     Ok(())
 }
 
-/// Azure's rules for links that span zones: a virtual network links at most one private zone of a
-/// given name (`linked` collects `(zone name, network)` over every zone), and `NxDomainRedirect` is
-/// only for links to `privatelink.*` zones.
-fn zone_links_across(
-    src: &ScenarioText,
-    linked: &mut HashSet<(String, String)>,
-    z: &DnsZoneSpec,
-) -> Result<(), ScenarioError> {
+/// `NxDomainRedirect` is only for links to `privatelink.*` zones (Azure: "only applicable for
+/// virtual network links to privatelink zones").
+fn redirect_links(src: &ScenarioText, z: &DnsZoneSpec) -> Result<(), ScenarioError> {
     let zone = normalize_name(z.name.get_ref());
-    for l in &z.links {
-        let network = l.network.get_ref();
-        if l.resolution_policy == ResolutionPolicy::NxDomainRedirect
+    match z.links.iter().find(|l| {
+        l.resolution_policy == ResolutionPolicy::NxDomainRedirect
             && !names::is_privatelink_zone(&zone)
-        {
-            return Err(src.error(
-                &l.network.span(),
-                Invalid,
-                names::nx_domain_redirect_error(&zone),
-            ));
-        }
-        if !linked.insert((zone.clone(), network.clone())) {
-            return Err(src.error(
-                &l.network.span(),
-                Duplicate,
-                format!(
-                    "network {network} is already linked to a private zone named {zone}: a virtual network links at most one zone of a given name"
-                ),
-            ));
-        }
+    }) {
+        Some(l) => Err(src.error(
+            &l.network.span(),
+            Invalid,
+            names::nx_domain_redirect_error(&zone),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A `[[network_rule]]` table: priority range, source and destination, a possible `deny_as`.
