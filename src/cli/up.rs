@@ -394,7 +394,7 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
         "ADDRESS".to_owned(),
         "PORTS".to_owned(),
         "STATE".to_owned(),
-        "VERDICT".to_owned(),
+        "HOST VERDICT".to_owned(),
     ]];
     for c in &w.caches {
         let Some(cs) = state.caches.get(&c.name) else {
