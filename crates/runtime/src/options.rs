@@ -24,6 +24,9 @@ pub struct UpOptions {
     pub control: Option<std::net::SocketAddr>,
     /// The control API's password, written as the state file's `control_password` with `control`.
     pub control_password: Option<String>,
+    /// The world's one clock (DNS caches with `dns_cache`, the timeline): real time by default;
+    /// `check` gives a manual one and advances it to each step's `at`.
+    pub clock: redlink_clock::Clock,
 }
 
 impl Default for UpOptions {
@@ -35,6 +38,7 @@ impl Default for UpOptions {
             direct_engines: false,
             control: None,
             control_password: None,
+            clock: redlink_clock::Clock::real(),
         }
     }
 }

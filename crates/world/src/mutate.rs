@@ -7,7 +7,8 @@ use std::net::Ipv4Addr;
 use crate::address::is_loopback;
 use crate::error::WorldError;
 use crate::model::{
-    ARecord, BlockedAction, ConnectionState, Forwarder, ForwarderAnswer, NetworkRule,
+    ARecord, BlockedAction, ConnectionState, FORWARD_TO_INTERNET, ForwardRule, Forwarder,
+    ForwarderAnswer, HalfPeering, MINIMUM_TLS_VERSION, NetworkRule, PeeringState,
     PublicNetworkAccess, ResolutionPolicy, World, ZoneLink,
 };
 use crate::names::{self, RecordNameError, default_link_name, is_dns_name, normalize_name};
@@ -550,6 +551,184 @@ impl World {
             }
         }
         Ok(before)
+    }
+}
+
+impl World {
+    /// Creates `network`'s side of a peering to `remote`: `Initiated` until `remote` has its side
+    /// back, `Connected` (both sides) when `remote`'s side was waiting. Returns the new state.
+    pub fn create_peering(
+        &mut self,
+        network: &str,
+        remote: &str,
+    ) -> Result<PeeringState, WorldError> {
+        self.require_network(network)?;
+        self.require_network(remote)?;
+        if network == remote {
+            return Err(WorldError::Invalid(format!(
+                "network {network} cannot be peered with itself"
+            )));
+        }
+        let side = |w: &World, a: &str, b: &str| w.network(a).and_then(|n| n.peering_state(b));
+        if let Some(state) = side(self, network, remote) {
+            return Err(WorldError::Invalid(match state {
+                PeeringState::Disconnected => format!(
+                    "network {network} already has a peering to {remote} in state Disconnected: delete it, then create both sides again"
+                ),
+                _ => format!("network {network} already has a peering to {remote} ({state})"),
+            }));
+        }
+        let connected = side(self, remote, network) == Some(PeeringState::Initiated);
+        for n in &mut self.networks {
+            if connected && n.name == network {
+                n.peered_with.push(remote.to_owned());
+            } else if connected && n.name == remote {
+                n.half_peerings.retain(|h| h.remote != network);
+                n.peered_with.push(network.to_owned());
+            } else if !connected && n.name == network {
+                n.half_peerings.push(HalfPeering {
+                    remote: remote.to_owned(),
+                    state: PeeringState::Initiated,
+                });
+            }
+        }
+        Ok(if connected {
+            PeeringState::Connected
+        } else {
+            PeeringState::Initiated
+        })
+    }
+
+    /// Deletes `network`'s side of its peering to `remote`; a Connected peering leaves `remote`'s
+    /// side Disconnected (Azure). Returns the deleted side's state.
+    pub fn delete_peering(
+        &mut self,
+        network: &str,
+        remote: &str,
+    ) -> Result<PeeringState, WorldError> {
+        self.require_network(network)?;
+        self.require_network(remote)?;
+        let state = self
+            .network(network)
+            .and_then(|n| n.peering_state(remote))
+            .ok_or_else(|| {
+                WorldError::Invalid(format!("network {network} has no peering to {remote}"))
+            })?;
+        for n in &mut self.networks {
+            if n.name == network {
+                n.peered_with.retain(|p| p != remote);
+                n.half_peerings.retain(|h| h.remote != remote);
+            } else if n.name == remote && state == PeeringState::Connected {
+                n.peered_with.retain(|p| p != network);
+                n.half_peerings.push(HalfPeering {
+                    remote: network.to_owned(),
+                    state: PeeringState::Disconnected,
+                });
+            }
+        }
+        Ok(state)
+    }
+
+    /// Sets where `network`'s forwarder sends what its static table does not answer (creating a
+    /// forwarder named `name`, default `custom-dns`, when the network has none).
+    pub fn set_forwarder_targets(
+        &mut self,
+        network: &str,
+        name: Option<&str>,
+        forwards_to: Option<&str>,
+        forward: Vec<ForwardRule>,
+    ) -> Result<(), WorldError> {
+        if let Some(t) = forwards_to {
+            self.require_network(t)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut rules = Vec::with_capacity(forward.len());
+        for r in forward {
+            let zone = if r.zone == "." {
+                r.zone
+            } else {
+                let z = normalize_name(&r.zone);
+                if !is_dns_name(&z) {
+                    return Err(WorldError::Invalid(format!(
+                        "{:?} is not a valid zone name (a DNS name, or \".\" for every name)",
+                        r.zone
+                    )));
+                }
+                z
+            };
+            if !seen.insert(zone.clone()) {
+                return Err(WorldError::Invalid(format!(
+                    "zone {zone} is forwarded twice"
+                )));
+            }
+            if r.to != FORWARD_TO_INTERNET {
+                self.require_network(&r.to)?;
+            }
+            rules.push(ForwardRule { zone, to: r.to });
+        }
+        let n = self
+            .networks
+            .iter_mut()
+            .find(|n| n.name == network)
+            .ok_or_else(|| WorldError::UnknownNetwork(network.to_owned()))?;
+        let f = n.forwarder.get_or_insert_with(|| Forwarder {
+            name: names::DEFAULT_FORWARDER_NAME.to_owned(),
+            forwards_to: None,
+            answers: Default::default(),
+            forward: Vec::new(),
+        });
+        if let Some(name) = name {
+            f.name = name.to_owned();
+        }
+        f.forwards_to = forwards_to.map(str::to_owned);
+        f.forward = rules;
+        Ok(())
+    }
+
+    /// Serves (`true`) or stops serving (`false`) a cache's plain-text port (Azure's
+    /// `enableNonSslPort`); the TLS port always stays. Returns whether it was served.
+    pub fn set_non_tls_port(&mut self, cache: &str, enabled: bool) -> Result<bool, WorldError> {
+        let c = self.cache_mut(cache)?;
+        let before = c.ports.plain.is_some();
+        if !enabled && c.ports.tls.is_none() {
+            return Err(WorldError::Invalid(format!(
+                "cache {cache} serves no TLS port: disabling its non-TLS port would leave it no port"
+            )));
+        }
+        let port = c.flavour.default_port();
+        if enabled && c.ports.tls == Some(port) {
+            return Err(WorldError::Invalid(format!(
+                "cache {cache} serves TLS on port {port}, its flavour's plain-text port"
+            )));
+        }
+        if enabled && !before {
+            c.ports.plain = Some(port);
+        } else if !enabled {
+            c.ports.plain = None;
+        }
+        Ok(before)
+    }
+
+    /// Sets a cache's minimum TLS version: only [`MINIMUM_TLS_VERSION`] is accepted, as Azure
+    /// does since TLS 1.0 and 1.1 were retired.
+    pub fn set_minimum_tls_version(
+        &mut self,
+        cache: &str,
+        version: &str,
+    ) -> Result<(), WorldError> {
+        let c = self.cache_mut(cache)?;
+        match version {
+            MINIMUM_TLS_VERSION => {
+                c.minimum_tls_version = version.to_owned();
+                Ok(())
+            }
+            "1.0" | "1.1" => Err(WorldError::Invalid(format!(
+                "minimum TLS version {version} is no longer supported: Azure Cache for Redis requires TLS 1.2 (TLS 1.0 and 1.1 were retired)"
+            ))),
+            other => Err(WorldError::Invalid(format!(
+                "{other:?} is not a minimum TLS version Azure Cache for Redis accepts (1.2)"
+            ))),
+        }
     }
 }
 

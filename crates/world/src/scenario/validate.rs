@@ -16,7 +16,7 @@ use super::file::{
 use crate::address::is_loopback;
 use crate::error::{ScenarioError, ScenarioErrorKind};
 use crate::flavour::Flavour;
-use crate::model::DenyAs;
+use crate::model::{DenyAs, FORWARD_TO_INTERNET};
 use crate::names::{
     self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
 };
@@ -79,6 +79,26 @@ impl Declared {
             caches,
             endpoints,
         })
+    }
+
+    /// `r` must name a declared private endpoint; `what` says who names it.
+    fn endpoint(
+        &self,
+        src: &ScenarioText,
+        r: &Spanned<String>,
+        what: &str,
+    ) -> Result<(), ScenarioError> {
+        if self.endpoints.contains(r.get_ref()) {
+            return Ok(());
+        }
+        Err(src.error(
+            &r.span(),
+            UnknownReference,
+            format!(
+                "{what} names private endpoint {}, which the scenario does not declare",
+                r.get_ref()
+            ),
+        ))
     }
 
     /// `r` must name a declared network; `what` says who names it.
@@ -177,6 +197,26 @@ fn network(
             ));
         }
     }
+    for p in &n.initiated_peerings {
+        declared.network(src, p, &format!("network {name}'s initiated_peerings"))?;
+        if p.get_ref() == name {
+            return Err(src.error(
+                &p.span(),
+                Invalid,
+                format!("network {name} cannot be peered with itself"),
+            ));
+        }
+        if n.peered_with.iter().any(|q| q.get_ref() == p.get_ref()) {
+            return Err(src.error(
+                &p.span(),
+                Duplicate,
+                format!(
+                    "network {name} lists {} in both peered_with and initiated_peerings",
+                    p.get_ref()
+                ),
+            ));
+        }
+    }
     if let Some(f) = &n.dns_forwarder {
         forwarder(src, declared, name, f)?;
     }
@@ -192,6 +232,29 @@ fn forwarder(
 ) -> Result<(), ScenarioError> {
     if let Some(to) = &f.forwards_to {
         declared.network(src, to, &format!("the DNS forwarder of network {network}"))?;
+    }
+    let mut zones = HashSet::new();
+    for rule in &f.forward {
+        let zone = rule.zone.get_ref();
+        if zone != "." {
+            check_dns_name(src, &rule.zone, "conditional forwarding zone")?;
+        }
+        if !zones.insert(normalize_name(zone)) {
+            return Err(src.error(
+                &rule.zone.span(),
+                Duplicate,
+                format!("the DNS forwarder of network {network} forwards zone {zone} twice"),
+            ));
+        }
+        if rule.to.get_ref() != FORWARD_TO_INTERNET {
+            declared.network(
+                src,
+                &rule.to,
+                &format!(
+                    "the conditional forwarding rule for {zone} of network {network} (a network, or \"{FORWARD_TO_INTERNET}\")"
+                ),
+            )?;
+        }
     }
     for (host, addr) in &f.answers {
         check_dns_name(src, host, "forwarder answer name")?;
@@ -419,11 +482,18 @@ fn dns_zone(
     }
     for r in &z.records {
         relative_record_name(src, &zone, &r.name)?;
-        check_loopback(
-            src,
-            &r.address,
-            &format!("record {} of zone {zone}", r.name.get_ref()),
-        )?;
+        let what = format!("record {} of zone {zone}", r.name.get_ref());
+        match (&r.address, &r.endpoint) {
+            (Some(a), None) => check_loopback(src, a, &what)?,
+            (None, Some(e)) => declared.endpoint(src, e, &what)?,
+            _ => {
+                return Err(src.error(
+                    &r.name.span(),
+                    Invalid,
+                    format!("{what} needs exactly one of `address` and `endpoint`"),
+                ));
+            }
+        }
     }
     zone_links(src, declared, &zone, z)
 }
