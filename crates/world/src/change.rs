@@ -34,7 +34,8 @@
 //! {"forwarder_answer": {"network": "onprem", "name": "…", "remove": true}}
 //! {"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}
 //! {"remove_toxic": "slow"}
-//! {"peer": {"network": "spoke", "remote": "hub"}}      {"unpeer": {"network": "spoke", "remote": "hub"}}
+//! {"peer": {"network": "spoke", "remote": "hub", "name": "spoke-to-hub"}}
+//! {"unpeer": {"network": "spoke", "remote": "hub"}}
 //! {"add_firewall_rule": {"cache": "contoso", "name": "office", "start": "127.11.2.1", "end": "127.11.2.1"}}
 //! {"remove_firewall_rule": {"cache": "contoso", "name": "office"}}
 //! {"forwarder": {"network": "onprem", "forwards_to": "hub",
@@ -356,6 +357,9 @@ pub struct PeeringChange {
     pub network: String,
     /// The remote network.
     pub remote: String,
+    /// The side's name (`peer` only; default `NETWORK-to-REMOTE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `add_firewall_rule = { cache, name, start, end }`.
@@ -732,16 +736,18 @@ impl Change {
                 let removed = world.remove_toxic(name)?;
                 format!("removed toxic {removed}")
             }
-            Change::Peer(p) => match world.create_peering(&p.network, &p.remote)? {
-                PeeringState::Connected => format!(
-                    "created peering {} → {}: Connected (both sides exist)",
-                    p.network, p.remote
-                ),
-                state => format!(
-                    "created peering {} → {}: {state} ({} has no peering to {} yet, so no traffic flows)",
-                    p.network, p.remote, p.remote, p.network
-                ),
-            },
+            Change::Peer(p) => {
+                match world.create_peering(&p.network, &p.remote, p.name.as_deref())? {
+                    PeeringState::Connected => format!(
+                        "created peering {} → {}: Connected (both sides exist)",
+                        p.network, p.remote
+                    ),
+                    state => format!(
+                        "created peering {} → {}: {state} ({} has no peering to {} yet, so no traffic flows)",
+                        p.network, p.remote, p.remote, p.network
+                    ),
+                }
+            }
             Change::Unpeer(p) => match world.delete_peering(&p.network, &p.remote)? {
                 PeeringState::Connected => format!(
                     "deleted peering {} → {}; {}'s side is now Disconnected",

@@ -258,9 +258,35 @@ pub struct Network {
     /// query is answered from the current world.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dns_cache: bool,
+    /// Names of this network's peering sides, by remote network (created by a `peer` change with
+    /// a name; otherwise [`Network::peering_name`] makes one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peering_names: BTreeMap<String, String>,
 }
 
 impl Network {
+    /// The name of this network's peering side to `remote`: the one it was created with, else
+    /// `NETWORK-to-REMOTE`.
+    pub fn peering_name(&self, remote: &str) -> String {
+        self.peering_names
+            .get(remote)
+            .cloned()
+            .unwrap_or_else(|| format!("{}-to-{remote}", self.name))
+    }
+
+    /// Every peering side of this network: (remote, state), connected ones first.
+    pub fn peerings(&self) -> Vec<(String, PeeringState)> {
+        self.peered_with
+            .iter()
+            .map(|p| (p.clone(), PeeringState::Connected))
+            .chain(
+                self.half_peerings
+                    .iter()
+                    .map(|h| (h.remote.clone(), h.state)),
+            )
+            .collect()
+    }
+
     /// The state of this network's peering to `remote`, if it has one.
     pub fn peering_state(&self, remote: &str) -> Option<PeeringState> {
         if self.peered_with.iter().any(|p| p == remote) {

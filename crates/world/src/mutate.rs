@@ -561,7 +561,31 @@ impl World {
         &mut self,
         network: &str,
         remote: &str,
+        name: Option<&str>,
     ) -> Result<PeeringState, WorldError> {
+        if let Some(n) = name
+            && (n.is_empty()
+                || n.len() > 80
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(WorldError::Invalid(format!(
+                "peering name {n:?} must be 1–80 letters, digits, '-', '_' or '.'"
+            )));
+        }
+        if let Some(n) = name
+            && let Some(other) = self.network(network).and_then(|net| {
+                net.peerings()
+                    .into_iter()
+                    .find(|(r, _)| net.peering_name(r) == n)
+            })
+        {
+            return Err(WorldError::Duplicate {
+                kind: "peering",
+                name: format!("{n} (network {network}'s peering to {})", other.0),
+            });
+        }
         self.require_network(network)?;
         self.require_network(remote)?;
         if network == remote {
@@ -580,6 +604,11 @@ impl World {
         }
         let connected = side(self, remote, network) == Some(PeeringState::Initiated);
         for n in &mut self.networks {
+            if n.name == network
+                && let Some(name) = name
+            {
+                n.peering_names.insert(remote.to_owned(), name.to_owned());
+            }
             if connected && n.name == network {
                 n.peered_with.push(remote.to_owned());
             } else if connected && n.name == remote {
@@ -618,6 +647,7 @@ impl World {
             if n.name == network {
                 n.peered_with.retain(|p| p != remote);
                 n.half_peerings.retain(|h| h.remote != remote);
+                n.peering_names.remove(remote);
             } else if n.name == remote && state == PeeringState::Connected {
                 n.peered_with.retain(|p| p != network);
                 n.half_peerings.push(HalfPeering {

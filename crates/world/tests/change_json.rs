@@ -232,10 +232,16 @@ fn change() -> impl Strategy<Value = Change> {
             }),
         toxic().prop_map(Change::AddToxic),
         name().prop_map(Change::RemoveToxic),
-        (name(), name())
-            .prop_map(|(network, remote)| Change::Peer(PeeringChange { network, remote })),
-        (name(), name())
-            .prop_map(|(network, remote)| Change::Unpeer(PeeringChange { network, remote })),
+        (name(), name()).prop_map(|(network, remote)| Change::Peer(PeeringChange {
+            network,
+            remote,
+            name: None
+        })),
+        (name(), name()).prop_map(|(network, remote)| Change::Unpeer(PeeringChange {
+            network,
+            remote,
+            name: None
+        })),
         (name(), name(), address(), address()).prop_map(|(cache, name, start, end)| {
             Change::AddFirewallRule(FirewallRuleChange {
                 cache,

@@ -220,6 +220,7 @@ fn peering_is_two_sided_initiated_connected_disconnected() {
     let peer = |a: &str, b: &str| PeeringChange {
         network: a.into(),
         remote: b.into(),
+        name: None,
     };
     let said = Change::Peer(peer("hub", "spoke"))
         .apply(&mut w)
@@ -260,6 +261,24 @@ fn peering_is_two_sided_initiated_connected_disconnected() {
         "{err}"
     );
     assert!(Change::Peer(peer("hub", "hub")).apply(&mut w).is_err());
+    // A side created with a name keeps it; the name is unique among the network's sides.
+    let named = |name: &str| PeeringChange {
+        name: Some(name.into()),
+        ..peer("hub", "spoke")
+    };
+    Change::Peer(named("hub-spoke"))
+        .apply(&mut w)
+        .expect("peers");
+    let hub = w.network("hub").expect("hub");
+    assert_eq!(hub.peering_name("spoke"), "hub-spoke");
+    assert_eq!(
+        w.network("spoke").expect("spoke").peering_name("hub"),
+        "spoke-to-hub"
+    );
+    Change::Unpeer(peer("hub", "spoke"))
+        .apply(&mut w)
+        .expect("unpeers");
+    assert!(Change::Peer(named("bad name")).apply(&mut w).is_err());
     assert!(Change::Peer(peer("hub", "nowhere")).apply(&mut w).is_err());
     // A file with both sides declared as initiated is Connected.
     let both = world(

@@ -184,6 +184,7 @@ fn network(
         forwarder: n.dns_forwarder.as_ref().map(forwarder),
         half_peerings: Vec::new(),
         dns_cache: false,
+        peering_names: BTreeMap::new(),
         name,
     })
 }
