@@ -472,6 +472,11 @@ pub struct ZoneLink {
 pub struct DnsZone {
     /// Zone name, lowercase, no trailing dot (`privatelink.redis.cache.windows.net`).
     pub name: String,
+    /// The resource group it lives in, when the world has several zones of this name (Azure:
+    /// the hub's zone and a partner's, each linked to different networks). Changes and `ctl` name
+    /// such a zone `RESOURCE_GROUP/NAME` ([`World::zone_index`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group: Option<String>,
     /// A records.
     pub records: Vec<ARecord>,
     /// Links to networks.
@@ -479,6 +484,22 @@ pub struct DnsZone {
 }
 
 impl DnsZone {
+    /// How changes name the zone: `RESOURCE_GROUP/NAME`, or `NAME` without a resource group.
+    pub fn reference(&self) -> String {
+        match &self.resource_group {
+            Some(rg) => format!("{rg}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The zone for explanations: `NAME`, or `NAME (resource group RG)`.
+    pub fn label(&self) -> String {
+        match &self.resource_group {
+            Some(rg) => format!("{} (resource group {rg})", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// The link to `network`, if any.
     pub fn link_to(&self, network: &str) -> Option<&ZoneLink> {
         self.links.iter().find(|l| l.network == network)
@@ -642,7 +663,42 @@ impl World {
 
     /// The private DNS zone named `name`.
     pub fn dns_zone(&self, name: &str) -> Option<&DnsZone> {
-        self.dns_zones.iter().find(|z| z.name == name)
+        self.zone_index(name).ok().map(|i| &self.dns_zones[i])
+    }
+
+    /// The zone a reference names: `NAME` (the only zone of that name) or `RESOURCE_GROUP/NAME`.
+    /// Errors: no such zone, or several zones of that name and no resource group to choose.
+    pub fn zone_index(&self, reference: &str) -> Result<usize, crate::WorldError> {
+        let (group, name) = match reference.split_once('/') {
+            Some((g, n)) => (Some(g), crate::names::normalize_name(n)),
+            None => (None, crate::names::normalize_name(reference)),
+        };
+        let found: Vec<usize> = self
+            .dns_zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| {
+                z.name == name && group.is_none_or(|g| z.resource_group.as_deref() == Some(g))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        match found.as_slice() {
+            [i] => Ok(*i),
+            [] => Err(crate::WorldError::UnknownZone(reference.to_owned())),
+            many => Err(crate::WorldError::Invalid(format!(
+                "{} private DNS zones are named {name} (in {}): name one as RESOURCE_GROUP/{name}",
+                many.len(),
+                many.iter()
+                    .map(
+                        |i| self.dns_zones[*i].resource_group.as_deref().map_or_else(
+                            || "no resource group".to_owned(),
+                            |g| format!("resource group {g}")
+                        )
+                    )
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 
     /// The network rule named `name`.

@@ -17,11 +17,8 @@ use crate::ttl;
 
 impl World {
     fn zone_mut(&mut self, zone: &str) -> Result<&mut crate::model::DnsZone, WorldError> {
-        let name = normalize_name(zone);
-        self.dns_zones
-            .iter_mut()
-            .find(|z| z.name == name)
-            .ok_or(WorldError::UnknownZone(name))
+        let i = self.zone_index(zone)?;
+        Ok(&mut self.dns_zones[i])
     }
 
     fn require_network(&self, network: &str) -> Result<(), WorldError> {
@@ -37,22 +34,42 @@ impl World {
             .ok_or_else(|| WorldError::UnknownCache(cache.to_owned()))
     }
 
-    /// Creates an empty private DNS zone (no records, no links).
+    /// Creates an empty private DNS zone (no records, no links): `NAME`, or `RESOURCE_GROUP/NAME`
+    /// for one of several zones of a name.
     pub fn add_zone(&mut self, zone: &str) -> Result<(), WorldError> {
-        let name = normalize_name(zone);
+        let (group, raw) = match zone.split_once('/') {
+            Some((g, n)) => (Some(g.to_owned()), n),
+            None => (None, zone),
+        };
+        let name = normalize_name(raw);
         if !is_dns_name(&name) {
             return Err(WorldError::Invalid(format!(
-                "{zone:?} is not a valid DNS name"
+                "{raw:?} is not a valid DNS name"
             )));
         }
-        if self.dns_zone(&name).is_some() {
+        if let Some(g) = &group
+            && (g.is_empty()
+                || !g
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')')))
+        {
+            return Err(WorldError::Invalid(format!(
+                "resource group {g:?} must be letters, digits, '-', '_', '.', '(' or ')'"
+            )));
+        }
+        if self
+            .dns_zones
+            .iter()
+            .any(|z| z.name == name && z.resource_group == group)
+        {
             return Err(WorldError::Duplicate {
                 kind: "private DNS zone",
-                name,
+                name: zone.to_owned(),
             });
         }
         self.dns_zones.push(crate::model::DnsZone {
             name,
+            resource_group: group,
             records: Vec::new(),
             links: Vec::new(),
         });
@@ -68,7 +85,22 @@ impl World {
         resolution_policy: ResolutionPolicy,
     ) -> Result<(), WorldError> {
         self.require_network(network)?;
-        let z = self.zone_mut(zone)?;
+        let index = self.zone_index(zone)?;
+        // Azure: a virtual network links to one private zone of a given name.
+        if let Some((other, existing)) = self
+            .dns_zones
+            .iter()
+            .enumerate()
+            .filter(|(i, z)| *i != index && z.name == self.dns_zones[index].name)
+            .find_map(|(_, z)| z.link_to(network).map(|l| (z, l)))
+        {
+            return Err(WorldError::AlreadyLinked {
+                zone: other.label(),
+                network: network.to_owned(),
+                link: existing.name.clone(),
+            });
+        }
+        let z = &mut self.dns_zones[index];
         if let Some(existing) = z.link_to(network) {
             return Err(WorldError::AlreadyLinked {
                 zone: z.name.clone(),
@@ -451,12 +483,7 @@ impl World {
 
     /// Deletes private DNS zone `zone` with its records and links.
     pub fn remove_zone(&mut self, zone: &str) -> Result<crate::model::DnsZone, WorldError> {
-        let name = normalize_name(zone);
-        let i = self
-            .dns_zones
-            .iter()
-            .position(|z| z.name == name)
-            .ok_or(WorldError::UnknownZone(name))?;
+        let i = self.zone_index(zone)?;
         Ok(self.dns_zones.remove(i))
     }
 

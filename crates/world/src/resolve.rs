@@ -785,12 +785,13 @@ fn azure_dns(world: &World, view: &Network, name: &str, explanation: &mut Vec<St
             zone: zone.name.clone(),
             kind: ZoneKind::Private,
         };
+        let label = zone.label();
         let found: Vec<_> = zone.records_named(&relative).collect();
         if let Some(first) = found.first() {
             let addresses: Vec<Ipv4Addr> = found.iter().map(|r| r.address).collect();
             explanation.push(Step::ZoneRecord {
                 network: view.name.clone(),
-                zone: zone.name.clone(),
+                zone: label.clone(),
                 link: link.name.clone(),
                 name: name.to_owned(),
                 addresses: addresses.clone(),
@@ -809,7 +810,7 @@ fn azure_dns(world: &World, view: &Network, name: &str, explanation: &mut Vec<St
             ResolutionPolicy::Default => {
                 explanation.push(Step::ZoneRecordMissing {
                     network: view.name.clone(),
-                    zone: zone.name.clone(),
+                    zone: label.clone(),
                     link: link.name.clone(),
                     name: name.to_owned(),
                 });
@@ -817,7 +818,7 @@ fn azure_dns(world: &World, view: &Network, name: &str, explanation: &mut Vec<St
             }
             ResolutionPolicy::NxDomainRedirect => explanation.push(Step::NxDomainRedirect {
                 network: view.name.clone(),
-                zone: zone.name.clone(),
+                zone: label.clone(),
                 link: link.name.clone(),
                 name: name.to_owned(),
             }),
@@ -826,7 +827,7 @@ fn azure_dns(world: &World, view: &Network, name: &str, explanation: &mut Vec<St
         explanation.push(Step::ZoneNotLinked {
             network: view.name.clone(),
             zone: zone.clone(),
-            zone_exists: world.dns_zone(&zone).is_some(),
+            zone_exists: world.dns_zones.iter().any(|z| z.name == zone),
         });
     }
     public_dns(world, name, explanation)

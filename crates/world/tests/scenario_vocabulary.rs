@@ -405,3 +405,128 @@ fn the_non_tls_port_and_minimum_tls_version_change() {
         "1.2"
     );
 }
+
+const TWO_ZONES: &str = r#"
+[[network]]
+name = "hub"
+[[network]]
+name = "partner"
+[[cache]]
+name = "contoso"
+[[private_endpoint]]
+name = "pe-hub"
+network = "hub"
+cache = "contoso"
+[[private_endpoint]]
+name = "pe-partner"
+network = "partner"
+cache = "contoso"
+[[dns_zone]]
+name = "privatelink.redis.cache.windows.net"
+resource_group = "hub-rg"
+auto_register = false
+records = [{ name = "contoso", endpoint = "pe-hub" }]
+links = [{ network = "hub" }]
+[[dns_zone]]
+name = "privatelink.redis.cache.windows.net"
+resource_group = "partner-rg"
+auto_register = false
+records = [{ name = "contoso", endpoint = "pe-partner" }]
+links = [{ network = "partner" }]
+"#;
+
+#[test]
+fn zones_of_one_name_in_different_resource_groups_answer_their_own_networks() {
+    let mut w = world(TWO_ZONES);
+    assert_eq!(
+        answer(&w, "hub"),
+        "private endpoint pe-hub of cache contoso"
+    );
+    assert_eq!(
+        answer(&w, "partner"),
+        "private endpoint pe-partner of cache contoso"
+    );
+    let why = resolve(&w, "partner", HOST, QueryType::A)
+        .explanation_lines()
+        .join("\n");
+    assert!(why.contains("(resource group partner-rg)"), "{why}");
+    // A change names one of them as RESOURCE_GROUP/NAME; the bare name is ambiguous.
+    let unlink = |zone: &str| {
+        Change::Unlink(redlink_world::change::ZoneNetwork {
+            zone: zone.into(),
+            network: "partner".into(),
+        })
+    };
+    let err = unlink(ZONE).apply(&mut w).expect_err("ambiguous");
+    assert!(
+        err.to_string().contains("name one as RESOURCE_GROUP/"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("resource group hub-rg, resource group partner-rg"),
+        "{err}"
+    );
+    assert!(
+        unlink(&format!("hub-rg/{ZONE}")).apply(&mut w).is_err(),
+        "partner is not linked to hub-rg's zone"
+    );
+    unlink(&format!("partner-rg/{ZONE}"))
+        .apply(&mut w)
+        .expect("unlinks");
+    assert_eq!(
+        answer(&w, "partner"),
+        "the public endpoint of cache contoso"
+    );
+    // A network links to one zone of a name: hub's zone then partner's is refused.
+    let link = |zone: &str, network: &str| {
+        Change::Link(redlink_world::change::LinkChange {
+            zone: zone.into(),
+            network: network.into(),
+            name: None,
+            resolution_policy: Default::default(),
+        })
+    };
+    link(&format!("hub-rg/{ZONE}"), "partner")
+        .apply(&mut w)
+        .expect("links");
+    assert_eq!(
+        answer(&w, "partner"),
+        "private endpoint pe-hub of cache contoso"
+    );
+    let err = link(&format!("partner-rg/{ZONE}"), "partner")
+        .apply(&mut w)
+        .expect_err("one zone of a name");
+    assert!(
+        err.to_string().contains("already linked to a zone named"),
+        "{err}"
+    );
+    // Zones are created and deleted by reference too.
+    Change::AddZone(format!("third-rg/{ZONE}"))
+        .apply(&mut w)
+        .expect("creates");
+    assert!(
+        Change::AddZone(format!("third-rg/{ZONE}"))
+            .apply(&mut w)
+            .is_err(),
+        "duplicate"
+    );
+    Change::RemoveZone(format!("third-rg/{ZONE}"))
+        .apply(&mut w)
+        .expect("deletes");
+
+    // File errors: a second zone of the name without a resource group; a network linked to both.
+    let no_group = error(&TWO_ZONES.replacen("resource_group = \"hub-rg\"\n", "", 1));
+    assert!(
+        no_group.contains("give each a resource_group"),
+        "{no_group}"
+    );
+    let both = error(&TWO_ZONES.replace(
+        "links = [{ network = \"partner\" }]",
+        "links = [{ network = \"hub\" }]",
+    ));
+    assert!(
+        both.contains("can be linked to one private zone of a given name"),
+        "{both}"
+    );
+}

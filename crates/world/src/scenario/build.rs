@@ -464,6 +464,7 @@ fn dns_zone(
         .collect();
     Ok(DnsZone {
         name: zone_name,
+        resource_group: z.resource_group.as_ref().map(|g| g.get_ref().clone()),
         records,
         links,
     })

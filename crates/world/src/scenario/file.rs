@@ -51,6 +51,7 @@
 //!
 //! [[dns_zone]]
 //! name = "privatelink.redis.cache.windows.net"
+//! resource_group = "partner"                # optional: several zones of one name (steps say "partner/privatelink.…")
 //! auto_register = true                      # default: endpoints of caches whose flavour uses this zone register their A record (Azure's DNS zone group)
 //! records = [{ name = "contoso", address = "127.10.1.4", ttl = 10 }]   # or endpoint = "pe-hub" (its address)
 //! links = [{ network = "hub", name = "hub-link", resolution_policy = "Default" }]   # or NxDomainRedirect
@@ -333,6 +334,10 @@ pub struct LinkSpec {
 pub struct DnsZoneSpec {
     /// Zone name.
     pub name: Spanned<String>,
+    /// The resource group, to tell several zones of one name apart (steps name such a zone
+    /// `RESOURCE_GROUP/NAME`).
+    #[serde(default)]
+    pub resource_group: Option<Spanned<String>>,
     /// Register the A records of private endpoints whose flavour uses this zone (default true).
     #[serde(default = "yes")]
     pub auto_register: bool,

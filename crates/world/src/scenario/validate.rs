@@ -43,6 +43,7 @@ pub(crate) fn validate(src: &ScenarioText, file: &ScenarioFile) -> Result<(), Sc
     for z in &file.dns_zones {
         dns_zone(src, &declared, &mut zone_names, z)?;
     }
+    same_name_zones(src, file)?;
     for r in &file.network_rules {
         network_rule(src, &declared, r)?;
     }
@@ -466,18 +467,25 @@ fn private_endpoint(
 fn dns_zone(
     src: &ScenarioText,
     declared: &Declared,
-    zone_names: &mut HashSet<String>,
+    zone_names: &mut HashSet<(String, Option<String>)>,
     z: &DnsZoneSpec,
 ) -> Result<(), ScenarioError> {
     check_dns_name(src, &z.name, "zone name")?;
     let zone = normalize_name(z.name.get_ref());
-    if !zone_names.insert(zone.clone()) {
+    let group = z.resource_group.as_ref().map(|g| g.get_ref().clone());
+    if let Some(g) = &z.resource_group {
+        check_name(src, "resource group", g)?;
+    }
+    if !zone_names.insert((zone.clone(), group.clone())) {
         return Err(src.error(
             &z.name.span(),
             Duplicate,
-            format!(
-                "duplicate zone name {zone}: Azure allows one zone of a name per network, and a scenario declares each zone once"
-            ),
+            match group {
+                Some(g) => format!("duplicate zone {zone} in resource group {g}"),
+                None => format!(
+                    "duplicate zone name {zone}: a scenario declares each zone once (several zones of one name need a resource_group each)"
+                ),
+            },
         ));
     }
     for r in &z.records {
@@ -496,6 +504,45 @@ fn dns_zone(
         }
     }
     zone_links(src, declared, &zone, z)
+}
+
+/// Several zones of one name: each has a resource group, and a network links to one of them only
+/// (Azure: a virtual network can be linked to one private zone of a given name).
+fn same_name_zones(src: &ScenarioText, file: &ScenarioFile) -> Result<(), ScenarioError> {
+    let mut linked: HashMap<(String, String), Option<String>> = HashMap::new();
+    for z in &file.dns_zones {
+        let zone = normalize_name(z.name.get_ref());
+        let group = z.resource_group.as_ref().map(|g| g.get_ref().clone());
+        let many = file
+            .dns_zones
+            .iter()
+            .filter(|o| normalize_name(o.name.get_ref()) == zone)
+            .count();
+        if many > 1 && group.is_none() {
+            return Err(src.error(
+                &z.name.span(),
+                Invalid,
+                format!(
+                    "{many} zones are named {zone}: give each a resource_group, so steps can name one as RESOURCE_GROUP/{zone}"
+                ),
+            ));
+        }
+        for l in &z.links {
+            let key = (zone.clone(), l.network.get_ref().clone());
+            if let Some(other) = linked.insert(key, group.clone()) {
+                return Err(src.error(
+                    &l.network.span(),
+                    Duplicate,
+                    format!(
+                        "network {} is already linked to zone {zone} of resource group {}: a virtual network can be linked to one private zone of a given name",
+                        l.network.get_ref(),
+                        other.as_deref().unwrap_or("(none)")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A zone's `links`: declared networks, unique link names, one link per network.
