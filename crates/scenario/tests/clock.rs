@@ -82,6 +82,11 @@ async fn check_on_a_manual_clock_matches_a_real_time_run() {
     let scenario = Scenario::parse("clock.toml", TIMELINE).unwrap_or_else(|e| panic!("{e}"));
     let simulated = check_scenario(&scenario, &RunOptions::default()).await;
     assert!(simulated.passed(), "{simulated:#?}");
+    // The report explains a cached answer as one, with why it was that answer when cached.
+    let (_, cached) = simulated.expectations().nth(1).expect("the step's expectation");
+    let why = cached.explanation.join("\n");
+    assert!(why.contains("answered from hub's DNS cache"), "{why}");
+    assert!(why.contains("cached 0 s ago, 1 s of TTL left"), "{why}");
 
     let dir = std::env::temp_dir().join(format!("redlink-clock-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
