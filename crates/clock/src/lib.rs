@@ -2,7 +2,8 @@
 //! their TTLs, the scenario timeline; later the engine's expiry, issue 23) reads it from a [`Clock`],
 //! so a test can move time instead of waiting for it.
 //!
-//! A clock is either **real** (wall time, moving by itself: `serve` and `up` by default) or
+//! A clock is either **real** (wall time, moving by itself: `serve` and `up` by default; `up --speed N`
+//! runs it N times faster) or
 //! **manual** (starts at wall time and moves only by [`Clock::advance`] / [`Clock::set`]: `check`
 //! by default, so a step `at = "10m"` costs nothing). Clones share the same time.
 //!
@@ -61,6 +62,8 @@ enum Mode {
         origin_ms: u64,
         /// The monotonic instant of `origin_ms`.
         origin: Instant,
+        /// Clock milliseconds per real millisecond (1 = wall time; `up --speed 4`: 4).
+        rate: f64,
     },
     Manual {
         now_ms: AtomicU64,
@@ -101,10 +104,31 @@ fn millis(d: Duration) -> u64 {
 impl Clock {
     /// Wall time, moving by itself.
     pub fn real() -> Clock {
+        Clock::real_scaled(1.0)
+    }
+
+    /// Real time running `rate` times faster than the wall clock from now on (a lab's `up --speed`:
+    /// the timeline and DNS TTLs alike). A rate that is not finite and positive is 1.
+    pub fn real_scaled(rate: f64) -> Clock {
+        let rate = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            1.0
+        };
         Clock(Arc::new(Mode::Real {
             origin_ms: wall_ms(),
             origin: Instant::now(),
+            rate,
         }))
+    }
+
+    /// Clock milliseconds per real millisecond: the scale of a real clock, 0 for a manual one
+    /// (it moves only when told).
+    pub fn rate(&self) -> f64 {
+        match &*self.0 {
+            Mode::Real { rate, .. } => *rate,
+            Mode::Manual { .. } => 0.0,
+        }
     }
 
     /// A manual clock starting at the current wall time.
@@ -129,7 +153,19 @@ impl Clock {
     /// Milliseconds since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
         match &*self.0 {
-            Mode::Real { origin_ms, origin } => origin_ms.saturating_add(millis(origin.elapsed())),
+            Mode::Real {
+                origin_ms,
+                origin,
+                rate,
+            } => {
+                let elapsed = if *rate == 1.0 {
+                    millis(origin.elapsed())
+                } else {
+                    // Saturating float-to-int conversion: never panics.
+                    (origin.elapsed().as_secs_f64() * 1000.0 * rate) as u64
+                };
+                origin_ms.saturating_add(elapsed)
+            }
             Mode::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire),
         }
     }
@@ -189,8 +225,16 @@ impl Clock {
     /// Waits until the clock reads at least `ms`.
     pub async fn sleep_until(&self, ms: u64) {
         match &*self.0 {
-            Mode::Real { origin_ms, origin } => {
-                let due = *origin + Duration::from_millis(ms.saturating_sub(*origin_ms));
+            Mode::Real {
+                origin_ms,
+                origin,
+                rate,
+            } => {
+                let ahead_ms = ms.saturating_sub(*origin_ms) as f64 / rate;
+                // Beyond what a Duration holds: a year is as good as forever here.
+                let ahead = Duration::try_from_secs_f64(ahead_ms / 1000.0)
+                    .unwrap_or(Duration::from_secs(365 * 24 * 3600));
+                let due = origin.checked_add(ahead).unwrap_or_else(Instant::now);
                 tokio::time::sleep_until(due.into()).await;
             }
             Mode::Manual { moved, .. } => {
@@ -268,6 +312,24 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), c.sleep_until(10))
             .await
             .expect("a past time is due at once");
+    }
+
+    #[tokio::test]
+    async fn a_scaled_clock_runs_faster_and_sleeps_shorter() {
+        let c = Clock::real_scaled(50.0);
+        assert_eq!(c.rate(), 50.0);
+        let (start_ms, start) = (c.now_ms(), Instant::now());
+        // 1 s of clock time at 50×: 20 ms of real time.
+        c.sleep(Duration::from_secs(1)).await;
+        assert!(c.now_ms() - start_ms >= 1000);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(Clock::real_scaled(f64::NAN).rate(), 1.0);
+        assert_eq!(Clock::real_scaled(-2.0).rate(), 1.0);
+        assert_eq!(Clock::manual().rate(), 0.0);
     }
 
     #[tokio::test]

@@ -1,9 +1,10 @@
 //! Running a scenario's timeline on a running world: the initial expectations, then each step's
 //! changes (through [`RunningWorld::apply_change`], which also pushes engine settings such as
-//! `requirepass` to the cache's engine) and expectations. [`Pacing::Immediate`] runs the steps back to back (`check`);
-//! [`Pacing::RealTime`] waits for each step's `at` (`up`, compressed by `speed`). Observers see
-//! each [`Event`] as it happens; [`check_scenario`] brings an isolated world up, runs the timeline
-//! and collects a [`ScenarioReport`].
+//! `requirepass` to the cache's engine) and expectations. [`Pacing::Immediate`] runs the steps back
+//! to back (`check`), moving the world's manual clock to each step's `at` so DNS TTLs expire as they
+//! would; [`Pacing::RealTime`] waits for each step's `at` on the world's clock (`up`, compressed by
+//! `speed`). Observers see each [`Event`] as it happens; [`check_scenario`] brings an isolated world
+//! up, runs the timeline and collects a [`ScenarioReport`].
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -110,7 +111,12 @@ pub async fn run_timeline(
                 } else {
                     1.0
                 };
-                let offset = Duration::from_secs_f64(at.as_secs_f64() / speed);
+                // The clock time of `at` compressed by `speed`: a real clock that itself runs
+                // `rate` times faster (`up --speed`) reaches it after `at / speed` of real time; a
+                // manual clock reaches `at / speed` when someone advances it there.
+                let scale = if clock.is_manual() { 1.0 } else { clock.rate() };
+                let offset = Duration::try_from_secs_f64(at.as_secs_f64() * scale / speed)
+                    .unwrap_or(Duration::MAX);
                 let due = started_ms
                     .saturating_add(u64::try_from(offset.as_millis()).unwrap_or(u64::MAX));
                 clock.sleep_until(due).await;

@@ -83,7 +83,10 @@ async fn check_on_a_manual_clock_matches_a_real_time_run() {
     let simulated = check_scenario(&scenario, &RunOptions::default()).await;
     assert!(simulated.passed(), "{simulated:#?}");
     // The report explains a cached answer as one, with why it was that answer when cached.
-    let (_, cached) = simulated.expectations().nth(1).expect("the step's expectation");
+    let (_, cached) = simulated
+        .expectations()
+        .nth(1)
+        .expect("the step's expectation");
     let why = cached.explanation.join("\n");
     assert!(why.contains("answered from hub's DNS cache"), "{why}");
     assert!(why.contains("cached 0 s ago, 1 s of TTL left"), "{why}");
@@ -144,4 +147,53 @@ async fn steps_hours_apart_check_in_well_under_a_second() {
         took < Duration::from_secs(10),
         "took {took:?} for a 26 h timeline"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_speed_runs_the_clock_faster_so_ttls_compress_with_the_timeline() {
+    // TTL 30 s; the record moves at 2 s and is asked again at 40 s. At 10× the whole timeline takes
+    // 4 s of real time and still sees the cached answer at 2 s and the new one at 40 s.
+    let text = TIMELINE
+        .replace("at = \"300ms\"", "at = \"2s\"")
+        .replace("at = \"1500ms\"", "at = \"40s\"")
+        .replace("ttl = 1 }", "ttl = 30 }");
+    let scenario = Scenario::parse("speed.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("redlink-speed-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let world = RunningWorld::start(
+        &scenario,
+        UpOptions {
+            state_file: Some(dir.join("state.json")),
+            dns_port: 0,
+            clock: redlink_clock::Clock::real_scaled(10.0),
+            ..UpOptions::default()
+        },
+    )
+    .await
+    .expect("world starts");
+    let started = Instant::now();
+    let options = RunOptions {
+        pacing: Pacing::RealTime { speed: 10.0 },
+        ..RunOptions::default()
+    };
+    let phases = run_timeline(&world, &scenario, &options, |_| {}).await;
+    let took = started.elapsed();
+    world.shutdown().await.expect("stops");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        took >= Duration::from_secs(4),
+        "40 s at 10× is 4 s: {took:?}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    let got: Vec<(String, bool)> = phases
+        .iter()
+        .flat_map(|p| &p.expectations)
+        .map(|e| {
+            (
+                e.got.split(" (").next().unwrap_or_default().to_owned(),
+                e.passed,
+            )
+        })
+        .collect();
+    assert!(got.iter().all(|(_, passed)| *passed), "{got:?}");
 }
