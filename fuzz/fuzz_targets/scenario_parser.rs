@@ -4,16 +4,28 @@
 //! network's resolver answers for every cache name and what every endpoint port does with every
 //! source, with their explanations.
 //!
+//! Each network's resolver is also asked through its DNS cache (`resolve_cached`) on a clock that
+//! moves to each step's `at`, as `check` runs it.
+//!
 //! Oracles: no panic, no hang; an error always renders (file:line:column); a scenario that parsed
 //! (its timeline was replayed once by `Scenario::parse`) builds and replays again without error, a
-//! step's `expect_refused` change being refused again with its text.
+//! step's `expect_refused` change being refused again with its text; a network without `dns_cache`
+//! answers through the cache exactly as `resolve()` does.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redlink_world::{AddressPlan, QueryType, Scenario, Source, World, resolve, verdict};
+use std::collections::HashMap;
 
-fn exercise(world: &World) {
+use redlink_world::{
+    AddressPlan, QueryType, ResolverCache, Scenario, Source, World, resolve, resolve_cached,
+    verdict,
+};
+
+/// Each network's resolver cache and the clock time (ms) the timeline is at.
+type Caches = (HashMap<String, ResolverCache>, u64);
+
+fn exercise(world: &World, caches: &mut Caches) {
     let mut names = Vec::new();
     for cache in &world.caches {
         names.push(cache.host_name());
@@ -28,6 +40,12 @@ fn exercise(world: &World) {
                 let _ = r.explanation_lines();
                 let _ = r.outcome(world);
                 let _ = r.addresses();
+                let cache = caches.0.entry(net.name.clone()).or_default();
+                let c = resolve_cached(world, &net.name, name, qtype, cache, caches.1, true);
+                let _ = c.resolution.summary();
+                if !net.dns_cache {
+                    assert_eq!(c.resolution, r, "without dns_cache the cache changes nothing");
+                }
             }
         }
     }
@@ -71,8 +89,12 @@ fn replay(scenario: &Scenario, plan: &AddressPlan, must_work: bool) {
             return;
         }
     };
-    exercise(&world);
+    let mut caches: Caches = (HashMap::new(), 0);
+    exercise(&world, &mut caches);
     for step in scenario.steps() {
+        if let Some(at) = step.at {
+            caches.1 = caches.1.max(u64::try_from(at.as_millis()).unwrap_or(u64::MAX));
+        }
         let count = step.changes.len();
         for (i, placed) in step.changes.iter().enumerate() {
             // `expect_refused`: the step's last change is refused (and changes nothing).
@@ -104,6 +126,6 @@ fn replay(scenario: &Scenario, plan: &AddressPlan, must_work: bool) {
             }
             let _ = placed.change.engine_settings();
         }
-        exercise(&world);
+        exercise(&world, &mut caches);
     }
 }

@@ -139,6 +139,7 @@ pub fn redis(world: &World, state: &StateFile, c: &Cache) -> Json {
         "sslPort": c.ports.tls,
         "enableNonSslPort": c.ports.plain.is_some(),
         "publicNetworkAccess": c.public_network_access.as_str(),
+        "minimumTlsVersion": c.minimum_tls_version,
         "provisioningState": if c.running { "Succeeded" } else { "Stopped" },
         "redisConfiguration": { "maxclients": c.maxclients.map(|m| m.to_string()) },
         "privateEndpointConnections": connections,
@@ -274,4 +275,62 @@ pub fn status(world: &World, state: &StateFile, counts: &Json) -> Json {
         })
         .collect();
     json!({ "control": state.control, "networks": networks })
+}
+
+/// `az network vnet peering show`: `network`'s side of its peering to `remote`.
+pub fn peering(
+    network: &redlink_world::Network,
+    remote: &str,
+    state: redlink_world::PeeringState,
+) -> Json {
+    let name = network.peering_name(remote);
+    json!({
+        "name": name,
+        "id": format!("{}/virtualNetworkPeerings/{name}", vnet_id(&network.name)),
+        "type": "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+        "resourceGroup": RESOURCE_GROUP,
+        "peeringState": state.as_str(),
+        "remoteVirtualNetwork": { "id": vnet_id(remote) },
+        "allowVirtualNetworkAccess": true,
+        "allowForwardedTraffic": false,
+        "allowGatewayTransit": false,
+        "useRemoteGateways": false,
+        "provisioningState": "Succeeded",
+    })
+}
+
+/// `az network nsg rule show`: one of the world's network rules, in NSG `nsg`.
+pub fn nsg_rule(nsg: &str, r: &redlink_world::NetworkRule) -> Json {
+    let access = match r.action {
+        redlink_world::RuleAction::Allow => "Allow",
+        redlink_world::RuleAction::Deny => "Deny",
+    };
+    json!({
+        "name": r.name,
+        "id": id(&format!("Microsoft.Network/networkSecurityGroups/{nsg}/securityRules/{}", r.name)),
+        "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+        "resourceGroup": RESOURCE_GROUP,
+        "priority": r.priority,
+        "access": access,
+        "direction": "Inbound",
+        "protocol": "Tcp",
+        "sourceAddressPrefix": r.source.as_deref().unwrap_or("*"),
+        "sourcePortRange": "*",
+        "destinationAddressPrefix": r.destination.as_deref().unwrap_or("*"),
+        "destinationPortRange": r.port.map_or_else(|| "*".to_owned(), |p| p.to_string()),
+        "provisioningState": "Succeeded",
+        "redlink": { "denyAs": r.deny_as.to_string() },
+    })
+}
+
+/// `az redis firewall-rules show`.
+pub fn firewall_rule(c: &Cache, r: &redlink_world::FirewallRule) -> Json {
+    json!({
+        "name": format!("{}/{}", c.name, r.name),
+        "id": format!("{}/firewallRules/{}", cache_id(c), r.name),
+        "type": "Microsoft.Cache/redis/firewallRules",
+        "resourceGroup": RESOURCE_GROUP,
+        "startIp": r.start.to_string(),
+        "endIp": r.end.to_string(),
+    })
 }

@@ -17,14 +17,16 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use redlink_runtime::{ControlClient, StateFile, Value, locate_state_file};
 use redlink_world::change::{
-    ConfigChange, LinkChange, PolicyChange, PublicAccessChange, RecordChange, RecordRef,
-    ZoneNetwork,
+    ConfigChange, LinkChange, NonTlsPortChange, PolicyChange, PublicAccessChange, RecordChange,
+    RecordRef, TlsVersionChange, ZoneNetwork,
 };
 use redlink_world::{BlockedAction, Change, PublicNetworkAccess, ResolutionPolicy, World};
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use crate::cli::{az, say};
+
+mod resources;
 
 /// How long to wait for the control API.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,6 +96,12 @@ pub enum NetworkCommand {
     /// Private DNS zones, virtual network links and A record sets.
     #[command(subcommand, name = "private-dns")]
     Dns(DnsCommand),
+    /// Virtual networks: peerings.
+    #[command(subcommand)]
+    Vnet(resources::VnetNoun),
+    /// Network security groups: their rules (the world's network rules).
+    #[command(subcommand)]
+    Nsg(resources::NsgNoun),
 }
 
 /// `network private-endpoint …`.
@@ -103,6 +111,10 @@ pub enum PeCommand {
     Show(NameArg),
     /// List private endpoints.
     List,
+    /// Create a private endpoint for a cache (auto-approved, or Pending with --manual-request).
+    Create(resources::PeCreate),
+    /// Delete a private endpoint (and the records its DNS zone group registered).
+    Delete(NameArg),
 }
 
 /// `--name NAME`.
@@ -285,7 +297,8 @@ pub enum ARecordCommand {
 #[derive(Subcommand, Debug)]
 pub enum RedisCommand {
     /// Change a cache: `--set publicNetworkAccess=Disabled` (also `publicBlockedAction=drop`
-    /// with it, `redisConfiguration.maxclients=N`, `requirepass=P`).
+    /// with it, `redisConfiguration.maxclients=N`, `requirepass=P`, `enableNonSslPort=true`,
+    /// `minimumTlsVersion=1.2`).
     Update {
         /// The cache.
         #[arg(long, short = 'n')]
@@ -302,6 +315,9 @@ pub enum RedisCommand {
     Stop(NameArg),
     /// Start a cache's engine again (redlink's own).
     Start(NameArg),
+    /// Firewall rules of a cache's public endpoint.
+    #[command(subcommand, name = "firewall-rules")]
+    FirewallRules(resources::FirewallRulesCommand),
 }
 
 /// Why a ctl command failed: bad input (exit 2), the world (exit 1), or a change Azure's API
@@ -530,6 +546,10 @@ fn network(s: &mut Session, n: &NetworkCommand) -> Result<(), Failure> {
             print(&az::connection(&world, pe, a.description.as_deref()));
         }
         NetworkCommand::Dns(d) => private_dns(s, d)?,
+        NetworkCommand::Endpoint(PeCommand::Create(a)) => resources::create_endpoint(s, a)?,
+        NetworkCommand::Endpoint(PeCommand::Delete(a)) => resources::delete_endpoint(s, a)?,
+        NetworkCommand::Vnet(resources::VnetNoun::Peering(p)) => resources::peering(s, p)?,
+        NetworkCommand::Nsg(resources::NsgNoun::Rule(r)) => resources::nsg_rule(s, r)?,
     }
     Ok(())
 }
@@ -715,9 +735,30 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
                             maxclients: None,
                         }))?;
                     }
+                    "enableNonSslPort" => {
+                        let enabled = match value.to_ascii_lowercase().as_str() {
+                            "true" => true,
+                            "false" => false,
+                            _ => {
+                                return Err(Failure::Input(format!(
+                                    "enableNonSslPort {value:?} is not true or false"
+                                )));
+                            }
+                        };
+                        s.change(Change::NonTlsPort(NonTlsPortChange {
+                            cache: name.clone(),
+                            enabled,
+                        }))?;
+                    }
+                    "minimumTlsVersion" => {
+                        s.change(Change::MinimumTlsVersion(TlsVersionChange {
+                            cache: name.clone(),
+                            version: value.to_owned(),
+                        }))?;
+                    }
                     other => {
                         return Err(Failure::Input(format!(
-                            "--set {other}: not simulated (publicNetworkAccess, publicBlockedAction, redisConfiguration.maxclients, requirepass)"
+                            "--set {other}: not simulated (publicNetworkAccess, publicBlockedAction, redisConfiguration.maxclients, requirepass, enableNonSslPort, minimumTlsVersion)"
                         )));
                     }
                 }
@@ -762,6 +803,7 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
             &a.name
         }
         RedisCommand::Show(a) => &a.name,
+        RedisCommand::FirewallRules(f) => return resources::firewall_rules(s, f),
         RedisCommand::List => {
             let (world, state) = (s.world()?, s.state()?);
             print(&Json::Array(

@@ -39,7 +39,8 @@ pub struct UpArgs {
     /// `caches.*.direct` in the state file: for benchmarks (benches/edge.sh).
     #[arg(long, hide = true)]
     pub direct_engines: bool,
-    /// Run the scenario's timeline this many times faster than its `at` offsets say.
+    /// Run the scenario's timeline this many times faster than its `at` offsets say (the world's
+    /// clock runs that much faster: DNS TTLs shorten alike).
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
     /// Where the control API listens (loopback only; default 127.0.0.1 on a free port).
@@ -148,6 +149,8 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         direct_engines: args.direct_engines,
         control: Some(control.addr()),
         control_password: control_password.clone(),
+        // `--speed N`: the world's clock runs N times faster, the timeline and DNS TTLs alike.
+        clock: redlink_clock::Clock::real_scaled(args.speed),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {

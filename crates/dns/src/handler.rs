@@ -4,6 +4,10 @@
 //! Answers are memoised per (name, type) for the world they were computed from: resolution with its
 //! explanation and the record conversion run once per world version, not once per query. The memo
 //! is dropped whenever the world changes and is bounded, so random names cannot grow it.
+//!
+//! A network with `dns_cache` resolves through its [`ResolverCache`] on the view's clock
+//! ([`redlink_clock::Clock`]): answers stay what they were for their TTL even when the world changes.
+//! Such an answer is memoised only until its remaining TTL ticks (`stable_until_ms`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +18,8 @@ use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use redlink_world::{Answer, Resolution, World, resolve};
+use redlink_clock::Clock;
+use redlink_world::{Answer, QueryType, Resolution, ResolverCache, World, resolve_cached};
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
 
@@ -27,6 +32,8 @@ pub struct ViewHandler {
     world: watch::Receiver<Arc<World>>,
     events: broadcast::Sender<QueryEvent>,
     memo: Mutex<Memo>,
+    clock: Clock,
+    cache: Mutex<ResolverCache>,
 }
 
 /// Largest UDP response, whatever EDNS payload size the client offers: 1232 bytes, what
@@ -50,14 +57,26 @@ struct Computed {
     answers: Vec<Record>,
     soa: Option<Record>,
     resolution: Arc<Resolution>,
+    /// Clock time until which this answer stays the same (`None`: while the world does).
+    stable_until_ms: Option<u64>,
 }
 
 impl ViewHandler {
-    /// A handler for `network`, reading `world`, publishing to `events`.
+    /// A handler for `network`, reading `world`, publishing to `events`, on real time.
     pub fn new(
         network: Arc<str>,
         world: watch::Receiver<Arc<World>>,
         events: broadcast::Sender<QueryEvent>,
+    ) -> Self {
+        Self::with_clock(network, world, events, Clock::real())
+    }
+
+    /// A handler whose DNS cache (for a network with `dns_cache`) reads `clock`.
+    pub fn with_clock(
+        network: Arc<str>,
+        world: watch::Receiver<Arc<World>>,
+        events: broadcast::Sender<QueryEvent>,
+        clock: Clock,
     ) -> Self {
         ViewHandler {
             network,
@@ -67,8 +86,34 @@ impl ViewHandler {
                 world: None,
                 answers: HashMap::new(),
             }),
+            clock,
+            cache: Mutex::new(ResolverCache::new()),
         }
     }
+
+    /// What this resolver would answer for `qname` now (its cache included), without asking it:
+    /// the explanation of an answer a client just got.
+    pub fn peek(&self, qname: &str, qtype: QueryType) -> Resolution {
+        let world = self.world();
+        let now = self.clock.now_ms();
+        match self.cache.lock() {
+            Ok(mut cache) => {
+                resolve_cached(&world, &self.network, qname, qtype, &mut cache, now, false)
+                    .resolution
+            }
+            Err(_) => redlink_world::resolve(&world, &self.network, qname, qtype),
+        }
+    }
+
+    /// The clock time now.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+}
+
+/// Whether an answer stable until `until` still holds at `now`.
+pub(crate) fn still_holds(until: Option<u64>, now: u64) -> bool {
+    until.is_none_or(|t| now < t)
 }
 
 fn failed(request: &Request, code: ResponseCode) -> ResponseInfo {
@@ -89,7 +134,21 @@ impl ViewHandler {
         qtype: hickory_proto::rr::RecordType,
         qname: &str,
     ) -> Result<Computed, String> {
-        let resolution = resolve(world, &self.network, qname, query_type(qtype));
+        let now = self.clock.now_ms();
+        let cached = match self.cache.lock() {
+            Ok(mut cache) => resolve_cached(
+                world,
+                &self.network,
+                qname,
+                query_type(qtype),
+                &mut cache,
+                now,
+                true,
+            ),
+            Err(_) => return Err("the resolver's cache is poisoned".to_owned()),
+        };
+        let stable_until_ms = cached.stable_until_ms;
+        let resolution = cached.resolution;
         debug!(network = %self.network, "{}", resolution.summary());
         let answers = to_records(&resolution).map_err(|e| e.to_string())?;
         let (code, soa) = match &resolution.answer {
@@ -113,6 +172,7 @@ impl ViewHandler {
             answers,
             soa,
             resolution: Arc::new(resolution),
+            stable_until_ms,
         })
     }
 
@@ -160,6 +220,9 @@ impl RequestHandler for ViewHandler {
 pub(crate) struct Answered {
     pub(crate) qtype: hickory_proto::rr::RecordType,
     pub(crate) resolution: Arc<Resolution>,
+    /// Clock time until which the same query gets the same response (`None`: while the world
+    /// does not change).
+    pub(crate) stable_until_ms: Option<u64>,
 }
 
 impl ViewHandler {
@@ -253,6 +316,7 @@ impl ViewHandler {
             same_world
                 .then(|| memo.answers.get(&key).cloned())
                 .flatten()
+                .filter(|c| still_holds(c.stable_until_ms, self.clock.now_ms()))
         });
         let computed = match memoised {
             Some(c) => c,
@@ -308,6 +372,7 @@ impl ViewHandler {
             Some(Answered {
                 qtype: query.query_type(),
                 resolution: computed.resolution.clone(),
+                stable_until_ms: computed.stable_until_ms,
             }),
         )
     }

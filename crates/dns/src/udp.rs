@@ -5,7 +5,8 @@
 //! an earlier one's, asked of the same world version, gets that earlier response with the ID patched
 //! (the answer is a pure function of the request bytes and the world). Anything else goes through
 //! [`ViewHandler::respond`] exactly like a TCP query, and its encoded response is remembered.
-//! The cache is dropped whenever the world changes and is bounded, so random queries cannot grow it.
+//! The cache is dropped whenever the world changes and is bounded, so random queries cannot grow it;
+//! an answer from a caching resolver is reused only while its remaining TTL is unchanged.
 //!
 //! The loop runs on a thread of its own with a current-thread runtime: the thread waiting in
 //! `epoll_wait` is the one that answers, so a lone query costs no hand-off between threads.
@@ -27,7 +28,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-use crate::handler::{Answered, MAX_UDP_PAYLOAD, ViewHandler};
+use crate::handler::{Answered, MAX_UDP_PAYLOAD, ViewHandler, still_holds};
 
 /// Largest datagram read (EDNS allows up to 65535; queries are far smaller).
 const MAX_DATAGRAM: usize = 4096;
@@ -209,7 +210,12 @@ async fn serve(socket: UdpSocket, handler: Arc<ViewHandler>) -> io::Result<()> {
         let world = handler.world();
         out.clear();
         out.extend_from_slice(&request[..2]);
-        if let Some(hit) = cache.get(&world, &request[2..]) {
+        if let Some(hit) = cache.get(&world, &request[2..]).filter(|hit| {
+            still_holds(
+                hit.answered.as_ref().and_then(|a| a.stable_until_ms),
+                handler.now_ms(),
+            )
+        }) {
             out.extend_from_slice(&hit.tail);
             send(&socket, &out, src).await;
             if let Some(answered) = &hit.answered {

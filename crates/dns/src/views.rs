@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_server::Server;
-use redlink_world::World;
+use redlink_clock::Clock;
+use redlink_world::{QueryType, Resolution, World};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, watch};
 
@@ -30,6 +31,7 @@ const EPHEMERAL_ATTEMPTS: usize = 16;
 struct View {
     network: String,
     addr: SocketAddr,
+    handler: Arc<ViewHandler>,
     server: Server<SharedView>,
     udp: UdpServer,
 }
@@ -89,6 +91,16 @@ impl DnsViews {
         world: watch::Receiver<Arc<World>>,
         bindings: Vec<(String, SocketAddr)>,
     ) -> Result<DnsViews, DnsError> {
+        Self::start_with_clock(world, bindings, Clock::real()).await
+    }
+
+    /// [`DnsViews::start`] with the DNS caches of networks with `dns_cache` on `clock` (a manual
+    /// clock makes TTLs expire only when it is advanced).
+    pub async fn start_with_clock(
+        world: watch::Receiver<Arc<World>>,
+        bindings: Vec<(String, SocketAddr)>,
+        clock: Clock,
+    ) -> Result<DnsViews, DnsError> {
         {
             let current = world.borrow();
             let mut seen = HashSet::new();
@@ -110,21 +122,24 @@ impl DnsViews {
         }
         let mut views = Vec::with_capacity(sockets.len());
         for (network, udp, tcp, addr) in sockets {
-            let handler = Arc::new(ViewHandler::new(
+            let handler = Arc::new(ViewHandler::with_clock(
                 Arc::from(network.as_str()),
                 world.clone(),
                 events.clone(),
+                clock.clone(),
             ));
             // TCP through hickory's server; UDP through our own loop with its fast path.
             let mut server = Server::new(SharedView(handler.clone()));
             server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
-            let udp = UdpServer::start(&network, udp, handler).map_err(|e| DnsError::Server {
-                network: network.clone(),
-                message: format!("cannot start the UDP resolver thread: {e}"),
-            })?;
+            let udp =
+                UdpServer::start(&network, udp, handler.clone()).map_err(|e| DnsError::Server {
+                    network: network.clone(),
+                    message: format!("cannot start the UDP resolver thread: {e}"),
+                })?;
             views.push(View {
                 network,
                 addr,
+                handler,
                 server,
                 udp,
             });
@@ -146,6 +161,15 @@ impl DnsViews {
             .iter()
             .find(|v| v.network == network)
             .map(|v| v.addr)
+    }
+
+    /// What `network`'s resolver would answer for `qname` now, its DNS cache included, without
+    /// asking it (and without changing the cache); `None` for a network without a resolver.
+    pub fn peek(&self, network: &str, qname: &str, qtype: QueryType) -> Option<Resolution> {
+        self.views
+            .iter()
+            .find(|v| v.network == network)
+            .map(|v| v.handler.peek(qname, qtype))
     }
 
     /// A stream of every answered query (with its explanation). Events are only built while someone

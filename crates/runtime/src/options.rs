@@ -27,6 +27,9 @@ pub struct UpOptions {
     /// Where the host stands, instead of the scenario's `host` (`redlink exec` puts it in the
     /// command's network: the command's connections come from 127.0.0.1 inside the namespace).
     pub host: Option<redlink_world::HostPosition>,
+    /// The world's one clock (DNS caches with `dns_cache`, the timeline): real time by default;
+    /// `check` gives a manual one and advances it to each step's `at`.
+    pub clock: redlink_clock::Clock,
 }
 
 impl Default for UpOptions {
@@ -39,6 +42,7 @@ impl Default for UpOptions {
             control: None,
             control_password: None,
             host: None,
+            clock: redlink_clock::Clock::real(),
         }
     }
 }

@@ -535,11 +535,18 @@ async fn lookup(
         .world
         .as_ref()
         .map(|w| {
-            resolve(w, network, host, QueryType::A)
+            let mut lines: Vec<String> = resolve(w, network, host, QueryType::A)
                 .explanation_lines()
                 .into_iter()
                 .map(|l| format!("why: {l}"))
-                .collect()
+                .collect();
+            // The state file carries the world, not the resolver's cache: say so when it caches.
+            if w.network(network).is_some_and(|n| n.dns_cache) {
+                lines.push(format!(
+                    "why: network {network}'s resolver caches answers for their TTL (dns_cache): an answer cached before the last change stays until the TTL in the reply runs out, so it can differ from the above"
+                ));
+            }
+            lines
         })
         .unwrap_or_default();
     let answer = redlink_client::lookup(resolver, host, options.reply_timeout).await;

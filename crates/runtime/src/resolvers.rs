@@ -7,6 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use redlink_clock::Clock;
 use redlink_dns::{DnsError, DnsViews};
 use redlink_world::World;
 use tokio::sync::watch;
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 pub async fn start_resolvers(
     rx: watch::Receiver<Arc<World>>,
     default_port: u16,
+    clock: &Clock,
 ) -> Result<(DnsViews, Vec<String>), DnsError> {
     let (mut bindings, pinned): (Vec<(String, SocketAddr)>, HashSet<String>) = {
         let world = rx.borrow();
@@ -30,7 +32,7 @@ pub async fn start_resolvers(
     };
     let mut notes = Vec::new();
     loop {
-        match DnsViews::start(rx.clone(), bindings.clone()).await {
+        match DnsViews::start_with_clock(rx.clone(), bindings.clone(), clock.clone()).await {
             Ok(views) => return Ok((views, notes)),
             Err(DnsError::Bind {
                 network,

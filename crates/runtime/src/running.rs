@@ -29,6 +29,8 @@ use crate::events::{CHANGE_EVENT_CAPACITY, Event, EventStream};
 use crate::options::{CURRENT_POINTER, UpOptions, default_state_path};
 use crate::resolvers::start_resolvers;
 use crate::state::{StateFile, StateFiles, Whereabouts, ca_path_for, write_atomically};
+use redlink_clock::Clock;
+use redlink_world::{QueryType, Resolution};
 
 /// How many address blocks with a taken address are skipped before giving up.
 const MAX_CONFLICTS: usize = 16;
@@ -60,6 +62,8 @@ pub struct RunningWorld {
     engine_stopped: Arc<Notify>,
     /// Set once [`RunningWorld::shutdown`] begins: engines stopping then are expected.
     stopping: AtomicBool,
+    /// The world's one clock (DNS caches, the timeline).
+    clock: Clock,
 }
 
 /// Signals `notify` when `engine` stops, whoever stopped it.
@@ -189,7 +193,7 @@ impl RunningWorld {
         };
 
         let (tx, rx) = watch::channel(Arc::new(world));
-        let (dns, mut notes) = match start_resolvers(rx, options.dns_port).await {
+        let (dns, mut notes) = match start_resolvers(rx, options.dns_port, &options.clock).await {
             Ok(started) => started,
             Err(e) => {
                 stop_engines(&engines);
@@ -288,6 +292,7 @@ impl RunningWorld {
             counts,
             engine_stopped,
             stopping: AtomicBool::new(false),
+            clock: options.clock.clone(),
         })
     }
 
@@ -498,6 +503,20 @@ impl RunningWorld {
         inner.state.control = control.map(|a| a.to_string());
         inner.state.control_password = control.and(password);
         self.files.write(&inner.state)
+    }
+
+    /// The world's clock: what DNS caches and the timeline read.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// What `network`'s resolver answers for `host` now, its DNS cache included (the explanation
+    /// of an answer a client just got), without changing the cache.
+    pub fn explain_resolution(&self, network: &str, host: &str) -> Resolution {
+        self.dns
+            .as_ref()
+            .and_then(|d| d.peek(network, host, QueryType::A))
+            .unwrap_or_else(|| redlink_world::resolve(&self.world(), network, host, QueryType::A))
     }
 
     /// Where each network's resolver listens.

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use redlink_runtime::RunningWorld;
 use redlink_world::{
     AddressOwner, AuthResult, Cache, ClientSource, ConnectResult, Destination, Expectation,
-    ExpectationKind, OpenConnection, Outcome, QueryType, Source, Target, World,
-    expect::answer_matches, resolve, verdict,
+    ExpectationKind, OpenConnection, Outcome, Source, Target, World,
+    expect::answer_matches, verdict,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -83,7 +83,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                 };
-                explain_resolution(&world, &e.from, host, &mut explanation);
+                explain_resolution(self.world, &e.from, host, &mut explanation);
                 found
             }
             ExpectationKind::Connect { target, result } => {
@@ -406,7 +406,7 @@ impl<'a> Checker<'a> {
                         e.from,
                         lookup.describe()
                     ));
-                    explain_resolution(world, &e.from, host, explanation);
+                    explain_resolution(self.world, &e.from, host, explanation);
                     let Lookup::Address(a, _) = lookup else {
                         return Err(format!("no address to connect to: {}", lookup.describe()));
                     };
@@ -698,8 +698,9 @@ fn describe_outcome(o: &Outcome) -> String {
     }
 }
 
-fn explain_resolution(world: &World, network: &str, host: &str, out: &mut Vec<String>) {
-    let r = resolve(world, network, host, QueryType::A);
+/// The resolver's own explanation of what it answered (its DNS cache included).
+fn explain_resolution(world: &RunningWorld, network: &str, host: &str, out: &mut Vec<String>) {
+    let r = world.explain_resolution(network, host);
     out.push(format!("resolve: {}", r.summary()));
     out.extend(r.explanation_lines().into_iter().map(|l| format!("  {l}")));
 }

@@ -1,9 +1,10 @@
 //! Running a scenario's timeline on a running world: the initial expectations, then each step's
 //! changes (through [`RunningWorld::apply_change`], which also pushes engine settings such as
-//! `requirepass` to the cache's engine) and expectations. [`Pacing::Immediate`] runs the steps back to back (`check`);
-//! [`Pacing::RealTime`] waits for each step's `at` (`up`, compressed by `speed`). Observers see
-//! each [`Event`] as it happens; [`check_scenario`] brings an isolated world up, runs the timeline
-//! and collects a [`ScenarioReport`].
+//! `requirepass` to the cache's engine) and expectations. [`Pacing::Immediate`] runs the steps back
+//! to back (`check`), moving the world's manual clock to each step's `at` so DNS TTLs expire as they
+//! would; [`Pacing::RealTime`] waits for each step's `at` on the world's clock (`up`, compressed by
+//! `speed`). Observers see each [`Event`] as it happens; [`check_scenario`] brings an isolated world
+//! up, runs the timeline and collects a [`ScenarioReport`].
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,7 +66,8 @@ pub async fn run_timeline(
     options: &RunOptions,
     mut observe: impl FnMut(Event<'_>),
 ) -> Vec<PhaseReport> {
-    let started = Instant::now();
+    let clock = world.clock().clone();
+    let started_ms = clock.now_ms();
     let checker = match Checker::new(world, scenario.file(), options.timeouts) {
         Ok(c) => c,
         Err(e) => {
@@ -100,14 +102,33 @@ pub async fn run_timeline(
     phases.push(initial);
 
     for step in scenario.steps() {
-        if let (Pacing::RealTime { speed }, Some(at)) = (options.pacing, step.at) {
-            let speed = if speed.is_finite() && speed > 0.0 {
-                speed
-            } else {
-                1.0
-            };
-            let due = started + Duration::from_secs_f64(at.as_secs_f64() / speed);
-            tokio::time::sleep_until(due.into()).await;
+        // Each step at its `at` on the world's clock: waited for in real time (`up`), or reached
+        // at once by moving a manual clock (`check`: TTLs expire, no one waits).
+        match (options.pacing, step.at) {
+            (Pacing::RealTime { speed }, Some(at)) => {
+                let speed = if speed.is_finite() && speed > 0.0 {
+                    speed
+                } else {
+                    1.0
+                };
+                // The clock time of `at` compressed by `speed`: a real clock that itself runs
+                // `rate` times faster (`up --speed`) reaches it after `at / speed` of real time; a
+                // manual clock reaches `at / speed` when someone advances it there.
+                let scale = if clock.is_manual() { 1.0 } else { clock.rate() };
+                let offset = Duration::try_from_secs_f64(at.as_secs_f64() * scale / speed)
+                    .unwrap_or(Duration::MAX);
+                let due = started_ms
+                    .saturating_add(u64::try_from(offset.as_millis()).unwrap_or(u64::MAX));
+                clock.sleep_until(due).await;
+            }
+            (Pacing::Immediate, Some(at)) if clock.is_manual() => {
+                let due =
+                    started_ms.saturating_add(u64::try_from(at.as_millis()).unwrap_or(u64::MAX));
+                // A manual clock never refuses to move forward to a later time; a step whose
+                // time already passed (moved by someone else) runs at once.
+                let _ = clock.advance_to(due);
+            }
+            _ => {}
         }
         observe(Event::Phase(Some(step)));
         let mut phase = PhaseReport {
@@ -257,6 +278,8 @@ pub async fn check_scenario(scenario: &Scenario, options: &RunOptions) -> Scenar
     let up = UpOptions {
         state_file: Some(state_path()),
         dns_port: 0,
+        // Simulated time: each step's `at` is reached by advancing the clock, at no cost.
+        clock: redlink_clock::Clock::manual(),
         ..UpOptions::default()
     };
     match RunningWorld::start(scenario, up).await {

@@ -34,6 +34,15 @@
 //! {"forwarder_answer": {"network": "onprem", "name": "…", "remove": true}}
 //! {"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}
 //! {"remove_toxic": "slow"}
+//! {"peer": {"network": "spoke", "remote": "hub", "name": "spoke-to-hub"}}
+//! {"unpeer": {"network": "spoke", "remote": "hub"}}
+//! {"add_firewall_rule": {"cache": "contoso", "name": "office", "start": "127.11.2.1", "end": "127.11.2.1"}}
+//! {"remove_firewall_rule": {"cache": "contoso", "name": "office"}}
+//! {"forwarder": {"network": "onprem", "forwards_to": "hub",
+//!                "forward": [{"zone": "privatelink.redis.cache.windows.net", "to": "hub"},
+//!                            {"zone": ".", "to": "internet"}]}}
+//! {"non_tls_port": {"cache": "contoso", "enabled": true}}
+//! {"minimum_tls_version": {"cache": "contoso", "version": "1.2"}}
 //! ```
 //!
 //! Enum values are spelled as in the scenario file and the world's JSON (`Approved`,
@@ -45,8 +54,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::WorldError;
 use crate::model::{
-    BlockedAction, ConnectionState, DenyAs, NetworkRule, PublicNetworkAccess, ResolutionPolicy,
-    RuleAction, World,
+    BlockedAction, ConnectionState, DenyAs, FirewallRule, ForwardRule, NetworkRule, PeeringState,
+    PublicNetworkAccess, ResolutionPolicy, RuleAction, World,
 };
 use crate::toxic::{Toxic, ToxicDirection, ToxicKind};
 use crate::toxic::{ToxicKindName, ToxicSpec};
@@ -340,6 +349,81 @@ impl ToxicChange {
     }
 }
 
+/// `peer = { network, remote }` / `unpeer = { network, remote }`: one side of a peering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeeringChange {
+    /// The network whose side this is.
+    pub network: String,
+    /// The remote network.
+    pub remote: String,
+    /// The side's name (`peer` only; default `NETWORK-to-REMOTE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `add_firewall_rule = { cache, name, start, end }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallRuleChange {
+    /// The cache.
+    pub cache: String,
+    /// Rule name (unique in the cache).
+    pub name: String,
+    /// First address admitted.
+    pub start: Ipv4Addr,
+    /// Last address admitted.
+    pub end: Ipv4Addr,
+}
+
+/// `remove_firewall_rule = { cache, name }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallRuleRef {
+    /// The cache.
+    pub cache: String,
+    /// Rule name.
+    pub name: String,
+}
+
+/// `forwarder = { network, name?, forwards_to?, forward? }`: where a network's custom DNS
+/// forwarder sends what its static table does not answer (created when the network has none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwarderChange {
+    /// The network whose forwarder changes.
+    pub network: String,
+    /// The forwarder's name (kept when absent; `custom-dns` for a new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whose Azure-provided DNS answers names no rule takes (absent: the network's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwards_to: Option<String>,
+    /// Conditional forwarding rules (replacing the old ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<ForwardRule>,
+}
+
+/// `non_tls_port = { cache, enabled }` (Azure's `enableNonSslPort`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NonTlsPortChange {
+    /// The cache.
+    pub cache: String,
+    /// Serve the plain-text port.
+    pub enabled: bool,
+}
+
+/// `minimum_tls_version = { cache, version }` (Azure's `minimumTlsVersion`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsVersionChange {
+    /// The cache.
+    pub cache: String,
+    /// `"1.2"` (Azure refuses 1.0 and 1.1).
+    pub version: String,
+}
+
 /// One change of a step: a table with one key naming the change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -388,6 +472,20 @@ pub enum Change {
     AddToxic(ToxicChange),
     /// Remove a toxic.
     RemoveToxic(String),
+    /// Create one side of a peering (Initiated until the remote side exists, then Connected).
+    Peer(PeeringChange),
+    /// Delete one side of a peering (a Connected remote side becomes Disconnected).
+    Unpeer(PeeringChange),
+    /// Add a firewall rule to a cache's public endpoint.
+    AddFirewallRule(FirewallRuleChange),
+    /// Remove a firewall rule.
+    RemoveFirewallRule(FirewallRuleRef),
+    /// Set a network's forwarder targets (default target and conditional forwarding rules).
+    Forwarder(ForwarderChange),
+    /// Serve or stop serving a cache's non-TLS port.
+    NonTlsPort(NonTlsPortChange),
+    /// Set a cache's minimum TLS version.
+    MinimumTlsVersion(TlsVersionChange),
 }
 
 /// The changes' names, as written in TOML and JSON (`{"approve": …}`), in declaration order.
@@ -414,6 +512,13 @@ pub const NAMES: &[&str] = &[
     "forwarder_answer",
     "add_toxic",
     "remove_toxic",
+    "peer",
+    "unpeer",
+    "add_firewall_rule",
+    "remove_firewall_rule",
+    "forwarder",
+    "non_tls_port",
+    "minimum_tls_version",
 ];
 
 fn endpoint_address(world: &World, endpoint: &str) -> Result<Ipv4Addr, WorldError> {
@@ -464,6 +569,13 @@ impl Change {
             Change::ForwarderAnswer(_) => "forwarder_answer",
             Change::AddToxic(_) => "add_toxic",
             Change::RemoveToxic(_) => "remove_toxic",
+            Change::Peer(_) => "peer",
+            Change::Unpeer(_) => "unpeer",
+            Change::AddFirewallRule(_) => "add_firewall_rule",
+            Change::RemoveFirewallRule(_) => "remove_firewall_rule",
+            Change::Forwarder(_) => "forwarder",
+            Change::NonTlsPort(_) => "non_tls_port",
+            Change::MinimumTlsVersion(_) => "minimum_tls_version",
         }
     }
 
@@ -623,6 +735,91 @@ impl Change {
             Change::RemoveToxic(name) => {
                 let removed = world.remove_toxic(name)?;
                 format!("removed toxic {removed}")
+            }
+            Change::Peer(p) => {
+                match world.create_peering(&p.network, &p.remote, p.name.as_deref())? {
+                    PeeringState::Connected => format!(
+                        "created peering {} → {}: Connected (both sides exist)",
+                        p.network, p.remote
+                    ),
+                    state => format!(
+                        "created peering {} → {}: {state} ({} has no peering to {} yet, so no traffic flows)",
+                        p.network, p.remote, p.remote, p.network
+                    ),
+                }
+            }
+            Change::Unpeer(p) => match world.delete_peering(&p.network, &p.remote)? {
+                PeeringState::Connected => format!(
+                    "deleted peering {} → {}; {}'s side is now Disconnected",
+                    p.network, p.remote, p.remote
+                ),
+                state => format!(
+                    "deleted peering {} → {} (it was {state})",
+                    p.network, p.remote
+                ),
+            },
+            Change::AddFirewallRule(r) => {
+                world.add_firewall_rule(
+                    &r.cache,
+                    FirewallRule {
+                        name: r.name.clone(),
+                        start: r.start,
+                        end: r.end,
+                    },
+                )?;
+                format!(
+                    "added firewall rule {} ({} – {}) to cache {}",
+                    r.name, r.start, r.end, r.cache
+                )
+            }
+            Change::RemoveFirewallRule(r) => {
+                world.remove_firewall_rule(&r.cache, &r.name)?;
+                format!("removed firewall rule {} of cache {}", r.name, r.cache)
+            }
+            Change::Forwarder(f) => {
+                world.set_forwarder_targets(
+                    &f.network,
+                    f.name.as_deref(),
+                    f.forwards_to.as_deref(),
+                    f.forward.clone(),
+                )?;
+                let default = f.forwards_to.as_deref().unwrap_or(&f.network);
+                let rules: Vec<String> = f
+                    .forward
+                    .iter()
+                    .map(|r| format!("{} → {}", r.zone, r.to))
+                    .collect();
+                if rules.is_empty() {
+                    format!(
+                        "{}'s forwarder now forwards to Azure-provided DNS of {default}",
+                        f.network
+                    )
+                } else {
+                    format!(
+                        "{}'s forwarder now forwards {} (other names to Azure-provided DNS of {default})",
+                        f.network,
+                        rules.join(", ")
+                    )
+                }
+            }
+            Change::NonTlsPort(p) => {
+                world.set_non_tls_port(&p.cache, p.enabled)?;
+                let port = world
+                    .cache(&p.cache)
+                    .map(|c| c.flavour.default_port())
+                    .unwrap_or_default();
+                if p.enabled {
+                    format!("cache {} now serves its non-TLS port {port}", p.cache)
+                } else {
+                    format!("cache {} no longer serves its non-TLS port", p.cache)
+                }
+            }
+            Change::MinimumTlsVersion(v) => {
+                world.set_minimum_tls_version(&v.cache, &v.version)?;
+                format!(
+                    "set the minimum TLS version of cache {} to {}",
+                    v.cache, v.version
+                )
             }
             Change::ForwarderAnswer(f) => {
                 if f.remove {

@@ -3,7 +3,8 @@
 //! - [`Scenario`]: the scenario file (TOML), parsed and validated with file:line:column errors.
 //! - [`World`]: the world built from it ([`World::build`]) with every address allocated from an
 //!   [`AddressPlan`]; mutation methods for live changes.
-//! - [`resolve()`]: which answer a network's resolver gives for a name, and why, as Azure would.
+//! - [`resolve()`]: which answer a network's resolver gives for a name, and why, as Azure would;
+//!   [`resolve_cached`]: the same through a caching resolver's [`ResolverCache`] (TTLs on a clock).
 //! - [`World::endpoints`] and [`verdict()`]: what each endpoint's address:port does with a connection
 //!   from a [`Source`] (route to the cache's engine, refuse, drop, reset, blackhole) and why.
 //! - [`Toxic`]: faults on routed paths (latency, bandwidth, slicer, reset after bytes, timeout).
@@ -32,6 +33,7 @@ mod mutate;
 pub mod names;
 pub mod quickstart;
 pub mod resolve;
+pub mod resolver_cache;
 pub mod scenario;
 pub mod text;
 pub mod timeline;
@@ -51,13 +53,15 @@ pub use flavour::Flavour;
 pub use location::Position;
 pub use model::{
     ARecord, AddressOwner, BlockedAction, Cache, CachePorts, CacheUser, ConnectionState, DenyAs,
-    DnsZone, FirewallRule, Forwarder, ForwarderAnswer, HostPosition, Network, NetworkRule,
-    PrivateEndpoint, PublicNetworkAccess, ResolutionPolicy, RuleAction, World, ZoneLink,
+    DnsZone, FirewallRule, ForwardRule, Forwarder, ForwarderAnswer, HalfPeering, HostPosition,
+    Network, NetworkRule, PeeringState, PrivateEndpoint, PublicNetworkAccess, ResolutionPolicy,
+    RuleAction, World, ZoneLink,
 };
 pub use quickstart::quickstart;
 pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,
 };
+pub use resolver_cache::{CachedResolution, ResolverCache, resolve_cached};
 pub use scenario::Scenario;
 pub use timeline::{ExpectedRefusal, PlacedChange, Step as TimelineStep};
 pub use toxic::{Toxic, ToxicDirection, ToxicKind};

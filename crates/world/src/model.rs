@@ -169,6 +169,87 @@ pub struct Forwarder {
     pub forwards_to: Option<String>,
     /// Static answers: fully-qualified lowercase name without the trailing dot → answer.
     pub answers: BTreeMap<String, ForwarderAnswer>,
+    /// Conditional forwarding rules (the on-premises / DNS Private Resolver pattern): a name under
+    /// a rule's zone goes to that rule's target; the longest matching zone wins, `"."` matches every
+    /// name; a name no rule matches goes to `forwards_to`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<ForwardRule>,
+}
+
+/// Where a [`ForwardRule`] sends the rule's names: `"internet"` ([`FORWARD_TO_INTERNET`]) = public
+/// DNS only (no private zone of any network applies), any other value = Azure-provided DNS as seen
+/// from that network (its zone links apply).
+pub const FORWARD_TO_INTERNET: &str = "internet";
+
+/// One conditional forwarding rule of a [`Forwarder`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardRule {
+    /// The zone, lowercase without the trailing dot; `"."` = every name.
+    pub zone: String,
+    /// A network name (its Azure-provided DNS answers) or [`FORWARD_TO_INTERNET`].
+    pub to: String,
+}
+
+impl ForwardRule {
+    /// Whether `name` (normalized) lies under the rule's zone.
+    pub fn matches(&self, name: &str) -> bool {
+        self.zone == "." || crate::names::in_zone(name, &self.zone)
+    }
+
+    /// How specific the rule is (longest zone wins; `"."` loses to every zone).
+    pub fn specificity(&self) -> usize {
+        if self.zone == "." { 0 } else { self.zone.len() }
+    }
+}
+
+impl Forwarder {
+    /// The conditional forwarding rule that takes `name`, if any (the longest matching zone).
+    pub fn rule_for(&self, name: &str) -> Option<&ForwardRule> {
+        self.forward
+            .iter()
+            .filter(|r| r.matches(name))
+            .max_by_key(|r| r.specificity())
+    }
+}
+
+/// The state of one side of a virtual network peering, as Azure names it (`peeringState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PeeringState {
+    /// This side exists, the remote side does not (yet): no traffic flows.
+    Initiated,
+    /// Both sides exist: traffic flows.
+    Connected,
+    /// The remote side was deleted after the peering was connected: no traffic flows until this
+    /// side is deleted and both sides are created again.
+    Disconnected,
+}
+
+impl PeeringState {
+    /// Azure's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PeeringState::Initiated => "Initiated",
+            PeeringState::Connected => "Connected",
+            PeeringState::Disconnected => "Disconnected",
+        }
+    }
+}
+
+impl fmt::Display for PeeringState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One side of a peering that passes no traffic (its remote side is missing): `Initiated` or
+/// `Disconnected`. Connected peerings are [`Network::peered_with`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HalfPeering {
+    /// The remote network.
+    pub remote: String,
+    /// `Initiated` or `Disconnected`.
+    pub state: PeeringState,
 }
 
 /// One static answer of a [`Forwarder`].
@@ -195,6 +276,53 @@ pub struct Network {
     pub peered_with: Vec<String>,
     /// A custom DNS forwarder, if the network does not use Azure-provided DNS directly.
     pub forwarder: Option<Forwarder>,
+    /// Peerings of this network whose remote side is missing (they pass no traffic).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub half_peerings: Vec<HalfPeering>,
+    /// Whether the network's resolver (Azure-provided DNS, or its forwarder) caches answers for
+    /// their TTL and negative answers for the SOA minimum (`dns_cache = true`); otherwise every
+    /// query is answered from the current world.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dns_cache: bool,
+    /// Names of this network's peering sides, by remote network (created by a `peer` change with
+    /// a name; otherwise [`Network::peering_name`] makes one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peering_names: BTreeMap<String, String>,
+}
+
+impl Network {
+    /// The name of this network's peering side to `remote`: the one it was created with, else
+    /// `NETWORK-to-REMOTE`.
+    pub fn peering_name(&self, remote: &str) -> String {
+        self.peering_names
+            .get(remote)
+            .cloned()
+            .unwrap_or_else(|| format!("{}-to-{remote}", self.name))
+    }
+
+    /// Every peering side of this network: (remote, state), connected ones first.
+    pub fn peerings(&self) -> Vec<(String, PeeringState)> {
+        self.peered_with
+            .iter()
+            .map(|p| (p.clone(), PeeringState::Connected))
+            .chain(
+                self.half_peerings
+                    .iter()
+                    .map(|h| (h.remote.clone(), h.state)),
+            )
+            .collect()
+    }
+
+    /// The state of this network's peering to `remote`, if it has one.
+    pub fn peering_state(&self, remote: &str) -> Option<PeeringState> {
+        if self.peered_with.iter().any(|p| p == remote) {
+            return Some(PeeringState::Connected);
+        }
+        self.half_peerings
+            .iter()
+            .find(|h| h.remote == remote)
+            .map(|h| h.state)
+    }
 }
 
 /// A firewall rule on a cache's public endpoint: sources in `start..=end` are admitted.
@@ -261,6 +389,18 @@ pub struct Cache {
     /// ACL users of the engine, created at start (besides `default`).
     #[serde(default)]
     pub users: Vec<CacheUser>,
+    /// Azure's `minimumTlsVersion`: always [`MINIMUM_TLS_VERSION`] (Azure refuses 1.0 and 1.1
+    /// since March 2024; the engine negotiates TLS 1.2 and 1.3 only).
+    #[serde(default = "minimum_tls_version")]
+    pub minimum_tls_version: String,
+}
+
+/// The only minimum TLS version Azure Cache for Redis accepts since March 1, 2024 (TLS 1.0/1.1
+/// retired: <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-remove-tls-10-11>).
+pub const MINIMUM_TLS_VERSION: &str = "1.2";
+
+fn minimum_tls_version() -> String {
+    MINIMUM_TLS_VERSION.to_owned()
 }
 
 /// An ACL user declared for a cache (`[[cache.user]]`).
@@ -358,6 +498,11 @@ pub struct ZoneLink {
 pub struct DnsZone {
     /// Zone name, lowercase, no trailing dot (`privatelink.redis.cache.windows.net`).
     pub name: String,
+    /// The resource group it lives in, when the world has several zones of this name (Azure:
+    /// the hub's zone and a partner's, each linked to different networks). Changes and `ctl` name
+    /// such a zone `RESOURCE_GROUP/NAME` ([`World::zone_index`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group: Option<String>,
     /// A records.
     pub records: Vec<ARecord>,
     /// Links to networks.
@@ -365,6 +510,22 @@ pub struct DnsZone {
 }
 
 impl DnsZone {
+    /// How changes name the zone: `RESOURCE_GROUP/NAME`, or `NAME` without a resource group.
+    pub fn reference(&self) -> String {
+        match &self.resource_group {
+            Some(rg) => format!("{rg}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The zone for explanations: `NAME`, or `NAME (resource group RG)`.
+    pub fn label(&self) -> String {
+        match &self.resource_group {
+            Some(rg) => format!("{} (resource group {rg})", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// The link to `network`, if any.
     pub fn link_to(&self, network: &str) -> Option<&ZoneLink> {
         self.links.iter().find(|l| l.network == network)
@@ -531,7 +692,42 @@ impl World {
 
     /// The private DNS zone named `name`.
     pub fn dns_zone(&self, name: &str) -> Option<&DnsZone> {
-        self.dns_zones.iter().find(|z| z.name == name)
+        self.zone_index(name).ok().map(|i| &self.dns_zones[i])
+    }
+
+    /// The zone a reference names: `NAME` (the only zone of that name) or `RESOURCE_GROUP/NAME`.
+    /// Errors: no such zone, or several zones of that name and no resource group to choose.
+    pub fn zone_index(&self, reference: &str) -> Result<usize, crate::WorldError> {
+        let (group, name) = match reference.split_once('/') {
+            Some((g, n)) => (Some(g), crate::names::normalize_name(n)),
+            None => (None, crate::names::normalize_name(reference)),
+        };
+        let found: Vec<usize> = self
+            .dns_zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| {
+                z.name == name && group.is_none_or(|g| z.resource_group.as_deref() == Some(g))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        match found.as_slice() {
+            [i] => Ok(*i),
+            [] => Err(crate::WorldError::UnknownZone(reference.to_owned())),
+            many => Err(crate::WorldError::Invalid(format!(
+                "{} private DNS zones are named {name} (in {}): name one as RESOURCE_GROUP/{name}",
+                many.len(),
+                many.iter()
+                    .map(
+                        |i| self.dns_zones[*i].resource_group.as_deref().map_or_else(
+                            || "no resource group".to_owned(),
+                            |g| format!("resource group {g}")
+                        )
+                    )
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 
     /// The network rule named `name`.

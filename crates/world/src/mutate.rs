@@ -7,7 +7,8 @@ use std::net::Ipv4Addr;
 use crate::address::is_loopback;
 use crate::error::{APPROVING_REJECTED, WorldError};
 use crate::model::{
-    ARecord, BlockedAction, ConnectionState, Forwarder, ForwarderAnswer, NetworkRule,
+    ARecord, BlockedAction, ConnectionState, FORWARD_TO_INTERNET, ForwardRule, Forwarder,
+    ForwarderAnswer, HalfPeering, MINIMUM_TLS_VERSION, NetworkRule, PeeringState,
     PublicNetworkAccess, ResolutionPolicy, World, ZoneLink,
 };
 use crate::names::{self, RecordNameError, default_link_name, is_dns_name, normalize_name};
@@ -16,11 +17,8 @@ use crate::ttl;
 
 impl World {
     fn zone_mut(&mut self, zone: &str) -> Result<&mut crate::model::DnsZone, WorldError> {
-        let name = normalize_name(zone);
-        self.dns_zones
-            .iter_mut()
-            .find(|z| z.name == name)
-            .ok_or(WorldError::UnknownZone(name))
+        let i = self.zone_index(zone)?;
+        Ok(&mut self.dns_zones[i])
     }
 
     fn require_network(&self, network: &str) -> Result<(), WorldError> {
@@ -36,22 +34,42 @@ impl World {
             .ok_or_else(|| WorldError::UnknownCache(cache.to_owned()))
     }
 
-    /// Creates an empty private DNS zone (no records, no links).
+    /// Creates an empty private DNS zone (no records, no links): `NAME`, or `RESOURCE_GROUP/NAME`
+    /// for one of several zones of a name.
     pub fn add_zone(&mut self, zone: &str) -> Result<(), WorldError> {
-        let name = normalize_name(zone);
+        let (group, raw) = match zone.split_once('/') {
+            Some((g, n)) => (Some(g.to_owned()), n),
+            None => (None, zone),
+        };
+        let name = normalize_name(raw);
         if !is_dns_name(&name) {
             return Err(WorldError::Invalid(format!(
-                "{zone:?} is not a valid DNS name"
+                "{raw:?} is not a valid DNS name"
             )));
         }
-        if self.dns_zone(&name).is_some() {
+        if let Some(g) = &group
+            && (g.is_empty()
+                || !g
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')')))
+        {
+            return Err(WorldError::Invalid(format!(
+                "resource group {g:?} must be letters, digits, '-', '_', '.', '(' or ')'"
+            )));
+        }
+        if self
+            .dns_zones
+            .iter()
+            .any(|z| z.name == name && z.resource_group == group)
+        {
             return Err(WorldError::Duplicate {
                 kind: "private DNS zone",
-                name,
+                name: zone.to_owned(),
             });
         }
         self.dns_zones.push(crate::model::DnsZone {
             name,
+            resource_group: group,
             records: Vec::new(),
             links: Vec::new(),
         });
@@ -67,14 +85,29 @@ impl World {
         resolution_policy: ResolutionPolicy,
     ) -> Result<(), WorldError> {
         self.require_network(network)?;
-        let z = self.zone_mut(zone)?;
+        let index = self.zone_index(zone)?;
         if resolution_policy == ResolutionPolicy::NxDomainRedirect
-            && !names::is_privatelink_zone(&z.name)
+            && !names::is_privatelink_zone(&self.dns_zones[index].name)
         {
             return Err(WorldError::Invalid(names::nx_domain_redirect_error(
-                &z.name,
+                &self.dns_zones[index].name,
             )));
         }
+        // Azure: a virtual network links to one private zone of a given name.
+        if let Some((other, existing)) = self
+            .dns_zones
+            .iter()
+            .enumerate()
+            .filter(|(i, z)| *i != index && z.name == self.dns_zones[index].name)
+            .find_map(|(_, z)| z.link_to(network).map(|l| (z, l)))
+        {
+            return Err(WorldError::AlreadyLinked {
+                zone: other.label(),
+                network: network.to_owned(),
+                link: existing.name.clone(),
+            });
+        }
+        let z = &mut self.dns_zones[index];
         if let Some(existing) = z.link_to(network) {
             return Err(WorldError::AlreadyLinked {
                 zone: z.name.clone(),
@@ -483,12 +516,7 @@ impl World {
 
     /// Deletes private DNS zone `zone` with its records and links.
     pub fn remove_zone(&mut self, zone: &str) -> Result<crate::model::DnsZone, WorldError> {
-        let name = normalize_name(zone);
-        let i = self
-            .dns_zones
-            .iter()
-            .position(|z| z.name == name)
-            .ok_or(WorldError::UnknownZone(name))?;
+        let i = self.zone_index(zone)?;
         Ok(self.dns_zones.remove(i))
     }
 
@@ -583,6 +611,214 @@ impl World {
             }
         }
         Ok(before)
+    }
+}
+
+impl World {
+    /// Creates `network`'s side of a peering to `remote`: `Initiated` until `remote` has its side
+    /// back, `Connected` (both sides) when `remote`'s side was waiting. Returns the new state.
+    pub fn create_peering(
+        &mut self,
+        network: &str,
+        remote: &str,
+        name: Option<&str>,
+    ) -> Result<PeeringState, WorldError> {
+        if let Some(n) = name
+            && (n.is_empty()
+                || n.len() > 80
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(WorldError::Invalid(format!(
+                "peering name {n:?} must be 1–80 letters, digits, '-', '_' or '.'"
+            )));
+        }
+        if let Some(n) = name
+            && let Some(other) = self.network(network).and_then(|net| {
+                net.peerings()
+                    .into_iter()
+                    .find(|(r, _)| net.peering_name(r) == n)
+            })
+        {
+            return Err(WorldError::Duplicate {
+                kind: "peering",
+                name: format!("{n} (network {network}'s peering to {})", other.0),
+            });
+        }
+        self.require_network(network)?;
+        self.require_network(remote)?;
+        if network == remote {
+            return Err(WorldError::Invalid(format!(
+                "network {network} cannot be peered with itself"
+            )));
+        }
+        let side = |w: &World, a: &str, b: &str| w.network(a).and_then(|n| n.peering_state(b));
+        if let Some(state) = side(self, network, remote) {
+            return Err(WorldError::Invalid(match state {
+                PeeringState::Disconnected => format!(
+                    "network {network} already has a peering to {remote} in state Disconnected: delete it, then create both sides again"
+                ),
+                _ => format!("network {network} already has a peering to {remote} ({state})"),
+            }));
+        }
+        let connected = side(self, remote, network) == Some(PeeringState::Initiated);
+        for n in &mut self.networks {
+            if n.name == network
+                && let Some(name) = name
+            {
+                n.peering_names.insert(remote.to_owned(), name.to_owned());
+            }
+            if connected && n.name == network {
+                n.peered_with.push(remote.to_owned());
+            } else if connected && n.name == remote {
+                n.half_peerings.retain(|h| h.remote != network);
+                n.peered_with.push(network.to_owned());
+            } else if !connected && n.name == network {
+                n.half_peerings.push(HalfPeering {
+                    remote: remote.to_owned(),
+                    state: PeeringState::Initiated,
+                });
+            }
+        }
+        Ok(if connected {
+            PeeringState::Connected
+        } else {
+            PeeringState::Initiated
+        })
+    }
+
+    /// Deletes `network`'s side of its peering to `remote`; a Connected peering leaves `remote`'s
+    /// side Disconnected (Azure). Returns the deleted side's state.
+    pub fn delete_peering(
+        &mut self,
+        network: &str,
+        remote: &str,
+    ) -> Result<PeeringState, WorldError> {
+        self.require_network(network)?;
+        self.require_network(remote)?;
+        let state = self
+            .network(network)
+            .and_then(|n| n.peering_state(remote))
+            .ok_or_else(|| {
+                WorldError::Invalid(format!("network {network} has no peering to {remote}"))
+            })?;
+        for n in &mut self.networks {
+            if n.name == network {
+                n.peered_with.retain(|p| p != remote);
+                n.half_peerings.retain(|h| h.remote != remote);
+                n.peering_names.remove(remote);
+            } else if n.name == remote && state == PeeringState::Connected {
+                n.peered_with.retain(|p| p != network);
+                n.half_peerings.push(HalfPeering {
+                    remote: network.to_owned(),
+                    state: PeeringState::Disconnected,
+                });
+            }
+        }
+        Ok(state)
+    }
+
+    /// Sets where `network`'s forwarder sends what its static table does not answer (creating a
+    /// forwarder named `name`, default `custom-dns`, when the network has none).
+    pub fn set_forwarder_targets(
+        &mut self,
+        network: &str,
+        name: Option<&str>,
+        forwards_to: Option<&str>,
+        forward: Vec<ForwardRule>,
+    ) -> Result<(), WorldError> {
+        if let Some(t) = forwards_to {
+            self.require_network(t)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut rules = Vec::with_capacity(forward.len());
+        for r in forward {
+            let zone = if r.zone == "." {
+                r.zone
+            } else {
+                let z = normalize_name(&r.zone);
+                if !is_dns_name(&z) {
+                    return Err(WorldError::Invalid(format!(
+                        "{:?} is not a valid zone name (a DNS name, or \".\" for every name)",
+                        r.zone
+                    )));
+                }
+                z
+            };
+            if !seen.insert(zone.clone()) {
+                return Err(WorldError::Invalid(format!(
+                    "zone {zone} is forwarded twice"
+                )));
+            }
+            if r.to != FORWARD_TO_INTERNET {
+                self.require_network(&r.to)?;
+            }
+            rules.push(ForwardRule { zone, to: r.to });
+        }
+        let n = self
+            .networks
+            .iter_mut()
+            .find(|n| n.name == network)
+            .ok_or_else(|| WorldError::UnknownNetwork(network.to_owned()))?;
+        let f = n.forwarder.get_or_insert_with(|| Forwarder {
+            name: names::DEFAULT_FORWARDER_NAME.to_owned(),
+            forwards_to: None,
+            answers: Default::default(),
+            forward: Vec::new(),
+        });
+        if let Some(name) = name {
+            f.name = name.to_owned();
+        }
+        f.forwards_to = forwards_to.map(str::to_owned);
+        f.forward = rules;
+        Ok(())
+    }
+
+    /// Serves (`true`) or stops serving (`false`) a cache's plain-text port (Azure's
+    /// `enableNonSslPort`); the TLS port always stays. Returns whether it was served.
+    pub fn set_non_tls_port(&mut self, cache: &str, enabled: bool) -> Result<bool, WorldError> {
+        let c = self.cache_mut(cache)?;
+        let before = c.ports.plain.is_some();
+        if !enabled && c.ports.tls.is_none() {
+            return Err(WorldError::Invalid(format!(
+                "cache {cache} serves no TLS port: disabling its non-TLS port would leave it no port"
+            )));
+        }
+        let port = c.flavour.default_port();
+        if enabled && c.ports.tls == Some(port) {
+            return Err(WorldError::Invalid(format!(
+                "cache {cache} serves TLS on port {port}, its flavour's plain-text port"
+            )));
+        }
+        if enabled && !before {
+            c.ports.plain = Some(port);
+        } else if !enabled {
+            c.ports.plain = None;
+        }
+        Ok(before)
+    }
+
+    /// Sets a cache's minimum TLS version: only [`MINIMUM_TLS_VERSION`] is accepted, as Azure
+    /// does since TLS 1.0 and 1.1 were retired.
+    pub fn set_minimum_tls_version(
+        &mut self,
+        cache: &str,
+        version: &str,
+    ) -> Result<(), WorldError> {
+        let c = self.cache_mut(cache)?;
+        match version {
+            MINIMUM_TLS_VERSION => {
+                c.minimum_tls_version = version.to_owned();
+                Ok(())
+            }
+            "1.0" | "1.1" => Err(WorldError::Invalid(format!(
+                "minimum TLS version {version} is no longer supported: Azure Cache for Redis requires TLS 1.2 (TLS 1.0 and 1.1 were retired)"
+            ))),
+            other => Err(WorldError::Invalid(format!(
+                "{other:?} is not a minimum TLS version Azure Cache for Redis accepts (1.2)"
+            ))),
+        }
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! The rules, in order, for each name of the chain:
 //! 1. A network with a custom DNS forwarder: the forwarder's static table answers first (possibly a
-//!    stale address). Everything else it forwards to Azure-provided DNS as seen from the network it
-//!    forwards to (by default its own).
+//!    stale address). Everything else it forwards: by its conditional forwarding rule for the name
+//!    (longest zone; `"internet"` = public DNS only), else to Azure-provided DNS as seen from the
+//!    network it forwards to (by default its own).
 //! 2. Azure-provided DNS of a network: if a private DNS zone that contains the name is linked to the
 //!    network, the zone answers: its A records; no record → NXDOMAIN, unless the link's resolution
 //!    policy is `NxDomainRedirect` (then public resolution). The longest linked zone wins.
@@ -24,7 +25,8 @@ use std::net::Ipv4Addr;
 
 use crate::flavour::Flavour;
 use crate::model::{
-    AddressOwner, ConnectionState, DnsZone, Network, ResolutionPolicy, World, ZoneLink,
+    AddressOwner, ConnectionState, DnsZone, FORWARD_TO_INTERNET, Network, ResolutionPolicy, World,
+    ZoneLink,
 };
 use crate::names::{in_zone, normalize_name};
 use crate::ttl;
@@ -136,6 +138,32 @@ pub enum Step {
         name: String,
         /// The network whose Azure DNS view answers.
         view: String,
+        /// The zone of the conditional forwarding rule that chose `view`, if one did.
+        rule: Option<String>,
+    },
+    /// A conditional forwarding rule sent the name to public (internet) DNS: no private zone of
+    /// any network applies.
+    ForwardedToInternet {
+        /// The network using the forwarder.
+        network: String,
+        /// Forwarder name.
+        forwarder: String,
+        /// The name.
+        name: String,
+        /// The rule's zone (`.` = every name).
+        rule: String,
+    },
+    /// The network's resolver answered the name from its cache: the steps after this one (up to
+    /// the next `Cached` or the end) explain the answer as it was when cached.
+    Cached {
+        /// The network whose resolver cached it.
+        network: String,
+        /// The name.
+        name: String,
+        /// How long ago it was cached (seconds).
+        age_s: u64,
+        /// How many seconds of its TTL are left.
+        remaining_s: u32,
     },
     /// A linked private zone held the record.
     ZoneRecord {
@@ -260,6 +288,35 @@ impl fmt::Display for Step {
                 forwarder,
                 name,
                 view,
+                rule: Some(zone),
+            } => write!(
+                f,
+                "{network} uses the custom DNS forwarder {forwarder}, whose conditional forwarding rule for {zone} sends {name} to Azure-provided DNS of {view}: {view}'s zone links apply"
+            ),
+            Step::ForwardedToInternet {
+                network,
+                forwarder,
+                name,
+                rule,
+            } => write!(
+                f,
+                "{network} uses the custom DNS forwarder {forwarder}, whose conditional forwarding rule for {rule} sends {name} to internet DNS: no private zone applies"
+            ),
+            Step::Cached {
+                network,
+                name,
+                age_s,
+                remaining_s,
+            } => write!(
+                f,
+                "{network}'s resolver answered {name} from its cache (cached {age_s} s ago, {remaining_s} s of TTL left); when cached:"
+            ),
+            Step::Forwarded {
+                network,
+                forwarder,
+                name,
+                view,
+                rule: None,
             } if network == view => write!(
                 f,
                 "{network} uses the custom DNS forwarder {forwarder}, which has no static answer for {name} and forwards it to Azure-provided DNS of {view}"
@@ -269,6 +326,7 @@ impl fmt::Display for Step {
                 forwarder,
                 name,
                 view,
+                rule: None,
             } => write!(
                 f,
                 "{network} uses the custom DNS forwarder {forwarder} (in {view}), which has no static answer for {name} and forwards it to Azure-provided DNS of {view}: {view}'s zone links apply, not {network}'s"
@@ -490,6 +548,18 @@ impl Resolution {
                 }
             },
         };
+        let cached = self.explanation.iter().find_map(|s| match s {
+            Step::Cached {
+                name,
+                age_s,
+                remaining_s,
+                ..
+            } => Some(format!(
+                " (answered from {net}'s DNS cache: {name} cached {age_s} s ago, {remaining_s} s of TTL left)"
+            )),
+            _ => None,
+        });
+        let what = what + cached.as_deref().unwrap_or("");
         match reason {
             Some(r) => format!("{what}, because {r}"),
             None => what,
@@ -565,12 +635,18 @@ fn decisive_reason(step: &Step, net: &str) -> Option<String> {
         Step::ZoneApex { zone } => format!("{zone} is a zone apex"),
         Step::OutsideSimulation { .. } => "the name is outside every simulated zone".to_owned(),
         Step::ChainTooLong { .. } => "the CNAME chain is too long".to_owned(),
+        Step::ForwardedToInternet {
+            forwarder, rule, ..
+        } => format!(
+            "{net}'s custom DNS forwarder {forwarder} sends {rule} to internet DNS, where no private zone applies"
+        ),
         _ => return None,
     })
 }
 
-/// What one name resolved to in one DNS view.
-enum Lookup {
+/// What one name resolved to in one DNS view (TTLs in seconds).
+#[derive(Clone, Debug)]
+pub(crate) enum Lookup {
     Addresses(Vec<Ipv4Addr>, u32, Authority),
     Cname(String, u32, Authority),
     NoData(Authority),
@@ -581,6 +657,21 @@ enum Lookup {
 /// Resolves `qname` of type `qtype` as a client in `network` would. Pure and total: unknown networks
 /// and names outside the simulation are REFUSED with an explanation.
 pub fn resolve(world: &World, network: &str, qname: &str, qtype: QueryType) -> Resolution {
+    resolve_with(world, network, qname, qtype, &mut lookup)
+}
+
+/// How one name of a chain is looked up in a network's view (the plain [`lookup`], or a cache first).
+pub(crate) type LookupFn<'a> = dyn FnMut(&World, &Network, &str, &mut Vec<Step>) -> Lookup + 'a;
+
+/// [`resolve`] with each name of the chain looked up by `look` (a caching resolver's cache first:
+/// [`crate::resolver_cache`]).
+pub(crate) fn resolve_with(
+    world: &World,
+    network: &str,
+    qname: &str,
+    qtype: QueryType,
+    look: &mut LookupFn<'_>,
+) -> Resolution {
     let qname = normalize_name(qname);
     let mut explanation = Vec::new();
     let mut records = Vec::new();
@@ -599,7 +690,7 @@ pub fn resolve(world: &World, network: &str, qname: &str, qtype: QueryType) -> R
     };
     let mut name = qname.clone();
     for _ in 0..MAX_CHAIN {
-        match lookup(world, net, &name, &mut explanation) {
+        match look(world, net, &name, &mut explanation) {
             Lookup::Addresses(addresses, ttl, authority) => {
                 if qtype == QueryType::A {
                     records.extend(addresses.into_iter().map(|a| Record {
@@ -635,7 +726,12 @@ pub fn resolve(world: &World, network: &str, qname: &str, qtype: QueryType) -> R
 }
 
 /// One name, as the network's resolver sees it: forwarder first, then Azure-provided DNS.
-fn lookup(world: &World, net: &Network, name: &str, explanation: &mut Vec<Step>) -> Lookup {
+pub(crate) fn lookup(
+    world: &World,
+    net: &Network,
+    name: &str,
+    explanation: &mut Vec<Step>,
+) -> Lookup {
     let mut view = net;
     if let Some(fwd) = &net.forwarder {
         if let Some(answer) = fwd.answers.get(name) {
@@ -648,9 +744,21 @@ fn lookup(world: &World, net: &Network, name: &str, explanation: &mut Vec<Step>)
             });
             return Lookup::Addresses(vec![answer.address], answer.ttl, authority_for(world, name));
         }
-        let target = fwd
-            .forwards_to
-            .as_deref()
+        let rule = fwd.rule_for(name);
+        if let Some(r) = rule
+            && r.to == FORWARD_TO_INTERNET
+        {
+            explanation.push(Step::ForwardedToInternet {
+                network: net.name.clone(),
+                forwarder: fwd.name.clone(),
+                name: name.to_owned(),
+                rule: r.zone.clone(),
+            });
+            return public_dns(world, name, explanation);
+        }
+        let target = rule
+            .map(|r| r.to.as_str())
+            .or(fwd.forwards_to.as_deref())
             .and_then(|t| world.network(t))
             .unwrap_or(net);
         explanation.push(Step::Forwarded {
@@ -658,6 +766,7 @@ fn lookup(world: &World, net: &Network, name: &str, explanation: &mut Vec<Step>)
             forwarder: fwd.name.clone(),
             name: name.to_owned(),
             view: target.name.clone(),
+            rule: rule.map(|r| r.zone.clone()),
         });
         view = target;
     }
@@ -676,12 +785,13 @@ fn azure_dns(world: &World, view: &Network, name: &str, explanation: &mut Vec<St
             zone: zone.name.clone(),
             kind: ZoneKind::Private,
         };
+        let label = zone.label();
         let found: Vec<_> = zone.records_named(&relative).collect();
         if let Some(first) = found.first() {
             let addresses: Vec<Ipv4Addr> = found.iter().map(|r| r.address).collect();
             explanation.push(Step::ZoneRecord {
                 network: view.name.clone(),
-                zone: zone.name.clone(),
+                zone: label.clone(),
                 link: link.name.clone(),
                 name: name.to_owned(),
                 addresses: addresses.clone(),
@@ -700,7 +810,7 @@ fn azure_dns(world: &World, view: &Network, name: &str, explanation: &mut Vec<St
             ResolutionPolicy::Default => {
                 explanation.push(Step::ZoneRecordMissing {
                     network: view.name.clone(),
-                    zone: zone.name.clone(),
+                    zone: label.clone(),
                     link: link.name.clone(),
                     name: name.to_owned(),
                 });
@@ -708,7 +818,7 @@ fn azure_dns(world: &World, view: &Network, name: &str, explanation: &mut Vec<St
             }
             ResolutionPolicy::NxDomainRedirect => explanation.push(Step::NxDomainRedirect {
                 network: view.name.clone(),
-                zone: zone.name.clone(),
+                zone: label.clone(),
                 link: link.name.clone(),
                 name: name.to_owned(),
             }),
@@ -717,7 +827,7 @@ fn azure_dns(world: &World, view: &Network, name: &str, explanation: &mut Vec<St
         explanation.push(Step::ZoneNotLinked {
             network: view.name.clone(),
             zone: zone.clone(),
-            zone_exists: world.dns_zone(&zone).is_some(),
+            zone_exists: world.dns_zones.iter().any(|z| z.name == zone),
         });
     }
     public_dns(world, name, explanation)

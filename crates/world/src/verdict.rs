@@ -300,10 +300,7 @@ fn judge(world: &World, endpoint: &EndpointId, port: u16, source: &Source) -> (V
             if !peered {
                 return decided(
                     Verdict::Drop,
-                    format!(
-                        "network {net} is not peered with network {}, where {endpoint} lives",
-                        pe.network
-                    ),
+                    not_peered(world, net, &pe.network, &endpoint.to_string()),
                 );
             }
             notes.push(format!("network {net} is peered with {}", pe.network));
@@ -434,6 +431,32 @@ impl World {
             .iter()
             .filter(|t| t.applies(endpoint, cache, source))
             .collect()
+    }
+}
+
+/// Why `net` cannot reach `remote`'s endpoints: no peering, or a peering missing one side
+/// (`Initiated`: the remote side was never created; `Disconnected`: it was deleted).
+fn not_peered(world: &World, net: &str, remote: &str, endpoint: &str) -> String {
+    let side = |a: &str, b: &str| world.network(a).and_then(|n| n.peering_state(b));
+    let half = match (side(net, remote), side(remote, net)) {
+        (Some(state), None) => Some(format!(
+            "network {net}'s peering to {remote} is {state}: {remote} has no peering back to {net}, and a peering passes traffic only when both sides exist"
+        )),
+        (None, Some(state)) => Some(format!(
+            "network {remote}'s peering to {net} is {state}: {net} has no peering to {remote}, and a peering passes traffic only when both sides exist"
+        )),
+        (Some(a), Some(b)) => Some(format!(
+            "the peering between {net} ({a}) and {remote} ({b}) is not Connected"
+        )),
+        (None, None) => None,
+    };
+    match half {
+        Some(h) => format!(
+            "network {net} is not peered with network {remote}, where {endpoint} lives: {h}"
+        ),
+        None => {
+            format!("network {net} is not peered with network {remote}, where {endpoint} lives")
+        }
     }
 }
 

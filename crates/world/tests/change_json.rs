@@ -6,9 +6,12 @@
 use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
+use redlink_world::ForwardRule;
 use redlink_world::change::{
-    ConfigChange, ForwarderAnswerChange, LinkChange, NAMES, NewEndpoint, PolicyChange,
-    PublicAccessChange, RecordChange, RecordRef, RuleChange, StateChange, ToxicChange, ZoneNetwork,
+    ConfigChange, FirewallRuleChange, FirewallRuleRef, ForwarderAnswerChange, ForwarderChange,
+    LinkChange, NAMES, NewEndpoint, NonTlsPortChange, PeeringChange, PolicyChange,
+    PublicAccessChange, RecordChange, RecordRef, RuleChange, StateChange, TlsVersionChange,
+    ToxicChange, ZoneNetwork,
 };
 use redlink_world::toxic::ToxicDirection;
 use redlink_world::toxic::ToxicKindName;
@@ -229,12 +232,54 @@ fn change() -> impl Strategy<Value = Change> {
             }),
         toxic().prop_map(Change::AddToxic),
         name().prop_map(Change::RemoveToxic),
+        (name(), name()).prop_map(|(network, remote)| Change::Peer(PeeringChange {
+            network,
+            remote,
+            name: None
+        })),
+        (name(), name()).prop_map(|(network, remote)| Change::Unpeer(PeeringChange {
+            network,
+            remote,
+            name: None
+        })),
+        (name(), name(), address(), address()).prop_map(|(cache, name, start, end)| {
+            Change::AddFirewallRule(FirewallRuleChange {
+                cache,
+                name,
+                start,
+                end,
+            })
+        }),
+        (name(), name())
+            .prop_map(|(cache, name)| Change::RemoveFirewallRule(FirewallRuleRef { cache, name })),
+        (
+            name(),
+            opt(name()),
+            opt(name()),
+            proptest::collection::vec((name(), name()), 0..3)
+        )
+            .prop_map(|(network, name, forwards_to, rules)| {
+                Change::Forwarder(ForwarderChange {
+                    network,
+                    name,
+                    forwards_to,
+                    forward: rules
+                        .into_iter()
+                        .map(|(zone, to)| ForwardRule { zone, to })
+                        .collect(),
+                })
+            }),
+        (name(), any::<bool>())
+            .prop_map(|(cache, enabled)| Change::NonTlsPort(NonTlsPortChange { cache, enabled })),
+        (name(), name()).prop_map(|(cache, version)| {
+            Change::MinimumTlsVersion(TlsVersionChange { cache, version })
+        }),
     ]
 }
 
 /// How many variants `Change` has (`Change::name` matches every one of them, so a new variant fails to
 /// compile there until it is named; [`NAMES`] must then list it, which the examples test checks).
-const VARIANTS: usize = 22;
+const VARIANTS: usize = 29;
 
 /// A step's `change = [...]`, as TOML.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -290,6 +335,13 @@ const EXAMPLES: &[&str] = &[
     r#"{"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net", "address": "127.10.1.4", "ttl": 60}}"#,
     r#"{"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}"#,
     r#"{"remove_toxic": "slow"}"#,
+    r#"{"peer": {"network": "spoke", "remote": "hub"}}"#,
+    r#"{"unpeer": {"network": "spoke", "remote": "hub"}}"#,
+    r#"{"add_firewall_rule": {"cache": "contoso", "name": "office", "start": "127.11.2.1", "end": "127.11.2.1"}}"#,
+    r#"{"remove_firewall_rule": {"cache": "contoso", "name": "office"}}"#,
+    r#"{"forwarder": {"network": "onprem", "forwards_to": "hub", "forward": [{"zone": "privatelink.redis.cache.windows.net", "to": "hub"}, {"zone": ".", "to": "internet"}]}}"#,
+    r#"{"non_tls_port": {"cache": "contoso", "enabled": true}}"#,
+    r#"{"minimum_tls_version": {"cache": "contoso", "version": "1.2"}}"#,
 ];
 
 #[test]

@@ -440,6 +440,7 @@ fn mutations_take_effect_and_check_references() {
             name: "dns".into(),
             forwards_to: None,
             answers: Default::default(),
+            forward: Vec::new(),
         }),
     )
     .expect("sets");

@@ -4,7 +4,12 @@
 
 use std::path::Path;
 
-use redlink_world::{AddressPlan, ExpectationKind, Scenario, World};
+use std::collections::HashMap;
+
+use redlink_world::expect::answer_matches;
+use redlink_world::{
+    AddressPlan, ExpectationKind, QueryType, ResolverCache, Scenario, World, resolve_cached,
+};
 
 fn bundled() -> Vec<Scenario> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
@@ -41,16 +46,32 @@ fn bundled_scenarios_parse_and_tell_their_story() {
 fn resolution_expectations_hold_on_the_model_through_every_step() {
     for s in bundled() {
         let mut world = World::build(&s, &AddressPlan::block(7).expect("block 7")).expect("builds");
-        let check = |world: &World, e: &redlink_world::Expectation| {
-            if matches!(e.kind, ExpectationKind::Resolve { .. }) {
-                e.check_resolution(world)
-                    .unwrap_or_else(|why| panic!("{}: {}: {why}", s.file(), e.label));
-            }
+        // Resolvers with `dns_cache` remember answers: one cache per network, on the timeline's
+        // simulated clock (each step at its `at`), as `check` runs it.
+        let mut caches: HashMap<String, ResolverCache> = HashMap::new();
+        let mut now_ms = 0u64;
+        let mut check = |world: &World, e: &redlink_world::Expectation, now_ms: u64| {
+            let ExpectationKind::Resolve { host, answer } = &e.kind else {
+                return;
+            };
+            let cache = caches.entry(e.from.clone()).or_default();
+            let r = resolve_cached(world, &e.from, host, QueryType::A, cache, now_ms, true);
+            let r = r.resolution;
+            assert!(
+                answer_matches(answer, &r.outcome(world)),
+                "{}: {}: expected {answer}: {}",
+                s.file(),
+                e.label,
+                r.summary()
+            );
         };
         for e in s.expectations() {
-            check(&world, e);
+            check(&world, e, now_ms);
         }
         for step in s.steps() {
+            if let Some(at) = step.at {
+                now_ms = now_ms.max(u64::try_from(at.as_millis()).expect("at fits"));
+            }
             let count = step.changes.len();
             for (i, c) in step.changes.iter().enumerate() {
                 let result = c.change.apply(&mut world);
@@ -71,7 +92,7 @@ fn resolution_expectations_hold_on_the_model_through_every_step() {
                 }
             }
             for e in &step.expectations {
-                check(&world, e);
+                check(&world, e, now_ms);
             }
         }
     }

@@ -19,8 +19,9 @@ use super::validate::relative_record_name;
 use crate::address::{AddressPlan, FIRST_ENDPOINT_HOST};
 use crate::error::{ScenarioError, ScenarioErrorKind};
 use crate::model::{
-    ARecord, Cache, CachePorts, CacheUser, DnsZone, FirewallRule, Forwarder, ForwarderAnswer,
-    HostPosition, Network, NetworkRule, PrivateEndpoint, PublicNetworkAccess, World, ZoneLink,
+    ARecord, Cache, CachePorts, CacheUser, DnsZone, FirewallRule, ForwardRule, Forwarder,
+    ForwarderAnswer, HalfPeering, HostPosition, Network, NetworkRule, PeeringState,
+    PrivateEndpoint, PublicNetworkAccess, World, ZoneLink,
 };
 use crate::names::{DEFAULT_FORWARDER_NAME, default_link_name, normalize_name};
 use crate::text::ScenarioText;
@@ -40,7 +41,11 @@ pub(crate) fn world(
         .enumerate()
         .map(|(i, n)| network(src, plan, &mut alloc, i, n))
         .collect::<Result<Vec<_>, _>>()?;
+    for (net, spec) in networks.iter_mut().zip(&file.networks) {
+        net.dns_cache = spec.dns_cache.unwrap_or(file.dns_cache);
+    }
     peer_symmetrically(&mut networks);
+    initiate_peerings(&mut networks, &file.networks);
     let caches = file
         .caches
         .iter()
@@ -181,8 +186,42 @@ fn network(
         client_address,
         peered_with: n.peered_with.iter().map(|p| p.get_ref().clone()).collect(),
         forwarder: n.dns_forwarder.as_ref().map(forwarder),
+        half_peerings: Vec::new(),
+        dns_cache: false,
+        peering_names: BTreeMap::new(),
         name,
     })
+}
+
+/// One-sided peerings (`initiated_peerings`): `Initiated` on this side, unless the remote network
+/// declares its side too (then both sides exist and the peering is Connected).
+fn initiate_peerings(networks: &mut [Network], specs: &[NetworkSpec]) {
+    let sides: Vec<(String, String)> = specs
+        .iter()
+        .flat_map(|n| {
+            n.initiated_peerings
+                .iter()
+                .map(move |p| (n.name.get_ref().clone(), p.get_ref().clone()))
+        })
+        .collect();
+    for (a, b) in &sides {
+        let both = sides.iter().any(|(x, y)| x == b && y == a)
+            || networks
+                .iter()
+                .any(|n| &n.name == a && n.peered_with.contains(b));
+        if let Some(n) = networks.iter_mut().find(|n| &n.name == a) {
+            if both {
+                if !n.peered_with.contains(b) {
+                    n.peered_with.push(b.clone());
+                }
+            } else if n.peering_state(b).is_none() {
+                n.half_peerings.push(HalfPeering {
+                    remote: b.clone(),
+                    state: PeeringState::Initiated,
+                });
+            }
+        }
+    }
 }
 
 /// A `[network.dns_forwarder]`: its static answers, names normalized.
@@ -204,6 +243,18 @@ fn forwarder(f: &ForwarderSpec) -> Forwarder {
                 (normalize_name(host.get_ref()), answer)
             })
             .collect::<BTreeMap<_, _>>(),
+        forward: f
+            .forward
+            .iter()
+            .map(|r| ForwardRule {
+                zone: if r.zone.get_ref() == "." {
+                    ".".to_owned()
+                } else {
+                    normalize_name(r.zone.get_ref())
+                },
+                to: r.to.get_ref().clone(),
+            })
+            .collect(),
     }
 }
 
@@ -257,6 +308,7 @@ fn cache(
         region: c.region.as_ref().map(|r| r.get_ref().clone()),
         requirepass: c.requirepass.clone(),
         users: c.user.iter().map(cache_user).collect(),
+        minimum_tls_version: crate::model::MINIMUM_TLS_VERSION.to_owned(),
         maxclients: c.maxclients,
         bind: c.bind.clone(),
         ports: cache_ports(c),
@@ -369,9 +421,31 @@ fn dns_zone(
         .records
         .iter()
         .map(|r| {
+            // Validation made sure there is exactly one of `address` and a declared `endpoint`.
+            let address = match (&r.address, &r.endpoint) {
+                (Some(a), _) => *a.get_ref(),
+                (None, Some(e)) => endpoints
+                    .iter()
+                    .find(|p| &p.name == e.get_ref())
+                    .map(|p| p.address)
+                    .ok_or_else(|| {
+                        src.error(
+                            &e.span(),
+                            ScenarioErrorKind::UnknownReference,
+                            format!("no private endpoint named {}", e.get_ref()),
+                        )
+                    })?,
+                (None, None) => {
+                    return Err(src.error(
+                        &r.name.span(),
+                        ScenarioErrorKind::Invalid,
+                        "a record needs `address` or `endpoint`".to_owned(),
+                    ));
+                }
+            };
             Ok(ARecord {
                 name: relative_record_name(src, &zone_name, &r.name)?,
-                address: *r.address.get_ref(),
+                address,
                 ttl: r.ttl.unwrap_or(ttl::PRIVATE_RECORD),
                 registered_by: None,
             })
@@ -394,6 +468,7 @@ fn dns_zone(
         .collect();
     Ok(DnsZone {
         name: zone_name,
+        resource_group: z.resource_group.as_ref().map(|g| g.get_ref().clone()),
         records,
         links,
     })

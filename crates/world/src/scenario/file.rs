@@ -7,6 +7,7 @@
 //! description = "…"                         # optional
 //! host = "internet"                         # where the terminal outside `exec` stands: "internet" (default)
 //!                                           # or { network = "hub" } (a jump box in hub)
+//! dns_cache = false                         # optional: every network's resolver caches answers for their TTL
 //!
 //! [[network]]
 //! name = "spoke"
@@ -14,9 +15,12 @@
 //! resolver_address = "127.53.0.9"          # optional (allocated otherwise)
 //! resolver_port = 5300                      # optional (the caller picks otherwise)
 //! client_address = "127.11.9.1"            # optional (allocated otherwise)
+//! initiated_peerings = ["partner"]          # optional: one-sided peerings (Initiated: no traffic until the remote side exists)
+//! dns_cache = true                          # optional: the resolver caches answers for their TTL (default: the file's top-level `dns_cache`, false)
 //! [network.dns_forwarder]                   # optional: a custom DNS server
 //! name = "old-dns"                          # optional, default "custom-dns"
 //! forwards_to = "hub"                       # optional: whose Azure DNS answers the rest (default: this network)
+//! forward = [{ zone = "privatelink.redis.cache.windows.net", to = "hub" }, { zone = ".", to = "internet" }]   # optional conditional forwarding
 //! ttl = 300                                 # optional, default TTL of the answers
 //! answers = { "contoso.redis.cache.windows.net" = "127.10.1.4" }
 //!
@@ -49,8 +53,9 @@
 //!
 //! [[dns_zone]]
 //! name = "privatelink.redis.cache.windows.net"
+//! resource_group = "partner"                # optional: several zones of one name (steps say "partner/privatelink.…")
 //! auto_register = true                      # default: endpoints of caches whose flavour uses this zone register their A record (Azure's DNS zone group)
-//! records = [{ name = "contoso", address = "127.10.1.4", ttl = 10 }]
+//! records = [{ name = "contoso", address = "127.10.1.4", ttl = 10 }]   # or endpoint = "pe-hub" (its address)
 //! links = [{ network = "hub", name = "hub-link", resolution_policy = "Default" }]   # or NxDomainRedirect
 //!
 //! [[network_rule]]
@@ -103,6 +108,9 @@ pub struct ScenarioFile {
     /// Where the host stands (default: the internet).
     #[serde(default)]
     pub host: Option<Spanned<HostSpec>>,
+    /// Every network's resolver caches answers (a network's own `dns_cache` wins).
+    #[serde(default)]
+    pub dns_cache: bool,
     /// `[[network]]` tables.
     #[serde(default, rename = "network")]
     pub networks: Vec<NetworkSpec>,
@@ -173,6 +181,12 @@ pub struct NetworkSpec {
     /// Peered networks.
     #[serde(default)]
     pub peered_with: Vec<Spanned<String>>,
+    /// One-sided peerings: this network's side exists, the remote's does not (`Initiated`).
+    #[serde(default)]
+    pub initiated_peerings: Vec<Spanned<String>>,
+    /// Whether the resolver caches answers for their TTL (default: the file's `dns_cache`).
+    #[serde(default)]
+    pub dns_cache: Option<bool>,
     /// A custom DNS forwarder.
     #[serde(default)]
     pub dns_forwarder: Option<ForwarderSpec>,
@@ -194,6 +208,19 @@ pub struct ForwarderSpec {
     /// Static answers: host name → address.
     #[serde(default)]
     pub answers: BTreeMap<Spanned<String>, Spanned<Ipv4Addr>>,
+    /// Conditional forwarding rules.
+    #[serde(default)]
+    pub forward: Vec<ForwardRuleSpec>,
+}
+
+/// A conditional forwarding rule: `{ zone = "privatelink.redis.cache.windows.net", to = "hub" }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardRuleSpec {
+    /// The zone (`"."` = every name).
+    pub zone: Spanned<String>,
+    /// A network (its Azure-provided DNS) or `"internet"` (public DNS).
+    pub to: Spanned<String>,
 }
 
 /// A firewall rule in a `[[cache]]` table.
@@ -308,8 +335,12 @@ pub struct PrivateEndpointSpec {
 pub struct RecordSpec {
     /// Name relative to the zone (or the full name ending in the zone's name); `@` is the apex.
     pub name: Spanned<String>,
-    /// Address.
-    pub address: Spanned<Ipv4Addr>,
+    /// A literal address (or `endpoint`).
+    #[serde(default)]
+    pub address: Option<Spanned<Ipv4Addr>>,
+    /// The address of this private endpoint (or `address`).
+    #[serde(default)]
+    pub endpoint: Option<Spanned<String>>,
     /// TTL (default [`crate::ttl::PRIVATE_RECORD`]).
     #[serde(default)]
     pub ttl: Option<u32>,
@@ -335,6 +366,10 @@ pub struct LinkSpec {
 pub struct DnsZoneSpec {
     /// Zone name.
     pub name: Spanned<String>,
+    /// The resource group, to tell several zones of one name apart (steps name such a zone
+    /// `RESOURCE_GROUP/NAME`).
+    #[serde(default)]
+    pub resource_group: Option<Spanned<String>>,
     /// Register the A records of private endpoints whose flavour uses this zone (default true).
     #[serde(default = "yes")]
     pub auto_register: bool,

@@ -16,7 +16,7 @@ use super::file::{
 use crate::address::is_loopback;
 use crate::error::{ScenarioError, ScenarioErrorKind};
 use crate::flavour::Flavour;
-use crate::model::{DenyAs, ResolutionPolicy};
+use crate::model::{DenyAs, FORWARD_TO_INTERNET, ResolutionPolicy};
 use crate::names::{
     self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
 };
@@ -47,6 +47,7 @@ pub(crate) fn validate(src: &ScenarioText, file: &ScenarioFile) -> Result<(), Sc
         dns_zone(src, &declared, &mut zone_names, z)?;
         redirect_links(src, z)?;
     }
+    same_name_zones(src, file)?;
     for r in &file.network_rules {
         network_rule(src, &declared, r)?;
     }
@@ -83,6 +84,26 @@ impl Declared {
             caches,
             endpoints,
         })
+    }
+
+    /// `r` must name a declared private endpoint; `what` says who names it.
+    fn endpoint(
+        &self,
+        src: &ScenarioText,
+        r: &Spanned<String>,
+        what: &str,
+    ) -> Result<(), ScenarioError> {
+        if self.endpoints.contains(r.get_ref()) {
+            return Ok(());
+        }
+        Err(src.error(
+            &r.span(),
+            UnknownReference,
+            format!(
+                "{what} names private endpoint {}, which the scenario does not declare",
+                r.get_ref()
+            ),
+        ))
     }
 
     /// `r` must name a declared network; `what` says who names it.
@@ -181,6 +202,26 @@ fn network(
             ));
         }
     }
+    for p in &n.initiated_peerings {
+        declared.network(src, p, &format!("network {name}'s initiated_peerings"))?;
+        if p.get_ref() == name {
+            return Err(src.error(
+                &p.span(),
+                Invalid,
+                format!("network {name} cannot be peered with itself"),
+            ));
+        }
+        if n.peered_with.iter().any(|q| q.get_ref() == p.get_ref()) {
+            return Err(src.error(
+                &p.span(),
+                Duplicate,
+                format!(
+                    "network {name} lists {} in both peered_with and initiated_peerings",
+                    p.get_ref()
+                ),
+            ));
+        }
+    }
     if let Some(f) = &n.dns_forwarder {
         forwarder(src, declared, name, f)?;
     }
@@ -218,6 +259,29 @@ fn forwarder(
 ) -> Result<(), ScenarioError> {
     if let Some(to) = &f.forwards_to {
         declared.network(src, to, &format!("the DNS forwarder of network {network}"))?;
+    }
+    let mut zones = HashSet::new();
+    for rule in &f.forward {
+        let zone = rule.zone.get_ref();
+        if zone != "." {
+            check_dns_name(src, &rule.zone, "conditional forwarding zone")?;
+        }
+        if !zones.insert(normalize_name(zone)) {
+            return Err(src.error(
+                &rule.zone.span(),
+                Duplicate,
+                format!("the DNS forwarder of network {network} forwards zone {zone} twice"),
+            ));
+        }
+        if rule.to.get_ref() != FORWARD_TO_INTERNET {
+            declared.network(
+                src,
+                &rule.to,
+                &format!(
+                    "the conditional forwarding rule for {zone} of network {network} (a network, or \"{FORWARD_TO_INTERNET}\")"
+                ),
+            )?;
+        }
     }
     for (host, addr) in &f.answers {
         check_dns_name(src, host, "forwarder answer name")?;
@@ -440,29 +504,82 @@ fn private_endpoint(
 fn dns_zone(
     src: &ScenarioText,
     declared: &Declared,
-    zone_names: &mut HashSet<String>,
+    zone_names: &mut HashSet<(String, Option<String>)>,
     z: &DnsZoneSpec,
 ) -> Result<(), ScenarioError> {
     check_dns_name(src, &z.name, "zone name")?;
     let zone = normalize_name(z.name.get_ref());
-    if !zone_names.insert(zone.clone()) {
+    let group = z.resource_group.as_ref().map(|g| g.get_ref().clone());
+    if let Some(g) = &z.resource_group {
+        check_name(src, "resource group", g)?;
+    }
+    if !zone_names.insert((zone.clone(), group.clone())) {
         return Err(src.error(
             &z.name.span(),
             Duplicate,
-            format!(
-                "duplicate zone name {zone}: Azure allows one zone of a name per network, and a scenario declares each zone once"
-            ),
+            match group {
+                Some(g) => format!("duplicate zone {zone} in resource group {g}"),
+                None => format!(
+                    "duplicate zone name {zone}: a scenario declares each zone once (several zones of one name need a resource_group each)"
+                ),
+            },
         ));
     }
     for r in &z.records {
         relative_record_name(src, &zone, &r.name)?;
-        check_loopback(
-            src,
-            &r.address,
-            &format!("record {} of zone {zone}", r.name.get_ref()),
-        )?;
+        let what = format!("record {} of zone {zone}", r.name.get_ref());
+        match (&r.address, &r.endpoint) {
+            (Some(a), None) => check_loopback(src, a, &what)?,
+            (None, Some(e)) => declared.endpoint(src, e, &what)?,
+            _ => {
+                return Err(src.error(
+                    &r.name.span(),
+                    Invalid,
+                    format!("{what} needs exactly one of `address` and `endpoint`"),
+                ));
+            }
+        }
     }
     zone_links(src, declared, &zone, z)
+}
+
+/// Several zones of one name: each has a resource group, and a network links to one of them only
+/// (Azure: a virtual network can be linked to one private zone of a given name).
+fn same_name_zones(src: &ScenarioText, file: &ScenarioFile) -> Result<(), ScenarioError> {
+    let mut linked: HashMap<(String, String), Option<String>> = HashMap::new();
+    for z in &file.dns_zones {
+        let zone = normalize_name(z.name.get_ref());
+        let group = z.resource_group.as_ref().map(|g| g.get_ref().clone());
+        let many = file
+            .dns_zones
+            .iter()
+            .filter(|o| normalize_name(o.name.get_ref()) == zone)
+            .count();
+        if many > 1 && group.is_none() {
+            return Err(src.error(
+                &z.name.span(),
+                Invalid,
+                format!(
+                    "{many} zones are named {zone}: give each a resource_group, so steps can name one as RESOURCE_GROUP/{zone}"
+                ),
+            ));
+        }
+        for l in &z.links {
+            let key = (zone.clone(), l.network.get_ref().clone());
+            if let Some(other) = linked.insert(key, group.clone()) {
+                return Err(src.error(
+                    &l.network.span(),
+                    Duplicate,
+                    format!(
+                        "network {} is already linked to zone {zone} of resource group {}: a virtual network can be linked to one private zone of a given name",
+                        l.network.get_ref(),
+                        other.as_deref().unwrap_or("(none)")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A zone's `links`: declared networks, unique link names, one link per network.

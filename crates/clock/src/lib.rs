@@ -1,0 +1,342 @@
+//! The one clock of a redlink process. Everything that reads time for *behaviour* (DNS caches and
+//! their TTLs, the scenario timeline; later the engine's expiry, issue 23) reads it from a [`Clock`],
+//! so a test can move time instead of waiting for it.
+//!
+//! A clock is either **real** (wall time, moving by itself: `serve` and `up` by default; `up --speed N`
+//! runs it N times faster) or
+//! **manual** (starts at wall time and moves only by [`Clock::advance`] / [`Clock::set`]: `check`
+//! by default, so a step `at = "10m"` costs nothing). Clones share the same time.
+//!
+//! Time is milliseconds since the Unix epoch ([`Clock::now_ms`]: one atomic load for a manual
+//! clock, one monotonic read for a real one, cheap enough for an engine's hot path). A real clock is
+//! monotonic: it is the wall time at creation plus a monotonic elapsed time, so it never goes back
+//! when the system clock is stepped.
+//!
+//! [`Clock::sleep_until`] waits for a clock time: on a real clock a timer, on a manual one until
+//! an advance reaches it (at once if it already has), so whatever became due wakes, in order of
+//! the times it waits for, when the clock is advanced.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+/// Why a clock refused to move.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClockError {
+    /// A real-time clock moves by itself.
+    RealTime,
+    /// A manual clock never goes backwards.
+    Backwards {
+        /// The clock's time (ms since the epoch).
+        now_ms: u64,
+        /// The time asked for.
+        asked_ms: u64,
+    },
+    /// The time asked for does not fit (past year 584 million).
+    Overflow,
+}
+
+impl fmt::Display for ClockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClockError::RealTime => f.write_str(
+                "the clock is real time and moves by itself (start with --clock manual to move it)",
+            ),
+            ClockError::Backwards { now_ms, asked_ms } => write!(
+                f,
+                "the clock cannot go backwards (it is at {now_ms} ms, {asked_ms} ms was asked)"
+            ),
+            ClockError::Overflow => f.write_str("the clock time is out of range"),
+        }
+    }
+}
+
+impl std::error::Error for ClockError {}
+
+enum Mode {
+    Real {
+        /// Wall time at creation, ms since the epoch.
+        origin_ms: u64,
+        /// The monotonic instant of `origin_ms`.
+        origin: Instant,
+        /// Clock milliseconds per real millisecond (1 = wall time; `up --speed 4`: 4).
+        rate: f64,
+    },
+    Manual {
+        now_ms: AtomicU64,
+        /// Tells sleepers each new time.
+        moved: watch::Sender<u64>,
+    },
+}
+
+/// Real or manual time, shared by clones. See the crate documentation.
+#[derive(Clone)]
+pub struct Clock(Arc<Mode>);
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Clock")
+            .field("manual", &self.is_manual())
+            .field("now_ms", &self.now_ms())
+            .finish()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::real()
+    }
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Clock {
+    /// Wall time, moving by itself.
+    pub fn real() -> Clock {
+        Clock::real_scaled(1.0)
+    }
+
+    /// Real time running `rate` times faster than the wall clock from now on (a lab's `up --speed`:
+    /// the timeline and DNS TTLs alike). A rate that is not finite and positive is 1.
+    pub fn real_scaled(rate: f64) -> Clock {
+        let rate = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            1.0
+        };
+        Clock(Arc::new(Mode::Real {
+            origin_ms: wall_ms(),
+            origin: Instant::now(),
+            rate,
+        }))
+    }
+
+    /// Clock milliseconds per real millisecond: the scale of a real clock, 0 for a manual one
+    /// (it moves only when told).
+    pub fn rate(&self) -> f64 {
+        match &*self.0 {
+            Mode::Real { rate, .. } => *rate,
+            Mode::Manual { .. } => 0.0,
+        }
+    }
+
+    /// A manual clock starting at the current wall time.
+    pub fn manual() -> Clock {
+        Clock::manual_at(wall_ms())
+    }
+
+    /// A manual clock starting at `ms` since the epoch (deterministic tests).
+    pub fn manual_at(ms: u64) -> Clock {
+        let (moved, _) = watch::channel(ms);
+        Clock(Arc::new(Mode::Manual {
+            now_ms: AtomicU64::new(ms),
+            moved,
+        }))
+    }
+
+    /// Whether the clock only moves when told.
+    pub fn is_manual(&self) -> bool {
+        matches!(*self.0, Mode::Manual { .. })
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        match &*self.0 {
+            Mode::Real {
+                origin_ms,
+                origin,
+                rate,
+            } => {
+                let elapsed = if *rate == 1.0 {
+                    millis(origin.elapsed())
+                } else {
+                    // Saturating float-to-int conversion: never panics.
+                    (origin.elapsed().as_secs_f64() * 1000.0 * rate) as u64
+                };
+                origin_ms.saturating_add(elapsed)
+            }
+            Mode::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire),
+        }
+    }
+
+    /// The clock's time as a [`SystemTime`].
+    pub fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.now_ms())
+    }
+
+    /// Moves a manual clock forward by `by`; returns the new time. Sleepers whose time came wake.
+    pub fn advance(&self, by: Duration) -> Result<u64, ClockError> {
+        match &*self.0 {
+            Mode::Real { .. } => Err(ClockError::RealTime),
+            Mode::Manual { now_ms, moved } => {
+                let by = u64::try_from(by.as_millis()).map_err(|_| ClockError::Overflow)?;
+                let mut new = 0;
+                now_ms
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                        new = t.checked_add(by)?;
+                        Some(new)
+                    })
+                    .map_err(|_| ClockError::Overflow)?;
+                moved.send_modify(|t| *t = (*t).max(new));
+                Ok(new)
+            }
+        }
+    }
+
+    /// Sets a manual clock to `ms` since the epoch (never backwards); returns the new time.
+    pub fn set(&self, ms: u64) -> Result<u64, ClockError> {
+        match &*self.0 {
+            Mode::Real { .. } => Err(ClockError::RealTime),
+            Mode::Manual { now_ms, moved } => {
+                now_ms
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                        (ms >= t).then_some(ms)
+                    })
+                    .map_err(|t| ClockError::Backwards {
+                        now_ms: t,
+                        asked_ms: ms,
+                    })?;
+                moved.send_modify(|t| *t = (*t).max(ms));
+                Ok(ms)
+            }
+        }
+    }
+
+    /// Moves a manual clock to `ms` if it is behind (a no-op when it is already there or past);
+    /// returns the clock's time. Used to run a timeline: each step at its `at`.
+    pub fn advance_to(&self, ms: u64) -> Result<u64, ClockError> {
+        match self.set(ms) {
+            Err(ClockError::Backwards { now_ms, .. }) => Ok(now_ms),
+            other => other,
+        }
+    }
+
+    /// Waits until the clock reads at least `ms`.
+    pub async fn sleep_until(&self, ms: u64) {
+        match &*self.0 {
+            Mode::Real {
+                origin_ms,
+                origin,
+                rate,
+            } => {
+                let ahead_ms = ms.saturating_sub(*origin_ms) as f64 / rate;
+                // Beyond what a Duration holds: a year is as good as forever here.
+                let ahead = Duration::try_from_secs_f64(ahead_ms / 1000.0)
+                    .unwrap_or(Duration::from_secs(365 * 24 * 3600));
+                let due = origin.checked_add(ahead).unwrap_or_else(Instant::now);
+                tokio::time::sleep_until(due.into()).await;
+            }
+            Mode::Manual { moved, .. } => {
+                let mut rx = moved.subscribe();
+                // The sender lives as long as `self`: wait_for cannot fail while we hold it.
+                let _ = rx.wait_for(|t| *t >= ms).await;
+            }
+        }
+    }
+
+    /// Waits for `d` of clock time.
+    pub async fn sleep(&self, d: Duration) {
+        self.sleep_until(self.now_ms().saturating_add(millis(d)))
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = Clock::manual_at(1_000);
+        assert_eq!(c.now_ms(), 1_000);
+        assert_eq!(c.advance(Duration::from_secs(2)), Ok(3_000));
+        assert_eq!(c.clone().now_ms(), 3_000, "clones share the time");
+        assert_eq!(
+            c.set(2_000),
+            Err(ClockError::Backwards {
+                now_ms: 3_000,
+                asked_ms: 2_000
+            })
+        );
+        assert_eq!(c.advance_to(2_500), Ok(3_000));
+        assert_eq!(c.advance_to(4_000), Ok(4_000));
+        assert_eq!(
+            c.advance(Duration::from_millis(u64::MAX)),
+            Err(ClockError::Overflow)
+        );
+        assert_eq!(c.now_ms(), 4_000, "a refused move changes nothing");
+    }
+
+    #[test]
+    fn real_clock_refuses_to_move_and_is_near_wall_time() {
+        let c = Clock::real();
+        assert_eq!(c.advance(Duration::from_secs(1)), Err(ClockError::RealTime));
+        assert_eq!(c.set(0), Err(ClockError::RealTime));
+        let diff = c.now_ms().abs_diff(wall_ms());
+        assert!(diff < 60_000, "real clock {diff} ms away from wall time");
+        assert!(!c.is_manual());
+    }
+
+    #[tokio::test]
+    async fn sleepers_wake_when_an_advance_reaches_them() {
+        let c = Clock::manual_at(0);
+        let sleeper = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.sleep(Duration::from_secs(600)).await;
+                c.now_ms()
+            })
+        };
+        tokio::task::yield_now().await;
+        c.advance(Duration::from_secs(599)).ok();
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished(), "woke before its time");
+        c.advance(Duration::from_secs(1)).ok();
+        let woke_at = tokio::time::timeout(Duration::from_secs(10), sleeper)
+            .await
+            .expect("the sleeper wakes once the clock reaches its time")
+            .expect("sleeper task");
+        assert_eq!(woke_at, 600_000);
+        // Already due: returns at once.
+        tokio::time::timeout(Duration::from_secs(10), c.sleep_until(10))
+            .await
+            .expect("a past time is due at once");
+    }
+
+    #[tokio::test]
+    async fn a_scaled_clock_runs_faster_and_sleeps_shorter() {
+        let c = Clock::real_scaled(50.0);
+        assert_eq!(c.rate(), 50.0);
+        let (start_ms, start) = (c.now_ms(), Instant::now());
+        // 1 s of clock time at 50×: 20 ms of real time.
+        c.sleep(Duration::from_secs(1)).await;
+        assert!(c.now_ms() - start_ms >= 1000);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(Clock::real_scaled(f64::NAN).rate(), 1.0);
+        assert_eq!(Clock::real_scaled(-2.0).rate(), 1.0);
+        assert_eq!(Clock::manual().rate(), 0.0);
+    }
+
+    #[tokio::test]
+    async fn real_sleep_waits_for_real_time() {
+        let c = Clock::real();
+        let start = Instant::now();
+        c.sleep(Duration::from_millis(20)).await;
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    }
+}
