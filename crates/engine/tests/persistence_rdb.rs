@@ -234,6 +234,16 @@ async fn a_missing_dir_fails_saves_turns_on_misconf_and_recovers() {
     assert_eq!(e(&mut c, &["SET", "x", "y"]).await, misconf);
     assert_eq!(e(&mut c, &["PING"]).await, misconf);
     assert_eq!(q(&mut c, &["GET", "k"]).await, b("v"));
+    // Scripts may read, not write.
+    assert_eq!(
+        q(&mut c, &["EVAL", "return redis.call('GET', 'k')", "0"]).await,
+        b("v")
+    );
+    assert!(
+        e(&mut c, &["EVAL", "return redis.call('SET', 'k', 'w')", "0"])
+            .await
+            .starts_with("MISCONF"),
+    );
     // Queued writes are refused too, and the transaction is aborted.
     q(&mut c, &["MULTI"]).await;
     assert_eq!(e(&mut c, &["INCR", "n"]).await, misconf);
