@@ -131,9 +131,13 @@ async fn bgsave_replies_and_schedule_while_another_snapshot_runs() {
         V::SimpleString("Background saving scheduled".into())
     );
     assert_eq!(field(addr, "rdb_saves").await, "0");
+    // SAVE reads in place under the gate: it works while the other snapshot runs.
+    q(&mut c, &["SAVE"]).await;
+    assert_eq!(field(addr, "rdb_saves").await, "1");
+    assert_eq!(load(&dir.join("dump.rdb")).store.db(0).len(), 1);
     drop(held);
     common::wait_until("the scheduled BGSAVE ran", || async {
-        field(addr, "rdb_saves").await == "1"
+        field(addr, "rdb_saves").await == "2"
     })
     .await;
     assert!(dir.join("dump.rdb").exists());
@@ -145,7 +149,7 @@ async fn bgsave_replies_and_schedule_while_another_snapshot_runs() {
         V::Array(vec![V::SimpleString("Background saving scheduled".into())])
     );
     common::wait_until("the BGSAVE scheduled by EXEC ran", || async {
-        field(addr, "rdb_saves").await == "2"
+        field(addr, "rdb_saves").await == "3"
     })
     .await;
     let _ = std::fs::remove_dir_all(&dir);
