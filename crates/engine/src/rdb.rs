@@ -101,14 +101,46 @@ const fn crc64_table() -> [u64; 256] {
 
 static CRC64: [u64; 256] = crc64_table();
 
+/// Slicing-by-8 tables: `CRC64_8[k][b]` is the CRC of byte `b` followed by `k` zero bytes, so eight
+/// input bytes fold in with eight lookups (whole RDB files go through here).
+const fn crc64_tables_8() -> [[u64; 256]; 8] {
+    let mut t = [[0u64; 256]; 8];
+    t[0] = crc64_table();
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
+}
+
+static CRC64_8: [[u64; 256]; 8] = crc64_tables_8();
+
 /// Redis's CRC-64 of `data`.
 pub fn crc64(data: &[u8]) -> u64 {
     crc64_update(0, data)
 }
 
 /// Continue a CRC-64 over more bytes (`crc64(a ++ b) == crc64_update(crc64(a), b)`).
-pub fn crc64_update(crc: u64, data: &[u8]) -> u64 {
-    data.iter().fold(crc, |crc, &b| {
+pub fn crc64_update(mut crc: u64, data: &[u8]) -> u64 {
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let x = crc ^ u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        crc = CRC64_8[7][(x & 0xff) as usize]
+            ^ CRC64_8[6][((x >> 8) & 0xff) as usize]
+            ^ CRC64_8[5][((x >> 16) & 0xff) as usize]
+            ^ CRC64_8[4][((x >> 24) & 0xff) as usize]
+            ^ CRC64_8[3][((x >> 32) & 0xff) as usize]
+            ^ CRC64_8[2][((x >> 40) & 0xff) as usize]
+            ^ CRC64_8[1][((x >> 48) & 0xff) as usize]
+            ^ CRC64_8[0][(x >> 56) as usize];
+    }
+    chunks.remainder().iter().fold(crc, |crc, &b| {
         CRC64[((crc ^ u64::from(b)) & 0xff) as usize] ^ (crc >> 8)
     })
 }
@@ -1252,6 +1284,18 @@ mod tests {
     fn crc64_matches_redis() {
         // Redis's crc64.c test vector.
         assert_eq!(crc64(b"123456789"), 0xe9c6d914c4b8d9ca);
+        // Eight bytes at a time agree with one at a time, at every split.
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let bytewise = data.iter().fold(0u64, |crc, &b| {
+            CRC64[((crc ^ u64::from(b)) & 0xff) as usize] ^ (crc >> 8)
+        });
+        assert_eq!(crc64(&data), bytewise);
+        for split in [1, 7, 8, 9, 500, 999] {
+            assert_eq!(
+                crc64_update(crc64(&data[..split]), &data[split..]),
+                bytewise
+            );
+        }
     }
 
     #[test]
