@@ -210,8 +210,6 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &[u8], compress: bool) {
 /// `None` unless the result is at least 4 bytes shorter than the input, as Redis requires.
 fn lzf_compress(input: &[u8]) -> Option<Vec<u8>> {
     const HLOG: u32 = 14;
-    const MAX_OFF: usize = 1 << 13;
-    const MAX_REF: usize = (1 << 8) + (1 << 3);
     let n = input.len();
     let limit = n.checked_sub(4)?;
     let hash = |i: usize| -> usize {
@@ -219,7 +217,23 @@ fn lzf_compress(input: &[u8]) -> Option<Vec<u8>> {
             (u32::from(input[i]) << 16) | (u32::from(input[i + 1]) << 8) | u32::from(input[i + 2]);
         (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
     };
-    let mut table = vec![0usize; 1 << HLOG];
+    thread_local! {
+        // Reused across calls, never cleared: like liblzf without INIT_HTAB, a stale entry is only
+        // a candidate, checked below (before the current position, same three bytes).
+        static TABLE: std::cell::RefCell<Vec<usize>> = std::cell::RefCell::new(vec![0; 1 << HLOG]);
+    }
+    TABLE.with(|t| lzf_compress_with(input, limit, &mut t.borrow_mut(), hash))
+}
+
+fn lzf_compress_with(
+    input: &[u8],
+    limit: usize,
+    table: &mut [usize],
+    hash: impl Fn(usize) -> usize,
+) -> Option<Vec<u8>> {
+    const MAX_OFF: usize = 1 << 13;
+    const MAX_REF: usize = (1 << 8) + (1 << 3);
+    let n = input.len();
     let mut out = Vec::with_capacity(n);
     // Each literal run starts with a placeholder control byte fixed when the run ends.
     let mut run_start = 0;
@@ -231,7 +245,7 @@ fn lzf_compress(input: &[u8]) -> Option<Vec<u8>> {
             let h = hash(ip);
             let candidate = table[h];
             table[h] = ip + 1;
-            if candidate > 0 {
+            if candidate > 0 && candidate <= ip {
                 let r = candidate - 1;
                 let dist = ip - r;
                 if dist <= MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
@@ -1414,6 +1428,19 @@ mod tests {
             let mut b = vec![kind];
             b.extend_from_slice(&body);
             let _ = restore(&with_footer(&b));
+        }
+
+        /// LZF-compressed strings (a table reused across calls) decode to what was written.
+        #[test]
+        fn compressed_strings_round_trip(items in proptest::collection::vec(
+            proptest::collection::vec(proptest::sample::select(vec![b'a', b'b', b'c', 0, 255]), 0..2000), 1..8)) {
+            for item in &items {
+                let mut out = Vec::new();
+                put_str(&mut out, item, true);
+                let mut r = Reader { data: &out, pos: 0 };
+                proptest::prop_assert_eq!(&r.string().expect("decodes")[..], &item[..]);
+                proptest::prop_assert_eq!(r.pos, out.len());
+            }
         }
 
         /// Lists, hashes and sorted sets survive DUMP then RESTORE.
