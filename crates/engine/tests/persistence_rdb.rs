@@ -131,9 +131,13 @@ async fn bgsave_replies_and_schedule_while_another_snapshot_runs() {
         V::SimpleString("Background saving scheduled".into())
     );
     assert_eq!(field(addr, "rdb_saves").await, "0");
+    // SAVE reads in place under the gate: it works while the other snapshot runs.
+    q(&mut c, &["SAVE"]).await;
+    assert_eq!(field(addr, "rdb_saves").await, "1");
+    assert_eq!(load(&dir.join("dump.rdb")).store.db(0).len(), 1);
     drop(held);
     common::wait_until("the scheduled BGSAVE ran", || async {
-        field(addr, "rdb_saves").await == "1"
+        field(addr, "rdb_saves").await == "2"
     })
     .await;
     assert!(dir.join("dump.rdb").exists());
@@ -145,7 +149,7 @@ async fn bgsave_replies_and_schedule_while_another_snapshot_runs() {
         V::Array(vec![V::SimpleString("Background saving scheduled".into())])
     );
     common::wait_until("the BGSAVE scheduled by EXEC ran", || async {
-        field(addr, "rdb_saves").await == "2"
+        field(addr, "rdb_saves").await == "3"
     })
     .await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -234,6 +238,16 @@ async fn a_missing_dir_fails_saves_turns_on_misconf_and_recovers() {
     assert_eq!(e(&mut c, &["SET", "x", "y"]).await, misconf);
     assert_eq!(e(&mut c, &["PING"]).await, misconf);
     assert_eq!(q(&mut c, &["GET", "k"]).await, b("v"));
+    // Scripts may read, not write.
+    assert_eq!(
+        q(&mut c, &["EVAL", "return redis.call('GET', 'k')", "0"]).await,
+        b("v")
+    );
+    assert!(
+        e(&mut c, &["EVAL", "return redis.call('SET', 'k', 'w')", "0"])
+            .await
+            .starts_with("MISCONF"),
+    );
     // Queued writes are refused too, and the transaction is aborted.
     q(&mut c, &["MULTI"]).await;
     assert_eq!(e(&mut c, &["INCR", "n"]).await, misconf);
@@ -369,4 +383,52 @@ async fn streams_dump_and_restore_with_their_groups() {
         b2.extend_from_slice(&cmd[1..]);
         assert_eq!(q(&mut c, &a).await, q(&mut c, &b2).await, "{cmd:?}");
     }
+}
+
+/// A BGSAVE that cannot finish yet: its temp file is a FIFO nobody reads, so the save thread waits
+/// in open(2) until the test drains it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_bgsave_refuses_another_save_and_reports_its_age() {
+    let dir = scratch("running");
+    let fifo = dir.join(format!("temp-{}.rdb", std::process::id()));
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("note: skipping: mkfifo is not available");
+        return;
+    }
+    let (_server, addr) = common::start("127.0.62.8", &[("dir", s(&dir))]);
+    let mut c = common::client(addr).await;
+    q(&mut c, &["SET", "k", "v"]).await;
+    assert_eq!(
+        q(&mut c, &["BGSAVE"]).await,
+        V::SimpleString("Background saving started".into())
+    );
+    assert_eq!(field(addr, "rdb_bgsave_in_progress").await, "1");
+    assert_ne!(field(addr, "rdb_current_bgsave_time_sec").await, "-1");
+    assert_eq!(
+        e(&mut c, &["BGSAVE"]).await,
+        "ERR Background save already in progress"
+    );
+    assert_eq!(
+        e(&mut c, &["BGSAVE", "SCHEDULE"]).await,
+        "ERR Background save already in progress"
+    );
+    assert_eq!(
+        e(&mut c, &["SAVE"]).await,
+        "ERR Background save already in progress"
+    );
+    // Clients are served meanwhile.
+    q(&mut c, &["SET", "k2", "v2"]).await;
+    let drain = std::thread::spawn(move || std::fs::read(&fifo).map(|b| b.len()));
+    bgsave_done(addr).await;
+    let drained = drain.join().expect("reader thread").expect("read the FIFO");
+    assert!(
+        drained > 9,
+        "the RDB went through the FIFO: {drained} bytes"
+    );
+    // fsync of a FIFO fails, so this save is reported failed and leaves no dump.rdb.
+    assert_eq!(field(addr, "rdb_last_bgsave_status").await, "err");
+    assert_eq!(field(addr, "rdb_current_bgsave_time_sec").await, "-1");
+    assert_ne!(field(addr, "rdb_last_bgsave_time_sec").await, "-1");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -382,7 +382,7 @@ pub fn load_bytes_merging(engine: &Engine, data: &[u8], merge: bool) -> Result<L
                 let code = at(&mut r, start, |r| r.string())?;
                 engine
                     .scripting
-                    .function_load(&code, false)
+                    .function_load(&code, merge)
                     .map_err(|e| (start as u64, format!("Failed loading library: {}", e.0)))?;
                 stats.functions += 1;
             }

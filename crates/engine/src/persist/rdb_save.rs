@@ -1,9 +1,10 @@
 //! SAVE, BGSAVE and the `save` schedule: when the dataset is written to `dir/dbfilename`, and what
 //! INFO persistence, LASTSAVE and MISCONF report about it.
 //!
-//! A save cuts a [`Snapshot`] (under the gate held exclusively, a few microseconds), then writes it:
-//! SAVE in the calling command (clients wait, as with redis-server's SAVE), BGSAVE on a thread of its
-//! own while clients carry on (copy-on-write per shard, see [`crate::store::snapshot`]). Either
+//! SAVE writes the keyspace in place while its caller holds the gate exclusively (clients wait, as
+//! with redis-server's SAVE). BGSAVE cuts a [`Snapshot`] (the gate held exclusively for a few
+//! microseconds) and writes it on a thread of its own while clients carry on (copy-on-write per
+//! shard, see [`crate::store::snapshot`]). Either
 //! writes `temp-<pid>.rdb` in `dir`, fsyncs it, renames it over `dbfilename` and fsyncs the directory,
 //! so a crash leaves the old file or the new one, never half of one.
 
@@ -71,7 +72,9 @@ impl Default for RdbState {
 
 /// A snapshot of the keyspace and the function libraries at one instant.
 pub struct Image {
-    snapshot: Snapshot,
+    /// `None`: the live keyspace, read in place by a writer that holds the gate exclusively
+    /// throughout (SAVE while another snapshot, an AOF rewrite's, runs).
+    snapshot: Option<Snapshot>,
     functions: Vec<Arc<[u8]>>,
     /// The change counter at the instant.
     dirty: u64,
@@ -83,10 +86,19 @@ impl Image {
     pub fn cut(engine: &Engine) -> Option<Image> {
         let snapshot = engine.store.begin_snapshot()?;
         Some(Image {
-            snapshot,
+            snapshot: Some(snapshot),
             functions: engine.scripting.function_codes().unwrap_or_default(),
             dirty: engine.store.events.dirty(),
         })
+    }
+
+    /// The live keyspace, for a writer that holds the gate exclusively until it is done (SAVE).
+    pub fn live(engine: &Engine) -> Image {
+        Image {
+            snapshot: None,
+            functions: engine.scripting.function_codes().unwrap_or_default(),
+            dirty: engine.store.events.dirty(),
+        }
     }
 
     /// Write the image as an RDB file to `out` (this is also an AOF base / preamble with
@@ -101,13 +113,32 @@ impl Image {
         for code in &self.functions {
             w.function(code)?;
         }
-        for (db, &(keys, expires)) in self.snapshot.sizes.iter().enumerate() {
+        let Some(snapshot) = self.snapshot else {
+            for db in 0..store.databases() {
+                let db = store.db(db);
+                let (keys, expires) = (db.len(), db.volatile());
+                if keys == 0 {
+                    continue;
+                }
+                w.select_db(db.index(), keys, expires)?;
+                let mut failed = Ok(());
+                db.lock_all(now_ms()).for_each_live(|n| {
+                    if failed.is_ok() {
+                        failed = w.entry(&n.key, &n.value, n.expire);
+                    }
+                });
+                failed?;
+            }
+            let keys = w.keys();
+            return Ok((w.finish()?, keys));
+        };
+        for (db, &(keys, expires)) in snapshot.sizes.iter().enumerate() {
             if keys == 0 {
                 continue;
             }
             w.select_db(db, keys, expires)?;
             for shard in 0..SHARDS {
-                let dict = self.snapshot.take_shard(store, db, shard);
+                let dict = snapshot.take_shard(store, db, shard);
                 for n in dict.iter() {
                     w.entry(&n.key, &n.value, n.expire)?;
                 }
@@ -190,9 +221,9 @@ pub fn save(engine: &Engine) -> Result<(), String> {
     if engine.rdb.bgsave_started_ms.load(Ordering::Acquire) != 0 {
         return Err("Background save already in progress".into());
     }
-    let image = Image::cut(engine).ok_or_else(|| {
-        "Another child process is active (AOF?): can't save right now".to_string()
-    })?;
+    // The caller holds the gate until the file is written: read the keyspace in place, no copy
+    // (a running AOF rewrite's snapshot still captures each shard before this reads it).
+    let image = Image::live(engine);
     let dirty = image.dirty;
     let path = rdb_path(engine);
     match write_file(engine, image, &path) {

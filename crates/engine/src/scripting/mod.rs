@@ -1444,6 +1444,10 @@ fn redis_call(
         if read_only {
             return fail("ERR Write commands are not allowed from read-only scripts.");
         }
+        // Redis's scriptVerifyWriteCommandAllow: no writes while RDB saves fail.
+        if crate::persist::rdb_save::writes_refused(ctx.engine) {
+            return fail(crate::persist::rdb_save::MISCONF);
+        }
         // `min-replicas-to-write` without replicas refuses a script's writes too.
         if ctx.engine.hot.min_replicas_to_write.load(Ordering::Relaxed) != 0 {
             return fail(crate::commands::NOREPLICAS);

@@ -338,13 +338,19 @@ impl Db {
         }
     }
 
-    /// Lock shard `s`. Every shard lock goes through here: a running snapshot captures the shard
-    /// before anyone sees or changes it (one relaxed load when no snapshot runs).
+    /// Lock shard `s` for a command or job that may change it: a running snapshot captures the
+    /// shard first (one relaxed load when no snapshot runs).
     #[inline]
     fn shard(&self, s: usize) -> MutexGuard<'_, Shard> {
         let mut g = self.shards[s].lock();
         self.snapshot.check(self.index, s, &mut g);
         g
+    }
+
+    /// Lock shard `s` to read it only (sizes, SCAN, sampling): no snapshot capture needed.
+    #[inline]
+    fn shard_to_read(&self, s: usize) -> MutexGuard<'_, Shard> {
+        self.shards[s].lock()
     }
 
     /// Add about `count` keys sampled at random (from random shards and buckets) to `out`, scored
@@ -366,7 +372,7 @@ impl Db {
             if out.len() >= want {
                 break;
             }
-            let guard = self.shard(rng.random_range(0..SHARDS));
+            let guard = self.shard_to_read(rng.random_range(0..SHARDS));
             let live = if volatile_only {
                 guard.dict.volatile()
             } else {
@@ -482,7 +488,7 @@ impl Db {
 
     /// Number of keys (including expired keys not yet collected, like Redis's DBSIZE).
     pub fn len(&self) -> usize {
-        (0..SHARDS).map(|s| self.shard(s).dict.len()).sum()
+        (0..SHARDS).map(|s| self.shard_to_read(s).dict.len()).sum()
     }
 
     /// Whether the database holds no key.
@@ -492,7 +498,9 @@ impl Db {
 
     /// Number of keys with an expiry.
     pub fn volatile(&self) -> usize {
-        (0..SHARDS).map(|s| self.shard(s).dict.volatile()).sum()
+        (0..SHARDS)
+            .map(|s| self.shard_to_read(s).dict.volatile())
+            .sum()
     }
 
     /// Remove every key.
@@ -521,7 +529,7 @@ impl Db {
             let shard = (cursor & (SHARDS as u64 - 1)) as usize;
             let mut bucket = cursor >> shard_bits;
             {
-                let guard = self.shard(shard);
+                let guard = self.shard_to_read(shard);
                 // Visit buckets of this shard until enough keys or the shard is done.
                 loop {
                     bucket = guard.dict.scan(bucket, |n| {
@@ -557,7 +565,7 @@ impl Db {
         let mut keys = Vec::new();
         for i in 0..SHARDS {
             let s = (start + i) % SHARDS;
-            let guard = self.shard(s);
+            let guard = self.shard_to_read(s);
             if guard.dict.is_empty() {
                 continue;
             }
@@ -584,7 +592,7 @@ impl Db {
         let (mut sampled, mut expired) = (0, 0);
         let mut keys = Vec::new();
         for s in 0..SHARDS {
-            let mut guard = self.shard(s);
+            let mut guard = self.shard_to_read(s);
             if guard.dict.volatile() == 0 {
                 continue;
             }
@@ -598,6 +606,8 @@ impl Db {
                     if *e != 0 {
                         sampled += 1;
                         if *e <= now {
+                            // A running snapshot keeps the shard as it was before this deletion.
+                            self.snapshot.check(self.index, s, &mut guard);
                             let h = self.hash(k);
                             guard.dict.remove(h, k, |k| self.hash(k));
                             self.events.touched(self.index, k);

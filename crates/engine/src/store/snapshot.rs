@@ -129,3 +129,62 @@ impl Drop for Snapshot {
         drop(left);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Blob, now_ms};
+
+    fn keys_of(store: &Store, snap: &Snapshot, db: usize) -> Vec<(Blob, Value)> {
+        let mut out: Vec<(Blob, Value)> = (0..SHARDS)
+            .flat_map(|s| {
+                snap.take_shard(store, db, s)
+                    .iter()
+                    .map(|n| (n.key.clone(), n.value.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn the_snapshot_is_the_keyspace_at_its_start_whatever_happens_next() {
+        let store = Store::new(2);
+        let now = now_ms();
+        let v = |s: &str| Value::Str(Blob::from_slice(s.as_bytes()));
+        for i in 0..500 {
+            let k = format!("k{i}");
+            store
+                .db(0)
+                .lock(k.as_bytes(), now)
+                .set(k.as_bytes(), v("old"), 0);
+        }
+        store.db(1).lock(b"one", now).set(b"one", v("db1"), 0);
+        let snap = {
+            let _g = store.gate.exclusive();
+            store.begin_snapshot().expect("first snapshot")
+        };
+        assert!(store.begin_snapshot().is_none(), "one at a time");
+        assert_eq!(snap.sizes, vec![(500, 0), (1, 0)]);
+        // Changes after the start: overwrite, delete, add, swap databases, flush.
+        store.db(0).lock(b"k1", now).set(b"k1", v("new"), 0);
+        store.db(0).lock(b"k2", now).remove(b"k2");
+        store.db(0).lock(b"added", now).set(b"added", v("x"), 0);
+        store.swap(0, 1);
+        store.flush_all();
+        let db0 = keys_of(&store, &snap, 0);
+        assert_eq!(db0.len(), 500);
+        assert!(db0.iter().all(|(_, val)| *val == v("old")));
+        assert_eq!(
+            keys_of(&store, &snap, 1),
+            vec![(Blob::from_slice(b"one"), v("db1"))]
+        );
+        drop(snap);
+        assert!(!store.snapshot_running());
+        // The next snapshot sees the present.
+        let _g = store.gate.exclusive();
+        let next = store.begin_snapshot().expect("after the first ended");
+        assert_eq!(next.sizes, vec![(0, 0), (0, 0)]);
+    }
+}
