@@ -2,9 +2,11 @@
 //!
 //! One declarative table ([`PARAMS`]) lists every option: its name, kind, default and whether it can
 //! change at run time. The same table serves `redis.conf` files, `--name value` command-line options,
-//! CONFIG GET (with glob patterns) and CONFIG SET (with Redis's exact error texts). Options that only
-//! matter to a persistent server (`save`, `appendonly`, `dir`, ...) are accepted and reported so that
-//! harnesses written for redis-server can start redlink unchanged.
+//! CONFIG GET (with glob patterns) and CONFIG SET (with Redis's exact error texts); [`ALIASES`] are
+//! the old names, answering under the name asked. No silent settings: a parameter is in the table
+//! only if it takes effect, or if nothing observable could change (each such case and its reason is
+//! in docs/config.md); any other Redis 7.0 parameter gets redis-server's unknown-option error.
+//! `tests/config_audit.rs` holds the table to that against redis-server 7.0.15's whole list.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
