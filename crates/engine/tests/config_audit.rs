@@ -461,6 +461,16 @@ async fn min_replicas_to_write_refuses_writes_without_replicas() {
             .await,
         "$-1"
     );
+    assert_eq!(
+        c.call(&["EVAL", "#!lua\nreturn 1", "0"]).await,
+        refused,
+        "a shebang script that may write is refused before it runs"
+    );
+    assert_eq!(
+        c.call(&["EVAL", "#!lua flags=no-writes\nreturn 1", "0"])
+            .await,
+        ":1"
+    );
     // Lag 0 switches the check off, as in Redis.
     c.call(&["CONFIG", "SET", "min-replicas-max-lag", "0"])
         .await;
