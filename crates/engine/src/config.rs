@@ -291,6 +291,12 @@ pub static PARAMS: &[Param] = &[
     ),
     p("ignore-warnings", Kind::Text, "", true),
     p(
+        "tracking-table-max-keys",
+        Kind::Int(0, i64::MAX),
+        "1000000",
+        true,
+    ),
+    p(
         "min-replicas-to-write",
         Kind::Int(0, i32::MAX as i64),
         "0",

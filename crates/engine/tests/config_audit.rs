@@ -559,3 +559,37 @@ async fn tcp_keepalive_arms_the_kernel_timer() {
     let me = e.0.get_ref().local_addr().expect("local");
     assert_eq!(server_keepalive(addr, me), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_table_max_keys_invalidates_past_the_limit() {
+    let (_server, addr) = common::start("127.0.0.1", &[]);
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(&common::resp(&["HELLO", "3"]))
+        .await
+        .expect("hello");
+    common::read_frames(&mut s, 1).await;
+    for cmd in [
+        &["CLIENT", "TRACKING", "on"][..],
+        &["CONFIG", "SET", "tracking-table-max-keys", "2"],
+        &["GET", "a"],
+        &["GET", "b"],
+    ] {
+        s.write_all(&common::resp(cmd)).await.expect("write");
+        common::read_frames(&mut s, 1).await;
+    }
+    // The third key read goes over the limit: one key is dropped and invalidated.
+    s.write_all(&common::resp(&["GET", "c"]))
+        .await
+        .expect("write");
+    let reply = common::read_frames(&mut s, 2).await;
+    let text = String::from_utf8_lossy(&reply);
+    assert!(
+        text.starts_with("_\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\n"),
+        "{text:?}"
+    );
+    // Under the limit again: no more invalidations.
+    s.write_all(&common::resp(&["PING"])).await.expect("write");
+    assert_eq!(common::read_frames(&mut s, 1).await, b"+PONG\r\n");
+    let more = common::read_window(&mut s, Duration::from_millis(300)).await;
+    assert!(more.is_empty(), "nothing else arrives: {more:?}");
+}
