@@ -401,6 +401,13 @@ async fn encoding_thresholds_decide_object_encoding() {
         .await;
     c.call(&["SADD", "s", "1", "2", "3"]).await;
     assert_ne!(c.call(&["OBJECT", "ENCODING", "s"]).await, "intset");
+    // Redis 7.2's listpack sets, bounded by `set-max-listpack-entries`.
+    c.call(&["SADD", "s2", "a", "b"]).await;
+    assert_eq!(c.call(&["OBJECT", "ENCODING", "s2"]).await, "listpack");
+    c.call(&["CONFIG", "SET", "set-max-listpack-entries", "2"])
+        .await;
+    c.call(&["SADD", "s3", "a", "b", "c"]).await;
+    assert_eq!(c.call(&["OBJECT", "ENCODING", "s3"]).await, "hashtable");
     c.call(&["CONFIG", "SET", "list-max-listpack-size", "2"])
         .await;
     c.call(&["RPUSH", "l", "a", "b", "c"]).await;
