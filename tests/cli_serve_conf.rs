@@ -321,6 +321,28 @@ fn include_quoting_users_and_command_line_overrides() {
         text.contains("maxclients 9\n") && text.contains("\nhz 42\n"),
         "{text}"
     );
+    // Users are written as ACL LIST shows them (hashed passwords), replacing the file's line.
+    assert!(
+        text.contains("user app on #") && text.contains("user default on #"),
+        "{text}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // The rewritten file starts a server with the same settings and users.
+    let child = redlink()
+        .arg("serve")
+        .arg(&conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut child = support::until_ready(child, "Ready to accept connections");
+    assert_eq!(auth(&["CONFIG", "GET", "hz"]), "*2 $2 hz $2 42");
+    assert_eq!(
+        auth(&["CONFIG", "GET", "maxclients"]),
+        "*2 $10 maxclients $1 9"
+    );
+    assert_eq!(call(addr, &["AUTH", "app", "apppass"]), "+OK");
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
