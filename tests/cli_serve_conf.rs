@@ -110,6 +110,17 @@ const PERSISTENCE: &[&str] = &[
     "aof-rewrite-incremental-fsync",
 ];
 
+/// A daemonized `redlink serve` this test started, stopped (SIGTERM, by its pid) on drop.
+struct Daemon(u32);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.to_string()])
+            .status();
+    }
+}
+
 #[test]
 fn debian_stock_redis_conf_loads_and_daemonizes() {
     let dir = temp_dir("debian");
@@ -182,6 +193,8 @@ fn debian_stock_redis_conf_loads_and_daemonizes() {
         .trim()
         .parse()
         .expect("a pid");
+    // Stopped even if an assertion below fails.
+    let daemon = Daemon(pid);
     wait_serving(addr);
     // Values from the file are in force.
     assert_eq!(call(addr, &["CONFIG", "GET", "hz"]), "*2 $2 hz $2 10");
@@ -193,11 +206,7 @@ fn debian_stock_redis_conf_loads_and_daemonizes() {
         std::fs::read_to_string(&logfile).is_ok_and(|l| l.contains("Ready to accept connections"))
     });
     // The daemon is ours: stop it by its pid; it removes its pid file.
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    drop(daemon);
     wait_for("the pid file to go", || !pidfile.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -312,6 +321,28 @@ fn include_quoting_users_and_command_line_overrides() {
         text.contains("maxclients 9\n") && text.contains("\nhz 42\n"),
         "{text}"
     );
+    // Users are written as ACL LIST shows them (hashed passwords), replacing the file's line.
+    assert!(
+        text.contains("user app on #") && text.contains("user default on #"),
+        "{text}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // The rewritten file starts a server with the same settings and users.
+    let child = redlink()
+        .arg("serve")
+        .arg(&conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut child = support::until_ready(child, "Ready to accept connections");
+    assert_eq!(auth(&["CONFIG", "GET", "hz"]), "*2 $2 hz $2 42");
+    assert_eq!(
+        auth(&["CONFIG", "GET", "maxclients"]),
+        "*2 $10 maxclients $1 9"
+    );
+    assert_eq!(call(addr, &["AUTH", "app", "apppass"]), "+OK");
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

@@ -2,9 +2,13 @@
 //!
 //! One declarative table ([`PARAMS`]) lists every option: its name, kind, default and whether it can
 //! change at run time. The same table serves `redis.conf` files, `--name value` command-line options,
-//! CONFIG GET (with glob patterns) and CONFIG SET (with Redis's exact error texts). The RDB options
-//! (`save`, `dir`, `dbfilename`, `rdbcompression`, `rdbchecksum`, `stop-writes-on-bgsave-error`)
-//! drive [`crate::persist::rdb_save`].
+//! CONFIG GET (with glob patterns) and CONFIG SET (with Redis's exact error texts); [`ALIASES`] are
+//! the old names, answering under the name asked. No silent settings: a parameter is in the table
+//! only if it takes effect, or if nothing observable could change (each such case and its reason is
+//! in docs/config.md); any other Redis 7.0 parameter gets redis-server's unknown-option error.
+//! `tests/config_audit.rs` holds the table to that against redis-server 7.0.15's whole list. The RDB
+//! options (`save`, `dir`, `dbfilename`, `rdbcompression`, `rdbchecksum`,
+//! `stop-writes-on-bgsave-error`) drive [`crate::persist::rdb_save`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -295,6 +299,12 @@ pub static PARAMS: &[Param] = &[
         true,
     ),
     p("ignore-warnings", Kind::Text, "", true),
+    p(
+        "tracking-table-max-keys",
+        Kind::Int(0, i64::MAX),
+        "1000000",
+        true,
+    ),
     p(
         "min-replicas-to-write",
         Kind::Int(0, i32::MAX as i64),

@@ -354,6 +354,9 @@ impl Engine {
         t.stream_node_entries
             .store(size("stream-node-max-entries") as u64, Ordering::Relaxed);
         self.acl.set_log_max_len(size("acllog-max-len"));
+        self.tracking
+            .max_keys
+            .store(size("tracking-table-max-keys"), Ordering::Relaxed);
         self.hot.min_replicas_to_write.store(
             if c.number("min-replicas-max-lag") > 0 {
                 size("min-replicas-to-write")

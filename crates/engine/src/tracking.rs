@@ -11,7 +11,10 @@
 //!
 //! The dispatcher calls [`Tracking::after_command`] for every command only while some client
 //! tracks (one relaxed load otherwise). Keys changed without a command naming them (expiry,
-//! eviction) are not reported.
+//! eviction) are not reported. `tracking-table-max-keys` bounds the remembered keys: past it, keys
+//! are dropped from the table with an invalidation to their clients, as Redis's
+//! `trackingLimitUsedSlots` does (at most 100 × the number of consecutive calls over the limit
+//! per call).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,6 +68,10 @@ struct Table {
 pub struct Tracking {
     active: AtomicUsize,
     table: Mutex<Table>,
+    /// `tracking-table-max-keys` (0 = no limit).
+    pub max_keys: AtomicUsize,
+    /// Consecutive calls that ended still over the limit (Redis's `timeout_counter`).
+    over_limit_calls: AtomicUsize,
 }
 
 /// What the command did, for tracking.
@@ -168,6 +175,7 @@ impl Tracking {
                     for k in keys {
                         t.keys.entry(Blob::from_slice(k)).or_default().insert(id);
                     }
+                    self.limit_keys(&mut t, &deliver_redirect);
                 }
             }
             Access::Write => {
@@ -211,6 +219,44 @@ impl Tracking {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Tracking {
+    /// Drop keys from the table while it holds more than `tracking-table-max-keys`, invalidating
+    /// them for their clients (the clients must not keep a value nobody will invalidate).
+    fn limit_keys(&self, t: &mut Table, deliver_redirect: &impl Fn(u64, Push) -> bool) {
+        let max = self.max_keys.load(Ordering::Relaxed);
+        if max == 0 || t.keys.len() <= max {
+            self.over_limit_calls.store(0, Ordering::Relaxed);
+            return;
+        }
+        let effort = 100 * (self.over_limit_calls.load(Ordering::Relaxed) + 1);
+        let victims: Vec<Blob> = t
+            .keys
+            .keys()
+            .take((t.keys.len() - max).min(effort))
+            .cloned()
+            .collect();
+        for key in victims {
+            let Some(ids) = t.keys.remove(&key) else {
+                continue;
+            };
+            for id in ids {
+                if let Some(tr) = t.trackers.get(&id) {
+                    send(
+                        tr,
+                        Some(vec![Bytes::copy_from_slice(&key)]),
+                        deliver_redirect,
+                    );
+                }
+            }
+        }
+        if t.keys.len() <= max {
+            self.over_limit_calls.store(0, Ordering::Relaxed);
+        } else {
+            self.over_limit_calls.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -131,7 +131,14 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     "ERR The server is running without a config file",
                 ));
             };
-            crate::conffile::rewrite(&config, &path)
+            let users: Vec<String> = ctx
+                .engine
+                .acl
+                .users()
+                .iter()
+                .map(|u| format!("user {} {}", u.name, u.describe()))
+                .collect();
+            crate::conffile::rewrite(&config, &path, &users)
                 .map_err(|e| Error::msg(format!("ERR Rewriting config file: {e}")))?;
             ctx.out.ok();
         }

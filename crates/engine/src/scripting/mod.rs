@@ -442,6 +442,14 @@ impl Scripting {
         let mut guard = self.lock_vm()?;
         let vm = vm_of(&mut guard.eval, &self.flags, &self.eval_mem)?;
         let read_only = read_only || no_writes_flag(body)?;
+        // A shebang script that may write is refused up front under `min-replicas-to-write`, as
+        // Redis refuses any write command (a compatibility-mode script fails at its first write).
+        if !read_only
+            && body.starts_with(b"#!")
+            && ctx.engine.hot.min_replicas_to_write.load(Ordering::Relaxed) != 0
+        {
+            return Err(Error::msg(crate::commands::NOREPLICAS));
+        }
         vm.prepare();
         let func = vm.function(sha, body);
         if func.is_err() {
