@@ -26,6 +26,8 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Free text (also lists such as `bind` and `save`).
     Text,
+    /// `notify-keyspace-events`: class letters, kept in Redis's canonical order.
+    KeyspaceEvents,
 }
 
 /// One option.
@@ -123,7 +125,7 @@ pub static PARAMS: &[Param] = &[
     p("tls-cluster", Kind::Bool, "no", true),
     p("lua-time-limit", Kind::Int(0, i64::MAX), "5000", true),
     p("busy-reply-threshold", Kind::Int(0, i64::MAX), "5000", true),
-    p("notify-keyspace-events", Kind::Text, "", true),
+    p("notify-keyspace-events", Kind::KeyspaceEvents, "", true),
     p(
         "slowlog-log-slower-than",
         Kind::Int(-1, i64::MAX),
@@ -325,6 +327,8 @@ pub struct Config {
     pub tls_auto: Option<PathBuf>,
     /// Extra host names for the generated certificate.
     pub tls_hostnames: Vec<String>,
+    /// `notify-keyspace-events` as flags ([`crate::notify::class`]): its text form can hide `n`.
+    pub keyspace_events: u32,
 }
 
 impl Default for Config {
@@ -337,6 +341,7 @@ impl Default for Config {
             bind_explicit: false,
             tls_auto: None,
             tls_hostnames: Vec::new(),
+            keyspace_events: 0,
         }
     }
 }
@@ -388,6 +393,7 @@ fn validate(p: &Param, value: &str) -> Result<String, String> {
             }
         }
         Kind::Text => Ok(value.to_string()),
+        Kind::KeyspaceEvents => crate::notify::parse(value).map(crate::notify::to_text),
     }
 }
 
@@ -425,6 +431,9 @@ impl Config {
         }
         if p.name == "bind" {
             self.bind_explicit = true;
+        }
+        if matches!(p.kind, Kind::KeyspaceEvents) {
+            self.keyspace_events = crate::notify::parse(value).unwrap_or(0);
         }
         // `lua-time-limit` is the old name of `busy-reply-threshold`: both report the same value.
         match p.name {

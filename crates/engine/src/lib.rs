@@ -25,6 +25,7 @@ pub mod evict;
 pub mod files;
 pub mod glob;
 pub mod info;
+pub mod notify;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
@@ -191,7 +192,7 @@ pub struct Shared {
     /// Connected clients.
     pub clients: client::Registry,
     /// Pub/Sub subscriptions.
-    pub pubsub: pubsub::Registry,
+    pub pubsub: Arc<pubsub::Registry>,
     /// INFO counters.
     pub stats: Stats,
     /// When the engine started.
@@ -252,7 +253,7 @@ impl Engine {
             hot: HotConfig::default(),
             clients: client::Registry::default(),
             scripting: scripting::Scripting::default(),
-            pubsub: pubsub::Registry::default(),
+            pubsub: Arc::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id,
@@ -268,6 +269,7 @@ impl Engine {
             acl: acl::Acl::default(),
             disabled: disabled::Disabled::default(),
         }));
+        engine.store.notify.attach(engine.pubsub.clone());
         engine.refresh_hot_config();
         engine
     }
@@ -312,6 +314,7 @@ impl Engine {
         self.scripting
             .busy_threshold_ms
             .store(c.busy_reply_threshold(), Ordering::Relaxed);
+        self.store.notify.set_flags(c.keyspace_events);
     }
 
     /// Recompute what depends on the users (after ACL SETUSER / DELUSER / requirepass).

@@ -272,6 +272,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Publish the keyspace notification `event` of `class` about `key` of the selected database
+    /// (Redis's `notifyKeyspaceEvent`; one relaxed load when the class is off).
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.engine
+            .store
+            .notify
+            .emit(class, event, key, self.client.db);
+    }
+
     /// Account for a lookup (INFO keyspace_hits / keyspace_misses) and lazily expired keys.
     pub fn account(&mut self, hit: bool, locked: &Locked) {
         if hit {
@@ -468,9 +478,25 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         .take()
         .unwrap_or_else(crate::diagnostics::stopwatch::start);
     let result = if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
+        if ctx
+            .engine
+            .store
+            .notify
+            .wants(crate::notify::class::KEY_MISS)
+        {
+            key_misses(ctx, cmd, args);
+        }
         (cmd.handler)(ctx, args)
     } else {
         let _gate = ctx.engine.store.gate.shared(ctx.client.gate_slot);
+        if ctx
+            .engine
+            .store
+            .notify
+            .wants(crate::notify::class::KEY_MISS)
+        {
+            key_misses(ctx, cmd, args);
+        }
         (cmd.handler)(ctx, args)
     };
     if ctx.engine.tracking.active() {
@@ -494,6 +520,45 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         && let Some(req) = ctx.client.block.take()
     {
         write_timeout_reply(ctx.out, req.on_timeout);
+    }
+}
+
+/// The `keymiss` notifications of a command (only while the `m` class is on), sent before the
+/// command runs as Redis's `lookupKeyRead` sends them on its way: for every missing key a read-only
+/// command reads (OBJECT excepted: it looks up without notifying; XREAD looks its keys up twice), and
+/// for the write commands that read a key with `lookupKeyRead`: the sources of the *STORE commands,
+/// SORT, COPY and BITOP, every key of PFMERGE, GETSET/GETEX/GETDEL, and SET with GET.
+#[cold]
+fn key_misses(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
+    use crate::spec::key_flag;
+    let keys = cmd.keys(args);
+    let read_only = |k: &&crate::spec::KeyRef| k.flags & key_flag::RO != 0;
+    let (misses, times): (Vec<&[u8]>, usize) = if cmd.flags & flag::READONLY != 0 {
+        if cmd.name.starts_with("object|") {
+            return;
+        }
+        let times = if cmd.name == "xread" { 2 } else { 1 };
+        (keys.iter().map(|k| args[k.pos]).collect(), times)
+    } else {
+        let picked: Vec<&[u8]> = match cmd.name {
+            "sort" | "copy" | "bitop" | "sinterstore" | "sunionstore" | "sdiffstore"
+            | "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore" | "geosearchstore"
+            | "georadius" | "georadiusbymember" => {
+                keys.iter().filter(read_only).map(|k| args[k.pos]).collect()
+            }
+            "pfmerge" | "getset" | "getex" | "getdel" => keys.iter().map(|k| args[k.pos]).collect(),
+            "set" if args.iter().skip(3).any(|a| is(a, "GET")) => vec![args[1]],
+            _ => return,
+        };
+        (picked, 1)
+    };
+    let db = ctx.db();
+    for key in misses {
+        if !db.lock(key, ctx.now).exists(key) {
+            for _ in 0..times {
+                ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+            }
+        }
     }
 }
 

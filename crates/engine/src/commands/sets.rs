@@ -5,6 +5,7 @@ use super::coll::{
     scan_table, set_mut, write_done,
 };
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
+use crate::notify::class;
 use crate::store::{Blob, Locked, Table, Value};
 
 /// Set commands.
@@ -37,6 +38,9 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 n += 1;
             }
         }
+        if n > 0 {
+            ctx.notify(class::SET, "sadd", args[1]);
+        }
     }
     write_done(ctx, &l);
     ctx.out.int(n);
@@ -51,6 +55,9 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             if s.remove(m).is_some() {
                 n += 1;
             }
+        }
+        if n > 0 {
+            ctx.notify(class::SET, "srem", args[1]);
         }
         remove_if_empty(&mut l, args[1]);
     }
@@ -146,6 +153,9 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     for p in &picks {
         s.remove(p);
+    }
+    if !picks.is_empty() {
+        ctx.notify(class::SET, "spop", args[1]);
     }
     remove_if_empty(&mut l, args[1]);
     write_done(ctx, &l);
@@ -271,13 +281,21 @@ fn setop_store(ctx: &mut Ctx, args: &[&[u8]], op: SetOp) -> CmdResult {
     let result = compute(&mut l, keys, op)?;
     let n = result.len();
     if n == 0 {
-        l.remove(dst);
+        if l.remove(dst).is_some() {
+            ctx.notify(class::GENERIC, "del", dst);
+        }
     } else {
         let mut t = Table::new();
         for m in &result {
             t.insert(m, ());
         }
         l.set(dst, Value::Set(Box::new(t)), 0);
+        let event = match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        };
+        ctx.notify(class::SET, event, dst);
     }
     write_done(ctx, &l);
     ctx.out.int(n as i64);
@@ -383,9 +401,12 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if let Some(s) = set_mut(&mut l, src, false)? {
         s.remove(m);
     }
+    ctx.notify(class::SET, "srem", src);
     remove_if_empty(&mut l, src);
-    if let Some(d) = set_mut(&mut l, dst, true)? {
-        d.insert(m, ());
+    if let Some(d) = set_mut(&mut l, dst, true)?
+        && d.insert(m, ()).is_none()
+    {
+        ctx.notify(class::SET, "sadd", dst);
     }
     write_done(ctx, &l);
     ctx.out.int(1);

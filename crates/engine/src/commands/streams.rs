@@ -9,6 +9,7 @@
 //! modifications for WATCH; group bookkeeping (XREADGROUP, XACK, XCLAIM, XGROUP) does not.
 
 use super::{CmdResult, Ctx, Error, Handler, arity_error, err, int_arg, is};
+use crate::notify::class;
 use crate::protocol::Out;
 use crate::store::stream::{Group, INVALID_ENTRIES_READ, Trim};
 use crate::store::{Blob, Locked, Stream, StreamId, Value};
@@ -344,8 +345,13 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(err::WRONGTYPE);
     };
     s.append(id, &args[field_pos..]);
-    if let Some(t) = p.trim {
-        s.trim(t, p.approx, p.limit);
+    let trimmed = match p.trim {
+        Some(t) => s.trim(t, p.approx, p.limit),
+        None => 0,
+    };
+    ctx.notify(class::STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(class::STREAM, "xtrim", key);
     }
     drop(l);
     reply_id(ctx.out, id);
@@ -367,6 +373,7 @@ fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     if deleted > 0 {
         l.touch(key);
+        ctx.notify(class::STREAM, "xtrim", key);
     }
     drop(l);
     ctx.out.int(deleted as i64);
@@ -456,6 +463,7 @@ fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let deleted = ids.into_iter().filter(|id| s.delete(*id)).count();
     if deleted > 0 {
         l.touch(key);
+        ctx.notify(class::STREAM, "xdel", key);
     }
     drop(l);
     ctx.out.int(deleted as i64);
@@ -630,6 +638,7 @@ fn read_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
     let served = serve.iter().filter(|s| **s).count();
 
     if served > 0 {
+        let (notify, db) = (&ctx.engine.store.notify, ctx.client.db);
         let out = &mut *ctx.out;
         if out.resp3 {
             out.map(served);
@@ -651,8 +660,9 @@ fn read_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
             // Like Redis, the consumer is created (and its seen time refreshed) only when served.
             if let Some((g, c)) = group
                 && let Some(grp) = s.groups.get_mut(g)
+                && grp.consumer(c, now).1
             {
-                grp.consumer(c, now);
+                notify.emit(class::STREAM, "xgroup-createconsumer", key, db);
             }
             match (group, from[k]) {
                 (None, ReadFrom::After(id)) => {
@@ -860,6 +870,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             s.groups
                 .insert(Blob::from_slice(gname), Group::new(id, entries_read));
             drop(l);
+            ctx.notify(class::STREAM, "xgroup-create", key);
             ctx.out.ok();
         }
         "setid" => {
@@ -888,6 +899,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 g.entries_read = entries_read;
             }
             drop(l);
+            ctx.notify(class::STREAM, "xgroup-setid", key);
             ctx.out.ok();
         }
         "destroy" => {
@@ -900,6 +912,9 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 l.signal_ready(key);
             }
             drop(l);
+            if removed {
+                ctx.notify(class::STREAM, "xgroup-destroy", key);
+            }
             ctx.out.int(removed as i64);
         }
         "createconsumer" => {
@@ -911,6 +926,9 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 .get_mut(gname)
                 .is_some_and(|g| !g.consumers.contains_key(args[4]) && g.consumer(args[4], now).1);
             drop(l);
+            if created {
+                ctx.notify(class::STREAM, "xgroup-createconsumer", key);
+            }
             ctx.out.int(created as i64);
         }
         _ => {
@@ -918,15 +936,20 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Err(err::WRONGTYPE);
             };
             let mut pending = 0;
+            let mut deleted = false;
             if let Some(g) = s.groups.get_mut(gname)
                 && let Some(c) = g.consumers.remove(args[4])
             {
+                deleted = true;
                 pending = c.pel.len();
                 for id in c.pel {
                     g.pel.remove(&id);
                 }
             }
             drop(l);
+            if deleted {
+                ctx.notify(class::STREAM, "xgroup-delconsumer", key);
+            }
             ctx.out.int(pending as i64);
         }
     }
@@ -1124,6 +1147,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         g.last_id = last_id;
     }
     let mut claimed: Vec<StreamId> = Vec::new();
+    let mut created = false;
     for id in ids {
         let exists = s.get(id).is_some();
         let Some(g) = s.groups.get_mut(gname) else {
@@ -1144,7 +1168,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         {
             continue;
         }
-        g.consumer(cname, now);
+        created |= g.consumer(cname, now).1;
         let nack = g.assign(id, cname, now);
         nack.delivery_time = delivery;
         if retrycount >= 0 {
@@ -1163,6 +1187,9 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else {
             out.null();
         }
+    }
+    if created {
+        ctx.notify(class::STREAM, "xgroup-createconsumer", key);
     }
     Ok(())
 }
@@ -1210,6 +1237,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut attempts = count.saturating_mul(10);
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
+    let mut created = false;
     let mut cursor = Some(start);
     let mut next = StreamId::MIN;
     while let Some(from) = cursor {
@@ -1237,7 +1265,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if min_idle != 0 && idle < min_idle {
             continue;
         }
-        g.consumer(cname, now);
+        created |= g.consumer(cname, now).1;
         let nack = g.assign(id, cname, now);
         nack.delivery_time = now;
         if !justid {
@@ -1260,6 +1288,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     out.array(deleted.len());
     for id in deleted {
         reply_id(out, id);
+    }
+    if created {
+        ctx.notify(class::STREAM, "xgroup-createconsumer", key);
     }
     Ok(())
 }
@@ -1513,6 +1544,7 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         s.max_deleted = max_deleted;
     }
     drop(l);
+    ctx.notify(class::STREAM, "xsetid", args[1]);
     ctx.out.ok();
     Ok(())
 }

@@ -27,6 +27,8 @@ pub use events::KeyEvents;
 pub use stream::{Stream, StreamId};
 pub use types::{LexBound, Score, ScoreBound, Table, ZSet};
 
+use crate::notify::{Notifier, class};
+
 /// Bytes of a key or a small value, stored inline up to 16 bytes.
 pub type Blob = SmallVec<[u8; 16]>;
 
@@ -185,6 +187,8 @@ pub struct Db {
     events: Arc<KeyEvents>,
     /// Whether `maxmemory-policy` is an LFU one (key accesses then update the LFU counter).
     lfu: Arc<AtomicBool>,
+    /// Keyspace notifications (`expired`, `evicted` and `new` start here).
+    notify: Arc<Notifier>,
 }
 
 /// Redis's `lfu-log-factor` and `lfu-decay-time` defaults.
@@ -247,6 +251,7 @@ impl Db {
         index: usize,
         events: Arc<KeyEvents>,
         lfu: Arc<AtomicBool>,
+        notify: Arc<Notifier>,
     ) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
@@ -254,6 +259,7 @@ impl Db {
             index,
             events,
             lfu,
+            notify,
         }
     }
 
@@ -329,6 +335,7 @@ impl Db {
         drop(shard);
         if removed.is_some() {
             self.events.touched(self.index, key);
+            self.notify.emit(class::EVICTED, "evicted", key, self.index);
         }
         // The value is dropped here, outside the shard lock.
         removed.is_some()
@@ -512,6 +519,7 @@ impl Db {
                             let h = self.hash(k);
                             guard.dict.remove(h, k, |k| self.hash(k));
                             self.events.touched(self.index, k);
+                            self.notify.emit(class::EXPIRED, "expired", k, self.index);
                             expired += 1;
                         }
                     }
@@ -567,6 +575,7 @@ impl<'a> Locked<'a> {
             dict.remove(h, key, |k| db.hash(k));
             self.expired += 1;
             db.events.touched(db.index, key);
+            db.notify.emit(class::EXPIRED, "expired", key, db.index);
         }
         h
     }
@@ -656,8 +665,21 @@ impl<'a> Locked<'a> {
         let db = self.db;
         db.events.touched(db.index, key);
         let lru = self.now as u32;
-        self.dict(h)
-            .insert(h, key, value, expire, lru, |k| db.hash(k))
+        let old = self
+            .dict(h)
+            .insert(h, key, value, expire, lru, |k| db.hash(k));
+        if old.is_none() {
+            // Redis's dbAdd.
+            db.notify.emit(class::NEW, "new", key, db.index);
+        }
+        old
+    }
+
+    /// Publish the keyspace notification `event` of `class` about `key` of this database (one
+    /// relaxed load when the class is off).
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.db.notify.emit(class, event, key, self.db.index);
     }
 
     /// Set the eviction metadata of an existing key (RESTORE's IDLETIME / FREQ): its idle time in
@@ -766,6 +788,8 @@ pub struct Store {
     pub active_expire: std::sync::atomic::AtomicBool,
     /// Whether accesses update LFU counters (`maxmemory-policy` is `*-lfu`).
     pub lfu: Arc<AtomicBool>,
+    /// Keyspace notifications (`notify-keyspace-events`).
+    pub notify: Arc<Notifier>,
 }
 
 impl Store {
@@ -774,14 +798,24 @@ impl Store {
         let hasher = ahash::RandomState::new();
         let events = Arc::new(KeyEvents::default());
         let lfu = Arc::new(AtomicBool::new(false));
+        let notify = Arc::new(Notifier::default());
         Store {
             dbs: (0..databases.max(1))
-                .map(|i| Db::new(hasher.clone(), i, events.clone(), lfu.clone()))
+                .map(|i| {
+                    Db::new(
+                        hasher.clone(),
+                        i,
+                        events.clone(),
+                        lfu.clone(),
+                        notify.clone(),
+                    )
+                })
                 .collect(),
             gate: Gate::default(),
             events,
             active_expire: std::sync::atomic::AtomicBool::new(true),
             lfu,
+            notify,
         }
     }
 
