@@ -382,8 +382,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     }
     if !cmd.arity_ok(args.len()) {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, arity_error(cmd.name));
+        reject(ctx, cmd, arity_error(cmd.name));
         return;
     }
     if !ctx.client.authenticated
@@ -394,21 +393,28 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
             .auth_required
             .load(std::sync::atomic::Ordering::Relaxed)
     {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
         ctx.engine.emit(
             crate::EngineEventKind::NoAuth {
                 command: cmd.name.to_string(),
             },
             &ctx.client.handle.ctx,
         );
-        reply_error(ctx, err::NOAUTH);
+        reject(ctx, cmd, err::NOAUTH);
+        return;
+    }
+    // Redis's `no-multi` commands (SAVE, SHUTDOWN): refused inside MULTI, which then fails at EXEC.
+    if ctx.client.multi.is_some() && cmd.flags & flag::NO_MULTI != 0 {
+        ctx.client.multi_error = true;
+        reply_error(
+            ctx,
+            Error::from("ERR Command not allowed inside a transaction"),
+        );
         return;
     }
     // ACL, then maxmemory (Redis's processCommand order: after authentication, before the Pub/Sub
     // context check and MULTI queueing).
     if let Err(e) = acl::check_permissions(ctx, cmd, args, "toplevel") {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, e);
+        reject(ctx, cmd, e);
         return;
     }
     // With no limit this is one relaxed load.
@@ -421,8 +427,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         && !crate::evict::perform_evictions(ctx.engine, ctx.client.gate_slot)
         && denied_on_oom(ctx, cmd)
     {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, Error::msg(crate::evict::OOM));
+        reject(ctx, cmd, Error::msg(crate::evict::OOM));
         return;
     }
     if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && cmd.flags & flag::SUBSCRIBED_OK == 0 {
@@ -621,6 +626,19 @@ pub fn timeout_arg(a: &[u8]) -> Result<Option<std::time::Duration>, Error> {
         return Err(Error::from("ERR timeout is negative"));
     }
     Ok((v > 0.0).then(|| std::time::Duration::from_secs_f64(v)))
+}
+
+/// Redis's `rejectCommand`: a command refused before it runs fails the transaction being queued;
+/// EXEC itself refused (OOM, ACL, arity, NOAUTH; in MULTI or not) discards the transaction and the
+/// WATCHes and says why.
+fn reject(ctx: &mut Ctx, cmd: &Command, e: Error) {
+    if cmd.flags & flag::RUNS_QUEUE != 0 {
+        transactions::discard_transaction(ctx.engine, ctx.client);
+        reply_error(ctx, transactions::exec_abort(&e.0));
+        return;
+    }
+    ctx.client.multi_error |= ctx.client.multi.is_some();
+    reply_error(ctx, e);
 }
 
 fn reply_error(ctx: &mut Ctx, e: Error) {

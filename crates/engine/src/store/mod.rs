@@ -341,6 +341,11 @@ impl Db {
         removed.is_some()
     }
 
+    /// Whether `key` exists and has not expired (without counting an access).
+    pub fn has_live(&self, key: &[u8], now: u64) -> bool {
+        self.lock(key, now).peek(key).is_some()
+    }
+
     /// This database's number.
     pub fn index(&self) -> usize {
         self.index
@@ -415,12 +420,16 @@ impl Db {
 
     /// Remove every key.
     pub fn flush(&self) {
+        // Only WATCHed keys that exist are affected (a WATCH of a missing key survives a flush).
+        let now = now_ms();
+        let mut affected = self.events.watched_in(self.index);
+        affected.retain(|k| self.has_live(k, now));
         for s in self.shards.iter() {
             // Swap the table out so the (possibly long) drop happens outside the lock.
             let old = std::mem::take(&mut s.lock().dict);
             drop(old);
         }
-        self.events.all_touched(Some(self.index));
+        self.events.all_touched(self.index, &affected);
     }
 
     /// One SCAN step: visits buckets from `cursor` until at least `count` keys were collected or the
@@ -835,11 +844,18 @@ impl Store {
             return;
         }
         let (da, db) = (self.db(a), self.db(b));
+        // A WATCHed key is affected if it exists on either side (Redis's touchAllWatchedKeysInDb).
+        let now = now_ms();
+        let either = |k: &Blob| da.has_live(k, now) || db.has_live(k, now);
+        let mut affected_a = self.events.watched_in(a);
+        affected_a.retain(either);
+        let mut affected_b = self.events.watched_in(b);
+        affected_b.retain(either);
         for (sa, sb) in da.shards.iter().zip(db.shards.iter()) {
             std::mem::swap(&mut *sa.lock(), &mut *sb.lock());
         }
-        self.events.all_touched(Some(a));
-        self.events.all_touched(Some(b));
+        self.events.all_touched(a, &affected_a);
+        self.events.all_touched(b, &affected_b);
     }
 
     /// Remove every key of every database.
