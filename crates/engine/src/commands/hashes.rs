@@ -272,7 +272,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let picks: Vec<Blob> = if unique {
         h.random_distinct(count.min(h.len() as u64) as usize)
     } else {
-        (0..count).filter_map(|_| h.random_key()).collect()
+        h.random_repeated(count as usize)
     };
     let pairs_nested = with_values && ctx.out.resp3;
     ctx.out.array(if with_values && !ctx.out.resp3 {

@@ -188,7 +188,7 @@ fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let picks: Vec<Blob> = if unique {
         s.random_distinct(count.min(s.len() as u64) as usize)
     } else {
-        (0..count).filter_map(|_| s.random_key()).collect()
+        s.random_repeated(count as usize)
     };
     ctx.out.array(picks.len());
     for p in &picks {
@@ -347,7 +347,8 @@ fn sintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut limit = 0u64;
     while i < args.len() {
         if is(args[i], "LIMIT") && i + 1 < args.len() {
-            let v = int_arg(args[i + 1])?;
+            // Redis's getPositiveLongFromObjectOrReply: one message for negative and non-numbers.
+            let v = int_arg(args[i + 1]).unwrap_or(-1);
             if v < 0 {
                 return Err(Error::from("ERR LIMIT can't be negative"));
             }

@@ -978,7 +978,8 @@ fn zintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut limit = 0u64;
     while i < args.len() {
         if is(args[i], "LIMIT") && i + 1 < args.len() {
-            let v = int_arg(args[i + 1])?;
+            // Redis's getPositiveLongFromObjectOrReply: one message for negative and non-numbers.
+            let v = int_arg(args[i + 1]).unwrap_or(-1);
             if v < 0 {
                 return Err(Error::from("ERR LIMIT can't be negative"));
             }
@@ -1109,7 +1110,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let picks: Vec<Blob> = if unique {
         t.random_distinct(count.min(t.len() as u64) as usize)
     } else {
-        (0..count).filter_map(|_| t.random_key()).collect()
+        t.random_repeated(count as usize)
     };
     let items: Vec<(Blob, f64)> = picks
         .into_iter()

@@ -273,6 +273,20 @@ impl<V> Dict<V> {
         }
     }
 
+    /// The nodes chained in bucket `idx` (modulo the table size).
+    pub fn chain(&self, idx: usize) -> impl Iterator<Item = &Node<V>> {
+        let mut cur = if self.table.is_empty() {
+            None
+        } else {
+            self.table[idx % self.table.len()].as_deref()
+        };
+        std::iter::from_fn(move || {
+            let n = cur?;
+            cur = n.next.as_deref();
+            Some(n)
+        })
+    }
+
     /// Iterate over every node.
     pub fn iter(&self) -> impl Iterator<Item = &Node<V>> {
         self.table.iter().flat_map(|b| {
