@@ -185,7 +185,7 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<bool, Error> {
     let (src, dst) = (args[1], args[2]);
     let mut l = ctx.lock_keys(&[src, dst]);
-    let Some(expire) = l.expire_of(src) else {
+    let Some((expire, floor)) = l.node(src).map(|n| (n.expire, n.floor)) else {
         return Err(err::NO_SUCH_KEY);
     };
     if src == dst {
@@ -199,7 +199,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<bool, Error
     };
     // Redis deletes the destination, then adds the key anew (a `new` event even over a key).
     l.remove(dst);
-    l.set(dst, value, expire);
+    l.set_with_floor(dst, value, expire, floor);
     ctx.notify(class::GENERIC, "rename_from", src);
     ctx.notify(class::GENERIC, "rename_to", dst);
     Ok(true)
@@ -320,7 +320,7 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     match sub.as_str() {
         "encoding" => {
-            let e = n.value.encoding();
+            let e = n.value.encoding_from(n.floor);
             ctx.out.bulk(e.as_bytes());
         }
         "refcount" => ctx.out.int(1),
@@ -376,13 +376,14 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let done = if src_db == dst_db {
         let mut l = ctx.lock_keys(&[src, dst]);
-        match l.node(src).map(|n| (n.value.clone(), n.expire)) {
+        match l.node(src).map(|n| (n.value.clone(), n.expire, n.floor)) {
             None => false,
             Some(_) if !replace && l.exists(dst) => false,
-            Some((v, exp)) => {
-                // Redis deletes a replaced destination, then adds the copy (a `new` event).
+            Some((v, exp, floor)) => {
+                // Redis deletes a replaced destination, then adds the copy (a `new` event), which
+                // keeps the source's encoding.
                 l.remove(dst);
-                l.set(dst, v, exp);
+                l.set_with_floor(dst, v, exp, floor);
                 true
             }
         }
@@ -398,12 +399,12 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             (store.db(src_db).lock(src, now), d)
         };
         let (mut ls, mut ld) = (first, second);
-        match ls.node(src).map(|n| (n.value.clone(), n.expire)) {
+        match ls.node(src).map(|n| (n.value.clone(), n.expire, n.floor)) {
             None => false,
             Some(_) if !replace && ld.exists(dst) => false,
-            Some((v, exp)) => {
+            Some((v, exp, floor)) => {
                 ld.remove(dst);
-                ld.set(dst, v, exp);
+                ld.set_with_floor(dst, v, exp, floor);
                 true
             }
         }

@@ -483,26 +483,10 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         .take()
         .unwrap_or_else(crate::diagnostics::stopwatch::start);
     let result = if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
-        if ctx
-            .engine
-            .store
-            .notify
-            .wants(crate::notify::class::KEY_MISS)
-        {
-            key_misses(ctx, cmd, args);
-        }
-        (cmd.handler)(ctx, args)
+        call_handler(ctx, cmd, args)
     } else {
         let _gate = ctx.engine.store.gate.shared(ctx.client.gate_slot);
-        if ctx
-            .engine
-            .store
-            .notify
-            .wants(crate::notify::class::KEY_MISS)
-        {
-            key_misses(ctx, cmd, args);
-        }
-        (cmd.handler)(ctx, args)
+        call_handler(ctx, cmd, args)
     };
     if ctx.engine.tracking.active() {
         track(ctx, cmd, args);
@@ -525,6 +509,40 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         && let Some(req) = ctx.client.block.take()
     {
         write_timeout_reply(ctx.out, req.on_timeout);
+    }
+}
+
+/// The handler, with what Redis does around it: `keymiss` notifications before (only while that
+/// class is on), encodings kept after a write to collections.
+#[inline]
+fn call_handler(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) -> CmdResult {
+    if ctx
+        .engine
+        .store
+        .notify
+        .wants(crate::notify::class::KEY_MISS)
+    {
+        key_misses(ctx, cmd, args);
+    }
+    let r = (cmd.handler)(ctx, args);
+    if cmd.flags & flag::WRITE != 0 && cmd.categories & COLLECTIONS != 0 {
+        keep_encodings(ctx, cmd, args);
+    }
+    r
+}
+
+/// ACL categories of the commands that write collections (`@list @hash @set @sortedset @geo`).
+const COLLECTIONS: u32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 10);
+
+/// After a write to collections: the keys written keep the big encoding they reached (Redis never
+/// converts back; see [`crate::store::Value::encoding_from`]).
+fn keep_encodings(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
+    use crate::spec::key_flag;
+    for k in cmd.keys(args) {
+        if key_flag::writes(k.flags) || k.flags == 0 {
+            let key = args[k.pos];
+            ctx.lock(key).raise_floor(key, crate::store::floor::NONE);
+        }
     }
 }
 

@@ -154,8 +154,14 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for p in &picks {
         s.remove(p);
     }
+    let remaining = s.len();
     if !picks.is_empty() {
         ctx.notify(class::SET, "spop", args[1]);
+    }
+    // Redis's SPOP "case 3" (the count approaches the size): the members that stay are copied into
+    // a new set, whose encoding starts compact again.
+    if count.is_some() && remaining > 0 && remaining * 5 <= picks.len() {
+        l.reset_floor(args[1]);
     }
     remove_if_empty(&mut l, args[1]);
     write_done(ctx, &l);

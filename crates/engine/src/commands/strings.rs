@@ -396,7 +396,10 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Err(err::TOO_BIG);
             }
             s.extend_from_slice(args[2]);
-            s.len()
+            let n = s.len();
+            // Changed in place: a raw string from now on, as in Redis.
+            l.raise_floor(args[1], crate::store::floor::BIG);
+            n
         }
         Some(_) => return Err(err::WRONGTYPE),
     };
@@ -462,6 +465,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             s.extend_from_slice(value);
             let n = s.len();
             l.set(args[1], Value::Str(s), 0);
+            l.raise_floor(args[1], crate::store::floor::BIG);
             ctx.notify(class::STRING, "setrange", args[1]);
             ctx.out.int(n as i64);
         }
@@ -482,6 +486,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             s[offset..offset + value.len()].copy_from_slice(value);
             let n = s.len();
+            l.raise_floor(args[1], crate::store::floor::BIG);
             ctx.notify(class::STRING, "setrange", args[1]);
             ctx.out.int(n as i64);
         }

@@ -114,8 +114,33 @@ impl Value {
         }
     }
 
-    /// The encoding OBJECT ENCODING reports (Redis 7.2's, from the default thresholds; unlike Redis,
-    /// a collection that shrinks back under them reports the compact encoding again).
+    /// The encoding OBJECT ENCODING reports for a value whose node has encoding floor `floor`: the
+    /// computed [`encoding`](Self::encoding), unless the value was bigger once (Redis converts a
+    /// listpack or intset to the big encoding and never back; an intset that took a non-integer
+    /// stays a listpack).
+    pub fn encoding_from(&self, floor: u8) -> &'static str {
+        let now = self.encoding();
+        match (floor, self) {
+            (floor::BIG, Value::List(_)) => "quicklist",
+            (floor::BIG, Value::Hash(_) | Value::Set(_)) => "hashtable",
+            (floor::BIG, Value::ZSet(_)) => "skiplist",
+            (floor::BIG, Value::Str(_)) => "raw",
+            (floor::NOT_INTSET, Value::Set(_)) if now == "intset" => "listpack",
+            _ => now,
+        }
+    }
+
+    /// The floor a value's current encoding sets (see [`encoding_from`](Self::encoding_from)).
+    pub fn floor_of(&self) -> u8 {
+        match self.encoding() {
+            "quicklist" | "hashtable" | "skiplist" => floor::BIG,
+            "listpack" if matches!(self, Value::Set(_)) => floor::NOT_INTSET,
+            _ => floor::NONE,
+        }
+    }
+
+    /// The encoding OBJECT ENCODING reports (Redis 7.2's, from the default thresholds) computed from
+    /// the value alone; [`encoding_from`](Self::encoding_from) adds what the value went through.
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
@@ -169,6 +194,16 @@ impl Value {
             Value::Stream(_) => "stream",
         }
     }
+}
+
+/// Encoding floors ([`Node::floor`]).
+pub mod floor {
+    /// The encoding follows the value.
+    pub const NONE: u8 = 0;
+    /// A set that held a non-integer: a listpack at least.
+    pub const NOT_INTSET: u8 = 1;
+    /// The big encoding (quicklist, hashtable, skiplist; `raw` for a string changed in place).
+    pub const BIG: u8 = 2;
 }
 
 /// One shard of a database.
@@ -706,6 +741,35 @@ impl<'a> Locked<'a> {
             n.lfu = f;
         }
         true
+    }
+
+    /// Raise the encoding floor of `key` to what its value's encoding is now (after a write: a
+    /// collection that grew past the compact thresholds keeps the big encoding), or to `at_least`.
+    /// Cheap once the floor is at the top.
+    pub fn raise_floor(&mut self, key: &[u8], at_least: u8) {
+        let h = self.db.hash(key);
+        if let Some(n) = self.dict(h).get_mut(h, key)
+            && n.floor < floor::BIG
+        {
+            n.floor = n.floor.max(at_least).max(n.value.floor_of());
+        }
+    }
+
+    /// Forget what encoding `key`'s value had (Redis rebuilt it: SPOP taking most of a set).
+    pub fn reset_floor(&mut self, key: &[u8]) {
+        let h = self.db.hash(key);
+        if let Some(n) = self.dict(h).get_mut(h, key) {
+            n.floor = floor::NONE;
+        }
+    }
+
+    /// Set `key` to `value` with encoding floor `floor` (COPY and RENAME keep the encoding).
+    pub fn set_with_floor(&mut self, key: &[u8], value: Value, expire: u64, floor: u8) {
+        self.set(key, value, expire);
+        let h = self.db.hash(key);
+        if let Some(n) = self.dict(h).get_mut(h, key) {
+            n.floor = floor;
+        }
     }
 
     /// Set `key` to `value`, keeping its current expiry if it exists.
