@@ -174,3 +174,50 @@ async fn copy_keeps_every_encoding_and_its_data() {
         assert_eq!(encoding(&mut c, key).await, s(enc), "db 1 copy of {key}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_no_touch_leaves_lfu_alone_and_no_evict_shows() {
+    let (_server, addr) = common::start("127.0.87.3", &[("maxmemory-policy", "allkeys-lfu")]);
+    let mut c = Conn::open(addr).await;
+    let freq = |v: V| match v {
+        V::Int(n) => n,
+        other => panic!("OBJECT FREQ: {other:?}"),
+    };
+    c.call(&["SET", "k", "v"]).await;
+    let start = freq(c.call(&["OBJECT", "FREQ", "k"]).await);
+    assert_eq!(c.call(&["CLIENT", "NO-TOUCH", "ON"]).await, s("OK"));
+    for _ in 0..20 {
+        c.call(&["GET", "k"]).await;
+    }
+    c.call(&["EVAL", "return redis.call('get', KEYS[1])", "1", "k"])
+        .await;
+    assert_eq!(freq(c.call(&["OBJECT", "FREQ", "k"]).await), start);
+    // TOUCH still touches (a fresh counter always counts its first access).
+    c.call(&["TOUCH", "k"]).await;
+    assert_eq!(freq(c.call(&["OBJECT", "FREQ", "k"]).await), start + 1);
+    let info = common::conn::text(&c.call(&["CLIENT", "INFO"]).await);
+    assert!(info.contains(" flags=T "), "{info}");
+    assert_eq!(c.call(&["CLIENT", "NO-EVICT", "ON"]).await, s("OK"));
+    let info = common::conn::text(&c.call(&["CLIENT", "INFO"]).await);
+    assert!(info.contains(" flags=eT "), "{info}");
+    assert_eq!(
+        c.call(&["CLIENT", "NO-TOUCH", "maybe"]).await,
+        common::conn::err("ERR syntax error")
+    );
+    // Another client touches as usual.
+    let mut other = Conn::open(addr).await;
+    other.call(&["SET", "j", "v"]).await;
+    let before = freq(other.call(&["OBJECT", "FREQ", "j"]).await);
+    other.call(&["GET", "j"]).await;
+    assert_eq!(freq(other.call(&["OBJECT", "FREQ", "j"]).await), before + 1);
+    // RESET clears NO-TOUCH; NO-EVICT stays, as in redis-server 7.0.15.
+    c.call(&["RESET"]).await;
+    let info = common::conn::text(&c.call(&["CLIENT", "INFO"]).await);
+    assert!(info.contains(" flags=e "), "{info}");
+    c.call(&["MULTI"]).await;
+    c.call(&["CLIENT", "INFO"]).await;
+    let V::Arr(replies) = c.call(&["EXEC"]).await else {
+        panic!("EXEC");
+    };
+    assert!(common::conn::text(&replies[0]).contains(" flags=xe "));
+}

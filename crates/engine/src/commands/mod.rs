@@ -223,12 +223,19 @@ impl<'a> Ctx<'a> {
 
     /// Lock the shard of one key.
     pub fn lock(&self, key: &[u8]) -> Locked<'a> {
-        self.db().lock(key, self.now)
+        self.db().lock(key, self.now).touching(self.touches())
     }
 
     /// Lock the shards of several keys.
     pub fn lock_keys<K: AsRef<[u8]>>(&self, keys: &[K]) -> Locked<'a> {
-        self.db().lock_keys(keys, self.now)
+        self.db().lock_keys(keys, self.now).touching(self.touches())
+    }
+
+    /// Whether this command's reads update the keys' LRU/LFU: not under CLIENT NO-TOUCH, except
+    /// for TOUCH itself (Redis 7.2).
+    #[inline]
+    fn touches(&self) -> bool {
+        !self.client.no_touch || self.client.last_cmd == Some("touch")
     }
 
     /// Hold the keyspace exclusively, unless EXEC already does.

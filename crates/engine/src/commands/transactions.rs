@@ -76,6 +76,8 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     ctx.out.array(queue.len());
+    // CLIENT LIST shows the client in MULTI (flag `x`) while EXEC runs its queue, as Redis does.
+    ctx.client.handle.info.lock().in_multi = true;
     let was = std::mem::replace(&mut ctx.in_exec, true);
     for queued in &queue {
         let args: Vec<&[u8]> = queued.iter().map(|a| a.as_slice()).collect();
@@ -94,6 +96,7 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.in_exec = was;
+    ctx.client.handle.info.lock().in_multi = false;
     Ok(())
 }
 

@@ -405,6 +405,7 @@ impl Db {
             guards,
             now,
             expired: 0,
+            touch: true,
         }
     }
 
@@ -425,6 +426,7 @@ impl Db {
             guards,
             now,
             expired: 0,
+            touch: true,
         }
     }
 
@@ -435,6 +437,7 @@ impl Db {
             guards: (0..SHARDS).map(|s| (s, self.shards[s].lock())).collect(),
             now,
             expired: 0,
+            touch: true,
         }
     }
 
@@ -583,6 +586,8 @@ pub struct Locked<'a> {
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
     now: u64,
     expired: u32,
+    /// Whether accesses update the keys' LRU clock and LFU counter (CLIENT NO-TOUCH turns it off).
+    touch: bool,
 }
 
 impl<'a> Locked<'a> {
@@ -624,10 +629,19 @@ impl<'a> Locked<'a> {
         h
     }
 
+    /// These shards with accesses that update the LRU/LFU of keys (`touch`) or leave them alone.
+    pub fn touching(mut self, touch: bool) -> Self {
+        self.touch = touch;
+        self
+    }
+
     /// The live node of `key`, its access clock (and LFU counter) updated like Redis's `lookupKey`.
     fn access(&mut self, key: &[u8]) -> Option<&mut Node<Value>> {
         let h = self.expire_if_needed(key);
         let (now, lfu) = (self.now, self.db.lfu.load(Ordering::Relaxed));
+        if !self.touch {
+            return self.dict(h).get_mut(h, key);
+        }
         let n = self.dict(h).get_mut(h, key)?;
         if lfu {
             n.lfu = lfu_access(n.lfu, n.lru, now);
