@@ -545,8 +545,9 @@ const COLLECTIONS: u32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 10);
 /// converts back; see [`crate::store::Value::encoding_from`]).
 fn keep_encodings(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     use crate::spec::key_flag;
+    // Only keys that may grow (insert or update) can reach a bigger encoding.
     for k in cmd.keys(args) {
-        if key_flag::writes(k.flags) || k.flags == 0 {
+        if k.flags & (key_flag::INSERT | key_flag::UPDATE) != 0 || k.flags == 0 {
             let key = args[k.pos];
             ctx.lock(key).raise_floor(key, crate::store::floor::NONE);
         }
