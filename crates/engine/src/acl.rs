@@ -279,6 +279,10 @@ pub struct User {
     pub channels: Vec<Vec<u8>>,
     /// Allowed everything (`+@all ~* &*`): commands skip the permission checks.
     pub unrestricted: bool,
+    /// Redis 7.0's selectors (`(+get ~k*)`): more sets of command, key and channel permissions; a
+    /// command any of them allows (whole: command, keys and channels) runs. Each is a `User` whose
+    /// permission fields alone are used.
+    pub selectors: Vec<User>,
 }
 
 /// Why a SETUSER rule was refused (Redis's texts).
@@ -347,6 +351,15 @@ pub enum Denied {
 }
 
 impl Denied {
+    /// Redis's `ACL_DENIED_*` order: the refusal reported when no selector allows a command.
+    fn rank(&self) -> u8 {
+        match self {
+            Denied::Command(_) => 1,
+            Denied::Key(_) => 2,
+            Denied::Channel(_) => 4,
+        }
+    }
+
     /// The NOPERM error text.
     pub fn error(&self) -> String {
         match self {
@@ -408,6 +421,7 @@ impl User {
             all_channels: false,
             channels: Vec::new(),
             unrestricted: false,
+            selectors: Vec::new(),
         };
         u.refresh();
         u
@@ -427,6 +441,9 @@ impl User {
     }
 
     fn refresh(&mut self) {
+        for s in &mut self.selectors {
+            s.refresh();
+        }
         self.unrestricted = self.all_keys
             && self.all_channels
             && self.commands.sub_denied.is_empty()
@@ -490,9 +507,58 @@ impl User {
                 *self = User::new(&self.name);
                 self.sanitize = Some(true);
             }
+            "clearselectors" => self.selectors.clear(),
+            _ if text.len() >= 2 && text.starts_with('(') && text.ends_with(')') => {
+                let mut selector = User::new("");
+                for op in text[1..text.len() - 1].split_whitespace() {
+                    selector.apply_selector_rule(op)?;
+                }
+                selector.refresh();
+                self.selectors.push(selector);
+            }
             _ => return self.apply_pattern_or_command(text, &lower),
         }
         Ok(())
+    }
+
+    /// One rule inside a selector: only permissions (commands, keys, channels), as in Redis.
+    fn apply_selector_rule(&mut self, op: &str) -> Result<(), SetUserError> {
+        let lower = op.to_ascii_lowercase();
+        let permission = matches!(
+            lower.as_str(),
+            "allkeys"
+                | "resetkeys"
+                | "allchannels"
+                | "resetchannels"
+                | "allcommands"
+                | "nocommands"
+        ) || op.starts_with(['~', '%', '&', '+', '-']);
+        if !permission {
+            return Err(SetUserError::Syntax);
+        }
+        self.apply_rule(op.as_bytes())
+    }
+
+    /// The selector as ACL LIST shows it inside `(...)`: keys, channels, commands.
+    pub fn describe_selector(&self) -> String {
+        let mut parts = Vec::new();
+        if self.all_keys {
+            parts.push("~*".to_string());
+        } else {
+            parts.extend(self.keys.iter().map(KeyPattern::describe));
+        }
+        if self.all_channels {
+            parts.push("&*".into());
+        } else {
+            parts.push("resetchannels".into());
+            parts.extend(
+                self.channels
+                    .iter()
+                    .map(|c| format!("&{}", String::from_utf8_lossy(c))),
+            );
+        }
+        parts.push(self.describe_commands());
+        parts.join(" ")
     }
 
     fn apply_pattern_or_command(&mut self, text: &str, lower: &str) -> Result<(), SetUserError> {
@@ -731,14 +797,35 @@ impl User {
             );
         }
         parts.push(self.describe_commands());
+        for s in &self.selectors {
+            parts.push(format!("({})", s.describe_selector()));
+        }
         parts.join(" ")
     }
 
-    /// Check whether this user may run `cmd` (a command, or the subcommand a container call
+    /// Check whether this user may run `cmd` with `args`: its own permissions (the root selector)
+    /// or any of its selectors. When none allows it, the most relevant refusal is reported, as
+    /// Redis ranks them: a channel, then a key, then the command.
+    pub fn check(&self, cmd: &Spec, args: &[&[u8]]) -> Result<(), Denied> {
+        let root = self.check_selector(cmd, args);
+        let Err(mut worst) = root else {
+            return Ok(());
+        };
+        for s in &self.selectors {
+            match s.check_selector(cmd, args) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.rank() > worst.rank() => worst = e,
+                Err(_) => {}
+            }
+        }
+        Err(worst)
+    }
+
+    /// Check whether this selector may run `cmd` (a command, or the subcommand a container call
     /// resolved to) with `args` (NO_AUTH commands always may): the command (Redis's bit per
     /// command and subcommand, or first-argument rules), then its keys by their key-spec flags
     /// (reading needs a `%R` pattern, writing a `%W` one), then its channels.
-    pub fn check(&self, cmd: &Spec, args: &[&[u8]]) -> Result<(), Denied> {
+    fn check_selector(&self, cmd: &Spec, args: &[&[u8]]) -> Result<(), Denied> {
         if self.unrestricted || cmd.flags & flag::NO_AUTH != 0 {
             return Ok(());
         }
@@ -781,6 +868,35 @@ impl User {
         }
         Ok(())
     }
+}
+
+/// Redis's `ACLMergeSelectorArguments`: a selector may span several arguments (`(+get` `~k*)`);
+/// they are joined with spaces. An opening `(` never closed is an error (Redis's text, without
+/// `ERR`).
+pub fn merge_selectors(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut open: Option<Vec<u8>> = None;
+    for a in args {
+        match open.as_mut() {
+            Some(sel) => {
+                sel.push(b' ');
+                sel.extend_from_slice(a);
+                if a.ends_with(b")") {
+                    out.extend(open.take());
+                }
+            }
+            None if a.starts_with(b"(") && !a.ends_with(b")") => open = Some(a.to_vec()),
+            None => out.push(a.to_vec()),
+        }
+    }
+    if let Some(sel) = open {
+        let first = sel.split(|b| *b == b' ').next().unwrap_or_default();
+        return Err(format!(
+            "Unmatched parenthesis in acl selector starting at '{}'.",
+            String::from_utf8_lossy(first)
+        ));
+    }
+    Ok(out)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -881,6 +997,8 @@ impl Acl {
             return Err("Usernames can't contain spaces or null characters".into());
         }
         let parts: Vec<&[u8]> = rules.split_whitespace().map(str::as_bytes).collect();
+        let merged = merge_selectors(&parts)?;
+        let parts: Vec<&[u8]> = merged.iter().map(|r| r.as_slice()).collect();
         self.set_user(name, &parts).map_err(|(rule, e)| {
             format!(
                 "Error in ACL SETUSER modifier '{}': {}",

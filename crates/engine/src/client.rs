@@ -57,6 +57,10 @@ pub struct ClientInfo {
     pub user: String,
     /// Whether the client is inside MULTI.
     pub in_multi: bool,
+    /// CLIENT NO-EVICT ON (flag `e`; redlink never evicts clients: `maxmemory-clients` does not exist).
+    pub no_evict: bool,
+    /// CLIENT NO-TOUCH ON (flag `T`).
+    pub no_touch: bool,
 }
 
 impl ClientHandle {
@@ -74,7 +78,20 @@ impl ClientHandle {
             .as_millis()
             .saturating_sub(self.last_interaction.load(Ordering::Relaxed) as u128)
             / 1000;
-        let flags = if info.in_multi { "x" } else { "N" };
+        // Redis's order of the flag letters; `N` when there is none.
+        let mut flags = String::new();
+        for (on, letter) in [
+            (info.in_multi, 'x'),
+            (info.no_evict, 'e'),
+            (info.no_touch, 'T'),
+        ] {
+            if on {
+                flags.push(letter);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let cmd = if info.last_cmd.is_empty() {
             "NULL"
         } else {
@@ -249,6 +266,8 @@ pub struct Client {
     pub watch_dirty: Arc<AtomicBool>,
     /// Set by a blocking command that found nothing to serve: the connection waits and retries.
     pub block: Option<BlockRequest>,
+    /// CLIENT NO-TOUCH ON: the keys this client reads keep their LRU/LFU (TOUCH still touches).
+    pub no_touch: bool,
 }
 
 /// What a blocked command waits for.
@@ -321,6 +340,7 @@ impl Client {
             clock: None,
             last_cmd: None,
             published_cmd: "",
+            no_touch: false,
         }
     }
 

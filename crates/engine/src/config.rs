@@ -41,6 +41,8 @@ pub enum Kind {
     SavePoints,
     /// A file name without a directory (`dbfilename`).
     FileName,
+    /// `notify-keyspace-events`: class letters, kept in Redis's canonical order.
+    KeyspaceEvents,
 }
 
 /// One option.
@@ -141,7 +143,7 @@ pub static PARAMS: &[Param] = &[
         true,
     ),
     p("busy-reply-threshold", Kind::Int(0, i64::MAX), "5000", true),
-    p("notify-keyspace-events", Kind::Text, "", true),
+    p("notify-keyspace-events", Kind::KeyspaceEvents, "", true),
     p(
         "slowlog-log-slower-than",
         Kind::Int(-1, i64::MAX),
@@ -512,6 +514,8 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// `save` directives read so far (the first replaces the default, later ones add).
     save_lines: usize,
+    /// `notify-keyspace-events` as flags ([`crate::notify::class`]): its text form can hide `n`.
+    pub keyspace_events: u32,
 }
 
 impl Default for Config {
@@ -528,6 +532,7 @@ impl Default for Config {
             disabled_commands: Vec::new(),
             file: None,
             save_lines: 0,
+            keyspace_events: 0,
         }
     }
 }
@@ -650,6 +655,7 @@ fn validate(p: &Param, value: &str) -> Result<String, String> {
                 Ok(value.to_string())
             }
         }
+        Kind::KeyspaceEvents => crate::notify::parse(value).map(crate::notify::to_text),
     }
 }
 
@@ -696,6 +702,19 @@ impl Config {
         }
         if p.name == "bind" {
             self.bind_explicit = true;
+        }
+        if matches!(p.kind, Kind::KeyspaceEvents) {
+            self.keyspace_events = crate::notify::parse(value).unwrap_or(0);
+        }
+        // `lua-time-limit` is the old name of `busy-reply-threshold`: both report the same value.
+        match p.name {
+            "lua-time-limit" => {
+                self.values.insert("busy-reply-threshold", v.clone());
+            }
+            "busy-reply-threshold" => {
+                self.values.insert("lua-time-limit", v.clone());
+            }
+            _ => {}
         }
         self.values.insert(p.name, v);
         Ok(())

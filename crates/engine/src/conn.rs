@@ -386,9 +386,19 @@ pub fn process(
                         break;
                     }
                     BusyCheck::Busy => {
-                        client.multi_error |= client.multi.is_some();
                         client.pending_stats.errors += 1;
-                        out.error(engine.scripting.busy_text());
+                        let exec = args.first().is_some_and(|a| crate::commands::is(a, "exec"));
+                        if exec {
+                            // Redis's rejectCommand: a refused EXEC discards the transaction.
+                            crate::commands::transactions::discard_transaction(engine, client);
+                            let e = crate::commands::transactions::exec_abort(
+                                engine.scripting.busy_text(),
+                            );
+                            out.error(&e.0);
+                        } else {
+                            client.multi_error |= client.multi.is_some();
+                            out.error(engine.scripting.busy_text());
+                        }
                         off += consumed;
                         continue;
                     }

@@ -28,6 +28,7 @@ pub mod glob;
 pub mod host;
 pub mod info;
 pub mod persist;
+pub mod notify;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
@@ -197,7 +198,7 @@ pub struct Shared {
     /// Connected clients.
     pub clients: client::Registry,
     /// Pub/Sub subscriptions.
-    pub pubsub: pubsub::Registry,
+    pub pubsub: Arc<pubsub::Registry>,
     /// INFO counters.
     pub stats: Stats,
     /// When the engine started.
@@ -261,7 +262,7 @@ impl Engine {
             hot: HotConfig::default(),
             clients: client::Registry::default(),
             scripting: scripting::Scripting::default(),
-            pubsub: pubsub::Registry::default(),
+            pubsub: Arc::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id,
@@ -285,6 +286,7 @@ impl Engine {
         if !disabled.is_empty() {
             engine.disabled.set(&disabled);
         }
+        engine.store.notify.attach(engine.pubsub.clone());
         engine.refresh_hot_config();
         engine
     }
@@ -365,6 +367,7 @@ impl Engine {
             },
             Ordering::Relaxed,
         );
+        self.store.notify.set_flags(c.keyspace_events);
     }
 
     /// Recompute what depends on the users (after ACL SETUSER / DELUSER / requirepass).

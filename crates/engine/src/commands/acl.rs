@@ -28,16 +28,16 @@ fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     "ERR Usernames can't contain spaces or null characters",
                 ));
             }
-            engine
-                .acl
-                .set_user(&name, &args[3..])
-                .map_err(|(rule, e)| {
-                    Error::msg(format!(
-                        "ERR Error in ACL SETUSER modifier '{}': {}",
-                        String::from_utf8_lossy(rule),
-                        e.text()
-                    ))
-                })?;
+            let merged = crate::acl::merge_selectors(&args[3..])
+                .map_err(|e| Error::msg(format!("ERR {e}")))?;
+            let rules: Vec<&[u8]> = merged.iter().map(|r| r.as_slice()).collect();
+            engine.acl.set_user(&name, &rules).map_err(|(rule, e)| {
+                Error::msg(format!(
+                    "ERR Error in ACL SETUSER modifier '{}': {}",
+                    String::from_utf8_lossy(rule),
+                    e.text()
+                ))
+            })?;
             engine.acl_changed();
             ctx.out.ok();
         }
@@ -67,7 +67,16 @@ fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             out.bulk(b"channels");
             out.bulk(u.describe_channels().as_bytes());
             out.bulk(b"selectors");
-            out.array(0);
+            out.array(u.selectors.len());
+            for s in &u.selectors {
+                out.map(3);
+                out.bulk(b"commands");
+                out.bulk(s.describe_commands().as_bytes());
+                out.bulk(b"keys");
+                out.bulk(s.describe_keys().as_bytes());
+                out.bulk(b"channels");
+                out.bulk(s.describe_channels().as_bytes());
+            }
         }
         "deluser" => {
             let mut deleted = 0;

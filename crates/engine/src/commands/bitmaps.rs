@@ -1,6 +1,7 @@
 //! Bitmap commands on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD, BITFIELD_RO.
 
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
+use crate::notify::class;
 use crate::store::{Blob, Locked, Value};
 
 /// Bitmap commands.
@@ -84,6 +85,7 @@ fn setbit(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let mut l = ctx.lock(args[1]);
     let byte = (off >> 3) as usize;
+    let before = get_bytes(&mut l, args[1])?.map(|s| s.len());
     let s = bytes_mut(&mut l, args[1], byte + 1)?;
     let shift = 7 - (off & 7) as u8;
     let old = (s[byte] >> shift) & 1;
@@ -91,6 +93,10 @@ fn setbit(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         s[byte] |= 1 << shift;
     } else {
         s[byte] &= !(1 << shift);
+    }
+    // Redis announces a SETBIT that created or grew the string, or flipped the bit.
+    if before != Some(s.len()) || old != on as u8 {
+        ctx.notify(class::STRING, "setbit", args[1]);
     }
     ctx.out.int(old as i64);
     Ok(())
@@ -269,9 +275,12 @@ fn bitop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         };
     }
     if len == 0 {
-        l.remove(args[2]);
+        if l.remove(args[2]).is_some() {
+            ctx.notify(class::GENERIC, "del", args[2]);
+        }
     } else {
         l.set(args[2], Value::Str(out), 0);
+        ctx.notify(class::STRING, "set", args[2]);
     }
     ctx.out.int(len as i64);
     Ok(())
@@ -427,6 +436,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult 
     // Type check first, like Redis (a GET-only BITFIELD on a missing key creates nothing).
     get_bytes(&mut l, args[1])?;
     let mut replies: Vec<Option<i64>> = Vec::with_capacity(ops.len());
+    let mut changes = 0;
     if writes {
         let need = ops
             .iter()
@@ -466,6 +476,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult 
                                 (1u64 << t.bits) - 1
                             };
                             write_field(s, off, t.bits, new as u64 & mask);
+                            changes += 1;
                             replies.push(Some(if set { cur } else { new }));
                         }
                     }
@@ -486,6 +497,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult 
         }
     }
     drop(l);
+    if changes > 0 {
+        ctx.notify(class::STRING, "setbit", args[1]);
+    }
     ctx.out.array(replies.len());
     for r in replies {
         match r {

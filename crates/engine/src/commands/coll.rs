@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use super::{Ctx, Error, err, int_arg, is};
 use crate::glob;
+use crate::notify::class;
 use crate::store::{Blob, Locked, Table, Value, ZSet};
 
 macro_rules! typed {
@@ -42,11 +43,12 @@ typed!(get_hash, hash_mut, Hash, Table<Blob>, Value::new_hash());
 typed!(get_set, set_mut, Set, Table<()>, Value::new_set());
 typed!(get_zset, zset_mut, ZSet, ZSet, Value::new_zset());
 
-/// Delete `key` if it holds an empty collection (Redis never keeps empty keys). Returns whether it
-/// was deleted.
+/// Delete `key` if it holds an empty collection (Redis never keeps empty keys), with Redis's `del`
+/// notification (callers send the command's own event first). Returns whether it was deleted.
 pub fn remove_if_empty(l: &mut Locked, key: &[u8]) -> bool {
     if l.get(key).is_some_and(|v| v.is_empty_collection()) {
         l.remove(key);
+        l.notify(class::GENERIC, "del", key);
         true
     } else {
         false

@@ -178,7 +178,10 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         let mut info = c.handle.info.lock();
         info.name.clear();
         info.in_multi = false;
+        // NO-EVICT survives RESET in redis-server 7.0.15; NO-TOUCH (7.2) is cleared.
+        info.no_touch = false;
     }
+    c.no_touch = false;
     c.set_user("default");
     c.authenticated = !ctx.engine.hot.auth_required.load(Ordering::Relaxed);
     ctx.out.resp3 = false;
@@ -401,8 +404,18 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
         }
         "no-evict" | "no-touch" => {
-            if !is(args[2], "on") && !is(args[2], "off") {
+            let on = if is(args[2], "on") {
+                true
+            } else if is(args[2], "off") {
+                false
+            } else {
                 return Err(err::SYNTAX);
+            };
+            if sub == "no-touch" {
+                ctx.client.no_touch = on;
+                ctx.client.handle.info.lock().no_touch = on;
+            } else {
+                ctx.client.handle.info.lock().no_evict = on;
             }
             ctx.out.ok();
         }

@@ -2,6 +2,7 @@
 //! between redlink and redis-server (RESTORE accepts what redis-server 7 DUMPs and vice versa).
 
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
+use crate::notify::class;
 use crate::rdb;
 
 /// DUMP and RESTORE.
@@ -68,14 +69,19 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (t, true) => t as u64,
         (t, false) => ctx.now.saturating_add(t as u64),
     };
+    // Redis deletes a replaced key first, then adds the restored one (a `new` event).
+    let deleted = l.remove(key).is_some();
     if expire != 0 && expire <= ctx.now {
         // Already expired: the key ends up absent (an existing one is replaced by nothing).
-        l.remove(key);
+        if deleted {
+            ctx.notify(class::GENERIC, "del", key);
+        }
     } else {
         l.set(key, value, expire);
         if idle.is_some() || freq.is_some() {
             l.set_access_stats(key, idle, freq);
         }
+        ctx.notify(class::GENERIC, "restore", key);
     }
     drop(l);
     ctx.out.ok();

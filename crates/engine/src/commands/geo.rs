@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 
 use super::coll::{get_zset, read_done, remove_if_empty, write_done, zset_mut};
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is, parse_float};
+use crate::notify::class;
 use crate::store::{Blob, Locked, ScoreBound, Value, ZSet};
 
 /// Geo commands.
@@ -627,6 +628,10 @@ fn geoadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
         }
     }
+    // GEOADD is ZADD underneath, in its events too.
+    if added + updated > 0 {
+        ctx.notify(class::ZSET, "zadd", key);
+    }
     remove_if_empty(&mut l, key);
     write_done(ctx, &l);
     ctx.out.int(if ch { added + updated } else { added });
@@ -891,7 +896,9 @@ fn radius_generic(ctx: &mut Ctx, args: &[&[u8]], v: Variant) -> CmdResult {
     let Some(z) = z else {
         read_done(ctx, hit, &l);
         if let Some(dst) = storekey {
-            l.remove(dst);
+            if l.remove(dst).is_some() {
+                ctx.notify(class::GENERIC, "del", dst);
+            }
             write_done(ctx, &l);
             ctx.out.int(0);
         } else {
@@ -945,7 +952,12 @@ fn radius_generic(ctx: &mut Ctx, args: &[&[u8]], v: Variant) -> CmdResult {
     }
 
     if let Some(dst) = storekey {
-        let n = store(&mut l, dst, &found, storedist);
+        let event = if search_variant {
+            "geosearchstore"
+        } else {
+            "georadiusstore"
+        };
+        let n = store(&mut l, dst, &found, storedist, event);
         write_done(ctx, &l);
         ctx.out.int(n as i64);
         return Ok(());
@@ -1094,9 +1106,12 @@ fn pqsort_at<T>(
 
 /// Store the hits as a sorted set at `dst` (scores: geohash, or distance with `storedist`);
 /// deletes `dst` when there are none. Returns the number stored.
-fn store(l: &mut Locked, dst: &[u8], found: &[Point], storedist: bool) -> usize {
+/// Announced as `event` (`geosearchstore` or `georadiusstore`), or `del`.
+fn store(l: &mut Locked, dst: &[u8], found: &[Point], storedist: bool, event: &str) -> usize {
     if found.is_empty() {
-        l.remove(dst);
+        if l.remove(dst).is_some() {
+            l.notify(class::GENERIC, "del", dst);
+        }
         return 0;
     }
     let mut z = ZSet::new();
@@ -1104,6 +1119,7 @@ fn store(l: &mut Locked, dst: &[u8], found: &[Point], storedist: bool) -> usize 
         z.insert(&p.member, if storedist { p.dist } else { p.score });
     }
     l.set(dst, Value::ZSet(Box::new(z)), 0);
+    l.notify(class::ZSET, event, dst);
     found.len()
 }
 

@@ -5,6 +5,7 @@ use super::coll::{
     scan_opts, scan_table, write_done,
 };
 use super::{CmdResult, Ctx, Error, Handler, err, float_arg, int_arg, is};
+use crate::notify::class;
 use crate::store::Blob;
 
 /// Hash commands.
@@ -40,6 +41,7 @@ fn hset_common(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, Error> 
                 added += 1;
             }
         }
+        ctx.notify(class::HASH, "hset", key);
     }
     write_done(ctx, &l);
     Ok(added)
@@ -63,6 +65,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let exists = get_hash(&mut l, key)?.is_some_and(|h| h.contains(args[2]));
     if !exists && let Some(h) = hash_mut(&mut l, key, true)? {
         h.insert(args[2], Blob::from_slice(args[3]));
+        ctx.notify(class::HASH, "hset", key);
     }
     ctx.out.int(!exists as i64);
     Ok(())
@@ -100,6 +103,9 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             if h.remove(f).is_some() {
                 n += 1;
             }
+        }
+        if n > 0 {
+            ctx.notify(class::HASH, "hdel", key);
         }
         remove_if_empty(&mut l, key);
     }
@@ -191,6 +197,7 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut digits = itoa::Buffer::new();
     if let Some(h) = hash_mut(&mut l, key, true)? {
         h.insert(args[2], Blob::from_slice(digits.format(new).as_bytes()));
+        ctx.notify(class::HASH, "hincrby", key);
     }
     write_done(ctx, &l);
     ctx.out.int(new);
@@ -215,6 +222,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let text = super::strings::format_incr_float(new);
     if let Some(h) = hash_mut(&mut l, key, true)? {
         h.insert(args[2], Blob::from_slice(text.as_bytes()));
+        ctx.notify(class::HASH, "hincrbyfloat", key);
     }
     write_done(ctx, &l);
     ctx.out.bulk(text.as_bytes());
@@ -264,7 +272,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let picks: Vec<Blob> = if unique {
         h.random_distinct(count.min(h.len() as u64) as usize)
     } else {
-        (0..count).filter_map(|_| h.random_key()).collect()
+        h.random_repeated(count as usize)
     };
     let pairs_nested = with_values && ctx.out.resp3;
     ctx.out.array(if with_values && !ctx.out.resp3 {

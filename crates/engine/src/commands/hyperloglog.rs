@@ -7,6 +7,7 @@
 //! estimator (Ertl's improved raw estimator), so estimates match redis-server's.
 
 use super::{CmdResult, Ctx, Error, Handler, err};
+use crate::notify::class;
 use crate::store::{Blob, Locked, Value};
 
 /// HyperLogLog commands.
@@ -226,6 +227,7 @@ fn pfadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     if changed {
         l.set_keep_ttl(key, Value::Str(regs.encode()));
+        ctx.notify(class::STRING, "pfadd", key);
     }
     ctx.out.int(changed as i64);
     Ok(())
@@ -280,6 +282,7 @@ fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     l.set_keep_ttl(args[1], Value::Str(acc.encode()));
+    ctx.notify(class::STRING, "pfadd", args[1]);
     ctx.out.ok();
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
 use crate::glob;
+use crate::notify::class;
 
 /// Key commands.
 pub static HANDLERS: &[(&str, Handler)] = &[
@@ -31,7 +32,13 @@ pub static HANDLERS: &[(&str, Handler)] = &[
 fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let keys = &args[1..];
     let mut l = ctx.lock_keys(keys);
-    let n = keys.iter().filter(|k| l.remove(k).is_some()).count();
+    let mut n = 0;
+    for k in keys {
+        if l.remove(k).is_some() {
+            n += 1;
+            ctx.notify(class::GENERIC, "del", k);
+        }
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -110,8 +117,10 @@ fn expire_generic(
     }
     if at <= ctx.now as i64 {
         l.remove(args[1]);
+        ctx.notify(class::GENERIC, "del", args[1]);
     } else {
         l.set_expire(args[1], at as u64);
+        ctx.notify(class::GENERIC, "expire", args[1]);
     }
     ctx.out.int(1);
     Ok(())
@@ -166,6 +175,9 @@ fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut l = ctx.lock(args[1]);
     let changed = matches!(l.expire_of(args[1]), Some(e) if e != 0) && l.set_expire(args[1], 0);
+    if changed {
+        ctx.notify(class::GENERIC, "persist", args[1]);
+    }
     ctx.out.int(changed as i64);
     Ok(())
 }
@@ -173,7 +185,7 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<bool, Error> {
     let (src, dst) = (args[1], args[2]);
     let mut l = ctx.lock_keys(&[src, dst]);
-    let Some(expire) = l.expire_of(src) else {
+    let Some((expire, floor)) = l.node(src).map(|n| (n.expire, n.floor)) else {
         return Err(err::NO_SUCH_KEY);
     };
     if src == dst {
@@ -185,7 +197,11 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<bool, Error
     let Some(value) = l.remove(src) else {
         return Err(err::NO_SUCH_KEY);
     };
-    l.set(dst, value, expire);
+    // Redis deletes the destination, then adds the key anew (a `new` event even over a key).
+    l.remove(dst);
+    l.set_with_floor(dst, value, expire, floor);
+    ctx.notify(class::GENERIC, "rename_from", src);
+    ctx.notify(class::GENERIC, "rename_to", dst);
     Ok(true)
 }
 
@@ -304,7 +320,7 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     match sub.as_str() {
         "encoding" => {
-            let e = n.value.encoding(&ctx.engine.store.tuning);
+            let e = n.value.encoding_from(n.floor, &ctx.engine.store.tuning);
             ctx.out.bulk(e.as_bytes());
         }
         "refcount" => ctx.out.int(1),
@@ -360,11 +376,14 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let done = if src_db == dst_db {
         let mut l = ctx.lock_keys(&[src, dst]);
-        match l.node(src).map(|n| (n.value.clone(), n.expire)) {
+        match l.node(src).map(|n| (n.value.clone(), n.expire, n.floor)) {
             None => false,
             Some(_) if !replace && l.exists(dst) => false,
-            Some((v, exp)) => {
-                l.set(dst, v, exp);
+            Some((v, exp, floor)) => {
+                // Redis deletes a replaced destination, then adds the copy (a `new` event), which
+                // keeps the source's encoding.
+                l.remove(dst);
+                l.set_with_floor(dst, v, exp, floor);
                 true
             }
         }
@@ -380,15 +399,19 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             (store.db(src_db).lock(src, now), d)
         };
         let (mut ls, mut ld) = (first, second);
-        match ls.node(src).map(|n| (n.value.clone(), n.expire)) {
+        match ls.node(src).map(|n| (n.value.clone(), n.expire, n.floor)) {
             None => false,
             Some(_) if !replace && ld.exists(dst) => false,
-            Some((v, exp)) => {
-                ld.set(dst, v, exp);
+            Some((v, exp, floor)) => {
+                ld.remove(dst);
+                ld.set_with_floor(dst, v, exp, floor);
                 true
             }
         }
     };
+    if done {
+        store.notify.emit(class::GENERIC, "copy_to", dst, dst_db);
+    }
     ctx.out.int(done as i64);
     Ok(())
 }

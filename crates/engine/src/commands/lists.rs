@@ -3,6 +3,7 @@
 
 use super::coll::{clamp_range, get_list, list_mut, read_done, remove_if_empty, write_done};
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
+use crate::notify::class;
 use crate::store::{Blob, Locked};
 
 /// List commands.
@@ -46,6 +47,9 @@ pub fn push(
         }
     }
     let n = list.len();
+    if !elems.is_empty() {
+        l.notify(class::LIST, if left { "lpush" } else { "rpush" }, key);
+    }
     remove_if_empty(l, key);
     Ok(n)
 }
@@ -68,6 +72,7 @@ pub fn pop(
         let at = list.len() - n;
         list.drain(at..).rev().collect()
     };
+    l.notify(class::LIST, if left { "lpop" } else { "rpop" }, key);
     remove_if_empty(l, key);
     Ok(Some(out))
 }
@@ -86,13 +91,20 @@ pub fn move_element(
         return Ok(None);
     }
     get_list(l, dst)?;
-    let Some(mut popped) = pop(l, src, from_left, 1)? else {
+    // Redis's order: the push to `dst` is announced before the pop from `src` (and its `del`).
+    let Some(list) = list_mut(l, src, false)? else {
         return Ok(None);
     };
-    let Some(e) = popped.pop() else {
+    let Some(e) = (if from_left {
+        list.pop_front()
+    } else {
+        list.pop_back()
+    }) else {
         return Ok(None);
     };
     push(l, dst, &[&e], to_left, false)?;
+    l.notify(class::LIST, if from_left { "lpop" } else { "rpop" }, src);
+    remove_if_empty(l, src);
     Ok(Some(e))
 }
 
@@ -260,6 +272,7 @@ fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let idx = int_arg(args[2])?;
     let i = resolve_index(idx, list.len()).ok_or(Error::from("ERR index out of range"))?;
     list[i] = Blob::from_slice(args[3]);
+    ctx.notify(class::LIST, "lset", args[1]);
     write_done(ctx, &l);
     ctx.out.ok();
     Ok(())
@@ -299,6 +312,7 @@ fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 i += 1;
                 keep
             });
+            ctx.notify(class::LIST, "lrem", args[1]);
         }
         remove_if_empty(&mut l, args[1]);
     }
@@ -319,6 +333,7 @@ fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 list.drain(..s);
             }
         }
+        ctx.notify(class::LIST, "ltrim", args[1]);
         remove_if_empty(&mut l, args[1]);
     }
     write_done(ctx, &l);
@@ -343,7 +358,9 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => -1,
         Some(p) => {
             list.insert(p + after as usize, Blob::from_slice(args[4]));
-            list.len() as i64
+            let n = list.len() as i64;
+            ctx.notify(class::LIST, "linsert", args[1]);
+            n
         }
     };
     write_done(ctx, &l);

@@ -223,12 +223,19 @@ impl<'a> Ctx<'a> {
 
     /// Lock the shard of one key.
     pub fn lock(&self, key: &[u8]) -> Locked<'a> {
-        self.db().lock(key, self.now)
+        self.db().lock(key, self.now).touching(self.touches())
     }
 
     /// Lock the shards of several keys.
     pub fn lock_keys<K: AsRef<[u8]>>(&self, keys: &[K]) -> Locked<'a> {
-        self.db().lock_keys(keys, self.now)
+        self.db().lock_keys(keys, self.now).touching(self.touches())
+    }
+
+    /// Whether this command's reads update the keys' LRU/LFU: not under CLIENT NO-TOUCH, except
+    /// for TOUCH itself (Redis 7.2).
+    #[inline]
+    fn touches(&self) -> bool {
+        !self.client.no_touch || self.client.last_cmd == Some("touch")
     }
 
     /// Hold the keyspace exclusively, unless EXEC already does.
@@ -270,6 +277,16 @@ impl<'a> Ctx<'a> {
             req.rewrite = Some(rewrite);
             req.relay = true;
         }
+    }
+
+    /// Publish the keyspace notification `event` of `class` about `key` of the selected database
+    /// (Redis's `notifyKeyspaceEvent`; one relaxed load when the class is off).
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.engine
+            .store
+            .notify
+            .emit(class, event, key, self.client.db);
     }
 
     /// Account for a lookup (INFO keyspace_hits / keyspace_misses) and lazily expired keys.
@@ -372,8 +389,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     }
     if !cmd.arity_ok(args.len()) {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, arity_error(cmd.name));
+        reject(ctx, cmd, arity_error(cmd.name));
         return;
     }
     if !ctx.client.authenticated
@@ -384,21 +400,28 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
             .auth_required
             .load(std::sync::atomic::Ordering::Relaxed)
     {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
         ctx.engine.emit(
             crate::EngineEventKind::NoAuth {
                 command: cmd.name.to_string(),
             },
             &ctx.client.handle.ctx,
         );
-        reply_error(ctx, err::NOAUTH);
+        reject(ctx, cmd, err::NOAUTH);
+        return;
+    }
+    // Redis's `no-multi` commands (SAVE, SHUTDOWN): refused inside MULTI, which then fails at EXEC.
+    if ctx.client.multi.is_some() && cmd.flags & flag::NO_MULTI != 0 {
+        ctx.client.multi_error = true;
+        reply_error(
+            ctx,
+            Error::from("ERR Command not allowed inside a transaction"),
+        );
         return;
     }
     // ACL, then maxmemory (Redis's processCommand order: after authentication, before the Pub/Sub
     // context check and MULTI queueing).
     if let Err(e) = acl::check_permissions(ctx, cmd, args, "toplevel") {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, e);
+        reject(ctx, cmd, e);
         return;
     }
     // With no limit this is one relaxed load.
@@ -411,8 +434,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         && !crate::evict::perform_evictions(ctx.engine, ctx.client.gate_slot)
         && denied_on_oom(ctx, cmd)
     {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, Error::msg(crate::evict::OOM));
+        reject(ctx, cmd, Error::msg(crate::evict::OOM));
         return;
     }
     // After a failed background save (one relaxed load otherwise), as Redis's processCommand.
@@ -511,10 +533,10 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         .take()
         .unwrap_or_else(crate::diagnostics::stopwatch::start);
     let result = if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
-        (cmd.handler)(ctx, args)
+        call_handler(ctx, cmd, args)
     } else {
         let _gate = ctx.engine.store.gate.shared(ctx.client.gate_slot);
-        (cmd.handler)(ctx, args)
+        call_handler(ctx, cmd, args)
     };
     if ctx.engine.tracking.active() {
         track(ctx, cmd, args);
@@ -537,6 +559,80 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         && let Some(req) = ctx.client.block.take()
     {
         write_timeout_reply(ctx.out, req.on_timeout);
+    }
+}
+
+/// The handler, with what Redis does around it: `keymiss` notifications before (only while that
+/// class is on), encodings kept after a write to collections.
+#[inline]
+fn call_handler(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) -> CmdResult {
+    if ctx
+        .engine
+        .store
+        .notify
+        .wants(crate::notify::class::KEY_MISS)
+    {
+        key_misses(ctx, cmd, args);
+    }
+    let r = (cmd.handler)(ctx, args);
+    if cmd.flags & flag::WRITE != 0 && cmd.categories & COLLECTIONS != 0 {
+        keep_encodings(ctx, cmd, args);
+    }
+    r
+}
+
+/// ACL categories of the commands that write collections (`@list @hash @set @sortedset @geo`).
+const COLLECTIONS: u32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 10);
+
+/// After a write to collections: the keys written keep the big encoding they reached (Redis never
+/// converts back; see [`crate::store::Value::encoding_from`]).
+fn keep_encodings(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
+    use crate::spec::key_flag;
+    // Only keys that may grow (insert or update) can reach a bigger encoding.
+    for k in cmd.keys(args) {
+        if k.flags & (key_flag::INSERT | key_flag::UPDATE) != 0 || k.flags == 0 {
+            let key = args[k.pos];
+            ctx.lock(key).raise_floor(key, crate::store::floor::NONE);
+        }
+    }
+}
+
+/// The `keymiss` notifications of a command (only while the `m` class is on), sent before the
+/// command runs as Redis's `lookupKeyRead` sends them on its way: for every missing key a read-only
+/// command reads (OBJECT excepted: it looks up without notifying; XREAD looks its keys up twice), and
+/// for the write commands that read a key with `lookupKeyRead`: the sources of the *STORE commands,
+/// SORT, COPY and BITOP, every key of PFMERGE, GETSET/GETEX/GETDEL, and SET with GET.
+#[cold]
+fn key_misses(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
+    use crate::spec::key_flag;
+    let keys = cmd.keys(args);
+    let read_only = |k: &&crate::spec::KeyRef| k.flags & key_flag::RO != 0;
+    let (misses, times): (Vec<&[u8]>, usize) = if cmd.flags & flag::READONLY != 0 {
+        if cmd.name.starts_with("object|") {
+            return;
+        }
+        let times = if cmd.name == "xread" { 2 } else { 1 };
+        (keys.iter().map(|k| args[k.pos]).collect(), times)
+    } else {
+        let picked: Vec<&[u8]> = match cmd.name {
+            "sort" | "copy" | "bitop" | "sinterstore" | "sunionstore" | "sdiffstore"
+            | "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore" | "geosearchstore"
+            | "georadius" | "georadiusbymember" => {
+                keys.iter().filter(read_only).map(|k| args[k.pos]).collect()
+            }
+            "pfmerge" | "getset" | "getex" | "getdel" => keys.iter().map(|k| args[k.pos]).collect(),
+            "set" if args.iter().skip(3).any(|a| is(a, "GET")) => vec![args[1]],
+            _ => return,
+        };
+        (picked, 1)
+    };
+    let db = ctx.db();
+    for key in misses {
+        if !db.lock(key, ctx.now).exists(key) {
+            for _ in 0..times {
+                ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+            }
+        }
     }
 }
 
@@ -599,6 +695,19 @@ pub fn timeout_arg(a: &[u8]) -> Result<Option<std::time::Duration>, Error> {
         return Err(Error::from("ERR timeout is negative"));
     }
     Ok((v > 0.0).then(|| std::time::Duration::from_secs_f64(v)))
+}
+
+/// Redis's `rejectCommand`: a command refused before it runs fails the transaction being queued;
+/// EXEC itself refused (OOM, ACL, arity, NOAUTH; in MULTI or not) discards the transaction and the
+/// WATCHes and says why.
+fn reject(ctx: &mut Ctx, cmd: &Command, e: Error) {
+    if cmd.flags & flag::RUNS_QUEUE != 0 {
+        transactions::discard_transaction(ctx.engine, ctx.client);
+        reply_error(ctx, transactions::exec_abort(&e.0));
+        return;
+    }
+    ctx.client.multi_error |= ctx.client.multi.is_some();
+    reply_error(ctx, e);
 }
 
 fn reply_error(ctx: &mut Ctx, e: Error) {

@@ -534,13 +534,13 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         "object" if args.len() == 3 => {
             let mut l = ctx.lock(args[2]);
-            let Some(v) = l.get(args[2]) else {
+            let Some(n) = l.node(args[2]) else {
                 return Err(Error::from("ERR no such key"));
             };
             let line = format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
-                v.encoding(&ctx.engine.store.tuning),
-                usage(args[2], v)
+                n.value.encoding_from(n.floor, &ctx.engine.store.tuning),
+                usage(args[2], &n.value)
             );
             drop(l);
             ctx.out.simple(&line);

@@ -5,6 +5,7 @@ use super::coll::{
     scan_table, set_mut, write_done,
 };
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
+use crate::notify::class;
 use crate::store::{Blob, Locked, Table, Value};
 
 /// Set commands.
@@ -37,6 +38,9 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 n += 1;
             }
         }
+        if n > 0 {
+            ctx.notify(class::SET, "sadd", args[1]);
+        }
     }
     write_done(ctx, &l);
     ctx.out.int(n);
@@ -51,6 +55,9 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             if s.remove(m).is_some() {
                 n += 1;
             }
+        }
+        if n > 0 {
+            ctx.notify(class::SET, "srem", args[1]);
         }
         remove_if_empty(&mut l, args[1]);
     }
@@ -147,6 +154,15 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for p in &picks {
         s.remove(p);
     }
+    let remaining = s.len();
+    if !picks.is_empty() {
+        ctx.notify(class::SET, "spop", args[1]);
+    }
+    // Redis's SPOP "case 3" (the count approaches the size): the members that stay are copied into
+    // a new set, whose encoding starts compact again.
+    if count.is_some() && remaining > 0 && remaining * 5 <= picks.len() {
+        l.reset_floor(args[1]);
+    }
     remove_if_empty(&mut l, args[1]);
     write_done(ctx, &l);
     match count {
@@ -178,7 +194,7 @@ fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let picks: Vec<Blob> = if unique {
         s.random_distinct(count.min(s.len() as u64) as usize)
     } else {
-        (0..count).filter_map(|_| s.random_key()).collect()
+        s.random_repeated(count as usize)
     };
     ctx.out.array(picks.len());
     for p in &picks {
@@ -271,13 +287,21 @@ fn setop_store(ctx: &mut Ctx, args: &[&[u8]], op: SetOp) -> CmdResult {
     let result = compute(&mut l, keys, op)?;
     let n = result.len();
     if n == 0 {
-        l.remove(dst);
+        if l.remove(dst).is_some() {
+            ctx.notify(class::GENERIC, "del", dst);
+        }
     } else {
         let mut t = Table::new();
         for m in &result {
             t.insert(m, ());
         }
         l.set(dst, Value::Set(Box::new(t)), 0);
+        let event = match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        };
+        ctx.notify(class::SET, event, dst);
     }
     write_done(ctx, &l);
     ctx.out.int(n as i64);
@@ -329,7 +353,8 @@ fn sintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut limit = 0u64;
     while i < args.len() {
         if is(args[i], "LIMIT") && i + 1 < args.len() {
-            let v = int_arg(args[i + 1])?;
+            // Redis's getPositiveLongFromObjectOrReply: one message for negative and non-numbers.
+            let v = int_arg(args[i + 1]).unwrap_or(-1);
             if v < 0 {
                 return Err(Error::from("ERR LIMIT can't be negative"));
             }
@@ -383,9 +408,12 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if let Some(s) = set_mut(&mut l, src, false)? {
         s.remove(m);
     }
+    ctx.notify(class::SET, "srem", src);
     remove_if_empty(&mut l, src);
-    if let Some(d) = set_mut(&mut l, dst, true)? {
-        d.insert(m, ());
+    if let Some(d) = set_mut(&mut l, dst, true)?
+        && d.insert(m, ()).is_none()
+    {
+        ctx.notify(class::SET, "sadd", dst);
     }
     write_done(ctx, &l);
     ctx.out.int(1);

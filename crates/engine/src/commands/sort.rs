@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is, parse_float};
+use crate::notify::class;
 use crate::store::{Blob, Locked, Value};
 
 /// SORT commands.
@@ -201,10 +202,13 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
     if let Some(dst) = store {
         let n = out.len();
         if n == 0 {
-            l.remove(dst);
+            if l.remove(dst).is_some() {
+                ctx.notify(class::GENERIC, "del", dst);
+            }
         } else {
             let list: VecDeque<Blob> = out.into_iter().map(|v| v.unwrap_or_default()).collect();
             l.set(dst, Value::List(Box::new(list)), 0);
+            ctx.notify(class::LIST, "sortstore", dst);
         }
         drop(l);
         ctx.out.int(n as i64);

@@ -9,6 +9,7 @@
 //! modifications for WATCH; group bookkeeping (XREADGROUP, XACK, XCLAIM, XGROUP) does not.
 
 use super::{CmdResult, Ctx, Error, Handler, arity_error, err, int_arg, is};
+use crate::notify::class;
 use crate::protocol::Out;
 use crate::store::stream::{Group, INVALID_ENTRIES_READ, Trim};
 use crate::store::{Blob, Locked, Stream, StreamId, Value};
@@ -346,8 +347,13 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(err::WRONGTYPE);
     };
     s.append(id, &args[field_pos..], node_limits);
-    if let Some(t) = p.trim {
-        s.trim(t, p.approx, p.limit);
+    let trimmed = match p.trim {
+        Some(t) => s.trim(t, p.approx, p.limit),
+        None => 0,
+    };
+    ctx.notify(class::STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(class::STREAM, "xtrim", key);
     }
     drop(l);
     reply_id(ctx.out, id);
@@ -369,6 +375,7 @@ fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     if deleted > 0 {
         l.touch(key);
+        ctx.notify(class::STREAM, "xtrim", key);
     }
     drop(l);
     ctx.out.int(deleted as i64);
@@ -458,6 +465,7 @@ fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let deleted = ids.into_iter().filter(|id| s.delete(*id)).count();
     if deleted > 0 {
         l.touch(key);
+        ctx.notify(class::STREAM, "xdel", key);
     }
     drop(l);
     ctx.out.int(deleted as i64);
@@ -632,6 +640,7 @@ fn read_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
     let served = serve.iter().filter(|s| **s).count();
 
     if served > 0 {
+        let (notify, db) = (&ctx.engine.store.notify, ctx.client.db);
         let out = &mut *ctx.out;
         if out.resp3 {
             out.map(served);
@@ -653,8 +662,9 @@ fn read_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
             // Like Redis, the consumer is created (and its seen time refreshed) only when served.
             if let Some((g, c)) = group
                 && let Some(grp) = s.groups.get_mut(g)
+                && grp.consumer(c, now).1
             {
-                grp.consumer(c, now);
+                notify.emit(class::STREAM, "xgroup-createconsumer", key, db);
             }
             match (group, from[k]) {
                 (None, ReadFrom::After(id)) => {
@@ -862,6 +872,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             s.groups
                 .insert(Blob::from_slice(gname), Group::new(id, entries_read));
             drop(l);
+            ctx.notify(class::STREAM, "xgroup-create", key);
             ctx.out.ok();
         }
         "setid" => {
@@ -890,6 +901,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 g.entries_read = entries_read;
             }
             drop(l);
+            ctx.notify(class::STREAM, "xgroup-setid", key);
             ctx.out.ok();
         }
         "destroy" => {
@@ -902,6 +914,9 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 l.signal_ready(key);
             }
             drop(l);
+            if removed {
+                ctx.notify(class::STREAM, "xgroup-destroy", key);
+            }
             ctx.out.int(removed as i64);
         }
         "createconsumer" => {
@@ -913,6 +928,9 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 .get_mut(gname)
                 .is_some_and(|g| !g.consumers.contains_key(args[4]) && g.consumer(args[4], now).1);
             drop(l);
+            if created {
+                ctx.notify(class::STREAM, "xgroup-createconsumer", key);
+            }
             ctx.out.int(created as i64);
         }
         _ => {
@@ -920,15 +938,20 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Err(err::WRONGTYPE);
             };
             let mut pending = 0;
+            let mut deleted = false;
             if let Some(g) = s.groups.get_mut(gname)
                 && let Some(c) = g.consumers.remove(args[4])
             {
+                deleted = true;
                 pending = c.pel.len();
                 for id in c.pel {
                     g.pel.remove(&id);
                 }
             }
             drop(l);
+            if deleted {
+                ctx.notify(class::STREAM, "xgroup-delconsumer", key);
+            }
             ctx.out.int(pending as i64);
         }
     }
@@ -1126,6 +1149,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         g.last_id = last_id;
     }
     let mut claimed: Vec<StreamId> = Vec::new();
+    let mut created = false;
     for id in ids {
         let exists = s.get(id).is_some();
         let Some(g) = s.groups.get_mut(gname) else {
@@ -1146,7 +1170,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         {
             continue;
         }
-        g.consumer(cname, now);
+        created |= g.consumer(cname, now).1;
         let nack = g.assign(id, cname, now);
         nack.delivery_time = delivery;
         if retrycount >= 0 {
@@ -1165,6 +1189,9 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else {
             out.null();
         }
+    }
+    if created {
+        ctx.notify(class::STREAM, "xgroup-createconsumer", key);
     }
     Ok(())
 }
@@ -1212,6 +1239,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut attempts = count.saturating_mul(10);
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
+    let mut created = false;
     let mut cursor = Some(start);
     let mut next = StreamId::MIN;
     while let Some(from) = cursor {
@@ -1239,7 +1267,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if min_idle != 0 && idle < min_idle {
             continue;
         }
-        g.consumer(cname, now);
+        created |= g.consumer(cname, now).1;
         let nack = g.assign(id, cname, now);
         nack.delivery_time = now;
         if !justid {
@@ -1262,6 +1290,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     out.array(deleted.len());
     for id in deleted {
         reply_id(out, id);
+    }
+    if created {
+        ctx.notify(class::STREAM, "xgroup-createconsumer", key);
     }
     Ok(())
 }
@@ -1515,6 +1546,7 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         s.max_deleted = max_deleted;
     }
     drop(l);
+    ctx.notify(class::STREAM, "xsetid", args[1]);
     ctx.out.ok();
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! String commands: GET/SET and friends, counters, ranges.
 
 use super::{CmdResult, Ctx, Error, Handler, err, float_arg, int_arg, is};
+use crate::notify::class;
 use crate::store::{Blob, Locked, Value};
 
 /// String commands.
@@ -146,6 +147,10 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             l.set(key, value, 0);
         }
     }
+    ctx.notify(class::STRING, "set", key);
+    if let Expiry::At(_) = expiry {
+        ctx.notify(class::GENERIC, "expire", key);
+    }
     if get {
         ctx.out.opt_bulk(old.as_deref());
     } else {
@@ -160,6 +165,7 @@ fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
     } else {
         l.set(args[1], str_value(args[2]), 0);
+        ctx.notify(class::STRING, "set", args[1]);
         ctx.out.int(1);
     }
     Ok(())
@@ -168,6 +174,8 @@ fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn setex_common(ctx: &mut Ctx, args: &[&[u8]], unit: i64, name: &str) -> CmdResult {
     let at = expire_at(ctx, args[2], unit, false, name)?;
     ctx.lock(args[1]).set(args[1], str_value(args[3]), at);
+    ctx.notify(class::STRING, "set", args[1]);
+    ctx.notify(class::GENERIC, "expire", args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -184,6 +192,7 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut l = ctx.lock(args[1]);
     let old = get_str(&mut l, args[1])?.cloned();
     l.set(args[1], str_value(args[2]), 0);
+    ctx.notify(class::STRING, "set", args[1]);
     ctx.out.opt_bulk(old.as_deref());
     Ok(())
 }
@@ -193,6 +202,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let old = get_str(&mut l, args[1])?.cloned();
     if old.is_some() {
         l.remove(args[1]);
+        ctx.notify(class::GENERIC, "del", args[1]);
     }
     ctx.out.opt_bulk(old.as_deref());
     Ok(())
@@ -230,13 +240,18 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     match expiry {
         Expiry::Persist => {
-            l.set_expire(args[1], 0);
+            if l.expire_of(args[1]).is_some_and(|e| e != 0) {
+                l.set_expire(args[1], 0);
+                ctx.notify(class::GENERIC, "persist", args[1]);
+            }
         }
         Expiry::At(at) if at <= ctx.now => {
             l.remove(args[1]);
+            ctx.notify(class::GENERIC, "del", args[1]);
         }
         Expiry::At(at) => {
             l.set_expire(args[1], at);
+            ctx.notify(class::GENERIC, "expire", args[1]);
         }
         Expiry::Keep | Expiry::None => {}
     }
@@ -274,6 +289,7 @@ fn mset_common(ctx: &mut Ctx, args: &[&[u8]], nx: bool, name: &str) -> Result<bo
     }
     for pair in args[1..].chunks(2) {
         l.set(pair[0], str_value(pair[1]), 0);
+        ctx.notify(class::STRING, "set", pair[0]);
     }
     Ok(true)
 }
@@ -299,6 +315,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let new = cur.checked_add(by).ok_or(err::OVERFLOW)?;
     let mut digits = itoa::Buffer::new();
     l.set_keep_ttl(key, str_value(digits.format(new).as_bytes()));
+    ctx.notify(class::STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -361,6 +378,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let text = format_incr_float(new);
     l.set_keep_ttl(key, str_value(text.as_bytes()));
+    ctx.notify(class::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -378,10 +396,14 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Err(err::TOO_BIG);
             }
             s.extend_from_slice(args[2]);
-            s.len()
+            let n = s.len();
+            // Changed in place: a raw string from now on, as in Redis.
+            l.raise_floor(args[1], crate::store::floor::BIG);
+            n
         }
         Some(_) => return Err(err::WRONGTYPE),
     };
+    ctx.notify(class::STRING, "append", args[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -443,6 +465,8 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             s.extend_from_slice(value);
             let n = s.len();
             l.set(args[1], Value::Str(s), 0);
+            l.raise_floor(args[1], crate::store::floor::BIG);
+            ctx.notify(class::STRING, "setrange", args[1]);
             ctx.out.int(n as i64);
         }
         Some(cur) => {
@@ -461,7 +485,10 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 s.resize(offset + value.len(), 0);
             }
             s[offset..offset + value.len()].copy_from_slice(value);
-            ctx.out.int(s.len() as i64);
+            let n = s.len();
+            l.raise_floor(args[1], crate::store::floor::BIG);
+            ctx.notify(class::STRING, "setrange", args[1]);
+            ctx.out.int(n as i64);
         }
     }
     Ok(())

@@ -35,6 +35,24 @@ fn end_multi(ctx: &mut Ctx) -> Option<Vec<crate::client::Queued>> {
     if aborted { None } else { queue }
 }
 
+/// Redis's `discardTransaction`: leave MULTI, drop the queue and every WATCH.
+pub fn discard_transaction(engine: &crate::Engine, client: &mut crate::client::Client) {
+    client.handle.info.lock().in_multi = false;
+    client.multi_error = false;
+    client.multi = None;
+    client.unwatch(engine);
+}
+
+/// Redis's `execCommandAbort` reply: EXEC was refused before it ran. Errors Redis formats itself
+/// (arity, `ERR ...`) appear without their `ERR ` code, the others (`OOM`, `BUSY`, `NOPERM`,
+/// `NOAUTH`) with theirs, as redis-server 7.0 prints them.
+pub fn exec_abort(error: &str) -> Error {
+    let error = error.strip_prefix("ERR ").unwrap_or(error);
+    Error::msg(format!(
+        "EXECABORT Transaction discarded because of: {error}"
+    ))
+}
+
 fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.is_none() {
         return Err(Error::from("ERR EXEC without MULTI"));
@@ -58,6 +76,8 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     ctx.out.array(queue.len());
+    // CLIENT LIST shows the client in MULTI (flag `x`) while EXEC runs its queue, as Redis does.
+    ctx.client.handle.info.lock().in_multi = true;
     let was = std::mem::replace(&mut ctx.in_exec, true);
     for queued in &queue {
         let args: Vec<&[u8]> = queued.iter().map(|a| a.as_slice()).collect();
@@ -76,6 +96,7 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.in_exec = was;
+    ctx.client.handle.info.lock().in_multi = false;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use super::coll::{
     scan_opts, scan_table, write_done, zset_mut,
 };
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is, parse_float};
+use crate::notify::class;
 use crate::store::{Blob, LexBound, Locked, ScoreBound, Value, ZSet};
 
 /// Sorted-set commands.
@@ -185,6 +186,9 @@ fn zadd_generic(ctx: &mut Ctx, key: &[u8], f: AddFlags, pairs: &[(f64, &[u8])]) 
             }
         }
     }
+    if added + updated > 0 {
+        ctx.notify(class::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     remove_if_empty(&mut l, key);
     write_done(ctx, &l);
     if f.incr {
@@ -266,6 +270,9 @@ fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             if z.remove(m).is_some() {
                 n += 1;
             }
+        }
+        if n > 0 {
+            ctx.notify(class::ZSET, "zrem", args[1]);
         }
         remove_if_empty(&mut l, args[1]);
     }
@@ -522,17 +529,26 @@ fn zrevrangebylex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, RangeKind::Lex, Direction::Reverse)
 }
 
-/// Store `items` as a sorted set at `dst` (deleting `dst` when empty); returns the size.
-fn store_zset(l: &mut Locked, dst: &[u8], items: impl Iterator<Item = (Blob, f64)>) -> usize {
+/// Store `items` as a sorted set at `dst` (deleting `dst` when empty), announced as `event` (or
+/// `del`); returns the size.
+fn store_zset(
+    l: &mut Locked,
+    dst: &[u8],
+    items: impl Iterator<Item = (Blob, f64)>,
+    event: &str,
+) -> usize {
     let mut z = ZSet::new();
     for (m, s) in items {
         z.insert(&m, s);
     }
     let n = z.len();
     if n == 0 {
-        l.remove(dst);
+        if l.remove(dst).is_some() {
+            l.notify(class::GENERIC, "del", dst);
+        }
     } else {
         l.set(dst, Value::ZSet(Box::new(z)), 0);
+        l.notify(class::ZSET, event, dst);
     }
     n
 }
@@ -544,7 +560,7 @@ fn zrangestore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let items = get_zset(&mut l, src)?
         .map(|z| select(z, &req))
         .unwrap_or_default();
-    let n = store_zset(&mut l, dst, items.into_iter());
+    let n = store_zset(&mut l, dst, items.into_iter(), "zrangestore");
     write_done(ctx, &l);
     ctx.out.int(n as i64);
     Ok(())
@@ -606,6 +622,9 @@ pub fn pop(
             Some(e) => out.push(e),
             None => break,
         }
+    }
+    if !out.is_empty() {
+        l.notify(class::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     }
     remove_if_empty(l, key);
     Ok(Some(out))
@@ -896,7 +915,12 @@ fn zsetop(ctx: &mut Ctx, args: &[&[u8]], op: ZOp, store: bool) -> CmdResult {
     let result = combine(&srcs, &weights, op, agg);
     drop(srcs);
     if store {
-        let n = store_zset(&mut l, args[1], result.into_iter());
+        let event = match op {
+            ZOp::Union => "zunionstore",
+            ZOp::Inter => "zinterstore",
+            ZOp::Diff => "zdiffstore",
+        };
+        let n = store_zset(&mut l, args[1], result.into_iter(), event);
         write_done(ctx, &l);
         ctx.out.int(n as i64);
     } else {
@@ -954,7 +978,8 @@ fn zintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut limit = 0u64;
     while i < args.len() {
         if is(args[i], "LIMIT") && i + 1 < args.len() {
-            let v = int_arg(args[i + 1])?;
+            // Redis's getPositiveLongFromObjectOrReply: one message for negative and non-numbers.
+            let v = int_arg(args[i + 1]).unwrap_or(-1);
             if v < 0 {
                 return Err(Error::from("ERR LIMIT can't be negative"));
             }
@@ -995,6 +1020,14 @@ fn zremrange(ctx: &mut Ctx, key: &[u8], range: Range) -> CmdResult {
             z.remove(m);
         }
         n = victims.len();
+        if n > 0 {
+            let event = match req.range {
+                Range::Rank(..) => "zremrangebyrank",
+                Range::Score(..) => "zremrangebyscore",
+                Range::Lex(..) => "zremrangebylex",
+            };
+            ctx.notify(class::ZSET, event, key);
+        }
         remove_if_empty(&mut l, key);
     }
     write_done(ctx, &l);
@@ -1077,7 +1110,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let picks: Vec<Blob> = if unique {
         t.random_distinct(count.min(t.len() as u64) as usize)
     } else {
-        (0..count).filter_map(|_| t.random_key()).collect()
+        t.random_repeated(count as usize)
     };
     let items: Vec<(Blob, f64)> = picks
         .into_iter()

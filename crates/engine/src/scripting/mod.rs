@@ -495,6 +495,9 @@ impl Scripting {
         self.started_ms.store(self.now_ms(), Ordering::Release);
         self.owner.store(ctx.client.handle.id, Ordering::Release);
         self.running.send_replace(true);
+        // However the run ends (a result, an error, a panic unwinding out of a command), nobody
+        // is left answered BUSY or waiting for a script that no longer runs.
+        let _running = RunningGuard(self);
         let mut body = || {
             let _gate = ctx.exclusive();
             let was = std::mem::replace(&mut ctx.in_exec, true);
@@ -511,16 +514,24 @@ impl Scripting {
         // tasks and the I/O driver move to another thread (clients must still reach SCRIPT KILL).
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let result = if multi_thread {
+        if multi_thread {
             tokio::task::block_in_place(body)
         } else {
             body()
-        };
-        self.owner.store(0, Ordering::Release);
-        *self.current.lock() = None;
-        self.running.send_replace(false);
-        self.flags.kill.store(false, Ordering::Release);
-        result
+        }
+    }
+}
+
+/// Marks the end of a script run when dropped: no owner, nothing running, no pending kill.
+struct RunningGuard<'a>(&'a Scripting);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        let s = self.0;
+        s.owner.store(0, Ordering::Release);
+        *s.current.lock() = None;
+        s.running.send_replace(false);
+        s.flags.kill.store(false, Ordering::Release);
     }
 }
 

@@ -22,6 +22,10 @@ pub struct Node<V> {
     pub lru: u32,
     /// Logarithmic access frequency counter for `*-lfu` (Redis's 8-bit Morris counter).
     pub lfu: u8,
+    /// The most compact encoding OBJECT ENCODING may report for the value from now on
+    /// ([`crate::store::Value::encoding_from`]): Redis never converts a value back. Reset when the
+    /// value is replaced. (It fits in the node's padding.)
+    pub floor: u8,
     next: Option<Box<Node<V>>>,
 }
 
@@ -136,6 +140,7 @@ impl<V> Dict<V> {
             let was = n.expire != 0;
             n.expire = expire;
             n.lru = lru;
+            n.floor = 0;
             let old = std::mem::replace(&mut n.value, value);
             match (was, expire != 0) {
                 (false, true) => self.volatile += 1,
@@ -156,6 +161,7 @@ impl<V> Dict<V> {
             expire,
             lru,
             lfu: LFU_INIT_VAL,
+            floor: 0,
             next,
         }));
         self.len += 1;
@@ -271,6 +277,20 @@ impl<V> Dict<V> {
             into.push((n.key.clone(), n.expire));
             cur = n.next.as_deref();
         }
+    }
+
+    /// The nodes chained in bucket `idx` (modulo the table size).
+    pub fn chain(&self, idx: usize) -> impl Iterator<Item = &Node<V>> {
+        let mut cur = if self.table.is_empty() {
+            None
+        } else {
+            self.table[idx % self.table.len()].as_deref()
+        };
+        std::iter::from_fn(move || {
+            let n = cur?;
+            cur = n.next.as_deref();
+            Some(n)
+        })
     }
 
     /// Iterate over every node.

@@ -95,22 +95,38 @@ impl KeyEvents {
         }
     }
 
-    /// Every key of `db` (or of every database) changed: FLUSHDB, FLUSHALL, SWAPDB.
-    pub fn all_touched(&self, db: Option<usize>) {
+    /// The keys of database `db` somebody WATCHes (nothing to collect when nobody watches).
+    pub fn watched_in(&self, db: usize) -> Vec<Blob> {
+        if self.watched.load(Ordering::Relaxed) == 0 {
+            return Vec::new();
+        }
+        let inner = self.inner.lock();
+        inner
+            .watches
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// Every key of `db` changed at once (FLUSHDB, FLUSHALL, SWAPDB): the WATCHes of `affected`
+    /// (the watched keys that existed before or exist after, as Redis's
+    /// `touchAllWatchedKeysInDb` decides) fail, and every blocked client of `db` checks again.
+    pub fn all_touched(&self, db: usize, affected: &[Blob]) {
         self.dirty.fetch_add(1, Ordering::Relaxed);
         if self.watched.load(Ordering::Relaxed) == 0 && self.blocked.load(Ordering::Relaxed) == 0 {
             return;
         }
         let inner = self.inner.lock();
-        for ((d, _), ws) in inner.watches.iter() {
-            if db.is_none_or(|db| db == *d) {
+        for key in affected {
+            if let Some(ws) = inner.watches.get(&(db, key.clone())) {
                 for (_, flag) in ws {
                     flag.store(true, Ordering::Release);
                 }
             }
         }
         for ((d, _), q) in inner.waiters.iter() {
-            if db.is_none_or(|db| db == *d)
+            if db == *d
                 && let Some((_, first)) = q.front()
             {
                 first.notify_one();

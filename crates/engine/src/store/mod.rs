@@ -28,6 +28,8 @@ pub use events::KeyEvents;
 pub use stream::{Stream, StreamId};
 pub use types::{LexBound, Score, ScoreBound, Table, ZSet};
 
+use crate::notify::{Notifier, class};
+
 /// Bytes of a key or a small value, stored inline up to 16 bytes.
 pub type Blob = SmallVec<[u8; 16]>;
 
@@ -180,8 +182,33 @@ impl Value {
         }
     }
 
-    /// The encoding OBJECT ENCODING reports (Redis 7.2's, from the thresholds in `t`; unlike Redis,
-    /// a collection that shrinks back under them reports the compact encoding again).
+    /// The encoding OBJECT ENCODING reports for a value whose node has encoding floor `floor`: the
+    /// computed [`encoding`](Self::encoding), unless the value was bigger once (Redis converts a
+    /// listpack or intset to the big encoding and never back; an intset that took a non-integer
+    /// stays a listpack).
+    pub fn encoding_from(&self, floor: u8, t: &Tuning) -> &'static str {
+        let now = self.encoding(t);
+        match (floor, self) {
+            (floor::BIG, Value::List(_)) => "quicklist",
+            (floor::BIG, Value::Hash(_) | Value::Set(_)) => "hashtable",
+            (floor::BIG, Value::ZSet(_)) => "skiplist",
+            (floor::BIG, Value::Str(_)) => "raw",
+            (floor::NOT_INTSET, Value::Set(_)) if now == "intset" => "listpack",
+            _ => now,
+        }
+    }
+
+    /// The floor a value's current encoding sets (see [`encoding_from`](Self::encoding_from)).
+    pub fn floor_of(&self, t: &Tuning) -> u8 {
+        match self.encoding(t) {
+            "quicklist" | "hashtable" | "skiplist" => floor::BIG,
+            "listpack" if matches!(self, Value::Set(_)) => floor::NOT_INTSET,
+            _ => floor::NONE,
+        }
+    }
+
+    /// The encoding OBJECT ENCODING reports (Redis 7.2's, from the thresholds in `t`) computed from
+    /// the value alone; [`encoding_from`](Self::encoding_from) adds what the value went through.
     pub fn encoding(&self, t: &Tuning) -> &'static str {
         let get = Tuning::get;
         match self {
@@ -239,6 +266,16 @@ impl Value {
     }
 }
 
+/// Encoding floors ([`Node::floor`]).
+pub mod floor {
+    /// The encoding follows the value.
+    pub const NONE: u8 = 0;
+    /// A set that held a non-integer: a listpack at least.
+    pub const NOT_INTSET: u8 = 1;
+    /// The big encoding (quicklist, hashtable, skiplist; `raw` for a string changed in place).
+    pub const BIG: u8 = 2;
+}
+
 /// One shard of a database.
 #[derive(Debug, Default)]
 pub struct Shard {
@@ -261,6 +298,8 @@ pub struct Db {
     snapshot: Arc<snapshot::SnapshotHook>,
     /// The store's [`Tuning`].
     tuning: Arc<Tuning>,
+    /// Keyspace notifications (`expired`, `evicted` and `new` start here).
+    notify: Arc<Notifier>,
 }
 
 /// The LFU counter after decay for the time since `lru` (one step per `lfu-decay-time` minutes idle,
@@ -326,6 +365,7 @@ impl Db {
         lfu: Arc<AtomicBool>,
         snapshot: Arc<snapshot::SnapshotHook>,
         tuning: Arc<Tuning>,
+        notify: Arc<Notifier>,
     ) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
@@ -335,6 +375,7 @@ impl Db {
             lfu,
             snapshot,
             tuning,
+            notify,
         }
     }
 
@@ -427,9 +468,15 @@ impl Db {
         drop(shard);
         if removed.is_some() {
             self.events.touched(self.index, key);
+            self.notify.emit(class::EVICTED, "evicted", key, self.index);
         }
         // The value is dropped here, outside the shard lock.
         removed.is_some()
+    }
+
+    /// Whether `key` exists and has not expired (without counting an access).
+    pub fn has_live(&self, key: &[u8], now: u64) -> bool {
+        self.lock(key, now).peek(key).is_some()
     }
 
     /// This database's number.
@@ -456,6 +503,7 @@ impl Db {
             guards,
             now,
             expired: 0,
+            touch: true,
         }
     }
 
@@ -473,6 +521,7 @@ impl Db {
             guards,
             now,
             expired: 0,
+            touch: true,
         }
     }
 
@@ -483,6 +532,7 @@ impl Db {
             guards: (0..SHARDS).map(|s| (s, self.shard(s))).collect(),
             now,
             expired: 0,
+            touch: true,
         }
     }
 
@@ -505,12 +555,16 @@ impl Db {
 
     /// Remove every key.
     pub fn flush(&self) {
+        // Only WATCHed keys that exist are affected (a WATCH of a missing key survives a flush).
+        let now = now_ms();
+        let mut affected = self.events.watched_in(self.index);
+        affected.retain(|k| self.has_live(k, now));
         for s in 0..SHARDS {
             // Swap the table out so the (possibly long) drop happens outside the lock.
             let old = std::mem::take(&mut self.shard(s).dict);
             drop(old);
         }
-        self.events.all_touched(Some(self.index));
+        self.events.all_touched(self.index, &affected);
     }
 
     /// One SCAN step: visits buckets from `cursor` until at least `count` keys were collected or the
@@ -611,6 +665,7 @@ impl Db {
                             let h = self.hash(k);
                             guard.dict.remove(h, k, |k| self.hash(k));
                             self.events.touched(self.index, k);
+                            self.notify.emit(class::EXPIRED, "expired", k, self.index);
                             expired += 1;
                         }
                     }
@@ -630,6 +685,8 @@ pub struct Locked<'a> {
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
     now: u64,
     expired: u32,
+    /// Whether accesses update the keys' LRU clock and LFU counter (CLIENT NO-TOUCH turns it off).
+    touch: bool,
 }
 
 impl<'a> Locked<'a> {
@@ -666,8 +723,15 @@ impl<'a> Locked<'a> {
             dict.remove(h, key, |k| db.hash(k));
             self.expired += 1;
             db.events.touched(db.index, key);
+            db.notify.emit(class::EXPIRED, "expired", key, db.index);
         }
         h
+    }
+
+    /// These shards with accesses that update the LRU/LFU of keys (`touch`) or leave them alone.
+    pub fn touching(mut self, touch: bool) -> Self {
+        self.touch = touch;
+        self
     }
 
     /// The live node of `key`, its access clock (and LFU counter) updated like Redis's `lookupKey`.
@@ -675,6 +739,9 @@ impl<'a> Locked<'a> {
         let h = self.expire_if_needed(key);
         let (now, lfu) = (self.now, self.db.lfu.load(Ordering::Relaxed));
         let db = self.db;
+        if !self.touch {
+            return self.dict(h).get_mut(h, key);
+        }
         let n = self.dict(h).get_mut(h, key)?;
         if lfu {
             n.lfu = lfu_access(n.lfu, n.lru, now, &db.tuning);
@@ -756,8 +823,21 @@ impl<'a> Locked<'a> {
         let db = self.db;
         db.events.touched(db.index, key);
         let lru = self.now as u32;
-        self.dict(h)
-            .insert(h, key, value, expire, lru, |k| db.hash(k))
+        let old = self
+            .dict(h)
+            .insert(h, key, value, expire, lru, |k| db.hash(k));
+        if old.is_none() {
+            // Redis's dbAdd.
+            db.notify.emit(class::NEW, "new", key, db.index);
+        }
+        old
+    }
+
+    /// Publish the keyspace notification `event` of `class` about `key` of this database (one
+    /// relaxed load when the class is off).
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.db.notify.emit(class, event, key, self.db.index);
     }
 
     /// Set the eviction metadata of an existing key (RESTORE's IDLETIME / FREQ): its idle time in
@@ -775,6 +855,36 @@ impl<'a> Locked<'a> {
             n.lfu = f;
         }
         true
+    }
+
+    /// Raise the encoding floor of `key` to what its value's encoding is now (after a write: a
+    /// collection that grew past the compact thresholds keeps the big encoding), or to `at_least`.
+    /// Cheap once the floor is at the top.
+    pub fn raise_floor(&mut self, key: &[u8], at_least: u8) {
+        let db = self.db;
+        let h = db.hash(key);
+        if let Some(n) = self.dict(h).get_mut(h, key)
+            && n.floor < floor::BIG
+        {
+            n.floor = n.floor.max(at_least).max(n.value.floor_of(&db.tuning));
+        }
+    }
+
+    /// Forget what encoding `key`'s value had (Redis rebuilt it: SPOP taking most of a set).
+    pub fn reset_floor(&mut self, key: &[u8]) {
+        let h = self.db.hash(key);
+        if let Some(n) = self.dict(h).get_mut(h, key) {
+            n.floor = floor::NONE;
+        }
+    }
+
+    /// Set `key` to `value` with encoding floor `floor` (COPY and RENAME keep the encoding).
+    pub fn set_with_floor(&mut self, key: &[u8], value: Value, expire: u64, floor: u8) {
+        self.set(key, value, expire);
+        let h = self.db.hash(key);
+        if let Some(n) = self.dict(h).get_mut(h, key) {
+            n.floor = floor;
+        }
     }
 
     /// Set `key` to `value`, keeping its current expiry if it exists.
@@ -870,6 +980,8 @@ pub struct Store {
     snapshot: Arc<snapshot::SnapshotHook>,
     /// Encoding thresholds, LFU and stream node parameters.
     pub tuning: Arc<Tuning>,
+    /// Keyspace notifications (`notify-keyspace-events`).
+    pub notify: Arc<Notifier>,
 }
 
 impl Store {
@@ -880,6 +992,7 @@ impl Store {
         let lfu = Arc::new(AtomicBool::new(false));
         let snapshot = Arc::new(snapshot::SnapshotHook::default());
         let tuning = Arc::new(Tuning::default());
+        let notify = Arc::new(Notifier::default());
         Store {
             dbs: (0..databases.max(1))
                 .map(|i| {
@@ -890,6 +1003,7 @@ impl Store {
                         lfu.clone(),
                         snapshot.clone(),
                         tuning.clone(),
+                        notify.clone(),
                     )
                 })
                 .collect(),
@@ -899,6 +1013,7 @@ impl Store {
             active_expire: std::sync::atomic::AtomicBool::new(true),
             lfu,
             tuning,
+            notify,
         }
     }
 
@@ -918,14 +1033,21 @@ impl Store {
             return;
         }
         let (da, db) = (self.db(a), self.db(b));
+        // A WATCHed key is affected if it exists on either side (Redis's touchAllWatchedKeysInDb).
+        let now = now_ms();
+        let either = |k: &Blob| da.has_live(k, now) || db.has_live(k, now);
+        let mut affected_a = self.events.watched_in(a);
+        affected_a.retain(either);
+        let mut affected_b = self.events.watched_in(b);
+        affected_b.retain(either);
         for s in 0..SHARDS {
             let (mut ga, mut gb) = (da.shard(s), db.shard(s));
             // The tables move; each shard keeps its own snapshot mark.
             std::mem::swap(&mut ga.dict, &mut gb.dict);
             std::mem::swap(&mut ga.expire_cursor, &mut gb.expire_cursor);
         }
-        self.events.all_touched(Some(a));
-        self.events.all_touched(Some(b));
+        self.events.all_touched(a, &affected_a);
+        self.events.all_touched(b, &affected_b);
     }
 
     /// Remove every key of every database.

@@ -99,22 +99,45 @@ impl<V> Table<V> {
         self.0.buckets()
     }
 
-    /// A random member (a random non-empty bucket, then a random element of its chain, like Redis's
-    /// `dictGetRandomKey`).
+    /// A uniformly random member. Like Redis's `dictGetRandomKey` it draws a random bucket, but then
+    /// a random slot among [`FAIR_SLOTS`] (or the chain's length, if longer) and draws again when the
+    /// slot is empty: every member has the same chance whatever the length of its chain (Redis's
+    /// chained pick favours members alone in their bucket; its listpacks are uniform).
     pub fn random_key(&self) -> Option<Blob> {
         if self.is_empty() {
             return None;
         }
         let buckets = self.0.buckets();
         let mut rng = rand::rng();
-        let mut keys = Vec::new();
         loop {
-            keys.clear();
-            self.0.bucket_keys(rng.random_range(0..buckets), &mut keys);
-            if !keys.is_empty() {
-                let i = rng.random_range(0..keys.len());
-                return Some(keys.swap_remove(i).0);
+            let bucket = rng.random_range(0..buckets);
+            let len = self.0.chain(bucket).count();
+            if len == 0 {
+                continue;
             }
+            let slot = rng.random_range(0..len.max(FAIR_SLOTS));
+            if let Some(n) = self.0.chain(bucket).nth(slot) {
+                return Some(n.key.clone());
+            }
+        }
+    }
+
+    /// `count` members drawn uniformly and independently (repetitions allowed: SRANDMEMBER,
+    /// HRANDFIELD and ZRANDMEMBER with a negative count). Many draws from a small table index one
+    /// list of the members; few draws use [`random_key`](Self::random_key).
+    pub fn random_repeated(&self, count: usize) -> Vec<Blob> {
+        let len = self.len();
+        if len == 0 {
+            return Vec::new();
+        }
+        let mut rng = rand::rng();
+        if count.saturating_mul(4) >= len {
+            let all: Vec<&Blob> = self.iter().map(|(k, _)| k).collect();
+            (0..count)
+                .map(|_| all[rng.random_range(0..len)].clone())
+                .collect()
+        } else {
+            (0..count).filter_map(|_| self.random_key()).collect()
         }
     }
 
@@ -140,6 +163,10 @@ impl<V> Table<V> {
         out
     }
 }
+
+/// Slots per bucket [`Table::random_key`] draws from: chains are rarely longer at the tables' load
+/// factor, so a draw rarely needs more than a few tries.
+pub const FAIR_SLOTS: usize = 4;
 
 /// A score with a total order (NaN is never stored; `-0` equals `0` as in Redis).
 #[derive(Debug, Clone, Copy)]

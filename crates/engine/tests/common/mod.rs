@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod conn;
 pub mod inproc;
 pub mod reply;
 

@@ -1,0 +1,274 @@
+//! MULTI/EXEC edge rules, each as redis-server 7.0.15 answers it (the expected replies below were
+//! taken from redis-server 7.0.15 running the same steps): commands refused inside MULTI, EXEC
+//! refused before it runs (OOM, arity, ACL, a busy script) discarding the transaction, WATCH across
+//! FLUSHALL/FLUSHDB/SWAPDB of keys that were not there, blocking commands inside MULTI, and scripts
+//! that pass the busy threshold while a transaction is queued or running.
+
+mod common;
+
+use std::time::Duration;
+
+use common::conn::{Conn, V, err, s};
+
+const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+/// A script that runs until SCRIPT KILL stops it (read-only, so killable).
+const FOREVER: &str = "while true do end";
+/// What its caller gets then (redis-server 7.0.15's text; the SHA1 is FOREVER's).
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL... script: 694a5fe1ddb97a4c6a1bf299d9537c7d3d0f84e7, on @user_script:1.";
+
+async fn call(c: &mut Conn, args: &[&str]) -> V {
+    c.call(args).await
+}
+
+/// Wait until `c` sees a script past the busy threshold (BUSY to PING).
+async fn until_busy(c: &mut Conn) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if call(c, &["PING"]).await == err(BUSY) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "script never busy");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_and_shutdown_are_refused_inside_multi() {
+    let (_server, addr) = common::start("127.0.84.1", &[]);
+    let mut c = Conn::open(addr).await;
+    for cmd in [&["SAVE"][..], &["SHUTDOWN"], &["SHUTDOWN", "NOSAVE"]] {
+        assert_eq!(call(&mut c, &["MULTI"]).await, s("OK"));
+        assert_eq!(
+            call(&mut c, cmd).await,
+            err("ERR Command not allowed inside a transaction")
+        );
+        assert_eq!(
+            call(&mut c, &["EXEC"]).await,
+            err("EXECABORT Transaction discarded because of previous errors.")
+        );
+    }
+    // The server is still up, and CONFIG SET errors inside EXEC are per command, as in Redis.
+    assert_eq!(call(&mut c, &["MULTI"]).await, s("OK"));
+    call(&mut c, &["CONFIG", "SET", "maxmemory-policy", "bogus"]).await;
+    call(&mut c, &["CONFIG", "SET", "bogus", "1"]).await;
+    call(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    assert_eq!(
+        call(&mut c, &["EXEC"]).await,
+        V::Arr(vec![
+            err(
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+            ),
+            err("ERR Unknown option or number of arguments for CONFIG SET - 'bogus'"),
+            s("OK"),
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_under_oom_runs_reads_and_discards_writes() {
+    let (_server, addr) = common::start("127.0.84.2", &[]);
+    let (mut a, mut b) = (Conn::open(addr).await, Conn::open(addr).await);
+    call(&mut a, &["SET", "x", "1"]).await;
+    assert_eq!(call(&mut a, &["MULTI"]).await, s("OK"));
+    call(&mut a, &["GET", "x"]).await;
+    call(&mut a, &["EXISTS", "x"]).await;
+    call(&mut b, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    // Only reads queued: EXEC runs (noeviction keeps x).
+    assert_eq!(
+        call(&mut a, &["EXEC"]).await,
+        V::Arr(vec![s("1"), V::Int(1)])
+    );
+    call(&mut b, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    assert_eq!(call(&mut a, &["MULTI"]).await, s("OK"));
+    call(&mut a, &["GET", "x"]).await;
+    call(&mut a, &["SET", "y", "1"]).await;
+    call(&mut b, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    // A command that uses memory is queued: EXEC is refused and the transaction is gone.
+    assert_eq!(
+        call(&mut a, &["EXEC"]).await,
+        err(&format!(
+            "EXECABORT Transaction discarded because of: {OOM}"
+        ))
+    );
+    assert_eq!(call(&mut a, &["MULTI"]).await, s("OK"));
+    // Queueing itself is refused while over the limit.
+    assert_eq!(call(&mut a, &["GET", "x"]).await, err(OOM));
+    assert_eq!(call(&mut a, &["DISCARD"]).await, s("OK"));
+    call(&mut b, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    assert_eq!(call(&mut a, &["GET", "y"]).await, V::Nil);
+    // EXEC refused for its arity, in MULTI or not, says so the same way.
+    assert_eq!(
+        call(&mut a, &["EXEC", "extra"]).await,
+        err(
+            "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+        )
+    );
+    call(
+        &mut a,
+        &[
+            "ACL", "SETUSER", "noexec", "on", ">p", "+@all", "-exec", "~*",
+        ],
+    )
+    .await;
+    call(&mut a, &["AUTH", "noexec", "p"]).await;
+    call(&mut a, &["MULTI"]).await;
+    call(&mut a, &["PING"]).await;
+    let refused = err(
+        "EXECABORT Transaction discarded because of: NOPERM this user has no permissions to run the 'exec' command",
+    );
+    assert_eq!(call(&mut a, &["EXEC"]).await, refused);
+    assert_eq!(call(&mut a, &["EXEC"]).await, refused);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushes_fail_only_the_watches_of_keys_they_removed() {
+    let (_server, addr) = common::start("127.0.84.3", &[]);
+    let (mut a, mut b) = (Conn::open(addr).await, Conn::open(addr).await);
+    // `watch` is prepared with a, `flush` runs on b, then a's transaction tells what survived.
+    async fn outcome(a: &mut Conn) -> V {
+        call(a, &["MULTI"]).await;
+        call(a, &["PING"]).await;
+        call(a, &["EXEC"]).await
+    }
+    let ran = V::Arr(vec![s("PONG")]);
+    for flush in [&["FLUSHALL"][..], &["FLUSHDB"], &["SWAPDB", "0", "1"]] {
+        call(&mut a, &["FLUSHALL"]).await;
+        call(&mut a, &["WATCH", "missing"]).await;
+        call(&mut b, flush).await;
+        assert_eq!(outcome(&mut a).await, ran, "{flush:?} of a missing key");
+        call(&mut a, &["SET", "k", "1"]).await;
+        call(&mut a, &["WATCH", "k"]).await;
+        call(&mut b, flush).await;
+        assert_eq!(
+            outcome(&mut a).await,
+            V::Nil,
+            "{flush:?} of an existing key"
+        );
+    }
+    // FLUSHDB of another database leaves the watched key alone.
+    call(&mut a, &["SET", "k", "1"]).await;
+    call(&mut a, &["WATCH", "k"]).await;
+    call(&mut b, &["SELECT", "1"]).await;
+    call(&mut b, &["FLUSHDB"]).await;
+    call(&mut b, &["SELECT", "0"]).await;
+    assert_eq!(outcome(&mut a).await, ran);
+    // SWAPDB brings a key in where the watched one was missing: the watch fails.
+    call(&mut a, &["FLUSHALL"]).await;
+    call(&mut a, &["WATCH", "s"]).await;
+    call(&mut b, &["SELECT", "1"]).await;
+    call(&mut b, &["SET", "s", "1"]).await;
+    call(&mut b, &["SWAPDB", "0", "1"]).await;
+    assert_eq!(outcome(&mut a).await, V::Nil);
+    // A key that expired before the flush counts as missing.
+    call(&mut a, &["FLUSHALL"]).await;
+    call(&mut a, &["SET", "e", "1", "PX", "1"]).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    call(&mut a, &["WATCH", "e"]).await;
+    call(&mut b, &["FLUSHALL"]).await;
+    assert_eq!(outcome(&mut a).await, ran);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_commands_inside_multi_do_not_wait() {
+    let (_server, addr) = common::start("127.0.84.4", &[]);
+    let mut c = Conn::open(addr).await;
+    call(&mut c, &["MULTI"]).await;
+    for cmd in [
+        &["BLPOP", "nolist", "0"][..],
+        &["BZPOPMIN", "noz", "5"],
+        &["BLMPOP", "0", "1", "nolist", "LEFT"],
+        &["XREAD", "BLOCK", "0", "STREAMS", "nos", "0"],
+        &["BLMOVE", "a", "b", "LEFT", "LEFT", "0"],
+        &["BZMPOP", "0", "1", "z", "MIN"],
+    ] {
+        assert_eq!(call(&mut c, cmd).await, s("QUEUED"));
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(call(&mut c, &["EXEC"]).await, V::Arr(vec![V::Nil; 6]));
+    assert!(started.elapsed() < Duration::from_secs(5), "EXEC waited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_script_fails_the_transactions_queued_meanwhile() {
+    let (_server, addr) = common::start("127.0.84.5", &[("busy-reply-threshold", "100")]);
+    let (mut a, mut b, mut runner, mut killer) = (
+        Conn::open(addr).await,
+        Conn::open(addr).await,
+        Conn::open(addr).await,
+        Conn::open(addr).await,
+    );
+    call(&mut b, &["MULTI"]).await;
+    call(&mut b, &["SET", "x", "1"]).await;
+    runner
+        .send(&[b"EVAL".to_vec(), FOREVER.into(), b"0".to_vec()])
+        .await;
+    until_busy(&mut a).await;
+    // Refused while queueing: the transaction fails at EXEC.
+    assert_eq!(call(&mut b, &["SET", "y", "1"]).await, err(BUSY));
+    // EXEC itself refused: the transaction is discarded (and a second EXEC says so again).
+    let abort = err(&format!(
+        "EXECABORT Transaction discarded because of: {BUSY}"
+    ));
+    assert_eq!(call(&mut b, &["EXEC"]).await, abort);
+    assert_eq!(call(&mut b, &["EXEC"]).await, abort);
+    assert_eq!(call(&mut killer, &["SCRIPT", "KILL"]).await, s("OK"));
+    assert_eq!(runner.read().await, err(KILLED));
+    assert_eq!(call(&mut b, &["GET", "x"]).await, V::Nil);
+    assert_eq!(call(&mut b, &["EXEC"]).await, err("ERR EXEC without MULTI"));
+
+    // A script inside EXEC passes the threshold: the others get BUSY, SCRIPT KILL stops it, and
+    // the rest of the transaction runs.
+    call(&mut runner, &["MULTI"]).await;
+    call(&mut runner, &["SET", "z", "1"]).await;
+    call(&mut runner, &["EVAL", FOREVER, "0"]).await;
+    call(&mut runner, &["GET", "z"]).await;
+    runner.send(&[b"EXEC".to_vec()]).await;
+    until_busy(&mut a).await;
+    assert_eq!(call(&mut killer, &["SCRIPT", "KILL"]).await, s("OK"));
+    let V::Arr(replies) = runner.read().await else {
+        panic!("EXEC's replies");
+    };
+    assert_eq!(replies.len(), 3);
+    assert_eq!(replies[0], s("OK"));
+    assert_eq!(replies[1], err(KILLED));
+    assert_eq!(replies[2], s("1"));
+    assert_eq!(call(&mut a, &["PING"]).await, s("PONG"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_script_stops_after_its_client_and_the_killer_left() {
+    let (_server, addr) = common::start("127.0.84.6", &[("busy-reply-threshold", "100")]);
+    let mut watcher = Conn::open(addr).await;
+    for killer_first in [false, true] {
+        let mut runner = Conn::open(addr).await;
+        runner
+            .send(&[b"EVAL".to_vec(), FOREVER.into(), b"0".to_vec()])
+            .await;
+        until_busy(&mut watcher).await;
+        let mut killer = Conn::open(addr).await;
+        if killer_first {
+            killer.send(&[b"SCRIPT".to_vec(), b"KILL".to_vec()]).await;
+            drop(killer);
+            drop(runner);
+        } else {
+            drop(runner);
+            killer.send(&[b"SCRIPT".to_vec(), b"KILL".to_vec()]).await;
+            drop(killer);
+        }
+        // Nobody is left to see the script end, yet the server must be free again.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match call(&mut watcher, &["PING"]).await {
+                v if v == s("PONG") => break,
+                v => assert_eq!(v, err(BUSY)),
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the script kept running"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
