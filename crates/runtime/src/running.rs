@@ -60,6 +60,8 @@ pub struct RunningWorld {
     engine_stopped: Arc<Notify>,
     /// Set once [`RunningWorld::shutdown`] begins: engines stopping then are expected.
     stopping: AtomicBool,
+    /// The lab's latest score as JSON (see [`RunningWorld::set_lab_status`]).
+    lab: std::sync::Mutex<Option<String>>,
 }
 
 /// Signals `notify` when `engine` stops, whoever stopped it.
@@ -285,6 +287,7 @@ impl RunningWorld {
             counts,
             engine_stopped,
             stopping: AtomicBool::new(false),
+            lab: std::sync::Mutex::new(None),
         })
     }
 
@@ -495,6 +498,19 @@ impl RunningWorld {
         inner.state.control = control.map(|a| a.to_string());
         inner.state.control_password = control.and(password);
         self.files.write(&inner.state)
+    }
+
+    /// Keeps the lab's latest score (JSON, made by whoever scores the scenario's exercises: the
+    /// scenario crate, above this one) for the control API's `LAB.STATUS`.
+    pub fn set_lab_status(&self, json: String) {
+        if let Ok(mut lab) = self.lab.lock() {
+            *lab = Some(json);
+        }
+    }
+
+    /// The lab's latest score (JSON), `None` when nothing scores exercises in this world.
+    pub fn lab_status(&self) -> Option<String> {
+        self.lab.lock().ok().and_then(|l| l.clone())
     }
 
     /// Where each network's resolver listens.
