@@ -416,6 +416,41 @@ fn metrics_speak_prometheus_text() {
 }
 
 #[test]
+fn next_step_runs_the_timeline_s_next_step_now() {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/cutover-rehearsal.toml"
+    );
+    // At this speed the first step would wait 2000 s: only the page's "next step" runs it.
+    let up = Up::start(
+        "next",
+        &[scenario, "--speed", "0.001", "--control-password", ""],
+    );
+    eventually(Duration::from_secs(60), "the initial world checked", || {
+        let v = up.view();
+        v["timeline"]["current"] == 0
+            && v["timeline"]["phases"][0]["expectations"]
+                .as_array()
+                .is_some_and(|es| es.iter().all(|e| e["passed"] == true))
+    });
+    let (status, body) = up.post("/api/next-step", &json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["done"]
+            .as_str()
+            .is_some_and(|d| d.contains("create the private endpoint")),
+        "{body}"
+    );
+    eventually(Duration::from_secs(60), "step 1 ran", || {
+        let v = up.view();
+        v["timeline"]["current"] == 1
+            && v["caches"][0]["endpoints"]
+                .as_array()
+                .is_some_and(|es| es.iter().any(|e| e["name"] == "pe-hub"))
+    });
+}
+
+#[test]
 fn a_port_in_use_or_a_foreign_address_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
     let addr = taken.local_addr().expect("addr");
@@ -654,11 +689,31 @@ impl Browser {
             .to_owned()
     }
 
+    /// Clicks `css`, finding it again when the page redrew it in between (a stale element).
     fn click(&self, css: &str) {
-        let id = self.find(css);
-        self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
+        for _ in 0..20 {
+            let id = self.find(css);
+            let (status, text) = http(
+                self.addr,
+                "POST",
+                &format!("/session/{}/element/{id}/click", self.session),
+                &self.addr.to_string(),
+                &[("Content-Type", "application/json")],
+                "{}",
+            );
+            if status < 300 {
+                return;
+            }
+            assert!(
+                text.contains("stale element"),
+                "click {css}: {status} {text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{css} stayed stale");
     }
 
+    /// Types into `css` (the password dialog, which the page does not redraw).
     fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css);
         self.session_call(
@@ -801,6 +856,47 @@ fn a_browser_links_spoke_to_the_zone_and_sees_its_resolution_change() {
         "button[data-action=\"unlink\"][data-zone=\"{ZONE}\"][data-network=\"spoke\"]"
     ));
     assert_eq!(up.resolution("spoke", "contoso"), "private");
+
+    // A client in spoke: its DNS answer (now the private endpoint) appears in the feed, tagged
+    // spoke, and the network filter hides it. (Its connection is dropped, silently: the quickstart
+    // does not peer spoke with hub.)
+    let mut probe = redlink();
+    probe
+        .args([
+            "probe",
+            "--network",
+            "spoke",
+            "contoso.redis.cache.windows.net:6379",
+        ])
+        .arg("--state-file")
+        .arg(&up.state);
+    let out = bounded(probe, Duration::from_secs(60));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("answered 127.") && said.contains("outcome: timeout"),
+        "{said}"
+    );
+    eventually(
+        Duration::from_secs(30),
+        "spoke's DNS answer and connection in the feed",
+        || {
+            let feed = browser.text("#feed");
+            feed.contains("[spoke] DNS A contoso.redis.cache.windows.net")
+                && feed.contains("pe-hub")
+        },
+    );
+    browser.script(
+        "const s = document.querySelector('#filter-network'); s.value = 'hub'; s.dispatchEvent(new Event('change')); return null",
+    );
+    assert!(
+        !browser.text("#feed").contains("[spoke]"),
+        "{}",
+        browser.text("#feed")
+    );
+    browser.script(
+        "const s = document.querySelector('#filter-network'); s.value = ''; s.dispatchEvent(new Event('change')); return null",
+    );
+    assert!(browser.text("#feed").contains("[spoke]"));
 
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG screenshot");

@@ -51,8 +51,11 @@ function refreshSoon() {
 async function load() {
   try {
     const r = await fetch("/api/view", { cache: "no-store" });
-    const body = await r.json();
+    const text = await r.text();
+    const body = JSON.parse(text);
     if (!r.ok) { message(body.error || r.statusText); return; }
+    if (text === load.last) return; // nothing changed: keep the page (and what is under the mouse) as is
+    load.last = text;
     view = body;
     render();
   } catch (e) {

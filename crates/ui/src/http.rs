@@ -48,7 +48,12 @@ pub struct AppState {
     pub lab: watch::Receiver<Option<LabReport>>,
     /// The `/metrics` counters.
     pub metrics: Metrics,
+    /// Open event streams (each one has the world build DNS and connection events for it).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many event streams (open pages) may follow the world at once.
+pub const MAX_STREAMS: usize = 32;
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
@@ -172,6 +177,7 @@ async fn changed<T>(rx: &mut Option<watch::Receiver<T>>) {
 }
 
 struct Feed {
+    _permit: tokio::sync::OwnedSemaphorePermit,
     events: EventStream,
     world: Option<watch::Receiver<Arc<World>>>,
     timeline: Option<watch::Receiver<u64>>,
@@ -194,10 +200,20 @@ fn feed_stream(feed: Feed) -> impl Stream<Item = Result<SseEvent, Infallible>> {
 }
 
 async fn events(State(s): State<AppState>) -> Response {
+    let Ok(permit) = s.streams.clone().try_acquire_owned() else {
+        tracing::warn!(
+            "dashboard: refused an event stream: {MAX_STREAMS} pages follow the world already"
+        );
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_STREAMS} pages follow this world already: close one and reload"),
+        );
+    };
     let Some(world) = s.world.upgrade() else {
         return world_gone();
     };
     let feed = Feed {
+        _permit: permit,
         events: world.events(),
         world: Some(world.subscribe()),
         timeline: Some(s.timeline.subscribe()),

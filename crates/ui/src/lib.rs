@@ -114,6 +114,7 @@ impl Dashboard {
             timeline: options.timeline,
             lab: options.lab,
             metrics,
+            streams: Arc::new(tokio::sync::Semaphore::new(http::MAX_STREAMS)),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
