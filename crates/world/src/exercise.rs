@@ -102,3 +102,104 @@ pub fn compile(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Scenario;
+
+    const WORLD: &str = r#"
+[[network]]
+name = "hub"
+[[network]]
+name = "spoke"
+[[cache]]
+name = "contoso"
+[[dns_zone]]
+name = "privatelink.redis.cache.windows.net"
+"#;
+
+    fn parse(rest: &str) -> Result<Scenario, String> {
+        Scenario::parse("lab.toml", &format!("{WORLD}{rest}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn exercises_parse_with_hints_and_expectations() {
+        let s = parse(
+            r#"
+[[exercise]]
+name = "spoke resolves privately"
+hint = "link the zone"
+[[exercise.expect]]
+from = "spoke"
+resolve = "contoso.redis.cache.windows.net"
+answer = "private"
+"#,
+        )
+        .expect("parses");
+        let x = &s.exercises()[0];
+        assert_eq!(x.name, "spoke resolves privately");
+        assert_eq!(x.hint.as_deref(), Some("link the zone"));
+        assert_eq!(x.expectations.len(), 1);
+        assert_eq!(x.position.line, 11);
+    }
+
+    #[test]
+    fn exercises_see_the_world_the_timeline_leaves() {
+        // pe-spoke exists only after the step: the exercise may name it.
+        let s = parse(
+            r#"
+[[step]]
+name = "create"
+change = [{ create_endpoint = { name = "pe-spoke", network = "spoke", cache = "contoso" } }]
+[[exercise]]
+name = "spoke uses its own endpoint"
+[[exercise.expect]]
+from = "spoke"
+resolve = "contoso.redis.cache.windows.net"
+answer = "pe-spoke"
+"#,
+        );
+        assert!(s.is_ok(), "{s:?}");
+        let e = parse(
+            r#"
+[[exercise]]
+name = "spoke uses its own endpoint"
+[[exercise.expect]]
+from = "spoke"
+resolve = "contoso.redis.cache.windows.net"
+answer = "pe-spoke"
+"#,
+        )
+        .expect_err("no such endpoint");
+        assert!(e.starts_with("lab.toml:"), "{e}");
+        assert!(e.contains("pe-spoke"), "{e}");
+    }
+
+    #[test]
+    fn bad_exercises_say_where_and_why() {
+        let e = parse("\n[[exercise]]\nname = \"nothing to do\"\n").expect_err("no expect");
+        assert!(
+            e.contains("lab.toml:11:1") && e.contains("has no expectations"),
+            "{e}"
+        );
+        let twice = r#"
+[[exercise]]
+name = "a"
+[[exercise.expect]]
+from = "hub"
+connect = "ok"
+[[exercise]]
+name = "a"
+[[exercise.expect]]
+from = "hub"
+connect = "ok"
+"#;
+        let e = parse(twice).expect_err("duplicate");
+        assert!(
+            e.contains("lab.toml:17:8") && e.contains("duplicate exercise name \"a\""),
+            "{e}"
+        );
+        let e = parse("\n[[exercise]]\nname = \"x\"\ngoal = 1\n").expect_err("unknown key");
+        assert!(e.contains("unknown field `goal`"), "{e}");
+    }
+}
