@@ -348,6 +348,72 @@ fn the_dashboard_serves_the_world_and_refuses_bad_actions_clearly() {
 }
 
 #[test]
+fn a_change_from_ctl_reaches_the_page_s_event_stream() {
+    let up = Up::start("sse", &[]);
+    let mut s = TcpStream::connect_timeout(&up.addr, Duration::from_secs(10)).expect("connects");
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET /api/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        up.addr
+    )
+    .expect("writes");
+    let mut seen = String::new();
+    let mut read_until = |wanted: &[&str], limit: Duration| {
+        let deadline = Instant::now() + limit;
+        let mut buf = [0u8; 8192];
+        while !wanted.iter().all(|w| seen.contains(w)) {
+            assert!(
+                Instant::now() < deadline,
+                "not in the stream: {wanted:?}\n{seen}"
+            );
+            match s.read(&mut buf) {
+                Ok(0) => panic!("the stream ended: {seen}"),
+                Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(_) => {}
+            }
+        }
+    };
+    read_until(&["text/event-stream"], Duration::from_secs(30));
+    // The state file names the control password `up` generated: ctl finds it there.
+    let mut ctl = redlink();
+    ctl.args([
+        "ctl",
+        "network",
+        "private-endpoint-connection",
+        "reject",
+        "--name",
+        "pe-hub",
+        "--state-file",
+    ])
+    .arg(&up.state);
+    let out = bounded(ctl, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    read_until(
+        &[
+            "event: refresh",
+            "event: feed",
+            "\"type\":\"change\"",
+            "pe-hub",
+        ],
+        Duration::from_secs(30),
+    );
+    let v = up.view();
+    let pe = v["caches"][0]["endpoints"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["name"] == "pe-hub"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(pe["state"], "Rejected", "{pe}");
+    assert_eq!(v["password_required"], true, "up generated a password");
+}
+
+#[test]
 fn metrics_speak_prometheus_text() {
     let up = Up::start("metrics", &["--control-password", ""]);
     // A DNS answer and a routed connection to count: a client in hub (`redlink probe`: hub's

@@ -90,7 +90,7 @@ pub fn parse_ui_addr(text: &str) -> Result<SocketAddr, String> {
         SocketAddr::new(ip, 0)
     } else {
         return Err(format!(
-            "{text:?} is not an address (try 127.0.0.1:8080, 8080, or nothing for a free port)"
+            "{text:?} is not an address (try 127.0.0.1:8080, 8080, or nothing for a free port; a scenario goes before --ui)"
         ));
     };
     if !addr.ip().is_loopback() {
@@ -622,6 +622,26 @@ mod tests {
         assert_eq!(parse_size("8192"), Ok(8192));
         assert!(parse_size("1").is_err());
         assert!(parse_size("10x").is_err());
+    }
+
+    #[test]
+    fn ui_addresses_are_loopback_only() {
+        assert_eq!(
+            parse_ui_addr("8080"),
+            Ok("127.0.0.1:8080".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_ui_addr("127.0.0.2"),
+            Ok("127.0.0.2:0".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_ui_addr("[::1]:9"),
+            Ok("[::1]:9".parse().expect("addr"))
+        );
+        let e = parse_ui_addr("0.0.0.0:8080").expect_err("not loopback");
+        assert!(e.contains("not a loopback address"), "{e}");
+        let e = parse_ui_addr("labs/cutover-lab.toml").expect_err("a file");
+        assert!(e.contains("a scenario goes before --ui"), "{e}");
     }
 
     #[test]
