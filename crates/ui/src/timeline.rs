@@ -197,3 +197,80 @@ impl TimelineBoard {
         Ok(format!("step {name:?} starts now"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redlink_scenario::{ChangeReport, ExpectationReport};
+
+    const SCENARIO: &str = r#"
+[[network]]
+name = "hub"
+[[cache]]
+name = "contoso"
+public_network_access = "Enabled"
+[[expect]]
+from = "hub"
+connect = "ok"
+[[step]]
+name = "off"
+at = "10s"
+change = [{ public_access = { cache = "contoso", access = "Disabled" } }]
+[[step.expect]]
+from = "hub"
+connect = "refused"
+"#;
+
+    fn report(passed: bool) -> ExpectationReport {
+        ExpectationReport {
+            label: "x".to_owned(),
+            from: "hub".to_owned(),
+            kind: "connect",
+            location: String::new(),
+            expected: "refused".to_owned(),
+            got: if passed { "refused" } else { "ok" }.to_owned(),
+            passed,
+            evidence: Vec::new(),
+            explanation: Vec::new(),
+            millis: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_board_follows_the_runner_and_asks_for_the_next_step() {
+        let scenario = Scenario::parse("t.toml", SCENARIO).expect("parses");
+        let board = TimelineBoard::new(&scenario);
+        let v = board.view();
+        assert_eq!(v.phases.len(), 2);
+        assert_eq!(v.phases[1].name, "off");
+        assert_eq!(v.phases[1].at_ms, Some(10_000));
+        assert_eq!(v.current, None);
+        assert_eq!(v.phases[0].expectations[0].passed, None);
+
+        let mut changed = board.subscribe();
+        board.phase(None);
+        board.expectation(0, &report(true));
+        assert!(changed.has_changed().unwrap_or(false));
+        assert_eq!(board.next_step(), Ok("step \"off\" starts now".to_owned()));
+        board.phase(Some("off"));
+        board.change(
+            0,
+            &ChangeReport {
+                description: "public network access Disabled".to_owned(),
+                location: String::new(),
+                error: None,
+            },
+        );
+        board.expectation(0, &report(false));
+        let v = board.view();
+        assert_eq!(v.current, Some(1));
+        assert_eq!(v.phases[0].expectations[0].passed, Some(true));
+        assert_eq!(v.phases[1].expectations[0].passed, Some(false));
+        assert_eq!(
+            v.phases[1].changes[0].description,
+            "public network access Disabled"
+        );
+        board.finished();
+        assert!(board.next_step().is_err(), "nothing left to run");
+    }
+}
