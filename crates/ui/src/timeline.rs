@@ -247,7 +247,7 @@ connect = "refused"
         assert_eq!(v.current, None);
         assert_eq!(v.phases[0].expectations[0].passed, None);
 
-        let mut changed = board.subscribe();
+        let changed = board.subscribe();
         board.phase(None);
         board.expectation(0, &report(true));
         assert!(changed.has_changed().unwrap_or(false));
