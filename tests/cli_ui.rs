@@ -140,6 +140,11 @@ impl Up {
 
 impl Drop for Up {
     fn drop(&mut self) {
+        // Already stopped (and reaped): its pid may belong to someone else now.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            let _ = std::fs::remove_file(&self.state);
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -411,6 +416,24 @@ fn a_change_from_ctl_reaches_the_page_s_event_stream() {
         .unwrap_or(Value::Null);
     assert_eq!(pe["state"], "Rejected", "{pe}");
     assert_eq!(v["password_required"], true, "up generated a password");
+
+    // A page still following does not keep the world from stopping cleanly.
+    let mut up = up;
+    let _ = Command::new("kill")
+        .args(["-TERM", &up.child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Ok(Some(status)) = up.child.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "up did not stop within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "{}", up.log());
+    assert!(!up.state.exists(), "the state file is removed");
+    assert!(!up.log().contains("still in use"), "{}", up.log());
+    drop(s);
 }
 
 #[test]

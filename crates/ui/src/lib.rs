@@ -84,6 +84,8 @@ pub struct Dashboard {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    /// The metrics' event follower and sampler.
+    followers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Dashboard {
@@ -107,7 +109,7 @@ impl Dashboard {
             source,
         })?;
         let metrics = metrics::Metrics::default();
-        metrics.follow(world);
+        let followers = metrics.follow(world);
         let router = http::router(http::AppState {
             world: Arc::downgrade(world),
             password: options.password.map(Arc::from),
@@ -134,6 +136,7 @@ impl Dashboard {
             addr,
             stop: Some(stop),
             task,
+            followers,
         })
     }
 
@@ -147,8 +150,15 @@ impl Dashboard {
         format!("http://{}/", self.addr)
     }
 
-    /// Stops listening; open event streams are cut after a second.
+    /// Stops listening (open event streams are cut after a second) and the metrics' tasks, so
+    /// nothing of the dashboard holds the world afterwards.
     pub async fn shutdown(mut self) {
+        for f in &self.followers {
+            f.abort();
+        }
+        for f in self.followers.drain(..) {
+            let _ = f.await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

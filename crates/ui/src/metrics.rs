@@ -102,12 +102,13 @@ fn label(value: &str) -> String {
 }
 
 impl Metrics {
-    /// Counts the world's DNS answers and samples its engines every second, until the world stops.
-    pub fn follow(&self, world: &Arc<RunningWorld>) {
+    /// Counts the world's DNS answers and samples its engines every second, until the world stops
+    /// or the returned tasks are aborted (they hold the world weakly, upgrading it only briefly).
+    pub fn follow(&self, world: &Arc<RunningWorld>) -> Vec<tokio::task::JoinHandle<()>> {
         let dns = self.dns.clone();
         let mut events = world.events();
         let w = Arc::downgrade(world);
-        tokio::spawn(async move {
+        let counting = tokio::spawn(async move {
             while let Some(e) = events.next().await {
                 if let Event::Dns {
                     network,
@@ -127,7 +128,7 @@ impl Metrics {
         });
         let ops = self.ops_per_sec.clone();
         let weak = Arc::downgrade(world);
-        tokio::spawn(async move {
+        let sampling = tokio::spawn(async move {
             let mut last: HashMap<String, u64> = HashMap::new();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
@@ -152,6 +153,7 @@ impl Metrics {
                 last = now;
             }
         });
+        vec![counting, sampling]
     }
 
     /// The exposition text.
