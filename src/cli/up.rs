@@ -209,7 +209,15 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         async move { world.watch_engines().await }
     });
     let board = TimelineBoard::new(&scenario);
-    let (lab_tx, lab_rx) = tokio::sync::watch::channel(None);
+    // A lab answers "not checked yet" until its first scoring, never "no exercises".
+    let unscored = (!scenario.exercises().is_empty()).then(|| LabReport::unscored(&scenario));
+    if let Some(json) = unscored
+        .as_ref()
+        .and_then(|r| serde_json::to_string(r).ok())
+    {
+        world.set_lab_status(json);
+    }
+    let (lab_tx, lab_rx) = tokio::sync::watch::channel(unscored);
     let dashboard = match args.ui {
         None => None,
         Some(addr) => {

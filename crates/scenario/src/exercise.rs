@@ -59,6 +59,38 @@ pub struct LabReport {
 }
 
 impl LabReport {
+    /// The lab before its first scoring: every exercise not met, every goal "not checked yet"
+    /// (`checked_ms` 0), so a question asked right at start is not answered "no exercises".
+    pub fn unscored(scenario: &Scenario) -> LabReport {
+        let exercises: Vec<ExerciseReport> = scenario
+            .exercises()
+            .iter()
+            .map(|x| ExerciseReport {
+                name: x.name.clone(),
+                hint: x.hint.clone(),
+                location: format!("{}:{}", scenario.file(), x.position),
+                met: false,
+                goals: x
+                    .expectations
+                    .iter()
+                    .map(|e| GoalReport {
+                        label: e.label.clone(),
+                        expected: e.wanted(),
+                        got: "not checked yet".to_owned(),
+                        met: false,
+                    })
+                    .collect(),
+            })
+            .collect();
+        LabReport {
+            lab: crate::runner::scenario_name(scenario),
+            met: 0,
+            total: exercises.len(),
+            checked_ms: 0,
+            exercises,
+        }
+    }
+
     /// `met/total exercises met`, then one line per exercise (`✓`/`✗`, the hint for unmet ones)
     /// and per unmet goal what the client saw.
     pub fn text(&self) -> String {
