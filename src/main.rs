@@ -76,6 +76,9 @@ enum Command {
     /// private-endpoint-connection approve, network private-dns link vnet create, redis update…),
     /// print az-shaped JSON, follow its events.
     Ctl(cli::ctl::CtlArgs),
+    /// Score the lab a trainee is working on: the running world's exercises with met/not met,
+    /// the goals not yet met and the hints; exit 0 when every exercise is met, 1 when not.
+    Lab(cli::lab::LabArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,5 +97,6 @@ fn main() -> ExitCode {
         Command::Probe(args) => cli::probe::main(args),
         Command::Exec(args) => cli::exec::main(args),
         Command::Ctl(args) => cli::ctl::main(args),
+        Command::Lab(args) => cli::lab::main(args),
     }
 }

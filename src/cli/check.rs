@@ -1,7 +1,8 @@
 //! `redlink check SCENARIO_OR_DIR... [--junit F] [--json]`: runs each scenario's timeline at once in
 //! its own world (several in parallel, each in its own address block), prints one line per
 //! expectation and the details of each failure, and exits 0 when every expectation is met, 1 when
-//! some are not, 2 for bad input (file, line and reason; bad input wins over failures).
+//! some are not, 2 for bad input (file, line and reason; bad input wins over failures). With
+//! `--exercises`, each scenario's `[[exercise]]`s are scored after its timeline as more phases.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,10 @@ pub struct CheckArgs {
     /// How long to wait for a reply (or a TLS handshake).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub reply_timeout: Duration,
+    /// Also score each scenario's exercises (`[[exercise]]`) after its timeline, one phase per
+    /// exercise: a lab file that starts broken fails until its timeline fixes it.
+    #[arg(long)]
+    pub exercises: bool,
     /// How many scenarios run at the same time.
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub jobs: usize,
@@ -96,6 +101,7 @@ pub fn main(args: CheckArgs) -> ExitCode {
             reply: args.reply_timeout,
             ..Timeouts::default()
         },
+        exercises: args.exercises,
         ..RunOptions::default()
     };
     let json = args.json;

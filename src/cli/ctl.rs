@@ -76,11 +76,26 @@ pub enum CtlCommand {
     },
     /// Per network: where each cache's name resolves and the verdict for each endpoint.
     Status,
+    /// Labs: the running world's exercises (`[[exercise]]`) and whether each is met.
+    #[command(subcommand)]
+    Lab(LabCommand),
     /// Send one raw control command (e.g. `ctl raw PE.SETSTATE pe-hub Pending`) and print the reply.
     Raw {
         /// The command and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+}
+
+/// `lab …`.
+#[derive(Subcommand, Debug)]
+pub enum LabCommand {
+    /// Each exercise with met/not met (re-scored by `up` after every change), the goals not yet
+    /// met and the hints.
+    Status {
+        /// Print the score as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -494,6 +509,18 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
             print(&az::status(&world, &state, &counts));
             Ok(())
         }
+        CtlCommand::Lab(LabCommand::Status { json }) => {
+            let report = lab_report(&mut s)?;
+            if *json {
+                match serde_json::to_value(&report) {
+                    Ok(j) => print(&j),
+                    Err(e) => return Err(Failure::World(format!("bad lab JSON: {e}"))),
+                }
+            } else {
+                say!("{}", report.text().trim_end());
+            }
+            Ok(())
+        }
         CtlCommand::Raw { args } => {
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
             let v = s.client.call(&argv)?;
@@ -501,6 +528,34 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// The running world's lab score (`LAB.STATUS`).
+fn lab_report(s: &mut Session) -> Result<redlink_scenario::LabReport, Failure> {
+    let text = match s.client.call_text(&["LAB.STATUS"]) {
+        Ok(t) => t,
+        Err(redlink_runtime::ControlClientError::Server(e)) => {
+            return Err(Failure::Input(
+                e.strip_prefix("ERR ").unwrap_or(&e).to_owned(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    serde_json::from_str(&text).map_err(|e| Failure::World(format!("bad lab JSON: {e}")))
+}
+
+/// `redlink lab`: the running world's lab score (found like `ctl`'s world); `Ok(true)` when every
+/// exercise is met. Errors carry ctl's exit code (2 bad input, 1 the world).
+pub fn score(args: &CtlArgs) -> Result<redlink_scenario::LabReport, (u8, String)> {
+    let run = || {
+        let mut s = Session::open(args)?;
+        lab_report(&mut s)
+    };
+    run().map_err(|f| match f {
+        Failure::Input(e) => (2, e),
+        Failure::World(e) => (1, e),
+        Failure::Azure { code, message } => (1, format!("({code}) {message}")),
+    })
 }
 
 fn show_value(v: &Value) -> String {

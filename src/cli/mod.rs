@@ -4,6 +4,7 @@ pub mod az;
 pub mod check;
 pub mod ctl;
 pub mod exec;
+pub mod lab;
 pub mod probe;
 pub mod serve;
 pub mod serve_process;

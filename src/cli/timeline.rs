@@ -1,17 +1,19 @@
 //! The scenario's timeline during `redlink up`: the initial expectations at once, then each step at
 //! its `at` offset (divided by `--speed`), printing each change and each expectation's result as it
-//! happens. When the timeline is over the world keeps running: the future never completes.
+//! happens (and telling the dashboard's [`TimelineBoard`], whose "next step" starts the next step at
+//! once). When the timeline is over the world keeps running: the future never completes.
 
 use std::time::Instant;
 
 use redlink_runtime::RunningWorld;
-use redlink_scenario::{Event, Pacing, RunOptions, run_timeline, text};
+use redlink_scenario::{Event, Pacing, RunOptions, run_timeline_advancing, text};
+use redlink_ui::TimelineBoard;
 use redlink_world::Scenario;
 
 use crate::cli::say;
 
 /// Runs the timeline of `scenario` on `world`, paced at `speed`, then waits forever.
-pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
+pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64, board: &TimelineBoard) {
     if scenario.expectation_count() > 0 || !scenario.steps().is_empty() {
         let started = Instant::now();
         let options = RunOptions {
@@ -20,13 +22,18 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
         };
         let steps = scenario.steps().len();
         let mut failed = 0usize;
-        let phases = run_timeline(world, scenario, &options, |event| match event {
+        let (mut changes, mut checks) = (0usize, 0usize);
+        let observe = |event: Event<'_>| match event {
             Event::Phase(None) => {
+                board.phase(None);
+                (changes, checks) = (0, 0);
                 if scenario.expectations().next().is_some() {
                     say!("\ntimeline: initial world");
                 }
             }
             Event::Phase(Some(step)) => {
+                board.phase(Some(&step.name));
+                (changes, checks) = (0, 0);
                 say!(
                     "\n[+{:.1}s] step {:?}{}",
                     started.elapsed().as_secs_f64(),
@@ -37,15 +44,23 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
                         .unwrap_or_default()
                 );
             }
-            Event::Change(c) => say!("{}", text::change(c, "  ").trim_end()),
+            Event::Change(c) => {
+                board.change(changes, c);
+                changes += 1;
+                say!("{}", text::change(c, "  ").trim_end());
+            }
             Event::Expectation(e) => {
+                board.expectation(checks, e);
+                checks += 1;
                 if !e.passed {
                     failed += 1;
                 }
                 say!("{}", text::expectation(e, "  ").trim_end());
             }
-        })
-        .await;
+        };
+        let phases =
+            run_timeline_advancing(world, scenario, &options, Some(board.advance()), observe).await;
+        board.finished();
         let total: usize = phases.iter().map(|p| p.expectations.len()).sum();
         say!(
             "\ntimeline done: {steps} step(s), {} of {total} expectation(s) met; the world keeps running",

@@ -1,11 +1,13 @@
 //! `redlink up [SCENARIO] [--state-file F] [--for DURATION] [--speed N] [--control ADDR]
-//! [--control-password P] [--events FILE [--events-max-size SIZE]]`: brings a world up (the
+//! [--control-password P] [--events FILE [--events-max-size SIZE]] [--ui [ADDR]]`: brings a world up (the
 //! embedded quickstart without SCENARIO) with its control API (`redlink ctl`, any Redis client; a
 //! generated password in the state file unless `--control-password` gives one, or `''` none),
 //! prints where everything is and commands to try, writes events as JSON lines to `--events`
 //! (bounded: FILE is renamed FILE.1 when it reaches the size, so the two never hold more than
 //! twice it), runs the scenario's timeline paced in
-//! real time (see `cli::timeline`), and runs until Ctrl-C, SIGTERM or the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
+//! real time (see `cli::timeline`), scores the lab's exercises after every change (for
+//! `redlink ctl lab status`, `redlink lab` and the dashboard), serves the dashboard with `--ui`
+//! (`redlink_ui`; loopback, port 0 = a free one, printed as `dashboard: http://…/`), and runs until Ctrl-C, SIGTERM or the end of `--for`. Exit codes: 0 normal stop, 2 bad input (scenario errors
 //! with file:line:column, bad duration), 1 runtime failure (a port in use…).
 
 use std::fmt::Write as _;
@@ -20,6 +22,8 @@ use redlink_runtime::{
     ControlLimits, ControlListener, ControlServer, EndpointKind, EventStream, RunningWorld,
     StateFile, UpOptions, generate_control_password,
 };
+use redlink_scenario::{LabReport, Timeouts, follow_lab};
+use redlink_ui::{Dashboard, DashboardOptions, TimelineBoard};
 use redlink_world::{HostPosition, Scenario, Verdict, quickstart};
 
 use crate::cli::{say, timeline};
@@ -64,6 +68,38 @@ pub struct UpArgs {
     /// unit; at least 4k).
     #[arg(long, value_name = "SIZE", default_value = "16m", value_parser = parse_size)]
     pub events_max_size: u64,
+    /// Serve the lab dashboard (a live page of the world, its events, timeline, exercises and
+    /// actions, plus /metrics for Prometheus) on ADDR, loopback only; without ADDR
+    /// 127.0.0.1 on a free port. Prints `dashboard: http://ADDR/`.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:0",
+        value_parser = parse_ui_addr
+    )]
+    pub ui: Option<SocketAddr>,
+}
+
+/// `--ui`'s address: `IP:PORT`, a bare `PORT` (on 127.0.0.1) or a bare loopback IP (free port).
+pub fn parse_ui_addr(text: &str) -> Result<SocketAddr, String> {
+    let addr = if let Ok(a) = text.parse::<SocketAddr>() {
+        a
+    } else if let Ok(port) = text.parse::<u16>() {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    } else if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        SocketAddr::new(ip, 0)
+    } else {
+        return Err(format!(
+            "{text:?} is not an address (try 127.0.0.1:8080, 8080, or nothing for a free port; a scenario goes before --ui)"
+        ));
+    };
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{addr} is not a loopback address: the dashboard listens on 127.0.0.0/8 or ::1 only"
+        ));
+    }
+    Ok(addr)
 }
 
 /// Parses `4096`, `512k`, `16m`, `1g` (powers of 1024), at least 4 KiB.
@@ -175,10 +211,70 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         let world = world.clone();
         async move { world.watch_engines().await }
     });
+    let board = TimelineBoard::new(&scenario);
+    // A lab answers "not checked yet" until its first scoring, never "no exercises".
+    let unscored = (!scenario.exercises().is_empty()).then(|| LabReport::unscored(&scenario));
+    if let Some(json) = unscored
+        .as_ref()
+        .and_then(|r| serde_json::to_string(r).ok())
+    {
+        world.set_lab_status(json);
+    }
+    let (lab_tx, lab_rx) = tokio::sync::watch::channel(unscored);
+    let dashboard = match args.ui {
+        None => None,
+        Some(addr) => {
+            let options = DashboardOptions {
+                addr,
+                password: control_password.clone(),
+                timeline: board.clone(),
+                lab: lab_rx,
+            };
+            match Dashboard::start(&world, options).await {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    eprintln!("redlink up: {e}");
+                    if let Some(task) = events_file {
+                        task.abort();
+                        let _ = task.await;
+                    }
+                    supervisor.abort();
+                    let _ = supervisor.await;
+                    return stop(world, None, 1).await;
+                }
+            }
+        }
+    };
+    let lab = tokio::spawn(follow_lab(
+        world.clone(),
+        Arc::new(scenario.clone()),
+        Timeouts::default(),
+        {
+            let world = Arc::downgrade(&world);
+            let last = std::sync::Mutex::new(None);
+            move |report: LabReport| {
+                if let Some(w) = world.upgrade()
+                    && let Ok(json) = serde_json::to_string(&report)
+                {
+                    w.set_lab_status(json);
+                }
+                if let Ok(mut last) = last.lock()
+                    && *last != Some(report.met)
+                {
+                    *last = Some(report.met);
+                    say!("\n{}", report.text().trim_end());
+                }
+                lab_tx.send_replace(Some(report));
+            }
+        },
+    ));
     let control = control.serve(world.clone(), control_password, ControlLimits::default());
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
-    let timeline = timeline::run(&world, &scenario, args.speed);
+    if let Some(d) = &dashboard {
+        say!("dashboard: {}", d.url());
+    }
+    let timeline = timeline::run(&world, &scenario, args.speed, &board);
     tokio::select! {
         _ = signals.wait() => say!("redlink up: stopping (signal)"),
         _ = sleep_for(args.duration) => say!("redlink up: stopping (--for elapsed)"),
@@ -190,6 +286,11 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
     }
     supervisor.abort();
     let _ = supervisor.await;
+    lab.abort();
+    let _ = lab.await;
+    if let Some(d) = dashboard {
+        d.shutdown().await;
+    }
     stop(world, Some(control), 0).await
 }
 
@@ -543,6 +644,26 @@ mod tests {
         assert_eq!(parse_size("8192"), Ok(8192));
         assert!(parse_size("1").is_err());
         assert!(parse_size("10x").is_err());
+    }
+
+    #[test]
+    fn ui_addresses_are_loopback_only() {
+        assert_eq!(
+            parse_ui_addr("8080"),
+            Ok("127.0.0.1:8080".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_ui_addr("127.0.0.2"),
+            Ok("127.0.0.2:0".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_ui_addr("[::1]:9"),
+            Ok("[::1]:9".parse().expect("addr"))
+        );
+        let e = parse_ui_addr("0.0.0.0:8080").expect_err("not loopback");
+        assert!(e.contains("not a loopback address"), "{e}");
+        let e = parse_ui_addr("labs/cutover-lab.toml").expect_err("a file");
+        assert!(e.contains("a scenario goes before --ui"), "{e}");
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct RunningWorld {
     stopping: AtomicBool,
     /// The world's one clock (DNS caches, the timeline).
     clock: Clock,
+    /// The lab's latest score as JSON (see [`RunningWorld::set_lab_status`]).
+    lab: std::sync::Mutex<Option<String>>,
 }
 
 /// Signals `notify` when `engine` stops, whoever stopped it.
@@ -293,6 +295,7 @@ impl RunningWorld {
             engine_stopped,
             stopping: AtomicBool::new(false),
             clock: options.clock.clone(),
+            lab: std::sync::Mutex::new(None),
         })
     }
 
@@ -517,6 +520,19 @@ impl RunningWorld {
             .as_ref()
             .and_then(|d| d.peek(network, host, QueryType::A))
             .unwrap_or_else(|| redlink_world::resolve(&self.world(), network, host, QueryType::A))
+    }
+
+    /// Keeps the lab's latest score (JSON, made by whoever scores the scenario's exercises: the
+    /// scenario crate, above this one) for the control API's `LAB.STATUS`.
+    pub fn set_lab_status(&self, json: String) {
+        if let Ok(mut lab) = self.lab.lock() {
+            *lab = Some(json);
+        }
+    }
+
+    /// The lab's latest score (JSON), `None` when nothing scores exercises in this world.
+    pub fn lab_status(&self) -> Option<String> {
+        self.lab.lock().ok().and_then(|l| l.clone())
     }
 
     /// Where each network's resolver listens.

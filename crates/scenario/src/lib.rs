@@ -9,9 +9,11 @@
 //!   per scenario).
 //! - `report`: the results as data; `text`, `junit` (and serde_json) render them.
 //! - `discover`: which files a `check` argument stands for.
+//! - `exercise`: scoring a lab's `[[exercise]]`s against a running world, once or after every change.
 
 pub mod check;
 pub mod discover;
+pub mod exercise;
 pub mod junit;
 pub mod report;
 pub mod runner;
@@ -19,8 +21,11 @@ pub mod steps;
 pub mod text;
 
 pub use check::Checker;
+pub use exercise::{ExerciseReport, GoalReport, LabReport, check_exercises, follow_lab};
 pub use report::{
     BadInput, ChangeReport, ExpectationReport, PhaseReport, RunReport, ScenarioReport,
 };
-pub use runner::{Event, Pacing, RunOptions, check_scenario, run_timeline, scenario_name};
+pub use runner::{
+    Event, Pacing, RunOptions, check_scenario, run_timeline, run_timeline_advancing, scenario_name,
+};
 pub use steps::Timeouts;

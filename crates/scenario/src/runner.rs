@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub timeouts: Timeouts,
     /// The pacing of the steps.
     pub pacing: Pacing,
+    /// [`check_scenario`]: also score the scenario's `[[exercise]]`s after the timeline, one phase
+    /// each (`redlink check --exercises`).
+    pub exercises: bool,
 }
 
 impl Default for RunOptions {
@@ -43,6 +46,7 @@ impl Default for RunOptions {
         RunOptions {
             timeouts: Timeouts::default(),
             pacing: Pacing::Immediate,
+            exercises: false,
         }
     }
 }
@@ -64,6 +68,19 @@ pub async fn run_timeline(
     world: &RunningWorld,
     scenario: &Scenario,
     options: &RunOptions,
+    observe: impl FnMut(Event<'_>),
+) -> Vec<PhaseReport> {
+    run_timeline_advancing(world, scenario, options, None, observe).await
+}
+
+/// [`run_timeline`], where a notification on `advance` (the dashboard's "next step") starts the
+/// next step at once instead of at its `at` (a notification while no step waits is kept for the
+/// next one).
+pub async fn run_timeline_advancing(
+    world: &RunningWorld,
+    scenario: &Scenario,
+    options: &RunOptions,
+    advance: Option<&tokio::sync::Notify>,
     mut observe: impl FnMut(Event<'_>),
 ) -> Vec<PhaseReport> {
     let clock = world.clock().clone();
@@ -119,7 +136,13 @@ pub async fn run_timeline(
                     .unwrap_or(Duration::MAX);
                 let due = started_ms
                     .saturating_add(u64::try_from(offset.as_millis()).unwrap_or(u64::MAX));
-                clock.sleep_until(due).await;
+                match advance {
+                    Some(next) => tokio::select! {
+                        () = clock.sleep_until(due) => {}
+                        () = next.notified() => {}
+                    },
+                    None => clock.sleep_until(due).await,
+                }
             }
             (Pacing::Immediate, Some(at)) if clock.is_manual() => {
                 let due =
@@ -287,6 +310,14 @@ pub async fn check_scenario(scenario: &Scenario, options: &RunOptions) -> Scenar
         Ok(world) => {
             report.block = Some(world.block());
             report.phases = run_timeline(&world, scenario, options, |_| {}).await;
+            if options.exercises && !scenario.exercises().is_empty() {
+                match Checker::new(&world, scenario.file(), options.timeouts) {
+                    Ok(checker) => report
+                        .phases
+                        .extend(crate::exercise::exercise_phases(&checker, scenario).await),
+                    Err(e) => report.error = Some(format!("cannot check the exercises: {e}")),
+                }
+            }
             if let Err(e) = world.shutdown().await {
                 tracing::debug!("stopping the world of {}: {e}", scenario.file());
             }

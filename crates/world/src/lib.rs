@@ -25,6 +25,7 @@ pub mod address;
 pub mod change;
 pub mod endpoint;
 pub mod error;
+pub mod exercise;
 pub mod expect;
 pub mod flavour;
 pub mod location;
@@ -45,6 +46,7 @@ pub use address::AddressPlan;
 pub use change::Change;
 pub use endpoint::{Endpoint, EndpointId, PUBLIC_ENDPOINT};
 pub use error::{APPROVING_REJECTED, ScenarioError, ScenarioErrorKind, WorldError};
+pub use exercise::Exercise;
 pub use expect::{
     AuthResult, ClientSource, ConnectResult, Destination, Expectation, ExpectationKind,
     ExpectedAnswer, OpenConnection, Target, Timing,

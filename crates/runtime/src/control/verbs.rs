@@ -27,6 +27,8 @@ enum Handler {
     Counts,
     /// Apply a change given as JSON.
     Change,
+    /// The lab's latest score.
+    Lab,
 }
 
 /// One entry of the command table.
@@ -179,6 +181,13 @@ pub const COMMANDS: &[Command] = &[
          {\"link\":{\"zone\":\"…\",\"network\":\"spoke\"}}, {\"public_access\":{\"cache\":\"contoso\",\"access\":\"Enabled\"}}…",
         Handler::Change,
     ),
+    cmd(
+        "LAB.STATUS",
+        1,
+        "",
+        "the lab's exercises with met/not met, as JSON (scored after every change)",
+        Handler::Lab,
+    ),
 ];
 
 /// The reply to a request that is not a change.
@@ -226,6 +235,12 @@ pub(super) async fn execute(world: &RunningWorld, s: &mut Session, args: &[Strin
         Handler::WorldJson => json_reply("world", &*world.world()),
         Handler::State => json_reply("state", &world.state().await),
         Handler::Counts => json_reply("counts", &world.connection_counts()),
+        Handler::Lab => match world.lab_status() {
+            Some(j) => Reply::Bulk(j),
+            None => {
+                Reply::err("this world has no exercises (a lab file declares [[exercise]] tables)")
+            }
+        },
         Handler::Change => match parse_change(&args[1]) {
             Err(e) => Reply::err(e),
             Ok(change) => match world.apply_change(&change).await {

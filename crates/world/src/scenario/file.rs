@@ -78,6 +78,7 @@
 //!
 //! [[expect]]                                # checked against the initial world: see `crate::expect`
 //! [[step]]                                  # the timeline: see `crate::timeline`
+//! [[exercise]]                              # a lab's goals: see `crate::exercise`
 //! ```
 
 use std::collections::BTreeMap;
@@ -86,6 +87,7 @@ use std::net::Ipv4Addr;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::exercise::ExerciseSpec;
 use crate::expect::ExpectationSpec;
 use crate::flavour::Flavour;
 use crate::model::{
@@ -135,6 +137,9 @@ pub struct ScenarioFile {
     /// `[[expect]]` tables.
     #[serde(default, rename = "expect")]
     pub expectations: Vec<Spanned<ExpectationSpec>>,
+    /// `[[exercise]]` tables (a lab's goals: see [`crate::exercise`]).
+    #[serde(default, rename = "exercise")]
+    pub exercises: Vec<Spanned<ExerciseSpec>>,
 }
 
 /// `host = "internet"` or `host = { network = "hub" }`.

@@ -18,6 +18,7 @@ pub use validate::check_acl_rule;
 
 use crate::address::AddressPlan;
 use crate::error::{ScenarioError, ScenarioErrorKind};
+use crate::exercise::Exercise;
 use crate::expect::Expectation;
 use crate::location::Position;
 use crate::model::World;
@@ -34,6 +35,8 @@ pub struct Scenario {
     expectations: Vec<Expectation>,
     /// The timeline, validated.
     steps: Vec<Step>,
+    /// The lab's exercises, validated against the world at the end of the timeline.
+    exercises: Vec<Exercise>,
 }
 
 impl Scenario {
@@ -62,6 +65,7 @@ impl Scenario {
             spec,
             expectations: Vec::new(),
             steps: Vec::new(),
+            exercises: Vec::new(),
         };
         validate::validate(&scenario.source, &scenario.spec)?;
         let s = &scenario.spec;
@@ -71,6 +75,9 @@ impl Scenario {
                 timeline::compile(&scenario.source, world, &s.expectations, &s.steps)?;
             scenario.expectations = expectations;
             scenario.steps = steps;
+        }
+        if !scenario.spec.exercises.is_empty() {
+            scenario.exercises = compile_exercises(&scenario)?;
         }
         Ok(scenario)
     }
@@ -110,6 +117,11 @@ impl Scenario {
                 .sum::<usize>()
     }
 
+    /// The lab's exercises (`[[exercise]]`), in file order.
+    pub fn exercises(&self) -> &[Exercise] {
+        &self.exercises
+    }
+
     /// The position of byte range `span` in the file.
     pub fn position(&self, span: &Range<usize>) -> Position {
         self.source.position(span)
@@ -124,6 +136,23 @@ impl Scenario {
     ) -> ScenarioError {
         self.source.error(span, kind, message)
     }
+}
+
+/// Compiles the exercises against the world the timeline leaves (its changes, already validated by
+/// the timeline's compilation, replayed on a freshly built world).
+fn compile_exercises(scenario: &Scenario) -> Result<Vec<Exercise>, ScenarioError> {
+    let mut world = World::build(scenario, &AddressPlan::default())?;
+    for step in &scenario.steps {
+        for placed in &step.changes {
+            placed.change.apply(&mut world).map_err(|e| ScenarioError {
+                file: scenario.file().to_owned(),
+                position: Some(placed.position),
+                kind: ScenarioErrorKind::Invalid,
+                message: format!("step {:?}: this change does not apply: {e}", step.name),
+            })?;
+        }
+    }
+    crate::exercise::compile(&scenario.source, &world, &scenario.spec.exercises)
 }
 
 impl World {
