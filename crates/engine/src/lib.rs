@@ -25,6 +25,7 @@ pub mod evict;
 pub mod files;
 pub mod glob;
 pub mod info;
+pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;

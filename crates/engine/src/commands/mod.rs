@@ -233,7 +233,7 @@ impl<'a> Ctx<'a> {
 
     /// Hold the keyspace exclusively, unless EXEC already does.
     pub fn exclusive(&self) -> Option<ExclusiveGate<'a>> {
-        if self.in_exec {
+        if self.in_exec || crate::propagate::holds_gate() {
             None
         } else {
             Some(self.engine_ref().store.gate.exclusive())
@@ -467,7 +467,11 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         .clock
         .take()
         .unwrap_or_else(crate::diagnostics::stopwatch::start);
-    let result = if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
+    // While the propagation feed is read (AOF, replicas) a command that may write runs alone and
+    // publishes its effects before letting go (crate::propagate); otherwise one relaxed load.
+    let result = if ctx.engine.store.feed.active() && crate::propagate::may_propagate(cmd) {
+        propagating(ctx, cmd, args)
+    } else if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
         (cmd.handler)(ctx, args)
     } else {
         let _gate = ctx.engine.store.gate.shared(ctx.client.gate_slot);
@@ -495,6 +499,25 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     {
         write_timeout_reply(ctx.out, req.on_timeout);
     }
+}
+
+/// Run a command whose effects go to the propagation feed: at the top level under the exclusive
+/// gate, publishing before it is released; nested (EXEC's queue, `redis.call`) into the running
+/// command's collection.
+#[cold]
+fn propagating(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) -> CmdResult {
+    use crate::propagate;
+    if ctx.in_exec || propagate::holds_gate() {
+        let mark = propagate::mark(ctx);
+        let result = (cmd.handler)(ctx, args);
+        propagate::collect(ctx, cmd, args, &mark, result.is_ok());
+        return result;
+    }
+    let _gate = ctx.engine.store.gate.exclusive();
+    let scope = propagate::Scope::enter(ctx);
+    let result = (cmd.handler)(ctx, args);
+    scope.finish(ctx, cmd, args, result.is_ok());
+    result
 }
 
 /// Tell CLIENT TRACKING what the command read or wrote (only while some client tracks).

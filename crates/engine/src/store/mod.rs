@@ -185,6 +185,8 @@ pub struct Db {
     events: Arc<KeyEvents>,
     /// Whether `maxmemory-policy` is an LFU one (key accesses then update the LFU counter).
     lfu: Arc<AtomicBool>,
+    /// Where deletions by expiry and eviction are propagated.
+    feed: Arc<crate::propagate::Feed>,
 }
 
 /// Redis's `lfu-log-factor` and `lfu-decay-time` defaults.
@@ -247,6 +249,7 @@ impl Db {
         index: usize,
         events: Arc<KeyEvents>,
         lfu: Arc<AtomicBool>,
+        feed: Arc<crate::propagate::Feed>,
     ) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
@@ -254,6 +257,7 @@ impl Db {
             index,
             events,
             lfu,
+            feed,
         }
     }
 
@@ -326,6 +330,9 @@ impl Db {
             return false;
         }
         let removed = shard.dict.remove(h, key, |k| self.hash(k));
+        if removed.is_some() {
+            self.feed.deleted(self.index, key);
+        }
         drop(shard);
         if removed.is_some() {
             self.events.touched(self.index, key);
@@ -413,6 +420,7 @@ impl Db {
             let old = std::mem::take(&mut s.lock().dict);
             drop(old);
         }
+        crate::propagate::dirty();
         self.events.all_touched(Some(self.index));
     }
 
@@ -511,6 +519,7 @@ impl Db {
                         if *e <= now {
                             let h = self.hash(k);
                             guard.dict.remove(h, k, |k| self.hash(k));
+                            self.feed.deleted(self.index, k);
                             self.events.touched(self.index, k);
                             expired += 1;
                         }
@@ -566,6 +575,7 @@ impl<'a> Locked<'a> {
         {
             dict.remove(h, key, |k| db.hash(k));
             self.expired += 1;
+            db.feed.deleted(db.index, key);
             db.events.touched(db.index, key);
         }
         h
@@ -606,6 +616,7 @@ impl<'a> Locked<'a> {
         let (db, index) = (self.db, self.db.index);
         let node = self.access(key);
         if node.is_some() {
+            crate::propagate::dirty();
             db.events.touched(index, key);
         }
         node.map(|n| &mut n.value)
@@ -621,6 +632,7 @@ impl<'a> Locked<'a> {
     /// Report a write to `key` made through [`get_mut_quiet`](Self::get_mut_quiet) (WATCH and
     /// blocked clients hear about it).
     pub fn touch(&mut self, key: &[u8]) {
+        crate::propagate::dirty();
         self.db.events.touched(self.db.index, key);
     }
 
@@ -654,6 +666,7 @@ impl<'a> Locked<'a> {
     pub fn set(&mut self, key: &[u8], value: Value, expire: u64) -> Option<Value> {
         let h = self.expire_if_needed(key);
         let db = self.db;
+        crate::propagate::dirty();
         db.events.touched(db.index, key);
         let lru = self.now as u32;
         self.dict(h)
@@ -689,6 +702,7 @@ impl<'a> Locked<'a> {
         let (db, index) = (self.db, self.db.index);
         let changed = self.dict(h).set_expire(h, key, expire);
         if changed {
+            crate::propagate::dirty();
             db.events.touched(index, key);
         }
         changed
@@ -700,6 +714,7 @@ impl<'a> Locked<'a> {
         let db = self.db;
         let removed = self.dict(h).remove(h, key, |k| db.hash(k)).map(|n| n.value);
         if removed.is_some() {
+            crate::propagate::dirty();
             db.events.touched(db.index, key);
         }
         removed
@@ -766,6 +781,8 @@ pub struct Store {
     pub active_expire: std::sync::atomic::AtomicBool,
     /// Whether accesses update LFU counters (`maxmemory-policy` is `*-lfu`).
     pub lfu: Arc<AtomicBool>,
+    /// The propagation feed (AOF, replicas).
+    pub feed: Arc<crate::propagate::Feed>,
 }
 
 impl Store {
@@ -774,14 +791,16 @@ impl Store {
         let hasher = ahash::RandomState::new();
         let events = Arc::new(KeyEvents::default());
         let lfu = Arc::new(AtomicBool::new(false));
+        let feed = Arc::new(crate::propagate::Feed::default());
         Store {
             dbs: (0..databases.max(1))
-                .map(|i| Db::new(hasher.clone(), i, events.clone(), lfu.clone()))
+                .map(|i| Db::new(hasher.clone(), i, events.clone(), lfu.clone(), feed.clone()))
                 .collect(),
             gate: Gate::default(),
             events,
             active_expire: std::sync::atomic::AtomicBool::new(true),
             lfu,
+            feed,
         }
     }
 
@@ -801,6 +820,7 @@ impl Store {
             return;
         }
         let (da, db) = (self.db(a), self.db(b));
+        crate::propagate::dirty();
         for (sa, sb) in da.shards.iter().zip(db.shards.iter()) {
             std::mem::swap(&mut *sa.lock(), &mut *sb.lock());
         }
@@ -827,6 +847,9 @@ impl Store {
         {
             return 0;
         }
+        // While the feed is read, deletions must not interleave with a propagating command (it
+        // holds the gate exclusively).
+        let _gate = self.feed.active().then(|| self.gate.shared(0));
         for db in self.dbs.iter() {
             loop {
                 let (sampled, expired) = db.active_expire(now_ms(), 4);

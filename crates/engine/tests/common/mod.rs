@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod inproc;
+pub mod redis_server;
 pub mod reply;
 
 use std::net::SocketAddr;
