@@ -97,6 +97,15 @@ pub fn main(args: Vec<String>) -> ExitCode {
         // cleanly (exit 0, as redis-server) instead of killing the process.
         let signals = crate::cli::Signals::take();
         let engine = Engine::new(config);
+        // appendonly yes: the dataset comes from the AOF (created when there is none), as in Redis.
+        match redlink_engine::aof::start(&engine) {
+            Ok(true) => crate::cli::say!("DB loaded from append only file"),
+            Ok(false) => {}
+            Err(e) => {
+                eprintln!("redlink serve: {e}");
+                return ExitCode::from(1);
+            }
+        }
         let server = match Server::start(engine.clone()) {
             Ok(s) => s,
             Err(e) => {

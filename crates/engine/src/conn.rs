@@ -196,6 +196,8 @@ where
     if out.buf.is_empty() {
         return Ok(());
     }
+    // The writes these replies acknowledge reach the AOF first (fsynced with appendfsync always).
+    engine.aof.before_reply();
     engine
         .stats
         .net_output_bytes

@@ -184,14 +184,13 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 out,
                 "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n\
                  rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\n\
-                 rdb_last_bgsave_status:ok\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\n\
-                 aof_last_write_status:ok\r\n",
+                 rdb_last_bgsave_status:ok\r\n{}",
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs()
                     - uptime,
-                (cfg.get("appendonly") == Some("yes")) as u8,
+                engine.aof.info(),
             );
         }
         "stats" => {

@@ -15,6 +15,7 @@
 
 pub mod acl;
 pub mod alloc;
+pub mod aof;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -221,6 +222,8 @@ pub struct Shared {
     pub evictor: evict::Evictor,
     /// Commands switched off (`rename-command NAME ""`): unknown to clients and scripts.
     pub disabled: disabled::Disabled,
+    /// The append-only file (a consumer of `store.feed`).
+    pub aof: aof::Aof,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -268,6 +271,7 @@ impl Engine {
             evictor: evict::Evictor::default(),
             acl: acl::Acl::default(),
             disabled: disabled::Disabled::default(),
+            aof: aof::Aof::default(),
         }));
         engine.refresh_hot_config();
         engine
@@ -313,6 +317,7 @@ impl Engine {
         self.scripting
             .busy_threshold_ms
             .store(c.busy_reply_threshold(), Ordering::Relaxed);
+        self.aof.configure(&c);
     }
 
     /// Recompute what depends on the users (after ACL SETUSER / DELUSER / requirepass).
@@ -342,6 +347,7 @@ impl Engine {
 
     /// Ask every listener and connection to stop (SHUTDOWN, SIGTERM).
     pub fn shutdown(&self) {
+        self.aof.flush_all();
         self.scripting.abort();
         self.shutdown.send_replace(true);
     }
