@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cleanup
-target/release/redlink serve --port "$RL_PORT" --bind 127.0.0.1 --enable-debug-command yes >/dev/null 2>&1 &
+target/release/redlink serve --port "$RL_PORT" --bind 127.0.0.1 --dir /tmp --save '' --enable-debug-command yes >/dev/null 2>&1 &
 redis-server --port "$RS_PORT" --bind 127.0.0.1 --dir /tmp --save '' --appendonly no --enable-debug-command yes --daemonize yes >/dev/null
 sleep 1
 run() { # url out.xml

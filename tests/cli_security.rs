@@ -161,6 +161,8 @@ fn serve(args: &[&str]) -> Child {
     let child = Command::new(redlink())
         .arg("serve")
         .args(args)
+        // No save points: nothing written to (or loaded from) the working directory.
+        .args(["--save", ""])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

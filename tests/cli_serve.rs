@@ -17,6 +17,8 @@ fn spawn_serve(args: &[&str], ready_lines: usize) -> (Child, Vec<String>) {
     let mut child = redlink()
         .arg("serve")
         .args(args)
+        // No save points: nothing written to (or loaded from) the working directory.
+        .args(["--save", ""])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -57,6 +57,8 @@ fn spawn_serve(args: &[&str]) -> Serve {
     let child = Command::new(env!("CARGO_BIN_EXE_redlink"))
         .arg("serve")
         .args(args)
+        // No save points: nothing written to (or loaded from) the working directory.
+        .args(["--save", ""])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

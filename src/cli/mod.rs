@@ -46,8 +46,13 @@ impl Signals {
     }
 
     /// Wait for the first signal.
-    pub async fn wait(self) {
-        let Some((mut term, mut int)) = self.0 else {
+    pub async fn wait(mut self) {
+        self.recv().await;
+    }
+
+    /// Wait for the next signal (`serve` keeps running when its shutdown save fails).
+    pub async fn recv(&mut self) {
+        let Some((term, int)) = self.0.as_mut() else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };

@@ -82,6 +82,12 @@ pub fn main(args: Vec<String>) -> ExitCode {
             }
         }
     }
+    // redis-server changes into `dir` at start and exits when it cannot.
+    let dir = config.get("dir").unwrap_or(".").to_string();
+    if !Path::new(&dir).is_dir() {
+        eprintln!("redlink serve: Can't chdir to '{dir}': No such file or directory");
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,14 +101,33 @@ pub fn main(args: Vec<String>) -> ExitCode {
     runtime.block_on(async move {
         // Registered before "Ready to accept connections": a SIGTERM right after it shuts down
         // cleanly (exit 0, as redis-server) instead of killing the process.
-        let signals = crate::cli::Signals::take();
+        let mut signals = crate::cli::Signals::take();
         let engine = Engine::new(config);
-        // appendonly yes: the dataset comes from the AOF (created when there is none), as in Redis.
-        match redlink_engine::aof::start(&engine) {
-            Ok(true) => crate::cli::say!("DB loaded from append only file"),
-            Ok(false) => {}
+        // appendonly yes: the dataset comes from the AOF (created when there is none), as in
+        // Redis; otherwise `dir/dbfilename`, if present (redis-server refuses to start on a bad one).
+        let loaded = if engine.config.read().get("appendonly") == Some("yes") {
+            redlink_engine::aof::start(&engine).map(|from_aof| {
+                if from_aof {
+                    crate::cli::say!("DB loaded from append only file");
+                }
+            })
+        } else {
+            redlink_engine::persist::rdb_save::load_at_start(&engine)
+                .map(|stats| {
+                    if let Some(stats) = stats {
+                        crate::cli::say!(
+                            "DB loaded from disk: {} keys ({} expired keys skipped)",
+                            stats.keys_loaded,
+                            stats.keys_expired
+                        );
+                    }
+                })
+                .map_err(|e| e.to_string())
+        };
+        match loaded {
+            Ok(()) => {}
             Err(e) => {
-                eprintln!("redlink serve: {e}");
+                eprintln!("redlink serve: Fatal error loading the DB: {e}. Exiting.");
                 return ExitCode::from(1);
             }
         }
@@ -122,7 +147,25 @@ pub fn main(args: Vec<String>) -> ExitCode {
         }
         let stopper = engine.clone();
         tokio::spawn(async move {
-            signals.wait().await;
+            loop {
+                signals.recv().await;
+                // Like redis-server: save first when save points are configured; a failed save
+                // keeps the server running.
+                let saver = stopper.clone();
+                let saved = tokio::task::spawn_blocking(move || {
+                    redlink_engine::persist::rdb_save::shutdown_save(&saver, false, false)
+                })
+                .await;
+                match saved {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) => {
+                        eprintln!("redlink serve: Error trying to save the DB, can't exit: {e}")
+                    }
+                    Err(e) => {
+                        eprintln!("redlink serve: Error trying to save the DB, can't exit: {e}")
+                    }
+                }
+            }
             stopper.shutdown();
         });
         server.wait().await;

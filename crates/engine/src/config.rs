@@ -2,9 +2,9 @@
 //!
 //! One declarative table ([`PARAMS`]) lists every option: its name, kind, default and whether it can
 //! change at run time. The same table serves `redis.conf` files, `--name value` command-line options,
-//! CONFIG GET (with glob patterns) and CONFIG SET (with Redis's exact error texts). Options that only
-//! matter to a persistent server (`save`, `appendonly`, `dir`, ...) are accepted and reported so that
-//! harnesses written for redis-server can start redlink unchanged.
+//! CONFIG GET (with glob patterns) and CONFIG SET (with Redis's exact error texts). The RDB options
+//! (`save`, `dir`, `dbfilename`, `rdbcompression`, `rdbchecksum`, `stop-writes-on-bgsave-error`)
+//! drive [`crate::persist::rdb_save`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,8 +24,12 @@ pub enum Kind {
     OutputBufferLimit,
     /// One of a fixed set.
     Enum(&'static [&'static str]),
-    /// Free text (also lists such as `bind` and `save`).
+    /// Free text (also lists such as `bind`).
     Text,
+    /// `save`: `<seconds> <changes>` pairs, or empty for none.
+    SavePoints,
+    /// A file name without a directory (`dbfilename`).
+    FileName,
 }
 
 /// One option.
@@ -84,7 +88,7 @@ pub static PARAMS: &[Param] = &[
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
     p("maxmemory-samples", Kind::Int(1, 64), "5", true),
     p("hz", Kind::Int(1, 500), "10", true),
-    p("save", Kind::Text, "3600 1 300 100 60 10000", true),
+    p("save", Kind::SavePoints, "3600 1 300 100 60 10000", true),
     p("appendonly", Kind::Bool, "no", true),
     p(
         "appendfsync",
@@ -107,7 +111,7 @@ pub static PARAMS: &[Param] = &[
     p("auto-aof-rewrite-min-size", Kind::Memory, "67108864", true),
     p("aof-rewrite-incremental-fsync", Kind::Bool, "yes", true),
     p("dir", Kind::Text, ".", true),
-    p("dbfilename", Kind::Text, "dump.rdb", true),
+    p("dbfilename", Kind::FileName, "dump.rdb", true),
     p("daemonize", Kind::Bool, "no", false),
     p("pidfile", Kind::Text, "", false),
     p("logfile", Kind::Text, "", false),
@@ -210,7 +214,14 @@ pub static PARAMS: &[Param] = &[
     p("repl-diskless-sync", Kind::Bool, "yes", true),
     p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true),
     p("rdbcompression", Kind::Bool, "yes", true),
+    p("rdbchecksum", Kind::Bool, "yes", false),
+    // redlink never writes the RDB files replication uses, so there is never one to delete.
+    p("rdb-del-sync-files", Kind::Bool, "no", true),
 ];
+
+/// Options CONFIG SET refuses while `enable-protected-configs` is `no` (its default, and the only
+/// value redlink has): they name files the server writes.
+const PROTECTED: &[&str] = &["dir", "dbfilename"];
 
 /// Old names Redis still accepts.
 fn canonical(name: &str) -> String {
@@ -323,6 +334,9 @@ pub enum ConfigError {
     /// The option cannot change at run time.
     #[error("CONFIG SET failed (possibly related to argument '{0}') - can't set immutable config")]
     Immutable(String),
+    /// The option names a file the server writes (`enable-protected-configs no`).
+    #[error("CONFIG SET failed (possibly related to argument '{0}') - can't set protected config")]
+    Protected(String),
     /// The value is not valid for the option.
     #[error("CONFIG SET failed (possibly related to argument '{0}') - {1}")]
     Invalid(String, String),
@@ -401,6 +415,24 @@ fn validate(p: &Param, value: &str) -> Result<String, String> {
             }
         }
         Kind::Text => Ok(value.to_string()),
+        Kind::SavePoints => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            if !words.len().is_multiple_of(2)
+                || words
+                    .iter()
+                    .any(|w| w.parse::<i64>().map_or(true, |v| v < 0))
+            {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(words.join(" "))
+        }
+        Kind::FileName => {
+            if value.contains('/') {
+                Err("dbfilename can't be a path, just a filename".into())
+            } else {
+                Ok(value.to_string())
+            }
+        }
     }
 }
 
@@ -458,6 +490,9 @@ impl Config {
         let p = param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
         if !p.mutable {
             return Err(ConfigError::Immutable(p.name.to_string()));
+        }
+        if PROTECTED.contains(&p.name) {
+            return Err(ConfigError::Protected(p.name.to_string()));
         }
         self.set_startup(name, value)
     }

@@ -180,18 +180,9 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
             );
         }
         "persistence" => {
-            let _ = write!(
-                out,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n\
-                 rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\n\
-                 rdb_last_bgsave_status:ok\r\n{}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs()
-                    - uptime,
-                engine.aof.info(),
-            );
+            out.push_str("# Persistence\r\n");
+            crate::persist::rdb_save::info_lines(engine, out);
+            let _ = write!(out, "{}", engine.aof.info(),);
         }
         "stats" => {
             let l = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);

@@ -26,6 +26,7 @@ pub mod evict;
 pub mod files;
 pub mod glob;
 pub mod info;
+pub mod persist;
 pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
@@ -224,6 +225,8 @@ pub struct Shared {
     pub disabled: disabled::Disabled,
     /// The append-only file (a consumer of `store.feed`).
     pub aof: aof::Aof,
+    /// RDB saves: last save, schedule, status ([`persist::rdb_save`]).
+    pub rdb: persist::rdb_save::RdbState,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -272,6 +275,7 @@ impl Engine {
             acl: acl::Acl::default(),
             disabled: disabled::Disabled::default(),
             aof: aof::Aof::default(),
+            rdb: persist::rdb_save::RdbState::default(),
         }));
         engine.refresh_hot_config();
         engine
@@ -414,6 +418,10 @@ impl Engine {
                     let _ = tokio::task::spawn_blocking(trim_allocator).await;
                 }
                 clients_last_tick = clients;
+                // The `save` schedule and BGSAVE SCHEDULE (cutting a snapshot takes the gate).
+                let cron_engine = engine.clone();
+                let _ = tokio::task::spawn_blocking(move || persist::rdb_save::cron(&cron_engine))
+                    .await;
                 // Like Redis's cron: keep used_memory_peak current and evict down to maxmemory
                 // even when no command arrives (e.g. after CONFIG SET maxmemory lowered it).
                 alloc::used_memory();

@@ -238,13 +238,22 @@ fn aof_dir(dir: &Path) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_7_0_loads_redlinks_aof_with_the_same_contents() {
+    redis_loads_redlinks_aof("no", "aof").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_7_0_loads_redlinks_aof_with_rdb_preamble() {
+    redis_loads_redlinks_aof("yes", "rdb").await;
+}
+
+async fn redis_loads_redlinks_aof(preamble: &str, base: &str) {
     if !common::redis_server::available() {
         return;
     }
     let dir = temp_dir("aof-out");
     let (server, addr) = start_in(
         &dir,
-        &[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")],
+        &[("appendonly", "yes"), ("aof-use-rdb-preamble", preamble)],
     )
     .expect("starts");
     let mut c = common::client(addr).await;
@@ -264,7 +273,9 @@ async fn redis_7_0_loads_redlinks_aof_with_the_same_contents() {
     let manifest = std::fs::read_to_string(aof_dir(&dir).join("appendonly.aof.manifest")).unwrap();
     assert_eq!(
         manifest,
-        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        format!(
+            "file appendonly.aof.2.base.{base} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        )
     );
     // redis-server loads a copy; redlink reloads the original.
     let copy = temp_dir("aof-copy");
@@ -294,10 +305,19 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redlink_loads_redis_7_0s_aof_with_the_same_contents() {
+    redlink_loads_redis_aof("no").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redlink_loads_redis_7_0s_aof_with_rdb_preamble() {
+    redlink_loads_redis_aof("yes").await;
+}
+
+async fn redlink_loads_redis_aof(preamble: &str) {
     let dir = temp_dir("aof-in");
     let Some(redis) = RedisServer::start_in(
         &dir,
-        &[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")],
+        &[("appendonly", "yes"), ("aof-use-rdb-preamble", preamble)],
     ) else {
         return;
     };

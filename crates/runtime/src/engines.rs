@@ -76,6 +76,8 @@ pub fn disabled_commands(flavour: Flavour) -> &'static [&'static str] {
 /// inside a tokio runtime.
 pub fn start_engine(cache: &Cache, ca: &WorldCa) -> Result<Engine, RuntimeError> {
     let mut config = Config::default();
+    // World caches do not persist (Azure Basic/Standard): no save points, no files in the cwd.
+    setting(&mut config, cache, "save", "")?;
     if let Some(pass) = &cache.requirepass {
         setting(&mut config, cache, "requirepass", pass)?;
     }

@@ -484,13 +484,16 @@ fn load_files(
     Ok(())
 }
 
-/// An RDB base (the preamble).
+/// An RDB base (the preamble), read with the RDB file codec ([`crate::persist::rdb_file`]).
 fn load_rdb_base(engine: &Engine, data: &[u8], path: &Path) -> Result<(), String> {
-    let _ = (engine, data);
-    Err(format!(
-        "{}: this build cannot read an RDB preamble yet",
-        path.display()
-    ))
+    crate::persist::rdb_file::load_bytes(engine, data)
+        .map(|_| ())
+        .map_err(|(offset, what)| {
+            format!(
+                "Bad file format reading the append only file {} at byte offset {offset}: {what}",
+                path.display()
+            )
+        })
 }
 
 /// Turn the AOF on at run time (`CONFIG SET appendonly yes`) or at a fresh start: a rewrite that
@@ -638,7 +641,11 @@ fn run_rewrite(engine: &Engine, enabling: bool) -> Result<(), String> {
 fn rewrite_steps(engine: &Engine, enabling: bool) -> Result<(), String> {
     let aof = &engine.aof;
     let config = engine.config.read().clone();
-    let preamble = config.get("aof-use-rdb-preamble") != Some("no") && rdb_preamble_supported();
+    let preamble = config.get("aof-use-rdb-preamble") != Some("no");
+    let rdb_options = crate::persist::rdb_file::WriteOptions {
+        aof_base: true,
+        ..crate::persist::rdb_file::WriteOptions::from_config(&config)
+    };
     let incremental = config.get("aof-rewrite-incremental-fsync") != Some("no");
     // 1. Under the gate: the snapshot, and a new incremental file for everything after it.
     let (snap, dir, prefix, first_new) = {
@@ -710,7 +717,18 @@ fn rewrite_steps(engine: &Engine, enabling: bool) -> Result<(), String> {
                 spawn_cron(engine);
             }
         }
-        (cut(engine), dir, prefix, seq)
+        // With the preamble, a copy-on-write snapshot when none runs (a BGSAVE's may); otherwise
+        // a copy of the dataset.
+        let image = if preamble {
+            crate::persist::rdb_save::Image::cut(engine)
+        } else {
+            None
+        };
+        let snap = match image {
+            Some(image) => Base::Image(image),
+            None => Base::Copy(cut(engine)),
+        };
+        (snap, dir, prefix, seq)
     };
     // 2. The new base, on this thread, clients carrying on.
     let base_seq = {
@@ -726,12 +744,17 @@ fn rewrite_steps(engine: &Engine, enabling: bool) -> Result<(), String> {
             every: incremental.then_some(4 * 1024 * 1024),
         };
         let mut buffered = io::BufWriter::with_capacity(256 * 1024, &mut w);
-        rewrite::write_commands(&snap, &mut buffered)?;
+        match snap {
+            Base::Image(image) => {
+                image.write(&engine.store, &mut buffered, rdb_options)?;
+            }
+            Base::Copy(snap) if preamble => write_rdb_copy(&snap, &mut buffered, rdb_options)?,
+            Base::Copy(snap) => rewrite::write_commands(&snap, &mut buffered)?,
+        }
         buffered.flush()?;
         drop(buffered);
         w.file.sync_all()
     })();
-    drop(snap);
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(format!("Error writing the AOF base {}: {e}", tmp.display()));
@@ -785,9 +808,36 @@ fn rewrite_steps(engine: &Engine, enabling: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether the base can be an RDB file (the preamble).
-fn rdb_preamble_supported() -> bool {
-    false
+/// What a new base is written from.
+enum Base {
+    /// A copy-on-write snapshot (RDB preamble).
+    Image(crate::persist::rdb_save::Image),
+    /// A copy of the dataset.
+    Copy(Snapshot),
+}
+
+/// A copy of the dataset as an RDB file (the preamble while a BGSAVE holds the snapshot).
+fn write_rdb_copy(
+    snap: &Snapshot,
+    out: &mut impl Write,
+    opts: crate::persist::rdb_file::WriteOptions,
+) -> io::Result<()> {
+    let mut w = crate::persist::rdb_file::Writer::new(out, opts)?;
+    for code in &snap.functions {
+        w.function(code)?;
+    }
+    for (db, keys) in snap.dbs.iter().enumerate() {
+        if keys.is_empty() {
+            continue;
+        }
+        let expires = keys.iter().filter(|(_, _, e)| *e != 0).count();
+        w.select_db(db, keys.len(), expires)?;
+        for (key, value, expire) in keys {
+            w.entry(key, value, *expire)?;
+        }
+    }
+    w.finish()?;
+    Ok(())
 }
 
 /// The AOF's own clock (while it is on): `appendfsync everysec`, writing what no reply flushed,

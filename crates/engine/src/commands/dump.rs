@@ -13,12 +13,7 @@ fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.account(payload.is_some(), &l);
     drop(l);
     match payload {
-        Some(Some(p)) => ctx.out.bulk(&p),
-        Some(None) => {
-            return Err(Error::from(
-                "ERR redlink cannot DUMP stream keys yet (Redis's stream serialization is not implemented)",
-            ));
-        }
+        Some(p) => ctx.out.bulk(&p),
         None => ctx.out.null(),
     }
     Ok(())

@@ -415,6 +415,12 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         reply_error(ctx, Error::msg(crate::evict::OOM));
         return;
     }
+    // After a failed background save (one relaxed load otherwise), as Redis's processCommand.
+    if denied_on_disk_error(ctx, cmd) {
+        ctx.client.multi_error |= ctx.client.multi.is_some();
+        reply_error(ctx, Error::from(crate::persist::rdb_save::MISCONF));
+        return;
+    }
     if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && cmd.flags & flag::SUBSCRIBED_OK == 0 {
         reply_error(
             ctx,
@@ -433,6 +439,21 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     run(ctx, cmd, args);
+}
+
+/// Whether a command is refused with MISCONF: writes (EXEC of a transaction holding one) and PING,
+/// while the last background save failed with save points and `stop-writes-on-bgsave-error yes`.
+fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> bool {
+    let writes = cmd.flags & flag::WRITE != 0
+        || cmd.name == "ping"
+        || (cmd.flags & flag::RUNS_QUEUE != 0
+            && ctx.client.multi.as_ref().is_some_and(|queue| {
+                queue.iter().any(|args| {
+                    let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+                    lookup_call(&args).is_some_and(|c| c.flags & flag::WRITE != 0)
+                })
+            }));
+    writes && crate::persist::rdb_save::writes_refused(ctx.engine)
 }
 
 /// Whether a command is refused while memory is over `maxmemory` and nothing can be evicted: those

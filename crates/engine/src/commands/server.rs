@@ -1,9 +1,10 @@
-//! Server commands: CONFIG, INFO, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TIME, SHUTDOWN and the
-//! persistence commands harnesses call (SAVE, BGSAVE, LASTSAVE), which succeed without writing files.
+//! Server commands: CONFIG, INFO, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TIME, SHUTDOWN and the RDB
+//! persistence commands (SAVE, BGSAVE, LASTSAVE; the work is in [`crate::persist::rdb_save`]).
 
 use std::sync::atomic::Ordering;
 
 use super::{CmdResult, Ctx, Error, Handler, err, int_arg, is};
+use crate::persist::rdb_save;
 use crate::store::Value;
 
 /// Server commands.
@@ -189,6 +190,13 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     flush_mode(args)?;
     let _gate = ctx.exclusive();
     ctx.engine.store.flush_all();
+    // Like redis-server, FLUSHALL writes the (now empty) dataset when save points are configured,
+    // so a restart does not bring the flushed keys back.
+    if rdb_save::has_save_points(ctx.engine)
+        && let Err(e) = rdb_save::save(ctx.engine)
+    {
+        tracing::warn!("FLUSHALL could not save the empty dataset: {e}");
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -217,25 +225,52 @@ fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-        - ctx.engine.started.elapsed().as_secs();
-    ctx.out.int(started as i64);
+    ctx.out.int(rdb_save::lastsave(ctx.engine) as i64);
     Ok(())
 }
 
+/// SAVE: write the dataset now; every other client waits, as with redis-server's SAVE.
 fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let _gate = ctx.exclusive();
+    rdb_save::save(ctx.engine).map_err(|e| Error::msg(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
 }
 
+/// `BGSAVE [SCHEDULE]` with redis-server 7.0's replies.
 fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 2 || (args.len() == 2 && !is(args[1], "SCHEDULE")) {
         return Err(err::SYNTAX);
     }
-    ctx.out.simple("Background saving started");
+    let schedule = args.len() == 2;
+    if rdb_save::bgsave_in_progress(ctx.engine) {
+        return Err(Error::from("ERR Background save already in progress"));
+    }
+    if ctx.in_exec {
+        // A snapshot cannot start inside a transaction: it starts right after it.
+        rdb_save::schedule(ctx.engine);
+        ctx.out.simple("Background saving scheduled");
+        return Ok(());
+    }
+    let started = {
+        let _gate = ctx.exclusive();
+        rdb_save::bgsave(ctx.engine)
+    };
+    match started {
+        Ok(()) => ctx.out.simple("Background saving started"),
+        Err(rdb_save::BgsaveRefused::InProgress) => {
+            return Err(Error::from("ERR Background save already in progress"));
+        }
+        Err(rdb_save::BgsaveRefused::OtherChild) if schedule => {
+            rdb_save::schedule(ctx.engine);
+            ctx.out.simple("Background saving scheduled");
+        }
+        Err(rdb_save::BgsaveRefused::OtherChild) => {
+            return Err(Error::from(
+                "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -289,17 +324,37 @@ fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`, as Redis 7.0: save first when SAVE is given or
+/// save points are configured (NOSAVE: never); a failed save keeps the server up with Redis's
+/// error unless FORCE. NOW skips waiting for lagging replicas, which a redlink engine never has;
+/// ABORT cancels a shutdown waiting for them, so there is never one to cancel.
 fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut nosave, mut save, mut force) = (false, false, false, false);
     for a in &args[1..] {
         if is(a, "ABORT") {
             abort = true;
-        } else if !(is(a, "NOSAVE") || is(a, "SAVE") || is(a, "NOW") || is(a, "FORCE")) {
+        } else if is(a, "NOSAVE") {
+            nosave = true;
+        } else if is(a, "SAVE") {
+            save = true;
+        } else if is(a, "FORCE") {
+            force = true;
+        } else if !is(a, "NOW") {
             return Err(err::SYNTAX);
         }
     }
+    if (abort && args.len() > 2) || (nosave && save) {
+        return Err(err::SYNTAX);
+    }
     if abort {
         return Err(Error::from("ERR No shutdown in progress."));
+    }
+    if let Err(e) = rdb_save::shutdown_save(ctx.engine, save, nosave) {
+        if !force {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+            return Err(Error::from("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
+        tracing::warn!("Error trying to save the DB, exiting anyway (FORCE): {e}");
     }
     tracing::info!("SHUTDOWN requested by client {}", ctx.client.handle.id);
     ctx.engine.shutdown();
@@ -411,8 +466,8 @@ fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// DEBUG, gated by `enable-debug-command` like Redis 7 (`no` by default; `local` allows loopback
 /// clients). The subcommands test suites use: SLEEP (the whole keyspace waits, as Redis's single
-/// thread would), ERROR, OBJECT, SET-ACTIVE-EXPIRE, RELOAD (the dataset is unchanged, as after
-/// Redis's save-and-reload), JMAP.
+/// thread would), ERROR, OBJECT, SET-ACTIVE-EXPIRE, `RELOAD [MERGE] [NOFLUSH] [NOSAVE]` (save, empty,
+/// load `dir/dbfilename`, as Redis does), JMAP.
 fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let allowed = match ctx.engine.config.read().get("enable-debug-command") {
         Some("yes") => true,
@@ -453,7 +508,24 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             drop(l);
             ctx.out.simple(&line);
         }
-        "reload" | "jmap" | "quicklist-packed-threshold" | "change-repl-id" => ctx.out.ok(),
+        "reload" => {
+            let (mut save, mut flush, mut merge) = (true, true, false);
+            for a in &args[2..] {
+                if is(a, "NOSAVE") {
+                    save = false;
+                } else if is(a, "NOFLUSH") {
+                    flush = false;
+                } else if is(a, "MERGE") {
+                    (flush, merge) = (false, true);
+                } else {
+                    return Err(err::SYNTAX);
+                }
+            }
+            let _gate = ctx.exclusive();
+            rdb_save::reload(ctx.engine, save, flush, merge).map_err(Error::msg)?;
+            ctx.out.ok();
+        }
+        "jmap" | "quicklist-packed-threshold" | "change-repl-id" => ctx.out.ok(),
         _ => {
             return Err(Error::msg(format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",

@@ -1444,6 +1444,10 @@ fn redis_call(
         if read_only {
             return fail("ERR Write commands are not allowed from read-only scripts.");
         }
+        // Redis's scriptVerifyWriteCommandAllow: no writes while RDB saves fail.
+        if crate::persist::rdb_save::writes_refused(ctx.engine) {
+            return fail(crate::persist::rdb_save::MISCONF);
+        }
         scripting.wrote.store(true, Ordering::Release);
     }
     let mut out = Out::new(resp == 3);

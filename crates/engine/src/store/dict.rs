@@ -9,7 +9,7 @@
 use super::Blob;
 
 /// One key in the table.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Node<V> {
     /// The key bytes.
     pub key: Blob,
@@ -27,7 +27,7 @@ pub struct Node<V> {
 
 /// The table. The caller supplies the key's hash to every call (the keyspace hashes once per key and
 /// uses the high bits for its shard, the low bits here).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Dict<V> {
     table: Vec<Option<Box<Node<V>>>>,
     len: usize,

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -29,6 +29,8 @@ struct Inner {
 /// The registry of watched keys and blocked clients of one store.
 #[derive(Default)]
 pub struct KeyEvents {
+    /// Writes so far (Redis's `server.dirty`: `rdb_changes_since_last_save` and the `save` schedule).
+    dirty: AtomicU64,
     watched: AtomicUsize,
     blocked: AtomicUsize,
     inner: Mutex<Inner>,
@@ -44,9 +46,15 @@ impl std::fmt::Debug for KeyEvents {
 }
 
 impl KeyEvents {
+    /// Writes reported so far (every [`touched`](Self::touched) and flush).
+    pub fn dirty(&self) -> u64 {
+        self.dirty.load(Ordering::Relaxed)
+    }
+
     /// A key of database `db` was written (set, deleted, modified, expired).
     #[inline]
     pub fn touched(&self, db: usize, key: &[u8]) {
+        self.dirty.fetch_add(1, Ordering::Relaxed);
         if self.watched.load(Ordering::Relaxed) == 0 && self.blocked.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -89,6 +97,7 @@ impl KeyEvents {
 
     /// Every key of `db` (or of every database) changed: FLUSHDB, FLUSHALL, SWAPDB.
     pub fn all_touched(&self, db: Option<usize>) {
+        self.dirty.fetch_add(1, Ordering::Relaxed);
         if self.watched.load(Ordering::Relaxed) == 0 && self.blocked.load(Ordering::Relaxed) == 0 {
             return;
         }

@@ -11,6 +11,7 @@
 
 pub mod dict;
 pub mod events;
+pub mod snapshot;
 pub mod stream;
 pub mod types;
 
@@ -174,6 +175,8 @@ impl Value {
 pub struct Shard {
     dict: Dict<Value>,
     expire_cursor: usize,
+    /// The last snapshot epoch that captured this shard ([`snapshot`]).
+    snapshot_epoch: u64,
 }
 
 /// One of the numbered databases (SELECT n).
@@ -187,6 +190,8 @@ pub struct Db {
     lfu: Arc<AtomicBool>,
     /// Where deletions by expiry and eviction are propagated.
     feed: Arc<crate::propagate::Feed>,
+    /// Copy-on-write hook of point-in-time snapshots.
+    snapshot: Arc<snapshot::SnapshotHook>,
 }
 
 /// Redis's `lfu-log-factor` and `lfu-decay-time` defaults.
@@ -250,6 +255,7 @@ impl Db {
         events: Arc<KeyEvents>,
         lfu: Arc<AtomicBool>,
         feed: Arc<crate::propagate::Feed>,
+        snapshot: Arc<snapshot::SnapshotHook>,
     ) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
@@ -258,7 +264,23 @@ impl Db {
             events,
             lfu,
             feed,
+            snapshot,
         }
+    }
+
+    /// Lock shard `s` for a command or job that may change it: a running snapshot captures the
+    /// shard first (one relaxed load when no snapshot runs).
+    #[inline]
+    fn shard(&self, s: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[s].lock();
+        self.snapshot.check(self.index, s, &mut g);
+        g
+    }
+
+    /// Lock shard `s` to read it only (sizes, SCAN, sampling): no snapshot capture needed.
+    #[inline]
+    fn shard_to_read(&self, s: usize) -> MutexGuard<'_, Shard> {
+        self.shards[s].lock()
     }
 
     /// Add about `count` keys sampled at random (from random shards and buckets) to `out`, scored
@@ -280,7 +302,7 @@ impl Db {
             if out.len() >= want {
                 break;
             }
-            let guard = self.shards[rng.random_range(0..SHARDS)].lock();
+            let guard = self.shard_to_read(rng.random_range(0..SHARDS));
             let live = if volatile_only {
                 guard.dict.volatile()
             } else {
@@ -325,7 +347,7 @@ impl Db {
     /// since it was sampled). Returns whether it was deleted.
     pub fn evict(&self, key: &[u8], volatile_only: bool) -> bool {
         let h = self.hash(key);
-        let mut shard = self.shards[Self::shard_of(h)].lock();
+        let mut shard = self.shard(Self::shard_of(h));
         if volatile_only && shard.dict.get(h, key).is_none_or(|n| n.expire == 0) {
             return false;
         }
@@ -359,7 +381,7 @@ impl Db {
     pub fn lock(&self, key: &[u8], now: u64) -> Locked<'_> {
         let s = Self::shard_of(self.hash(key));
         let mut guards = SmallVec::new();
-        guards.push((s, self.shards[s].lock()));
+        guards.push((s, self.shard(s)));
         Locked {
             db: self,
             guards,
@@ -376,10 +398,7 @@ impl Db {
             .collect();
         idx.sort_unstable();
         idx.dedup();
-        let guards = idx
-            .into_iter()
-            .map(|s| (s, self.shards[s].lock()))
-            .collect();
+        let guards = idx.into_iter().map(|s| (s, self.shard(s))).collect();
         Locked {
             db: self,
             guards,
@@ -392,7 +411,7 @@ impl Db {
     pub fn lock_all(&self, now: u64) -> Locked<'_> {
         Locked {
             db: self,
-            guards: (0..SHARDS).map(|s| (s, self.shards[s].lock())).collect(),
+            guards: (0..SHARDS).map(|s| (s, self.shard(s))).collect(),
             now,
             expired: 0,
         }
@@ -400,7 +419,7 @@ impl Db {
 
     /// Number of keys (including expired keys not yet collected, like Redis's DBSIZE).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().dict.len()).sum()
+        (0..SHARDS).map(|s| self.shard_to_read(s).dict.len()).sum()
     }
 
     /// Whether the database holds no key.
@@ -410,14 +429,16 @@ impl Db {
 
     /// Number of keys with an expiry.
     pub fn volatile(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().dict.volatile()).sum()
+        (0..SHARDS)
+            .map(|s| self.shard_to_read(s).dict.volatile())
+            .sum()
     }
 
     /// Remove every key.
     pub fn flush(&self) {
-        for s in self.shards.iter() {
+        for s in 0..SHARDS {
             // Swap the table out so the (possibly long) drop happens outside the lock.
-            let old = std::mem::take(&mut s.lock().dict);
+            let old = std::mem::take(&mut self.shard(s).dict);
             drop(old);
         }
         crate::propagate::dirty();
@@ -440,7 +461,7 @@ impl Db {
             let shard = (cursor & (SHARDS as u64 - 1)) as usize;
             let mut bucket = cursor >> shard_bits;
             {
-                let guard = self.shards[shard].lock();
+                let guard = self.shard_to_read(shard);
                 // Visit buckets of this shard until enough keys or the shard is done.
                 loop {
                     bucket = guard.dict.scan(bucket, |n| {
@@ -476,7 +497,7 @@ impl Db {
         let mut keys = Vec::new();
         for i in 0..SHARDS {
             let s = (start + i) % SHARDS;
-            let guard = self.shards[s].lock();
+            let guard = self.shard_to_read(s);
             if guard.dict.is_empty() {
                 continue;
             }
@@ -502,8 +523,8 @@ impl Db {
     pub fn active_expire(&self, now: u64, buckets_per_shard: usize) -> (usize, usize) {
         let (mut sampled, mut expired) = (0, 0);
         let mut keys = Vec::new();
-        for s in self.shards.iter() {
-            let mut guard = s.lock();
+        for s in 0..SHARDS {
+            let mut guard = self.shard_to_read(s);
             if guard.dict.volatile() == 0 {
                 continue;
             }
@@ -517,6 +538,8 @@ impl Db {
                     if *e != 0 {
                         sampled += 1;
                         if *e <= now {
+                            // A running snapshot keeps the shard as it was before this deletion.
+                            self.snapshot.check(self.index, s, &mut guard);
                             let h = self.hash(k);
                             guard.dict.remove(h, k, |k| self.hash(k));
                             self.feed.deleted(self.index, k);
@@ -783,6 +806,8 @@ pub struct Store {
     pub lfu: Arc<AtomicBool>,
     /// The propagation feed (AOF, replicas).
     pub feed: Arc<crate::propagate::Feed>,
+    /// Copy-on-write hook of point-in-time snapshots ([`snapshot`]).
+    snapshot: Arc<snapshot::SnapshotHook>,
 }
 
 impl Store {
@@ -792,10 +817,21 @@ impl Store {
         let events = Arc::new(KeyEvents::default());
         let lfu = Arc::new(AtomicBool::new(false));
         let feed = Arc::new(crate::propagate::Feed::default());
+        let snapshot = Arc::new(snapshot::SnapshotHook::default());
         Store {
             dbs: (0..databases.max(1))
-                .map(|i| Db::new(hasher.clone(), i, events.clone(), lfu.clone(), feed.clone()))
+                .map(|i| {
+                    Db::new(
+                        hasher.clone(),
+                        i,
+                        events.clone(),
+                        lfu.clone(),
+                        feed.clone(),
+                        snapshot.clone(),
+                    )
+                })
                 .collect(),
+            snapshot,
             gate: Gate::default(),
             events,
             active_expire: std::sync::atomic::AtomicBool::new(true),
@@ -821,8 +857,11 @@ impl Store {
         }
         let (da, db) = (self.db(a), self.db(b));
         crate::propagate::dirty();
-        for (sa, sb) in da.shards.iter().zip(db.shards.iter()) {
-            std::mem::swap(&mut *sa.lock(), &mut *sb.lock());
+        for s in 0..SHARDS {
+            let (mut ga, mut gb) = (da.shard(s), db.shard(s));
+            // The tables move; each shard keeps its own snapshot mark.
+            std::mem::swap(&mut ga.dict, &mut gb.dict);
+            std::mem::swap(&mut ga.expire_cursor, &mut gb.expire_cursor);
         }
         self.events.all_touched(Some(a));
         self.events.all_touched(Some(b));

@@ -14,9 +14,12 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    /// A fresh engine with the default configuration.
+    /// A fresh engine with the default configuration (without save points).
     pub fn new() -> InProcess {
-        let engine = Engine::new(Config::default());
+        let mut config = Config::default();
+        // No save points: FLUSHALL writes no dump.rdb into the working directory.
+        config.set_startup("save", "").expect("save");
+        let engine = Engine::new(config);
         let addr = "127.0.0.1:1".parse().expect("addr");
         let handle = engine.clients.register(ConnContext {
             peer: addr,

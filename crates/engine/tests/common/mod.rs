@@ -21,6 +21,8 @@ pub fn config(ip: &str, options: &[(&str, &str)]) -> Config {
     let mut c = Config::default();
     c.set_startup("bind", ip).expect("bind");
     c.set_startup("port", "0").expect("port");
+    // No save points unless a test asks: no dump.rdb in the working directory.
+    c.set_startup("save", "").expect("save");
     // Port 0 means "no plain listener" in Redis; the tests ask for an ephemeral one below.
     for (k, v) in options {
         c.set_startup(k, v).expect("option");
