@@ -128,3 +128,102 @@ async fn appendfsync_everysec_loses_at_most_about_a_second() {
         assert!(*v <= *a + 1, "acknowledged {a}, found {v}");
     }
 }
+
+/// `redlink serve` in a shell that caps the size of files it may write (`ulimit -f`, SIGXFSZ
+/// ignored so the write fails with EFBIG instead): a full disk, as an unprivileged test can make one.
+fn serve_with_file_limit(dir: &Path, fsync: &str, blocks: u32) -> (Proc, SocketAddr) {
+    let port = common::free_port("127.0.0.1");
+    let script = format!(
+        "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" serve --port {port} --bind 127.0.0.1 --save '' --appendonly yes --appendfsync {fsync} --dir \"$1\""
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_redlink")])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh starts");
+    let child = support::until_ready(child, "Ready");
+    (Proc(child), format!("127.0.0.1:{port}").parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_aof_write_refuses_writes_with_misconf_and_keeps_serving_reads() {
+    let dir = common::redis_server::temp_dir("aof-full");
+    let (_server, addr) = serve_with_file_limit(&dir, "everysec", 64);
+    let mut c = common::client(addr).await;
+    let value = "x".repeat(1024);
+    let mut refusal = None;
+    for i in 0..1000 {
+        let r: redis::RedisResult<redis::Value> = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&value)
+            .query_async(&mut c)
+            .await;
+        if let Err(e) = r {
+            refusal = Some(e.to_string());
+            break;
+        }
+    }
+    let refusal = refusal.expect("writes refused once the AOF cannot grow");
+    assert!(
+        refusal.contains("MISCONF")
+            && refusal.contains("Errors writing to the AOF file: File too large"),
+        "{refusal}"
+    );
+    assert_eq!(
+        common::info_field(addr, "persistence", "aof_last_write_status").await,
+        "err"
+    );
+    let v: Option<String> = redis::cmd("GET")
+        .arg("k0")
+        .query_async(&mut c)
+        .await
+        .expect("reads go on");
+    assert_eq!(v.as_deref(), Some(value.as_str()));
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_appendfsync_always_a_write_that_cannot_be_made_durable_is_not_acknowledged() {
+    let dir = common::redis_server::temp_dir("aof-full-always");
+    let (_server, addr) = serve_with_file_limit(&dir, "always", 64);
+    let mut c = common::client(addr).await;
+    let value = "x".repeat(1024);
+    let mut acked = 0;
+    let mut failure = None;
+    for i in 0..1000 {
+        let r: redis::RedisResult<redis::Value> = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&value)
+            .query_async(&mut c)
+            .await;
+        match r {
+            Ok(_) => acked += 1,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let failure = failure.expect("the write that fills the file is not acknowledged");
+    // The connection was closed instead of acknowledging (not an error reply).
+    assert!(
+        failure.is_io_error()
+            || failure.is_connection_dropped()
+            || failure.is_unrecoverable_error(),
+        "{failure}"
+    );
+    // Every acknowledged write is in the file: restart without the limit and count.
+    drop(_server);
+    let (_server, addr) = serve(&dir, "always");
+    let mut c = common::client(addr).await;
+    let n: u64 = redis::cmd("DBSIZE")
+        .query_async(&mut c)
+        .await
+        .expect("DBSIZE");
+    assert!(n >= acked, "acknowledged {acked}, found {n}");
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -197,7 +197,10 @@ where
         return Ok(());
     }
     // The writes these replies acknowledge reach the AOF first (fsynced with appendfsync always).
-    engine.aof.before_reply();
+    if !engine.aof.before_reply() {
+        out.buf.clear();
+        return Err(std::io::Error::other("the AOF could not be written"));
+    }
     engine
         .stats
         .net_output_bytes

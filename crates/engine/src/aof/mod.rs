@@ -50,6 +50,7 @@ pub struct Aof {
     written: AtomicU64,
     synced: AtomicU64,
     files: Mutex<Option<Files>>,
+    write_failed: AtomicBool,
     rewriting: AtomicBool,
     status: Mutex<Status>,
     cron_stop: Mutex<Option<Arc<AtomicBool>>>,
@@ -158,6 +159,26 @@ impl Aof {
         self.on.load(Ordering::Relaxed)
     }
 
+    /// The error of the last failed write or fsync of the AOF, while it lasts (writes are then
+    /// refused with MISCONF, as in Redis). One relaxed load when there is none.
+    pub fn write_error(&self) -> Option<String> {
+        if !self.write_failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.status.lock().write_error.clone()
+    }
+
+    fn set_write_error(&self, e: Option<&io::Error>) {
+        let mut s = self.status.lock();
+        // strerror's words, as Redis reports them (without Rust's "(os error N)").
+        s.write_error = e.map(|e| {
+            let t = e.to_string();
+            t.split(" (os error").next().unwrap_or(&t).to_string()
+        });
+        self.write_failed
+            .store(s.write_error.is_some(), Ordering::Relaxed);
+    }
+
     /// Whether a rewrite runs.
     pub fn rewriting(&self) -> bool {
         self.rewriting.load(Ordering::Relaxed)
@@ -165,25 +186,35 @@ impl Aof {
 
     /// Before replies go out: write what the feed appended (and fsync it with `appendfsync
     /// always`), so that an acknowledged write is in the file. One relaxed load when the AOF is off.
+    ///
+    /// False when, with `appendfsync always`, the writes could not be made durable: the replies
+    /// must not go out (Redis exits in that case; the caller closes the connection instead).
     #[inline]
-    pub fn before_reply(&self) {
+    pub fn before_reply(&self) -> bool {
         if !self.on.load(Ordering::Relaxed) {
-            return;
+            return true;
         }
-        self.catch_up(self.fsync.load(Ordering::Relaxed) == FSYNC_ALWAYS);
+        self.catch_up(self.fsync.load(Ordering::Relaxed) == FSYNC_ALWAYS)
     }
 
     #[cold]
-    fn catch_up(&self, sync: bool) {
+    fn catch_up(&self, sync: bool) -> bool {
         let appended = self.sink.appended.load(Ordering::Acquire);
         let done = if sync { &self.synced } else { &self.written };
         if done.load(Ordering::Acquire) >= appended {
-            return;
+            return true;
         }
         let mut files = self.files.lock();
         if let Some(f) = files.as_mut() {
             self.drain(f, sync);
         }
+        if sync && self.synced.load(Ordering::Acquire) < appended && self.write_error().is_some() {
+            tracing::warn!(
+                "Can't recover from AOF write error when the AOF fsync policy is 'always': the replies are withheld and the connection closed"
+            );
+            return false;
+        }
+        true
     }
 
     /// Write the buffered bytes to the incremental file; fsync when `sync`. Called with the files
@@ -199,13 +230,14 @@ impl Aof {
                     f.incr_size += bytes.len() as u64;
                     f.unsynced = true;
                     self.written.store(offset, Ordering::Release);
-                    if self.status.lock().write_error.take().is_some() {
+                    if self.write_failed.load(Ordering::Relaxed) {
+                        self.set_write_error(None);
                         tracing::warn!("AOF write error looks solved, Redis can write again.");
                     }
                 }
                 Err(e) => {
                     tracing::warn!("Error writing to the AOF file: {e}");
-                    self.status.lock().write_error = Some(e.to_string());
+                    self.set_write_error(Some(&e));
                     // Kept for the next attempt, ahead of what came since.
                     let mut b = self.sink.buf.lock();
                     let later = std::mem::replace(&mut b.bytes, bytes);
@@ -228,7 +260,7 @@ impl Aof {
                 }
                 Err(e) => {
                     tracing::warn!("Can't fsync the AOF file: {e}");
-                    self.status.lock().write_error = Some(e.to_string());
+                    self.set_write_error(Some(&e));
                 }
             }
         } else if !f.unsynced {

@@ -416,9 +416,9 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     // After a failed background save (one relaxed load otherwise), as Redis's processCommand.
-    if denied_on_disk_error(ctx, cmd) {
+    if let Some(e) = denied_on_disk_error(ctx, cmd) {
         ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, Error::from(crate::persist::rdb_save::MISCONF));
+        reply_error(ctx, e);
         return;
     }
     if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && cmd.flags & flag::SUBSCRIBED_OK == 0 {
@@ -441,9 +441,10 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     run(ctx, cmd, args);
 }
 
-/// Whether a command is refused with MISCONF: writes (EXEC of a transaction holding one) and PING,
-/// while the last background save failed with save points and `stop-writes-on-bgsave-error yes`.
-fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> bool {
+/// The MISCONF refusal of a command, if any: writes (EXEC of a transaction holding one) and PING,
+/// while the last background save failed with save points and `stop-writes-on-bgsave-error yes`,
+/// or the last write to the AOF failed (Redis's `writeCommandsDeniedByDiskError`).
+fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> Option<Error> {
     let writes = cmd.flags & flag::WRITE != 0
         || cmd.name == "ping"
         || (cmd.flags & flag::RUNS_QUEUE != 0
@@ -453,7 +454,16 @@ fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> bool {
                     lookup_call(&args).is_some_and(|c| c.flags & flag::WRITE != 0)
                 })
             }));
-    writes && crate::persist::rdb_save::writes_refused(ctx.engine)
+    if !writes {
+        return None;
+    }
+    if crate::persist::rdb_save::writes_refused(ctx.engine) {
+        return Some(Error::from(crate::persist::rdb_save::MISCONF));
+    }
+    ctx.engine
+        .aof
+        .write_error()
+        .map(|e| Error::msg(format!("MISCONF Errors writing to the AOF file: {e}")))
 }
 
 /// Whether a command is refused while memory is over `maxmemory` and nothing can be evicted: those
