@@ -581,7 +581,7 @@ fn start_rewrite(engine: &Engine, enabling: bool) -> Result<(), RewriteRefused> 
     if let Err(e) = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
-            let _ = run_rewrite(&worker, enabling);
+            let _ = run_rewrite(&worker, enabling, true);
         })
     {
         tracing::warn!("Can't start the AOF rewrite: {e}");
@@ -592,13 +592,14 @@ fn start_rewrite(engine: &Engine, enabling: bool) -> Result<(), RewriteRefused> 
     Ok(())
 }
 
-/// A rewrite in the calling thread (start of a fresh AOF).
+/// A rewrite in the calling thread (start of a fresh AOF; like Redis's, not counted in
+/// `aof_rewrites`).
 fn rewrite(engine: &Engine, enabling: bool) -> Result<(), String> {
     if engine.aof.rewriting.swap(true, Ordering::AcqRel) {
         return Err("Background append only file rewriting already in progress".into());
     }
     engine.aof.status.lock().rewrite_started = Some(Instant::now());
-    run_rewrite(engine, enabling)
+    run_rewrite(engine, enabling, false)
 }
 
 use rewrite::Snapshot;
@@ -644,7 +645,7 @@ impl Write for IncrementalSync {
     }
 }
 
-fn run_rewrite(engine: &Engine, enabling: bool) -> Result<(), String> {
+fn run_rewrite(engine: &Engine, enabling: bool, background: bool) -> Result<(), String> {
     let result = rewrite_steps(engine, enabling);
     let aof = &engine.aof;
     {
@@ -655,7 +656,7 @@ fn run_rewrite(engine: &Engine, enabling: bool) -> Result<(), String> {
             .map_or(-1, |t| t.elapsed().as_secs() as i64);
         match &result {
             Ok(()) => {
-                s.rewrites += 1;
+                s.rewrites += background as u64;
                 s.consecutive_failures = 0;
                 s.last_rewrite_failed = false;
             }
