@@ -431,6 +431,19 @@ fn effects(
             }
         }
         "getdel" => one(&[b"DEL", args[1]]),
+        // A relative TTL becomes absolute (7.0's restoreCommand): RESTORE key <ms> payload ... ABSTTL.
+        "restore"
+            if args.len() >= 4
+                && !args[4..].iter().any(|a| a.eq_ignore_ascii_case(b"ABSTTL"))
+                && crate::protocol::parse_i64(args[2]).is_some_and(|t| t > 0) =>
+        {
+            let ttl = crate::protocol::parse_i64(args[2]).unwrap_or(0);
+            let at = (now as i64).saturating_add(ttl).to_string();
+            let mut argv: Vec<&[u8]> = vec![args[0], args[1], at.as_bytes()];
+            argv.extend_from_slice(&args[3..]);
+            argv.push(b"ABSTTL");
+            one(&argv)
+        }
         "incrbyfloat" => match r() {
             Some(Reply::Bulk(v)) => one(&[b"SET", args[1], &v, b"KEEPTTL"]),
             _ => Vec::new(),

@@ -286,3 +286,69 @@ async fn the_table_is_what_redis_7_0_writes_to_its_aof() {
     .await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// RESTORE with a relative TTL propagates with the absolute time and ABSTTL (7.0's restoreCommand);
+/// run on a server whose propagated bytes `take` returns.
+async fn restore_is_absolute(
+    c: &mut redis::aio::MultiplexedConnection,
+    mut take: impl FnMut() -> Vec<u8>,
+) {
+    let _: () = redis::cmd("SET")
+        .arg("src")
+        .arg("v")
+        .query_async(c)
+        .await
+        .unwrap();
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("src").query_async(c).await.unwrap();
+    take();
+    let _: () = redis::cmd("RESTORE")
+        .arg("r1")
+        .arg(100000)
+        .arg(&payload)
+        .query_async(c)
+        .await
+        .unwrap();
+    let lossy = String::from_utf8_lossy(&payload).to_string();
+    assert_eq!(
+        lines(&take()),
+        vec![format!("RESTORE r1 <ms> {lossy} ABSTTL")]
+    );
+    let _: () = redis::cmd("RESTORE")
+        .arg("r2")
+        .arg(0)
+        .arg(&payload)
+        .query_async(c)
+        .await
+        .unwrap();
+    assert_eq!(lines(&take()), vec![format!("RESTORE r2 0 {lossy}")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_propagates_an_absolute_ttl_on_both_servers() {
+    let (server, addr) = common::start("127.0.0.1", &[]);
+    let capture = Arc::new(Capture(Mutex::new(Vec::new())));
+    let id = server.engine().store.feed.subscribe(capture.clone());
+    let mut c = common::client(addr).await;
+    restore_is_absolute(&mut c, || std::mem::take(&mut *capture.0.lock())).await;
+    server.engine().store.feed.unsubscribe(id);
+    let Some(redis) = common::redis_server::RedisServer::start(&[
+        ("appendonly", "yes"),
+        ("appendfsync", "always"),
+    ]) else {
+        return;
+    };
+    let mut c = common::client(redis.addr).await;
+    let incr = redis
+        .dir
+        .join("appendonlydir")
+        .join("appendonly.aof.1.incr.aof");
+    let mut seen = 0;
+    restore_is_absolute(&mut c, || {
+        std::thread::sleep(Duration::from_millis(5));
+        let all = std::fs::read(&incr).unwrap_or_default();
+        let new = all[seen.min(all.len())..].to_vec();
+        seen = all.len();
+        new
+    })
+    .await;
+}
