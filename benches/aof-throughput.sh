@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 N=${N:-200000}
 RL_PORT=${RL_PORT:-7321}
 RS_PORT=${RS_PORT:-7322}
-cargo build --release -q --bin redlink
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q --bin redlink
 BIN=target/release/redlink
 WORK=$(mktemp -d /tmp/redlink-aof-bench.XXXXXX)
 cleanup() {

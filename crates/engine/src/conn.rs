@@ -197,7 +197,7 @@ where
         return Ok(());
     }
     // The writes these replies acknowledge reach the AOF first (fsynced with appendfsync always).
-    if !engine.aof.before_reply() {
+    if !engine.aof.before_reply_async().await {
         out.buf.clear();
         return Err(std::io::Error::other("the AOF could not be written"));
     }

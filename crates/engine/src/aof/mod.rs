@@ -54,6 +54,11 @@ pub struct Aof {
     rewriting: AtomicBool,
     status: Mutex<Status>,
     cron_stop: Mutex<Option<Arc<AtomicBool>>>,
+    /// `appendfsync always`: connections waiting for an fsync ask the fsync thread
+    /// (`sync_wanted`) and are woken (`synced_notify`) when it is done.
+    sync_wanted: Mutex<bool>,
+    sync_cv: parking_lot::Condvar,
+    synced_notify: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Aof {
@@ -195,6 +200,43 @@ impl Aof {
             return true;
         }
         self.catch_up(self.fsync.load(Ordering::Relaxed) == FSYNC_ALWAYS)
+    }
+
+    /// [`before_reply`](Self::before_reply) for a connection task: with `appendfsync always` it
+    /// waits, without blocking its thread, for the AOF's fsync thread, which covers every write
+    /// pending when it starts (group commit across connections, like Redis's one fsync per event
+    /// loop iteration).
+    pub async fn before_reply_async(&self) -> bool {
+        if !self.on.load(Ordering::Relaxed) {
+            return true;
+        }
+        if self.fsync.load(Ordering::Relaxed) != FSYNC_ALWAYS
+            || self.cron_stop.lock().is_none()
+            || (self.no_fsync_on_rewrite.load(Ordering::Relaxed) && self.rewriting())
+        {
+            return self.before_reply();
+        }
+        let target = self.sink.appended.load(Ordering::Acquire);
+        loop {
+            let notified = std::pin::pin!(self.synced_notify.notified());
+            let mut notified = notified;
+            notified.as_mut().enable();
+            if self.synced.load(Ordering::Acquire) >= target {
+                return true;
+            }
+            if !self.on.load(Ordering::Relaxed) {
+                return self.before_reply();
+            }
+            if self.write_error().is_some() {
+                // Retried once here; still failing: the replies are withheld.
+                return self.before_reply();
+            }
+            {
+                *self.sync_wanted.lock() = true;
+                self.sync_cv.notify_one();
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
     }
 
     #[cold]
@@ -881,6 +923,40 @@ fn spawn_cron(engine: &Engine) {
         old.store(true, Ordering::Relaxed);
     }
     let weak = Arc::downgrade(&engine.0);
+    let (fsync_stop, fsync_weak) = (stop.clone(), weak.clone());
+    let _ = std::thread::Builder::new()
+        .name("aof-fsync".into())
+        .spawn(move || {
+            loop {
+                let Some(shared) = fsync_weak.upgrade() else {
+                    return;
+                };
+                let aof = &shared.aof;
+                {
+                    let mut wanted = aof.sync_wanted.lock();
+                    if !*wanted {
+                        aof.sync_cv
+                            .wait_for(&mut wanted, Duration::from_millis(100));
+                    }
+                    if !std::mem::take(&mut *wanted) {
+                        if fsync_stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+                {
+                    let mut files = aof.files.lock();
+                    if let Some(f) = files.as_mut() {
+                        aof.drain(f, true);
+                    }
+                }
+                aof.synced_notify.notify_waiters();
+                if fsync_stop.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+        });
     let _ = std::thread::Builder::new()
         .name("aof-cron".into())
         .spawn(move || {
