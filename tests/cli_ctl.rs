@@ -192,11 +192,13 @@ fn ctl_shows_az_json_and_changes_the_world() {
     );
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lots"));
-    let done = ctl(&state, &["raw", "WORLD.CHANGE", r#"{"approve":"pe-hub"}"#]);
+    // Azure refuses to approve a Rejected connection (tests/cli_fidelity.rs checks az's shape).
+    let refused = ctl(&state, &["raw", "WORLD.CHANGE", r#"{"approve":"pe-hub"}"#]);
+    assert_eq!(refused.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&done.stdout).contains("Rejected → Approved"),
+        String::from_utf8_lossy(&refused.stderr).contains("Approving rejected"),
         "{}",
-        String::from_utf8_lossy(&done.stderr)
+        String::from_utf8_lossy(&refused.stderr)
     );
 
     // The control API asks for the password `up` generated into the state file; ctl finds it

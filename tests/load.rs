@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use common::resp;
 use redlink_runtime::{RunningWorld, UpOptions};
-use redlink_world::change::RuleChange;
-use redlink_world::{Change, DenyAs, RuleAction, Scenario};
+use redlink_world::change::{RuleChange, StateChange};
+use redlink_world::{Change, ConnectionState, DenyAs, RuleAction, Scenario};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -464,8 +464,9 @@ async fn soak_body() {
         .map(|id| tokio::spawn(writer(id, source, target, until)))
         .collect();
     // Flip every second: refuse (cache stopped: every source refused) → route → drop (endpoint
-    // Rejected) → route → a deny rule without a source (refuse for the network, which the edge
-    // turns into a reset after accept since the host stays routed) → route.
+    // Pending: Azure does not approve a Rejected connection again) → route → a deny rule without a
+    // source (refuse for the network, which the edge turns into a reset after accept since the
+    // host, on the internet, is dropped instead) → route.
     let refuse_rule = Change::AddRule(RuleChange {
         name: "soak-refuse".into(),
         priority: 100,
@@ -478,7 +479,10 @@ async fn soak_body() {
     let flips = [
         Change::Stop("contoso".into()),
         Change::Start("contoso".into()),
-        Change::Reject("pe-hub".into()),
+        Change::EndpointState(StateChange {
+            endpoint: "pe-hub".into(),
+            state: ConnectionState::Pending,
+        }),
         Change::Approve("pe-hub".into()),
         refuse_rule,
         Change::RemoveRule("soak-refuse".into()),

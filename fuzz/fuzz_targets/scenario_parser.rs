@@ -5,7 +5,8 @@
 //! source, with their explanations.
 //!
 //! Oracles: no panic, no hang; an error always renders (file:line:column); a scenario that parsed
-//! (its timeline was replayed once by `Scenario::parse`) builds and replays again without error.
+//! (its timeline was replayed once by `Scenario::parse`) builds and replays again without error, a
+//! step's `expect_refused` change being refused again with its text.
 
 #![no_main]
 
@@ -30,6 +31,8 @@ fn exercise(world: &World) {
             }
         }
     }
+    // Stale records: what the edge holds so that their connects time out.
+    let _ = (world.unowned_addresses(), world.unowned_ports());
     let sources = Source::all(world);
     for ep in world.endpoints() {
         for &port in &ep.ports {
@@ -70,14 +73,34 @@ fn replay(scenario: &Scenario, plan: &AddressPlan, must_work: bool) {
     };
     exercise(&world);
     for step in scenario.steps() {
-        for placed in &step.changes {
-            if let Err(e) = placed.change.apply(&mut world) {
-                assert!(
-                    !must_work,
-                    "a change that applied while parsing applies again: {e}"
-                );
-                let _ = e.to_string();
-                return;
+        let count = step.changes.len();
+        for (i, placed) in step.changes.iter().enumerate() {
+            // `expect_refused`: the step's last change is refused (and changes nothing).
+            let refused = step.refused.as_ref().filter(|_| i + 1 == count);
+            match (placed.change.apply(&mut world), refused) {
+                (Ok(done), Some(r)) => {
+                    assert!(
+                        !must_work,
+                        "a change refused while parsing is refused again ({:?}): {done}",
+                        r.text
+                    );
+                    return;
+                }
+                (Err(e), Some(r)) => {
+                    assert!(
+                        !must_work || e.to_string().contains(&r.text),
+                        "refused with the text parsing saw: {e}"
+                    );
+                }
+                (Err(e), None) => {
+                    assert!(
+                        !must_work,
+                        "a change that applied while parsing applies again: {e}"
+                    );
+                    let _ = e.to_string();
+                    return;
+                }
+                (Ok(_), None) => {}
             }
             let _ = placed.change.engine_settings();
         }

@@ -304,10 +304,31 @@ pub enum RedisCommand {
     Start(NameArg),
 }
 
-/// Why a ctl command failed: bad input (exit 2) or the world (exit 1).
+/// Why a ctl command failed: bad input (exit 2), the world (exit 1), or a change Azure's API
+/// refuses (exit 1, printed as az prints a service error).
 enum Failure {
     Input(String),
     World(String),
+    Azure { code: String, message: String },
+}
+
+impl Failure {
+    /// A refusal by the control API: Azure's `(Code) Message` (a service error, as az reports it),
+    /// else bad input (an unknown name…).
+    fn refused(error: &str) -> Failure {
+        let text = error.strip_prefix("ERR ").unwrap_or(error);
+        match text
+            .strip_prefix('(')
+            .and_then(|rest| rest.split_once(") "))
+            .filter(|(code, _)| !code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            Some((code, message)) => Failure::Azure {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            },
+            None => Failure::Input(text.to_owned()),
+        }
+    }
 }
 
 impl From<redlink_runtime::ControlClientError> for Failure {
@@ -326,6 +347,11 @@ pub fn main(args: CtlArgs) -> ExitCode {
         }
         Err(Failure::World(e)) => {
             eprintln!("redlink ctl: {e}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Azure { code, message }) => {
+            // az's shape for a service error (azure-core's HttpResponseError), exit 1.
+            eprintln!("ERROR: ({code}) {message}\nCode: {code}\nMessage: {message}");
             ExitCode::from(1)
         }
     }
@@ -392,16 +418,14 @@ impl Session {
         serde_json::from_str(&text).map_err(|e| Failure::World(format!("bad state JSON: {e}")))
     }
 
-    /// Applies a change (sent as JSON, `WORLD.CHANGE`); a refusal by the world (unknown name…)
-    /// is bad input.
+    /// Applies a change (sent as JSON, `WORLD.CHANGE`); a refusal by the world is bad input (an
+    /// unknown name…) or, when Azure's API would refuse it (`(BadRequest) …`), a service error.
     fn change(&mut self, change: Change) -> Result<String, Failure> {
         let json = serde_json::to_string(&change)
             .map_err(|e| Failure::World(format!("cannot encode the change: {e}")))?;
         match self.client.call_text(&["WORLD.CHANGE", &json]) {
             Ok(done) => Ok(done),
-            Err(redlink_runtime::ControlClientError::Server(e)) => Err(Failure::Input(
-                e.strip_prefix("ERR ").unwrap_or(&e).to_owned(),
-            )),
+            Err(redlink_runtime::ControlClientError::Server(e)) => Err(Failure::refused(&e)),
             Err(e) => Err(e.into()),
         }
     }

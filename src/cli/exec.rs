@@ -28,7 +28,7 @@ use redlink_dns::DnsViews;
 use redlink_exec::{EXEC_NETNS_ENV, MountPlan, ResolverFiles, exit_code, private_mounts};
 use redlink_runtime::{RunningWorld, StateFile, UpOptions};
 use redlink_scenario::{Event, Pacing, RunOptions, run_timeline, text};
-use redlink_world::{Scenario, World, quickstart};
+use redlink_world::{HostPosition, Scenario, World, quickstart};
 
 /// Arguments of `redlink exec`.
 #[derive(clap::Args, Debug)]
@@ -273,6 +273,8 @@ async fn run(scenario: Scenario, args: ExecArgs, dir: PathBuf) -> ExitCode {
     let options = UpOptions {
         state_file: Some(state_file.clone()),
         dns_port: DNS_PORT,
+        // The command's connections come from 127.0.0.1 in the namespace: the host is in NET.
+        host: Some(HostPosition::Network(args.network.clone())),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {

@@ -6,6 +6,7 @@ pub mod ctl;
 pub mod exec;
 pub mod probe;
 pub mod serve;
+pub mod serve_process;
 pub mod timeline;
 pub mod up;
 

@@ -6,51 +6,41 @@ use std::process::ExitCode;
 
 use redlink_engine::{Config, Engine, Server};
 
-/// Parse redis-server style arguments into a configuration.
+/// Parse redis-server style arguments into a configuration: an optional configuration file
+/// (`-` = standard input), then `--name value...` overrides. Every problem is reported at once,
+/// one per line.
 pub fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut config = Config::default();
+    let mut problems = Vec::new();
     let mut rest = args;
     if let Some(first) = rest.first()
-        && !first.starts_with("--")
+        && (!first.starts_with("--") || first == "-")
     {
-        let path = Path::new(first);
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "Fatal error, can't open config file '{}': {e}",
-                path.display()
-            )
-        })?;
-        config.apply_text(&text, path)?;
+        if let Err(p) = redlink_engine::conffile::load_file(&mut config, Path::new(first)) {
+            problems.extend(p);
+        }
+        // Absolute, as redis-server keeps it (INFO's config_file, CONFIG REWRITE after a chdir).
+        if first != "-" {
+            config.file = std::path::absolute(first).ok();
+        }
         rest = &rest[1..];
     }
-    let mut i = 0;
-    while i < rest.len() {
-        let Some(name) = rest[i].strip_prefix("--") else {
-            return Err(format!(
-                "unexpected argument '{}' (options look like --name value)",
-                rest[i]
-            ));
-        };
-        let mut values = Vec::new();
-        i += 1;
-        while i < rest.len() && !(rest[i].starts_with("--") && rest[i].len() > 2) {
-            values.push(rest[i].clone());
-            i += 1;
-        }
-        match name {
-            "tls-auto" => {
-                let [dir] = values.as_slice() else {
-                    return Err("--tls-auto takes one directory".into());
-                };
-                config.tls_auto = Some(dir.into());
-            }
-            "tls-hostname" => config.tls_hostnames.extend(values),
-            _ => config
-                .apply_option(name, &values)
-                .map_err(|e| format!("option --{name}: {e}"))?,
+    for (name, values) in
+        redlink_engine::conffile::apply_command_line(&mut config, rest, &mut problems)
+    {
+        match name.as_str() {
+            "tls-auto" => match values.as_slice() {
+                [dir] => config.tls_auto = Some(dir.into()),
+                _ => problems.push("--tls-auto takes one directory".into()),
+            },
+            _ => config.tls_hostnames.extend(values),
         }
     }
-    Ok(config)
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 /// Run `serve` until SIGINT/SIGTERM or SHUTDOWN.
@@ -58,8 +48,19 @@ pub fn main(args: Vec<String>) -> ExitCode {
     let mut config = match parse_args(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("redlink serve: {e}");
+            for line in e.lines() {
+                eprintln!("redlink serve: {line}");
+            }
             return ExitCode::from(2);
+        }
+    };
+    // What redis-server does to its own process (daemonize, logfile, pidfile, ...): before the
+    // runtime starts its threads, since daemonizing forks.
+    let process = match super::serve_process::Process::start(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("redlink serve: {e}");
+            return ExitCode::from(1);
         }
     };
     if let Some(dir) = config.tls_auto.clone() {
@@ -78,6 +79,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("redlink serve: --tls-auto: {e}");
+                process.stop();
                 return ExitCode::from(1);
             }
         }
@@ -95,6 +97,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("redlink serve: cannot start runtime: {e}");
+            process.stop();
             return ExitCode::from(1);
         }
     };
@@ -135,16 +138,18 @@ pub fn main(args: Vec<String>) -> ExitCode {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("redlink serve: {e}");
+                process.stop();
                 return ExitCode::from(1);
             }
         };
         for l in server.listeners() {
-            crate::cli::say!(
+            process.notice(format_args!(
                 "Ready to accept connections {} on {}",
                 if l.tls { "tls" } else { "tcp" },
                 l.addr
-            );
+            ));
         }
+        process.ready();
         let stopper = engine.clone();
         tokio::spawn(async move {
             loop {
@@ -169,7 +174,8 @@ pub fn main(args: Vec<String>) -> ExitCode {
             stopper.shutdown();
         });
         server.wait().await;
-        crate::cli::say!("redlink serve: bye");
+        process.notice(format_args!("redlink serve: bye"));
+        process.stop();
         ExitCode::SUCCESS
     })
 }

@@ -20,7 +20,7 @@ use redlink_runtime::{
     ControlLimits, ControlListener, ControlServer, EndpointKind, EventStream, RunningWorld,
     StateFile, UpOptions, generate_control_password,
 };
-use redlink_world::{Scenario, Verdict, quickstart};
+use redlink_world::{HostPosition, Scenario, Verdict, quickstart};
 
 use crate::cli::{say, timeline};
 
@@ -308,6 +308,16 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Where this terminal stands, and what that means for its connections.
+fn host_line(host: &HostPosition) -> String {
+    match host {
+        HostPosition::Internet => "internet (this terminal reaches public endpoints only; private endpoints time out: use `redlink exec --network NET`)".to_owned(),
+        HostPosition::Network(n) => format!(
+            "in network {n} (this terminal is a jump box there: its connections get {n}'s verdicts)"
+        ),
+    }
+}
+
 /// The table and the commands to try.
 fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>) -> String {
     let w = world.world();
@@ -321,6 +331,7 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
     );
     let _ = writeln!(out, "state file: {}", world.state_file().display());
     let _ = writeln!(out, "CA:         {}", world.ca_file().display());
+    let _ = writeln!(out, "host:       {}", host_line(&w.host));
     match &state.control {
         Some(c) if state.control_password.is_some() => {
             let _ = writeln!(
@@ -383,7 +394,7 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
         "ADDRESS".to_owned(),
         "PORTS".to_owned(),
         "STATE".to_owned(),
-        "VERDICT".to_owned(),
+        "HOST VERDICT".to_owned(),
     ]];
     for c in &w.caches {
         let Some(cs) = state.caches.get(&c.name) else {

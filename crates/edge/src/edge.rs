@@ -12,6 +12,7 @@ use crate::error::EdgeError;
 use crate::event::{CONNECTION_EVENT_CAPACITY, ConnectionEvent, ConnectionEvents};
 use crate::plan::{PortPlan, SourceVerdict};
 use crate::port::{EndpointPort, PortKey};
+use crate::unowned::Unowned;
 
 /// What one endpoint port does, for reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +39,7 @@ pub struct PortStatus {
 #[derive(Debug)]
 pub struct Edge {
     ports: BTreeMap<PortKey, EndpointPort>,
+    unowned: Unowned,
     events: ConnectionEvents,
 }
 
@@ -45,6 +47,7 @@ impl Default for Edge {
     fn default() -> Self {
         Edge {
             ports: BTreeMap::new(),
+            unowned: Unowned::default(),
             events: tokio::sync::broadcast::channel(CONNECTION_EVENT_CAPACITY).0,
         }
     }
@@ -101,6 +104,8 @@ impl Edge {
                 p.close().await;
             }
         }
+        let unowned = Unowned::wanted(world);
+        self.unowned.release_except(&unowned);
         for (key, (cache, tls)) in &wanted {
             if !self.ports.contains_key(key) {
                 let mut port = EndpointPort::reserve(key.clone(), cache, *tls)?;
@@ -108,12 +113,19 @@ impl Edge {
                 self.ports.insert(key.clone(), port);
             }
         }
+        self.unowned.hold(&unowned);
         for (key, port) in &mut self.ports {
             let engine = engines.get(port.cache());
             let plan = PortPlan::compute(world, &key.endpoint, key.port, port.cache(), engine);
             port.apply(plan).await?;
         }
         Ok(())
+    }
+
+    /// The address:ports the world's DNS answers but no endpoint owns, which the edge drops (their
+    /// connects time out, as in a virtual network where nothing answers for them).
+    pub fn unowned(&self) -> Vec<SocketAddr> {
+        self.unowned.held()
     }
 
     /// What every port does, in a stable order (by endpoint, address, port).
@@ -151,5 +163,6 @@ impl Edge {
         for (_, mut p) in std::mem::take(&mut self.ports) {
             p.close().await;
         }
+        self.unowned.clear();
     }
 }

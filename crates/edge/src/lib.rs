@@ -16,6 +16,8 @@
 //! - [`Edge`]: every endpoint port of a world, reconciled with the world on each change; open
 //!   connections whose path becomes denied are reset ([`Cut`]).
 //! - [`ConnectionEvent`]: what the edge did with each accepted connection ([`Edge::subscribe`]).
+//! - Addresses the world's DNS answers but no endpoint owns (stale records) are dropped on every
+//!   cache port, so their connects time out as in a virtual network ([`Edge::unowned`]).
 
 mod blackhole;
 mod conn;
@@ -31,6 +33,7 @@ mod reservation;
 mod reset;
 mod socket;
 pub mod toxics;
+mod unowned;
 
 pub use blackhole::blackhole;
 pub use conn::{Cut, CutStream, OpenConns, Registered};

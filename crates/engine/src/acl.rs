@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -806,7 +806,7 @@ pub struct LogEntry {
     pub client_info: String,
 }
 
-/// Entries ACL LOG keeps (Redis's `acllog-max-len` default).
+/// Entries ACL LOG keeps by default (Redis's `acllog-max-len` default).
 pub const LOG_MAX_LEN: usize = 128;
 
 /// An engine's users and ACL log.
@@ -814,6 +814,8 @@ pub const LOG_MAX_LEN: usize = 128;
 pub struct Acl {
     users: RwLock<BTreeMap<String, Arc<User>>>,
     log: Mutex<VecDeque<LogEntry>>,
+    /// `acllog-max-len`.
+    log_max_len: AtomicUsize,
     epoch: AtomicU64,
     /// The requirepass value last applied to the default user (`None`: apply the next one).
     applied_requirepass: Mutex<Option<Option<String>>>,
@@ -826,6 +828,7 @@ impl Default for Acl {
         Acl {
             users: RwLock::new(users),
             log: Mutex::new(VecDeque::new()),
+            log_max_len: AtomicUsize::new(LOG_MAX_LEN),
             epoch: AtomicU64::new(1),
             applied_requirepass: Mutex::new(None),
         }
@@ -833,6 +836,12 @@ impl Default for Acl {
 }
 
 impl Acl {
+    /// Set `acllog-max-len`: the log keeps at most `len` entries (trimmed at the next entry, like
+    /// Redis).
+    pub fn set_log_max_len(&self, len: usize) {
+        self.log_max_len.store(len, Ordering::Relaxed);
+    }
+
     /// Bumped on every change to any user: clients refresh their snapshot when it moves.
     #[inline]
     pub fn epoch(&self) -> u64 {
@@ -953,7 +962,7 @@ impl Acl {
             updated_ms: now,
             client_info,
         });
-        log.truncate(LOG_MAX_LEN);
+        log.truncate(self.log_max_len.load(Ordering::Relaxed));
     }
 
     /// The newest `count` log entries.

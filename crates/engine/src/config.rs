@@ -24,6 +24,13 @@ pub enum Kind {
     OutputBufferLimit,
     /// One of a fixed set.
     Enum(&'static [&'static str]),
+    /// `yes` / `no` where `yes` is refused with this reason (a feature this build lacks, as a
+    /// redis-server built without it refuses it).
+    NoOnly(&'static str),
+    /// `oom-score-adj-values`: three integers in -2000..=2000.
+    OomScores,
+    /// `proc-title-template`: text with Redis's `{variables}` only.
+    ProcTitle,
     /// Free text (also lists such as `bind`).
     Text,
     /// `save`: `<seconds> <changes>` pairs, or empty for none.
@@ -86,8 +93,14 @@ pub static PARAMS: &[Param] = &[
     ),
     p("maxmemory", Kind::Memory, "0", true),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
-    p("maxmemory-samples", Kind::Int(1, 64), "5", true),
-    p("hz", Kind::Int(1, 500), "10", true),
+    p(
+        "maxmemory-samples",
+        Kind::Int(1, i32::MAX as i64),
+        "5",
+        true,
+    ),
+    // Redis clamps values outside 1..=500 (CONFIG GET then reports the clamped value).
+    p("hz", Kind::Int(0, i32::MAX as i64), "10", true),
     p("save", Kind::SavePoints, "3600 1 300 100 60 10000", true),
     p("appendonly", Kind::Bool, "no", true),
     p(
@@ -117,7 +130,7 @@ pub static PARAMS: &[Param] = &[
     p("logfile", Kind::Text, "", false),
     p(
         "loglevel",
-        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        Kind::Enum(&["debug", "verbose", "notice", "warning"]),
         "notice",
         true,
     ),
@@ -132,13 +145,10 @@ pub static PARAMS: &[Param] = &[
     p("tls-ca-cert-file", Kind::Text, "", true),
     p(
         "tls-auth-clients",
-        Kind::Enum(&["yes", "no", "optional"]),
+        Kind::Enum(&["no", "yes", "optional"]),
         "yes",
         true,
     ),
-    p("tls-replication", Kind::Bool, "no", true),
-    p("tls-cluster", Kind::Bool, "no", true),
-    p("lua-time-limit", Kind::Int(0, i64::MAX), "5000", true),
     p("busy-reply-threshold", Kind::Int(0, i64::MAX), "5000", true),
     p("notify-keyspace-events", Kind::Text, "", true),
     p(
@@ -163,18 +173,18 @@ pub static PARAMS: &[Param] = &[
     p(
         "hash-max-listpack-entries",
         Kind::Int(0, i64::MAX),
-        "128",
+        "512",
         true,
     ),
     p(
         "hash-max-listpack-value",
-        Kind::Int(0, i64::MAX),
+        Kind::MemoryIn(0, i64::MAX),
         "64",
         true,
     ),
     p(
         "list-max-listpack-size",
-        Kind::Int(-5, i64::MAX),
+        Kind::Int(i32::MIN as i64, i32::MAX as i64),
         "-2",
         true,
     ),
@@ -198,7 +208,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p(
         "zset-max-listpack-value",
-        Kind::Int(0, i64::MAX),
+        Kind::MemoryIn(0, i64::MAX),
         "64",
         true,
     ),
@@ -217,23 +227,168 @@ pub static PARAMS: &[Param] = &[
     p("rdbchecksum", Kind::Bool, "yes", false),
     // redlink never writes the RDB files replication uses, so there is never one to delete.
     p("rdb-del-sync-files", Kind::Bool, "no", true),
+    // Redis 7.0's parameters added by the audit (docs/config.md says what each does here).
+    p("acllog-max-len", Kind::Int(0, i64::MAX), "128", true),
+    p("active-expire-effort", Kind::Int(1, 10), "1", true),
+    p("activedefrag", Kind::NoOnly(NO_DEFRAG), "no", true),
+    p("active-defrag-cycle-min", Kind::Int(1, 99), "1", true),
+    p("active-defrag-cycle-max", Kind::Int(1, 99), "25", true),
+    p(
+        "active-defrag-threshold-lower",
+        Kind::Int(0, 1000),
+        "10",
+        true,
+    ),
+    p(
+        "active-defrag-threshold-upper",
+        Kind::Int(0, 1000),
+        "100",
+        true,
+    ),
+    p(
+        "active-defrag-ignore-bytes",
+        Kind::MemoryIn(1, i64::MAX),
+        "104857600",
+        true,
+    ),
+    p(
+        "active-defrag-max-scan-fields",
+        Kind::Int(1, i64::MAX),
+        "1000",
+        true,
+    ),
+    p("jemalloc-bg-thread", Kind::Bool, "yes", true),
+    p("always-show-logo", Kind::Bool, "no", false),
+    p("set-proc-title", Kind::Bool, "yes", false),
+    p(
+        "proc-title-template",
+        Kind::ProcTitle,
+        "{title} {listen-addr} {server-mode}",
+        true,
+    ),
+    p("disable-thp", Kind::Bool, "yes", false),
+    p(
+        "oom-score-adj",
+        Kind::Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+        true,
+    ),
+    p("oom-score-adj-values", Kind::OomScores, "0 200 800", true),
+    p("io-threads-do-reads", Kind::Bool, "no", false),
+    p("dynamic-hz", Kind::Bool, "yes", true),
+    p("lazyfree-lazy-eviction", Kind::Bool, "no", true),
+    p("lazyfree-lazy-expire", Kind::Bool, "no", true),
+    p("lazyfree-lazy-server-del", Kind::Bool, "no", true),
+    p("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
+    p("lfu-log-factor", Kind::Int(0, i32::MAX as i64), "10", true),
+    p("lfu-decay-time", Kind::Int(0, i32::MAX as i64), "1", true),
+    p("maxmemory-eviction-tenacity", Kind::Int(0, 100), "10", true),
+    p(
+        "list-compress-depth",
+        Kind::Int(0, i32::MAX as i64),
+        "0",
+        true,
+    ),
+    p(
+        "hll-sparse-max-bytes",
+        Kind::MemoryIn(0, i64::MAX),
+        "3000",
+        true,
+    ),
+    p(
+        "stream-node-max-bytes",
+        Kind::MemoryIn(0, i64::MAX),
+        "4096",
+        true,
+    ),
+    p(
+        "stream-node-max-entries",
+        Kind::Int(0, i64::MAX),
+        "100",
+        true,
+    ),
+    p("ignore-warnings", Kind::Text, "", true),
+    p(
+        "min-replicas-to-write",
+        Kind::Int(0, i32::MAX as i64),
+        "0",
+        true,
+    ),
+    p(
+        "min-replicas-max-lag",
+        Kind::Int(0, i32::MAX as i64),
+        "10",
+        true,
+    ),
+    // Replication settings that only matter while a replica is attached or this server is one:
+    // redlink is always a primary without replicas, where redis-server ignores them too.
+    p("replica-serve-stale-data", Kind::Bool, "yes", true),
+    p("replica-read-only", Kind::Bool, "yes", true),
+    p("replica-lazy-flush", Kind::Bool, "no", true),
+    p(
+        "replica-priority",
+        Kind::Int(0, i32::MAX as i64),
+        "100",
+        true,
+    ),
+    p(
+        "repl-diskless-sync-delay",
+        Kind::Int(0, i32::MAX as i64),
+        "5",
+        true,
+    ),
+    p(
+        "repl-diskless-sync-max-replicas",
+        Kind::Int(0, i32::MAX as i64),
+        "0",
+        true,
+    ),
+    p(
+        "repl-diskless-load",
+        Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+        true,
+    ),
+    p("repl-disable-tcp-nodelay", Kind::Bool, "no", true),
+];
+
+/// Why `activedefrag yes` is refused: redis-server's text when built without its own jemalloc (as
+/// Debian's 7.0.15 is); redlink has no defragmenter either.
+const NO_DEFRAG: &str = "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution";
+
+/// Other names Redis 7.0 accepts for a parameter (alias, canonical name). CONFIG GET answers under
+/// the name asked for and `CONFIG GET *` lists both, as Redis 7 does.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("lua-time-limit", "busy-reply-threshold"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
+    ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("slave-read-only", "replica-read-only"),
+    ("slave-lazy-flush", "replica-lazy-flush"),
+    ("slave-priority", "replica-priority"),
 ];
 
 /// Options CONFIG SET refuses while `enable-protected-configs` is `no` (its default, and the only
 /// value redlink has): they name files the server writes.
 const PROTECTED: &[&str] = &["dir", "dbfilename"];
 
-/// Old names Redis still accepts.
+/// The canonical spelling of a name (aliases resolved, lower case).
 fn canonical(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
-    match lower.as_str() {
-        "hash-max-ziplist-entries" => "hash-max-listpack-entries".into(),
-        "hash-max-ziplist-value" => "hash-max-listpack-value".into(),
-        "zset-max-ziplist-entries" => "zset-max-listpack-entries".into(),
-        "zset-max-ziplist-value" => "zset-max-listpack-value".into(),
-        "list-max-ziplist-size" => "list-max-listpack-size".into(),
-        _ => lower,
+    match ALIASES.iter().find(|(alias, _)| *alias == lower) {
+        Some((_, canonical)) => canonical.to_string(),
+        None => lower,
     }
+}
+
+/// Whether CONFIG SET may change an option (`None`: unknown).
+pub fn mutable(name: &str) -> Option<bool> {
+    param(name).map(|p| p.mutable)
 }
 
 /// The canonical name of an option given by any spelling or alias (`None`: unknown).
@@ -352,6 +507,14 @@ pub struct Config {
     pub tls_auto: Option<PathBuf>,
     /// Extra host names for the generated certificate.
     pub tls_hostnames: Vec<String>,
+    /// `user NAME RULES...` directives, in order (ACL SETUSER rules).
+    pub users: Vec<(String, String)>,
+    /// Commands switched off by `rename-command NAME ""`.
+    pub disabled_commands: Vec<String>,
+    /// The configuration file `serve` was started with (INFO's `config_file`, CONFIG REWRITE).
+    pub file: Option<PathBuf>,
+    /// `save` directives read so far (the first replaces the default, later ones add).
+    save_lines: usize,
 }
 
 impl Default for Config {
@@ -364,8 +527,30 @@ impl Default for Config {
             bind_explicit: false,
             tls_auto: None,
             tls_hostnames: Vec::new(),
+            users: Vec::new(),
+            disabled_commands: Vec::new(),
+            file: None,
+            save_lines: 0,
         }
     }
+}
+
+/// A memory value within bounds, with Redis's texts: digits too large for the range are a range
+/// error, anything else unparsable (or negative) is not a memory value.
+fn memory_in(value: &str, min: i64, max: i64) -> Result<String, String> {
+    let range = || format!("argument must be between {min} and {max} inclusive");
+    // Redis's `memtoull` reads an empty value as 0.
+    let v = match parse_memory(value).or_else(|| value.is_empty().then_some(0)) {
+        Some(v) if v >= 0 => v,
+        None if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(range());
+        }
+        _ => return Err("argument must be a memory value".into()),
+    };
+    if v < min || v > max {
+        return Err(range());
+    }
+    Ok(v.to_string())
 }
 
 fn validate(p: &Param, value: &str) -> Result<String, String> {
@@ -386,21 +571,8 @@ fn validate(p: &Param, value: &str) -> Result<String, String> {
             }
             Ok(v.to_string())
         }
-        Kind::Memory => parse_memory(value)
-            .filter(|v| *v >= 0)
-            .map(|v| v.to_string())
-            .ok_or_else(|| "argument must be a memory value".to_string()),
-        Kind::MemoryIn(min, max) => {
-            let v = parse_memory(value)
-                .filter(|v| *v >= 0)
-                .ok_or_else(|| "argument must be a memory value".to_string())?;
-            if v < min || v > max {
-                return Err(format!(
-                    "argument must be between {min} and {max} inclusive"
-                ));
-            }
-            Ok(v.to_string())
-        }
+        Kind::Memory => memory_in(value, 0, i64::MAX),
+        Kind::MemoryIn(min, max) => memory_in(value, min, max),
         // Merged into the current value by `set_startup`.
         Kind::OutputBufferLimit => parse_output_buffer_limits(value).map(|_| value.to_string()),
         Kind::Enum(options) => {
@@ -413,6 +585,54 @@ fn validate(p: &Param, value: &str) -> Result<String, String> {
                     options.join(", ")
                 ))
             }
+        }
+        Kind::NoOnly(reason) => match value.to_ascii_lowercase().as_str() {
+            "no" => Ok("no".into()),
+            "yes" => Err(reason.into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::OomScores => {
+            let values: Vec<i64> = value
+                .split_whitespace()
+                .map(|v| v.parse::<i64>().ok().filter(|v| (-2000..=2000).contains(v)))
+                .collect::<Option<_>>()
+                .filter(|v: &Vec<i64>| v.len() == 3)
+                .ok_or_else(|| {
+                    "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                        .to_string()
+                })?;
+            Ok(values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(" "))
+        }
+        Kind::ProcTitle => {
+            const VARIABLES: &[&str] = &[
+                "title",
+                "listen-addr",
+                "server-mode",
+                "port",
+                "tls-port",
+                "unixsocket",
+                "config-file",
+            ];
+            let invalid = || "template format is invalid or contains unknown variables".to_string();
+            let mut rest = value;
+            while let Some(open) = rest.find('{') {
+                if rest[..open].contains('}') {
+                    return Err(invalid());
+                }
+                let close = rest[open..].find('}').ok_or_else(invalid)? + open;
+                if !VARIABLES.contains(&&rest[open + 1..close]) {
+                    return Err(invalid());
+                }
+                rest = &rest[close + 1..];
+            }
+            if value.trim().is_empty() || rest.contains('}') {
+                return Err(invalid());
+            }
+            Ok(value.to_string())
         }
         Kind::Text => Ok(value.to_string()),
         Kind::SavePoints => {
@@ -451,10 +671,19 @@ impl Config {
         self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 
+    /// An integer-valued option's current value (0 when it is not a number).
+    pub fn number(&self, name: &str) -> i64 {
+        self.int(name)
+    }
+
     /// Set an option at startup (immutable ones allowed).
     pub fn set_startup(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let p = param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
-        let mut v = validate(p, value).map_err(|e| ConfigError::Invalid(p.name.to_string(), e))?;
+        // Errors name the parameter as it was asked for (an alias stays an alias), as Redis does.
+        let mut v = validate(p, value).map_err(|e| ConfigError::Invalid(name.to_string(), e))?;
+        if p.name == "hz" {
+            v = v.parse::<i64>().unwrap_or(10).clamp(1, 500).to_string();
+        }
         if matches!(p.kind, Kind::OutputBufferLimit) {
             // Only the classes named change, like Redis; the stored text lists all three.
             let mut limits = self.output_buffer_limits();
@@ -471,16 +700,6 @@ impl Config {
         if p.name == "bind" {
             self.bind_explicit = true;
         }
-        // `lua-time-limit` is the old name of `busy-reply-threshold`: both report the same value.
-        match p.name {
-            "lua-time-limit" => {
-                self.values.insert("busy-reply-threshold", v.clone());
-            }
-            "busy-reply-threshold" => {
-                self.values.insert("lua-time-limit", v.clone());
-            }
-            _ => {}
-        }
         self.values.insert(p.name, v);
         Ok(())
     }
@@ -489,7 +708,7 @@ impl Config {
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let p = param(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
         if !p.mutable {
-            return Err(ConfigError::Immutable(p.name.to_string()));
+            return Err(ConfigError::Immutable(name.to_string()));
         }
         if PROTECTED.contains(&p.name) {
             return Err(ConfigError::Protected(p.name.to_string()));
@@ -497,15 +716,23 @@ impl Config {
         self.set_startup(name, value)
     }
 
-    /// CONFIG GET: every (name, value) whose name matches one of the glob `patterns`.
+    /// CONFIG GET: every (name, value) whose name, canonical or alias, matches one of the glob
+    /// `patterns` (an alias answers under its own name).
     pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        let names = PARAMS
+            .iter()
+            .map(|p| (p.name, p.name))
+            .chain(ALIASES.iter().copied());
         let mut out: Vec<(&'static str, String)> = Vec::new();
-        for p in PARAMS {
+        for (name, canonical) in names {
             if patterns
                 .iter()
-                .any(|pat| crate::glob::matches_nocase(pat, p.name.as_bytes()))
+                .any(|pat| crate::glob::matches_nocase(pat, name.as_bytes()))
             {
-                out.push((p.name, self.values.get(p.name).cloned().unwrap_or_default()));
+                out.push((
+                    name,
+                    self.values.get(canonical).cloned().unwrap_or_default(),
+                ));
             }
         }
         out
@@ -590,59 +817,66 @@ impl Config {
         self.get(name).filter(|s| !s.is_empty()).map(PathBuf::from)
     }
 
-    /// Apply a redis.conf-style text (`name value...` lines, `#` comments, quoted values).
+    /// Apply a redis.conf-style text (`name value...` lines, `#` comments, quoted values,
+    /// `include`): every problem, one per line, each with `origin:line:` (see [`crate::conffile`]).
     pub fn apply_text(&mut self, text: &str, origin: &Path) -> Result<(), String> {
-        for (i, line) in text.lines().enumerate() {
-            let trimmed = line.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let args = crate::protocol::split_args(trimmed.as_bytes()).ok_or_else(|| {
-                format!(
-                    "{}:{}: unbalanced quotes in configuration line",
-                    origin.display(),
-                    i + 1
-                )
-            })?;
-            let Some((name, rest)) = args.split_first() else {
-                continue;
-            };
-            let name = String::from_utf8_lossy(name).to_string();
-            let values: Vec<String> = rest
-                .iter()
-                .map(|v| String::from_utf8_lossy(v).to_string())
-                .collect();
-            self.apply_option(&name, &values)
-                .map_err(|e| format!("{}:{}: '{}': {}", origin.display(), i + 1, trimmed, e))?;
-        }
-        Ok(())
+        crate::conffile::load_text(self, text, &origin.display().to_string())
+            .map_err(|problems| problems.join("\n"))
     }
 
-    /// Apply one option with its values (from a file line or `--name v1 v2`).
+    /// Apply one directive with its values (from a file line or `--name v1 v2`).
     pub fn apply_option(&mut self, name: &str, values: &[String]) -> Result<(), String> {
         let lname = name.to_ascii_lowercase();
         match lname.as_str() {
-            // `include` and other file-structure directives are not supported: say so.
-            "include" => return Err("include is not supported by redlink".into()),
-            // Accepted for compatibility with redis-server harnesses; nothing to do.
-            "rename-command" | "user" | "aclfile" | "replicaof" | "slaveof" => {
-                return Err(format!("{lname} is not supported by redlink"));
-            }
             "save" => {
-                // `save ""` disables snapshots; several `save` lines accumulate.
-                let joined = values.join(" ");
+                // `save ""` disables snapshots; the first `save` line replaces the default and
+                // later ones add their points, as redis-server reads them.
+                let mut joined = values.join(" ");
+                if self.save_lines > 0 && !joined.is_empty() {
+                    let before = self.get("save").unwrap_or("").to_string();
+                    if !before.is_empty() {
+                        joined = format!("{before} {joined}");
+                    }
+                }
+                self.save_lines += 1;
                 return self.set_startup("save", &joined).map_err(|e| e.to_string());
+            }
+            // An ACL user, as `ACL SETUSER` would make it (checked now, created by the engine).
+            "user" => {
+                let Some((user, rules)) = values.split_first() else {
+                    return Err("wrong number of arguments".into());
+                };
+                let rules = rules.join(" ");
+                crate::acl::Acl::default().set_user_rules(user, &rules)?;
+                self.users.push((user.clone(), rules));
+                return Ok(());
+            }
+            // `rename-command NAME ""` switches a command off ([`crate::disabled`]); renaming a
+            // command to another name is not supported.
+            "rename-command" => {
+                return match values {
+                    [command, to] if to.is_empty() => {
+                        self.disabled_commands.push(command.to_ascii_lowercase());
+                        Ok(())
+                    }
+                    [_, _] => Err(
+                        "rename-command to another name is not supported by redlink (only rename-command NAME \"\", which disables it)"
+                            .into(),
+                    ),
+                    _ => Err("wrong number of arguments".into()),
+                };
             }
             _ => {}
         }
-        let p = param(&lname)
-            .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        let Some(p) = param(&lname) else {
+            return Err(format!("unsupported directive '{lname}'"));
+        };
         if values.is_empty() && !matches!(p.kind, Kind::Text) {
-            return Err("wrong number of arguments".into());
+            return Err(format!("'{lname}': wrong number of arguments"));
         }
         let joined = values.join(" ");
         self.set_startup(p.name, &joined).map_err(|e| match e {
-            ConfigError::Invalid(_, msg) => msg,
+            ConfigError::Invalid(_, msg) => format!("'{lname} {joined}': {msg}"),
             other => other.to_string(),
         })
     }

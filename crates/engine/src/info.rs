@@ -100,7 +100,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                  multiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\n\
                  process_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\n\
                  uptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\n\
-                 lru_clock:0\r\nexecutable:redlink\r\nconfig_file:\r\nio_threads_active:0\r\n\
+                 lru_clock:0\r\nexecutable:redlink\r\nconfig_file:{}\r\nio_threads_active:0\r\n\
                  redlink_version:{}\r\n",
                 std::env::consts::OS,
                 std::env::consts::ARCH,
@@ -114,6 +114,10 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 uptime / 86400,
                 cfg.get("hz").unwrap_or("10"),
                 cfg.get("hz").unwrap_or("10"),
+                cfg.file
+                    .as_deref()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default(),
                 env!("CARGO_PKG_VERSION"),
             );
         }

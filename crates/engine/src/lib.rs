@@ -18,6 +18,7 @@ pub mod alloc;
 pub mod aof;
 pub mod client;
 pub mod commands;
+pub mod conffile;
 pub mod config;
 pub mod conn;
 pub mod diagnostics;
@@ -25,6 +26,7 @@ pub mod disabled;
 pub mod evict;
 pub mod files;
 pub mod glob;
+pub mod host;
 pub mod info;
 pub mod persist;
 pub mod propagate;
@@ -179,6 +181,9 @@ pub struct HotConfig {
     pub normal_obuf_hard: AtomicUsize,
     /// Bumped whenever `timeout` changes, so idle connections re-arm their timer.
     pub timeout_changed: watch::Sender<u64>,
+    /// `min-replicas-to-write` (0 also when `min-replicas-max-lag` is 0): redlink has no replicas, so
+    /// any other value refuses writes with `-NOREPLICAS`.
+    pub min_replicas_to_write: AtomicUsize,
 }
 
 /// State shared by every connection of one engine.
@@ -244,6 +249,7 @@ impl Engine {
     /// An engine with this configuration (TLS files are loaded by [`tls::configure`]).
     pub fn new(config: Config) -> Engine {
         let databases = config.databases();
+        let (users, disabled) = (config.users.clone(), config.disabled_commands.clone());
         let (shutdown, _) = watch::channel(false);
         let (listeners_changed, _) = watch::channel(0);
         let run_id: String = {
@@ -277,6 +283,13 @@ impl Engine {
             aof: aof::Aof::default(),
             rdb: persist::rdb_save::RdbState::default(),
         }));
+        // redis.conf's `user` and `rename-command NAME ""` directives (checked when loaded).
+        for (name, rules) in &users {
+            let _ = engine.acl.set_user_rules(name, rules);
+        }
+        if !disabled.is_empty() {
+            engine.disabled.set(&disabled);
+        }
         engine.refresh_hot_config();
         engine
     }
@@ -321,6 +334,39 @@ impl Engine {
         self.scripting
             .busy_threshold_ms
             .store(c.busy_reply_threshold(), Ordering::Relaxed);
+        let t = &self.store.tuning;
+        let size = |name| c.number(name).max(0) as usize;
+        t.hash_entries
+            .store(size("hash-max-listpack-entries"), Ordering::Relaxed);
+        t.hash_value
+            .store(size("hash-max-listpack-value"), Ordering::Relaxed);
+        t.zset_entries
+            .store(size("zset-max-listpack-entries"), Ordering::Relaxed);
+        t.zset_value
+            .store(size("zset-max-listpack-value"), Ordering::Relaxed);
+        t.set_intset_entries
+            .store(size("set-max-intset-entries"), Ordering::Relaxed);
+        t.set_entries
+            .store(size("set-max-listpack-entries"), Ordering::Relaxed);
+        t.list_size
+            .store(c.number("list-max-listpack-size"), Ordering::Relaxed);
+        t.lfu_log_factor
+            .store(size("lfu-log-factor") as u64, Ordering::Relaxed);
+        t.lfu_decay_minutes
+            .store(size("lfu-decay-time") as u64, Ordering::Relaxed);
+        t.stream_node_bytes
+            .store(size("stream-node-max-bytes"), Ordering::Relaxed);
+        t.stream_node_entries
+            .store(size("stream-node-max-entries") as u64, Ordering::Relaxed);
+        self.acl.set_log_max_len(size("acllog-max-len"));
+        self.hot.min_replicas_to_write.store(
+            if c.number("min-replicas-max-lag") > 0 {
+                size("min-replicas-to-write")
+            } else {
+                0
+            },
+            Ordering::Relaxed,
+        );
         self.aof.configure(&c);
     }
 
@@ -380,22 +426,23 @@ impl Engine {
             let (mut received_at_trim, mut clients_last_tick) = (0u64, 0usize);
             let mut last_trim = Instant::now();
             loop {
-                let hz = engine
-                    .config
-                    .read()
-                    .get("hz")
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(10)
-                    .clamp(1, 500);
+                let (hz, effort) = {
+                    let c = engine.config.read();
+                    (
+                        c.number("hz").clamp(1, 500) as u64,
+                        c.number("active-expire-effort").clamp(1, 10) as u64,
+                    )
+                };
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
                     _ = shutdown.changed() => return,
                 }
-                // Redis gives the active cycle 25% of each tick.
-                let budget = Duration::from_micros(250_000 / hz);
+                // Redis gives the active cycle 25% of each tick, 2 points more per step of
+                // `active-expire-effort`.
+                let budget = Duration::from_micros(10_000 * (25 + 2 * (effort - 1)) / hz);
                 let store_engine = engine.clone();
                 let expired = tokio::task::spawn_blocking(move || {
-                    store_engine.store.active_expire_cycle(budget)
+                    store_engine.store.active_expire_cycle(budget, effort)
                 })
                 .await
                 .unwrap_or(0);

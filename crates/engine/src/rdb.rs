@@ -956,7 +956,14 @@ fn read_stream_node(s: &mut Stream, master: StreamId, lp: &[u8]) -> Res<()> {
             if s.last().is_some_and(|(last, _)| last >= id) {
                 return Err(RdbError::BadFormat);
             }
-            s.append(id, &fields);
+            s.append(
+                id,
+                &fields,
+                (
+                    crate::store::stream::NODE_MAX_BYTES,
+                    crate::store::stream::NODE_MAX_ENTRIES,
+                ),
+            );
         }
     }
     Ok(())

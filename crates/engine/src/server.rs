@@ -530,6 +530,7 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
+        keepalive(&stream, engine.config.read().number("tcp-keepalive"));
         let local = stream.local_addr().ok().or(local).unwrap_or(peer);
         let engine = engine.clone();
         tokio::spawn(async move {
@@ -557,4 +558,18 @@ async fn accept_loop(
             engine.accept_stream(stream, ctx).await;
         });
     }
+}
+
+/// `tcp-keepalive SECONDS` on an accepted connection, like Redis's `anetKeepAlive`: probes after
+/// SECONDS idle, then every SECONDS/3 (at least 1), 3 unanswered probes close it; 0 = off.
+pub fn keepalive(stream: &tokio::net::TcpStream, seconds: i64) {
+    if seconds <= 0 {
+        return;
+    }
+    let secs = seconds as u64;
+    let params = socket2::TcpKeepalive::new()
+        .with_time(std::time::Duration::from_secs(secs))
+        .with_interval(std::time::Duration::from_secs((secs / 3).max(1)))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&params);
 }

@@ -693,8 +693,21 @@ async fn volatile_lru_evicts_only_volatile_keys_even_when_they_are_rare() {
     let started = Instant::now();
     let _: () = c.set("new", "1").await.unwrap();
     let took = started.elapsed();
-    let evicted = info_field(&mut c, "stats", "evicted_keys").await;
-    let size: u64 = redis::cmd("DBSIZE").query_async(&mut c).await.unwrap();
+    // Read both in one transaction: other tests of this binary allocate too (the count is
+    // process-wide), so an eviction may run before any command — but not between these two.
+    let (stats, size): (String, u64) = redis::pipe()
+        .atomic()
+        .cmd("INFO")
+        .arg("stats")
+        .cmd("DBSIZE")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let evicted: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no evicted_keys in INFO stats: {stats}"));
     eprintln!("volatile-lru, 300 volatile among 20300 keys: evicted {evicted} in {took:?}");
     assert!((100..300).contains(&evicted), "evicted {evicted}");
     assert_eq!(size, 20_300 + 1 - evicted);

@@ -24,6 +24,9 @@ pub struct UpOptions {
     pub control: Option<std::net::SocketAddr>,
     /// The control API's password, written as the state file's `control_password` with `control`.
     pub control_password: Option<String>,
+    /// Where the host stands, instead of the scenario's `host` (`redlink exec` puts it in the
+    /// command's network: the command's connections come from 127.0.0.1 inside the namespace).
+    pub host: Option<redlink_world::HostPosition>,
 }
 
 impl Default for UpOptions {
@@ -35,6 +38,7 @@ impl Default for UpOptions {
             direct_engines: false,
             control: None,
             control_password: None,
+            host: None,
         }
     }
 }

@@ -238,12 +238,18 @@ impl Evidence {
                 let _ = writeln!(out, "         {d}");
             }
         }
-        if let Some(v) = &self.verdict {
-            let _ = writeln!(
-                out,
-                "  world: {} of cache {} says {}: {}",
-                v.endpoint, v.cache, v.verdict, v.reason
-            );
+        match &self.verdict {
+            Some(v) if v.endpoint.is_empty() => {
+                let _ = writeln!(out, "  world: {}: {}", v.verdict, v.reason);
+            }
+            Some(v) => {
+                let _ = writeln!(
+                    out,
+                    "  world: {} of cache {} says {}: {}",
+                    v.endpoint, v.cache, v.verdict, v.reason
+                );
+            }
+            None => {}
         }
         let _ = write!(out, "outcome: {}", self.outcome);
         out
@@ -576,6 +582,51 @@ async fn lookup(
 }
 
 fn verdict_evidence(
+    state: &StateFile,
+    network: &str,
+    address: Ipv4Addr,
+    port: u16,
+) -> Option<VerdictEvidence> {
+    owned_verdict(state, network, address, port).or_else(|| {
+        let world = state.world.as_ref()?;
+        let (verdict, reason) = unowned_verdict(world, address, port)?;
+        Some(VerdictEvidence {
+            endpoint: String::new(),
+            cache: String::new(),
+            verdict: verdict.to_owned(),
+            reason,
+        })
+    })
+}
+
+/// What a connection to an address no endpoint owns meets, and why (`None`: someone owns it). The
+/// one wording `probe` and `check` share.
+pub fn unowned_verdict(
+    world: &redlink_world::World,
+    address: Ipv4Addr,
+    port: u16,
+) -> Option<(&'static str, String)> {
+    if world.address_owner(address).is_some() {
+        return None;
+    }
+    if world.unowned_addresses().contains(&address) && world.unowned_ports().contains(&port) {
+        Some((
+            "drop",
+            format!(
+                "no endpoint of the world has address {address}, which its DNS still answers (a stale record): in a virtual network nothing answers for it, so the connection times out"
+            ),
+        ))
+    } else {
+        Some((
+            "refuse",
+            format!(
+                "no endpoint of the world has address {address}, and no DNS answer of the world points there: nothing listens on {address}:{port}, so the connection was refused"
+            ),
+        ))
+    }
+}
+
+fn owned_verdict(
     state: &StateFile,
     network: &str,
     address: Ipv4Addr,

@@ -134,7 +134,10 @@ impl RunningWorld {
                     });
                 }
             };
-            let world = World::build(scenario, &plan)?;
+            let mut world = World::build(scenario, &plan)?;
+            if let Some(host) = &options.host {
+                world.host = host.clone();
+            }
             match Self::bring_up(scenario, world, lock, &options).await {
                 Ok(running) => return Ok(running),
                 Err(e) => match e.address_in_use() {

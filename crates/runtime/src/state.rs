@@ -59,6 +59,10 @@ pub struct StateFile {
     /// Extra: the world model as it is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<World>,
+    /// Extra: where the host (127.0.0.1: a terminal outside `exec`) stands: `"internet"` or
+    /// `{"network": "hub"}`; the endpoints' `verdict` fields are its verdicts.
+    #[serde(default)]
+    pub host: redlink_world::HostPosition,
 }
 
 /// One network.
@@ -284,6 +288,7 @@ impl StateFile {
             pid: std::process::id(),
             block: at.block,
             world: Some(world.clone()),
+            host: world.host.clone(),
         }
     }
 

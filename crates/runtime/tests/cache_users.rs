@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 
 const SCENARIO: &str = r#"
 name = "cache-users"
+# The tests connect from 127.0.0.1: the host is a jump box in hub.
+host = { network = "hub" }
 
 [[network]]
 name = "hub"

@@ -142,11 +142,31 @@ async fn changes_through_the_control_port_show_in_dns_and_connections() {
         .expect("GET");
     assert_eq!(got, "before");
 
-    // The JSON form of the same vocabulary, and a refused change.
+    // The JSON form of the same vocabulary, and refused changes. Azure refuses to approve a
+    // Rejected connection, with its error code and text; the consumer asks again (Pending) first.
+    let err = call(&mut c, &["WORLD.CHANGE", r#"{"approve":"pe-hub"}"#])
+        .await
+        .expect_err("approving a rejected connection is refused");
+    assert!(
+        err.to_string().contains(
+            "(BadRequest) Approving rejected private endpoint connections is not supported."
+        ),
+        "{err}"
+    );
+    assert!(ping(pe_hub, 6379).await.is_err(), "still rejected");
+    call(
+        &mut c,
+        &[
+            "WORLD.CHANGE",
+            r#"{"endpoint_state":{"endpoint":"pe-hub","state":"Pending"}}"#,
+        ],
+    )
+    .await
+    .expect("asked again");
     let done = call(&mut c, &["WORLD.CHANGE", r#"{"approve":"pe-hub"}"#])
         .await
         .expect("approve as JSON");
-    assert!(done.contains("Rejected → Approved"), "{done}");
+    assert!(done.contains("Pending → Approved"), "{done}");
     assert_eq!(ping(pe_hub, 6379).await.expect("routes again"), "PONG");
     let err = call(&mut c, &["WORLD.CHANGE", r#"{"approve":"nope"}"#])
         .await

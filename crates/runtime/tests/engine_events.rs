@@ -11,6 +11,8 @@ use tokio::net::TcpStream;
 
 const SCENARIO: &str = r#"
 name = "engine-events"
+# The tests connect from 127.0.0.1: the host is a jump box in hub.
+host = { network = "hub" }
 
 [[network]]
 name = "hub"

@@ -138,8 +138,20 @@ async fn changes_flip_route_and_refuse_and_rewrite_the_state_file() {
     // DNS does not care about the connection state: the record is still there.
     assert_eq!(address_of(&world, "hub", HOST).await, Some(pe_hub));
 
-    world
+    // Azure refuses to approve a Rejected connection: the consumer asks again (Pending) first.
+    let refused = world
         .update(|w| w.set_endpoint_state("pe-hub", ConnectionState::Approved))
+        .await
+        .expect_err("approving a rejected connection is refused");
+    assert!(
+        refused.to_string().contains("Approving rejected"),
+        "{refused}"
+    );
+    world
+        .update(|w| {
+            w.set_endpoint_state("pe-hub", ConnectionState::Pending)?;
+            w.set_endpoint_state("pe-hub", ConnectionState::Approved)
+        })
         .await
         .expect("approve");
     assert_eq!(ping(pe_hub, 6379).await.expect("PING again"), "PONG");

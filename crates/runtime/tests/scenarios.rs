@@ -16,6 +16,8 @@ fn linked_zone_without_record(policy: &str) -> String {
     format!(
         r#"
 name = "zone-without-record"
+# The test pings from 127.0.0.1: the host is a jump box in hub.
+host = {{ network = "hub" }}
 [[network]]
 name = "hub"
 [[network]]
@@ -79,6 +81,8 @@ async fn a_custom_forwarder_answers_its_stale_address() {
     let s = scenario(
         "forwarder",
         r#"
+# The test pings from 127.0.0.1: the host is a jump box in hub.
+host = { network = "hub" }
 [[network]]
 name = "hub"
 [[network]]
@@ -138,6 +142,8 @@ async fn managed_redis_serves_tls_on_10000_with_its_regional_certificate() {
     let s = scenario(
         "amr",
         r#"
+# The test pings from 127.0.0.1: the host is a jump box in hub.
+host = { network = "hub" }
 [[network]]
 name = "hub"
 [[cache]]

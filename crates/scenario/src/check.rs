@@ -4,13 +4,13 @@
 //! always, the world's own explanation (`resolve()` and `verdict()`), so a failure says why.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redlink_runtime::RunningWorld;
 use redlink_world::{
     AddressOwner, AuthResult, Cache, ClientSource, ConnectResult, Destination, Expectation,
-    ExpectationKind, Outcome, QueryType, Source, Target, World, expect::answer_matches, resolve,
-    verdict,
+    ExpectationKind, OpenConnection, Outcome, QueryType, Source, Target, World,
+    expect::answer_matches, resolve, verdict,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -93,7 +93,9 @@ impl<'a> Checker<'a> {
                 {
                     Err(got) => Found { got, passed: false },
                     Ok(mut o) => {
+                        let started = o.started;
                         let found = connect_check(o.session(&mut evidence), *result).await;
+                        let found = timed(found, target, started.elapsed(), &mut evidence);
                         o.release().await;
                         found
                     }
@@ -110,6 +112,7 @@ impl<'a> Checker<'a> {
             {
                 Err(got) => Found { got, passed: false },
                 Ok(mut o) => {
+                    let started = o.started;
                     let found = auth_check(
                         o.session(&mut evidence),
                         user.as_deref(),
@@ -117,6 +120,7 @@ impl<'a> Checker<'a> {
                         *result,
                     )
                     .await;
+                    let found = timed(found, target, started.elapsed(), &mut evidence);
                     o.release().await;
                     found
                 }
@@ -133,6 +137,7 @@ impl<'a> Checker<'a> {
             {
                 Err(got) => Found { got, passed: false },
                 Ok(mut o) => {
+                    let started = o.started;
                     let found = command_check(
                         o.session(&mut evidence),
                         user.as_deref(),
@@ -141,20 +146,21 @@ impl<'a> Checker<'a> {
                         reply,
                     )
                     .await;
+                    let found = timed(found, target, started.elapsed(), &mut evidence);
                     o.release().await;
                     found
                 }
+            },
+            ExpectationKind::OpenConnection { .. } => Found {
+                got: "open_connection is checked across a step (Checker::watch, then Checker::finish)"
+                    .to_owned(),
+                passed: false,
             },
         };
         ExpectationReport {
             label: e.label.clone(),
             from: e.from.clone(),
-            kind: match e.kind {
-                ExpectationKind::Resolve { .. } => "resolve",
-                ExpectationKind::Connect { .. } => "connect",
-                ExpectationKind::Auth { .. } => "auth",
-                ExpectationKind::Command { .. } => "command",
-            },
+            kind: kind_name(e),
             location: format!("{}:{}", self.file, e.position),
             expected: e.wanted(),
             got: found.got,
@@ -198,12 +204,128 @@ impl<'a> Checker<'a> {
                 target.hold
             ));
         }
+        let started = Instant::now();
         let stream = steps::connect(&dial, &self.tls, &timeouts, evidence).await;
         Ok(Opened {
             stream,
             timeouts,
             held,
+            started,
+            dial,
         })
+    }
+
+    /// Opens the connection an `open_connection` expectation watches, before its step's changes
+    /// (it must connect and answer PING); [`Checker::finish`] sees what the changes did to it.
+    pub async fn watch(&self, e: &Expectation) -> Watch {
+        let started = Instant::now();
+        let world = self.world.world();
+        let mut evidence = Vec::new();
+        let mut explanation = Vec::new();
+        let opened = match e.target() {
+            None => Err("not a connection expectation".to_owned()),
+            Some(target) => {
+                self.open(&world, e, target, &mut evidence, &mut explanation)
+                    .await
+            }
+        };
+        let (stream, dial) = match opened {
+            Err(why) => (Err(why), None),
+            Ok(o) => {
+                let dial = o.dial.clone();
+                let stream = match o.stream {
+                    Err(f) => Err(format!(
+                        "the connection did not open before the step: {}",
+                        failure_word(&f)
+                    )),
+                    Ok(mut stream) => {
+                        let ping = ["PING".to_owned()];
+                        match steps::request(&mut stream, &ping, &o.timeouts, &mut evidence).await {
+                            Ok(_) => Ok(stream),
+                            Err(f) => Err(format!(
+                                "the connection did not answer before the step: {}",
+                                failure_word(&f)
+                            )),
+                        }
+                    }
+                };
+                (stream, Some(dial))
+            }
+        };
+        explanation = explanation
+            .into_iter()
+            .map(|l| format!("before the step: {l}"))
+            .collect();
+        Watch {
+            stream,
+            dial,
+            evidence,
+            explanation,
+            started,
+        }
+    }
+
+    /// What the step's changes did to the connection `watch` opened: it answers PING (`kept`), or
+    /// it was reset or closed (`reset`).
+    pub async fn finish(&self, e: &Expectation, watch: Watch) -> ExpectationReport {
+        let Watch {
+            stream,
+            dial,
+            mut evidence,
+            mut explanation,
+            started,
+        } = watch;
+        evidence.push("after the step's changes, on the same connection:".to_owned());
+        let found = match stream {
+            Err(why) => Found {
+                got: why,
+                passed: false,
+            },
+            Ok(mut stream) => {
+                let ping = ["PING".to_owned()];
+                let got =
+                    match steps::request(&mut stream, &ping, &self.timeouts, &mut evidence).await {
+                        Ok(_) => "kept".to_owned(),
+                        Err(f) => failure_word(&f),
+                    };
+                let passed = match &e.kind {
+                    ExpectationKind::OpenConnection {
+                        result: OpenConnection::Kept,
+                        ..
+                    } => got == "kept",
+                    ExpectationKind::OpenConnection {
+                        result: OpenConnection::Reset,
+                        ..
+                    } => got == "reset" || got == "closed",
+                    _ => false,
+                };
+                Found { got, passed }
+            }
+        };
+        if let Some(d) = &dial {
+            let world = self.world.world();
+            let mut now = Vec::new();
+            explain_verdict(
+                &world,
+                d.source,
+                *d.address.ip(),
+                d.address.port(),
+                &mut now,
+            );
+            explanation.extend(now.into_iter().map(|l| format!("after the step: {l}")));
+        }
+        ExpectationReport {
+            label: e.label.clone(),
+            from: e.from.clone(),
+            kind: kind_name(e),
+            location: format!("{}:{}", self.file, e.position),
+            expected: e.wanted(),
+            got: found.got,
+            passed: found.passed,
+            evidence,
+            explanation,
+            millis: started.elapsed().as_secs_f64() * 1000.0,
+        }
     }
 
     /// What the edge has in force for this source, when it differs from the world's verdict (a
@@ -329,6 +451,57 @@ struct Opened {
     stream: Result<Stream, ClientError>,
     timeouts: Timeouts,
     held: Vec<Stream>,
+    /// When the connect started (what `within` / `slower_than` measure from).
+    started: Instant,
+    dial: Dial,
+}
+
+/// A connection opened before a step's changes, for an `open_connection` expectation.
+pub struct Watch {
+    stream: Result<Stream, String>,
+    dial: Option<Dial>,
+    evidence: Vec<String>,
+    explanation: Vec<String>,
+    started: Instant,
+}
+
+/// The report's name for an expectation's kind.
+fn kind_name(e: &Expectation) -> &'static str {
+    match e.kind {
+        ExpectationKind::Resolve { .. } => "resolve",
+        ExpectationKind::Connect { .. } => "connect",
+        ExpectationKind::Auth { .. } => "auth",
+        ExpectationKind::Command { .. } => "command",
+        ExpectationKind::OpenConnection { .. } => "open_connection",
+    }
+}
+
+/// `found`, also held to the target's `within` / `slower_than` (the time from the start of the
+/// connect to the reply, `took`), with an evidence line when the target bounds it.
+fn timed(found: Found, target: &Target, took: Duration, evidence: &mut Vec<String>) -> Found {
+    if !target.timing.is_set() {
+        return found;
+    }
+    let ms = took.as_secs_f64() * 1000.0;
+    match target.timing.check(took) {
+        Ok(()) => {
+            evidence.push(format!(
+                "time: connect to reply {ms:.1} ms ({})",
+                target.timing
+            ));
+            found
+        }
+        Err(why) => {
+            evidence.push(format!(
+                "time: connect to reply {ms:.1} ms, wanted {}",
+                target.timing
+            ));
+            Found {
+                got: format!("{} ({why})", found.got),
+                passed: false,
+            }
+        }
+    }
 }
 
 impl Opened {
@@ -551,8 +724,10 @@ fn explain_verdict(
                 ep.id
             ));
         }
-        None => out.push(format!(
-            "verdict: no endpoint of the world has address {address}: nothing listens there"
-        )),
+        None => {
+            if let Some((v, why)) = redlink_runtime::probe::unowned_verdict(world, address, port) {
+                out.push(format!("verdict: {v} for {from} → {address}:{port}: {why}"));
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use redlink_runtime::{RunningWorld, UpOptions};
-use redlink_world::{PlacedChange, Scenario, TimelineStep};
+use redlink_world::{ExpectationKind, ExpectedRefusal, PlacedChange, Scenario, TimelineStep};
 
 use crate::check::Checker;
 use crate::report::{ChangeReport, ExpectationReport, PhaseReport, ScenarioReport};
@@ -118,13 +118,38 @@ pub async fn run_timeline(
             changes: Vec::new(),
             expectations: Vec::new(),
         };
-        for change in &step.changes {
-            let report = apply(world, scenario, change).await;
-            observe(Event::Change(&report));
-            phase.changes.push(report);
+        // Connections watched across the step open before its changes.
+        let mut watches = Vec::new();
+        for (i, e) in step.expectations.iter().enumerate() {
+            if matches!(e.kind, ExpectationKind::OpenConnection { .. }) {
+                watches.push((i, checker.watch(e).await));
+            }
         }
-        for e in &step.expectations {
-            let r = checker.check(e).await;
+        let count = step.changes.len();
+        for (i, change) in step.changes.iter().enumerate() {
+            match (&step.refused, i + 1 == count) {
+                (Some(refusal), true) => {
+                    let (report, expectation) = refuse(world, scenario, change, refusal).await;
+                    observe(Event::Change(&report));
+                    phase.changes.push(report);
+                    observe(Event::Expectation(&expectation));
+                    phase.expectations.push(expectation);
+                }
+                _ => {
+                    let report = apply(world, scenario, change).await;
+                    observe(Event::Change(&report));
+                    phase.changes.push(report);
+                }
+            }
+        }
+        for (i, e) in step.expectations.iter().enumerate() {
+            let r = match watches.iter().position(|(at, _)| *at == i) {
+                Some(w) => {
+                    let (_, watch) = watches.swap_remove(w);
+                    checker.finish(e, watch).await
+                }
+                None => checker.check(e).await,
+            };
             observe(Event::Expectation(&r));
             phase.expectations.push(r);
         }
@@ -150,6 +175,50 @@ async fn apply(world: &RunningWorld, scenario: &Scenario, placed: &PlacedChange)
             error: Some(e.to_string()),
         },
     }
+}
+
+/// Applies a change that Azure must refuse (a step's `expect_refused`): the change report says what
+/// happened, the expectation report whether the refusal is the one expected.
+async fn refuse(
+    world: &RunningWorld,
+    scenario: &Scenario,
+    placed: &PlacedChange,
+    refusal: &ExpectedRefusal,
+) -> (ChangeReport, ExpectationReport) {
+    let started = Instant::now();
+    let location = format!("{}:{}", scenario.file(), placed.position);
+    let change = &placed.change;
+    let shown = serde_json::to_string(change).unwrap_or_else(|_| change.name().to_owned());
+    let (description, got, passed) = match world.apply_change(change).await {
+        Ok(done) => (
+            format!("applied, though Azure refuses it: {done}"),
+            format!("applied: {done}"),
+            false,
+        ),
+        Err(e) => {
+            let e = e.to_string();
+            let passed = e.contains(&refusal.text);
+            (format!("refused: {e}"), e, passed)
+        }
+    };
+    let report = ChangeReport {
+        description,
+        location: location.clone(),
+        error: None,
+    };
+    let expectation = ExpectationReport {
+        label: format!("api: {shown} is refused"),
+        from: "api".to_owned(),
+        kind: "refused",
+        location: format!("{}:{}", scenario.file(), refusal.position),
+        expected: format!("refused: {}", refusal.text),
+        got,
+        passed,
+        evidence: vec![format!("change at {location}: {shown}")],
+        explanation: Vec::new(),
+        millis: started.elapsed().as_secs_f64() * 1000.0,
+    };
+    (report, expectation)
 }
 
 /// A state file path for a checker's world: unique per process and world, in the user's private

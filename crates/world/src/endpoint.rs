@@ -113,4 +113,35 @@ impl World {
     pub fn endpoint(&self, id: &EndpointId) -> Option<Endpoint> {
         self.endpoints().into_iter().find(|e| &e.id == id)
     }
+
+    /// Addresses the world's DNS can answer (zone records, forwarders' static answers) that nothing
+    /// of the world owns: stale records of deleted endpoints, typos. In a virtual network nothing
+    /// answers for such an address, so connections to it time out; the edge makes them do so on
+    /// [`World::unowned_ports`]. Sorted, each once.
+    pub fn unowned_addresses(&self) -> Vec<Ipv4Addr> {
+        let records = self
+            .dns_zones
+            .iter()
+            .flat_map(|z| z.records.iter().map(|r| r.address));
+        let answers = self
+            .networks
+            .iter()
+            .filter_map(|n| n.forwarder.as_ref())
+            .flat_map(|f| f.answers.values().map(|a| a.address));
+        let mut out: Vec<Ipv4Addr> = records
+            .chain(answers)
+            .filter(|a| *a != Ipv4Addr::LOCALHOST && self.address_owner(*a).is_none())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The ports a client may try at an unowned address: every port any cache of the world serves.
+    pub fn unowned_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.caches.iter().flat_map(|c| c.ports.all()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
 }

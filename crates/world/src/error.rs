@@ -122,4 +122,17 @@ pub enum WorldError {
     /// A value that is not valid (a bad DNS name, a per-source refuse…).
     #[error("{0}")]
     Invalid(String),
+    /// A change Azure's API refuses, with its error code and message (as az prints them:
+    /// `(BadRequest) Approving rejected private endpoint connections is not supported.`).
+    #[error("({code}) {message}")]
+    Refused {
+        /// Azure's error code.
+        code: &'static str,
+        /// Azure's message.
+        message: String,
+    },
 }
+
+/// Azure's message for approving a Rejected connection (az: `(BadRequest) …`).
+pub const APPROVING_REJECTED: &str =
+    "Approving rejected private endpoint connections is not supported.";

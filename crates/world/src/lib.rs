@@ -42,23 +42,23 @@ pub mod verdict;
 pub use address::AddressPlan;
 pub use change::Change;
 pub use endpoint::{Endpoint, EndpointId, PUBLIC_ENDPOINT};
-pub use error::{ScenarioError, ScenarioErrorKind, WorldError};
+pub use error::{APPROVING_REJECTED, ScenarioError, ScenarioErrorKind, WorldError};
 pub use expect::{
     AuthResult, ClientSource, ConnectResult, Destination, Expectation, ExpectationKind,
-    ExpectedAnswer, Target,
+    ExpectedAnswer, OpenConnection, Target, Timing,
 };
 pub use flavour::Flavour;
 pub use location::Position;
 pub use model::{
     ARecord, AddressOwner, BlockedAction, Cache, CachePorts, CacheUser, ConnectionState, DenyAs,
-    DnsZone, FirewallRule, Forwarder, ForwarderAnswer, Network, NetworkRule, PrivateEndpoint,
-    PublicNetworkAccess, ResolutionPolicy, RuleAction, World, ZoneLink,
+    DnsZone, FirewallRule, Forwarder, ForwarderAnswer, HostPosition, Network, NetworkRule,
+    PrivateEndpoint, PublicNetworkAccess, ResolutionPolicy, RuleAction, World, ZoneLink,
 };
 pub use quickstart::quickstart;
 pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,
 };
 pub use scenario::Scenario;
-pub use timeline::{PlacedChange, Step as TimelineStep};
+pub use timeline::{ExpectedRefusal, PlacedChange, Step as TimelineStep};
 pub use toxic::{Toxic, ToxicDirection, ToxicKind};
 pub use verdict::{HOST_ADDRESS, Source, Verdict, verdict};

@@ -69,14 +69,16 @@ impl fmt::Display for PublicNetworkAccess {
     }
 }
 
-/// What a client whose connection is blocked sees (Azure does not document it: a scenario choice).
+/// What a client whose connection is blocked at a public endpoint sees. Microsoft does not state it;
+/// client reports against caches with public network access Disabled show connect timeouts, so the
+/// default is [`BlockedAction::Drop`] (sources: docs/azure-behaviour.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BlockedAction {
     /// Connection refused (RST at once).
-    #[default]
     Refuse,
-    /// SYN unanswered: the client's connect times out.
+    /// SYN unanswered: the client's connect times out (the default).
+    #[default]
     Drop,
     /// Accepted, then reset: ECONNRESET at the first read or write.
     Reset,
@@ -118,6 +120,30 @@ impl fmt::Display for ResolutionPolicy {
             ResolutionPolicy::Default => "Default",
             ResolutionPolicy::NxDomainRedirect => "NxDomainRedirect",
         })
+    }
+}
+
+/// Where the host (the terminal outside `redlink exec`: redis-cli in a shell, a developer's app) stands
+/// in the world. Its connections come from 127.0.0.1 (or any address that is no network's client
+/// address), and their verdicts follow its position.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostPosition {
+    /// On the internet (a laptop, a CI runner outside Azure): public endpoints admit it as public
+    /// access and firewall say; private endpoints never do (their addresses are private to the
+    /// virtual network, so a SYN to one goes unanswered). The default of a scenario without `host`.
+    #[default]
+    Internet,
+    /// Inside this network (a jump box, a VM): the host is one more client of the network.
+    Network(String),
+}
+
+impl fmt::Display for HostPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPosition::Internet => f.write_str("internet"),
+            HostPosition::Network(n) => write!(f, "network {n}"),
+        }
     }
 }
 
@@ -472,6 +498,9 @@ pub struct World {
     /// Toxics on routed paths, in file order.
     #[serde(default)]
     pub toxics: Vec<crate::toxic::Toxic>,
+    /// Where the host stands (its connections' verdicts follow it).
+    #[serde(default)]
+    pub host: HostPosition,
 }
 
 impl World {

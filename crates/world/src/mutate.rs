@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 
 use crate::address::is_loopback;
-use crate::error::WorldError;
+use crate::error::{APPROVING_REJECTED, WorldError};
 use crate::model::{
     ARecord, BlockedAction, ConnectionState, Forwarder, ForwarderAnswer, NetworkRule,
     PublicNetworkAccess, ResolutionPolicy, World, ZoneLink,
@@ -68,6 +68,13 @@ impl World {
     ) -> Result<(), WorldError> {
         self.require_network(network)?;
         let z = self.zone_mut(zone)?;
+        if resolution_policy == ResolutionPolicy::NxDomainRedirect
+            && !names::is_privatelink_zone(&z.name)
+        {
+            return Err(WorldError::Invalid(names::nx_domain_redirect_error(
+                &z.name,
+            )));
+        }
         if let Some(existing) = z.link_to(network) {
             return Err(WorldError::AlreadyLinked {
                 zone: z.name.clone(),
@@ -110,6 +117,11 @@ impl World {
     ) -> Result<(), WorldError> {
         let z = self.zone_mut(zone)?;
         let zone_name = z.name.clone();
+        if policy == ResolutionPolicy::NxDomainRedirect && !names::is_privatelink_zone(&zone_name) {
+            return Err(WorldError::Invalid(names::nx_domain_redirect_error(
+                &zone_name,
+            )));
+        }
         let link =
             z.links
                 .iter_mut()
@@ -178,7 +190,9 @@ impl World {
         Ok(removed)
     }
 
-    /// Sets a private endpoint's connection state.
+    /// Sets a private endpoint's connection state. Approving a Rejected or Disconnected connection
+    /// is refused, as Azure refuses it: a Rejected connection stays rejected (Azure:
+    /// [`APPROVING_REJECTED`]), a Disconnected endpoint is deleted and created again.
     pub fn set_endpoint_state(
         &mut self,
         endpoint: &str,
@@ -189,6 +203,25 @@ impl World {
             .iter_mut()
             .find(|e| e.name == endpoint)
             .ok_or_else(|| WorldError::UnknownEndpoint(endpoint.to_owned()))?;
+        if state == ConnectionState::Approved {
+            match e.state {
+                ConnectionState::Rejected => {
+                    return Err(WorldError::Refused {
+                        code: "BadRequest",
+                        message: APPROVING_REJECTED.to_owned(),
+                    });
+                }
+                ConnectionState::Disconnected => {
+                    return Err(WorldError::Refused {
+                        code: "BadRequest",
+                        message: format!(
+                            "Approving disconnected private endpoint connections is not supported: delete private endpoint {endpoint} and create it again."
+                        ),
+                    });
+                }
+                _ => {}
+            }
+        }
         Ok(std::mem::replace(&mut e.state, state))
     }
 

@@ -106,6 +106,20 @@ pub fn relative_record_name(zone: &str, name: &str) -> Result<String, RecordName
     }
 }
 
+/// Whether `zone` (lowercase, no trailing dot) is a Private Link zone (`privatelink.*`), the only
+/// kind whose links may carry the `NxDomainRedirect` resolution policy.
+pub fn is_privatelink_zone(zone: &str) -> bool {
+    zone.starts_with("privatelink.")
+}
+
+/// Why a link to `zone` cannot have `NxDomainRedirect` (Azure: "only applicable for virtual network
+/// links to privatelink zones").
+pub fn nx_domain_redirect_error(zone: &str) -> String {
+    format!(
+        "the NxDomainRedirect resolution policy is only applicable to virtual network links to privatelink zones, and {zone} is not one"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

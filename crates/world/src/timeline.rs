@@ -18,7 +18,16 @@
 //! from = "spoke"
 //! resolve = "contoso.redis.cache.windows.net"
 //! answer = "pe-hub"
+//!
+//! [[step]]
+//! name = "approve the rejected endpoint"
+//! change = [{ approve = "pe-hub" }]  # the step's last change…
+//! expect_refused = "Approving rejected private endpoint connections is not supported"
 //! ```
+//!
+//! `expect_refused` says that Azure's API refuses the step's last change (its error contains the
+//! text): the file still compiles, the world stays as it was, and the report shows the refusal as a
+//! met (or unmet) expectation. Without it, a change that does not apply is an error in the file.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -52,6 +61,18 @@ pub struct StepSpec {
     /// What must hold after the changes.
     #[serde(default, rename = "expect")]
     pub expectations: Vec<Spanned<ExpectationSpec>>,
+    /// The step's last change is refused, with an error containing this text.
+    #[serde(default)]
+    pub expect_refused: Option<Spanned<String>>,
+}
+
+/// A step whose last change Azure refuses (`expect_refused`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedRefusal {
+    /// Text the refusal's error must contain.
+    pub text: String,
+    /// Where `expect_refused` is written.
+    pub position: Position,
 }
 
 /// A change with its place in the file.
@@ -78,6 +99,8 @@ pub struct Step {
     pub changes: Vec<PlacedChange>,
     /// What must hold after them.
     pub expectations: Vec<Expectation>,
+    /// Set when the last of [`Step::changes`] must be refused (and so changes nothing).
+    pub refused: Option<ExpectedRefusal>,
 }
 
 impl fmt::Display for Step {
@@ -100,7 +123,16 @@ pub fn compile(
 ) -> Result<(Vec<Expectation>, Vec<Step>), ScenarioError> {
     let initial = initial
         .iter()
-        .map(|x| expect::compile::expectation(src, &world, x))
+        .map(|x| {
+            if let Some(o) = &x.get_ref().open_connection {
+                return Err(src.error(
+                    &o.span(),
+                    ScenarioErrorKind::Invalid,
+                    "open_connection goes in a step's expectations ([[step.expect]]): it watches a connection opened before the step's changes",
+                ));
+            }
+            expect::compile::expectation(src, &world, x)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut compiled = Vec::with_capacity(steps.len());
     let mut last_at = Duration::ZERO;
@@ -151,15 +183,49 @@ fn step(
 ) -> Result<Step, ScenarioError> {
     let spec = st.get_ref();
     let name = spec.name.get_ref();
+    // A connection watched across the step is opened before its changes: its target must exist then.
+    let before = spec
+        .expectations
+        .iter()
+        .filter(|x| x.get_ref().open_connection.is_some())
+        .map(|x| Ok((x.span().start, expect::compile::expectation(src, world, x)?)))
+        .collect::<Result<Vec<_>, ScenarioError>>()?;
     let mut changes = Vec::with_capacity(spec.changes.len());
-    for c in &spec.changes {
-        c.get_ref().apply(world).map_err(|e| {
-            src.error(
-                &c.span(),
-                ScenarioErrorKind::Invalid,
-                format!("step {name:?}: this change does not apply: {e}"),
-            )
-        })?;
+    let refused = expected_refusal(src, name, spec, st)?;
+    let count = spec.changes.len();
+    for (i, c) in spec.changes.iter().enumerate() {
+        let result = c.get_ref().apply(world);
+        match (&refused, i + 1 == count, result) {
+            (Some(r), true, Ok(done)) => {
+                return Err(src.error(
+                    &c.span(),
+                    ScenarioErrorKind::Invalid,
+                    format!(
+                        "step {name:?}: expect_refused says Azure refuses this change ({:?}), but it applies: {done}",
+                        r.text
+                    ),
+                ));
+            }
+            (Some(r), true, Err(e)) if !e.to_string().contains(&r.text) => {
+                return Err(src.error(
+                    &c.span(),
+                    ScenarioErrorKind::Invalid,
+                    format!(
+                        "step {name:?}: this change is refused, but with {:?}, which does not contain the expected {:?}",
+                        e.to_string(),
+                        r.text
+                    ),
+                ));
+            }
+            (Some(_), true, Err(_)) | (_, _, Ok(_)) => {}
+            (_, _, Err(e)) => {
+                return Err(src.error(
+                    &c.span(),
+                    ScenarioErrorKind::Invalid,
+                    format!("step {name:?}: this change does not apply: {e}"),
+                ));
+            }
+        }
         changes.push(PlacedChange {
             change: c.get_ref().clone(),
             position: src.position(&c.span()),
@@ -177,7 +243,12 @@ fn step(
     let expectations = spec
         .expectations
         .iter()
-        .map(|x| expect::compile::expectation(src, world, x))
+        .map(
+            |x| match before.iter().find(|(at, _)| *at == x.span().start) {
+                Some((_, compiled)) => Ok(compiled.clone()),
+                None => expect::compile::expectation(src, world, x),
+            },
+        )
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Step {
         name: name.clone(),
@@ -186,5 +257,36 @@ fn step(
         position: src.position(&st.span()),
         changes,
         expectations,
+        refused,
     })
+}
+
+/// A step's `expect_refused`: it needs a change to refuse.
+fn expected_refusal(
+    src: &ScenarioText,
+    name: &str,
+    spec: &StepSpec,
+    st: &Spanned<StepSpec>,
+) -> Result<Option<ExpectedRefusal>, ScenarioError> {
+    let Some(text) = &spec.expect_refused else {
+        return Ok(None);
+    };
+    if spec.changes.is_empty() {
+        return Err(src.error(
+            &st.span(),
+            ScenarioErrorKind::Invalid,
+            format!("step {name:?}: expect_refused needs a change to refuse (`change = [...]`)"),
+        ));
+    }
+    if text.get_ref().trim().is_empty() {
+        return Err(src.error(
+            &text.span(),
+            ScenarioErrorKind::Invalid,
+            format!("step {name:?}: expect_refused needs the text the refusal must contain"),
+        ));
+    }
+    Ok(Some(ExpectedRefusal {
+        text: text.get_ref().clone(),
+        position: src.position(&text.span()),
+    }))
 }

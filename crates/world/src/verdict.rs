@@ -2,9 +2,11 @@
 //! [`verdict`].
 //!
 //! The source is where the client connects from ([`Source`]): the host (127.0.0.1 or any address
-//! that is no network's client address: "outside every network", admitted by endpoint state, public
-//! access and firewall, not subject to network rules or peering), or a network (identified by its
-//! client address, e.g. `127.11.2.1`).
+//! that is no network's client address), or a network (identified by its client address, e.g.
+//! `127.11.2.1`). The host's verdicts follow the world's [`HostPosition`]: on the internet it reaches
+//! public endpoints only (a private endpoint's address is private to its virtual network: the SYN
+//! goes unanswered, a drop); in a network it is one more client of that network (every check below
+//! as for that network's sources).
 //!
 //! Checks, in order (the first that decides wins):
 //! 1. The endpoint or its cache does not exist → refuse.
@@ -33,7 +35,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoint::EndpointId;
 use crate::model::{
-    BlockedAction, Cache, ConnectionState, DenyAs, PublicNetworkAccess, RuleAction, World,
+    BlockedAction, Cache, ConnectionState, DenyAs, HostPosition, PublicNetworkAccess, RuleAction,
+    World,
 };
 use crate::toxic::Toxic;
 
@@ -170,7 +173,7 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Host => f.write_str("the host (outside every network)"),
+            Source::Host => f.write_str("the host (127.0.0.1)"),
             Source::Network(n) => write!(f, "network {n}"),
         }
     }
@@ -191,12 +194,23 @@ fn decided(v: Verdict, why: String) -> (Verdict, String) {
 
 /// The verdict for a connection from `source` to `endpoint` on `port`, and a one-line explanation
 /// of it ("public network access of cache contoso is Disabled, so the connection was refused").
+/// The host's connections are judged from where the world puts it ([`HostPosition`]).
 pub fn verdict(
     world: &World,
     endpoint: &EndpointId,
     port: u16,
     source: &Source,
 ) -> (Verdict, String) {
+    if *source == Source::Host
+        && let HostPosition::Network(net) = &world.host
+    {
+        let (v, why) = judge(world, endpoint, port, &Source::Network(net.clone()));
+        return (v, format!("the host is in network {net}: {why}"));
+    }
+    judge(world, endpoint, port, source)
+}
+
+fn judge(world: &World, endpoint: &EndpointId, port: u16, source: &Source) -> (Verdict, String) {
     let (cache_name, pe) = match endpoint {
         EndpointId::Public { cache } => (cache.as_str(), None),
         EndpointId::Private { endpoint: name } => match world.private_endpoint(name) {
@@ -258,6 +272,17 @@ pub fn verdict(
         _ => {}
     }
     let mut notes: Vec<String> = Vec::new();
+    if *source == Source::Host
+        && let Some(pe) = pe
+    {
+        return decided(
+            Verdict::Drop,
+            format!(
+                "the host is on the internet, and {endpoint} has a private address of network {}: private endpoints are reachable from their network, peered networks and on-premises, never from the internet",
+                pe.network
+            ),
+        );
+    }
     // The path from the source's network.
     if let Source::Network(net) = source {
         if world.network(net).is_none() {
@@ -581,13 +606,44 @@ latency_ms = 50
         let (v, why) = verdict(&w, &pe("pe-hub"), 6379, &net("spoke"));
         assert_eq!(v, Verdict::Reset, "{why}");
         assert!(why.contains("deny-spoke"), "{why}");
-        assert_eq!(
-            verdict(&w, &pe("pe-hub"), 6379, &Source::Host).0,
-            Verdict::Route
-        );
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6379, &net("hub"));
+        assert_eq!(v, Verdict::Route, "{why}");
         let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &net("hub"));
         assert_eq!(v, Verdict::Route);
         assert!(why.contains("toxics slow"), "{why}");
+    }
+
+    #[test]
+    fn the_host_on_the_internet_never_reaches_a_private_endpoint() {
+        let mut w = qs();
+        w.host = HostPosition::Internet;
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &Source::Host);
+        assert_eq!(v, Verdict::Drop, "{why}");
+        assert!(why.contains("never from the internet"), "{why}");
+        // Public endpoints admit it as public access says.
+        w.set_public_access("contoso", PublicNetworkAccess::Enabled, None)
+            .expect("cache");
+        assert_eq!(
+            verdict(&w, &public("contoso"), 6380, &Source::Host).0,
+            Verdict::Route
+        );
+    }
+
+    #[test]
+    fn the_host_in_a_network_gets_that_networks_verdicts() {
+        let mut w = qs();
+        assert_eq!(
+            w.host,
+            HostPosition::Network("hub".into()),
+            "the quickstart's"
+        );
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &Source::Host);
+        assert_eq!(v, Verdict::Route, "{why}");
+        assert!(why.starts_with("the host is in network hub: "), "{why}");
+        w.host = HostPosition::Network("spoke".into());
+        let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &Source::Host);
+        assert_eq!(v, Verdict::Drop, "{why}");
+        assert!(why.contains("not peered"), "{why}");
     }
 
     #[test]
@@ -599,6 +655,7 @@ latency_ms = 50
             why.contains("firewall rule office admits 127.0.0.1"),
             "{why}"
         );
+        assert_eq!(w.host, HostPosition::Internet, "the default");
         let (v, why) = verdict(&w, &public("contoso"), 6380, &net("hub"));
         assert_eq!(v, Verdict::Reset, "{why}");
         assert!(why.contains("matches none of the firewall rules"), "{why}");

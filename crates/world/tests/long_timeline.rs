@@ -11,19 +11,24 @@ use redlink_world::Scenario;
 
 const STEPS: usize = 20_000;
 
-/// The quickstart world, then `steps` steps alternating reject/approve of pe-hub, each with a
+/// The quickstart world, then `steps` steps alternating Pending/Approved of pe-hub (Azure refuses
+/// to approve a Rejected connection, so the loop goes through Pending), each with a
 /// resolution expectation. Returns the text and the line each step's `[[step]]` header is on.
 fn long_scenario(steps: usize) -> (String, Vec<usize>) {
     let mut text = String::from(redlink_world::quickstart::QUICKSTART_TOML);
     let mut lines = text.matches('\n').count();
     let mut headers = Vec::with_capacity(steps);
     for i in 0..steps {
-        let change = if i % 2 == 0 { "reject" } else { "approve" };
+        let change = if i % 2 == 0 {
+            r#"{ endpoint_state = { endpoint = "pe-hub", state = "Pending" } }"#
+        } else {
+            r#"{ approve = "pe-hub" }"#
+        };
         // Each step: a blank line, its header, and 6 more lines.
         headers.push(lines + 2);
         lines += 8;
         text.push_str(&format!(
-            "\n[[step]]\nname = \"step {i}\"\nchange = [{{ {change} = \"pe-hub\" }}]\n\
+            "\n[[step]]\nname = \"step {i}\"\nchange = [{change}]\n\
              [[step.expect]]\nfrom = \"hub\"\nresolve = \"contoso.redis.cache.windows.net\"\nanswer = \"pe-hub\"\n"
         ));
     }

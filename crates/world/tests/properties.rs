@@ -117,7 +117,8 @@ fn render(spec: &Spec) -> String {
     for (z, links, records) in &spec.zones {
         let _ = writeln!(t, "[[dns_zone]]\nname = \"{}\"", ZONES[*z]);
         for (n, redirect) in links {
-            let policy = if *redirect {
+            // Azure allows NxDomainRedirect on links to privatelink zones only.
+            let policy = if *redirect && ZONES[*z].starts_with("privatelink.") {
                 "NxDomainRedirect"
             } else {
                 "Default"

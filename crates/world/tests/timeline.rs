@@ -51,10 +51,24 @@ fn resolution_expectations_hold_on_the_model_through_every_step() {
             check(&world, e);
         }
         for step in s.steps() {
-            for c in &step.changes {
-                c.change
-                    .apply(&mut world)
-                    .unwrap_or_else(|e| panic!("{}:{}: {e}", s.file(), c.position));
+            let count = step.changes.len();
+            for (i, c) in step.changes.iter().enumerate() {
+                let result = c.change.apply(&mut world);
+                // `expect_refused`: the step's last change is refused with the text, changing nothing.
+                match (&step.refused, i + 1 == count, result) {
+                    (Some(r), true, Err(e)) => assert!(
+                        e.to_string().contains(&r.text),
+                        "{}:{}: {e}",
+                        s.file(),
+                        c.position
+                    ),
+                    (Some(_), true, Ok(done)) => {
+                        panic!("{}:{}: applied: {done}", s.file(), c.position)
+                    }
+                    (_, _, result) => {
+                        result.unwrap_or_else(|e| panic!("{}:{}: {e}", s.file(), c.position));
+                    }
+                }
             }
             for e in &step.expectations {
                 check(&world, e);

@@ -304,7 +304,7 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     match sub.as_str() {
         "encoding" => {
-            let e = n.value.encoding();
+            let e = n.value.encoding(&ctx.engine.store.tuning);
             ctx.out.bulk(e.as_bytes());
         }
         "refcount" => ctx.out.int(1),
@@ -315,7 +315,7 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 ));
             }
             ctx.out
-                .int(crate::store::lfu_decayed(n.lfu, n.lru, now) as i64);
+                .int(crate::store::lfu_decayed(n.lfu, n.lru, now, &ctx.engine.store.tuning) as i64);
         }
         _ => {
             if lfu {

@@ -421,6 +421,19 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         reply_error(ctx, e);
         return;
     }
+    // `min-replicas-to-write` on a primary that has no replicas: writes are refused, as in Redis.
+    if ctx
+        .engine
+        .hot
+        .min_replicas_to_write
+        .load(std::sync::atomic::Ordering::Relaxed)
+        != 0
+        && writes(ctx, cmd)
+    {
+        ctx.client.multi_error |= ctx.client.multi.is_some();
+        reply_error(ctx, Error::msg(NOREPLICAS));
+        return;
+    }
     if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && cmd.flags & flag::SUBSCRIBED_OK == 0 {
         reply_error(
             ctx,
@@ -445,16 +458,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
 /// while the last background save failed with save points and `stop-writes-on-bgsave-error yes`,
 /// or the last write to the AOF failed (Redis's `writeCommandsDeniedByDiskError`).
 fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> Option<Error> {
-    let writes = cmd.flags & flag::WRITE != 0
-        || cmd.name == "ping"
-        || (cmd.flags & flag::RUNS_QUEUE != 0
-            && ctx.client.multi.as_ref().is_some_and(|queue| {
-                queue.iter().any(|args| {
-                    let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-                    lookup_call(&args).is_some_and(|c| c.flags & flag::WRITE != 0)
-                })
-            }));
-    if !writes {
+    if cmd.name != "ping" && !writes(ctx, cmd) {
         return None;
     }
     if crate::persist::rdb_save::writes_refused(ctx.engine) {
@@ -464,6 +468,24 @@ fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> Option<Error> {
         .aof
         .write_error()
         .map(|e| Error::msg(format!("MISCONF Errors writing to the AOF file: {e}")))
+}
+
+/// Redis's refusal of writes while fewer than `min-replicas-to-write` good replicas are attached.
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// Whether a command writes (Redis's `is_write_command`: flagged `write`, or EXEC of a transaction
+/// holding one).
+fn writes(ctx: &Ctx, cmd: &Command) -> bool {
+    if cmd.flags & flag::WRITE != 0 {
+        return true;
+    }
+    match ctx.client.multi.as_ref() {
+        Some(queue) if cmd.flags & flag::RUNS_QUEUE != 0 => queue.iter().any(|args| {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            lookup_call(&args).is_some_and(|c| c.flags & flag::WRITE != 0)
+        }),
+        _ => false,
+    }
 }
 
 /// Whether a command is refused while memory is over `maxmemory` and nothing can be evicted: those

@@ -50,9 +50,11 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let mut next = ctx.engine.config.read().clone();
             let mut listeners = false;
             let mut requirepass = false;
+            let mut oom_score = false;
             // Options whose new values must be applied (sockets bound, fds found) before the
             // commit, in argument order: the error blames the first that fails, as Redis does.
             let mut to_apply: Vec<&'static str> = Vec::new();
+            check_config_set_names(&args[2..])?;
             for pair in args[2..].chunks(2) {
                 let name = String::from_utf8_lossy(pair[0]);
                 let value = String::from_utf8_lossy(pair[1]);
@@ -62,6 +64,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     continue;
                 };
                 requirepass |= canonical == "requirepass";
+                oom_score |= canonical.starts_with("oom-score-adj");
                 let listener = matches!(
                     canonical,
                     "bind"
@@ -84,6 +87,13 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     Error::msg(format!(
                         "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
                         e.param, e.message
+                    ))
+                })?;
+            }
+            if oom_score {
+                crate::host::apply_oom_score_adj(&next).map_err(|e| {
+                    Error::msg(format!(
+                        "ERR CONFIG SET failed (possibly related to argument 'oom-score-adj') - {e}"
                     ))
                 })?;
             }
@@ -128,9 +138,15 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.ok();
         }
         "rewrite" => {
-            return Err(Error::from(
-                "ERR The server is running without a config file",
-            ));
+            let config = ctx.engine.config.read().clone();
+            let Some(path) = config.file.clone() else {
+                return Err(Error::from(
+                    "ERR The server is running without a config file",
+                ));
+            };
+            crate::conffile::rewrite(&config, &path)
+                .map_err(|e| Error::msg(format!("ERR Rewriting config file: {e}")))?;
+            ctx.out.ok();
         }
         "help" => {
             let lines = [
@@ -152,6 +168,42 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         _ => return Err(super::unknown_subcommand("config", args[1])),
     }
     Ok(())
+}
+
+/// CONFIG SET's first pass over the names, as Redis 7.0 runs it before looking at any value: an
+/// unknown name anywhere wins (unless an earlier name already failed), then the first immutable or
+/// repeated name (an alias and its canonical name count as two names, as in 7.0).
+fn check_config_set_names(pairs: &[&[u8]]) -> Result<(), Error> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut failed: Option<Error> = None;
+    for pair in pairs.chunks(2) {
+        let name = String::from_utf8_lossy(pair[0]);
+        let Some(mutable) = crate::config::mutable(&name) else {
+            if failed.is_none() {
+                return Err(Error::msg(format!(
+                    "ERR {}",
+                    crate::config::ConfigError::Unknown(name.to_string())
+                )));
+            }
+            continue;
+        };
+        if failed.is_some() {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        if !mutable {
+            failed = Some(Error::msg(format!(
+                "ERR {}",
+                crate::config::ConfigError::Immutable(name.to_string())
+            )));
+        } else if seen.contains(&lower) {
+            failed = Some(Error::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
+        }
+        seen.push(lower);
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -502,7 +554,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             };
             let line = format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
-                v.encoding(),
+                v.encoding(&ctx.engine.store.tuning),
                 usage(args[2], v)
             );
             drop(l);

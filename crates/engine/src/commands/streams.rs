@@ -186,7 +186,7 @@ struct AddTrim {
     nomkstream: bool,
 }
 
-fn parse_add_trim(args: &[&[u8]], xadd: bool) -> Result<AddTrim, Error> {
+fn parse_add_trim(args: &[&[u8]], xadd: bool, node_entries: u64) -> Result<AddTrim, Error> {
     let mut p = AddTrim {
         id_pos: args.len(),
         id: None,
@@ -275,13 +275,15 @@ fn parse_add_trim(args: &[&[u8]], xadd: bool) -> Result<AddTrim, Error> {
         }
         p.limit = limit as u64;
     } else if p.approx {
-        p.limit = 100 * crate::store::stream::NODE_MAX_ENTRIES;
+        // Redis's default: 100 nodes' worth (`stream-node-max-entries`).
+        p.limit = 100 * node_entries;
     }
     Ok(p)
 }
 
 fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let p = parse_add_trim(args, true)?;
+    let node_limits = ctx.engine.store.tuning.stream_node_limits();
+    let p = parse_add_trim(args, true, node_limits.1)?;
     let field_pos = p.id_pos + 1;
     let nfields = args.len() as i64 - field_pos as i64;
     if nfields < 2 || nfields % 2 == 1 {
@@ -343,7 +345,7 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let Some(Value::Stream(s)) = l.get_mut(key) else {
         return Err(err::WRONGTYPE);
     };
-    s.append(id, &args[field_pos..]);
+    s.append(id, &args[field_pos..], node_limits);
     if let Some(t) = p.trim {
         s.trim(t, p.approx, p.limit);
     }
@@ -353,7 +355,7 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let p = parse_add_trim(args, false)?;
+    let p = parse_add_trim(args, false, ctx.engine.store.tuning.stream_node_limits().1)?;
     let key = args[1];
     let mut l = ctx.lock(key);
     let Some(s) = stream_quiet(&mut l, key)? else {

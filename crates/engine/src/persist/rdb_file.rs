@@ -462,13 +462,21 @@ mod tests {
         z.insert(b"a", 1.5);
         z.insert(b"b", -2.0);
         db.lock(b"z", now).set(b"z", Value::ZSet(Box::new(z)), 0);
+        const LIMITS: (usize, u64) = (
+            crate::store::stream::NODE_MAX_BYTES,
+            crate::store::stream::NODE_MAX_ENTRIES,
+        );
         let mut st = Stream::new();
         for i in 1..=250u64 {
             let v = i.to_string();
             if i % 7 == 0 {
-                st.append(StreamId::new(i, 0), &[b"other", v.as_bytes()]);
+                st.append(StreamId::new(i, 0), &[b"other", v.as_bytes()], LIMITS);
             } else {
-                st.append(StreamId::new(i, 0), &[b"f", v.as_bytes(), b"g", b"x"]);
+                st.append(
+                    StreamId::new(i, 0),
+                    &[b"f", v.as_bytes(), b"g", b"x"],
+                    LIMITS,
+                );
             }
         }
         let mut g = crate::store::stream::Group::new(StreamId::new(5, 0), 5);

@@ -1448,6 +1448,10 @@ fn redis_call(
         if crate::persist::rdb_save::writes_refused(ctx.engine) {
             return fail(crate::persist::rdb_save::MISCONF);
         }
+        // `min-replicas-to-write` without replicas refuses a script's writes too.
+        if ctx.engine.hot.min_replicas_to_write.load(Ordering::Relaxed) != 0 {
+            return fail(crate::commands::NOREPLICAS);
+        }
         scripting.wrote.store(true, Ordering::Release);
     }
     let mut out = Out::new(resp == 3);

@@ -17,7 +17,7 @@ pub mod types;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -60,12 +60,79 @@ pub enum Value {
     Stream(Box<Stream>),
 }
 
-/// Redis's default encoding thresholds (`*-max-listpack-*`, `set-max-intset-entries`).
-const LISTPACK_ENTRIES: usize = 128;
-const LISTPACK_VALUE: usize = 64;
-const INTSET_ENTRIES: usize = 512;
-/// `list-max-listpack-size -2`: 8 KB per node.
-const LIST_LISTPACK_BYTES: usize = 8192;
+/// Longest member of a listpack-encoded set (Redis 7.2's `set-max-listpack-value` default, which
+/// redlink does not offer as a parameter: 7.0 has none).
+const SET_LISTPACK_VALUE: usize = 64;
+
+/// The configuration parameters the keyspace itself follows (copied from the configuration by
+/// `Engine::refresh_hot_config`, read without a lock): encoding thresholds OBJECT ENCODING reports,
+/// the LFU counter's `lfu-log-factor` / `lfu-decay-time`, and the stream node limits.
+#[derive(Debug)]
+pub struct Tuning {
+    /// `hash-max-listpack-entries`.
+    pub hash_entries: AtomicUsize,
+    /// `hash-max-listpack-value`.
+    pub hash_value: AtomicUsize,
+    /// `zset-max-listpack-entries`.
+    pub zset_entries: AtomicUsize,
+    /// `zset-max-listpack-value`.
+    pub zset_value: AtomicUsize,
+    /// `set-max-intset-entries`.
+    pub set_intset_entries: AtomicUsize,
+    /// `set-max-listpack-entries` (Redis 7.2).
+    pub set_entries: AtomicUsize,
+    /// `list-max-listpack-size`: entries when positive, -1..-5 = 4..64 KB.
+    pub list_size: AtomicI64,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: AtomicU64,
+    /// `lfu-decay-time`, minutes (0 = never decay).
+    pub lfu_decay_minutes: AtomicU64,
+    /// `stream-node-max-bytes` (0 = no limit).
+    pub stream_node_bytes: AtomicUsize,
+    /// `stream-node-max-entries` (0 = no limit).
+    pub stream_node_entries: AtomicU64,
+}
+
+impl Default for Tuning {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        Tuning {
+            hash_entries: AtomicUsize::new(512),
+            hash_value: AtomicUsize::new(64),
+            zset_entries: AtomicUsize::new(128),
+            zset_value: AtomicUsize::new(64),
+            set_intset_entries: AtomicUsize::new(512),
+            set_entries: AtomicUsize::new(128),
+            list_size: AtomicI64::new(-2),
+            lfu_log_factor: AtomicU64::new(10),
+            lfu_decay_minutes: AtomicU64::new(1),
+            stream_node_bytes: AtomicUsize::new(stream::NODE_MAX_BYTES),
+            stream_node_entries: AtomicU64::new(stream::NODE_MAX_ENTRIES),
+        }
+    }
+}
+
+impl Tuning {
+    fn get(v: &AtomicUsize) -> usize {
+        v.load(Ordering::Relaxed)
+    }
+
+    /// Whether a list of `len` elements taking `bytes` fits one listpack (`list-max-listpack-size`).
+    fn list_fits(&self, len: usize, bytes: usize) -> bool {
+        match self.list_size.load(Ordering::Relaxed) {
+            n if n > 0 => len <= n as usize,
+            n => bytes <= 4096usize << (n.unsigned_abs().clamp(1, 5) - 1),
+        }
+    }
+
+    /// The stream node limits (bytes, entries; 0 = none).
+    pub fn stream_node_limits(&self) -> (usize, u64) {
+        (
+            Self::get(&self.stream_node_bytes),
+            self.stream_node_entries.load(Ordering::Relaxed),
+        )
+    }
+}
 
 impl Value {
     /// An empty list.
@@ -113,9 +180,10 @@ impl Value {
         }
     }
 
-    /// The encoding OBJECT ENCODING reports (Redis 7.2's, from the default thresholds; unlike Redis,
+    /// The encoding OBJECT ENCODING reports (Redis 7.2's, from the thresholds in `t`; unlike Redis,
     /// a collection that shrinks back under them reports the compact encoding again).
-    pub fn encoding(&self) -> &'static str {
+    pub fn encoding(&self, t: &Tuning) -> &'static str {
+        let get = Tuning::get;
         match self {
             Value::Str(s) => {
                 if s.len() <= 20 && crate::protocol::parse_i64(s).is_some() {
@@ -128,16 +196,16 @@ impl Value {
             }
             Value::List(l) => {
                 let bytes: usize = l.iter().map(|e| e.len() + 2).sum();
-                if bytes <= LIST_LISTPACK_BYTES {
+                if t.list_fits(l.len(), bytes) {
                     "listpack"
                 } else {
                     "quicklist"
                 }
             }
             Value::Hash(h) => {
-                if h.len() <= LISTPACK_ENTRIES
-                    && h.iter()
-                        .all(|(k, v)| k.len() <= LISTPACK_VALUE && v.len() <= LISTPACK_VALUE)
+                let max = get(&t.hash_value);
+                if h.len() <= get(&t.hash_entries)
+                    && h.iter().all(|(k, v)| k.len() <= max && v.len() <= max)
                 {
                     "listpack"
                 } else {
@@ -145,13 +213,13 @@ impl Value {
                 }
             }
             Value::Set(s) => {
-                if s.len() <= INTSET_ENTRIES
+                if s.len() <= get(&t.set_intset_entries)
                     && s.iter()
                         .all(|(k, _)| crate::protocol::parse_i64(k).is_some())
                 {
                     "intset"
-                } else if s.len() <= LISTPACK_ENTRIES
-                    && s.iter().all(|(k, _)| k.len() <= LISTPACK_VALUE)
+                } else if s.len() <= get(&t.set_entries)
+                    && s.iter().all(|(k, _)| k.len() <= SET_LISTPACK_VALUE)
                 {
                     "listpack"
                 } else {
@@ -159,7 +227,8 @@ impl Value {
                 }
             }
             Value::ZSet(z) => {
-                if z.len() <= LISTPACK_ENTRIES && z.iter().all(|(m, _)| m.len() <= LISTPACK_VALUE) {
+                let max = get(&t.zset_value);
+                if z.len() <= get(&t.zset_entries) && z.iter().all(|(m, _)| m.len() <= max) {
                     "listpack"
                 } else {
                     "skiplist"
@@ -192,29 +261,32 @@ pub struct Db {
     feed: Arc<crate::propagate::Feed>,
     /// Copy-on-write hook of point-in-time snapshots.
     snapshot: Arc<snapshot::SnapshotHook>,
+    /// The store's [`Tuning`].
+    tuning: Arc<Tuning>,
 }
 
-/// Redis's `lfu-log-factor` and `lfu-decay-time` defaults.
-const LFU_LOG_FACTOR: f64 = 10.0;
-const LFU_DECAY_MINUTES: u64 = 1;
-
-/// The LFU counter after decay for the time since `lru` (one step per `lfu-decay-time` minutes idle),
-/// like Redis's `LFUDecrAndReturn`.
-pub fn lfu_decayed(counter: u8, lru: u32, now: u64) -> u8 {
+/// The LFU counter after decay for the time since `lru` (one step per `lfu-decay-time` minutes idle,
+/// none when it is 0), like Redis's `LFUDecrAndReturn`.
+pub fn lfu_decayed(counter: u8, lru: u32, now: u64, t: &Tuning) -> u8 {
+    let decay_minutes = t.lfu_decay_minutes.load(Ordering::Relaxed);
+    if decay_minutes == 0 {
+        return counter;
+    }
     let idle_min = ((now as u32).wrapping_sub(lru) as u64) / 60_000;
-    let periods = idle_min / LFU_DECAY_MINUTES;
+    let periods = idle_min / decay_minutes;
     counter.saturating_sub(periods.min(255) as u8)
 }
 
-/// Decay, then increment logarithmically (Redis's `LFULogIncr`): the more hits, the less likely the
-/// next one counts.
-pub fn lfu_access(counter: u8, lru: u32, now: u64) -> u8 {
-    let counter = lfu_decayed(counter, lru, now);
+/// Decay, then increment logarithmically (Redis's `LFULogIncr` with `lfu-log-factor`): the more
+/// hits, the less likely the next one counts.
+pub fn lfu_access(counter: u8, lru: u32, now: u64, t: &Tuning) -> u8 {
+    let counter = lfu_decayed(counter, lru, now, t);
     if counter == 255 {
         return 255;
     }
     let base = counter.saturating_sub(dict::LFU_INIT_VAL) as f64;
-    let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+    let factor = t.lfu_log_factor.load(Ordering::Relaxed) as f64;
+    let p = 1.0 / (base * factor + 1.0);
     if rand::random::<f64>() < p {
         counter + 1
     } else {
@@ -256,6 +328,7 @@ impl Db {
         lfu: Arc<AtomicBool>,
         feed: Arc<crate::propagate::Feed>,
         snapshot: Arc<snapshot::SnapshotHook>,
+        tuning: Arc<Tuning>,
     ) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
@@ -265,6 +338,7 @@ impl Db {
             lfu,
             feed,
             snapshot,
+            tuning,
         }
     }
 
@@ -326,7 +400,9 @@ impl Db {
                     let score = match by {
                         None => 0,
                         Some(SampleBy::Lru) => (now as u32).wrapping_sub(n.lru) as u64,
-                        Some(SampleBy::Lfu) => 255 - lfu_decayed(n.lfu, n.lru, now) as u64,
+                        Some(SampleBy::Lfu) => {
+                            255 - lfu_decayed(n.lfu, n.lru, now, &self.tuning) as u64
+                        }
                         Some(SampleBy::Ttl) => u64::MAX - n.expire,
                     };
                     out.push(Candidate {
@@ -608,9 +684,10 @@ impl<'a> Locked<'a> {
     fn access(&mut self, key: &[u8]) -> Option<&mut Node<Value>> {
         let h = self.expire_if_needed(key);
         let (now, lfu) = (self.now, self.db.lfu.load(Ordering::Relaxed));
+        let db = self.db;
         let n = self.dict(h).get_mut(h, key)?;
         if lfu {
-            n.lfu = lfu_access(n.lfu, n.lru, now);
+            n.lfu = lfu_access(n.lfu, n.lru, now, &db.tuning);
         }
         n.lru = now as u32;
         Some(n)
@@ -808,6 +885,8 @@ pub struct Store {
     pub feed: Arc<crate::propagate::Feed>,
     /// Copy-on-write hook of point-in-time snapshots ([`snapshot`]).
     snapshot: Arc<snapshot::SnapshotHook>,
+    /// Encoding thresholds, LFU and stream node parameters.
+    pub tuning: Arc<Tuning>,
 }
 
 impl Store {
@@ -818,6 +897,7 @@ impl Store {
         let lfu = Arc::new(AtomicBool::new(false));
         let feed = Arc::new(crate::propagate::Feed::default());
         let snapshot = Arc::new(snapshot::SnapshotHook::default());
+        let tuning = Arc::new(Tuning::default());
         Store {
             dbs: (0..databases.max(1))
                 .map(|i| {
@@ -828,6 +908,7 @@ impl Store {
                         lfu.clone(),
                         feed.clone(),
                         snapshot.clone(),
+                        tuning.clone(),
                     )
                 })
                 .collect(),
@@ -837,6 +918,7 @@ impl Store {
             active_expire: std::sync::atomic::AtomicBool::new(true),
             lfu,
             feed,
+            tuning,
         }
     }
 
@@ -875,9 +957,13 @@ impl Store {
     }
 
     /// One active-expiry cycle over all databases, like Redis's `activeExpireCycle`: repeat while
-    /// more than a quarter of the sampled keys had expired and the time budget lasts. Returns the number
-    /// of keys expired.
-    pub fn active_expire_cycle(&self, budget: std::time::Duration) -> usize {
+    /// more than the acceptable share of the sampled keys had expired and the time budget lasts.
+    /// `effort` is `active-expire-effort` (1..=10): as in Redis, each step of it samples more keys
+    /// per round (20 + 5 per step, here 4 + 1 buckets per shard) and accepts fewer stale keys (10%
+    /// minus one point per step). Returns the number of keys expired.
+    pub fn active_expire_cycle(&self, budget: std::time::Duration, effort: u64) -> usize {
+        let extra = effort.clamp(1, 10) as usize - 1;
+        let acceptable_stale = 10 - extra;
         let start = std::time::Instant::now();
         let mut total = 0;
         if !self
@@ -891,9 +977,12 @@ impl Store {
         let _gate = self.feed.active().then(|| self.gate.shared(0));
         for db in self.dbs.iter() {
             loop {
-                let (sampled, expired) = db.active_expire(now_ms(), 4);
+                let (sampled, expired) = db.active_expire(now_ms(), 4 + extra);
                 total += expired;
-                if sampled == 0 || expired * 4 < sampled || start.elapsed() > budget {
+                if sampled == 0
+                    || expired * 100 <= sampled * acceptable_stale
+                    || start.elapsed() > budget
+                {
                     break;
                 }
             }
@@ -944,13 +1033,35 @@ mod tests {
         }
         let mut n = 0;
         for _ in 0..1000 {
-            n += store.active_expire_cycle(std::time::Duration::from_millis(25));
+            n += store.active_expire_cycle(std::time::Duration::from_millis(25), 1);
             if db.volatile() == 0 {
                 break;
             }
         }
         assert_eq!(n, 1000);
         assert_eq!(db.len(), 1000);
+    }
+
+    /// `active-expire-effort`: a higher effort samples more keys per round, so one round (a zero
+    /// time budget stops after it) expires more of a keyspace full of expired keys.
+    #[test]
+    fn active_expire_effort_samples_more_per_round() {
+        let one_round = |effort| {
+            let store = Store::new(1);
+            let db = store.db(0);
+            let now = now_ms();
+            for i in 0..40_000 {
+                let k = format!("k{i}");
+                db.lock(k.as_bytes(), now)
+                    .set(k.as_bytes(), s("v"), now - 1);
+            }
+            store.active_expire_cycle(std::time::Duration::ZERO, effort)
+        };
+        let (low, high) = (one_round(1), one_round(10));
+        assert!(
+            low > 0 && high > 2 * low,
+            "effort 1: {low}, effort 10: {high}"
+        );
     }
 
     #[test]

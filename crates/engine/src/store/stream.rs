@@ -375,13 +375,15 @@ impl Stream {
     }
 
     /// Append an entry with `id` (callers checked it is greater than `last_id`). `fields` holds
-    /// field, value, field, value...
-    pub fn append(&mut self, id: StreamId, fields: &[&[u8]]) {
+    /// field, value, field, value... `node_limits`: `stream-node-max-bytes` and
+    /// `stream-node-max-entries` (0 = no limit), when a new node starts.
+    pub fn append(&mut self, id: StreamId, fields: &[&[u8]], node_limits: (usize, u64)) {
+        let (max_bytes, max_entries) = node_limits;
         let numfields = fields.len() / 2;
         let total: usize = fields.iter().map(|f| f.len()).sum();
         let tail = self.nodes.iter().next_back().and_then(|(k, n)| {
-            let full = n.bytes + total >= NODE_MAX_BYTES
-                || n.ids.len() as u64 + n.deleted >= NODE_MAX_ENTRIES;
+            let full = (max_bytes > 0 && n.bytes + total >= max_bytes)
+                || (max_entries > 0 && n.ids.len() as u64 + n.deleted >= max_entries);
             let same = n.master_fields.len() == numfields
                 && n.master_fields
                     .iter()
@@ -638,7 +640,11 @@ mod tests {
     use super::*;
 
     fn add(s: &mut Stream, ms: u64, seq: u64) {
-        s.append(StreamId::new(ms, seq), &[b"f", b"v"]);
+        s.append(
+            StreamId::new(ms, seq),
+            &[b"f", b"v"],
+            (NODE_MAX_BYTES, NODE_MAX_ENTRIES),
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::{
     ClientSource, Destination, Expectation, ExpectationKind, ExpectationSpec, ExpectedAnswer,
-    KeyValue, Target,
+    KeyValue, Target, Timing,
 };
 use crate::address::is_loopback;
 use crate::endpoint::{EndpointId, PUBLIC_ENDPOINT};
@@ -110,6 +110,7 @@ fn kind_name(
         ("command", e.command.is_some()),
         ("set", e.set.is_some()),
         ("get", e.get.is_some()),
+        ("open_connection", e.open_connection.is_some()),
     ]
     .into_iter()
     .filter_map(|(k, present)| present.then_some(k))
@@ -119,7 +120,7 @@ fn kind_name(
         [] => Err(src.error(
             whole,
             Invalid,
-            "an expectation needs one of `resolve`, `connect`, `auth`, `command`, `set` or `get`",
+            "an expectation needs one of `resolve`, `connect`, `auth`, `command`, `set`, `get` or `open_connection`",
         )),
         many => Err(src.error(
             whole,
@@ -175,6 +176,8 @@ impl Table<'_> {
             (e.host.is_some(), "host"),
             (e.cache.is_some(), "cache"),
             (e.reply.is_some(), "reply"),
+            (e.within.is_some(), "within"),
+            (e.slower_than.is_some(), "slower_than"),
         ] {
             self.not_with(present, field)?;
         }
@@ -195,6 +198,17 @@ impl Table<'_> {
             }
             wanted = ExpectedAnswer::Endpoint(ep.get_ref().clone());
         }
+        if let ExpectedAnswer::Address(a) = &wanted
+            && !is_loopback(*a)
+        {
+            return Err(self.src.error(
+                &answer.span(),
+                ScenarioErrorKind::Address,
+                format!(
+                    "answer {a} is outside 127.0.0.0/8: every simulated address is a loopback alias"
+                ),
+            ));
+        }
         if let ExpectedAnswer::Endpoint(name) = &wanted
             && world.private_endpoint(name).is_none()
         {
@@ -206,7 +220,7 @@ impl Table<'_> {
                 &span,
                 UnknownReference,
                 format!(
-                    "answer {name:?} is neither private, public, nxdomain, refused nor a private endpoint of the scenario at this point"
+                    "answer {name:?} is neither private, public, nxdomain, refused, unowned, an address nor a private endpoint of the scenario at this point"
                 ),
             ));
         }
@@ -221,6 +235,22 @@ impl Table<'_> {
         let e = self.e;
         self.not_with(e.answer.is_some(), "answer")?;
         let target = target(self.src, world, e, self.whole)?;
+        if let Some(result) = &e.open_connection {
+            for (present, field) in [
+                (e.password.is_some(), "password"),
+                (e.user.is_some(), "user"),
+                (e.reply.is_some(), "reply"),
+                (e.hold.is_some(), "hold"),
+                (e.within.is_some(), "within"),
+                (e.slower_than.is_some(), "slower_than"),
+            ] {
+                self.not_with(present, field)?;
+            }
+            return Ok(ExpectationKind::OpenConnection {
+                target,
+                result: *result.get_ref(),
+            });
+        }
         if let Some(result) = &e.connect {
             for (present, field) in [
                 (e.password.is_some(), "password"),
@@ -315,12 +345,30 @@ fn target(
     if e.hold == Some(0) {
         return Err(src.error(whole, Invalid, "hold = 0 holds nothing: leave it out"));
     }
+    let timing = Timing {
+        within: e.within.as_ref().map(|w| w.get_ref().0),
+        slower_than: e.slower_than.as_ref().map(|s| s.get_ref().0),
+    };
+    if let (Some(w), Some(s)) = (&e.within, &e.slower_than)
+        && s.get_ref().0 >= w.get_ref().0
+    {
+        return Err(src.error(
+            &s.span(),
+            Invalid,
+            format!(
+                "slower_than ({:?}) must be less than within ({:?}): nothing can take both",
+                s.get_ref().0,
+                w.get_ref().0
+            ),
+        ));
+    }
     Ok(Target {
         destination,
         port: e.port,
         tls: e.tls,
         timeout: e.timeout.map(|t| t.0),
         hold: e.hold.unwrap_or(0),
+        timing,
     })
 }
 

@@ -12,6 +12,7 @@
 //!
 //! resolve = "contoso.redis.cache.windows.net"
 //! answer = "private"                      # private | public | nxdomain | refused | ENDPOINT NAME
+//!                                         # | "127.10.1.9" (that address) | "unowned" (an address no endpoint owns)
 //!
 //! connect = "ok"                          # ok | refused | timeout | reset | tls-error | closed | no-reply
 //! auth = "ok"                             # ok | noauth | wrongpass (with `password`)
@@ -26,6 +27,11 @@
 //! password = "…"                          # AUTH before the command (auth: the password to try)
 //! timeout = "300ms"                       # connect timeout (default: the checker's)
 //! hold = 2                                # keep this many other connections open during the check
+//! within = "50ms"                         # connect…reply must take at most this long
+//! slower_than = "100ms"                   # … or at least this long (a latency toxic)
+//!
+//! open_connection = "reset"               # in a step only: a connection opened before the step's
+//!                                         # changes is reset by them ("kept": it still answers)
 //! ```
 
 pub mod compile;
@@ -56,6 +62,10 @@ pub enum ExpectedAnswer {
     Refused,
     /// The address of the named private endpoint.
     Endpoint(String),
+    /// This literal address (whoever owns it).
+    Address(Ipv4Addr),
+    /// An address that no endpoint of the world owns (a stale record).
+    Unowned,
 }
 
 impl<'de> Deserialize<'de> for ExpectedAnswer {
@@ -66,7 +76,11 @@ impl<'de> Deserialize<'de> for ExpectedAnswer {
             "public" => ExpectedAnswer::Public,
             "nxdomain" => ExpectedAnswer::NxDomain,
             "refused" => ExpectedAnswer::Refused,
-            _ => ExpectedAnswer::Endpoint(s),
+            "unowned" => ExpectedAnswer::Unowned,
+            _ => match s.parse::<Ipv4Addr>() {
+                Ok(a) => ExpectedAnswer::Address(a),
+                Err(_) => ExpectedAnswer::Endpoint(s),
+            },
         })
     }
 }
@@ -79,6 +93,8 @@ impl fmt::Display for ExpectedAnswer {
             ExpectedAnswer::NxDomain => f.write_str("nxdomain"),
             ExpectedAnswer::Refused => f.write_str("refused"),
             ExpectedAnswer::Endpoint(e) => write!(f, "private endpoint {e}"),
+            ExpectedAnswer::Address(a) => write!(f, "address {a}"),
+            ExpectedAnswer::Unowned => f.write_str("an address no endpoint owns"),
         }
     }
 }
@@ -290,6 +306,84 @@ pub struct ExpectationSpec {
     /// Other connections to open (and keep open) before the check, through the same path.
     #[serde(default)]
     pub hold: Option<u32>,
+    /// The check (connect to reply) must take at most this long.
+    #[serde(default)]
+    pub within: Option<Spanned<Offset>>,
+    /// The check (connect to reply) must take at least this long.
+    #[serde(default)]
+    pub slower_than: Option<Spanned<Offset>>,
+    /// In a step: what the step's changes do to a connection opened before them.
+    #[serde(default)]
+    pub open_connection: Option<Spanned<OpenConnection>>,
+}
+
+/// What a step's changes do to a connection opened before them (`open_connection`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpenConnection {
+    /// The connection is reset (or closed) by the changes.
+    Reset,
+    /// The connection survives: it still answers PING.
+    Kept,
+}
+
+impl OpenConnection {
+    /// The scenario file's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OpenConnection::Reset => "reset",
+            OpenConnection::Kept => "kept",
+        }
+    }
+}
+
+impl fmt::Display for OpenConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Bounds on how long a check takes, from the start of the connect to the reply (`within`,
+/// `slower_than`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Timing {
+    /// At most this long.
+    pub within: Option<Duration>,
+    /// At least this long.
+    pub slower_than: Option<Duration>,
+}
+
+impl Timing {
+    /// Whether `took` is within the bounds; `Err` says which bound it misses.
+    pub fn check(&self, took: Duration) -> Result<(), String> {
+        if let Some(w) = self.within
+            && took > w
+        {
+            return Err(format!("took {took:.1?}, more than {w:?}"));
+        }
+        if let Some(s) = self.slower_than
+            && took < s
+        {
+            return Err(format!("took {took:.1?}, less than {s:?}"));
+        }
+        Ok(())
+    }
+
+    /// Whether any bound is set.
+    pub fn is_set(&self) -> bool {
+        self.within.is_some() || self.slower_than.is_some()
+    }
+}
+
+impl fmt::Display for Timing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.within, self.slower_than) {
+            (Some(w), Some(s)) => write!(f, "in {s:?}…{w:?}"),
+            (Some(w), None) => write!(f, "within {w:?}"),
+            (None, Some(s)) => write!(f, "slower than {s:?}"),
+            (None, None) => Ok(()),
+        }
+    }
 }
 
 /// Which address the checker's client binds.
@@ -297,7 +391,7 @@ pub struct ExpectationSpec {
 pub enum ClientSource {
     /// The client address of this network (the default: the expectation's `from`).
     Network(String),
-    /// 127.0.0.1: the host, outside every network.
+    /// 127.0.0.1: the host (where the world's `host` says it stands).
     Host,
     /// A given 127/8 address.
     Address(Ipv4Addr),
@@ -345,6 +439,8 @@ pub struct Target {
     pub timeout: Option<Duration>,
     /// Other connections to keep open during the check.
     pub hold: u32,
+    /// How long the check may (or must) take.
+    pub timing: Timing,
 }
 
 /// What an expectation checks.
@@ -374,6 +470,13 @@ pub enum ExpectationKind {
         password: Option<String>,
         /// The outcome wanted.
         result: AuthResult,
+    },
+    /// Open a connection before the step's changes, and see what they did to it.
+    OpenConnection {
+        /// Where.
+        target: Target,
+        /// What the changes must do to it.
+        result: OpenConnection,
     },
     /// Send a command and compare the reply.
     Command {
@@ -413,6 +516,18 @@ impl Expectation {
             ExpectationKind::Connect { result, .. } => result.to_string(),
             ExpectationKind::Auth { result, .. } => result.to_string(),
             ExpectationKind::Command { reply, .. } => reply.clone(),
+            ExpectationKind::OpenConnection { result, .. } => result.to_string(),
+        }
+    }
+
+    /// The target of a connection expectation (every kind but `resolve`).
+    pub fn target(&self) -> Option<&Target> {
+        match &self.kind {
+            ExpectationKind::Resolve { .. } => None,
+            ExpectationKind::Connect { target, .. }
+            | ExpectationKind::Auth { target, .. }
+            | ExpectationKind::Command { target, .. }
+            | ExpectationKind::OpenConnection { target, .. } => Some(target),
         }
     }
 
@@ -437,6 +552,9 @@ impl Expectation {
             if t.hold > 0 {
                 s.push_str(&format!(" (holding {})", t.hold));
             }
+            if t.timing.is_set() {
+                s.push_str(&format!(" {}", t.timing));
+            }
             s
         };
         match kind {
@@ -455,6 +573,9 @@ impl Expectation {
                 reply,
                 ..
             } => format!("{from}: {} via {} → {reply}", args.join(" "), target(t)),
+            ExpectationKind::OpenConnection { target: t, result } => {
+                format!("{from}: a connection open to {} → {result}", target(t))
+            }
         }
     }
 
@@ -496,6 +617,15 @@ pub fn answer_matches(answer: &ExpectedAnswer, outcome: &Outcome) -> bool {
             ExpectedAnswer::Public,
             Outcome::Address {
                 owner: Some(AddressOwner::Public { .. }),
+                ..
+            },
+        ) => true,
+        (ExpectedAnswer::Address(want), Outcome::Address { address, .. }) => want == address,
+        (
+            ExpectedAnswer::Unowned,
+            Outcome::Address {
+                owner:
+                    None | Some(AddressOwner::Resolver { .. }) | Some(AddressOwner::Client { .. }),
                 ..
             },
         ) => true,

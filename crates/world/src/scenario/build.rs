@@ -20,7 +20,7 @@ use crate::address::{AddressPlan, FIRST_ENDPOINT_HOST};
 use crate::error::{ScenarioError, ScenarioErrorKind};
 use crate::model::{
     ARecord, Cache, CachePorts, CacheUser, DnsZone, FirewallRule, Forwarder, ForwarderAnswer,
-    Network, NetworkRule, PrivateEndpoint, PublicNetworkAccess, World, ZoneLink,
+    HostPosition, Network, NetworkRule, PrivateEndpoint, PublicNetworkAccess, World, ZoneLink,
 };
 use crate::names::{DEFAULT_FORWARDER_NAME, default_link_name, normalize_name};
 use crate::text::ScenarioText;
@@ -72,6 +72,10 @@ pub(crate) fn world(
         dns_zones,
         network_rules,
         toxics,
+        host: file
+            .host
+            .as_ref()
+            .map_or(HostPosition::Internet, |h| h.get_ref().position()),
     })
 }
 

@@ -5,6 +5,8 @@
 //! ```toml
 //! name = "quickstart"                       # optional
 //! description = "…"                         # optional
+//! host = "internet"                         # where the terminal outside `exec` stands: "internet" (default)
+//!                                           # or { network = "hub" } (a jump box in hub)
 //!
 //! [[network]]
 //! name = "spoke"
@@ -28,7 +30,7 @@
 //! port = 6379                               # optional overrides
 //! tls_port = 6380
 //! public_network_access = "Disabled"        # default: Disabled if the scenario gives the cache a private endpoint, else Enabled
-//! public_blocked_action = "refuse"          # refuse | drop | reset
+//! public_blocked_action = "drop"            # drop (default: a timeout) | refuse | reset | blackhole
 //! running = true
 //! public_address = "127.20.0.7"             # optional
 //! firewall_rules = [{ name = "office", start = "127.0.0.1", end = "127.0.0.1" }]
@@ -82,7 +84,8 @@ use toml::Spanned;
 use crate::expect::ExpectationSpec;
 use crate::flavour::Flavour;
 use crate::model::{
-    BlockedAction, ConnectionState, DenyAs, PublicNetworkAccess, ResolutionPolicy, RuleAction,
+    BlockedAction, ConnectionState, DenyAs, HostPosition, PublicNetworkAccess, ResolutionPolicy,
+    RuleAction,
 };
 use crate::timeline::StepSpec;
 use crate::toxic::ToxicSpec;
@@ -97,6 +100,9 @@ pub struct ScenarioFile {
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// Where the host stands (default: the internet).
+    #[serde(default)]
+    pub host: Option<Spanned<HostSpec>>,
     /// `[[network]]` tables.
     #[serde(default, rename = "network")]
     pub networks: Vec<NetworkSpec>,
@@ -121,6 +127,32 @@ pub struct ScenarioFile {
     /// `[[expect]]` tables.
     #[serde(default, rename = "expect")]
     pub expectations: Vec<Spanned<ExpectationSpec>>,
+}
+
+/// `host = "internet"` or `host = { network = "hub" }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "host = \"internet\" or host = { network = \"NAME\" }"
+)]
+pub enum HostSpec {
+    /// `"internet"`.
+    Word(String),
+    /// `{ network = "hub" }`.
+    Network {
+        /// The network the host is in.
+        network: String,
+    },
+}
+
+impl HostSpec {
+    /// The position it names (validation rejects a word other than `internet`).
+    pub fn position(&self) -> HostPosition {
+        match self {
+            HostSpec::Word(_) => HostPosition::Internet,
+            HostSpec::Network { network } => HostPosition::Network(network.clone()),
+        }
+    }
 }
 
 /// A `[[network]]` table.

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::Path;
 
 pub use file::{
-    CacheSpec, DnsZoneSpec, FirewallRuleSpec, ForwarderSpec, LinkSpec, NetworkRuleSpec,
+    CacheSpec, DnsZoneSpec, FirewallRuleSpec, ForwarderSpec, HostSpec, LinkSpec, NetworkRuleSpec,
     NetworkSpec, PrivateEndpointSpec, RecordSpec, ScenarioFile, UserSpec,
 };
 pub use validate::check_acl_rule;

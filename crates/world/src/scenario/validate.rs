@@ -10,13 +10,13 @@ use std::net::Ipv4Addr;
 use toml::Spanned;
 
 use super::file::{
-    CacheSpec, DnsZoneSpec, ForwarderSpec, NetworkRuleSpec, NetworkSpec, PrivateEndpointSpec,
-    ScenarioFile, UserSpec,
+    CacheSpec, DnsZoneSpec, ForwarderSpec, HostSpec, NetworkRuleSpec, NetworkSpec,
+    PrivateEndpointSpec, ScenarioFile, UserSpec,
 };
 use crate::address::is_loopback;
 use crate::error::{ScenarioError, ScenarioErrorKind};
 use crate::flavour::Flavour;
-use crate::model::DenyAs;
+use crate::model::{DenyAs, ResolutionPolicy};
 use crate::names::{
     self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
 };
@@ -33,6 +33,9 @@ pub(crate) fn validate(src: &ScenarioText, file: &ScenarioFile) -> Result<(), Sc
     for n in &file.networks {
         network(src, &declared, &mut owned, n)?;
     }
+    if let Some(h) = &file.host {
+        host(src, &declared, h)?;
+    }
     for c in &file.caches {
         cache(src, &mut owned, c)?;
     }
@@ -42,6 +45,7 @@ pub(crate) fn validate(src: &ScenarioText, file: &ScenarioFile) -> Result<(), Sc
     let mut zone_names = HashSet::new();
     for z in &file.dns_zones {
         dns_zone(src, &declared, &mut zone_names, z)?;
+        redirect_links(src, z)?;
     }
     for r in &file.network_rules {
         network_rule(src, &declared, r)?;
@@ -139,7 +143,7 @@ impl OwnedAddresses {
             return Err(src.error(
                 &addr.span(),
                 Address,
-                format!("{what} cannot be 127.0.0.1: that is the host, outside every network"),
+                format!("{what} cannot be 127.0.0.1: that is the host (the terminal outside `redlink exec`)"),
             ));
         }
         if let Some(other) = self.0.insert(a, what.clone()) {
@@ -181,6 +185,28 @@ fn network(
         forwarder(src, declared, name, f)?;
     }
     Ok(())
+}
+
+/// `host`: `"internet"` or a declared network.
+fn host(
+    src: &ScenarioText,
+    declared: &Declared,
+    h: &Spanned<HostSpec>,
+) -> Result<(), ScenarioError> {
+    match h.get_ref() {
+        HostSpec::Word(w) if w == "internet" => Ok(()),
+        HostSpec::Word(w) => Err(src.error(
+            &h.span(),
+            Invalid,
+            format!("host = {w:?}: the host is \"internet\" or {{ network = \"NAME\" }} (a jump box in that network)"),
+        )),
+        HostSpec::Network { network } if declared.networks.contains(network) => Ok(()),
+        HostSpec::Network { network } => Err(src.error(
+            &h.span(),
+            UnknownReference,
+            format!("host names network {network}, which the scenario does not declare"),
+        )),
+    }
 }
 
 /// A `[network.dns_forwarder]` table of network `network`.
@@ -249,6 +275,17 @@ fn cache_region(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> 
 /// At least one port served, one port per protocol.
 fn cache_ports(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> {
     let name = c.name.get_ref();
+    if c.flavour == Flavour::RedisCache && !c.tls {
+        return Err(src.error(
+            &c.name.span(),
+            Invalid,
+            format!(
+                "cache {name}: tls = false is not possible: an Azure Cache for Redis cache always serves TLS on {}; only the non-TLS port {} is optional (non_tls_port)",
+                c.flavour.default_tls_port(),
+                c.flavour.default_port()
+            ),
+        ));
+    }
     if !c.tls && !c.non_tls_port {
         return Err(src.error(
             &c.name.span(),
@@ -469,6 +506,23 @@ fn zone_links(
         }
     }
     Ok(())
+}
+
+/// `NxDomainRedirect` is only for links to `privatelink.*` zones (Azure: "only applicable for
+/// virtual network links to privatelink zones").
+fn redirect_links(src: &ScenarioText, z: &DnsZoneSpec) -> Result<(), ScenarioError> {
+    let zone = normalize_name(z.name.get_ref());
+    match z.links.iter().find(|l| {
+        l.resolution_policy == ResolutionPolicy::NxDomainRedirect
+            && !names::is_privatelink_zone(&zone)
+    }) {
+        Some(l) => Err(src.error(
+            &l.network.span(),
+            Invalid,
+            names::nx_domain_redirect_error(&zone),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A `[[network_rule]]` table: priority range, source and destination, a possible `deny_as`.
