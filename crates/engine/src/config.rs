@@ -105,7 +105,7 @@ pub static PARAMS: &[Param] = &[
     p("appendonly", Kind::Bool, "no", true),
     p(
         "appendfsync",
-        Kind::Enum(&["always", "everysec", "no"]),
+        Kind::Enum(&["everysec", "always", "no"]),
         "everysec",
         true,
     ),
@@ -123,6 +123,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p("auto-aof-rewrite-min-size", Kind::Memory, "67108864", true),
     p("aof-rewrite-incremental-fsync", Kind::Bool, "yes", true),
+    p("aof-disable-auto-gc", Kind::Bool, "no", true),
     p("dir", Kind::Text, ".", true),
     p("dbfilename", Kind::FileName, "dump.rdb", true),
     p("daemonize", Kind::Bool, "no", false),

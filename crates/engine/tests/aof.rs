@@ -583,3 +583,36 @@ async fn timestamps_are_annotations_that_loading_skips() {
     stop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auto_gc_disabled_replaced_files_stay_as_history() {
+    let dir = temp_dir("aof-gc");
+    let (server, addr) = start_in(
+        &dir,
+        &[("appendonly", "yes"), ("aof-disable-auto-gc", "yes")],
+    )
+    .expect("starts");
+    let mut c = common::client(addr).await;
+    cmd(&mut c, &["SET", "a", "1"]).await;
+    cmd(&mut c, &["BGREWRITEAOF"]).await;
+    common::wait_until("the rewrite ends", || async {
+        common::info_field(addr, "persistence", "aof_rewrite_in_progress").await == "0"
+    })
+    .await;
+    let manifest = std::fs::read_to_string(aof_dir(&dir).join("appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.1.base.rdb seq 1 type h\n\
+         file appendonly.aof.1.incr.aof seq 1 type h\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    assert!(aof_dir(&dir).join("appendonly.aof.1.incr.aof").exists());
+    stop(server);
+    let (server, addr) = start_in(&dir, &[("appendonly", "yes")]).expect("loads");
+    let mut c = common::client(addr).await;
+    assert_eq!(
+        cmd(&mut c, &["GET", "a"]).await,
+        V::BulkString(b"1".to_vec())
+    );
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -717,6 +717,8 @@ fn rewrite_steps(engine: &Engine, enabling: bool) -> Result<(), String> {
     let aof = &engine.aof;
     let config = engine.config.read().clone();
     let preamble = config.get("aof-use-rdb-preamble") != Some("no");
+    // aof-disable-auto-gc yes: replaced files stay, listed as history.
+    let keep_history = config.get("aof-disable-auto-gc") == Some("yes");
     let rdb_options = crate::persist::rdb_file::WriteOptions {
         aof_base: true,
         ..crate::persist::rdb_file::WriteOptions::from_config(&config)
@@ -845,7 +847,7 @@ fn rewrite_steps(engine: &Engine, enabling: bool) -> Result<(), String> {
         return Ok(());
     };
     let mut m = f.manifest.clone();
-    let mut history: Vec<Entry> = Vec::new();
+    let mut history: Vec<Entry> = std::mem::take(&mut m.history);
     if let Some(old) = m.base.take() {
         history.push(Entry {
             kind: Kind::History,
@@ -865,12 +867,14 @@ fn rewrite_steps(engine: &Engine, enabling: bool) -> Result<(), String> {
     });
     m.history = history;
     write_manifest(&dir, &prefix, &m).map_err(|e| format!("Can't write the manifest: {e}"))?;
-    for h in std::mem::take(&mut m.history) {
-        if h.name != m.base.as_ref().map_or("", |b| b.name.as_str()) {
-            let _ = std::fs::remove_file(dir.join(&h.name));
+    if !keep_history {
+        for h in std::mem::take(&mut m.history) {
+            if h.name != m.base.as_ref().map_or("", |b| b.name.as_str()) {
+                let _ = std::fs::remove_file(dir.join(&h.name));
+            }
         }
+        write_manifest(&dir, &prefix, &m).map_err(|e| format!("Can't write the manifest: {e}"))?;
     }
-    write_manifest(&dir, &prefix, &m).map_err(|e| format!("Can't write the manifest: {e}"))?;
     let base_size = file_size(&base_path);
     let incr_before: u64 = m.incrs[..m.incrs.len().saturating_sub(1)]
         .iter()
