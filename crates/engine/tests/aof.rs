@@ -315,9 +315,15 @@ async fn redlink_loads_redis_7_0s_aof_with_rdb_preamble() {
 
 async fn redlink_loads_redis_aof(preamble: &str) {
     let dir = temp_dir("aof-in");
+    // appendfsync always: redis-server writes every command before replying (with everysec it may
+    // postpone the write while an fsync runs), so the killed server's files hold all of them.
     let Some(redis) = RedisServer::start_in(
         &dir,
-        &[("appendonly", "yes"), ("aof-use-rdb-preamble", preamble)],
+        &[
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("aof-use-rdb-preamble", preamble),
+        ],
     ) else {
         return;
     };
