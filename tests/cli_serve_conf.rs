@@ -100,14 +100,6 @@ const PERSISTENCE: &[&str] = &[
     "rdbchecksum",
     "rdb-del-sync-files",
     "rdb-save-incremental-fsync",
-    "appenddirname",
-    "no-appendfsync-on-rewrite",
-    "auto-aof-rewrite-percentage",
-    "auto-aof-rewrite-min-size",
-    "aof-load-truncated",
-    "aof-use-rdb-preamble",
-    "aof-timestamp-enabled",
-    "aof-rewrite-incremental-fsync",
 ];
 
 /// A daemonized `redlink serve` this test started, stopped (SIGTERM, by its pid) on drop.

@@ -106,14 +106,29 @@ pub fn main(args: Vec<String>) -> ExitCode {
         // cleanly (exit 0, as redis-server) instead of killing the process.
         let mut signals = crate::cli::Signals::take();
         let engine = Engine::new(config);
-        // `dir/dbfilename`, if present, is the dataset (redis-server refuses to start on a bad one).
-        match redlink_engine::persist::rdb_save::load_at_start(&engine) {
-            Ok(Some(stats)) => crate::cli::say!(
-                "DB loaded from disk: {} keys ({} expired keys skipped)",
-                stats.keys_loaded,
-                stats.keys_expired
-            ),
-            Ok(None) => {}
+        // appendonly yes: the dataset comes from the AOF (created when there is none), as in
+        // Redis; otherwise `dir/dbfilename`, if present (redis-server refuses to start on a bad one).
+        let loaded = if engine.config.read().get("appendonly") == Some("yes") {
+            redlink_engine::aof::start(&engine).map(|from_aof| {
+                if from_aof {
+                    crate::cli::say!("DB loaded from append only file");
+                }
+            })
+        } else {
+            redlink_engine::persist::rdb_save::load_at_start(&engine)
+                .map(|stats| {
+                    if let Some(stats) = stats {
+                        crate::cli::say!(
+                            "DB loaded from disk: {} keys ({} expired keys skipped)",
+                            stats.keys_loaded,
+                            stats.keys_expired
+                        );
+                    }
+                })
+                .map_err(|e| e.to_string())
+        };
+        match loaded {
+            Ok(()) => {}
             Err(e) => {
                 eprintln!("redlink serve: Fatal error loading the DB: {e}. Exiting.");
                 return ExitCode::from(1);

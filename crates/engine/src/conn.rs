@@ -196,6 +196,11 @@ where
     if out.buf.is_empty() {
         return Ok(());
     }
+    // The writes these replies acknowledge reach the AOF first (fsynced with appendfsync always).
+    if !engine.aof.before_reply_async().await {
+        out.buf.clear();
+        return Err(std::io::Error::other("the AOF could not be written"));
+    }
     engine
         .stats
         .net_output_bytes

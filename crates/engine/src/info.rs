@@ -186,15 +186,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
         "persistence" => {
             out.push_str("# Persistence\r\n");
             crate::persist::rdb_save::info_lines(engine, out);
-            let _ = write!(
-                out,
-                "aof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
-                 aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
-                 aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n\
-                 aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n\
-                 module_fork_last_cow_size:0\r\n",
-                (cfg.get("appendonly") == Some("yes")) as u8,
-            );
+            let _ = write!(out, "{}", engine.aof.info(),);
         }
         "stats" => {
             let l = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);

@@ -15,6 +15,7 @@
 
 pub mod acl;
 pub mod alloc;
+pub mod aof;
 pub mod client;
 pub mod commands;
 pub mod conffile;
@@ -29,6 +30,7 @@ pub mod host;
 pub mod info;
 pub mod persist;
 pub mod notify;
+pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
@@ -227,6 +229,8 @@ pub struct Shared {
     pub evictor: evict::Evictor,
     /// Commands switched off (`rename-command NAME ""`): unknown to clients and scripts.
     pub disabled: disabled::Disabled,
+    /// The append-only file (a consumer of `store.feed`).
+    pub aof: aof::Aof,
     /// RDB saves: last save, schedule, status ([`persist::rdb_save`]).
     pub rdb: persist::rdb_save::RdbState,
 }
@@ -277,6 +281,7 @@ impl Engine {
             evictor: evict::Evictor::default(),
             acl: acl::Acl::default(),
             disabled: disabled::Disabled::default(),
+            aof: aof::Aof::default(),
             rdb: persist::rdb_save::RdbState::default(),
         }));
         // redis.conf's `user` and `rename-command NAME ""` directives (checked when loaded).
@@ -368,6 +373,7 @@ impl Engine {
             Ordering::Relaxed,
         );
         self.store.notify.set_flags(c.keyspace_events);
+        self.aof.configure(&c);
     }
 
     /// Recompute what depends on the users (after ACL SETUSER / DELUSER / requirepass).
@@ -397,6 +403,7 @@ impl Engine {
 
     /// Ask every listener and connection to stop (SHUTDOWN, SIGTERM).
     pub fn shutdown(&self) {
+        self.aof.flush_all();
         self.scripting.abort();
         self.shutdown.send_replace(true);
     }

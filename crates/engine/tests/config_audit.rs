@@ -304,7 +304,11 @@ async fn config_set_answers_like_redis_server() {
         return;
     };
     let mut theirs = Conn::open(redis.addr).await;
-    let (_server, addr) = common::start("127.0.0.1", &[]);
+    // Its own `dir`: probing `appendonly yes` really starts an AOF there.
+    let dir =
+        std::env::temp_dir().join(format!("redlink-config-audit-ours-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (_server, addr) = common::start("127.0.0.1", &[("dir", &dir.to_string_lossy())]);
     let mut ours = Conn::open(addr).await;
     let docs = documented();
     // Parameters whose probing would change the test's own connection or process: listeners,

@@ -240,7 +240,7 @@ impl<'a> Ctx<'a> {
 
     /// Hold the keyspace exclusively, unless EXEC already does.
     pub fn exclusive(&self) -> Option<ExclusiveGate<'a>> {
-        if self.in_exec {
+        if self.in_exec || crate::propagate::holds_gate() {
             None
         } else {
             Some(self.engine_ref().store.gate.exclusive())
@@ -438,9 +438,9 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     // After a failed background save (one relaxed load otherwise), as Redis's processCommand.
-    if denied_on_disk_error(ctx, cmd) {
+    if let Some(e) = denied_on_disk_error(ctx, cmd) {
         ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, Error::from(crate::persist::rdb_save::MISCONF));
+        reply_error(ctx, e);
         return;
     }
     // `min-replicas-to-write` on a primary that has no replicas: writes are refused, as in Redis.
@@ -476,10 +476,20 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     run(ctx, cmd, args);
 }
 
-/// Whether a command is refused with MISCONF: writes (EXEC of a transaction holding one) and PING,
-/// while the last background save failed with save points and `stop-writes-on-bgsave-error yes`.
-fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> bool {
-    (cmd.name == "ping" || writes(ctx, cmd)) && crate::persist::rdb_save::writes_refused(ctx.engine)
+/// The MISCONF refusal of a command, if any: writes (EXEC of a transaction holding one) and PING,
+/// while the last background save failed with save points and `stop-writes-on-bgsave-error yes`,
+/// or the last write to the AOF failed (Redis's `writeCommandsDeniedByDiskError`).
+fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> Option<Error> {
+    if cmd.name != "ping" && !writes(ctx, cmd) {
+        return None;
+    }
+    if crate::persist::rdb_save::writes_refused(ctx.engine) {
+        return Some(Error::from(crate::persist::rdb_save::MISCONF));
+    }
+    ctx.engine
+        .aof
+        .write_error()
+        .map(|e| Error::msg(format!("MISCONF Errors writing to the AOF file: {e}")))
 }
 
 /// Redis's refusal of writes while fewer than `min-replicas-to-write` good replicas are attached.
@@ -532,7 +542,11 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         .clock
         .take()
         .unwrap_or_else(crate::diagnostics::stopwatch::start);
-    let result = if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
+    // While the propagation feed is read (AOF, replicas) a command that may write runs alone and
+    // publishes its effects before letting go (crate::propagate); otherwise one relaxed load.
+    let result = if ctx.engine.store.feed.active() && crate::propagate::may_propagate(cmd) {
+        propagating(ctx, cmd, args)
+    } else if cmd.flags & (flag::EXCLUSIVE | flag::CONNECTION) != 0 || ctx.in_exec {
         call_handler(ctx, cmd, args)
     } else {
         let _gate = ctx.engine.store.gate.shared(ctx.client.gate_slot);
@@ -634,6 +648,25 @@ fn key_misses(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
             }
         }
     }
+}
+
+/// Run a command whose effects go to the propagation feed: at the top level under the exclusive
+/// gate, publishing before it is released; nested (EXEC's queue, `redis.call`) into the running
+/// command's collection.
+#[cold]
+fn propagating(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) -> CmdResult {
+    use crate::propagate;
+    if ctx.in_exec || propagate::holds_gate() {
+        let mark = propagate::mark(ctx);
+        let result = call_handler(ctx, cmd, args);
+        propagate::collect(ctx, cmd, args, &mark, result.is_ok());
+        return result;
+    }
+    let _gate = ctx.engine.store.gate.exclusive();
+    let scope = propagate::Scope::enter(ctx);
+    let result = call_handler(ctx, cmd, args);
+    scope.finish(ctx, cmd, args, result.is_ok());
+    result
 }
 
 /// Tell CLIENT TRACKING what the command read or wrote (only while some client tracks).

@@ -19,6 +19,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("lastsave", lastsave),
     ("save", save),
     ("bgsave", bgsave),
+    ("bgrewriteaof", bgrewriteaof),
     ("role", role),
     ("cluster", cluster),
     ("replicaof", replicaof),
@@ -96,7 +97,19 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     ))
                 })?;
             }
+            let aof = args[2..].chunks(2).any(|p| {
+                crate::config::canonical_name(&String::from_utf8_lossy(p[0]))
+                    .is_some_and(|n| n == "appendonly")
+            });
             *ctx.engine.config.write() = next;
+            if aof {
+                crate::aof::apply_config(ctx.engine).map_err(|e| {
+                    let _ = ctx.engine.config.write().set("appendonly", "no");
+                    Error::msg(format!(
+                        "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
+                    ))
+                })?;
+            }
             if requirepass {
                 ctx.engine.acl.forget_requirepass();
             }
@@ -317,6 +330,15 @@ fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ));
         }
     }
+    Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    crate::aof::bgrewrite(ctx.engine).map_err(|_| {
+        Error::from("ERR Background append only file rewriting already in progress")
+    })?;
+    ctx.out
+        .simple("Background append only file rewriting started");
     Ok(())
 }
 

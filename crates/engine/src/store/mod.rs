@@ -294,6 +294,8 @@ pub struct Db {
     events: Arc<KeyEvents>,
     /// Whether `maxmemory-policy` is an LFU one (key accesses then update the LFU counter).
     lfu: Arc<AtomicBool>,
+    /// Where deletions by expiry and eviction are propagated.
+    feed: Arc<crate::propagate::Feed>,
     /// Copy-on-write hook of point-in-time snapshots.
     snapshot: Arc<snapshot::SnapshotHook>,
     /// The store's [`Tuning`].
@@ -363,6 +365,7 @@ impl Db {
         index: usize,
         events: Arc<KeyEvents>,
         lfu: Arc<AtomicBool>,
+        feed: Arc<crate::propagate::Feed>,
         snapshot: Arc<snapshot::SnapshotHook>,
         tuning: Arc<Tuning>,
         notify: Arc<Notifier>,
@@ -373,6 +376,7 @@ impl Db {
             index,
             events,
             lfu,
+            feed,
             snapshot,
             tuning,
             notify,
@@ -465,6 +469,9 @@ impl Db {
             return false;
         }
         let removed = shard.dict.remove(h, key, |k| self.hash(k));
+        if removed.is_some() {
+            self.feed.deleted(self.index, key);
+        }
         drop(shard);
         if removed.is_some() {
             self.events.touched(self.index, key);
@@ -564,6 +571,7 @@ impl Db {
             let old = std::mem::take(&mut self.shard(s).dict);
             drop(old);
         }
+        crate::propagate::dirty();
         self.events.all_touched(self.index, &affected);
     }
 
@@ -664,6 +672,7 @@ impl Db {
                             self.snapshot.check(self.index, s, &mut guard);
                             let h = self.hash(k);
                             guard.dict.remove(h, k, |k| self.hash(k));
+                            self.feed.deleted(self.index, k);
                             self.events.touched(self.index, k);
                             self.notify.emit(class::EXPIRED, "expired", k, self.index);
                             expired += 1;
@@ -722,6 +731,7 @@ impl<'a> Locked<'a> {
         {
             dict.remove(h, key, |k| db.hash(k));
             self.expired += 1;
+            db.feed.deleted(db.index, key);
             db.events.touched(db.index, key);
             db.notify.emit(class::EXPIRED, "expired", key, db.index);
         }
@@ -773,6 +783,7 @@ impl<'a> Locked<'a> {
         let (db, index) = (self.db, self.db.index);
         let node = self.access(key);
         if node.is_some() {
+            crate::propagate::dirty();
             db.events.touched(index, key);
         }
         node.map(|n| &mut n.value)
@@ -788,6 +799,7 @@ impl<'a> Locked<'a> {
     /// Report a write to `key` made through [`get_mut_quiet`](Self::get_mut_quiet) (WATCH and
     /// blocked clients hear about it).
     pub fn touch(&mut self, key: &[u8]) {
+        crate::propagate::dirty();
         self.db.events.touched(self.db.index, key);
     }
 
@@ -821,6 +833,7 @@ impl<'a> Locked<'a> {
     pub fn set(&mut self, key: &[u8], value: Value, expire: u64) -> Option<Value> {
         let h = self.expire_if_needed(key);
         let db = self.db;
+        crate::propagate::dirty();
         db.events.touched(db.index, key);
         let lru = self.now as u32;
         let old = self
@@ -899,6 +912,7 @@ impl<'a> Locked<'a> {
         let (db, index) = (self.db, self.db.index);
         let changed = self.dict(h).set_expire(h, key, expire);
         if changed {
+            crate::propagate::dirty();
             db.events.touched(index, key);
         }
         changed
@@ -910,6 +924,7 @@ impl<'a> Locked<'a> {
         let db = self.db;
         let removed = self.dict(h).remove(h, key, |k| db.hash(k)).map(|n| n.value);
         if removed.is_some() {
+            crate::propagate::dirty();
             db.events.touched(db.index, key);
         }
         removed
@@ -976,6 +991,8 @@ pub struct Store {
     pub active_expire: std::sync::atomic::AtomicBool,
     /// Whether accesses update LFU counters (`maxmemory-policy` is `*-lfu`).
     pub lfu: Arc<AtomicBool>,
+    /// The propagation feed (AOF, replicas).
+    pub feed: Arc<crate::propagate::Feed>,
     /// Copy-on-write hook of point-in-time snapshots ([`snapshot`]).
     snapshot: Arc<snapshot::SnapshotHook>,
     /// Encoding thresholds, LFU and stream node parameters.
@@ -990,6 +1007,7 @@ impl Store {
         let hasher = ahash::RandomState::new();
         let events = Arc::new(KeyEvents::default());
         let lfu = Arc::new(AtomicBool::new(false));
+        let feed = Arc::new(crate::propagate::Feed::default());
         let snapshot = Arc::new(snapshot::SnapshotHook::default());
         let tuning = Arc::new(Tuning::default());
         let notify = Arc::new(Notifier::default());
@@ -1001,6 +1019,7 @@ impl Store {
                         i,
                         events.clone(),
                         lfu.clone(),
+                        feed.clone(),
                         snapshot.clone(),
                         tuning.clone(),
                         notify.clone(),
@@ -1012,6 +1031,7 @@ impl Store {
             events,
             active_expire: std::sync::atomic::AtomicBool::new(true),
             lfu,
+            feed,
             tuning,
             notify,
         }
@@ -1040,6 +1060,7 @@ impl Store {
         affected_a.retain(either);
         let mut affected_b = self.events.watched_in(b);
         affected_b.retain(either);
+        crate::propagate::dirty();
         for s in 0..SHARDS {
             let (mut ga, mut gb) = (da.shard(s), db.shard(s));
             // The tables move; each shard keeps its own snapshot mark.
@@ -1073,6 +1094,9 @@ impl Store {
         {
             return 0;
         }
+        // While the feed is read, deletions must not interleave with a propagating command (it
+        // holds the gate exclusively).
+        let _gate = self.feed.active().then(|| self.gate.shared(0));
         for db in self.dbs.iter() {
             loop {
                 let (sampled, expired) = db.active_expire(now_ms(), 4 + extra);

@@ -7,6 +7,7 @@
 
 pub mod conn;
 pub mod inproc;
+pub mod redis_server;
 pub mod reply;
 
 use std::net::SocketAddr;
