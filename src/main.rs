@@ -54,9 +54,12 @@ enum Command {
     /// TCP, TLS, AUTH, PING, with the evidence of each step and the world's explanation; exit 0
     /// only when PING succeeded.
     Probe(cli::probe::ProbeArgs),
-    /// Run COMMAND inside a simulated network (Linux, rootless): the world on a private loopback,
-    /// the command's system resolver pointed at NET's simulated DNS; exits with the command's code.
-    /// Nested inside an exec, joins that world with another network's resolver.
+    /// Run COMMAND inside a simulated network (Linux, rootless), its system resolver pointed at
+    /// NET's simulated DNS; exits with the command's code. Without SCENARIO it joins a running
+    /// `redlink up` world (found like probe and ctl find it), so `redlink ctl` changes reach the
+    /// command at once; with SCENARIO, --new-world or no running world, it starts a world of its own
+    /// on a private loopback (with a control API `ctl` reaches from inside and outside). Nested
+    /// inside an exec, joins that world with another network's resolver.
     ///
     /// Containment: the command runs in its own network, mount and PID namespaces under a small
     /// init (PID 1): it sees only its own processes (a private /proc), a private tmpfs over /tmp

@@ -1,6 +1,7 @@
 //! The subcommands of the `redlink` binary.
 
 pub mod az;
+pub mod bridge;
 pub mod check;
 pub mod ctl;
 pub mod exec;

@@ -51,5 +51,5 @@ pub use redlink_edge::PortStatus;
 pub use running::RunningWorld;
 pub use state::{
     CacheState, EndpointKind, EndpointState, NetworkState, PortVerdict, SourcePortVerdict,
-    StateFile,
+    StateFile, net_namespace,
 };

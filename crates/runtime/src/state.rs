@@ -59,6 +59,17 @@ pub struct StateFile {
     /// Extra: the world model as it is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<World>,
+    /// Extra: the inode of the network namespace the world's addresses live in (a world started
+    /// by `redlink exec` lives in a namespace of its own; `exec` joins only a world in its own
+    /// namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_namespace: Option<u64>,
+}
+
+/// The inode of this process's network namespace (`/proc/self/ns/net`).
+pub fn net_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/net").ok().map(|m| m.ino())
 }
 
 /// One network.
@@ -284,6 +295,7 @@ impl StateFile {
             pid: std::process::id(),
             block: at.block,
             world: Some(world.clone()),
+            net_namespace: net_namespace(),
         }
     }
 
