@@ -77,6 +77,10 @@ enum Command {
     /// private-endpoint-connection approve, network private-dns link vnet create, redis update…),
     /// print az-shaped JSON, follow its events.
     Ctl(cli::ctl::CtlArgs),
+    /// List the worlds running for this user (`up`s and exec worlds): id, name, process, address
+    /// block, control address, state file; `*` marks the one current.json points at. `--world ID`
+    /// selects one for ctl, probe and exec.
+    Ls(cli::ls::LsArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,5 +99,6 @@ fn main() -> ExitCode {
         Command::Probe(args) => cli::probe::main(args),
         Command::Exec(args) => cli::exec::main(args),
         Command::Ctl(args) => cli::ctl::main(args),
+        Command::Ls(args) => cli::ls::main(args),
     }
 }

@@ -50,6 +50,9 @@ pub struct ExecArgs {
     /// Join the running world of this state file (`redlink up --state-file F`).
     #[arg(long, value_name = "F", conflicts_with_all = ["scenario", "new_world"])]
     pub state_file: Option<PathBuf>,
+    /// Join the running world with this id or name (see `redlink ls`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["scenario", "new_world", "state_file"])]
+    pub world: Option<String>,
     /// Start a world of the exec's own even when a `redlink up` world runs.
     #[arg(long)]
     pub new_world: bool,
@@ -81,7 +84,7 @@ pub fn main(args: ExecArgs) -> ExitCode {
         return join(&state, &args);
     }
     if args.scenario.is_none() && !args.new_world {
-        match host_world(args.state_file.as_deref()) {
+        match host_world(args.state_file.as_deref(), args.world.as_deref()) {
             Ok(Some((path, state))) => return join_host(path, state, args),
             Ok(None) => {}
             Err(e) => return fail(e),
@@ -101,6 +104,11 @@ pub fn main(args: ExecArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
+    // Listed by `redlink ls` (and found by `--world`) while it runs.
+    let stem = Path::new(scenario.file())
+        .file_stem()
+        .map_or_else(|| "exec".to_owned(), |s| s.to_string_lossy().into_owned());
+    let _registered = crate::cli::worlds::register(&dir.join("state.json"), &stem);
     // The control API's host side, bound before the namespace is entered: `redlink ctl` outside
     // reaches the world through it (inside, the same address answers directly).
     let control = match std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
@@ -137,13 +145,21 @@ fn enter(dir: &Path) -> Result<tokio::runtime::Runtime, ExitCode> {
 /// A world running in this network namespace that the command should join: the state file of
 /// `explicit` (which must be such a world), else the one `probe` and `ctl` would find, when its
 /// process still runs. `None`: start a world of the exec's own.
-fn host_world(explicit: Option<&Path>) -> Result<Option<(PathBuf, StateFile)>, String> {
-    let path = match redlink_runtime::locate_state_file(explicit) {
+fn host_world(
+    explicit: Option<&Path>,
+    world: Option<&str>,
+) -> Result<Option<(PathBuf, StateFile)>, String> {
+    let path = match crate::cli::worlds::locate(explicit, world) {
         Ok(p) => p,
+        // A choice that finds nothing, or several worlds and no choice, is an error; no world at
+        // all means a world of the exec's own.
+        Err(e) if world.is_some() || crate::cli::worlds::running().len() > 1 => return Err(e),
         Err(_) => return Ok(None),
     };
     // The file itself, not the current.json link, which may later point at another world.
     let path = std::fs::canonicalize(&path).unwrap_or(path);
+    // A world named with --world must be joinable, as one named with --state-file.
+    let explicit = explicit.or(world.map(|_| path.as_path()));
     let state = match StateFile::read(&path) {
         Ok(s) => s,
         Err(e) if explicit.is_some() => {

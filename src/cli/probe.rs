@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use redlink_runtime::StateFile;
 use redlink_runtime::probe::{ProbeOptions, ProbeOutcome, ProbeTarget, probe};
-use redlink_runtime::{StateFile, locate_state_file};
 
 use crate::cli::say;
 
@@ -29,15 +29,29 @@ pub struct ProbeArgs {
     /// AUTH with this password before PING.
     #[arg(long, value_name = "P")]
     pub password: Option<String>,
-    /// The world's state file (default: $REDLINK_STATE, else the `current.json` pointer `up` writes).
+    /// The world's state file (default: --world, else $REDLINK_STATE, else the `current.json`
+    /// pointer `up` writes, else the only running world).
     #[arg(long, value_name = "F")]
     pub state_file: Option<PathBuf>,
+    /// The running world with this id or name (see `redlink ls`).
+    #[arg(long, value_name = "NAME", conflicts_with = "state_file")]
+    pub world: Option<String>,
     /// Print the evidence as JSON.
     #[arg(long)]
     pub json: bool,
-    /// How long the TCP connect may take, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
-    pub connect_timeout: u64,
+    /// How long the TCP connect may take: 300ms, 2s… (a bare number is milliseconds, as in
+    /// earlier versions).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_connect_timeout)]
+    pub connect_timeout: Duration,
+}
+
+/// `300ms`, `2s`, `1m` like `check` and `up --for`; a bare number is milliseconds (the unit this
+/// option had before it took durations).
+fn parse_connect_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) => crate::cli::up::parse_duration(text),
+    }
 }
 
 /// Splits `HOST[:PORT]`.
@@ -61,7 +75,7 @@ pub fn main(args: ProbeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let path = match locate_state_file(args.state_file.as_deref()) {
+    let path = match crate::cli::worlds::locate(args.state_file.as_deref(), args.world.as_deref()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("redlink probe: {e}");
@@ -96,7 +110,7 @@ pub fn main(args: ProbeArgs) -> ExitCode {
     let options = ProbeOptions {
         tls: args.tls,
         password: args.password,
-        connect_timeout: Duration::from_millis(args.connect_timeout.max(1)),
+        connect_timeout: args.connect_timeout.max(Duration::from_millis(1)),
         ..ProbeOptions::default()
     };
     let evidence = runtime.block_on(probe(&state, &target, &options));
@@ -134,5 +148,19 @@ mod tests {
         );
         assert!(split_target("h:x").is_err());
         assert!(split_target("").is_err());
+    }
+
+    #[test]
+    fn connect_timeouts_take_durations() {
+        assert_eq!(
+            parse_connect_timeout("300ms"),
+            Ok(Duration::from_millis(300))
+        );
+        assert_eq!(parse_connect_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(
+            parse_connect_timeout("1500"),
+            Ok(Duration::from_millis(1500))
+        );
+        assert!(parse_connect_timeout("soon").is_err());
     }
 }

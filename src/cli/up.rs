@@ -173,6 +173,11 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         async move { world.watch_engines().await }
     });
     let control = control.serve(world.clone(), control_password, ControlLimits::default());
+    // A state file outside the default directory is listed there too (`redlink ls`, --world).
+    let _registered = args
+        .state_file
+        .as_ref()
+        .and_then(|f| crate::cli::worlds::register(f, state_name(&scenario).as_str()));
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
     let timeline = timeline::run(&world, &scenario, args.speed);
@@ -188,6 +193,13 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
     supervisor.abort();
     let _ = supervisor.await;
     stop(world, Some(control), 0).await
+}
+
+/// The name a world is listed under: the scenario's name, else its file's stem.
+fn state_name(scenario: &Scenario) -> String {
+    std::path::Path::new(scenario.file())
+        .file_stem()
+        .map_or_else(|| "world".to_owned(), |s| s.to_string_lossy().into_owned())
 }
 
 /// The `--events` file: JSON lines, each written whole (so `tail -F` follows), renamed FILE.1 once

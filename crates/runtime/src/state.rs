@@ -373,11 +373,21 @@ impl StateFiles {
 }
 
 impl StateFiles {
-    /// Points `pointer` (a symbolic link in the same directory) at the state file.
+    /// Points `pointer` (a symbolic link in the same directory) at the state file, unless it
+    /// points at another world that still runs (a second `up` does not take it over; that world
+    /// removes it when it stops).
     pub fn write_pointer(&self) {
         let (Some(pointer), Some(target)) = (&self.pointer, self.state.file_name()) else {
             return;
         };
+        let taken = std::fs::read_link(pointer).is_ok_and(|t| t != Path::new(target))
+            && StateFile::read(pointer).is_ok_and(|other| {
+                other.pid != std::process::id()
+                    && Path::new(&format!("/proc/{}", other.pid)).exists()
+            });
+        if taken {
+            return;
+        }
         // symlink() never follows or reuses what is there: it fails if the name exists.
         let tmp = pointer.with_file_name(format!(".current.tmp-{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
