@@ -611,8 +611,17 @@ async fn timeline(world: &RunningWorld, scenario: &Scenario, speed: f64) {
             pacing: Pacing::RealTime { speed },
             ..RunOptions::default()
         };
+        let started = std::time::Instant::now();
         run_timeline(world, scenario, &options, |event| match event {
-            Event::Phase(Some(step)) => eprintln!("redlink exec: step {:?}", step.name),
+            // When it ran (since the exec started) and when the file says it should.
+            Event::Phase(Some(step)) => eprintln!(
+                "redlink exec: [+{:.1}s] step {:?}{}",
+                started.elapsed().as_secs_f64(),
+                step.name,
+                step.at
+                    .map(|at| format!(" (at {:.1}s in the file)", at.as_secs_f64()))
+                    .unwrap_or_default()
+            ),
             Event::Change(c) => eprintln!("{}", text::change(c, "redlink exec:   ").trim_end()),
             Event::Expectation(e) if !e.passed => {
                 eprintln!("{}", text::expectation(e, "redlink exec:   ").trim_end());

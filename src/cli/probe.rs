@@ -54,6 +54,39 @@ fn parse_connect_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The one-line lesson of a private endpoint the network cannot reach: "resolved to pe-hub but
+/// spoke is not peered with hub", with both fixes.
+fn lesson(state: &StateFile, evidence: &redlink_runtime::probe::Evidence) -> Option<String> {
+    let v = evidence.verdict.as_ref()?;
+    if v.verdict == "route" {
+        return None;
+    }
+    let pe_network = state
+        .caches
+        .get(&v.cache)?
+        .endpoints
+        .iter()
+        .find(|e| e.name == v.endpoint)?
+        .network
+        .clone()?;
+    let net = &evidence.network;
+    let peered = state
+        .networks
+        .get(net)
+        .is_some_and(|n| n.peered_with.contains(&pe_network));
+    if pe_network == *net || peered {
+        return None;
+    }
+    let how = if evidence.host.parse::<std::net::Ipv4Addr>().is_ok() {
+        format!("{} is {}", evidence.host, v.endpoint)
+    } else {
+        format!("resolved to {}", v.endpoint)
+    };
+    Some(format!(
+        "{how} but {net} is not peered with {pe_network}: peer {net} with {pe_network}, or give {net} a private endpoint of its own (and its own record)"
+    ))
+}
+
 /// Splits `HOST[:PORT]`.
 fn split_target(text: &str) -> Result<(String, Option<u16>), String> {
     match text.rsplit_once(':') {
@@ -124,6 +157,9 @@ pub fn main(args: ProbeArgs) -> ExitCode {
         }
     } else {
         say!("{}", evidence.render());
+        if let Some(lesson) = lesson(&state, &evidence) {
+            say!("{lesson}");
+        }
     }
     match evidence.outcome {
         ProbeOutcome::Ok => ExitCode::SUCCESS,

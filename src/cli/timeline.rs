@@ -20,6 +20,7 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
         };
         let steps = scenario.steps().len();
         let mut failed = 0usize;
+        let mut endpoints = world.world().private_endpoints.len();
         let phases = run_timeline(world, scenario, &options, |event| match event {
             Event::Phase(None) => {
                 if scenario.expectations().next().is_some() {
@@ -28,16 +29,27 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
             }
             Event::Phase(Some(step)) => {
                 say!(
-                    "\n[+{:.1}s] step {:?}{}",
+                    "\n[+{:.1}s] step {:?}{}{}",
                     started.elapsed().as_secs_f64(),
                     step.name,
+                    step.at
+                        .map(|at| format!(" (at {:.1}s in the file)", at.as_secs_f64()))
+                        .unwrap_or_default(),
                     step.description
                         .as_ref()
                         .map(|d| format!(": {d}"))
                         .unwrap_or_default()
                 );
             }
-            Event::Change(c) => say!("{}", text::change(c, "  ").trim_end()),
+            Event::Change(c) => {
+                say!("{}", text::change(c, "  ").trim_end());
+                // A step that adds an endpoint: where it is, as at start.
+                let now = world.world();
+                if now.private_endpoints.len() > endpoints {
+                    say!("{}", endpoint_table(&now));
+                }
+                endpoints = now.private_endpoints.len();
+            }
             Event::Expectation(e) => {
                 if !e.passed {
                     failed += 1;
@@ -53,4 +65,22 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
         );
     }
     std::future::pending::<()>().await;
+}
+
+/// The private endpoints now (reprinted when a step adds one).
+fn endpoint_table(w: &redlink_world::World) -> String {
+    let rows: Vec<Vec<String>> = w
+        .private_endpoints
+        .iter()
+        .map(|pe| {
+            vec![
+                pe.cache.clone(),
+                pe.name.clone(),
+                pe.network.clone(),
+                pe.address.to_string(),
+                pe.state.to_string(),
+            ]
+        })
+        .collect();
+    crate::cli::output::table(&["CACHE", "ENDPOINT", "NETWORK", "ADDRESS", "STATE"], &rows)
 }

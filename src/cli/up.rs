@@ -195,6 +195,69 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
     stop(world, Some(control), 0).await
 }
 
+/// Per network and cache, what is missing for a private path (the lesson of the quickstart's
+/// spoke: linking the zone alone turns a refusal into a timeout, because the endpoint it then
+/// resolves to lives in a network spoke is not peered with).
+fn private_path_needs(w: &redlink_world::World) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &w.caches {
+        let private_host = c.privatelink_host_name();
+        let zone = w
+            .dns_zones
+            .iter()
+            .find(|z| private_host.ends_with(&format!(".{}", z.name)))
+            .map_or_else(
+                || {
+                    private_host
+                        .split_once('.')
+                        .map_or("", |(_, z)| z)
+                        .to_owned()
+                },
+                |z| z.name.clone(),
+            );
+        let endpoints: Vec<&redlink_world::PrivateEndpoint> = w
+            .private_endpoints
+            .iter()
+            .filter(|pe| pe.cache == c.name)
+            .collect();
+        if endpoints.is_empty() {
+            continue;
+        }
+        for n in &w.networks {
+            let linked = w
+                .dns_zones
+                .iter()
+                .any(|z| z.name == zone && z.link_to(&n.name).is_some());
+            let reachable = endpoints
+                .iter()
+                .any(|pe| pe.network == n.name || n.peered_with.contains(&pe.network));
+            let mut missing = Vec::new();
+            if !linked {
+                missing.push(format!(
+                    "a link of zone {zone} (redlink ctl network private-dns link vnet create --zone-name {zone} --name {0}-link --virtual-network {0})",
+                    n.name
+                ));
+            }
+            if !reachable {
+                let homes: Vec<&str> = endpoints.iter().map(|pe| pe.network.as_str()).collect();
+                missing.push(format!(
+                    "a peering with {} or a private endpoint of its own",
+                    homes.join(" or ")
+                ));
+            }
+            if !missing.is_empty() {
+                out.push(format!(
+                    "{} → {}: needs {}",
+                    n.name,
+                    c.name,
+                    missing.join(" AND ")
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// The name a world is listed under: the scenario's name, else its file's stem.
 fn state_name(scenario: &Scenario) -> String {
     std::path::Path::new(scenario.file())
@@ -425,6 +488,16 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
         }
     }
     let _ = write!(out, "\n{}", table(&rows));
+    let needs = private_path_needs(&w);
+    if !needs.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nTo reach a cache privately, a network needs the zone linked AND a private endpoint it can reach (its own, or one in a peered network):"
+        );
+        for line in needs {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
 
     let _ = writeln!(out, "\nTry:");
     if let Some(cache) = w.caches.first() {

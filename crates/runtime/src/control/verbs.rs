@@ -133,6 +133,16 @@ pub const COMMANDS: &[Command] = &[
         Handler::Session(session::command),
     ),
     cmd("HELP", 1, "", "this list", Handler::Session(session::help)).before_auth(),
+    // redis-cli answers HELP itself (its own help text) and never sends it: this name gets
+    // through (`redis-cli -p CONTROL WORLD.HELP`).
+    cmd(
+        "WORLD.HELP",
+        1,
+        "",
+        "this list (what HELP gives; redis-cli answers HELP itself)",
+        Handler::Session(session::help),
+    )
+    .before_auth(),
     cmd(
         "SUBSCRIBE",
         -2,
