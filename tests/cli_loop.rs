@@ -102,9 +102,13 @@ fn up(runtime_dir: &Path) -> Up {
         .stderr(Stdio::null())
         .spawn()
         .expect("redlink up starts");
+    let pid = child.id();
     let child = support::until_ready(child, "Running for");
-    let state = std::fs::canonicalize(runtime_dir.join("redlink").join("current.json"))
-        .expect("up points current.json at its state file");
+    // The default path: NAME-PID.json in the runtime directory's redlink/.
+    let state = runtime_dir
+        .join("redlink")
+        .join(format!("quickstart-{pid}.json"));
+    assert!(state.exists(), "{} exists", state.display());
     Up { child, state }
 }
 
@@ -332,5 +336,454 @@ fn an_exec_world_has_a_control_api_reachable_from_outside() {
     }
     wait_line(&lines, "after stdin", |l| l == "got done");
     assert!(wait_exit(&mut exec).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn ok_json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).expect("JSON output")
+}
+
+#[test]
+fn several_worlds_stay_addressable() {
+    let dir = runtime_dir("several");
+    let first = up(&dir);
+    let second = up(&dir);
+    // The second did not take current.json over.
+    assert_ne!(first.state, second.state);
+    let current = std::fs::canonicalize(dir.join("redlink").join("current.json")).expect("pointer");
+    assert_eq!(current, first.state);
+    let mut c = Command::new(redlink());
+    c.args(["ls", "-o", "json"]);
+    isolate(&mut c, &dir);
+    let listed = ok_json(&support::bounded(c, LIMIT));
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .all(|w| w["name"] == "quickstart" && w["control"].is_string())
+    );
+    let second_id = listed
+        .iter()
+        .find(|w| !w["current"].as_bool().unwrap_or(true))
+        .and_then(|w| w["id"].as_str())
+        .expect("the second world's id")
+        .to_owned();
+    let mut c = Command::new(redlink());
+    c.args(["ls"]);
+    isolate(&mut c, &dir);
+    let table = ok(&support::bounded(c, LIMIT));
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(table.contains(&second_id), "{table}");
+    // --world selects; the name alone is ambiguous and says so.
+    let mut c = Command::new(redlink());
+    c.args([
+        "ctl", "--world", &second_id, "redis", "update", "--name", "contoso",
+    ])
+    .args(["--set", "publicNetworkAccess=Enabled", "-o", "none"]);
+    isolate(&mut c, &dir);
+    ok(&support::bounded(c, LIMIT));
+    let second_state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&second.state).expect("state")).expect("JSON");
+    let first_state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&first.state).expect("state")).expect("JSON");
+    assert_eq!(
+        second_state["caches"]["contoso"]["public_network_access"],
+        "Enabled"
+    );
+    assert_eq!(
+        first_state["caches"]["contoso"]["public_network_access"],
+        "Disabled"
+    );
+    let mut c = Command::new(redlink());
+    c.args(["ctl", "--world", "quickstart", "status"]);
+    isolate(&mut c, &dir);
+    let out = support::bounded(c, LIMIT);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("2 worlds are named"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut c = Command::new(redlink());
+    c.args(["probe", "--world", &second_id, "--network", "spoke", HOST]);
+    isolate(&mut c, &dir);
+    let probed = ok(&support::bounded(c, LIMIT));
+    assert!(probed.contains("outcome: ok"), "{probed}");
+    // The first stops: its pointer goes, and the one world left is found without a choice.
+    drop(first);
+    let mut c = Command::new(redlink());
+    c.args([
+        "ctl",
+        "redis",
+        "show",
+        "--name",
+        "contoso",
+        "--query",
+        "publicNetworkAccess",
+        "-o",
+        "tsv",
+    ]);
+    isolate(&mut c, &dir);
+    assert_eq!(ok(&support::bounded(c, LIMIT)).trim(), "Enabled");
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every documented `ctl` verb against a running world, in an order each one makes sense in.
+#[test]
+fn every_documented_ctl_verb_works_end_to_end() {
+    let dir = runtime_dir("verbs");
+    let world = up(&dir);
+    let s = world.state.clone();
+    let zone = "privatelink.redis.cache.windows.net";
+    let run = |args: &[&str]| ctl(&dir, &s, args);
+    // Private endpoints and their connections.
+    let pe = ok_json(&run(&[
+        "network",
+        "private-endpoint",
+        "show",
+        "--name",
+        "pe-hub",
+    ]));
+    assert_eq!(pe["name"], "pe-hub");
+    let list = ok_json(&run(&["network", "private-endpoint", "list"]));
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    for (verb, status) in [("reject", "Rejected"), ("show", "Rejected")] {
+        let c = ok_json(&run(&[
+            "network",
+            "private-endpoint-connection",
+            verb,
+            "--name",
+            "pe-hub",
+        ]));
+        assert_eq!(
+            c["privateLinkServiceConnectionState"]["status"], status,
+            "{verb}"
+        );
+    }
+    ok(&run(&[
+        "raw",
+        "WORLD.CHANGE",
+        r#"{"endpoint_state":{"endpoint":"pe-hub","state":"Pending"}}"#,
+    ]));
+    let c = ok_json(&run(&[
+        "network",
+        "private-endpoint-connection",
+        "approve",
+        "--name",
+        "pe-hub",
+    ]));
+    assert_eq!(c["privateLinkServiceConnectionState"]["status"], "Approved");
+    // Zones, links, records.
+    let z = ok_json(&run(&[
+        "network",
+        "private-dns",
+        "zone",
+        "create",
+        "--name",
+        "privatelink.redis.azure.net",
+    ]));
+    assert_eq!(z["name"], "privatelink.redis.azure.net");
+    ok_json(&run(&[
+        "network",
+        "private-dns",
+        "zone",
+        "show",
+        "--name",
+        zone,
+    ]));
+    let zones = ok_json(&run(&["network", "private-dns", "zone", "list"]));
+    assert_eq!(zones.as_array().map(Vec::len), Some(2));
+    ok(&run(&[
+        "network",
+        "private-dns",
+        "zone",
+        "delete",
+        "--name",
+        "privatelink.redis.azure.net",
+    ]));
+    let link = ok_json(&run(&[
+        "network",
+        "private-dns",
+        "link",
+        "vnet",
+        "create",
+        "--zone-name",
+        zone,
+        "--name",
+        "spoke-link",
+        "--virtual-network",
+        "spoke",
+    ]));
+    assert_eq!(link["name"], "spoke-link");
+    let link = ok_json(&run(&[
+        "network",
+        "private-dns",
+        "link",
+        "vnet",
+        "update",
+        "--zone-name",
+        zone,
+        "--name",
+        "spoke-link",
+        "--resolution-policy",
+        "NxDomainRedirect",
+    ]));
+    assert_eq!(link["resolutionPolicy"], "NxDomainRedirect", "{link}");
+    ok_json(&run(&[
+        "network",
+        "private-dns",
+        "link",
+        "vnet",
+        "show",
+        "--zone-name",
+        zone,
+        "--name",
+        "spoke-link",
+    ]));
+    let links = ok_json(&run(&[
+        "network",
+        "private-dns",
+        "link",
+        "vnet",
+        "list",
+        "--zone-name",
+        zone,
+    ]));
+    assert_eq!(links.as_array().map(Vec::len), Some(2));
+    ok(&run(&[
+        "network",
+        "private-dns",
+        "link",
+        "vnet",
+        "delete",
+        "--zone-name",
+        zone,
+        "--name",
+        "spoke-link",
+        "--yes",
+    ]));
+    let rs = ok_json(&run(&[
+        "network",
+        "private-dns",
+        "record-set",
+        "a",
+        "add-record",
+        "--zone-name",
+        zone,
+        "--record-set-name",
+        "other",
+        "--ipv4-address",
+        "127.10.1.9",
+    ]));
+    assert_eq!(rs["aRecords"][0]["ipv4Address"], "127.10.1.9", "{rs}");
+    ok_json(&run(&[
+        "network",
+        "private-dns",
+        "record-set",
+        "a",
+        "show",
+        "--zone-name",
+        zone,
+        "--name",
+        "other",
+    ]));
+    let sets = ok_json(&run(&[
+        "network",
+        "private-dns",
+        "record-set",
+        "a",
+        "list",
+        "--zone-name",
+        zone,
+    ]));
+    assert!(sets.as_array().is_some_and(|a| a.len() >= 2), "{sets}");
+    let rs = ok_json(&run(&[
+        "network",
+        "private-dns",
+        "record-set",
+        "a",
+        "remove-record",
+        "--zone-name",
+        zone,
+        "--record-set-name",
+        "other",
+        "--ipv4-address",
+        "127.10.1.9",
+    ]));
+    assert_eq!(rs["aRecords"], serde_json::json!([]), "{rs}");
+    // Caches.
+    for set in [
+        "publicNetworkAccess=Enabled",
+        "redisConfiguration.maxclients=50",
+        "requirepass=s3cret",
+        "requirepass=",
+    ] {
+        ok_json(&run(&[
+            "redis", "update", "--name", "contoso", "--set", set,
+        ]));
+    }
+    let r = ok_json(&run(&[
+        "redis",
+        "update",
+        "--name",
+        "contoso",
+        "--set",
+        "publicNetworkAccess=Disabled",
+        "--set",
+        "publicBlockedAction=drop",
+    ]));
+    assert_eq!(r["publicNetworkAccess"], "Disabled");
+    ok_json(&run(&["redis", "show", "--name", "contoso"]));
+    ok_json(&run(&["redis", "list"]));
+    ok_json(&run(&["redis", "stop", "--name", "contoso"]));
+    ok_json(&run(&["redis", "start", "--name", "contoso"]));
+    // Toxics, with Toxiproxy's names.
+    let t = ok_json(&run(&[
+        "toxic",
+        "add",
+        "--name",
+        "slow",
+        "--type",
+        "latency",
+        "-a",
+        "latency=50",
+        "-a",
+        "jitter=5",
+        "--endpoint",
+        "pe-hub",
+        "--upstream",
+    ]));
+    assert_eq!(t["stream"], "upstream");
+    assert_eq!(t["attributes"]["latency"], 50);
+    let names = ok(&run(&["toxic", "list", "--query", "[].name", "-o", "tsv"]));
+    assert_eq!(names.trim(), "slow");
+    ok(&run(&["toxic", "remove", "--name", "slow"]));
+    let refused = run(&[
+        "toxic",
+        "add",
+        "--name",
+        "x",
+        "--type",
+        "limit_data",
+        "-a",
+        "bytes=1",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    // Reads in az's formats.
+    let status = ok(&run(&["status", "-o", "table"]));
+    assert!(
+        status
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("Network")),
+        "{status}"
+    );
+    assert!(status.lines().all(|l| l.chars().count() <= 120), "{status}");
+    let yaml = ok(&run(&["redis", "show", "--name", "contoso", "-o", "yaml"]));
+    assert!(yaml.contains("name: contoso"), "{yaml}");
+    let bad = run(&["redis", "list", "--query", "[?"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    // events, raw and its exit codes.
+    ok(&run(&["events", "--wait", "200ms"]));
+    let help = ok(&run(&["raw", "WORLD.HELP"]));
+    assert!(help.contains("WORLD.CHANGE"), "{help}");
+    let error_reply = run(&["raw", "NOSUCH"]);
+    assert_eq!(error_reply.status.code(), Some(2));
+    let mut c = Command::new(redlink());
+    c.args([
+        "ctl",
+        "--control",
+        "127.0.0.1:1",
+        "--password",
+        "x",
+        "raw",
+        "PING",
+    ]);
+    isolate(&mut c, &dir);
+    assert_eq!(support::bounded(c, LIMIT).status.code(), Some(1));
+    // The rest of the change vocabulary in its documented JSON form.
+    for change in [
+        r#"{"create_endpoint":{"name":"pe-2","network":"spoke","cache":"contoso","state":"Approved","register_in":"privatelink.redis.cache.windows.net"}}"#,
+        r#"{"add_zone":"privatelink.redis.azure.net"}"#,
+        r#"{"remove_zone":"privatelink.redis.azure.net"}"#,
+        r#"{"link":{"zone":"privatelink.redis.cache.windows.net","network":"spoke","name":"spoke-link","resolution_policy":"Default"}}"#,
+        r#"{"resolution_policy":{"zone":"privatelink.redis.cache.windows.net","network":"spoke","policy":"NxDomainRedirect"}}"#,
+        r#"{"unlink":{"zone":"privatelink.redis.cache.windows.net","network":"spoke"}}"#,
+        r#"{"add_record":{"zone":"privatelink.redis.cache.windows.net","name":"extra","address":"127.10.1.4","ttl":10}}"#,
+        r#"{"add_record":{"zone":"privatelink.redis.cache.windows.net","name":"extra2","endpoint":"pe-hub"}}"#,
+        r#"{"remove_record":{"zone":"privatelink.redis.cache.windows.net","name":"extra","address":"127.10.1.4"}}"#,
+        r#"{"public_access":{"cache":"contoso","access":"Disabled","blocked_action":"drop"}}"#,
+        r#"{"add_rule":{"name":"deny-spoke","priority":100,"source":"spoke","destination":"pe-hub","port":6380,"action":"deny","deny_as":"reset"}}"#,
+        r#"{"remove_rule":"deny-spoke"}"#,
+        r#"{"stop":"contoso"}"#,
+        r#"{"start":"contoso"}"#,
+        r#"{"config":{"cache":"contoso","requirepass":"s3cret","maxclients":50}}"#,
+        r#"{"add_toxic":{"name":"slow","endpoint":"pe-hub","kind":"latency","latency_ms":200}}"#,
+        r#"{"remove_toxic":"slow"}"#,
+        r#"{"delete_endpoint":"pe-2"}"#,
+        r#"{"reject":"pe-hub"}"#,
+        r#"{"disconnect":"pe-hub"}"#,
+    ] {
+        let out = run(&["raw", "WORLD.CHANGE", change]);
+        assert!(out.status.success(), "{change}: {}", text(&out.stderr));
+    }
+    drop(world);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn probe_names_the_missing_peering_and_takes_durations() {
+    let dir = runtime_dir("probe");
+    let world = up(&dir);
+    ok(&ctl(
+        &dir,
+        &world.state,
+        &[
+            "network",
+            "private-dns",
+            "link",
+            "vnet",
+            "create",
+            "--zone-name",
+            "privatelink.redis.cache.windows.net",
+            "--name",
+            "spoke-link",
+            "--virtual-network",
+            "spoke",
+        ],
+    ));
+    let mut c = Command::new(redlink());
+    c.args([
+        "probe",
+        "--network",
+        "spoke",
+        HOST,
+        "--connect-timeout",
+        "300ms",
+        "--state-file",
+    ])
+    .arg(&world.state);
+    isolate(&mut c, &dir);
+    let out = support::bounded(c, LIMIT);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("outcome: timeout"), "{stdout}");
+    assert!(
+        stdout.contains("resolved to pe-hub but spoke is not peered with hub"),
+        "{stdout}"
+    );
+    drop(world);
     let _ = std::fs::remove_dir_all(&dir);
 }

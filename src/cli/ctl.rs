@@ -556,7 +556,7 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
                         "{}",
                         crate::cli::output::table(&az::STATUS_COLUMNS, &az::status_rows(&status))
                     );
-                    say!("note: {}", az::UNCOUNTED);
+                    say!("{}", wrap(&format!("note: {}", az::UNCOUNTED), 100));
                     Ok(())
                 }
                 Format::Tsv if out.query.is_none() => {
@@ -912,6 +912,23 @@ fn events(s: &mut Session, follow: bool, wait: Duration) -> Result<(), Failure> 
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines.join("\n")
 }
 
 /// A Toxiproxy attribute's number.
