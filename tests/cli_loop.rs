@@ -787,3 +787,43 @@ fn probe_names_the_missing_peering_and_takes_durations() {
     drop(world);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn up_step_waits_for_ctl_next() {
+    let dir = runtime_dir("step");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rejected-endpoint.toml");
+    let mut c = Command::new(redlink());
+    c.arg("up").arg(&scenario).args(["--step", "--for", "60s"]);
+    isolate(&mut c, &dir);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("up starts");
+    let pid = child.id();
+    let lines = lines_of(&mut child);
+    let world = Up {
+        child,
+        state: dir
+            .join("redlink")
+            .join(format!("rejected-endpoint-{pid}.json")),
+    };
+    wait_line(&lines, "announcing the first step", |l| {
+        l.starts_with("next: step")
+    });
+    ok(&ctl(&dir, &world.state, &["next"]));
+    wait_line(&lines, "running the first step", |l| {
+        l.contains("deleted private endpoint")
+    });
+    wait_line(&lines, "announcing the second step", |l| {
+        l.starts_with("next: step")
+    });
+    ok(&ctl(&dir, &world.state, &["next"]));
+    let approved = wait_line(&lines, "running the second step", |l| {
+        l.contains("→ Approved")
+    });
+    assert!(approved.contains("Pending → Approved"), "{approved}");
+    drop(world);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -101,6 +101,8 @@ pub enum CtlCommand {
     /// Per network: where each cache's name resolves and the verdict for each endpoint
     /// (`-o table`: one line per network, cache and endpoint).
     Status,
+    /// Run the next timeline step of a world started with `up --step` (as Enter in its terminal).
+    Next,
     /// Toxics on routed connections, with Toxiproxy's names and attributes.
     #[command(subcommand)]
     Toxic(ToxicCommand),
@@ -569,6 +571,10 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
             }
         }
         CtlCommand::Toxic(t) => toxic(&mut s, t),
+        CtlCommand::Next => {
+            s.client.call(&["WORLD.NEXT"])?;
+            Ok(())
+        }
         CtlCommand::Raw { args } => {
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
             match s.client.call(&argv) {

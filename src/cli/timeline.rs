@@ -1,6 +1,6 @@
 //! The scenario's timeline during `redlink up`: the initial expectations at once, then each step at
 //! its `at` offset (divided by `--speed`), printing each change and each expectation's result as it
-//! happens. When the timeline is over the world keeps running: the future never completes.
+//! happens (with `--step`, each step waits for Enter or `redlink ctl next`). When the timeline is over the world keeps running: the future never completes.
 
 use std::time::Instant;
 
@@ -10,12 +10,17 @@ use redlink_world::Scenario;
 
 use crate::cli::say;
 
-/// Runs the timeline of `scenario` on `world`, paced at `speed`, then waits forever.
-pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
+/// Runs the timeline of `scenario` on `world`, paced at `speed` (or step by step when `stepped`:
+/// each step waits for Enter or `redlink ctl next`), then waits forever.
+pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64, stepped: bool) {
     if scenario.expectation_count() > 0 || !scenario.steps().is_empty() {
         let started = Instant::now();
         let options = RunOptions {
-            pacing: Pacing::RealTime { speed },
+            pacing: if stepped {
+                Pacing::Stepped
+            } else {
+                Pacing::RealTime { speed }
+            },
             ..RunOptions::default()
         };
         let steps = scenario.steps().len();
@@ -50,6 +55,10 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64) {
                 }
                 endpoints = now.private_endpoints.len();
             }
+            Event::Waiting(step) => say!(
+                "\nnext: step {:?} — press Enter (or run `redlink ctl next`) to run it",
+                step.name
+            ),
             Event::Expectation(e) => {
                 if !e.passed {
                     failed += 1;

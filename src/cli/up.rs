@@ -42,6 +42,10 @@ pub struct UpArgs {
     /// Run the scenario's timeline this many times faster than its `at` offsets say.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
+    /// Run the timeline step by step (labs): each step waits for Enter in this terminal or
+    /// `redlink ctl next` (its `at` is ignored).
+    #[arg(long, conflicts_with = "speed")]
+    pub step: bool,
     /// Where the control API listens (loopback only; default 127.0.0.1 on a free port).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -180,7 +184,18 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         .and_then(|f| crate::cli::worlds::register(f, state_name(&scenario).as_str()));
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
-    let timeline = timeline::run(&world, &scenario, args.speed);
+    if args.step {
+        // Enter releases the next step (as `ctl next` does); stdin closed: only `ctl next`.
+        let world = world.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                world.next_step();
+                line.clear();
+            }
+        });
+    }
+    let timeline = timeline::run(&world, &scenario, args.speed, args.step);
     tokio::select! {
         _ = signals.wait() => say!("redlink up: stopping (signal)"),
         _ = sleep_for(args.duration) => say!("redlink up: stopping (--for elapsed)"),

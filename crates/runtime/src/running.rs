@@ -58,6 +58,8 @@ pub struct RunningWorld {
     edge_events: ConnectionEvents,
     /// Signalled when any engine stops (see [`RunningWorld::watch_engines`]).
     engine_stopped: Arc<Notify>,
+    /// Released by [`RunningWorld::next_step`] (`up --step`: Enter, `ctl next`).
+    step_gate: Notify,
     /// Set once [`RunningWorld::shutdown`] begins: engines stopping then are expected.
     stopping: AtomicBool,
 }
@@ -284,6 +286,7 @@ impl RunningWorld {
             edge_events,
             counts,
             engine_stopped,
+            step_gate: Notify::new(),
             stopping: AtomicBool::new(false),
         })
     }
@@ -412,6 +415,17 @@ impl RunningWorld {
             ));
         }
         Ok(())
+    }
+
+    /// Lets a timeline paced step by step (`up --step`) run its next step (a release before the
+    /// timeline waits is kept for its next wait).
+    pub fn next_step(&self) {
+        self.step_gate.notify_one();
+    }
+
+    /// Waits for [`RunningWorld::next_step`].
+    pub async fn step_released(&self) {
+        self.step_gate.notified().await;
     }
 
     /// Runs [`RunningWorld::reconcile`] each time an engine stops; never returns. Run it alongside

@@ -26,6 +26,9 @@ pub enum Pacing {
         /// Compression factor (2 = twice as fast).
         speed: f64,
     },
+    /// Each step when released ([`RunningWorld::next_step`]: Enter in `up --step`'s terminal,
+    /// `redlink ctl next`), after an [`Event::Waiting`].
+    Stepped,
 }
 
 /// How to run.
@@ -55,6 +58,8 @@ pub enum Event<'a> {
     Change(&'a ChangeReport),
     /// An expectation was checked.
     Expectation(&'a ExpectationReport),
+    /// [`Pacing::Stepped`]: this step waits for [`RunningWorld::next_step`].
+    Waiting(&'a TimelineStep),
 }
 
 /// Runs the timeline of `scenario` on `world`, telling `observe` about each event; returns the
@@ -108,6 +113,10 @@ pub async fn run_timeline(
             };
             let due = started + Duration::from_secs_f64(at.as_secs_f64() / speed);
             tokio::time::sleep_until(due.into()).await;
+        }
+        if options.pacing == Pacing::Stepped {
+            observe(Event::Waiting(step));
+            world.step_released().await;
         }
         observe(Event::Phase(Some(step)));
         let mut phase = PhaseReport {

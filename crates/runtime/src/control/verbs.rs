@@ -27,6 +27,8 @@ enum Handler {
     Counts,
     /// Apply a change given as JSON.
     Change,
+    /// Release the next timeline step (`up --step`).
+    Next,
 }
 
 /// One entry of the command table.
@@ -182,6 +184,13 @@ pub const COMMANDS: &[Command] = &[
         Handler::Counts,
     ),
     cmd(
+        "WORLD.NEXT",
+        1,
+        "",
+        "run the next timeline step of a world started with `up --step` (as Enter in its terminal)",
+        Handler::Next,
+    ),
+    cmd(
         "WORLD.CHANGE",
         2,
         "json",
@@ -236,6 +245,10 @@ pub(super) async fn execute(world: &RunningWorld, s: &mut Session, args: &[Strin
         Handler::WorldJson => json_reply("world", &*world.world()),
         Handler::State => json_reply("state", &world.state().await),
         Handler::Counts => json_reply("counts", &world.connection_counts()),
+        Handler::Next => {
+            world.next_step();
+            Reply::Status("OK".to_owned())
+        }
         Handler::Change => match parse_change(&args[1]) {
             Err(e) => Reply::err(e),
             Ok(change) => match world.apply_change(&change).await {
