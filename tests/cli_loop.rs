@@ -827,3 +827,78 @@ fn up_step_waits_for_ctl_next() {
     drop(world);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Refusals and drops happen in the kernel: where the world can watch the loopback they are
+/// events like any other verdict; where it cannot, the stream says so first.
+#[test]
+fn refusals_and_drops_are_evidence_or_said_to_be_unobservable() {
+    let dir = runtime_dir("kernel");
+    let world = up(&dir);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&world.state).expect("state")).expect("JSON");
+    let observed = state["kernel_evidence"]
+        .as_str()
+        .expect("the state file says whether refusals are observed")
+        .starts_with("refused and dropped connections are observed");
+    let mut c = Command::new(redlink());
+    c.args(["ctl", "events", "--wait", "4s", "--state-file"])
+        .arg(&world.state);
+    isolate(&mut c, &dir);
+    let mut events = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ctl events");
+    let lines = lines_of(&mut events);
+    let first = if observed {
+        None
+    } else {
+        Some(wait_line(&lines, "first", |_| true))
+    };
+    // A refusal (public access Disabled) and a drop (spoke is not peered with hub).
+    for target in [format!("{HOST}:6379"), "127.10.1.4:6379".to_owned()] {
+        let mut c = Command::new(redlink());
+        c.args([
+            "probe",
+            "--network",
+            "spoke",
+            &target,
+            "--connect-timeout",
+            "300ms",
+        ])
+        .arg("--state-file")
+        .arg(&world.state);
+        isolate(&mut c, &dir);
+        assert_eq!(support::bounded(c, LIMIT).status.code(), Some(1));
+    }
+    if let Some(first) = first {
+        let notice: serde_json::Value = serde_json::from_str(&first).expect("JSON");
+        assert_eq!(notice["type"], "notice", "{first}");
+        assert!(
+            notice["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("not observed"))
+        );
+    } else {
+        for verdict in ["refuse", "drop"] {
+            let line = wait_line(&lines, verdict, |l| {
+                l.contains(&format!("\"verdict\":\"{verdict}\""))
+                    && l.contains("\"network\":\"spoke\"")
+            });
+            let event: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            assert!(
+                event["peer"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("127.11.2.1:")),
+                "{line}"
+            );
+            assert!(
+                !event["reason"].as_str().unwrap_or_default().is_empty(),
+                "{line}"
+            );
+        }
+    }
+    assert!(wait_exit(&mut events).success());
+    drop(world);
+    let _ = std::fs::remove_dir_all(&dir);
+}

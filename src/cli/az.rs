@@ -281,12 +281,12 @@ pub fn status(world: &World, state: &StateFile, counts: &Json) -> Json {
     json!({
         "control": state.control,
         "networks": networks,
-        "uncounted": UNCOUNTED,
+        "kernelEvidence": state.kernel_evidence.as_deref().unwrap_or(UNCOUNTED),
     })
 }
 
-/// Said once in `ctl status` (and in the event stream's documentation): what the counts and
-/// events cannot show.
+/// Said in `ctl status` when the world's state file does not say whether refusals and drops are
+/// observed (a world started by an older redlink).
 pub const UNCOUNTED: &str = "refused and dropped connections are answered (or ignored) by the \
 kernel before redlink sees them: they appear in no count and no event; each port's verdict says \
 who would be refused or dropped, and why";

@@ -558,7 +558,8 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
                         "{}",
                         crate::cli::output::table(&az::STATUS_COLUMNS, &az::status_rows(&status))
                     );
-                    say!("{}", wrap(&format!("note: {}", az::UNCOUNTED), 100));
+                    let note = status["kernelEvidence"].as_str().unwrap_or(az::UNCOUNTED);
+                    say!("{}", wrap(&format!("note: {note}"), 100));
                     Ok(())
                 }
                 Format::Tsv if out.query.is_none() => {

@@ -27,6 +27,7 @@ mod direct;
 mod engines;
 mod error;
 pub mod events;
+pub mod kernel;
 mod options;
 pub mod probe;
 mod resolvers;

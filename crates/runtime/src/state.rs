@@ -64,6 +64,10 @@ pub struct StateFile {
     /// namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_namespace: Option<u64>,
+    /// Extra: whether refusals and drops (carried out by the kernel) are observed and published
+    /// as events, in one sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_evidence: Option<String>,
 }
 
 /// The inode of this process's network namespace (`/proc/self/ns/net`).
@@ -296,6 +300,7 @@ impl StateFile {
             block: at.block,
             world: Some(world.clone()),
             net_namespace: net_namespace(),
+            kernel_evidence: None,
         }
     }
 
