@@ -670,17 +670,62 @@ fn every_documented_ctl_verb_works_end_to_end() {
     let names = ok(&run(&["toxic", "list", "--query", "[].name", "-o", "tsv"]));
     assert_eq!(names.trim(), "slow");
     ok(&run(&["toxic", "remove", "--name", "slow"]));
+    for (kind, attribute) in [
+        ("limit_data", "bytes=1"),
+        ("slow_close", "delay=10"),
+        ("reset_peer", "timeout=0"),
+        ("bandwidth", "rate=64"),
+        ("slicer", "average_size=8"),
+        ("timeout", "timeout=0"),
+    ] {
+        let t = ok_json(&run(&[
+            "toxic", "add", "--name", kind, "--type", kind, "-a", attribute,
+        ]));
+        assert_eq!(t["type"], kind, "{t}");
+        ok(&run(&["toxic", "remove", "--name", kind]));
+    }
     let refused = run(&[
         "toxic",
         "add",
         "--name",
         "x",
         "--type",
-        "limit_data",
+        "latency",
         "-a",
-        "bytes=1",
+        "latency=1",
+        "--toxicity",
+        "0.5",
     ]);
     assert_eq!(refused.status.code(), Some(2));
+    let refused = run(&["toxic", "add", "--name", "x", "--type", "poison"]);
+    assert_eq!(refused.status.code(), Some(2));
+    if has("redis-cli") {
+        // reset_peer on the requests: the first command brings a reset.
+        ok(&run(&[
+            "toxic",
+            "add",
+            "--name",
+            "rst",
+            "--type",
+            "reset_peer",
+            "-a",
+            "timeout=0",
+            "--endpoint",
+            "pe-hub",
+            "--upstream",
+        ]));
+        let out = support::bounded(
+            {
+                let mut c = Command::new("redis-cli");
+                c.args(["-h", "127.10.1.4", "-p", "6379", "PING"]);
+                c
+            },
+            LIMIT,
+        );
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!said.contains("PONG"), "{said}");
+        ok(&run(&["toxic", "remove", "--name", "rst"]));
+    }
     // Reads in az's formats.
     let status = ok(&run(&["status", "-o", "table"]));
     assert!(

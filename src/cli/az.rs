@@ -382,6 +382,9 @@ pub fn toxic(t: &redlink_world::Toxic) -> Json {
         ),
         ToxicKind::ResetAfter { bytes } => ("reset_after", json!({"bytes": bytes})),
         ToxicKind::Timeout { timeout_ms } => ("timeout", json!({"timeout": timeout_ms})),
+        ToxicKind::LimitData { bytes } => ("limit_data", json!({"bytes": bytes})),
+        ToxicKind::SlowClose { delay_ms } => ("slow_close", json!({"delay": delay_ms})),
+        ToxicKind::ResetPeer { timeout_ms } => ("reset_peer", json!({"timeout": timeout_ms})),
     };
     json!({
         "name": t.name,

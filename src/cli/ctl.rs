@@ -119,12 +119,13 @@ pub enum CtlCommand {
 /// `toxic …`.
 #[derive(Subcommand, Debug)]
 pub enum ToxicCommand {
-    /// Add a toxic: `--type latency -a latency=200 -a jitter=20`, `--type bandwidth -a rate=64`
-    /// (KB/s), `--type slicer -a average_size=16 -a delay=500` (µs), `--type timeout -a
-    /// timeout=1000` (ms; nothing passes, then the connection is reset — Toxiproxy closes it;
-    /// 0 holds it forever), or redlink's `--type reset_after -a bytes=N`. Toxiproxy's
-    /// slow_close, reset_peer and limit_data, a size_variation and a toxicity below 1 are not
-    /// simulated (refused with that reason).
+    /// Add a toxic with Toxiproxy's types and attributes: `latency` (`latency`, `jitter`, ms),
+    /// `bandwidth` (`rate`, KB/s), `slow_close` (`delay`, ms), `timeout` (`timeout`, ms: nothing
+    /// passes, then the connection is reset — Toxiproxy closes it; 0 holds it), `reset_peer`
+    /// (`timeout`, ms after the first bytes), `slicer` (`average_size`, `delay` µs),
+    /// `limit_data` (`bytes`, then a close), and redlink's `reset_after` (`bytes`, then a reset).
+    /// A slicer size_variation and a toxicity below 1 are not simulated (refused with that
+    /// reason).
     Add(ToxicAddArgs),
     /// Remove a toxic.
     Remove(NameArg),
@@ -972,15 +973,12 @@ fn toxic_change(a: &ToxicAddArgs) -> Result<ToxicChange, Failure> {
         ),
         "timeout" => (ToxicKindName::Timeout, &["timeout"]),
         "reset_after" => (ToxicKindName::ResetAfter, &["bytes"]),
-        "slow_close" | "reset_peer" | "limit_data" => {
-            return Err(Failure::Input(format!(
-                "toxic type {} is not simulated (redlink has latency, bandwidth, slicer, timeout and reset_after)",
-                a.kind
-            )));
-        }
+        "limit_data" => (ToxicKindName::LimitData, &["bytes"]),
+        "slow_close" => (ToxicKindName::SlowClose, &["delay"]),
+        "reset_peer" => (ToxicKindName::ResetPeer, &["timeout"]),
         other => {
             return Err(Failure::Input(format!(
-                "unknown toxic type {other:?} (latency, bandwidth, slicer, timeout, reset_after)"
+                "unknown toxic type {other:?} (latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, reset_after)"
             )));
         }
     };
@@ -1010,7 +1008,9 @@ fn toxic_change(a: &ToxicAddArgs) -> Result<ToxicChange, Failure> {
         jitter_ms: attribute(&attrs, "jitter"),
         rate_kbps: attribute(&attrs, "rate"),
         avg_size: attribute(&attrs, "average_size"),
-        delay_us: attribute(&attrs, "delay"),
+        // `delay` is µs for slicer and ms for slow_close, as in Toxiproxy.
+        delay_us: attribute(&attrs, "delay").filter(|_| kind == ToxicKindName::Slicer),
+        delay_ms: attribute(&attrs, "delay").filter(|_| kind == ToxicKindName::SlowClose),
         bytes: attribute(&attrs, "bytes"),
         timeout_ms: attribute(&attrs, "timeout"),
     })

@@ -63,6 +63,23 @@ pub enum ToxicKind {
         /// When to reset, in milliseconds; 0 holds the connection forever.
         timeout_ms: u64,
     },
+    /// Toxiproxy's `limit_data`: let `bytes` bytes through, then close (an orderly end, not a
+    /// reset).
+    LimitData {
+        /// Bytes let through before the close.
+        bytes: u64,
+    },
+    /// Toxiproxy's `slow_close`: when the stream ends, hold the close back for `delay_ms`.
+    SlowClose {
+        /// How long the close waits, in milliseconds.
+        delay_ms: u64,
+    },
+    /// Toxiproxy's `reset_peer`: when the first bytes arrive, swallow them and reset the connection
+    /// `timeout_ms` later (0 = at once).
+    ResetPeer {
+        /// Delay before the reset, in milliseconds.
+        timeout_ms: u64,
+    },
 }
 
 impl fmt::Display for ToxicKind {
@@ -79,6 +96,11 @@ impl fmt::Display for ToxicKind {
             ToxicKind::ResetAfter { bytes } => write!(f, "reset after {bytes} bytes"),
             ToxicKind::Timeout { timeout_ms: 0 } => f.write_str("timeout (hold forever)"),
             ToxicKind::Timeout { timeout_ms } => write!(f, "timeout {timeout_ms} ms"),
+            ToxicKind::LimitData { bytes } => write!(f, "close after {bytes} bytes"),
+            ToxicKind::SlowClose { delay_ms } => write!(f, "close delayed {delay_ms} ms"),
+            ToxicKind::ResetPeer { timeout_ms } => {
+                write!(f, "reset {timeout_ms} ms after the first bytes")
+            }
         }
     }
 }
@@ -133,6 +155,12 @@ pub enum ToxicKindName {
     ResetAfter,
     /// `timeout_ms`.
     Timeout,
+    /// `bytes` (then an orderly close).
+    LimitData,
+    /// `delay_ms`.
+    SlowClose,
+    /// `timeout_ms` (after the first bytes; 0 = at once).
+    ResetPeer,
 }
 
 /// A `[[toxic]]` table.
@@ -170,7 +198,11 @@ pub struct ToxicSpec {
     /// reset_after: bytes before the reset.
     #[serde(default)]
     pub bytes: Option<u64>,
-    /// timeout: milliseconds before the reset (0 = hold forever).
+    /// timeout: milliseconds before the reset (0 = hold forever); reset_peer: after the first
+    /// bytes.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// slow_close: how long the close is held back.
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
 }
