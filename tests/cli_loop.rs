@@ -684,6 +684,20 @@ fn every_documented_ctl_verb_works_end_to_end() {
         assert_eq!(t["type"], kind, "{t}");
         ok(&run(&["toxic", "remove", "--name", kind]));
     }
+    let half = ok_json(&run(&[
+        "toxic",
+        "add",
+        "--name",
+        "half",
+        "--type",
+        "latency",
+        "-a",
+        "latency=1",
+        "--toxicity",
+        "0.5",
+    ]));
+    assert_eq!(half["toxicity"], 0.5, "{half}");
+    ok(&run(&["toxic", "remove", "--name", "half"]));
     let refused = run(&[
         "toxic",
         "add",
@@ -694,7 +708,7 @@ fn every_documented_ctl_verb_works_end_to_end() {
         "-a",
         "latency=1",
         "--toxicity",
-        "0.5",
+        "2",
     ]);
     assert_eq!(refused.status.code(), Some(2));
     let refused = run(&["toxic", "add", "--name", "x", "--type", "poison"]);

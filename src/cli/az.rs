@@ -390,7 +390,7 @@ pub fn toxic(t: &redlink_world::Toxic) -> Json {
         "name": t.name,
         "type": kind,
         "stream": t.direction.to_string(),
-        "toxicity": 1.0,
+        "toxicity": t.toxicity.fraction(),
         "attributes": attributes,
         "endpoint": t.endpoint,
         "network": t.network,

@@ -124,8 +124,7 @@ pub enum ToxicCommand {
     /// passes, then the connection is reset — Toxiproxy closes it; 0 holds it), `reset_peer`
     /// (`timeout`, ms after the first bytes), `slicer` (`average_size`, `delay` µs),
     /// `limit_data` (`bytes`, then a close), and redlink's `reset_after` (`bytes`, then a reset).
-    /// A slicer size_variation and a toxicity below 1 are not simulated (refused with that
-    /// reason).
+    /// A slicer size_variation is not simulated (refused with that reason).
     Add(ToxicAddArgs),
     /// Remove a toxic.
     Remove(NameArg),
@@ -157,7 +156,7 @@ pub struct ToxicAddArgs {
     /// Act on cache → client bytes (the default).
     #[arg(long, short = 'd')]
     pub downstream: bool,
-    /// The fraction of connections it applies to; only 1 is simulated.
+    /// The fraction of connections it applies to (0 to 1; each connection is rolled when it opens).
     #[arg(long, default_value_t = 1.0)]
     pub toxicity: f64,
 }
@@ -946,13 +945,8 @@ fn attribute(attrs: &[(String, u64)], name: &str) -> Option<u64> {
 
 /// `toxic add` as the world's `add_toxic` change, from Toxiproxy's type and attribute names.
 fn toxic_change(a: &ToxicAddArgs) -> Result<ToxicChange, Failure> {
-    #[allow(clippy::float_cmp)]
-    if a.toxicity != 1.0 {
-        return Err(Failure::Input(format!(
-            "--toxicity {}: only 1 (every connection) is simulated",
-            a.toxicity
-        )));
-    }
+    let toxicity = redlink_world::Toxicity::from_fraction(a.toxicity)
+        .map_err(|e| Failure::Input(format!("--toxicity: {e}")))?;
     let mut attrs: Vec<(String, u64)> = Vec::new();
     for item in &a.attributes {
         let (k, v) = item
@@ -1013,6 +1007,7 @@ fn toxic_change(a: &ToxicAddArgs) -> Result<ToxicChange, Failure> {
         delay_ms: attribute(&attrs, "delay").filter(|_| kind == ToxicKindName::SlowClose),
         bytes: attribute(&attrs, "bytes"),
         timeout_ms: attribute(&attrs, "timeout"),
+        toxicity: (toxicity != redlink_world::Toxicity::ALWAYS).then_some(toxicity),
     })
 }
 

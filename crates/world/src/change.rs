@@ -50,7 +50,7 @@ use crate::model::{
     BlockedAction, ConnectionState, DenyAs, NetworkRule, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World,
 };
-use crate::toxic::{Toxic, ToxicDirection, ToxicKind};
+use crate::toxic::{Toxic, ToxicDirection, ToxicKind, Toxicity};
 use crate::toxic::{ToxicKindName, ToxicSpec};
 
 /// `{ zone, network }`.
@@ -271,6 +271,9 @@ pub struct ToxicChange {
     /// slow_close: how long the close is held back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// The fraction of connections it applies to, 0 to 1 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toxicity: Option<Toxicity>,
 }
 
 impl From<&ToxicSpec> for ToxicChange {
@@ -289,6 +292,7 @@ impl From<&ToxicSpec> for ToxicChange {
             bytes: t.bytes,
             timeout_ms: t.timeout_ms,
             delay_ms: t.delay_ms,
+            toxicity: t.toxicity,
         }
     }
 }
@@ -635,6 +639,7 @@ impl Change {
                     network: t.network.clone(),
                     kind: t.toxic_kind().map_err(WorldError::Invalid)?,
                     direction: t.direction,
+                    toxicity: t.toxicity.unwrap_or_default(),
                 };
                 let text = toxic.to_string();
                 world.add_toxic(toxic)?;

@@ -60,5 +60,5 @@ pub use resolve::{
 };
 pub use scenario::Scenario;
 pub use timeline::{PlacedChange, Step as TimelineStep};
-pub use toxic::{Toxic, ToxicDirection, ToxicKind};
+pub use toxic::{Toxic, ToxicDirection, ToxicKind, Toxicity};
 pub use verdict::{HOST_ADDRESS, Source, Verdict, verdict};

@@ -105,6 +105,54 @@ impl fmt::Display for ToxicKind {
     }
 }
 
+/// Toxiproxy's `toxicity`: the fraction of connections a toxic applies to (0 to 1, default 1),
+/// kept in millionths so toxics stay comparable; written as a number (`0.5`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Toxicity(u32);
+
+impl Toxicity {
+    /// Every connection.
+    pub const ALWAYS: Toxicity = Toxicity(1_000_000);
+
+    /// From a fraction in 0..=1.
+    pub fn from_fraction(f: f64) -> Result<Toxicity, String> {
+        if !(0.0..=1.0).contains(&f) {
+            return Err(format!("toxicity {f} is not between 0 and 1"));
+        }
+        // In range: the product is at most 1e6.
+        Ok(Toxicity((f * 1_000_000.0).round() as u32))
+    }
+
+    /// As a fraction.
+    pub fn fraction(self) -> f64 {
+        f64::from(self.0) / 1_000_000.0
+    }
+
+    /// Whether a connection whose roll (uniform in 0..1_000_000) is `roll` gets the toxic.
+    pub fn applies(self, roll: u32) -> bool {
+        roll < self.0
+    }
+}
+
+impl Default for Toxicity {
+    fn default() -> Self {
+        Toxicity::ALWAYS
+    }
+}
+
+impl Serialize for Toxicity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.fraction())
+    }
+}
+
+impl<'de> Deserialize<'de> for Toxicity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = f64::deserialize(d)?;
+        Toxicity::from_fraction(f).map_err(serde::de::Error::custom)
+    }
+}
+
 /// One toxic of the world.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Toxic {
@@ -118,11 +166,18 @@ pub struct Toxic {
     pub kind: ToxicKind,
     /// Which way.
     pub direction: ToxicDirection,
+    /// The fraction of connections it applies to.
+    #[serde(default)]
+    pub toxicity: Toxicity,
 }
 
 impl fmt::Display for Toxic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}, {})", self.name, self.kind, self.direction)
+        write!(f, "{} ({}, {}", self.name, self.kind, self.direction)?;
+        if self.toxicity != Toxicity::ALWAYS {
+            write!(f, ", toxicity {}", self.toxicity.fraction())?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -205,4 +260,28 @@ pub struct ToxicSpec {
     /// slow_close: how long the close is held back.
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// The fraction of connections it applies to (default 1).
+    #[serde(default)]
+    pub toxicity: Option<Toxicity>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toxicity_is_a_fraction_of_connections() {
+        assert_eq!(Toxicity::default(), Toxicity::ALWAYS);
+        let half = Toxicity::from_fraction(0.5).expect("0.5");
+        assert!(half.applies(499_999) && !half.applies(500_000));
+        assert!(!Toxicity::from_fraction(0.0).expect("0").applies(0));
+        assert!(Toxicity::ALWAYS.applies(999_999));
+        assert!(Toxicity::from_fraction(1.5).is_err());
+        assert!(Toxicity::from_fraction(f64::NAN).is_err());
+        let json = serde_json::to_string(&half).expect("serializes");
+        assert_eq!(json, "0.5");
+        let back: Toxicity = serde_json::from_str("0.25").expect("parses");
+        assert_eq!(back.fraction(), 0.25);
+        assert!(serde_json::from_str::<Toxicity>("-1").is_err());
+    }
 }

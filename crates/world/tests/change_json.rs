@@ -91,6 +91,7 @@ fn toxic() -> impl Strategy<Value = ToxicChange> {
                 bytes,
                 timeout_ms,
                 delay_ms,
+                toxicity: None,
             },
         )
 }
