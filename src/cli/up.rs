@@ -305,10 +305,25 @@ impl EventsFile {
     pub fn line(&mut self, text: &str) -> std::io::Result<()> {
         let len = text.len() as u64 + 1;
         if self.written > 0 && self.written + len > self.max {
-            let mut old = self.path.clone().into_os_string();
-            old.push(".1");
-            std::fs::rename(&self.path, &old)?;
-            self.file = std::fs::File::create(&self.path)?;
+            // FILE never goes missing (a reader or `tail -F` may look at any moment): its bytes
+            // become FILE.1 through a link, then a new empty FILE replaces it by rename.
+            let with = |suffix: &str| {
+                let mut p = self.path.clone().into_os_string();
+                p.push(suffix);
+                PathBuf::from(p)
+            };
+            let (old, old_tmp, new_tmp) = (with(".1"), with(".1.tmp"), with(".new"));
+            let _ = std::fs::remove_file(&old_tmp);
+            if std::fs::hard_link(&self.path, &old_tmp).is_ok() {
+                std::fs::rename(&old_tmp, &old)?;
+                let file = std::fs::File::create(&new_tmp)?;
+                std::fs::rename(&new_tmp, &self.path)?;
+                self.file = file;
+            } else {
+                // No hard links on this file system: a moment without FILE.
+                std::fs::rename(&self.path, &old)?;
+                self.file = std::fs::File::create(&self.path)?;
+            }
             self.written = 0;
         }
         let mut bytes = Vec::with_capacity(text.len() + 1);
