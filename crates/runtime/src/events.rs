@@ -269,9 +269,9 @@ impl EventStream {
     }
 }
 
-/// Connections by endpoint address and verdict since the world started (`ctl status`): what the edge routed,
-/// reset or blackholed, plus the engines' maxclients rejections. Refusals and drops happen in the
-/// kernel and are not seen, so not counted.
+/// Connections by endpoint address and verdict since the world started (`ctl status`): what the
+/// edge routed, reset or blackholed, the engines' maxclients rejections, and, where the kernel's
+/// refusals and drops are observed (`kernel`), those too.
 #[derive(Clone, Default)]
 pub struct ConnectionCounts(
     std::sync::Arc<

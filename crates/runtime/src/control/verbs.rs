@@ -180,7 +180,7 @@ pub const COMMANDS: &[Command] = &[
         1,
         "",
         "connections seen since the world started, by endpoint and verdict (route, reset, blackhole, \
-         and the engine's maxclients rejections; refusals and drops happen in the kernel, uncounted)",
+         the engine's maxclients rejections, and refusals and drops where the kernel's are observed: see the state file's kernel_evidence)",
         Handler::Counts,
     ),
     cmd(
