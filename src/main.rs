@@ -56,9 +56,12 @@ enum Command {
     /// TCP, TLS, AUTH, PING, with the evidence of each step and the world's explanation; exit 0
     /// only when PING succeeded.
     Probe(cli::probe::ProbeArgs),
-    /// Run COMMAND inside a simulated network (Linux, rootless): the world on a private loopback,
-    /// the command's system resolver pointed at NET's simulated DNS; exits with the command's code.
-    /// Nested inside an exec, joins that world with another network's resolver.
+    /// Run COMMAND inside a simulated network (Linux, rootless), its system resolver pointed at
+    /// NET's simulated DNS; exits with the command's code. Without SCENARIO it joins a running
+    /// `redlink up` world (found like probe and ctl find it), so `redlink ctl` changes reach the
+    /// command at once; with SCENARIO, --new-world or no running world, it starts a world of its own
+    /// on a private loopback (with a control API `ctl` reaches from inside and outside). Nested
+    /// inside an exec, joins that world with another network's resolver.
     ///
     /// Containment: the command runs in its own network, mount and PID namespaces under a small
     /// init (PID 1): it sees only its own processes (a private /proc), a private tmpfs over /tmp
@@ -79,6 +82,10 @@ enum Command {
     /// Score the lab a trainee is working on: the running world's exercises with met/not met,
     /// the goals not yet met and the hints; exit 0 when every exercise is met, 1 when not.
     Lab(cli::lab::LabArgs),
+    /// List the worlds running for this user (`up`s and exec worlds): id, name, process, address
+    /// block, control address, state file; `*` marks the one current.json points at. `--world ID`
+    /// selects one for ctl, probe and exec.
+    Ls(cli::ls::LsArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,5 +105,6 @@ fn main() -> ExitCode {
         Command::Exec(args) => cli::exec::main(args),
         Command::Ctl(args) => cli::ctl::main(args),
         Command::Lab(args) => cli::lab::main(args),
+        Command::Ls(args) => cli::ls::main(args),
     }
 }

@@ -243,16 +243,21 @@ pub fn status(world: &World, state: &StateFile, counts: &Json) -> Json {
                                             )
                                         })
                                         .collect();
-                                    json!({
+                                    let mut endpoint = json!({
                                         "endpoint": e.name,
                                         "address": e.address.to_string(),
                                         "state": e.state.map(|s| s.as_str()),
                                         "ports": ports,
-                                        "connectionsSinceStart": counts
+                                    });
+                                    // The counts are the endpoint's (every source): shown only
+                                    // where this network's connections get through the kernel.
+                                    if reaches(&ports) {
+                                        endpoint["connectionsSinceStart"] = counts
                                             .get(e.address.to_string())
                                             .cloned()
-                                            .unwrap_or_else(|| json!({})),
-                                    })
+                                            .unwrap_or_else(|| json!({}));
+                                    }
+                                    endpoint
                                 })
                                 .collect()
                         })
@@ -274,7 +279,123 @@ pub fn status(world: &World, state: &StateFile, counts: &Json) -> Json {
             })
         })
         .collect();
-    json!({ "control": state.control, "networks": networks })
+    json!({
+        "control": state.control,
+        "networks": networks,
+        "kernelEvidence": state.kernel_evidence.as_deref().unwrap_or(UNCOUNTED),
+    })
+}
+
+/// Said in `ctl status` when the world's state file does not say whether refusals and drops are
+/// observed (a world started by an older redlink).
+pub const UNCOUNTED: &str = "refused and dropped connections are answered (or ignored) by the \
+kernel before redlink sees them: they appear in no count and no event; each port's verdict says \
+who would be refused or dropped, and why";
+
+/// Whether some port of an endpoint accepts this network's connections (route, reset, blackhole).
+fn reaches(ports: &serde_json::Map<String, Json>) -> bool {
+    ports
+        .values()
+        .any(|p| !matches!(p["verdict"].as_str(), Some("refuse" | "drop")))
+}
+
+/// The columns of [`status_rows`].
+pub const STATUS_COLUMNS: [&str; 8] = [
+    "Network",
+    "Cache",
+    "ResolvesTo",
+    "Endpoint",
+    "Address",
+    "State",
+    "Verdicts",
+    "Connections",
+];
+
+/// `ctl status` flattened for `-o table` and `-o tsv` ([`STATUS_COLUMNS`]): one row per network,
+/// cache and endpoint, the verdicts of its ports on one line.
+pub fn status_rows(status: &Json) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for n in status["networks"].as_array().into_iter().flatten() {
+        for c in n["caches"].as_array().into_iter().flatten() {
+            let resolves: Vec<&str> = c["resolvesTo"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_str)
+                .collect();
+            let resolves = if resolves.is_empty() {
+                "NXDOMAIN".to_owned()
+            } else {
+                resolves.join(",")
+            };
+            for e in c["endpoints"].as_array().into_iter().flatten() {
+                let verdicts: Vec<String> = e["ports"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(port, v)| format!("{port} {}", v["verdict"].as_str().unwrap_or("?")))
+                    .collect();
+                let connections: Vec<String> = e["connectionsSinceStart"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                let text = |v: &Json| v.as_str().unwrap_or("-").to_owned();
+                rows.push(vec![
+                    text(&n["network"]),
+                    text(&c["cache"]),
+                    resolves.clone(),
+                    text(&e["endpoint"]),
+                    text(&e["address"]),
+                    text(&e["state"]),
+                    verdicts.join(", "),
+                    if e.get("connectionsSinceStart").is_some() && !connections.is_empty() {
+                        connections.join(", ")
+                    } else if e.get("connectionsSinceStart").is_some() {
+                        "0".to_owned()
+                    } else {
+                        "-".to_owned()
+                    },
+                ]);
+            }
+        }
+    }
+    rows
+}
+
+/// One toxic in Toxiproxy's JSON shape (`name`, `type`, `stream`, `toxicity`, `attributes`), with
+/// the endpoint and network it applies to.
+pub fn toxic(t: &redlink_world::Toxic) -> Json {
+    use redlink_world::ToxicKind;
+    let (kind, attributes) = match t.kind {
+        ToxicKind::Latency {
+            latency_ms,
+            jitter_ms,
+        } => (
+            "latency",
+            json!({"latency": latency_ms, "jitter": jitter_ms}),
+        ),
+        ToxicKind::Bandwidth { rate_kbps } => ("bandwidth", json!({"rate": rate_kbps})),
+        ToxicKind::Slicer { avg_size, delay_us } => (
+            "slicer",
+            json!({"average_size": avg_size, "size_variation": 0, "delay": delay_us}),
+        ),
+        ToxicKind::ResetAfter { bytes } => ("reset_after", json!({"bytes": bytes})),
+        ToxicKind::Timeout { timeout_ms } => ("timeout", json!({"timeout": timeout_ms})),
+        ToxicKind::LimitData { bytes } => ("limit_data", json!({"bytes": bytes})),
+        ToxicKind::SlowClose { delay_ms } => ("slow_close", json!({"delay": delay_ms})),
+        ToxicKind::ResetPeer { timeout_ms } => ("reset_peer", json!({"timeout": timeout_ms})),
+    };
+    json!({
+        "name": t.name,
+        "type": kind,
+        "stream": t.direction.to_string(),
+        "toxicity": t.toxicity.fraction(),
+        "attributes": attributes,
+        "endpoint": t.endpoint,
+        "network": t.network,
+    })
 }
 
 /// `az network vnet peering show`: `network`'s side of its peering to `remote`.

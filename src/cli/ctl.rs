@@ -15,18 +15,22 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use redlink_runtime::{ControlClient, StateFile, Value, locate_state_file};
+use redlink_runtime::{ControlClient, StateFile, Value};
 use redlink_world::change::{
     ConfigChange, LinkChange, NonTlsPortChange, PolicyChange, PublicAccessChange, RecordChange,
-    RecordRef, TlsVersionChange, ZoneNetwork,
+    RecordRef, TlsVersionChange, ToxicChange, ZoneNetwork,
 };
+use redlink_world::toxic::{ToxicDirection, ToxicKindName};
 use redlink_world::{BlockedAction, Change, PublicNetworkAccess, ResolutionPolicy, World};
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
+use crate::cli::output::{Format, Output};
 use crate::cli::{az, say};
 
 mod resources;
+/// How reads are printed (`-o`, `--query`), set once by [`main`].
+static OUTPUT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
 
 /// How long to wait for the control API.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,6 +53,27 @@ pub struct CtlArgs {
         global = true
     )]
     pub password: Option<String>,
+    /// The running world with this id or name (see `redlink ls`).
+    #[arg(
+        long,
+        value_name = "NAME",
+        global = true,
+        conflicts_with = "state_file"
+    )]
+    pub world: Option<String>,
+    /// Output format of reads, as az: json, jsonc (coloured on a terminal), table, tsv, yaml, none.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FORMAT",
+        global = true,
+        value_enum,
+        default_value = "json"
+    )]
+    pub output: Format,
+    /// A JMESPath query applied to a read's JSON before it is formatted, as az's --query.
+    #[arg(long, value_name = "JMESPATH", global = true)]
+    pub query: Option<String>,
     /// Accepted for az compatibility and ignored (one world, one resource group).
     #[arg(long, short = 'g', value_name = "RG", global = true, hide = true)]
     pub resource_group: Option<String>,
@@ -74,12 +99,20 @@ pub enum CtlCommand {
         #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::cli::up::parse_duration)]
         wait: Duration,
     },
-    /// Per network: where each cache's name resolves and the verdict for each endpoint.
+    /// Per network: where each cache's name resolves and the verdict for each endpoint
+    /// (`-o table`: one line per network, cache and endpoint).
     Status,
     /// Labs: the running world's exercises (`[[exercise]]`) and whether each is met.
     #[command(subcommand)]
     Lab(LabCommand),
-    /// Send one raw control command (e.g. `ctl raw PE.SETSTATE pe-hub Pending`) and print the reply.
+    /// Run the next timeline step of a world started with `up --step` (as Enter in its terminal).
+    Next,
+    /// Toxics on routed connections, with Toxiproxy's names and attributes.
+    #[command(subcommand)]
+    Toxic(ToxicCommand),
+    /// Send one raw control command (e.g. `ctl raw HELP`, `ctl raw WORLD.CHANGE '{"approve":"pe-hub"}'`)
+    /// and print the reply. Exit 1 when the world cannot be reached, 2 when it answers with an
+    /// error reply (printed on stderr).
     Raw {
         /// The command and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
@@ -97,6 +130,51 @@ pub enum LabCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `toxic …`.
+#[derive(Subcommand, Debug)]
+pub enum ToxicCommand {
+    /// Add a toxic with Toxiproxy's types and attributes: `latency` (`latency`, `jitter`, ms),
+    /// `bandwidth` (`rate`, KB/s), `slow_close` (`delay`, ms), `timeout` (`timeout`, ms: nothing
+    /// passes, then the connection is reset — Toxiproxy closes it; 0 holds it), `reset_peer`
+    /// (`timeout`, ms after the first bytes), `slicer` (`average_size`, `delay` µs),
+    /// `limit_data` (`bytes`, then a close), and redlink's `reset_after` (`bytes`, then a reset).
+    /// A slicer size_variation is not simulated (refused with that reason).
+    Add(ToxicAddArgs),
+    /// Remove a toxic.
+    Remove(NameArg),
+    /// List the world's toxics (Toxiproxy's JSON shape, plus endpoint and network).
+    List,
+}
+
+/// `toxic add`.
+#[derive(Args, Debug)]
+pub struct ToxicAddArgs {
+    /// The toxic's name (unique in the world).
+    #[arg(long, short = 'n')]
+    pub name: String,
+    /// Toxiproxy's toxic type.
+    #[arg(long = "type", short = 't', value_name = "TYPE")]
+    pub kind: String,
+    /// ATTRIBUTE=VALUE, repeatable (Toxiproxy's attribute names).
+    #[arg(long = "attribute", short = 'a', value_name = "ATTRIBUTE=VALUE")]
+    pub attributes: Vec<String>,
+    /// The private endpoint or cache whose routed connections it affects (default: every one).
+    #[arg(long, short = 'e')]
+    pub endpoint: Option<String>,
+    /// Only connections from this network (default: every source, the host included).
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Act on client → cache bytes (Toxiproxy's upstream).
+    #[arg(long, short = 'u', conflicts_with = "downstream")]
+    pub upstream: bool,
+    /// Act on cache → client bytes (the default).
+    #[arg(long, short = 'd')]
+    pub downstream: bool,
+    /// The fraction of connections it applies to (0 to 1; each connection is rolled when it opens).
+    #[arg(long, default_value_t = 1.0)]
+    pub toxicity: f64,
 }
 
 /// `network …`.
@@ -370,6 +448,10 @@ impl From<redlink_runtime::ControlClientError> for Failure {
 
 /// Runs `redlink ctl`.
 pub fn main(args: CtlArgs) -> ExitCode {
+    let _ = OUTPUT.set(Output {
+        format: args.output,
+        query: args.query.clone(),
+    });
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(e)) => {
@@ -393,7 +475,8 @@ pub fn main(args: CtlArgs) -> ExitCode {
 /// address).
 fn control_address(args: &CtlArgs) -> Result<(SocketAddr, Option<String>), Failure> {
     let read_state = || -> Result<(PathBuf, StateFile), Failure> {
-        let path = locate_state_file(args.state_file.as_deref()).map_err(Failure::World)?;
+        let path = crate::cli::worlds::locate(args.state_file.as_deref(), args.world.as_deref())
+            .map_err(Failure::World)?;
         let state = StateFile::read(&path)
             .map_err(|e| Failure::World(format!("cannot read {}: {e}", path.display())))?;
         Ok((path, state))
@@ -462,11 +545,24 @@ impl Session {
     }
 }
 
+/// Prints a read as `-o` and `--query` say; a query that does not compile is bad input.
+fn show(json: &Json) -> Result<(), Failure> {
+    let text = OUTPUT
+        .get_or_init(Output::default)
+        .render(json)
+        .map_err(Failure::Input)?;
+    if !text.is_empty() {
+        say!("{text}");
+    }
+    Ok(())
+}
+
+/// [`show`] where the caller cannot return the failure: it is reported and the process exits 2.
 fn print(json: &Json) {
-    say!(
-        "{}",
-        serde_json::to_string_pretty(json).unwrap_or_else(|_| json.to_string())
-    );
+    if let Err(Failure::Input(e) | Failure::World(e)) = show(json) {
+        eprintln!("redlink ctl: {e}");
+        std::process::exit(2);
+    }
 }
 
 /// A value of a serde enum by its spelling (`NxDomainRedirect`, `Disabled`, `drop`…), ignoring case.
@@ -506,7 +602,32 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_else(|| serde_json::json!({}));
-            print(&az::status(&world, &state, &counts));
+            let status = az::status(&world, &state, &counts);
+            let out = OUTPUT.get_or_init(Output::default);
+            // Without --query, a table is one line per network, cache and endpoint (the JSON
+            // nests too deep for az's table rules); with one, az's rules apply to its result.
+            match out.format {
+                Format::Table if out.query.is_none() => {
+                    say!(
+                        "{}",
+                        crate::cli::output::table(&az::STATUS_COLUMNS, &az::status_rows(&status))
+                    );
+                    let note = status["kernelEvidence"].as_str().unwrap_or(az::UNCOUNTED);
+                    say!("{}", wrap(&format!("note: {note}"), 100));
+                    Ok(())
+                }
+                Format::Tsv if out.query.is_none() => {
+                    for row in az::status_rows(&status) {
+                        say!("{}", row.join("\t"));
+                    }
+                    Ok(())
+                }
+                _ => show(&status),
+            }
+        }
+        CtlCommand::Toxic(t) => toxic(&mut s, t),
+        CtlCommand::Next => {
+            s.client.call(&["WORLD.NEXT"])?;
             Ok(())
         }
         CtlCommand::Lab(LabCommand::Status { json }) => {
@@ -523,9 +644,15 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
         }
         CtlCommand::Raw { args } => {
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-            let v = s.client.call(&argv)?;
-            say!("{}", show_value(&v));
-            Ok(())
+            match s.client.call(&argv) {
+                Ok(v) => {
+                    say!("{}", show_value(&v));
+                    Ok(())
+                }
+                // The world answered with an error reply: bad input, exit 2.
+                Err(redlink_runtime::ControlClientError::Server(e)) => Err(Failure::Input(e)),
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }
@@ -910,6 +1037,122 @@ fn events(s: &mut Session, follow: bool, wait: Duration) -> Result<(), Failure> 
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines.join("\n")
+}
+
+/// A Toxiproxy attribute's number.
+fn attribute(attrs: &[(String, u64)], name: &str) -> Option<u64> {
+    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+}
+
+/// `toxic add` as the world's `add_toxic` change, from Toxiproxy's type and attribute names.
+fn toxic_change(a: &ToxicAddArgs) -> Result<ToxicChange, Failure> {
+    let toxicity = redlink_world::Toxicity::from_fraction(a.toxicity)
+        .map_err(|e| Failure::Input(format!("--toxicity: {e}")))?;
+    let mut attrs: Vec<(String, u64)> = Vec::new();
+    for item in &a.attributes {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| Failure::Input(format!("--attribute {item:?}: expected NAME=VALUE")))?;
+        let n = v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| Failure::Input(format!("--attribute {k}={v:?}: not a whole number")))?;
+        attrs.push((k.trim().to_owned(), n));
+    }
+    let (kind, allowed): (ToxicKindName, &[&str]) = match a.kind.as_str() {
+        "latency" => (ToxicKindName::Latency, &["latency", "jitter"]),
+        "bandwidth" => (ToxicKindName::Bandwidth, &["rate"]),
+        "slicer" => (
+            ToxicKindName::Slicer,
+            &["average_size", "size_variation", "delay"],
+        ),
+        "timeout" => (ToxicKindName::Timeout, &["timeout"]),
+        "reset_after" => (ToxicKindName::ResetAfter, &["bytes"]),
+        "limit_data" => (ToxicKindName::LimitData, &["bytes"]),
+        "slow_close" => (ToxicKindName::SlowClose, &["delay"]),
+        "reset_peer" => (ToxicKindName::ResetPeer, &["timeout"]),
+        other => {
+            return Err(Failure::Input(format!(
+                "unknown toxic type {other:?} (latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, reset_after)"
+            )));
+        }
+    };
+    if let Some((k, _)) = attrs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        return Err(Failure::Input(format!(
+            "toxic type {} has no attribute {k} (it takes {})",
+            a.kind,
+            allowed.join(", ")
+        )));
+    }
+    if attribute(&attrs, "size_variation").is_some_and(|v| v != 0) {
+        return Err(Failure::Input(
+            "slicer size_variation is not simulated (pieces are average_size bytes)".to_owned(),
+        ));
+    }
+    Ok(ToxicChange {
+        name: a.name.clone(),
+        endpoint: a.endpoint.clone(),
+        network: a.network.clone(),
+        kind,
+        direction: if a.upstream {
+            ToxicDirection::Upstream
+        } else {
+            ToxicDirection::Downstream
+        },
+        latency_ms: attribute(&attrs, "latency"),
+        jitter_ms: attribute(&attrs, "jitter"),
+        rate_kbps: attribute(&attrs, "rate"),
+        avg_size: attribute(&attrs, "average_size"),
+        // `delay` is µs for slicer and ms for slow_close, as in Toxiproxy.
+        delay_us: attribute(&attrs, "delay").filter(|_| kind == ToxicKindName::Slicer),
+        delay_ms: attribute(&attrs, "delay").filter(|_| kind == ToxicKindName::SlowClose),
+        bytes: attribute(&attrs, "bytes"),
+        timeout_ms: attribute(&attrs, "timeout"),
+        toxicity: (toxicity != redlink_world::Toxicity::ALWAYS).then_some(toxicity),
+    })
+}
+
+fn toxic(s: &mut Session, t: &ToxicCommand) -> Result<(), Failure> {
+    match t {
+        ToxicCommand::Add(a) => {
+            let change = toxic_change(a)?;
+            // The world checks the kind's required attributes (one rule for files and ctl).
+            change.toxic_kind().map_err(Failure::Input)?;
+            s.change(Change::AddToxic(change))?;
+            let world = s.world()?;
+            let added = world
+                .toxics
+                .iter()
+                .find(|x| x.name == a.name)
+                .ok_or_else(|| not_found("toxic", &a.name))?;
+            show(&az::toxic(added))
+        }
+        ToxicCommand::Remove(n) => {
+            s.change(Change::RemoveToxic(n.name.clone()))?;
+            Ok(())
+        }
+        ToxicCommand::List => {
+            let world = s.world()?;
+            show(&Json::Array(world.toxics.iter().map(az::toxic).collect()))
         }
     }
 }

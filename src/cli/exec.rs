@@ -26,16 +26,36 @@ use std::sync::Arc;
 
 use redlink_dns::DnsViews;
 use redlink_exec::{EXEC_NETNS_ENV, MountPlan, ResolverFiles, exit_code, private_mounts};
-use redlink_runtime::{RunningWorld, StateFile, UpOptions};
+use redlink_runtime::{
+    ControlLimits, ControlListener, RunningWorld, StateFile, UpOptions, generate_control_password,
+};
 use redlink_scenario::{Event, Pacing, RunOptions, run_timeline, text};
 use redlink_world::{HostPosition, Scenario, World, quickstart};
 
 /// Arguments of `redlink exec`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Which world: inside an exec, the world it runs in. Otherwise, without SCENARIO, \
+a running `redlink up` world when one is found (--state-file, else $REDLINK_STATE, else the \
+current.json link `up` keeps): the command joins it, so `redlink ctl` changes in another terminal \
+reach it at once. With SCENARIO, --new-world, or no running world: a world of its own, with its own \
+control API (its address and password are in $REDLINK_STATE; `redlink ctl --state-file` reaches it \
+from outside too). exec says on stderr which world it joined."
+)]
 pub struct ExecArgs {
-    /// The scenario file (TOML); without it, the embedded quickstart world. Ignored by a nested
-    /// exec, which joins the world it runs in.
+    /// The scenario file (TOML) of a world of the exec's own; without it, a running world is
+    /// joined when one is found, else the embedded quickstart. Ignored by a nested exec, which
+    /// joins the world it runs in.
     pub scenario: Option<PathBuf>,
+    /// Join the running world of this state file (`redlink up --state-file F`).
+    #[arg(long, value_name = "F", conflicts_with_all = ["scenario", "new_world"])]
+    pub state_file: Option<PathBuf>,
+    /// Join the running world with this id or name (see `redlink ls`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["scenario", "new_world", "state_file"])]
+    pub world: Option<String>,
+    /// Start a world of the exec's own even when a `redlink up` world runs.
+    #[arg(long)]
+    pub new_world: bool,
     /// The network the command runs in: its resolver answers the command's DNS queries.
     #[arg(long, value_name = "NET")]
     pub network: String,
@@ -63,6 +83,13 @@ pub fn main(args: ExecArgs) -> ExitCode {
     if let Some(state) = joinable_world() {
         return join(&state, &args);
     }
+    if args.scenario.is_none() && !args.new_world {
+        match host_world(args.state_file.as_deref(), args.world.as_deref()) {
+            Ok(Some((path, state))) => return join_host(path, state, args),
+            Ok(None) => {}
+            Err(e) => return fail(e),
+        }
+    }
     let scenario = match &args.scenario {
         Some(path) => match Scenario::load(path) {
             Ok(s) => s,
@@ -77,21 +104,144 @@ pub fn main(args: ExecArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    if let Err(e) = redlink_exec::enter_world_namespaces() {
-        let _ = std::fs::remove_dir_all(&dir);
-        return fail(e);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    // Listed by `redlink ls` (and found by `--world`) while it runs.
+    let stem = Path::new(scenario.file())
+        .file_stem()
+        .map_or_else(|| "exec".to_owned(), |s| s.to_string_lossy().into_owned());
+    let _registered = crate::cli::worlds::register(&dir.join("state.json"), &stem);
+    // The control API's host side, bound before the namespace is entered: `redlink ctl` outside
+    // reaches the world through it (inside, the same address answers directly).
+    let control = match std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
     {
-        Ok(rt) => rt,
+        Ok(l) => l,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
-            return fail(format!("cannot start the runtime: {e}"));
+            return fail(format!("cannot open the control API: {e}"));
         }
     };
-    runtime.block_on(run(scenario, args, dir))
+    let runtime = match enter(&dir) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    runtime.block_on(run(scenario, args, dir, control))
+}
+
+/// Enters the namespaces and starts the runtime (removing `dir` on failure).
+fn enter(dir: &Path) -> Result<tokio::runtime::Runtime, ExitCode> {
+    if let Err(e) = redlink_exec::enter_world_namespaces() {
+        let _ = std::fs::remove_dir_all(dir);
+        return Err(fail(e));
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            let _ = std::fs::remove_dir_all(dir);
+            fail(format!("cannot start the runtime: {e}"))
+        })
+}
+
+/// A world running in this network namespace that the command should join: the state file of
+/// `explicit` (which must be such a world), else the one `probe` and `ctl` would find, when its
+/// process still runs. `None`: start a world of the exec's own.
+fn host_world(
+    explicit: Option<&Path>,
+    world: Option<&str>,
+) -> Result<Option<(PathBuf, StateFile)>, String> {
+    let path = match crate::cli::worlds::locate(explicit, world) {
+        Ok(p) => p,
+        // A choice that finds nothing, or several worlds and no choice, is an error; no world at
+        // all means a world of the exec's own.
+        Err(e) if world.is_some() || crate::cli::worlds::running().len() > 1 => return Err(e),
+        Err(_) => return Ok(None),
+    };
+    // The file itself, not the current.json link, which may later point at another world.
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    // A world named with --world must be joinable, as one named with --state-file.
+    let explicit = explicit.or(world.map(|_| path.as_path()));
+    let state = match StateFile::read(&path) {
+        Ok(s) => s,
+        Err(e) if explicit.is_some() => {
+            return Err(format!(
+                "cannot read the world's state file {}: {e}",
+                path.display()
+            ));
+        }
+        Err(_) => return Ok(None),
+    };
+    let alive = i32::try_from(state.pid).is_ok_and(redlink_exec::process_exists);
+    let here = state
+        .net_namespace
+        .is_none_or(|n| Some(n) == redlink_runtime::net_namespace());
+    match (alive && here, explicit) {
+        (true, _) => Ok(Some((path, state))),
+        (false, Some(_)) if !here => Err(format!(
+            "the world of {} runs inside another exec's namespace, whose addresses cannot be reached from here (run the command with that exec, or drive it with `redlink ctl`)",
+            path.display()
+        )),
+        (false, Some(_)) => Err(format!(
+            "the world of {} is not running (process {} is gone)",
+            path.display(),
+            state.pid
+        )),
+        (false, None) => Ok(None),
+    }
+}
+
+/// Joins a world running on the host: the command gets a namespace of its own where the
+/// [`bridge`](crate::cli::bridge) makes the world's resolvers, endpoints and control API appear.
+fn join_host(state_file: PathBuf, state: StateFile, args: ExecArgs) -> ExitCode {
+    if !state.networks.contains_key(&args.network) {
+        return fail(unknown_network(&args.network, state.networks.keys()));
+    }
+    // The helper that makes host sockets, forked while this process is single-threaded and still
+    // in the host's namespaces.
+    let host = match redlink_exec::host::HostSockets::fork() {
+        Ok(h) => Arc::new(h),
+        Err(e) => return fail(format!("cannot start the host socket helper: {e}")),
+    };
+    redlink_exec::remove_stale_dirs(&std::env::temp_dir());
+    let dir = match files_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let runtime = match enter(&dir) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let code = runtime.block_on(async {
+        let bridge = match crate::cli::bridge::Bridge::open(host, &state_file, &state).await {
+            Ok(b) => b,
+            Err(e) => return fail(e),
+        };
+        eprintln!(
+            "redlink exec: joined world {} (process {}, state file {}) in network {}",
+            state.name.as_deref().unwrap_or("(unnamed)"),
+            state.pid,
+            state_file.display(),
+            args.network
+        );
+        let caches = state_caches(&state);
+        let env = child_env(&state_file, &state.ca, &args.network, &caches);
+        let world_dir = state_file.parent().unwrap_or(Path::new("/"));
+        let ca_dir = state.ca.parent().unwrap_or(Path::new("/"));
+        let Some(net) = state.networks.get(&args.network) else {
+            return fail(unknown_network(&args.network, state.networks.keys()));
+        };
+        match child_command(
+            &args,
+            &dir.join("child"),
+            net.resolver.ip(),
+            &env,
+            &[world_dir, ca_dir, &dir],
+        ) {
+            Err(e) => fail(e),
+            Ok(command) => supervise(&args, command, bridge.follow()).await,
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    code
 }
 
 /// The state file of the world this process runs inside, when it is inside an exec: both
@@ -216,18 +366,7 @@ fn join(state_file: &Path, args: &ExecArgs) -> ExitCode {
     let Some(net) = state.networks.get(&args.network) else {
         return fail(unknown_network(&args.network, state.networks.keys()));
     };
-    let password = |cache: &str| {
-        state
-            .world
-            .as_ref()
-            .and_then(|w| w.caches.iter().find(|c| c.name == cache))
-            .and_then(|c| c.requirepass.clone())
-    };
-    let caches: Vec<(String, String, Option<String>)> = state
-        .caches
-        .iter()
-        .map(|(name, c)| (name.clone(), c.hostname.clone(), password(name)))
-        .collect();
+    let caches = state_caches(&state);
     let env = child_env(state_file, &state.ca, &args.network, &caches);
     let dir = match files_dir() {
         Ok(d) => d,
@@ -258,6 +397,22 @@ fn join(state_file: &Path, args: &ExecArgs) -> ExitCode {
     }
 }
 
+/// Each cache's name, host name and password, from a state file.
+fn state_caches(state: &StateFile) -> Vec<(String, String, Option<String>)> {
+    let password = |cache: &str| {
+        state
+            .world
+            .as_ref()
+            .and_then(|w| w.caches.iter().find(|c| c.name == cache))
+            .and_then(|c| c.requirepass.clone())
+    };
+    state
+        .caches
+        .iter()
+        .map(|(name, c)| (name.clone(), c.hostname.clone(), password(name)))
+        .collect()
+}
+
 fn unknown_network<'a>(network: &str, known: impl Iterator<Item = &'a String>) -> String {
     let known: Vec<&str> = known.map(String::as_str).collect();
     format!(
@@ -268,28 +423,82 @@ fn unknown_network<'a>(network: &str, known: impl Iterator<Item = &'a String>) -
 
 /// Inside the namespaces: start the world, make every network's resolver answer on port 53, run the
 /// child while the timeline runs, stop the world, pass the child's exit code on.
-async fn run(scenario: Scenario, args: ExecArgs, dir: PathBuf) -> ExitCode {
+async fn run(
+    scenario: Scenario,
+    args: ExecArgs,
+    dir: PathBuf,
+    host_control: std::net::TcpListener,
+) -> ExitCode {
     let state_file = dir.join("state.json");
+    let failed = |e: String| {
+        let _ = std::fs::remove_dir_all(&dir);
+        fail(e)
+    };
+    let control_addr = match host_control.local_addr() {
+        Ok(a) => a,
+        Err(e) => return failed(format!("cannot open the control API: {e}")),
+    };
+    // Inside, the control API listens at the same address as its host side.
+    let control = match ControlListener::bind(Some(control_addr)).await {
+        Ok(c) => c,
+        Err(e) => return failed(e.to_string()),
+    };
+    let password = match generate_control_password() {
+        Ok(p) => p,
+        Err(e) => return failed(format!("cannot generate the control password: {e}")),
+    };
     let options = UpOptions {
         state_file: Some(state_file.clone()),
         dns_port: DNS_PORT,
         // The command's connections come from 127.0.0.1 in the namespace: the host is in NET.
         host: Some(HostPosition::Network(args.network.clone())),
+        control: Some(control_addr),
+        control_password: Some(password.clone()),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {
-        Ok(w) => w,
+        Ok(w) => Arc::new(w),
+        Err(e) => return failed(e.to_string()),
+    };
+    let server = control.serve(world.clone(), Some(password), ControlLimits::default());
+    let forward = match tokio::net::TcpListener::from_std(host_control) {
+        Ok(l) => Some(tokio::spawn(forward_control(l, control_addr))),
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            return fail(e);
+            eprintln!("redlink exec: the control API is not reachable from outside: {e}");
+            None
         }
     };
     let code = with_world(&world, &scenario, &args, &dir, &state_file).await;
-    if let Err(e) = world.shutdown().await {
-        eprintln!("redlink exec: while stopping the world: {e}");
+    if let Some(f) = forward {
+        f.abort();
+    }
+    server.shutdown().await;
+    match Arc::try_unwrap(world) {
+        Ok(world) => {
+            if let Err(e) = world.shutdown().await {
+                eprintln!("redlink exec: while stopping the world: {e}");
+            }
+        }
+        Err(_) => eprintln!("redlink exec: the world is still in use; stopping it on exit"),
     }
     let _ = std::fs::remove_dir_all(&dir);
     code
+}
+
+/// Relays connections to the control API's host-side listener (bound before the namespace was
+/// entered) to the control API inside.
+async fn forward_control(host: tokio::net::TcpListener, inside: SocketAddr) {
+    loop {
+        let Ok((mut outer, _)) = host.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        tokio::spawn(async move {
+            if let Ok(mut inner) = tokio::net::TcpStream::connect(inside).await {
+                let _ = tokio::io::copy_bidirectional(&mut outer, &mut inner).await;
+            }
+        });
+    }
 }
 
 async fn with_world(
@@ -327,7 +536,15 @@ async fn with_world(
     let keep = [dir];
     let code = match child_command(args, &dir.join("child"), resolver.ip(), &env, &keep) {
         Err(e) => fail(e),
-        Ok(command) => run_child(world, scenario, args, command).await,
+        Ok(command) => {
+            let background = async {
+                let timeline = timeline(world, scenario, args.speed);
+                // A cache whose engine stops shows as stopped at once (see RunningWorld::reconcile).
+                let engines = world.watch_engines();
+                tokio::join!(timeline, engines);
+            };
+            supervise(args, command, background).await
+        }
     };
     if let Some(v) = extra_views {
         let _ = v.shutdown().await;
@@ -335,11 +552,12 @@ async fn with_world(
     code
 }
 
-async fn run_child(
-    world: &RunningWorld,
-    scenario: &Scenario,
+/// Runs the command to its end while `background` (the timeline, the bridge…) runs; forwards
+/// SIGTERM to it.
+async fn supervise(
     args: &ExecArgs,
     command: Command,
+    background: impl std::future::Future<Output = ()>,
 ) -> ExitCode {
     // Signals are taken before the command starts, so a SIGTERM that arrives at once is forwarded
     // to it rather than killing redlink with the default action.
@@ -358,11 +576,11 @@ async fn run_child(
             .unwrap_or_else(|_| Err(io::Error::other("the waiting thread panicked")))
     });
     tokio::pin!(wait);
-    let timeline = timeline(world, scenario, args.speed);
-    tokio::pin!(timeline);
-    // A cache whose engine stops shows as stopped at once (see RunningWorld::reconcile).
-    let engines = world.watch_engines();
-    tokio::pin!(engines);
+    let background = async {
+        background.await;
+        std::future::pending::<()>().await;
+    };
+    tokio::pin!(background);
     loop {
         tokio::select! {
             status = &mut wait => {
@@ -372,8 +590,7 @@ async fn run_child(
                     Err(e) => fail(format!("waiting for the command: {e}")),
                 };
             }
-            () = &mut timeline => {}
-            () = &mut engines => {}
+            () = &mut background => {}
             Some(()) = recv(&mut term) => {
                 redlink_exec::terminate(pid);
             }
@@ -396,8 +613,17 @@ async fn timeline(world: &RunningWorld, scenario: &Scenario, speed: f64) {
             pacing: Pacing::RealTime { speed },
             ..RunOptions::default()
         };
+        let started = std::time::Instant::now();
         run_timeline(world, scenario, &options, |event| match event {
-            Event::Phase(Some(step)) => eprintln!("redlink exec: step {:?}", step.name),
+            // When it ran (since the exec started) and when the file says it should.
+            Event::Phase(Some(step)) => eprintln!(
+                "redlink exec: [+{:.1}s] step {:?}{}",
+                started.elapsed().as_secs_f64(),
+                step.name,
+                step.at
+                    .map(|at| format!(" (at {:.1}s in the file)", at.as_secs_f64()))
+                    .unwrap_or_default()
+            ),
             Event::Change(c) => eprintln!("{}", text::change(c, "redlink exec:   ").trim_end()),
             Event::Expectation(e) if !e.passed => {
                 eprintln!("{}", text::expectation(e, "redlink exec:   ").trim_end());

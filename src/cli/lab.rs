@@ -38,6 +38,9 @@ pub fn main(args: LabArgs) -> ExitCode {
         control: args.control,
         state_file: args.state_file,
         password: args.password,
+        world: None,
+        output: crate::cli::output::Format::Json,
+        query: None,
         resource_group: None,
         command: CtlCommand::Lab(LabCommand::Status { json: args.json }),
     };

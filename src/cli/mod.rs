@@ -1,15 +1,19 @@
 //! The subcommands of the `redlink` binary.
 
 pub mod az;
+pub mod bridge;
 pub mod check;
 pub mod ctl;
 pub mod exec;
 pub mod lab;
+pub mod ls;
+pub mod output;
 pub mod probe;
 pub mod serve;
 pub mod serve_process;
 pub mod timeline;
 pub mod up;
+pub mod worlds;
 
 /// Print a line to stdout, ignoring a closed pipe (`redlink ... | head` must not panic).
 macro_rules! say {
@@ -24,8 +28,11 @@ pub(crate) use say;
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
+    use std::io::IsTerminal as _;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // No colour codes in files and pipes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use redlink_runtime::StateFile;
 use redlink_runtime::probe::{ProbeOptions, ProbeOutcome, ProbeTarget, probe};
-use redlink_runtime::{StateFile, locate_state_file};
 
 use crate::cli::say;
 
@@ -29,15 +29,62 @@ pub struct ProbeArgs {
     /// AUTH with this password before PING.
     #[arg(long, value_name = "P")]
     pub password: Option<String>,
-    /// The world's state file (default: $REDLINK_STATE, else the `current.json` pointer `up` writes).
+    /// The world's state file (default: --world, else $REDLINK_STATE, else the `current.json`
+    /// pointer `up` writes, else the only running world).
     #[arg(long, value_name = "F")]
     pub state_file: Option<PathBuf>,
+    /// The running world with this id or name (see `redlink ls`).
+    #[arg(long, value_name = "NAME", conflicts_with = "state_file")]
+    pub world: Option<String>,
     /// Print the evidence as JSON.
     #[arg(long)]
     pub json: bool,
-    /// How long the TCP connect may take, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
-    pub connect_timeout: u64,
+    /// How long the TCP connect may take: 300ms, 2s… (a bare number is milliseconds, as in
+    /// earlier versions).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_connect_timeout)]
+    pub connect_timeout: Duration,
+}
+
+/// `300ms`, `2s`, `1m` like `check` and `up --for`; a bare number is milliseconds (the unit this
+/// option had before it took durations).
+fn parse_connect_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) => crate::cli::up::parse_duration(text),
+    }
+}
+
+/// The one-line lesson of a private endpoint the network cannot reach: "resolved to pe-hub but
+/// spoke is not peered with hub", with both fixes.
+fn lesson(state: &StateFile, evidence: &redlink_runtime::probe::Evidence) -> Option<String> {
+    let v = evidence.verdict.as_ref()?;
+    if v.verdict == "route" {
+        return None;
+    }
+    let pe_network = state
+        .caches
+        .get(&v.cache)?
+        .endpoints
+        .iter()
+        .find(|e| e.name == v.endpoint)?
+        .network
+        .clone()?;
+    let net = &evidence.network;
+    let peered = state
+        .networks
+        .get(net)
+        .is_some_and(|n| n.peered_with.contains(&pe_network));
+    if pe_network == *net || peered {
+        return None;
+    }
+    let how = if evidence.host.parse::<std::net::Ipv4Addr>().is_ok() {
+        format!("{} is {}", evidence.host, v.endpoint)
+    } else {
+        format!("resolved to {}", v.endpoint)
+    };
+    Some(format!(
+        "{how} but {net} is not peered with {pe_network}: peer {net} with {pe_network}, or give {net} a private endpoint of its own (and its own record)"
+    ))
 }
 
 /// Splits `HOST[:PORT]`.
@@ -61,7 +108,7 @@ pub fn main(args: ProbeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let path = match locate_state_file(args.state_file.as_deref()) {
+    let path = match crate::cli::worlds::locate(args.state_file.as_deref(), args.world.as_deref()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("redlink probe: {e}");
@@ -96,7 +143,7 @@ pub fn main(args: ProbeArgs) -> ExitCode {
     let options = ProbeOptions {
         tls: args.tls,
         password: args.password,
-        connect_timeout: Duration::from_millis(args.connect_timeout.max(1)),
+        connect_timeout: args.connect_timeout.max(Duration::from_millis(1)),
         ..ProbeOptions::default()
     };
     let evidence = runtime.block_on(probe(&state, &target, &options));
@@ -110,6 +157,9 @@ pub fn main(args: ProbeArgs) -> ExitCode {
         }
     } else {
         say!("{}", evidence.render());
+        if let Some(lesson) = lesson(&state, &evidence) {
+            say!("{lesson}");
+        }
     }
     match evidence.outcome {
         ProbeOutcome::Ok => ExitCode::SUCCESS,
@@ -134,5 +184,19 @@ mod tests {
         );
         assert!(split_target("h:x").is_err());
         assert!(split_target("").is_err());
+    }
+
+    #[test]
+    fn connect_timeouts_take_durations() {
+        assert_eq!(
+            parse_connect_timeout("300ms"),
+            Ok(Duration::from_millis(300))
+        );
+        assert_eq!(parse_connect_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(
+            parse_connect_timeout("1500"),
+            Ok(Duration::from_millis(1500))
+        );
+        assert!(parse_connect_timeout("soon").is_err());
     }
 }

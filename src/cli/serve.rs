@@ -64,7 +64,21 @@ pub fn main(args: Vec<String>) -> ExitCode {
         }
     };
     if let Some(dir) = config.tls_auto.clone() {
-        match redlink_engine::tls::auto_certificates(&dir, &config.tls_hostnames) {
+        // Every address it is bound to is a name clients may verify (`redis-cli -h 127.0.0.2
+        // --tls`): in the certificate's SANs with the --tls-hostname names.
+        let mut names = config.tls_hostnames.clone();
+        for addr in config.bind() {
+            let addr = addr.trim_start_matches('-');
+            let specific = addr
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| !ip.is_unspecified());
+            // 127.0.0.1 and ::1 are always in (see auto_certificates).
+            let default = matches!(addr, "127.0.0.1" | "::1");
+            if specific && !default && !names.iter().any(|n| n == addr) {
+                names.push(addr.to_owned());
+            }
+        }
+        match redlink_engine::tls::auto_certificates(&dir, &names) {
             Ok(paths) => {
                 crate::cli::say!(
                     "TLS certificates: ca={} cert={} key={}",

@@ -1,7 +1,8 @@
 //! The scenario's timeline during `redlink up`: the initial expectations at once, then each step at
 //! its `at` offset (divided by `--speed`), printing each change and each expectation's result as it
-//! happens (and telling the dashboard's [`TimelineBoard`], whose "next step" starts the next step at
-//! once). When the timeline is over the world keeps running: the future never completes.
+//! happens (with `--step`, each step waits for Enter or `redlink ctl next`; the dashboard's
+//! [`TimelineBoard`] is told, and its "next step" starts the next step at once). When the timeline is
+//! over the world keeps running: the future never completes.
 
 use std::time::Instant;
 
@@ -12,16 +13,28 @@ use redlink_world::Scenario;
 
 use crate::cli::say;
 
-/// Runs the timeline of `scenario` on `world`, paced at `speed`, then waits forever.
-pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64, board: &TimelineBoard) {
+/// Runs the timeline of `scenario` on `world`, paced at `speed` (or step by step when `stepped`:
+/// each step waits for Enter or `redlink ctl next`), telling `board`, then waits forever.
+pub async fn run(
+    world: &RunningWorld,
+    scenario: &Scenario,
+    speed: f64,
+    stepped: bool,
+    board: &TimelineBoard,
+) {
     if scenario.expectation_count() > 0 || !scenario.steps().is_empty() {
         let started = Instant::now();
         let options = RunOptions {
-            pacing: Pacing::RealTime { speed },
+            pacing: if stepped {
+                Pacing::Stepped
+            } else {
+                Pacing::RealTime { speed }
+            },
             ..RunOptions::default()
         };
         let steps = scenario.steps().len();
         let mut failed = 0usize;
+        let mut endpoints = world.world().private_endpoints.len();
         let (mut changes, mut checks) = (0usize, 0usize);
         let observe = |event: Event<'_>| match event {
             Event::Phase(None) => {
@@ -35,9 +48,12 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64, board: &
                 board.phase(Some(&step.name));
                 (changes, checks) = (0, 0);
                 say!(
-                    "\n[+{:.1}s] step {:?}{}",
+                    "\n[+{:.1}s] step {:?}{}{}",
                     started.elapsed().as_secs_f64(),
                     step.name,
+                    step.at
+                        .map(|at| format!(" (at {:.1}s in the file)", at.as_secs_f64()))
+                        .unwrap_or_default(),
                     step.description
                         .as_ref()
                         .map(|d| format!(": {d}"))
@@ -48,7 +64,17 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64, board: &
                 board.change(changes, c);
                 changes += 1;
                 say!("{}", text::change(c, "  ").trim_end());
+                // A step that adds an endpoint: where it is, as at start.
+                let now = world.world();
+                if now.private_endpoints.len() > endpoints {
+                    say!("{}", endpoint_table(&now));
+                }
+                endpoints = now.private_endpoints.len();
             }
+            Event::Waiting(step) => say!(
+                "\nnext: step {:?} — press Enter (or run `redlink ctl next`) to run it",
+                step.name
+            ),
             Event::Expectation(e) => {
                 board.expectation(checks, e);
                 checks += 1;
@@ -68,4 +94,22 @@ pub async fn run(world: &RunningWorld, scenario: &Scenario, speed: f64, board: &
         );
     }
     std::future::pending::<()>().await;
+}
+
+/// The private endpoints now (reprinted when a step adds one).
+fn endpoint_table(w: &redlink_world::World) -> String {
+    let rows: Vec<Vec<String>> = w
+        .private_endpoints
+        .iter()
+        .map(|pe| {
+            vec![
+                pe.cache.clone(),
+                pe.name.clone(),
+                pe.network.clone(),
+                pe.address.to_string(),
+                pe.state.to_string(),
+            ]
+        })
+        .collect();
+    crate::cli::output::table(&["CACHE", "ENDPOINT", "NETWORK", "ADDRESS", "STATE"], &rows)
 }

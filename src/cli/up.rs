@@ -47,6 +47,10 @@ pub struct UpArgs {
     /// clock runs that much faster: DNS TTLs shorten alike).
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
+    /// Run the timeline step by step (labs): each step waits for Enter in this terminal or
+    /// `redlink ctl next` (its `at` is ignored).
+    #[arg(long, conflicts_with = "speed")]
+    pub step: bool,
     /// Where the control API listens (loopback only; default 127.0.0.1 on a free port).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -269,12 +273,28 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         },
     ));
     let control = control.serve(world.clone(), control_password, ControlLimits::default());
+    // A state file outside the default directory is listed there too (`redlink ls`, --world).
+    let _registered = args
+        .state_file
+        .as_ref()
+        .and_then(|f| crate::cli::worlds::register(f, state_name(&scenario).as_str()));
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
     if let Some(d) = &dashboard {
         say!("dashboard: {}", d.url());
     }
-    let timeline = timeline::run(&world, &scenario, args.speed, &board);
+    if args.step {
+        // Enter releases the next step (as `ctl next` does); stdin closed: only `ctl next`.
+        let world = world.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                world.next_step();
+                line.clear();
+            }
+        });
+    }
+    let timeline = timeline::run(&world, &scenario, args.speed, args.step, &board);
     tokio::select! {
         _ = signals.wait() => say!("redlink up: stopping (signal)"),
         _ = sleep_for(args.duration) => say!("redlink up: stopping (--for elapsed)"),
@@ -292,6 +312,76 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         d.shutdown().await;
     }
     stop(world, Some(control), 0).await
+}
+
+/// Per network and cache, what is missing for a private path (the lesson of the quickstart's
+/// spoke: linking the zone alone turns a refusal into a timeout, because the endpoint it then
+/// resolves to lives in a network spoke is not peered with).
+fn private_path_needs(w: &redlink_world::World) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &w.caches {
+        let private_host = c.privatelink_host_name();
+        let zone = w
+            .dns_zones
+            .iter()
+            .find(|z| private_host.ends_with(&format!(".{}", z.name)))
+            .map_or_else(
+                || {
+                    private_host
+                        .split_once('.')
+                        .map_or("", |(_, z)| z)
+                        .to_owned()
+                },
+                |z| z.name.clone(),
+            );
+        let endpoints: Vec<&redlink_world::PrivateEndpoint> = w
+            .private_endpoints
+            .iter()
+            .filter(|pe| pe.cache == c.name)
+            .collect();
+        if endpoints.is_empty() {
+            continue;
+        }
+        for n in &w.networks {
+            let linked = w
+                .dns_zones
+                .iter()
+                .any(|z| z.name == zone && z.link_to(&n.name).is_some());
+            let reachable = endpoints
+                .iter()
+                .any(|pe| pe.network == n.name || n.peered_with.contains(&pe.network));
+            let mut missing = Vec::new();
+            if !linked {
+                missing.push(format!(
+                    "a link of zone {zone} (redlink ctl network private-dns link vnet create --zone-name {zone} --name {0}-link --virtual-network {0})",
+                    n.name
+                ));
+            }
+            if !reachable {
+                let homes: Vec<&str> = endpoints.iter().map(|pe| pe.network.as_str()).collect();
+                missing.push(format!(
+                    "a peering with {} or a private endpoint of its own",
+                    homes.join(" or ")
+                ));
+            }
+            if !missing.is_empty() {
+                out.push(format!(
+                    "{} → {}: needs {}",
+                    n.name,
+                    c.name,
+                    missing.join(" AND ")
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The name a world is listed under: the scenario's name, else its file's stem.
+fn state_name(scenario: &Scenario) -> String {
+    std::path::Path::new(scenario.file())
+        .file_stem()
+        .map_or_else(|| "world".to_owned(), |s| s.to_string_lossy().into_owned())
 }
 
 /// The `--events` file: JSON lines, each written whole (so `tail -F` follows), renamed FILE.1 once
@@ -319,10 +409,25 @@ impl EventsFile {
     pub fn line(&mut self, text: &str) -> std::io::Result<()> {
         let len = text.len() as u64 + 1;
         if self.written > 0 && self.written + len > self.max {
-            let mut old = self.path.clone().into_os_string();
-            old.push(".1");
-            std::fs::rename(&self.path, &old)?;
-            self.file = std::fs::File::create(&self.path)?;
+            // FILE never goes missing (a reader or `tail -F` may look at any moment): its bytes
+            // become FILE.1 through a link, then a new empty FILE replaces it by rename.
+            let with = |suffix: &str| {
+                let mut p = self.path.clone().into_os_string();
+                p.push(suffix);
+                PathBuf::from(p)
+            };
+            let (old, old_tmp, new_tmp) = (with(".1"), with(".1.tmp"), with(".new"));
+            let _ = std::fs::remove_file(&old_tmp);
+            if std::fs::hard_link(&self.path, &old_tmp).is_ok() {
+                std::fs::rename(&old_tmp, &old)?;
+                let file = std::fs::File::create(&new_tmp)?;
+                std::fs::rename(&new_tmp, &self.path)?;
+                self.file = file;
+            } else {
+                // No hard links on this file system: a moment without FILE.
+                std::fs::rename(&self.path, &old)?;
+                self.file = std::fs::File::create(&self.path)?;
+            }
             self.written = 0;
         }
         let mut bytes = Vec::with_capacity(text.len() + 1);
@@ -528,6 +633,16 @@ fn describe(world: &RunningWorld, state: &StateFile, duration: Option<Duration>)
         }
     }
     let _ = write!(out, "\n{}", table(&rows));
+    let needs = private_path_needs(&w);
+    if !needs.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nTo reach a cache privately, a network needs the zone linked AND a private endpoint it can reach (its own, or one in a peered network):"
+        );
+        for line in needs {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
 
     let _ = writeln!(out, "\nTry:");
     if let Some(cache) = w.caches.first() {

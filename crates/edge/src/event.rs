@@ -1,6 +1,7 @@
 //! Connection events: what the edge did with each connection it accepted (route, reset,
 //! blackhole), for the evidence stream. Refusals and drops are carried out by the kernel (no
-//! listener, or SYNs never answered) and never reach the edge, so they have no event.
+//! listener, or SYNs never answered) and never reach the edge; where they can be observed, the
+//! runtime's `kernel` watcher sends them on the same channel.
 
 use std::net::SocketAddr;
 

@@ -229,6 +229,15 @@ async fn route(
     registered: Registered,
 ) {
     let _ = stream.set_nodelay(true);
+    // Toxiproxy's toxicity: each toxic applies to its fraction of connections, rolled now.
+    let mut rng = crate::toxics::Rng::new();
+    let toxics: Vec<Toxic> = toxics
+        .into_iter()
+        .filter(|t| {
+            t.toxicity
+                .applies(u32::try_from(rng.below_or_eq(999_999)).unwrap_or(u32::MAX))
+        })
+        .collect();
     if toxics.is_empty() {
         engine
             .accept_stream(CutStream::new(stream, registered.cut.clone()), ctx)

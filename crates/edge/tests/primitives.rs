@@ -299,6 +299,7 @@ fn toxic(kind: ToxicKind, direction: ToxicDirection) -> Toxic {
         network: None,
         kind,
         direction,
+        toxicity: Default::default(),
     }
 }
 

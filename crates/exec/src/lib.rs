@@ -622,6 +622,7 @@ pub fn spawn_contained(
     }
 }
 
+pub mod host;
 pub mod init;
 
 /// The inode of this process's PID namespace (`/proc/self/ns/pid`).

@@ -20,6 +20,14 @@ pub const CHANGE_EVENT_CAPACITY: usize = 256;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// Something every subscriber should know once, at the start (e.g. that refusals and drops
+    /// cannot be observed here).
+    Notice {
+        /// Milliseconds since the Unix epoch.
+        time_ms: u64,
+        /// What.
+        text: String,
+    },
     /// A resolver answered a query.
     Dns {
         /// Milliseconds since the Unix epoch.
@@ -43,8 +51,8 @@ pub enum Event {
         /// The resolution's steps, one per line.
         explanation: Vec<String>,
     },
-    /// The edge accepted a connection and applied a verdict (refusals and drops happen in the
-    /// kernel and have no event).
+    /// The edge accepted a connection and applied a verdict; or, where observable (see
+    /// `kernel`), the kernel refused or dropped one.
     Connection {
         /// Milliseconds since the Unix epoch.
         time_ms: u64,
@@ -56,7 +64,7 @@ pub enum Event {
         peer: SocketAddr,
         /// The client's network (`None`: the host).
         network: Option<String>,
-        /// `route`, `reset` or `blackhole`.
+        /// `route`, `reset`, `blackhole`; `refuse` or `drop` when observed in the kernel.
         verdict: Verdict,
         /// Why.
         reason: String,
@@ -208,6 +216,8 @@ pub fn forward_engine_events(
 
 /// A merged subscription to every event source of a world. Ends when the world stops.
 pub struct EventStream {
+    /// Said once, before any other event.
+    pub(crate) notice: Option<Event>,
     pub(crate) dns: Option<broadcast::Receiver<QueryEvent>>,
     pub(crate) edge: Option<broadcast::Receiver<ConnectionEvent>>,
     pub(crate) changes: broadcast::Receiver<Event>,
@@ -234,6 +244,9 @@ async fn next_of<T: Clone>(rx: &mut Option<broadcast::Receiver<T>>, lost: &mut u
 impl EventStream {
     /// The next event; `None` once the world has stopped.
     pub async fn next(&mut self) -> Option<Event> {
+        if let Some(notice) = self.notice.take() {
+            return Some(notice);
+        }
         loop {
             let (mut lost, mut lost_dns, mut lost_edge) = (0, 0, 0);
             let got = tokio::select! {
@@ -256,9 +269,9 @@ impl EventStream {
     }
 }
 
-/// Connections by endpoint address and verdict since the world started (`ctl status`): what the edge routed,
-/// reset or blackholed, plus the engines' maxclients rejections. Refusals and drops happen in the
-/// kernel and are not seen, so not counted.
+/// Connections by endpoint address and verdict since the world started (`ctl status`): what the
+/// edge routed, reset or blackholed, the engines' maxclients rejections, and, where the kernel's
+/// refusals and drops are observed (`kernel`), those too.
 #[derive(Clone, Default)]
 pub struct ConnectionCounts(
     std::sync::Arc<

@@ -27,6 +27,7 @@ mod direct;
 mod engines;
 mod error;
 pub mod events;
+pub mod kernel;
 mod options;
 pub mod probe;
 mod resolvers;
@@ -51,5 +52,5 @@ pub use redlink_edge::PortStatus;
 pub use running::RunningWorld;
 pub use state::{
     CacheState, EndpointKind, EndpointState, NetworkState, PortVerdict, SourcePortVerdict,
-    StateFile,
+    StateFile, net_namespace,
 };

@@ -60,6 +60,11 @@ pub struct RunningWorld {
     edge_events: ConnectionEvents,
     /// Signalled when any engine stops (see [`RunningWorld::watch_engines`]).
     engine_stopped: Arc<Notify>,
+    /// Released by [`RunningWorld::next_step`] (`up --step`: Enter, `ctl next`).
+    step_gate: Notify,
+    /// Whether refusals and drops are observed (see `kernel`), and the watcher doing it.
+    kernel_evidence: crate::kernel::KernelEvidence,
+    _kernel_watch: Option<crate::kernel::KernelWatch>,
     /// Set once [`RunningWorld::shutdown`] begins: engines stopping then are expected.
     stopping: AtomicBool,
     /// The world's one clock (DNS caches, the timeline).
@@ -247,6 +252,9 @@ impl RunningWorld {
             },
         );
         state.control = options.control.map(|a| a.to_string());
+        // Before the first write: refusals and drops published as events where observable.
+        let (kernel_watch, kernel_evidence) = crate::kernel::watch(tx.subscribe(), edge.events());
+        state.kernel_evidence = Some(kernel_evidence.describe());
         state.control_password = options.control.and(options.control_password.clone());
         let written = write_atomically(&files.ca, ca.cert_pem().as_bytes(), 0o644)
             .and_then(|()| files.write(&state));
@@ -268,6 +276,7 @@ impl RunningWorld {
         }
         let counts = crate::events::ConnectionCounts::default();
         counts.follow(EventStream {
+            notice: None,
             dns: None,
             edge: Some(edge_events.subscribe()),
             changes: changes.subscribe(),
@@ -293,6 +302,9 @@ impl RunningWorld {
             edge_events,
             counts,
             engine_stopped,
+            step_gate: Notify::new(),
+            kernel_evidence,
+            _kernel_watch: kernel_watch,
             stopping: AtomicBool::new(false),
             clock: options.clock.clone(),
             lab: std::sync::Mutex::new(None),
@@ -373,6 +385,7 @@ impl RunningWorld {
         );
         inner.state.control = control;
         inner.state.control_password = control_password;
+        inner.state.kernel_evidence = Some(self.kernel_evidence.describe());
         self.files.write(&inner.state)?;
         applied?;
         Ok(out)
@@ -423,6 +436,17 @@ impl RunningWorld {
             ));
         }
         Ok(())
+    }
+
+    /// Lets a timeline paced step by step (`up --step`) run its next step (a release before the
+    /// timeline waits is kept for its next wait).
+    pub fn next_step(&self) {
+        self.step_gate.notify_one();
+    }
+
+    /// Waits for [`RunningWorld::next_step`].
+    pub async fn step_released(&self) {
+        self.step_gate.notified().await;
     }
 
     /// Runs [`RunningWorld::reconcile`] each time an engine stops; never returns. Run it alongside
@@ -485,9 +509,22 @@ impl RunningWorld {
         self.counts.snapshot()
     }
 
-    /// A merged stream of DNS answers, connection verdicts and world changes from now on.
+    /// Whether refusals and drops are observed (see `kernel`).
+    pub fn kernel_evidence(&self) -> &crate::kernel::KernelEvidence {
+        &self.kernel_evidence
+    }
+
+    /// A merged stream of DNS answers, connection verdicts and world changes from now on (first,
+    /// where refusals and drops cannot be observed, a notice saying so).
     pub fn events(&self) -> EventStream {
         EventStream {
+            notice: match &self.kernel_evidence {
+                crate::kernel::KernelEvidence::Observed => None,
+                unobservable => Some(Event::Notice {
+                    time_ms: crate::events::now_ms(),
+                    text: unobservable.describe(),
+                }),
+            },
             dns: self.dns.as_ref().map(DnsViews::subscribe),
             edge: Some(self.edge_events.subscribe()),
             changes: self.changes.subscribe(),

@@ -63,6 +63,21 @@ pub struct StateFile {
     /// `{"network": "hub"}`; the endpoints' `verdict` fields are its verdicts.
     #[serde(default)]
     pub host: redlink_world::HostPosition,
+    /// Extra: the inode of the network namespace the world's addresses live in (a world started
+    /// by `redlink exec` lives in a namespace of its own; `exec` joins only a world in its own
+    /// namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_namespace: Option<u64>,
+    /// Extra: whether refusals and drops (carried out by the kernel) are observed and published
+    /// as events, in one sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_evidence: Option<String>,
+}
+
+/// The inode of this process's network namespace (`/proc/self/ns/net`).
+pub fn net_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/net").ok().map(|m| m.ino())
 }
 
 /// One network.
@@ -289,6 +304,8 @@ impl StateFile {
             block: at.block,
             world: Some(world.clone()),
             host: world.host.clone(),
+            net_namespace: net_namespace(),
+            kernel_evidence: None,
         }
     }
 
@@ -366,11 +383,21 @@ impl StateFiles {
 }
 
 impl StateFiles {
-    /// Points `pointer` (a symbolic link in the same directory) at the state file.
+    /// Points `pointer` (a symbolic link in the same directory) at the state file, unless it
+    /// points at another world that still runs (a second `up` does not take it over; that world
+    /// removes it when it stops).
     pub fn write_pointer(&self) {
         let (Some(pointer), Some(target)) = (&self.pointer, self.state.file_name()) else {
             return;
         };
+        let taken = std::fs::read_link(pointer).is_ok_and(|t| t != Path::new(target))
+            && StateFile::read(pointer).is_ok_and(|other| {
+                other.pid != std::process::id()
+                    && Path::new(&format!("/proc/{}", other.pid)).exists()
+            });
+        if taken {
+            return;
+        }
         // symlink() never follows or reuses what is there: it fails if the name exists.
         let tmp = pointer.with_file_name(format!(".current.tmp-{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);

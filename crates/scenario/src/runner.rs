@@ -27,6 +27,9 @@ pub enum Pacing {
         /// Compression factor (2 = twice as fast).
         speed: f64,
     },
+    /// Each step when released ([`RunningWorld::next_step`]: Enter in `up --step`'s terminal,
+    /// `redlink ctl next`), after an [`Event::Waiting`].
+    Stepped,
 }
 
 /// How to run.
@@ -60,6 +63,8 @@ pub enum Event<'a> {
     Change(&'a ChangeReport),
     /// An expectation was checked.
     Expectation(&'a ExpectationReport),
+    /// [`Pacing::Stepped`]: this step waits for [`RunningWorld::next_step`].
+    Waiting(&'a TimelineStep),
 }
 
 /// Runs the timeline of `scenario` on `world`, telling `observe` about each event; returns the
@@ -152,6 +157,10 @@ pub async fn run_timeline_advancing(
                 let _ = clock.advance_to(due);
             }
             _ => {}
+        }
+        if options.pacing == Pacing::Stepped {
+            observe(Event::Waiting(step));
+            world.step_released().await;
         }
         observe(Event::Phase(Some(step)));
         let mut phase = PhaseReport {

@@ -33,6 +33,8 @@
 //!                       "address": "127.10.1.4", "ttl": 60}}
 //! {"forwarder_answer": {"network": "onprem", "name": "…", "remove": true}}
 //! {"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}
+//! {"add_toxic": {"name": "cut", "kind": "limit_data", "bytes": 1024}}     (also slow_close
+//!               with delay_ms, reset_peer with timeout_ms, reset_after, timeout, bandwidth, slicer)
 //! {"remove_toxic": "slow"}
 //! {"peer": {"network": "spoke", "remote": "hub", "name": "spoke-to-hub"}}
 //! {"unpeer": {"network": "spoke", "remote": "hub"}}
@@ -57,7 +59,7 @@ use crate::model::{
     BlockedAction, ConnectionState, DenyAs, FirewallRule, ForwardRule, NetworkRule, PeeringState,
     PublicNetworkAccess, ResolutionPolicy, RuleAction, World,
 };
-use crate::toxic::{Toxic, ToxicDirection, ToxicKind};
+use crate::toxic::{Toxic, ToxicDirection, ToxicKind, Toxicity};
 use crate::toxic::{ToxicKindName, ToxicSpec};
 
 /// `{ zone, network }`.
@@ -271,9 +273,16 @@ pub struct ToxicChange {
     /// reset_after: bytes before the reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
-    /// timeout: milliseconds before the reset (0 = hold forever).
+    /// timeout: milliseconds before the reset (0 = hold forever); reset_peer: after the first
+    /// bytes (0 = at once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// slow_close: how long the close is held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// The fraction of connections it applies to, 0 to 1 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toxicity: Option<Toxicity>,
 }
 
 impl From<&ToxicSpec> for ToxicChange {
@@ -291,6 +300,8 @@ impl From<&ToxicSpec> for ToxicChange {
             delay_us: t.delay_us,
             bytes: t.bytes,
             timeout_ms: t.timeout_ms,
+            delay_ms: t.delay_ms,
+            toxicity: t.toxicity,
         }
     }
 }
@@ -298,7 +309,7 @@ impl From<&ToxicSpec> for ToxicChange {
 impl ToxicChange {
     /// The toxic's kind with its parameters, or why the table does not describe one.
     pub fn toxic_kind(&self) -> Result<ToxicKind, String> {
-        let given: [(&str, Option<u64>); 7] = [
+        let given: [(&str, Option<u64>); 8] = [
             ("latency_ms", self.latency_ms),
             ("jitter_ms", self.jitter_ms),
             ("rate_kbps", self.rate_kbps),
@@ -306,6 +317,7 @@ impl ToxicChange {
             ("delay_us", self.delay_us),
             ("bytes", self.bytes),
             ("timeout_ms", self.timeout_ms),
+            ("delay_ms", self.delay_ms),
         ];
         let (kind, allowed): (&str, &[&str]) = match self.kind {
             ToxicKindName::Latency => ("latency", &["latency_ms", "jitter_ms"]),
@@ -313,6 +325,9 @@ impl ToxicChange {
             ToxicKindName::Slicer => ("slicer", &["avg_size", "delay_us"]),
             ToxicKindName::ResetAfter => ("reset_after", &["bytes"]),
             ToxicKindName::Timeout => ("timeout", &["timeout_ms"]),
+            ToxicKindName::LimitData => ("limit_data", &["bytes"]),
+            ToxicKindName::SlowClose => ("slow_close", &["delay_ms"]),
+            ToxicKindName::ResetPeer => ("reset_peer", &["timeout_ms"]),
         };
         if let Some((field, _)) = given
             .iter()
@@ -344,6 +359,15 @@ impl ToxicChange {
             },
             ToxicKindName::Timeout => ToxicKind::Timeout {
                 timeout_ms: need("timeout_ms", self.timeout_ms)?,
+            },
+            ToxicKindName::LimitData => ToxicKind::LimitData {
+                bytes: need("bytes", self.bytes)?,
+            },
+            ToxicKindName::SlowClose => ToxicKind::SlowClose {
+                delay_ms: need("delay_ms", self.delay_ms)?,
+            },
+            ToxicKindName::ResetPeer => ToxicKind::ResetPeer {
+                timeout_ms: self.timeout_ms.unwrap_or(0),
             },
         })
     }
@@ -727,6 +751,7 @@ impl Change {
                     network: t.network.clone(),
                     kind: t.toxic_kind().map_err(WorldError::Invalid)?,
                     direction: t.direction,
+                    toxicity: t.toxicity.unwrap_or_default(),
                 };
                 let text = toxic.to_string();
                 world.add_toxic(toxic)?;

@@ -66,5 +66,5 @@ pub use resolve::{
 pub use resolver_cache::{CachedResolution, ResolverCache, resolve_cached};
 pub use scenario::Scenario;
 pub use timeline::{ExpectedRefusal, PlacedChange, Step as TimelineStep};
-pub use toxic::{Toxic, ToxicDirection, ToxicKind};
+pub use toxic::{Toxic, ToxicDirection, ToxicKind, Toxicity};
 pub use verdict::{HOST_ADDRESS, Source, Verdict, verdict};

@@ -63,6 +63,23 @@ pub enum ToxicKind {
         /// When to reset, in milliseconds; 0 holds the connection forever.
         timeout_ms: u64,
     },
+    /// Toxiproxy's `limit_data`: let `bytes` bytes through, then close (an orderly end, not a
+    /// reset).
+    LimitData {
+        /// Bytes let through before the close.
+        bytes: u64,
+    },
+    /// Toxiproxy's `slow_close`: when the stream ends, hold the close back for `delay_ms`.
+    SlowClose {
+        /// How long the close waits, in milliseconds.
+        delay_ms: u64,
+    },
+    /// Toxiproxy's `reset_peer`: when the first bytes arrive, swallow them and reset the connection
+    /// `timeout_ms` later (0 = at once).
+    ResetPeer {
+        /// Delay before the reset, in milliseconds.
+        timeout_ms: u64,
+    },
 }
 
 impl fmt::Display for ToxicKind {
@@ -79,7 +96,60 @@ impl fmt::Display for ToxicKind {
             ToxicKind::ResetAfter { bytes } => write!(f, "reset after {bytes} bytes"),
             ToxicKind::Timeout { timeout_ms: 0 } => f.write_str("timeout (hold forever)"),
             ToxicKind::Timeout { timeout_ms } => write!(f, "timeout {timeout_ms} ms"),
+            ToxicKind::LimitData { bytes } => write!(f, "close after {bytes} bytes"),
+            ToxicKind::SlowClose { delay_ms } => write!(f, "close delayed {delay_ms} ms"),
+            ToxicKind::ResetPeer { timeout_ms } => {
+                write!(f, "reset {timeout_ms} ms after the first bytes")
+            }
         }
+    }
+}
+
+/// Toxiproxy's `toxicity`: the fraction of connections a toxic applies to (0 to 1, default 1),
+/// kept in millionths so toxics stay comparable; written as a number (`0.5`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Toxicity(u32);
+
+impl Toxicity {
+    /// Every connection.
+    pub const ALWAYS: Toxicity = Toxicity(1_000_000);
+
+    /// From a fraction in 0..=1.
+    pub fn from_fraction(f: f64) -> Result<Toxicity, String> {
+        if !(0.0..=1.0).contains(&f) {
+            return Err(format!("toxicity {f} is not between 0 and 1"));
+        }
+        // In range: the product is at most 1e6.
+        Ok(Toxicity((f * 1_000_000.0).round() as u32))
+    }
+
+    /// As a fraction.
+    pub fn fraction(self) -> f64 {
+        f64::from(self.0) / 1_000_000.0
+    }
+
+    /// Whether a connection whose roll (uniform in 0..1_000_000) is `roll` gets the toxic.
+    pub fn applies(self, roll: u32) -> bool {
+        roll < self.0
+    }
+}
+
+impl Default for Toxicity {
+    fn default() -> Self {
+        Toxicity::ALWAYS
+    }
+}
+
+impl Serialize for Toxicity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.fraction())
+    }
+}
+
+impl<'de> Deserialize<'de> for Toxicity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = f64::deserialize(d)?;
+        Toxicity::from_fraction(f).map_err(serde::de::Error::custom)
     }
 }
 
@@ -96,11 +166,18 @@ pub struct Toxic {
     pub kind: ToxicKind,
     /// Which way.
     pub direction: ToxicDirection,
+    /// The fraction of connections it applies to.
+    #[serde(default)]
+    pub toxicity: Toxicity,
 }
 
 impl fmt::Display for Toxic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}, {})", self.name, self.kind, self.direction)
+        write!(f, "{} ({}, {}", self.name, self.kind, self.direction)?;
+        if self.toxicity != Toxicity::ALWAYS {
+            write!(f, ", toxicity {}", self.toxicity.fraction())?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -133,6 +210,12 @@ pub enum ToxicKindName {
     ResetAfter,
     /// `timeout_ms`.
     Timeout,
+    /// `bytes` (then an orderly close).
+    LimitData,
+    /// `delay_ms`.
+    SlowClose,
+    /// `timeout_ms` (after the first bytes; 0 = at once).
+    ResetPeer,
 }
 
 /// A `[[toxic]]` table.
@@ -170,7 +253,35 @@ pub struct ToxicSpec {
     /// reset_after: bytes before the reset.
     #[serde(default)]
     pub bytes: Option<u64>,
-    /// timeout: milliseconds before the reset (0 = hold forever).
+    /// timeout: milliseconds before the reset (0 = hold forever); reset_peer: after the first
+    /// bytes.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// slow_close: how long the close is held back.
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    /// The fraction of connections it applies to (default 1).
+    #[serde(default)]
+    pub toxicity: Option<Toxicity>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toxicity_is_a_fraction_of_connections() {
+        assert_eq!(Toxicity::default(), Toxicity::ALWAYS);
+        let half = Toxicity::from_fraction(0.5).expect("0.5");
+        assert!(half.applies(499_999) && !half.applies(500_000));
+        assert!(!Toxicity::from_fraction(0.0).expect("0").applies(0));
+        assert!(Toxicity::ALWAYS.applies(999_999));
+        assert!(Toxicity::from_fraction(1.5).is_err());
+        assert!(Toxicity::from_fraction(f64::NAN).is_err());
+        let json = serde_json::to_string(&half).expect("serializes");
+        assert_eq!(json, "0.5");
+        let back: Toxicity = serde_json::from_str("0.25").expect("parses");
+        assert_eq!(back.fraction(), 0.25);
+        assert!(serde_json::from_str::<Toxicity>("-1").is_err());
+    }
 }

@@ -62,6 +62,9 @@ fn toxic() -> impl Strategy<Value = ToxicChange> {
         Just(ToxicKindName::Slicer),
         Just(ToxicKindName::ResetAfter),
         Just(ToxicKindName::Timeout),
+        Just(ToxicKindName::LimitData),
+        Just(ToxicKindName::SlowClose),
+        Just(ToxicKindName::ResetPeer),
     ];
     let direction = prop_oneof![
         Just(ToxicDirection::Upstream),
@@ -71,12 +74,12 @@ fn toxic() -> impl Strategy<Value = ToxicChange> {
     let n = || opt(0..i64::MAX as u64);
     (
         (name(), opt(name()), opt(name()), kind, direction),
-        (n(), n(), n(), n(), n(), n(), n()),
+        (n(), n(), n(), n(), n(), n(), n(), n()),
     )
         .prop_map(
             |(
                 (name, endpoint, network, kind, direction),
-                (latency_ms, jitter_ms, rate_kbps, avg_size, delay_us, bytes, timeout_ms),
+                (latency_ms, jitter_ms, rate_kbps, avg_size, delay_us, bytes, timeout_ms, delay_ms),
             )| ToxicChange {
                 name,
                 endpoint,
@@ -90,6 +93,8 @@ fn toxic() -> impl Strategy<Value = ToxicChange> {
                 delay_us,
                 bytes,
                 timeout_ms,
+                delay_ms,
+                toxicity: None,
             },
         )
 }

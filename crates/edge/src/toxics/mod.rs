@@ -10,8 +10,11 @@
 
 mod bandwidth;
 mod latency;
+mod limit_data;
 mod reset_after;
+mod reset_peer;
 mod slicer;
+mod slow_close;
 mod timeout;
 
 use std::time::{Duration, Instant};
@@ -25,8 +28,11 @@ use tokio::task::JoinSet;
 
 pub use bandwidth::Bandwidth;
 pub use latency::Latency;
+pub use limit_data::LimitData;
 pub use reset_after::ResetAfter;
+pub use reset_peer::ResetPeer;
 pub use slicer::Slicer;
+pub use slow_close::SlowClose;
 pub use timeout::Timeout;
 
 use crate::conn::Cut;
@@ -83,6 +89,13 @@ pub fn stage(kind: &ToxicKind) -> Box<dyn Toxic> {
         ToxicKind::ResetAfter { bytes } => Box::new(ResetAfter::new(bytes)),
         ToxicKind::Timeout { timeout_ms } => {
             Box::new(Timeout::new(Duration::from_millis(timeout_ms)))
+        }
+        ToxicKind::LimitData { bytes } => Box::new(LimitData::new(bytes)),
+        ToxicKind::SlowClose { delay_ms } => {
+            Box::new(SlowClose::new(Duration::from_millis(delay_ms)))
+        }
+        ToxicKind::ResetPeer { timeout_ms } => {
+            Box::new(ResetPeer::new(Duration::from_millis(timeout_ms)))
         }
     }
 }

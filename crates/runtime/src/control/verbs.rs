@@ -29,6 +29,8 @@ enum Handler {
     Change,
     /// The lab's latest score.
     Lab,
+    /// Release the next timeline step (`up --step`).
+    Next,
 }
 
 /// One entry of the command table.
@@ -135,6 +137,16 @@ pub const COMMANDS: &[Command] = &[
         Handler::Session(session::command),
     ),
     cmd("HELP", 1, "", "this list", Handler::Session(session::help)).before_auth(),
+    // redis-cli answers HELP itself (its own help text) and never sends it: this name gets
+    // through (`redis-cli -p CONTROL WORLD.HELP`).
+    cmd(
+        "WORLD.HELP",
+        1,
+        "",
+        "this list (what HELP gives; redis-cli answers HELP itself)",
+        Handler::Session(session::help),
+    )
+    .before_auth(),
     cmd(
         "SUBSCRIBE",
         -2,
@@ -170,8 +182,15 @@ pub const COMMANDS: &[Command] = &[
         1,
         "",
         "connections seen since the world started, by endpoint and verdict (route, reset, blackhole, \
-         and the engine's maxclients rejections; refusals and drops happen in the kernel, uncounted)",
+         the engine's maxclients rejections, and refusals and drops where the kernel's are observed: see the state file's kernel_evidence)",
         Handler::Counts,
+    ),
+    cmd(
+        "WORLD.NEXT",
+        1,
+        "",
+        "run the next timeline step of a world started with `up --step` (as Enter in its terminal)",
+        Handler::Next,
     ),
     cmd(
         "WORLD.CHANGE",
@@ -241,6 +260,10 @@ pub(super) async fn execute(world: &RunningWorld, s: &mut Session, args: &[Strin
                 Reply::err("this world has no exercises (a lab file declares [[exercise]] tables)")
             }
         },
+        Handler::Next => {
+            world.next_step();
+            Reply::Status("OK".to_owned())
+        }
         Handler::Change => match parse_change(&args[1]) {
             Err(e) => Reply::err(e),
             Ok(change) => match world.apply_change(&change).await {

@@ -529,5 +529,6 @@ fn toxic(src: &ScenarioText, t: &crate::toxic::ToxicSpec) -> Result<Toxic, Scena
         network: t.network.as_ref().map(|n| n.get_ref().clone()),
         kind,
         direction: t.direction,
+        toxicity: t.toxicity.unwrap_or_default(),
     })
 }

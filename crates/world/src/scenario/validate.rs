@@ -740,6 +740,7 @@ fn toxic(
         network: None,
         kind,
         direction: t.direction,
+        toxicity: t.toxicity.unwrap_or_default(),
     };
     toxic
         .check()
