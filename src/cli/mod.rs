@@ -8,6 +8,7 @@ pub mod probe;
 pub mod serve;
 pub mod serve_process;
 pub mod timeline;
+pub mod transfer;
 pub mod up;
 
 /// Print a line to stdout, ignoring a closed pipe (`redlink ... | head` must not panic).

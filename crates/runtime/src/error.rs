@@ -35,6 +35,14 @@ pub enum RuntimeError {
         /// What went wrong.
         message: String,
     },
+    /// A cache's data could not be loaded, saved, imported or exported.
+    #[error("cache {cache}: {message}")]
+    Data {
+        /// The cache.
+        cache: String,
+        /// What went wrong (an RDB error names the byte offset).
+        message: String,
+    },
     /// A user declared for a cache could not be created in its engine.
     #[error("cache {cache}: user {user}: {message}")]
     User {

@@ -30,6 +30,7 @@ pub mod location;
 pub mod model;
 mod mutate;
 pub mod names;
+pub mod persistence;
 pub mod quickstart;
 pub mod resolve;
 pub mod scenario;
@@ -54,6 +55,7 @@ pub use model::{
     DnsZone, FirewallRule, Forwarder, ForwarderAnswer, Network, NetworkRule, PrivateEndpoint,
     PublicNetworkAccess, ResolutionPolicy, RuleAction, World, ZoneLink,
 };
+pub use persistence::{Persistence, RdbFrequency, RebootNodes};
 pub use quickstart::quickstart;
 pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,

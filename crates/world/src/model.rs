@@ -235,6 +235,9 @@ pub struct Cache {
     /// ACL users of the engine, created at start (besides `default`).
     #[serde(default)]
     pub users: Vec<CacheUser>,
+    /// Data persistence (`None`: none, as Basic/Standard; a reboot then loses the data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<crate::persistence::Persistence>,
 }
 
 /// An ACL user declared for a cache (`[[cache.user]]`).
