@@ -57,8 +57,8 @@ pub fn write_export(container: &Path, prefix: &str, bytes: &[u8]) -> Result<Path
         ));
     }
     let shown = container.display();
-    let meta = std::fs::symlink_metadata(container)
-        .map_err(|e| format!("--container {shown}: {e}"))?;
+    let meta =
+        std::fs::symlink_metadata(container).map_err(|e| format!("--container {shown}: {e}"))?;
     if meta.file_type().is_symlink() {
         return Err(format!("--container {shown}: is a symbolic link (refused)"));
     }

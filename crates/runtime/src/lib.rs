@@ -21,9 +21,9 @@
 
 mod block;
 mod certs;
-mod data;
 pub mod control;
 pub mod control_client;
+mod data;
 mod direct;
 mod engines;
 mod error;

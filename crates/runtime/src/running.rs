@@ -483,7 +483,8 @@ impl RunningWorld {
                 },
             )?;
         drop(scratch);
-        self.restart_engine(&mut inner, cache, Some(contents)).await?;
+        self.restart_engine(&mut inner, cache, Some(contents))
+            .await?;
         Ok(format!(
             "imported {} keys ({} bytes of RDB version {}) into cache {cache}, replacing its data; its connections were closed",
             stats.keys_loaded,

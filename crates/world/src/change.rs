@@ -45,11 +45,11 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use crate::WorldError;
-use crate::persistence::RebootNodes;
 use crate::model::{
     BlockedAction, ConnectionState, DenyAs, NetworkRule, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World,
 };
+use crate::persistence::RebootNodes;
 use crate::toxic::{Toxic, ToxicDirection, ToxicKind};
 use crate::toxic::{ToxicKindName, ToxicSpec};
 

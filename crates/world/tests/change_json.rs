@@ -6,6 +6,8 @@
 use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
+use redlink_world::RebootNodes;
+use redlink_world::change::RebootChange;
 use redlink_world::change::{
     ConfigChange, ForwarderAnswerChange, LinkChange, NAMES, NewEndpoint, PolicyChange,
     PublicAccessChange, RecordChange, RecordRef, RuleChange, StateChange, ToxicChange, ZoneNetwork,
@@ -229,12 +231,21 @@ fn change() -> impl Strategy<Value = Change> {
             }),
         toxic().prop_map(Change::AddToxic),
         name().prop_map(Change::RemoveToxic),
+        (
+            name(),
+            prop_oneof![
+                Just(RebootNodes::All),
+                Just(RebootNodes::Primary),
+                Just(RebootNodes::Replica)
+            ]
+        )
+            .prop_map(|(cache, node)| Change::Reboot(RebootChange { cache, node })),
     ]
 }
 
 /// How many variants `Change` has (`Change::name` matches every one of them, so a new variant fails to
 /// compile there until it is named; [`NAMES`] must then list it, which the examples test checks).
-const VARIANTS: usize = 22;
+const VARIANTS: usize = 23;
 
 /// A step's `change = [...]`, as TOML.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -287,6 +298,7 @@ const EXAMPLES: &[&str] = &[
     r#"{"stop": "contoso"}"#,
     r#"{"start": "contoso"}"#,
     r#"{"config": {"cache": "contoso", "requirepass": "s3cret", "maxclients": 50}}"#,
+    r#"{"reboot": {"cache": "contoso", "node": "all"}}"#,
     r#"{"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net", "address": "127.10.1.4", "ttl": 60}}"#,
     r#"{"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}"#,
     r#"{"remove_toxic": "slow"}"#,

@@ -214,7 +214,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// The bytes of hex `text`, or where it is not hex.
 pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", digits.len()));
     }
     let value = |i: usize| {
@@ -316,7 +316,10 @@ mod tests {
     fn hex_round_trips_and_names_bad_digits() {
         let bytes: Vec<u8> = (0..=255).collect();
         assert_eq!(from_hex(&to_hex(&bytes)), Ok(bytes));
-        assert_eq!(from_hex("0g"), Err("not a hex digit at offset 1".to_owned()));
+        assert_eq!(
+            from_hex("0g"),
+            Err("not a hex digit at offset 1".to_owned())
+        );
         assert!(from_hex("abc").is_err());
     }
 

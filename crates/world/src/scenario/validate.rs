@@ -17,10 +17,10 @@ use crate::address::is_loopback;
 use crate::error::{ScenarioError, ScenarioErrorKind};
 use crate::flavour::Flavour;
 use crate::model::DenyAs;
-use crate::persistence::{AOF_UNSUPPORTED, Persistence, RdbFrequency};
 use crate::names::{
     self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
 };
+use crate::persistence::{AOF_UNSUPPORTED, Persistence, RdbFrequency};
 use crate::text::ScenarioText;
 use crate::toxic::{Toxic, ToxicSpec};
 use redlink_engine::acl::CATEGORIES;
