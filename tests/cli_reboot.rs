@@ -216,6 +216,11 @@ fn reboot_import_and_export_behave_as_azure() {
         .expect("redlink up starts");
     wait_for_control(&state, &mut up);
     let up = Proc(up);
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&ctl(&state, &["redis", "show", "--name", "contoso"])))
+            .expect("az JSON");
+    assert_eq!(show["redisConfiguration"]["rdb-backup-enabled"], "true");
+    assert_eq!(show["redisConfiguration"]["rdb-backup-frequency"], "15");
     let contoso = public_addr(&state, "contoso");
     let fabrikam = public_addr(&state, "fabrikam");
     let dump_arg = dump.to_str().expect("utf-8 path");
