@@ -134,6 +134,33 @@ async fn reboot_import_export_go_through_the_world() {
     assert_eq!(call(&world, "contoso", b"GET k\r\n").await, "$1\r\nv\r\n");
     assert_eq!(call(&world, "plain", b"DBSIZE\r\n").await, ":0\r\n");
 
+    // A connection through a toxic (the edge's pump) sees the close too.
+    let toxic: Change = serde_json::from_str(
+        r#"{"add_toxic":{"name":"slow","endpoint":"contoso","kind":"latency","latency_ms":1}}"#,
+    )
+    .expect("a change");
+    world.apply_change(&toxic).await.expect("toxic added");
+    let _ = next_change(&mut events).await;
+    let addr = std::net::SocketAddr::new(common::public(&world, "contoso"), 6379);
+    let mut open = TcpStream::connect(addr).await.expect("connects");
+    open.write_all(b"PING\r\n").await.expect("writes");
+    let mut buf = [0u8; 7];
+    tokio::time::timeout(Duration::from_secs(5), open.read_exact(&mut buf))
+        .await
+        .expect("in time")
+        .expect("PONG");
+    assert_eq!(&buf, b"+PONG\r\n");
+    let reboot: Change =
+        serde_json::from_str(r#"{"reboot":{"cache":"contoso"}}"#).expect("a change");
+    world.apply_change(&reboot).await.expect("rebooted");
+    let _ = next_change(&mut events).await;
+    let mut rest = [0u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(5), open.read(&mut rest))
+        .await
+        .expect("the close arrives in time");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    assert_eq!(call(&world, "contoso", b"GET k\r\n").await, "$1\r\nv\r\n");
+
     // Refused: a replica node (none yet), a stopped cache, an unknown one.
     let replica: Change =
         serde_json::from_str(r#"{"reboot":{"cache":"contoso","node":"replica"}}"#).expect("json");
