@@ -71,6 +71,9 @@ pub enum RuntimeError {
         #[source]
         source: io::Error,
     },
+    /// The persisted caches' data directory could not be created (the message names the path).
+    #[error("cannot create the persisted caches' data directory: {0}")]
+    DataDir(#[source] io::Error),
     /// The control API could not listen.
     #[error("control API on {address}: {source}")]
     Control {

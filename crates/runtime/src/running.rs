@@ -177,10 +177,7 @@ impl RunningWorld {
             .state_file
             .clone()
             .unwrap_or_else(|| default_state_path(&name, std::process::id()));
-        let data = DataDirs::create(&state_path, &world).map_err(|e| RuntimeError::Data {
-            cache: "(data directory)".to_owned(),
-            message: e.to_string(),
-        })?;
+        let data = DataDirs::create(&state_path, &world).map_err(RuntimeError::DataDir)?;
         let mut engines = HashMap::new();
         for cache in &world.caches {
             let dir = data.as_ref().and_then(|d| d.dir(&cache.name));
