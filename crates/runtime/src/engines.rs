@@ -1,5 +1,6 @@
 //! One engine per cache, configured from the scenario: `requirepass`, `maxclients`, ACL users, and the cache's
-//! TLS certificate for hand-offs on TLS ports. The engine's own listeners are never started: every
+//! TLS certificate for hand-offs on TLS ports, and `persistence` (a data directory, a `save`
+//! schedule, the last snapshot loaded at start). The engine's own listeners are never started: every
 //! connection arrives through the edge.
 //!
 //! Like Azure's managed caches, a world's engines have the commands Microsoft disables switched off
