@@ -120,6 +120,16 @@ pub fn connection(world: &World, pe: &PrivateEndpoint, description: Option<&str>
     })
 }
 
+/// `redisConfiguration`: maxclients, and RDB persistence as Azure spells it.
+fn redis_configuration(c: &Cache) -> Json {
+    let mut conf = json!({ "maxclients": c.maxclients.map(|m| m.to_string()) });
+    if let Some(redlink_world::Persistence::Rdb(f)) = c.persistence {
+        conf["rdb-backup-enabled"] = json!("true");
+        conf["rdb-backup-frequency"] = json!(f.minutes().to_string());
+    }
+    conf
+}
+
 /// `az redis show`.
 pub fn redis(world: &World, state: &StateFile, c: &Cache) -> Json {
     let connections: Vec<Json> = world
@@ -141,7 +151,7 @@ pub fn redis(world: &World, state: &StateFile, c: &Cache) -> Json {
         "publicNetworkAccess": c.public_network_access.as_str(),
         "minimumTlsVersion": c.minimum_tls_version,
         "provisioningState": if c.running { "Succeeded" } else { "Stopped" },
-        "redisConfiguration": { "maxclients": c.maxclients.map(|m| m.to_string()) },
+        "redisConfiguration": redis_configuration(c),
         "privateEndpointConnections": connections,
         "redlink": {
             "running": c.running,

@@ -411,6 +411,59 @@ pub enum RedisCommand {
     /// Firewall rules of a cache's public endpoint.
     #[command(subcommand, name = "firewall-rules")]
     FirewallRules(resources::FirewallRulesCommand),
+    /// Reboot a cache: open connections close; the data comes back only if the cache persists it.
+    #[command(name = "force-reboot")]
+    ForceReboot {
+        /// The cache.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// AllNodes (PrimaryNode and SecondaryNode need replicas, which caches do not have yet).
+        #[arg(long)]
+        reboot_type: String,
+        /// Not simulated (one node per cache): refused.
+        #[arg(long, num_args = 1..)]
+        ports: Vec<u16>,
+        /// Not simulated (caches are not clustered): refused.
+        #[arg(long)]
+        shard_id: Option<u32>,
+    },
+    /// Replace a cache's data with an RDB file (a local path stands in for a blob URL).
+    Import {
+        /// The cache.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// The RDB file (one: caches are not clustered).
+        #[arg(long, required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// RDB (the only format).
+        #[arg(long)]
+        file_format: Option<String>,
+    },
+    /// Write a cache's data as an RDB file CONTAINER/PREFIX (a local folder stands in for a
+    /// blob container).
+    Export {
+        /// The cache.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// The exported file's name.
+        #[arg(long)]
+        prefix: String,
+        /// An existing directory.
+        #[arg(long)]
+        container: PathBuf,
+        /// RDB (the only format).
+        #[arg(long)]
+        file_format: Option<String>,
+    },
+}
+
+fn rdb_format(format: Option<&String>) -> Result<(), Failure> {
+    match format {
+        Some(f) if !f.eq_ignore_ascii_case("RDB") => Err(Failure::Input(format!(
+            "--file-format {f:?}: only RDB is supported"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Why a ctl command failed: bad input (exit 2), the world (exit 1), or a change Azure's API
@@ -984,6 +1037,61 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
             s.change(Change::Start(a.name.clone()))?;
             &a.name
         }
+        RedisCommand::ForceReboot {
+            name,
+            reboot_type,
+            ports,
+            shard_id,
+        } => {
+            let node = redlink_world::RebootNodes::from_az(reboot_type).ok_or_else(|| {
+                Failure::Input(format!(
+                    "--reboot-type {reboot_type:?} is not one of AllNodes, PrimaryNode, SecondaryNode"
+                ))
+            })?;
+            if !ports.is_empty() || shard_id.is_some() {
+                return Err(Failure::Input(
+                    "--ports and --shard-id are not simulated: caches are one node, not clustered"
+                        .to_owned(),
+                ));
+            }
+            let done = s.change(Change::Reboot(redlink_world::change::RebootChange {
+                cache: name.clone(),
+                node,
+            }))?;
+            print(&serde_json::json!({ "message": done }));
+            return Ok(());
+        }
+        RedisCommand::Import {
+            name,
+            files,
+            file_format,
+        } => {
+            rdb_format(file_format.as_ref())?;
+            let [file] = files.as_slice() else {
+                return Err(Failure::Input(format!(
+                    "--files: {} files given; a cache that is not clustered imports one",
+                    files.len()
+                )));
+            };
+            let bytes = crate::cli::transfer::read_import(file).map_err(Failure::Input)?;
+            let hex = redlink_runtime::to_hex(&bytes);
+            data_call(s, &["CACHE.IMPORT", name, &hex])?;
+            return Ok(());
+        }
+        RedisCommand::Export {
+            name,
+            prefix,
+            container,
+            file_format,
+        } => {
+            rdb_format(file_format.as_ref())?;
+            let hex = data_call(s, &["CACHE.EXPORT", name])?;
+            let bytes = redlink_runtime::from_hex(&hex)
+                .map_err(|e| Failure::World(format!("bad export from the world: {e}")))?;
+            crate::cli::transfer::write_export(container, prefix, &bytes)
+                .map_err(Failure::Input)?;
+            return Ok(());
+        }
         RedisCommand::Show(a) => &a.name,
         RedisCommand::FirewallRules(f) => return resources::firewall_rules(s, f),
         RedisCommand::List => {
@@ -1002,6 +1110,18 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
     let cache = world.cache(name).ok_or_else(|| not_found("cache", name))?;
     print(&az::redis(&world, &state, cache));
     Ok(())
+}
+
+/// A `CACHE.IMPORT` / `CACHE.EXPORT` call; the world's refusal (unknown cache, corrupt file) is
+/// bad input.
+fn data_call(s: &mut Session, args: &[&str]) -> Result<String, Failure> {
+    match s.client.call_text(args) {
+        Ok(text) => Ok(text),
+        Err(redlink_runtime::ControlClientError::Server(e)) => Err(Failure::Input(
+            e.strip_prefix("ERR ").unwrap_or(&e).to_owned(),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn events(s: &mut Session, follow: bool, wait: Duration) -> Result<(), Failure> {

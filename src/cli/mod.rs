@@ -12,6 +12,7 @@ pub mod probe;
 pub mod serve;
 pub mod serve_process;
 pub mod timeline;
+pub mod transfer;
 pub mod up;
 pub mod worlds;
 

@@ -5,16 +5,18 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, RwLock};
 
 use redlink_engine::{ConnContext, Engine};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// A direct listener; dropping it stops accepting.
-#[derive(Debug)]
 pub struct DirectListener {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    /// The engine new connections go to (replaced when the cache reboots).
+    engine: Arc<RwLock<Engine>>,
 }
 
 impl DirectListener {
@@ -22,6 +24,8 @@ impl DirectListener {
     pub async fn open(engine: Engine) -> io::Result<DirectListener> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
+        let engine = Arc::new(RwLock::new(engine));
+        let current = engine.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
@@ -31,11 +35,22 @@ impl DirectListener {
                     tls: false,
                     endpoint: None,
                 };
-                let engine = engine.clone();
+                let engine = match current.read() {
+                    Ok(e) => e.clone(),
+                    Err(poisoned) => poisoned.into_inner().clone(),
+                };
                 tokio::spawn(async move { engine.accept_stream(stream, ctx).await });
             }
         });
-        Ok(DirectListener { addr, task })
+        Ok(DirectListener { addr, task, engine })
+    }
+
+    /// Hands new connections to `engine` from now on (after a reboot).
+    pub fn set_engine(&self, engine: Engine) {
+        match self.engine.write() {
+            Ok(mut e) => *e = engine,
+            Err(poisoned) => *poisoned.into_inner() = engine,
+        }
     }
 
     /// Where it listens.

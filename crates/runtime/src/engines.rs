@@ -1,5 +1,6 @@
 //! One engine per cache, configured from the scenario: `requirepass`, `maxclients`, ACL users, and the cache's
-//! TLS certificate for hand-offs on TLS ports. The engine's own listeners are never started: every
+//! TLS certificate for hand-offs on TLS ports, and `persistence` (a data directory, a `save`
+//! schedule, the last snapshot loaded at start). The engine's own listeners are never started: every
 //! connection arrives through the edge.
 //!
 //! Like Azure's managed caches, a world's engines have the commands Microsoft disables switched off
@@ -7,6 +8,10 @@
 //! unknown-command error, so no client of a simulated cache can SHUTDOWN it, reconfigure it or
 //! make it a replica. `redlink serve` keeps every command.
 
+use std::path::Path;
+
+use redlink_engine::persist::rdb_file::load_bytes;
+use redlink_engine::persist::rdb_save;
 use redlink_engine::{Config, Engine};
 use redlink_world::{Cache, Flavour};
 
@@ -73,11 +78,29 @@ pub fn disabled_commands(flavour: Flavour) -> &'static [&'static str] {
 }
 
 /// Starts the engine of `cache` (its background jobs run until [`Engine::shutdown`]). Must be called
-/// inside a tokio runtime.
-pub fn start_engine(cache: &Cache, ca: &WorldCa) -> Result<Engine, RuntimeError> {
+/// inside a tokio runtime. A cache with `persistence` keeps its data in `data_dir` (the world's
+/// private directory for it): the engine saves there on the schedule the frequency maps to and
+/// loads the last snapshot at start (after a reboot). `preload`, when given, is an RDB file's
+/// contents the new engine holds instead (an import).
+pub fn start_engine(
+    cache: &Cache,
+    ca: &WorldCa,
+    data_dir: Option<&Path>,
+    preload: Option<&[u8]>,
+) -> Result<Engine, RuntimeError> {
     let mut config = Config::default();
-    // World caches do not persist (Azure Basic/Standard): no save points, no files in the cwd.
-    setting(&mut config, cache, "save", "")?;
+    let persisted = match (cache.persistence, data_dir) {
+        (Some(p), Some(dir)) => {
+            setting(&mut config, cache, "dir", &dir.to_string_lossy())?;
+            setting(&mut config, cache, "save", &p.save_points())?;
+            true
+        }
+        // Not persisted (Azure Basic/Standard): no save points, no files in the cwd.
+        _ => {
+            setting(&mut config, cache, "save", "")?;
+            false
+        }
+    };
     if let Some(pass) = &cache.requirepass {
         setting(&mut config, cache, "requirepass", pass)?;
     }
@@ -96,6 +119,25 @@ pub fn start_engine(cache: &Cache, ca: &WorldCa) -> Result<Engine, RuntimeError>
             })?;
     }
     *engine.tls.write() = Some(ca.server_config(cache)?);
+    let data_error = |message: String| RuntimeError::Data {
+        cache: cache.name.clone(),
+        message,
+    };
+    match preload {
+        Some(bytes) => {
+            load_bytes(&engine, bytes).map_err(|(offset, what)| {
+                data_error(format!("Bad RDB file at byte offset {offset}: {what}"))
+            })?;
+            if persisted {
+                let _gate = engine.store.gate.exclusive();
+                rdb_save::save(&engine).map_err(data_error)?;
+            }
+        }
+        None if persisted => {
+            rdb_save::load_at_start(&engine).map_err(|e| data_error(e.to_string()))?;
+        }
+        None => {}
+    }
     engine.spawn_background();
     Ok(engine)
 }

@@ -35,6 +35,14 @@ pub enum RuntimeError {
         /// What went wrong.
         message: String,
     },
+    /// A cache's data could not be loaded, saved, imported or exported.
+    #[error("cache {cache}: {message}")]
+    Data {
+        /// The cache.
+        cache: String,
+        /// What went wrong (an RDB error names the byte offset).
+        message: String,
+    },
     /// A user declared for a cache could not be created in its engine.
     #[error("cache {cache}: user {user}: {message}")]
     User {
@@ -63,6 +71,9 @@ pub enum RuntimeError {
         #[source]
         source: io::Error,
     },
+    /// The persisted caches' data directory could not be created (the message names the path).
+    #[error("cannot create the persisted caches' data directory: {0}")]
+    DataDir(#[source] io::Error),
     /// The control API could not listen.
     #[error("control API on {address}: {source}")]
     Control {

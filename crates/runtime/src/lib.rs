@@ -15,7 +15,7 @@
 //! speaks it with (its RESP reader is `redlink_client`'s).
 //!
 //! Modules: `block` (claiming an address block), `certs` (the world's CA and cache certificates),
-//! `engines` (an engine per cache), `direct` (optional direct engine ports for benchmarks),
+//! `engines` (an engine per cache), `data` (persisted caches' data directories), `direct` (optional direct engine ports for benchmarks),
 //! `resolvers` (DNS views with port fallback), `state` (the state file), `options`, `error`,
 //! `running` (the running world), `probe`.
 
@@ -23,6 +23,7 @@ mod block;
 mod certs;
 pub mod control;
 pub mod control_client;
+mod data;
 mod direct;
 mod engines;
 mod error;
@@ -38,7 +39,7 @@ pub use block::BlockLock;
 pub use certs::{WorldCa, certificate_names, world_ca_scope};
 pub use control::{
     ControlLimits, ControlListener, ControlOptions, ControlServer, EVENTS_CHANNEL,
-    generate_password as generate_control_password,
+    MAX_IMPORT_BYTES, from_hex, generate_password as generate_control_password, to_hex,
 };
 pub use control_client::{ControlClient, ControlClientError, Value};
 pub use engines::disabled_commands;

@@ -22,6 +22,7 @@ use tracing::debug;
 
 use crate::block::BlockLock;
 use crate::certs::WorldCa;
+use crate::data::DataDirs;
 use crate::direct::DirectListener;
 use crate::engines::start_engine;
 use crate::error::RuntimeError;
@@ -54,7 +55,9 @@ pub struct RunningWorld {
     scenario: String,
     lock: BlockLock,
     direct: Vec<(String, SocketAddr)>,
-    _direct_listeners: Vec<DirectListener>,
+    direct_listeners: Vec<(String, DirectListener)>,
+    /// The persisted caches' data directories (removed with the world).
+    data: Option<DataDirs>,
     changes: broadcast::Sender<Event>,
     counts: crate::events::ConnectionCounts,
     edge_events: ConnectionEvents,
@@ -183,9 +186,16 @@ impl RunningWorld {
                 .map_or_else(|| "world".to_owned(), |s| s.to_string_lossy().into_owned())
         });
         let ca = WorldCa::generate(&name)?;
+        let default_path = options.state_file.is_none();
+        let state_path = options
+            .state_file
+            .clone()
+            .unwrap_or_else(|| default_state_path(&name, std::process::id()));
+        let data = DataDirs::create(&state_path, &world).map_err(RuntimeError::DataDir)?;
         let mut engines = HashMap::new();
         for cache in &world.caches {
-            match start_engine(cache, &ca) {
+            let dir = data.as_ref().and_then(|d| d.dir(&cache.name));
+            match start_engine(cache, &ca, dir.as_deref(), None) {
                 Ok(engine) => {
                     engines.insert(cache.name.clone(), engine);
                 }
@@ -229,11 +239,6 @@ impl RunningWorld {
             .iter()
             .map(|(c, l)| (c.clone(), l.addr()))
             .collect();
-        let default_path = options.state_file.is_none();
-        let state_path = options
-            .state_file
-            .clone()
-            .unwrap_or_else(|| default_state_path(&name, std::process::id()));
         let files = StateFiles {
             ca: ca_path_for(&state_path),
             pointer: default_path.then(|| state_path.with_file_name(CURRENT_POINTER)),
@@ -297,7 +302,8 @@ impl RunningWorld {
             scenario: scenario.file().to_owned(),
             lock,
             direct,
-            _direct_listeners: direct_listeners.into_iter().map(|(_, l)| l).collect(),
+            direct_listeners,
+            data,
             changes,
             edge_events,
             counts,
@@ -350,9 +356,7 @@ impl RunningWorld {
                 .get(&cache.name)
                 .is_some_and(|e| !e.is_shutting_down());
             if !alive && (cache.running || !inner.engines.contains_key(&cache.name)) {
-                let engine = start_engine(cache, &self.ca)?;
-                watch_engine(&engine, &self.engine_stopped);
-                crate::events::forward_engine_events(&cache.name, &engine, self.changes.clone());
+                let engine = self.new_engine(cache, None)?;
                 inner.engines.insert(cache.name.clone(), engine);
             }
         }
@@ -389,6 +393,179 @@ impl RunningWorld {
         self.files.write(&inner.state)?;
         applied?;
         Ok(out)
+    }
+
+    /// Starts an engine for `cache` (with its data directory when it persists, holding `preload`
+    /// when given), watched and with its events forwarded.
+    fn new_engine(
+        &self,
+        cache: &redlink_world::Cache,
+        preload: Option<&[u8]>,
+    ) -> Result<Engine, RuntimeError> {
+        let dir = self.data.as_ref().and_then(|d| d.dir(&cache.name));
+        let engine = start_engine(cache, &self.ca, dir.as_deref(), preload)?;
+        watch_engine(&engine, &self.engine_stopped);
+        crate::events::forward_engine_events(&cache.name, &engine, self.changes.clone());
+        Ok(engine)
+    }
+
+    /// Restarts `cache`'s engine: the old one stops (every open connection to it, through every
+    /// endpoint, is closed), a new one with the same settings takes its place and gets the
+    /// endpoints' new connections. The new engine holds `preload` (an import), else the last
+    /// snapshot when the cache persists, else nothing. On error the old engine keeps serving.
+    async fn restart_engine(
+        &self,
+        inner: &mut Inner,
+        name: &str,
+        preload: Option<&[u8]>,
+    ) -> Result<(), RuntimeError> {
+        let world = self.world();
+        let cache = world
+            .cache(name)
+            .ok_or_else(|| RuntimeError::World(WorldError::UnknownCache(name.to_owned())))?;
+        if let Some(old) = inner.engines.get(name) {
+            old.shutdown();
+            // A background save still writing finishes first: it shares the data directory (and
+            // the temporary file's name) with the new engine.
+            let old = old.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                while redlink_engine::persist::rdb_save::bgsave_in_progress(&old)
+                    || old.store.snapshot_running()
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            })
+            .await;
+        }
+        let started = self.new_engine(cache, preload);
+        let engine = match started {
+            Ok(e) => e,
+            Err(e) => {
+                // The old engine is stopping: give the cache a fresh one from its data so it is
+                // not left without an engine, and report the failure.
+                if preload.is_some()
+                    && let Ok(fresh) = self.new_engine(cache, None)
+                {
+                    inner.engines.insert(name.to_owned(), fresh.clone());
+                    self.point_direct(name, &fresh);
+                    let Inner { edge, engines, .. } = &mut *inner;
+                    edge.apply(&world, engines).await?;
+                }
+                return Err(e);
+            }
+        };
+        inner.engines.insert(name.to_owned(), engine.clone());
+        self.point_direct(name, &engine);
+        let Inner { edge, engines, .. } = &mut *inner;
+        edge.apply(&world, engines).await?;
+        Ok(())
+    }
+
+    fn point_direct(&self, cache: &str, engine: &Engine) {
+        for (c, l) in &self.direct_listeners {
+            if c == cache {
+                l.set_engine(engine.clone());
+            }
+        }
+    }
+
+    /// Azure's import: the cache's data is replaced by the RDB file's `contents` (checked first: a
+    /// corrupt file changes nothing). The cache is unavailable meanwhile, as in Azure: its engine
+    /// restarts with the file's data, closing open connections; a persisted cache saves the
+    /// imported data as its snapshot. Says what was done, also on the event stream.
+    pub async fn import_rdb(&self, cache: &str, contents: &[u8]) -> Result<String, RuntimeError> {
+        let result = self.import_quietly(cache, contents).await;
+        self.announce(&result, format!("import into cache {cache}"));
+        result
+    }
+
+    async fn import_quietly(&self, cache: &str, contents: &[u8]) -> Result<String, RuntimeError> {
+        let mut inner = self.inner.lock().await;
+        self.reconcile_locked(&mut inner).await?;
+        let world = self.world();
+        let c = world
+            .cache(cache)
+            .ok_or_else(|| RuntimeError::World(WorldError::UnknownCache(cache.to_owned())))?;
+        if !c.running {
+            return Err(RuntimeError::Data {
+                cache: cache.to_owned(),
+                message: "the cache is stopped: start it before importing".to_owned(),
+            });
+        }
+        // Check the file on a scratch engine, so a bad file leaves the cache untouched.
+        let scratch = Engine::new(redlink_engine::Config::default());
+        let stats =
+            redlink_engine::persist::rdb_file::load_bytes(&scratch, contents).map_err(
+                |(offset, what)| RuntimeError::Data {
+                    cache: cache.to_owned(),
+                    message: format!(
+                        "import refused, the cache is unchanged: Bad RDB file at byte offset {offset}: {what}"
+                    ),
+                },
+            )?;
+        drop(scratch);
+        self.restart_engine(&mut inner, cache, Some(contents))
+            .await?;
+        Ok(format!(
+            "imported {} keys ({} bytes of RDB version {}) into cache {cache}, replacing its data; its connections were closed",
+            stats.keys_loaded,
+            contents.len(),
+            stats.rdb_version
+        ))
+    }
+
+    /// Azure's export: an RDB file of the cache's data at one instant (the cache keeps serving).
+    pub async fn export_rdb(&self, cache: &str) -> Result<Vec<u8>, RuntimeError> {
+        let result = self.export_quietly(cache).await;
+        let said = result
+            .as_ref()
+            .map(|b| format!("exported cache {cache}: {} bytes of RDB", b.len()))
+            .map_err(|e| RuntimeError::Data {
+                cache: cache.to_owned(),
+                message: e.to_string(),
+            });
+        self.announce(&said, format!("export of cache {cache}"));
+        result
+    }
+
+    async fn export_quietly(&self, cache: &str) -> Result<Vec<u8>, RuntimeError> {
+        let engine = {
+            let mut inner = self.inner.lock().await;
+            self.reconcile_locked(&mut inner).await?;
+            if self.world().cache(cache).is_none() {
+                return Err(RuntimeError::World(WorldError::UnknownCache(
+                    cache.to_owned(),
+                )));
+            }
+            inner
+                .engines
+                .get(cache)
+                .filter(|e| !e.is_shutting_down())
+                .cloned()
+                .ok_or_else(|| RuntimeError::Data {
+                    cache: cache.to_owned(),
+                    message: "the cache is stopped: there is no data to export".to_owned(),
+                })?
+        };
+        let name = cache.to_owned();
+        tokio::task::spawn_blocking(move || export_image(&engine))
+            .await
+            .map_err(|e| RuntimeError::Data {
+                cache: name.clone(),
+                message: format!("export failed: {e}"),
+            })?
+            .map_err(|message| RuntimeError::Data {
+                cache: name,
+                message,
+            })
+    }
+
+    fn announce(&self, result: &Result<String, RuntimeError>, what: String) {
+        let event = match result {
+            Ok(d) => Event::change(d.clone(), None),
+            Err(e) => Event::change(what, Some(e.to_string())),
+        };
+        let _ = self.changes.send(event);
     }
 
     /// Marks stopped every running cache whose engine stopped without the world asking (nothing a
@@ -474,6 +651,14 @@ impl RunningWorld {
     }
 
     async fn apply_change_quietly(&self, change: &Change) -> Result<String, RuntimeError> {
+        if let Some((cache, _nodes)) = change.reboot() {
+            // One engine per cache today: `Change::apply` refused any node but `all`.
+            let mut inner = self.inner.lock().await;
+            self.reconcile_locked(&mut inner).await?;
+            let description = self.update_locked(&mut inner, |w| change.apply(w)).await?;
+            self.restart_engine(&mut inner, cache, None).await?;
+            return Ok(description);
+        }
         let description = self.update(|w| change.apply(w)).await?;
         if let Some((cache, settings)) = change.engine_settings() {
             let engine = self
@@ -664,4 +849,28 @@ impl Drop for RunningWorld {
             engine.shutdown();
         }
     }
+}
+
+/// An RDB image of `engine`'s data at one instant (waits for a running snapshot to end).
+fn export_image(engine: &Engine) -> Result<Vec<u8>, String> {
+    use redlink_engine::persist::{rdb_file::WriteOptions, rdb_save::Image};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let image = loop {
+        let cut = {
+            let _gate = engine.store.gate.exclusive();
+            Image::cut(engine)
+        };
+        match cut {
+            Some(image) => break image,
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            None => return Err("export failed: another snapshot is still running".to_owned()),
+        }
+    };
+    let opts = WriteOptions::from_config(&engine.config.read());
+    image
+        .write(&engine.store, Vec::new(), opts)
+        .map(|(bytes, _keys)| bytes)
+        .map_err(|e| format!("export failed: {e}"))
 }

@@ -28,6 +28,7 @@
 //!               "destination": "pe-hub", "port": 6380, "action": "deny", "deny_as": "reset"}}
 //! {"remove_rule": "deny-spoke"}
 //! {"stop": "contoso"}              {"start": "contoso"}
+//! {"reboot": {"cache": "contoso", "node": "all"}}
 //! {"config": {"cache": "contoso", "requirepass": "s3cret", "maxclients": 50}}
 //! {"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net",
 //!                       "address": "127.10.1.4", "ttl": 60}}
@@ -59,6 +60,7 @@ use crate::model::{
     BlockedAction, ConnectionState, DenyAs, FirewallRule, ForwardRule, NetworkRule, PeeringState,
     PublicNetworkAccess, ResolutionPolicy, RuleAction, World,
 };
+use crate::persistence::RebootNodes;
 use crate::toxic::{Toxic, ToxicDirection, ToxicKind, Toxicity};
 use crate::toxic::{ToxicKindName, ToxicSpec};
 
@@ -213,6 +215,17 @@ pub struct ConfigChange {
     /// New client limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maxclients: Option<u32>,
+}
+
+/// `reboot = { cache, node? }`: restart the cache's engine (see [`RebootNodes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebootChange {
+    /// The cache.
+    pub cache: String,
+    /// Which nodes (default all).
+    #[serde(default)]
+    pub node: RebootNodes,
 }
 
 /// `forwarder_answer = { network, name, address | endpoint | remove = true, ttl? }`.
@@ -490,6 +503,9 @@ pub enum Change {
     Start(String),
     /// Change a cache's requirepass / maxclients (pushed to its engine).
     Config(ConfigChange),
+    /// Reboot a cache: its engine restarts, open connections close, and the data comes back only
+    /// if the cache persists it.
+    Reboot(RebootChange),
     /// Set or remove a forwarder's static answer.
     ForwarderAnswer(ForwarderAnswerChange),
     /// Add a toxic (the same keys as a `[[toxic]]` table).
@@ -533,6 +549,7 @@ pub const NAMES: &[&str] = &[
     "stop",
     "start",
     "config",
+    "reboot",
     "forwarder_answer",
     "add_toxic",
     "remove_toxic",
@@ -590,6 +607,7 @@ impl Change {
             Change::Stop(_) => "stop",
             Change::Start(_) => "start",
             Change::Config(_) => "config",
+            Change::Reboot(_) => "reboot",
             Change::ForwarderAnswer(_) => "forwarder_answer",
             Change::AddToxic(_) => "add_toxic",
             Change::RemoveToxic(_) => "remove_toxic",
@@ -744,6 +762,30 @@ impl Change {
                 }
                 format!("set {} on cache {}", done.join(" and "), c.cache)
             }
+            Change::Reboot(r) => {
+                let cache = world
+                    .cache(&r.cache)
+                    .ok_or_else(|| WorldError::UnknownCache(r.cache.clone()))?;
+                if r.node != RebootNodes::All {
+                    return Err(WorldError::Invalid(format!(
+                        "cache {}: cannot reboot the {} node ({}): the cache is a single node without replicas; reboot node \"all\" (AllNodes)",
+                        r.cache,
+                        r.node.name(),
+                        r.node.az_name()
+                    )));
+                }
+                if !cache.running {
+                    return Err(WorldError::Invalid(format!(
+                        "cache {} is stopped: there is no engine to reboot (start it instead)",
+                        r.cache
+                    )));
+                }
+                let data = match cache.persistence {
+                    Some(p) => format!("its data comes back from the last snapshot ({p})"),
+                    None => "its data is lost (no persistence)".to_owned(),
+                };
+                format!("rebooted cache {} (all nodes): {data}", r.cache)
+            }
             Change::AddToxic(t) => {
                 let toxic = Toxic {
                     name: t.name.clone(),
@@ -872,6 +914,14 @@ impl Change {
                 }
             }
         })
+    }
+
+    /// The cache and nodes this change reboots.
+    pub fn reboot(&self) -> Option<(&str, RebootNodes)> {
+        match self {
+            Change::Reboot(r) => Some((&r.cache, r.node)),
+            _ => None,
+        }
     }
 
     /// The engine settings this change pushes to a cache's engine: `(cache, [(name, value)])`.

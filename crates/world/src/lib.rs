@@ -32,6 +32,7 @@ pub mod location;
 pub mod model;
 mod mutate;
 pub mod names;
+pub mod persistence;
 pub mod quickstart;
 pub mod resolve;
 pub mod resolver_cache;
@@ -59,6 +60,7 @@ pub use model::{
     Network, NetworkRule, PeeringState, PrivateEndpoint, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World, ZoneLink,
 };
+pub use persistence::{Persistence, RdbFrequency, RebootNodes};
 pub use quickstart::quickstart;
 pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,

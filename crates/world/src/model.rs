@@ -389,6 +389,9 @@ pub struct Cache {
     /// ACL users of the engine, created at start (besides `default`).
     #[serde(default)]
     pub users: Vec<CacheUser>,
+    /// Data persistence (`None`: none, as Basic/Standard; a reboot then loses the data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<crate::persistence::Persistence>,
     /// Azure's `minimumTlsVersion`: always [`MINIMUM_TLS_VERSION`] (Azure refuses 1.0 and 1.1
     /// since March 2024; the engine negotiates TLS 1.2 and 1.3 only).
     #[serde(default = "minimum_tls_version")]

@@ -7,6 +7,8 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use redlink_world::ForwardRule;
+use redlink_world::RebootNodes;
+use redlink_world::change::RebootChange;
 use redlink_world::change::{
     ConfigChange, FirewallRuleChange, FirewallRuleRef, ForwarderAnswerChange, ForwarderChange,
     LinkChange, NAMES, NewEndpoint, NonTlsPortChange, PeeringChange, PolicyChange,
@@ -279,12 +281,21 @@ fn change() -> impl Strategy<Value = Change> {
         (name(), name()).prop_map(|(cache, version)| {
             Change::MinimumTlsVersion(TlsVersionChange { cache, version })
         }),
+        (
+            name(),
+            prop_oneof![
+                Just(RebootNodes::All),
+                Just(RebootNodes::Primary),
+                Just(RebootNodes::Replica)
+            ]
+        )
+            .prop_map(|(cache, node)| Change::Reboot(RebootChange { cache, node })),
     ]
 }
 
 /// How many variants `Change` has (`Change::name` matches every one of them, so a new variant fails to
 /// compile there until it is named; [`NAMES`] must then list it, which the examples test checks).
-const VARIANTS: usize = 29;
+const VARIANTS: usize = 30;
 
 /// A step's `change = [...]`, as TOML.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -337,6 +348,7 @@ const EXAMPLES: &[&str] = &[
     r#"{"stop": "contoso"}"#,
     r#"{"start": "contoso"}"#,
     r#"{"config": {"cache": "contoso", "requirepass": "s3cret", "maxclients": 50}}"#,
+    r#"{"reboot": {"cache": "contoso", "node": "all"}}"#,
     r#"{"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net", "address": "127.10.1.4", "ttl": 60}}"#,
     r#"{"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}"#,
     r#"{"remove_toxic": "slow"}"#,

@@ -403,3 +403,57 @@ fn cache_users_parse_and_bad_rules_point_at_the_rules() {
     let e = err("[[cache]]\nname = \"c\"\n[[cache.user]]\nname = \"a b\"\n");
     assert_err(&e, ScenarioErrorKind::Invalid, 4, 8, &["without spaces"]);
 }
+
+#[test]
+fn persistence_takes_azures_rdb_frequencies_only() {
+    let e = err("[[cache]]\nname = \"c\"\npersistence = { rdb = \"5m\" }\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        3,
+        23,
+        &["cache c", "\"5m\"", "15m, 30m, 60m, 6h, 12h, 24h"],
+    );
+    let e = err("[[cache]]\nname = \"c\"\npersistence = { aof = \"everysec\" }\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        3,
+        23,
+        &["AOF persistence is not simulated"],
+    );
+    let e = err("[[cache]]\nname = \"c\"\npersistence = {}\n");
+    assert_err(
+        &e,
+        ScenarioErrorKind::Invalid,
+        3,
+        15,
+        &["exactly one of rdb and aof"],
+    );
+    let e = err("[[cache]]\nname = \"c\"\npersistence = { rdb = \"15m\", every = 1 }\n");
+    assert_eq!(e.kind, ScenarioErrorKind::Syntax, "{e}");
+    let ok = Scenario::parse(
+        "ok.toml",
+        "[[cache]]\nname = \"c\"\npersistence = { rdb = \"12h\" }\n",
+    )
+    .expect("valid");
+    let world = World::build(&ok, &AddressPlan::default()).expect("builds");
+    assert_eq!(
+        world.caches[0].persistence,
+        Some(redlink_world::Persistence::Rdb(
+            redlink_world::RdbFrequency::Hours12
+        ))
+    );
+}
+
+#[test]
+fn a_reboot_step_names_an_existing_cache_and_node() {
+    let e = err(
+        "[[cache]]\nname = \"c\"\n\n[[step]]\nname = \"r\"\nat = \"1s\"\nchange = [{ reboot = { cache = \"d\" } }]\n",
+    );
+    assert!(e.to_string().contains("no cache named d"), "{e}");
+    let e = err(
+        "[[cache]]\nname = \"c\"\n\n[[step]]\nname = \"r\"\nat = \"1s\"\nchange = [{ reboot = { cache = \"c\", node = \"primary\" } }]\n",
+    );
+    assert!(e.to_string().contains("single node"), "{e}");
+}

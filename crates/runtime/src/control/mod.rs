@@ -6,7 +6,9 @@
 //! (what `redlink ctl` sends; the shape is documented in [`redlink_world::change`]) and applied
 //! through [`crate::RunningWorld::apply_change`], the one path of timeline steps too, so DNS answers,
 //! verdicts, resets of open connections and the state file follow at once. Reads are
-//! `WORLD.JSON`, `WORLD.STATE`, `WORLD.COUNTS`; `SUBSCRIBE redlink:events` streams the world's
+//! `WORLD.JSON`, `WORLD.STATE`, `WORLD.COUNTS`; a cache's data moves as RDB contents in hex
+//! (`CACHE.IMPORT name hex`, `CACHE.EXPORT name`), never as paths, so the control API (which may
+//! run as another user) reads and writes no file its caller names; `SUBSCRIBE redlink:events` streams the world's
 //! [`crate::Event`]s as JSON strings in the pub/sub push format.
 //!
 //! - `server`: the listener, the connection limit ([`ControlLimits::max_connections`]: the next
@@ -32,7 +34,10 @@ use std::time::Duration;
 
 pub use server::{ControlListener, ControlServer};
 pub use session::Reply;
-pub use verbs::{COMMANDS, Command};
+pub use verbs::{COMMANDS, Command, from_hex, to_hex};
+
+/// The largest RDB file `CACHE.IMPORT` takes (16 MiB; sent as hex, twice that on the wire).
+pub const MAX_IMPORT_BYTES: usize = 16 << 20;
 
 /// The pub/sub channel carrying the world's events.
 pub const EVENTS_CHANNEL: &str = "redlink:events";

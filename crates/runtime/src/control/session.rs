@@ -24,10 +24,12 @@ use super::{ControlLimits, EVENTS_CHANNEL, verbs};
 use crate::events::EventStream;
 use crate::running::RunningWorld;
 
-/// The largest bulk argument accepted (a JSON change is small).
-const MAX_BULK: i64 = 1 << 20;
+/// The largest bulk argument accepted: a JSON change is small, an imported RDB file (hex, see
+/// `CACHE.IMPORT`) up to [`super::MAX_IMPORT_BYTES`] is not. Before AUTH the engine's
+/// unauthenticated limits apply instead.
+const MAX_BULK: i64 = 2 * super::MAX_IMPORT_BYTES as i64 + 1024;
 /// Unparsed input beyond this closes the connection.
-const QUERY_LIMIT: usize = 2 << 20;
+const QUERY_LIMIT: usize = 2 * MAX_BULK as usize;
 
 /// One connection's state.
 pub(super) struct Session {

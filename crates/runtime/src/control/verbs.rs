@@ -31,6 +31,10 @@ enum Handler {
     Lab,
     /// Release the next timeline step (`up --step`).
     Next,
+    /// Replace a cache's data with an RDB file's contents (hex).
+    Import,
+    /// A cache's data as an RDB file's contents (hex).
+    Export,
 }
 
 /// One entry of the command table.
@@ -207,7 +211,50 @@ pub const COMMANDS: &[Command] = &[
         "the lab's exercises with met/not met, as JSON (scored after every change)",
         Handler::Lab,
     ),
+    cmd(
+        "CACHE.IMPORT",
+        3,
+        "cache rdb-hex",
+        "Azure's import: replace the cache's data with an RDB file (its contents in hex, at most 16 MiB); \
+         the engine restarts with it, closing open connections",
+        Handler::Import,
+    ),
+    cmd(
+        "CACHE.EXPORT",
+        2,
+        "cache",
+        "Azure's export: the cache's data as an RDB file (its contents in hex)",
+        Handler::Export,
+    ),
 ];
+
+/// Lower-case hex of `bytes` (how RDB contents cross the control API).
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// The bytes of hex `text`, or where it is not hex.
+pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits = text.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!("odd number of hex digits ({})", digits.len()));
+    }
+    let value = |i: usize| {
+        char::from(digits[i])
+            .to_digit(16)
+            .map(|d| d as u8)
+            .ok_or_else(|| format!("not a hex digit at offset {i}"))
+    };
+    (0..digits.len() / 2)
+        .map(|i| Ok((value(2 * i)? << 4) | value(2 * i + 1)?))
+        .collect()
+}
 
 /// The reply to a request that is not a change.
 fn json_reply<T: serde::Serialize>(what: &str, value: &T) -> Reply {
@@ -271,6 +318,22 @@ pub(super) async fn execute(world: &RunningWorld, s: &mut Session, args: &[Strin
                 Err(e) => Reply::err(e.to_string()),
             },
         },
+        Handler::Import => match from_hex(&args[2]) {
+            Err(e) => Reply::err(format!("CACHE.IMPORT: the file's contents: {e}")),
+            Ok(bytes) if bytes.len() > super::MAX_IMPORT_BYTES => Reply::err(format!(
+                "CACHE.IMPORT: the file has {} bytes, more than the {} this control API takes",
+                bytes.len(),
+                super::MAX_IMPORT_BYTES
+            )),
+            Ok(bytes) => match world.import_rdb(&args[1], &bytes).await {
+                Ok(done) => Reply::Bulk(done),
+                Err(e) => Reply::err(e.to_string()),
+            },
+        },
+        Handler::Export => match world.export_rdb(&args[1]).await {
+            Ok(bytes) => Reply::Bulk(to_hex(&bytes)),
+            Err(e) => Reply::err(e.to_string()),
+        },
     }
 }
 
@@ -285,6 +348,17 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMANDS.len());
+    }
+
+    #[test]
+    fn hex_round_trips_and_names_bad_digits() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(from_hex(&to_hex(&bytes)), Ok(bytes));
+        assert_eq!(
+            from_hex("0g"),
+            Err("not a hex digit at offset 1".to_owned())
+        );
+        assert!(from_hex("abc").is_err());
     }
 
     #[test]

@@ -321,6 +321,7 @@ fn cache(
         firewall_rules: c.firewall_rules.iter().map(firewall_rule).collect(),
         running: c.running,
         public_address,
+        persistence: super::validate::cache_persistence(src, c)?,
     })
 }
 

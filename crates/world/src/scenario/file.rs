@@ -297,6 +297,21 @@ pub struct CacheSpec {
     /// ACL users (`[[cache.user]]`).
     #[serde(default, alias = "users")]
     pub user: Vec<UserSpec>,
+    /// Data persistence: `{ rdb = "15m" }` (absent: none).
+    #[serde(default)]
+    pub persistence: Option<Spanned<PersistenceSpec>>,
+}
+
+/// `persistence = { rdb = FREQUENCY }` or `{ aof = "everysec" | "always" }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersistenceSpec {
+    /// RDB backup frequency (`15m`, `30m`, `60m`, `6h`, `12h`, `24h`).
+    #[serde(default)]
+    pub rdb: Option<Spanned<String>>,
+    /// AOF fsync policy (refused until the engine writes an AOF).
+    #[serde(default)]
+    pub aof: Option<Spanned<String>>,
 }
 
 /// A `[[cache.user]]` table: an ACL user of the cache's engine.

@@ -20,6 +20,7 @@ use crate::model::{DenyAs, FORWARD_TO_INTERNET, ResolutionPolicy};
 use crate::names::{
     self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
 };
+use crate::persistence::{AOF_UNSUPPORTED, Persistence, RdbFrequency};
 use crate::text::ScenarioText;
 use crate::toxic::{Toxic, ToxicSpec};
 use redlink_engine::acl::CATEGORIES;
@@ -306,11 +307,41 @@ fn cache(
     }
     cache_region(src, c)?;
     cache_ports(src, c)?;
+    cache_persistence(src, c)?;
     let mut user_names = HashSet::new();
     for u in &c.user {
         user(src, name, &mut user_names, u)?;
     }
     firewall_rules(src, c)
+}
+
+/// `persistence = { rdb = FREQUENCY }`: exactly one kind, a frequency Azure offers; AOF is refused
+/// until the engine writes one ([`crate::persistence::AOF_UNSUPPORTED`]).
+pub(crate) fn cache_persistence(
+    src: &ScenarioText,
+    c: &CacheSpec,
+) -> Result<Option<Persistence>, ScenarioError> {
+    let Some(p) = &c.persistence else {
+        return Ok(None);
+    };
+    let name = c.name.get_ref();
+    match (&p.get_ref().rdb, &p.get_ref().aof) {
+        (Some(rdb), None) => RdbFrequency::parse(rdb.get_ref())
+            .map(|f| Some(Persistence::Rdb(f)))
+            .map_err(|e| src.error(&rdb.span(), Invalid, format!("cache {name}: {e}"))),
+        (None, Some(aof)) => Err(src.error(
+            &aof.span(),
+            Invalid,
+            format!("cache {name}: {AOF_UNSUPPORTED}"),
+        )),
+        _ => Err(src.error(
+            &p.span(),
+            Invalid,
+            format!(
+                "cache {name}: persistence takes exactly one of rdb and aof (e.g. {{ rdb = \"15m\" }})"
+            ),
+        )),
+    }
 }
 
 /// Managed Redis host names carry a region; Azure Cache for Redis ones do not.
