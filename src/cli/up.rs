@@ -24,6 +24,22 @@ use redlink_world::{Scenario, Verdict, quickstart};
 
 use crate::cli::{say, timeline};
 
+/// What `--backend` puts behind every cache (overriding the scenario's `backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// A `redis-server --save ""` that redlink starts on a free loopback port per cache.
+    RedisServer,
+}
+
+impl BackendChoice {
+    /// The backend it stands for.
+    pub fn backend(self) -> redlink_world::Backend {
+        match self {
+            BackendChoice::RedisServer => redlink_runtime::redis_server_backend(),
+        }
+    }
+}
+
 /// Arguments of `redlink up`.
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
@@ -39,6 +55,9 @@ pub struct UpArgs {
     /// `caches.*.direct` in the state file: for benchmarks (benches/edge.sh).
     #[arg(long, hide = true)]
     pub direct_engines: bool,
+    /// Put a real Redis behind every cache instead of the embedded engine (docs/backends.md).
+    #[arg(long, value_name = "KIND")]
+    pub backend: Option<BackendChoice>,
     /// Run the scenario's timeline this many times faster than its `at` offsets say.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
@@ -148,6 +167,7 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         direct_engines: args.direct_engines,
         control: Some(control.addr()),
         control_password: control_password.clone(),
+        backend: args.backend.map(BackendChoice::backend),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use redlink_engine::Engine;
 use redlink_world::{EndpointId, Verdict, World};
 
+use crate::backend::BackendLink;
 use crate::error::EdgeError;
 use crate::event::{CONNECTION_EVENT_CAPACITY, ConnectionEvent, ConnectionEvents};
 use crate::plan::{PortPlan, SourceVerdict};
@@ -39,6 +40,7 @@ pub struct PortStatus {
 pub struct Edge {
     ports: BTreeMap<PortKey, EndpointPort>,
     events: ConnectionEvents,
+    backends: HashMap<String, BackendLink>,
 }
 
 impl Default for Edge {
@@ -46,6 +48,7 @@ impl Default for Edge {
         Edge {
             ports: BTreeMap::new(),
             events: tokio::sync::broadcast::channel(CONNECTION_EVENT_CAPACITY).0,
+            backends: HashMap::new(),
         }
     }
 }
@@ -110,7 +113,8 @@ impl Edge {
         }
         for (key, port) in &mut self.ports {
             let engine = engines.get(port.cache());
-            let plan = PortPlan::compute(world, &key.endpoint, key.port, port.cache(), engine);
+            let mut plan = PortPlan::compute(world, &key.endpoint, key.port, port.cache(), engine);
+            plan.backend = self.backends.get(port.cache()).cloned();
             port.apply(plan).await?;
         }
         Ok(())
@@ -144,6 +148,12 @@ impl Edge {
         self.status()
             .into_iter()
             .find(|s| &s.endpoint == endpoint && s.address.port() == port)
+    }
+
+    /// Routes `cache`'s connections to `backend` instead of its engine from the next
+    /// [`Edge::apply`] on.
+    pub fn set_backend(&mut self, cache: &str, backend: BackendLink) {
+        self.backends.insert(cache.to_owned(), backend);
     }
 
     /// Closes every listener, resets open connections and releases every reservation.

@@ -959,7 +959,10 @@ fn read_stream_node(s: &mut Stream, master: StreamId, lp: &[u8]) -> Res<()> {
             s.append(
                 id,
                 &fields,
-                (crate::store::stream::NODE_MAX_BYTES, crate::store::stream::NODE_MAX_ENTRIES),
+                (
+                    crate::store::stream::NODE_MAX_BYTES,
+                    crate::store::stream::NODE_MAX_ENTRIES,
+                ),
             );
         }
     }

@@ -24,6 +24,8 @@ pub struct UpOptions {
     pub control: Option<std::net::SocketAddr>,
     /// The control API's password, written as the state file's `control_password` with `control`.
     pub control_password: Option<String>,
+    /// A backend for every cache, overriding the scenario's (`--backend redis-server`).
+    pub backend: Option<redlink_world::Backend>,
 }
 
 impl Default for UpOptions {
@@ -35,6 +37,7 @@ impl Default for UpOptions {
             direct_engines: false,
             control: None,
             control_password: None,
+            backend: None,
         }
     }
 }

@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use redlink_dns::DnsViews;
-use redlink_edge::{ConnectionEvents, Edge, PortStatus};
+use redlink_edge::{BackendLink, ConnectionEvents, Edge, PortStatus};
 use redlink_engine::Engine;
 use redlink_world::{AddressPlan, Change, Scenario, World, WorldError};
 use tokio::sync::{Mutex, Notify, broadcast, watch};
 use tracing::debug;
 
+use crate::backends::{RunningBackend, start_backend};
 use crate::block::BlockLock;
 use crate::certs::WorldCa;
 use crate::direct::DirectListener;
@@ -60,6 +61,8 @@ pub struct RunningWorld {
     engine_stopped: Arc<Notify>,
     /// Set once [`RunningWorld::shutdown`] begins: engines stopping then are expected.
     stopping: AtomicBool,
+    /// The caches' backends (those redlink started stop when this drops).
+    _backends: Vec<RunningBackend>,
 }
 
 /// Signals `notify` when `engine` stops, whoever stopped it.
@@ -184,6 +187,36 @@ impl RunningWorld {
         let stop_engines = |engines: &HashMap<String, Engine>| {
             engines.values().for_each(Engine::shutdown);
         };
+        let mut backends = Vec::new();
+        let mut backend_links = Vec::new();
+        let mut backend_notes = Vec::new();
+        for cache in &world.caches {
+            let Some(backend) = options.backend.as_ref().or(cache.backend.as_ref()) else {
+                continue;
+            };
+            let started = match start_backend(cache, backend, &mut backend_notes).await {
+                Ok(b) => b,
+                Err(e) => {
+                    stop_engines(&engines);
+                    return Err(e);
+                }
+            };
+            let tls = match ca.server_config(cache) {
+                Ok(c) => c,
+                Err(e) => {
+                    stop_engines(&engines);
+                    return Err(e);
+                }
+            };
+            backend_links.push((
+                cache.name.clone(),
+                BackendLink {
+                    address: started.address,
+                    tls: Some(tls),
+                },
+            ));
+            backends.push(started);
+        }
 
         let (tx, rx) = watch::channel(Arc::new(world));
         let (dns, mut notes) = match start_resolvers(rx, options.dns_port).await {
@@ -193,7 +226,11 @@ impl RunningWorld {
                 return Err(e.into());
             }
         };
+        notes.extend(backend_notes);
         let mut edge = Edge::new();
+        for (cache, link) in backend_links {
+            edge.set_backend(&cache, link);
+        }
         let current = tx.borrow().clone();
         if let Err(e) = edge.apply(&current, &engines).await {
             edge.shutdown().await;
@@ -285,6 +322,7 @@ impl RunningWorld {
             counts,
             engine_stopped,
             stopping: AtomicBool::new(false),
+            _backends: backends,
         })
     }
 

@@ -35,6 +35,9 @@ pub struct RunOptions {
     pub timeouts: Timeouts,
     /// The pacing of the steps.
     pub pacing: Pacing,
+    /// Start a redis-server behind every cache instead of its embedded engine (`--backend
+    /// redis-server`).
+    pub redis_server_backends: bool,
 }
 
 impl Default for RunOptions {
@@ -42,6 +45,7 @@ impl Default for RunOptions {
         RunOptions {
             timeouts: Timeouts::default(),
             pacing: Pacing::Immediate,
+            redis_server_backends: false,
         }
     }
 }
@@ -188,6 +192,9 @@ pub async fn check_scenario(scenario: &Scenario, options: &RunOptions) -> Scenar
     let up = UpOptions {
         state_file: Some(state_path()),
         dns_port: 0,
+        backend: options
+            .redis_server_backends
+            .then(redlink_runtime::redis_server_backend),
         ..UpOptions::default()
     };
     match RunningWorld::start(scenario, up).await {

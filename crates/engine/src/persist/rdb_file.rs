@@ -472,7 +472,11 @@ mod tests {
             if i % 7 == 0 {
                 st.append(StreamId::new(i, 0), &[b"other", v.as_bytes()], LIMITS);
             } else {
-                st.append(StreamId::new(i, 0), &[b"f", v.as_bytes(), b"g", b"x"], LIMITS);
+                st.append(
+                    StreamId::new(i, 0),
+                    &[b"f", v.as_bytes(), b"g", b"x"],
+                    LIMITS,
+                );
             }
         }
         let mut g = crate::store::stream::Group::new(StreamId::new(5, 0), 5);

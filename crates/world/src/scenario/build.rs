@@ -265,6 +265,7 @@ fn cache(
         firewall_rules: c.firewall_rules.iter().map(firewall_rule).collect(),
         running: c.running,
         public_address,
+        backend: c.backend.as_ref().and_then(|b| b.get_ref().to_backend()),
     })
 }
 
