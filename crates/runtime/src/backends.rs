@@ -4,6 +4,7 @@
 //! works, `CONFIG GET maxclients` agrees), before the edge proxies routed connections to it.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -109,6 +110,16 @@ async fn start_command(
     }
     if let Some(n) = cache.maxclients {
         cmd.args(["--maxclients", &n.to_string()]);
+    }
+    // Should redlink die without stopping it, the backend goes too.
+    // SAFETY: prctl is async-signal-safe and touches nothing of the parent's state.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     let child = cmd
         .spawn()
@@ -235,11 +246,8 @@ async fn command(
                 .await
                 .map_err(|e| e.to_string())?;
             let line = read_line(&mut stream).await?;
-            if line.starts_with('-') {
-                return Err(format!(
-                    "AUTH with the world's password failed: {}",
-                    &line[1..]
-                ));
+            if let Some(error) = line.strip_prefix('-') {
+                return Err(format!("AUTH with the world's password failed: {error}"));
             }
         }
         stream
