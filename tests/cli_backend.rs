@@ -272,9 +272,22 @@ fn user_run_backend_serves_through_the_private_endpoint() {
     let (up, endpoint) = up(&file, "user");
     assert_eq!(redis_cli(endpoint, &["GET", "seeded"]), "yes");
     clients_reach_backend(endpoint);
+    // A backend that is down: the endpoint resets the connection, as a stopped cache's does.
+    drop(server);
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["-h", &endpoint.ip().to_string(), "-p", "6379", "PING"]);
+    let out = bounded(cmd, Duration::from_secs(20));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!said.contains("PONG"), "{said}");
+    assert!(
+        said.contains("reset by peer") || said.contains("Connection reset"),
+        "{said}"
+    );
     drop(up);
-    // A backend the user runs is left running.
-    assert!(TcpStream::connect(server.address).is_ok());
     let _ = std::fs::remove_file(file);
 }
 

@@ -28,9 +28,9 @@ pub struct BackendLink {
 }
 
 impl BackendLink {
-    /// Proxies `client` to the backend (doing the endpoint's TLS first when `tls_port`) until either
-    /// side closes. A backend that does not answer ends the client's connection.
-    pub async fn proxy<S>(&self, client: S, tls_port: bool)
+    /// Proxies `client` to `upstream` (a connection to the backend, see [`connect`]), doing the
+    /// endpoint's TLS first when `tls_port`, until either side closes.
+    pub async fn proxy<S>(&self, client: S, upstream: TcpStream, tls_port: bool)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
@@ -42,29 +42,21 @@ impl BackendLink {
                 .accept(client)
                 .await
             {
-                Ok(tls) => self.pipe(tls).await,
+                Ok(tls) => pipe(tls, upstream).await,
                 Err(e) => debug!("TLS handshake at the endpoint failed: {e}"),
             }
         } else {
-            self.pipe(client).await;
+            pipe(client, upstream).await;
         }
     }
+}
 
-    async fn pipe<S>(&self, mut client: S)
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send,
-    {
-        let mut upstream = match connect(self.address).await {
-            Ok(s) => s,
-            Err(e) => {
-                debug!(backend = %self.address, "backend unreachable: {e}");
-                return;
-            }
-        };
-        let _ =
-            copy_bidirectional_with_sizes(&mut client, &mut upstream, PROXY_BUFFER, PROXY_BUFFER)
-                .await;
-    }
+async fn pipe<S>(mut client: S, mut upstream: TcpStream)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let _ =
+        copy_bidirectional_with_sizes(&mut client, &mut upstream, PROXY_BUFFER, PROXY_BUFFER).await;
 }
 
 /// Connects to `address` with a bounded wait, `TCP_NODELAY` on.

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::backend::BackendLink;
+use crate::backend::{BackendLink, connect as connect_backend};
 use crate::blackhole::blackhole;
 use crate::conn::{CutStream, OpenConns, Registered};
 use crate::event::{ConnectionEvent, ConnectionEvents, emit};
@@ -274,15 +274,28 @@ async fn route_to_backend(
     registered: Registered,
 ) {
     let _ = stream.set_nodelay(true);
+    // A backend that is down makes the endpoint behave like a stopped cache: the client is reset.
+    let upstream = match connect_backend(backend.address).await {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(backend = %backend.address, "backend {} unreachable: {e}", backend.address);
+            reset(stream);
+            return;
+        }
+    };
     if toxics.is_empty() {
         backend
-            .proxy(CutStream::new(stream, registered.cut.clone()), tls)
+            .proxy(
+                CutStream::new(stream, registered.cut.clone()),
+                upstream,
+                tls,
+            )
             .await;
     } else {
         let (proxy_side, edge_side) = tokio::io::duplex(DUPLEX_BUFFER);
         let chains = Chains::build(&toxics);
         tokio::join!(
-            backend.proxy(proxy_side, tls),
+            backend.proxy(proxy_side, upstream, tls),
             pump(stream, edge_side, chains, &registered.cut),
         );
     }
