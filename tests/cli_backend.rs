@@ -79,7 +79,7 @@ impl Drop for Up {
     }
 }
 
-fn up(scenario: &Path, tag: &str) -> (Up, SocketAddr) {
+fn up(scenario: &Path, tag: &str) -> (Up, SocketAddr, serde_json::Value) {
     let state = temp(&format!("{tag}-state.json"));
     let child = redlink()
         .arg("up")
@@ -114,7 +114,7 @@ fn up(scenario: &Path, tag: &str) -> (Up, SocketAddr) {
         .as_str()
         .and_then(|a| a.parse().ok())
         .expect("pe-hub's address");
-    (up, SocketAddr::from((address, 6379)))
+    (up, SocketAddr::from((address, 6379)), json)
 }
 
 fn redis_cli(at: SocketAddr, args: &[&str]) -> String {
@@ -234,7 +234,7 @@ fn started_backend_serves_through_the_private_endpoint_and_stops_with_the_world(
         return;
     }
     let file = scenario("started", r#"{ command = ["redis-server", "--save", ""] }"#);
-    let (up, endpoint) = up(&file, "started");
+    let (up, endpoint, state) = up(&file, "started");
     clients_reach_backend(endpoint);
     let info = redis_cli(endpoint, &["INFO", "server"]);
     let port: u16 = info
@@ -243,6 +243,11 @@ fn started_backend_serves_through_the_private_endpoint_and_stops_with_the_world(
         .and_then(|p| p.parse().ok())
         .expect("the backend's port in INFO");
     let backend = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    assert_eq!(
+        state["caches"]["contoso"]["backend"],
+        backend.to_string(),
+        "the state file names the backend"
+    );
     assert!(TcpStream::connect(backend).is_ok());
     drop(up);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -269,7 +274,11 @@ fn user_run_backend_serves_through_the_private_endpoint() {
         .args(["-a", "s3cret", "--no-auth-warning", "SET", "seeded", "yes"]);
     bounded(direct, Duration::from_secs(20));
     let file = scenario("user", &format!("{{ address = \"{}\" }}", server.address));
-    let (up, endpoint) = up(&file, "user");
+    let (up, endpoint, state) = up(&file, "user");
+    assert_eq!(
+        state["caches"]["contoso"]["backend"],
+        server.address.to_string()
+    );
     assert_eq!(redis_cli(endpoint, &["GET", "seeded"]), "yes");
     clients_reach_backend(endpoint);
     // A backend that is down: the endpoint resets the connection, as a stopped cache's does.

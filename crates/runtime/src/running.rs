@@ -63,6 +63,8 @@ pub struct RunningWorld {
     stopping: AtomicBool,
     /// The caches' backends (those redlink started stop when this drops).
     _backends: Vec<RunningBackend>,
+    /// Where each cache's backend listens (for the state file).
+    backend_addrs: Vec<(String, SocketAddr)>,
 }
 
 /// Signals `notify` when `engine` stops, whoever stopped it.
@@ -227,6 +229,10 @@ impl RunningWorld {
             }
         };
         notes.extend(backend_notes);
+        let backend_addrs: Vec<(String, SocketAddr)> = backend_links
+            .iter()
+            .map(|(cache, link)| (cache.clone(), link.address))
+            .collect();
         let mut edge = Edge::new();
         for (cache, link) in backend_links {
             edge.set_backend(&cache, link);
@@ -272,6 +278,7 @@ impl RunningWorld {
                 scenario: scenario.file(),
                 block: lock.block(),
                 direct: &direct,
+                backends: &backend_addrs,
             },
         );
         state.control = options.control.map(|a| a.to_string());
@@ -323,6 +330,7 @@ impl RunningWorld {
             engine_stopped,
             stopping: AtomicBool::new(false),
             _backends: backends,
+            backend_addrs,
         })
     }
 
@@ -396,6 +404,7 @@ impl RunningWorld {
                 scenario: &self.scenario,
                 block: self.lock.block(),
                 direct: &self.direct,
+                backends: &self.backend_addrs,
             },
         );
         inner.state.control = control;
