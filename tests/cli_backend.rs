@@ -360,3 +360,25 @@ fn bad_backends_are_refused_at_up_naming_the_cache() {
         assert!(err.contains("exited at once"), "{err}");
     }
 }
+
+#[test]
+fn the_quickstart_passes_unchanged_with_a_redis_server_behind_it() {
+    if !have("redis-server") {
+        eprintln!("skipping: redis-server is needed");
+        return;
+    }
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
+    let mut cmd = redlink();
+    cmd.arg("check")
+        .arg(&quickstart)
+        .args(["--backend", "redis-server"]);
+    let out = bounded(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+}
