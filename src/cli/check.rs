@@ -41,6 +41,9 @@ pub struct CheckArgs {
     /// How many scenarios run at the same time.
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub jobs: usize,
+    /// Put a real Redis behind every cache instead of the embedded engine (docs/backends.md).
+    #[arg(long, value_name = "KIND")]
+    pub backend: Option<crate::cli::up::BackendChoice>,
 }
 
 /// Runs `redlink check`.
@@ -102,6 +105,7 @@ pub fn main(args: CheckArgs) -> ExitCode {
             ..Timeouts::default()
         },
         exercises: args.exercises,
+        redis_server_backends: args.backend.is_some(),
         ..RunOptions::default()
     };
     let json = args.json;

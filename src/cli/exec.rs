@@ -62,6 +62,9 @@ pub struct ExecArgs {
     /// Run the scenario's timeline this many times faster than its `at` offsets say.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
+    /// Put a real Redis behind every cache instead of the embedded engine (docs/backends.md).
+    #[arg(long, value_name = "KIND")]
+    pub backend: Option<crate::cli::up::BackendChoice>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -454,6 +457,7 @@ async fn run(
         host: Some(HostPosition::Network(args.network.clone())),
         control: Some(control_addr),
         control_password: Some(password.clone()),
+        backend: args.backend.map(crate::cli::up::BackendChoice::backend),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {

@@ -28,6 +28,22 @@ use redlink_world::{HostPosition, Scenario, Verdict, quickstart};
 
 use crate::cli::{say, timeline};
 
+/// What `--backend` puts behind every cache (overriding the scenario's `backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// A `redis-server --save ""` that redlink starts on a free loopback port per cache.
+    RedisServer,
+}
+
+impl BackendChoice {
+    /// The backend it stands for.
+    pub fn backend(self) -> redlink_world::Backend {
+        match self {
+            BackendChoice::RedisServer => redlink_runtime::redis_server_backend(),
+        }
+    }
+}
+
 /// Arguments of `redlink up`.
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
@@ -43,6 +59,9 @@ pub struct UpArgs {
     /// `caches.*.direct` in the state file: for benchmarks (benches/edge.sh).
     #[arg(long, hide = true)]
     pub direct_engines: bool,
+    /// Put a real Redis behind every cache instead of the embedded engine (docs/backends.md).
+    #[arg(long, value_name = "KIND")]
+    pub backend: Option<BackendChoice>,
     /// Run the scenario's timeline this many times faster than its `at` offsets say (the world's
     /// clock runs that much faster: DNS TTLs shorten alike).
     #[arg(long, value_name = "N", default_value_t = 1.0)]
@@ -191,6 +210,7 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         control_password: control_password.clone(),
         // `--speed N`: the world's clock runs N times faster, the timeline and DNS TTLs alike.
         clock: redlink_clock::Clock::real_scaled(args.speed),
+        backend: args.backend.map(BackendChoice::backend),
         ..UpOptions::default()
     };
     let world = match RunningWorld::start(&scenario, options).await {

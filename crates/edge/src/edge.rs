@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use redlink_engine::Engine;
 use redlink_world::{EndpointId, Verdict, World};
 
+use crate::backend::BackendLink;
 use crate::error::EdgeError;
 use crate::event::{CONNECTION_EVENT_CAPACITY, ConnectionEvent, ConnectionEvents};
 use crate::plan::{PortPlan, SourceVerdict};
@@ -41,6 +42,7 @@ pub struct Edge {
     ports: BTreeMap<PortKey, EndpointPort>,
     unowned: Unowned,
     events: ConnectionEvents,
+    backends: HashMap<String, BackendLink>,
 }
 
 impl Default for Edge {
@@ -49,6 +51,7 @@ impl Default for Edge {
             ports: BTreeMap::new(),
             unowned: Unowned::default(),
             events: tokio::sync::broadcast::channel(CONNECTION_EVENT_CAPACITY).0,
+            backends: HashMap::new(),
         }
     }
 }
@@ -116,7 +119,8 @@ impl Edge {
         self.unowned.hold(&unowned);
         for (key, port) in &mut self.ports {
             let engine = engines.get(port.cache());
-            let plan = PortPlan::compute(world, &key.endpoint, key.port, port.cache(), engine);
+            let mut plan = PortPlan::compute(world, &key.endpoint, key.port, port.cache(), engine);
+            plan.backend = self.backends.get(port.cache()).cloned();
             port.apply(plan).await?;
         }
         Ok(())
@@ -156,6 +160,12 @@ impl Edge {
         self.status()
             .into_iter()
             .find(|s| &s.endpoint == endpoint && s.address.port() == port)
+    }
+
+    /// Routes `cache`'s connections to `backend` instead of its engine from the next
+    /// [`Edge::apply`] on.
+    pub fn set_backend(&mut self, cache: &str, backend: BackendLink) {
+        self.backends.insert(cache.to_owned(), backend);
     }
 
     /// Closes every listener, resets open connections and releases every reservation.

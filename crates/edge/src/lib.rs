@@ -10,6 +10,7 @@
 //! | reset | accept, `SO_LINGER 0`, close (ECONNRESET) | [`reset()`] |
 //! | blackhole | accept, read and discard, never answer | [`blackhole()`] |
 //! | route | accept and hand the stream in-process to the engine, through [`toxics`] | [`PolicyListener`] |
+//! | route to a backend | accept and proxy the stream to the cache's real Redis, through [`toxics`] | [`BackendLink`] |
 //!
 //! - [`PortPlan`]: one port's verdict per [`redlink_world::Source`] and the primitive carrying it.
 //! - [`EndpointPort`]: one address:port: its reservation, plan, listener and open connections.
@@ -19,6 +20,7 @@
 //! - Addresses the world's DNS answers but no endpoint owns (stale records) are dropped on every
 //!   cache port, so their connects time out as in a virtual network ([`Edge::unowned`]).
 
+mod backend;
 mod blackhole;
 mod conn;
 mod drop;
@@ -35,6 +37,7 @@ mod socket;
 pub mod toxics;
 mod unowned;
 
+pub use backend::{BackendLink, PROXY_BUFFER, connect as connect_backend};
 pub use blackhole::blackhole;
 pub use conn::{Cut, CutStream, OpenConns, Registered};
 pub use drop::DropListener;

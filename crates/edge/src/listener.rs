@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use crate::backend::{BackendLink, connect as connect_backend};
 use crate::blackhole::blackhole;
 use crate::conn::{CutStream, OpenConns, Registered};
 use crate::event::{ConnectionEvent, ConnectionEvents, emit};
@@ -171,12 +172,31 @@ fn dispatch(
         peer,
         source: decision.source.clone(),
         verdict: match (decision.action, &plan.engine) {
-            (Verdict::Route, None) => Verdict::Reset,
+            (Verdict::Route, None) if plan.backend.is_none() => Verdict::Reset,
             (action, _) => action,
         },
         reason: decision.reason.clone(),
     });
     match (decision.action, &plan.engine) {
+        (Verdict::Route, _) if plan.backend.is_some() => {
+            let Some(backend) = plan.backend.clone() else {
+                return;
+            };
+            let registered = conns.register(
+                decision.source.clone(),
+                Verdict::Route,
+                decision.toxics.len(),
+                peer,
+                None,
+            );
+            tokio::spawn(route_to_backend(
+                stream,
+                backend,
+                identity.tls,
+                decision.toxics.clone(),
+                registered,
+            ));
+        }
         (Verdict::Route, Some(engine)) => {
             let local = match stream.local_addr() {
                 Ok(a) => a,
@@ -247,6 +267,44 @@ async fn route(
         let chains = Chains::build(&toxics);
         tokio::join!(
             engine.accept_stream(engine_side, ctx),
+            pump(stream, edge_side, chains, &registered.cut),
+        );
+    }
+    drop(registered);
+}
+
+/// The route primitive for a cache with a backend: proxies `stream` to it, directly or through a
+/// toxic pump (a cut resets the client either way).
+async fn route_to_backend(
+    stream: TcpStream,
+    backend: BackendLink,
+    tls: bool,
+    toxics: Vec<Toxic>,
+    registered: Registered,
+) {
+    let _ = stream.set_nodelay(true);
+    // A backend that is down makes the endpoint behave like a stopped cache: the client is reset.
+    let upstream = match connect_backend(backend.address).await {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(backend = %backend.address, "backend {} unreachable: {e}", backend.address);
+            reset(stream);
+            return;
+        }
+    };
+    if toxics.is_empty() {
+        backend
+            .proxy(
+                CutStream::new(stream, registered.cut.clone()),
+                upstream,
+                tls,
+            )
+            .await;
+    } else {
+        let (proxy_side, edge_side) = tokio::io::duplex(DUPLEX_BUFFER);
+        let chains = Chains::build(&toxics);
+        tokio::join!(
+            backend.proxy(proxy_side, upstream, tls),
             pump(stream, edge_side, chains, &registered.cut),
         );
     }

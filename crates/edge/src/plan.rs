@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use redlink_engine::Engine;
+
+use crate::backend::BackendLink;
 use redlink_world::{EndpointId, Source, Toxic, Verdict, World, verdict};
 
 /// The verdict for one source on one port.
@@ -42,6 +44,8 @@ pub struct PortPlan {
     by_address: HashMap<Ipv4Addr, usize>,
     /// The engine routed connections go to.
     pub engine: Option<Engine>,
+    /// The cache's backend, when it has one: routed connections are proxied there instead.
+    pub backend: Option<BackendLink>,
 }
 
 impl std::fmt::Debug for PortPlan {
@@ -105,6 +109,7 @@ impl PortPlan {
             sources,
             by_address,
             engine,
+            backend: None,
         }
     }
 

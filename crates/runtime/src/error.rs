@@ -86,6 +86,15 @@ pub enum RuntimeError {
     /// The control API may only listen on loopback.
     #[error("control API on {0}: only loopback addresses (127.0.0.0/8, ::1) are allowed")]
     ControlAddress(std::net::SocketAddr),
+    /// A cache's backend could not be started or reached (exit code 2: the scenario's backend is
+    /// wrong for this machine).
+    #[error("cache {cache}: backend {message}")]
+    Backend {
+        /// The cache.
+        cache: String,
+        /// What failed.
+        message: String,
+    },
     /// Every address block is taken.
     #[error(
         "no free address block: all {0} blocks of 127/8 are used by other worlds or their addresses are taken"
@@ -104,7 +113,10 @@ pub enum RuntimeError {
 impl RuntimeError {
     /// Whether the error is the input's fault (exit code 2) rather than the machine's (exit code 1).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, RuntimeError::Scenario(_) | RuntimeError::World(_))
+        matches!(
+            self,
+            RuntimeError::Scenario(_) | RuntimeError::World(_) | RuntimeError::Backend { .. }
+        )
     }
 
     /// The address whose port was already in use, if that is the error.

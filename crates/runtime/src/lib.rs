@@ -19,6 +19,7 @@
 //! `resolvers` (DNS views with port fallback), `state` (the state file), `options`, `error`,
 //! `running` (the running world), `probe`.
 
+mod backends;
 mod block;
 mod certs;
 pub mod control;
@@ -35,6 +36,7 @@ mod resolvers;
 mod running;
 mod state;
 
+pub use backends::{RunningBackend, redis_server_backend};
 pub use block::BlockLock;
 pub use certs::{WorldCa, certificate_names, world_ca_scope};
 pub use control::{

@@ -30,6 +30,8 @@ pub struct UpOptions {
     /// The world's one clock (DNS caches with `dns_cache`, the timeline): real time by default;
     /// `check` gives a manual one and advances it to each step's `at`.
     pub clock: redlink_clock::Clock,
+    /// A backend for every cache, overriding the scenario's (`--backend redis-server`).
+    pub backend: Option<redlink_world::Backend>,
 }
 
 impl Default for UpOptions {
@@ -43,6 +45,7 @@ impl Default for UpOptions {
             control_password: None,
             host: None,
             clock: redlink_clock::Clock::real(),
+            backend: None,
         }
     }
 }

@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use redlink_dns::DnsViews;
-use redlink_edge::{ConnectionEvents, Edge, PortStatus};
+use redlink_edge::{BackendLink, ConnectionEvents, Edge, PortStatus};
 use redlink_engine::Engine;
 use redlink_world::{AddressPlan, Change, Scenario, World, WorldError};
 use tokio::sync::{Mutex, Notify, broadcast, watch};
 use tracing::debug;
 
+use crate::backends::{RunningBackend, start_backend};
 use crate::block::BlockLock;
 use crate::certs::WorldCa;
 use crate::data::DataDirs;
@@ -74,6 +75,10 @@ pub struct RunningWorld {
     clock: Clock,
     /// The lab's latest score as JSON (see [`RunningWorld::set_lab_status`]).
     lab: std::sync::Mutex<Option<String>>,
+    /// The caches' backends (those redlink started stop when this drops).
+    _backends: Vec<RunningBackend>,
+    /// Where each cache's backend listens (for the state file).
+    backend_addrs: Vec<(String, SocketAddr)>,
 }
 
 /// Signals `notify` when `engine` stops, whoever stopped it.
@@ -208,6 +213,36 @@ impl RunningWorld {
         let stop_engines = |engines: &HashMap<String, Engine>| {
             engines.values().for_each(Engine::shutdown);
         };
+        let mut backends = Vec::new();
+        let mut backend_links = Vec::new();
+        let mut backend_notes = Vec::new();
+        for cache in &world.caches {
+            let Some(backend) = options.backend.as_ref().or(cache.backend.as_ref()) else {
+                continue;
+            };
+            let started = match start_backend(cache, backend, &mut backend_notes).await {
+                Ok(b) => b,
+                Err(e) => {
+                    stop_engines(&engines);
+                    return Err(e);
+                }
+            };
+            let tls = match ca.server_config(cache) {
+                Ok(c) => c,
+                Err(e) => {
+                    stop_engines(&engines);
+                    return Err(e);
+                }
+            };
+            backend_links.push((
+                cache.name.clone(),
+                BackendLink {
+                    address: started.address,
+                    tls: Some(tls),
+                },
+            ));
+            backends.push(started);
+        }
 
         let (tx, rx) = watch::channel(Arc::new(world));
         let (dns, mut notes) = match start_resolvers(rx, options.dns_port, &options.clock).await {
@@ -217,7 +252,15 @@ impl RunningWorld {
                 return Err(e.into());
             }
         };
+        notes.extend(backend_notes);
+        let backend_addrs: Vec<(String, SocketAddr)> = backend_links
+            .iter()
+            .map(|(cache, link)| (cache.clone(), link.address))
+            .collect();
         let mut edge = Edge::new();
+        for (cache, link) in backend_links {
+            edge.set_backend(&cache, link);
+        }
         let current = tx.borrow().clone();
         if let Err(e) = edge.apply(&current, &engines).await {
             edge.shutdown().await;
@@ -254,6 +297,7 @@ impl RunningWorld {
                 scenario: scenario.file(),
                 block: lock.block(),
                 direct: &direct,
+                backends: &backend_addrs,
             },
         );
         state.control = options.control.map(|a| a.to_string());
@@ -314,6 +358,8 @@ impl RunningWorld {
             stopping: AtomicBool::new(false),
             clock: options.clock.clone(),
             lab: std::sync::Mutex::new(None),
+            _backends: backends,
+            backend_addrs,
         })
     }
 
@@ -385,6 +431,7 @@ impl RunningWorld {
                 scenario: &self.scenario,
                 block: self.lock.block(),
                 direct: &self.direct,
+                backends: &self.backend_addrs,
             },
         );
         inner.state.control = control;

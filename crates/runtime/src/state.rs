@@ -119,6 +119,9 @@ pub struct CacheState {
     /// Extra: the engine's direct loopback listener (plain), when started with one (benchmarks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct: Option<SocketAddr>,
+    /// Extra: the backend routed connections are proxied to, when the cache has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<SocketAddr>,
 }
 
 /// Public or private endpoint.
@@ -193,6 +196,8 @@ pub struct Whereabouts<'a> {
     pub block: u8,
     /// The engines' direct loopback listeners, by cache.
     pub direct: &'a [(String, SocketAddr)],
+    /// The backends' addresses, by cache (docs/backends.md).
+    pub backends: &'a [(String, SocketAddr)],
 }
 
 impl StateFile {
@@ -237,6 +242,11 @@ impl StateFile {
                         requirepass: c.requirepass.is_some(),
                         direct: at
                             .direct
+                            .iter()
+                            .find(|(name, _)| *name == c.name)
+                            .map(|(_, a)| *a),
+                        backend: at
+                            .backends
                             .iter()
                             .find(|(name, _)| *name == c.name)
                             .map(|(_, a)| *a),

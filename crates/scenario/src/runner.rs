@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// [`check_scenario`]: also score the scenario's `[[exercise]]`s after the timeline, one phase
     /// each (`redlink check --exercises`).
     pub exercises: bool,
+    /// Start a redis-server behind every cache instead of its embedded engine (`--backend
+    /// redis-server`).
+    pub redis_server_backends: bool,
 }
 
 impl Default for RunOptions {
@@ -50,6 +53,7 @@ impl Default for RunOptions {
             timeouts: Timeouts::default(),
             pacing: Pacing::Immediate,
             exercises: false,
+            redis_server_backends: false,
         }
     }
 }
@@ -312,6 +316,9 @@ pub async fn check_scenario(scenario: &Scenario, options: &RunOptions) -> Scenar
         dns_port: 0,
         // Simulated time: each step's `at` is reached by advancing the clock, at no cost.
         clock: redlink_clock::Clock::manual(),
+        backend: options
+            .redis_server_backends
+            .then(redlink_runtime::redis_server_backend),
         ..UpOptions::default()
     };
     match RunningWorld::start(scenario, up).await {

@@ -22,6 +22,7 @@
 //! categories are the engine's own list (`redlink_engine::acl::CATEGORIES`).
 
 pub mod address;
+pub mod backend;
 pub mod change;
 pub mod endpoint;
 pub mod error;
@@ -44,6 +45,7 @@ pub mod ttl;
 pub mod verdict;
 
 pub use address::AddressPlan;
+pub use backend::{Backend, Upstream};
 pub use change::Change;
 pub use endpoint::{Endpoint, EndpointId, PUBLIC_ENDPOINT};
 pub use error::{APPROVING_REJECTED, ScenarioError, ScenarioErrorKind, WorldError};

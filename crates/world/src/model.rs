@@ -2,6 +2,7 @@
 //! network rules. Built from a [`crate::Scenario`] by [`crate::World::build`]; every address is
 //! allocated by then, so consumers never deal with "maybe an address".
 
+use crate::backend::Backend;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -389,6 +390,9 @@ pub struct Cache {
     /// ACL users of the engine, created at start (besides `default`).
     #[serde(default)]
     pub users: Vec<CacheUser>,
+    /// A real Redis behind the endpoints instead of the embedded engine (`backend = {...}`).
+    #[serde(default)]
+    pub backend: Option<Backend>,
     /// Data persistence (`None`: none, as Basic/Standard; a reboot then loses the data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence: Option<crate::persistence::Persistence>,

@@ -322,6 +322,7 @@ fn cache(
         running: c.running,
         public_address,
         persistence: super::validate::cache_persistence(src, c)?,
+        backend: c.backend.as_ref().and_then(|b| b.get_ref().to_backend()),
     })
 }
 

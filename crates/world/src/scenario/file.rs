@@ -88,6 +88,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::exercise::ExerciseSpec;
+use crate::backend::{Backend, Upstream};
 use crate::expect::ExpectationSpec;
 use crate::flavour::Flavour;
 use crate::model::{
@@ -297,6 +298,9 @@ pub struct CacheSpec {
     /// ACL users (`[[cache.user]]`).
     #[serde(default, alias = "users")]
     pub user: Vec<UserSpec>,
+    /// A real Redis behind the endpoints (`backend = { address = ... }` or `{ command = [...] }`).
+    #[serde(default)]
+    pub backend: Option<Spanned<BackendSpec>>,
     /// Data persistence: `{ rdb = "15m" }` (absent: none).
     #[serde(default)]
     pub persistence: Option<Spanned<PersistenceSpec>>,
@@ -312,6 +316,44 @@ pub struct PersistenceSpec {
     /// AOF fsync policy (refused until the engine writes an AOF).
     #[serde(default)]
     pub aof: Option<Spanned<String>>,
+}
+
+
+/// A cache's `backend = { ... }` table (exactly one of `address`, `command`, `cluster`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendSpec {
+    /// A server the user runs: `HOST:PORT` on loopback.
+    #[serde(default)]
+    pub address: Option<Spanned<String>>,
+    /// A command redlink starts.
+    #[serde(default)]
+    pub command: Option<Spanned<Vec<String>>>,
+    /// A Redis Cluster's seed nodes (not supported yet: refused with a clear error).
+    #[serde(default)]
+    pub cluster: Option<Spanned<Vec<String>>>,
+    /// TLS on the hop to the backend.
+    #[serde(default)]
+    pub tls: bool,
+    /// The variable holding the backend's password (for redlink's own checks).
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+}
+
+impl BackendSpec {
+    /// The model's backend (`None` when the table is invalid: validation reports that first).
+    pub fn to_backend(&self) -> Option<Backend> {
+        let upstream = match (&self.address, &self.command) {
+            (Some(a), None) => Upstream::Address(a.get_ref().parse().ok()?),
+            (None, Some(c)) => Upstream::Command(c.get_ref().clone()),
+            _ => return None,
+        };
+        Some(Backend {
+            upstream,
+            tls: self.tls,
+            password_env: self.password_env.as_ref().map(|p| p.get_ref().clone()),
+        })
+    }
 }
 
 /// A `[[cache.user]]` table: an ACL user of the cache's engine.

@@ -308,6 +308,7 @@ fn cache(
     cache_region(src, c)?;
     cache_ports(src, c)?;
     cache_persistence(src, c)?;
+    cache_backend(src, c)?;
     let mut user_names = HashSet::new();
     for u in &c.user {
         user(src, name, &mut user_names, u)?;
@@ -342,6 +343,87 @@ pub(crate) fn cache_persistence(
             ),
         )),
     }
+}
+
+/// A cache's `backend`: exactly one of `address` (a loopback `HOST:PORT`) and `command` (a
+/// non-empty program); `cluster` is refused until clustered caches have their port scheme.
+fn cache_backend(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> {
+    let Some(spec) = &c.backend else {
+        return Ok(());
+    };
+    let name = c.name.get_ref();
+    let b = spec.get_ref();
+    if let Some(cluster) = &b.cluster {
+        return Err(src.error(
+            &cluster.span(),
+            Invalid,
+            format!("cache {name}: cluster backends are not supported yet (they need the per-node port scheme of clustered caches); use address or command"),
+        ));
+    }
+    match (&b.address, &b.command) {
+        (Some(a), None) => {
+            let raw = a.get_ref();
+            let addr: std::net::SocketAddr = raw.parse().map_err(|_| {
+                src.error(
+                    &a.span(),
+                    Address,
+                    format!(
+                        "cache {name}: backend address {raw:?} is not IP:PORT (e.g. 127.0.0.1:6379)"
+                    ),
+                )
+            })?;
+            if !crate::backend::is_loopback_backend(&addr) {
+                return Err(src.error(
+                    &a.span(),
+                    Address,
+                    format!("cache {name}: backend address {addr} is not a loopback address (127.0.0.0/8 or ::1); redlink sends traffic only to this machine"),
+                ));
+            }
+            if addr.port() == 0 {
+                return Err(src.error(
+                    &a.span(),
+                    Address,
+                    format!("cache {name}: backend address {addr} needs a port"),
+                ));
+            }
+        }
+        (None, Some(cmd)) => {
+            if cmd.get_ref().first().is_none_or(|p| p.trim().is_empty()) {
+                return Err(src.error(
+                    &cmd.span(),
+                    Invalid,
+                    format!("cache {name}: backend command is empty: give the program first, e.g. [\"redis-server\", \"--save\", \"\"]"),
+                ));
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(src.error(
+                &spec.span(),
+                Invalid,
+                format!("cache {name}: backend has both address and command; give one"),
+            ));
+        }
+        (None, None) => {
+            return Err(src.error(
+                &spec.span(),
+                Invalid,
+                format!("cache {name}: backend needs address = \"127.0.0.1:PORT\" or command = [\"redis-server\", ...]"),
+            ));
+        }
+    }
+    if let Some(var) = &b.password_env
+        && (var.get_ref().is_empty() || var.get_ref().contains('='))
+    {
+        return Err(src.error(
+            &var.span(),
+            Invalid,
+            format!(
+                "cache {name}: password_env {:?} is not an environment variable name",
+                var.get_ref()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Managed Redis host names carry a region; Azure Cache for Redis ones do not.

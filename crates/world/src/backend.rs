@@ -1,0 +1,36 @@
+//! Where a cache's connections go when the embedded engine is not enough: a real Redis the user
+//! runs (`backend = { address = "127.0.0.1:6379" }`) or one redlink starts (`backend = { command =
+//! [...] }`). Plain data; the runtime starts, checks and proxies to it (docs/backends.md).
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// A cache's backend: a Redis server the edge proxies routed connections to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backend {
+    /// Which server.
+    pub upstream: Upstream,
+    /// Whether the hop from the endpoint to the backend speaks TLS.
+    pub tls: bool,
+    /// The environment variable holding the password redlink itself uses to check the backend
+    /// (clients send their own AUTH through the proxy).
+    pub password_env: Option<String>,
+}
+
+/// The server behind a [`Backend`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Upstream {
+    /// A server the user runs, at a loopback address.
+    Address(SocketAddr),
+    /// A command redlink starts (program and arguments) with `--port N --bind 127.0.0.1` and the
+    /// cache's `requirepass`/`maxclients` appended, and stops at exit.
+    Command(Vec<String>),
+}
+
+/// Whether `addr` may be a backend: loopback only (127.0.0.0/8 or ::1), so traffic never leaves
+/// the machine.
+pub fn is_loopback_backend(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
