@@ -32,7 +32,7 @@ fn have(tool: &str) -> bool {
 fn scenario(name: &str, backend: &str) -> PathBuf {
     let path = temp(&format!("{name}.toml"));
     let text = format!(
-        r#"
+        r#"host = {{ network = "hub" }}   # the tests' clients run on this machine, a jump box in hub
 [[network]]
 name = "hub"
 

@@ -194,7 +194,7 @@ fn ctl_shows_az_json_and_changes_the_world() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lots"));
     // Azure refuses to approve a Rejected connection (tests/cli_fidelity.rs checks az's shape).
     let refused = ctl(&state, &["raw", "WORLD.CHANGE", r#"{"approve":"pe-hub"}"#]);
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("Approving rejected"),
         "{}",

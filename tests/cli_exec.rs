@@ -25,7 +25,7 @@ fn bounded(command: Command) -> Output {
 
 fn exec(network: &str, command: &[&str]) -> Output {
     let mut c = Command::new(redlink());
-    c.args(["exec", "--network", network, "--"]).args(command);
+    c.args(["exec", "--new-world", "--network", network, "--"]).args(command);
     c.env_remove("REDLINK_STATE")
         .env_remove("REDLINK_EXEC_NETNS");
     bounded(c)
@@ -209,7 +209,7 @@ fn works_for_an_ordinary_uid() {
     let mut c = Command::new("setpriv");
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)
-        .args(["exec", "--network", "hub", "--", "sh", "-c"])
+        .args(["exec", "--new-world", "--network", "hub", "--", "sh", "-c"])
         .arg("cat /proc/self/uid_map; redis-cli -h \"$REDLINK_CONTOSO_HOST\" -p 6379 PING")
         .current_dir(&dir)
         .env_remove("REDLINK_STATE")

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use redlink_runtime::RunningWorld;
 use redlink_world::{
     AddressOwner, AuthResult, Cache, ClientSource, ConnectResult, Destination, Expectation,
-    ExpectationKind, OpenConnection, Outcome, Source, Target, World,
-    expect::answer_matches, verdict,
+    ExpectationKind, OpenConnection, Outcome, Source, Target, World, expect::answer_matches,
+    verdict,
 };
 use tokio::io::AsyncWriteExt;
 

@@ -360,6 +360,8 @@ pub enum SampleBy {
 pub struct ExpireCount(pub u64);
 
 impl Db {
+    // The store's shared parts, one argument each (only `Store::new` calls it).
+    #[allow(clippy::too_many_arguments)]
     fn new(
         hasher: ahash::RandomState,
         index: usize,

@@ -87,8 +87,8 @@ use std::net::Ipv4Addr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::exercise::ExerciseSpec;
 use crate::backend::{Backend, Upstream};
+use crate::exercise::ExerciseSpec;
 use crate::expect::ExpectationSpec;
 use crate::flavour::Flavour;
 use crate::model::{
@@ -317,7 +317,6 @@ pub struct PersistenceSpec {
     #[serde(default)]
     pub aof: Option<Spanned<String>>,
 }
-
 
 /// A cache's `backend = { ... }` table (exactly one of `address`, `command`, `cluster`).
 #[derive(Clone, Debug, Deserialize)]
