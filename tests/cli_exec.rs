@@ -25,7 +25,8 @@ fn bounded(command: Command) -> Output {
 
 fn exec(network: &str, command: &[&str]) -> Output {
     let mut c = Command::new(redlink());
-    c.args(["exec", "--new-world", "--network", network, "--"]).args(command);
+    c.args(["exec", "--new-world", "--network", network, "--"])
+        .args(command);
     c.env_remove("REDLINK_STATE")
         .env_remove("REDLINK_EXEC_NETNS");
     bounded(c)
