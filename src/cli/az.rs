@@ -127,6 +127,9 @@ fn redis_configuration(c: &Cache) -> Json {
         conf["rdb-backup-enabled"] = json!("true");
         conf["rdb-backup-frequency"] = json!(f.minutes().to_string());
     }
+    if let Some(redlink_world::Persistence::Aof(_)) = c.persistence {
+        conf["aof-backup-enabled"] = json!("true");
+    }
     conf
 }
 

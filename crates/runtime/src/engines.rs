@@ -13,7 +13,7 @@ use std::path::Path;
 use redlink_engine::persist::rdb_file::load_bytes;
 use redlink_engine::persist::rdb_save;
 use redlink_engine::{Config, Engine};
-use redlink_world::{Cache, Flavour};
+use redlink_world::{Cache, Flavour, Persistence};
 
 use crate::certs::WorldCa;
 use crate::error::RuntimeError;
@@ -89,16 +89,23 @@ pub fn start_engine(
     preload: Option<&[u8]>,
 ) -> Result<Engine, RuntimeError> {
     let mut config = Config::default();
-    let persisted = match (cache.persistence, data_dir) {
+    let (persisted, aof) = match (cache.persistence, data_dir) {
         (Some(p), Some(dir)) => {
             setting(&mut config, cache, "dir", &dir.to_string_lossy())?;
             setting(&mut config, cache, "save", &p.save_points())?;
-            true
+            match p {
+                Persistence::Aof(policy) => {
+                    setting(&mut config, cache, "appendonly", "yes")?;
+                    setting(&mut config, cache, "appendfsync", policy.as_str())?;
+                    (false, Some(dir))
+                }
+                Persistence::Rdb(_) => (true, None),
+            }
         }
         // Not persisted (Azure Basic/Standard): no save points, no files in the cwd.
         _ => {
             setting(&mut config, cache, "save", "")?;
-            false
+            (false, None)
         }
     };
     if let Some(pass) = &cache.requirepass {
@@ -125,6 +132,15 @@ pub fn start_engine(
     };
     match preload {
         Some(bytes) => {
+            if let Some(dir) = aof {
+                // An import replaces the data: the AOF starts afresh from it (below).
+                let old = dir.join("appendonlydir");
+                if old.exists() {
+                    std::fs::remove_dir_all(&old).map_err(|e| {
+                        data_error(format!("cannot replace {}: {e}", old.display()))
+                    })?;
+                }
+            }
             load_bytes(&engine, bytes).map_err(|(offset, what)| {
                 data_error(format!("Bad RDB file at byte offset {offset}: {what}"))
             })?;
@@ -137,6 +153,11 @@ pub fn start_engine(
             rdb_save::load_at_start(&engine).map_err(|e| data_error(e.to_string()))?;
         }
         None => {}
+    }
+    if aof.is_some() {
+        // Loads the AOF a previous engine of this cache wrote (a reboot), or writes its base from
+        // the data now held (a first start, an import); then every write is appended.
+        redlink_engine::aof::start(&engine).map_err(data_error)?;
     }
     engine.spawn_background();
     Ok(engine)

@@ -62,7 +62,7 @@ pub use model::{
     Network, NetworkRule, PeeringState, PrivateEndpoint, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World, ZoneLink,
 };
-pub use persistence::{Persistence, RdbFrequency, RebootNodes};
+pub use persistence::{AofFsync, Persistence, RdbFrequency, RebootNodes};
 pub use quickstart::quickstart;
 pub use resolve::{
     Answer, Authority, Outcome, QueryType, Record, RecordData, Resolution, Step, ZoneKind, resolve,

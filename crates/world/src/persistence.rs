@@ -3,8 +3,8 @@
 //!
 //! Kept apart from the model so the one table of RDB backup frequencies (Azure's
 //! `rdb-backup-frequency`: 15, 30, 60, 360, 720, 1440 minutes) serves the scenario validator, the
-//! world's JSON and the runtime's `save` schedule alike. AOF (`{ aof = "everysec" }`) is refused
-//! until the engine writes an append-only file.
+//! world's JSON and the runtime's `save` schedule alike; AOF (`{ aof = "everysec" | "always" }`)
+//! maps to the engine's `appendonly yes` with that `appendfsync`.
 
 use std::fmt;
 
@@ -97,6 +97,40 @@ impl fmt::Display for RdbFrequency {
 pub enum Persistence {
     /// RDB snapshots at this frequency.
     Rdb(RdbFrequency),
+    /// An append-only file written with this fsync policy.
+    Aof(AofFsync),
+}
+
+/// How often the AOF is flushed to disk (the engine's `appendfsync`): Azure's "every second"
+/// (Premium) or "always" (every write is on disk before its reply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AofFsync {
+    /// fsync once a second: at most about a second of writes is lost.
+    Everysec,
+    /// fsync before every reply: no acknowledged write is lost.
+    Always,
+}
+
+impl AofFsync {
+    /// The spelling in scenario files and the engine's `appendfsync` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AofFsync::Everysec => "everysec",
+            AofFsync::Always => "always",
+        }
+    }
+
+    /// Parses a scenario's spelling; the error lists the valid ones.
+    pub fn parse(text: &str) -> Result<AofFsync, String> {
+        match text {
+            "everysec" => Ok(AofFsync::Everysec),
+            "always" => Ok(AofFsync::Always),
+            _ => Err(format!(
+                "aof write policy {text:?} is not one of everysec, always"
+            )),
+        }
+    }
 }
 
 impl Persistence {
@@ -105,6 +139,8 @@ impl Persistence {
     pub fn save_points(self) -> String {
         match self {
             Persistence::Rdb(f) => format!("{} 1", u64::from(f.minutes()) * 60),
+            // The AOF is the persistence: no RDB snapshots besides its rewrites.
+            Persistence::Aof(_) => String::new(),
         }
     }
 }
@@ -113,12 +149,10 @@ impl fmt::Display for Persistence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Persistence::Rdb(freq) => write!(f, "RDB every {freq}"),
+            Persistence::Aof(policy) => write!(f, "AOF (appendfsync {})", policy.as_str()),
         }
     }
 }
-
-/// Why `persistence = { aof = … }` is refused (the engine has no append-only file yet).
-pub const AOF_UNSUPPORTED: &str = "AOF persistence is not simulated yet (the engine writes no append-only file); use { rdb = \"15m\" } (15m, 30m, 60m, 6h, 12h, 24h)";
 
 /// Which nodes of a cache a reboot restarts (az's `--reboot-type`). A Basic/Standard cache is one
 /// engine today, which only `all` names; `primary` and `replica` wait for replicas (issue 20) and

@@ -414,13 +414,13 @@ fn persistence_takes_azures_rdb_frequencies_only() {
         23,
         &["cache c", "\"5m\"", "15m, 30m, 60m, 6h, 12h, 24h"],
     );
-    let e = err("[[cache]]\nname = \"c\"\npersistence = { aof = \"everysec\" }\n");
+    let e = err("[[cache]]\nname = \"c\"\npersistence = { aof = \"sometimes\" }\n");
     assert_err(
         &e,
         ScenarioErrorKind::Invalid,
         3,
         23,
-        &["AOF persistence is not simulated"],
+        &["cache c", "\"sometimes\"", "everysec, always"],
     );
     let e = err("[[cache]]\nname = \"c\"\npersistence = {}\n");
     assert_err(

@@ -20,7 +20,7 @@ use crate::model::{DenyAs, FORWARD_TO_INTERNET, ResolutionPolicy};
 use crate::names::{
     self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
 };
-use crate::persistence::{AOF_UNSUPPORTED, Persistence, RdbFrequency};
+use crate::persistence::{AofFsync, Persistence, RdbFrequency};
 use crate::text::ScenarioText;
 use crate::toxic::{Toxic, ToxicSpec};
 use redlink_engine::acl::CATEGORIES;
@@ -316,8 +316,7 @@ fn cache(
     firewall_rules(src, c)
 }
 
-/// `persistence = { rdb = FREQUENCY }`: exactly one kind, a frequency Azure offers; AOF is refused
-/// until the engine writes one ([`crate::persistence::AOF_UNSUPPORTED`]).
+/// `persistence = { rdb = FREQUENCY }` or `{ aof = POLICY }`: exactly one kind, a value Azure offers.
 pub(crate) fn cache_persistence(
     src: &ScenarioText,
     c: &CacheSpec,
@@ -330,11 +329,9 @@ pub(crate) fn cache_persistence(
         (Some(rdb), None) => RdbFrequency::parse(rdb.get_ref())
             .map(|f| Some(Persistence::Rdb(f)))
             .map_err(|e| src.error(&rdb.span(), Invalid, format!("cache {name}: {e}"))),
-        (None, Some(aof)) => Err(src.error(
-            &aof.span(),
-            Invalid,
-            format!("cache {name}: {AOF_UNSUPPORTED}"),
-        )),
+        (None, Some(aof)) => AofFsync::parse(aof.get_ref())
+            .map(|p| Some(Persistence::Aof(p)))
+            .map_err(|e| src.error(&aof.span(), Invalid, format!("cache {name}: {e}"))),
         _ => Err(src.error(
             &p.span(),
             Invalid,
