@@ -313,7 +313,7 @@ pub struct PersistenceSpec {
     /// RDB backup frequency (`15m`, `30m`, `60m`, `6h`, `12h`, `24h`).
     #[serde(default)]
     pub rdb: Option<Spanned<String>>,
-    /// AOF fsync policy (refused until the engine writes an AOF).
+    /// AOF fsync policy: `everysec` or `always`.
     #[serde(default)]
     pub aof: Option<Spanned<String>>,
 }
