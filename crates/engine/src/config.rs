@@ -289,7 +289,6 @@ pub static PARAMS: &[Param] = &[
     p("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
     p("lfu-log-factor", Kind::Int(0, i32::MAX as i64), "10", true),
     p("lfu-decay-time", Kind::Int(0, i32::MAX as i64), "1", true),
-    p("maxmemory-eviction-tenacity", Kind::Int(0, 100), "10", true),
     p(
         "list-compress-depth",
         Kind::Int(0, i32::MAX as i64),
