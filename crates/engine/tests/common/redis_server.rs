@@ -58,46 +58,50 @@ impl RedisServer {
         if !available() {
             return None;
         }
-        let port = super::free_port("127.0.0.1");
-        let mut cmd = Command::new("redis-server");
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        for (k, v) in options {
-            cmd.arg(format!("--{k}")).arg(v);
-        }
-        let child = cmd.spawn().expect("redis-server starts");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let server = RedisServer {
-            addr,
-            dir: dir.to_path_buf(),
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(addr) {
-                use std::io::{Read, Write};
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 64];
-                if s.write_all(b"PING\r\n").is_ok()
-                    && s.read(&mut buf)
-                        .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
-                {
+        // A free port can be taken by another test between the probe and redis-server's bind:
+        // then redis-server exits, and a PONG could even come from the other listener. So the
+        // server is the one whose INFO names this child's pid; a lost port is retried.
+        for _ in 0..5 {
+            let port = super::free_port("127.0.0.1");
+            let mut cmd = Command::new("redis-server");
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+            for (k, v) in options {
+                cmd.arg(format!("--{k}")).arg(v);
+            }
+            let child = cmd.spawn().expect("redis-server starts");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            let mut server = RedisServer {
+                addr,
+                dir: dir.to_path_buf(),
+                child,
+            };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break; // the port was taken meanwhile: another one
+                }
+                if answers_as(addr, server.child.id()) {
                     return Some(server);
                 }
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
             }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
+            // Keep the directory for the next attempt.
+            let _ = server.child.wait();
+            server.dir = PathBuf::new();
         }
+        panic!("redis-server did not start: five ports taken in a row");
     }
 
     /// Stop it (SIGKILL) without removing its directory; returns the directory.
@@ -114,6 +118,37 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
+}
+
+/// Whether the server at `addr` is the process `pid` (its INFO's `process_id`).
+fn answers_as(addr: SocketAddr, pid: u32) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let want = format!("\r\nprocess_id:{pid}\r\n");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < 64 * 1024 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+        let text = String::from_utf8_lossy(&got);
+        if text.contains(&want) {
+            return true;
+        }
+        if text.contains("\r\nprocess_id:") && text.contains("\r\nrun_id:") {
+            return false; // another server's INFO
+        }
+    }
+    false
 }
