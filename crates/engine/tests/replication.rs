@@ -387,24 +387,31 @@ async fn a_replica_follows_a_redlink_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiries_reach_the_replica_as_the_primarys_del() {
-    let (_p, primary) = common::start("127.0.0.1", &[]);
+    let (_p, primary) = common::start("127.0.0.1", &[("enable-debug-command", "yes")]);
     let (_r, replica) = common::start("127.0.0.1", &[]);
     replicaof(replica, primary).await;
     wait_link_up(replica).await;
     let mut p = common::client(primary).await;
     let mut r = common::client(replica).await;
+    // The primary expires only lazily here, so the replica has to wait for it.
+    q(&mut p, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).await;
     q(&mut p, &["SET", "short", "v", "PX", "300"]).await;
     q(&mut p, &["SET", "long", "v", "EX", "100"]).await;
     q(&mut p, &["WAIT", "1", "5000"]).await;
     assert_eq!(q(&mut r, &["GET", "short"]).await, "v");
     let pttl: i64 = q(&mut r, &["PTTL", "long"]).await.parse().unwrap();
     assert!(pttl > 90_000, "{pttl}");
-    // The primary expires the key (lazily here) and sends DEL: the replica follows.
+    // Expired: the replica's clients no longer see it, but the replica keeps it until the
+    // primary's DEL (as Redis 7.0's replicas do).
     tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(q(&mut r, &["GET", "short"]).await, "(nil)");
+    assert_eq!(q(&mut r, &["EXISTS", "short"]).await, "0");
+    assert_eq!(q(&mut r, &["DBSIZE"]).await, "2");
+    // The primary expires the key (lazily here) and sends DEL: the replica follows.
     assert_eq!(q(&mut p, &["GET", "short"]).await, "(nil)");
     common::wait_until("the replica deleted the key", || async {
         let mut r = common::client(replica).await;
-        q(&mut r, &["EXISTS", "short"]).await == "0"
+        q(&mut r, &["DBSIZE"]).await == "1"
     })
     .await;
 }
