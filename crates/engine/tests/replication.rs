@@ -298,6 +298,16 @@ async fn a_replica_follows_a_redlink_primary() {
         "READONLY You can't write against a read only replica."
     );
     assert_eq!(q(&mut r, &["GET", "waited"]).await, "1");
+    // Scripts too: the write inside fails with READONLY.
+    let e = q(&mut r, &["EVAL", "return redis.call('SET', 'k', 'v')", "0"]).await;
+    assert!(
+        e.contains("READONLY You can't write against a read only replica."),
+        "{e}"
+    );
+    assert_eq!(
+        q(&mut r, &["EVAL", "return redis.call('GET', 'waited')", "0"]).await,
+        "1"
+    );
     q(&mut r, &["CONFIG", "SET", "replica-read-only", "no"]).await;
     assert_eq!(q(&mut r, &["SET", "local", "v"]).await, "OK");
     q(&mut r, &["CONFIG", "SET", "replica-read-only", "yes"]).await;

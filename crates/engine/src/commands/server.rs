@@ -381,8 +381,8 @@ fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`, as Redis 7.0: save first when SAVE is given or
 /// save points are configured (NOSAVE: never); a failed save keeps the server up with Redis's
-/// error unless FORCE. NOW skips waiting for lagging replicas, which a redlink engine never has;
-/// ABORT cancels a shutdown waiting for them, so there is never one to cancel.
+/// error unless FORCE. NOW skips waiting for lagging replicas, which redlink never does (it has no
+/// `shutdown-timeout`); ABORT cancels a shutdown waiting for them, so there is never one to cancel.
 fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut abort, mut nosave, mut save, mut force) = (false, false, false, false);
     for a in &args[1..] {
