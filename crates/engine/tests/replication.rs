@@ -645,6 +645,22 @@ async fn bad_primaries_are_refused_or_retried() {
         .unwrap();
     assert_eq!(tries, 2);
     assert_eq!(info(replica, "master_link_status").await, "down");
+    // Inside a transaction too (EXEC holds the keyspace gate).
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(port)
+        .cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE");
+    let _: Value = pipe.query_async(&mut r).await.unwrap();
+    assert_eq!(info(replica, "role").await, "master");
+    q(
+        &mut r,
+        &["REPLICAOF", "127.0.0.1", &gaddr.port().to_string()],
+    )
+    .await;
     // Back to a primary.
     assert_eq!(q(&mut r, &["REPLICAOF", "NO", "ONE"]).await, "OK");
     assert_eq!(info(replica, "role").await, "master");
