@@ -287,6 +287,22 @@ async fn a_replica_follows_a_redlink_primary() {
     let mut r = common::client(replica).await;
     assert_eq!(q(&mut r, &["FCALL_RO", "f", "0"]).await, "1");
 
+    // PUBLISH reaches the replica's subscribers (Redis propagates it to replicas).
+    let mut sub = common::conn::Conn::open(replica).await;
+    sub.call(&["SUBSCRIBE", "news"]).await;
+    q(&mut p, &["PUBLISH", "news", "hello"]).await;
+    let msg = tokio::time::timeout(Duration::from_secs(10), sub.read())
+        .await
+        .expect("the message reaches the replica");
+    assert_eq!(
+        msg,
+        common::conn::V::Arr(vec![
+            common::conn::s("message"),
+            common::conn::s("news"),
+            common::conn::s("hello"),
+        ])
+    );
+
     // WAIT: one replica acknowledges.
     q(&mut p, &["SET", "waited", "1"]).await;
     assert_eq!(q(&mut p, &["WAIT", "1", "5000"]).await, "1");
@@ -665,4 +681,80 @@ async fn bad_primaries_are_refused_or_retried() {
     assert_eq!(q(&mut r, &["REPLICAOF", "NO", "ONE"]).await, "OK");
     assert_eq!(info(replica, "role").await, "master");
     assert_eq!(q(&mut r, &["SET", "k", "v"]).await, "OK");
+}
+
+/// Fill `addr` with `n` string keys (MSET batches of 1000, 16-byte values).
+async fn fill(addr: SocketAddr, n: usize) {
+    let mut c = common::client(addr).await;
+    let value = "v".repeat(16);
+    for batch in 0..n.div_ceil(1000) {
+        let mut cmd = redis::cmd("MSET");
+        for i in batch * 1000..((batch + 1) * 1000).min(n) {
+            cmd.arg(format!("key:{i:08}")).arg(&value);
+        }
+        let _: () = cmd.query_async(&mut c).await.unwrap();
+    }
+}
+
+/// From REPLICAOF to the replica holding every key with its link up.
+async fn time_full_sync(replica: SocketAddr, primary: SocketAddr, n: usize) -> Duration {
+    let started = std::time::Instant::now();
+    let mut c = common::client(replica).await;
+    q(
+        &mut c,
+        &[
+            "REPLICAOF",
+            &primary.ip().to_string(),
+            &primary.port().to_string(),
+        ],
+    )
+    .await;
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        if q(&mut c, &["DBSIZE"]).await == n.to_string()
+            && info(replica, "master_link_status").await == "up"
+        {
+            return started.elapsed();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no full sync within 600 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The full synchronisation of a million keys, redlink → redlink and redis-server → redis-server in
+/// the same run (a measurement, not a check: run it with `--ignored --nocapture`, in release).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn full_sync_of_a_million_keys() {
+    const N: usize = 1_000_000;
+    let (_p, primary) = common::start("127.0.0.1", &[]);
+    let (_r, replica) = common::start("127.0.0.1", &[]);
+    fill(primary, N).await;
+    let redlink = time_full_sync(replica, primary, N).await;
+    let rss = info_memory(replica).await;
+    println!("redlink -> redlink: {N} keys in {redlink:?} (replica used_memory {rss})");
+    let Some(rp) = RedisServer::start(&[]) else {
+        return;
+    };
+    let Some(rr) = RedisServer::start(&[]) else {
+        return;
+    };
+    fill(rp.addr, N).await;
+    let redis = time_full_sync(rr.addr, rp.addr, N).await;
+    println!("redis-server -> redis-server: {N} keys in {redis:?}");
+    let Some(rr2) = RedisServer::start(&[]) else {
+        return;
+    };
+    let mixed = time_full_sync(rr2.addr, primary, N).await;
+    println!("redlink -> redis-server: {N} keys in {mixed:?}");
+    let (_r2, replica2) = common::start("127.0.0.1", &[]);
+    let mixed = time_full_sync(replica2, rp.addr, N).await;
+    println!("redis-server -> redlink: {N} keys in {mixed:?}");
+}
+
+async fn info_memory(addr: SocketAddr) -> String {
+    common::info_field(addr, "memory", "used_memory_human").await
 }
