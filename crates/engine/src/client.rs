@@ -40,6 +40,19 @@ pub struct ClientHandle {
     pub unblock: AtomicU8,
     /// Wakes a blocked client for CLIENT UNBLOCK.
     pub wake: Notify,
+    /// What the connection is to replication ([`kind`]): CLIENT LIST's `M`/`S` flags and
+    /// CLIENT KILL TYPE master|replica.
+    pub kind: AtomicU8,
+}
+
+/// The values of [`ClientHandle::kind`].
+pub mod kind {
+    /// An ordinary client.
+    pub const NORMAL: u8 = 0;
+    /// This replica's link to its primary (Redis's master client).
+    pub const MASTER: u8 = 1;
+    /// A replica attached to this primary.
+    pub const REPLICA: u8 = 2;
 }
 
 /// Descriptive fields set by the client itself.
@@ -80,7 +93,10 @@ impl ClientHandle {
             / 1000;
         // Redis's order of the flag letters; `N` when there is none.
         let mut flags = String::new();
+        let role = self.kind.load(Ordering::Relaxed);
         for (on, letter) in [
+            (role == kind::REPLICA, 'S'),
+            (role == kind::MASTER, 'M'),
             (info.in_multi, 'x'),
             (info.no_evict, 'e'),
             (info.no_touch, 'T'),
@@ -155,6 +171,7 @@ impl Registry {
             blocked: AtomicBool::new(false),
             unblock: AtomicU8::new(0),
             wake: Notify::new(),
+            kind: AtomicU8::new(kind::NORMAL),
         });
         self.map.lock().insert(id, handle.clone());
         handle
@@ -268,6 +285,9 @@ pub struct Client {
     pub block: Option<BlockRequest>,
     /// CLIENT NO-TOUCH ON: the keys this client reads keep their LRU/LFU (TOUCH still touches).
     pub no_touch: bool,
+    /// Replication requests the connection carries out after the batch (PSYNC/SYNC turn it into a
+    /// replica stream, WAIT waits for acknowledgements) and what REPLCONF told about it.
+    pub repl: crate::replication::ClientRepl,
 }
 
 /// What a blocked command waits for.
@@ -341,6 +361,7 @@ impl Client {
             last_cmd: None,
             published_cmd: "",
             no_touch: false,
+            repl: Default::default(),
         }
     }
 

@@ -332,8 +332,32 @@ pub static PARAMS: &[Param] = &[
         "10",
         true,
     ),
-    // Replication settings that only matter while a replica is attached or this server is one:
-    // redlink is always a primary without replicas, where redis-server ignores them too.
+    // Replication (crate::replication; docs/config.md says which are honoured and how).
+    p("replicaof", Kind::Text, "", false),
+    p("masterauth", Kind::Text, "", true),
+    p("masteruser", Kind::Text, "", true),
+    p(
+        "repl-backlog-size",
+        Kind::MemoryIn(1, i64::MAX),
+        "1048576",
+        true,
+    ),
+    p(
+        "repl-backlog-ttl",
+        Kind::Int(0, i32::MAX as i64),
+        "3600",
+        true,
+    ),
+    p("repl-timeout", Kind::Int(1, i32::MAX as i64), "60", true),
+    p(
+        "repl-ping-replica-period",
+        Kind::Int(1, i32::MAX as i64),
+        "10",
+        true,
+    ),
+    p("replica-announce-ip", Kind::Text, "", true),
+    p("replica-announce-port", Kind::Int(0, 65535), "0", true),
+    p("replica-announced", Kind::Bool, "yes", true),
     p("replica-serve-stale-data", Kind::Bool, "yes", true),
     p("replica-read-only", Kind::Bool, "yes", true),
     p("replica-lazy-flush", Kind::Bool, "no", true),
@@ -383,6 +407,10 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("slave-read-only", "replica-read-only"),
     ("slave-lazy-flush", "replica-lazy-flush"),
     ("slave-priority", "replica-priority"),
+    ("slaveof", "replicaof"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
+    ("slave-announce-ip", "replica-announce-ip"),
+    ("slave-announce-port", "replica-announce-port"),
 ];
 
 /// Options CONFIG SET refuses while `enable-protected-configs` is `no` (its default, and the only
@@ -894,6 +922,23 @@ impl Config {
                     ),
                     _ => Err("wrong number of arguments".into()),
                 };
+            }
+            // `replicaof HOST PORT`: followed when the engine starts (loopback primaries only).
+            "replicaof" | "slaveof" => {
+                let [host, port] = values else {
+                    return Err(format!(
+                        "'{lname}': wrong number of arguments (replicaof HOST PORT)"
+                    ));
+                };
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| format!("'{lname} {host} {port}': Invalid master port"))?;
+                crate::replication::loopback_addr(host, port).map_err(|e| {
+                    format!(
+                        "'{lname} {host} {port}': {}",
+                        e.to_string().trim_start_matches("ERR ")
+                    )
+                })?;
             }
             _ => {}
         }

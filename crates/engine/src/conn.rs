@@ -108,6 +108,32 @@ where
                         _ = shutdown.changed() => break 'conn,
                     }
                 }
+                Outcome::Replication => {
+                    if flush(&engine, &mut stream, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    // PSYNC/SYNC: the connection now carries the replication stream.
+                    if let Some(request) = client.repl.sync.take() {
+                        crate::replication::primary::serve(
+                            &engine,
+                            &mut stream,
+                            &mut client,
+                            &mut rbuf,
+                            request,
+                        )
+                        .await;
+                        break 'conn;
+                    }
+                    if let Some(w) = client.repl.wait.take() {
+                        tokio::select! {
+                            n = crate::replication::primary::wait_for_acks(&engine, w.target, w.replicas, w.deadline) => {
+                                out.int(n as i64);
+                            }
+                            _ = handle.kill.notified() => break 'conn,
+                            _ = shutdown.changed() => break 'conn,
+                        }
+                    }
+                }
                 Outcome::Blocked(args) => {
                     if flush(&engine, &mut stream, &mut out).await.is_err() {
                         break 'conn;
@@ -332,6 +358,8 @@ pub enum Outcome {
     Paused(u64),
     /// Another client's script runs: the next command (left in the buffer) waits at most this long.
     ScriptBusy(Duration),
+    /// PSYNC/SYNC or WAIT: the connection acts on `client.repl` before anything else.
+    Replication,
 }
 
 /// Commands Redis accepts while a script is busy (they do not touch the keyspace gate here).
@@ -428,6 +456,10 @@ pub fn process(
                 }
                 if client.close_after_reply {
                     outcome = Outcome::Close;
+                    break;
+                }
+                if client.repl.pending() {
+                    outcome = Outcome::Replication;
                     break;
                 }
             }

@@ -209,14 +209,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 l(&stats.error_replies),
             );
         }
-        "replication" => {
-            let _ = write!(
-                out,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
-                 master_replid:{}\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n",
-                engine.run_id
-            );
-        }
+        "replication" => crate::replication::report::info(engine, &cfg, out),
         "cpu" => {
             out.push_str("# CPU\r\nused_cpu_sys:0.000000\r\nused_cpu_user:0.000000\r\n");
         }

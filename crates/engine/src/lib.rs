@@ -34,6 +34,7 @@ pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod session;
@@ -182,8 +183,8 @@ pub struct HotConfig {
     pub normal_obuf_hard: AtomicUsize,
     /// Bumped whenever `timeout` changes, so idle connections re-arm their timer.
     pub timeout_changed: watch::Sender<u64>,
-    /// `min-replicas-to-write` (0 also when `min-replicas-max-lag` is 0): redlink has no replicas, so
-    /// any other value refuses writes with `-NOREPLICAS`.
+    /// `min-replicas-to-write` (0 also when `min-replicas-max-lag` is 0): writes are refused with
+    /// `-NOREPLICAS` while fewer replicas are online with a lag of at most `min-replicas-max-lag`.
     pub min_replicas_to_write: AtomicUsize,
 }
 
@@ -233,6 +234,8 @@ pub struct Shared {
     pub aof: aof::Aof,
     /// RDB saves: last save, schedule, status ([`persist::rdb_save`]).
     pub rdb: persist::rdb_save::RdbState,
+    /// Replication: the backlog, attached replicas, the link to a primary ([`replication`]).
+    pub replication: replication::Replication,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -283,6 +286,7 @@ impl Engine {
             disabled: disabled::Disabled::default(),
             aof: aof::Aof::default(),
             rdb: persist::rdb_save::RdbState::default(),
+            replication: replication::Replication::default(),
         }));
         // redis.conf's `user` and `rename-command NAME ""` directives (checked when loaded).
         for (name, rules) in &users {
@@ -374,6 +378,7 @@ impl Engine {
         );
         self.store.notify.set_flags(c.keyspace_events);
         self.aof.configure(&c);
+        self.replication.configure(&c);
     }
 
     /// Recompute what depends on the users (after ACL SETUSER / DELUSER / requirepass).
@@ -426,6 +431,19 @@ impl Engine {
 
     /// Start the background jobs (active expiry). Runs until shutdown.
     pub fn spawn_background(&self) {
+        // `replicaof` in the configuration file (or `serve --replicaof`): follow that primary.
+        let replicaof = self
+            .config
+            .read()
+            .get("replicaof")
+            .unwrap_or("")
+            .to_string();
+        if let Some((host, port)) = replicaof.split_once(' ')
+            && let Ok(port) = port.trim().parse::<u16>()
+            && let Err(e) = self.replicate_from(host, port)
+        {
+            tracing::warn!("replicaof {replicaof}: {e}");
+        }
         let engine = self.clone();
         tokio::spawn(async move {
             let mut shutdown = engine.shutdown.subscribe();
@@ -447,11 +465,16 @@ impl Engine {
                 // `active-expire-effort`.
                 let budget = Duration::from_micros(10_000 * (25 + 2 * (effort - 1)) / hz);
                 let store_engine = engine.clone();
-                let expired = tokio::task::spawn_blocking(move || {
-                    store_engine.store.active_expire_cycle(budget, effort)
-                })
-                .await
-                .unwrap_or(0);
+                // A replica does not expire keys itself: it waits for its primary's DEL.
+                let expired = if engine.replication.is_replica() {
+                    0
+                } else {
+                    tokio::task::spawn_blocking(move || {
+                        store_engine.store.active_expire_cycle(budget, effort)
+                    })
+                    .await
+                    .unwrap_or(0)
+                };
                 engine
                     .stats
                     .expired_keys

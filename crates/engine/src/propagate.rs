@@ -54,12 +54,22 @@ impl Op {
 pub trait Consumer: Send + Sync {
     /// Take `bytes`, which end at feed offset `offset`.
     fn append(&self, bytes: &[u8], offset: u64);
+
+    /// Whether this consumer is the replication stream, which also carries what Redis propagates
+    /// to replicas only (PUBLISH, the primary's PING and `REPLCONF GETACK`); the AOF is not.
+    fn replication(&self) -> bool {
+        false
+    }
 }
 
 /// The feed of one engine.
 #[derive(Default)]
 pub struct Feed {
     active: AtomicBool,
+    /// This engine is a replica: the stream is its primary's, relayed as received
+    /// ([`relay`](Self::relay)); what its own commands would publish is dropped, as a Redis
+    /// replica propagates only its master's stream.
+    relaying: AtomicBool,
     log: Mutex<Log>,
 }
 
@@ -120,9 +130,58 @@ impl Feed {
         self.log.lock().db = None;
     }
 
+    /// Relay the primary's stream (a replica): from now on the feed carries only what
+    /// [`relay`](Self::relay) passes on; `false` goes back to publishing this engine's commands.
+    pub fn set_relaying(&self, on: bool) {
+        let mut log = self.log.lock();
+        self.relaying.store(on, Ordering::Relaxed);
+        log.db = None;
+    }
+
+    /// Whether the feed relays a primary's stream.
+    pub fn relaying(&self) -> bool {
+        self.relaying.load(Ordering::Relaxed)
+    }
+
+    /// Pass on bytes of the primary's stream as received (whole commands); `aof: false` for those
+    /// Redis sends to replicas only (PING, REPLCONF, PUBLISH). The next command this engine
+    /// publishes itself starts with SELECT (the relayed bytes may have changed the database).
+    pub fn relay(&self, bytes: &[u8], aof: bool) {
+        let mut guard = self.log.lock();
+        let log = &mut *guard;
+        log.db = None;
+        log.offset += bytes.len() as u64;
+        for (_, c) in log.consumers.iter() {
+            if aof || c.replication() {
+                c.append(bytes, log.offset);
+            }
+        }
+    }
+
+    /// Send one command to the replication stream only (PUBLISH, the primary's PING, REPLCONF
+    /// GETACK), without a SELECT: these do not depend on the database.
+    pub fn publish_to_replicas<A: AsRef<[u8]>>(&self, argv: &[A]) {
+        if !self.active() || self.relaying() {
+            return;
+        }
+        let mut guard = self.log.lock();
+        let log = &mut *guard;
+        if !log.consumers.iter().any(|(_, c)| c.replication()) {
+            return;
+        }
+        let mut buf = Vec::new();
+        encode(&mut buf, argv);
+        log.offset += buf.len() as u64;
+        for (_, c) in log.consumers.iter() {
+            if c.replication() {
+                c.append(&buf, log.offset);
+            }
+        }
+    }
+
     /// Send `ops`, wrapped in MULTI/EXEC when there are several (Redis 7.0's rule).
     pub fn publish(&self, ops: &[Op]) {
-        if ops.is_empty() {
+        if ops.is_empty() || self.relaying() {
             return;
         }
         let mut guard = self.log.lock();

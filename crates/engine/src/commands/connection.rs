@@ -245,6 +245,7 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         "list" => {
             let mut ids: Option<Vec<u64>> = None;
+            let mut kind: Option<Option<u8>> = None;
             let mut i = 2;
             while i < argc {
                 if is(args[i], "TYPE") && i + 1 < argc {
@@ -252,9 +253,7 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
                         return Err(Error::msg(format!("ERR Unknown client type '{t}'")));
                     }
-                    if t != "normal" {
-                        ids = Some(Vec::new());
-                    }
+                    kind = Some(client_kind(&t));
                     i += 2;
                 } else if is(args[i], "ID") && i + 1 < argc {
                     let mut v = Vec::new();
@@ -272,7 +271,9 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             let mut text = String::new();
             for c in ctx.engine.clients.all() {
-                if ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
+                if ids.as_ref().is_none_or(|ids| ids.contains(&c.id))
+                    && kind.is_none_or(|k| k == Some(c.kind.load(Ordering::Relaxed)))
+                {
                     text.push_str(&c.describe());
                     text.push('\n');
                 }
@@ -559,6 +560,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut laddr = None;
     let mut user = None;
     let mut skipme = true;
+    let mut kind: Option<Option<u8>> = None;
     for pair in args[2..].chunks(2) {
         let v = String::from_utf8_lossy(pair[1]).into_owned();
         if is(pair[0], "id") {
@@ -585,6 +587,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
                 return Err(Error::msg(format!("ERR Unknown client type '{v}'")));
             }
+            kind = Some(client_kind(&t));
         } else {
             return Err(err::SYNTAX);
         }
@@ -592,6 +595,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut killed = 0;
     for c in all {
         if id.is_some_and(|id| id != c.id)
+            || kind.is_some_and(|k| k != Some(c.kind.load(Ordering::Relaxed)))
             || addr.as_ref().is_some_and(|a| *a != c.ctx.peer.to_string())
             || laddr
                 .as_ref()
@@ -620,4 +624,16 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.int(killed);
     Ok(())
+}
+
+/// The [`crate::client::kind`] a CLIENT LIST/KILL `TYPE` names (`None`: `pubsub`, which redlink
+/// does not tell apart in the registry, so it matches no client).
+fn client_kind(t: &str) -> Option<u8> {
+    use crate::client::kind;
+    match t {
+        "normal" => Some(kind::NORMAL),
+        "master" => Some(kind::MASTER),
+        "replica" | "slave" => Some(kind::REPLICA),
+        _ => None,
+    }
 }

@@ -443,7 +443,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         reply_error(ctx, e);
         return;
     }
-    // `min-replicas-to-write` on a primary that has no replicas: writes are refused, as in Redis.
+    // `min-replicas-to-write`: writes need that many replicas online and not lagging, as in Redis.
     if ctx
         .engine
         .hot
@@ -451,9 +451,17 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         .load(std::sync::atomic::Ordering::Relaxed)
         != 0
         && writes(ctx, cmd)
+        && !crate::replication::primary::enough_good_replicas(ctx.engine)
     {
         ctx.client.multi_error |= ctx.client.multi.is_some();
         reply_error(ctx, Error::msg(NOREPLICAS));
+        return;
+    }
+    // A replica: writes of ordinary clients refused (`replica-read-only`), everything but `stale`
+    // commands while the link is down with `replica-serve-stale-data no` (one relaxed load each
+    // on a primary).
+    if let Some(e) = denied_on_replica(ctx, cmd) {
+        reject(ctx, cmd, e);
         return;
     }
     if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && cmd.flags & flag::SUBSCRIBED_OK == 0 {
@@ -490,6 +498,25 @@ fn denied_on_disk_error(ctx: &Ctx, cmd: &Command) -> Option<Error> {
         .aof
         .write_error()
         .map(|e| Error::msg(format!("MISCONF Errors writing to the AOF file: {e}")))
+}
+
+/// The READONLY / MASTERDOWN refusal of a command on a replica, if any (never for the master
+/// client applying the stream).
+fn denied_on_replica(ctx: &Ctx, cmd: &Command) -> Option<Error> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let repl = &ctx.engine.replication;
+    let read_only = repl.read_only.load(Relaxed);
+    let stale = repl.stale_refused.load(Relaxed);
+    if !read_only && !stale {
+        return None;
+    }
+    if ctx.client.handle.kind.load(Relaxed) == crate::client::kind::MASTER {
+        return None;
+    }
+    if stale && cmd.flags & flag::STALE == 0 {
+        return Some(Error::from(crate::replication::MASTERDOWN));
+    }
+    (read_only && writes(ctx, cmd)).then_some(Error::from(crate::replication::READONLY))
 }
 
 /// Redis's refusal of writes while fewer than `min-replicas-to-write` good replicas are attached.

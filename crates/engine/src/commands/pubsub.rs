@@ -108,12 +108,15 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let n = ctx.engine.pubsub.publish(args[1], args[2]);
+    // Propagated to replicas (not to the AOF), as Redis does.
+    ctx.engine.store.feed.publish_to_replicas(&args[..3]);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let n = ctx.engine.pubsub.spublish(args[1], args[2]);
+    ctx.engine.store.feed.publish_to_replicas(&args[..3]);
     ctx.out.int(n as i64);
     Ok(())
 }

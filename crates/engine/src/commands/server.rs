@@ -20,11 +20,14 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("save", save),
     ("bgsave", bgsave),
     ("bgrewriteaof", bgrewriteaof),
-    ("role", role),
+    ("role", crate::replication::report::role),
     ("cluster", cluster),
     ("replicaof", replicaof),
     ("slaveof", replicaof),
-    ("wait", wait),
+    ("wait", crate::replication::primary::wait),
+    ("psync", crate::replication::primary::psync),
+    ("sync", crate::replication::primary::psync),
+    ("replconf", crate::replication::primary::replconf),
     ("shutdown", shutdown),
     ("monitor", monitor),
     ("memory", memory),
@@ -342,14 +345,6 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(0);
-    ctx.out.array(0);
-    Ok(())
-}
-
 /// CLUSTER as a standalone redis-server answers it: every subcommand (the dispatcher resolved it)
 /// says cluster support is disabled (the command exists, so ACL rules may name it).
 fn cluster(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
@@ -358,28 +353,29 @@ fn cluster(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ))
 }
 
-/// REPLICAOF NO ONE is accepted (a redlink engine is always a master); replicating from another
-/// server is not simulated and says so.
+/// `REPLICAOF host port` / `REPLICAOF NO ONE` (and SLAVEOF), as Redis 7.0's replicaofCommand;
+/// the primary must be on a loopback address ([`crate::replication::loopback_addr`]).
 fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if is(args[1], "no") && is(args[2], "one") {
+        ctx.engine.promote();
         ctx.out.ok();
         return Ok(());
     }
-    match crate::protocol::parse_i64(args[2]) {
-        Some(port) if (0..=65535).contains(&port) => Err(Error::from(
-            "ERR redlink does not replicate: only REPLICAOF NO ONE is supported",
-        )),
-        _ => Err(Error::from("ERR Invalid master port")),
+    if ctx.client.handle.kind.load(Ordering::Relaxed) == crate::client::kind::REPLICA {
+        return Err(Error::from(
+            "ERR Command is not valid when client is a replica.",
+        ));
     }
-}
-
-fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    int_arg(args[1])?;
-    let t = int_arg(args[2])?;
-    if t < 0 {
-        return Err(Error::from("ERR timeout is negative"));
+    let port = match crate::protocol::parse_i64(args[2]) {
+        Some(port) if (0..=65535).contains(&port) => port as u16,
+        _ => return Err(Error::from("ERR Invalid master port")),
+    };
+    let host = String::from_utf8_lossy(args[1]).into_owned();
+    match ctx.engine.replicate_from(&host, port) {
+        Ok(true) => ctx.out.ok(),
+        Ok(false) => ctx.out.simple("OK Already connected to specified master"),
+        Err(e) => return Err(Error::msg(e.to_string())),
     }
-    ctx.out.int(0);
     Ok(())
 }
 
