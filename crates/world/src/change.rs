@@ -1059,6 +1059,8 @@ impl Change {
         }
         if let Some(p) = &c.requirepass {
             out.push(("requirepass", p.clone()));
+            // A node that becomes a replica authenticates to its primary with it.
+            out.push(("masterauth", p.clone()));
         }
         Some((&c.cache, out))
     }
