@@ -342,12 +342,7 @@ pub static PARAMS: &[Param] = &[
         "1048576",
         true,
     ),
-    p(
-        "repl-backlog-ttl",
-        Kind::Int(0, i32::MAX as i64),
-        "3600",
-        true,
-    ),
+    p("repl-backlog-ttl", Kind::Int(0, i64::MAX), "3600", true),
     p("repl-timeout", Kind::Int(1, i32::MAX as i64), "60", true),
     p(
         "repl-ping-replica-period",
@@ -727,6 +722,14 @@ impl Config {
         let mut v = validate(p, value).map_err(|e| ConfigError::Invalid(name.to_string(), e))?;
         if p.name == "hz" {
             v = v.parse::<i64>().unwrap_or(10).clamp(1, 500).to_string();
+        }
+        // Redis raises a smaller backlog to its minimum (CONFIG_REPL_BACKLOG_MIN_SIZE).
+        if p.name == "repl-backlog-size" {
+            v = v
+                .parse::<i64>()
+                .unwrap_or(1 << 20)
+                .max(16 * 1024)
+                .to_string();
         }
         if matches!(p.kind, Kind::OutputBufferLimit) {
             // Only the classes named change, like Redis; the stored text lists all three.

@@ -194,7 +194,8 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 out,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
-                 rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\n\
+                 rejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n\
+                 expired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\n\
                  keyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\n\
                  total_error_replies:{}\r\n",
                 l(&stats.connections_received),
@@ -202,6 +203,9 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 l(&stats.net_input_bytes),
                 l(&stats.net_output_bytes),
                 l(&stats.rejected_connections),
+                l(&engine.replication.sync_full),
+                l(&engine.replication.sync_partial_ok),
+                l(&engine.replication.sync_partial_err),
                 l(&stats.expired_keys),
                 l(&stats.evicted_keys),
                 l(&stats.keyspace_hits),

@@ -251,6 +251,32 @@ thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
     /// The effects collected for the running top-level command.
     static PENDING: RefCell<Vec<Op>> = const { RefCell::new(Vec::new()) };
+    /// This thread applies a primary's stream (a replica's master client).
+    static APPLYING_MASTER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the running command comes from this replica's primary (it sees keys that expired but
+/// whose DEL has not arrived yet, as Redis's master client does).
+#[inline]
+pub fn applying_master() -> bool {
+    APPLYING_MASTER.with(|a| a.get())
+}
+
+/// Marks the thread as applying a primary's stream for as long as it lives.
+pub struct ApplyingMaster(());
+
+impl ApplyingMaster {
+    /// Start applying the primary's commands on this thread.
+    pub fn enter() -> ApplyingMaster {
+        APPLYING_MASTER.with(|a| a.set(true));
+        ApplyingMaster(())
+    }
+}
+
+impl Drop for ApplyingMaster {
+    fn drop(&mut self) {
+        APPLYING_MASTER.with(|a| a.set(false));
+    }
 }
 
 /// Count a modification of the keyspace by the command running on this thread.

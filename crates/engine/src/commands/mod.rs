@@ -441,6 +441,9 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         != 0
         && !crate::evict::perform_evictions(ctx.engine, ctx.client.gate_slot)
         && denied_on_oom(ctx, cmd)
+        // A replica applies its primary's writes whatever its memory (replica-ignore-maxmemory).
+        && ctx.client.handle.kind.load(std::sync::atomic::Ordering::Relaxed)
+            != crate::client::kind::MASTER
     {
         reject(ctx, cmd, Error::msg(crate::evict::OOM));
         return;

@@ -23,7 +23,7 @@ pub mod report;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -155,6 +155,12 @@ pub struct Replication {
     /// Commands without the `stale` flag are refused (link down, `replica-serve-stale-data no`).
     pub stale_refused: AtomicBool,
     pinger: AtomicBool,
+    /// Full synchronisations served (INFO stats `sync_full`).
+    pub sync_full: AtomicU64,
+    /// Partial resynchronisations accepted (`sync_partial_ok`).
+    pub sync_partial_ok: AtomicU64,
+    /// Partial resynchronisations refused (`sync_partial_err`).
+    pub sync_partial_err: AtomicU64,
 }
 
 impl std::fmt::Debug for Replication {
@@ -181,6 +187,9 @@ impl Default for Replication {
             read_only: AtomicBool::new(false),
             stale_refused: AtomicBool::new(false),
             pinger: AtomicBool::new(false),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
         }
     }
 }

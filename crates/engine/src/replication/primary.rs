@@ -352,8 +352,22 @@ pub async fn serve<S>(
         .psync
         .as_ref()
         .and_then(|(asked, offset)| continue_from(engine, asked, *offset));
+    // Redis counts a refused PSYNC (not `PSYNC ? -1`, not SYNC) as `sync_partial_err`.
+    if partial.is_none()
+        && let Some((asked, _)) = &request.psync
+        && asked != "?"
+    {
+        engine
+            .replication
+            .sync_partial_err
+            .fetch_add(1, Ordering::Relaxed);
+    }
     let offset = match partial {
         Some(from) => {
+            engine
+                .replication
+                .sync_partial_ok
+                .fetch_add(1, Ordering::Relaxed);
             engine.replication.backlog.set_reader(id, from);
             let line = if client.repl.capa_psync2 {
                 format!("+CONTINUE {replid}\r\n")
@@ -406,6 +420,7 @@ where
     S: AsyncWrite + Unpin,
 {
     let started = std::time::Instant::now();
+    engine.replication.sync_full.fetch_add(1, Ordering::Relaxed);
     let worker = engine.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job = tokio::task::spawn_blocking(move || {
@@ -420,14 +435,13 @@ where
         let opts = WriteOptions::from_config(&worker.config.read());
         // One snapshot at a time: while a BGSAVE or an AOF rewrite runs, the live keyspace is
         // written with the gate held (clients wait, as with SAVE).
-        let result = match Image::cut(&worker) {
+        match Image::cut(&worker) {
             Some(image) => {
                 drop(gate);
                 image.write(&worker.store, Vec::new(), opts)
             }
             None => Image::live(&worker).write(&worker.store, Vec::new(), opts),
-        };
-        result.map(|(bytes, keys)| (bytes, keys))
+        }
     });
     let (replid, offset) = rx.await.ok()?;
     tracing::info!(

@@ -609,7 +609,10 @@ impl Task {
                         getack |= args.get(1).is_some_and(|a| is(a, "getack"));
                     } else if !is(name, "ping") {
                         if gate.is_none() {
-                            gate = Some(engine.store.gate.exclusive());
+                            gate = Some((
+                                engine.store.gate.exclusive(),
+                                crate::propagate::ApplyingMaster::enter(),
+                            ));
                         }
                         let mut ctx = Ctx {
                             engine,

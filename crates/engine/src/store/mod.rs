@@ -731,6 +731,11 @@ impl<'a> Locked<'a> {
             && n.expire != 0
             && n.expire <= now
         {
+            // A replica does not expire keys itself: it waits for its primary's DEL, hiding the
+            // key from its clients meanwhile ([`Locked::visible`]).
+            if db.feed.relaying() {
+                return h;
+            }
             dict.remove(h, key, |k| db.hash(k));
             self.expired += 1;
             db.feed.deleted(db.index, key);
@@ -746,15 +751,29 @@ impl<'a> Locked<'a> {
         self
     }
 
+    /// Whether a node found after [`expire_if_needed`](Self::expire_if_needed) is live for this
+    /// command: an expired key is still there only on a replica, where its primary's stream (the
+    /// master client) still sees it and everybody else does not, as in Redis 7.0.
+    #[inline]
+    fn visible(now: u64, n: &Node<Value>) -> bool {
+        n.expire == 0 || n.expire > now || crate::propagate::applying_master()
+    }
+
     /// The live node of `key`, its access clock (and LFU counter) updated like Redis's `lookupKey`.
     fn access(&mut self, key: &[u8]) -> Option<&mut Node<Value>> {
         let h = self.expire_if_needed(key);
         let (now, lfu) = (self.now, self.db.lfu.load(Ordering::Relaxed));
         let db = self.db;
         if !self.touch {
-            return self.dict(h).get_mut(h, key);
+            return self
+                .dict(h)
+                .get_mut(h, key)
+                .filter(|n| Self::visible(now, n));
         }
-        let n = self.dict(h).get_mut(h, key)?;
+        let n = self
+            .dict(h)
+            .get_mut(h, key)
+            .filter(|n| Self::visible(now, n))?;
         if lfu {
             n.lfu = lfu_access(n.lfu, n.lru, now, &db.tuning);
         }
@@ -795,7 +814,11 @@ impl<'a> Locked<'a> {
     /// (Redis 7.0 does not signal XREADGROUP, XACK, XCLAIM or XGROUP bookkeeping as a modification).
     pub fn get_mut_quiet(&mut self, key: &[u8]) -> Option<&mut Value> {
         let h = self.expire_if_needed(key);
-        self.dict(h).get_mut(h, key).map(|n| &mut n.value)
+        let now = self.now;
+        self.dict(h)
+            .get_mut(h, key)
+            .filter(|n| Self::visible(now, n))
+            .map(|n| &mut n.value)
     }
 
     /// Report a write to `key` made through [`get_mut_quiet`](Self::get_mut_quiet) (WATCH and
@@ -818,7 +841,8 @@ impl<'a> Locked<'a> {
     /// The live node of `key` without counting an access (OBJECT IDLETIME / FREQ).
     pub fn node_untouched(&mut self, key: &[u8]) -> Option<&Node<Value>> {
         let h = self.expire_if_needed(key);
-        self.dict(h).get(h, key)
+        let now = self.now;
+        self.dict(h).get(h, key).filter(|n| Self::visible(now, n))
     }
 
     /// Whether `key` exists.
