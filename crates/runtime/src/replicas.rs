@@ -5,19 +5,24 @@
 //! listener of the runtime's ([`LinkProxy`]), which hands each connection to the current primary
 //! in-process, through the world's [`ReplicationLink`]: a latency toxic on the primary → replica
 //! direction (so writes reach the replica late and a failover inside that window loses them unless
-//! the client used WAIT), or a cut (connections refused until the link heals). Changing the link or
-//! the primary cuts the open link connection; the replica reconnects and resynchronises (PSYNC).
+//! the client used WAIT), or a cut (connections refused until the link heals). A new latency applies
+//! at once to the open connection (to bytes not yet delivered); cutting the link or changing the
+//! primary cuts the open link connection, and the replica reconnects and resynchronises (PSYNC).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use redlink_edge::Cut;
-use redlink_edge::toxics::{Chains, pump};
 use redlink_engine::disabled::REPLICATION_LINK;
 use redlink_engine::{ConnContext, Engine};
-use redlink_world::{ReplicationLink, Toxic, ToxicDirection, ToxicKind, Toxicity};
+use redlink_world::ReplicationLink;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// Buffer of the in-process pipe between the link's socket and the primary engine.
 const LINK_PIPE: usize = 64 * 1024;
@@ -26,6 +31,8 @@ struct LinkState {
     primary: Engine,
     link: ReplicationLink,
     open: Vec<Arc<Cut>>,
+    /// The primary → replica delay now, read for every chunk delivered.
+    latency_ms: Arc<AtomicU64>,
 }
 
 /// The runtime's end of a cache's replication link (see the module doc).
@@ -44,6 +51,7 @@ impl LinkProxy {
             primary,
             link,
             open: Vec::new(),
+            latency_ms: Arc::new(AtomicU64::new(link.latency_ms)),
         }));
         let shared = state.clone();
         let task = tokio::spawn(async move {
@@ -80,8 +88,11 @@ impl LinkProxy {
         if let Ok(mut s) = self.state.lock()
             && s.link != link
         {
+            s.latency_ms.store(link.latency_ms, Ordering::Relaxed);
+            if link.cut && !s.link.cut {
+                cut_all(&mut s);
+            }
             s.link = link;
-            cut_all(&mut s);
         }
     }
 }
@@ -114,7 +125,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, local: SocketAddr, state: &Arc<Mut
     let cut = Arc::new(Cut::default());
     s.open.push(cut.clone());
     let primary = s.primary.clone();
-    let latency_ms = s.link.latency_ms;
+    let latency = s.latency_ms.clone();
     drop(s);
     let (engine_side, ours) = tokio::io::duplex(LINK_PIPE);
     let ctx = ConnContext {
@@ -124,21 +135,49 @@ fn serve(stream: TcpStream, peer: SocketAddr, local: SocketAddr, state: &Arc<Mut
         endpoint: Some(REPLICATION_LINK.to_owned()),
     };
     tokio::spawn(async move { primary.accept_stream(engine_side, ctx).await });
-    let toxics: Vec<Toxic> = (latency_ms > 0)
-        .then(|| Toxic {
-            name: "replication-lag".to_owned(),
-            endpoint: None,
-            network: None,
-            kind: ToxicKind::Latency {
-                latency_ms,
-                jitter_ms: 0,
-            },
-            direction: ToxicDirection::Downstream,
-            toxicity: Toxicity::default(),
-        })
-        .into_iter()
-        .collect();
-    tokio::spawn(async move { pump(stream, ours, Chains::build(&toxics), &cut).await });
+    tokio::spawn(async move {
+        let (replica_read, replica_write) = stream.into_split();
+        let (primary_read, primary_write) = tokio::io::split(ours);
+        tokio::select! {
+            () = copy(replica_read, primary_write, None) => {}
+            () = copy(primary_read, replica_write, Some(latency)) => {}
+            () = cut.cut_off() => {}
+        }
+    });
+}
+
+/// Copies `from` to `to` until either ends; with `latency`, each chunk is delivered that many
+/// milliseconds (read when it is due) after it was read.
+async fn copy(
+    mut from: impl AsyncRead + Unpin + Send + 'static,
+    mut to: impl AsyncWrite + Unpin,
+    latency: Option<Arc<AtomicU64>>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    while let Some((read_at, chunk)) = rx.recv().await {
+        if let Some(l) = &latency {
+            let due = read_at + Duration::from_millis(l.load(Ordering::Relaxed));
+            tokio::time::sleep_until(due).await;
+        }
+        if to.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    reader.abort();
+    let _ = to.shutdown().await;
 }
 
 /// A cache's replica: its engine and the link it follows the primary through.
