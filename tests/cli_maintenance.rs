@@ -1,4 +1,4 @@
-//! Planned maintenance end to end (issue 20): `redlink up --speed 60` with a highly available
+//! Planned maintenance end to end (issue 20): `redlink up --speed 30` with a highly available
 //! managed-redis cache and a Standard cache, redis-py (`tests/data/maintenance_clients.py`) through
 //! their endpoints while `redlink ctl redis maintenance` runs: the command loop with smart client
 //! handoffs (RESP3 `MOVING`…) has no failed command, the same loop without notifications sees the
@@ -84,7 +84,7 @@ fn redis_py_rides_through_a_maintenance_with_handoffs_and_sees_azures_events() {
         .arg(&scenario)
         .arg("--state-file")
         .arg(&state)
-        .args(["--for", "300s", "--speed", "60"])
+        .args(["--for", "300s", "--speed", "30"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
