@@ -49,7 +49,7 @@ pub(crate) struct Inner {
 }
 
 /// A world that is up: resolvers answer, endpoints route or refuse, the state file is written.
-/// A cheap handle on the shared [`Core`], so work that outlives one call (a planned maintenance's
+/// A cheap handle on the shared `Core`, so work that outlives one call (a planned maintenance's
 /// notifications and failover, see `maintenance`) can hold the world.
 pub struct RunningWorld {
     core: Arc<Core>,
