@@ -106,6 +106,10 @@ impl RunningWorld {
         tokio::spawn(async move {
             let result = world.run_maintenance(&cache, node, t0).await;
             world.maintenance_due(&cache, None);
+            if world.is_stopping() {
+                // The world is going away: nothing to update (its edge is closed).
+                return;
+            }
             let ended = world.update(|w| w.end_maintenance(&cache)).await;
             let event = match (result, ended) {
                 (Ok(said), Ok(_)) => Event::change(said, None),
