@@ -298,6 +298,16 @@ async fn a_replica_follows_a_redlink_primary() {
         "READONLY You can't write against a read only replica."
     );
     assert_eq!(q(&mut r, &["GET", "waited"]).await, "1");
+    // Scripts too: the write inside fails with READONLY.
+    let e = q(&mut r, &["EVAL", "return redis.call('SET', 'k', 'v')", "0"]).await;
+    assert!(
+        e.contains("READONLY You can't write against a read only replica."),
+        "{e}"
+    );
+    assert_eq!(
+        q(&mut r, &["EVAL", "return redis.call('GET', 'waited')", "0"]).await,
+        "1"
+    );
     q(&mut r, &["CONFIG", "SET", "replica-read-only", "no"]).await;
     assert_eq!(q(&mut r, &["SET", "local", "v"]).await, "OK");
     q(&mut r, &["CONFIG", "SET", "replica-read-only", "yes"]).await;
@@ -635,6 +645,22 @@ async fn bad_primaries_are_refused_or_retried() {
         .unwrap();
     assert_eq!(tries, 2);
     assert_eq!(info(replica, "master_link_status").await, "down");
+    // Inside a transaction too (EXEC holds the keyspace gate).
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(port)
+        .cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE");
+    let _: Value = pipe.query_async(&mut r).await.unwrap();
+    assert_eq!(info(replica, "role").await, "master");
+    q(
+        &mut r,
+        &["REPLICAOF", "127.0.0.1", &gaddr.port().to_string()],
+    )
+    .await;
     // Back to a primary.
     assert_eq!(q(&mut r, &["REPLICAOF", "NO", "ONE"]).await, "OK");
     assert_eq!(info(replica, "role").await, "master");

@@ -356,8 +356,9 @@ fn cluster(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 /// `REPLICAOF host port` / `REPLICAOF NO ONE` (and SLAVEOF), as Redis 7.0's replicaofCommand;
 /// the primary must be on a loopback address ([`crate::replication::loopback_addr`]).
 fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let gate_held = ctx.in_exec || crate::propagate::holds_gate();
     if is(args[1], "no") && is(args[2], "one") {
-        ctx.engine.promote();
+        ctx.engine.promote_holding(gate_held);
         ctx.out.ok();
         return Ok(());
     }
@@ -371,7 +372,7 @@ fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         _ => return Err(Error::from("ERR Invalid master port")),
     };
     let host = String::from_utf8_lossy(args[1]).into_owned();
-    match ctx.engine.replicate_from(&host, port) {
+    match ctx.engine.replicate_from_holding(&host, port, gate_held) {
         Ok(true) => ctx.out.ok(),
         Ok(false) => ctx.out.simple("OK Already connected to specified master"),
         Err(e) => return Err(Error::msg(e.to_string())),
@@ -381,8 +382,8 @@ fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`, as Redis 7.0: save first when SAVE is given or
 /// save points are configured (NOSAVE: never); a failed save keeps the server up with Redis's
-/// error unless FORCE. NOW skips waiting for lagging replicas, which a redlink engine never has;
-/// ABORT cancels a shutdown waiting for them, so there is never one to cancel.
+/// error unless FORCE. NOW skips waiting for lagging replicas, which redlink never does (it has no
+/// `shutdown-timeout`); ABORT cancels a shutdown waiting for them, so there is never one to cancel.
 fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut abort, mut nosave, mut save, mut force) = (false, false, false, false);
     for a in &args[1..] {

@@ -277,6 +277,17 @@ impl Engine {
     /// Follow the primary at `host:port` (REPLICAOF host port): loopback addresses only. Returns
     /// `Ok(false)` when it already follows that primary (Redis's "Already connected").
     pub fn replicate_from(&self, host: &str, port: u16) -> Result<bool, ReplicaOfError> {
+        self.replicate_from_holding(host, port, false)
+    }
+
+    /// [`replicate_from`](Self::replicate_from) for a caller that may already hold the keyspace gate
+    /// exclusively (`gate_held`: REPLICAOF inside EXEC).
+    pub fn replicate_from_holding(
+        &self,
+        host: &str,
+        port: u16,
+        gate_held: bool,
+    ) -> Result<bool, ReplicaOfError> {
         let addr = loopback_addr(host, port)?;
         let mut link = self.replication.link.lock();
         if let Some(l) = link.as_ref()
@@ -289,7 +300,7 @@ impl Engine {
             old.stop();
         }
         {
-            let _gate = self.store.gate.exclusive();
+            let _gate = (!gate_held).then(|| self.store.gate.exclusive());
             ensure_backlog(self);
             self.store.feed.set_relaying(true);
         }
@@ -305,12 +316,19 @@ impl Engine {
     /// Stop following a primary and become one (REPLICAOF NO ONE): a new replication id, the old
     /// one kept as `replid2` so former siblings can continue with PSYNC (Redis 7.0's PSYNC2).
     pub fn promote(&self) {
+        self.promote_holding(false)
+    }
+
+    /// [`promote`](Self::promote) for a caller that may already hold the keyspace gate exclusively.
+    pub fn promote_holding(&self, gate_held: bool) {
         let Some(link) = self.replication.link.lock().take() else {
             return;
         };
         link.stop();
         {
-            let _gate = self.store.gate.exclusive();
+            // Waits for a batch of the primary's commands in flight (it holds the gate); the link
+            // applies nothing after it sees the stop.
+            let _gate = (!gate_held).then(|| self.store.gate.exclusive());
             let offset = self.replication.backlog.end();
             let mut ids = self.replication.ids.lock();
             ids.replid2 = std::mem::replace(&mut ids.replid, new_replid());

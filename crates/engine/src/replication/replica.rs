@@ -583,6 +583,9 @@ impl Task {
         out: &mut Out,
     ) -> Result<(u64, bool), End> {
         let engine = &self.engine;
+        if self.stopped() {
+            return Err(End::Stopped);
+        }
         let limits = Limits {
             unauthenticated: false,
             max_bulk: engine.hot.max_bulk.load(Ordering::Relaxed),
@@ -613,6 +616,10 @@ impl Task {
                                 engine.store.gate.exclusive(),
                                 crate::propagate::ApplyingMaster::enter(),
                             ));
+                            // Promoted (or pointed elsewhere) meanwhile: apply nothing more.
+                            if self.stopped() {
+                                return Err(End::Stopped);
+                            }
                         }
                         let mut ctx = Ctx {
                             engine,

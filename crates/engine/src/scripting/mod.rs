@@ -1467,9 +1467,17 @@ fn redis_call(
         if crate::persist::rdb_save::writes_refused(ctx.engine) {
             return fail(crate::persist::rdb_save::MISCONF);
         }
-        // `min-replicas-to-write` without replicas refuses a script's writes too.
-        if ctx.engine.hot.min_replicas_to_write.load(Ordering::Relaxed) != 0 {
+        // `min-replicas-to-write` without enough good replicas refuses a script's writes too.
+        if ctx.engine.hot.min_replicas_to_write.load(Ordering::Relaxed) != 0
+            && !crate::replication::primary::enough_good_replicas(ctx.engine)
+        {
             return fail(crate::commands::NOREPLICAS);
+        }
+        // A read-only replica refuses a script's writes (not its primary's stream's).
+        if ctx.engine.replication.read_only.load(Ordering::Relaxed)
+            && ctx.client.handle.kind.load(Ordering::Relaxed) != crate::client::kind::MASTER
+        {
+            return fail(crate::replication::READONLY);
         }
         scripting.wrote.store(true, Ordering::Release);
     }
