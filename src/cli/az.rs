@@ -133,6 +133,17 @@ fn redis_configuration(c: &Cache) -> Json {
     conf
 }
 
+/// az's `sku` (Azure Cache for Redis tiers; managed-redis shows whether it is highly available).
+fn sku(c: &Cache) -> Json {
+    match c.flavour {
+        Flavour::ManagedRedis => json!({
+            "name": "Balanced_B0",
+            "highAvailability": if c.nodes.has_replica() { "Enabled" } else { "Disabled" },
+        }),
+        _ => json!({ "name": c.sku.as_str(), "family": c.sku.family(), "capacity": 1 }),
+    }
+}
+
 /// `az redis show`.
 pub fn redis(world: &World, state: &StateFile, c: &Cache) -> Json {
     let connections: Vec<Json> = world
@@ -154,6 +165,8 @@ pub fn redis(world: &World, state: &StateFile, c: &Cache) -> Json {
         "publicNetworkAccess": c.public_network_access.as_str(),
         "minimumTlsVersion": c.minimum_tls_version,
         "provisioningState": if c.running { "Succeeded" } else { "Stopped" },
+        "sku": sku(c),
+        "instances": c.nodes.instances(c.ports.plain.is_some()),
         "redisConfiguration": redis_configuration(c),
         "privateEndpointConnections": connections,
         "redlink": {
@@ -161,6 +174,8 @@ pub fn redis(world: &World, state: &StateFile, c: &Cache) -> Json {
             "publicAddress": c.public_address.to_string(),
             "publicBlockedAction": c.public_blocked_action.as_str(),
             "requirepass": c.requirepass.is_some(),
+            "replication": c.nodes.has_replica().then(|| c.replication.to_string()),
+            "maintenance": c.maintenance.map(|n| n.name()),
             "firewallRules": c.firewall_rules.iter().map(|r| json!({
                 "name": r.name, "startIP": r.start.to_string(), "endIP": r.end.to_string()
             })).collect::<Vec<_>>(),

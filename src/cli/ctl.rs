@@ -417,7 +417,8 @@ pub enum RedisCommand {
         /// The cache.
         #[arg(long, short = 'n')]
         name: String,
-        /// AllNodes (PrimaryNode and SecondaryNode need replicas, which caches do not have yet).
+        /// AllNodes, PrimaryNode (a failover: the replica is promoted) or SecondaryNode (the
+        /// replica restarts); the last two need a replica (sku Standard or Premium).
         #[arg(long)]
         reboot_type: String,
         /// Not simulated (one node per cache): refused.
@@ -427,6 +428,20 @@ pub enum RedisCommand {
         #[arg(long)]
         shard_id: Option<u32>,
     },
+    /// Run Azure's planned maintenance of one node (redlink's own): AzureRedisEvents notifications
+    /// (smart-client-handoff pushes for managed-redis) on the world's clock, and a failover when the
+    /// primary is maintained.
+    Maintenance {
+        /// The cache.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// The node maintained: primary (default) or replica.
+        #[arg(long, default_value = "primary")]
+        node: String,
+    },
+    /// Promote a cache's replica now (redlink's own; Azure's way is force-reboot --reboot-type
+    /// PrimaryNode): every client connection closes.
+    Failover(NameArg),
     /// Replace a cache's data with an RDB file (a local path stands in for a blob URL).
     Import {
         /// The cache.
@@ -1050,7 +1065,7 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
             })?;
             if !ports.is_empty() || shard_id.is_some() {
                 return Err(Failure::Input(
-                    "--ports and --shard-id are not simulated: caches are one node, not clustered"
+                    "--ports and --shard-id are not simulated: caches are not clustered (a reboot names nodes with --reboot-type)"
                         .to_owned(),
                 ));
             }
@@ -1058,6 +1073,30 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
                 cache: name.clone(),
                 node,
             }))?;
+            print(&serde_json::json!({ "message": done }));
+            return Ok(());
+        }
+        RedisCommand::Maintenance { name, node } => {
+            let node = match node.to_ascii_lowercase().as_str() {
+                "primary" => redlink_world::NodeRole::Primary,
+                "replica" => redlink_world::NodeRole::Replica,
+                other => {
+                    return Err(Failure::Input(format!(
+                        "--node {other:?} is not one of primary, replica"
+                    )));
+                }
+            };
+            let done = s.change(Change::Maintenance(
+                redlink_world::change::MaintenanceChange {
+                    cache: name.clone(),
+                    node,
+                },
+            ))?;
+            print(&serde_json::json!({ "message": done }));
+            return Ok(());
+        }
+        RedisCommand::Failover(a) => {
+            let done = s.change(Change::Failover(a.name.clone()))?;
             print(&serde_json::json!({ "message": done }));
             return Ok(());
         }

@@ -271,6 +271,28 @@ impl OpenConns {
         n
     }
 
+    /// Resets every connection whose peer `keep` does not accept (a failover closes a cache's
+    /// connections: all of them, or all but those handed off by a maintenance notification).
+    pub fn reset_peers(&self, endpoint: &str, keep: impl Fn(SocketAddr) -> bool) -> usize {
+        let Ok(m) = self.conns.lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        for c in m.values().filter(|c| !keep(c.peer)) {
+            c.cut.cut();
+            if let Some(engine) = &c.engine {
+                engine
+                    .clients
+                    .all()
+                    .iter()
+                    .filter(|h| h.ctx.peer == c.peer && h.ctx.endpoint.as_deref() == Some(endpoint))
+                    .for_each(|h| h.kill());
+            }
+            n += 1;
+        }
+        n
+    }
+
     /// How many toxics the connection from `peer` passes through, if it is open (for tests).
     pub fn toxics_of(&self, peer: SocketAddr) -> Option<usize> {
         self.conns

@@ -126,6 +126,16 @@ impl Edge {
         Ok(())
     }
 
+    /// Resets the open connections to `cache` through every endpoint, except those whose client
+    /// address `keep` accepts (a failover); returns how many were reset.
+    pub fn reset_cache(&self, cache: &str, keep: impl Fn(std::net::SocketAddr) -> bool) -> usize {
+        self.ports
+            .iter()
+            .filter(|(_, p)| p.cache() == cache)
+            .map(|(k, p)| p.open_connections().reset_peers(k.endpoint.name(), &keep))
+            .sum()
+    }
+
     /// The address:ports the world's DNS answers but no endpoint owns, which the edge drops (their
     /// connects time out, as in a virtual network where nothing answers for them).
     pub fn unowned(&self) -> Vec<SocketAddr> {

@@ -10,6 +10,21 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::client::{ClientHandle, kind};
+
+/// The endpoint name (`ConnContext::endpoint`) of the runtime's own replication link between a
+/// cache's nodes: the replica's PSYNC and REPLCONF reach the primary there, although clients of
+/// the cache cannot run them (Azure disables them).
+pub const REPLICATION_LINK: &str = "(replication link)";
+
+/// Whether `client` may run disabled commands: the replication link's two ends (a replica attached
+/// through [`REPLICATION_LINK`], and a replica's master client applying the primary's stream,
+/// which may hold SELECT or SWAPDB), never a client of the cache.
+pub fn exempt(client: &ClientHandle) -> bool {
+    client.kind.load(Ordering::Relaxed) == kind::MASTER
+        || client.ctx.endpoint.as_deref() == Some(REPLICATION_LINK)
+}
+
 use parking_lot::RwLock;
 
 /// The set of disabled command names (lower case).

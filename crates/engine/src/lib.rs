@@ -28,6 +28,7 @@ pub mod files;
 pub mod glob;
 pub mod host;
 pub mod info;
+pub mod maint;
 pub mod notify;
 pub mod persist;
 pub mod propagate;
@@ -234,6 +235,8 @@ pub struct Shared {
     pub aof: aof::Aof,
     /// RDB saves: last save, schedule, status ([`persist::rdb_save`]).
     pub rdb: persist::rdb_save::RdbState,
+    /// Smart-client-handoff opt-ins (`CLIENT MAINT_NOTIFICATIONS`, [`maint`]).
+    pub maint: maint::MaintNotifications,
     /// Replication: the backlog, attached replicas, the link to a primary ([`replication`]).
     pub replication: replication::Replication,
 }
@@ -286,6 +289,7 @@ impl Engine {
             disabled: disabled::Disabled::default(),
             aof: aof::Aof::default(),
             rdb: persist::rdb_save::RdbState::default(),
+            maint: maint::MaintNotifications::default(),
             replication: replication::Replication::default(),
         }));
         // redis.conf's `user` and `rename-command NAME ""` directives (checked when loaded).

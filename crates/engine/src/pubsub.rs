@@ -52,12 +52,20 @@ pub enum Push {
         /// The payload.
         payload: Bytes,
     },
+    /// A smart-client-handoff notification (RESP3 push, see [`crate::maint`]).
+    Maint {
+        /// Its sequence number.
+        seq: u64,
+        /// What it says.
+        notice: crate::maint::Notice,
+    },
 }
 
 impl Push {
     fn size(&self) -> usize {
         match self {
             Push::Monitor(line) => line.len() + 8,
+            Push::Maint { .. } => 96,
             Push::Invalidate(keys) => {
                 keys.as_ref()
                     .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum())
@@ -77,6 +85,7 @@ impl Push {
     /// Encode into `out` (a RESP3 push or a RESP2 array).
     pub fn encode(&self, out: &mut Out) {
         match self {
+            Push::Maint { seq, notice } => notice.encode(*seq, out),
             Push::Monitor(line) => {
                 out.raw(b"+");
                 out.raw(line);
@@ -189,6 +198,11 @@ impl Mailbox {
             },
             Inbox { rx, queued },
         )
+    }
+
+    /// Whether the client's connection has ended (nobody reads the mailbox any more).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
     }
 
     /// Queue a message with no output limit (small control messages such as invalidations).
@@ -349,6 +363,55 @@ impl Registry {
                     };
                     n += m.deliver(msg, limit) as usize;
                 }
+            }
+        }
+        n
+    }
+
+    /// Deliver to each subscriber of `channel` (and of matching patterns) the payload `payload_for`
+    /// builds for that client id (`None`: that client gets nothing); returns the receivers.
+    pub fn deliver_each(
+        &self,
+        channel: &[u8],
+        payload_for: impl Fn(u64) -> Option<Bytes>,
+    ) -> usize {
+        let limit = self.limit.get();
+        let channel = Bytes::copy_from_slice(channel);
+        let mut n = 0;
+        let direct: Vec<(u64, Mailbox)> = self
+            .channels
+            .lock()
+            .get(channel.as_ref())
+            .map(|subs| subs.iter().map(|(id, m)| (*id, m.clone())).collect())
+            .unwrap_or_default();
+        for (id, m) in direct {
+            if let Some(payload) = payload_for(id) {
+                let msg = Push::Message {
+                    channel: channel.clone(),
+                    payload,
+                };
+                n += m.deliver(msg, limit) as usize;
+            }
+        }
+        let patterned: Vec<(Bytes, u64, Mailbox)> = self
+            .patterns
+            .lock()
+            .iter()
+            .filter(|(pattern, _)| glob::matches(pattern, &channel))
+            .flat_map(|(pattern, subs)| {
+                let pattern = Bytes::copy_from_slice(pattern);
+                subs.iter()
+                    .map(move |(id, m)| (pattern.clone(), *id, m.clone()))
+            })
+            .collect();
+        for (pattern, id, m) in patterned {
+            if let Some(payload) = payload_for(id) {
+                let msg = Push::PMessage {
+                    pattern,
+                    channel: channel.clone(),
+                    payload,
+                };
+                n += m.deliver(msg, limit) as usize;
             }
         }
         n

@@ -110,12 +110,18 @@ pub fn start_engine(
     };
     if let Some(pass) = &cache.requirepass {
         setting(&mut config, cache, "requirepass", pass)?;
+        // Every node may become a replica (a failover), which authenticates to its primary.
+        setting(&mut config, cache, "masterauth", pass)?;
     }
     if let Some(n) = cache.maxclients {
         setting(&mut config, cache, "maxclients", &n.to_string())?;
     }
     let engine = Engine::new(config);
     engine.disabled.set(disabled_commands(cache.flavour));
+    if cache.flavour == Flavour::ManagedRedis {
+        // Redis Enterprise's smart client handoffs (`CLIENT MAINT_NOTIFICATIONS`).
+        engine.maint.enable();
+    }
     for u in &cache.users {
         engine
             .set_user(&u.name, &u.engine_rules())

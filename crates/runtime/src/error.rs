@@ -43,6 +43,14 @@ pub enum RuntimeError {
         /// What went wrong (an RDB error names the byte offset).
         message: String,
     },
+    /// A cache's replica could not be started, promoted or attached.
+    #[error("cache {cache}: replica: {message}")]
+    Replica {
+        /// The cache.
+        cache: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A user declared for a cache could not be created in its engine.
     #[error("cache {cache}: user {user}: {message}")]
     User {

@@ -200,6 +200,9 @@ pub struct Evidence {
     /// The server's reply to PING, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// The node's role as ROLE answered (`master`, `slave`), when PING succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 impl Evidence {
@@ -325,6 +328,7 @@ pub async fn probe(state: &StateFile, target: &ProbeTarget, options: &ProbeOptio
             verdict: None,
             outcome: ProbeOutcome::BadInput,
             reply: None,
+            role: None,
         },
     };
     let started = Instant::now();
@@ -474,6 +478,20 @@ pub async fn probe(state: &StateFile, target: &ProbeTarget, options: &ProbeOptio
         Ok(Value::Status(pong)) if pong == "PONG" => {
             rec.step("ping", true, "+PONG".to_owned(), started);
             rec.evidence.reply = Some("+PONG".to_owned());
+            // 6. ROLE: which node the endpoint reached (informational; never fails the probe).
+            let started = Instant::now();
+            if let Ok(Value::Array(items)) =
+                net::request(&mut stream, &["ROLE"], options.reply_timeout).await
+                && let Some(role) = items.first().and_then(Value::as_text)
+            {
+                let said = match role.as_str() {
+                    "master" => "the primary node (ROLE master)".to_owned(),
+                    "slave" => "a replica node (ROLE slave)".to_owned(),
+                    other => format!("ROLE {other}"),
+                };
+                rec.step("role", true, said, started);
+                rec.evidence.role = Some(role);
+            }
             rec.finish(ProbeOutcome::Ok)
         }
         Ok(reply) => {

@@ -29,6 +29,7 @@ use crate::engines::start_engine;
 use crate::error::RuntimeError;
 use crate::events::{CHANGE_EVENT_CAPACITY, Event, EventStream};
 use crate::options::{CURRENT_POINTER, UpOptions, default_state_path};
+use crate::replicas::{LinkProxy, Replica, follow};
 use crate::resolvers::start_resolvers;
 use crate::state::{StateFile, StateFiles, Whereabouts, ca_path_for, write_atomically};
 use redlink_clock::Clock;
@@ -38,17 +39,34 @@ use redlink_world::{QueryType, Resolution};
 const MAX_CONFLICTS: usize = 16;
 
 /// What changes together, under one lock.
-struct Inner {
+pub(crate) struct Inner {
     edge: Edge,
+    /// Each cache's primary engine (the one its endpoints route to).
     engines: HashMap<String, Engine>,
+    /// The replicas of caches that have one (see `replicas`).
+    replicas: HashMap<String, Replica>,
     state: StateFile,
 }
 
 /// A world that is up: resolvers answer, endpoints route or refuse, the state file is written.
+/// A cheap handle on the shared `Core`, so work that outlives one call (a planned maintenance's
+/// notifications and failover, see `maintenance`) can hold the world.
 pub struct RunningWorld {
+    core: Arc<Core>,
+}
+
+impl std::ops::Deref for RunningWorld {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+/// What a [`RunningWorld`] is made of.
+pub struct Core {
     world: watch::Sender<Arc<World>>,
     inner: Mutex<Inner>,
-    dns: Option<DnsViews>,
+    dns: std::sync::Mutex<Option<DnsViews>>,
     resolvers: Vec<(String, SocketAddr)>,
     notes: Vec<String>,
     ca: WorldCa,
@@ -73,6 +91,10 @@ pub struct RunningWorld {
     stopping: AtomicBool,
     /// The world's one clock (DNS caches, the timeline).
     clock: Clock,
+    /// Maintenance steps waiting, per cache (see `maintenance`).
+    maint_due: crate::maintenance::Due,
+    /// Woken when a maintenance makes progress.
+    maint_progress: Notify,
     /// The lab's latest score as JSON (see [`RunningWorld::set_lab_status`]).
     lab: std::sync::Mutex<Option<String>>,
     /// The caches' backends (those redlink started stop when this drops).
@@ -90,6 +112,53 @@ fn watch_engine(engine: &Engine, notify: &Arc<Notify>) {
             notify.notify_one();
         }
     });
+}
+
+/// What a failover does with the old primary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OldPrimary {
+    /// It follows the new primary at once (a failover).
+    Follow,
+    /// It restarts empty, then follows (a reboot of the primary node).
+    Restart,
+    /// It keeps serving the connections handed off to the new primary until
+    /// [`RunningWorld::release_held`] (a managed-redis maintenance).
+    Hold,
+}
+
+/// Whether `cache` runs a replica: it has one in the world and no backend stands in for it.
+fn wants_replica(cache: &redlink_world::Cache, backends: &[(String, SocketAddr)]) -> bool {
+    cache.nodes.has_replica() && !backends.iter().any(|(c, _)| *c == cache.name)
+}
+
+/// An engine for a replica node of `cache`: the cache's settings without its data directory.
+fn replica_engine(cache: &redlink_world::Cache, ca: &WorldCa) -> Result<Engine, RuntimeError> {
+    start_engine(cache, ca, None, None)
+}
+
+/// Starts `cache`'s replica: an engine that follows `primary` through a new link.
+async fn start_replica(
+    cache: &redlink_world::Cache,
+    ca: &WorldCa,
+    primary: &Engine,
+) -> Result<Replica, RuntimeError> {
+    let engine = replica_engine(cache, ca)?;
+    let error = |message: String| RuntimeError::Replica {
+        cache: cache.name.clone(),
+        message,
+    };
+    let link = match LinkProxy::open(primary.clone(), cache.replication).await {
+        Ok(l) => l,
+        Err(e) => {
+            engine.shutdown();
+            return Err(error(format!("the replication link cannot listen: {e}")));
+        }
+    };
+    if let Err(e) = follow(&engine, &link) {
+        engine.shutdown();
+        return Err(error(e));
+    }
+    Ok(Replica { engine, link })
 }
 
 /// The addresses a scenario pins (a conflict on one of them is not solved by another block).
@@ -269,6 +338,30 @@ impl RunningWorld {
             return Err(e.into());
         }
 
+        let mut replicas = HashMap::new();
+        for cache in current
+            .caches
+            .iter()
+            .filter(|c| wants_replica(c, &backend_addrs))
+        {
+            let Some(primary) = engines.get(&cache.name) else {
+                continue;
+            };
+            match start_replica(cache, &ca, primary).await {
+                Ok(r) => {
+                    replicas.insert(cache.name.clone(), r);
+                }
+                Err(e) => {
+                    edge.shutdown().await;
+                    let _ = dns.shutdown().await;
+                    stop_engines(&engines);
+                    replicas
+                        .values()
+                        .for_each(|r: &Replica| r.engine.shutdown());
+                    return Err(e);
+                }
+            }
+        }
         let mut direct_listeners = Vec::new();
         if options.direct_engines {
             for (cache, engine) in &engines {
@@ -319,6 +412,9 @@ impl RunningWorld {
         for (cache, engine) in &engines {
             crate::events::forward_engine_events(cache, engine, changes.clone());
         }
+        for (cache, r) in &replicas {
+            crate::events::forward_engine_events(cache, &r.engine, changes.clone());
+        }
         let engine_stopped = Arc::new(Notify::new());
         for engine in engines.values() {
             watch_engine(engine, &engine_stopped);
@@ -332,35 +428,47 @@ impl RunningWorld {
             lost: 0,
         });
         Ok(RunningWorld {
-            world: tx,
-            inner: Mutex::new(Inner {
-                edge,
-                engines,
-                state,
+            core: Arc::new(Core {
+                world: tx,
+                inner: Mutex::new(Inner {
+                    edge,
+                    engines,
+                    replicas,
+                    state,
+                }),
+                dns: std::sync::Mutex::new(Some(dns)),
+                resolvers,
+                notes,
+                ca,
+                files,
+                scenario: scenario.file().to_owned(),
+                lock,
+                direct,
+                direct_listeners,
+                data,
+                changes,
+                edge_events,
+                counts,
+                engine_stopped,
+                step_gate: Notify::new(),
+                kernel_evidence,
+                _kernel_watch: kernel_watch,
+                stopping: AtomicBool::new(false),
+                clock: options.clock.clone(),
+                maint_due: crate::maintenance::Due::default(),
+                maint_progress: Notify::new(),
+                lab: std::sync::Mutex::new(None),
+                _backends: backends,
+                backend_addrs,
             }),
-            dns: Some(dns),
-            resolvers,
-            notes,
-            ca,
-            files,
-            scenario: scenario.file().to_owned(),
-            lock,
-            direct,
-            direct_listeners,
-            data,
-            changes,
-            edge_events,
-            counts,
-            engine_stopped,
-            step_gate: Notify::new(),
-            kernel_evidence,
-            _kernel_watch: kernel_watch,
-            stopping: AtomicBool::new(false),
-            clock: options.clock.clone(),
-            lab: std::sync::Mutex::new(None),
-            _backends: backends,
-            backend_addrs,
         })
+    }
+
+    /// Another handle on the same world (for work that outlives a call).
+    pub(crate) fn handle(&self) -> RunningWorld {
+        RunningWorld {
+            core: self.core.clone(),
+        }
     }
 
     /// The world as it is now.
@@ -420,6 +528,7 @@ impl RunningWorld {
                 engine.shutdown();
             }
         }
+        let replicas = self.sync_replicas(inner, &next).await;
         let control = inner.state.control.take();
         let control_password = inner.state.control_password.take();
         inner.state = StateFile::describe(
@@ -439,7 +548,267 @@ impl RunningWorld {
         inner.state.kernel_evidence = Some(self.kernel_evidence.describe());
         self.files.write(&inner.state)?;
         applied?;
+        replicas?;
         Ok(out)
+    }
+
+    /// Brings the replicas in line with `world`: a replicated cache gets a replica (a new one if
+    /// its engine stopped), following its primary through a link with the world's setting; a cache
+    /// that lost its replica (or the world) stops it.
+    async fn sync_replicas(&self, inner: &mut Inner, world: &World) -> Result<(), RuntimeError> {
+        let gone: Vec<String> = inner
+            .replicas
+            .keys()
+            .filter(|c| {
+                world
+                    .cache(c)
+                    .is_none_or(|c| !wants_replica(c, &self.backend_addrs))
+            })
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(r) = inner.replicas.remove(&name) {
+                r.engine.shutdown();
+            }
+        }
+        for cache in world
+            .caches
+            .iter()
+            .filter(|c| wants_replica(c, &self.backend_addrs))
+        {
+            let Some(primary) = inner.engines.get(&cache.name).cloned() else {
+                continue;
+            };
+            match inner.replicas.get(&cache.name) {
+                Some(r) if !r.engine.is_shutting_down() => {
+                    r.link.set(cache.replication);
+                    if r.link.primary_run_id() != primary.run_id {
+                        r.link.retarget(primary);
+                    }
+                }
+                _ => {
+                    let r = start_replica(cache, &self.ca, &primary).await?;
+                    watch_engine(&r.engine, &self.engine_stopped);
+                    crate::events::forward_engine_events(
+                        &cache.name,
+                        &r.engine,
+                        self.changes.clone(),
+                    );
+                    inner.replicas.insert(cache.name.clone(), r);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh engine for `cache`'s replica role (no data directory: the primary's is its own),
+    /// watched and with its events forwarded.
+    fn new_replica_engine(&self, cache: &redlink_world::Cache) -> Result<Engine, RuntimeError> {
+        let engine = replica_engine(cache, &self.ca)?;
+        watch_engine(&engine, &self.engine_stopped);
+        crate::events::forward_engine_events(&cache.name, &engine, self.changes.clone());
+        Ok(engine)
+    }
+
+    /// The failover of `cache`: its replica is promoted and the endpoints route to it; every
+    /// client connection (through every endpoint) is closed, except those whose client address
+    /// `keep` accepts (handed off by a maintenance notification); the old primary then follows the
+    /// new one, restarted first when `restart_old` (a reboot). Returns how many connections were
+    /// closed. The world's node roles are the caller's (a change already swapped them).
+    pub(crate) async fn fail_over(
+        &self,
+        inner: &mut Inner,
+        cache: &str,
+        old_primary: OldPrimary,
+        keep: &(dyn Fn(SocketAddr) -> bool + Sync),
+    ) -> Result<usize, RuntimeError> {
+        let world = self.world();
+        let model = world
+            .cache(cache)
+            .ok_or_else(|| RuntimeError::World(WorldError::UnknownCache(cache.to_owned())))?;
+        let no_replica = || RuntimeError::Replica {
+            cache: cache.to_owned(),
+            message: "the cache has no running replica to promote".to_owned(),
+        };
+        let replica = inner.replicas.remove(cache).ok_or_else(no_replica)?;
+        let Some(old) = inner.engines.get(cache).cloned() else {
+            inner.replicas.insert(cache.to_owned(), replica);
+            return Err(no_replica());
+        };
+        let Replica { engine: new, link } = replica;
+        new.promote();
+        inner.engines.insert(cache.to_owned(), new.clone());
+        link.retarget(new.clone());
+        self.point_direct(cache, &new);
+        let applied = {
+            let Inner { edge, engines, .. } = &mut *inner;
+            edge.apply(&world, engines).await
+        };
+        let mut closed = inner.edge.reset_cache(cache, keep);
+        for h in old.clients.all() {
+            let normal = h.kind.load(Ordering::Relaxed) == redlink_engine::client::kind::NORMAL;
+            if normal && h.ctx.endpoint.is_none() && !keep(h.ctx.peer) {
+                h.kill();
+                closed += 1;
+            }
+        }
+        let follower = match old_primary {
+            OldPrimary::Restart => {
+                old.shutdown();
+                self.new_replica_engine(model)?
+            }
+            OldPrimary::Follow | OldPrimary::Hold => old,
+        };
+        let followed = match old_primary {
+            OldPrimary::Hold => Ok(()),
+            _ => follow(&follower, &link).map_err(|message| RuntimeError::Replica {
+                cache: cache.to_owned(),
+                message,
+            }),
+        };
+        inner.replicas.insert(
+            cache.to_owned(),
+            Replica {
+                engine: follower,
+                link,
+            },
+        );
+        applied?;
+        followed?;
+        Ok(closed)
+    }
+
+    /// Ends a hand-off ([`OldPrimary::Hold`]): the old primary's remaining clients are closed and
+    /// it follows the new primary. Returns how many connections were closed.
+    pub(crate) async fn release_held(
+        &self,
+        inner: &mut Inner,
+        cache: &str,
+    ) -> Result<usize, RuntimeError> {
+        let Some(r) = inner.replicas.get(cache) else {
+            return Ok(0);
+        };
+        let mut closed = 0;
+        for h in r.engine.clients.all() {
+            if h.kind.load(Ordering::Relaxed) == redlink_engine::client::kind::NORMAL {
+                h.kill();
+                closed += 1;
+            }
+        }
+        follow(&r.engine, &r.link).map_err(|message| RuntimeError::Replica {
+            cache: cache.to_owned(),
+            message,
+        })?;
+        Ok(closed)
+    }
+
+    /// The world's node roles swap (a maintenance's failover step), under the lock.
+    pub(crate) async fn update_nodes_locked(
+        &self,
+        inner: &mut Inner,
+        cache: &str,
+    ) -> Result<u8, RuntimeError> {
+        self.update_locked(inner, |w| w.promote_replica(cache))
+            .await
+    }
+
+    /// The lock on the engines, the edge and the state (one change at a time).
+    pub(crate) async fn lock_inner(&self) -> tokio::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().await
+    }
+
+    /// The engines of `cache`'s nodes now (primary first).
+    pub(crate) async fn node_engines(&self, cache: &str) -> Vec<Engine> {
+        let inner = self.inner.lock().await;
+        inner
+            .engines
+            .get(cache)
+            .cloned()
+            .into_iter()
+            .chain(inner.replicas.get(cache).map(|r| r.engine.clone()))
+            .collect()
+    }
+
+    /// Sends `event` to the event stream.
+    pub(crate) fn announce_event(&self, event: Event) {
+        let _ = self.changes.send(event);
+    }
+
+    /// Whether [`RunningWorld::shutdown`] began.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the world is stopping.
+    pub(crate) async fn stopped(&self) {
+        while !self.is_stopping() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Records when `cache`'s maintenance has its next step (`None`: none) and wakes
+    /// [`RunningWorld::settle`].
+    pub(crate) fn maintenance_due(&self, cache: &str, at: Option<u64>) {
+        if let Ok(mut d) = self.maint_due.lock() {
+            match at {
+                Some(at) => d.insert(cache.to_owned(), at),
+                None => d.remove(cache),
+            };
+        }
+        self.maint_progress.notify_waiters();
+    }
+
+    /// Waits until no maintenance has a step due at the clock's time (so a timeline that moved
+    /// a manual clock past a maintenance's steps sees them done before its expectations), at most
+    /// 30 seconds of real time.
+    pub async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let progressed = self.maint_progress.notified();
+            tokio::pin!(progressed);
+            progressed.as_mut().enable();
+            if !crate::maintenance::any_due(&self.maint_due, self.clock.now_ms()) {
+                return;
+            }
+            tokio::select! {
+                () = progressed => {}
+                () = tokio::time::sleep_until(deadline) => return,
+                () = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+            }
+        }
+    }
+
+    /// Restarts `cache`'s replica (a reboot of the replica node): a fresh engine resynchronises
+    /// from the primary; clients of the cache are not disturbed.
+    pub(crate) async fn restart_replica(
+        &self,
+        inner: &mut Inner,
+        cache: &str,
+    ) -> Result<(), RuntimeError> {
+        let world = self.world();
+        let model = world
+            .cache(cache)
+            .ok_or_else(|| RuntimeError::World(WorldError::UnknownCache(cache.to_owned())))?;
+        let Some(Replica { engine, link }) = inner.replicas.remove(cache) else {
+            return Err(RuntimeError::Replica {
+                cache: cache.to_owned(),
+                message: "the cache has no running replica to reboot".to_owned(),
+            });
+        };
+        engine.shutdown();
+        let fresh = self.new_replica_engine(model)?;
+        let followed = follow(&fresh, &link);
+        inner.replicas.insert(
+            cache.to_owned(),
+            Replica {
+                engine: fresh,
+                link,
+            },
+        );
+        followed.map_err(|message| RuntimeError::Replica {
+            cache: cache.to_owned(),
+            message,
+        })
     }
 
     /// Starts an engine for `cache` (with its data directory when it persists, holding `preload`
@@ -460,7 +829,7 @@ impl RunningWorld {
     /// endpoint, is closed), a new one with the same settings takes its place and gets the
     /// endpoints' new connections. The new engine holds `preload` (an import), else the last
     /// snapshot when the cache persists, else nothing. On error the old engine keeps serving.
-    async fn restart_engine(
+    pub(crate) async fn restart_engine(
         &self,
         inner: &mut Inner,
         name: &str,
@@ -503,6 +872,11 @@ impl RunningWorld {
         };
         inner.engines.insert(name.to_owned(), engine.clone());
         self.point_direct(name, &engine);
+        if let Some(r) = inner.replicas.get(name) {
+            // The replica follows the new engine (a full resynchronisation: a reboot of all
+            // nodes, or an import, replaces its data too).
+            r.link.retarget(engine.clone());
+        }
         let Inner { edge, engines, .. } = &mut *inner;
         edge.apply(&world, engines).await?;
         Ok(())
@@ -698,12 +1072,41 @@ impl RunningWorld {
     }
 
     async fn apply_change_quietly(&self, change: &Change) -> Result<String, RuntimeError> {
-        if let Some((cache, _nodes)) = change.reboot() {
-            // One engine per cache today: `Change::apply` refused any node but `all`.
+        if let Some(cache) = change.failover() {
             let mut inner = self.inner.lock().await;
             self.reconcile_locked(&mut inner).await?;
             let description = self.update_locked(&mut inner, |w| change.apply(w)).await?;
-            self.restart_engine(&mut inner, cache, None).await?;
+            let closed = self
+                .fail_over(&mut inner, cache, OldPrimary::Follow, &|_| false)
+                .await?;
+            return Ok(format!("{description} ({closed} connections reset)"));
+        }
+        if let Some((cache, node)) = change.maintenance() {
+            let description = self.update(|w| change.apply(w)).await?;
+            self.start_maintenance(cache, node);
+            return Ok(description);
+        }
+        if let Some((cache, nodes)) = change.reboot() {
+            let mut inner = self.inner.lock().await;
+            self.reconcile_locked(&mut inner).await?;
+            let description = self.update_locked(&mut inner, |w| change.apply(w)).await?;
+            match nodes {
+                redlink_world::RebootNodes::All => {
+                    self.restart_engine(&mut inner, cache, None).await?;
+                    if inner.replicas.contains_key(cache) {
+                        self.restart_replica(&mut inner, cache).await?;
+                    }
+                }
+                redlink_world::RebootNodes::Primary => {
+                    let closed = self
+                        .fail_over(&mut inner, cache, OldPrimary::Restart, &|_| false)
+                        .await?;
+                    return Ok(format!("{description} ({closed} connections reset)"));
+                }
+                redlink_world::RebootNodes::Replica => {
+                    self.restart_replica(&mut inner, cache).await?;
+                }
+            }
             return Ok(description);
         }
         let description = self.update(|w| change.apply(w)).await?;
@@ -727,6 +1130,12 @@ impl RunningWorld {
                 }
             }
             engine.refresh_hot_config();
+            if let Some(r) = self.inner.lock().await.replicas.get(cache) {
+                for (name, value) in change.engine_settings().map(|s| s.1).unwrap_or_default() {
+                    let _ = r.engine.config.write().set(name, &value);
+                }
+                r.engine.refresh_hot_config();
+            }
             if let Some(e) = failed {
                 return Err(e);
             }
@@ -757,7 +1166,11 @@ impl RunningWorld {
                     text: unobservable.describe(),
                 }),
             },
-            dns: self.dns.as_ref().map(DnsViews::subscribe),
+            dns: self
+                .dns
+                .lock()
+                .ok()
+                .and_then(|d| d.as_ref().map(DnsViews::subscribe)),
             edge: Some(self.edge_events.subscribe()),
             changes: self.changes.subscribe(),
             lost: 0,
@@ -786,8 +1199,9 @@ impl RunningWorld {
     /// of an answer a client just got), without changing the cache.
     pub fn explain_resolution(&self, network: &str, host: &str) -> Resolution {
         self.dns
-            .as_ref()
-            .and_then(|d| d.peek(network, host, QueryType::A))
+            .lock()
+            .ok()
+            .and_then(|d| d.as_ref().and_then(|d| d.peek(network, host, QueryType::A)))
             .unwrap_or_else(|| redlink_world::resolve(&self.world(), network, host, QueryType::A))
     }
 
@@ -872,11 +1286,11 @@ impl RunningWorld {
 
     /// Stops everything: endpoints first (so clients are refused), then resolvers and engines, and
     /// removes the state file and the CA certificate.
-    pub async fn shutdown(mut self) -> Result<(), RuntimeError> {
+    pub async fn shutdown(self) -> Result<(), RuntimeError> {
         self.stopping.store(true, Ordering::Release);
         let mut inner = self.inner.lock().await;
         inner.edge.shutdown().await;
-        let dns = self.dns.take();
+        let dns = self.dns.lock().ok().and_then(|mut d| d.take());
         let dns_result = match dns {
             Some(dns) => dns.shutdown().await,
             None => Ok(()),
@@ -884,16 +1298,23 @@ impl RunningWorld {
         for engine in inner.engines.values() {
             engine.shutdown();
         }
+        for r in inner.replicas.values() {
+            r.engine.shutdown();
+        }
+        inner.replicas.clear();
         drop(inner);
         // Dropping `self` removes the files and releases the block.
         dns_result.map_err(RuntimeError::from)
     }
 }
 
-impl Drop for RunningWorld {
+impl Drop for Core {
     fn drop(&mut self) {
         for engine in self.inner.get_mut().engines.values() {
             engine.shutdown();
+        }
+        for r in self.inner.get_mut().replicas.values() {
+            r.engine.shutdown();
         }
     }
 }

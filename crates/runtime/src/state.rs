@@ -122,6 +122,9 @@ pub struct CacheState {
     /// Extra: the backend routed connections are proxied to, when the cache has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<SocketAddr>,
+    /// Extra: the cache's nodes as az's `instances` (which one is primary now).
+    #[serde(default)]
+    pub instances: Vec<redlink_world::Instance>,
 }
 
 /// Public or private endpoint.
@@ -240,6 +243,7 @@ impl StateFile {
                         privatelink_hostname: c.privatelink_host_name(),
                         running: c.running,
                         requirepass: c.requirepass.is_some(),
+                        instances: c.nodes.instances(c.ports.plain.is_some()),
                         direct: at
                             .direct
                             .iter()

@@ -183,6 +183,11 @@ impl<'a> Checker<'a> {
         let dial = self.dial(world, e, target, evidence, explanation).await?;
         let timeouts = Timeouts {
             connect: target.timeout.unwrap_or(self.timeouts.connect),
+            // A check allowed to take longer (`within`, e.g. a WAIT) waits that long for replies.
+            reply: target
+                .timing
+                .within
+                .map_or(self.timeouts.reply, |w| w.max(self.timeouts.reply)),
             ..self.timeouts
         };
         let mut held = Vec::new();

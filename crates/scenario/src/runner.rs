@@ -162,6 +162,8 @@ pub async fn run_timeline_advancing(
             }
             _ => {}
         }
+        // Maintenance steps the clock reached run before this step's changes and expectations.
+        world.settle().await;
         if options.pacing == Pacing::Stepped {
             observe(Event::Waiting(step));
             world.step_released().await;

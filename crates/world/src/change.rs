@@ -28,7 +28,10 @@
 //!               "destination": "pe-hub", "port": 6380, "action": "deny", "deny_as": "reset"}}
 //! {"remove_rule": "deny-spoke"}
 //! {"stop": "contoso"}              {"start": "contoso"}
-//! {"reboot": {"cache": "contoso", "node": "all"}}
+//! {"reboot": {"cache": "contoso", "node": "all"}}      (node: all | primary | replica)
+//! {"failover": "contoso"}
+//! {"maintenance": {"cache": "contoso", "node": "primary"}}
+//! {"replication": {"cache": "contoso", "latency_ms": 2000}}    {"replication": {"cache": "contoso", "cut": true}}
 //! {"config": {"cache": "contoso", "requirepass": "s3cret", "maxclients": 50}}
 //! {"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net",
 //!                       "address": "127.10.1.4", "ttl": 60}}
@@ -60,6 +63,7 @@ use crate::model::{
     BlockedAction, ConnectionState, DenyAs, FirewallRule, ForwardRule, NetworkRule, PeeringState,
     PublicNetworkAccess, ResolutionPolicy, RuleAction, World,
 };
+use crate::nodes::{NodeRole, ReplicationLink};
 use crate::persistence::RebootNodes;
 use crate::toxic::{Toxic, ToxicDirection, ToxicKind, Toxicity};
 use crate::toxic::{ToxicKindName, ToxicSpec};
@@ -226,6 +230,35 @@ pub struct RebootChange {
     /// Which nodes (default all).
     #[serde(default)]
     pub node: RebootNodes,
+}
+
+/// `maintenance = { cache, node? }`: Azure's planned maintenance of one node (default the primary).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceChange {
+    /// The cache.
+    pub cache: String,
+    /// The node maintained (default the primary: a failover).
+    #[serde(default = "primary_node")]
+    pub node: NodeRole,
+}
+
+fn primary_node() -> NodeRole {
+    NodeRole::Primary
+}
+
+/// `replication = { cache, latency_ms?, cut? }`: the primary → replica link (absent keys: healthy).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationChange {
+    /// The cache.
+    pub cache: String,
+    /// Delay of the primary's stream to the replica, in milliseconds (0 = none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Cut the link (the replica receives nothing new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<bool>,
 }
 
 /// `forwarder_answer = { network, name, address | endpoint | remove = true, ttl? }`.
@@ -526,6 +559,13 @@ pub enum Change {
     NonTlsPort(NonTlsPortChange),
     /// Set a cache's minimum TLS version.
     MinimumTlsVersion(TlsVersionChange),
+    /// Promote a cache's replica (its connections close; the old primary follows the new one).
+    Failover(String),
+    /// Run Azure's planned maintenance of one node of a cache (notifications, then a failover
+    /// when the primary is maintained).
+    Maintenance(MaintenanceChange),
+    /// Slow down, cut or heal a cache's replication link.
+    Replication(ReplicationChange),
 }
 
 /// The changes' names, as written in TOML and JSON (`{"approve": …}`), in declaration order.
@@ -560,6 +600,9 @@ pub const NAMES: &[&str] = &[
     "forwarder",
     "non_tls_port",
     "minimum_tls_version",
+    "failover",
+    "maintenance",
+    "replication",
 ];
 
 fn endpoint_address(world: &World, endpoint: &str) -> Result<Ipv4Addr, WorldError> {
@@ -618,6 +661,9 @@ impl Change {
             Change::Forwarder(_) => "forwarder",
             Change::NonTlsPort(_) => "non_tls_port",
             Change::MinimumTlsVersion(_) => "minimum_tls_version",
+            Change::Failover(_) => "failover",
+            Change::Maintenance(_) => "maintenance",
+            Change::Replication(_) => "replication",
         }
     }
 
@@ -767,12 +813,33 @@ impl Change {
                     .cache(&r.cache)
                     .ok_or_else(|| WorldError::UnknownCache(r.cache.clone()))?;
                 if r.node != RebootNodes::All {
-                    return Err(WorldError::Invalid(format!(
-                        "cache {}: cannot reboot the {} node ({}): the cache is a single node without replicas; reboot node \"all\" (AllNodes)",
-                        r.cache,
+                    let what = format!(
+                        "a reboot of the {} node ({})",
                         r.node.name(),
                         r.node.az_name()
-                    )));
+                    );
+                    world
+                        .check_replicated(&r.cache, &what)
+                        .map_err(|e| match e {
+                            WorldError::Invalid(m) => {
+                                WorldError::Invalid(format!("{m}; reboot node \"all\" (AllNodes)"))
+                            }
+                            e => e,
+                        })?;
+                    if r.node == RebootNodes::Replica {
+                        return Ok(format!(
+                            "rebooted the replica node of cache {}: it restarts and resynchronises from the primary; clients stay connected",
+                            r.cache
+                        ));
+                    }
+                    let primary = world.failover(&r.cache)?;
+                    return Ok(format!(
+                        "rebooted the primary node of cache {}: the replica (node {primary}) is promoted, every client connection is closed, and the old primary restarts as its replica",
+                        r.cache
+                    ));
+                }
+                if cache.maintenance.is_some() {
+                    world.check_replicated(&r.cache, "a reboot")?;
                 }
                 if !cache.running {
                     return Err(WorldError::Invalid(format!(
@@ -888,6 +955,39 @@ impl Change {
                     v.cache, v.version
                 )
             }
+            Change::Failover(c) => {
+                let primary = world.failover(c)?;
+                format!(
+                    "failed over cache {c}: the replica (node {primary}) is the primary now, every client connection was closed, and the old primary follows it"
+                )
+            }
+            Change::Maintenance(m) => {
+                world.begin_maintenance(&m.cache, m.node)?;
+                let c = world
+                    .cache(&m.cache)
+                    .ok_or_else(|| WorldError::UnknownCache(m.cache.clone()))?;
+                let effect = match (m.node, c.nodes.has_replica()) {
+                    (NodeRole::Primary, true) => {
+                        "the replica is promoted and connections close when it starts"
+                    }
+                    (NodeRole::Primary, false) => {
+                        "the only node restarts: connections close and data without persistence is lost"
+                    }
+                    (NodeRole::Replica, _) => "the replica restarts; clients stay connected",
+                };
+                format!(
+                    "maintenance of the {} node of cache {} scheduled: {effect}",
+                    m.node, m.cache
+                )
+            }
+            Change::Replication(r) => {
+                let link = ReplicationLink {
+                    latency_ms: r.latency_ms.unwrap_or(0),
+                    cut: r.cut.unwrap_or(false),
+                };
+                world.set_replication(&r.cache, link)?;
+                format!("the replication link of cache {} is {link}", r.cache)
+            }
             Change::ForwarderAnswer(f) => {
                 if f.remove {
                     if f.address.is_some() || f.endpoint.is_some() {
@@ -924,6 +1024,30 @@ impl Change {
         }
     }
 
+    /// The cache this change fails over (its replica promoted), if it is a failover.
+    pub fn failover(&self) -> Option<&str> {
+        match self {
+            Change::Failover(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The cache and node this change maintains.
+    pub fn maintenance(&self) -> Option<(&str, NodeRole)> {
+        match self {
+            Change::Maintenance(m) => Some((&m.cache, m.node)),
+            _ => None,
+        }
+    }
+
+    /// The cache whose replication link this change sets.
+    pub fn replication(&self) -> Option<&str> {
+        match self {
+            Change::Replication(r) => Some(&r.cache),
+            _ => None,
+        }
+    }
+
     /// The engine settings this change pushes to a cache's engine: `(cache, [(name, value)])`.
     pub fn engine_settings(&self) -> Option<(&str, Vec<(&'static str, String)>)> {
         let Change::Config(c) = self else {
@@ -935,6 +1059,8 @@ impl Change {
         }
         if let Some(p) = &c.requirepass {
             out.push(("requirepass", p.clone()));
+            // A node that becomes a replica authenticates to its primary with it.
+            out.push(("masterauth", p.clone()));
         }
         Some((&c.cache, out))
     }

@@ -28,11 +28,13 @@ pub mod endpoint;
 pub mod error;
 pub mod exercise;
 pub mod expect;
+mod failover;
 pub mod flavour;
 pub mod location;
 pub mod model;
 mod mutate;
 pub mod names;
+pub mod nodes;
 pub mod persistence;
 pub mod quickstart;
 pub mod resolve;
@@ -62,6 +64,7 @@ pub use model::{
     Network, NetworkRule, PeeringState, PrivateEndpoint, PublicNetworkAccess, ResolutionPolicy,
     RuleAction, World, ZoneLink,
 };
+pub use nodes::{Instance, NodeRole, Nodes, ReplicationLink, Sku};
 pub use persistence::{AofFsync, Persistence, RdbFrequency, RebootNodes};
 pub use quickstart::quickstart;
 pub use resolve::{

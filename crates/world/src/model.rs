@@ -400,6 +400,18 @@ pub struct Cache {
     /// since March 2024; the engine negotiates TLS 1.2 and 1.3 only).
     #[serde(default = "minimum_tls_version")]
     pub minimum_tls_version: String,
+    /// Azure Cache for Redis's tier (Basic: one node; Standard/Premium: primary + replica).
+    #[serde(default)]
+    pub sku: crate::nodes::Sku,
+    /// How many nodes the cache has and which one is primary (changed by failovers).
+    #[serde(default)]
+    pub nodes: crate::nodes::Nodes,
+    /// The primary → replica replication link (healthy, slowed or cut).
+    #[serde(default)]
+    pub replication: crate::nodes::ReplicationLink,
+    /// The node under planned maintenance while a maintenance runs (`None`: none runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::nodes::NodeRole>,
 }
 
 /// The only minimum TLS version Azure Cache for Redis accepts since March 1, 2024 (TLS 1.0/1.1

@@ -154,9 +154,9 @@ impl fmt::Display for Persistence {
     }
 }
 
-/// Which nodes of a cache a reboot restarts (az's `--reboot-type`). A Basic/Standard cache is one
-/// engine today, which only `all` names; `primary` and `replica` wait for replicas (issue 20) and
-/// are refused with that reason.
+/// Which nodes of a cache a reboot restarts (az's `--reboot-type`). `primary` and `replica` need a
+/// replica (Standard, Premium, highly available managed-redis; see `nodes`): a single-node cache
+/// refuses them with that reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RebootNodes {

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use redlink_world::ForwardRule;
+use redlink_world::NodeRole;
 use redlink_world::RebootNodes;
 use redlink_world::change::RebootChange;
 use redlink_world::change::{
@@ -15,6 +16,7 @@ use redlink_world::change::{
     PublicAccessChange, RecordChange, RecordRef, RuleChange, StateChange, TlsVersionChange,
     ToxicChange, ZoneNetwork,
 };
+use redlink_world::change::{MaintenanceChange, ReplicationChange};
 use redlink_world::toxic::ToxicDirection;
 use redlink_world::toxic::ToxicKindName;
 use redlink_world::{
@@ -290,12 +292,25 @@ fn change() -> impl Strategy<Value = Change> {
             ]
         )
             .prop_map(|(cache, node)| Change::Reboot(RebootChange { cache, node })),
+        name().prop_map(Change::Failover),
+        (
+            name(),
+            prop_oneof![Just(NodeRole::Primary), Just(NodeRole::Replica)]
+        )
+            .prop_map(|(cache, node)| Change::Maintenance(MaintenanceChange { cache, node })),
+        (name(), opt(any::<u64>()), opt(any::<bool>())).prop_map(|(cache, latency_ms, cut)| {
+            Change::Replication(ReplicationChange {
+                cache,
+                latency_ms,
+                cut,
+            })
+        }),
     ]
 }
 
 /// How many variants `Change` has (`Change::name` matches every one of them, so a new variant fails to
 /// compile there until it is named; [`NAMES`] must then list it, which the examples test checks).
-const VARIANTS: usize = 30;
+const VARIANTS: usize = 33;
 
 /// A step's `change = [...]`, as TOML.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -359,6 +374,9 @@ const EXAMPLES: &[&str] = &[
     r#"{"forwarder": {"network": "onprem", "forwards_to": "hub", "forward": [{"zone": "privatelink.redis.cache.windows.net", "to": "hub"}, {"zone": ".", "to": "internet"}]}}"#,
     r#"{"non_tls_port": {"cache": "contoso", "enabled": true}}"#,
     r#"{"minimum_tls_version": {"cache": "contoso", "version": "1.2"}}"#,
+    r#"{"failover": "contoso"}"#,
+    r#"{"maintenance": {"cache": "contoso", "node": "primary"}}"#,
+    r#"{"replication": {"cache": "contoso", "latency_ms": 2000}}"#,
 ];
 
 #[test]

@@ -455,5 +455,5 @@ fn a_reboot_step_names_an_existing_cache_and_node() {
     let e = err(
         "[[cache]]\nname = \"c\"\n\n[[step]]\nname = \"r\"\nat = \"1s\"\nchange = [{ reboot = { cache = \"c\", node = \"primary\" } }]\n",
     );
-    assert!(e.to_string().contains("single node"), "{e}");
+    assert!(e.to_string().contains("one node, no replica"), "{e}");
 }

@@ -369,7 +369,9 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     // A disabled command (`rename-command NAME ""`) is unknown, as in redis-server.
-    let Some(mut cmd) = lookup(name).filter(|c| !ctx.engine.disabled.contains(c.name)) else {
+    let Some(mut cmd) = lookup(name).filter(|c| {
+        !ctx.engine.disabled.contains(c.name) || crate::disabled::exempt(&ctx.client.handle)
+    }) else {
         ctx.client.multi_error |= ctx.client.multi.is_some();
         ctx.client.pending_stats.errors += 1;
         ctx.out.error_bytes(&unknown_command(args));
@@ -381,6 +383,12 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     {
         match cmd.sub(sub) {
             Some(s) => cmd = s,
+            None if crate::maint::is_command(ctx.engine, cmd.name, sub) => {
+                if let Err(e) = crate::maint::client_maint_notifications(ctx, args) {
+                    reply_error(ctx, e);
+                }
+                return;
+            }
             None => {
                 ctx.client.multi_error |= ctx.client.multi.is_some();
                 reply_error(ctx, unknown_subcommand(cmd.name, sub));

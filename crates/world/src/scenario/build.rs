@@ -302,7 +302,16 @@ fn cache(
         .private_endpoints
         .iter()
         .any(|e| e.cache.get_ref() == &name);
+    let (sku, nodes) = super::validate::cache_nodes(src, c)?;
     Ok(Cache {
+        sku,
+        nodes,
+        replication: c
+            .replication
+            .as_ref()
+            .map(|r| *r.get_ref())
+            .unwrap_or_default(),
+        maintenance: None,
         name,
         flavour: c.flavour,
         region: c.region.as_ref().map(|r| r.get_ref().clone()),

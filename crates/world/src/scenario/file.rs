@@ -304,6 +304,15 @@ pub struct CacheSpec {
     /// Data persistence: `{ rdb = "15m" }` (absent: none).
     #[serde(default)]
     pub persistence: Option<Spanned<PersistenceSpec>>,
+    /// Azure Cache for Redis tier: `Basic` (default, one node), `Standard`, `Premium` (a replica).
+    #[serde(default)]
+    pub sku: Option<Spanned<String>>,
+    /// Azure Managed Redis: a replica (default `true`; `false` = az's `--high-availability Disabled`).
+    #[serde(default)]
+    pub high_availability: Option<Spanned<bool>>,
+    /// The primary → replica link: `{ latency_ms = 2000 }` or `{ cut = true }`.
+    #[serde(default)]
+    pub replication: Option<Spanned<crate::nodes::ReplicationLink>>,
 }
 
 /// `persistence = { rdb = FREQUENCY }` or `{ aof = "everysec" | "always" }`.

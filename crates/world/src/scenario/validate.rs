@@ -20,6 +20,7 @@ use crate::model::{DenyAs, FORWARD_TO_INTERNET, ResolutionPolicy};
 use crate::names::{
     self, RecordNameError, default_link_name, is_dns_name, is_host_label, normalize_name,
 };
+use crate::nodes::{Nodes, Sku};
 use crate::persistence::{AofFsync, Persistence, RdbFrequency};
 use crate::text::ScenarioText;
 use crate::toxic::{Toxic, ToxicSpec};
@@ -309,11 +310,76 @@ fn cache(
     cache_ports(src, c)?;
     cache_persistence(src, c)?;
     cache_backend(src, c)?;
+    cache_nodes(src, c)?;
     let mut user_names = HashSet::new();
     for u in &c.user {
         user(src, name, &mut user_names, u)?;
     }
     firewall_rules(src, c)
+}
+
+/// A cache's tier and nodes: `sku` (Azure Cache for Redis) or `high_availability` (Azure Managed
+/// Redis, on by default without a `backend`), and `replication`, which needs a replica.
+pub(crate) fn cache_nodes(
+    src: &ScenarioText,
+    c: &CacheSpec,
+) -> Result<(Sku, Nodes), ScenarioError> {
+    let name = c.name.get_ref();
+    let sku = match (&c.sku, c.flavour) {
+        (None, _) => Sku::Basic,
+        (Some(s), Flavour::RedisCache) => Sku::parse(s.get_ref())
+            .map_err(|e| src.error(&s.span(), Invalid, format!("cache {name}: {e}")))?,
+        (Some(s), Flavour::ManagedRedis) => {
+            return Err(src.error(
+                &s.span(),
+                Invalid,
+                format!(
+                    "cache {name}: sku names an Azure Cache for Redis tier; an Azure Managed Redis cache has a replica unless high_availability = false"
+                ),
+            ));
+        }
+    };
+    let nodes = match (c.flavour, &c.high_availability) {
+        (Flavour::RedisCache, Some(h)) => {
+            return Err(src.error(
+                &h.span(),
+                Invalid,
+                format!(
+                    "cache {name}: high_availability is Azure Managed Redis's setting; an Azure Cache for Redis cache gets its replica from sku = \"Standard\" or \"Premium\""
+                ),
+            ));
+        }
+        (Flavour::RedisCache, None) if sku == Sku::Basic => Nodes::single(),
+        (Flavour::RedisCache, None) => Nodes::replicated(),
+        (Flavour::ManagedRedis, Some(h)) if *h.get_ref() => Nodes::replicated(),
+        (Flavour::ManagedRedis, Some(_)) => Nodes::single(),
+        // A backend is one real server: no simulated replica unless asked (refused below).
+        (Flavour::ManagedRedis, None) if c.backend.is_some() => Nodes::single(),
+        (Flavour::ManagedRedis, None) => Nodes::replicated(),
+    };
+    if nodes.has_replica()
+        && let Some(b) = &c.backend
+    {
+        return Err(src.error(
+            &b.span(),
+            Invalid,
+            format!(
+                "cache {name}: a cache with a backend is that one server; it cannot have a simulated replica (use sku = \"Basic\" or high_availability = false)"
+            ),
+        ));
+    }
+    if let Some(r) = &c.replication
+        && !nodes.has_replica()
+    {
+        return Err(src.error(
+            &r.span(),
+            Invalid,
+            format!(
+                "cache {name}: replication needs a replica, and the cache is a single node (sku = \"Standard\" or \"Premium\", or high_availability for managed-redis)"
+            ),
+        ));
+    }
+    Ok((sku, nodes))
 }
 
 /// `persistence = { rdb = FREQUENCY }` or `{ aof = POLICY }`: exactly one kind, a value Azure offers.
