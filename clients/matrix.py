@@ -184,6 +184,17 @@ def diff(cat, now):
     return lines
 
 
+def md(text):
+    """A message inside a Markdown table cell or list line: lines joined with " / ", pipes escaped."""
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip()).replace("|", "\\|")
+
+
+def code(text):
+    """`text` as inline code (a message with backticks gets double ones)."""
+    text = md(text)
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def seconds(ms):
     if ms is None:
         return "–"
@@ -196,7 +207,7 @@ def cell_line(result):
     if result["outcome"] == "ok":
         return f"answered `{result['reply']}`"
     said = result["says"]
-    text = f"`{said}`" if said else "(nothing)"
+    text = code(said) if said else "(nothing)"
     if result["outcome"] == "no-answer":
         return f"{text}, then {result['surfaced']}" if said else result["surfaced"]
     return f"{text} ({result['error_type']})"
@@ -207,7 +218,7 @@ def recovery_text(result):
         return "– (no fix step)"
     if result["recovered"]:
         return f"yes, {seconds(result['recovery_ms'])} after the fix ({result['recovery_by']})"
-    err = f": `{result['recovery_error']}`" if result.get("recovery_error") else ""
+    err = f": {code(result['recovery_error'])}" if result.get("recovery_error") else ""
     return f"no ({result['recovery_by']}){err}"
 
 
@@ -284,7 +295,7 @@ def render(cat):
             if case["cause"] not in cause_ids:
                 cause_ids.append(case["cause"])
         why = "; or ".join(f"{causes[i]['cause']} → {causes[i]['fix']} (`scenarios/{causes[i]['scenario']}`)" for i in cause_ids)
-        w(f"- `{message}` ({', '.join(who)}) → {why}")
+        w(f"- {code(message)} ({', '.join(who)}) → {why}")
     w("")
     w("## Troubleshooting order (`redlink explain`)")
     w("")
@@ -325,7 +336,7 @@ def main():
     p.add_argument("what", choices=["run", "check", "update", "render"])
     p.add_argument("--only", help="case ids, comma-separated")
     p.add_argument("--clients", help="client ids, comma-separated")
-    p.add_argument("--jobs", type=int, default=int(os.environ.get("CLIENT_MATRIX_JOBS", "6")))
+    p.add_argument("--jobs", type=int, default=int(os.environ.get("CLIENT_MATRIX_JOBS", "8")))
     p.add_argument("--check", action="store_true", help="render: compare with docs/clients.md")
     args = p.parse_args()
     cat = load()
@@ -349,6 +360,7 @@ def main():
         print(json.dumps(now, indent=1))
         return 0
     if args.what == "update":
+        cat = load()  # edited meanwhile (cases, causes): only the results are this run's
         for case_id, by_client in now.items():
             cat.setdefault("results", {}).setdefault(case_id, {}).update(by_client)
         order = [c["id"] for c in cat["cases"]]

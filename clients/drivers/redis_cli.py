@@ -24,6 +24,11 @@ def argv():
     return args + [str(a) for a in common.COMMAND]
 
 
+# How redis-cli's output starts when it failed: an error reply (redis-server's error codes), a
+# failed AUTH, a connection or protocol error.
+ERRORS = ("ERR", "NOAUTH", "WRONGPASS", "NOPERM", "WRONGTYPE", "AUTH failed", "(error)", "Error", "Could not connect")
+
+
 def run(cap):
     t0 = time.monotonic()
     proc = subprocess.Popen(argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -35,7 +40,9 @@ def run(cap):
         return {"outcome": "no-answer", "elapsed_ms": common.now_ms(t0)}
     ms = common.now_ms(t0)
     said = (err.decode("utf-8", "replace") + out.decode("utf-8", "replace")).strip()
-    if proc.returncode == 0 and not said.startswith(("ERR", "NOAUTH", "WRONGPASS", "NOPERM")):
+    # redis-cli prints error replies (and a failed AUTH) and may still exit 0.
+    failed = any(line.startswith(ERRORS) for line in said.splitlines())
+    if proc.returncode == 0 and not failed:
         return {"outcome": "ok", "reply": said, "elapsed_ms": ms}
     return {
         "outcome": "error",
