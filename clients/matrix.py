@@ -4,7 +4,8 @@ scenario, the network a client sits in, the name, port and TLS it uses) × every
 each run inside `redlink exec SCENARIO --step --network NET` with the library's defaults.
 
     matrix.py run [--only CASE,...] [--clients C,...]   print what each client says (JSON lines)
-    matrix.py check    run everything, compare with the catalogue's results; exit 1 with a diff
+    matrix.py check    run everything, compare with the catalogue's results (a differing cell is
+                       run once more: only a difference seen twice counts); exit 1 with a diff
     matrix.py update   run everything and store the results in the catalogue
     matrix.py render [--check]   docs/clients.md from the catalogue (--check: compare, exit 1)
 
@@ -336,7 +337,7 @@ def main():
     p.add_argument("what", choices=["run", "check", "update", "render"])
     p.add_argument("--only", help="case ids, comma-separated")
     p.add_argument("--clients", help="client ids, comma-separated")
-    p.add_argument("--jobs", type=int, default=int(os.environ.get("CLIENT_MATRIX_JOBS", "8")))
+    p.add_argument("--jobs", type=int, default=int(os.environ.get("CLIENT_MATRIX_JOBS", "12")))
     p.add_argument("--check", action="store_true", help="render: compare with docs/clients.md")
     args = p.parse_args()
     cat = load()
@@ -370,6 +371,15 @@ def main():
             f.write("\n")
         return 0
     lines = diff(cat, now)
+    if lines:
+        # A cell near a timing edge (an answer close to the cap on a loaded machine) may differ
+        # once: run each differing cell again, and report only what differs twice.
+        again = {(l.split(" × ")[0], l.split(" × ")[1].split(":")[0]) for l in lines}
+        print(f"{len(again)} cells differ; running them once more: {sorted(again)}", file=sys.stderr)
+        for case_id, client in sorted(again):
+            retry = run_all(cat, redlink, {case_id}, {client}, 1)
+            now[case_id][client] = retry[case_id][client]
+        lines = diff(cat, now)
     if lines:
         print("What the clients say changed (catalogue → now); if the change is intended, run clients/matrix.py update and render:")
         print("\n".join(lines))
