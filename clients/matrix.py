@@ -202,15 +202,16 @@ def seconds(ms):
     return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms} ms"
 
 
-def cell_line(result):
+def cell_line(result, client):
     if result is None:
         return "(not recorded)"
     if result["outcome"] == "ok":
-        return f"answered `{result['reply']}`"
+        return f"answered {code(result['reply'] or '')}"
     said = result["says"]
     text = code(said) if said else "(nothing)"
     if result["outcome"] == "no-answer":
-        return f"{text}, then {result['surfaced']}" if said else result["surfaced"]
+        waits = f"{result['surfaced']}; by default: {client['default_wait']}"
+        return f"{text}, then {waits}" if said else waits
     return f"{text} ({result['error_type']})"
 
 
@@ -276,7 +277,7 @@ def render(cat):
         for c in clients:
             r = res.get(c["id"])
             after = seconds(r["elapsed_ms"]) if r else "–"
-            w(f"| {c['id']} | {cell_line(r)} | {after} | {recovery_text(r)} |")
+            w(f"| {c['id']} | {cell_line(r, c)} | {after} | {recovery_text(r)} |")
         w("")
     w("## By message")
     w("")

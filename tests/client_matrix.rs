@@ -45,11 +45,26 @@ fn docs_clients_md_is_rendered_from_the_catalogue() {
 /// The redis crate's driver (examples/redis_rs_driver.rs), built on demand with this cargo.
 fn rust_driver() -> Option<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
+    let mut build = Command::new(cargo);
+    build
         .args(["build", "--example", "redis_rs_driver"])
-        .current_dir(root())
-        .status()
-        .ok()?;
+        .current_dir(root());
+    // The variables cargo sets for a test (CARGO_MANIFEST_DIR, CARGO_PKG_*…) are not the
+    // shell's: ring's build script watches CARGO_MANIFEST_DIR, and a changed value rebuilds half
+    // the tree (minutes) instead of finding the example `cargo test --workspace` built already.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        let keep = [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_INCREMENTAL",
+            "CARGO_BUILD_JOBS",
+        ];
+        if (name.starts_with("CARGO_") && !keep.contains(&name.as_str())) || name == "OUT_DIR" {
+            build.env_remove(&name);
+        }
+    }
+    let status = build.status().ok()?;
     if !status.success() {
         return None;
     }

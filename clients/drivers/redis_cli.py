@@ -5,6 +5,7 @@ line. redis-cli has no retry of its own: after the fix step a new run is what a 
 Usage: python3 redis_cli.py   (settings in CLIENT_* variables, see common.py)"""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -44,9 +45,14 @@ def run(cap):
     failed = any(line.startswith(ERRORS) for line in said.splitlines())
     if proc.returncode == 0 and not failed:
         return {"outcome": "ok", "reply": said, "elapsed_ms": ms}
+    # A negative code is a signal: redis-cli writing to a connection the server closed dies of
+    # SIGPIPE without a word (a shell shows exit 141).
+    how = f"exit {proc.returncode}"
+    if proc.returncode < 0:
+        how = f"killed by {signal.Signals(-proc.returncode).name}"
     return {
         "outcome": "error",
-        "error_type": f"exit {proc.returncode}",
+        "error_type": how,
         "message": said,
         "elapsed_ms": ms,
     }
