@@ -304,7 +304,10 @@ def render(cat):
     w("`redlink explain \"MESSAGE\"` sorts a message into a symptom by the words below (errno names, the")
     w("libraries' phrases) and lists the causes of that symptom in this order — the order in which")
     w("Microsoft's troubleshooting guides check them (the port and the name first, then the private")
-    w("endpoint's state, DNS, the network path, then the server and the credentials):")
+    w("endpoint's state, DNS, the network path, then the server and the credentials). A cause about")
+    w("another port or host flavour than the message names (the disabled non-TLS port 6379, Managed")
+    w("Redis's `redis.azure.net`) is listed after the others, marked less likely. Messages the matrix")
+    w("recorded (addresses and cache names generalised, ports kept) name the client and case that said them:")
     w("")
     for s in cat["symptoms"]:
         listed = [c for c in cat["causes"] if s["id"] in c["symptoms"]]

@@ -19,15 +19,21 @@ fn redis_py_refusal_lists_causes_with_their_scenarios() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("symptom: connection refused"), "{text}");
-    let port = text
-        .find("redlink check scenarios/wrong-port.toml")
+    let public = text
+        .find("redlink check scenarios/missing-dns-zone-link.toml")
         .expect(&text);
     let stopped = text
         .find("redlink check scenarios/server-stopped.toml")
         .expect(&text);
+    assert!(public < stopped, "DNS is checked before the server: {text}");
+    // The message names 6380: the disabled non-TLS port 6379 comes last, saying why.
+    let port = text
+        .find("redlink check scenarios/wrong-port.toml")
+        .expect(&text);
+    assert!(stopped < port, "{text}");
     assert!(
-        port < stopped,
-        "the port is checked before the server: {text}"
+        text.contains("[less likely: the message names port 6380]"),
+        "{text}"
     );
     assert!(
         text.contains("redis-py in case"),

@@ -67,6 +67,14 @@ struct Cause {
     cause: String,
     fix: String,
     scenario: String,
+    /// The ports the cause is about (none: any); a message naming only other ports makes it
+    /// less likely.
+    #[serde(default)]
+    ports: Vec<u16>,
+    /// The host name suffixes the cause is about (none: any); a message naming only other
+    /// cache hosts makes it less likely.
+    #[serde(default)]
+    hosts: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -81,8 +89,8 @@ struct Cell {
     says: Option<String>,
 }
 
-/// Addresses, cache host names and port numbers generalised, lower case, spaces collapsed: how
-/// a user's message and a catalogued one are compared.
+/// Addresses and cache host names generalised (ports kept: 6379 and 6380 mean different
+/// causes), lower case, spaces collapsed: how a user's message and a catalogued one are compared.
 fn generalise(text: &str) -> String {
     let mut out = Vec::new();
     for word in text.split_whitespace() {
@@ -97,14 +105,10 @@ fn generalise(text: &str) -> String {
             let is_address = trimmed.split('.').count() == 4
                 && trimmed.split('.').all(|o| o.parse::<u8>().is_ok());
             let is_host = trimmed.ends_with(".windows.net") || trimmed.ends_with(".azure.net");
-            let is_port =
-                i > 0 && !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit());
             if is_address || trimmed == "address" {
                 w.push_str("ADDRESS");
             } else if is_host {
                 w.push_str("HOST");
-            } else if is_port {
-                w.push_str("PORT");
             } else {
                 w.push_str(trimmed);
             }
@@ -147,6 +151,29 @@ struct CauseOut {
     reproduce: String,
     /// The client matrix recorded this very message for this cause.
     seen_with_this_message: bool,
+    /// The message names a port this cause is not about (listed last).
+    less_likely: Option<String>,
+}
+
+/// The ports a message names: `host:6380`, `('10.0.0.4', 6380)`.
+fn ports_in(message: &str) -> Vec<u16> {
+    let mut ports = Vec::new();
+    for (i, c) in message.char_indices() {
+        if c != ':' && c != ',' {
+            continue;
+        }
+        let digits: String = message[i + 1..]
+            .trim_start_matches(' ')
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(port) = digits.parse::<u16>()
+            && digits.len() >= 2
+        {
+            ports.push(port);
+        }
+    }
+    ports
 }
 
 fn explain(catalogue: &Catalogue, message: &str) -> Explanation {
@@ -207,8 +234,32 @@ fn explain(catalogue: &Catalogue, message: &str) -> Explanation {
             order.push(c);
         }
     }
+    // A cause about other ports than the message names goes last, saying why.
+    let named = ports_in(message);
+    let hosts: Vec<String> = message
+        .split(|c: char| c.is_whitespace() || ":,()'\"".contains(c))
+        .map(|w| w.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|w| w.ends_with(".windows.net") || w.ends_with(".azure.net"))
+        .collect();
+    let unlikely = |c: &Cause| {
+        if !c.ports.is_empty() && !named.is_empty() && !named.iter().any(|p| c.ports.contains(p)) {
+            let list: Vec<String> = named.iter().map(u16::to_string).collect();
+            return Some(format!("the message names port {}", list.join(", ")));
+        }
+        if !c.hosts.is_empty()
+            && !hosts.is_empty()
+            && !hosts
+                .iter()
+                .any(|h| c.hosts.iter().any(|s| h.ends_with(s.as_str())))
+        {
+            return Some(format!("the message names {}", hosts.join(", ")));
+        }
+        None
+    };
+    order.sort_by_key(|c| unlikely(c).is_some());
     for c in order {
         causes.push(CauseOut {
+            less_likely: unlikely(c),
             id: c.id.clone(),
             cause: c.cause.clone(),
             fix: c.fix.clone(),
@@ -255,7 +306,12 @@ fn print_text(e: &Explanation) {
         } else {
             ""
         };
-        say!("{:>3}. {}{mark}", i + 1, c.cause);
+        let unlikely = c
+            .less_likely
+            .as_ref()
+            .map(|why| format!("  [less likely: {why}]"))
+            .unwrap_or_default();
+        say!("{:>3}. {}{mark}{unlikely}", i + 1, c.cause);
         say!("     fix: {}", c.fix);
         say!("     reproduce: {}", c.reproduce);
     }
@@ -298,18 +354,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_hosts_and_ports_are_generalised() {
+    fn ports_are_found_in_the_libraries_shapes() {
         assert_eq!(
-            generalise(
+            ports_in(
                 "Error 111 connecting to contoso.redis.cache.windows.net:6380. Connection refused."
             ),
-            generalise(
-                "Error 111 connecting to fabrikam.redis.cache.windows.net:6379. Connection refused."
-            )
+            vec![6380]
         );
         assert_eq!(
+            ports_in("Connect call failed ('127.10.1.4', 6379)."),
+            vec![6379]
+        );
+        assert!(ports_in("connect ETIMEDOUT").is_empty());
+    }
+
+    #[test]
+    fn addresses_and_hosts_are_generalised_ports_kept() {
+        let a = "Error 111 connecting to contoso.redis.cache.windows.net:6380. Connection refused.";
+        let b =
+            "Error 111 connecting to fabrikam.redis.cache.windows.net:6380. Connection refused.";
+        let c =
+            "Error 111 connecting to fabrikam.redis.cache.windows.net:6379. Connection refused.";
+        assert_eq!(generalise(a), generalise(b));
+        assert_ne!(generalise(a), generalise(c));
+        assert_eq!(
             generalise("connect ECONNREFUSED 127.10.1.4:6379"),
-            generalise("connect ECONNREFUSED ADDRESS:6380")
+            generalise("connect ECONNREFUSED ADDRESS:6379")
         );
     }
 
@@ -336,13 +406,28 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_lists_the_port_first_and_an_unknown_message_nothing() {
+    fn a_refusal_on_6380_lists_dns_first_and_an_unknown_message_nothing() {
         let catalogue: Catalogue = serde_json::from_str(CATALOGUE).expect("catalogue parses");
         let e = explain(
             &catalogue,
             "Error 111 connecting to contoso.redis.cache.windows.net:6380. Connection refused.",
         );
         assert_eq!(e.symptoms[0].id, "refused");
+        // Port 6380 named: the disabled non-TLS port (6379) goes after every likely cause.
+        assert_eq!(e.causes[0].id, "zone-not-linked");
+        let port = e
+            .causes
+            .iter()
+            .position(|c| c.id == "non-tls-port-disabled")
+            .expect("listed");
+        assert!(e.causes[port].less_likely.is_some());
+        assert!(e.causes[port..].iter().all(|c| c.less_likely.is_some()));
+        let amr = e.causes.iter().find(|c| c.id == "amr-zone").expect("amr");
+        assert!(
+            amr.less_likely.is_some(),
+            "a *.windows.net host is not Managed Redis"
+        );
+        let e = explain(&catalogue, "connect ECONNREFUSED 10.1.2.4:6379");
         assert_eq!(e.causes[0].id, "non-tls-port-disabled");
         assert!(e.causes.iter().any(|c| c.id == "server-stopped"));
         let none = explain(&catalogue, "everything is fine");
