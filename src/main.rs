@@ -82,6 +82,12 @@ enum Command {
     /// Score the lab a trainee is working on: the running world's exercises with met/not met,
     /// the goals not yet met and the hints; exit 0 when every exercise is met, 1 when not.
     Lab(cli::lab::LabArgs),
+    /// Troubleshoot from the message a client printed ("Error 111 connecting to … Connection
+    /// refused.", ECONNREFUSED, ETIMEDOUT, ENOTFOUND, certificate verify failed, NOAUTH, WRONGPASS…):
+    /// the likely causes in the order Azure's troubleshooting guides check them, each with the
+    /// scenario that reproduces it (`redlink check scenarios/X.toml`); exit 0 with causes, 1 with
+    /// none. `-o json` for machines. The words, causes and fixes are docs/clients.md's.
+    Explain(cli::explain::ExplainArgs),
     /// List the worlds running for this user (`up`s and exec worlds): id, name, process, address
     /// block, control address, state file; `*` marks the one current.json points at. `--world ID`
     /// selects one for ctl, probe and exec.
@@ -106,5 +112,6 @@ fn main() -> ExitCode {
         Command::Ctl(args) => cli::ctl::main(args),
         Command::Lab(args) => cli::lab::main(args),
         Command::Ls(args) => cli::ls::main(args),
+        Command::Explain(args) => cli::explain::main(args),
     }
 }

@@ -62,6 +62,11 @@ pub struct ExecArgs {
     /// Run the scenario's timeline this many times faster than its `at` offsets say.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
+    /// Run the timeline step by step: each step waits for `redlink ctl next` (from inside or
+    /// outside), as in `up --step`; nothing changes on its own. The client matrix
+    /// (clients/README.md) uses it to apply a scenario's steps when its drivers say so.
+    #[arg(long, conflicts_with = "speed")]
+    pub step: bool,
     /// Put a real Redis behind every cache instead of the embedded engine (docs/backends.md).
     #[arg(long, value_name = "KIND")]
     pub backend: Option<crate::cli::up::BackendChoice>,
@@ -542,7 +547,7 @@ async fn with_world(
         Err(e) => fail(e),
         Ok(command) => {
             let background = async {
-                let timeline = timeline(world, scenario, args.speed);
+                let timeline = timeline(world, scenario, args.speed, args.step);
                 // A cache whose engine stops shows as stopped at once (see RunningWorld::reconcile).
                 let engines = world.watch_engines();
                 tokio::join!(timeline, engines);
@@ -610,11 +615,16 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
     }
 }
 
-/// The scenario's timeline, reported on stderr (stdout belongs to the child); then never completes.
-async fn timeline(world: &RunningWorld, scenario: &Scenario, speed: f64) {
+/// The scenario's timeline, reported on stderr (stdout belongs to the child), paced at `speed` or
+/// (`stepped`) each step when `redlink ctl next` releases it; then never completes.
+async fn timeline(world: &RunningWorld, scenario: &Scenario, speed: f64, stepped: bool) {
     if !scenario.steps().is_empty() {
         let options = RunOptions {
-            pacing: Pacing::RealTime { speed },
+            pacing: if stepped {
+                Pacing::Stepped
+            } else {
+                Pacing::RealTime { speed }
+            },
             ..RunOptions::default()
         };
         let started = std::time::Instant::now();
@@ -627,6 +637,10 @@ async fn timeline(world: &RunningWorld, scenario: &Scenario, speed: f64) {
                 step.at
                     .map(|at| format!(" (at {:.1}s in the file)", at.as_secs_f64()))
                     .unwrap_or_default()
+            ),
+            Event::Waiting(step) => eprintln!(
+                "redlink exec: next: step {:?} waits for `redlink ctl next`",
+                step.name
             ),
             Event::Change(c) => eprintln!("{}", text::change(c, "redlink exec:   ").trim_end()),
             Event::Expectation(e) if !e.passed => {

@@ -5,6 +5,7 @@ pub mod bridge;
 pub mod check;
 pub mod ctl;
 pub mod exec;
+pub mod explain;
 pub mod lab;
 pub mod ls;
 pub mod output;
