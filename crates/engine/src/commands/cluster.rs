@@ -1,5 +1,5 @@
 //! CLUSTER, ASKING, READONLY, READWRITE and MIGRATE: cluster mode's commands as redis-server
-//! 7.0.15 answers them, over the engine's [`Membership`](crate::cluster::Membership) in a shared
+//! 7.0.15 answers them, over the engine's [`Membership`] in a shared
 //! [`ClusterTopology`](crate::cluster::ClusterTopology). Without cluster mode they answer "cluster
 //! support disabled" (MIGRATE works in both). Subcommands that would need a cluster bus redlink
 //! does not have (MEET, FORGET, RESET, REPLICATE, SAVECONFIG, SET-CONFIG-EPOCH) are refused with an
