@@ -35,7 +35,7 @@ for _ in $(seq 100); do redis-cli -p "$RL_PORT" ping >/dev/null 2>&1 && break; s
 run() { # url out.xml
   (cd "$WORK/redis-$VER" && python3 -m pytest tests/test_cluster.py --redis-url="$1" \
     --redis-cluster-nodes 3 -m "not redismod and not ssl" ${K:+-k "$K"} \
-    -q -p no:cacheprovider --timeout 30 --junitxml="$2" >"$2.log" 2>&1 || true)
+    -q -p no:cacheprovider --timeout 60 --tb=line --junitxml="$2" >"$2.log" 2>&1 || true)
   grep -E "passed|failed" "$2.log" | tail -1
 }
 echo "redis-server cluster: $(run "redis://127.0.0.1:$RS_PORT/0" "$WORK/cluster-redis.xml")"
@@ -51,7 +51,7 @@ def results(p):
                 st = "fail"
             elif child.tag == "skipped":
                 st = "skip"
-        r[tc.get("classname") + "::" + tc.get("name")] = st
+        r[(tc.get("classname") or "") + "::" + (tc.get("name") or "")] = st
     return r
 a, b = results(sys.argv[1]), results(sys.argv[2])
 base = [n for n, s in a.items() if s == "pass"]
