@@ -288,6 +288,10 @@ pub struct Client {
     /// Replication requests the connection carries out after the batch (PSYNC/SYNC turn it into a
     /// replica stream, WAIT waits for acknowledgements) and what REPLCONF told about it.
     pub repl: crate::replication::ClientRepl,
+    /// Cluster mode: ASKING was sent (the next command may use an importing slot).
+    pub asking: bool,
+    /// Cluster mode: READONLY was sent (reads allowed on a replica of the slot's owner).
+    pub readonly: bool,
 }
 
 /// What a blocked command waits for.
@@ -362,6 +366,8 @@ impl Client {
             published_cmd: "",
             no_touch: false,
             repl: Default::default(),
+            asking: false,
+            readonly: false,
         }
     }
 

@@ -21,7 +21,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("bgsave", bgsave),
     ("bgrewriteaof", bgrewriteaof),
     ("role", crate::replication::report::role),
-    ("cluster", cluster),
     ("replicaof", replicaof),
     ("slaveof", replicaof),
     ("wait", crate::replication::primary::wait),
@@ -343,14 +342,6 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.out
         .simple("Background append only file rewriting started");
     Ok(())
-}
-
-/// CLUSTER as a standalone redis-server answers it: every subcommand (the dispatcher resolved it)
-/// says cluster support is disabled (the command exists, so ACL rules may name it).
-fn cluster(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    Err(Error::from(
-        "ERR This instance has cluster support disabled",
-    ))
 }
 
 /// `REPLICAOF host port` / `REPLICAOF NO ONE` (and SLAVEOF), as Redis 7.0's replicaofCommand;
