@@ -1,6 +1,6 @@
 //! `redlink serve --cluster N` as a process, driven by real cluster clients: redis-cli `-c` and
-//! `--cluster check`, redis-py's `RedisCluster`, ioredis's `Cluster` (node; `.ci/run` installs it
-//! globally), and bad `--cluster` arguments. Tests skip (saying why) when a client is missing.
+//! `--cluster check`, redis-py's `RedisCluster`, ioredis's `Cluster` (node; the version pinned in
+//! clients/package.json), and bad `--cluster` arguments. Tests skip (saying why) when a client is missing.
 
 #[path = "../crates/engine/tests/common/mod.rs"]
 mod common;
