@@ -88,6 +88,16 @@ pub fn start_engine(
     data_dir: Option<&Path>,
     preload: Option<&[u8]>,
 ) -> Result<Engine, RuntimeError> {
+    if cache.shards.is_some() {
+        // Until the engine's cluster mode is wired in, a clustered cache would be one node behind
+        // every node port: refuse rather than pretend.
+        return Err(RuntimeError::Engine {
+            cache: cache.name.clone(),
+            setting: "shards",
+            message: "clustered caches need the engine's cluster mode, which this build lacks"
+                .to_owned(),
+        });
+    }
     let mut config = Config::default();
     let (persisted, aof) = match (cache.persistence, data_dir) {
         (Some(p), Some(dir)) => {
