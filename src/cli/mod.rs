@@ -10,6 +10,7 @@ pub mod ls;
 pub mod output;
 pub mod probe;
 pub mod serve;
+pub mod serve_cluster;
 pub mod serve_process;
 pub mod timeline;
 pub mod transfer;

@@ -44,7 +44,15 @@ pub fn parse_args(args: &[String]) -> Result<Config, String> {
 }
 
 /// Run `serve` until SIGINT/SIGTERM or SHUTDOWN.
-pub fn main(args: Vec<String>) -> ExitCode {
+pub fn main(mut args: Vec<String>) -> ExitCode {
+    // `--cluster N`: N nodes in this process (serve_cluster.rs).
+    let cluster = match super::serve_cluster::take_args(&mut args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("redlink serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut config = match parse_args(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -54,6 +62,9 @@ pub fn main(args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(cluster) = cluster {
+        return super::serve_cluster::main(config, cluster);
+    }
     // What redis-server does to its own process (daemonize, logfile, pidfile, ...): before the
     // runtime starts its threads, since daemonizing forks.
     let process = match super::serve_process::Process::start(&config) {

@@ -210,6 +210,7 @@ fn dispatch(
                 local,
                 tls: identity.tls,
                 endpoint: Some(identity.endpoint.clone()),
+                announce: None,
             };
             let registered = conns.register(
                 decision.source.clone(),

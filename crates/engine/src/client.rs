@@ -268,6 +268,10 @@ pub struct Client {
     pub block: Option<BlockRequest>,
     /// CLIENT NO-TOUCH ON: the keys this client reads keep their LRU/LFU (TOUCH still touches).
     pub no_touch: bool,
+    /// Cluster mode: ASKING was sent (the next command may use an importing slot).
+    pub asking: bool,
+    /// Cluster mode: READONLY was sent (reads allowed on a replica of the slot's owner).
+    pub readonly: bool,
 }
 
 /// What a blocked command waits for.
@@ -341,6 +345,8 @@ impl Client {
             last_cmd: None,
             published_cmd: "",
             no_touch: false,
+            asking: false,
+            readonly: false,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod acl;
 pub mod alloc;
 pub mod aof;
 pub mod client;
+pub mod cluster;
 pub mod commands;
 pub mod conffile;
 pub mod config;
@@ -65,6 +66,9 @@ pub struct ConnContext {
     pub tls: bool,
     /// The endpoint the connection came through (e.g. `pe-hub`), when handed over by the edge.
     pub endpoint: Option<String>,
+    /// Cluster nodes' addresses as this connection must be told them (`CLUSTER SLOTS`, `-MOVED`...);
+    /// `None`: each node's own address.
+    pub announce: Option<Arc<dyn cluster::ClusterAnnounce>>,
 }
 
 /// Something a client experienced that the world's evidence trail wants to show.
@@ -233,6 +237,8 @@ pub struct Shared {
     pub aof: aof::Aof,
     /// RDB saves: last save, schedule, status ([`persist::rdb_save`]).
     pub rdb: persist::rdb_save::RdbState,
+    /// Cluster mode: the cluster this engine is a node of ([`cluster::ClusterTopology::attach`]).
+    pub cluster: std::sync::OnceLock<cluster::Membership>,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -283,6 +289,7 @@ impl Engine {
             disabled: disabled::Disabled::default(),
             aof: aof::Aof::default(),
             rdb: persist::rdb_save::RdbState::default(),
+            cluster: std::sync::OnceLock::new(),
         }));
         // redis.conf's `user` and `rename-command NAME ""` directives (checked when loaded).
         for (name, rules) in &users {
@@ -294,6 +301,16 @@ impl Engine {
         engine.store.notify.attach(engine.pubsub.clone());
         engine.refresh_hot_config();
         engine
+    }
+
+    /// A handle that does not keep the engine alive (the cluster topology's link to its nodes).
+    pub fn downgrade(&self) -> std::sync::Weak<Shared> {
+        Arc::downgrade(&self.0)
+    }
+
+    /// The engine behind a [`downgrade`](Self::downgrade)d handle, while it exists.
+    pub fn upgrade(weak: &std::sync::Weak<Shared>) -> Option<Engine> {
+        weak.upgrade().map(Engine)
     }
 
     /// Copy the hot values out of the configuration (after any change).

@@ -554,6 +554,7 @@ async fn accept_loop(
                 local,
                 tls,
                 endpoint: None,
+                announce: None,
             };
             engine.accept_stream(stream, ctx).await;
         });

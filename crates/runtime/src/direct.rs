@@ -34,6 +34,7 @@ impl DirectListener {
                     local: addr,
                     tls: false,
                     endpoint: None,
+                    announce: None,
                 };
                 let engine = match current.read() {
                     Ok(e) => e.clone(),

@@ -94,6 +94,7 @@ impl Replayer {
             local: addr,
             tls: false,
             endpoint: Some("aof-loader".into()),
+            announce: None,
         });
         Replayer {
             client: Client::new(handle, true),

@@ -151,6 +151,9 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let db = int_arg(args[1])?;
+    if ctx.engine.cluster.get().is_some() && db != 0 {
+        return Err(Error::from("ERR SELECT is not allowed in cluster mode"));
+    }
     if db < 0 || db as usize >= ctx.engine.store.databases() {
         return Err(err::DB_RANGE);
     }

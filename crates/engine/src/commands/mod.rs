@@ -8,6 +8,7 @@
 pub mod acl;
 pub mod bitmaps;
 pub mod blocking;
+pub mod cluster;
 pub mod coll;
 pub mod command;
 pub mod connection;
@@ -124,7 +125,7 @@ impl Command {
 }
 
 /// The handlers of every family, by command name.
-const FAMILIES: [&[(&str, Handler)]; 21] = [
+const FAMILIES: [&[(&str, Handler)]; 22] = [
     command::HANDLERS,
     acl::HANDLERS,
     blocking::HANDLERS,
@@ -146,6 +147,7 @@ const FAMILIES: [&[(&str, Handler)]; 21] = [
     dump::HANDLERS,
     streams::HANDLERS,
     scripting::HANDLERS,
+    cluster::HANDLERS,
 ];
 
 fn bind(spec: &'static Spec, handler: Handler) -> Command {
@@ -356,6 +358,11 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(name) = args.first() else {
         return;
     };
+    // Cluster mode's ASKING lasts for one command (the whole transaction inside MULTI).
+    let asking = ctx.client.asking;
+    if asking && ctx.client.multi.is_none() {
+        ctx.client.asking = false;
+    }
     if !ctx.in_exec && crate::session::is_cross_protocol(name) {
         // Redis's securityWarningCommand: an HTTP request (cross-protocol scripting) closes the
         // connection at once, dropping the replies still pending, and answers nothing.
@@ -422,6 +429,21 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     // context check and MULTI queueing).
     if let Err(e) = acl::check_permissions(ctx, cmd, args, "toplevel") {
         reject(ctx, cmd, e);
+        return;
+    }
+    // Cluster mode: keys must be in a slot this node serves (Redis's processCommand: after ACL,
+    // before maxmemory). A redirected EXEC discards its transaction; a redirected command being
+    // queued fails it.
+    if let Some(m) = ctx.engine.cluster.get()
+        && crate::cluster::redirect::applies(cmd)
+        && let Err(e) = crate::cluster::redirect::route(ctx, m, cmd, args, asking)
+    {
+        if cmd.flags & flag::RUNS_QUEUE != 0 {
+            transactions::discard_transaction(ctx.engine, ctx.client);
+        } else {
+            ctx.client.multi_error |= ctx.client.multi.is_some();
+        }
+        reply_error(ctx, e);
         return;
     }
     // With no limit this is one relaxed load.

@@ -21,7 +21,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("bgsave", bgsave),
     ("bgrewriteaof", bgrewriteaof),
     ("role", role),
-    ("cluster", cluster),
     ("replicaof", replicaof),
     ("slaveof", replicaof),
     ("wait", wait),
@@ -348,14 +347,6 @@ fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.out.int(0);
     ctx.out.array(0);
     Ok(())
-}
-
-/// CLUSTER as a standalone redis-server answers it: every subcommand (the dispatcher resolved it)
-/// says cluster support is disabled (the command exists, so ACL rules may name it).
-fn cluster(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    Err(Error::from(
-        "ERR This instance has cluster support disabled",
-    ))
 }
 
 /// REPLICAOF NO ONE is accepted (a redlink engine is always a master); replicating from another

@@ -26,6 +26,7 @@ impl InProcess {
             local: addr,
             tls: false,
             endpoint: None,
+            announce: None,
         });
         InProcess {
             client: Client::new(handle, true),

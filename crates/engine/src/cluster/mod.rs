@@ -1,0 +1,29 @@
+//! Redis Cluster in the engine: each node of a cluster is an [`Engine`](crate::Engine) that has
+//! joined a [`ClusterTopology`] shared by the nodes of one process (`redlink serve --cluster N`, a
+//! clustered cache in a world). The topology is the cluster's configuration that redis-server's
+//! cluster bus would gossip: node ids, addresses, which node serves each of the 16384 hash slots, and
+//! slots being migrated. Modules: `slot` (CRC16 and hash tags), `topology` (the shared state and
+//! live slot migration), `announce` (per-connection node addresses), `redirect` (the dispatcher's
+//! `-MOVED`/`-ASK`/`-CROSSSLOT`/`-TRYAGAIN`/`-CLUSTERDOWN` check, Redis's `getNodeByQuery`),
+//! `migrate` (moving keys between nodes: MIGRATE's wire client and in-process batches).
+
+pub mod announce;
+pub mod migrate;
+pub mod redirect;
+pub mod slot;
+pub mod topology;
+
+pub use announce::ClusterAnnounce;
+pub use slot::{SLOTS, key_slot};
+pub use topology::{ClusterTopology, NodeSpec};
+
+use std::sync::Arc;
+
+/// An engine's place in a cluster: the topology and which of its nodes this engine is.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// The cluster's shared configuration.
+    pub topology: Arc<ClusterTopology>,
+    /// This engine's node index in the topology.
+    pub node: usize,
+}
