@@ -37,9 +37,9 @@ fn setting(
 /// commands not supported in Azure Cache for Redis" and "… in Azure Managed Redis" (with the
 /// whole-command entries of Redis Enterprise's compatibility tables it points to). Commands the
 /// engine does not implement (PSYNC, SYNC, REPLCONF, MIGRATE, MODULE, BGREWRITEAOF) are listed
-/// too: they stay unknown whatever the engine learns later. CLUSTER is left alone: the simulated
-/// caches are not clustered, and every CLUSTER subcommand already answers "ERR This instance has
-/// cluster support disabled".
+/// too: they stay unknown whatever the engine learns later. CLUSTER is left alone: a clustered
+/// cache's nodes (`shards`, see `cluster`) answer it as redis-server's cluster mode does, and a
+/// cache that is not clustered answers "ERR This instance has cluster support disabled".
 pub fn disabled_commands(flavour: Flavour) -> &'static [&'static str] {
     match flavour {
         Flavour::RedisCache => &[
@@ -88,16 +88,6 @@ pub fn start_engine(
     data_dir: Option<&Path>,
     preload: Option<&[u8]>,
 ) -> Result<Engine, RuntimeError> {
-    if cache.shards.is_some() {
-        // Until the engine's cluster mode is wired in, a clustered cache would be one node behind
-        // every node port: refuse rather than pretend.
-        return Err(RuntimeError::Engine {
-            cache: cache.name.clone(),
-            setting: "shards",
-            message: "clustered caches need the engine's cluster mode, which this build lacks"
-                .to_owned(),
-        });
-    }
     let mut config = Config::default();
     let (persisted, aof) = match (cache.persistence, data_dir) {
         (Some(p), Some(dir)) => {
