@@ -1,0 +1,254 @@
+//! Clustered caches in a running world, as real cluster clients see them: redis-cli `-c` and
+//! redis-py's `RedisCluster` through a private endpoint (addresses from the world, never the system
+//! resolver) and on the public path; every address a node announces is the address of the endpoint
+//! the client used, with the cache's per-node ports; an NSG rule on one node's port makes only that
+//! node's slots unreachable. Tests needing redis-cli or redis-py say why they skip when missing.
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Premium, 3 shards, plain text on (13000 + n), TLS (15000 + n); the host stands in hub; spoke may
+/// not reach node 1's plain port.
+const SCENARIO: &str = r#"
+name = "cluster-world"
+host = { network = "hub" }
+
+[[network]]
+name = "hub"
+
+[[network]]
+name = "spoke"
+peered_with = ["hub"]
+
+[[cache]]
+name = "contoso"
+shards = 3
+non_tls_port = true
+public_network_access = "Enabled"
+
+[[private_endpoint]]
+name = "pe-hub"
+network = "hub"
+cache = "contoso"
+
+[[network_rule]]
+name = "deny-spoke-node-1"
+priority = 100
+source = "spoke"
+destination = "pe-hub"
+port = 13001
+action = "deny"
+deny_as = "drop"
+"#;
+
+fn have(tool: &str, probe: &[&str]) -> bool {
+    let ok = Command::new(tool)
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipping: {tool} {} is not available", probe.join(" "));
+    }
+    ok
+}
+
+/// Runs `program args` (bounded by `timeout`) off the async runtime; stdout, or a panic with
+/// stderr.
+async fn run(program: &str, args: Vec<String>) -> String {
+    let program = program.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut all = vec!["30".to_owned(), program.clone()];
+        all.extend(args.iter().cloned());
+        let out = Command::new("timeout").args(&all).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .expect("joins")
+}
+
+fn cli(host: IpAddr, args: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        "-h".to_owned(),
+        host.to_string(),
+        "-p".to_owned(),
+        "6379".to_owned(),
+    ];
+    v.extend(args.iter().map(|a| (*a).to_owned()));
+    v
+}
+
+/// `(ip, port)` of every node in a `CLUSTER NODES` reply.
+fn node_addresses(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let addr = l.split_whitespace().nth(1).expect("an address field");
+            let addr = addr.split('@').next().expect("ip:port");
+            let (ip, port) = addr.rsplit_once(':').expect("ip:port");
+            (ip.to_owned(), port.parse().expect("a port"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_cli_follows_the_cluster_through_the_private_endpoint() {
+    if !have("redis-cli", &["--version"]) {
+        return;
+    }
+    let scenario = common::scenario("cluster-cli", SCENARIO);
+    let world = common::up(&scenario, "cluster-cli").await;
+    let pe = common::pe(&world, "pe-hub");
+    // Keys of node 0 (b), node 1 (c) and node 2 (foo): -c follows each -MOVED.
+    for key in ["b", "c", "foo"] {
+        let set = run(
+            "redis-cli",
+            cli(pe, &["-c", "SET", key, &format!("v-{key}")]),
+        )
+        .await;
+        assert_eq!(set.trim(), "OK", "SET {key}");
+        let get = run("redis-cli", cli(pe, &["-c", "GET", key])).await;
+        assert_eq!(get.trim(), format!("v-{key}"), "GET {key}");
+    }
+    // Every node is announced at pe-hub's address, on the cache's per-node plain ports.
+    let nodes = run("redis-cli", cli(pe, &["CLUSTER", "NODES"])).await;
+    let mut addrs = node_addresses(&nodes);
+    addrs.sort();
+    assert_eq!(
+        addrs,
+        vec![
+            (pe.to_string(), 13000),
+            (pe.to_string(), 13001),
+            (pe.to_string(), 13002)
+        ],
+        "{nodes}"
+    );
+    // On the public path the same nodes are told at the public address.
+    let public = common::public(&world, "contoso");
+    let nodes = run("redis-cli", cli(public, &["CLUSTER", "NODES"])).await;
+    assert!(
+        node_addresses(&nodes)
+            .iter()
+            .all(|(ip, port)| *ip == public.to_string() && (13000..=13002).contains(port)),
+        "{nodes}"
+    );
+    let get = run("redis-cli", cli(public, &["-c", "GET", "foo"])).await;
+    assert_eq!(get.trim(), "v-foo");
+    world.shutdown().await.expect("shuts down");
+}
+
+const REDIS_PY: &str = r#"
+import sys
+from redis.cluster import RedisCluster
+host, port = sys.argv[1], int(sys.argv[2])
+rc = RedisCluster(host=host, port=port, socket_timeout=5, socket_connect_timeout=5)
+for i in range(200):
+    rc.set(f"key:{i}", str(i))
+for i in range(200):
+    assert rc.get(f"key:{i}") == str(i).encode(), i
+print(" ".join(sorted(f"{n.host}:{n.port}" for n in rc.get_nodes())))
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_py_cluster_client_sees_only_the_endpoint_it_came_through() {
+    if !have("python3", &["-c", "import redis.cluster"]) {
+        return;
+    }
+    let scenario = common::scenario("cluster-py", SCENARIO);
+    let world = common::up(&scenario, "cluster-py").await;
+    for address in [
+        common::pe(&world, "pe-hub"),
+        common::public(&world, "contoso"),
+    ] {
+        let out = run(
+            "python3",
+            vec![
+                "-c".to_owned(),
+                REDIS_PY.to_owned(),
+                address.to_string(),
+                "6379".to_owned(),
+            ],
+        )
+        .await;
+        assert_eq!(
+            out.trim(),
+            format!("{address}:13000 {address}:13001 {address}:13002"),
+            "nodes redis-py found through {address}"
+        );
+    }
+    world.shutdown().await.expect("shuts down");
+}
+
+/// A request on a fresh connection to `to` from `from`: the reply's first line.
+async fn ask(from: IpAddr, to: SocketAddr, request: &[u8]) -> Result<String, String> {
+    let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::new(from, 0))
+        .map_err(|e| e.to_string())?;
+    let mut s: TcpStream = tokio::time::timeout(Duration::from_millis(1500), socket.connect(to))
+        .await
+        .map_err(|_| "timeout".to_owned())?
+        .map_err(|e| e.to_string())?;
+    s.write_all(request).await.map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .map_err(|_| "no reply".to_owned())?
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&buf[..n]).trim_end().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocked_node_port_times_out_only_that_nodes_slots() {
+    let scenario = common::scenario("cluster-nsg", SCENARIO);
+    let world = common::up(&scenario, "cluster-nsg").await;
+    let pe = common::pe(&world, "pe-hub");
+    let spoke: IpAddr = world
+        .world()
+        .network("spoke")
+        .expect("spoke")
+        .client_address
+        .into();
+    let get = |key: &str| format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).into_bytes();
+    // The seed answers spoke; a key of node 1 is redirected to pe-hub's port 13001 ...
+    let moved = ask(spoke, SocketAddr::new(pe, 6379), &get("c"))
+        .await
+        .expect("the seed answers");
+    assert_eq!(moved, format!("-MOVED 7365 {pe}:13001"));
+    // ... which spoke's NSG rule drops (a connect timeout), while node 2's port answers.
+    assert_eq!(
+        ask(spoke, SocketAddr::new(pe, 13001), &get("c")).await,
+        Err("timeout".to_owned())
+    );
+    let moved = ask(spoke, SocketAddr::new(pe, 6379), &get("foo"))
+        .await
+        .expect("the seed answers");
+    assert_eq!(moved, format!("-MOVED 12182 {pe}:13002"));
+    assert_eq!(
+        ask(spoke, SocketAddr::new(pe, 13002), &get("foo")).await,
+        Ok("$-1".to_owned())
+    );
+    // The host (in hub) is not subject to spoke's rule.
+    assert_eq!(
+        ask(
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            SocketAddr::new(pe, 13001),
+            &get("c")
+        )
+        .await,
+        Ok("$-1".to_owned())
+    );
+    world.shutdown().await.expect("shuts down");
+}
