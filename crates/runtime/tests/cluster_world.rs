@@ -58,12 +58,17 @@ fn have(tool: &str, probe: &[&str]) -> bool {
     ok
 }
 
-/// Runs `program args` (bounded by `timeout`) off the async runtime; stdout, or a panic with
-/// stderr.
+/// Runs `program args` (bounded by `timeout`, 30 s) off the async runtime; stdout, or a panic
+/// with stderr.
 async fn run(program: &str, args: Vec<String>) -> String {
+    run_for(program, args, 30).await
+}
+
+/// [`run`] with a bound of `seconds`.
+async fn run_for(program: &str, args: Vec<String>, seconds: u32) -> String {
     let program = program.to_owned();
     tokio::task::spawn_blocking(move || {
-        let mut all = vec!["30".to_owned(), program.clone()];
+        let mut all = vec![seconds.to_string(), program.clone()];
         all.extend(args.iter().cloned());
         let out = Command::new("timeout").args(&all).output().expect("runs");
         assert!(
@@ -250,5 +255,114 @@ async fn a_blocked_node_port_times_out_only_that_nodes_slots() {
         .await,
         Ok("$-1".to_owned())
     );
+    world.shutdown().await.expect("shuts down");
+}
+
+/// Reads every key again and again through RedisCluster until told to stop (a file appears),
+/// counting rounds; a wrong value fails it (a slots-cache disagreement mid-move is retried, as an
+/// app would), and after the stop every key is read once more.
+const READER: &str = r#"
+import os, sys, time
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
+host, port, n, stop = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rc = RedisCluster(host=host, port=port, socket_timeout=10, socket_connect_timeout=5)
+for i in range(n):
+    rc.set(f"k:{i}", str(i))
+open(stop + ".ready", "w").close()
+rounds = 0
+redirections = 0
+while not os.path.exists(stop):
+    for i in range(n):
+        while True:
+            try:
+                v = rc.get(f"k:{i}")
+                break
+            except RedisClusterException:
+                # Nodes asked a moment apart disagreed mid-move: a cluster app retries.
+                redirections += 1
+                time.sleep(0.01)
+        assert v == str(i).encode(), (i, v)
+    rounds += 1
+for i in range(n):
+    assert rc.get(f"k:{i}") == str(i).encode(), i
+print(rounds, " ".join(sorted(f"{n.host}:{n.port}" for n in rc.get_nodes() if n.server_type == "primary")))
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_reshard_keeps_every_key_for_a_running_cluster_client() {
+    if !have("python3", &["-c", "import redis.cluster"]) {
+        return;
+    }
+    let scenario = common::scenario("cluster-reshard", SCENARIO);
+    let world = common::up(&scenario, "cluster-reshard").await;
+    let pe = common::pe(&world, "pe-hub");
+    let stop = std::env::temp_dir().join(format!("redlink-reshard-{}", std::process::id()));
+    let _ = std::fs::remove_file(&stop);
+    let ready = stop.with_extension("ready");
+    let _ = std::fs::remove_file(&ready);
+    let reader = tokio::spawn(run_for(
+        "python3",
+        vec![
+            "-c".to_owned(),
+            READER.to_owned(),
+            pe.to_string(),
+            "6379".to_owned(),
+            "500".to_owned(),
+            stop.to_string_lossy().into_owned(),
+        ],
+        180,
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !ready.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reader wrote its keys in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut events = world.events();
+    let scale = |shards| {
+        redlink_world::Change::Scale(redlink_world::change::ScaleChange {
+            cache: "contoso".into(),
+            shards,
+        })
+    };
+    let done = world.apply_change(&scale(4)).await.expect("grows");
+    assert!(done.contains("from 3 to 4 shards"), "{done}");
+    // The background migration reports when the slots have moved.
+    let moved = loop {
+        let e = tokio::time::timeout(Duration::from_secs(120), events.next())
+            .await
+            .expect("the reshard finishes in time")
+            .expect("the stream is open");
+        if let redlink_runtime::Event::Change {
+            description, error, ..
+        } = e
+            && description.contains("resharded to 4 shards")
+        {
+            assert_eq!(error, None, "{description}");
+            break description;
+        }
+    };
+    assert!(!moved.contains("(0 slots"), "{moved}");
+    // A shrink moves the slots off node 3 before its port closes.
+    let done = world.apply_change(&scale(3)).await.expect("shrinks");
+    assert!(done.contains("from 4 to 3 shards"), "{done}");
+    std::fs::write(&stop, b"").expect("stop file");
+    let out = reader.await.expect("the reader ends");
+    let _ = std::fs::remove_file(&stop);
+    let _ = std::fs::remove_file(&ready);
+    let (rounds, nodes) = out.trim().split_once(' ').expect("rounds and nodes");
+    assert!(rounds.parse::<u32>().expect("a count") >= 1, "{out}");
+    // After the shrink redis-py follows the cluster back to three primaries at pe-hub.
+    assert_eq!(nodes, format!("{pe}:13000 {pe}:13001 {pe}:13002"), "{out}");
+    let state = world.state().await;
+    let cluster = state.caches["contoso"]
+        .cluster
+        .as_ref()
+        .expect("cluster state");
+    assert_eq!(cluster.shards, 3);
+    assert_eq!(cluster.nodes.len(), 3);
     world.shutdown().await.expect("shuts down");
 }
