@@ -1,5 +1,5 @@
 //! A clustered cache of a world: one engine per node joined in one
-//! [`ClusterTopology`](redlink_engine::cluster::ClusterTopology) (the slots split as `redis-cli
+//! [`redlink_engine::cluster::ClusterTopology`] (the slots split as `redis-cli
 //! --cluster create` splits them), node `n` behind the per-node ports of
 //! [`redlink_world::cluster_ports`] on every endpoint (the edge routes them:
 //! `Edge::set_cluster_nodes`), node 0 also behind the cache's own ports. A live reshard (`scale`)
