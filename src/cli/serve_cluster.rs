@@ -186,6 +186,10 @@ pub fn main(config: Config, cluster: ClusterArgs) -> ExitCode {
             }
             engines.push(engine);
         }
+        process.notice(format_args!(
+            "Ready to accept connections: a cluster of {} nodes, slots split evenly",
+            engines.len()
+        ));
         process.ready();
         let stoppers = engines.clone();
         tokio::spawn(async move {

@@ -222,7 +222,11 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
         }
         "modules" => out.push_str("# Modules\r\n"),
         "errorstats" => out.push_str("# Errorstats\r\n"),
-        "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "cluster" => out.push_str(if engine.cluster.get().is_some() {
+            "# Cluster\r\ncluster_enabled:1\r\n"
+        } else {
+            "# Cluster\r\ncluster_enabled:0\r\n"
+        }),
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
             for i in 0..engine.store.databases() {

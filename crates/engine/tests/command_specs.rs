@@ -306,7 +306,7 @@ async fn command_getkeys_and_getkeysandflags_match_redis_7_0_15() {
             .map(|a| a.as_str().unwrap())
             .collect();
         // 7.2's ZRANK takes WITHSCORE (7.0.15: a wrong number of arguments); commands redlink
-        // lacks (MIGRATE) are unknown to it.
+        // lacks are unknown to it.
         if SPEC_7_2.contains(&argv[0]) && argv.len() == 4
             || f["info"].get(argv[0]).is_none() && argv[0] != "nosuch"
         {

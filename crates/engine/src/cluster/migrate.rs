@@ -4,7 +4,7 @@
 //!   atomically: taken out of the source under its shard lock and put into the target before that
 //!   lock is released, so no client sees it in neither or both), then SETSLOT NODE. Between
 //!   batches clients get `-ASK` for keys already moved and `-MOVED` once the slot is done.
-//! - MIGRATE (the command, [`migrate_command`]): a real client connection to `host:port` (loopback
+//! - MIGRATE (the command, [`send`]): a real client connection to `host:port` (loopback
 //!   only) sending AUTH/AUTH2, SELECT and (ASKING +) RESTORE with DUMP payloads, as redis-server
 //!   does, deleting the keys here unless COPY.
 

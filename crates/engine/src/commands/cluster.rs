@@ -1,5 +1,5 @@
 //! CLUSTER, ASKING, READONLY, READWRITE and MIGRATE: cluster mode's commands as redis-server
-//! 7.0.15 answers them, over the engine's [`Membership`](crate::cluster::Membership) in a shared
+//! 7.0.15 answers them, over the engine's [`Membership`] in a shared
 //! [`ClusterTopology`](crate::cluster::ClusterTopology). Without cluster mode they answer "cluster
 //! support disabled" (MIGRATE works in both). Subcommands that would need a cluster bus redlink
 //! does not have (MEET, FORGET, RESET, REPLICATE, SAVECONFIG, SET-CONFIG-EPOCH) are refused with an
@@ -504,7 +504,16 @@ fn migrate_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     let asking = ctx.engine.cluster.get().is_some();
-    let verdicts = migrate::send(&req, &entries, asking).map_err(Error::msg)?;
+    // Blocking I/O (bounded by the timeout), as redis-server's MIGRATE blocks: off the async
+    // worker's queue so the tasks queued behind this one (the target may be in this process) run.
+    let send = || migrate::send(&req, &entries, asking);
+    let verdicts = match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(send)
+        }
+        _ => send(),
+    }
+    .map_err(Error::msg)?;
     let mut first_error = None;
     for ((key, _, _), verdict) in entries.iter().zip(&verdicts) {
         match verdict {

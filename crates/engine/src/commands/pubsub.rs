@@ -108,6 +108,15 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let n = ctx.engine.pubsub.publish(args[1], args[2]);
+    // Cluster mode (Redis 7.0): a message goes to the subscribers of every node; the reply counts
+    // this node's.
+    if let Some(m) = ctx.engine.cluster.get() {
+        for other in m.topology.engines() {
+            if !std::sync::Arc::ptr_eq(&other.pubsub, &ctx.engine.pubsub) {
+                other.pubsub.publish(args[1], args[2]);
+            }
+        }
+    }
     ctx.out.int(n as i64);
     Ok(())
 }

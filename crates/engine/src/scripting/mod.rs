@@ -55,6 +55,10 @@ pub const FUNCTION_FLAGS: [&str; 5] = [
 ];
 /// Bit of `no-writes` in a function's flags.
 const NO_WRITES: u32 = 1;
+/// Bit of `no-cluster` in a function's flags.
+const NO_CLUSTER: u32 = 1 << 3;
+/// Bit of `allow-cross-slot-keys` in a function's flags.
+const ALLOW_CROSS_SLOT: u32 = 1 << 4;
 /// Error of a script ended by SCRIPT KILL.
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 /// Text of the Rust error that stands for a failed `redis.call` (its table waits in the registry).
@@ -228,6 +232,9 @@ pub struct Scripting {
     started_ms: AtomicU64,
     /// The running script already called a write command (SCRIPT KILL refuses).
     wrote: AtomicBool,
+    /// Cluster mode: the hash slot the running script's keys must share (-1: not known yet, the
+    /// first key accessed sets it; -2: any, `allow-cross-slot-keys` or a script without shebang).
+    cluster_slot: std::sync::atomic::AtomicI32,
     /// Reference point of `started_ms`.
     epoch: std::time::Instant,
     /// `busy-reply-threshold` in ms.
@@ -250,6 +257,7 @@ impl Default for Scripting {
             owner: AtomicU64::new(0),
             started_ms: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
+            cluster_slot: std::sync::atomic::AtomicI32::new(-1),
             epoch: std::time::Instant::now(),
             busy_threshold_ms: AtomicU64::new(5000),
         }
@@ -426,6 +434,32 @@ impl Scripting {
         Ok(sha)
     }
 
+    /// Cluster mode before a script runs: `no-cluster` refuses it; otherwise the slot its keys
+    /// must share is the declared keys' (checked by the dispatcher), or unknown yet.
+    fn enter_cluster_mode(
+        &self,
+        ctx: &Ctx,
+        keys: &[&[u8]],
+        no_cluster: bool,
+        cross_slot: bool,
+    ) -> Result<(), Error> {
+        if ctx.engine.cluster.get().is_none() {
+            return Ok(());
+        }
+        if no_cluster {
+            return Err(Error::from(
+                "ERR Can not run script on cluster, 'no-cluster' flag is set.",
+            ));
+        }
+        let slot = match keys.first() {
+            _ if cross_slot => -2,
+            Some(k) => crate::cluster::key_slot(k) as i32,
+            None => -1,
+        };
+        self.cluster_slot.store(slot, Ordering::Release);
+        Ok(())
+    }
+
     /// Run a script (EVAL / EVALSHA): `body` is known (cached already or given by EVAL).
     #[allow(clippy::too_many_arguments)]
     pub fn eval(
@@ -442,6 +476,16 @@ impl Scripting {
         let mut guard = self.lock_vm()?;
         let vm = vm_of(&mut guard.eval, &self.flags, &self.eval_mem)?;
         let read_only = read_only || no_writes_flag(body)?;
+        let (no_cluster, cross_slot) = if body.starts_with(b"#!") {
+            (
+                shebang_has(body, "no-cluster"),
+                shebang_has(body, "allow-cross-slot-keys"),
+            )
+        } else {
+            // Scripts without a shebang keep Redis 6's behaviour: keys of any local slot.
+            (false, true)
+        };
+        self.enter_cluster_mode(ctx, keys, no_cluster, cross_slot)?;
         // A shebang script that may write is refused up front under `min-replicas-to-write`, as
         // Redis refuses any write command (a compatibility-mode script fails at its first write).
         if !read_only
@@ -871,6 +915,12 @@ impl Scripting {
             .and_then(|lib| lib.functions.iter().find(|f| f.name == name))
             .ok_or(Error::from("ERR Function not found"))?;
         let no_writes = func.flags & NO_WRITES != 0;
+        self.enter_cluster_mode(
+            ctx,
+            keys,
+            func.flags & NO_CLUSTER != 0,
+            func.flags & ALLOW_CROSS_SLOT != 0,
+        )?;
         if read_only && !no_writes {
             return Err(Error::from(
                 "ERR Can not execute a script with write flag using *_ro command.",
@@ -892,6 +942,16 @@ impl Scripting {
         };
         self.execute(ctx, vm, call)
     }
+}
+
+/// Whether a shebang's `flags=` list names `flag` (the shebang itself is checked by
+/// [`no_writes_flag`]).
+fn shebang_has(body: &[u8], flag: &str) -> bool {
+    let line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    String::from_utf8_lossy(&body[..line_end])
+        .split(' ')
+        .filter_map(|p| p.strip_prefix("flags="))
+        .any(|flags| flags.split(',').any(|f| f == flag))
 }
 
 /// `#!lua flags=no-writes` makes an EVAL script read-only; other shebangs are checked like Redis.
@@ -1472,6 +1532,34 @@ fn redis_call(
             return fail(crate::commands::NOREPLICAS);
         }
         scripting.wrote.store(true, Ordering::Release);
+    }
+    // Cluster mode (Redis's scriptVerifyClusterState): local keys only, of one slot unless allowed.
+    if let Some(m) = ctx.engine.cluster.get()
+        && crate::cluster::redirect::applies(cmd)
+    {
+        use crate::cluster::redirect;
+        if let Err(e) = redirect::route(ctx, m, cmd, &refs, ctx.client.asking) {
+            return fail(match e.0.as_ref() {
+                redirect::DOWN_READONLY => {
+                    "ERR Script attempted to execute a write command while the cluster is down and readonly"
+                }
+                redirect::DOWN => {
+                    "ERR Script attempted to execute a command while the cluster is down"
+                }
+                _ => "ERR Script attempted to access a non local key in a cluster node",
+            });
+        }
+        if let Some(k) = cmd.keys(&refs).first() {
+            let slot = crate::cluster::key_slot(refs[k.pos]) as i32;
+            let expected = scripting.cluster_slot.load(Ordering::Acquire);
+            if expected == -1 {
+                scripting.cluster_slot.store(slot, Ordering::Release);
+            } else if expected != -2 && expected != slot {
+                return fail(
+                    "ERR Script attempted to access keys that do not hash to the same slot",
+                );
+            }
+        }
     }
     let mut out = Out::new(resp == 3);
     {
