@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 use redlink_runtime::{ControlClient, StateFile, Value};
 use redlink_world::change::{
     ConfigChange, LinkChange, NonTlsPortChange, PolicyChange, PublicAccessChange, RecordChange,
-    RecordRef, TlsVersionChange, ToxicChange, ZoneNetwork,
+    RecordRef, ScaleChange, TlsVersionChange, ToxicChange, ZoneNetwork,
 };
 use redlink_world::toxic::{ToxicDirection, ToxicKindName};
 use redlink_world::{BlockedAction, Change, PublicNetworkAccess, ResolutionPolicy, World};
@@ -397,8 +397,15 @@ pub enum RedisCommand {
         #[arg(long, short = 'n')]
         name: String,
         /// PROPERTY=VALUE, repeatable.
-        #[arg(long, value_name = "PROPERTY=VALUE", required = true)]
+        #[arg(
+            long,
+            value_name = "PROPERTY=VALUE",
+            required_unless_present = "shard_count"
+        )]
         set: Vec<String>,
+        /// Reshard a clustered Premium cache to N shards (live: slots move while clients run).
+        #[arg(long, value_name = "N")]
+        shard_count: Option<u16>,
     },
     /// Show a cache.
     Show(NameArg),
@@ -958,7 +965,17 @@ fn vnet(s: &mut Session, v: &VnetCommand) -> Result<(), Failure> {
 
 fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
     let name = match r {
-        RedisCommand::Update { name, set } => {
+        RedisCommand::Update {
+            name,
+            set,
+            shard_count,
+        } => {
+            if let Some(n) = shard_count {
+                s.change(Change::Scale(ScaleChange {
+                    cache: name.clone(),
+                    shards: *n,
+                }))?;
+            }
             let mut access: Option<&str> = None;
             let mut blocked: Option<&str> = None;
             for item in set {
@@ -1000,6 +1017,15 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
                             enabled,
                         }))?;
                     }
+                    "shardCount" => {
+                        let shards = value.parse().map_err(|_| {
+                            Failure::Input(format!("shardCount {value:?} is not a number"))
+                        })?;
+                        s.change(Change::Scale(ScaleChange {
+                            cache: name.clone(),
+                            shards,
+                        }))?;
+                    }
                     "minimumTlsVersion" => {
                         s.change(Change::MinimumTlsVersion(TlsVersionChange {
                             cache: name.clone(),
@@ -1008,7 +1034,7 @@ fn redis(s: &mut Session, r: &RedisCommand) -> Result<(), Failure> {
                     }
                     other => {
                         return Err(Failure::Input(format!(
-                            "--set {other}: not simulated (publicNetworkAccess, publicBlockedAction, redisConfiguration.maxclients, requirepass, enableNonSslPort, minimumTlsVersion)"
+                            "--set {other}: not simulated (publicNetworkAccess, publicBlockedAction, redisConfiguration.maxclients, requirepass, enableNonSslPort, minimumTlsVersion, shardCount)"
                         )));
                     }
                 }

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use redlink_engine::Engine;
 use redlink_world::{EndpointId, Verdict, World};
 
+use crate::announce::EndpointAnnounce;
 use crate::backend::BackendLink;
 use crate::error::EdgeError;
 use crate::event::{CONNECTION_EVENT_CAPACITY, ConnectionEvent, ConnectionEvents};
@@ -43,6 +44,17 @@ pub struct Edge {
     unowned: Unowned,
     events: ConnectionEvents,
     backends: HashMap<String, BackendLink>,
+    /// Each clustered cache's node engines, node 0 first ([`Edge::set_cluster_nodes`]).
+    nodes: HashMap<String, NodeEngines>,
+}
+
+/// A clustered cache's node engines, node 0 first.
+struct NodeEngines(Vec<Engine>);
+
+impl std::fmt::Debug for NodeEngines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} node engines", self.0.len())
+    }
 }
 
 impl Default for Edge {
@@ -52,6 +64,7 @@ impl Default for Edge {
             unowned: Unowned::default(),
             events: tokio::sync::broadcast::channel(CONNECTION_EVENT_CAPACITY).0,
             backends: HashMap::new(),
+            nodes: HashMap::new(),
         }
     }
 }
@@ -117,10 +130,20 @@ impl Edge {
             }
         }
         self.unowned.hold(&unowned);
+        let nodes = &self.nodes;
         for (key, port) in &mut self.ports {
-            let engine = engines.get(port.cache());
+            // A clustered cache's per-node port routes to that node's engine; its own ports to
+            // node 0 (the cache's engine), as Azure's load balancer hands them to some node.
+            let cache = world.cache(port.cache());
+            let engine = match cache.and_then(|c| c.node_of_port(key.port)) {
+                Some((node, _)) => nodes
+                    .get(port.cache())
+                    .and_then(|n| n.0.get(usize::from(node))),
+                None => engines.get(port.cache()),
+            };
             let mut plan = PortPlan::compute(world, &key.endpoint, key.port, port.cache(), engine);
             plan.backend = self.backends.get(port.cache()).cloned();
+            plan.announce = cache.and_then(|c| EndpointAnnounce::of(c, key.address));
             port.apply(plan).await?;
         }
         Ok(())
@@ -176,6 +199,16 @@ impl Edge {
     /// [`Edge::apply`] on.
     pub fn set_backend(&mut self, cache: &str, backend: BackendLink) {
         self.backends.insert(cache.to_owned(), backend);
+    }
+
+    /// Routes the per-node ports of clustered cache `cache` to `nodes` (node 0 first) from the
+    /// next [`Edge::apply`] on; an empty list forgets them.
+    pub fn set_cluster_nodes(&mut self, cache: &str, nodes: Vec<Engine>) {
+        if nodes.is_empty() {
+            self.nodes.remove(cache);
+        } else {
+            self.nodes.insert(cache.to_owned(), NodeEngines(nodes));
+        }
     }
 
     /// Closes every listener, resets open connections and releases every reservation.

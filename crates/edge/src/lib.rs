@@ -14,12 +14,15 @@
 //!
 //! - [`PortPlan`]: one port's verdict per [`redlink_world::Source`] and the primitive carrying it.
 //! - [`EndpointPort`]: one address:port: its reservation, plan, listener and open connections.
+//! - [`EndpointAnnounce`]: a clustered cache's node addresses as told through one endpoint (each
+//!   per-node port routes to that node's engine: [`Edge::set_cluster_nodes`]).
 //! - [`Edge`]: every endpoint port of a world, reconciled with the world on each change; open
 //!   connections whose path becomes denied are reset ([`Cut`]).
 //! - [`ConnectionEvent`]: what the edge did with each accepted connection ([`Edge::subscribe`]).
 //! - Addresses the world's DNS answers but no endpoint owns (stale records) are dropped on every
 //!   cache port, so their connects time out as in a virtual network ([`Edge::unowned`]).
 
+mod announce;
 mod backend;
 mod blackhole;
 mod conn;
@@ -37,6 +40,7 @@ mod socket;
 pub mod toxics;
 mod unowned;
 
+pub use announce::EndpointAnnounce;
 pub use backend::{BackendLink, PROXY_BUFFER, connect as connect_backend};
 pub use blackhole::blackhole;
 pub use conn::{Cut, CutStream, OpenConns, Registered};

@@ -210,7 +210,7 @@ fn dispatch(
                 local,
                 tls: identity.tls,
                 endpoint: Some(identity.endpoint.clone()),
-                announce: None,
+                announce: plan.announce.clone(),
             };
             let registered = conns.register(
                 decision.source.clone(),

@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use std::sync::Arc;
+
 use redlink_engine::Engine;
+use redlink_engine::cluster::ClusterAnnounce;
 
 use crate::backend::BackendLink;
 use redlink_world::{EndpointId, Source, Toxic, Verdict, World, verdict};
@@ -46,6 +49,9 @@ pub struct PortPlan {
     pub engine: Option<Engine>,
     /// The cache's backend, when it has one: routed connections are proxied there instead.
     pub backend: Option<BackendLink>,
+    /// A clustered cache's node addresses as this endpoint tells them (see
+    /// [`crate::EndpointAnnounce`]).
+    pub announce: Option<Arc<dyn ClusterAnnounce>>,
 }
 
 impl std::fmt::Debug for PortPlan {
@@ -110,6 +116,7 @@ impl PortPlan {
             by_address,
             engine,
             backend: None,
+            announce: None,
         }
     }
 

@@ -37,9 +37,9 @@ fn setting(
 /// commands not supported in Azure Cache for Redis" and "… in Azure Managed Redis" (with the
 /// whole-command entries of Redis Enterprise's compatibility tables it points to). Commands the
 /// engine does not implement (PSYNC, SYNC, REPLCONF, MIGRATE, MODULE, BGREWRITEAOF) are listed
-/// too: they stay unknown whatever the engine learns later. CLUSTER is left alone: the simulated
-/// caches are not clustered, and every CLUSTER subcommand already answers "ERR This instance has
-/// cluster support disabled".
+/// too: they stay unknown whatever the engine learns later. CLUSTER is left alone: a clustered
+/// cache's nodes (`shards`, see `cluster`) answer it as redis-server's cluster mode does, and a
+/// cache that is not clustered answers "ERR This instance has cluster support disabled".
 pub fn disabled_commands(flavour: Flavour) -> &'static [&'static str] {
     match flavour {
         Flavour::RedisCache => &[

@@ -15,13 +15,14 @@
 //! speaks it with (its RESP reader is `redlink_client`'s).
 //!
 //! Modules: `block` (claiming an address block), `certs` (the world's CA and cache certificates),
-//! `engines` (an engine per cache), `data` (persisted caches' data directories), `direct` (optional direct engine ports for benchmarks),
+//! `engines` (an engine per cache), `cluster` (a clustered cache's node engines, reshards), `data` (persisted caches' data directories), `direct` (optional direct engine ports for benchmarks),
 //! `resolvers` (DNS views with port fallback), `state` (the state file), `options`, `error`,
 //! `running` (the running world), `probe`.
 
 mod backends;
 mod block;
 mod certs;
+mod cluster;
 pub mod control;
 pub mod control_client;
 mod data;

@@ -23,6 +23,7 @@ use tracing::debug;
 use crate::backends::{RunningBackend, start_backend};
 use crate::block::BlockLock;
 use crate::certs::WorldCa;
+use crate::cluster::CacheCluster;
 use crate::data::DataDirs;
 use crate::direct::DirectListener;
 use crate::engines::start_engine;
@@ -45,6 +46,8 @@ pub(crate) struct Inner {
     engines: HashMap<String, Engine>,
     /// The replicas of caches that have one (see `replicas`).
     replicas: HashMap<String, Replica>,
+    /// Clustered caches' nodes (their node 0 is also in `engines`).
+    clusters: HashMap<String, CacheCluster>,
     state: StateFile,
 }
 
@@ -267,20 +270,32 @@ impl RunningWorld {
             .unwrap_or_else(|| default_state_path(&name, std::process::id()));
         let data = DataDirs::create(&state_path, &world).map_err(RuntimeError::DataDir)?;
         let mut engines = HashMap::new();
+        let mut clusters: HashMap<String, CacheCluster> = HashMap::new();
         for cache in &world.caches {
             let dir = data.as_ref().and_then(|d| d.dir(&cache.name));
-            match start_engine(cache, &ca, dir.as_deref(), None) {
+            let started = if cache.node_count() > 0 {
+                CacheCluster::start(cache, &ca).map(|c| {
+                    let first = c.nodes[0].clone();
+                    clusters.insert(cache.name.clone(), c);
+                    first
+                })
+            } else {
+                start_engine(cache, &ca, dir.as_deref(), None)
+            };
+            match started {
                 Ok(engine) => {
                     engines.insert(cache.name.clone(), engine);
                 }
                 Err(e) => {
                     engines.values().for_each(Engine::shutdown);
+                    clusters.values().for_each(CacheCluster::shutdown);
                     return Err(e);
                 }
             }
         }
         let stop_engines = |engines: &HashMap<String, Engine>| {
             engines.values().for_each(Engine::shutdown);
+            clusters.values().for_each(CacheCluster::shutdown);
         };
         let mut backends = Vec::new();
         let mut backend_links = Vec::new();
@@ -329,6 +344,9 @@ impl RunningWorld {
         let mut edge = Edge::new();
         for (cache, link) in backend_links {
             edge.set_backend(&cache, link);
+        }
+        for (cache, cluster) in &clusters {
+            edge.set_cluster_nodes(cache, cluster.nodes.clone());
         }
         let current = tx.borrow().clone();
         if let Err(e) = edge.apply(&current, &engines).await {
@@ -415,6 +433,11 @@ impl RunningWorld {
         for (cache, r) in &replicas {
             crate::events::forward_engine_events(cache, &r.engine, changes.clone());
         }
+        for (cache, cluster) in &clusters {
+            for engine in cluster.nodes.iter().skip(1) {
+                crate::events::forward_engine_events(cache, engine, changes.clone());
+            }
+        }
         let engine_stopped = Arc::new(Notify::new());
         for engine in engines.values() {
             watch_engine(engine, &engine_stopped);
@@ -434,6 +457,7 @@ impl RunningWorld {
                     edge,
                     engines,
                     replicas,
+                    clusters,
                     state,
                 }),
                 dns: std::sync::Mutex::new(Some(dns)),
@@ -510,7 +534,28 @@ impl RunningWorld {
                 .get(&cache.name)
                 .is_some_and(|e| !e.is_shutting_down());
             if !alive && (cache.running || !inner.engines.contains_key(&cache.name)) {
-                let engine = self.new_engine(cache, None)?;
+                let engine = if cache.node_count() > 0 {
+                    // A clustered cache whose node 0 stopped (or a new one): a fresh cluster.
+                    let cluster = CacheCluster::start(cache, &self.ca)?;
+                    for engine in &cluster.nodes {
+                        watch_engine(engine, &self.engine_stopped);
+                        crate::events::forward_engine_events(
+                            &cache.name,
+                            engine,
+                            self.changes.clone(),
+                        );
+                    }
+                    inner
+                        .edge
+                        .set_cluster_nodes(&cache.name, cluster.nodes.clone());
+                    let first = cluster.nodes[0].clone();
+                    if let Some(old) = inner.clusters.insert(cache.name.clone(), cluster) {
+                        old.shutdown();
+                    }
+                    first
+                } else {
+                    self.new_engine(cache, None)?
+                };
                 inner.engines.insert(cache.name.clone(), engine);
             }
         }
@@ -526,6 +571,10 @@ impl RunningWorld {
         for name in removed {
             if let Some(engine) = inner.engines.remove(&name) {
                 engine.shutdown();
+            }
+            if let Some(cluster) = inner.clusters.remove(&name) {
+                cluster.shutdown();
+                inner.edge.set_cluster_nodes(&name, Vec::new());
             }
         }
         let replicas = self.sync_replicas(inner, &next).await;
@@ -901,6 +950,7 @@ impl RunningWorld {
     }
 
     async fn import_quietly(&self, cache: &str, contents: &[u8]) -> Result<String, RuntimeError> {
+        self.refuse_for_clusters(cache, "importing into")?;
         let mut inner = self.inner.lock().await;
         self.reconcile_locked(&mut inner).await?;
         let world = self.world();
@@ -950,6 +1000,7 @@ impl RunningWorld {
     }
 
     async fn export_quietly(&self, cache: &str) -> Result<Vec<u8>, RuntimeError> {
+        self.refuse_for_clusters(cache, "exporting")?;
         let engine = {
             let mut inner = self.inner.lock().await;
             self.reconcile_locked(&mut inner).await?;
@@ -1072,6 +1123,18 @@ impl RunningWorld {
     }
 
     async fn apply_change_quietly(&self, change: &Change) -> Result<String, RuntimeError> {
+        if let Some((cache, shards)) = change.scale() {
+            return self.reshard(change, cache, shards).await;
+        }
+        if let Some(cache) = change.failover() {
+            self.refuse_for_clusters(cache, "failing over")?;
+        }
+        if let Some((cache, _)) = change.maintenance() {
+            self.refuse_for_clusters(cache, "maintenance of")?;
+        }
+        if let Some((cache, _)) = change.reboot() {
+            self.refuse_for_clusters(cache, "rebooting")?;
+        }
         if let Some(cache) = change.failover() {
             let mut inner = self.inner.lock().await;
             self.reconcile_locked(&mut inner).await?;
@@ -1141,6 +1204,101 @@ impl RunningWorld {
             }
         }
         Ok(description)
+    }
+
+    /// An error when `cache` is clustered: `what` is not simulated for clustered caches yet.
+    fn refuse_for_clusters(&self, cache: &str, what: &str) -> Result<(), RuntimeError> {
+        match self.world().cache(cache) {
+            Some(c) if c.shards.is_some() => Err(RuntimeError::Engine {
+                cache: cache.to_owned(),
+                setting: "shards",
+                message: format!("{what} a clustered cache is not simulated yet"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A live reshard (`scale`): a grow starts the new nodes, publishes the world (their ports
+    /// open on every endpoint) and moves slots to them in the background while clients run
+    /// (`-ASK`/`-MOVED`); a shrink moves the slots off the nodes that go before their ports close.
+    async fn reshard(
+        &self,
+        change: &Change,
+        cache: &str,
+        shards: u16,
+    ) -> Result<String, RuntimeError> {
+        let mut inner = self.inner.lock().await;
+        self.reconcile_locked(&mut inner).await?;
+        // The world's checks first (range, flavour, running), on a copy.
+        let mut next = World::clone(&self.world.borrow());
+        change.apply(&mut next)?;
+        let Some(target) = next.cache(cache).cloned() else {
+            return Err(RuntimeError::World(WorldError::UnknownCache(
+                cache.to_owned(),
+            )));
+        };
+        let Some(cluster) = inner.clusters.get_mut(cache) else {
+            return Err(RuntimeError::Engine {
+                cache: cache.to_owned(),
+                setting: "shards",
+                message: "the cache has no cluster nodes running".to_owned(),
+            });
+        };
+        let before = cluster.nodes.len();
+        let wanted = usize::from(shards);
+        let topology = cluster.topology.clone();
+        if wanted > before {
+            let added = cluster.grow(&target, &self.ca, shards)?;
+            for engine in &added {
+                watch_engine(engine, &self.engine_stopped);
+                crate::events::forward_engine_events(cache, engine, self.changes.clone());
+            }
+            let nodes = cluster.nodes.clone();
+            inner.edge.set_cluster_nodes(cache, nodes);
+            let description = self.update_locked(&mut inner, |w| change.apply(w)).await?;
+            let changes = self.changes.clone();
+            let name = cache.to_owned();
+            tokio::spawn(async move {
+                let event = match CacheCluster::rebalance(topology, shards).await {
+                    Ok(r) => Event::change(
+                        format!(
+                            "cache {name}: resharded to {shards} shards ({} slots, {} keys moved)",
+                            r.slots, r.keys
+                        ),
+                        None,
+                    ),
+                    Err(e) => Event::change(
+                        format!("cache {name}: resharding to {shards} shards"),
+                        Some(e),
+                    ),
+                };
+                let _ = changes.send(event);
+            });
+            return Ok(description);
+        }
+        if wanted < before {
+            let report = CacheCluster::rebalance(topology, shards)
+                .await
+                .map_err(|message| RuntimeError::Engine {
+                    cache: cache.to_owned(),
+                    setting: "shards",
+                    message,
+                })?;
+            let description = self.update_locked(&mut inner, |w| change.apply(w)).await?;
+            if let Some(cluster) = inner.clusters.get_mut(cache) {
+                cluster.shrink(&target, shards)?;
+                let nodes = cluster.nodes.clone();
+                inner.edge.set_cluster_nodes(cache, nodes);
+            }
+            let world = self.world();
+            let Inner { edge, engines, .. } = &mut *inner;
+            edge.apply(&world, engines).await?;
+            return Ok(format!(
+                "{description} ({} slots, {} keys moved)",
+                report.slots, report.keys
+            ));
+        }
+        self.update_locked(&mut inner, |w| change.apply(w)).await
     }
 
     /// Connections seen since the world started, by endpoint address and verdict.
@@ -1302,6 +1460,7 @@ impl RunningWorld {
             r.engine.shutdown();
         }
         inner.replicas.clear();
+        inner.clusters.values().for_each(CacheCluster::shutdown);
         drop(inner);
         // Dropping `self` removes the files and releases the block.
         dns_result.map_err(RuntimeError::from)
@@ -1310,12 +1469,14 @@ impl RunningWorld {
 
 impl Drop for Core {
     fn drop(&mut self) {
-        for engine in self.inner.get_mut().engines.values() {
+        let inner = self.inner.get_mut();
+        for engine in inner.engines.values() {
             engine.shutdown();
         }
-        for r in self.inner.get_mut().replicas.values() {
+        for r in inner.replicas.values() {
             r.engine.shutdown();
         }
+        inner.clusters.values().for_each(CacheCluster::shutdown);
     }
 }
 

@@ -23,7 +23,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use redlink_edge::PortStatus;
-use redlink_world::{ConnectionState, EndpointId, Flavour, PublicNetworkAccess, Verdict, World};
+use redlink_world::{
+    ClusterPolicy, ConnectionState, EndpointId, Flavour, NodePorts, PublicNetworkAccess, Verdict,
+    World,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RuntimeError;
@@ -125,6 +128,23 @@ pub struct CacheState {
     /// Extra: the cache's nodes as az's `instances` (which one is primary now).
     #[serde(default)]
     pub instances: Vec<redlink_world::Instance>,
+    /// Extra: a clustered cache's shards and per-node ports (docs/cluster-ports.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterState>,
+}
+
+/// A clustered cache as cluster clients see it: every endpoint stands for each node's ports too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// How many shards.
+    pub shards: u16,
+    /// `OSS` or `Enterprise` (managed-redis; a Premium cluster is always `OSS`).
+    pub policy: ClusterPolicy,
+    /// Each node's ports (node 0 first), the same on every endpoint of the cache.
+    pub nodes: Vec<NodePorts>,
+    /// The address clients are told instead of their endpoint's (`cluster_announce`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce: Option<Ipv4Addr>,
 }
 
 /// Public or private endpoint.
@@ -254,6 +274,15 @@ impl StateFile {
                             .iter()
                             .find(|(name, _)| *name == c.name)
                             .map(|(_, a)| *a),
+                        cluster: c.shards.map(|shards| ClusterState {
+                            shards,
+                            policy: match c.flavour {
+                                Flavour::RedisCache => ClusterPolicy::Oss,
+                                Flavour::ManagedRedis => c.cluster_policy,
+                            },
+                            nodes: c.node_ports(),
+                            announce: c.cluster_announce,
+                        }),
                     },
                 )
             })

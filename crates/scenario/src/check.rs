@@ -138,14 +138,29 @@ impl<'a> Checker<'a> {
                 Err(got) => Found { got, passed: false },
                 Ok(mut o) => {
                     let started = o.started;
-                    let found = command_check(
-                        o.session(&mut evidence),
-                        user.as_deref(),
-                        password.as_deref(),
-                        args,
-                        reply,
-                    )
-                    .await;
+                    let dial = o.dial.clone();
+                    let session = o.session(&mut evidence);
+                    let found = if target.cluster {
+                        cluster_command_check(
+                            session,
+                            &dial,
+                            &self.tls,
+                            user.as_deref(),
+                            password.as_deref(),
+                            args,
+                            reply,
+                        )
+                        .await
+                    } else {
+                        command_check(
+                            session,
+                            user.as_deref(),
+                            password.as_deref(),
+                            args,
+                            reply,
+                        )
+                        .await
+                    };
                     let found = timed(found, target, started.elapsed(), &mut evidence);
                     o.release().await;
                     found
@@ -649,6 +664,131 @@ async fn command_check(
     let got = match steps::request(&mut stream, args, &s.timeouts, s.evidence).await {
         Ok(reply) => reply.to_string(),
         Err(f) => format!("connection failed: {}", failure_word(&f)),
+    };
+    Found {
+        passed: got == wanted,
+        got,
+    }
+}
+
+/// How many `-MOVED`/`-ASK` redirections a cluster-following check follows (a healthy cluster needs at
+/// most two: a MOVED, then an ASK during a migration).
+const MAX_REDIRECTIONS: usize = 5;
+
+/// A `-MOVED slot host:port` or `-ASK slot host:port` reply: whether it is ASK, and where to.
+fn redirection(reply: &Value) -> Option<(bool, &str)> {
+    let Value::Error(e) = reply else {
+        return None;
+    };
+    let (ask, rest) = if let Some(r) = e.strip_prefix("MOVED ") {
+        (false, r)
+    } else {
+        (true, e.strip_prefix("ASK ")?)
+    };
+    let (_slot, address) = rest.split_once(' ')?;
+    Some((ask, address))
+}
+
+/// AUTH on a fresh connection when the expectation gives a password; the failure as a report.
+async fn authenticate(
+    stream: &mut Stream,
+    user: Option<&str>,
+    password: Option<&str>,
+    timeouts: &Timeouts,
+    evidence: &mut Vec<String>,
+) -> Result<(), Found> {
+    let Some(pass) = password else {
+        return Ok(());
+    };
+    let mut auth = vec!["AUTH".to_owned()];
+    auth.extend(user.map(str::to_owned));
+    auth.push(pass.to_owned());
+    match steps::request(stream, &auth, timeouts, evidence).await {
+        Ok(Value::Status(ok)) if ok == "OK" => Ok(()),
+        Ok(other) => Err(Found {
+            got: format!("AUTH replied {other}"),
+            passed: false,
+        }),
+        Err(f) => Err(Found {
+            got: format!("connection failed: {}", failure_word(&f)),
+            passed: false,
+        }),
+    }
+}
+
+/// A command sent as a cluster client sends it: a `-MOVED`/`-ASK` reply is followed to the
+/// address it names (from the same source, verifying the same TLS name; `ASKING` first after an
+/// ASK), up to [`MAX_REDIRECTIONS`] times. A redirection whose connect fails ends the command with
+/// the failure's name (`timeout`, `refused`, `reset`) as what it got.
+async fn cluster_command_check(
+    s: Session<'_>,
+    dial: &Dial,
+    tls: &tokio_rustls::TlsConnector,
+    user: Option<&str>,
+    password: Option<&str>,
+    args: &[String],
+    wanted: &str,
+) -> Found {
+    let Session {
+        stream,
+        timeouts,
+        evidence,
+    } = s;
+    let mut stream = match stream {
+        Ok(stream) => stream,
+        Err(f) => {
+            return Found {
+                got: format!("could not connect: {}", failure_word(&f)),
+                passed: false,
+            };
+        }
+    };
+    if let Err(found) = authenticate(&mut stream, user, password, &timeouts, evidence).await {
+        return found;
+    }
+    let mut asking = false;
+    let mut hops = 0;
+    let got = loop {
+        if asking {
+            let _ = steps::request(&mut stream, &["ASKING".to_owned()], &timeouts, evidence).await;
+        }
+        let reply = match steps::request(&mut stream, args, &timeouts, evidence).await {
+            Ok(reply) => reply,
+            Err(f) => break format!("connection failed: {}", failure_word(&f)),
+        };
+        let Some((ask, address)) = redirection(&reply) else {
+            break reply.to_string();
+        };
+        let Ok(address) = address.parse::<SocketAddrV4>() else {
+            evidence.push(format!(
+                "cluster: redirected to {address:?}, which is not an IPv4 address:port; not followed"
+            ));
+            break reply.to_string();
+        };
+        if hops == MAX_REDIRECTIONS {
+            evidence.push(format!(
+                "cluster: still redirected after {MAX_REDIRECTIONS} hops; giving up"
+            ));
+            break reply.to_string();
+        }
+        hops += 1;
+        evidence.push(format!(
+            "cluster: {} → following to {address}",
+            if ask { "ASK" } else { "MOVED" }
+        ));
+        let next = Dial {
+            source: dial.source,
+            address,
+            tls_name: dial.tls_name.clone(),
+        };
+        stream = match steps::connect(&next, tls, &timeouts, evidence).await {
+            Ok(s) => s,
+            Err(f) => break failure_word(&f),
+        };
+        if let Err(found) = authenticate(&mut stream, user, password, &timeouts, evidence).await {
+            return found;
+        }
+        asking = ask;
     };
     Found {
         passed: got == wanted,

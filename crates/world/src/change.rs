@@ -32,6 +32,7 @@
 //! {"failover": "contoso"}
 //! {"maintenance": {"cache": "contoso", "node": "primary"}}
 //! {"replication": {"cache": "contoso", "latency_ms": 2000}}    {"replication": {"cache": "contoso", "cut": true}}
+//! {"scale": {"cache": "contoso", "shards": 4}}
 //! {"config": {"cache": "contoso", "requirepass": "s3cret", "maxclients": 50}}
 //! {"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net",
 //!                       "address": "127.10.1.4", "ttl": 60}}
@@ -259,6 +260,17 @@ pub struct ReplicationChange {
     /// Cut the link (the replica receives nothing new).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut: Option<bool>,
+}
+
+/// `scale = { cache, shards }`: reshard a clustered cache live (`az redis update --shard-count`);
+/// slots move to the new layout while clients run and see `-ASK`/`-MOVED`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleChange {
+    /// The cache.
+    pub cache: String,
+    /// The new shard count.
+    pub shards: u16,
 }
 
 /// `forwarder_answer = { network, name, address | endpoint | remove = true, ttl? }`.
@@ -539,6 +551,8 @@ pub enum Change {
     /// Reboot a cache: its engine restarts, open connections close, and the data comes back only
     /// if the cache persists it.
     Reboot(RebootChange),
+    /// Reshard a clustered cache live.
+    Scale(ScaleChange),
     /// Set or remove a forwarder's static answer.
     ForwarderAnswer(ForwarderAnswerChange),
     /// Add a toxic (the same keys as a `[[toxic]]` table).
@@ -590,6 +604,7 @@ pub const NAMES: &[&str] = &[
     "start",
     "config",
     "reboot",
+    "scale",
     "forwarder_answer",
     "add_toxic",
     "remove_toxic",
@@ -651,6 +666,7 @@ impl Change {
             Change::Start(_) => "start",
             Change::Config(_) => "config",
             Change::Reboot(_) => "reboot",
+            Change::Scale(_) => "scale",
             Change::ForwarderAnswer(_) => "forwarder_answer",
             Change::AddToxic(_) => "add_toxic",
             Change::RemoveToxic(_) => "remove_toxic",
@@ -853,6 +869,13 @@ impl Change {
                 };
                 format!("rebooted cache {} (all nodes): {data}", r.cache)
             }
+            Change::Scale(c) => {
+                let before = world.set_shards(&c.cache, c.shards)?;
+                format!(
+                    "resharding cache {} from {before} to {} shards",
+                    c.cache, c.shards
+                )
+            }
             Change::AddToxic(t) => {
                 let toxic = Toxic {
                     name: t.name.clone(),
@@ -1044,6 +1067,14 @@ impl Change {
     pub fn replication(&self) -> Option<&str> {
         match self {
             Change::Replication(r) => Some(&r.cache),
+            _ => None,
+        }
+    }
+
+    /// The cache and the shard count this change reshards it to.
+    pub fn scale(&self) -> Option<(&str, u16)> {
+        match self {
+            Change::Scale(c) => Some((&c.cache, c.shards)),
             _ => None,
         }
     }

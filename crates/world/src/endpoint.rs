@@ -55,7 +55,8 @@ pub struct Endpoint {
     pub network: Option<String>,
     /// Its address.
     pub address: Ipv4Addr,
-    /// Every port it stands for (the cache's ports, plain first).
+    /// Every port it stands for (the cache's ports, plain first, then each cluster node's: see
+    /// [`Cache::served_ports`]).
     pub ports: Vec<u16>,
     /// The subset of `ports` that speak TLS.
     pub tls_ports: Vec<u16>,
@@ -71,7 +72,7 @@ impl Endpoint {
 }
 
 fn ports_of(cache: &Cache) -> (Vec<u16>, Vec<u16>) {
-    (cache.ports.all(), cache.ports.tls.into_iter().collect())
+    (cache.served_ports(), cache.served_tls_ports())
 }
 
 impl World {
@@ -128,8 +129,12 @@ impl World {
             .iter()
             .filter_map(|n| n.forwarder.as_ref())
             .flat_map(|f| f.answers.values().map(|a| a.address));
+        // An address a clustered cache announces (`cluster_announce`) that nothing owns: clients
+        // told it time out, as at an address with no route.
+        let announced = self.caches.iter().filter_map(|c| c.cluster_announce);
         let mut out: Vec<Ipv4Addr> = records
             .chain(answers)
+            .chain(announced)
             .filter(|a| *a != Ipv4Addr::LOCALHOST && self.address_owner(*a).is_none())
             .collect();
         out.sort_unstable();
@@ -137,9 +142,10 @@ impl World {
         out
     }
 
-    /// The ports a client may try at an unowned address: every port any cache of the world serves.
+    /// The ports a client may try at an unowned address: every port any cache of the world serves
+    /// (per-node ports of clustered caches included).
     pub fn unowned_ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self.caches.iter().flat_map(|c| c.ports.all()).collect();
+        let mut ports: Vec<u16> = self.caches.iter().flat_map(Cache::served_ports).collect();
         ports.sort_unstable();
         ports.dedup();
         ports

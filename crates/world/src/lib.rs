@@ -24,6 +24,7 @@
 pub mod address;
 pub mod backend;
 pub mod change;
+pub mod cluster_ports;
 pub mod endpoint;
 pub mod error;
 pub mod exercise;
@@ -49,6 +50,7 @@ pub mod verdict;
 pub use address::AddressPlan;
 pub use backend::{Backend, Upstream};
 pub use change::Change;
+pub use cluster_ports::{ClusterPolicy, NodePorts, PortScheme, Protocols};
 pub use endpoint::{Endpoint, EndpointId, PUBLIC_ENDPOINT};
 pub use error::{APPROVING_REJECTED, ScenarioError, ScenarioErrorKind, WorldError};
 pub use exercise::Exercise;

@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressPlan;
+use crate::cluster_ports::{ClusterPolicy, NodePorts, PortScheme, Protocols};
 use crate::flavour::Flavour;
 use crate::names;
 
@@ -412,6 +413,17 @@ pub struct Cache {
     /// The node under planned maintenance while a maintenance runs (`None`: none runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance: Option<crate::nodes::NodeRole>,
+    /// Clustering: how many shards (`None`: not clustered). Each shard is one node here (an
+    /// engine of its own); see [`crate::cluster_ports`] for the ports each node answers on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u16>,
+    /// managed-redis: how the shards are shown to clients (Azure's default: Enterprise).
+    #[serde(default)]
+    pub cluster_policy: ClusterPolicy,
+    /// The address cluster clients are told for every node instead of the endpoint's they came
+    /// through (`cluster_announce`; e.g. one they cannot reach, so `-MOVED` leads to a timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_announce: Option<Ipv4Addr>,
 }
 
 /// The only minimum TLS version Azure Cache for Redis accepts since March 1, 2024 (TLS 1.0/1.1
@@ -468,6 +480,54 @@ impl Cache {
     /// The private-link group id of the cache's flavour.
     pub fn group_id(&self) -> &'static str {
         self.flavour.group_id()
+    }
+
+    /// Which per-node ports the cache has ([`PortScheme::Single`] unless clustered with
+    /// per-node ports).
+    pub fn port_scheme(&self) -> PortScheme {
+        PortScheme::of(self.flavour, self.shards, self.cluster_policy)
+    }
+
+    /// How many nodes answer on ports of their own (0 unless clustered with per-node ports).
+    pub fn node_count(&self) -> u16 {
+        match self.port_scheme() {
+            PortScheme::Single => 0,
+            _ => self.shards.unwrap_or(0),
+        }
+    }
+
+    /// The protocols the cache serves.
+    pub fn protocols(&self) -> Protocols {
+        Protocols {
+            plain: self.ports.plain.is_some(),
+            tls: self.ports.tls.is_some(),
+        }
+    }
+
+    /// Every node's ports, node 0 first (empty unless clustered with per-node ports).
+    pub fn node_ports(&self) -> Vec<NodePorts> {
+        self.port_scheme()
+            .nodes(self.node_count(), self.protocols())
+    }
+
+    /// Every port an endpoint of the cache stands for: its own ports, then each node's.
+    pub fn served_ports(&self) -> Vec<u16> {
+        let mut out = self.ports.all();
+        out.extend(self.node_ports().iter().flat_map(NodePorts::all));
+        out
+    }
+
+    /// The TLS subset of [`Cache::served_ports`].
+    pub fn served_tls_ports(&self) -> Vec<u16> {
+        let mut out: Vec<u16> = self.ports.tls.into_iter().collect();
+        out.extend(self.node_ports().iter().filter_map(|p| p.tls));
+        out
+    }
+
+    /// The node `port` leads to and whether it speaks TLS, if it is a per-node port.
+    pub fn node_of_port(&self, port: u16) -> Option<(u16, bool)> {
+        self.port_scheme()
+            .node_of_port(port, self.node_count(), self.protocols())
     }
 }
 

@@ -546,6 +546,37 @@ impl World {
         let c = self.cache_mut(cache)?;
         Ok(c.maxclients.replace(maxclients))
     }
+
+    /// Sets a clustered Premium cache's shard count (1 to 30) and returns the previous one. The
+    /// runtime then moves slots to the new layout. Managed Redis shard counts follow the SKU
+    /// (Azure: "You can't manually change the number of shards"), and a cache that is not clustered
+    /// has no shard count to change.
+    pub fn set_shards(&mut self, cache: &str, shards: u16) -> Result<u16, WorldError> {
+        let c = self.cache_mut(cache)?;
+        if c.flavour == crate::flavour::Flavour::ManagedRedis {
+            return Err(WorldError::Invalid(format!(
+                "cache {cache} is managed-redis, whose shard count follows its SKU and cannot be changed (Azure: \"You can't manually change the number of shards\")"
+            )));
+        }
+        let Some(before) = c.shards else {
+            return Err(WorldError::Invalid(format!(
+                "cache {cache} is not clustered: give it shards = N in the scenario to reshard it"
+            )));
+        };
+        let max = crate::cluster_ports::PREMIUM_MAX_SHARDS;
+        if shards == 0 || shards > max {
+            return Err(WorldError::Invalid(format!(
+                "cache {cache}: shard count {shards} is out of range (1 to {max})"
+            )));
+        }
+        if !c.running {
+            return Err(WorldError::Invalid(format!(
+                "cache {cache} is stopped: start it before resharding"
+            )));
+        }
+        c.shards = Some(shards);
+        Ok(before)
+    }
 }
 
 impl World {

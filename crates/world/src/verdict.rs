@@ -232,7 +232,7 @@ fn judge(world: &World, endpoint: &EndpointId, port: u16, source: &Source) -> (V
     if !cache.running {
         return decided(Verdict::Refuse, format!("cache {} is stopped", cache.name));
     }
-    if !cache.ports.all().contains(&port) {
+    if !cache.served_ports().contains(&port) {
         return decided(Verdict::Refuse, unserved_port(cache, port));
     }
     // The engine's own bind list: an address it does not listen on refuses, as redis-server does.
@@ -379,17 +379,21 @@ fn judge(world: &World, endpoint: &EndpointId, port: u16, source: &Source) -> (V
     } else {
         format!(" ({})", notes.join("; "))
     };
+    let node = cache
+        .node_of_port(port)
+        .map(|(n, _)| format!(" (cluster node {n})"))
+        .unwrap_or_default();
     (
         Verdict::Route,
         format!(
-            "{admitted}{notes}, so the connection goes to cache {}",
+            "{admitted}{notes}, so the connection goes to cache {}{node}",
             cache.name
         ),
     )
 }
 
 fn unserved_port(cache: &Cache, port: u16) -> String {
-    let served: Vec<String> = cache.ports.all().iter().map(u16::to_string).collect();
+    let served: Vec<String> = cache.served_ports().iter().map(u16::to_string).collect();
     let hint = if cache.ports.plain.is_none() && port == cache.flavour.default_port() {
         "the non-TLS port is disabled; "
     } else {

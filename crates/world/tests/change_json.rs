@@ -9,7 +9,6 @@ use proptest::prelude::*;
 use redlink_world::ForwardRule;
 use redlink_world::NodeRole;
 use redlink_world::RebootNodes;
-use redlink_world::change::RebootChange;
 use redlink_world::change::{
     ConfigChange, FirewallRuleChange, FirewallRuleRef, ForwarderAnswerChange, ForwarderChange,
     LinkChange, NAMES, NewEndpoint, NonTlsPortChange, PeeringChange, PolicyChange,
@@ -17,6 +16,7 @@ use redlink_world::change::{
     ToxicChange, ZoneNetwork,
 };
 use redlink_world::change::{MaintenanceChange, ReplicationChange};
+use redlink_world::change::{RebootChange, ScaleChange};
 use redlink_world::toxic::ToxicDirection;
 use redlink_world::toxic::ToxicKindName;
 use redlink_world::{
@@ -305,12 +305,14 @@ fn change() -> impl Strategy<Value = Change> {
                 cut,
             })
         }),
+        (name(), any::<u16>())
+            .prop_map(|(cache, shards)| Change::Scale(ScaleChange { cache, shards })),
     ]
 }
 
 /// How many variants `Change` has (`Change::name` matches every one of them, so a new variant fails to
 /// compile there until it is named; [`NAMES`] must then list it, which the examples test checks).
-const VARIANTS: usize = 33;
+const VARIANTS: usize = 34;
 
 /// A step's `change = [...]`, as TOML.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -364,6 +366,7 @@ const EXAMPLES: &[&str] = &[
     r#"{"start": "contoso"}"#,
     r#"{"config": {"cache": "contoso", "requirepass": "s3cret", "maxclients": 50}}"#,
     r#"{"reboot": {"cache": "contoso", "node": "all"}}"#,
+    r#"{"scale": {"cache": "contoso", "shards": 4}}"#,
     r#"{"forwarder_answer": {"network": "onprem", "name": "contoso.redis.cache.windows.net", "address": "127.10.1.4", "ttl": 60}}"#,
     r#"{"add_toxic": {"name": "slow", "endpoint": "pe-hub", "kind": "latency", "latency_ms": 200}}"#,
     r#"{"remove_toxic": "slow"}"#,

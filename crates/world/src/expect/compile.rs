@@ -173,6 +173,7 @@ impl Table<'_> {
             (e.user.is_some(), "user"),
             (e.timeout.is_some(), "timeout"),
             (e.hold.is_some(), "hold"),
+            (e.cluster, "cluster"),
             (e.host.is_some(), "host"),
             (e.cache.is_some(), "cache"),
             (e.reply.is_some(), "reply"),
@@ -236,6 +237,7 @@ impl Table<'_> {
         self.not_with(e.answer.is_some(), "answer")?;
         let target = target(self.src, world, e, self.whole)?;
         if let Some(result) = &e.open_connection {
+            self.not_with(e.cluster, "cluster")?;
             for (present, field) in [
                 (e.password.is_some(), "password"),
                 (e.user.is_some(), "user"),
@@ -250,6 +252,11 @@ impl Table<'_> {
                 target,
                 result: *result.get_ref(),
             });
+        }
+        if e.cluster && (e.connect.is_some() || e.auth.is_some()) {
+            return Err(self.invalid(
+                "`cluster = true` follows a command's redirections: give `command`, `get` or `set`, not `connect`/`auth`",
+            ));
         }
         if let Some(result) = &e.connect {
             for (present, field) in [
@@ -369,6 +376,7 @@ fn target(
         timeout: e.timeout.map(|t| t.0),
         hold: e.hold.unwrap_or(0),
         timing,
+        cluster: e.cluster,
     })
 }
 

@@ -27,6 +27,10 @@
 //! password = "…"                          # AUTH before the command (auth: the password to try)
 //! timeout = "300ms"                       # connect timeout (default: the checker's)
 //! hold = 2                                # keep this many other connections open during the check
+//! cluster = true                          # a cluster-following client: a command's -MOVED/-ASK is
+//!                                         # followed to the address announced (up to 5 hops); a hop
+//!                                         # whose connect fails ends it with the failure's name as
+//!                                         # the reply ("timeout", "refused", "reset")
 //! within = "50ms"                         # connect…reply must take at most this long
 //! slower_than = "100ms"                   # … or at least this long (a latency toxic)
 //!
@@ -306,6 +310,9 @@ pub struct ExpectationSpec {
     /// Other connections to open (and keep open) before the check, through the same path.
     #[serde(default)]
     pub hold: Option<u32>,
+    /// Follow `-MOVED`/`-ASK` as a cluster client does.
+    #[serde(default)]
+    pub cluster: bool,
     /// The check (connect to reply) must take at most this long.
     #[serde(default)]
     pub within: Option<Spanned<Offset>>,
@@ -441,6 +448,8 @@ pub struct Target {
     pub hold: u32,
     /// How long the check may (or must) take.
     pub timing: Timing,
+    /// Follow `-MOVED`/`-ASK` redirections as a cluster client does (commands only).
+    pub cluster: bool,
 }
 
 /// What an expectation checks.
@@ -551,6 +560,9 @@ impl Expectation {
             }
             if t.hold > 0 {
                 s.push_str(&format!(" (holding {})", t.hold));
+            }
+            if t.cluster {
+                s.push_str(" (following the cluster)");
             }
             if t.timing.is_set() {
                 s.push_str(&format!(" {}", t.timing));

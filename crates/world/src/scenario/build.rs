@@ -17,7 +17,9 @@ use super::file::{
 };
 use super::validate::relative_record_name;
 use crate::address::{AddressPlan, FIRST_ENDPOINT_HOST};
+use crate::cluster_ports::ClusterPolicy;
 use crate::error::{ScenarioError, ScenarioErrorKind};
+use crate::flavour::Flavour;
 use crate::model::{
     ARecord, Cache, CachePorts, CacheUser, DnsZone, FirewallRule, ForwardRule, Forwarder,
     ForwarderAnswer, HalfPeering, HostPosition, Network, NetworkRule, PeeringState,
@@ -332,7 +334,25 @@ fn cache(
         public_address,
         persistence: super::validate::cache_persistence(src, c)?,
         backend: c.backend.as_ref().and_then(|b| b.get_ref().to_backend()),
+        cluster_policy: c
+            .cluster_policy
+            .as_ref()
+            .map(|p| *p.get_ref())
+            .unwrap_or_default(),
+        shards: cache_shards(c),
+        cluster_announce: c.cluster_announce.as_ref().map(|a| *a.get_ref()),
     })
+}
+
+/// A cache's shard count: as given; a managed-redis cache with the OSS policy and none given has
+/// one (Azure: "Smaller Azure Managed Redis instances might use only one shard").
+fn cache_shards(c: &CacheSpec) -> Option<u16> {
+    let oss = c.cluster_policy.as_ref().map(|p| *p.get_ref()) == Some(ClusterPolicy::Oss);
+    match (c.shards.as_ref().map(|s| *s.get_ref()), c.flavour) {
+        (Some(n), _) => Some(n),
+        (None, Flavour::ManagedRedis) if oss => Some(1),
+        (None, _) => None,
+    }
 }
 
 /// The ports a cache serves: the flavour's defaults unless overridden, each only if enabled.

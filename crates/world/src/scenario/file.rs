@@ -38,6 +38,9 @@
 //! running = true
 //! public_address = "127.20.0.7"             # optional
 //! firewall_rules = [{ name = "office", start = "127.0.0.1", end = "127.0.0.1" }]
+//! shards = 3                                # optional: clustering (redis-cache: Premium, 1..=30; managed-redis: OSS policy, 1..=100)
+//! cluster_policy = "OSS"                    # managed-redis only: "OSS" (per-node ports 85xx) or "Enterprise" (default: one port, no shards)
+//! cluster_announce = "127.99.0.1"           # optional: the address cluster clients are told for every node (default: the endpoint they came through)
 //! [[cache.user]]                            # optional ACL users of the cache's engine
 //! name = "app"
 //! password = "…"                            # optional (`>password`)
@@ -88,6 +91,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::backend::{Backend, Upstream};
+use crate::cluster_ports::ClusterPolicy;
 use crate::exercise::ExerciseSpec;
 use crate::expect::ExpectationSpec;
 use crate::flavour::Flavour;
@@ -313,6 +317,15 @@ pub struct CacheSpec {
     /// The primary → replica link: `{ latency_ms = 2000 }` or `{ cut = true }`.
     #[serde(default)]
     pub replication: Option<Spanned<crate::nodes::ReplicationLink>>,
+    /// Clustering: the number of shards (absent: not clustered).
+    #[serde(default)]
+    pub shards: Option<Spanned<u16>>,
+    /// managed-redis: `"OSS"` or `"Enterprise"` (absent: Enterprise).
+    #[serde(default)]
+    pub cluster_policy: Option<Spanned<ClusterPolicy>>,
+    /// The address cluster clients are told for every node (absent: the endpoint's).
+    #[serde(default)]
+    pub cluster_announce: Option<Spanned<Ipv4Addr>>,
 }
 
 /// `persistence = { rdb = FREQUENCY }` or `{ aof = "everysec" | "always" }`.

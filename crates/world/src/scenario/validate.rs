@@ -14,6 +14,7 @@ use super::file::{
     PrivateEndpointSpec, ScenarioFile, UserSpec,
 };
 use crate::address::is_loopback;
+use crate::cluster_ports::{ClusterPolicy, MANAGED_OSS_PORT_RANGE, PREMIUM_MAX_SHARDS};
 use crate::error::{ScenarioError, ScenarioErrorKind};
 use crate::flavour::Flavour;
 use crate::model::{DenyAs, FORWARD_TO_INTERNET, ResolutionPolicy};
@@ -311,6 +312,7 @@ fn cache(
     cache_persistence(src, c)?;
     cache_backend(src, c)?;
     cache_nodes(src, c)?;
+    cache_cluster(src, c)?;
     let mut user_names = HashSet::new();
     for u in &c.user {
         user(src, name, &mut user_names, u)?;
@@ -340,6 +342,8 @@ pub(crate) fn cache_nodes(
         }
     };
     let nodes = match (c.flavour, &c.high_availability) {
+        // A clustered cache runs one engine per shard and no simulated replicas yet (docs/failover.md).
+        _ if c.shards.is_some() && c.high_availability.is_none() => Nodes::single(),
         (Flavour::RedisCache, Some(h)) => {
             return Err(src.error(
                 &h.span(),
@@ -559,6 +563,97 @@ fn cache_ports(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> {
                 format!("cache {name} uses port {plain} for both TLS and plain text"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// A cache's clustering: `shards` in Azure's range for its flavour, `cluster_policy` only on
+/// managed-redis, `cluster_announce` only on a cache whose clients follow the cluster, a loopback.
+fn cache_cluster(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> {
+    let name = c.name.get_ref();
+    let policy = c.cluster_policy.as_ref().map(|p| *p.get_ref());
+    if let Some(p) = &c.cluster_policy
+        && c.flavour == Flavour::RedisCache
+    {
+        return Err(src.error(
+            &p.span(),
+            Invalid,
+            format!(
+                "cache {name}: cluster_policy is a managed-redis setting (a Premium redis-cache cluster always speaks the OSS Cluster API; give shards = N)"
+            ),
+        ));
+    }
+    if let Some(shards) = &c.shards {
+        let n = *shards.get_ref();
+        let (max, why) = match c.flavour {
+            Flavour::RedisCache => (
+                PREMIUM_MAX_SHARDS,
+                "a Premium cache has 1 to 30 shards (Azure: 10 generally available, up to 30 in preview)",
+            ),
+            Flavour::ManagedRedis => (
+                MANAGED_OSS_PORT_RANGE,
+                "a managed-redis cache with the OSS policy has 1 to 100 nodes (one per port 8500-8599)",
+            ),
+        };
+        if n == 0 || n > max {
+            return Err(src.error(
+                &shards.span(),
+                Invalid,
+                format!("cache {name}: shards = {n} is out of range: {why}"),
+            ));
+        }
+        if c.flavour == Flavour::ManagedRedis && policy != Some(ClusterPolicy::Oss) {
+            return Err(src.error(
+                &shards.span(),
+                Invalid,
+                format!(
+                    "cache {name}: shards with the Enterprise cluster policy are not simulated (Azure's proxy hides them behind port 10000 and answers CROSSSLOT for multi-key commands other than DEL, MSET, MGET, EXISTS, UNLINK and TOUCH; redlink runs an Enterprise-policy cache as one node); give cluster_policy = \"OSS\" to see the shards"
+                ),
+            ));
+        }
+        if let Some(b) = &c.backend {
+            return Err(src.error(
+                &b.span(),
+                Invalid,
+                format!(
+                    "cache {name}: shards and backend together: a cache with a backend is the backend's topology (backend = {{ cluster = [...] }} for a cluster)"
+                ),
+            ));
+        }
+        if let Some(p) = &c.persistence {
+            return Err(src.error(
+                &p.span(),
+                Invalid,
+                format!(
+                    "cache {name}: persistence on a clustered cache is not simulated yet (each shard would need its own data); drop persistence or shards"
+                ),
+            ));
+        }
+    }
+    let clustered = match c.flavour {
+        Flavour::RedisCache => c.shards.is_some(),
+        Flavour::ManagedRedis => policy == Some(ClusterPolicy::Oss),
+    };
+    if c.flavour == Flavour::ManagedRedis && clustered && c.tls && c.non_tls_port {
+        return Err(src.error(
+            &c.name.span(),
+            Invalid,
+            format!(
+                "cache {name}: with the OSS cluster policy each node has one port (85xx) in one protocol: choose tls or non_tls_port"
+            ),
+        ));
+    }
+    if let Some(a) = &c.cluster_announce {
+        if !clustered {
+            return Err(src.error(
+                &a.span(),
+                Invalid,
+                format!(
+                    "cache {name}: cluster_announce needs a cache whose clients follow the cluster (shards = N on redis-cache, cluster_policy = \"OSS\" on managed-redis)"
+                ),
+            ));
+        }
+        check_loopback(src, a, &format!("cache {name}: cluster_announce"))?;
     }
     Ok(())
 }
