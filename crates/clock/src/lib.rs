@@ -294,6 +294,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// Writes a duration the way [`parse_duration`] reads it, in the largest unit that is exact
+/// (`30m`, `1800001ms`), so it parses back to the same duration.
+pub fn format_duration(d: Duration) -> String {
+    let ms = millis(d);
+    match ms {
+        0 => "0s".to_owned(),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
 /// Parses a clock time: milliseconds since the Unix epoch (`1767225600000`) or an RFC 3339 date
 /// and time (`2026-01-01T00:00:00Z`, `2026-01-01T01:00:00+01:00`); returns ms since the epoch.
 pub fn parse_time(text: &str) -> Result<u64, String> {
@@ -337,13 +350,35 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(6 * 3600)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("3 days").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        for ms in [
+            0, 1, 999, 1000, 1001, 60_000, 90_000, 3_600_000, 5_400_000, 86_400_000,
+        ] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{ms} ms");
+        }
+        assert_eq!(format_duration(Duration::from_secs(1800)), "30m");
+        assert!(
+            parse_duration("3 days")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
         assert_eq!(parse_time("1767225600000"), Ok(1_767_225_600_000));
         assert_eq!(parse_time("2026-01-01T00:00:00Z"), Ok(1_767_225_600_000));
-        assert_eq!(parse_time("2026-01-01T01:00:00+01:00"), Ok(1_767_225_600_000));
+        assert_eq!(
+            parse_time("2026-01-01T01:00:00+01:00"),
+            Ok(1_767_225_600_000)
+        );
         assert!(parse_time("yesterday").unwrap_err().contains("not a time"));
-        assert!(parse_time("1969-12-31T23:59:59Z").unwrap_err().contains("before 1970"));
+        assert!(
+            parse_time("1969-12-31T23:59:59Z")
+                .unwrap_err()
+                .contains("before 1970")
+        );
         assert_eq!(format_time(1_767_225_600_000), "2026-01-01T00:00:00Z");
         assert_eq!(format_time(1_767_225_600_250), "2026-01-01T00:00:00.25Z");
     }

@@ -152,7 +152,8 @@ where
             t if t > 0 && client.subscriptions() == 0 && !client.monitor => t,
             _ => 0,
         };
-        let idle = clock.sleep_until(last_activity.saturating_add(timeout.max(1).saturating_mul(1000)));
+        let idle =
+            clock.sleep_until(last_activity.saturating_add(timeout.max(1).saturating_mul(1000)));
         tokio::select! {
             biased;
             _ = handle.kill.notified() => break,

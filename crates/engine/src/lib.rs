@@ -319,11 +319,7 @@ impl Engine {
     /// timeouts wake by themselves: they sleep on the clock.
     pub fn fire_due(&self) -> usize {
         // Like the active cycle: no deletion interleaves with a propagating command.
-        let _gate = self
-            .store
-            .feed
-            .active()
-            .then(|| self.store.gate.shared(0));
+        let _gate = self.store.feed.active().then(|| self.store.gate.shared(0));
         let expired = self.store.expire_due();
         self.stats
             .expired_keys

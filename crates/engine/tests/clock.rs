@@ -13,7 +13,10 @@ use redlink_engine::store::Clock;
 /// 2026-01-01T00:00:00Z: every test starts its clock here, so times are exact.
 const START_MS: u64 = 1_767_225_600_000;
 
-fn manual(ip: &str, options: &[(&str, &str)]) -> (redlink_engine::Server, std::net::SocketAddr, Clock) {
+fn manual(
+    ip: &str,
+    options: &[(&str, &str)],
+) -> (redlink_engine::Server, std::net::SocketAddr, Clock) {
     let clock = Clock::manual_at(START_MS);
     let mut opts = vec![("enable-debug-command", "yes")];
     opts.extend_from_slice(options);
@@ -42,9 +45,16 @@ async fn set_ex_1800_survives_1799_s_and_expires_at_1800_s_with_its_notification
     let mut sub = Conn::open(addr).await;
     sub.call(&["PSUBSCRIBE", "__keyevent@0__:expired"]).await;
     let mut c = Conn::open(addr).await;
-    assert_eq!(c.call(&["SET", "session", "v", "EX", "1800"]).await, V::Str(b"OK".to_vec()));
+    assert_eq!(
+        c.call(&["SET", "session", "v", "EX", "1800"]).await,
+        V::Str(b"OK".to_vec())
+    );
     let now = int(&c.call(&["DEBUG", "CLOCK", "ADVANCE", "1799s"]).await);
-    assert_eq!(now as u64, START_MS + 1_799_000, "ADVANCE replies with the new time");
+    assert_eq!(
+        now as u64,
+        START_MS + 1_799_000,
+        "ADVANCE replies with the new time"
+    );
     assert_eq!(text(&c.call(&["GET", "session"]).await), "v");
     assert_eq!(int(&c.call(&["TTL", "session"]).await), 1);
     assert_eq!(int(&c.call(&["PTTL", "session"]).await), 1000);
@@ -73,7 +83,8 @@ async fn one_advance_expires_keys_in_order_of_their_expiry() {
     c.call(&["SET", "a", "1", "EX", "30"]).await;
     c.call(&["SET", "b", "1", "PX", "10000"]).await;
     c.call(&["SET", "c", "1"]).await;
-    c.call(&["PEXPIREAT", "c", &(START_MS + 20_000).to_string()]).await;
+    c.call(&["PEXPIREAT", "c", &(START_MS + 20_000).to_string()])
+        .await;
     c.call(&["SET", "later", "1", "EX", "3600"]).await;
     c.call(&["DEBUG", "CLOCK", "ADVANCE", "1m"]).await;
     let mut order = Vec::new();
@@ -105,7 +116,11 @@ async fn blpop_600_returns_nil_at_once_after_advance_600s() {
     c.call(&["DEBUG", "CLOCK", "ADVANCE", "1s"]).await;
     assert_eq!(blocked.read().await, V::Nil);
     // Not 600 s of real time: at once (loose bound for a loaded machine).
-    assert!(moved.elapsed() < Duration::from_secs(5), "{:?}", moved.elapsed());
+    assert!(
+        moved.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        moved.elapsed()
+    );
     common::wait_blocked_clients(addr, 0).await;
 }
 
@@ -123,7 +138,11 @@ async fn time_object_idletime_client_list_and_lastsave_follow_the_clock() {
     assert_eq!(int(&c.call(&["LASTSAVE"]).await) as u64, START_MS / 1000);
     c.call(&["SET", "k", "v"]).await;
     c.call(&["DEBUG", "CLOCK", "ADVANCE", "90s"]).await;
-    assert_eq!(time(c.call(&["TIME"]).await) - t0, 90_000_000, "TIME moves by exactly the advance");
+    assert_eq!(
+        time(c.call(&["TIME"]).await) - t0,
+        90_000_000,
+        "TIME moves by exactly the advance"
+    );
     assert_eq!(int(&c.call(&["OBJECT", "IDLETIME", "k"]).await), 90);
     let info = text(&c.call(&["CLIENT", "INFO"]).await);
     assert!(info.contains(" age=90 "), "{info}");
@@ -143,8 +162,14 @@ async fn time_object_idletime_client_list_and_lastsave_follow_the_clock() {
 async fn stream_ids_use_the_clock_and_stay_monotonic() {
     let (_s, addr, _clock) = manual("127.0.23.5", &[]);
     let mut c = Conn::open(addr).await;
-    assert_eq!(text(&c.call(&["XADD", "s", "*", "f", "v"]).await), format!("{START_MS}-0"));
-    assert_eq!(text(&c.call(&["XADD", "s", "*", "f", "v"]).await), format!("{START_MS}-1"));
+    assert_eq!(
+        text(&c.call(&["XADD", "s", "*", "f", "v"]).await),
+        format!("{START_MS}-0")
+    );
+    assert_eq!(
+        text(&c.call(&["XADD", "s", "*", "f", "v"]).await),
+        format!("{START_MS}-1")
+    );
     c.call(&["DEBUG", "CLOCK", "ADVANCE", "5ms"]).await;
     assert_eq!(
         text(&c.call(&["XADD", "s", "*", "f", "v"]).await),
@@ -152,8 +177,12 @@ async fn stream_ids_use_the_clock_and_stay_monotonic() {
     );
     // An explicit ID ahead of the clock: `*` stays after it.
     let ahead = START_MS + 60_000;
-    c.call(&["XADD", "s", &format!("{ahead}-0"), "f", "v"]).await;
-    assert_eq!(text(&c.call(&["XADD", "s", "*", "f", "v"]).await), format!("{ahead}-1"));
+    c.call(&["XADD", "s", &format!("{ahead}-0"), "f", "v"])
+        .await;
+    assert_eq!(
+        text(&c.call(&["XADD", "s", "*", "f", "v"]).await),
+        format!("{ahead}-1")
+    );
 }
 
 #[tokio::test]
@@ -162,9 +191,15 @@ async fn idle_clients_are_closed_when_the_clock_passes_timeout() {
     let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut c = Conn::open(addr).await;
     c.call(&["DEBUG", "CLOCK", "ADVANCE", "59s"]).await;
-    assert!(!common::closed(&mut idle, Duration::from_millis(200)).await, "closed early");
+    assert!(
+        !common::closed(&mut idle, Duration::from_millis(200)).await,
+        "closed early"
+    );
     c.call(&["DEBUG", "CLOCK", "ADVANCE", "2s"]).await;
-    assert!(common::closed(&mut idle, Duration::from_secs(5)).await, "idle client not closed");
+    assert!(
+        common::closed(&mut idle, Duration::from_secs(5)).await,
+        "idle client not closed"
+    );
 }
 
 #[tokio::test]
@@ -172,7 +207,9 @@ async fn a_move_from_outside_expires_what_became_due() {
     let (_s, addr, clock) = manual("127.0.23.7", &[]);
     let mut c = Conn::open(addr).await;
     c.call(&["SET", "k", "v", "EX", "10"]).await;
-    clock.advance(Duration::from_secs(10)).expect("manual clock");
+    clock
+        .advance(Duration::from_secs(10))
+        .expect("manual clock");
     common::wait_until("the key expired by the move", || async {
         let mut c = Conn::open(addr).await;
         int(&c.call(&["DBSIZE"]).await) == 0
@@ -198,18 +235,36 @@ async fn clock_get_set_and_bad_input() {
             V::Str(b"2026-01-01T00:00:00Z".to_vec()),
         ]
     );
-    let set = c.call(&["DEBUG", "CLOCK", "SET", "2026-01-01T06:00:00Z"]).await;
+    let set = c
+        .call(&["DEBUG", "CLOCK", "SET", "2026-01-01T06:00:00Z"])
+        .await;
     assert_eq!(int(&set) as u64, START_MS + 6 * 3_600_000);
-    let set = c.call(&["DEBUG", "CLOCK", "SET", &(START_MS + 7 * 3_600_000).to_string()]).await;
+    let set = c
+        .call(&[
+            "DEBUG",
+            "CLOCK",
+            "SET",
+            &(START_MS + 7 * 3_600_000).to_string(),
+        ])
+        .await;
     assert_eq!(int(&set) as u64, START_MS + 7 * 3_600_000);
-    let V::Err(back) = c.call(&["DEBUG", "CLOCK", "SET", "2026-01-01T00:00:00Z"]).await else {
+    let V::Err(back) = c
+        .call(&["DEBUG", "CLOCK", "SET", "2026-01-01T00:00:00Z"])
+        .await
+    else {
         panic!("going backwards is refused")
     };
-    assert!(back.starts_with("ERR the clock cannot go backwards"), "{back}");
+    assert!(
+        back.starts_with("ERR the clock cannot go backwards"),
+        "{back}"
+    );
     let V::Err(bad) = c.call(&["DEBUG", "CLOCK", "ADVANCE", "soon"]).await else {
         panic!("a malformed duration is refused")
     };
-    assert_eq!(bad, "ERR invalid duration \"soon\" is not a duration (try 500ms, 30s, 2m or 1h)");
+    assert_eq!(
+        bad,
+        "ERR invalid duration \"soon\" is not a duration (try 500ms, 30s, 2m or 1h)"
+    );
     let V::Err(bad) = c.call(&["DEBUG", "CLOCK", "ADVANCE", "3d"]).await else {
         panic!("an unknown unit is refused")
     };
@@ -217,11 +272,17 @@ async fn clock_get_set_and_bad_input() {
     let V::Err(bad) = c.call(&["DEBUG", "CLOCK", "SET", "yesterday"]).await else {
         panic!("a malformed time is refused")
     };
-    assert!(bad.starts_with("ERR invalid time \"yesterday\" is not a time"), "{bad}");
+    assert!(
+        bad.starts_with("ERR invalid time \"yesterday\" is not a time"),
+        "{bad}"
+    );
     let V::Err(bad) = c.call(&["DEBUG", "CLOCK", "REWIND", "1s"]).await else {
         panic!("an unknown subcommand is refused")
     };
-    assert!(bad.starts_with("ERR unknown subcommand or wrong number of arguments for 'CLOCK'"), "{bad}");
+    assert!(
+        bad.starts_with("ERR unknown subcommand or wrong number of arguments for 'CLOCK'"),
+        "{bad}"
+    );
     // Nothing moved on the refusals.
     let V::Arr(t) = c.call(&["TIME"]).await else {
         panic!("TIME")

@@ -200,7 +200,7 @@ impl RunningWorld {
         let mut engines = HashMap::new();
         for cache in &world.caches {
             let dir = data.as_ref().and_then(|d| d.dir(&cache.name));
-            match start_engine(cache, &ca, dir.as_deref(), None) {
+            match start_engine(cache, &ca, dir.as_deref(), None, &options.clock) {
                 Ok(engine) => {
                     engines.insert(cache.name.clone(), engine);
                 }
@@ -450,7 +450,7 @@ impl RunningWorld {
         preload: Option<&[u8]>,
     ) -> Result<Engine, RuntimeError> {
         let dir = self.data.as_ref().and_then(|d| d.dir(&cache.name));
-        let engine = start_engine(cache, &self.ca, dir.as_deref(), preload)?;
+        let engine = start_engine(cache, &self.ca, dir.as_deref(), preload, &self.clock)?;
         watch_engine(&engine, &self.engine_stopped);
         crate::events::forward_engine_events(&cache.name, &engine, self.changes.clone());
         Ok(engine)
@@ -540,7 +540,7 @@ impl RunningWorld {
             });
         }
         // Check the file on a scratch engine, so a bad file leaves the cache untouched.
-        let scratch = Engine::new(redlink_engine::Config::default());
+        let scratch = Engine::with_clock(redlink_engine::Config::default(), self.clock.clone());
         let stats =
             redlink_engine::persist::rdb_file::load_bytes(&scratch, contents).map_err(
                 |(offset, what)| RuntimeError::Data {
@@ -698,6 +698,14 @@ impl RunningWorld {
     }
 
     async fn apply_change_quietly(&self, change: &Change) -> Result<String, RuntimeError> {
+        if let Some(by) = change.advance() {
+            let now = self.advance_clock(by).await?;
+            return Ok(format!(
+                "advanced the clock by {} to {}",
+                redlink_world::expect::Offset(by),
+                redlink_clock::format_time(now)
+            ));
+        }
         if let Some((cache, _nodes)) = change.reboot() {
             // One engine per cache today: `Change::apply` refused any node but `all`.
             let mut inner = self.inner.lock().await;
@@ -777,9 +785,39 @@ impl RunningWorld {
         self.files.write(&inner.state)
     }
 
-    /// The world's clock: what DNS caches and the timeline read.
+    /// The world's clock: what DNS caches, engines and the timeline read.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Moves the world's manual clock forward by `by` and fires what became due before returning:
+    /// every engine expires its due keys in order (with their notifications); blocked clients,
+    /// DNS cache entries and timeline steps wake by themselves (they sleep on the clock). Returns
+    /// the new time (ms since the epoch); a real-time clock refuses.
+    pub async fn advance_clock(&self, by: std::time::Duration) -> Result<u64, RuntimeError> {
+        let now = self.clock.advance(by)?;
+        self.clock_moved().await;
+        Ok(now)
+    }
+
+    /// Moves a manual clock to `ms` if it is behind (the timeline reaching a step's `at` in
+    /// `check`), firing what became due as [`advance_clock`](Self::advance_clock) does.
+    pub async fn advance_clock_to(&self, ms: u64) -> Result<u64, RuntimeError> {
+        let now = self.clock.advance_to(ms)?;
+        self.clock_moved().await;
+        Ok(now)
+    }
+
+    /// Every engine expires what the clock's last move made due (their own watchers would too,
+    /// a moment later: this makes it happen before the mover goes on).
+    async fn clock_moved(&self) {
+        let engines: Vec<Engine> = self.inner.lock().await.engines.values().cloned().collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            engines.iter().for_each(|e| {
+                e.fire_due();
+            });
+        })
+        .await;
     }
 
     /// What `network`'s resolver answers for `host` now, its DNS cache included (the explanation

@@ -46,7 +46,12 @@
 //!                            {"zone": ".", "to": "internet"}]}}
 //! {"non_tls_port": {"cache": "contoso", "enabled": true}}
 //! {"minimum_tls_version": {"cache": "contoso", "version": "1.2"}}
+//! {"advance": "30m"}
 //! ```
+//!
+//! `advance` moves the world's clock (a manual one: `up --clock manual`, `check`) instead of the
+//! world model: keys expire, cached DNS answers go stale, blocked clients time out and later
+//! timeline steps come due (`RunningWorld::advance_clock`); a real-time clock refuses it.
 //!
 //! Enum values are spelled as in the scenario file and the world's JSON (`Approved`,
 //! `NxDomainRedirect`, `Enabled`, `drop`, `deny`, `upstream`, `reset_after`).
@@ -526,6 +531,8 @@ pub enum Change {
     NonTlsPort(NonTlsPortChange),
     /// Set a cache's minimum TLS version.
     MinimumTlsVersion(TlsVersionChange),
+    /// Move the world's manual clock forward by this much (`500ms`, `30s`, `30m`, `6h`).
+    Advance(crate::expect::Offset),
 }
 
 /// The changes' names, as written in TOML and JSON (`{"approve": …}`), in declaration order.
@@ -560,6 +567,7 @@ pub const NAMES: &[&str] = &[
     "forwarder",
     "non_tls_port",
     "minimum_tls_version",
+    "advance",
 ];
 
 fn endpoint_address(world: &World, endpoint: &str) -> Result<Ipv4Addr, WorldError> {
@@ -618,6 +626,7 @@ impl Change {
             Change::Forwarder(_) => "forwarder",
             Change::NonTlsPort(_) => "non_tls_port",
             Change::MinimumTlsVersion(_) => "minimum_tls_version",
+            Change::Advance(_) => "advance",
         }
     }
 
@@ -881,6 +890,8 @@ impl Change {
                     format!("cache {} no longer serves its non-TLS port", p.cache)
                 }
             }
+            // The model has no clock: the running world moves its clock (and says to what time).
+            Change::Advance(by) => format!("advanced the clock by {by}"),
             Change::MinimumTlsVersion(v) => {
                 world.set_minimum_tls_version(&v.cache, &v.version)?;
                 format!(
@@ -914,6 +925,14 @@ impl Change {
                 }
             }
         })
+    }
+
+    /// How far this change moves the world's clock.
+    pub fn advance(&self) -> Option<std::time::Duration> {
+        match self {
+            Change::Advance(by) => Some(by.0),
+            _ => None,
+        }
     }
 
     /// The cache and nodes this change reboots.

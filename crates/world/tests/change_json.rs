@@ -290,12 +290,15 @@ fn change() -> impl Strategy<Value = Change> {
             ]
         )
             .prop_map(|(cache, node)| Change::Reboot(RebootChange { cache, node })),
+        (0u64..10_000_000_000).prop_map(|ms| Change::Advance(redlink_world::expect::Offset(
+            std::time::Duration::from_millis(ms)
+        ))),
     ]
 }
 
 /// How many variants `Change` has (`Change::name` matches every one of them, so a new variant fails to
 /// compile there until it is named; [`NAMES`] must then list it, which the examples test checks).
-const VARIANTS: usize = 30;
+const VARIANTS: usize = 31;
 
 /// A step's `change = [...]`, as TOML.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -359,6 +362,7 @@ const EXAMPLES: &[&str] = &[
     r#"{"forwarder": {"network": "onprem", "forwards_to": "hub", "forward": [{"zone": "privatelink.redis.cache.windows.net", "to": "hub"}, {"zone": ".", "to": "internet"}]}}"#,
     r#"{"non_tls_port": {"cache": "contoso", "enabled": true}}"#,
     r#"{"minimum_tls_version": {"cache": "contoso", "version": "1.2"}}"#,
+    r#"{"advance": "30m"}"#,
 ];
 
 #[test]

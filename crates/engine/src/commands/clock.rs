@@ -16,13 +16,15 @@ pub fn debug_clock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let now = clock.now_ms();
             ctx.out.map(3);
             ctx.out.bulk(b"mode");
-            ctx.out
-                .bulk(if clock.is_manual() { b"manual" } else { b"real" });
+            ctx.out.bulk(if clock.is_manual() {
+                b"manual"
+            } else {
+                b"real"
+            });
             ctx.out.bulk(b"now-ms");
             ctx.out.int(i64::try_from(now).unwrap_or(i64::MAX));
             ctx.out.bulk(b"now");
-            ctx.out
-                .bulk(redlink_clock::format_time(now).as_bytes());
+            ctx.out.bulk(redlink_clock::format_time(now).as_bytes());
             Ok(())
         }
         [sub, _] if is(sub, "ADVANCE") => {
