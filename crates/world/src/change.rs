@@ -570,6 +570,12 @@ pub const NAMES: &[&str] = &[
     "advance",
 ];
 
+/// What an `advance` change reports (no clock time in it: the same scenario gives the same report
+/// on every run).
+pub fn advanced(by: std::time::Duration) -> String {
+    format!("advanced the clock by {}", crate::expect::Offset(by))
+}
+
 fn endpoint_address(world: &World, endpoint: &str) -> Result<Ipv4Addr, WorldError> {
     world
         .private_endpoint(endpoint)
@@ -891,7 +897,7 @@ impl Change {
                 }
             }
             // The model has no clock: the running world moves its clock (and says to what time).
-            Change::Advance(by) => format!("advanced the clock by {by}"),
+            Change::Advance(by) => advanced(by.0),
             Change::MinimumTlsVersion(v) => {
                 world.set_minimum_tls_version(&v.cache, &v.version)?;
                 format!(
