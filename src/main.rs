@@ -32,7 +32,8 @@ enum Command {
     /// `--name value...` (e.g. --port 7000 --bind 127.0.0.1 127.0.0.2 --requirepass s3cret
     /// --maxclients 100 --tls-port 6380 --tls-cert-file F --tls-key-file F --save '' --appendonly no
     /// --protected-mode no), plus --tls-auto DIR (generate ca.crt, server.crt, server.key there) and
-    /// --tls-hostname NAME... (extra names for the generated certificate). Every problem of the file
+    /// --tls-hostname NAME... (extra names for the generated certificate) and --clock real|manual
+    /// (manual: time moves only by DEBUG CLOCK ADVANCE|SET, docs/clock.md). Every problem of the file
     /// and options is reported at once (exit 2); docs/config.md lists what each Redis 7.0 parameter
     /// does here.
     #[command(disable_help_flag = false)]

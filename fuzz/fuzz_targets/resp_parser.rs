@@ -193,7 +193,7 @@ fuzz_target!(|data: &[u8]| {
                         engine: &engine,
                         client: &mut client,
                         out: &mut out,
-                        now: redlink_engine::store::now_ms(),
+                        now: engine.clock().now_ms(),
                         in_exec: false,
                         retry: false,
                     };

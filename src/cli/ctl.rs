@@ -107,6 +107,10 @@ pub enum CtlCommand {
     Lab(LabCommand),
     /// Run the next timeline step of a world started with `up --step` (as Enter in its terminal).
     Next,
+    /// The world's one clock (redlink's own): `show`, or `advance DURATION` on a world started with
+    /// `up --clock manual` (keys expire, DNS answers go stale, timeline steps come due).
+    #[command(subcommand)]
+    Clock(ClockCommand),
     /// Toxics on routed connections, with Toxiproxy's names and attributes.
     #[command(subcommand)]
     Toxic(ToxicCommand),
@@ -118,6 +122,19 @@ pub enum CtlCommand {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `clock …`.
+#[derive(Subcommand, Debug)]
+pub enum ClockCommand {
+    /// Move the world's manual clock forward (500ms, 30s, 30m, 6h; a bare number is seconds) and
+    /// print it as `show` does.
+    Advance {
+        /// How far.
+        duration: String,
+    },
+    /// The clock's mode (real or manual) and time.
+    Show,
 }
 
 /// `lab …`.
@@ -705,6 +722,7 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
             s.client.call(&["WORLD.NEXT"])?;
             Ok(())
         }
+        CtlCommand::Clock(c) => clock(&mut s, c),
         CtlCommand::Lab(LabCommand::Status { json }) => {
             let report = lab_report(&mut s)?;
             if *json {
@@ -730,6 +748,45 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
             }
         }
     }
+}
+
+/// `ctl clock show|advance`: CLOCK.GET / CLOCK.ADVANCE, printed as `{mode, nowMs, now}`. A bad
+/// duration or a clock that cannot move (real time) is bad input (exit 2).
+fn clock(s: &mut Session, c: &ClockCommand) -> Result<(), Failure> {
+    let reply = match c {
+        ClockCommand::Show => s.client.call(&["CLOCK.GET"]),
+        ClockCommand::Advance { duration } => {
+            redlink_clock::parse_duration(duration)
+                .map_err(|e| Failure::Input(format!("clock advance: {e}")))?;
+            s.client.call(&["CLOCK.ADVANCE", duration])
+        }
+    };
+    let items = match reply {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => return Err(Failure::World(format!("unexpected clock reply {other:?}"))),
+        Err(redlink_runtime::ControlClientError::Server(e)) => {
+            return Err(Failure::Input(format!(
+                "clock: {}",
+                e.strip_prefix("ERR ").unwrap_or(&e)
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = serde_json::Map::new();
+    for pair in items.chunks(2) {
+        if let [k, v] = pair {
+            let key = match k.as_text().unwrap_or_default().as_str() {
+                "now-ms" => "nowMs".to_owned(),
+                other => other.to_owned(),
+            };
+            let value = match v {
+                Value::Int(i) => Json::from(*i),
+                other => Json::String(other.as_text().unwrap_or_default()),
+            };
+            out.insert(key, value);
+        }
+    }
+    show(&Json::Object(out))
 }
 
 /// The running world's lab score (`LAB.STATUS`).

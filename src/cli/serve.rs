@@ -4,13 +4,15 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use redlink_clock::Clock;
 use redlink_engine::{Config, Engine, Server};
 
-/// Parse redis-server style arguments into a configuration: an optional configuration file
-/// (`-` = standard input), then `--name value...` overrides. Every problem is reported at once,
-/// one per line.
-pub fn parse_args(args: &[String]) -> Result<Config, String> {
+/// Parse redis-server style arguments into a configuration and the engine's clock: an optional
+/// configuration file (`-` = standard input), then `--name value...` overrides, and redlink's own
+/// `--clock real|manual` (default real). Every problem is reported at once, one per line.
+pub fn parse_args(args: &[String]) -> Result<(Config, Clock), String> {
     let mut config = Config::default();
+    let mut clock = Clock::real();
     let mut problems = Vec::new();
     let mut rest = args;
     if let Some(first) = rest.first()
@@ -33,11 +35,19 @@ pub fn parse_args(args: &[String]) -> Result<Config, String> {
                 [dir] => config.tls_auto = Some(dir.into()),
                 _ => problems.push("--tls-auto takes one directory".into()),
             },
+            "clock" => match values.as_slice() {
+                [mode] if mode == "real" => clock = Clock::real(),
+                [mode] if mode == "manual" => clock = Clock::manual(),
+                _ => problems.push(format!(
+                    "command line: option --clock: {:?} is not a clock (real or manual)",
+                    values.join(" ")
+                )),
+            },
             _ => config.tls_hostnames.extend(values),
         }
     }
     if problems.is_empty() {
-        Ok(config)
+        Ok((config, clock))
     } else {
         Err(problems.join("\n"))
     }
@@ -53,7 +63,7 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut config = match parse_args(&args) {
+    let (mut config, clock) = match parse_args(&args) {
         Ok(c) => c,
         Err(e) => {
             for line in e.lines() {
@@ -130,7 +140,7 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
         // Registered before "Ready to accept connections": a SIGTERM right after it shuts down
         // cleanly (exit 0, as redis-server) instead of killing the process.
         let mut signals = crate::cli::Signals::take();
-        let engine = Engine::new(config);
+        let engine = Engine::with_clock(config, clock);
         // appendonly yes: the dataset comes from the AOF (created when there is none), as in
         // Redis; otherwise `dir/dbfilename`, if present (redis-server refuses to start on a bad one).
         let loaded = if engine.config.read().get("appendonly") == Some("yes") {

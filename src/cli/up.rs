@@ -44,6 +44,15 @@ impl BackendChoice {
     }
 }
 
+/// `up --clock`: how the world's clock moves.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockMode {
+    /// Wall time (scaled by `--speed`).
+    Real,
+    /// Moves only when told.
+    Manual,
+}
+
 /// Arguments of `redlink up`.
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
@@ -66,6 +75,11 @@ pub struct UpArgs {
     /// clock runs that much faster: DNS TTLs shorten alike).
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
+    /// The world's one clock (DNS caches, engines, the timeline): `real` (wall time, `--speed`
+    /// times faster) or `manual` (starts at wall time and moves only by `redlink ctl clock advance`,
+    /// a timeline step's `advance`, or DEBUG CLOCK on a cache; docs/clock.md).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClockMode::Real)]
+    pub clock: ClockMode,
     /// Run the timeline step by step (labs): each step waits for Enter in this terminal or
     /// `redlink ctl next` (its `at` is ignored).
     #[arg(long, conflicts_with = "speed")]
@@ -208,8 +222,12 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         direct_engines: args.direct_engines,
         control: Some(control.addr()),
         control_password: control_password.clone(),
-        // `--speed N`: the world's clock runs N times faster, the timeline and DNS TTLs alike.
-        clock: redlink_clock::Clock::real_scaled(args.speed),
+        // `--speed N`: the world's clock runs N times faster, the timeline and DNS TTLs alike;
+        // `--clock manual`: it moves only when told (`ctl clock advance`).
+        clock: match args.clock {
+            ClockMode::Real => redlink_clock::Clock::real_scaled(args.speed),
+            ClockMode::Manual => redlink_clock::Clock::manual(),
+        },
         backend: args.backend.map(BackendChoice::backend),
         ..UpOptions::default()
     };
@@ -300,6 +318,12 @@ async fn run(scenario: Scenario, args: UpArgs) -> ExitCode {
         .and_then(|f| crate::cli::worlds::register(f, state_name(&scenario).as_str()));
     let state = world.state().await;
     say!("{}", describe(&world, &state, args.duration));
+    if world.clock().is_manual() {
+        say!(
+            "clock: manual, at {} (moves only by `redlink ctl clock advance DURATION`)",
+            redlink_clock::format_time(world.clock().now_ms())
+        );
+    }
     if let Some(d) = &dashboard {
         say!("dashboard: {}", d.url());
     }

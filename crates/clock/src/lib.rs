@@ -170,6 +170,26 @@ impl Clock {
         }
     }
 
+    /// Microseconds since the Unix epoch (TIME's precision): a real clock's microseconds, a manual
+    /// clock's milliseconds × 1000.
+    pub fn now_us(&self) -> u64 {
+        match &*self.0 {
+            Mode::Real {
+                origin_ms,
+                origin,
+                rate,
+            } => {
+                let elapsed = if *rate == 1.0 {
+                    u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+                } else {
+                    (origin.elapsed().as_secs_f64() * 1_000_000.0 * rate) as u64
+                };
+                origin_ms.saturating_mul(1000).saturating_add(elapsed)
+            }
+            Mode::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire).saturating_mul(1000),
+        }
+    }
+
     /// The clock's time as a [`SystemTime`].
     pub fn now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.now_ms())
@@ -252,9 +272,116 @@ impl Clock {
     }
 }
 
+/// Parses a duration as redlink writes them everywhere (scenario `at`, `--for`, `DEBUG CLOCK
+/// ADVANCE`, `ctl clock advance`): `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 30s, 2m or 1h)"))?;
+    Ok(match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
+            ));
+        }
+    })
+}
+
+/// Writes a duration the way [`parse_duration`] reads it, in the largest unit that is exact
+/// (`30m`, `1800001ms`), so it parses back to the same duration.
+pub fn format_duration(d: Duration) -> String {
+    let ms = millis(d);
+    match ms {
+        0 => "0s".to_owned(),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// Parses a clock time: milliseconds since the Unix epoch (`1767225600000`) or an RFC 3339 date
+/// and time (`2026-01-01T00:00:00Z`, `2026-01-01T01:00:00+01:00`); returns ms since the epoch.
+pub fn parse_time(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse()
+            .map_err(|_| format!("{text:?} is out of range (milliseconds since 1970)"));
+    }
+    let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+            format!(
+                "{text:?} is not a time (give milliseconds since 1970 or RFC 3339 like \
+                 2026-01-01T00:00:00Z: {e})"
+            )
+        })?;
+    let ms = at.unix_timestamp_nanos() / 1_000_000;
+    u64::try_from(ms).map_err(|_| format!("{text:?} is before 1970"))
+}
+
+/// `ms` since the epoch as RFC 3339 in UTC with milliseconds (`2026-01-01T00:00:00.000Z`).
+pub fn format_time(ms: u64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_and_times_parse_and_bad_ones_are_named() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1800s"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        for ms in [
+            0, 1, 999, 1000, 1001, 60_000, 90_000, 3_600_000, 5_400_000, 86_400_000,
+        ] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{ms} ms");
+        }
+        assert_eq!(format_duration(Duration::from_secs(1800)), "30m");
+        assert!(
+            parse_duration("3 days")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert_eq!(parse_time("1767225600000"), Ok(1_767_225_600_000));
+        assert_eq!(parse_time("2026-01-01T00:00:00Z"), Ok(1_767_225_600_000));
+        assert_eq!(
+            parse_time("2026-01-01T01:00:00+01:00"),
+            Ok(1_767_225_600_000)
+        );
+        assert!(parse_time("yesterday").unwrap_err().contains("not a time"));
+        assert!(
+            parse_time("1969-12-31T23:59:59Z")
+                .unwrap_err()
+                .contains("before 1970")
+        );
+        assert_eq!(format_time(1_767_225_600_000), "2026-01-01T00:00:00Z");
+        assert_eq!(format_time(1_767_225_600_250), "2026-01-01T00:00:00.25Z");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

@@ -935,6 +935,8 @@ pub struct Acl {
     epoch: AtomicU64,
     /// The requirepass value last applied to the default user (`None`: apply the next one).
     applied_requirepass: Mutex<Option<Option<String>>>,
+    /// The engine's clock: ACL LOG's timestamps.
+    clock: crate::store::Clock,
 }
 
 impl Default for Acl {
@@ -947,11 +949,20 @@ impl Default for Acl {
             log_max_len: AtomicUsize::new(LOG_MAX_LEN),
             epoch: AtomicU64::new(1),
             applied_requirepass: Mutex::new(None),
+            clock: crate::store::Clock::real(),
         }
     }
 }
 
 impl Acl {
+    /// The default users and an empty log, stamped by `clock`.
+    pub fn with_clock(clock: crate::store::Clock) -> Acl {
+        Acl {
+            clock,
+            ..Acl::default()
+        }
+    }
+
     /// Set `acllog-max-len`: the log keeps at most `len` entries (trimmed at the next entry, like
     /// Redis).
     pub fn set_log_max_len(&self, len: usize) {
@@ -1055,7 +1066,7 @@ impl Acl {
         username: String,
         client_info: String,
     ) {
-        let now = crate::store::now_ms();
+        let now = self.clock.now_ms();
         let mut log = self.log.lock();
         if let Some(pos) = log.iter().position(|e| {
             e.reason == reason

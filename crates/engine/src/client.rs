@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -20,13 +19,15 @@ pub struct ClientHandle {
     pub id: u64,
     /// Where the client connects from and to.
     pub ctx: ConnContext,
-    /// When it connected.
-    pub created: Instant,
+    /// When it connected (the engine's clock, unix ms).
+    pub created_ms: u64,
+    /// The engine's clock (CLIENT LIST's age and idle).
+    pub clock: crate::store::Clock,
     /// Mutable descriptive fields.
     pub info: Mutex<ClientInfo>,
     /// Selected database.
     pub db: AtomicUsize,
-    /// Milliseconds since `created` of the last command.
+    /// When it last ran commands (the engine's clock, unix ms).
     pub last_interaction: AtomicU64,
     /// Protocol version (2 or 3).
     pub resp: AtomicU8,
@@ -86,11 +87,8 @@ impl ClientHandle {
     /// One line of CLIENT LIST / CLIENT INFO.
     pub fn describe(&self) -> String {
         let info = self.info.lock().clone();
-        let now = self.created.elapsed();
-        let idle = now
-            .as_millis()
-            .saturating_sub(self.last_interaction.load(Ordering::Relaxed) as u128)
-            / 1000;
+        let now_ms = self.clock.now_ms();
+        let idle = now_ms.saturating_sub(self.last_interaction.load(Ordering::Relaxed)) / 1000;
         // Redis's order of the flag letters; `N` when there is none.
         let mut flags = String::new();
         let role = self.kind.load(Ordering::Relaxed);
@@ -127,7 +125,7 @@ impl ClientHandle {
             self.ctx.local,
             8 + self.id,
             info.name,
-            now.as_secs(),
+            now_ms.saturating_sub(self.created_ms) / 1000,
             idle,
             flags,
             self.db.load(Ordering::Relaxed),
@@ -147,6 +145,8 @@ pub struct Registry {
     count: AtomicUsize,
     next_id: AtomicU64,
     map: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// The engine's clock.
+    clock: crate::store::Clock,
 }
 
 impl Registry {
@@ -155,16 +155,26 @@ impl Registry {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// No clients yet; their ages on `clock`.
+    pub fn with_clock(clock: crate::store::Clock) -> Registry {
+        Registry {
+            clock,
+            ..Registry::default()
+        }
+    }
+
     /// Register a new client.
     pub fn register(&self, ctx: ConnContext) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let now_ms = self.clock.now_ms();
         let handle = Arc::new(ClientHandle {
             id,
             ctx,
-            created: Instant::now(),
+            created_ms: now_ms,
+            clock: self.clock.clone(),
             info: Mutex::new(ClientInfo::default()),
             db: AtomicUsize::new(0),
-            last_interaction: AtomicU64::new(0),
+            last_interaction: AtomicU64::new(now_ms),
             resp: AtomicU8::new(2),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
@@ -299,8 +309,8 @@ pub struct Client {
 pub struct BlockRequest {
     /// Keys whose change may let the command proceed.
     pub keys: Vec<Vec<u8>>,
-    /// When to give up (`None` = never).
-    pub deadline: Option<tokio::time::Instant>,
+    /// When to give up (the engine's clock, unix ms; `None` = never).
+    pub deadline: Option<u64>,
     /// The reply on timeout.
     pub on_timeout: TimeoutReply,
     /// The arguments to run again when woken, if not the original ones (XREAD's `$` resolved to the

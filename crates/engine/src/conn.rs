@@ -72,7 +72,8 @@ where
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut shutdown = engine.shutdown_receiver();
     let mut timeout_changed = engine.hot.timeout_changed.subscribe();
-    let mut last_activity = tokio::time::Instant::now();
+    let clock = engine.clock().clone();
+    let mut last_activity = clock.now_ms();
     'conn: loop {
         if handle.killed.load(Ordering::Acquire) || *shutdown.borrow() {
             break;
@@ -90,9 +91,8 @@ where
                     if flush(&engine, &mut stream, &mut out).await.is_err() {
                         break 'conn;
                     }
-                    let wait = Duration::from_millis(until.saturating_sub(crate::store::now_ms()));
                     tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = clock.sleep_until(until) => {}
                         _ = engine.pause.ended.notified() => {}
                         _ = handle.kill.notified() => break 'conn,
                         _ = shutdown.changed() => break 'conn,
@@ -164,10 +164,9 @@ where
             );
             break;
         }
-        handle.last_interaction.store(
-            handle.created.elapsed().as_millis() as u64,
-            Ordering::Relaxed,
-        );
+        handle
+            .last_interaction
+            .store(clock.now_ms(), Ordering::Relaxed);
         if flush(&engine, &mut stream, &mut out).await.is_err() || close {
             break;
         }
@@ -179,13 +178,14 @@ where
             t if t > 0 && client.subscriptions() == 0 && !client.monitor => t,
             _ => 0,
         };
-        let idle = tokio::time::sleep_until(last_activity + Duration::from_secs(timeout.max(1)));
+        let idle =
+            clock.sleep_until(last_activity.saturating_add(timeout.max(1).saturating_mul(1000)));
         tokio::select! {
             biased;
             _ = handle.kill.notified() => break,
             _ = shutdown.changed() => break,
             Some(msg) = inbox.recv() => {
-                last_activity = tokio::time::Instant::now();
+                last_activity = clock.now_ms();
                 msg.encode(&mut out);
                 // Drain what is already queued, up to a few megabytes per write.
                 while out.buf.len() < 4 * 1024 * 1024 && let Some(more) = inbox.try_recv() {
@@ -197,7 +197,7 @@ where
             r = stream.read_buf(&mut rbuf) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    last_activity = tokio::time::Instant::now();
+                    last_activity = clock.now_ms();
                     engine.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
             },
@@ -290,7 +290,7 @@ where
             engine,
             client,
             out,
-            now: crate::store::now_ms(),
+            now: engine.clock().now_ms(),
             in_exec: false,
             retry: true,
         };
@@ -320,7 +320,7 @@ where
                     }
                     break 'retry;
                 }
-                _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
+                _ = engine.clock().sleep_until(deadline.unwrap_or(0)), if deadline.is_some() => {
                     write_timeout_reply(out, request.on_timeout);
                     break 'retry;
                 }
@@ -385,7 +385,8 @@ pub fn process(
     rbuf: &mut BytesMut,
     out: &mut Out,
 ) -> Outcome {
-    let now = crate::store::now_ms();
+    let clock = engine.clock();
+    let mut now = clock.now_ms();
     client.clock = None;
     let max_bulk = engine.hot.max_bulk.load(Ordering::Relaxed);
     let mut off = 0;
@@ -402,9 +403,9 @@ pub fn process(
                 let frame = &rbuf[off..off + consumed];
                 let mut args = ArgVec::new();
                 parser.args(frame, &mut args);
-                if engine.pause.active()
+                if engine.pause.active(clock)
                     && let Some(until) = crate::commands::lookup_call(&args)
-                        .and_then(|cmd| engine.pause.holds(cmd.flags, crate::store::now_ms()))
+                        .and_then(|cmd| engine.pause.holds(cmd.flags, clock.now_ms()))
                 {
                     // Left unconsumed: it runs when the pause ends.
                     outcome = Outcome::Paused(until);
@@ -446,6 +447,11 @@ pub fn process(
                 };
                 execute(&mut ctx, &args);
                 off += consumed;
+                if clock.is_manual() {
+                    // A manual clock moves only when told (DEBUG CLOCK in this very pipeline, say):
+                    // the next command sees the move; a real clock is read once per batch.
+                    now = clock.now_ms();
+                }
                 if let Some(req) = client.block.as_mut() {
                     let run_again = req
                         .rewrite

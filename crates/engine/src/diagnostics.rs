@@ -159,6 +159,8 @@ pub struct Diagnostics {
     next_id: AtomicU64,
     slowlog: Mutex<VecDeque<SlowEntry>>,
     latency: Mutex<BTreeMap<&'static str, EventHistory>>,
+    /// The engine's clock: the entries' and samples' timestamps.
+    clock: crate::store::Clock,
 }
 
 impl Default for Diagnostics {
@@ -173,14 +175,23 @@ impl Default for Diagnostics {
             next_id: AtomicU64::new(0),
             slowlog: Mutex::new(VecDeque::new()),
             latency: Mutex::new(BTreeMap::new()),
+            clock: crate::store::Clock::real(),
         }
     }
 }
 
-fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+impl Diagnostics {
+    /// An empty slowlog and latency monitor stamped by `clock`.
+    pub fn with_clock(clock: crate::store::Clock) -> Diagnostics {
+        Diagnostics {
+            clock,
+            ..Diagnostics::default()
+        }
+    }
+
+    fn unix_secs(&self) -> u64 {
+        self.clock.now_ms() / 1000
+    }
 }
 
 /// The arguments as the slowlog keeps them: secrets redacted (AUTH, HELLO AUTH, ACL SETUSER, CONFIG
@@ -309,7 +320,7 @@ impl Diagnostics {
         let (peer, name) = client();
         let entry = SlowEntry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            time: unix_secs(),
+            time: self.unix_secs(),
             micros,
             args: trimmed(args),
             peer,
@@ -328,7 +339,7 @@ impl Diagnostics {
         if threshold == 0 || millis < threshold {
             return;
         }
-        let now = unix_secs();
+        let now = self.unix_secs();
         let mut events = self.latency.lock();
         let history = events.entry(event).or_default();
         history.max = history.max.max(millis);

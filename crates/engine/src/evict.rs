@@ -192,7 +192,7 @@ pub fn perform_evictions(engine: &Engine, gate_slot: usize) -> bool {
             // (Redis's EVICT_RUNNING).
             break true;
         }
-        let now = crate::store::now_ms();
+        let now = engine.clock().now_ms();
         let victim = match by {
             None => {
                 use rand::Rng;

@@ -88,7 +88,8 @@ pub fn render(engine: &Engine, sections: &[String]) -> String {
 
 fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
     let cfg = engine.config.read();
-    let uptime = engine.started.elapsed().as_secs();
+    let now_ms = engine.clock().now_ms();
+    let uptime = now_ms.saturating_sub(engine.started_ms) / 1000;
     let stats = &engine.stats;
     let rss = rss_bytes();
     match section {
@@ -107,10 +108,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 std::process::id(),
                 engine.run_id,
                 cfg.port(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_micros(),
+                u128::from(now_ms) * 1000,
                 uptime / 86400,
                 cfg.get("hz").unwrap_or("10"),
                 cfg.get("hz").unwrap_or("10"),

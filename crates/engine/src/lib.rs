@@ -113,12 +113,12 @@ pub struct Pause {
 impl Pause {
     /// Whether a pause is set (cheap: one atomic load on the hot path); clears an expired one.
     #[inline]
-    pub fn active(&self) -> bool {
+    pub fn active(&self, clock: &store::Clock) -> bool {
         let until = self.until_ms.load(Ordering::Relaxed);
         if until == 0 {
             return false;
         }
-        if until <= store::now_ms() {
+        if until <= clock.now_ms() {
             let _ = self
                 .until_ms
                 .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Relaxed);
@@ -209,8 +209,10 @@ pub struct Shared {
     pub pubsub: Arc<pubsub::Registry>,
     /// INFO counters.
     pub stats: Stats,
-    /// When the engine started.
+    /// When the engine started (real time).
     pub started: Instant,
+    /// When the engine started on its clock (unix ms): INFO's uptime.
+    pub started_ms: u64,
     /// INFO run_id.
     pub run_id: String,
     /// The TLS configuration for `tls-port` and TLS hand-offs.
@@ -259,8 +261,16 @@ impl std::ops::Deref for Engine {
 }
 
 impl Engine {
-    /// An engine with this configuration (TLS files are loaded by [`tls::configure`]).
+    /// An engine with this configuration on the real clock (TLS files are loaded by
+    /// [`tls::configure`]).
     pub fn new(config: Config) -> Engine {
+        Engine::with_clock(config, store::Clock::real())
+    }
+
+    /// An engine whose every read of time for behaviour (expiry, TTLs, TIME, idle times, blocking
+    /// timeouts, stream IDs, SLOWLOG stamps, LASTSAVE) goes through `clock`: a manual clock moves
+    /// only when told (DEBUG CLOCK, or whoever holds a clone), see `docs/clock.md`.
+    pub fn with_clock(config: Config, clock: store::Clock) -> Engine {
         let databases = config.databases();
         let (users, disabled) = (config.users.clone(), config.disabled_commands.clone());
         let (shutdown, _) = watch::channel(false);
@@ -273,12 +283,13 @@ impl Engine {
                 .collect()
         };
         let engine = Engine(Arc::new(Shared {
-            store: store::Store::new(databases),
+            started_ms: clock.now_ms(),
+            store: store::Store::with_clock(databases, clock.clone()),
             config: RwLock::new(config),
             hot: HotConfig::default(),
-            clients: client::Registry::default(),
+            clients: client::Registry::with_clock(clock.clone()),
             scripting: scripting::Scripting::default(),
-            pubsub: Arc::default(),
+            pubsub: Arc::new(pubsub::Registry::with_clock(clock.clone())),
             stats: Stats::default(),
             started: Instant::now(),
             run_id,
@@ -288,10 +299,10 @@ impl Engine {
             listener_hook: RwLock::new(None),
             events: tokio::sync::broadcast::channel(256).0,
             pause: Pause::default(),
-            diagnostics: diagnostics::Diagnostics::default(),
+            diagnostics: diagnostics::Diagnostics::with_clock(clock.clone()),
             tracking: tracking::Tracking::default(),
             evictor: evict::Evictor::default(),
-            acl: acl::Acl::default(),
+            acl: acl::Acl::with_clock(clock.clone()),
             disabled: disabled::Disabled::default(),
             aof: aof::Aof::default(),
             rdb: persist::rdb_save::RdbState::default(),
@@ -299,6 +310,7 @@ impl Engine {
             replication: replication::Replication::default(),
             cluster: std::sync::OnceLock::new(),
         }));
+        engine.rdb.restamp(engine.clock());
         // redis.conf's `user` and `rename-command NAME ""` directives (checked when loaded).
         for (name, rules) in &users {
             let _ = engine.acl.set_user_rules(name, rules);
@@ -319,6 +331,25 @@ impl Engine {
     /// The engine behind a [`downgrade`](Self::downgrade)d handle, while it exists.
     pub fn upgrade(weak: &std::sync::Weak<Shared>) -> Option<Engine> {
         weak.upgrade().map(Engine)
+    }
+
+    /// The engine's clock (the store's).
+    #[inline]
+    pub fn clock(&self) -> &store::Clock {
+        &self.store.clock
+    }
+
+    /// Removes the keys a move of the clock made due, in order of expiry, with their `expired`
+    /// notifications (see [`store::Store::expire_due`]); returns how many. Blocked clients and idle
+    /// timeouts wake by themselves: they sleep on the clock.
+    pub fn fire_due(&self) -> usize {
+        // Like the active cycle: no deletion interleaves with a propagating command.
+        let _gate = self.store.feed.active().then(|| self.store.gate.shared(0));
+        let expired = self.store.expire_due();
+        self.stats
+            .expired_keys
+            .fetch_add(expired as u64, Ordering::Relaxed);
+        expired
     }
 
     /// Copy the hot values out of the configuration (after any change).
@@ -464,6 +495,23 @@ impl Engine {
             && let Err(e) = self.replicate_from(host, port)
         {
             tracing::warn!("replicaof {replicaof}: {e}");
+        }
+        if self.clock().is_manual() {
+            // A manual clock moves in jumps: each move expires what became due at once, in order.
+            let engine = self.clone();
+            tokio::spawn(async move {
+                let mut shutdown = engine.shutdown.subscribe();
+                let mut seen = engine.clock().now_ms();
+                loop {
+                    tokio::select! {
+                        _ = engine.clock().sleep_until(seen.saturating_add(1)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    seen = engine.clock().now_ms();
+                    let due_engine = engine.clone();
+                    let _ = tokio::task::spawn_blocking(move || due_engine.fire_due()).await;
+                }
+            });
         }
         let engine = self.clone();
         tokio::spawn(async move {

@@ -221,7 +221,11 @@ impl Mailbox {
         let queued = self.queued.fetch_add(size, Ordering::AcqRel) + size;
         let mut over = limit.hard > 0 && queued > limit.hard;
         if limit.soft > 0 && queued > limit.soft {
-            let now = crate::store::now_ms();
+            // Real time, not the engine's clock: how long a reader has been too slow is a fact of
+            // the network, which a simulated clock does not slow down (docs/clock.md).
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
             match self.soft_since.load(Ordering::Relaxed) {
                 0 => self.soft_since.store(now, Ordering::Relaxed),
                 since => over |= now.saturating_sub(since) > limit.soft_ms,
@@ -291,9 +295,19 @@ pub struct Registry {
     pub limit: SharedLimit,
     /// `client-output-buffer-limit` of the `normal` class (MONITOR clients).
     pub normal_limit: SharedLimit,
+    /// The engine's clock: MONITOR lines' timestamps.
+    pub clock: crate::store::Clock,
 }
 
 impl Registry {
+    /// No subscriptions yet; MONITOR lines stamped by `clock`.
+    pub fn with_clock(clock: crate::store::Clock) -> Registry {
+        Registry {
+            clock,
+            ..Registry::default()
+        }
+    }
+
     fn map(&self, kind: Kind) -> &Mutex<Subscribers> {
         match kind {
             Kind::Channel => &self.channels,
@@ -474,10 +488,8 @@ impl Registry {
 
     /// Feed a command to every MONITOR client: `time [db addr] "arg" ...`.
     pub fn feed_monitors(&self, db: usize, addr: &str, args: &[&[u8]]) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let mut line = format!("{}.{:06} [{db} {addr}]", now.as_secs(), now.subsec_micros());
+        let now = self.clock.now_us();
+        let mut line = format!("{}.{:06} [{db} {addr}]", now / 1_000_000, now % 1_000_000);
         let redact = args
             .first()
             .is_some_and(|a| a.eq_ignore_ascii_case(b"auth") || a.eq_ignore_ascii_case(b"hello"));

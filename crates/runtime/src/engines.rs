@@ -81,12 +81,14 @@ pub fn disabled_commands(flavour: Flavour) -> &'static [&'static str] {
 /// inside a tokio runtime. A cache with `persistence` keeps its data in `data_dir` (the world's
 /// private directory for it): the engine saves there on the schedule the frequency maps to and
 /// loads the last snapshot at start (after a reboot). `preload`, when given, is an RDB file's
-/// contents the new engine holds instead (an import).
+/// contents the new engine holds instead (an import). The engine reads the world's one `clock`
+/// (expiry, TTLs, timeouts: a manual clock moves them with the DNS caches and the timeline).
 pub fn start_engine(
     cache: &Cache,
     ca: &WorldCa,
     data_dir: Option<&Path>,
     preload: Option<&[u8]>,
+    clock: &redlink_clock::Clock,
 ) -> Result<Engine, RuntimeError> {
     let mut config = Config::default();
     let (persisted, aof) = match (cache.persistence, data_dir) {
@@ -116,7 +118,7 @@ pub fn start_engine(
     if let Some(n) = cache.maxclients {
         setting(&mut config, cache, "maxclients", &n.to_string())?;
     }
-    let engine = Engine::new(config);
+    let engine = Engine::with_clock(config, clock.clone());
     engine.disabled.set(disabled_commands(cache.flavour));
     if cache.flavour == Flavour::ManagedRedis {
         // Redis Enterprise's smart client handoffs (`CLIENT MAINT_NOTIFICATIONS`).

@@ -116,6 +116,9 @@ pub enum RuntimeError {
         /// Why it cannot be used.
         reason: String,
     },
+    /// The world's clock refused to move (real time, backwards, out of range).
+    #[error(transparent)]
+    Clock(#[from] redlink_clock::ClockError),
 }
 
 impl RuntimeError {
@@ -123,7 +126,10 @@ impl RuntimeError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            RuntimeError::Scenario(_) | RuntimeError::World(_) | RuntimeError::Backend { .. }
+            RuntimeError::Scenario(_)
+                | RuntimeError::World(_)
+                | RuntimeError::Backend { .. }
+                | RuntimeError::Clock(_)
         )
     }
 

@@ -280,7 +280,7 @@ impl RunningWorld {
                     first
                 })
             } else {
-                start_engine(cache, &ca, dir.as_deref(), None)
+                start_engine(cache, &ca, dir.as_deref(), None, &options.clock)
             };
             match started {
                 Ok(engine) => {
@@ -868,7 +868,7 @@ impl RunningWorld {
         preload: Option<&[u8]>,
     ) -> Result<Engine, RuntimeError> {
         let dir = self.data.as_ref().and_then(|d| d.dir(&cache.name));
-        let engine = start_engine(cache, &self.ca, dir.as_deref(), preload)?;
+        let engine = start_engine(cache, &self.ca, dir.as_deref(), preload, &self.clock)?;
         watch_engine(&engine, &self.engine_stopped);
         crate::events::forward_engine_events(&cache.name, &engine, self.changes.clone());
         Ok(engine)
@@ -964,7 +964,7 @@ impl RunningWorld {
             });
         }
         // Check the file on a scratch engine, so a bad file leaves the cache untouched.
-        let scratch = Engine::new(redlink_engine::Config::default());
+        let scratch = Engine::with_clock(redlink_engine::Config::default(), self.clock.clone());
         let stats =
             redlink_engine::persist::rdb_file::load_bytes(&scratch, contents).map_err(
                 |(offset, what)| RuntimeError::Data {
@@ -1123,6 +1123,11 @@ impl RunningWorld {
     }
 
     async fn apply_change_quietly(&self, change: &Change) -> Result<String, RuntimeError> {
+        if let Some(by) = change.advance() {
+            // The description holds no clock time: the same scenario reports the same on every run.
+            self.advance_clock(by).await?;
+            return Ok(redlink_world::change::advanced(by));
+        }
         if let Some((cache, shards)) = change.scale() {
             return self.reshard(change, cache, shards).await;
         }
@@ -1348,9 +1353,39 @@ impl RunningWorld {
         self.files.write(&inner.state)
     }
 
-    /// The world's clock: what DNS caches and the timeline read.
+    /// The world's clock: what DNS caches, engines and the timeline read.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Moves the world's manual clock forward by `by` and fires what became due before returning:
+    /// every engine expires its due keys in order (with their notifications); blocked clients,
+    /// DNS cache entries and timeline steps wake by themselves (they sleep on the clock). Returns
+    /// the new time (ms since the epoch); a real-time clock refuses.
+    pub async fn advance_clock(&self, by: std::time::Duration) -> Result<u64, RuntimeError> {
+        let now = self.clock.advance(by)?;
+        self.clock_moved().await;
+        Ok(now)
+    }
+
+    /// Moves a manual clock to `ms` if it is behind (the timeline reaching a step's `at` in
+    /// `check`), firing what became due as [`advance_clock`](Self::advance_clock) does.
+    pub async fn advance_clock_to(&self, ms: u64) -> Result<u64, RuntimeError> {
+        let now = self.clock.advance_to(ms)?;
+        self.clock_moved().await;
+        Ok(now)
+    }
+
+    /// Every engine expires what the clock's last move made due (their own watchers would too,
+    /// a moment later: this makes it happen before the mover goes on).
+    async fn clock_moved(&self) {
+        let engines: Vec<Engine> = self.inner.lock().await.engines.values().cloned().collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            engines.iter().for_each(|e| {
+                e.fire_due();
+            });
+        })
+        .await;
     }
 
     /// What `network`'s resolver answers for `host` now, its DNS cache included (the explanation

@@ -158,7 +158,7 @@ pub async fn run_timeline_advancing(
                     started_ms.saturating_add(u64::try_from(at.as_millis()).unwrap_or(u64::MAX));
                 // A manual clock never refuses to move forward to a later time; a step whose
                 // time already passed (moved by someone else) runs at once.
-                let _ = clock.advance_to(due);
+                let _ = world.advance_clock_to(due).await;
             }
             _ => {}
         }

@@ -197,3 +197,53 @@ async fn up_speed_runs_the_clock_faster_so_ttls_compress_with_the_timeline() {
         .collect();
     assert!(got.iter().all(|(_, passed)| *passed), "{got:?}");
 }
+
+/// The bundled example (`scenarios/clock-session-expiry.toml`): keys with TTLs on the cache's
+/// engine, DNS TTL caches and steps 6 h apart (`at` and a step's own `advance`) — every check met,
+/// in simulated time, and the same report on every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_expiry_example_gives_the_same_report_twice() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/clock-session-expiry.toml"
+    );
+    let text = std::fs::read_to_string(path).expect("the bundled scenario");
+    let scenario =
+        Scenario::parse("clock-session-expiry.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let run = || async {
+        let started = Instant::now();
+        let report = check_scenario(&scenario, &RunOptions::default()).await;
+        (report, started.elapsed())
+    };
+    let (first, took) = run().await;
+    assert!(first.passed(), "{first:#?}");
+    // 8 h 30 min of timeline: seconds at most even on a loaded machine (well under one alone).
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let (second, _) = run().await;
+    assert!(second.passed(), "{second:#?}");
+    let changes = |r: &redlink_scenario::ScenarioReport| -> Vec<String> {
+        r.phases
+            .iter()
+            .flat_map(|p| &p.changes)
+            .map(|c| c.description.clone())
+            .collect()
+    };
+    assert_eq!(changes(&first), changes(&second));
+    assert!(
+        changes(&first).contains(&"advanced the clock by 6h".to_owned()),
+        "{:?}",
+        changes(&first)
+    );
+    assert_eq!(outcomes(&first), outcomes(&second));
+    let expected: Vec<String> = first
+        .expectations()
+        .map(|(_, e)| e.expected.clone())
+        .collect();
+    assert_eq!(
+        expected,
+        second
+            .expectations()
+            .map(|(_, e)| e.expected.clone())
+            .collect::<Vec<_>>()
+    );
+}

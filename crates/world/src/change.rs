@@ -50,7 +50,12 @@
 //!                            {"zone": ".", "to": "internet"}]}}
 //! {"non_tls_port": {"cache": "contoso", "enabled": true}}
 //! {"minimum_tls_version": {"cache": "contoso", "version": "1.2"}}
+//! {"advance": "30m"}
 //! ```
+//!
+//! `advance` moves the world's clock (a manual one: `up --clock manual`, `check`) instead of the
+//! world model: keys expire, cached DNS answers go stale, blocked clients time out and later
+//! timeline steps come due (`RunningWorld::advance_clock`); a real-time clock refuses it.
 //!
 //! Enum values are spelled as in the scenario file and the world's JSON (`Approved`,
 //! `NxDomainRedirect`, `Enabled`, `drop`, `deny`, `upstream`, `reset_after`).
@@ -580,6 +585,8 @@ pub enum Change {
     Maintenance(MaintenanceChange),
     /// Slow down, cut or heal a cache's replication link.
     Replication(ReplicationChange),
+    /// Move the world's manual clock forward by this much (`500ms`, `30s`, `30m`, `6h`).
+    Advance(crate::expect::Offset),
 }
 
 /// The changes' names, as written in TOML and JSON (`{"approve": …}`), in declaration order.
@@ -618,7 +625,14 @@ pub const NAMES: &[&str] = &[
     "failover",
     "maintenance",
     "replication",
+    "advance",
 ];
+
+/// What an `advance` change reports (no clock time in it: the same scenario gives the same report
+/// on every run).
+pub fn advanced(by: std::time::Duration) -> String {
+    format!("advanced the clock by {}", crate::expect::Offset(by))
+}
 
 fn endpoint_address(world: &World, endpoint: &str) -> Result<Ipv4Addr, WorldError> {
     world
@@ -680,6 +694,7 @@ impl Change {
             Change::Failover(_) => "failover",
             Change::Maintenance(_) => "maintenance",
             Change::Replication(_) => "replication",
+            Change::Advance(_) => "advance",
         }
     }
 
@@ -971,6 +986,8 @@ impl Change {
                     format!("cache {} no longer serves its non-TLS port", p.cache)
                 }
             }
+            // The model has no clock: the running world moves its clock (and says to what time).
+            Change::Advance(by) => advanced(by.0),
             Change::MinimumTlsVersion(v) => {
                 world.set_minimum_tls_version(&v.cache, &v.version)?;
                 format!(
@@ -1037,6 +1054,14 @@ impl Change {
                 }
             }
         })
+    }
+
+    /// How far this change moves the world's clock.
+    pub fn advance(&self) -> Option<std::time::Duration> {
+        match self {
+            Change::Advance(by) => Some(by.0),
+            _ => None,
+        }
     }
 
     /// The cache and nodes this change reboots.

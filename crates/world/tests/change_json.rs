@@ -307,12 +307,15 @@ fn change() -> impl Strategy<Value = Change> {
         }),
         (name(), any::<u16>())
             .prop_map(|(cache, shards)| Change::Scale(ScaleChange { cache, shards })),
+        (0u64..10_000_000_000).prop_map(|ms| Change::Advance(redlink_world::expect::Offset(
+            std::time::Duration::from_millis(ms)
+        ))),
     ]
 }
 
 /// How many variants `Change` has (`Change::name` matches every one of them, so a new variant fails to
 /// compile there until it is named; [`NAMES`] must then list it, which the examples test checks).
-const VARIANTS: usize = 34;
+const VARIANTS: usize = 35;
 
 /// A step's `change = [...]`, as TOML.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -380,6 +383,7 @@ const EXAMPLES: &[&str] = &[
     r#"{"failover": "contoso"}"#,
     r#"{"maintenance": {"cache": "contoso", "node": "primary"}}"#,
     r#"{"replication": {"cache": "contoso", "latency_ms": 2000}}"#,
+    r#"{"advance": "30m"}"#,
 ];
 
 #[test]

@@ -115,7 +115,7 @@ impl Replayer {
             engine,
             client: &mut self.client,
             out: &mut out,
-            now: crate::store::now_ms(),
+            now: engine.clock().now_ms(),
             in_exec: false,
             retry: false,
         };

@@ -76,6 +76,8 @@ struct Sink {
     /// The feed offset of the last bytes appended.
     appended: AtomicU64,
     timestamps: AtomicBool,
+    /// The engine's clock (`#TS` annotations), set when the sink first subscribes to the feed.
+    clock: std::sync::OnceLock<crate::store::Clock>,
 }
 
 #[derive(Default)]
@@ -90,7 +92,7 @@ impl crate::propagate::Consumer for Sink {
         let mut b = self.buf.lock();
         if self.timestamps.load(Ordering::Relaxed) {
             // aof-timestamp-enabled: Redis's `#TS:<unix seconds>` annotation when the second changes.
-            let secs = crate::store::now_ms() / 1000;
+            let secs = self.clock.get().map_or(0, |c| c.now_ms() / 1000);
             if secs != b.last_ts {
                 b.last_ts = secs;
                 let line = format!("#TS:{secs}\r\n");
@@ -485,6 +487,7 @@ pub fn start(engine: &Engine) -> Result<bool, String> {
     let incr = open_append(&path).map_err(|e| format!("Can't open {}: {e}", path.display()))?;
     let incr_size = file_size(&path);
     engine.aof.status.lock().base_size = before;
+    engine.aof.sink.clock.get_or_init(|| engine.clock().clone());
     let feed_id = engine.store.feed.subscribe(engine.aof.sink.clone());
     *engine.aof.files.lock() = Some(Files {
         dir,
@@ -648,7 +651,7 @@ use rewrite::Snapshot;
 
 /// Copy the dataset (the caller holds the gate exclusively).
 fn cut(engine: &Engine) -> Snapshot {
-    let now = crate::store::now_ms();
+    let now = engine.clock().now_ms();
     let dbs = (0..engine.store.databases())
         .map(|i| {
             let locked = engine.store.db(i).lock_all(now);
@@ -769,6 +772,7 @@ fn rewrite_steps(engine: &Engine, enabling: bool) -> Result<(), String> {
                 engine.store.feed.reselect();
             }
             None => {
+                aof.sink.clock.get_or_init(|| engine.clock().clone());
                 let feed_id = engine.store.feed.subscribe(aof.sink.clone());
                 let before = m
                     .base

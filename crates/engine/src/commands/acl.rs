@@ -165,7 +165,7 @@ fn acl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 3 => int_arg(args[2])?.max(0) as usize,
                 _ => return Err(syntax_error(args[1])),
             };
-            let now = crate::store::now_ms();
+            let now = engine.clock().now_ms();
             let entries = engine.acl.log_entries(count);
             let out = &mut *ctx.out;
             out.array(entries.len());

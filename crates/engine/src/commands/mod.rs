@@ -9,6 +9,7 @@ pub mod acl;
 pub mod bitmaps;
 pub mod blocking;
 pub mod cluster;
+pub mod clock;
 pub mod coll;
 pub mod command;
 pub mod connection;
@@ -259,7 +260,10 @@ impl<'a> Ctx<'a> {
     ) {
         self.client.block = Some(BlockRequest {
             keys: keys.iter().map(|k| k.as_ref().to_vec()).collect(),
-            deadline: timeout.map(|t| tokio::time::Instant::now() + t),
+            deadline: timeout.map(|t| {
+                let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+                self.engine.clock().now_ms().saturating_add(ms)
+            }),
             on_timeout,
             rewrite: None,
             relay: false,

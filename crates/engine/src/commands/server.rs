@@ -276,12 +276,10 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = ctx.engine.clock().now_us();
     ctx.out.array(2);
-    ctx.out.bulk(now.as_secs().to_string().as_bytes());
-    ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+    ctx.out.bulk((now / 1_000_000).to_string().as_bytes());
+    ctx.out.bulk((now % 1_000_000).to_string().as_bytes());
     Ok(())
 }
 
@@ -572,6 +570,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             rdb_save::reload(ctx.engine, save, flush, merge).map_err(Error::msg)?;
             ctx.out.ok();
         }
+        "clock" if args.len() >= 3 => super::clock::debug_clock(ctx, &args[2..])?,
         "jmap" | "quicklist-packed-threshold" | "change-repl-id" => ctx.out.ok(),
         _ => {
             return Err(Error::msg(format!(

@@ -15,7 +15,7 @@ use crate::Engine;
 use crate::rdb::{
     self, RdbError, Reader, crc64_update, object_type, put_len, put_object_body, put_str,
 };
-use crate::store::{Blob, Value, now_ms};
+use crate::store::{Blob, Value};
 
 /// The RDB version written in the header (redis-server 7.0's).
 pub const FILE_RDB_VERSION: u16 = 10;
@@ -92,7 +92,10 @@ impl<W: Write> Writer<W> {
         };
         w.buf
             .extend_from_slice(format!("REDIS{FILE_RDB_VERSION:04}").as_bytes());
-        let ctime = now_ms() / 1000;
+        // The file's creation time is a fact about the file, not the engine's behaviour: wall time.
+        let ctime = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let used = crate::alloc::used_memory();
         w.aux(
             b"redis-ver",
@@ -303,7 +306,7 @@ pub fn load_bytes_merging(engine: &Engine, data: &[u8], merge: bool) -> Result<L
     };
     let mut r = Reader { data, pos: 9 };
     let store = &engine.store;
-    let now = now_ms();
+    let now = store.now_ms();
     let mut db = 0usize;
     let mut expire = 0u64;
     let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
@@ -439,7 +442,7 @@ mod tests {
     }
 
     fn sample(e: &Engine) {
-        let now = now_ms();
+        let now = e.clock().now_ms();
         let db = e.store.db(0);
         db.lock(b"s", now).set(b"s", Value::Str(b("hello")), 0);
         db.lock(b"n", now).set(b"n", Value::Str(b("12345")), 0);
@@ -522,7 +525,7 @@ mod tests {
                 let stats = load_bytes(&e, &bytes).expect("loads");
                 assert_eq!(stats.keys_loaded, 9);
                 assert_eq!(stats.keys_expired, 1);
-                let now = now_ms();
+                let now = e.clock().now_ms();
                 for key in [&b"s"[..], b"n", b"long", b"l", b"h", b"set", b"z", b"st"] {
                     let want = a.store.db(0).lock(key, now).get(key).cloned();
                     let got = e.store.db(0).lock(key, now).get(key).cloned();

@@ -17,7 +17,7 @@ use std::time::Instant;
 use super::rdb_file::{WriteOptions, Writer};
 use crate::Engine;
 use crate::store::snapshot::Snapshot;
-use crate::store::{SHARDS, Store, now_ms};
+use crate::store::{SHARDS, Store};
 
 /// redis-server's MISCONF refusal of writes after a failed background save.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -52,11 +52,24 @@ pub struct RdbState {
     pub last_load_keys_expired: AtomicU64,
 }
 
+impl RdbState {
+    /// Start LASTSAVE at `clock`'s time (a new engine on a manual clock).
+    pub fn restamp(&self, clock: &crate::store::Clock) {
+        self.lastsave
+            .store(clock.now_ms() / 1000, Ordering::Relaxed);
+    }
+}
+
 impl Default for RdbState {
     fn default() -> Self {
         RdbState {
             loading: AtomicBool::new(false),
-            lastsave: AtomicU64::new(now_ms() / 1000),
+            // Wall time here; `Engine::with_clock` restamps it with the engine's clock.
+            lastsave: AtomicU64::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            ),
             dirty_saved: AtomicU64::new(0),
             last_bgsave_ok: AtomicBool::new(true),
             last_bgsave_secs: AtomicI64::new(-1),
@@ -122,7 +135,7 @@ impl Image {
                 }
                 w.select_db(db.index(), keys, expires)?;
                 let mut failed = Ok(());
-                db.lock_all(now_ms()).for_each_live(|n| {
+                db.lock_all(store.now_ms()).for_each_live(|n| {
                     if failed.is_ok() {
                         failed = w.entry(&n.key, &n.value, n.expire);
                     }
@@ -210,7 +223,8 @@ fn write_file(engine: &Engine, image: Image, path: &Path) -> Result<u64, String>
 fn saved(engine: &Engine, dirty: u64) {
     let rdb = &engine.rdb;
     rdb.dirty_saved.store(dirty, Ordering::Relaxed);
-    rdb.lastsave.store(now_ms() / 1000, Ordering::Relaxed);
+    rdb.lastsave
+        .store(engine.clock().now_ms() / 1000, Ordering::Relaxed);
     rdb.saves.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -256,7 +270,7 @@ pub fn bgsave(engine: &Engine) -> Result<(), BgsaveRefused> {
         return Err(BgsaveRefused::InProgress);
     }
     let image = Image::cut(engine).ok_or(BgsaveRefused::OtherChild)?;
-    let started = now_ms();
+    let started = engine.clock().now_ms();
     rdb.bgsave_started_ms.store(started, Ordering::Release);
     rdb.last_attempt.store(started / 1000, Ordering::Relaxed);
     let engine = engine.clone();
@@ -331,7 +345,7 @@ pub fn cron(engine: &Engine) {
     if engine.store.snapshot_running() || rdb.bgsave_started_ms.load(Ordering::Acquire) != 0 {
         return;
     }
-    let now = now_ms() / 1000;
+    let now = engine.clock().now_ms() / 1000;
     let due = if rdb.scheduled.load(Ordering::Relaxed) {
         true
     } else {
@@ -365,7 +379,7 @@ pub fn info_lines(engine: &Engine, out: &mut String) {
     let current = if started == 0 {
         -1
     } else {
-        (now_ms().saturating_sub(started) / 1000) as i64
+        (engine.clock().now_ms().saturating_sub(started) / 1000) as i64
     };
     let _ = write!(
         out,

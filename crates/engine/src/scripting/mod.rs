@@ -1575,7 +1575,7 @@ fn redis_call(
             engine: ctx.engine,
             client: &mut *ctx.client,
             out: &mut out,
-            now: crate::store::now_ms(),
+            now: ctx.engine.clock().now_ms(),
             in_exec: true,
             retry: false,
         };

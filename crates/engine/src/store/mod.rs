@@ -7,7 +7,9 @@
 //! take one of its slots shared, which costs an uncontended atomic on a cache line of their own.
 //!
 //! Expiry follows Redis: lazily on access, plus an active cycle ([`Store::active_expire_cycle`]) that
-//! samples volatile keys and stops after a time budget.
+//! samples volatile keys and stops after a time budget. Time is the store's [`Clock`] (real, or
+//! manual: issue 23); when a manual clock moves, [`Store::expire_due`] removes every key that became
+//! due, in order of expiry.
 
 pub mod dict;
 pub mod events;
@@ -18,7 +20,8 @@ pub mod types;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use redlink_clock::Clock;
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use smallvec::SmallVec;
@@ -36,14 +39,6 @@ pub type Blob = SmallVec<[u8; 16]>;
 /// Shards per database.
 pub const SHARDS: usize = 64;
 const SHARD_SHIFT: u32 = 64 - SHARDS.trailing_zeros();
-
-/// Current unix time in milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// A value stored under a key. Collections are boxed so a `Value` stays 32 bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -302,6 +297,8 @@ pub struct Db {
     tuning: Arc<Tuning>,
     /// Keyspace notifications (`expired`, `evicted` and `new` start here).
     notify: Arc<Notifier>,
+    /// The store's clock (FLUSHDB's check of watched keys reads it).
+    clock: Clock,
 }
 
 /// The LFU counter after decay for the time since `lru` (one step per `lfu-decay-time` minutes idle,
@@ -371,6 +368,7 @@ impl Db {
         snapshot: Arc<snapshot::SnapshotHook>,
         tuning: Arc<Tuning>,
         notify: Arc<Notifier>,
+        clock: Clock,
     ) -> Self {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
@@ -382,6 +380,7 @@ impl Db {
             snapshot,
             tuning,
             notify,
+            clock,
         }
     }
 
@@ -565,7 +564,7 @@ impl Db {
     /// Remove every key.
     pub fn flush(&self) {
         // Only WATCHed keys that exist are affected (a WATCH of a missing key survives a flush).
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut affected = self.events.watched_in(self.index);
         affected.retain(|k| self.has_live(k, now));
         for s in 0..SHARDS {
@@ -649,6 +648,24 @@ impl Db {
         None
     }
 
+    /// Adds every key of this database whose expiry time is at or before `now` to `into`, as
+    /// (expiry time, database, key): what [`Store::expire_due`] removes after a clock move.
+    pub fn due_keys(&self, now: u64, into: &mut Vec<(u64, usize, Blob)>) {
+        for s in 0..SHARDS {
+            let guard = self.shard_to_read(s);
+            if guard.dict.volatile() == 0 {
+                continue;
+            }
+            into.extend(
+                guard
+                    .dict
+                    .iter()
+                    .filter(|n| n.expire != 0 && n.expire <= now)
+                    .map(|n| (n.expire, self.index, n.key.clone())),
+            );
+        }
+    }
+
     /// One round of active expiry over every shard with volatile keys: visits up to `buckets_per_shard`
     /// buckets from the shard's rolling cursor and deletes the expired keys found. Returns
     /// (keys sampled, keys expired).
@@ -719,6 +736,13 @@ impl<'a> Locked<'a> {
     /// The time the command runs at (unix ms).
     pub fn now(&self) -> u64 {
         self.now
+    }
+
+    /// Remove `key` if it has expired (with its `expired` notification); returns whether it did.
+    pub fn expire(&mut self, key: &[u8]) -> bool {
+        let before = self.expired;
+        self.expire_if_needed(key);
+        self.expired != before
     }
 
     /// Remove `key` if it has expired; returns its hash.
@@ -1025,11 +1049,18 @@ pub struct Store {
     pub tuning: Arc<Tuning>,
     /// Keyspace notifications (`notify-keyspace-events`).
     pub notify: Arc<Notifier>,
+    /// The clock every read of time for behaviour goes through (expiry, TTLs, TIME, idle times).
+    pub clock: Clock,
 }
 
 impl Store {
-    /// A store with `databases` empty databases.
+    /// A store with `databases` empty databases on the real clock.
     pub fn new(databases: usize) -> Self {
+        Store::with_clock(databases, Clock::real())
+    }
+
+    /// A store with `databases` empty databases whose time is `clock`.
+    pub fn with_clock(databases: usize, clock: Clock) -> Self {
         let hasher = ahash::RandomState::new();
         let events = Arc::new(KeyEvents::default());
         let lfu = Arc::new(AtomicBool::new(false));
@@ -1049,6 +1080,7 @@ impl Store {
                         snapshot.clone(),
                         tuning.clone(),
                         notify.clone(),
+                        clock.clone(),
                     )
                 })
                 .collect(),
@@ -1060,7 +1092,36 @@ impl Store {
             feed,
             tuning,
             notify,
+            clock,
         }
+    }
+
+    /// The store's time (unix ms): one atomic load on a manual clock, one monotonic read on a real
+    /// one.
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Removes every key whose expiry time has come, in order of expiry time (then database and
+    /// key, so the order is the same on every run), each with its `expired` notification: what a
+    /// manual clock's move fires at once instead of leaving it to lazy and active expiry. Returns
+    /// the number of keys expired. While the propagation feed is active the caller holds the gate
+    /// (shared is enough), as the active cycle does, so no deletion interleaves with a propagating
+    /// command.
+    pub fn expire_due(&self) -> usize {
+        let now = self.now_ms();
+        let mut due = Vec::new();
+        for db in self.dbs.iter() {
+            db.due_keys(now, &mut due);
+        }
+        if due.is_empty() {
+            return 0;
+        }
+        due.sort_unstable();
+        due.iter()
+            .filter(|(_, db, key)| self.dbs[*db].lock(key, now).expire(key))
+            .count()
     }
 
     /// Number of databases.
@@ -1080,7 +1141,7 @@ impl Store {
         }
         let (da, db) = (self.db(a), self.db(b));
         // A WATCHed key is affected if it exists on either side (Redis's touchAllWatchedKeysInDb).
-        let now = now_ms();
+        let now = self.now_ms();
         let either = |k: &Blob| da.has_live(k, now) || db.has_live(k, now);
         let mut affected_a = self.events.watched_in(a);
         affected_a.retain(either);
@@ -1125,7 +1186,7 @@ impl Store {
         let _gate = self.feed.active().then(|| self.gate.shared(0));
         for db in self.dbs.iter() {
             loop {
-                let (sampled, expired) = db.active_expire(now_ms(), 4 + extra);
+                let (sampled, expired) = db.active_expire(self.now_ms(), 4 + extra);
                 total += expired;
                 if sampled == 0
                     || expired * 100 <= sampled * acceptable_stale
@@ -1159,7 +1220,7 @@ mod tests {
     fn lazy_expiry_hides_and_removes() {
         let store = Store::new(1);
         let db = store.db(0);
-        let now = now_ms();
+        let now = store.now_ms();
         db.lock(b"k", now).set(b"k", s("v"), now + 10);
         assert!(db.lock(b"k", now).get(b"k").is_some());
         let mut later = db.lock(b"k", now + 11);
@@ -1173,7 +1234,7 @@ mod tests {
     fn active_expiry_collects() {
         let store = Store::new(1);
         let db = store.db(0);
-        let now = now_ms();
+        let now = store.now_ms();
         for i in 0..2000 {
             let k = format!("k{i}");
             let exp = if i % 2 == 0 { now - 1 } else { 0 };
@@ -1197,7 +1258,7 @@ mod tests {
         let one_round = |effort| {
             let store = Store::new(1);
             let db = store.db(0);
-            let now = now_ms();
+            let now = store.now_ms();
             for i in 0..40_000 {
                 let k = format!("k{i}");
                 db.lock(k.as_bytes(), now)
@@ -1216,7 +1277,7 @@ mod tests {
     fn scan_covers_all_shards() {
         let store = Store::new(1);
         let db = store.db(0);
-        let now = now_ms();
+        let now = store.now_ms();
         for i in 0..3000 {
             let k = format!("key:{i}");
             db.lock(k.as_bytes(), now).set(k.as_bytes(), s("v"), 0);

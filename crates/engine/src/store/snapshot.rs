@@ -133,7 +133,7 @@ impl Drop for Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Blob, now_ms};
+    use crate::store::Blob;
 
     fn keys_of(store: &Store, snap: &Snapshot, db: usize) -> Vec<(Blob, Value)> {
         let mut out: Vec<(Blob, Value)> = (0..SHARDS)
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn the_snapshot_is_the_keyspace_at_its_start_whatever_happens_next() {
         let store = Store::new(2);
-        let now = now_ms();
+        let now = store.now_ms();
         let v = |s: &str| Value::Str(Blob::from_slice(s.as_bytes()));
         for i in 0..500 {
             let k = format!("k{i}");

@@ -41,7 +41,7 @@ impl InProcess {
             engine: &self.engine,
             client: &mut self.client,
             out: &mut out,
-            now: redlink_engine::store::now_ms(),
+            now: self.engine.clock().now_ms(),
             in_exec: false,
             retry: false,
         };

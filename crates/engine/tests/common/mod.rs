@@ -36,12 +36,21 @@ pub fn config(ip: &str, options: &[(&str, &str)]) -> Config {
 /// The engine reads port 0 as "no plain listener" (like redis-server), so the port comes from the OS
 /// first; if another process takes it before the engine binds, the start is retried with a new one.
 pub fn start(ip: &str, options: &[(&str, &str)]) -> (Server, SocketAddr) {
+    start_with_clock(ip, options, redlink_engine::store::Clock::real())
+}
+
+/// [`start`] with the engine on `clock` (a manual clock: time moves only when the test says).
+pub fn start_with_clock(
+    ip: &str,
+    options: &[(&str, &str)],
+    clock: redlink_engine::store::Clock,
+) -> (Server, SocketAddr) {
     let mut last = None;
     for _ in 0..20 {
         let mut c = config(ip, options);
         c.set_startup("port", &free_port(ip).to_string())
             .expect("port");
-        match Server::start(Engine::new(c)) {
+        match Server::start(Engine::with_clock(c, clock.clone())) {
             Ok(server) => {
                 let addr = server
                     .listeners()

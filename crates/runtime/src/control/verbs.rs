@@ -35,6 +35,10 @@ enum Handler {
     Import,
     /// A cache's data as an RDB file's contents (hex).
     Export,
+    /// The world's clock: mode and time.
+    ClockGet,
+    /// Move the world's manual clock forward.
+    ClockAdvance,
 }
 
 /// One entry of the command table.
@@ -226,7 +230,41 @@ pub const COMMANDS: &[Command] = &[
         "Azure's export: the cache's data as an RDB file (its contents in hex)",
         Handler::Export,
     ),
+    cmd(
+        "CLOCK.GET",
+        1,
+        "",
+        "the world's one clock: mode (real or manual), now-ms, now (RFC 3339)",
+        Handler::ClockGet,
+    ),
+    cmd(
+        "CLOCK.ADVANCE",
+        2,
+        "duration",
+        "move the world's manual clock (up --clock manual) forward by 500ms, 30s, 30m, 6h…: keys \
+         expire, DNS answers go stale, blocked clients time out, timeline steps come due; replies as CLOCK.GET",
+        Handler::ClockAdvance,
+    ),
 ];
+
+/// CLOCK.GET's reply (and CLOCK.ADVANCE's, after the move).
+fn clock_reply(clock: &redlink_clock::Clock) -> Reply {
+    let now = clock.now_ms();
+    Reply::Map(vec![
+        (
+            "mode".to_owned(),
+            Reply::Bulk(if clock.is_manual() { "manual" } else { "real" }.to_owned()),
+        ),
+        (
+            "now-ms".to_owned(),
+            Reply::Int(i64::try_from(now).unwrap_or(i64::MAX)),
+        ),
+        (
+            "now".to_owned(),
+            Reply::Bulk(redlink_clock::format_time(now)),
+        ),
+    ])
+}
 
 /// Lower-case hex of `bytes` (how RDB contents cross the control API).
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -333,6 +371,14 @@ pub(super) async fn execute(world: &RunningWorld, s: &mut Session, args: &[Strin
         Handler::Export => match world.export_rdb(&args[1]).await {
             Ok(bytes) => Reply::Bulk(to_hex(&bytes)),
             Err(e) => Reply::err(e.to_string()),
+        },
+        Handler::ClockGet => clock_reply(world.clock()),
+        Handler::ClockAdvance => match redlink_clock::parse_duration(&args[1]) {
+            Err(e) => Reply::err(format!("invalid duration {e}")),
+            Ok(by) => match world.advance_clock(by).await {
+                Ok(_) => clock_reply(world.clock()),
+                Err(e) => Reply::err(e.to_string()),
+            },
         },
     }
 }

@@ -180,23 +180,20 @@ pub struct Offset(pub Duration);
 impl Offset {
     /// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
     pub fn parse(text: &str) -> Result<Offset, String> {
-        let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (digits, unit) = t.split_at(split);
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration (try 500ms, 30s, 2m or 1h)"))?;
-        Ok(Offset(match unit {
-            "ms" => Duration::from_millis(n),
-            "" | "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.saturating_mul(60)),
-            "h" => Duration::from_secs(n.saturating_mul(3600)),
-            _ => {
-                return Err(format!(
-                    "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
-                ));
-            }
-        }))
+        // One reading of durations for the whole program: the clock's.
+        redlink_clock::parse_duration(text).map(Offset)
+    }
+}
+
+impl fmt::Display for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redlink_clock::format_duration(self.0))
+    }
+}
+
+impl Serialize for Offset {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
     }
 }
 
