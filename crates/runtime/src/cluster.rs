@@ -68,13 +68,17 @@ fn cluster_error(cache: &Cache, message: String) -> RuntimeError {
 impl CacheCluster {
     /// Starts `cache`'s nodes (one engine each, the cache's settings) and joins them, the slots
     /// split evenly. Must be called inside a tokio runtime.
-    pub fn start(cache: &Cache, ca: &WorldCa) -> Result<CacheCluster, RuntimeError> {
+    pub fn start(
+        cache: &Cache,
+        ca: &WorldCa,
+        clock: &redlink_clock::Clock,
+    ) -> Result<CacheCluster, RuntimeError> {
         let ports = cache.node_ports();
         let topology =
             ClusterTopology::with_even_slots(ports.iter().map(|p| spec(cache, Some(*p))).collect());
         let mut nodes = Vec::with_capacity(ports.len());
         for node in 0..ports.len() {
-            let engine = match start_engine(cache, ca, None, None) {
+            let engine = match start_engine(cache, ca, None, None, clock) {
                 Ok(e) => e,
                 Err(e) => {
                     nodes.iter().for_each(Engine::shutdown);
@@ -99,6 +103,7 @@ impl CacheCluster {
         cache: &Cache,
         ca: &WorldCa,
         shards: u16,
+        clock: &redlink_clock::Clock,
     ) -> Result<Vec<Engine>, RuntimeError> {
         if self.topology.node_count() != self.nodes.len() {
             return Err(cluster_error(
@@ -109,7 +114,7 @@ impl CacheCluster {
         let ports = cache.node_ports();
         let mut added = Vec::new();
         for node in self.nodes.len()..usize::from(shards) {
-            let engine = start_engine(cache, ca, None, None)?;
+            let engine = start_engine(cache, ca, None, None, clock)?;
             let index = self
                 .topology
                 .add_node(spec(cache, ports.get(node).copied()));

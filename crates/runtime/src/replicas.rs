@@ -133,6 +133,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, local: SocketAddr, state: &Arc<Mut
         local,
         tls: false,
         endpoint: Some(REPLICATION_LINK.to_owned()),
+        announce: None,
     };
     tokio::spawn(async move { primary.accept_stream(engine_side, ctx).await });
     tokio::spawn(async move {

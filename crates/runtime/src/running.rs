@@ -135,8 +135,12 @@ fn wants_replica(cache: &redlink_world::Cache, backends: &[(String, SocketAddr)]
 }
 
 /// An engine for a replica node of `cache`: the cache's settings without its data directory.
-fn replica_engine(cache: &redlink_world::Cache, ca: &WorldCa) -> Result<Engine, RuntimeError> {
-    start_engine(cache, ca, None, None)
+fn replica_engine(
+    cache: &redlink_world::Cache,
+    ca: &WorldCa,
+    clock: &redlink_clock::Clock,
+) -> Result<Engine, RuntimeError> {
+    start_engine(cache, ca, None, None, clock)
 }
 
 /// Starts `cache`'s replica: an engine that follows `primary` through a new link.
@@ -144,8 +148,9 @@ async fn start_replica(
     cache: &redlink_world::Cache,
     ca: &WorldCa,
     primary: &Engine,
+    clock: &redlink_clock::Clock,
 ) -> Result<Replica, RuntimeError> {
-    let engine = replica_engine(cache, ca)?;
+    let engine = replica_engine(cache, ca, clock)?;
     let error = |message: String| RuntimeError::Replica {
         cache: cache.name.clone(),
         message,
@@ -274,7 +279,7 @@ impl RunningWorld {
         for cache in &world.caches {
             let dir = data.as_ref().and_then(|d| d.dir(&cache.name));
             let started = if cache.node_count() > 0 {
-                CacheCluster::start(cache, &ca).map(|c| {
+                CacheCluster::start(cache, &ca, &options.clock).map(|c| {
                     let first = c.nodes[0].clone();
                     clusters.insert(cache.name.clone(), c);
                     first
@@ -365,7 +370,7 @@ impl RunningWorld {
             let Some(primary) = engines.get(&cache.name) else {
                 continue;
             };
-            match start_replica(cache, &ca, primary).await {
+            match start_replica(cache, &ca, primary, &options.clock).await {
                 Ok(r) => {
                     replicas.insert(cache.name.clone(), r);
                 }
@@ -536,7 +541,7 @@ impl RunningWorld {
             if !alive && (cache.running || !inner.engines.contains_key(&cache.name)) {
                 let engine = if cache.node_count() > 0 {
                     // A clustered cache whose node 0 stopped (or a new one): a fresh cluster.
-                    let cluster = CacheCluster::start(cache, &self.ca)?;
+                    let cluster = CacheCluster::start(cache, &self.ca, &self.clock)?;
                     for engine in &cluster.nodes {
                         watch_engine(engine, &self.engine_stopped);
                         crate::events::forward_engine_events(
@@ -636,7 +641,7 @@ impl RunningWorld {
                     }
                 }
                 _ => {
-                    let r = start_replica(cache, &self.ca, &primary).await?;
+                    let r = start_replica(cache, &self.ca, &primary, &self.clock).await?;
                     watch_engine(&r.engine, &self.engine_stopped);
                     crate::events::forward_engine_events(
                         &cache.name,
@@ -653,7 +658,7 @@ impl RunningWorld {
     /// A fresh engine for `cache`'s replica role (no data directory: the primary's is its own),
     /// watched and with its events forwarded.
     fn new_replica_engine(&self, cache: &redlink_world::Cache) -> Result<Engine, RuntimeError> {
-        let engine = replica_engine(cache, &self.ca)?;
+        let engine = replica_engine(cache, &self.ca, &self.clock)?;
         watch_engine(&engine, &self.engine_stopped);
         crate::events::forward_engine_events(&cache.name, &engine, self.changes.clone());
         Ok(engine)
@@ -1253,7 +1258,7 @@ impl RunningWorld {
         let wanted = usize::from(shards);
         let topology = cluster.topology.clone();
         if wanted > before {
-            let added = cluster.grow(&target, &self.ca, shards)?;
+            let added = cluster.grow(&target, &self.ca, shards, &self.clock)?;
             for engine in &added {
                 watch_engine(engine, &self.engine_stopped);
                 crate::events::forward_engine_events(cache, engine, self.changes.clone());

@@ -114,7 +114,7 @@ pub fn keys_in_slots(engine: &Engine, slots: &[u16], limit: usize) -> Vec<Blob> 
 /// Up to `limit` live keys of database `db` in these slots.
 pub fn keys_in_db_slots(engine: &Engine, db: usize, slots: &[u16], limit: usize) -> Vec<Blob> {
     let db = engine.store.db(db);
-    let now = crate::store::now_ms();
+    let now = engine.clock().now_ms();
     let (mut cursor, mut page, mut keys) = (0u64, Vec::new(), Vec::new());
     loop {
         page.clear();
@@ -135,7 +135,7 @@ pub fn keys_in_db_slots(engine: &Engine, db: usize, slots: &[u16], limit: usize)
 fn move_keys(source: &Engine, target: &Engine, keys: &[Blob]) -> usize {
     let _source_gate = source.store.gate.shared(0);
     let _target_gate = target.store.gate.shared(0);
-    let now = crate::store::now_ms();
+    let now = source.clock().now_ms();
     let (sdb, tdb) = (source.store.db(0), target.store.db(0));
     let mut moved = 0;
     for key in keys {

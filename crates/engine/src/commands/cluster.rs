@@ -410,7 +410,7 @@ fn shards_reply(ctx: &mut Ctx, m: &Membership) {
 /// CLUSTER NODES' text, addresses as this connection is told them.
 pub fn nodes_text(ctx: &Ctx, m: &Membership) -> String {
     let t = &m.topology;
-    let now = crate::store::now_ms();
+    let now = ctx.engine.clock().now_ms();
     let mut text = String::new();
     for (i, n) in t.nodes().iter().enumerate() {
         if n.forgotten {
@@ -455,7 +455,7 @@ fn links_reply(ctx: &mut Ctx, m: &Membership) {
         .filter(|&i| i != m.node && !nodes[i].forgotten)
         .collect();
     let created = ctx.engine.started.elapsed().as_millis() as u64;
-    let created = crate::store::now_ms().saturating_sub(created);
+    let created = ctx.engine.clock().now_ms().saturating_sub(created);
     ctx.out.array(others.len() * 2);
     for i in others {
         for direction in ["to", "from"] {

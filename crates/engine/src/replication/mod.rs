@@ -16,6 +16,17 @@
 //! the replica connects to exactly the address it is given, so the caller may put a proxy (a
 //! toxic) on the link.
 
+/// Wall-clock milliseconds for the replication link's own timing (last I/O, acknowledgement lag,
+/// `repl-timeout`): these measure the loopback link itself, so they stay on real time even when the
+/// engine's data clock is manual (`DEBUG CLOCK`, docs/clock.md) — an advance of the data clock must
+/// not make a healthy link look silent.
+pub fn link_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 pub mod backlog;
 pub mod primary;
 pub mod replica;

@@ -80,7 +80,7 @@ impl Attached {
 
 /// The attached replicas, in attachment order.
 pub fn summaries(engine: &Engine) -> Vec<ReplicaSummary> {
-    let now = crate::store::now_ms();
+    let now = crate::replication::link_ms();
     engine
         .replication
         .attached
@@ -121,7 +121,7 @@ pub fn enough_good_replicas(engine: &Engine) -> bool {
             c.number("min-replicas-max-lag").max(0) as u64,
         )
     };
-    let now = crate::store::now_ms();
+    let now = crate::replication::link_ms();
     let good = engine
         .replication
         .attached
@@ -341,7 +341,7 @@ pub async fn serve<S>(
         port: client.repl.listening_port.unwrap_or(0),
         state: AtomicU8::new(WAIT_BGSAVE),
         ack_offset: AtomicU64::new(0),
-        ack_ms: AtomicU64::new(crate::store::now_ms()),
+        ack_ms: AtomicU64::new(crate::replication::link_ms()),
         handle: handle.clone(),
     });
     engine.replication.attached.lock().push(attached.clone());
@@ -546,7 +546,7 @@ async fn stream_to<S>(
             },
             _ = tick.tick() => {
                 let timeout = engine.config.read().number("repl-timeout").max(1) as u64 * 1000;
-                if crate::store::now_ms().saturating_sub(attached.ack_ms.load(Ordering::Relaxed)) > timeout {
+                if crate::replication::link_ms().saturating_sub(attached.ack_ms.load(Ordering::Relaxed)) > timeout {
                     tracing::warn!(replica = %handle.ctx.peer, "Disconnecting timedout replica");
                     return;
                 }
@@ -585,7 +585,7 @@ fn read_acks(
                         .fetch_max(n.max(0) as u64, Ordering::Relaxed);
                     attached
                         .ack_ms
-                        .store(crate::store::now_ms(), Ordering::Relaxed);
+                        .store(crate::replication::link_ms(), Ordering::Relaxed);
                     attached.state.store(ONLINE, Ordering::Relaxed);
                     engine.replication.acked.notify_waiters();
                 }

@@ -75,7 +75,7 @@ impl Status {
         let was = self.state.swap(v, Ordering::Relaxed);
         if was == 3 && v != 3 {
             self.down_since_ms
-                .store(crate::store::now_ms(), Ordering::Relaxed);
+                .store(crate::replication::link_ms(), Ordering::Relaxed);
         }
     }
 }
@@ -258,7 +258,7 @@ impl Task {
                 Ok(Ok(_)) => {
                     self.status
                         .last_io_ms
-                        .store(crate::store::now_ms(), Ordering::Relaxed);
+                        .store(crate::replication::link_ms(), Ordering::Relaxed);
                 }
                 Ok(Err(e)) => return Err(e.into()),
                 Err(_) => return Err(End::Retry("Timeout reading from the MASTER".into())),
@@ -427,7 +427,7 @@ impl Task {
                     Ok(Ok(_)) => self
                         .status
                         .last_io_ms
-                        .store(crate::store::now_ms(), Ordering::Relaxed),
+                        .store(crate::replication::link_ms(), Ordering::Relaxed),
                     Ok(Err(e)) => return Err(e.into()),
                     Err(_) => {
                         return Err(End::Retry("Timeout receiving bulk data from MASTER".into()));
@@ -456,7 +456,7 @@ impl Task {
                     Ok(Ok(_)) => self
                         .status
                         .last_io_ms
-                        .store(crate::store::now_ms(), Ordering::Relaxed),
+                        .store(crate::replication::link_ms(), Ordering::Relaxed),
                     Ok(Err(e)) => return Err(e.into()),
                     Err(_) => {
                         return Err(End::Retry("Timeout receiving bulk data from MASTER".into()));
@@ -517,6 +517,7 @@ impl Task {
             local: io.local_addr().unwrap_or(addr),
             tls: false,
             endpoint: None,
+            announce: None,
         });
         handle.kind.store(kind::MASTER, Ordering::Relaxed);
         struct Unregister<'a>(&'a Engine, u64);
@@ -553,7 +554,7 @@ impl Task {
                     Err(e) => return e.into(),
                     Ok(n) => {
                         last_io = tokio::time::Instant::now();
-                        self.status.last_io_ms.store(crate::store::now_ms(), Ordering::Relaxed);
+                        self.status.last_io_ms.store(crate::replication::link_ms(), Ordering::Relaxed);
                         engine.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     }
                 },
@@ -625,7 +626,7 @@ impl Task {
                             engine,
                             client,
                             out,
-                            now: crate::store::now_ms(),
+                            now: engine.clock().now_ms(),
                             in_exec: true,
                             retry: false,
                         };

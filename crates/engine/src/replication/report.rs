@@ -45,7 +45,7 @@ pub fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 /// The `# Replication` section of INFO (`cfg` is the configuration, already read-locked).
 pub fn info(engine: &Engine, cfg: &crate::Config, out: &mut String) {
     let repl = &engine.replication;
-    let now = crate::store::now_ms();
+    let now = crate::replication::link_ms();
     out.push_str("# Replication\r\n");
     let role = engine.role();
     let offset = engine.repl_offset();
