@@ -6,6 +6,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -152,29 +153,41 @@ pub async fn connect_to(
     }
 }
 
-/// The runtime that carries plain, toxic-free hops to backends (see [`proxy_runtime`]).
-static PROXY_RUNTIME: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
+/// The runtimes that carry plain, toxic-free hops to backends (see [`proxy_runtime`]).
+static PROXY_RUNTIMES: OnceLock<Vec<tokio::runtime::Handle>> = OnceLock::new();
 
-/// A single-threaded runtime on a thread of its own, for the proxy's byte pumps: one thread
-/// waiting in `epoll` for every proxied connection handles each readiness batch without waking
-/// other workers or having tasks stolen (the multi-threaded runtime's futex wake-ups and work
-/// stealing cost more CPU than the copies themselves at small requests, BENCHMARKS.md). `None`
-/// when the thread cannot be started (the caller then pumps on its own runtime).
+/// Which of [`PROXY_RUNTIMES`] takes the next connection (round robin).
+static NEXT_PROXY_RUNTIME: AtomicUsize = AtomicUsize::new(0);
+
+/// A single-threaded runtime on a thread of its own (one per core), for the proxy's byte pumps:
+/// one thread waiting in `epoll` for its share of the proxied connections handles each readiness
+/// batch without waking other workers or having tasks stolen (the multi-threaded runtime's futex
+/// wake-ups and work stealing cost more CPU than the copies themselves at small requests,
+/// BENCHMARKS.md). Connections are spread round robin. `None` when no such thread can be started
+/// (the caller then pumps on its own runtime).
 pub fn proxy_runtime() -> Option<tokio::runtime::Handle> {
-    PROXY_RUNTIME
-        .get_or_init(|| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            let handle = runtime.handle().clone();
-            std::thread::Builder::new()
-                .name("redlink-proxy".into())
-                .spawn(move || runtime.block_on(std::future::pending::<()>()))
-                .ok()?;
-            Some(handle)
-        })
-        .clone()
+    let runtimes = PROXY_RUNTIMES.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        (0..threads)
+            .filter_map(|i| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                let handle = runtime.handle().clone();
+                std::thread::Builder::new()
+                    .name(format!("redlink-proxy-{i}"))
+                    .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                    .ok()?;
+                Some(handle)
+            })
+            .collect()
+    });
+    if runtimes.is_empty() {
+        return None;
+    }
+    let i = NEXT_PROXY_RUNTIME.fetch_add(1, Ordering::Relaxed) % runtimes.len();
+    runtimes.get(i).cloned()
 }
 
 /// Connects to `address` with a bounded wait, `TCP_NODELAY` on.
