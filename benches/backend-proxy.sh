@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Overhead of proxying to a backend (issue 22): redis-benchmark -c 50 at P1 and P16 through the
 # quickstart's private endpoint pe-hub with `--backend redis-server` (accept at the endpoint, then
-# tokio's copy_bidirectional with 64 KiB buffers to the redis-server redlink started) vs straight
-# at that same redis-server, in the same run, alternating. Loopback only.
+# the proxy's byte pump to the redis-server redlink started) vs straight at that same redis-server,
+# and, when haproxy is installed, through haproxy (mode tcp) in front of it: all in the same run,
+# alternating within each round, reporting each one's median over the rounds (the machine is
+# shared: medians of alternating rounds, not a single run). Loopback only.
 #
-#   benches/backend-proxy.sh                 # ROUNDS=3 alternations, N=200000 requests per run
+#   benches/backend-proxy.sh                 # ROUNDS=5 alternations, N=200000 requests per run
 #   REDLINK=path/to/redlink benches/backend-proxy.sh
 #
-# Needs redis-server, redis-benchmark, redis-cli and jq, and a release build (built if missing).
+# Needs redis-server, redis-benchmark, redis-cli and jq, and a release build (built if missing);
+# haproxy is optional (`apt-get install -y haproxy`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 N=${N:-200000}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 BIN=${REDLINK:-$TARGET_DIR/release/redlink}
@@ -22,8 +25,10 @@ done
 
 work=$(mktemp -d)
 pid=
+hapid=
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    [ -n "$hapid" ] && kill "$hapid" 2>/dev/null && wait "$hapid" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,18 +43,54 @@ pe=$(jq -r '.caches.contoso.endpoints[] | select(.name == "pe-hub") | .address' 
 backend_port=$(redis-cli -h "$pe" -p 6379 info server | tr -d '\r' | sed -n 's/^tcp_port://p')
 echo "pe-hub: $pe:6379 (proxy)    backend: 127.0.0.1:$backend_port (redis-server)"
 
+targets="proxy:$pe:6379 direct:127.0.0.1:$backend_port"
+if command -v haproxy >/dev/null; then
+    haport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cat >"$work/haproxy.cfg" <<EOF
+global
+    maxconn 1000
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend f
+    bind 127.0.0.1:$haport
+    default_backend b
+backend b
+    server s 127.0.0.1:$backend_port
+EOF
+    haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+    hapid=$!
+    for _ in $(seq 100); do redis-cli -p "$haport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+    targets="$targets haproxy:127.0.0.1:$haport"
+    echo "haproxy: 127.0.0.1:$haport ($(haproxy -v | head -1))"
+fi
+
 rps() { # host port pipeline -> requests/s of SET and GET, averaged
     redis-benchmark -h "$1" -p "$2" -c 50 -n "$N" -P "$3" -t set,get --csv 2>/dev/null \
         | awk -F'"' '/^"(SET|GET)"/ { s += $4; n++ } END { printf "%.0f", s / n }'
 }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 for P in 1 16; do
-    proxy_total=0; direct_total=0
     for r in $(seq "$ROUNDS"); do
-        p=$(rps "$pe" 6379 "$P"); d=$(rps 127.0.0.1 "$backend_port" "$P")
-        echo "P$P round $r: proxy $p req/s, direct $d req/s"
-        proxy_total=$((proxy_total + p)); direct_total=$((direct_total + d))
+        line="P$P round $r:"
+        for t in $targets; do
+            name=${t%%:*}; rest=${t#*:}; host=${rest%:*}; port=${rest##*:}
+            v=$(rps "$host" "$port" "$P")
+            echo "$v" >>"$work/$name-P$P"
+            line="$line $name $v"
+        done
+        echo "$line req/s"
     done
-    awk -v p="$proxy_total" -v d="$direct_total" -v P="$P" -v R="$ROUNDS" \
-        'BEGIN { printf "P%s: proxy %.0f req/s, direct %.0f req/s, ratio %.2fx\n", P, p / R, d / R, p / d }'
+    direct=$(median <"$work/direct-P$P")
+    summary="P$P medians: direct $direct req/s"
+    for t in $targets; do
+        name=${t%%:*}
+        [ "$name" = direct ] && continue
+        m=$(median <"$work/$name-P$P")
+        summary="$summary, $name $m req/s ($(awk -v a="$m" -v b="$direct" 'BEGIN { printf "%.2fx", a / b }'))"
+    done
+    echo "$summary"
 done

@@ -30,6 +30,11 @@ fn have(tool: &str) -> bool {
 }
 
 fn scenario(name: &str, backend: &str) -> PathBuf {
+    scenario_with(name, backend, "")
+}
+
+/// The test world with `extra` TOML after the cache's table (`[[cache.user]]`…).
+fn scenario_with(name: &str, backend: &str, extra: &str) -> PathBuf {
     let path = temp(&format!("{name}.toml"));
     let text = format!(
         r#"host = {{ network = "hub" }}   # the tests' clients run on this machine, a jump box in hub
@@ -42,7 +47,7 @@ non_tls_port = true
 requirepass = "s3cret"
 maxclients = 77
 backend = {backend}
-
+{extra}
 [[private_endpoint]]
 name = "pe-hub"
 network = "hub"
@@ -145,36 +150,70 @@ fn user_server(args: &[&str]) -> UserServer {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let mut server = UserServer {
-            child,
-            address: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = server.child.try_wait() {
-                break; // the port was taken meanwhile: try another
-            }
-            if TcpStream::connect(server.address).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(server) = user_server_on(port, args) {
+            return server;
         }
     }
     panic!("redis-server did not start");
+}
+
+/// A redis-server on `port`, or `None` when it could not take the port.
+fn user_server_on(port: u16, args: &[&str]) -> Option<UserServer> {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let mut server = UserServer {
+        child,
+        address: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = server.child.try_wait() {
+            return None; // the port was taken meanwhile
+        }
+        if TcpStream::connect(server.address).is_ok() {
+            return Some(server);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// What `redis-cli PING` at `endpoint` prints (stdout and stderr).
+fn ping_through(endpoint: SocketAddr) -> String {
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["-h", &endpoint.ip().to_string(), "-p", "6379"])
+        .args(["-a", "s3cret", "--no-auth-warning", "PING"]);
+    let out = bounded(cmd, Duration::from_secs(20));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Waits (up to 30 s) until `redis-cli PING` through `endpoint` prints something containing `want`.
+fn await_ping(endpoint: SocketAddr, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let said = ping_through(endpoint);
+        if said.contains(want) {
+            return said;
+        }
+        assert!(Instant::now() < deadline, "never {want:?}; last: {said}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// redis-cli, redis-py and the `redis` crate all reach the backend through pe-hub.
@@ -281,27 +320,56 @@ fn user_run_backend_serves_through_the_private_endpoint() {
     );
     assert_eq!(redis_cli(endpoint, &["GET", "seeded"]), "yes");
     clients_reach_backend(endpoint);
-    // A backend that is down: the endpoint resets the connection, as a stopped cache's does.
+    // A backend that is down: the endpoint refuses, as a stopped cache's does (a connection
+    // accepted before the health check noticed is reset), and probe and ctl status say why.
+    let port = server.address.port();
     drop(server);
-    let mut cmd = Command::new("redis-cli");
-    cmd.args(["-h", &endpoint.ip().to_string(), "-p", "6379", "PING"]);
-    let out = bounded(cmd, Duration::from_secs(20));
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = await_ping(endpoint, "Connection refused");
     assert!(!said.contains("PONG"), "{said}");
-    assert!(
-        said.contains("reset by peer") || said.contains("Connection reset"),
-        "{said}"
-    );
+    let down = format!("backend 127.0.0.1:{port} unreachable: Connection refused");
+    // The state file follows the edge: await its rewrite.
+    let said_by = |args: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut cmd = redlink();
+            cmd.args(args);
+            let out = bounded(cmd, Duration::from_secs(30));
+            let said = String::from_utf8_lossy(&out.stdout).into_owned();
+            if said.contains(&down) || Instant::now() > deadline {
+                return said;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let state_file = up.state.to_string_lossy().into_owned();
+    let probed = said_by(&[
+        "probe",
+        "--network",
+        "hub",
+        "--state-file",
+        &state_file,
+        &endpoint.to_string(),
+    ]);
+    assert!(probed.contains(&down), "probe: {probed}");
+    let status = said_by(&["ctl", "--state-file", &state_file, "status", "-o", "json"]);
+    assert!(status.contains(&down), "ctl status: {status}");
+    // It comes back on the same port: the endpoint routes again.
+    let Some(_again) = user_server_on(port, &["--requirepass", "s3cret"]) else {
+        eprintln!("port {port} was taken meanwhile: the return of the backend is not checked");
+        let _ = std::fs::remove_file(file);
+        return;
+    };
+    await_ping(endpoint, "PONG");
     drop(up);
     let _ = std::fs::remove_file(file);
 }
 
 fn up_fails(name: &str, backend: &str) -> String {
-    let file = scenario(name, backend);
+    up_fails_with(name, backend, "")
+}
+
+fn up_fails_with(name: &str, backend: &str, extra: &str) -> String {
+    let file = scenario_with(name, backend, extra);
     let mut cmd = redlink();
     cmd.arg("up")
         .arg(&file)
@@ -381,4 +449,183 @@ fn the_quickstart_passes_unchanged_with_a_redis_server_behind_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+}
+
+/// A CA and a certificate for 127.0.0.1 and localhost signed by it, as PEM files in `dir`:
+/// (ca.pem, cert.pem, key.pem).
+fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).expect("a directory for the certificates");
+    let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "backend test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("the CA certificate");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().expect("a server key");
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("server params");
+    let cert = params
+        .signed_by(&key, &issuer)
+        .expect("the server certificate");
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&files.0, ca.pem()).expect("writes ca.pem");
+    std::fs::write(&files.1, cert.pem()).expect("writes cert.pem");
+    std::fs::write(&files.2, key.serialize_pem()).expect("writes key.pem");
+    (files.0, files.1, files.2)
+}
+
+#[test]
+fn tls_backend_is_reached_over_tls_verifying_the_named_ca() {
+    if !have("redis-server") || !have("redis-cli") {
+        eprintln!("skipping: redis-server and redis-cli are needed");
+        return;
+    }
+    let dir = temp("tls-certs");
+    let (ca, cert, key) = tls_files(&dir);
+    let (other_ca, _, _) = tls_files(&dir.join("other"));
+    // Debian's redis-server is built with TLS: a TLS-only server (its plain port off).
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new("redis-server");
+    child
+        .args(["--port", "0", "--tls-port", &port.to_string()])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--requirepass",
+            "s3cret",
+        ])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .arg("--tls-ca-cert-file")
+        .arg(&ca)
+        .args(["--tls-auth-clients", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = UserServer {
+        child: child.spawn().expect("redis-server starts"),
+        address: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(server.address).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the TLS redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let backend = format!(
+        "{{ address = \"{}\", tls = true, ca_file = \"{}\" }}",
+        server.address,
+        ca.display()
+    );
+    let file = scenario("tls", &backend);
+    let (world, endpoint, _) = up(&file, "tls");
+    // Plain at the endpoint, TLS on the hop: the backend answers with its own TLS port.
+    assert_eq!(redis_cli(endpoint, &["SET", "over", "tls"]), "OK");
+    assert_eq!(redis_cli(endpoint, &["GET", "over"]), "tls");
+    let tls_port = redis_cli(endpoint, &["CONFIG", "GET", "tls-port"]);
+    assert!(tls_port.ends_with(&port.to_string()), "{tls_port}");
+    drop(world);
+    let _ = std::fs::remove_file(file);
+
+    // A CA the backend's certificate does not chain to: refused at `up`, naming the cache.
+    let wrong = format!(
+        "{{ address = \"{}\", tls = true, ca_file = \"{}\" }}",
+        server.address,
+        other_ca.display()
+    );
+    let err = up_fails("tls-wrong-ca", &wrong);
+    assert!(err.contains("cache contoso"), "{err}");
+    assert!(
+        err.contains("TLS handshake with the backend failed"),
+        "{err}"
+    );
+    // A name the certificate does not cover.
+    let wrong = format!(
+        "{{ address = \"{}\", tls = true, ca_file = \"{}\", server_name = \"contoso.example\" }}",
+        server.address,
+        ca.display()
+    );
+    let err = up_fails("tls-wrong-name", &wrong);
+    assert!(
+        err.contains("TLS handshake with the backend failed"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+const APP_USER: &str = r#"
+[[cache.user]]
+name = "app"
+password = "app-pass"
+rules = "~* +@all"
+"#;
+
+#[test]
+fn world_users_are_passed_to_a_started_backend_and_checked_on_a_user_run_one() {
+    if !have("redis-server") || !have("redis-cli") {
+        eprintln!("skipping: redis-server and redis-cli are needed");
+        return;
+    }
+    let file = scenario_with(
+        "users",
+        r#"{ command = ["redis-server", "--save", ""] }"#,
+        APP_USER,
+    );
+    let (world, endpoint, _) = up(&file, "users");
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["-h", &endpoint.ip().to_string(), "-p", "6379"])
+        .args(["--user", "app", "--pass", "app-pass", "--no-auth-warning"])
+        .args(["ACL", "WHOAMI"]);
+    let out = bounded(cmd, Duration::from_secs(20));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app");
+    drop(world);
+    let _ = std::fs::remove_file(file);
+
+    // A user-run backend without the world's user: refused at `up`, saying which user and how.
+    let server = user_server(&["--requirepass", "s3cret", "--maxclients", "77"]);
+    let err = up_fails_with(
+        "users-missing",
+        &format!("{{ address = \"{}\" }}", server.address),
+        APP_USER,
+    );
+    assert!(err.contains("cache contoso"), "{err}");
+    assert!(err.contains("[[cache.user]] app"), "{err}");
+    assert!(err.contains("WRONGPASS"), "{err}");
+    // With the user created there, it starts.
+    let mut create = Command::new("redis-cli");
+    create
+        .args(["-p", &server.address.port().to_string()])
+        .args(["-a", "s3cret", "--no-auth-warning"])
+        .args(["ACL", "SETUSER", "app", "on", ">app-pass", "~*", "+@all"]);
+    bounded(create, Duration::from_secs(20));
+    let file = scenario_with(
+        "users-present",
+        &format!("{{ address = \"{}\" }}", server.address),
+        APP_USER,
+    );
+    let (world, endpoint, _) = up(&file, "users-present");
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["-h", &endpoint.ip().to_string(), "-p", "6379"])
+        .args(["--user", "app", "--pass", "app-pass", "--no-auth-warning"])
+        .args(["ACL", "WHOAMI"]);
+    let out = bounded(cmd, Duration::from_secs(20));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app");
+    drop(world);
+    let _ = std::fs::remove_file(file);
 }

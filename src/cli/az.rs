@@ -290,13 +290,17 @@ pub fn status(world: &World, state: &StateFile, counts: &Json) -> Json {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    json!({
+                    let mut cache = json!({
                         "cache": c.name,
                         "hostName": c.host_name(),
                         "resolvesTo": r.addresses().iter().map(ToString::to_string).collect::<Vec<_>>(),
                         "resolution": r.summary(),
                         "endpoints": endpoints,
-                    })
+                    });
+                    if let Some(why) = &c.backend_unreachable {
+                        cache["backend"] = json!(format!("backend {why}"));
+                    }
+                    cache
                 })
                 .collect();
             json!({

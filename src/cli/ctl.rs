@@ -704,6 +704,13 @@ fn run(args: &CtlArgs) -> Result<(), Failure> {
                         "{}",
                         crate::cli::output::table(&az::STATUS_COLUMNS, &az::status_rows(&status))
                     );
+                    for down in world.caches.iter().filter_map(|c| {
+                        c.backend_unreachable
+                            .as_ref()
+                            .map(|why| format!("cache {}: backend {why}", c.name))
+                    }) {
+                        say!("{down}");
+                    }
                     let note = status["kernelEvidence"].as_str().unwrap_or(az::UNCOUNTED);
                     say!("{}", wrap(&format!("note: {note}"), 100));
                     Ok(())

@@ -5,10 +5,13 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, copy_bidirectional_with_sizes};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, copy_bidirectional_with_sizes};
 use tokio::net::TcpStream;
 use tracing::debug;
 
@@ -25,12 +28,78 @@ pub struct BackendLink {
     pub address: SocketAddr,
     /// The server configuration of the cache's TLS ports (the world's certificate).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS on the hop to the backend (`tls = true` in the world), if any.
+    pub upstream_tls: Option<UpstreamTls>,
+}
+
+/// How the edge speaks TLS to a backend: the client configuration (the roots it trusts) and the
+/// name it verifies and sends as SNI.
+#[derive(Clone, Debug)]
+pub struct UpstreamTls {
+    /// Roots (a CA file the world names, or the system's) and protocol versions.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name the backend's certificate must cover.
+    pub server_name: rustls::pki_types::ServerName<'static>,
+}
+
+/// A connection to a backend: plain TCP, or TLS over it.
+#[derive(Debug)]
+pub enum BackendStream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS to the backend.
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for BackendStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            BackendStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for BackendStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_write(cx, data),
+            BackendStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            BackendStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            BackendStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 impl BackendLink {
-    /// Proxies `client` to `upstream` (a connection to the backend, see [`connect`]), doing the
-    /// endpoint's TLS first when `tls_port`, until either side closes.
-    pub async fn proxy<S>(&self, client: S, upstream: TcpStream, tls_port: bool)
+    /// Connects to the backend (TLS when the world says so), within a bounded wait.
+    pub async fn connect(&self) -> io::Result<BackendStream> {
+        connect_to(self.address, self.upstream_tls.as_ref()).await
+    }
+
+    /// Proxies `client` to `upstream` (a connection to the backend, see [`BackendLink::connect`]),
+    /// doing the endpoint's TLS first when `tls_port`, until either side closes.
+    pub async fn proxy<S>(&self, client: S, upstream: BackendStream, tls_port: bool)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
@@ -51,12 +120,74 @@ impl BackendLink {
     }
 }
 
-async fn pipe<S>(mut client: S, mut upstream: TcpStream)
+async fn pipe<S>(mut client: S, mut upstream: BackendStream)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let _ =
         copy_bidirectional_with_sizes(&mut client, &mut upstream, PROXY_BUFFER, PROXY_BUFFER).await;
+}
+
+/// Connects to a backend at `address`, doing TLS with `tls` when given (the handshake within the
+/// same bounded wait). A failed handshake reads "TLS handshake with the backend failed: …".
+pub async fn connect_to(
+    address: SocketAddr,
+    tls: Option<&UpstreamTls>,
+) -> io::Result<BackendStream> {
+    let tcp = connect(address).await?;
+    let Some(tls) = tls else {
+        return Ok(BackendStream::Plain(tcp));
+    };
+    let handshake =
+        tokio_rustls::TlsConnector::from(tls.config.clone()).connect(tls.server_name.clone(), tcp);
+    match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS handshake with the backend timed out",
+        )),
+        Ok(Err(e)) => Err(io::Error::new(
+            e.kind(),
+            format!("TLS handshake with the backend failed: {e}"),
+        )),
+        Ok(Ok(s)) => Ok(BackendStream::Tls(Box::new(s))),
+    }
+}
+
+/// The runtimes that carry plain, toxic-free hops to backends (see [`proxy_runtime`]).
+static PROXY_RUNTIMES: OnceLock<Vec<tokio::runtime::Handle>> = OnceLock::new();
+
+/// Which of [`PROXY_RUNTIMES`] takes the next connection (round robin).
+static NEXT_PROXY_RUNTIME: AtomicUsize = AtomicUsize::new(0);
+
+/// A single-threaded runtime on a thread of its own (one per core), for the proxy's byte pumps:
+/// one thread waiting in `epoll` for its share of the proxied connections handles each readiness
+/// batch without waking other workers or having tasks stolen (the multi-threaded runtime's futex
+/// wake-ups and work stealing cost more CPU than the copies themselves at small requests,
+/// BENCHMARKS.md). Connections are spread round robin. `None` when no such thread can be started
+/// (the caller then pumps on its own runtime).
+pub fn proxy_runtime() -> Option<tokio::runtime::Handle> {
+    let runtimes = PROXY_RUNTIMES.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        (0..threads)
+            .filter_map(|i| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                let handle = runtime.handle().clone();
+                std::thread::Builder::new()
+                    .name(format!("redlink-proxy-{i}"))
+                    .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                    .ok()?;
+                Some(handle)
+            })
+            .collect()
+    });
+    if runtimes.is_empty() {
+        return None;
+    }
+    let i = NEXT_PROXY_RUNTIME.fetch_add(1, Ordering::Relaxed) % runtimes.len();
+    runtimes.get(i).cloned()
 }
 
 /// Connects to `address` with a bounded wait, `TCP_NODELAY` on.

@@ -41,7 +41,9 @@ pub mod toxics;
 mod unowned;
 
 pub use announce::EndpointAnnounce;
-pub use backend::{BackendLink, PROXY_BUFFER, connect as connect_backend};
+pub use backend::{
+    BackendLink, BackendStream, PROXY_BUFFER, UpstreamTls, connect as connect_backend, connect_to,
+};
 pub use blackhole::blackhole;
 pub use conn::{Cut, CutStream, OpenConns, Registered};
 pub use drop::DropListener;

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::backend::{BackendLink, connect as connect_backend};
+use crate::backend::{BackendLink, proxy_runtime};
 use crate::blackhole::blackhole;
 use crate::conn::{CutStream, OpenConns, Registered};
 use crate::event::{ConnectionEvent, ConnectionEvents, emit};
@@ -284,8 +284,39 @@ async fn route_to_backend(
     registered: Registered,
 ) {
     let _ = stream.set_nodelay(true);
+    // The common case (a plain port, no toxics) moves to the proxy's own thread.
+    if toxics.is_empty()
+        && !tls
+        && let Some(runtime) = proxy_runtime()
+    {
+        match stream.into_std() {
+            Ok(std_stream) => {
+                runtime.spawn(async move {
+                    match TcpStream::from_std(std_stream) {
+                        Ok(stream) => {
+                            proxy_to_backend(stream, backend, tls, toxics, registered).await;
+                        }
+                        Err(e) => debug!("could not move a proxied connection: {e}"),
+                    }
+                });
+            }
+            Err(e) => debug!("could not move a proxied connection: {e}"),
+        }
+        return;
+    }
+    proxy_to_backend(stream, backend, tls, toxics, registered).await;
+}
+
+/// Connects to the backend and pumps bytes both ways until either side closes.
+async fn proxy_to_backend(
+    stream: TcpStream,
+    backend: BackendLink,
+    tls: bool,
+    toxics: Vec<Toxic>,
+    registered: Registered,
+) {
     // A backend that is down makes the endpoint behave like a stopped cache: the client is reset.
-    let upstream = match connect_backend(backend.address).await {
+    let upstream = match backend.connect().await {
         Ok(s) => s,
         Err(e) => {
             warn!(backend = %backend.address, "backend {} unreachable: {e}", backend.address);

@@ -3,12 +3,18 @@
 //! world stops), or checks a server the user runs (it answers PING, AUTH with the world's password
 //! works, `CONFIG GET maxclients` agrees), before the edge proxies routed connections to it.
 
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use redlink_edge::{BackendStream, UpstreamTls, connect_to};
 use redlink_world::{Backend, Cache, Upstream};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::error::RuntimeError;
@@ -22,9 +28,43 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// A backend in use: its address and, when redlink started it, the process (killed on drop).
 #[derive(Debug)]
 pub struct RunningBackend {
+    /// The cache it serves.
+    pub cache: String,
     /// Where it listens.
     pub address: SocketAddr,
+    /// TLS to it, when the world says `tls = true`.
+    pub tls: Option<UpstreamTls>,
     child: Option<Child>,
+}
+
+/// How long a health check waits for the backend's reply.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl RunningBackend {
+    /// Whether the backend answers: it accepts a connection and replies to PING (any reply,
+    /// `-NOAUTH` included: it is up). The error reads "ADDRESS unreachable: WHY".
+    pub async fn health(&self) -> Result<(), String> {
+        let address = self.address;
+        let check = async {
+            let mut stream = connect_to(address, self.tls.as_ref())
+                .await
+                .map_err(|e| e.to_string())?;
+            stream
+                .write_all(b"PING\r\n")
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut reply = [0u8; 1];
+            match tokio::io::AsyncReadExt::read(&mut stream, &mut reply).await {
+                Ok(0) => Err("the connection closed without a reply".to_owned()),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        tokio::time::timeout(HEALTH_TIMEOUT, check)
+            .await
+            .unwrap_or_else(|_| Err(format!("no reply within {HEALTH_TIMEOUT:?}")))
+            .map_err(|e| format!("{address} unreachable: {e}"))
+    }
 }
 
 impl Drop for RunningBackend {
@@ -48,6 +88,8 @@ pub fn redis_server_backend() -> Backend {
     Backend {
         upstream: Upstream::Command(vec!["redis-server".into(), "--save".into(), String::new()]),
         tls: false,
+        ca_file: None,
+        server_name: None,
         password_env: None,
     }
 }
@@ -57,14 +99,9 @@ pub fn redis_server_backend() -> Backend {
 pub async fn start_backend(
     cache: &Cache,
     backend: &Backend,
+    base_dir: Option<&Path>,
     notes: &mut Vec<String>,
 ) -> Result<RunningBackend, RuntimeError> {
-    if backend.tls {
-        return Err(failure(
-            cache,
-            "tls = true: TLS on the hop to the backend is not supported yet (clients still get TLS at the endpoint)".into(),
-        ));
-    }
     let password = match &backend.password_env {
         Some(var) => Some(std::env::var(var).map_err(|_| {
             failure(
@@ -74,21 +111,96 @@ pub async fn start_backend(
         })?),
         None => cache.requirepass.clone(),
     };
+    let address = match &backend.upstream {
+        Upstream::Address(address) => Some(*address),
+        Upstream::Command(_) => None,
+    };
+    let tls = if backend.tls {
+        Some(upstream_tls(cache, backend, address, base_dir)?)
+    } else {
+        None
+    };
     match &backend.upstream {
         Upstream::Address(address) => {
-            check_user_backend(cache, *address, password.as_deref(), notes).await?;
-            Ok(RunningBackend {
+            let running = RunningBackend {
+                cache: cache.name.clone(),
                 address: *address,
+                tls,
                 child: None,
-            })
+            };
+            check_user_backend(cache, &running, password.as_deref(), notes).await?;
+            Ok(running)
         }
-        Upstream::Command(argv) => start_command(cache, argv, password.as_deref()).await,
+        Upstream::Command(argv) => start_command(cache, argv, tls, password.as_deref()).await,
     }
+}
+
+/// The TLS client side of the hop to `backend`: the roots of its `ca_file` (relative to
+/// `base_dir`, the scenario's directory) or the system's, verifying `server_name` or the address.
+fn upstream_tls(
+    cache: &Cache,
+    backend: &Backend,
+    address: Option<SocketAddr>,
+    base_dir: Option<&Path>,
+) -> Result<UpstreamTls, RuntimeError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &backend.ca_file {
+        Some(file) => {
+            let path = match base_dir {
+                Some(dir) if Path::new(file).is_relative() => dir.join(file),
+                _ => PathBuf::from(file),
+            };
+            let pem = std::fs::read(&path)
+                .map_err(|e| failure(cache, format!("ca_file {}: {e}", path.display())))?;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert =
+                    cert.map_err(|e| failure(cache, format!("ca_file {}: {e}", path.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| failure(cache, format!("ca_file {}: {e}", path.display())))?;
+            }
+            if roots.is_empty() {
+                return Err(failure(
+                    cache,
+                    format!("ca_file {}: no PEM certificate in it", path.display()),
+                ));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                return Err(failure(
+                    cache,
+                    "tls = true without ca_file: the system has no root certificates; name the backend's CA with ca_file".into(),
+                ));
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| failure(cache, format!("TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = match (&backend.server_name, address) {
+        (Some(name), _) => name.clone(),
+        (None, Some(address)) => address.ip().to_string(),
+        (None, None) => Ipv4Addr::LOCALHOST.to_string(),
+    };
+    let server_name = redlink_client::net::server_name(&name)
+        .map_err(|e| failure(cache, format!("server_name {name:?}: {e}")))?;
+    Ok(UpstreamTls {
+        config: Arc::new(config),
+        server_name,
+    })
 }
 
 async fn start_command(
     cache: &Cache,
     argv: &[String],
+    tls: Option<UpstreamTls>,
     password: Option<&str>,
 ) -> Result<RunningBackend, RuntimeError> {
     let Some((program, args)) = argv.split_first() else {
@@ -100,16 +212,42 @@ async fn start_command(
         .port();
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut cmd = Command::new(program);
+    let port_option = if tls.is_some() {
+        // TLS only: the command carries the certificate options (docs/backends.md).
+        ["--port", "0", "--tls-port"]
+    } else {
+        ["--port", "", ""]
+    };
     cmd.args(args)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(port_option.iter().filter(|a| !a.is_empty()))
+        .args([port.to_string().as_str(), "--bind", "127.0.0.1"])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(p) = &cache.requirepass {
         cmd.args(["--requirepass", p]);
     }
     if let Some(n) = cache.maxclients {
         cmd.args(["--maxclients", &n.to_string()]);
+    }
+    for user in &cache.users {
+        // One `user` configuration line, as redis.conf has it (redis-server splits it at spaces).
+        if user
+            .password
+            .as_deref()
+            .is_some_and(|p| p.contains(char::is_whitespace))
+        {
+            return Err(failure(
+                cache,
+                format!(
+                    "user {}: a password with spaces cannot be passed to a started backend as a `--user` line",
+                    user.name
+                ),
+            ));
+        }
+        cmd.arg("--user")
+            .arg(&user.name)
+            .args(user.engine_rules().split_whitespace());
     }
     // Should redlink die without stopping it, the backend goes too.
     // SAFETY: prctl is async-signal-safe and touches nothing of the parent's state.
@@ -125,7 +263,9 @@ async fn start_command(
         .spawn()
         .map_err(|e| failure(cache, format!("command {program:?} could not start: {e}")))?;
     let mut running = RunningBackend {
+        cache: cache.name.clone(),
         address,
+        tls,
         child: Some(child),
     };
     let deadline = Instant::now() + START_TIMEOUT;
@@ -133,29 +273,60 @@ async fn start_command(
         if let Some(child) = &mut running.child
             && let Ok(Some(status)) = child.try_wait()
         {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
+            // redis-server logs to stdout: its last lines say why it stopped.
+            let mut said = String::new();
+            for out in [
+                child
+                    .stdout
+                    .take()
+                    .map(|o| Box::new(o) as Box<dyn std::io::Read>),
+                child
+                    .stderr
+                    .take()
+                    .map(|e| Box::new(e) as Box<dyn std::io::Read>),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let mut text = String::new();
+                let _ = { out }.read_to_string(&mut text);
+                said.push_str(&text);
             }
             running.child = None;
-            let err = err.trim();
+            let lines: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
+            let last = lines[lines.len().saturating_sub(3)..].join(" | ");
             return Err(failure(
                 cache,
                 format!(
                     "command {program:?} exited at once ({status}){}",
-                    if err.is_empty() {
+                    if last.is_empty() {
                         String::new()
                     } else {
-                        format!(": {err}")
+                        format!(": {last}")
                     }
                 ),
             ));
         }
-        if ping(address, password).await.is_ok() {
-            // Nothing reads the child's stderr from here on: let it inherit nothing more.
+        if ping(&running, password).await.is_ok() {
+            // From here on its output is read and discarded (a full pipe would stall it).
             if let Some(child) = &mut running.child {
-                drop(child.stderr.take());
+                for out in [
+                    child
+                        .stdout
+                        .take()
+                        .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
+                    child
+                        .stderr
+                        .take()
+                        .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    let _ = std::thread::Builder::new()
+                        .name("redlink-backend-output".into())
+                        .spawn(move || std::io::copy(&mut { out }, &mut std::io::sink()));
+                }
             }
             return Ok(running);
         }
@@ -171,18 +342,51 @@ async fn start_command(
     }
 }
 
-/// Checks a user-run backend: it answers, the world's password works, its `maxclients` agrees.
+/// Checks a user-run backend: it answers, the world's password works, every `[[cache.user]]` with
+/// a password can AUTH (one without exists, `ACL GETUSER`), its `maxclients` agrees.
 async fn check_user_backend(
     cache: &Cache,
-    address: SocketAddr,
+    backend: &RunningBackend,
     password: Option<&str>,
     notes: &mut Vec<String>,
 ) -> Result<(), RuntimeError> {
-    ping(address, password)
+    let address = backend.address;
+    ping(backend, password)
         .await
         .map_err(|e| failure(cache, format!("{address} unreachable: {e}")))?;
+    for user in &cache.users {
+        let disagreement = match &user.password {
+            Some(pass) => match command(backend, None, &["AUTH", &user.name, pass]).await {
+                Ok(reply) if reply == "+OK" => None,
+                Ok(reply) => Some(format!(
+                    "AUTH {} with the world's password answered {reply}",
+                    user.name
+                )),
+                Err(e) => Some(format!("AUTH {} failed: {e}", user.name)),
+            },
+            None => match command(backend, password, &["ACL", "GETUSER", &user.name]).await {
+                Ok(reply) if reply.starts_with('*') => None,
+                Ok(reply) if reply.starts_with("$-1") || reply.starts_with("_") => {
+                    Some(format!("it has no user {}", user.name))
+                }
+                Ok(reply) => Some(format!("ACL GETUSER {} answered {reply}", user.name)),
+                Err(e) => Some(format!("ACL GETUSER {} failed: {e}", user.name)),
+            },
+        };
+        if let Some(d) = disagreement {
+            return Err(failure(
+                cache,
+                format!(
+                    "{address} disagrees with the world's [[cache.user]] {}: {d}; create the user on the backend (ACL SETUSER {} {}) or change the world",
+                    user.name,
+                    user.name,
+                    user.engine_rules()
+                ),
+            ));
+        }
+    }
     if let Some(want) = cache.maxclients {
-        match config_get(address, password, "maxclients").await {
+        match config_get(backend, password, "maxclients").await {
             Ok(Some(got)) if got != want.to_string() => notes.push(format!(
                 "cache {}: backend {address} has maxclients {got}, the world says {want}; the backend's limit applies",
                 cache.name
@@ -195,7 +399,7 @@ async fn check_user_backend(
         }
     }
     if password.is_none()
-        && let Ok(reply) = command(address, None, &["PING"]).await
+        && let Ok(reply) = command(backend, None, &["PING"]).await
         && reply.starts_with("-NOAUTH")
     {
         notes.push(format!(
@@ -206,9 +410,9 @@ async fn check_user_backend(
     Ok(())
 }
 
-/// Why the backend at `address` does not answer PING (with AUTH first when `password`).
-pub async fn ping(address: SocketAddr, password: Option<&str>) -> Result<(), String> {
-    let reply = command(address, password, &["PING"]).await?;
+/// Why `backend` does not answer PING (with AUTH first when `password`).
+pub async fn ping(backend: &RunningBackend, password: Option<&str>) -> Result<(), String> {
+    let reply = command(backend, password, &["PING"]).await?;
     if reply == "+PONG" {
         Ok(())
     } else {
@@ -217,11 +421,11 @@ pub async fn ping(address: SocketAddr, password: Option<&str>) -> Result<(), Str
 }
 
 async fn config_get(
-    address: SocketAddr,
+    backend: &RunningBackend,
     password: Option<&str>,
     name: &str,
 ) -> Result<Option<String>, String> {
-    let reply = command(address, password, &["CONFIG", "GET", name]).await?;
+    let reply = command(backend, password, &["CONFIG", "GET", name]).await?;
     // "*2 $len name $len value", one element per line.
     let lines: Vec<&str> = reply.lines().collect();
     Ok(lines.get(4).map(|v| (*v).to_owned()))
@@ -229,13 +433,13 @@ async fn config_get(
 
 /// Sends one command (after AUTH when `password`) and returns its reply: a simple line, or for an
 /// array every line of it joined by newlines.
-async fn command(
-    address: SocketAddr,
+pub(crate) async fn command(
+    backend: &RunningBackend,
     password: Option<&str>,
     args: &[&str],
 ) -> Result<String, String> {
     let run = async {
-        let stream = redlink_edge::connect_backend(address)
+        let stream = connect_to(backend.address, backend.tls.as_ref())
             .await
             .map_err(|e| e.to_string())?;
         let mut stream = BufReader::new(stream);
@@ -273,7 +477,7 @@ async fn command(
         .map_err(|_| "no reply within 5 s".to_owned())?
 }
 
-async fn read_line(stream: &mut BufReader<tokio::net::TcpStream>) -> Result<String, String> {
+async fn read_line(stream: &mut BufReader<BackendStream>) -> Result<String, String> {
     let mut line = String::new();
     let n = stream
         .read_line(&mut line)

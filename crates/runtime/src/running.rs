@@ -36,6 +36,9 @@ use crate::state::{StateFile, StateFiles, Whereabouts, ca_path_for, write_atomic
 use redlink_clock::Clock;
 use redlink_world::{QueryType, Resolution};
 
+/// How often [`RunningWorld::watch_engines`] checks that each backend answers.
+pub const HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How many address blocks with a taken address are skipped before giving up.
 const MAX_CONFLICTS: usize = 16;
 
@@ -101,7 +104,7 @@ pub struct Core {
     /// The lab's latest score as JSON (see [`RunningWorld::set_lab_status`]).
     lab: std::sync::Mutex<Option<String>>,
     /// The caches' backends (those redlink started stop when this drops).
-    _backends: Vec<RunningBackend>,
+    backends: Vec<RunningBackend>,
     /// Where each cache's backend listens (for the state file).
     backend_addrs: Vec<(String, SocketAddr)>,
 }
@@ -309,7 +312,9 @@ impl RunningWorld {
             let Some(backend) = options.backend.as_ref().or(cache.backend.as_ref()) else {
                 continue;
             };
-            let started = match start_backend(cache, backend, &mut backend_notes).await {
+            let file = Path::new(scenario.file());
+            let base_dir = file.is_file().then(|| file.parent()).flatten();
+            let started = match start_backend(cache, backend, base_dir, &mut backend_notes).await {
                 Ok(b) => b,
                 Err(e) => {
                     stop_engines(&engines);
@@ -328,6 +333,7 @@ impl RunningWorld {
                 BackendLink {
                     address: started.address,
                     tls: Some(tls),
+                    upstream_tls: started.tls.clone(),
                 },
             ));
             backends.push(started);
@@ -487,7 +493,7 @@ impl RunningWorld {
                 maint_due: crate::maintenance::Due::default(),
                 maint_progress: Notify::new(),
                 lab: std::sync::Mutex::new(None),
-                _backends: backends,
+                backends,
                 backend_addrs,
             }),
         })
@@ -1106,10 +1112,62 @@ impl RunningWorld {
     /// Runs [`RunningWorld::reconcile`] each time an engine stops; never returns. Run it alongside
     /// the world (`up`, `exec`) so a stopped engine shows at once.
     pub async fn watch_engines(&self) {
+        let engines = async {
+            loop {
+                self.engine_stopped.notified().await;
+                if let Err(e) = self.reconcile().await {
+                    tracing::warn!("while marking a stopped engine's cache: {e}");
+                }
+            }
+        };
+        tokio::join!(engines, self.watch_backends());
+    }
+
+    /// Checks every backend each [`HEALTH_INTERVAL`]: one that stops answering makes its cache's
+    /// endpoints refuse, as for a stopped cache (`Cache::backend_unreachable`, which the verdicts'
+    /// reasons, `ctl status` and `probe` show), until it answers again; each turn is an event.
+    async fn watch_backends(&self) {
+        if self.backends.is_empty() {
+            return;
+        }
         loop {
-            self.engine_stopped.notified().await;
-            if let Err(e) = self.reconcile().await {
-                tracing::warn!("while marking a stopped engine's cache: {e}");
+            tokio::time::sleep(HEALTH_INTERVAL).await;
+            if self.stopping.load(Ordering::Acquire) {
+                return;
+            }
+            for backend in &self.backends {
+                let why = backend.health().await.err();
+                let was = self
+                    .world()
+                    .cache(&backend.cache)
+                    .map(|c| c.backend_unreachable.clone());
+                if was.is_none() || was.as_ref() == Some(&why) {
+                    continue;
+                }
+                let (cache, next) = (backend.cache.clone(), why.clone());
+                if let Err(e) = self
+                    .update(move |w| w.set_backend_unreachable(&cache, next))
+                    .await
+                {
+                    tracing::warn!("while marking cache {}'s backend: {e}", backend.cache);
+                    continue;
+                }
+                let _ = self.changes.send(match why {
+                    Some(why) => Event::change(
+                        format!(
+                            "cache {}: backend {why}; its endpoints refuse until it answers",
+                            backend.cache
+                        ),
+                        Some(format!("cache {}: backend {why}", backend.cache)),
+                    ),
+                    None => Event::change(
+                        format!(
+                            "cache {}: backend {} answers again; its endpoints route",
+                            backend.cache, backend.address
+                        ),
+                        None,
+                    ),
+                });
             }
         }
     }

@@ -13,6 +13,14 @@ pub struct Backend {
     pub upstream: Upstream,
     /// Whether the hop from the endpoint to the backend speaks TLS.
     pub tls: bool,
+    /// With `tls`: the PEM file of the CA(s) the backend's certificate must chain to (relative
+    /// paths from the scenario's directory); `None` = the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// With `tls`: the name the backend's certificate must cover, also sent as SNI; `None` = the
+    /// backend's address (an IP address SAN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     /// The environment variable holding the password redlink itself uses to check the backend
     /// (clients send their own AUTH through the proxy).
     pub password_env: Option<String>,

@@ -394,6 +394,10 @@ pub struct Cache {
     /// A real Redis behind the endpoints instead of the embedded engine (`backend = {...}`).
     #[serde(default)]
     pub backend: Option<Backend>,
+    /// While the cache's backend does not answer: why ("127.0.0.1:6379 unreachable: …", set by the
+    /// runtime's health check); its endpoints then refuse as for a stopped cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_unreachable: Option<String>,
     /// Data persistence (`None`: none, as Basic/Standard; a reboot then loses the data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence: Option<crate::persistence::Persistence>,

@@ -279,6 +279,18 @@ impl World {
         Ok(std::mem::replace(&mut c.running, running))
     }
 
+    /// Records whether `cache`'s backend answers (`None`) or why not; returns whether that changed.
+    pub fn set_backend_unreachable(
+        &mut self,
+        cache: &str,
+        why: Option<String>,
+    ) -> Result<bool, WorldError> {
+        let c = self.cache_mut(cache)?;
+        let changed = c.backend_unreachable != why;
+        c.backend_unreachable = why;
+        Ok(changed)
+    }
+
     /// Adds a network rule (its name must be new, its references must exist).
     pub fn add_rule(&mut self, rule: NetworkRule) -> Result<(), WorldError> {
         if self.network_rule(&rule.name).is_some() {

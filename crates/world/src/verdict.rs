@@ -10,7 +10,8 @@
 //!
 //! Checks, in order (the first that decides wins):
 //! 1. The endpoint or its cache does not exist → refuse.
-//! 2. The cache is stopped → refuse (every endpoint, every source).
+//! 2. The cache is stopped, or its backend does not answer (`Cache::backend_unreachable`) →
+//!    refuse (every endpoint, every source).
 //! 3. The port is not one the cache serves → refuse.
 //! 4. A private endpoint that is not `Approved` (Pending, Rejected, Disconnected) → drop.
 //! 5. A public endpoint with public network access `Disabled` → the cache's `public_blocked_action`
@@ -231,6 +232,12 @@ fn judge(world: &World, endpoint: &EndpointId, port: u16, source: &Source) -> (V
     };
     if !cache.running {
         return decided(Verdict::Refuse, format!("cache {} is stopped", cache.name));
+    }
+    if let Some(why) = &cache.backend_unreachable {
+        return decided(
+            Verdict::Refuse,
+            format!("cache {} is down: backend {why}", cache.name),
+        );
     }
     if !cache.served_ports().contains(&port) {
         return decided(Verdict::Refuse, unserved_port(cache, port));
@@ -580,6 +587,27 @@ mod tests {
         let (v, why) = verdict(&w, &pe("pe-hub"), 6380, &net("hub"));
         assert_eq!(v, Verdict::Refuse);
         assert!(why.contains("stopped"), "{why}");
+    }
+
+    #[test]
+    fn an_unreachable_backend_refuses_everywhere_until_it_answers() {
+        let mut w = qs();
+        let why_down = "127.0.0.1:6379 unreachable: Connection refused (os error 111)";
+        assert!(
+            w.set_backend_unreachable("contoso", Some(why_down.into()))
+                .expect("cache")
+        );
+        for (ep, source) in [(pe("pe-hub"), net("hub")), (pe("pe-hub"), Source::Host)] {
+            let (v, why) = verdict(&w, &ep, 6380, &source);
+            assert_eq!(v, Verdict::Refuse);
+            assert!(why.contains(&format!("backend {why_down}")), "{why}");
+        }
+        assert!(w.set_backend_unreachable("contoso", None).expect("cache"));
+        assert!(!w.set_backend_unreachable("contoso", None).expect("cache"));
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 6380, &net("hub")).0,
+            Verdict::Route
+        );
     }
 
     const RULES: &str = r#"

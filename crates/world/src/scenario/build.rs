@@ -320,6 +320,7 @@ fn cache(
         requirepass: c.requirepass.clone(),
         users: c.user.iter().map(cache_user).collect(),
         minimum_tls_version: crate::model::MINIMUM_TLS_VERSION.to_owned(),
+        backend_unreachable: None,
         maxclients: c.maxclients,
         bind: c.bind.clone(),
         ports: cache_ports(c),

@@ -356,6 +356,12 @@ pub struct BackendSpec {
     /// TLS on the hop to the backend.
     #[serde(default)]
     pub tls: bool,
+    /// With `tls`: the CA file the backend's certificate chains to (default: the system's roots).
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
+    /// With `tls`: the name to verify and send as SNI (default: the address's IP).
+    #[serde(default)]
+    pub server_name: Option<Spanned<String>>,
     /// The variable holding the backend's password (for redlink's own checks).
     #[serde(default)]
     pub password_env: Option<Spanned<String>>,
@@ -372,6 +378,8 @@ impl BackendSpec {
         Some(Backend {
             upstream,
             tls: self.tls,
+            ca_file: self.ca_file.as_ref().map(|p| p.get_ref().clone()),
+            server_name: self.server_name.as_ref().map(|p| p.get_ref().clone()),
             password_env: self.password_env.as_ref().map(|p| p.get_ref().clone()),
         })
     }

@@ -478,6 +478,26 @@ fn cache_backend(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError>
             ));
         }
     }
+    for (key, value) in [("ca_file", &b.ca_file), ("server_name", &b.server_name)] {
+        if let Some(v) = value {
+            if !b.tls {
+                return Err(src.error(
+                    &v.span(),
+                    Invalid,
+                    format!(
+                        "cache {name}: backend {key} applies to TLS to the backend: add tls = true"
+                    ),
+                ));
+            }
+            if v.get_ref().trim().is_empty() {
+                return Err(src.error(
+                    &v.span(),
+                    Invalid,
+                    format!("cache {name}: backend {key} is empty"),
+                ));
+            }
+        }
+    }
     if let Some(var) = &b.password_env
         && (var.get_ref().is_empty() || var.get_ref().contains('='))
     {
