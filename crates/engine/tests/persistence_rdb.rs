@@ -11,14 +11,17 @@ use std::path::{Path, PathBuf};
 use common::reply::{b, e, q};
 use redis::Value as V;
 use redlink_engine::persist::rdb_file;
-use redlink_engine::store::{Blob, Value, now_ms};
+use redlink_engine::store::{Blob, Value};
 use redlink_engine::{Config, Engine};
 
 fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "redlink-rdb-{tag}-{}-{}",
         std::process::id(),
-        now_ms()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
     ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("scratch dir");
@@ -48,7 +51,7 @@ fn load(path: &Path) -> Engine {
 }
 
 fn get(engine: &Engine, key: &[u8]) -> Option<Value> {
-    engine.store.db(0).lock(key, now_ms()).get(key).cloned()
+    engine.store.db(0).lock(key, engine.clock().now_ms()).get(key).cloned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,7 +60,7 @@ async fn bgsave_is_a_point_in_time_snapshot_while_clients_write() {
     let (server, addr) = common::start("127.0.62.1", &[("dir", s(&dir))]);
     const N: usize = 200_000;
     let engine = server.engine().clone();
-    let now = now_ms();
+    let now = engine.clock().now_ms();
     for i in 0..N {
         let k = format!("key:{i}");
         engine.store.db(0).lock(k.as_bytes(), now).set(
