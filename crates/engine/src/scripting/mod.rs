@@ -295,7 +295,16 @@ pub enum BusyCheck {
 
 /// Lower-case hex SHA1 of a script body.
 pub fn sha1_hex(body: &[u8]) -> String {
-    sha1_smol::Sha1::from(body).digest().to_string()
+    // Written out by hand: `Digest`'s `Display` (a formatter call per word) cost as much as the
+    // hashing itself for a short script.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = sha1_smol::Sha1::from(body).digest().bytes();
+    let mut hex = String::with_capacity(40);
+    for b in digest {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    hex
 }
 
 impl Scripting {
