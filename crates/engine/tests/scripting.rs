@@ -384,3 +384,53 @@ async fn busy_scripts_kill_and_unkillable() {
         V::SimpleString("PONG".into())
     );
 }
+
+/// Scripts run on the worker thread that read them (no hand-off per call); one that keeps running
+/// hands that worker's other clients to another thread. With a single worker nothing else could
+/// serve SCRIPT KILL, BUSY replies or SHUTDOWN NOSAVE otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn long_script_on_the_only_worker_stays_killable() {
+    let (_server, addr) = common::start_default();
+    let mut admin = common::client(addr).await;
+    q(
+        &mut admin,
+        &["CONFIG", "SET", "busy-reply-threshold", "100"],
+    )
+    .await;
+    // Short scripts, many of them, pipelined: each runs inline.
+    let mut pipe = redis::pipe();
+    for _ in 0..200 {
+        pipe.cmd("EVAL")
+            .arg("return redis.call('incr', KEYS[1])")
+            .arg(1)
+            .arg("n");
+    }
+    let counts: Vec<i64> = pipe.query_async(&mut admin).await.expect("pipeline");
+    assert_eq!(counts, (1..=200).collect::<Vec<i64>>());
+    for round in 0..3 {
+        let mut runner = common::client(addr).await;
+        let spin =
+            tokio::spawn(
+                async move { run(&mut runner, &["EVAL", "while true do end", "0"]).await },
+            );
+        common::wait_script_running(&mut admin).await;
+        let mut other = common::client(addr).await;
+        assert_eq!(
+            e(&mut other, &["INCR", "n"]).await,
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+            "round {round}"
+        );
+        assert_eq!(q(&mut admin, &["SCRIPT", "KILL"]).await, V::Okay);
+        let killed = tokio::time::timeout(Duration::from_secs(20), spin)
+            .await
+            .expect("script ends")
+            .expect("task");
+        assert!(
+            killed
+                .as_ref()
+                .is_err_and(|e| e.starts_with("ERR Script killed by user with SCRIPT KILL...")),
+            "{killed:?}"
+        );
+        assert_eq!(q(&mut other, &["INCR", "n"]).await, V::Int(201 + round));
+    }
+}

@@ -52,17 +52,23 @@ fn generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, read_only: bool) -> CmdR
     let argv = &args[3 + numkeys..];
     let engine = ctx.engine;
     let scripting = &engine.scripting;
-    let (sha, body) = if by_sha {
+    if by_sha {
         if args[1].len() != 40 {
             return Err(Error::from(NOSCRIPT_ERR));
         }
         let sha = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
         let body = scripting.get(&sha).ok_or(Error::from(NOSCRIPT_ERR))?;
-        (sha, body)
-    } else {
-        (sha1_hex(args[1]), std::sync::Arc::from(args[1]))
-    };
-    scripting.eval(ctx, &sha, &body, keys, argv, read_only, args)
+        return scripting.eval(ctx, &sha, &body, keys, argv, read_only, args);
+    }
+    scripting.eval(
+        ctx,
+        &sha1_hex(args[1]),
+        args[1],
+        keys,
+        argv,
+        read_only,
+        args,
+    )
 }
 
 fn fcall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

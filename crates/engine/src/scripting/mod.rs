@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
@@ -44,6 +44,12 @@ pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 /// How long a library's code may run at FUNCTION LOAD.
 const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
+/// A script runs on the worker thread that received it. Once it has run this long, the worker's
+/// other duties are handed to another thread ([`hand_off`]), so a long script cannot hold up the
+/// clients that worker serves (SCRIPT KILL, SHUTDOWN NOSAVE) — most scripts end long before.
+const HAND_OFF_AFTER: Duration = Duration::from_millis(1);
+/// Interval of further hand-off attempts while the script goes on (an attempt can lose a race).
+const HAND_OFF_AGAIN: Duration = Duration::from_millis(50);
 
 /// Function flags (`redis.register_function{flags = ...}`), in Redis's order.
 pub const FUNCTION_FLAGS: [&str; 5] = [
@@ -156,6 +162,16 @@ struct Flags {
     load_timed_out: AtomicBool,
     /// Cap of each Lua state's heap ([`lua_memory_cap`]), from the last `maxmemory` seen.
     mem_limit: AtomicUsize,
+    /// When (ns after `epoch`) the running script's worker is next handed off; 0 = not running.
+    hand_off_at: AtomicU64,
+    /// Reference point of `hand_off_at`.
+    epoch: Instant,
+}
+
+impl Flags {
+    fn elapsed_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
 }
 
 impl Default for Flags {
@@ -166,6 +182,8 @@ impl Default for Flags {
             load_deadline: Mutex::new(None),
             load_timed_out: AtomicBool::new(false),
             mem_limit: AtomicUsize::new(lua_memory_cap(0)),
+            hand_off_at: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 }
@@ -224,8 +242,8 @@ pub struct Scripting {
     /// Heap of the EVAL state and of the functions' state.
     eval_mem: Arc<MemTrack>,
     func_mem: Arc<MemTrack>,
-    /// Whether a script is running (watched by waiting connections).
-    running: tokio::sync::watch::Sender<bool>,
+    /// Notified when a script ends (connections waiting for it re-check `owner`).
+    idle: tokio::sync::Notify,
     /// Client id of the running script's caller (0 = none).
     owner: AtomicU64,
     /// When the running script started (engine-relative ms).
@@ -253,7 +271,7 @@ impl Default for Scripting {
             flags: Arc::default(),
             eval_mem: Arc::default(),
             func_mem: Arc::default(),
-            running: tokio::sync::watch::channel(false).0,
+            idle: tokio::sync::Notify::new(),
             owner: AtomicU64::new(0),
             started_ms: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
@@ -285,7 +303,16 @@ pub enum BusyCheck {
 
 /// Lower-case hex SHA1 of a script body.
 pub fn sha1_hex(body: &[u8]) -> String {
-    sha1_smol::Sha1::from(body).digest().to_string()
+    // Written out by hand: `Digest`'s `Display` (a formatter call per word) cost as much as the
+    // hashing itself for a short script.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = sha1_smol::Sha1::from(body).digest().bytes();
+    let mut hex = String::with_capacity(40);
+    for b in digest {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    hex
 }
 
 impl Scripting {
@@ -313,8 +340,18 @@ impl Scripting {
 
     /// Wait until no script runs, or `max` passes.
     pub async fn wait_idle(&self, max: Option<Duration>) {
-        let mut rx = self.running.subscribe();
-        let wait = rx.wait_for(|running| !*running);
+        let wait = async {
+            loop {
+                let ended = self.idle.notified();
+                tokio::pin!(ended);
+                // Registered before the check: an end between the two is not missed.
+                ended.as_mut().enable();
+                if self.owner.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        };
         match max {
             Some(max) => {
                 let _ = tokio::time::timeout(max, wait).await;
@@ -494,16 +531,23 @@ impl Scripting {
         {
             return Err(Error::msg(crate::commands::NOREPLICAS));
         }
-        vm.prepare();
-        let func = vm.function(sha, body);
-        if func.is_err() {
-            vm.settle();
-        }
-        let func = func?;
-        self.cache
-            .lock()
-            .entry(sha.to_string())
-            .or_insert_with(|| Arc::from(body));
+        // A script compiled in this state is cached already (SCRIPT FLUSH drops both).
+        let func = match vm.functions.get(sha) {
+            Some(f) => f.clone(),
+            None => {
+                vm.prepare();
+                let func = vm.function(sha, body);
+                if func.is_err() {
+                    vm.settle();
+                }
+                let func = func?;
+                let mut cache = self.cache.lock();
+                if !cache.contains_key(sha) {
+                    cache.insert(sha.to_string(), Arc::from(body));
+                }
+                func
+            }
+        };
         let call = Call {
             func: &func,
             keys,
@@ -527,42 +571,54 @@ impl Scripting {
             as_function,
             command,
         } = call;
-        *self.current.lock() = Some(Running {
-            name: name.to_string(),
-            command: command.iter().map(|a| a.to_vec()).collect(),
-            started: Instant::now(),
-        });
+        // Only FUNCTION STATS reads it, and it answers BUSY while an EVAL script runs.
+        if as_function {
+            *self.current.lock() = Some(Running {
+                name: name.to_string(),
+                command: command.iter().map(|a| a.to_vec()).collect(),
+                started: Instant::now(),
+            });
+        }
         self.function_mode.store(as_function, Ordering::Release);
         // Marked running before taking the gate: from now on other clients wait asynchronously.
         self.flags.kill.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
         self.started_ms.store(self.now_ms(), Ordering::Release);
         self.owner.store(ctx.client.handle.id, Ordering::Release);
-        self.running.send_replace(true);
         // However the run ends (a result, an error, a panic unwinding out of a command), nobody
         // is left answered BUSY or waiting for a script that no longer runs.
         let _running = RunningGuard(self);
-        let mut body = || {
-            let _gate = ctx.exclusive();
-            let was = std::mem::replace(&mut ctx.in_exec, true);
-            let db = ctx.client.db;
-            vm.prepare();
-            let r = vm.run(self, ctx, func, keys, argv, read_only, name, as_function);
-            // Still under the gate: eviction sees the heap's final size.
-            vm.settle();
-            ctx.client.db = db;
-            ctx.in_exec = was;
-            r
-        };
-        // The script runs on this worker thread until it ends: tell tokio, so the worker's other
-        // tasks and the I/O driver move to another thread (clients must still reach SCRIPT KILL).
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_thread {
-            tokio::task::block_in_place(body)
-        } else {
-            body()
-        }
+        let _gate = ctx.exclusive();
+        let was = std::mem::replace(&mut ctx.in_exec, true);
+        let db = ctx.client.db;
+        vm.prepare();
+        // The script runs right here, on the worker thread that read the command: no thread
+        // hand-off for the short scripts that are nearly all of them (a `block_in_place` per
+        // call cost EVAL more than half its throughput). One that runs past `HAND_OFF_AFTER`
+        // hands this worker's other tasks to another thread from the Lua hook ([`hand_off`]).
+        let hand_off_at = self.flags.elapsed_ns() + HAND_OFF_AFTER.as_nanos() as u64;
+        self.flags.hand_off_at.store(hand_off_at, Ordering::Relaxed);
+        let r = vm.run(self, ctx, func, keys, argv, read_only, name, as_function);
+        self.flags.hand_off_at.store(0, Ordering::Relaxed);
+        // Still under the gate: eviction sees the heap's final size.
+        vm.settle();
+        ctx.client.db = db;
+        ctx.in_exec = was;
+        r
+    }
+}
+
+/// Hand the current tokio worker's duties (its queued tasks, the I/O driver) to another thread
+/// while the script goes on running on this one: a `block_in_place` around nothing but a short
+/// pause, long enough for the new thread to take the worker over (if it has not, the worker
+/// stays here and the hook tries again `HAND_OFF_AGAIN` later). Either way the task tokio keeps
+/// in the worker's unstealable LIFO slot moves to its stealable queue. Outside a multi-thread
+/// runtime (a current-thread runtime, a plain thread) there is nothing to hand off.
+fn hand_off() {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_micros(200)));
     }
 }
 
@@ -573,8 +629,10 @@ impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         let s = self.0;
         s.owner.store(0, Ordering::Release);
-        *s.current.lock() = None;
-        s.running.send_replace(false);
+        if s.function_mode.load(Ordering::Relaxed) {
+            *s.current.lock() = None;
+        }
+        s.idle.notify_waiters();
         s.flags.kill.store(false, Ordering::Release);
     }
 }
@@ -1013,9 +1071,9 @@ fn one_line(s: &str) -> String {
 /// One Lua state with the Redis library loaded.
 struct Vm {
     lua: Lua,
-    /// The raw `redis` table (`call` and `pcall` are set per run).
-    redis: Table,
     flags: Arc<Flags>,
+    /// The run in progress, for `redis.call` / `redis.pcall` (null between runs).
+    slot: Arc<RunSlot>,
     runner: Function,
     compiler: Function,
     /// Runs a library's code at FUNCTION LOAD.
@@ -1174,6 +1232,15 @@ impl Vm {
                 if hook_flags.kill.load(Ordering::Acquire) {
                     return Err(mlua::Error::RuntimeError(KILLED.into()));
                 }
+                let due = hook_flags.hand_off_at.load(Ordering::Relaxed);
+                if due != 0 {
+                    let now = hook_flags.elapsed_ns();
+                    if now >= due {
+                        let next = now + HAND_OFF_AGAIN.as_nanos() as u64;
+                        hook_flags.hand_off_at.store(next, Ordering::Relaxed);
+                        hand_off();
+                    }
+                }
                 if hook_flags
                     .load_deadline
                     .lock()
@@ -1185,10 +1252,17 @@ impl Vm {
                 Ok(VmState::Continue)
             },
         )?;
+        // `redis.call` and `redis.pcall` are made once; each run points `slot` at its context.
+        let slot = Arc::new(RunSlot::default());
+        redis.raw_set("call", call_function(&lua, &slot, &hook_flags_keep, true)?)?;
+        redis.raw_set(
+            "pcall",
+            call_function(&lua, &slot, &hook_flags_keep, false)?,
+        )?;
         Ok(Vm {
             lua,
-            redis,
             flags: hook_flags_keep,
+            slot,
             runner,
             compiler,
             library_loader,
@@ -1314,59 +1388,29 @@ impl Vm {
     ) -> Result<(), Error> {
         let lua = &self.lua;
         let internal = |e: mlua::Error| Error::msg(format!("ERR {}", one_line(&e.to_string())));
-        let keys_t = lua.create_sequence_from(
-            keys.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()
-                .map_err(internal)?,
-        );
-        let argv_t = lua.create_sequence_from(
-            argv.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()
-                .map_err(internal)?,
-        );
-        let (keys_t, argv_t) = (keys_t.map_err(internal)?, argv_t.map_err(internal)?);
-        let redis = self.redis.clone();
+        let keys_t = string_sequence(lua, keys).map_err(internal)?;
+        let argv_t = string_sequence(lua, argv).map_err(internal)?;
         let runner = if as_function {
-            self.function_runner.clone()
+            &self.function_runner
         } else {
-            self.runner.clone()
+            &self.runner
         };
-        let flags = self.flags.clone();
+        let flags = &self.flags;
         let limit = self.limit;
         flags.resp.store(2, Ordering::Release);
         let _ = lua.set_named_registry_value(PENDING, Value::Nil);
-        let ctx_cell = std::cell::RefCell::new(&mut *ctx);
-        let outcome: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: MultiValue| {
-                let _uncapped = Uncapped::new(lua, limit);
-                let resp = flags.resp.load(Ordering::Acquire);
-                let mut ctx = ctx_cell
-                    .try_borrow_mut()
-                    .map_err(|_| mlua::Error::RuntimeError("ERR reentrant redis.call".into()))?;
-                let (failed, v) = redis_call(lua, scripting, &mut ctx, read_only, resp, args)?;
-                if failed {
-                    lua.set_named_registry_value(PENDING, v)?;
-                    return Err(mlua::Error::RuntimeError(CALL_FAILED.into()));
-                }
-                Ok(v)
-            })?;
-            let pcall = scope.create_function(|lua, args: MultiValue| {
-                let _uncapped = Uncapped::new(lua, limit);
-                let resp = flags.resp.load(Ordering::Acquire);
-                let mut ctx = ctx_cell
-                    .try_borrow_mut()
-                    .map_err(|_| mlua::Error::RuntimeError("ERR reentrant redis.pcall".into()))?;
-                Ok(redis_call(lua, scripting, &mut ctx, read_only, resp, args)?.1)
-            })?;
-            redis.raw_set("call", call)?;
-            redis.raw_set("pcall", pcall)?;
-            let r = capped(lua, limit, || runner.call((func.clone(), keys_t, argv_t)));
-            redis.raw_set("call", Value::Nil)?;
-            redis.raw_set("pcall", Value::Nil)?;
-            r
-        });
+        let mut run = RunCtx {
+            scripting,
+            ctx: &mut *ctx,
+            read_only,
+            limit,
+            reply: Out::new(false),
+        };
+        let outcome: mlua::Result<(bool, Value)> = {
+            let _set = self.slot.set(&mut run);
+            capped(lua, limit, || runner.call((func.clone(), keys_t, argv_t)))
+        };
+        drop(run);
         let resp = flags.resp.load(Ordering::Acquire);
         let killed = scripting.flags.kill.load(Ordering::Acquire);
         let (ok, value) = outcome.map_err(|e| {
@@ -1410,6 +1454,104 @@ impl Vm {
         lua_to_resp(ctx.out, &value, resp == 3, 0);
         Ok(())
     }
+}
+
+/// A Lua sequence of strings (KEYS, ARGV).
+fn string_sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(t)
+}
+
+/// What `redis.call` needs of the run in progress.
+struct RunCtx<'r, 'c> {
+    scripting: &'r Scripting,
+    ctx: &'r mut Ctx<'c>,
+    read_only: bool,
+    /// The heap cap of the run (lifted while a command runs).
+    limit: usize,
+    /// Where the called commands' replies are written (reused from call to call).
+    reply: Out,
+}
+
+/// Where a Vm's `redis.call` finds the run in progress: a pointer to the [`RunCtx`] on the stack
+/// of [`Vm::run`], set for exactly the length of the run ([`RunSlot::set`]), null otherwise.
+/// Made once per state instead of a scoped Lua function per run (creating and invalidating
+/// those was a large part of a short script's cost).
+#[derive(Default)]
+struct RunSlot(AtomicPtr<RunCtx<'static, 'static>>);
+
+/// Clears the slot when dropped (the run ended, however it ended).
+struct SlotSet<'s>(&'s RunSlot);
+
+impl Drop for SlotSet<'_> {
+    fn drop(&mut self) {
+        self.0.0.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+impl RunSlot {
+    /// Point the slot at `run` until the returned guard drops (which must happen before `run`
+    /// is used or moved again: the guard borrows nothing, so callers keep it in a block).
+    fn set(&self, run: &mut RunCtx<'_, '_>) -> SlotSet<'_> {
+        // The lifetimes are erased here (a pointer cast does not check them).
+        let p: *mut RunCtx<'static, 'static> = run as *mut RunCtx<'_, '_> as *mut _;
+        self.0.store(p, Ordering::Release);
+        SlotSet(self)
+    }
+}
+
+/// Puts the run back into the slot when a `redis.call` returns.
+struct Taken<'s>(&'s RunSlot, *mut RunCtx<'static, 'static>);
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.0.0.store(self.1, Ordering::Release);
+    }
+}
+
+/// `redis.call` (`raise`: a failed command raises its error) or `redis.pcall` (returns it).
+fn call_function(
+    lua: &Lua,
+    slot: &Arc<RunSlot>,
+    flags: &Arc<Flags>,
+    raise: bool,
+) -> mlua::Result<Function> {
+    let slot = slot.clone();
+    let flags = flags.clone();
+    lua.create_function(move |lua, args: MultiValue| {
+        // Taken out of the slot for the call: nothing else can reach the run meanwhile.
+        let p = slot.0.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if p.is_null() {
+            return Err(mlua::Error::RuntimeError(
+                "ERR redis.call can only be used while a script runs".into(),
+            ));
+        }
+        let _back = Taken(&slot, p);
+        // SAFETY: a non-null slot points at the `RunCtx` of the run in progress on this thread
+        // (`Vm::run` holds it in place until its `SlotSet` cleared the slot), and taking it out
+        // of the slot made this the only reference until `_back` puts it back. Its lifetimes
+        // were erased in `RunSlot::set`; nothing borrowed from it outlives this call.
+        let run = unsafe { &mut *p };
+        let _uncapped = Uncapped::new(lua, run.limit);
+        let resp = flags.resp.load(Ordering::Acquire);
+        let (failed, v) = redis_call(
+            lua,
+            run.scripting,
+            run.ctx,
+            &mut run.reply,
+            run.read_only,
+            resp,
+            args,
+        )?;
+        if raise && failed {
+            lua.set_named_registry_value(PENDING, v)?;
+            return Err(mlua::Error::RuntimeError(CALL_FAILED.into()));
+        }
+        Ok(v)
+    })
 }
 
 fn version_num(v: &str) -> i64 {
@@ -1467,11 +1609,27 @@ fn number_arg(n: f64) -> Vec<u8> {
     }
 }
 
+/// One argument of a `redis.call`: a Lua string's bytes, or a number formatted.
+enum Arg<'a> {
+    Lua(mlua::BorrowedBytes<'a>),
+    Own(Vec<u8>),
+}
+
+impl Arg<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Arg::Lua(b) => b,
+            Arg::Own(v) => v,
+        }
+    }
+}
+
 /// `redis.call` / `redis.pcall`: returns (failed, reply).
 fn redis_call(
     lua: &Lua,
     scripting: &Scripting,
     ctx: &mut Ctx,
+    out: &mut Out,
     read_only: bool,
     resp: i64,
     args: MultiValue,
@@ -1480,19 +1638,20 @@ fn redis_call(
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    // Strings are read in place (no copy); numbers are formatted.
+    let mut argv: smallvec::SmallVec<[Arg; 8]> = smallvec::SmallVec::with_capacity(args.len());
     for a in args.iter() {
         match a {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Number(n) => argv.push(number_arg(*n)),
-            Value::Integer(i) => argv.push(i.to_string().into_bytes()),
+            Value::String(s) => argv.push(Arg::Lua(s.as_bytes())),
+            Value::Number(n) => argv.push(Arg::Own(number_arg(*n))),
+            Value::Integer(i) => argv.push(Arg::Own(i.to_string().into_bytes())),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    let refs: crate::protocol::ArgVec = argv.iter().map(|a| a.bytes()).collect();
     // A container's subcommand is looked up too (its own arity, flags and ACL), as in Redis; a
     // disabled command (`rename-command NAME ""`) is unknown.
-    let Some(cmd) = crate::commands::lookup(&argv[0])
+    let Some(cmd) = crate::commands::lookup(refs[0])
         .filter(|c| !ctx.engine.disabled.contains(c.name))
         .and_then(|_| lookup_call(&refs))
     else {
@@ -1569,12 +1728,13 @@ fn redis_call(
             }
         }
     }
-    let mut out = Out::new(resp == 3);
+    out.buf.clear();
+    out.resp3 = resp == 3;
     {
         let mut inner = Ctx {
             engine: ctx.engine,
             client: &mut *ctx.client,
-            out: &mut out,
+            out: &mut *out,
             now: ctx.engine.clock().now_ms(),
             in_exec: true,
             retry: false,
@@ -1584,17 +1744,21 @@ fn redis_call(
     let mut pos = 0;
     let failed = out.buf.first() == Some(&b'-');
     let v = resp_to_lua(lua, &out.buf, &mut pos, 0)?;
+    // Do not keep a huge buffer around after one big reply.
+    if out.buf.capacity() > 1 << 20 {
+        *out = Out::new(false);
+    }
     Ok((failed, v))
 }
 
-fn line(buf: &[u8], pos: &mut usize) -> mlua::Result<Vec<u8>> {
+fn line<'b>(buf: &'b [u8], pos: &mut usize) -> mlua::Result<&'b [u8]> {
     let start = *pos;
     let rel = buf[start..]
         .windows(2)
         .position(|w| w == b"\r\n")
         .ok_or_else(|| mlua::Error::RuntimeError("truncated reply".into()))?;
     *pos = start + rel + 2;
-    Ok(buf[start..start + rel].to_vec())
+    Ok(&buf[start..start + rel])
 }
 
 fn num(l: &[u8]) -> i64 {
@@ -1626,13 +1790,13 @@ fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Re
     Ok(match kind {
         b'+' => {
             let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(&l)?)?;
+            t.raw_set("ok", lua.create_string(l)?)?;
             Value::Table(t)
         }
-        b'-' => err_table(lua, &String::from_utf8_lossy(&l))?,
-        b':' => Value::Number(num(&l) as f64),
+        b'-' => err_table(lua, &String::from_utf8_lossy(l))?,
+        b':' => Value::Number(num(l) as f64),
         b'$' => {
-            let n = num(&l);
+            let n = num(l);
             if n < 0 {
                 Value::Boolean(false)
             } else {
@@ -1640,7 +1804,7 @@ fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Re
             }
         }
         b'*' | b'>' | b'~' => {
-            let n = num(&l);
+            let n = num(l);
             if n < 0 {
                 return Ok(Value::Boolean(false));
             }
@@ -1662,7 +1826,7 @@ fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Re
             }
         }
         b'%' => {
-            let n = num(&l);
+            let n = num(l);
             let t = lua.create_table()?;
             for _ in 0..n {
                 let k = resp_to_lua(lua, buf, pos, depth + 1)?;
@@ -1675,7 +1839,7 @@ fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Re
         }
         b'|' => {
             // Attributes are skipped; the reply follows.
-            for _ in 0..num(&l) * 2 {
+            for _ in 0..num(l) * 2 {
                 resp_to_lua(lua, buf, pos, depth + 1)?;
             }
             resp_to_lua(lua, buf, pos, depth)?
@@ -1683,18 +1847,18 @@ fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Re
         b'_' => Value::Nil,
         b'#' => Value::Boolean(l == b"t"),
         b',' => {
-            let d = crate::commands::parse_float(&l).unwrap_or(f64::NAN);
+            let d = crate::commands::parse_float(l).unwrap_or(f64::NAN);
             let t = lua.create_table()?;
             t.raw_set("double", d)?;
             Value::Table(t)
         }
         b'(' => {
             let t = lua.create_table()?;
-            t.raw_set("big_number", lua.create_string(&l)?)?;
+            t.raw_set("big_number", lua.create_string(l)?)?;
             Value::Table(t)
         }
         b'=' => {
-            let body = bulk_body(buf, pos, num(&l))?;
+            let body = bulk_body(buf, pos, num(l))?;
             let (format, text) = if body.len() >= 4 && body[3] == b':' {
                 (&body[..3], &body[4..])
             } else {

@@ -1005,7 +1005,7 @@ pub struct Gate {
 /// A shared hold on the gate.
 pub struct SharedGate<'a>(#[allow(dead_code)] RwLockReadGuard<'a, ()>);
 /// An exclusive hold on the gate.
-pub struct ExclusiveGate<'a>(#[allow(dead_code)] Vec<RwLockWriteGuard<'a, ()>>);
+pub struct ExclusiveGate<'a>(#[allow(dead_code)] [RwLockWriteGuard<'a, ()>; GATE_SLOTS]);
 
 const GATE_SLOTS: usize = 8;
 
@@ -1025,7 +1025,7 @@ impl Gate {
 
     /// Hold the gate exclusively: no other command runs until the guard drops.
     pub fn exclusive(&self) -> ExclusiveGate<'_> {
-        ExclusiveGate(self.slots.iter().map(|s| s.0.write()).collect())
+        ExclusiveGate(std::array::from_fn(|i| self.slots[i].0.write()))
     }
 }
 
