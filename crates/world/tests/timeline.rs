@@ -74,6 +74,10 @@ fn resolution_expectations_hold_on_the_model_through_every_step() {
             }
             let count = step.changes.len();
             for (i, c) in step.changes.iter().enumerate() {
+                // `{ advance = "6h" }` moves the simulated clock as `check` does.
+                if let Some(by) = c.change.advance() {
+                    now_ms = now_ms.saturating_add(u64::try_from(by.as_millis()).expect("fits"));
+                }
                 let result = c.change.apply(&mut world);
                 // `expect_refused`: the step's last change is refused with the text, changing nothing.
                 match (&step.refused, i + 1 == count, result) {
