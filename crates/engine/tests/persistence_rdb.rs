@@ -51,7 +51,12 @@ fn load(path: &Path) -> Engine {
 }
 
 fn get(engine: &Engine, key: &[u8]) -> Option<Value> {
-    engine.store.db(0).lock(key, engine.clock().now_ms()).get(key).cloned()
+    engine
+        .store
+        .db(0)
+        .lock(key, engine.clock().now_ms())
+        .get(key)
+        .cloned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,8 @@
 pub mod acl;
 pub mod bitmaps;
 pub mod blocking;
-pub mod cluster;
 pub mod clock;
+pub mod cluster;
 pub mod coll;
 pub mod command;
 pub mod connection;
