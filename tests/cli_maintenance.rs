@@ -144,8 +144,11 @@ fn redis_py_rides_through_a_maintenance_with_handoffs_and_sees_azures_events() {
         "{}",
         r["handoff"]
     );
+    // Without handoffs the reset reaches the plain loop: as a failed command when it lands on a
+    // command in flight, as a silent reconnect (a new CLIENT ID) when it lands between two.
     assert!(
-        r["plain"]["failed"].as_u64().is_some_and(|n| n >= 1),
+        r["plain"]["failed"].as_u64().is_some_and(|n| n >= 1)
+            || r["plain"]["reconnects"].as_u64().is_some_and(|n| n >= 1),
         "{}",
         r["plain"]
     );

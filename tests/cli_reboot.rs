@@ -331,7 +331,7 @@ fn reboot_import_and_export_behave_as_azure() {
                 "PrimaryNode",
             ],
         ),
-        "single node without replicas",
+        "needs a replica",
     );
     refused(
         &ctl(
