@@ -26,13 +26,22 @@ const HOLD_PORT = Number(env('CLIENT_HOLD_PORT', String(PORT)));
 
 /** Opens HOLD plain TCP connections and keeps them (the other clients a maxclients case needs). */
 async function hold() {
+  // A slot can be taken for a moment by a connection of the world's own start-up: a refused hold
+  // (-ERR max number of clients reached) is retried for up to 5 s.
   const held = [];
-  for (let i = 0; i < HOLD; i++) {
-    held.push(await new Promise((resolve, reject) => {
+  const deadline = Date.now() + 5000;
+  while (held.length < HOLD) {
+    const [s, answer] = await new Promise((resolve, reject) => {
       const s = connect({ host: HOST, port: HOLD_PORT }, () => s.write('PING\r\n'));
-      s.once('data', () => resolve(s)); // +PONG: the engine counts it as a client
+      s.once('data', (d) => resolve([s, d.toString()])); // +PONG: the engine counts it as a client
       s.on('error', reject);
-    }));
+    });
+    if (answer.startsWith('+PONG') || Date.now() >= deadline) {
+      held.push(s);
+    } else {
+      s.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
   return held;
 }
