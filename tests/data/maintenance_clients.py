@@ -55,14 +55,16 @@ def loop(name, handoff):
     r = client(handoff)
     ok, failed, errors = 0, 0, []
     # A reset that lands between two commands is not an error: redis-py's pool notices the closed
-    # socket and reconnects before the next one. It still is the reset, seen as a new CLIENT ID.
+    # socket and reconnects before the next one. It still is the reset, seen as a new connection:
+    # the client's own socket (its local port) changes. (CLIENT ID alone cannot tell: each engine
+    # numbers its clients from 1, so the promoted node may hand out the same number again.)
     last_id, reconnects = None, 0
     while not stop.is_set():
         try:
             r.blpop(["nothing:" + name], timeout=0.05)  # a command in flight most of the time
             r.set("k:" + name, ok)
             r.get("k:" + name)
-            cid = r.client_id()
+            cid = (r.client_id(), r.client_info().get("addr"))
             if last_id is not None and cid != last_id:
                 reconnects += 1
             last_id = cid
