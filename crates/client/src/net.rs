@@ -20,6 +20,7 @@ use crate::outcome::{ClientError, Failure};
 use crate::resp::{self, ReplyReader, Value};
 
 /// A plain or TLS stream.
+#[derive(Debug)]
 pub enum Stream {
     /// Plain TCP.
     Plain(TcpStream),
