@@ -58,9 +58,10 @@ impl std::error::Error for ClockError {}
 
 enum Mode {
     Real {
-        /// Wall time at creation, ms since the epoch.
-        origin_ms: u64,
-        /// The monotonic instant of `origin_ms`.
+        /// Wall time at creation, µs since the epoch (µs, so that `now_ms` truncates once and
+        /// reads the same millisecond as the wall clock rather than up to 1 ms behind it).
+        origin_us: u64,
+        /// The monotonic instant of `origin_us`.
         origin: Instant,
         /// Clock milliseconds per real millisecond (1 = wall time; `up --speed 4`: 4).
         rate: f64,
@@ -97,6 +98,12 @@ fn wall_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+fn wall_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -116,7 +123,7 @@ impl Clock {
             1.0
         };
         Clock(Arc::new(Mode::Real {
-            origin_ms: wall_ms(),
+            origin_us: wall_us(),
             origin: Instant::now(),
             rate,
         }))
@@ -153,19 +160,7 @@ impl Clock {
     /// Milliseconds since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
         match &*self.0 {
-            Mode::Real {
-                origin_ms,
-                origin,
-                rate,
-            } => {
-                let elapsed = if *rate == 1.0 {
-                    millis(origin.elapsed())
-                } else {
-                    // Saturating float-to-int conversion: never panics.
-                    (origin.elapsed().as_secs_f64() * 1000.0 * rate) as u64
-                };
-                origin_ms.saturating_add(elapsed)
-            }
+            Mode::Real { .. } => self.now_us() / 1000,
             Mode::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire),
         }
     }
@@ -175,16 +170,17 @@ impl Clock {
     pub fn now_us(&self) -> u64 {
         match &*self.0 {
             Mode::Real {
-                origin_ms,
+                origin_us,
                 origin,
                 rate,
             } => {
                 let elapsed = if *rate == 1.0 {
                     u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX)
                 } else {
+                    // Saturating float-to-int conversion: never panics.
                     (origin.elapsed().as_secs_f64() * 1_000_000.0 * rate) as u64
                 };
-                origin_ms.saturating_mul(1000).saturating_add(elapsed)
+                origin_us.saturating_add(elapsed)
             }
             Mode::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire).saturating_mul(1000),
         }
@@ -246,11 +242,12 @@ impl Clock {
     pub async fn sleep_until(&self, ms: u64) {
         match &*self.0 {
             Mode::Real {
-                origin_ms,
+                origin_us,
                 origin,
                 rate,
             } => {
-                let ahead_ms = ms.saturating_sub(*origin_ms) as f64 / rate;
+                let ahead_ms =
+                    ms.saturating_mul(1000).saturating_sub(*origin_us) as f64 / 1000.0 / rate;
                 // Beyond what a Duration holds: a year is as good as forever here.
                 let ahead = Duration::try_from_secs_f64(ahead_ms / 1000.0)
                     .unwrap_or(Duration::from_secs(365 * 24 * 3600));
@@ -413,6 +410,18 @@ mod tests {
         let diff = c.now_ms().abs_diff(wall_ms());
         assert!(diff < 60_000, "real clock {diff} ms away from wall time");
         assert!(!c.is_manual());
+    }
+
+    #[test]
+    fn real_clock_never_reads_behind_the_wall_clock_read_before_it() {
+        // An expiry set from the wall clock (EXPIREAT, RESTORE ABSTTL) must never show a TTL a
+        // millisecond longer than asked: the clock truncates once, from microseconds.
+        let c = Clock::real();
+        for _ in 0..2_000 {
+            let wall = wall_ms();
+            let now = c.now_ms();
+            assert!(now >= wall, "clock {now} behind the wall clock {wall}");
+        }
     }
 
     #[tokio::test]
