@@ -1090,11 +1090,18 @@ struct Vm {
     baseline: usize,
     /// Heap size after the last full collection.
     live: usize,
+    /// Un-reports the heap once the state is gone. Declared last, so it drops after the state and
+    /// every handle into it: un-reporting first would count the heap as data until it is freed,
+    /// and a `maxmemory` check in that window could evict keys for a script's garbage.
+    _release: Release,
 }
 
-impl Drop for Vm {
+/// See [`Vm::_release`].
+struct Release(Arc<MemTrack>);
+
+impl Drop for Release {
     fn drop(&mut self) {
-        self.mem.release();
+        self.0.release();
     }
 }
 
@@ -1268,6 +1275,7 @@ impl Vm {
             library_loader,
             function_runner,
             functions: HashMap::new(),
+            _release: Release(mem.clone()),
             mem,
             limit: 0,
             baseline: 0,
