@@ -58,10 +58,10 @@ impl std::error::Error for ClockError {}
 
 enum Mode {
     Real {
-        /// Wall time at creation, µs since the epoch (µs, so that `now_ms` truncates once and
-        /// reads the same millisecond as the wall clock rather than up to 1 ms behind it).
-        origin_us: u64,
-        /// The monotonic instant of `origin_us`.
+        /// Wall time at creation, ns since the epoch (ns, so that `now_ms` and `now_us` truncate
+        /// once and read the wall clock's millisecond rather than up to 1 ms behind it).
+        origin_ns: u64,
+        /// The monotonic instant of `origin_ns`.
         origin: Instant,
         /// Clock milliseconds per real millisecond (1 = wall time; `up --speed 4`: 4).
         rate: f64,
@@ -98,10 +98,31 @@ fn wall_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn wall_us() -> u64 {
+fn wall_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// A monotonic instant and the wall time (ns) at it. The instant is taken *before* the wall clock,
+/// so the real clock can only read ahead of the wall clock, never behind it (an expiry set from the
+/// wall clock — EXPIREAT, RESTORE ABSTTL — never shows a TTL longer than asked); of a few tries the
+/// one with the smallest gap between the two reads is kept, so a thread preempted between them
+/// does not leave the clock milliseconds ahead.
+fn wall_origin() -> (Instant, u64) {
+    let mut best: Option<(Duration, Instant, u64)> = None;
+    for _ in 0..5 {
+        let before = Instant::now();
+        let wall = wall_ns();
+        let gap = before.elapsed();
+        if best.is_none_or(|(g, ..)| gap < g) {
+            best = Some((gap, before, wall));
+        }
+    }
+    match best {
+        Some((_, origin, wall)) => (origin, wall),
+        None => (Instant::now(), wall_ns()),
+    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -122,9 +143,10 @@ impl Clock {
         } else {
             1.0
         };
+        let (origin, origin_ns) = wall_origin();
         Clock(Arc::new(Mode::Real {
-            origin_us: wall_us(),
-            origin: Instant::now(),
+            origin_ns,
+            origin,
             rate,
         }))
     }
@@ -160,7 +182,7 @@ impl Clock {
     /// Milliseconds since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
         match &*self.0 {
-            Mode::Real { .. } => self.now_us() / 1000,
+            Mode::Real { .. } => self.now_ns() / 1_000_000,
             Mode::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire),
         }
     }
@@ -169,20 +191,28 @@ impl Clock {
     /// clock's milliseconds × 1000.
     pub fn now_us(&self) -> u64 {
         match &*self.0 {
+            Mode::Real { .. } => self.now_ns() / 1000,
+            Mode::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire).saturating_mul(1000),
+        }
+    }
+
+    /// A real clock's nanoseconds since the Unix epoch (0 for a manual clock: use `now_ms`).
+    fn now_ns(&self) -> u64 {
+        match &*self.0 {
             Mode::Real {
-                origin_us,
+                origin_ns,
                 origin,
                 rate,
             } => {
                 let elapsed = if *rate == 1.0 {
-                    u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+                    u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
                 } else {
                     // Saturating float-to-int conversion: never panics.
-                    (origin.elapsed().as_secs_f64() * 1_000_000.0 * rate) as u64
+                    (origin.elapsed().as_secs_f64() * 1e9 * rate) as u64
                 };
-                origin_us.saturating_add(elapsed)
+                origin_ns.saturating_add(elapsed)
             }
-            Mode::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire).saturating_mul(1000),
+            Mode::Manual { .. } => 0,
         }
     }
 
@@ -242,12 +272,12 @@ impl Clock {
     pub async fn sleep_until(&self, ms: u64) {
         match &*self.0 {
             Mode::Real {
-                origin_us,
+                origin_ns,
                 origin,
                 rate,
             } => {
                 let ahead_ms =
-                    ms.saturating_mul(1000).saturating_sub(*origin_us) as f64 / 1000.0 / rate;
+                    ms.saturating_mul(1_000_000).saturating_sub(*origin_ns) as f64 / 1e6 / rate;
                 // Beyond what a Duration holds: a year is as good as forever here.
                 let ahead = Duration::try_from_secs_f64(ahead_ms / 1000.0)
                     .unwrap_or(Duration::from_secs(365 * 24 * 3600));
