@@ -242,6 +242,14 @@ fn judge(world: &World, endpoint: &EndpointId, port: u16, source: &Source) -> (V
     if !cache.served_ports().contains(&port) {
         return decided(Verdict::Refuse, unserved_port(cache, port));
     }
+    if let Some((node, _)) = cache.node_of_port(port)
+        && let Some(why) = cache.backend_nodes_down.get(&node)
+    {
+        return decided(
+            Verdict::Refuse,
+            format!("cache {} node {node} is down: backend {why}", cache.name),
+        );
+    }
     // The engine's own bind list: an address it does not listen on refuses, as redis-server does.
     let arrival = pe.map_or(cache.public_address, |pe| pe.address);
     if let Some(bind) = &cache.bind
