@@ -449,6 +449,37 @@ fn cluster_backend_is_followed_through_the_private_endpoint() {
     }
     redis_rs_cluster(endpoint, "rs:", 300);
 
+    // Over TLS (the endpoint's 6380, the world's certificate): the nodes are told at their TLS
+    // per-node ports (15000 + n).
+    if py {
+        let ca = state_of(&up.state)
+            .and_then(|s| s["ca"].as_str().map(str::to_owned))
+            .expect("the world's CA in the state file");
+        let mut cmd = Command::new("python3");
+        cmd.args([
+            "-c",
+            "import sys\n\
+             from redis.cluster import RedisCluster\n\
+             rc = RedisCluster(host=sys.argv[1], port=6380, ssl=True, ssl_ca_certs=sys.argv[2], ssl_check_hostname=False, socket_timeout=10)\n\
+             for i in range(100):\n    assert rc.get(f'py:{i}') == str(i).encode(), i\n\
+             print('nodes', sorted(f'{x.host}:{x.port}' for x in rc.get_nodes()))\n\
+             print('py-tls-ok')",
+            &endpoint.to_string(),
+            &ca,
+        ]);
+        let out = bounded(cmd, Duration::from_secs(120));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            said.contains("py-tls-ok"),
+            "redis-py over TLS: {said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for n in 0..3 {
+            assert!(said.contains(&format!("{endpoint}:1500{n}")), "{said}");
+        }
+        names_only_the_endpoint(&said, endpoint, &backend_ports);
+    }
+
     // A slot moved on the backend: the old owner's -MOVED names the endpoint and the new
     // owner's per-node port, and clients follow it.
     let key = "moving-key";
