@@ -122,7 +122,14 @@ impl ClusterBackend {
         )
     }
 
-    /// Resolves when a connection asked for a new discovery ([`ClusterBackend::learn`]).
+    /// Asks the runtime to discover the nodes again soon, without waiting (a `-MOVED` went by:
+    /// the topology changed). Requests coalesce until the runtime looks.
+    pub fn nudge(&self) {
+        self.wanted.notify_one();
+    }
+
+    /// Resolves when a connection asked for a new discovery ([`ClusterBackend::learn`],
+    /// [`ClusterBackend::nudge`]).
     pub async fn wanted(&self) {
         self.wanted.notified().await;
     }

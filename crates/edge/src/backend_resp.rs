@@ -16,7 +16,8 @@
 //! redis-protocol's decoders (RESP2 until a `HELLO 3` succeeds), and only rewritten replies are
 //! encoded again: everything else passes as the backend's bytes. A reply naming a node the table
 //! does not know (a node added since) waits for the runtime to discover it
-//! ([`ClusterBackend::learn`](crate::backend_cluster::ClusterBackend::learn)).
+//! ([`ClusterBackend::learn`](crate::backend_cluster::ClusterBackend::learn)); any `-MOVED` makes
+//! it look again soon ([`ClusterBackend::nudge`](crate::backend_cluster::ClusterBackend::nudge)).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -265,8 +266,13 @@ impl Replies {
             {
                 self.resp3 = v == 3;
             }
+            let redirect = error && is_redirect(&self.buf[..len]);
+            if redirect && contains(&self.buf[..len], b"MOVED ") {
+                // The topology changed: the runtime looks again (the table, the main node).
+                self.route.backend.nudge();
+            }
             let handling = match expect {
-                _ if error && is_redirect(&self.buf[..len]) => Handling::Rewrite(Expect::Plain),
+                _ if redirect => Handling::Rewrite(Expect::Plain),
                 Expect::Slots | Expect::Shards | Expect::Nodes if !error => {
                     Handling::Rewrite(expect)
                 }
@@ -340,6 +346,10 @@ fn is_redirect(bytes: &[u8]) -> bool {
         _ => return false,
     };
     text.starts_with(b"MOVED ") || text.starts_with(b"ASK ")
+}
+
+fn contains(bytes: &[u8], what: &[u8]) -> bool {
+    bytes.windows(what.len()).any(|w| w == what)
 }
 
 fn from_resp2(f: Frame2) -> Frame3 {
