@@ -290,6 +290,22 @@ fn names_only_the_endpoint(said: &str, endpoint: Ipv4Addr, backend_ports: &[u16]
     assert!(said.contains(&endpoint.to_string()), "{said}");
 }
 
+/// What `redlink probe` from hub says about `endpoint:port`, once the state file says the same
+/// (the world's verdict follows the health check).
+fn probe(state: &Path, endpoint: Ipv4Addr, port: u16) -> String {
+    let mut said = String::new();
+    await_that(30, "probe reports the port refused", || {
+        let mut cmd = redlink();
+        cmd.args(["probe", "--network", "hub", "--state-file"])
+            .arg(state)
+            .arg(format!("{endpoint}:{port}"));
+        let out = bounded(cmd, Duration::from_secs(30));
+        said = String::from_utf8_lossy(&out.stdout).into_owned();
+        (said.contains("is down"), said.clone())
+    });
+    said
+}
+
 fn python_has_redis() -> bool {
     Command::new("python3")
         .args(["-c", "import redis"])
@@ -596,6 +612,15 @@ fn cluster_backend_is_followed_through_the_private_endpoint() {
         (said.contains("Connection refused"), said)
     });
     assert_eq!(through(endpoint, 13003, true, &["GET", key]), "before");
+    let demoted_number = demoted_port - 13000;
+    let probed = probe(&up.state, endpoint, demoted_port);
+    assert!(
+        probed.contains(&format!(
+            "cache contoso node {demoted_number} is down: backend 127.0.0.1:{} unreachable",
+            nodes[owner].port
+        )),
+        "probe: {probed}"
+    );
 
     // Every node stops: the cache is down, its own port refuses too.
     for n in nodes.iter_mut() {
@@ -606,6 +631,14 @@ fn cluster_backend_is_followed_through_the_private_endpoint() {
         let said = through(endpoint, 6379, false, &["PING"]);
         (said.contains("Connection refused"), said)
     });
+    let probed = probe(&up.state, endpoint, 6379);
+    assert!(
+        probed.contains(&format!(
+            "cache contoso is down: backend {} unreachable",
+            nodes[0].address()
+        )),
+        "probe names the first seed: {probed}"
+    );
     drop(up);
     let _ = std::fs::remove_file(file);
     let _ = std::fs::remove_dir_all(dir);
