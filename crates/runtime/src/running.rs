@@ -282,7 +282,8 @@ impl RunningWorld {
         let mut clusters: HashMap<String, CacheCluster> = HashMap::new();
         for cache in &world.caches {
             let dir = data.as_ref().and_then(|d| d.dir(&cache.name));
-            let started = if cache.node_count() > 0 {
+            // A cluster backend's nodes are the backend's: no embedded node engines for them.
+            let started = if cache.node_count() > 0 && !cache.has_cluster_backend() {
                 CacheCluster::start(cache, &ca, &options.clock).map(|c| {
                     let first = c.nodes[0].clone();
                     clusters.insert(cache.name.clone(), c);
@@ -565,7 +566,7 @@ impl RunningWorld {
                 .get(&cache.name)
                 .is_some_and(|e| !e.is_shutting_down());
             if !alive && (cache.running || !inner.engines.contains_key(&cache.name)) {
-                let engine = if cache.node_count() > 0 {
+                let engine = if cache.node_count() > 0 && !cache.has_cluster_backend() {
                     // A clustered cache whose node 0 stopped (or a new one): a fresh cluster.
                     let cluster = CacheCluster::start(cache, &self.ca, &self.clock)?;
                     for engine in &cluster.nodes {
