@@ -618,6 +618,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_cluster_backends_nodes_get_ports_and_a_down_node_refuses_only_its_own() {
+        let mut w = qs();
+        let contoso = w.caches.iter_mut().find(|c| c.name == "contoso");
+        contoso.expect("cache").backend = Some(crate::Backend {
+            upstream: crate::Upstream::Cluster(vec!["127.0.0.1:7000".parse().expect("addr")]),
+            tls: false,
+            ca_file: None,
+            server_name: None,
+            password_env: None,
+        });
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 15001, &net("hub")).0,
+            Verdict::Refuse,
+            "no node discovered yet: no per-node port"
+        );
+        let down = "127.0.0.1:7001 unreachable: Connection refused (os error 111)";
+        let nodes_down = std::collections::BTreeMap::from([(1, down.to_owned())]);
+        assert!(
+            w.set_backend_nodes("contoso", 3, nodes_down)
+                .expect("cache")
+        );
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 15000, &net("hub")).0,
+            Verdict::Route
+        );
+        let (v, why) = verdict(&w, &pe("pe-hub"), 15001, &net("hub"));
+        assert_eq!(v, Verdict::Refuse);
+        assert!(
+            why.contains(&format!("cache contoso node 1 is down: backend {down}")),
+            "{why}"
+        );
+        // Nodes keep their ports: a smaller count does not take them away.
+        w.set_backend_nodes("contoso", 1, Default::default())
+            .expect("cache");
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 15002, &net("hub")).0,
+            Verdict::Route
+        );
+    }
+
     const RULES: &str = r#"
 [[network]]
 name = "hub"
