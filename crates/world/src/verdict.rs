@@ -650,6 +650,18 @@ mod tests {
             why.contains(&format!("cache contoso node 1 is down: backend {down}")),
             "{why}"
         );
+        // The scenario form: seeds on loopback, cluster_announce allowed as for a clustered cache.
+        let text = r#"
+[[cache]]
+name = "contoso"
+backend = { cluster = ["127.0.0.1:7000", "127.0.0.1:7001"] }
+cluster_announce = "127.99.0.1"
+"#;
+        let s = Scenario::parse("cluster-backend.toml", text).expect("parses");
+        let built = World::build(&s, &AddressPlan::default()).expect("builds");
+        let c = built.cache("contoso").expect("cache");
+        assert!(c.has_cluster_backend());
+        assert_eq!(c.cluster_announce, Some(Ipv4Addr::new(127, 99, 0, 1)));
         // Nodes keep their ports: a smaller count does not take them away.
         w.set_backend_nodes("contoso", 1, Default::default())
             .expect("cache");

@@ -663,10 +663,15 @@ fn cache_cluster(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError>
             ));
         }
     }
-    let clustered = match c.flavour {
-        Flavour::RedisCache => c.shards.is_some(),
-        Flavour::ManagedRedis => policy == Some(ClusterPolicy::Oss),
-    };
+    let cluster_backend = c
+        .backend
+        .as_ref()
+        .is_some_and(|b| b.get_ref().cluster.is_some());
+    let clustered = cluster_backend
+        || match c.flavour {
+            Flavour::RedisCache => c.shards.is_some(),
+            Flavour::ManagedRedis => policy == Some(ClusterPolicy::Oss),
+        };
     if c.flavour == Flavour::ManagedRedis && clustered && c.tls && c.non_tls_port {
         return Err(src.error(
             &c.name.span(),
@@ -682,7 +687,7 @@ fn cache_cluster(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError>
                 &a.span(),
                 Invalid,
                 format!(
-                    "cache {name}: cluster_announce needs a cache whose clients follow the cluster (shards = N on redis-cache, cluster_policy = \"OSS\" on managed-redis)"
+                    "cache {name}: cluster_announce needs a cache whose clients follow the cluster (shards = N on redis-cache, cluster_policy = \"OSS\" on managed-redis, or backend = {{ cluster = [...] }})"
                 ),
             ));
         }
