@@ -397,11 +397,9 @@ fn bad_backends_are_refused_at_up_naming_the_cache() {
     );
     assert!(err.contains("both address and command"), "{err}");
 
-    let err = up_fails("cluster", r#"{ cluster = ["127.0.0.1:7000"] }"#);
-    assert!(
-        err.contains("cluster backends are not supported yet"),
-        "{err}"
-    );
+    // Cluster backends' own bad input: tests/cli_backend_cluster.rs.
+    let err = up_fails("cluster", r#"{ cluster = [] }"#);
+    assert!(err.contains("backend cluster is empty"), "{err}");
 
     let err = up_fails("missing", r#"{ command = ["redlink-no-such-program-22"] }"#);
     assert!(err.contains("cache contoso"), "{err}");

@@ -13,6 +13,8 @@ use tokio::io::{AsyncRead, AsyncWrite, copy_bidirectional_with_sizes};
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use crate::backend_cluster::ClusterRoute;
+
 /// Buffer size of each direction of the proxy (large, so a pipeline moves in few syscalls).
 pub const PROXY_BUFFER: usize = 64 * 1024;
 
@@ -28,6 +30,9 @@ pub struct BackendLink {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// TLS on the hop to the backend (`tls = true` in the world), if any.
     pub upstream_tls: Option<UpstreamTls>,
+    /// A cluster backend: the node this port leads to (instead of `address`) and the names
+    /// replies must use; its connections go through the rewriting proxy (`backend_resp`).
+    pub cluster: Option<ClusterRoute>,
 }
 
 /// How the edge speaks TLS to a backend: the client configuration (the roots it trusts) and the
@@ -47,7 +52,23 @@ pub use redlink_client::Stream as BackendStream;
 impl BackendLink {
     /// Connects to the backend (TLS when the world says so), within a bounded wait.
     pub async fn connect(&self) -> io::Result<BackendStream> {
-        connect_to(self.address, self.upstream_tls.as_ref()).await
+        connect_to(self.target()?, self.upstream_tls.as_ref()).await
+    }
+
+    /// Where this port's connections go: the backend, or the cluster node the port leads to.
+    pub fn target(&self) -> io::Result<SocketAddr> {
+        match &self.cluster {
+            None => Ok(self.address),
+            Some(route) => route.backend.address(route.node).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    match route.node {
+                        Some(n) => format!("node {n} of the cluster backend is not known"),
+                        None => "no node of the cluster backend is known".to_owned(),
+                    },
+                )
+            }),
+        }
     }
 
     /// Proxies `client` to `upstream` (a connection to the backend, see [`BackendLink::connect`]),
@@ -64,11 +85,21 @@ impl BackendLink {
                 .accept(client)
                 .await
             {
-                Ok(tls) => pipe(tls, upstream).await,
+                Ok(tls) => self.pipe(tls, upstream, true).await,
                 Err(e) => debug!("TLS handshake at the endpoint failed: {e}"),
             }
         } else {
-            pipe(client, upstream).await;
+            self.pipe(client, upstream, false).await;
+        }
+    }
+
+    async fn pipe<S>(&self, client: S, upstream: BackendStream, tls: bool)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        match &self.cluster {
+            Some(route) => crate::backend_resp::pipe(client, upstream, route.clone(), tls).await,
+            None => pipe(client, upstream).await,
         }
     }
 }

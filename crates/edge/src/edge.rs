@@ -135,15 +135,24 @@ impl Edge {
             // A clustered cache's per-node port routes to that node's engine; its own ports to
             // node 0 (the cache's engine), as Azure's load balancer hands them to some node.
             let cache = world.cache(port.cache());
-            let engine = match cache.and_then(|c| c.node_of_port(key.port)) {
-                Some((node, _)) => nodes
+            let node = cache.and_then(|c| c.node_of_port(key.port));
+            let backend = self.backends.get(port.cache());
+            let engine = match node {
+                Some((node, _)) if backend.is_none() => nodes
                     .get(port.cache())
                     .and_then(|n| n.0.get(usize::from(node))),
-                None => engines.get(port.cache()),
+                _ => engines.get(port.cache()),
             };
             let mut plan = PortPlan::compute(world, &key.endpoint, key.port, port.cache(), engine);
-            plan.backend = self.backends.get(port.cache()).cloned();
             plan.announce = cache.and_then(|c| EndpointAnnounce::of(c, key.address));
+            plan.backend = backend.cloned().map(|mut link| {
+                // A cluster backend's port leads to its node, named as this endpoint tells it.
+                if let Some(route) = &mut link.cluster {
+                    route.node = node.map(|(n, _)| n);
+                    route.announce = plan.announce.clone();
+                }
+                link
+            });
             port.apply(plan).await?;
         }
         Ok(())

@@ -11,6 +11,7 @@
 //! | blackhole | accept, read and discard, never answer | [`blackhole()`] |
 //! | route | accept and hand the stream in-process to the engine, through [`toxics`] | [`PolicyListener`] |
 //! | route to a backend | accept and proxy the stream to the cache's real Redis, through [`toxics`] | [`BackendLink`] |
+//! | route to a cluster backend's node | the same, to the node the port leads to, replies naming nodes rewritten | [`ClusterBackend`] |
 //!
 //! - [`PortPlan`]: one port's verdict per [`redlink_world::Source`] and the primitive carrying it.
 //! - [`EndpointPort`]: one address:port: its reservation, plan, listener and open connections.
@@ -24,6 +25,8 @@
 
 mod announce;
 mod backend;
+mod backend_cluster;
+mod backend_resp;
 mod blackhole;
 mod conn;
 mod drop;
@@ -44,6 +47,7 @@ pub use announce::EndpointAnnounce;
 pub use backend::{
     BackendLink, BackendStream, PROXY_BUFFER, UpstreamTls, connect as connect_backend, connect_to,
 };
+pub use backend_cluster::{BackendNode, ClusterBackend, ClusterRoute};
 pub use blackhole::blackhole;
 pub use conn::{Cut, CutStream, OpenConns, Registered};
 pub use drop::DropListener;

@@ -1,7 +1,8 @@
 //! A cache's real Redis (issue 22, docs/backends.md): redlink either starts the backend's command
 //! on a free loopback port (with the cache's `requirepass`/`maxclients` as options, stopped when the
 //! world stops), or checks a server the user runs (it answers PING, AUTH with the world's password
-//! works, `CONFIG GET maxclients` agrees), before the edge proxies routed connections to it.
+//! works, `CONFIG GET maxclients` agrees), before the edge proxies routed connections to it. A
+//! Redis Cluster the user runs is discovered and followed by `backend_cluster`.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -17,6 +18,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+use crate::backend_cluster::FollowedCluster;
 use crate::error::RuntimeError;
 
 /// How long a started backend gets to answer PING.
@@ -34,6 +36,8 @@ pub struct RunningBackend {
     pub address: SocketAddr,
     /// TLS to it, when the world says `tls = true`.
     pub tls: Option<UpstreamTls>,
+    /// A cluster backend's nodes (`address` is then the node the cache's own ports lead to).
+    pub cluster: Option<FollowedCluster>,
     child: Option<Child>,
 }
 
@@ -113,6 +117,7 @@ pub async fn start_backend(
     };
     let address = match &backend.upstream {
         Upstream::Address(address) => Some(*address),
+        Upstream::Cluster(seeds) => seeds.first().copied(),
         Upstream::Command(_) => None,
     };
     let tls = if backend.tls {
@@ -126,8 +131,29 @@ pub async fn start_backend(
                 cache: cache.name.clone(),
                 address: *address,
                 tls,
+                cluster: None,
                 child: None,
             };
+            check_user_backend(cache, &running, password.as_deref(), notes).await?;
+            Ok(running)
+        }
+        Upstream::Cluster(seeds) => {
+            let cluster = FollowedCluster::start(
+                seeds.clone(),
+                tls.clone(),
+                password.clone(),
+                cache.port_scheme().max_nodes(),
+            )
+            .await
+            .map_err(|e| failure(cache, e.to_string()))?;
+            let running = RunningBackend {
+                cache: cache.name.clone(),
+                address: cluster.main_address(),
+                tls,
+                cluster: Some(cluster),
+                child: None,
+            };
+            // The world's password and users are checked on the node the cache's ports lead to.
             check_user_backend(cache, &running, password.as_deref(), notes).await?;
             Ok(running)
         }
@@ -266,6 +292,7 @@ async fn start_command(
         cache: cache.name.clone(),
         address,
         tls,
+        cluster: None,
         child: Some(child),
     };
     let deadline = Instant::now() + START_TIMEOUT;

@@ -19,6 +19,7 @@
 //! `resolvers` (DNS views with port fallback), `state` (the state file), `options`, `error`,
 //! `running` (the running world), `probe`.
 
+mod backend_cluster;
 mod backends;
 mod block;
 mod certs;

@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use redlink_dns::DnsViews;
-use redlink_edge::{BackendLink, ConnectionEvents, Edge, PortStatus};
+use redlink_edge::{BackendLink, ClusterRoute, ConnectionEvents, Edge, PortStatus};
 use redlink_engine::Engine;
 use redlink_world::{AddressPlan, Change, Scenario, World, WorldError};
 use tokio::sync::{Mutex, Notify, broadcast, watch};
 use tracing::debug;
 
+use crate::backend_cluster::ClusterHealth;
 use crate::backends::{RunningBackend, start_backend};
 use crate::block::BlockLock;
 use crate::certs::WorldCa;
@@ -261,7 +262,7 @@ impl RunningWorld {
 
     async fn bring_up(
         scenario: &Scenario,
-        world: World,
+        mut world: World,
         lock: BlockLock,
         options: &UpOptions,
     ) -> Result<RunningWorld, RuntimeError> {
@@ -281,7 +282,8 @@ impl RunningWorld {
         let mut clusters: HashMap<String, CacheCluster> = HashMap::new();
         for cache in &world.caches {
             let dir = data.as_ref().and_then(|d| d.dir(&cache.name));
-            let started = if cache.node_count() > 0 {
+            // A cluster backend's nodes are the backend's: no embedded node engines for them.
+            let started = if cache.node_count() > 0 && !cache.has_cluster_backend() {
                 CacheCluster::start(cache, &ca, &options.clock).map(|c| {
                     let first = c.nodes[0].clone();
                     clusters.insert(cache.name.clone(), c);
@@ -334,11 +336,30 @@ impl RunningWorld {
                     address: started.address,
                     tls: Some(tls),
                     upstream_tls: started.tls.clone(),
+                    cluster: started
+                        .cluster
+                        .as_ref()
+                        .map(|c| ClusterRoute::new(c.table.clone())),
                 },
             ));
             backends.push(started);
         }
 
+        // A cluster backend's nodes get their per-node ports from the start.
+        for backend in &backends {
+            if let Some(cluster) = &backend.cluster {
+                let nodes = cluster.table.nodes().iter().map(|n| n.number + 1).max();
+                let nodes = nodes.unwrap_or(0).min(
+                    world
+                        .cache(&backend.cache)
+                        .map_or(0, |c| c.port_scheme().max_nodes()),
+                );
+                if let Err(e) = world.set_backend_nodes(&backend.cache, nodes, Default::default()) {
+                    stop_engines(&engines);
+                    return Err(e.into());
+                }
+            }
+        }
         let (tx, rx) = watch::channel(Arc::new(world));
         let (dns, mut notes) = match start_resolvers(rx, options.dns_port, &options.clock).await {
             Ok(started) => started,
@@ -545,7 +566,7 @@ impl RunningWorld {
                 .get(&cache.name)
                 .is_some_and(|e| !e.is_shutting_down());
             if !alive && (cache.running || !inner.engines.contains_key(&cache.name)) {
-                let engine = if cache.node_count() > 0 {
+                let engine = if cache.node_count() > 0 && !cache.has_cluster_backend() {
                     // A clustered cache whose node 0 stopped (or a new one): a fresh cluster.
                     let cluster = CacheCluster::start(cache, &self.ca, &self.clock)?;
                     for engine in &cluster.nodes {
@@ -1126,17 +1147,43 @@ impl RunningWorld {
     /// Checks every backend each [`HEALTH_INTERVAL`]: one that stops answering makes its cache's
     /// endpoints refuse, as for a stopped cache (`Cache::backend_unreachable`, which the verdicts'
     /// reasons, `ctl status` and `probe` show), until it answers again; each turn is an event.
+    /// A cluster backend is discovered again on each turn and whenever a proxied connection meets
+    /// a node it does not know (`backend_cluster`): new nodes get per-node ports, a node that does
+    /// not answer has its ports refuse, and the cache is down when no node answers.
     async fn watch_backends(&self) {
         if self.backends.is_empty() {
             return;
         }
+        // Woken early when a proxied connection asks for a new discovery.
+        let wanted = Arc::new(Notify::new());
+        let mut forwarders = tokio::task::JoinSet::new();
+        for cluster in self.backends.iter().filter_map(|b| b.cluster.as_ref()) {
+            let (table, wanted) = (cluster.table.clone(), wanted.clone());
+            forwarders.spawn(async move {
+                loop {
+                    table.wanted().await;
+                    wanted.notify_one();
+                }
+            });
+        }
         loop {
-            tokio::time::sleep(HEALTH_INTERVAL).await;
+            tokio::select! {
+                _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
+                _ = wanted.notified() => {}
+            }
             if self.stopping.load(Ordering::Acquire) {
                 return;
             }
             for backend in &self.backends {
-                let why = backend.health().await.err();
+                let why = match &backend.cluster {
+                    Some(cluster) => {
+                        let health = cluster.refresh().await;
+                        self.follow_cluster_nodes(&backend.cache, &health).await;
+                        cluster.publish(&health);
+                        health.unreachable
+                    }
+                    None => backend.health().await.err(),
+                };
                 let was = self
                     .world()
                     .cache(&backend.cache)
@@ -1168,6 +1215,52 @@ impl RunningWorld {
                         None,
                     ),
                 });
+            }
+        }
+    }
+
+    /// Records what a look at a cluster backend found (node count, nodes down) in the world when
+    /// it changed, with one event per node that went down or came back.
+    async fn follow_cluster_nodes(&self, cache: &str, health: &ClusterHealth) {
+        let Some(before) = self.world().cache(cache).cloned() else {
+            return;
+        };
+        if before.backend_nodes >= health.nodes && before.backend_nodes_down == health.down {
+            return;
+        }
+        let (name, nodes, down) = (cache.to_owned(), health.nodes, health.down.clone());
+        if let Err(e) = self
+            .update(move |w| w.set_backend_nodes(&name, nodes, down))
+            .await
+        {
+            tracing::warn!("while recording cache {cache}'s cluster nodes: {e}");
+            return;
+        }
+        if health.nodes > before.backend_nodes {
+            let _ = self.changes.send(Event::change(
+                format!(
+                    "cache {cache}: the cluster backend has {} nodes; nodes {}..{} get per-node ports",
+                    health.nodes,
+                    before.backend_nodes,
+                    health.nodes - 1
+                ),
+                None,
+            ));
+        }
+        for (node, why) in &health.down {
+            if !before.backend_nodes_down.contains_key(node) {
+                let _ = self.changes.send(Event::change(
+                    format!("cache {cache}: node {node}: backend {why}; its ports refuse until it answers"),
+                    Some(format!("cache {cache}: node {node}: backend {why}")),
+                ));
+            }
+        }
+        for node in before.backend_nodes_down.keys() {
+            if !health.down.contains_key(node) {
+                let _ = self.changes.send(Event::change(
+                    format!("cache {cache}: node {node} of the cluster backend answers again; its ports route"),
+                    None,
+                ));
             }
         }
     }

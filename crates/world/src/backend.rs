@@ -1,6 +1,7 @@
 //! Where a cache's connections go when the embedded engine is not enough: a real Redis the user
-//! runs (`backend = { address = "127.0.0.1:6379" }`) or one redlink starts (`backend = { command =
-//! [...] }`). Plain data; the runtime starts, checks and proxies to it (docs/backends.md).
+//! runs (`backend = { address = "127.0.0.1:6379" }`), one redlink starts (`backend = { command =
+//! [...] }`), or a Redis Cluster the user runs (`backend = { cluster = ["127.0.0.1:7000", ...] }`).
+//! Plain data; the runtime starts, checks and proxies to it (docs/backends.md).
 
 use std::net::SocketAddr;
 
@@ -35,6 +36,16 @@ pub enum Upstream {
     /// A command redlink starts (program and arguments) with `--port N --bind 127.0.0.1` and the
     /// cache's `requirepass`/`maxclients` appended, and stops at exit.
     Command(Vec<String>),
+    /// A Redis Cluster the user runs: its seed nodes (loopback). Every node gets per-node ports
+    /// on each endpoint ([`crate::cluster_ports`]), numbered as the runtime discovers them.
+    Cluster(Vec<SocketAddr>),
+}
+
+impl Backend {
+    /// Whether the backend is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.upstream, Upstream::Cluster(_))
+    }
 }
 
 /// Whether `addr` may be a backend: loopback only (127.0.0.0/8 or ::1), so traffic never leaves

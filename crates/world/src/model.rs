@@ -398,6 +398,14 @@ pub struct Cache {
     /// runtime's health check); its endpoints then refuse as for a stopped cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_unreachable: Option<String>,
+    /// A cluster backend's nodes that have per-node ports (node numbers `0..backend_nodes`, given
+    /// by the runtime as it discovers the nodes, stable for the node's life); 0 otherwise.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub backend_nodes: u16,
+    /// A cluster backend's nodes that do not answer: node number → why ("127.0.0.1:7001
+    /// unreachable: …"); their per-node ports refuse as a stopped cache's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub backend_nodes_down: BTreeMap<u16, String>,
     /// Data persistence (`None`: none, as Basic/Standard; a reboot then loses the data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence: Option<crate::persistence::Persistence>,
@@ -433,6 +441,10 @@ pub struct Cache {
 /// The only minimum TLS version Azure Cache for Redis accepts since March 1, 2024 (TLS 1.0/1.1
 /// retired: <https://learn.microsoft.com/azure/azure-cache-for-redis/cache-remove-tls-10-11>).
 pub const MINIMUM_TLS_VERSION: &str = "1.2";
+
+fn is_zero(n: &u16) -> bool {
+    *n == 0
+}
 
 fn minimum_tls_version() -> String {
     MINIMUM_TLS_VERSION.to_owned()
@@ -488,12 +500,24 @@ impl Cache {
 
     /// Which per-node ports the cache has ([`PortScheme::Single`] unless clustered with
     /// per-node ports).
+    /// A cluster backend has the scheme of a cluster behind the cache's flavour.
     pub fn port_scheme(&self) -> PortScheme {
+        if self.has_cluster_backend() {
+            return PortScheme::for_cluster(self.flavour);
+        }
         PortScheme::of(self.flavour, self.shards, self.cluster_policy)
+    }
+
+    /// Whether a Redis Cluster the user runs stands behind the cache (`backend = { cluster }`).
+    pub fn has_cluster_backend(&self) -> bool {
+        self.backend.as_ref().is_some_and(Backend::is_cluster)
     }
 
     /// How many nodes answer on ports of their own (0 unless clustered with per-node ports).
     pub fn node_count(&self) -> u16 {
+        if self.has_cluster_backend() {
+            return self.backend_nodes;
+        }
         match self.port_scheme() {
             PortScheme::Single => 0,
             _ => self.shards.unwrap_or(0),

@@ -2,6 +2,7 @@
 //! references and either applies the change completely or returns a [`WorldError`] and leaves the
 //! world as it was. Callers publish the changed world (e.g. through a `tokio::sync::watch`).
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use crate::address::is_loopback;
@@ -288,6 +289,23 @@ impl World {
         let c = self.cache_mut(cache)?;
         let changed = c.backend_unreachable != why;
         c.backend_unreachable = why;
+        Ok(changed)
+    }
+
+    /// Records a cluster backend's nodes: `nodes` have per-node ports (never fewer than before:
+    /// a node keeps its number and ports for the life of the world), `down` those that do not
+    /// answer and why. Returns whether anything changed.
+    pub fn set_backend_nodes(
+        &mut self,
+        cache: &str,
+        nodes: u16,
+        down: BTreeMap<u16, String>,
+    ) -> Result<bool, WorldError> {
+        let c = self.cache_mut(cache)?;
+        let nodes = nodes.max(c.backend_nodes);
+        let changed = c.backend_nodes != nodes || c.backend_nodes_down != down;
+        c.backend_nodes = nodes;
+        c.backend_nodes_down = down;
         Ok(changed)
     }
 

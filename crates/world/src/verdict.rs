@@ -242,6 +242,14 @@ fn judge(world: &World, endpoint: &EndpointId, port: u16, source: &Source) -> (V
     if !cache.served_ports().contains(&port) {
         return decided(Verdict::Refuse, unserved_port(cache, port));
     }
+    if let Some((node, _)) = cache.node_of_port(port)
+        && let Some(why) = cache.backend_nodes_down.get(&node)
+    {
+        return decided(
+            Verdict::Refuse,
+            format!("cache {} node {node} is down: backend {why}", cache.name),
+        );
+    }
     // The engine's own bind list: an address it does not listen on refuses, as redis-server does.
     let arrival = pe.map_or(cache.public_address, |pe| pe.address);
     if let Some(bind) = &cache.bind
@@ -606,6 +614,59 @@ mod tests {
         assert!(!w.set_backend_unreachable("contoso", None).expect("cache"));
         assert_eq!(
             verdict(&w, &pe("pe-hub"), 6380, &net("hub")).0,
+            Verdict::Route
+        );
+    }
+
+    #[test]
+    fn a_cluster_backends_nodes_get_ports_and_a_down_node_refuses_only_its_own() {
+        let mut w = qs();
+        let contoso = w.caches.iter_mut().find(|c| c.name == "contoso");
+        contoso.expect("cache").backend = Some(crate::Backend {
+            upstream: crate::Upstream::Cluster(vec!["127.0.0.1:7000".parse().expect("addr")]),
+            tls: false,
+            ca_file: None,
+            server_name: None,
+            password_env: None,
+        });
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 15001, &net("hub")).0,
+            Verdict::Refuse,
+            "no node discovered yet: no per-node port"
+        );
+        let down = "127.0.0.1:7001 unreachable: Connection refused (os error 111)";
+        let nodes_down = std::collections::BTreeMap::from([(1, down.to_owned())]);
+        assert!(
+            w.set_backend_nodes("contoso", 3, nodes_down)
+                .expect("cache")
+        );
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 15000, &net("hub")).0,
+            Verdict::Route
+        );
+        let (v, why) = verdict(&w, &pe("pe-hub"), 15001, &net("hub"));
+        assert_eq!(v, Verdict::Refuse);
+        assert!(
+            why.contains(&format!("cache contoso node 1 is down: backend {down}")),
+            "{why}"
+        );
+        // The scenario form: seeds on loopback, cluster_announce allowed as for a clustered cache.
+        let text = r#"
+[[cache]]
+name = "contoso"
+backend = { cluster = ["127.0.0.1:7000", "127.0.0.1:7001"] }
+cluster_announce = "127.99.0.1"
+"#;
+        let s = Scenario::parse("cluster-backend.toml", text).expect("parses");
+        let built = World::build(&s, &AddressPlan::default()).expect("builds");
+        let c = built.cache("contoso").expect("cache");
+        assert!(c.has_cluster_backend());
+        assert_eq!(c.cluster_announce, Some(Ipv4Addr::new(127, 99, 0, 1)));
+        // Nodes keep their ports: a smaller count does not take them away.
+        w.set_backend_nodes("contoso", 1, Default::default())
+            .expect("cache");
+        assert_eq!(
+            verdict(&w, &pe("pe-hub"), 15002, &net("hub")).0,
             Verdict::Route
         );
     }

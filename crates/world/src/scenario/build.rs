@@ -321,6 +321,8 @@ fn cache(
         users: c.user.iter().map(cache_user).collect(),
         minimum_tls_version: crate::model::MINIMUM_TLS_VERSION.to_owned(),
         backend_unreachable: None,
+        backend_nodes: 0,
+        backend_nodes_down: BTreeMap::new(),
         maxclients: c.maxclients,
         bind: c.bind.clone(),
         ports: cache_ports(c),

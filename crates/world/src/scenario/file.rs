@@ -350,7 +350,7 @@ pub struct BackendSpec {
     /// A command redlink starts.
     #[serde(default)]
     pub command: Option<Spanned<Vec<String>>>,
-    /// A Redis Cluster's seed nodes (not supported yet: refused with a clear error).
+    /// A Redis Cluster's seed nodes (`HOST:PORT` on loopback).
     #[serde(default)]
     pub cluster: Option<Spanned<Vec<String>>>,
     /// TLS on the hop to the backend.
@@ -370,9 +370,16 @@ pub struct BackendSpec {
 impl BackendSpec {
     /// The model's backend (`None` when the table is invalid: validation reports that first).
     pub fn to_backend(&self) -> Option<Backend> {
-        let upstream = match (&self.address, &self.command) {
-            (Some(a), None) => Upstream::Address(a.get_ref().parse().ok()?),
-            (None, Some(c)) => Upstream::Command(c.get_ref().clone()),
+        let upstream = match (&self.address, &self.command, &self.cluster) {
+            (Some(a), None, None) => Upstream::Address(a.get_ref().parse().ok()?),
+            (None, Some(c), None) => Upstream::Command(c.get_ref().clone()),
+            (None, None, Some(seeds)) => Upstream::Cluster(
+                seeds
+                    .get_ref()
+                    .iter()
+                    .map(|s| s.parse().ok())
+                    .collect::<Option<Vec<_>>>()?,
+            ),
             _ => return None,
         };
         Some(Backend {

@@ -412,49 +412,57 @@ pub(crate) fn cache_persistence(
     }
 }
 
-/// A cache's `backend`: exactly one of `address` (a loopback `HOST:PORT`) and `command` (a
-/// non-empty program); `cluster` is refused until clustered caches have their port scheme.
+/// A cache's `backend`: exactly one of `address` (a loopback `HOST:PORT`), `command` (a
+/// non-empty program) and `cluster` (a non-empty list of loopback `HOST:PORT` seeds).
 fn cache_backend(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> {
     let Some(spec) = &c.backend else {
         return Ok(());
     };
     let name = c.name.get_ref();
     let b = spec.get_ref();
-    if let Some(cluster) = &b.cluster {
+    let given = [
+        b.address.is_some().then_some("address"),
+        b.command.is_some().then_some("command"),
+        b.cluster.is_some().then_some("cluster"),
+    ];
+    let given: Vec<&str> = given.into_iter().flatten().collect();
+    if given.len() > 1 {
         return Err(src.error(
-            &cluster.span(),
+            &spec.span(),
             Invalid,
-            format!("cache {name}: cluster backends are not supported yet (they need the per-node port scheme of clustered caches); use address or command"),
+            format!(
+                "cache {name}: backend has both {}; give one",
+                given.join(" and ")
+            ),
         ));
     }
-    match (&b.address, &b.command) {
-        (Some(a), None) => {
-            let raw = a.get_ref();
-            let addr: std::net::SocketAddr = raw.parse().map_err(|_| {
-                src.error(
-                    &a.span(),
-                    Address,
-                    format!(
-                        "cache {name}: backend address {raw:?} is not IP:PORT (e.g. 127.0.0.1:6379)"
-                    ),
-                )
-            })?;
-            if !crate::backend::is_loopback_backend(&addr) {
-                return Err(src.error(
-                    &a.span(),
-                    Address,
-                    format!("cache {name}: backend address {addr} is not a loopback address (127.0.0.0/8 or ::1); redlink sends traffic only to this machine"),
-                ));
-            }
-            if addr.port() == 0 {
-                return Err(src.error(
-                    &a.span(),
-                    Address,
-                    format!("cache {name}: backend address {addr} needs a port"),
-                ));
-            }
+    let loopback_address = |raw: &str, span: std::ops::Range<usize>, what: &str| {
+        let addr: std::net::SocketAddr = raw.parse().map_err(|_| {
+            src.error(
+                &span,
+                Address,
+                format!("cache {name}: {what} {raw:?} is not IP:PORT (e.g. 127.0.0.1:6379)"),
+            )
+        })?;
+        if !crate::backend::is_loopback_backend(&addr) {
+            return Err(src.error(
+                &span,
+                Address,
+                format!("cache {name}: {what} {addr} is not a loopback address (127.0.0.0/8 or ::1); redlink sends traffic only to this machine"),
+            ));
         }
-        (None, Some(cmd)) => {
+        if addr.port() == 0 {
+            return Err(src.error(
+                &span,
+                Address,
+                format!("cache {name}: {what} {addr} needs a port"),
+            ));
+        }
+        Ok(())
+    };
+    match (&b.address, &b.command, &b.cluster) {
+        (Some(a), None, None) => loopback_address(a.get_ref(), a.span(), "backend address")?,
+        (None, Some(cmd), None) => {
             if cmd.get_ref().first().is_none_or(|p| p.trim().is_empty()) {
                 return Err(src.error(
                     &cmd.span(),
@@ -463,18 +471,23 @@ fn cache_backend(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError>
                 ));
             }
         }
-        (Some(_), Some(_)) => {
-            return Err(src.error(
-                &spec.span(),
-                Invalid,
-                format!("cache {name}: backend has both address and command; give one"),
-            ));
+        (None, None, Some(seeds)) => {
+            if seeds.get_ref().is_empty() {
+                return Err(src.error(
+                    &seeds.span(),
+                    Invalid,
+                    format!("cache {name}: backend cluster is empty: give at least one seed node, e.g. [\"127.0.0.1:7000\"]"),
+                ));
+            }
+            for seed in seeds.get_ref() {
+                loopback_address(seed, seeds.span(), "backend cluster seed")?;
+            }
         }
-        (None, None) => {
+        _ => {
             return Err(src.error(
                 &spec.span(),
                 Invalid,
-                format!("cache {name}: backend needs address = \"127.0.0.1:PORT\" or command = [\"redis-server\", ...]"),
+                format!("cache {name}: backend needs address = \"127.0.0.1:PORT\", command = [\"redis-server\", ...] or cluster = [\"127.0.0.1:7000\", ...]"),
             ));
         }
     }
@@ -650,10 +663,15 @@ fn cache_cluster(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError>
             ));
         }
     }
-    let clustered = match c.flavour {
-        Flavour::RedisCache => c.shards.is_some(),
-        Flavour::ManagedRedis => policy == Some(ClusterPolicy::Oss),
-    };
+    let cluster_backend = c
+        .backend
+        .as_ref()
+        .is_some_and(|b| b.get_ref().cluster.is_some());
+    let clustered = cluster_backend
+        || match c.flavour {
+            Flavour::RedisCache => c.shards.is_some(),
+            Flavour::ManagedRedis => policy == Some(ClusterPolicy::Oss),
+        };
     if c.flavour == Flavour::ManagedRedis && clustered && c.tls && c.non_tls_port {
         return Err(src.error(
             &c.name.span(),
@@ -669,7 +687,7 @@ fn cache_cluster(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError>
                 &a.span(),
                 Invalid,
                 format!(
-                    "cache {name}: cluster_announce needs a cache whose clients follow the cluster (shards = N on redis-cache, cluster_policy = \"OSS\" on managed-redis)"
+                    "cache {name}: cluster_announce needs a cache whose clients follow the cluster (shards = N on redis-cache, cluster_policy = \"OSS\" on managed-redis, or backend = {{ cluster = [...] }})"
                 ),
             ));
         }
