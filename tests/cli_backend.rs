@@ -288,6 +288,54 @@ fn started_backend_serves_through_the_private_endpoint_and_stops_with_the_world(
         "the state file names the backend"
     );
     assert!(TcpStream::connect(backend).is_ok());
+    // What would act on the unused embedded engine is refused, never reported done.
+    let state_file = up.state.to_string_lossy().into_owned();
+    let dir = temp("started-export");
+    std::fs::create_dir_all(&dir).expect("export dir");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    for args in [
+        vec![
+            "force-reboot",
+            "--name",
+            "contoso",
+            "--reboot-type",
+            "AllNodes",
+        ],
+        vec![
+            "update",
+            "--name",
+            "contoso",
+            "--set",
+            "redisConfiguration.maxclients=50",
+        ],
+        vec![
+            "export",
+            "--name",
+            "contoso",
+            "--prefix",
+            "x",
+            "--container",
+            &dir_arg,
+        ],
+    ] {
+        let out = redlink()
+            .args(["ctl", "--state-file", &state_file, "redis"])
+            .args(&args)
+            .output()
+            .expect("ctl runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted: {said}");
+        assert!(
+            said.contains("a cache with a backend is not simulated"),
+            "{args:?}: {said}"
+        );
+    }
+    assert_eq!(
+        redis_cli(endpoint, &["CONFIG", "GET", "maxclients"]),
+        "maxclients\n77",
+        "the backend keeps the world's maxclients"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     drop(up);
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(backend).is_ok() {

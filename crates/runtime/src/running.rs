@@ -983,6 +983,7 @@ impl RunningWorld {
 
     async fn import_quietly(&self, cache: &str, contents: &[u8]) -> Result<String, RuntimeError> {
         self.refuse_for_clusters(cache, "importing into")?;
+        self.refuse_for_backends(cache, "importing into")?;
         let mut inner = self.inner.lock().await;
         self.reconcile_locked(&mut inner).await?;
         let world = self.world();
@@ -1033,6 +1034,7 @@ impl RunningWorld {
 
     async fn export_quietly(&self, cache: &str) -> Result<Vec<u8>, RuntimeError> {
         self.refuse_for_clusters(cache, "exporting")?;
+        self.refuse_for_backends(cache, "exporting")?;
         let engine = {
             let mut inner = self.inner.lock().await;
             self.reconcile_locked(&mut inner).await?;
@@ -1285,16 +1287,25 @@ impl RunningWorld {
             return Ok(redlink_world::change::advanced(by));
         }
         if let Some((cache, shards)) = change.scale() {
+            self.refuse_for_backends(cache, "resharding")?;
             return self.reshard(change, cache, shards).await;
+        }
+        if let Some((cache, settings)) = change.engine_settings()
+            && !settings.is_empty()
+        {
+            self.refuse_for_backends(cache, "changing maxclients/requirepass of")?;
         }
         if let Some(cache) = change.failover() {
             self.refuse_for_clusters(cache, "failing over")?;
+            self.refuse_for_backends(cache, "failing over")?;
         }
         if let Some((cache, _)) = change.maintenance() {
             self.refuse_for_clusters(cache, "maintenance of")?;
+            self.refuse_for_backends(cache, "maintenance of")?;
         }
         if let Some((cache, _)) = change.reboot() {
             self.refuse_for_clusters(cache, "rebooting")?;
+            self.refuse_for_backends(cache, "rebooting")?;
         }
         if let Some(cache) = change.failover() {
             let mut inner = self.inner.lock().await;
@@ -1365,6 +1376,22 @@ impl RunningWorld {
             }
         }
         Ok(description)
+    }
+
+    /// An error when `cache`'s traffic goes to a backend: its data and settings live in a server
+    /// redlink does not own, and acting on the unused embedded engine would report work not done.
+    fn refuse_for_backends(&self, cache: &str, what: &str) -> Result<(), RuntimeError> {
+        match self.world().cache(cache) {
+            Some(c) if c.backend.is_some() => Err(RuntimeError::Engine {
+                cache: cache.to_owned(),
+                setting: "backend",
+                message: format!(
+                    "{what} a cache with a backend is not simulated: its data and settings are the \
+                     backend's; do it on the backend server itself"
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// An error when `cache` is clustered: `what` is not simulated for clustered caches yet.
