@@ -316,6 +316,7 @@ where
                     match client.handle.unblock.swap(0, Ordering::AcqRel) {
                         1 => write_timeout_reply(out, request.on_timeout),
                         2 => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                        crate::client::UNBLOCK_ROLE_CHANGE => out.error(crate::client::UNBLOCKED_ROLE_CHANGE),
                         _ => continue,
                     }
                     break 'retry;
