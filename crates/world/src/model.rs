@@ -417,8 +417,9 @@ pub struct Cache {
     /// The node under planned maintenance while a maintenance runs (`None`: none runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance: Option<crate::nodes::NodeRole>,
-    /// Clustering: how many shards (`None`: not clustered). Each shard is one node here (an
-    /// engine of its own); see [`crate::cluster_ports`] for the ports each node answers on.
+    /// Clustering: how many shards (`None`: not clustered). Each shard is a primary, plus a
+    /// replica when the cache is replicated (`nodes`), each an engine of its own; see
+    /// [`crate::cluster_ports`] for the ports each node answers on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u16>,
     /// managed-redis: how the shards are shown to clients (Azure's default: Enterprise).
@@ -492,11 +493,23 @@ impl Cache {
         PortScheme::of(self.flavour, self.shards, self.cluster_policy)
     }
 
-    /// How many nodes answer on ports of their own (0 unless clustered with per-node ports).
+    /// How many nodes answer on ports of their own (0 unless clustered with per-node ports):
+    /// every copy of every shard ([`Cache::shard_copies`] per shard).
     pub fn node_count(&self) -> u16 {
         match self.port_scheme() {
             PortScheme::Single => 0,
-            _ => self.shards.unwrap_or(0),
+            _ => self.shards.unwrap_or(0).saturating_mul(self.shard_copies()),
+        }
+    }
+
+    /// How many nodes each shard of a clustered cache shows clients: a Premium cache's primary
+    /// and replica (its [`Nodes`](crate::nodes::Nodes) count; Azure numbers a shard's nodes
+    /// together, [`crate::cluster_ports::node_number`]); Azure Managed Redis only its primaries
+    /// (Redis Enterprise keeps replicas out of `CLUSTER SLOTS`).
+    pub fn shard_copies(&self) -> u16 {
+        match self.flavour {
+            Flavour::RedisCache => u16::from(self.nodes.count.max(1)),
+            Flavour::ManagedRedis => 1,
         }
     }
 

@@ -49,6 +49,27 @@ deny_as = "drop"
 "#;
 
 #[test]
+fn a_premium_cluster_has_a_replica_per_shard_numbered_after_its_primary() {
+    let w = world(&PREMIUM.replace("shards = 3", "sku = \"Premium\"\nshards = 3"));
+    let c = w.cache("contoso").expect("cache");
+    assert!(c.nodes.has_replica());
+    assert_eq!(c.shard_copies(), 2);
+    assert_eq!(c.node_count(), 6);
+    // Shard s: primary 15000 + 2s, replica 15001 + 2s (Azure numbers a shard's nodes together).
+    assert_eq!(
+        c.node_ports()
+            .iter()
+            .filter_map(|p| p.tls)
+            .collect::<Vec<_>>(),
+        vec![15000, 15001, 15002, 15003, 15004, 15005]
+    );
+    assert_eq!(c.node_of_port(13005), Some((5, false)));
+    // Without a sku, a clustered cache stays primaries only (as before replicas existed).
+    let plain = world(PREMIUM);
+    assert_eq!(plain.cache("contoso").expect("cache").node_count(), 3);
+}
+
+#[test]
 fn premium_shards_put_13000_and_15000_plus_n_on_every_endpoint() {
     let w = world(PREMIUM);
     let c = w.cache("contoso").expect("cache");
@@ -203,6 +224,20 @@ fn bad_cluster_settings_are_errors_at_their_place() {
         (
             "[[cache]]\nname = \"o\"\nflavour = \"managed-redis\"\nregion = \"westeurope\"\ncluster_policy = \"Sharded\"\n",
             &["bad.toml:5:", "unknown variant"],
+        ),
+        (
+            "[[cache]]\nname = \"contoso\"\nsku = \"Standard\"\nshards = 2\n",
+            &[
+                "bad.toml:4:",
+                "clustering (shards) is available for Premium caches only",
+            ],
+        ),
+        (
+            "[[cache]]\nname = \"o\"\nflavour = \"managed-redis\"\nregion = \"westeurope\"\ncluster_policy = \"OSS\"\nshards = 2\nhigh_availability = true\n",
+            &[
+                "bad.toml:7:",
+                "replicas of a clustered Azure Managed Redis cache are not simulated",
+            ],
         ),
     ];
     for (toml, needles) in cases {
