@@ -505,7 +505,7 @@ impl Cache {
     /// How many nodes each shard of a clustered cache shows clients: a Premium cache's primary
     /// and replica (its [`Nodes`](crate::nodes::Nodes) count; Azure numbers a shard's nodes
     /// together, [`crate::cluster_ports::node_number`]); Azure Managed Redis only its primaries
-    /// (Redis Enterprise keeps replicas out of `CLUSTER SLOTS`).
+    /// (replicas of its clustered caches are not simulated).
     pub fn shard_copies(&self) -> u16 {
         match self.flavour {
             Flavour::RedisCache => u16::from(self.nodes.count.max(1)),

@@ -357,7 +357,7 @@ pub(crate) fn cache_nodes(
             &h.span(),
             Invalid,
             format!(
-                "cache {name}: replicas of a clustered Azure Managed Redis cache are not simulated (Redis Enterprise keeps them out of CLUSTER SLOTS and NODES); leave high_availability out"
+                "cache {name}: replicas of a clustered Azure Managed Redis cache are not simulated (Azure documents no ports for them); leave high_availability out"
             ),
         ));
     }
