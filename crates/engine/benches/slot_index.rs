@@ -33,13 +33,15 @@ fn benches(c: &mut Criterion) {
             })
         });
         for k in &keys {
-            db.lock(k, 1).set(k, Value::Str(Blob::from_slice(b"xxx")), 0);
+            db.lock(k, 1)
+                .set(k, Value::Str(Blob::from_slice(b"xxx")), 0);
         }
         g.bench_function(format!("overwrite a key, {label}"), |b| {
             b.iter(|| {
                 let k = &keys[i & 4095];
                 i += 1;
-                db.lock(k, 1).set(k, Value::Str(Blob::from_slice(b"yyy")), 0);
+                db.lock(k, 1)
+                    .set(k, Value::Str(Blob::from_slice(b"yyy")), 0);
             })
         });
     }

@@ -513,6 +513,32 @@ impl Cache {
         }
     }
 
+    /// az's `instances`: one entry per node; a Premium cluster lists every node of every shard
+    /// with its `shardId` and its own ports (roles as the world's failovers left them: a
+    /// `CLUSTER FAILOVER` sent by a client to one shard is the engine's business).
+    pub fn instances(&self) -> Vec<crate::nodes::Instance> {
+        let plain = self.ports.plain.is_some();
+        if self.port_scheme() != PortScheme::Premium {
+            return self.nodes.instances(plain);
+        }
+        let copies = self.shard_copies();
+        self.node_ports()
+            .into_iter()
+            .map(|p| {
+                let primary = p.node % copies == u16::from(self.nodes.primary) % copies;
+                crate::nodes::Instance {
+                    is_master: primary,
+                    is_primary: primary,
+                    non_ssl_port: plain
+                        .then_some(crate::cluster_ports::PREMIUM_PLAIN_BASE + p.node),
+                    ssl_port: crate::cluster_ports::PREMIUM_TLS_BASE + p.node,
+                    shard_id: Some(u32::from(p.node / copies)),
+                    zone: None,
+                }
+            })
+            .collect()
+    }
+
     /// The protocols the cache serves.
     pub fn protocols(&self) -> Protocols {
         Protocols {

@@ -64,6 +64,23 @@ fn a_premium_cluster_has_a_replica_per_shard_numbered_after_its_primary() {
         vec![15000, 15001, 15002, 15003, 15004, 15005]
     );
     assert_eq!(c.node_of_port(13005), Some((5, false)));
+    // az's instances: every node, its shard, its own ports, the first of each shard primary.
+    let instances = c.instances();
+    assert_eq!(instances.len(), 6);
+    assert_eq!(
+        instances
+            .iter()
+            .map(|i| (i.shard_id, i.ssl_port, i.non_ssl_port, i.is_primary))
+            .collect::<Vec<_>>(),
+        vec![
+            (Some(0), 15000, Some(13000), true),
+            (Some(0), 15001, Some(13001), false),
+            (Some(1), 15002, Some(13002), true),
+            (Some(1), 15003, Some(13003), false),
+            (Some(2), 15004, Some(13004), true),
+            (Some(2), 15005, Some(13005), false),
+        ]
+    );
     // Without a sku, a clustered cache stays primaries only (as before replicas existed).
     let plain = world(PREMIUM);
     assert_eq!(plain.cache("contoso").expect("cache").node_count(), 3);
