@@ -293,7 +293,9 @@ async fn cluster_failover_promotes_the_replica() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
     eventually("node 3 is the primary", async || {
-        c.topology.primary_of(3).is_none() && c.topology.primary_of(0) == Some(3)
+        c.topology.primary_of(3).is_none()
+            && c.topology.primary_of(0) == Some(3)
+            && c.topology.owner(3300) == Some(3)
     })
     .await;
     assert_eq!(c.topology.current_epoch(), epoch_before + 1);
@@ -336,7 +338,9 @@ async fn cluster_failover_promotes_the_replica() {
     // And back, forced: no agreement from the primary needed.
     assert_eq!(n0.call(&["CLUSTER", "FAILOVER", "FORCE"]).await, s("OK"));
     eventually("node 0 is the primary again", async || {
-        c.topology.primary_of(0).is_none() && c.topology.primary_of(3) == Some(0)
+        c.topology.primary_of(0).is_none()
+            && c.topology.primary_of(3) == Some(0)
+            && c.topology.owner(3300) == Some(0)
     })
     .await;
     assert_eq!(

@@ -142,8 +142,11 @@ pub fn route(
     if (migrating_to.is_some() || importing) && cmd.name == "migrate" {
         return Ok(());
     }
+    // A blocked client re-checked while its slot migrates away stays (Redis redirects blocked
+    // clients only once another node owns the slot).
     if let Some(to) = migrating_to
         && missing > 0
+        && !ctx.retry
     {
         if existing > 0 {
             return Err(Error::from(TRYAGAIN));
