@@ -5,6 +5,8 @@
 #   benches/redis-py-cluster-suite.sh [REDIS_PY_VERSION]     (default: the installed redis-py's)
 #   K='TestClusterRedisCommands' benches/redis-py-cluster-suite.sh   # a pytest -k selection
 #   BIN=target/debug/redlink ...                                     # another redlink build
+#   REPLICAS=1 ...      # both clusters with a replica per primary (redis-cli --cluster-replicas 1,
+#                       # serve --cluster 3 --cluster-replicas 1)
 # Needs: redis-server, redis-cli, python3 with pip (installs pytest, pytest-asyncio, pytest-timeout, mock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,8 @@ WORK=${WORK:-/tmp/redlink-redis-py}
 RL_PORT=${RL_PORT:-7411}
 RS_PORT=${RS_PORT:-7421}
 K=${K:-}
+REPLICAS=${REPLICAS:-0}
+export REPLICAS
 BIN=${BIN:-target/release/redlink}
 mkdir -p "$WORK"
 python3 -m pip install -q "redis==$VER" pytest pytest-asyncio pytest-timeout mock packaging
@@ -29,12 +33,18 @@ cleanup() {
 trap cleanup EXIT
 rm -rf "$WORK/rs-cluster"
 benches/redis-server-cluster.sh start "$WORK/rs-cluster" "$RS_PORT"
-"$BIN" serve --cluster 3 --port "$RL_PORT" --bind 127.0.0.1 --dir /tmp --save '' >/dev/null 2>&1 &
+"$BIN" serve --cluster 3 --cluster-replicas "$REPLICAS" --port "$RL_PORT" --bind 127.0.0.1 --dir /tmp --save '' >/dev/null 2>&1 &
 RL_PID=$!
 for _ in $(seq 100); do redis-cli -p "$RL_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+for i in $(seq 3 $((3 * (1 + REPLICAS) - 1))); do
+  for _ in $(seq 200); do
+    redis-cli -p $((RL_PORT + i)) info replication | tr -d '\r' | grep -q master_link_status:up && break
+    sleep 0.1
+  done
+done
 run() { # url out.xml
   (cd "$WORK/redis-$VER" && python3 -m pytest tests/test_cluster.py --redis-url="$1" \
-    --redis-cluster-nodes 3 -m "not redismod and not ssl" ${K:+-k "$K"} \
+    --redis-cluster-nodes $((3 * (1 + REPLICAS))) -m "not redismod and not ssl" ${K:+-k "$K"} \
     -q -p no:cacheprovider --timeout 60 --tb=line --junitxml="$2" >"$2.log" 2>&1 || true)
   grep -E "passed|failed" "$2.log" | tail -1
 }

@@ -259,11 +259,26 @@ fn bad_cluster_arguments_are_refused() {
                 "--cluster",
                 "3",
                 "--cluster-replicas",
+                "x",
+                "--port",
+                "7000",
+            ],
+            "--cluster-replicas takes a replica count per primary, not 'x'",
+        ),
+        (
+            vec!["--cluster-replicas", "1", "--port", "7000"],
+            "--cluster-replicas needs --cluster N",
+        ),
+        (
+            vec![
+                "--cluster",
+                "600",
+                "--cluster-replicas",
                 "1",
                 "--port",
                 "7000",
             ],
-            "--cluster-replicas 1: replicas need replication",
+            "makes 1200 nodes; a cluster has at most 1000",
         ),
         (vec!["--cluster"], "--cluster takes a number"),
     ] {

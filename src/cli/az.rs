@@ -166,7 +166,7 @@ pub fn redis(world: &World, state: &StateFile, c: &Cache) -> Json {
         "minimumTlsVersion": c.minimum_tls_version,
         "provisioningState": if c.running { "Succeeded" } else { "Stopped" },
         "sku": sku(c),
-        "instances": c.nodes.instances(c.ports.plain.is_some()),
+        "instances": c.instances(),
         "redisConfiguration": redis_configuration(c),
         "privateEndpointConnections": connections,
         "redlink": {

@@ -1,6 +1,8 @@
-//! `redlink serve --cluster N`: a Redis Cluster of N primaries in one process, nodes on ports
-//! P..P+N-1 (and TLS ports T..T+N-1 with `--tls-port T`), slots split as `redis-cli --cluster
-//! create` splits them, ready at once (no gossip to wait for). Each node is an engine with the
+//! `redlink serve --cluster N [--cluster-replicas R]`: a Redis Cluster of N primaries (and R
+//! replicas each) in one process, nodes on ports P..P+N(1+R)-1 (and TLS ports from T with
+//! `--tls-port T`): the primaries first, then the replicas (node `N + i` replicates primary
+//! `i mod N`, each following it with Redis's replication over loopback), slots split as
+//! `redis-cli --cluster create` splits them, ready at once (no gossip to wait for). Each node is an engine with the
 //! same configuration, its own listeners and its own persistence files; the nodes share one
 //! `ClusterTopology` (crates/engine/src/cluster). See docs/cluster.md.
 
@@ -17,11 +19,26 @@ pub const MAX_NODES: usize = 1000;
 pub struct ClusterArgs {
     /// Number of primaries.
     pub nodes: usize,
+    /// Replicas per primary (`--cluster-replicas`, redis-cli's flag).
+    pub replicas: usize,
+}
+
+impl ClusterArgs {
+    /// Every node, primaries and replicas.
+    pub fn total(&self) -> usize {
+        self.nodes * (1 + self.replicas)
+    }
+
+    /// Node `i`'s primary (`None` for a primary).
+    pub fn replica_of(&self, i: usize) -> Option<usize> {
+        (i >= self.nodes).then(|| (i - self.nodes) % self.nodes)
+    }
 }
 
 /// Take `--cluster N` and `--cluster-replicas R` out of `args`; `Ok(None)` without `--cluster`.
 pub fn take_args(args: &mut Vec<String>) -> Result<Option<ClusterArgs>, String> {
     let mut nodes = None;
+    let mut replicas = None;
     let mut i = 0;
     while i < args.len() {
         let name = args[i].as_str();
@@ -31,10 +48,12 @@ pub fn take_args(args: &mut Vec<String>) -> Result<Option<ClusterArgs>, String> 
                 .cloned()
                 .ok_or_else(|| format!("{name} takes a number"))?;
             if name == "--cluster-replicas" {
-                // Replicas need engine replication (issue 20), which this build does not have.
-                return Err(format!(
-                    "--cluster-replicas {value}: replicas need replication, which this build of redlink does not have yet; run primaries only (--cluster N)"
-                ));
+                let r: usize = value.parse().map_err(|_| {
+                    format!("--cluster-replicas takes a replica count per primary, not '{value}'")
+                })?;
+                replicas = Some(r);
+                args.drain(i..i + 2);
+                continue;
             }
             let n: usize = value.parse().map_err(|_| {
                 format!("--cluster takes a node count from 1 to {MAX_NODES}, not '{value}'")
@@ -50,7 +69,20 @@ pub fn take_args(args: &mut Vec<String>) -> Result<Option<ClusterArgs>, String> 
         }
         i += 1;
     }
-    Ok(nodes.map(|nodes| ClusterArgs { nodes }))
+    match (nodes, replicas) {
+        (None, Some(_)) => Err("--cluster-replicas needs --cluster N".into()),
+        (None, None) => Ok(None),
+        (Some(nodes), r) => {
+            let replicas = r.unwrap_or(0);
+            let total = nodes.saturating_mul(1 + replicas);
+            if total > MAX_NODES {
+                return Err(format!(
+                    "--cluster {nodes} --cluster-replicas {replicas} makes {total} nodes; a cluster has at most {MAX_NODES}"
+                ));
+            }
+            Ok(Some(ClusterArgs { nodes, replicas }))
+        }
+    }
 }
 
 /// The per-node configurations: ports shifted by the node's index, persistence files named by
@@ -108,7 +140,7 @@ fn announce_host(config: &Config) -> String {
 
 /// Run the cluster until SIGINT/SIGTERM (or every node got SHUTDOWN).
 pub fn main(config: Config, cluster: ClusterArgs) -> ExitCode {
-    let configs = match node_configs(&config, cluster.nodes) {
+    let configs = match node_configs(&config, cluster.total()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("redlink serve: {e}");
@@ -150,7 +182,15 @@ pub fn main(config: Config, cluster: ClusterArgs) -> ExitCode {
                 tls_port: c.tls_port(),
             })
             .collect();
-        let topology = ClusterTopology::with_even_slots(specs);
+        let roles: Vec<Option<usize>> = (0..cluster.total()).map(|i| cluster.replica_of(i)).collect();
+        let topology = match ClusterTopology::with_layout(specs, &roles) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("redlink serve: {e}");
+                process.stop();
+                return ExitCode::from(1);
+            }
+        };
         let mut servers = Vec::new();
         let mut engines = Vec::new();
         for (i, c) in configs.into_iter().enumerate() {
@@ -186,9 +226,23 @@ pub fn main(config: Config, cluster: ClusterArgs) -> ExitCode {
             }
             engines.push(engine);
         }
+        // Every node listens: the replicas follow their primaries.
+        for (i, engine) in engines.iter().enumerate() {
+            if let Some(p) = cluster.replica_of(i)
+                && let Err(e) = topology.follow(engine, i, p)
+            {
+                eprintln!("redlink serve: node {i} cannot replicate node {p}: {e}");
+                for e in &engines {
+                    Engine::shutdown(e);
+                }
+                process.stop();
+                return ExitCode::from(1);
+            }
+        }
         process.notice(format_args!(
-            "Ready to accept connections: a cluster of {} nodes, slots split evenly",
-            engines.len()
+            "Ready to accept connections: a cluster of {} primaries and {} replicas, slots split evenly",
+            cluster.nodes,
+            cluster.total() - cluster.nodes
         ));
         process.ready();
         let stoppers = engines.clone();

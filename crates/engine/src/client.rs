@@ -37,7 +37,8 @@ pub struct ClientHandle {
     pub kill: Notify,
     /// Whether the client waits in a blocking command.
     pub blocked: AtomicBool,
-    /// CLIENT UNBLOCK request: 0 none, 1 as a timeout, 2 as an error.
+    /// CLIENT UNBLOCK request: 0 none, 1 as a timeout, 2 as an error; or
+    /// [`UNBLOCK_ROLE_CHANGE`].
     pub unblock: AtomicU8,
     /// Wakes a blocked client for CLIENT UNBLOCK.
     pub wake: Notify,
@@ -47,6 +48,13 @@ pub struct ClientHandle {
 }
 
 /// The values of [`ClientHandle::kind`].
+/// [`ClientHandle::unblock`]'s value when the engine became a replica (Redis's
+/// `disconnectAllBlockedClients`).
+pub const UNBLOCK_ROLE_CHANGE: u8 = 3;
+/// What such a client is told (redis-server 7.0's text).
+pub const UNBLOCKED_ROLE_CHANGE: &str =
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
 pub mod kind {
     /// An ordinary client.
     pub const NORMAL: u8 = 0;

@@ -308,17 +308,20 @@ where
                 biased;
                 _ = client.handle.kill.notified() => { closed = true; break 'retry; }
                 _ = shutdown.changed() => { closed = true; break 'retry; }
-                _ = notify.notified() => {
-                    woken = true;
-                    continue 'retry;
-                }
+                // CLIENT UNBLOCK and a role change come before a key's wake-up that arrives with
+                // them (a replica's full sync touches every key).
                 _ = client.handle.wake.notified() => {
                     match client.handle.unblock.swap(0, Ordering::AcqRel) {
                         1 => write_timeout_reply(out, request.on_timeout),
                         2 => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                        crate::client::UNBLOCK_ROLE_CHANGE => out.error(crate::client::UNBLOCKED_ROLE_CHANGE),
                         _ => continue,
                     }
                     break 'retry;
+                }
+                _ = notify.notified() => {
+                    woken = true;
+                    continue 'retry;
                 }
                 _ = engine.clock().sleep_until(deadline.unwrap_or(0)), if deadline.is_some() => {
                     write_timeout_reply(out, request.on_timeout);

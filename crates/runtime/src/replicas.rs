@@ -45,7 +45,14 @@ pub struct LinkProxy {
 impl LinkProxy {
     /// Listens on a free loopback port and hands connections to `primary` through `link`.
     pub async fn open(primary: Engine, link: ReplicationLink) -> std::io::Result<LinkProxy> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        LinkProxy::bind(primary, link)
+    }
+
+    /// [`LinkProxy::open`] for a caller that cannot await (inside a tokio runtime).
+    pub fn bind(primary: Engine, link: ReplicationLink) -> std::io::Result<LinkProxy> {
+        let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        std_listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(std_listener)?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(LinkState {
             primary,

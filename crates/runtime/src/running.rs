@@ -135,7 +135,10 @@ pub(crate) enum OldPrimary {
 
 /// Whether `cache` runs a replica: it has one in the world and no backend stands in for it.
 fn wants_replica(cache: &redlink_world::Cache, backends: &[(String, SocketAddr)]) -> bool {
-    cache.nodes.has_replica() && !backends.iter().any(|(c, _)| *c == cache.name)
+    // A clustered cache's replicas are nodes of its cluster (cluster.rs).
+    cache.nodes.has_replica()
+        && (cache.node_count() == 0 || cache.shard_copies() == 1)
+        && !backends.iter().any(|(c, _)| *c == cache.name)
 }
 
 /// An engine for a replica node of `cache`: the cache's settings without its data directory.
@@ -652,6 +655,11 @@ impl RunningWorld {
                 r.engine.shutdown();
             }
         }
+        for cache in &world.caches {
+            if let Some(cluster) = inner.clusters.get(&cache.name) {
+                cluster.links.set(cache.replication);
+            }
+        }
         for cache in world
             .caches
             .iter()
@@ -757,6 +765,56 @@ impl RunningWorld {
         applied?;
         followed?;
         Ok(closed)
+    }
+
+    /// The failover of every shard of clustered `cache` (the world's `failover` change): in each
+    /// shard the replica takes over as `CLUSTER FAILOVER FORCE` does (no wait for the replica:
+    /// writes it has not received are lost, as in the unclustered failover), then every client
+    /// connection of the cache is closed; cluster clients reconnect and learn the new primaries
+    /// from `-MOVED` and `CLUSTER SLOTS`. Returns how many connections were closed.
+    async fn fail_over_shards(
+        &self,
+        inner: &mut Inner,
+        cache: &str,
+    ) -> Result<usize, RuntimeError> {
+        let error = |message: String| RuntimeError::Replica {
+            cache: cache.to_owned(),
+            message,
+        };
+        let cluster = inner
+            .clusters
+            .get(cache)
+            .cloned()
+            .ok_or_else(|| error("the cache has no cluster nodes running".to_owned()))?;
+        if cluster.copies < 2 {
+            return Err(error(
+                "the cache has no replica per shard to promote".to_owned(),
+            ));
+        }
+        let shards = cluster.nodes.len() / cluster.copies;
+        let topology = cluster.topology.clone();
+        let failed = tokio::task::spawn_blocking(move || {
+            (0..shards)
+                .filter_map(|shard| {
+                    let primary = cluster.primary_of_shard(shard);
+                    let replica = *topology.replicas_of(primary).first()?;
+                    redlink_engine::cluster::failover::fail_over(
+                        &topology,
+                        replica,
+                        redlink_engine::cluster::failover::Mode::Force,
+                    )
+                    .err()
+                    .map(|e| format!("shard {shard}: {e}"))
+                })
+                .collect::<Vec<String>>()
+        })
+        .await
+        .map_err(|e| error(format!("the failover task failed: {e}")))?;
+        let closed = inner.edge.reset_cache(cache, |_| false);
+        match failed.is_empty() {
+            true => Ok(closed),
+            false => Err(error(failed.join("; "))),
+        }
     }
 
     /// Ends a hand-off ([`OldPrimary::Hold`]): the old primary's remaining clients are closed and
@@ -1296,7 +1354,6 @@ impl RunningWorld {
             self.refuse_for_backends(cache, "changing maxclients/requirepass of")?;
         }
         if let Some(cache) = change.failover() {
-            self.refuse_for_clusters(cache, "failing over")?;
             self.refuse_for_backends(cache, "failing over")?;
         }
         if let Some((cache, _)) = change.maintenance() {
@@ -1311,6 +1368,10 @@ impl RunningWorld {
             let mut inner = self.inner.lock().await;
             self.reconcile_locked(&mut inner).await?;
             let description = self.update_locked(&mut inner, |w| change.apply(w)).await?;
+            if inner.clusters.contains_key(cache) {
+                let closed = self.fail_over_shards(&mut inner, cache).await?;
+                return Ok(format!("{description} ({closed} connections reset)"));
+            }
             let closed = self
                 .fail_over(&mut inner, cache, OldPrimary::Follow, &|_| false)
                 .await?;
@@ -1432,7 +1493,8 @@ impl RunningWorld {
                 message: "the cache has no cluster nodes running".to_owned(),
             });
         };
-        let before = cluster.nodes.len();
+        let copies = cluster.copies;
+        let before = cluster.nodes.len() / copies;
         let wanted = usize::from(shards);
         let topology = cluster.topology.clone();
         if wanted > before {
@@ -1447,7 +1509,7 @@ impl RunningWorld {
             let changes = self.changes.clone();
             let name = cache.to_owned();
             tokio::spawn(async move {
-                let event = match CacheCluster::rebalance(topology, shards).await {
+                let event = match CacheCluster::rebalance(topology, shards, copies).await {
                     Ok(r) => Event::change(
                         format!(
                             "cache {name}: resharded to {shards} shards ({} slots, {} keys moved)",
@@ -1465,7 +1527,7 @@ impl RunningWorld {
             return Ok(description);
         }
         if wanted < before {
-            let report = CacheCluster::rebalance(topology, shards)
+            let report = CacheCluster::rebalance(topology, shards, copies)
                 .await
                 .map_err(|message| RuntimeError::Engine {
                     cache: cache.to_owned(),

@@ -263,7 +263,7 @@ impl StateFile {
                         privatelink_hostname: c.privatelink_host_name(),
                         running: c.running,
                         requirepass: c.requirepass.is_some(),
-                        instances: c.nodes.instances(c.ports.plain.is_some()),
+                        instances: c.instances(),
                         direct: at
                             .direct
                             .iter()

@@ -997,6 +997,11 @@ impl Change {
             }
             Change::Failover(c) => {
                 let primary = world.failover(c)?;
+                if world.cache(c).is_some_and(|m| m.shards.is_some()) {
+                    return Ok(format!(
+                        "failed over cache {c}: in every shard the replica is the primary now, every client connection was closed, and the old primaries follow them"
+                    ));
+                }
                 format!(
                     "failed over cache {c}: the replica (node {primary}) is the primary now, every client connection was closed, and the old primary follows it"
                 )

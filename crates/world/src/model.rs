@@ -425,8 +425,9 @@ pub struct Cache {
     /// The node under planned maintenance while a maintenance runs (`None`: none runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance: Option<crate::nodes::NodeRole>,
-    /// Clustering: how many shards (`None`: not clustered). Each shard is one node here (an
-    /// engine of its own); see [`crate::cluster_ports`] for the ports each node answers on.
+    /// Clustering: how many shards (`None`: not clustered). Each shard is a primary, plus a
+    /// replica when the cache is replicated (`nodes`), each an engine of its own; see
+    /// [`crate::cluster_ports`] for the ports each node answers on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u16>,
     /// managed-redis: how the shards are shown to clients (Azure's default: Enterprise).
@@ -513,15 +514,53 @@ impl Cache {
         self.backend.as_ref().is_some_and(Backend::is_cluster)
     }
 
-    /// How many nodes answer on ports of their own (0 unless clustered with per-node ports).
+    /// How many nodes answer on ports of their own (0 unless clustered with per-node ports):
+    /// every copy of every shard ([`Cache::shard_copies`] per shard).
     pub fn node_count(&self) -> u16 {
         if self.has_cluster_backend() {
             return self.backend_nodes;
         }
         match self.port_scheme() {
             PortScheme::Single => 0,
-            _ => self.shards.unwrap_or(0),
+            _ => self.shards.unwrap_or(0).saturating_mul(self.shard_copies()),
         }
+    }
+
+    /// How many nodes each shard of a clustered cache shows clients: a Premium cache's primary
+    /// and replica (its [`Nodes`](crate::nodes::Nodes) count; Azure numbers a shard's nodes
+    /// together, [`crate::cluster_ports::node_number`]); Azure Managed Redis only its primaries
+    /// (replicas of its clustered caches are not simulated).
+    pub fn shard_copies(&self) -> u16 {
+        match self.flavour {
+            Flavour::RedisCache => u16::from(self.nodes.count.max(1)),
+            Flavour::ManagedRedis => 1,
+        }
+    }
+
+    /// az's `instances`: one entry per node; a Premium cluster lists every node of every shard
+    /// with its `shardId` and its own ports (roles as the world's failovers left them: a
+    /// `CLUSTER FAILOVER` sent by a client to one shard is the engine's business).
+    pub fn instances(&self) -> Vec<crate::nodes::Instance> {
+        let plain = self.ports.plain.is_some();
+        if self.port_scheme() != PortScheme::Premium {
+            return self.nodes.instances(plain);
+        }
+        let copies = self.shard_copies();
+        self.node_ports()
+            .into_iter()
+            .map(|p| {
+                let primary = p.node % copies == u16::from(self.nodes.primary) % copies;
+                crate::nodes::Instance {
+                    is_master: primary,
+                    is_primary: primary,
+                    non_ssl_port: plain
+                        .then_some(crate::cluster_ports::PREMIUM_PLAIN_BASE + p.node),
+                    ssl_port: crate::cluster_ports::PREMIUM_TLS_BASE + p.node,
+                    shard_id: Some(u32::from(p.node / copies)),
+                    zone: None,
+                }
+            })
+            .collect()
     }
 
     /// The protocols the cache serves.

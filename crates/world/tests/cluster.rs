@@ -49,6 +49,44 @@ deny_as = "drop"
 "#;
 
 #[test]
+fn a_premium_cluster_has_a_replica_per_shard_numbered_after_its_primary() {
+    let w = world(&PREMIUM.replace("shards = 3", "sku = \"Premium\"\nshards = 3"));
+    let c = w.cache("contoso").expect("cache");
+    assert!(c.nodes.has_replica());
+    assert_eq!(c.shard_copies(), 2);
+    assert_eq!(c.node_count(), 6);
+    // Shard s: primary 15000 + 2s, replica 15001 + 2s (Azure numbers a shard's nodes together).
+    assert_eq!(
+        c.node_ports()
+            .iter()
+            .filter_map(|p| p.tls)
+            .collect::<Vec<_>>(),
+        vec![15000, 15001, 15002, 15003, 15004, 15005]
+    );
+    assert_eq!(c.node_of_port(13005), Some((5, false)));
+    // az's instances: every node, its shard, its own ports, the first of each shard primary.
+    let instances = c.instances();
+    assert_eq!(instances.len(), 6);
+    assert_eq!(
+        instances
+            .iter()
+            .map(|i| (i.shard_id, i.ssl_port, i.non_ssl_port, i.is_primary))
+            .collect::<Vec<_>>(),
+        vec![
+            (Some(0), 15000, Some(13000), true),
+            (Some(0), 15001, Some(13001), false),
+            (Some(1), 15002, Some(13002), true),
+            (Some(1), 15003, Some(13003), false),
+            (Some(2), 15004, Some(13004), true),
+            (Some(2), 15005, Some(13005), false),
+        ]
+    );
+    // Without a sku, a clustered cache stays primaries only (as before replicas existed).
+    let plain = world(PREMIUM);
+    assert_eq!(plain.cache("contoso").expect("cache").node_count(), 3);
+}
+
+#[test]
 fn premium_shards_put_13000_and_15000_plus_n_on_every_endpoint() {
     let w = world(PREMIUM);
     let c = w.cache("contoso").expect("cache");
@@ -203,6 +241,20 @@ fn bad_cluster_settings_are_errors_at_their_place() {
         (
             "[[cache]]\nname = \"o\"\nflavour = \"managed-redis\"\nregion = \"westeurope\"\ncluster_policy = \"Sharded\"\n",
             &["bad.toml:5:", "unknown variant"],
+        ),
+        (
+            "[[cache]]\nname = \"contoso\"\nsku = \"Standard\"\nshards = 2\n",
+            &[
+                "bad.toml:4:",
+                "clustering (shards) is available for Premium caches only",
+            ],
+        ),
+        (
+            "[[cache]]\nname = \"o\"\nflavour = \"managed-redis\"\nregion = \"westeurope\"\ncluster_policy = \"OSS\"\nshards = 2\nhigh_availability = true\n",
+            &[
+                "bad.toml:7:",
+                "replicas of a clustered Azure Managed Redis cache are not simulated",
+            ],
         ),
     ];
     for (toml, needles) in cases {

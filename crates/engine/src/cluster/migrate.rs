@@ -114,6 +114,17 @@ pub fn keys_in_slots(engine: &Engine, slots: &[u16], limit: usize) -> Vec<Blob> 
 /// Up to `limit` live keys of database `db` in these slots.
 pub fn keys_in_db_slots(engine: &Engine, db: usize, slots: &[u16], limit: usize) -> Vec<Blob> {
     let db = engine.store.db(db);
+    // A cluster node keeps the keys of each slot (`slot_index`): no scan.
+    if let Some(index) = db.slot_index() {
+        let mut keys = Vec::new();
+        for &slot in slots {
+            if keys.len() >= limit {
+                break;
+            }
+            keys.extend(index.keys(slot, limit - keys.len()));
+        }
+        return keys;
+    }
     let now = engine.clock().now_ms();
     let (mut cursor, mut page, mut keys) = (0u64, Vec::new(), Vec::new());
     loop {

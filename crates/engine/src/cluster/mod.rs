@@ -5,17 +5,21 @@
 //! slots being migrated. Modules: `slot` (CRC16 and hash tags), `topology` (the shared state and
 //! live slot migration), `announce` (per-connection node addresses), `redirect` (the dispatcher's
 //! `-MOVED`/`-ASK`/`-CROSSSLOT`/`-TRYAGAIN`/`-CLUSTERDOWN` check, Redis's `getNodeByQuery`),
-//! `migrate` (moving keys between nodes: MIGRATE's wire client and in-process batches).
+//! `migrate` (moving keys between nodes: MIGRATE's wire client and in-process batches),
+//! `failover` (a shard's replica taking over: `CLUSTER FAILOVER`), `slot_index` (the keys of
+//! each slot, so `COUNTKEYSINSLOT`/`GETKEYSINSLOT` need no scan).
 
 pub mod announce;
+pub mod failover;
 pub mod migrate;
 pub mod redirect;
 pub mod slot;
+pub mod slot_index;
 pub mod topology;
 
 pub use announce::ClusterAnnounce;
 pub use slot::{SLOTS, key_slot};
-pub use topology::{ClusterTopology, NodeSpec};
+pub use topology::{ClusterTopology, NodeSpec, ReplicationWiring};
 
 use std::sync::Arc;
 

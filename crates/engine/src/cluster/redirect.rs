@@ -74,6 +74,11 @@ pub fn route(
     };
     let topology = &m.topology;
     let me = m.node;
+    // A blocked client re-checked after a slot moved: a cluster that is down unblocks it at once
+    // (Redis's clusterRedirectBlockedClientIfNeeded), even when reads are allowed.
+    if ctx.retry && !topology.state_ok() {
+        return Err(Error::from(DOWN));
+    }
     let mut first: Option<(u16, Option<usize>)> = None;
     let (mut migrating_to, mut importing) = (None, false);
     let (mut missing, mut existing, mut keys_seen, mut writes) = (0usize, 0usize, 0usize, false);
@@ -137,8 +142,11 @@ pub fn route(
     if (migrating_to.is_some() || importing) && cmd.name == "migrate" {
         return Ok(());
     }
+    // A blocked client re-checked while its slot migrates away stays (Redis redirects blocked
+    // clients only once another node owns the slot).
     if let Some(to) = migrating_to
         && missing > 0
+        && !ctx.retry
     {
         if existing > 0 {
             return Err(Error::from(TRYAGAIN));
@@ -150,6 +158,14 @@ pub fn route(
         if keys_seen > 1 && missing > 0 {
             return Err(Error::from(TRYAGAIN));
         }
+        return Ok(());
+    }
+    // A replica serves reads of its primary's slots to READONLY clients (and sharded Pub/Sub).
+    if owner != me
+        && (ctx.client.readonly || pubsub_shard)
+        && !writes
+        && topology.primary_of(me) == Some(owner)
+    {
         return Ok(());
     }
     if owner != me {

@@ -39,6 +39,8 @@ pub struct Node {
     pub config_epoch: u64,
     /// Whether the node left the cluster (indices stay stable: a forgotten node keeps its index).
     pub forgotten: bool,
+    /// The primary this node is a replica of (Redis's `slaveof`); `None` for a primary.
+    pub replica_of: Option<usize>,
     engine: Option<Weak<Shared>>,
 }
 
@@ -50,6 +52,16 @@ struct Meta {
     /// `(node, slot)` → the node the slot is imported from (SETSLOT IMPORTING on `node`).
     importing: HashMap<(usize, u16), usize>,
     current_epoch: u64,
+    wiring: Option<Arc<dyn ReplicationWiring>>,
+}
+
+/// How a node of a cluster is made to follow another: `redlink serve --cluster` lets replicas
+/// connect to their primary's own listener (the default); a world routes the link through the
+/// runtime's replication proxy (its latency and cuts).
+pub trait ReplicationWiring: Send + Sync + std::fmt::Debug {
+    /// Make `follower` (the engine of node `follower_node`) replicate node `primary`.
+    fn follow(&self, follower: &Engine, follower_node: usize, primary: usize)
+    -> Result<(), String>;
 }
 
 /// The shared configuration of one cluster.
@@ -92,6 +104,7 @@ impl ClusterTopology {
                 spec,
                 config_epoch: i as u64 + 1,
                 forgotten: false,
+                replica_of: None,
                 engine: None,
             })
             .collect::<Vec<_>>();
@@ -124,6 +137,42 @@ impl ClusterTopology {
         t
     }
 
+    /// A cluster of these nodes where node `i` replicates `replica_of[i]` (`None`: a primary),
+    /// the slots split between the primaries in index order as `redis-cli --cluster create`
+    /// splits them. Errors name a replica whose primary is not a primary of this cluster.
+    pub fn with_layout(
+        specs: Vec<NodeSpec>,
+        replica_of: &[Option<usize>],
+    ) -> Result<Arc<ClusterTopology>, String> {
+        if specs.len() != replica_of.len() {
+            return Err(format!(
+                "{} nodes but {} roles",
+                specs.len(),
+                replica_of.len()
+            ));
+        }
+        let t = ClusterTopology::new(specs);
+        for (node, primary) in replica_of.iter().enumerate() {
+            if let Some(p) = *primary {
+                if replica_of.get(p).is_none_or(|r| r.is_some()) {
+                    return Err(format!(
+                        "node {node} replicates node {p}, which is not a primary"
+                    ));
+                }
+                t.set_replica_of(node, Some(p))?;
+            }
+        }
+        let primaries: Vec<usize> = (0..replica_of.len())
+            .filter(|&i| replica_of[i].is_none())
+            .collect();
+        for (range, &node) in even_split(primaries.len()).into_iter().zip(&primaries) {
+            for slot in range {
+                t.set_owner(slot, Some(node));
+            }
+        }
+        Ok(t)
+    }
+
     /// Make `engine` node `node` of this cluster (once per engine; a restarted node's new engine
     /// attaches to the same index).
     pub fn attach(self: &Arc<Self>, node: usize, engine: &Engine) -> Result<(), String> {
@@ -140,6 +189,8 @@ impl ClusterTopology {
             })
             .map_err(|_| "the engine is already a cluster node".to_string())?;
         n.engine = Some(engine.downgrade());
+        drop(meta);
+        engine.store.db(0).enable_slot_index();
         Ok(())
     }
 
@@ -153,6 +204,7 @@ impl ClusterTopology {
             spec,
             config_epoch,
             forgotten: false,
+            replica_of: None,
             engine: None,
         });
         meta.nodes.len() - 1
@@ -364,8 +416,151 @@ impl ClusterTopology {
                 meta.nodes[owner].config_epoch = epoch;
             }
         }
+        let moved = self.owner(slot) != Some(owner);
         self.set_owner(slot, Some(owner));
+        if moved {
+            self.slots_changed();
+        }
         Ok(())
+    }
+
+    /// Make `node` a replica of `primary` (`None`: a primary again). A replica serves no slot:
+    /// `redis-cli --cluster create --cluster-replicas` gives replicas none, and a failover hands
+    /// the old primary's slots to its replica ([`ClusterTopology::swap_roles`]).
+    pub fn set_replica_of(&self, node: usize, primary: Option<usize>) -> Result<(), String> {
+        let mut meta = self.meta.write();
+        let count = meta.nodes.len();
+        if let Some(p) = primary
+            && (p >= count || p == node || meta.nodes[p].forgotten)
+        {
+            return Err(format!("node {node} cannot replicate node {p}"));
+        }
+        let n = meta
+            .nodes
+            .get_mut(node)
+            .ok_or_else(|| format!("no node {node} in this cluster"))?;
+        n.replica_of = primary;
+        Ok(())
+    }
+
+    /// The primary node `node` replicates, if it is a replica.
+    pub fn primary_of(&self, node: usize) -> Option<usize> {
+        self.meta.read().nodes.get(node).and_then(|n| n.replica_of)
+    }
+
+    /// The live replicas of `node`, in index order.
+    pub fn replicas_of(&self, node: usize) -> Vec<usize> {
+        let meta = self.meta.read();
+        (0..meta.nodes.len())
+            .filter(|&i| !meta.nodes[i].forgotten && meta.nodes[i].replica_of == Some(node))
+            .collect()
+    }
+
+    /// The config epoch a node is shown with: a replica shows its primary's (as in `CLUSTER
+    /// NODES` of redis-server).
+    pub fn shown_epoch(&self, node: usize) -> u64 {
+        let meta = self.meta.read();
+        let Some(n) = meta.nodes.get(node) else {
+            return 0;
+        };
+        n.replica_of
+            .and_then(|p| meta.nodes.get(p))
+            .map_or(n.config_epoch, |p| p.config_epoch)
+    }
+
+    /// A failover's change of configuration: `replica` takes its primary's slots and a new config
+    /// epoch (the current epoch bumped), the old primary and the shard's other replicas replicate
+    /// it. Returns the old primary. The engines' roles, and waking blocked clients
+    /// ([`ClusterTopology::slots_changed`]), are the caller's ([`super::failover`]).
+    pub fn swap_roles(&self, replica: usize) -> Result<usize, String> {
+        let old = {
+            let mut meta = self.meta.write();
+            let old = meta
+                .nodes
+                .get(replica)
+                .and_then(|n| n.replica_of)
+                .ok_or_else(|| format!("node {replica} is not a replica"))?;
+            meta.current_epoch += 1;
+            let epoch = meta.current_epoch;
+            for n in meta.nodes.iter_mut() {
+                if n.replica_of == Some(old) {
+                    n.replica_of = Some(replica);
+                }
+            }
+            meta.nodes[replica].replica_of = None;
+            meta.nodes[replica].config_epoch = epoch;
+            meta.nodes[old].replica_of = Some(replica);
+            // The old primary's slot states are the new primary's now.
+            let moved: Vec<((usize, u16), usize)> = meta
+                .migrating
+                .iter()
+                .filter(|((n, _), _)| *n == old)
+                .map(|(k, v)| (*k, *v))
+                .collect();
+            for ((_, s), to) in moved {
+                meta.migrating.remove(&(old, s));
+                meta.migrating.insert((replica, s), to);
+            }
+            let moved: Vec<((usize, u16), usize)> = meta
+                .importing
+                .iter()
+                .filter(|((n, _), _)| *n == old)
+                .map(|(k, v)| (*k, *v))
+                .collect();
+            for ((_, s), from) in moved {
+                meta.importing.remove(&(old, s));
+                meta.importing.insert((replica, s), from);
+            }
+            old
+        };
+        for s in 0..SLOTS as u16 {
+            if self.owner(s) == Some(old) {
+                self.set_owner(s, Some(replica));
+            }
+        }
+        // Blocked clients are woken by the caller once the engines' roles changed (the old
+        // primary's own get `-UNBLOCKED` when it becomes a replica, as in Redis).
+        Ok(old)
+    }
+
+    /// How a node is made to follow another (the default: the primary's own plain listener).
+    pub fn set_wiring(&self, wiring: Arc<dyn ReplicationWiring>) {
+        self.meta.write().wiring = Some(wiring);
+    }
+
+    /// Make engine `follower` (node `follower_node`) replicate node `primary`.
+    pub fn follow(
+        &self,
+        follower: &Engine,
+        follower_node: usize,
+        primary: usize,
+    ) -> Result<(), String> {
+        let wiring = self.meta.read().wiring.clone();
+        match wiring {
+            Some(w) => w.follow(follower, follower_node, primary),
+            None => {
+                let (host, port) = self
+                    .own_address(primary, false)
+                    .ok_or_else(|| format!("no node {primary}"))?;
+                if port == 0 {
+                    return Err(format!(
+                        "node {primary} has no plain port for its replicas to connect to"
+                    ));
+                }
+                follower
+                    .replicate_from(&host, port)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Slot owners changed: every node's clients blocked on keys re-check where their slot is
+    /// now (Redis's `clusterRedirectBlockedClientIfNeeded`), so they get `-MOVED` at once.
+    pub fn slots_changed(&self) {
+        for engine in self.engines() {
+            engine.store.events.wake_all();
+        }
     }
 
     /// The cluster's current epoch.

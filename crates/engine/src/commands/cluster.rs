@@ -111,7 +111,11 @@ fn cluster(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             if !(0..SLOTS as i64).contains(&slot) {
                 return Err(Error::from("ERR Invalid slot"));
             }
-            let n = keys_in_slot(ctx, slot as u16, usize::MAX).len();
+            let db = ctx.engine.store.db(ctx.client.db);
+            let n = match db.slot_index() {
+                Some(index) => index.count(slot as u16),
+                None => keys_in_slot(ctx, slot as u16, usize::MAX).len(),
+            };
             ctx.out.int(n as i64);
         }
         "getkeysinslot" => {
@@ -169,6 +173,7 @@ fn cluster(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     t.set_owner(s, None);
                 }
             }
+            t.slots_changed();
             ctx.out.ok();
         }
         "flushslots" => {
@@ -182,6 +187,7 @@ fn cluster(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     t.set_owner(s, None);
                 }
             }
+            t.slots_changed();
             ctx.out.ok();
         }
         "bumpepoch" => {
@@ -195,20 +201,48 @@ fn cluster(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ));
         }
         "failover" => {
-            if args.len() == 3 && !is(args[2], "FORCE") && !is(args[2], "TAKEOVER") {
-                return Err(crate::commands::err::SYNTAX);
+            use crate::cluster::failover::{self, Mode};
+            let mode = match args.get(2) {
+                None => Mode::Manual,
+                Some(a) if is(a, "FORCE") => Mode::Force,
+                Some(a) if is(a, "TAKEOVER") => Mode::Takeover,
+                Some(_) => return Err(crate::commands::err::SYNTAX),
+            };
+            failover::check(&t, me, mode).map_err(Error::from)?;
+            // Redis answers at once and fails over from its cron; here a thread does it (it
+            // waits for the replica and takes the keyspace gates, so never on a client's task).
+            let topology = t.clone();
+            // Replication links are tasks of the engine's runtime.
+            let runtime = tokio::runtime::Handle::try_current()
+                .map_err(|_| Error::from("ERR cannot start the failover outside a runtime"))?;
+            let spawned = std::thread::Builder::new()
+                .name("cluster-failover".into())
+                .spawn(move || {
+                    let _runtime = runtime.enter();
+                    if let Err(e) = failover::fail_over(&topology, me, mode) {
+                        tracing::warn!("CLUSTER FAILOVER on node {me}: {e}");
+                    }
+                });
+            if let Err(e) = spawned {
+                return Err(Error::msg(format!("ERR cannot start the failover: {e}")));
             }
-            return Err(Error::from(
-                "ERR You should send CLUSTER FAILOVER to a replica",
-            ));
+            ctx.out.ok();
         }
-        "replicas" | "slaves" | "count-failure-reports" => {
-            node_arg(&m, args[2], "Unknown node")?;
-            if sub == "count-failure-reports" {
-                ctx.out.int(0);
-            } else {
-                ctx.out.array(0);
+        "replicas" | "slaves" => {
+            let n = node_arg(&m, args[2], "Unknown node")?;
+            if t.primary_of(n).is_some() {
+                return Err(Error::from("ERR The specified node is not a master"));
             }
+            let replicas = t.replicas_of(n);
+            ctx.out.array(replicas.len());
+            for r in replicas {
+                let line = node_line(ctx, &m, r);
+                ctx.out.bulk(line.as_bytes());
+            }
+        }
+        "count-failure-reports" => {
+            node_arg(&m, args[2], "Unknown node")?;
+            ctx.out.int(0);
         }
         "replicate" => {
             let n = node_arg(&m, args[2], "Unknown node")?;
@@ -308,7 +342,7 @@ pub fn info_text(m: &Membership) -> String {
     let size = (0..nodes.len())
         .filter(|&i| !nodes[i].forgotten && !t.ranges_of(i).is_empty())
         .count();
-    let my_epoch = nodes.get(m.node).map_or(0, |n| n.config_epoch);
+    let my_epoch = t.shown_epoch(m.node);
     format!(
         "cluster_state:{}\r\ncluster_slots_assigned:{}\r\ncluster_slots_ok:{}\r\ncluster_slots_pfail:0\r\n\
          cluster_slots_fail:0\r\ncluster_known_nodes:{known}\r\ncluster_size:{size}\r\n\
@@ -333,25 +367,38 @@ fn slots_reply(ctx: &mut Ctx, m: &Membership) {
     let nodes = t.nodes();
     ctx.out.array(ranges.len());
     for (start, end, node) in ranges {
-        let (host, port) = address_for(ctx, m, node);
-        ctx.out.array(3);
+        // The primary, then its replicas (redis-server lists those not failed).
+        let serving: Vec<usize> = std::iter::once(node)
+            .chain(
+                t.replicas_of(node)
+                    .into_iter()
+                    .filter(|&r| t.engine(r).is_some()),
+            )
+            .collect();
+        ctx.out.array(2 + serving.len());
         ctx.out.int(start as i64);
         ctx.out.int(end as i64);
-        ctx.out.array(4);
-        ctx.out.bulk(host.as_bytes());
-        ctx.out.int(port as i64);
-        ctx.out.bulk(nodes[node].id.as_bytes());
-        ctx.out.map(0);
+        for n in serving {
+            let (host, port) = address_for(ctx, m, n);
+            ctx.out.array(4);
+            ctx.out.bulk(host.as_bytes());
+            ctx.out.int(port as i64);
+            ctx.out.bulk(nodes[n].id.as_bytes());
+            ctx.out.map(0);
+        }
     }
 }
 
 fn shards_reply(ctx: &mut Ctx, m: &Membership) {
     let t = &m.topology;
     let nodes = t.nodes();
-    let live: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].forgotten).collect();
-    ctx.out.array(live.len());
-    for i in live {
-        let ranges = t.ranges_of(i);
+    // One shard per primary: the primary, then its replicas.
+    let primaries: Vec<usize> = (0..nodes.len())
+        .filter(|&i| !nodes[i].forgotten && nodes[i].replica_of.is_none())
+        .collect();
+    ctx.out.array(primaries.len());
+    for p in primaries {
+        let ranges = t.ranges_of(p);
         ctx.out.map(2);
         ctx.out.bulk(b"slots");
         ctx.out.array(ranges.len() * 2);
@@ -360,90 +407,135 @@ fn shards_reply(ctx: &mut Ctx, m: &Membership) {
             ctx.out.int(b as i64);
         }
         ctx.out.bulk(b"nodes");
-        ctx.out.array(1);
-        let conn = &ctx.client.handle.ctx;
-        let plain = conn
-            .announce
-            .as_ref()
-            .and_then(|a| a.address(i, false))
-            .or_else(|| t.own_address(i, false))
-            .unwrap_or_default();
-        let tls = (nodes[i].spec.tls_port != 0).then(|| {
-            conn.announce
-                .as_ref()
-                .and_then(|a| a.address(i, true))
-                .or_else(|| t.own_address(i, true))
-                .unwrap_or_default()
-        });
-        let fields = 7 + tls.is_some() as usize - (plain.1 == 0) as usize;
-        ctx.out.map(fields);
-        ctx.out.bulk(b"id");
-        ctx.out.bulk(nodes[i].id.as_bytes());
-        if plain.1 != 0 {
-            ctx.out.bulk(b"port");
-            ctx.out.int(plain.1 as i64);
+        let members: Vec<usize> = std::iter::once(p).chain(t.replicas_of(p)).collect();
+        ctx.out.array(members.len());
+        for i in members {
+            shard_node(ctx, t, &nodes, i);
         }
-        if let Some((_, p)) = &tls {
-            ctx.out.bulk(b"tls-port");
-            ctx.out.int(*p as i64);
-        }
-        let host = if plain.1 != 0 {
-            plain.0.clone()
-        } else {
-            tls.clone().unwrap_or_default().0
-        };
-        for (k, v) in [
-            ("ip", &host),
-            ("endpoint", &host),
-            ("role", &"master".to_string()),
-        ] {
-            ctx.out.bulk(k.as_bytes());
-            ctx.out.bulk(v.as_bytes());
-        }
-        ctx.out.bulk(b"replication-offset");
-        ctx.out.int(0);
-        ctx.out.bulk(b"health");
-        ctx.out.bulk(b"online");
     }
+}
+
+/// One node's map in `CLUSTER SHARDS`.
+fn shard_node(
+    ctx: &mut Ctx,
+    t: &crate::cluster::ClusterTopology,
+    nodes: &[crate::cluster::topology::Node],
+    i: usize,
+) {
+    let conn = &ctx.client.handle.ctx;
+    let plain = conn
+        .announce
+        .as_ref()
+        .and_then(|a| a.address(i, false))
+        .or_else(|| t.own_address(i, false))
+        .unwrap_or_default();
+    let tls = (nodes[i].spec.tls_port != 0).then(|| {
+        conn.announce
+            .as_ref()
+            .and_then(|a| a.address(i, true))
+            .or_else(|| t.own_address(i, true))
+            .unwrap_or_default()
+    });
+    let fields = 7 + tls.is_some() as usize - (plain.1 == 0) as usize;
+    ctx.out.map(fields);
+    ctx.out.bulk(b"id");
+    ctx.out.bulk(nodes[i].id.as_bytes());
+    if plain.1 != 0 {
+        ctx.out.bulk(b"port");
+        ctx.out.int(plain.1 as i64);
+    }
+    if let Some((_, p)) = &tls {
+        ctx.out.bulk(b"tls-port");
+        ctx.out.int(*p as i64);
+    }
+    let host = if plain.1 != 0 {
+        plain.0.clone()
+    } else {
+        tls.clone().unwrap_or_default().0
+    };
+    let role = if nodes[i].replica_of.is_some() {
+        "replica"
+    } else {
+        "master"
+    };
+    for (k, v) in [
+        ("ip", &host),
+        ("endpoint", &host),
+        ("role", &role.to_string()),
+    ] {
+        ctx.out.bulk(k.as_bytes());
+        ctx.out.bulk(v.as_bytes());
+    }
+    let engine = t.engine(i);
+    ctx.out.bulk(b"replication-offset");
+    ctx.out
+        .int(engine.as_ref().map_or(0, |e| e.repl_offset()) as i64);
+    ctx.out.bulk(b"health");
+    ctx.out
+        .bulk(if engine.is_some() { b"online" } else { b"fail" });
 }
 
 /// CLUSTER NODES' text, addresses as this connection is told them.
 pub fn nodes_text(ctx: &Ctx, m: &Membership) -> String {
-    let t = &m.topology;
-    let now = ctx.engine.clock().now_ms();
     let mut text = String::new();
-    for (i, n) in t.nodes().iter().enumerate() {
+    for (i, n) in m.topology.nodes().iter().enumerate() {
         if n.forgotten {
             continue;
         }
-        let (host, port) = address_for(ctx, m, i);
-        let flags = if i == m.node {
-            "myself,master"
-        } else {
-            "master"
-        };
-        let pong = if i == m.node { 0 } else { now };
-        text.push_str(&format!(
-            "{} {host}:{port}@{} {flags} - 0 {pong} {} connected",
-            n.id,
-            u32::from(port) + 10000,
-            n.config_epoch
-        ));
-        for (a, b) in t.ranges_of(i) {
-            if a == b {
-                text.push_str(&format!(" {a}"));
-            } else {
-                text.push_str(&format!(" {a}-{b}"));
-            }
-        }
-        if i == m.node {
-            for (slot, other, migrating) in t.transitions_of(i) {
-                let id = t.node(other).map(|n| n.id).unwrap_or_default();
-                let arrow = if migrating { "->-" } else { "-<-" };
-                text.push_str(&format!(" [{slot}{arrow}{id}]"));
-            }
-        }
+        text.push_str(&node_line(ctx, m, i));
         text.push('\n');
+    }
+    text
+}
+
+/// One node's line of `CLUSTER NODES` (and `CLUSTER REPLICAS`), without the newline: a replica
+/// names its primary and shows the primary's config epoch; a node whose engine is not running
+/// is `fail` and `disconnected`, as peers see a dead node.
+fn node_line(ctx: &Ctx, m: &Membership, i: usize) -> String {
+    let t = &m.topology;
+    let Some(n) = t.node(i) else {
+        return String::new();
+    };
+    let now = ctx.engine.clock().now_ms();
+    let (host, port) = address_for(ctx, m, i);
+    let mut flags = String::new();
+    if i == m.node {
+        flags.push_str("myself,");
+    }
+    flags.push_str(if n.replica_of.is_some() {
+        "slave"
+    } else {
+        "master"
+    });
+    let running = i == m.node || t.engine(i).is_some();
+    if !running {
+        flags.push_str(",fail");
+    }
+    let primary = n
+        .replica_of
+        .and_then(|p| t.node(p))
+        .map_or_else(|| "-".to_string(), |p| p.id);
+    let pong = if i == m.node { 0 } else { now };
+    let link = if running { "connected" } else { "disconnected" };
+    let mut text = format!(
+        "{} {host}:{port}@{} {flags} {primary} 0 {pong} {} {link}",
+        n.id,
+        u32::from(port) + 10000,
+        t.shown_epoch(i)
+    );
+    for (a, b) in t.ranges_of(i) {
+        if a == b {
+            text.push_str(&format!(" {a}"));
+        } else {
+            text.push_str(&format!(" {a}-{b}"));
+        }
+    }
+    if i == m.node {
+        for (slot, other, migrating) in t.transitions_of(i) {
+            let id = t.node(other).map(|n| n.id).unwrap_or_default();
+            let arrow = if migrating { "->-" } else { "-<-" };
+            text.push_str(&format!(" [{slot}{arrow}{id}]"));
+        }
     }
     text
 }

@@ -361,6 +361,11 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Err(err::DB_RANGE);
             }
             dst_db = d as usize;
+            if ctx.engine.cluster.get().is_some() && dst_db != src_db {
+                return Err(Error::from(
+                    "ERR Copying to another database is not allowed in cluster mode",
+                ));
+            }
             i += 1;
         } else {
             return Err(err::SYNTAX);

@@ -446,9 +446,17 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     // Cluster mode: keys must be in a slot this node serves (Redis's processCommand: after ACL,
     // before maxmemory). A redirected EXEC discards its transaction; a redirected command being
     // queued fails it.
+    // The master client (a replica applying its primary's stream) is obeyed, as Redis's
+    // `mustObeyClient`. A blocked client's retry keeps an import it was let into by ASKING.
     if let Some(m) = ctx.engine.cluster.get()
         && crate::cluster::redirect::applies(cmd)
-        && let Err(e) = crate::cluster::redirect::route(ctx, m, cmd, args, asking)
+        && ctx
+            .client
+            .handle
+            .kind
+            .load(std::sync::atomic::Ordering::Relaxed)
+            != crate::client::kind::MASTER
+        && let Err(e) = crate::cluster::redirect::route(ctx, m, cmd, args, asking || ctx.retry)
     {
         if cmd.flags & flag::RUNS_QUEUE != 0 {
             transactions::discard_transaction(ctx.engine, ctx.client);

@@ -263,6 +263,10 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    // Cluster mode has database 0 only (its slot index lives there), as in Redis.
+    if ctx.engine.cluster.get().is_some() {
+        return Err(Error::from("ERR SWAPDB is not allowed in cluster mode"));
+    }
     let a = int_arg(args[1]).map_err(|_| Error::from("ERR invalid first DB index"))?;
     let b = int_arg(args[2]).map_err(|_| Error::from("ERR invalid second DB index"))?;
     let n = ctx.engine.store.databases() as i64;

@@ -318,6 +318,17 @@ impl Engine {
         // Attached replicas of a primary that becomes a replica resynchronise (they would
         // otherwise keep a history this engine is about to leave).
         primary::disconnect_replicas(self);
+        // Clients blocked on keys of a primary that becomes a replica would wait for writes that
+        // never come: Redis's disconnectAllBlockedClients answers them `-UNBLOCKED`.
+        for c in self.clients.all() {
+            if c.blocked.load(std::sync::atomic::Ordering::Acquire) {
+                c.unblock.store(
+                    crate::client::UNBLOCK_ROLE_CHANGE,
+                    std::sync::atomic::Ordering::Release,
+                );
+                c.wake.notify_one();
+            }
+        }
         *link = Some(replica::Link::start(self, host.to_string(), port, addr));
         drop(link);
         self.replication.configure(&self.config.read());

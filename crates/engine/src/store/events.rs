@@ -202,6 +202,21 @@ impl KeyEvents {
         }
     }
 
+    /// Wake every blocked client so it re-runs its command (cluster mode: its key's slot moved to
+    /// another node, and the re-run's routing answers `-MOVED`). One relaxed load when nobody is
+    /// blocked.
+    pub fn wake_all(&self) {
+        if self.blocked.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let inner = self.inner.lock();
+        for q in inner.waiters.values() {
+            for (_, notify) in q {
+                notify.notify_one();
+            }
+        }
+    }
+
     /// Number of blocked clients' key registrations (INFO blocked_clients approximates with it).
     pub fn blocked_registrations(&self) -> usize {
         self.blocked.load(Ordering::Relaxed)

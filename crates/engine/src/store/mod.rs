@@ -299,6 +299,8 @@ pub struct Db {
     notify: Arc<Notifier>,
     /// The store's clock (FLUSHDB's check of watched keys reads it).
     clock: Clock,
+    /// The keys of each hash slot, on a cluster node's database 0 ([`Db::enable_slot_index`]).
+    slot_index: std::sync::OnceLock<crate::cluster::slot_index::SlotIndex>,
 }
 
 /// The LFU counter after decay for the time since `lru` (one step per `lfu-decay-time` minutes idle,
@@ -381,6 +383,7 @@ impl Db {
             tuning,
             notify,
             clock,
+            slot_index: std::sync::OnceLock::new(),
         }
     }
 
@@ -460,6 +463,30 @@ impl Db {
         }
     }
 
+    /// Keep the keys of each cluster hash slot from now on (a cluster node's database 0; the
+    /// keys already there are indexed first). Idempotent.
+    pub fn enable_slot_index(&self) {
+        if self.slot_index.get().is_some() {
+            return;
+        }
+        // Every shard locked: no key is created or deleted while the index fills.
+        let guards: Vec<MutexGuard<'_, Shard>> =
+            (0..SHARDS).map(|s| self.shard_to_read(s)).collect();
+        let index = crate::cluster::slot_index::SlotIndex::default();
+        for g in &guards {
+            for n in g.dict.iter() {
+                index.add(&n.key);
+            }
+        }
+        let _ = self.slot_index.set(index);
+        drop(guards);
+    }
+
+    /// The keys of each hash slot, if kept ([`Db::enable_slot_index`]).
+    pub fn slot_index(&self) -> Option<&crate::cluster::slot_index::SlotIndex> {
+        self.slot_index.get()
+    }
+
     /// Delete `key` for eviction (WATCHers and blocked clients see it like a DEL); with
     /// `volatile_only`, only if it still has an expiry (a pooled candidate may have been PERSISTed
     /// since it was sampled). Returns whether it was deleted.
@@ -472,6 +499,9 @@ impl Db {
         let removed = shard.dict.remove(h, key, |k| self.hash(k));
         if removed.is_some() {
             self.feed.deleted(self.index, key);
+            if let Some(ix) = self.slot_index.get() {
+                ix.remove(key);
+            }
         }
         drop(shard);
         if removed.is_some() {
@@ -571,6 +601,9 @@ impl Db {
             // Swap the table out so the (possibly long) drop happens outside the lock.
             let old = std::mem::take(&mut self.shard(s).dict);
             drop(old);
+        }
+        if let Some(ix) = self.slot_index.get() {
+            ix.clear();
         }
         crate::propagate::dirty();
         self.events.all_touched(self.index, &affected);
@@ -691,6 +724,9 @@ impl Db {
                             self.snapshot.check(self.index, s, &mut guard);
                             let h = self.hash(k);
                             guard.dict.remove(h, k, |k| self.hash(k));
+                            if let Some(ix) = self.slot_index.get() {
+                                ix.remove(k);
+                            }
                             self.feed.deleted(self.index, k);
                             self.events.touched(self.index, k);
                             self.notify.emit(class::EXPIRED, "expired", k, self.index);
@@ -761,6 +797,9 @@ impl<'a> Locked<'a> {
                 return h;
             }
             dict.remove(h, key, |k| db.hash(k));
+            if let Some(ix) = db.slot_index.get() {
+                ix.remove(key);
+            }
             self.expired += 1;
             db.feed.deleted(db.index, key);
             db.events.touched(db.index, key);
@@ -890,6 +929,9 @@ impl<'a> Locked<'a> {
             .dict(h)
             .insert(h, key, value, expire, lru, |k| db.hash(k));
         if old.is_none() {
+            if let Some(ix) = db.slot_index.get() {
+                ix.add(key);
+            }
             // Redis's dbAdd.
             db.notify.emit(class::NEW, "new", key, db.index);
         }
@@ -974,6 +1016,9 @@ impl<'a> Locked<'a> {
         let db = self.db;
         let removed = self.dict(h).remove(h, key, |k| db.hash(k)).map(|n| n.value);
         if removed.is_some() {
+            if let Some(ix) = db.slot_index.get() {
+                ix.remove(key);
+            }
             crate::propagate::dirty();
             db.events.touched(db.index, key);
         }

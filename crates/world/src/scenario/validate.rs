@@ -341,9 +341,30 @@ pub(crate) fn cache_nodes(
             ));
         }
     };
+    if let (Some(shards), Sku::Standard) = (&c.shards, sku) {
+        return Err(src.error(
+            &shards.span(),
+            Invalid,
+            format!(
+                "cache {name}: clustering (shards) is available for Premium caches only; use sku = \"Premium\" (a replica per shard) or leave sku out (primaries only)"
+            ),
+        ));
+    }
+    if let (Some(_), Flavour::ManagedRedis, Some(h)) = (&c.shards, c.flavour, &c.high_availability)
+        && *h.get_ref()
+    {
+        return Err(src.error(
+            &h.span(),
+            Invalid,
+            format!(
+                "cache {name}: replicas of a clustered Azure Managed Redis cache are not simulated (Azure documents no ports for them); leave high_availability out"
+            ),
+        ));
+    }
     let nodes = match (c.flavour, &c.high_availability) {
-        // A clustered cache runs one engine per shard and no simulated replicas yet (docs/failover.md).
-        _ if c.shards.is_some() && c.high_availability.is_none() => Nodes::single(),
+        // A clustered cache gets a replica per shard when asked: sku = "Premium" (redis-cache) or
+        // high_availability = true (managed-redis); without, one engine per shard as before.
+        (Flavour::ManagedRedis, None) if c.shards.is_some() => Nodes::single(),
         (Flavour::RedisCache, Some(h)) => {
             return Err(src.error(
                 &h.span(),
