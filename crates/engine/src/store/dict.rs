@@ -6,9 +6,8 @@
 //! it in that order. An open-addressing table (hashbrown) moves entries between probe positions and
 //! cannot give that guarantee. Each node also carries its expiry, so a key is stored once.
 //!
-//! The key's storage is a parameter: the keyspace keeps its keys in the 16-byte [`Key`] (one
-//! allocation per key: see its module for the byte count), the collections' member tables in
-//! [`Blob`].
+//! The key's storage is a parameter: the keyspace keeps its keys in the compact [`Key`] (a node
+//! of 72 bytes: see its module for why that count), the collections' member tables in [`Blob`].
 
 use std::ops::Deref;
 
@@ -352,14 +351,6 @@ mod tests {
         let mut f = std::hash::DefaultHasher::new();
         f.write(k);
         f.finish()
-    }
-
-    #[test]
-    fn a_keyspace_node_fits_a_72_byte_request() {
-        // glibc serves a 72-byte request from an 80-byte chunk and a 73..=88-byte one from a 96-byte
-        // chunk: one byte more here costs 16 bytes per key (BENCHMARKS.md, "Memory").
-        let size = std::mem::size_of::<Node<crate::store::Value, Key>>();
-        assert!(size <= 72, "keyspace node is {size} bytes");
     }
 
     #[test]
