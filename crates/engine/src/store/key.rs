@@ -42,8 +42,9 @@ impl Key {
         let mut data = [MaybeUninit::new(0u8); 16];
         let len = bytes.len();
         if len <= INLINE {
-            for (d, b) in data.iter_mut().zip(bytes) {
-                *d = MaybeUninit::new(*b);
+            // SAFETY: `len` <= 16 bytes into the 16 data bytes; the two never overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), data.as_mut_ptr().cast::<u8>(), len);
             }
             return Key {
                 data,
