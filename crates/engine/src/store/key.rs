@@ -9,7 +9,7 @@
 //! tag byte, and having alignment 1 the key fills the bytes the node's other fields leave over.
 //!
 //! Layout: 16 data bytes, then the tag. Inline, the tag is the length (0..=16) and the bytes come
-//! first. On the heap, the tag is [`HEAP`], the data bytes hold the pointer of a `Box<[u8]>` and its
+//! first. On the heap, the tag is 0xFF, the data bytes hold the pointer of a `Box<[u8]>` and its
 //! length (both unaligned). The data bytes are `MaybeUninit` so that moving a key keeps the pointer's
 //! provenance. A key is immutable once made, so there is no capacity to keep.
 
