@@ -5,14 +5,37 @@
 //! counts in reverse-binary order (`dictScan`): a bucket's children after a resize always come after
 //! it in that order. An open-addressing table (hashbrown) moves entries between probe positions and
 //! cannot give that guarantee. Each node also carries its expiry, so a key is stored once.
+//!
+//! The key's storage is a parameter: the keyspace keeps its keys in the compact [`Key`] (a node
+//! of 72 bytes: see its module for why that count), the collections' member tables in [`Blob`].
 
-use super::Blob;
+use std::ops::Deref;
+
+use super::{Blob, Key};
+
+/// What a node keeps its key in: anything that derefs to the bytes and can be made from them.
+pub trait KeyBytes: Deref<Target = [u8]> {
+    /// Storage holding a copy of `bytes`.
+    fn from_slice(bytes: &[u8]) -> Self;
+}
+
+impl KeyBytes for Blob {
+    fn from_slice(bytes: &[u8]) -> Self {
+        Blob::from_slice(bytes)
+    }
+}
+
+impl KeyBytes for Key {
+    fn from_slice(bytes: &[u8]) -> Self {
+        Key::from_slice(bytes)
+    }
+}
 
 /// One key in the table.
 #[derive(Debug, Clone)]
-pub struct Node<V> {
+pub struct Node<V, K = Blob> {
     /// The key bytes.
-    pub key: Blob,
+    pub key: K,
     /// The value.
     pub value: V,
     /// Absolute expiry in unix milliseconds; 0 means persistent.
@@ -26,19 +49,19 @@ pub struct Node<V> {
     /// ([`crate::store::Value::encoding_from`]): Redis never converts a value back. Reset when the
     /// value is replaced. (It fits in the node's padding.)
     pub floor: u8,
-    next: Option<Box<Node<V>>>,
+    next: Option<Box<Node<V, K>>>,
 }
 
 /// The table. The caller supplies the key's hash to every call (the keyspace hashes once per key and
 /// uses the high bits for its shard, the low bits here).
 #[derive(Debug, Clone)]
-pub struct Dict<V> {
-    table: Vec<Option<Box<Node<V>>>>,
+pub struct Dict<V, K = Blob> {
+    table: Vec<Option<Box<Node<V, K>>>>,
     len: usize,
     volatile: usize,
 }
 
-impl<V> Default for Dict<V> {
+impl<V, K> Default for Dict<V, K> {
     fn default() -> Self {
         Dict {
             table: Vec::new(),
@@ -52,7 +75,7 @@ const MIN_SIZE: usize = 4;
 /// Redis's `LFU_INIT_VAL`: a new key starts with this counter so it is not evicted at once.
 pub const LFU_INIT_VAL: u8 = 5;
 
-impl<V> Dict<V> {
+impl<V, K: KeyBytes> Dict<V, K> {
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.len
@@ -78,13 +101,13 @@ impl<V> Dict<V> {
     }
 
     /// Find a key.
-    pub fn get(&self, hash: u64, key: &[u8]) -> Option<&Node<V>> {
+    pub fn get(&self, hash: u64, key: &[u8]) -> Option<&Node<V, K>> {
         if self.table.is_empty() {
             return None;
         }
         let mut cur = self.table[(hash & self.mask()) as usize].as_deref();
         while let Some(n) = cur {
-            if n.key.as_slice() == key {
+            if *n.key == *key {
                 return Some(n);
             }
             cur = n.next.as_deref();
@@ -93,14 +116,14 @@ impl<V> Dict<V> {
     }
 
     /// Find a key for update.
-    pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Node<V>> {
+    pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Node<V, K>> {
         if self.table.is_empty() {
             return None;
         }
         let idx = (hash & self.mask()) as usize;
         let mut cur = self.table[idx].as_deref_mut();
         while let Some(n) = cur {
-            if n.key.as_slice() == key {
+            if *n.key == *key {
                 return Some(n);
             }
             cur = n.next.as_deref_mut();
@@ -156,7 +179,7 @@ impl<V> Dict<V> {
         let idx = (hash & self.mask()) as usize;
         let next = self.table[idx].take();
         self.table[idx] = Some(Box::new(Node {
-            key: Blob::from_slice(key),
+            key: K::from_slice(key),
             value,
             expire,
             lru,
@@ -177,7 +200,7 @@ impl<V> Dict<V> {
         hash: u64,
         key: &[u8],
         rehash: impl Fn(&[u8]) -> u64,
-    ) -> Option<Box<Node<V>>> {
+    ) -> Option<Box<Node<V, K>>> {
         if self.table.is_empty() {
             return None;
         }
@@ -186,7 +209,7 @@ impl<V> Dict<V> {
         loop {
             match link {
                 None => return None,
-                Some(n) if n.key.as_slice() == key => {
+                Some(n) if *n.key == *key => {
                     let mut node = link.take()?;
                     *link = node.next.take();
                     self.len -= 1;
@@ -239,7 +262,7 @@ impl<V> Dict<V> {
 
     /// Visit the bucket at `cursor` and return the next cursor (0 when the scan is complete).
     /// Every key present for the whole scan is visited at least once, across resizes.
-    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&Node<V>)) -> u64 {
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&Node<V, K>)) -> u64 {
         if self.table.is_empty() {
             return 0;
         }
@@ -256,7 +279,7 @@ impl<V> Dict<V> {
     }
 
     /// Visit the nodes of bucket `idx % buckets` (eviction sampling).
-    pub fn bucket_nodes(&self, idx: usize, mut visit: impl FnMut(&Node<V>)) {
+    pub fn bucket_nodes(&self, idx: usize, mut visit: impl FnMut(&Node<V, K>)) {
         if self.table.is_empty() {
             return;
         }
@@ -274,13 +297,13 @@ impl<V> Dict<V> {
         }
         let mut cur = self.table[idx % self.table.len()].as_deref();
         while let Some(n) = cur {
-            into.push((n.key.clone(), n.expire));
+            into.push((Blob::from_slice(&n.key), n.expire));
             cur = n.next.as_deref();
         }
     }
 
     /// The nodes chained in bucket `idx` (modulo the table size).
-    pub fn chain(&self, idx: usize) -> impl Iterator<Item = &Node<V>> {
+    pub fn chain(&self, idx: usize) -> impl Iterator<Item = &Node<V, K>> {
         let mut cur = if self.table.is_empty() {
             None
         } else {
@@ -294,7 +317,7 @@ impl<V> Dict<V> {
     }
 
     /// Iterate over every node.
-    pub fn iter(&self) -> impl Iterator<Item = &Node<V>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Node<V, K>> {
         self.table.iter().flat_map(|b| {
             let mut cur = b.as_deref();
             std::iter::from_fn(move || {
@@ -306,9 +329,15 @@ impl<V> Dict<V> {
     }
 }
 
-impl<V> Drop for Dict<V> {
+impl<V, K> Drop for Dict<V, K> {
     fn drop(&mut self) {
-        self.clear();
+        // Unlink chains iteratively so long chains cannot overflow the stack on drop.
+        for bucket in self.table.iter_mut() {
+            let mut cur = bucket.take();
+            while let Some(mut n) = cur {
+                cur = n.next.take();
+            }
+        }
     }
 }
 
@@ -326,7 +355,7 @@ mod tests {
 
     #[test]
     fn insert_get_remove() {
-        let mut d = Dict::default();
+        let mut d: Dict<u32> = Dict::default();
         for i in 0..1000u32 {
             let k = i.to_string();
             assert!(
@@ -347,7 +376,7 @@ mod tests {
 
     #[test]
     fn scan_survives_resizes() {
-        let mut d = Dict::default();
+        let mut d: Dict<u32> = Dict::default();
         for i in 0..500u32 {
             let k = format!("stable{i}");
             d.insert(h(k.as_bytes()), k.as_bytes(), i, 0, 0, h);

@@ -13,6 +13,7 @@
 
 pub mod dict;
 pub mod events;
+pub mod key;
 pub mod snapshot;
 pub mod stream;
 pub mod types;
@@ -28,6 +29,7 @@ use smallvec::SmallVec;
 
 pub use dict::{Dict, Node};
 pub use events::KeyEvents;
+pub use key::Key;
 pub use stream::{Stream, StreamId};
 pub use types::{LexBound, Score, ScoreBound, Table, ZSet};
 
@@ -271,10 +273,14 @@ pub mod floor {
     pub const BIG: u8 = 2;
 }
 
+// A keyspace node must stay a 72-byte allocation: glibc serves it from an 80-byte chunk, and one byte
+// more would take a 96-byte chunk, 16 bytes per key (see `key`'s module documentation).
+const _: () = assert!(std::mem::size_of::<Node<Value, Key>>() <= 72);
+
 /// One shard of a database.
 #[derive(Debug, Default)]
 pub struct Shard {
-    dict: Dict<Value>,
+    dict: Dict<Value, Key>,
     expire_cursor: usize,
     /// The last snapshot epoch that captured this shard ([`snapshot`]).
     snapshot_epoch: u64,
@@ -452,7 +458,7 @@ impl Db {
                     };
                     out.push(Candidate {
                         db: self.index,
-                        key: n.key.clone(),
+                        key: Blob::from_slice(&n.key),
                         score,
                     });
                 });
@@ -630,7 +636,7 @@ impl Db {
                 loop {
                     bucket = guard.dict.scan(bucket, |n| {
                         if n.expire == 0 || n.expire > now {
-                            out.push((n.key.clone(), n.value.type_name()));
+                            out.push((Blob::from_slice(&n.key), n.value.type_name()));
                         }
                     });
                     visited += 1;
@@ -694,7 +700,7 @@ impl Db {
                     .dict
                     .iter()
                     .filter(|n| n.expire != 0 && n.expire <= now)
-                    .map(|n| (n.expire, self.index, n.key.clone())),
+                    .map(|n| (n.expire, self.index, Blob::from_slice(&n.key))),
             );
         }
     }
@@ -754,7 +760,7 @@ pub struct Locked<'a> {
 }
 
 impl<'a> Locked<'a> {
-    fn dict(&mut self, hash: u64) -> &mut Dict<Value> {
+    fn dict(&mut self, hash: u64) -> &mut Dict<Value, Key> {
         let s = Db::shard_of(hash);
         let pos = self
             .guards
@@ -818,12 +824,12 @@ impl<'a> Locked<'a> {
     /// command: an expired key is still there only on a replica, where its primary's stream (the
     /// master client) still sees it and everybody else does not, as in Redis 7.0.
     #[inline]
-    fn visible(now: u64, n: &Node<Value>) -> bool {
+    fn visible(now: u64, n: &Node<Value, Key>) -> bool {
         n.expire == 0 || n.expire > now || crate::propagate::applying_master()
     }
 
     /// The live node of `key`, its access clock (and LFU counter) updated like Redis's `lookupKey`.
-    fn access(&mut self, key: &[u8]) -> Option<&mut Node<Value>> {
+    fn access(&mut self, key: &[u8]) -> Option<&mut Node<Value, Key>> {
         let h = self.expire_if_needed(key);
         let (now, lfu) = (self.now, self.db.lfu.load(Ordering::Relaxed));
         let db = self.db;
@@ -897,12 +903,12 @@ impl<'a> Locked<'a> {
     }
 
     /// The live node of `key` (value and expiry).
-    pub fn node(&mut self, key: &[u8]) -> Option<&Node<Value>> {
+    pub fn node(&mut self, key: &[u8]) -> Option<&Node<Value, Key>> {
         self.access(key).map(|n| &*n)
     }
 
     /// The live node of `key` without counting an access (OBJECT IDLETIME / FREQ).
-    pub fn node_untouched(&mut self, key: &[u8]) -> Option<&Node<Value>> {
+    pub fn node_untouched(&mut self, key: &[u8]) -> Option<&Node<Value, Key>> {
         let h = self.expire_if_needed(key);
         let now = self.now;
         self.dict(h).get(h, key).filter(|n| Self::visible(now, n))
@@ -1026,7 +1032,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Every live key (requires [`Db::lock_all`]).
-    pub fn for_each_live(&self, mut f: impl FnMut(&Node<Value>)) {
+    pub fn for_each_live(&self, mut f: impl FnMut(&Node<Value, Key>)) {
         for (_, g) in self.guards.iter() {
             for n in g.dict.iter() {
                 if n.expire == 0 || n.expire > self.now {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use super::{Dict, SHARDS, Shard, Store, Value};
+use super::{Dict, Key, SHARDS, Shard, Store, Value};
 
 /// The snapshot state a store's databases share.
 #[derive(Debug, Default)]
@@ -25,7 +25,7 @@ pub struct SnapshotHook {
     /// The last epoch handed out.
     last: AtomicU64,
     /// Captured shards, by `db * SHARDS + shard`, waiting for the walker.
-    captured: Mutex<Vec<Option<Dict<Value>>>>,
+    captured: Mutex<Vec<Option<Dict<Value, Key>>>>,
 }
 
 impl SnapshotHook {
@@ -99,7 +99,7 @@ impl Store {
 
 impl Snapshot {
     /// Shard `shard` of database `db` as it was at the epoch (each shard can be taken once).
-    pub fn take_shard(&self, store: &Store, db: usize, shard: usize) -> Dict<Value> {
+    pub fn take_shard(&self, store: &Store, db: usize, shard: usize) -> Dict<Value, Key> {
         // Locking through the hook captures the shard if nobody has yet.
         drop(store.db(db).shard(shard));
         self.hook
@@ -140,7 +140,7 @@ mod tests {
             .flat_map(|s| {
                 snap.take_shard(store, db, s)
                     .iter()
-                    .map(|n| (n.key.clone(), n.value.clone()))
+                    .map(|n| (Blob::from_slice(&n.key), n.value.clone()))
                     .collect::<Vec<_>>()
             })
             .collect();
