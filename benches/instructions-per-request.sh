@@ -51,7 +51,7 @@ measure() { # who n load... -> instructions
   redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
   wait "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  cat "$OUT"/cg.* | awk '/^summary:/ {s += $2} END {print s}'
+  cat "$OUT"/cg.* | awk '/^summary:/ {s += $2} END {printf "%.0f\n", s}'
 }
 syscalls() { # who n load...
   local who=$1 n=$2
