@@ -89,6 +89,9 @@ impl ClientHandle {
     /// Ask the connection to close.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
+        // Every waiter (the connection keeps one registered for its whole life, and may wait in
+        // a second place), and a permit for a wait that starts later.
+        self.kill.notify_waiters();
         self.kill.notify_one();
     }
 

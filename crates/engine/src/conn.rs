@@ -71,7 +71,22 @@ where
     let mut parser = RequestParser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut shutdown = engine.shutdown_receiver();
-    let mut timeout_changed = engine.hot.timeout_changed.subscribe();
+    // What the idle wait below watches besides the socket and the mailbox, made once for the
+    // connection: a waiter registered once stays registered from request to request, where
+    // futures made anew in every pass would each join and leave a waiter list (a lock each)
+    // per request; and each is polled again only once it may have fired ([`Gate`]). Only a
+    // change of `timeout` (rare) re-arms its future.
+    let kill = handle.kill.notified();
+    tokio::pin!(kill);
+    let mut kill_gate = Gate::default();
+    let stop = changed(engine.shutdown_receiver());
+    tokio::pin!(stop);
+    let mut stop_gate = Gate::default();
+    let stop_probe = engine.shutdown_receiver();
+    let timeout_changed = changed(engine.hot.timeout_changed.subscribe());
+    tokio::pin!(timeout_changed);
+    let mut timeout_gate = Gate::default();
+    let mut timeout_probe = engine.hot.timeout_changed.subscribe();
     let clock = engine.clock().clone();
     let mut last_activity = clock.now_ms();
     'conn: loop {
@@ -94,8 +109,8 @@ where
                     tokio::select! {
                         _ = clock.sleep_until(until) => {}
                         _ = engine.pause.ended.notified() => {}
-                        _ = handle.kill.notified() => break 'conn,
-                        _ = shutdown.changed() => break 'conn,
+                        _ = &mut kill => break 'conn,
+                        _ = &mut stop => break 'conn,
                     }
                 }
                 Outcome::ScriptBusy(max) => {
@@ -104,8 +119,8 @@ where
                     }
                     tokio::select! {
                         _ = engine.scripting.wait_idle(Some(max)) => {}
-                        _ = handle.kill.notified() => break 'conn,
-                        _ = shutdown.changed() => break 'conn,
+                        _ = &mut kill => break 'conn,
+                        _ = &mut stop => break 'conn,
                     }
                 }
                 Outcome::Replication => {
@@ -129,8 +144,8 @@ where
                             n = crate::replication::primary::wait_for_acks(&engine, w.target, w.replicas, w.deadline) => {
                                 out.int(n as i64);
                             }
-                            _ = handle.kill.notified() => break 'conn,
-                            _ = shutdown.changed() => break 'conn,
+                            _ = &mut kill => break 'conn,
+                            _ = &mut stop => break 'conn,
                         }
                     }
                 }
@@ -182,8 +197,8 @@ where
             clock.sleep_until(last_activity.saturating_add(timeout.max(1).saturating_mul(1000)));
         tokio::select! {
             biased;
-            _ = handle.kill.notified() => break,
-            _ = shutdown.changed() => break,
+            _ = kill_gate.wait(kill.as_mut(), || handle.killed.load(Ordering::Acquire)) => break,
+            _ = stop_gate.wait(stop.as_mut(), || stop_probe.has_changed().unwrap_or(true)) => break,
             Some(msg) = inbox.recv() => {
                 last_activity = clock.now_ms();
                 msg.encode(&mut out);
@@ -206,12 +221,52 @@ where
                 break;
             }
             // CONFIG SET timeout: re-arm with the new value (an already idle client may be due).
-            Ok(()) = timeout_changed.changed() => {}
+            rx = timeout_gate.wait(
+                timeout_changed.as_mut(),
+                || timeout_probe.has_changed().unwrap_or(true),
+            ) => {
+                timeout_probe.borrow_and_update();
+                timeout_changed.set(changed(rx));
+                timeout_gate = Gate::default();
+            }
         }
     }
     client.release(&engine);
     let _ = stream.shutdown().await;
     drop(registration);
+}
+
+/// Polls a waiter future again only when it may have fired (`due`), or when the task's waker
+/// changed: a tokio `Notified` keeps the waker of its first poll, and each later poll takes its
+/// waiter list's lock — once per request for a connection's idle wait, otherwise.
+#[derive(Default)]
+struct Gate {
+    /// The waker the future was last polled with.
+    waker: Option<std::task::Waker>,
+}
+
+impl Gate {
+    fn wait<'a, F: std::future::Future>(
+        &'a mut self,
+        mut fut: std::pin::Pin<&'a mut F>,
+        due: impl Fn() -> bool + 'a,
+    ) -> impl std::future::Future<Output = F::Output> + 'a {
+        std::future::poll_fn(move |cx| {
+            if !due() && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                return std::task::Poll::Pending;
+            }
+            self.waker = Some(cx.waker().clone());
+            fut.as_mut().poll(cx)
+        })
+    }
+}
+
+/// Resolves with the receiver once its value changes (never, once the sender is gone).
+async fn changed<T>(mut rx: tokio::sync::watch::Receiver<T>) -> tokio::sync::watch::Receiver<T> {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    rx
 }
 
 /// Write the pending replies.
@@ -417,6 +472,7 @@ pub fn process(
                 match engine.scripting.check(client.handle.id) {
                     BusyCheck::Free => {}
                     _ if allowed_while_busy(&args) => {}
+                    BusyCheck::Wait(_) if engine.scripting.spin_until_free(client.handle.id) => {}
                     BusyCheck::Wait(max) => {
                         // Left unconsumed: it runs when the script ends (or BUSY past the limit).
                         outcome = Outcome::ScriptBusy(max);

@@ -430,13 +430,29 @@ impl Out {
     }
 
     /// An integer.
+    #[inline]
     pub fn int(&mut self, i: i64) {
-        self.frame(&Resp2Frame::Integer(i));
+        // Written here rather than by the generic frame encoder, which sizes every frame
+        // before writing it: integers and bulks are most replies.
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(i).as_bytes();
+        self.buf.reserve(d.len() + 3);
+        self.buf.extend_from_slice(b":");
+        self.buf.extend_from_slice(d);
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// A bulk string.
+    #[inline]
     pub fn bulk(&mut self, b: &[u8]) {
-        self.frame(&Resp2Frame::BulkString(b));
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(b.len()).as_bytes();
+        self.buf.reserve(b.len() + d.len() + 5);
+        self.buf.extend_from_slice(b"$");
+        self.buf.extend_from_slice(d);
+        self.buf.extend_from_slice(b"\r\n");
+        self.buf.extend_from_slice(b);
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// A null bulk (RESP2 `$-1`, RESP3 `_`).

@@ -4,7 +4,7 @@
 //! the busy-script state) lives in [`crate::scripting`]; this module parses arguments.
 
 use super::{CmdResult, Ctx, Error, Handler, int_arg, is, unknown_subcommand};
-use crate::scripting::sha1_hex;
+use crate::scripting::Script;
 use std::sync::atomic::Ordering;
 
 /// Scripting commands.
@@ -35,8 +35,6 @@ fn evalsha_ro(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     generic(ctx, args, true, true)
 }
 
-const NOSCRIPT_ERR: &str = "NOSCRIPT No matching script. Please use EVAL.";
-
 fn generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, read_only: bool) -> CmdResult {
     let numkeys = int_arg(args[2])?;
     if numkeys > (args.len() - 3) as i64 {
@@ -51,24 +49,14 @@ fn generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, read_only: bool) -> CmdR
     let keys = &args[3..3 + numkeys];
     let argv = &args[3 + numkeys..];
     let engine = ctx.engine;
-    let scripting = &engine.scripting;
-    if by_sha {
-        if args[1].len() != 40 {
-            return Err(Error::from(NOSCRIPT_ERR));
-        }
-        let sha = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
-        let body = scripting.get(&sha).ok_or(Error::from(NOSCRIPT_ERR))?;
-        return scripting.eval(ctx, &sha, &body, keys, argv, read_only, args);
-    }
-    scripting.eval(
-        ctx,
-        &sha1_hex(args[1]),
-        args[1],
-        keys,
-        argv,
-        read_only,
-        args,
-    )
+    let script = if by_sha {
+        Script::Sha(args[1])
+    } else {
+        Script::Body(args[1])
+    };
+    engine
+        .scripting
+        .eval(ctx, script, keys, argv, read_only, args)
 }
 
 fn fcall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -29,7 +29,7 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, V
 use parking_lot::Mutex;
 
 use crate::acl::Denied;
-use crate::commands::{Ctx, Error, flag, lookup_call, run};
+use crate::commands::{Ctx, Error, flag, run};
 use crate::protocol::Out;
 
 mod bitlib;
@@ -301,6 +301,23 @@ pub enum BusyCheck {
     Busy,
 }
 
+/// The reply to EVALSHA of a script that is not cached.
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// Which script EVAL or EVALSHA runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Script<'a> {
+    /// EVAL: the body.
+    Body(&'a [u8]),
+    /// EVALSHA: the SHA1 as the client sent it.
+    Sha(&'a [u8]),
+}
+
+/// The cache key of an EVALSHA argument (lower-case hex), if it has a SHA1's length.
+fn sha_key(sha: &[u8]) -> Option<String> {
+    (sha.len() == 40).then(|| String::from_utf8_lossy(sha).to_ascii_lowercase())
+}
+
 /// Lower-case hex SHA1 of a script body.
 pub fn sha1_hex(body: &[u8]) -> String {
     // Written out by hand: `Digest`'s `Display` (a formatter call per word) cost as much as the
@@ -335,6 +352,26 @@ impl Scripting {
             BusyCheck::Busy
         } else {
             BusyCheck::Wait(Duration::from_millis(limit - elapsed + 1))
+        }
+    }
+
+    /// Spin a few microseconds while another client's script runs (on another thread): most
+    /// scripts end that fast, and waiting asynchronously instead costs the connection a flush,
+    /// a park and a wake-up. Whether the way is free now (else wait with [`wait_idle`](Self::wait_idle)).
+    pub fn spin_until_free(&self, id: u64) -> bool {
+        const SPIN: Duration = Duration::from_micros(20);
+        let started = Instant::now();
+        loop {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+                let owner = self.owner.load(Ordering::Acquire);
+                if owner == 0 || owner == id {
+                    return true;
+                }
+            }
+            if started.elapsed() >= SPIN {
+                return false;
+            }
         }
     }
 
@@ -497,13 +534,11 @@ impl Scripting {
         Ok(())
     }
 
-    /// Run a script (EVAL / EVALSHA): `body` is known (cached already or given by EVAL).
-    #[allow(clippy::too_many_arguments)]
+    /// Run a script: EVAL (`script` is the body) or EVALSHA (`script` is the SHA1, any case).
     pub fn eval(
         &self,
         ctx: &mut Ctx,
-        sha: &str,
-        body: &[u8],
+        script: Script,
         keys: &[&[u8]],
         argv: &[&[u8]],
         read_only: bool,
@@ -512,52 +547,60 @@ impl Scripting {
         self.note_maxmemory(ctx.engine.hot.maxmemory.load(Ordering::Relaxed));
         let mut guard = self.lock_vm()?;
         let vm = vm_of(&mut guard.eval, &self.flags, &self.eval_mem)?;
-        let read_only = read_only || no_writes_flag(body)?;
-        let (no_cluster, cross_slot) = if body.starts_with(b"#!") {
-            (
-                shebang_has(body, "no-cluster"),
-                shebang_has(body, "allow-cross-slot-keys"),
-            )
-        } else {
-            // Scripts without a shebang keep Redis 6's behaviour: keys of any local slot.
-            (false, true)
+        // A script compiled in this state is cached already (SCRIPT FLUSH drops both).
+        let known = match script {
+            Script::Body(body) => vm.by_body.get(body).cloned(),
+            Script::Sha(sha) => {
+                let sha = sha_key(sha).ok_or(Error::from(NOSCRIPT))?;
+                let body = self.get(&sha).ok_or(Error::from(NOSCRIPT))?;
+                match vm.by_body.get(&body[..]) {
+                    Some(c) => Some(c.clone()),
+                    None => Some(self.compile_into(vm, &sha, &body)?),
+                }
+            }
         };
-        self.enter_cluster_mode(ctx, keys, no_cluster, cross_slot)?;
+        let script = match known {
+            Some(c) => c,
+            None => {
+                let Script::Body(body) = script else {
+                    return Err(Error::from(NOSCRIPT));
+                };
+                self.compile_into(vm, &sha1_hex(body), body)?
+            }
+        };
+        let read_only = read_only || script.no_writes;
+        self.enter_cluster_mode(ctx, keys, script.no_cluster, script.cross_slot)?;
         // A shebang script that may write is refused up front under `min-replicas-to-write`, as
         // Redis refuses any write command (a compatibility-mode script fails at its first write).
         if !read_only
-            && body.starts_with(b"#!")
+            && script.shebang
             && ctx.engine.hot.min_replicas_to_write.load(Ordering::Relaxed) != 0
         {
             return Err(Error::msg(crate::commands::NOREPLICAS));
         }
-        // A script compiled in this state is cached already (SCRIPT FLUSH drops both).
-        let func = match vm.functions.get(sha) {
-            Some(f) => f.clone(),
-            None => {
-                vm.prepare();
-                let func = vm.function(sha, body);
-                if func.is_err() {
-                    vm.settle();
-                }
-                let func = func?;
-                let mut cache = self.cache.lock();
-                if !cache.contains_key(sha) {
-                    cache.insert(sha.to_string(), Arc::from(body));
-                }
-                func
-            }
-        };
         let call = Call {
-            func: &func,
+            func: &script.func,
             keys,
             argv,
             read_only,
-            name: sha,
+            name: &script.sha,
             as_function: false,
             command,
         };
         self.execute(ctx, vm, call)
+    }
+
+    /// Compile a script into the EVAL state and the script cache.
+    fn compile_into(&self, vm: &mut Vm, sha: &str, body: &[u8]) -> Result<Compiled, Error> {
+        vm.prepare();
+        let compiled = vm.compile(sha, body);
+        vm.settle();
+        let compiled = compiled?;
+        self.cache
+            .lock()
+            .entry(sha.to_string())
+            .or_insert_with(|| Arc::from(body));
+        Ok(compiled)
     }
 
     /// Run a script or function on `vm` (the state lock is held by the caller).
@@ -1002,6 +1045,36 @@ impl Scripting {
     }
 }
 
+/// A compiled EVAL script and what its shebang says.
+#[derive(Clone)]
+struct Compiled {
+    /// Lower-case hex SHA1 of the body.
+    sha: Arc<str>,
+    func: Function,
+    /// `#!lua flags=no-writes`.
+    no_writes: bool,
+    /// `no-cluster`.
+    no_cluster: bool,
+    /// `allow-cross-slot-keys`, or no shebang (Redis 6's behaviour: keys of any local slot).
+    cross_slot: bool,
+    /// The body starts with a shebang (`#!lua`).
+    shebang: bool,
+}
+
+/// What a script's shebang says: (no-writes, no-cluster, cross-slot keys allowed), or Redis's
+/// error for a malformed one.
+fn script_flags(body: &[u8]) -> Result<(bool, bool, bool), Error> {
+    let no_writes = no_writes_flag(body)?;
+    if !body.starts_with(b"#!") {
+        return Ok((false, false, true));
+    }
+    Ok((
+        no_writes,
+        shebang_has(body, "no-cluster"),
+        shebang_has(body, "allow-cross-slot-keys"),
+    ))
+}
+
 /// Whether a shebang's `flags=` list names `flag` (the shebang itself is checked by
 /// [`no_writes_flag`]).
 fn shebang_has(body: &[u8], flag: &str) -> bool {
@@ -1080,8 +1153,14 @@ struct Vm {
     library_loader: Function,
     /// Runs a function's callback with `(keys, args)`.
     function_runner: Function,
-    /// Compiled scripts by SHA1.
-    functions: HashMap<String, Function>,
+    /// Compiled scripts by SHA1 (EVALSHA, SCRIPT LOAD).
+    functions: HashMap<Arc<str>, Function, ahash::RandomState>,
+    /// The same scripts by body (EVAL): a known body costs a hash lookup, not a SHA1 digest.
+    by_body: HashMap<Arc<[u8]>, Compiled, ahash::RandomState>,
+    /// Where the commands a script calls write their replies (kept from run to run).
+    reply: Out,
+    /// Whether the registry holds a pending error table (also the state's app data).
+    pending: Arc<Pending>,
     /// The heap size reported for this state.
     mem: Arc<MemTrack>,
     /// The heap cap in force.
@@ -1115,6 +1194,8 @@ impl Vm {
                 LuaOptions::default(),
             )
         };
+        let pending = Arc::new(Pending::default());
+        lua.set_app_data(pending.clone());
         let imp = lua.create_table()?;
         // Library functions that can fail are Rust (C) functions, so that a failure reports the
         // caller's line even when the script tail-calls them (`return redis.setresp(4)`).
@@ -1215,7 +1296,7 @@ impl Vm {
                     return Ok(Value::Nil);
                 }
                 let v: Value = lua.named_registry_value(PENDING)?;
-                lua.set_named_registry_value(PENDING, Value::Nil)?;
+                set_pending(lua, Value::Nil)?;
                 Ok(v)
             })?,
         )?;
@@ -1274,7 +1355,10 @@ impl Vm {
             compiler,
             library_loader,
             function_runner,
-            functions: HashMap::new(),
+            functions: HashMap::default(),
+            by_body: HashMap::default(),
+            reply: Out::new(false),
+            pending,
             _release: Release(mem.clone()),
             mem,
             limit: 0,
@@ -1315,6 +1399,13 @@ impl Vm {
         if let Some(f) = self.functions.get(sha) {
             return Ok(f.clone());
         }
+        self.compile(sha, body).map(|c| c.func)
+    }
+
+    /// Compile a script and remember it by SHA1 and by body.
+    fn compile(&mut self, sha: &str, body: &[u8]) -> Result<Compiled, Error> {
+        // The shebang is checked first, as Redis's luaCreateFunction does.
+        let (no_writes, no_cluster, cross_slot) = script_flags(body)?;
         // A shebang line is blanked (line numbers stay right).
         let source: &[u8] = if body.starts_with(b"#!") {
             let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
@@ -1332,8 +1423,18 @@ impl Vm {
             .map_err(|e| Error::msg(format!("ERR {}", one_line(&e.to_string()))))?;
         match f {
             Some(f) => {
-                self.functions.insert(sha.to_string(), f.clone());
-                Ok(f)
+                let sha: Arc<str> = Arc::from(sha);
+                let compiled = Compiled {
+                    sha: sha.clone(),
+                    func: f.clone(),
+                    no_writes,
+                    no_cluster,
+                    cross_slot,
+                    shebang: body.starts_with(b"#!"),
+                };
+                self.functions.insert(sha, f);
+                self.by_body.insert(Arc::from(body), compiled.clone());
+                Ok(compiled)
             }
             None => Err(Error::msg(format!(
                 "ERR Error compiling script (new function): {}",
@@ -1349,7 +1450,7 @@ impl Vm {
         let source = self.lua.create_string(&code[end..]).map_err(internal)?;
         flags.load_timed_out.store(false, Ordering::Release);
         *flags.load_deadline.lock() = Some(Instant::now() + LOAD_TIMEOUT);
-        let _ = self.lua.set_named_registry_value(PENDING, Value::Nil);
+        clear_pending(&self.lua, &self.pending);
         let r: mlua::Result<(Value, Option<mlua::String>)> =
             capped(&self.lua, self.limit, || self.library_loader.call(source));
         *flags.load_deadline.lock() = None;
@@ -1395,9 +1496,6 @@ impl Vm {
         as_function: bool,
     ) -> Result<(), Error> {
         let lua = &self.lua;
-        let internal = |e: mlua::Error| Error::msg(format!("ERR {}", one_line(&e.to_string())));
-        let keys_t = string_sequence(lua, keys).map_err(internal)?;
-        let argv_t = string_sequence(lua, argv).map_err(internal)?;
         let runner = if as_function {
             &self.function_runner
         } else {
@@ -1406,19 +1504,18 @@ impl Vm {
         let flags = &self.flags;
         let limit = self.limit;
         flags.resp.store(2, Ordering::Release);
-        let _ = lua.set_named_registry_value(PENDING, Value::Nil);
+        clear_pending(lua, &self.pending);
         let mut run = RunCtx {
             scripting,
             ctx: &mut *ctx,
             read_only,
             limit,
-            reply: Out::new(false),
+            reply: &mut self.reply,
         };
         let outcome: mlua::Result<(bool, Value)> = {
             let _set = self.slot.set(&mut run);
-            capped(lua, limit, || runner.call((func.clone(), keys_t, argv_t)))
+            call_runner(lua, limit, runner, func, keys, argv)
         };
-        drop(run);
         let resp = flags.resp.load(Ordering::Acquire);
         let killed = scripting.flags.kill.load(Ordering::Acquire);
         let (ok, value) = outcome.map_err(|e| {
@@ -1464,13 +1561,70 @@ impl Vm {
     }
 }
 
-/// A Lua sequence of strings (KEYS, ARGV).
-fn string_sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(item)?)?;
+/// `runner(func, KEYS, ARGV)` with the heap cap `limit` on, through Lua's C API: mlua's
+/// `Function::call` plus a table and a string object per key cost a short script ~6,000
+/// instructions, this ~1,000. Everything pushed before the cap goes on is allocated the way mlua
+/// allocates without a memory limit (unprotected: only the process running out of memory fails
+/// there); the call itself is protected.
+fn call_runner(
+    lua: &Lua,
+    limit: usize,
+    runner: &Function,
+    func: &Function,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+) -> mlua::Result<(bool, Value)> {
+    use mlua::ffi;
+    /// A Lua sequence of strings (KEYS, ARGV) on top of the stack.
+    unsafe fn push_strings(state: *mut ffi::lua_State, items: &[&[u8]]) {
+        let n = std::ffi::c_int::try_from(items.len()).unwrap_or(std::ffi::c_int::MAX);
+        // SAFETY (whole block): the caller checked the stack has room for the table and one string.
+        unsafe {
+            ffi::lua_createtable(state, n, 0);
+            for (i, item) in items.iter().enumerate().take(n as usize) {
+                ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+            }
+        }
     }
-    Ok(t)
+    lua.exec_raw_lua(|raw| {
+        let state = raw.state();
+        // SAFETY: the state is locked for the closure; the stack is checked for room (runner,
+        // func, two tables and a string), balanced at the end (top restored), and only holds
+        // values of the kinds pushed here; `pop_value` takes a ref of the top value.
+        unsafe {
+            let top = ffi::lua_gettop(state);
+            if ffi::lua_checkstack(state, 8) == 0 {
+                return Err(mlua::Error::StackError);
+            }
+            raw.push(runner)?;
+            raw.push(func)?;
+            push_strings(state, keys);
+            push_strings(state, argv);
+            let _ = lua.set_memory_limit(limit);
+            let status = ffi::lua_pcall(state, 3, 2, 0);
+            let _ = lua.set_memory_limit(0);
+            let r = if status == ffi::LUA_OK {
+                let value = raw.pop_value();
+                let ok = ffi::lua_toboolean(state, -1) != 0;
+                Ok((ok, value))
+            } else {
+                // Only an error of the error handler itself (or no memory for it) gets here:
+                // the runner catches the script's.
+                let e = raw.pop_value();
+                let text = e
+                    .to_string()
+                    .unwrap_or_else(|_| "execution failure".to_string());
+                Err(if status == ffi::LUA_ERRMEM {
+                    mlua::Error::MemoryError(text)
+                } else {
+                    mlua::Error::RuntimeError(text)
+                })
+            };
+            ffi::lua_settop(state, top);
+            r
+        }
+    })
 }
 
 /// What `redis.call` needs of the run in progress.
@@ -1480,8 +1634,8 @@ struct RunCtx<'r, 'c> {
     read_only: bool,
     /// The heap cap of the run (lifted while a command runs).
     limit: usize,
-    /// Where the called commands' replies are written (reused from call to call).
-    reply: Out,
+    /// Where the called commands' replies are written (the state's, reused from run to run).
+    reply: &'r mut Out,
 }
 
 /// Where a Vm's `redis.call` finds the run in progress: a pointer to the [`RunCtx`] on the stack
@@ -1549,13 +1703,13 @@ fn call_function(
             lua,
             run.scripting,
             run.ctx,
-            &mut run.reply,
+            run.reply,
             run.read_only,
             resp,
             args,
         )?;
         if raise && failed {
-            lua.set_named_registry_value(PENDING, v)?;
+            set_pending(lua, v)?;
             return Err(mlua::Error::RuntimeError(CALL_FAILED.into()));
         }
         Ok(v)
@@ -1570,13 +1724,36 @@ fn version_num(v: &str) -> i64 {
     n
 }
 
+/// Whether a state's registry holds a pending error table ([`PENDING`]); the state's app data.
+#[derive(Debug, Default)]
+struct Pending(AtomicBool);
+
+/// Put `v` in the registry's [`PENDING`] slot (nil: empty it).
+fn set_pending(lua: &Lua, v: impl mlua::IntoLua) -> mlua::Result<()> {
+    let v = v.into_lua(lua)?;
+    let held = !v.is_nil();
+    lua.set_named_registry_value(PENDING, v)?;
+    if let Some(p) = lua.app_data_ref::<Arc<Pending>>() {
+        p.0.store(held, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Before a run: no error table of an earlier run is left to be picked up. Costs one load when
+/// the slot is empty (setting a registry field is a protected call in mlua, ~2,700 instructions).
+fn clear_pending(lua: &Lua, pending: &Pending) {
+    if pending.0.load(Ordering::Relaxed) {
+        let _ = set_pending(lua, Value::Nil);
+    }
+}
+
 /// Raise `{err = "ERR msg"}` from a Rust library function (the table waits in the registry; the
 /// error handler picks it up).
 fn raise(lua: &Lua, msg: &str) -> mlua::Error {
     let stash = || -> mlua::Result<()> {
         let t = lua.create_table()?;
         t.raw_set("err", format!("ERR {msg}"))?;
-        lua.set_named_registry_value(PENDING, t)
+        set_pending(lua, t)
     };
     match stash() {
         Ok(()) => mlua::Error::RuntimeError(CALL_FAILED.into()),
@@ -1661,7 +1838,10 @@ fn redis_call(
     // disabled command (`rename-command NAME ""`) is unknown.
     let Some(cmd) = crate::commands::lookup(refs[0])
         .filter(|c| !ctx.engine.disabled.contains(c.name))
-        .and_then(|_| lookup_call(&refs))
+        .and_then(|c| match refs.get(1) {
+            Some(sub) if c.is_container() => c.sub(sub),
+            _ => Some(c),
+        })
     else {
         return fail("ERR Unknown Redis command called from script");
     };

@@ -302,7 +302,6 @@ for i, name in ipairs(flag_names) do
 end
 
 local registered
-local loading = false
 
 local function fail(msg)
   error({ err = 'ERR ' .. msg })
@@ -415,18 +414,22 @@ local load_globals = {
 }
 
 -- Scripts and functions see the globals through `env`; while a library loads, only `load_globals`.
-env = protect(G, function(_, k)
-  local v
-  if loading then
-    v = rawget(load_globals, k)
+-- Lookups follow `__index` tables (the VM's own loop, no Lua call per global read): env -> the
+-- globals (or `load_globals`) -> a function raising Redis's error for a name that is not there.
+local function nonexistent(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+setmetatable(load_globals, { __index = nonexistent })
+local env_mt = { __index = G, __newindex = readonly, __metatable = false }
+env = setmetatable({}, env_mt)
+targets[env] = G
+local function loading(on)
+  if on then
+    env_mt.__index = load_globals
   else
-    v = rawget(G, k)
+    env_mt.__index = G
   end
-  if v == nil then
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end
-  return v
-end)
+end
 G._G = env
 -- Redis's globals have a metatable with `__index` (the nonexistent-global check).
 shown[env] = protect({ __index = function() end })
@@ -439,9 +442,9 @@ local function load_library(body)
   end
   setfenv(f, env)
   registered = {}
-  loading = true
+  loading(true)
   local ok, err = raw_pcall(f)
-  loading = false
+  loading(false)
   local result = registered
   registered = nil
   if not ok then
@@ -464,7 +467,7 @@ end
 
 local function run_function(f, keys, args)
   -- Whatever ended the last load, a function always sees the usual globals.
-  loading = false
+  loading(false)
   registered = nil
   return xpcall(function()
     return f(keys, args)
@@ -513,5 +516,8 @@ G.load = function(...)
   end
   return load_text(concat(parts), chunkname and tostring(chunkname) or '=(load)')
 end
+
+-- Last: from here on a read of a missing global fails (the code above may read them freely).
+setmetatable(G, { __index = nonexistent })
 
 return run, compile, redis, load_library, run_function
