@@ -23,7 +23,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use redlink_engine::client::Client;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use redlink_engine::commands::{Ctx, execute, lookup_call};
 use redlink_engine::protocol::{ArgVec, Frame, INLINE_MAX_SIZE, Limits, Out, RequestParser};
@@ -41,6 +41,13 @@ fn engine_for(flags: u8, with_password: bool) -> Engine {
         return engine;
     }
     let mut config = Config::default();
+    // SAVE, BGSAVE and DEBUG RELOAD write their file here, not into the directory the fuzzer runs in.
+    let dir = std::env::temp_dir().join("redlink-fuzz");
+    if std::fs::create_dir_all(&dir).is_ok()
+        && let Some(dir) = dir.to_str()
+    {
+        let _ = config.set_startup("dir", dir);
+    }
     if with_password {
         let _ = config.set_startup("requirepass", "pw");
     }
@@ -50,20 +57,47 @@ fn engine_for(flags: u8, with_password: bool) -> Engine {
     Engine::new(config)
 }
 
-/// Keep `engine` for the next input of this configuration, emptied, unless `dirty`.
-fn keep(flags: u8, engine: Engine, dirty: bool) {
-    if dirty || engine.is_shutting_down() {
+/// Keep `engine` for the next input of this configuration, emptied, unless `used.dirty`.
+///
+/// Only a command with Redis's `write` flag adds a key (the flag is what replicas, `-OOM` and
+/// `min-replicas` rely on), so an input that ran none leaves the keyspace as it found it: empty.
+/// Otherwise only the databases holding keys are flushed (a flush takes every shard's lock).
+fn keep(flags: u8, engine: Engine, used: Used) {
+    if used.dirty || engine.is_shutting_down() {
         return;
     }
-    engine.store.flush_all();
+    if used.wrote {
+        for i in 0..engine.store.databases() {
+            let db = engine.store.db(i);
+            if !db.is_empty() {
+                db.flush();
+            }
+        }
+    }
     ENGINES.lock().unwrap_or_else(|e| e.into_inner())[usize::from(flags & 3)] = Some(engine);
 }
 
-/// Whether a command changes engine-wide state beyond the keyspace (see the module comment).
-fn changes_the_engine(args: &[&[u8]]) -> bool {
-    let bits = redlink_engine::spec::category_bit("admin").unwrap_or(0)
-        | redlink_engine::spec::category_bit("scripting").unwrap_or(0);
-    lookup_call(args).is_some_and(|cmd| cmd.categories & bits != 0)
+/// What the commands of one input may have changed in the engine they ran on.
+#[derive(Default, Clone, Copy)]
+struct Used {
+    /// A command changed engine-wide state beyond the keyspace (see the module comment).
+    dirty: bool,
+    /// A command may have written the keyspace.
+    wrote: bool,
+}
+
+impl Used {
+    /// Account for the command `args` (run or queued).
+    fn add(&mut self, args: &[&[u8]]) {
+        static ENGINE_WIDE: LazyLock<u32> = LazyLock::new(|| {
+            redlink_engine::spec::category_bit("admin").unwrap_or(0)
+                | redlink_engine::spec::category_bit("scripting").unwrap_or(0)
+        });
+        if let Some(cmd) = lookup_call(args) {
+            self.dirty |= cmd.categories & *ENGINE_WIDE != 0;
+            self.wrote |= cmd.flags & redlink_engine::spec::flag::WRITE != 0;
+        }
+    }
 }
 
 /// Parse `input` with fixed limits, fed in chunks of the given sizes; the commands found and the
@@ -197,13 +231,14 @@ fuzz_target!(|data: &[u8]| {
 
     // 2. Parser + dispatcher on an empty engine, as one connection would run them.
     let engine = engine_for(flags, with_password);
-    let mut dirty = false;
+    let mut used = Used::default();
     let addr = "127.0.0.1:6379".parse().expect("literal address");
     let handle = engine.clients.register(ConnContext {
         peer: addr,
         local: addr,
         tls: false,
         endpoint: None,
+        announce: None,
     });
     let id = handle.id;
     let mut client = Client::new(handle, !with_password);
@@ -228,7 +263,7 @@ fuzz_target!(|data: &[u8]| {
                 Ok(Frame::Command { consumed }) => {
                     let mut args = ArgVec::new();
                     parser.args(&buf[..consumed], &mut args);
-                    dirty |= changes_the_engine(&args);
+                    used.add(&args);
                     let mut ctx = Ctx {
                         engine: &engine,
                         client: &mut client,
@@ -258,5 +293,5 @@ fuzz_target!(|data: &[u8]| {
     }
     client.release(&engine);
     engine.clients.unregister(id);
-    keep(flags, engine, dirty);
+    keep(flags, engine, used);
 });
