@@ -40,6 +40,18 @@ fn engine_for(flags: u8, with_password: bool) -> Engine {
     if let Some(engine) = kept {
         return engine;
     }
+    // The configuration is built once per flags and copied (building one sorts every parameter).
+    static CONFIGS: Mutex<[Option<Config>; 4]> = Mutex::new([None, None, None, None]);
+    let mut configs = CONFIGS.lock().unwrap_or_else(|e| e.into_inner());
+    let config = configs[usize::from(flags & 3)]
+        .get_or_insert_with(|| config_for(flags, with_password))
+        .clone();
+    drop(configs);
+    Engine::new(config)
+}
+
+/// A new engine's configuration for these flags.
+fn config_for(flags: u8, with_password: bool) -> Config {
     let mut config = Config::default();
     // SAVE, BGSAVE and DEBUG RELOAD write their file here, not into the directory the fuzzer runs in.
     let dir = std::env::temp_dir().join("redlink-fuzz");
@@ -54,7 +66,7 @@ fn engine_for(flags: u8, with_password: bool) -> Engine {
     if flags & 2 != 0 {
         let _ = config.set_startup("proto-max-bulk-len", "16");
     }
-    Engine::new(config)
+    config
 }
 
 /// Keep `engine` for the next input of this configuration, emptied, unless `used.dirty`.
