@@ -6,7 +6,9 @@
 //! `proto-max-bulk-len`), bytes 1..3 = seed of the read sizes, the rest = what the client sends.
 //!
 //! Speed: an `Engine` is built once per configuration (the flags' two bits) and reused by the
-//! following inputs, emptied between them (`Store::flush_all`); an input that ran a command of the
+//! following inputs, emptied between them (only after an input that ran a command with the `write`
+//! flag, and only the databases that hold keys: flushing all 16 x 64 shards after every input was
+//! a third of the target's time); an input that ran a command of the
 //! `@admin` or `@scripting` categories (CONFIG, ACL, DEBUG, CLIENT KILL/PAUSE, SCRIPT, FUNCTION,
 //! SHUTDOWN ...), which change engine-wide state beyond the keyspace, makes the next input start on
 //! a fresh engine again. Building one per input (16 databases of sharded tables) held the target
