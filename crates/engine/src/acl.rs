@@ -133,7 +133,11 @@ impl CommandPerms {
     fn set_all(&mut self, allow: bool) {
         *self = CommandPerms::default();
         if allow {
-            self.allowed = SPECS.keys().copied().collect();
+            // Every command name, collected (and so sorted) once: the default user of every new
+            // engine and every `allcommands` / `+@all` / `reset` starts from a copy.
+            static ALL: std::sync::LazyLock<BTreeSet<&'static str>> =
+                std::sync::LazyLock::new(|| SPECS.keys().copied().collect());
+            self.allowed = ALL.clone();
         }
     }
 

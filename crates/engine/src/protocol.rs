@@ -422,9 +422,12 @@ impl Out {
     pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.reserve(msg.len() + 3);
         self.buf.extend_from_slice(b"-");
-        for &b in msg {
-            self.buf
-                .extend_from_slice(&[if b == b'\r' || b == b'\n' { b' ' } else { b }]);
+        // Runs between CR/LF bytes are copied whole (an echoed unknown command can be long).
+        for (i, run) in msg.split(|&b| b == b'\r' || b == b'\n').enumerate() {
+            if i > 0 {
+                self.buf.extend_from_slice(b" ");
+            }
+            self.buf.extend_from_slice(run);
         }
         self.buf.extend_from_slice(b"\r\n");
     }
