@@ -2,101 +2,15 @@
 //! `--cluster check`, redis-py's `RedisCluster`, ioredis's `Cluster` (node; the version pinned in
 //! clients/package.json), and bad `--cluster` arguments. Tests skip (saying why) when a client is missing.
 
-#[path = "../crates/engine/tests/common/mod.rs"]
-mod common;
 mod support;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use support::{installed, redis_cli, serve_cluster};
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn redlink() -> Command {
     Command::new(env!("CARGO_BIN_EXE_redlink"))
-}
-
-/// A running `serve --cluster 3` on three consecutive ports of `ip`; killed on drop.
-struct ServeCluster {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for ServeCluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A base port with the next `n - 1` free too (probed; the start is retried if one is taken).
-fn consecutive_ports(ip: &str, n: u16) -> u16 {
-    loop {
-        let base = common::free_port(ip);
-        if base.checked_add(n).is_none() {
-            continue;
-        }
-        if (1..n).all(|i| TcpListener::bind((ip, base + i)).is_ok()) {
-            return base;
-        }
-    }
-}
-
-fn serve_cluster(ip: &str) -> ServeCluster {
-    for _ in 0..10 {
-        let port = consecutive_ports(ip, 3);
-        let mut child = redlink()
-            .args(["serve", "--cluster", "3", "--bind", ip, "--save", ""])
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redlink");
-        // The ready line comes after every node listens; an exit means a port was taken.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            use std::io::{BufRead, BufReader, Read};
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                if line.starts_with("Ready to accept connections") {
-                    let _ = tx.send(true);
-                    let mut sink = Vec::new();
-                    let _ = reader.read_to_end(&mut sink);
-                    return;
-                }
-                line.clear();
-            }
-            let _ = tx.send(false);
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(true) => return ServeCluster { child, port },
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-    panic!("serve --cluster 3 did not start on ten port ranges");
-}
-
-fn installed(program: &str, args: &[&str], why: &str) -> bool {
-    let ok = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("note: skipping: {why}");
-    }
-    ok
-}
-
-fn redis_cli(ip: &str, port: u16, args: &[&str]) -> String {
-    let mut c = Command::new("redis-cli");
-    c.args(["-h", ip, "-p", &port.to_string()]).args(args);
-    let out = support::bounded(c, Duration::from_secs(30));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -105,7 +19,7 @@ fn redis_cli_follows_redirects_across_the_three_shards() {
         return;
     }
     let ip = "127.0.22.1";
-    let c = serve_cluster(ip);
+    let c = serve_cluster(ip, &["--cluster", "3"], 3);
     // b, g and foo live on nodes 0, 1 and 2; -c follows MOVED from node 0.
     for (k, v) in [("b", "1"), ("g", "2"), ("foo", "3")] {
         assert_eq!(redis_cli(ip, c.port, &["-c", "SET", k, v]).trim(), "OK");
@@ -148,7 +62,7 @@ fn redis_py_cluster_client_works() {
         return;
     }
     let ip = "127.0.22.2";
-    let c = serve_cluster(ip);
+    let c = serve_cluster(ip, &["--cluster", "3"], 3);
     let script = format!(
         r#"
 import redis, redis.exceptions, redis.cluster as rc
@@ -204,7 +118,7 @@ fn ioredis_cluster_client_works() {
         return;
     }
     let ip = "127.0.22.3";
-    let c = serve_cluster(ip);
+    let c = serve_cluster(ip, &["--cluster", "3"], 3);
     let script = format!(
         r#"
 const Redis = require('ioredis');

@@ -3,96 +3,12 @@
 //! (redis-py `RedisCluster`, ioredis `Cluster`) that keep working across a `CLUSTER FAILOVER` of a
 //! shard. Tests skip (saying why) when a client is missing.
 
-#[path = "../crates/engine/tests/common/mod.rs"]
-mod common;
 mod support;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use support::{installed, redis_cli, serve_cluster};
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A running `serve --cluster 3 --cluster-replicas 1` on six consecutive ports; killed on drop.
-struct Served {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn consecutive_ports(ip: &str, n: u16) -> u16 {
-    loop {
-        let base = common::free_port(ip);
-        if base.checked_add(n).is_none() {
-            continue;
-        }
-        if (1..n).all(|i| TcpListener::bind((ip, base + i)).is_ok()) {
-            return base;
-        }
-    }
-}
-
-fn serve(ip: &str) -> Served {
-    for _ in 0..10 {
-        let port = consecutive_ports(ip, 6);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_redlink"))
-            .args(["serve", "--cluster", "3", "--cluster-replicas", "1"])
-            .args(["--bind", ip, "--save", "", "--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redlink");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            use std::io::{BufRead, BufReader, Read};
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                if line.starts_with("Ready to accept connections") {
-                    let _ = tx.send(true);
-                    let mut sink = Vec::new();
-                    let _ = reader.read_to_end(&mut sink);
-                    return;
-                }
-                line.clear();
-            }
-            let _ = tx.send(false);
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(true) => return Served { child, port },
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-    panic!("serve --cluster 3 --cluster-replicas 1 did not start on ten port ranges");
-}
-
-fn installed(program: &str, args: &[&str], why: &str) -> bool {
-    let ok = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("note: skipping: {why}");
-    }
-    ok
-}
-
-fn redis_cli(ip: &str, port: u16, args: &[&str]) -> String {
-    let mut c = Command::new("redis-cli");
-    c.args(["-h", ip, "-p", &port.to_string()]).args(args);
-    let out = support::bounded(c, Duration::from_secs(30));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn redis_cli_sees_three_primaries_with_a_replica_each() {
@@ -100,7 +16,7 @@ fn redis_cli_sees_three_primaries_with_a_replica_each() {
         return;
     }
     let ip = "127.0.122.1";
-    let c = serve(ip);
+    let c = serve_cluster(ip, &["--cluster", "3", "--cluster-replicas", "1"], 6);
     let check = redis_cli(
         ip,
         c.port,
@@ -153,7 +69,7 @@ fn redis_py_cluster_follows_a_shard_failover() {
         return;
     }
     let ip = "127.0.122.2";
-    let c = serve(ip);
+    let c = serve_cluster(ip, &["--cluster", "3", "--cluster-replicas", "1"], 6);
     let script = format!(
         r#"
 import time, redis, redis.cluster as rc
@@ -215,7 +131,7 @@ fn ioredis_cluster_follows_a_shard_failover() {
         return;
     }
     let ip = "127.0.122.3";
-    let c = serve(ip);
+    let c = serve_cluster(ip, &["--cluster", "3", "--cluster-replicas", "1"], 6);
     let script = format!(
         r#"
 const Redis = require('ioredis');

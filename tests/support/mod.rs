@@ -1,9 +1,11 @@
-//! What the CLI tests that run the `redlink` binary share: a command bounded in time, and a spawned
-//! process read up to its readiness line (its output then drained, so it never blocks on a pipe).
+//! What the CLI tests that run the `redlink` binary share: a command bounded in time, a spawned
+//! process read up to its readiness line (its output then drained, so it never blocks on a pipe),
+//! and `redlink serve --cluster` on consecutive free ports.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -53,4 +55,97 @@ pub fn until_ready(mut child: Child, ready: &str) -> Child {
         let _ = reader.read_to_end(&mut sink);
     });
     child
+}
+
+/// A running `redlink serve --cluster …` on consecutive ports from `port`; killed on drop.
+pub struct ServedCluster {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for ServedCluster {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A base port on `ip` with the next `n - 1` free too (probed; retried if one is taken).
+pub fn consecutive_ports(ip: &str, n: u16) -> u16 {
+    loop {
+        let Ok(base) = TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()) else {
+            continue;
+        };
+        let base = base.port();
+        if base.checked_add(n).is_none() {
+            continue;
+        }
+        if (1..n).all(|i| TcpListener::bind((ip, base + i)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+/// `redlink serve --cluster` with `args` (e.g. `["--cluster", "3"]`) on `nodes` consecutive free
+/// ports of `ip`, ready once it says so. A port taken between the probe and the bind makes it
+/// exit: it is tried again on another range (ten at most).
+pub fn serve_cluster(ip: &str, args: &[&str], nodes: u16) -> ServedCluster {
+    for _ in 0..10 {
+        let port = consecutive_ports(ip, nodes);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_redlink"))
+            .arg("serve")
+            .args(args)
+            .args(["--bind", ip, "--save", "", "--port", &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redlink");
+        // The ready line comes after every node listens; an exit means a port was taken.
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if line.starts_with("Ready to accept connections") {
+                    let _ = tx.send(true);
+                    let mut sink = Vec::new();
+                    let _ = reader.read_to_end(&mut sink);
+                    return;
+                }
+                line.clear();
+            }
+            let _ = tx.send(false);
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(true) => return ServedCluster { child, port },
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    panic!("serve {args:?} did not start on ten port ranges");
+}
+
+/// Whether `program args` runs; says why the test skips when not.
+pub fn installed(program: &str, args: &[&str], why: &str) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("note: skipping: {why}");
+    }
+    ok
+}
+
+/// `redis-cli -h ip -p port args…`'s stdout (bounded to 30 s).
+pub fn redis_cli(ip: &str, port: u16, args: &[&str]) -> String {
+    let mut c = Command::new("redis-cli");
+    c.args(["-h", ip, "-p", &port.to_string()]).args(args);
+    let out = bounded(c, Duration::from_secs(30));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
