@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::bounded;
+use support::{Up, bounded};
 
 fn redlink() -> Command {
     Command::new(env!("CARGO_BIN_EXE_redlink"))
@@ -184,30 +184,6 @@ links = [{{ network = "hub" }}]
     );
     std::fs::write(&path, text).expect("writes the scenario");
     path
-}
-
-/// A running `redlink up`, stopped on drop.
-struct Up {
-    child: Child,
-    state: PathBuf,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.state);
-    }
 }
 
 fn state_of(path: &Path) -> Option<serde_json::Value> {

@@ -8,10 +8,10 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::bounded;
+use support::{Up, bounded};
 
 const SCENARIO: &str = r#"
 [[cache]]
@@ -36,29 +36,6 @@ public_network_access = "Enabled"
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("redlink-cli-maint-{}-{name}", std::process::id()))
-}
-
-struct Up {
-    child: Child,
-    state: PathBuf,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.state);
-    }
 }
 
 fn redis_py_has_maint_notifications() -> bool {

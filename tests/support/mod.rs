@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -148,4 +149,29 @@ pub fn redis_cli(ip: &str, port: u16, args: &[&str]) -> String {
     c.args(["-h", ip, "-p", &port.to_string()]).args(args);
     let out = bounded(c, Duration::from_secs(30));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A running `redlink up` and its state file: stopped on drop as a user would (SIGTERM, up to 20 s
+/// to finish, then SIGKILL), the state file removed.
+pub struct Up {
+    pub child: Child,
+    pub state: PathBuf,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.state);
+    }
 }
