@@ -392,6 +392,28 @@ impl Task {
         *self.pending.lock() = Some(id.to_string());
     }
 
+    /// One read of the RDB transfer into `buf` (the link's last I/O time kept, as for any read).
+    async fn read_rdb_chunk(
+        &self,
+        io: &mut Io,
+        buf: &mut BytesMut,
+        timeout: Duration,
+    ) -> Result<(), End> {
+        match tokio::time::timeout(timeout, io.read_buf(buf)).await {
+            Ok(Ok(0)) => Err(End::Retry(
+                "the primary closed the connection during the RDB transfer".into(),
+            )),
+            Ok(Ok(_)) => {
+                self.status
+                    .last_io_ms
+                    .store(crate::replication::link_ms(), Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(End::Retry("Timeout receiving bulk data from MASTER".into())),
+        }
+    }
+
     /// Read the RDB (`$len` or `$EOF:<mark>`) and load it in place of the dataset.
     async fn receive_rdb(&self, io: &mut Io, buf: &mut BytesMut, offset: u64) -> Result<(), End> {
         self.status.set(LinkState::Sync);
@@ -418,21 +440,7 @@ impl Task {
                     .sync_read
                     .store(buf.len() as u64, Ordering::Relaxed);
                 buf.reserve(1 << 20);
-                match tokio::time::timeout(timeout, io.read_buf(buf)).await {
-                    Ok(Ok(0)) => {
-                        return Err(End::Retry(
-                            "the primary closed the connection during the RDB transfer".into(),
-                        ));
-                    }
-                    Ok(Ok(_)) => self
-                        .status
-                        .last_io_ms
-                        .store(crate::replication::link_ms(), Ordering::Relaxed),
-                    Ok(Err(e)) => return Err(e.into()),
-                    Err(_) => {
-                        return Err(End::Retry("Timeout receiving bulk data from MASTER".into()));
-                    }
-                }
+                self.read_rdb_chunk(io, buf, timeout).await?;
             }
         } else {
             let Some(len) = size.parse::<u64>().ok().filter(|l| *l <= 1 << 40) else {
@@ -447,21 +455,7 @@ impl Task {
                     .sync_read
                     .store(buf.len() as u64, Ordering::Relaxed);
                 buf.reserve((len - buf.len()).min(16 << 20));
-                match tokio::time::timeout(timeout, io.read_buf(buf)).await {
-                    Ok(Ok(0)) => {
-                        return Err(End::Retry(
-                            "the primary closed the connection during the RDB transfer".into(),
-                        ));
-                    }
-                    Ok(Ok(_)) => self
-                        .status
-                        .last_io_ms
-                        .store(crate::replication::link_ms(), Ordering::Relaxed),
-                    Ok(Err(e)) => return Err(e.into()),
-                    Err(_) => {
-                        return Err(End::Retry("Timeout receiving bulk data from MASTER".into()));
-                    }
-                }
+                self.read_rdb_chunk(io, buf, timeout).await?;
             }
             buf.split_to(len).to_vec()
         };
