@@ -284,6 +284,9 @@ pub struct Client {
     /// When the previous command of the current batch ended: the next one's start, so each command
     /// costs one clock read (reset before every batch, so idle time is never counted).
     pub clock: Option<crate::diagnostics::stopwatch::Start>,
+    /// The engine clock's time read right after the read that brought the current batch: the
+    /// batch's `now`, so a request costs one clock read, not one for the read and one for the batch.
+    pub read_at: Option<u64>,
     /// Name of the last command run in the current batch.
     pub last_cmd: Option<&'static str>,
     /// The last command name published to `handle.info` (so a repeated command takes no lock).
@@ -383,6 +386,7 @@ impl Client {
             gate_slot,
             pending_stats: PendingStats::default(),
             clock: None,
+            read_at: None,
             last_cmd: None,
             published_cmd: "",
             no_touch: false,

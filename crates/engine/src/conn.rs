@@ -95,6 +95,7 @@ where
         }
         // Run what is buffered; a blocking command waits here, then the rest of the pipeline runs.
         let mut close = false;
+        let batch = crate::diagnostics::stopwatch::start();
         loop {
             match process(&engine, &mut client, &mut parser, &mut rbuf, &mut out) {
                 Outcome::Done => break,
@@ -179,9 +180,14 @@ where
             );
             break;
         }
-        handle
-            .last_interaction
-            .store(clock.now_ms(), Ordering::Relaxed);
+        // The batch's clock read stands for its end unless the batch took long (a blocking
+        // command, a slow script) or the clock is manual (DEBUG CLOCK may have moved it).
+        let ended = if clock.is_manual() || batch.elapsed_micros() >= 1000 {
+            clock.now_ms()
+        } else {
+            last_activity
+        };
+        handle.last_interaction.store(ended, Ordering::Relaxed);
         if flush(&engine, &mut stream, &mut out).await.is_err() || close {
             break;
         }
@@ -199,7 +205,7 @@ where
             biased;
             _ = kill_gate.wait(kill.as_mut(), || handle.killed.load(Ordering::Acquire)) => break,
             _ = stop_gate.wait(stop.as_mut(), || stop_probe.has_changed().unwrap_or(true)) => break,
-            Some(msg) = inbox.recv() => {
+            Some(msg) = inbox.recv_when_queued() => {
                 last_activity = clock.now_ms();
                 msg.encode(&mut out);
                 // Drain what is already queued, up to a few megabytes per write.
@@ -213,6 +219,7 @@ where
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     last_activity = clock.now_ms();
+                    client.read_at = Some(last_activity);
                     engine.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
             },
@@ -444,7 +451,7 @@ pub fn process(
     out: &mut Out,
 ) -> Outcome {
     let clock = engine.clock();
-    let mut now = clock.now_ms();
+    let mut now = client.read_at.take().unwrap_or_else(|| clock.now_ms());
     client.clock = None;
     let max_bulk = engine.hot.max_bulk.load(Ordering::Relaxed);
     let mut off = 0;

@@ -196,7 +196,11 @@ impl Mailbox {
                 soft_since: Arc::new(AtomicU64::new(0)),
                 handle,
             },
-            Inbox { rx, queued },
+            Inbox {
+                rx,
+                queued,
+                parked: None,
+            },
         )
     }
 
@@ -252,9 +256,43 @@ impl Mailbox {
 pub struct Inbox {
     rx: mpsc::UnboundedReceiver<Push>,
     queued: Arc<AtomicUsize>,
+    /// The waker the channel holds from the last poll that found it empty (see
+    /// [`Inbox::recv_when_queued`]).
+    parked: Option<std::task::Waker>,
 }
 
 impl Inbox {
+    /// [`Inbox::recv`] for a connection loop that polls it once per request: the channel is polled
+    /// again only when a message may be queued (the mailbox counts a message's size before sending
+    /// it, and sending wakes the waker the last empty poll left) or when the task's waker changed.
+    /// Polling an empty channel registers the waker again each time, which is most of what an idle
+    /// inbox cost per request.
+    pub fn recv_when_queued(&mut self) -> impl std::future::Future<Output = Option<Push>> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.queued.load(Ordering::Acquire) == 0
+                && self
+                    .parked
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                return std::task::Poll::Pending;
+            }
+            match self.rx.poll_recv(cx) {
+                std::task::Poll::Ready(m) => {
+                    self.parked = None;
+                    if let Some(m) = &m {
+                        self.queued.fetch_sub(m.size(), Ordering::AcqRel);
+                    }
+                    std::task::Poll::Ready(m)
+                }
+                std::task::Poll::Pending => {
+                    self.parked = Some(cx.waker().clone());
+                    std::task::Poll::Pending
+                }
+            }
+        })
+    }
+
     /// Wait for the next message.
     pub async fn recv(&mut self) -> Option<Push> {
         let m = self.rx.recv().await?;
