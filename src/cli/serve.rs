@@ -126,6 +126,7 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
         return ExitCode::from(1);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(io_threads(&config))
         .enable_all()
         .build()
     {
@@ -213,4 +214,16 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
         process.stop();
         ExitCode::SUCCESS
     })
+}
+
+/// How many threads serve connections: `io-threads` (default 1, redis-server's one thread for
+/// commands). One thread leaves the other cores to the clients and runs scripts without another
+/// thread contending for the script runner; more spread connections over more cores (blocking
+/// work — BGSAVE, a long script's hand-off, the AOF's fsync — has threads of its own either way).
+pub(crate) fn io_threads(config: &Config) -> usize {
+    config
+        .get("io-threads")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1)
 }

@@ -160,7 +160,10 @@ pub fn main(config: Config, cluster: ClusterArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Each node serves on `io-threads` threads, as that many redis-server processes would.
+    let threads = super::serve::io_threads(&config).saturating_mul(configs.len().max(1));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()
     {

@@ -259,6 +259,25 @@ async fn script_cache_and_redis_script() {
     );
 }
 
+/// Redis 7 freezes time during a script (redis-server 7.0.15 answers 1 here, then 0 once the
+/// script is over): a key that expires while the script runs is still there for its later calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_is_frozen_while_a_script_runs() {
+    let (_server, addr) = common::start_default();
+    let mut c = common::client(addr).await;
+    let script = "redis.call('set', KEYS[1], 'v', 'px', 1) \
+        local s = redis.call('time') \
+        local d = 0 \
+        repeat \
+          local n = redis.call('time') \
+          d = (n[1] - s[1]) * 1000000 + (n[2] - s[2]) \
+        until d > 5000 \
+        return redis.call('exists', KEYS[1])";
+    assert_eq!(q(&mut c, &["EVAL", script, "1", "k"]).await, V::Int(1));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(q(&mut c, &["EXISTS", "k"]).await, V::Int(0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_are_atomic() {
     let (_server, addr) = common::start_default();

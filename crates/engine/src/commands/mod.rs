@@ -162,7 +162,7 @@ fn bind(spec: &'static Spec, handler: Handler) -> Command {
 
 /// Every command, by lower-case name: each spec of [`crate::spec::SPECS`] bound to its handler
 /// (a spec without a handler is left out: redlink never advertises what it does not serve).
-pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::RandomState>> =
+pub static TABLE: LazyLock<HashMap<&'static [u8], &'static Command, ahash::RandomState>> =
     LazyLock::new(|| {
         FAMILIES
             .iter()
@@ -170,7 +170,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Command, ahash::Random
             .filter_map(|(name, handler)| {
                 let spec = *crate::spec::SPECS.get(name)?;
                 let cmd: &'static Command = Box::leak(Box::new(bind(spec, *handler)));
-                Some((spec.name, cmd))
+                Some((spec.name.as_bytes(), cmd))
             })
             .collect()
     });
@@ -184,8 +184,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
-    TABLE.get(lower).copied()
+    TABLE.get(&buf[..name.len()]).copied()
 }
 
 /// Redis's `lookupCommand`: the command of a call, the subcommand for a container called with

@@ -133,7 +133,11 @@ struct MemTrack(AtomicUsize);
 impl MemTrack {
     /// Report the state's current heap size.
     fn sync(&self, lua: &Lua) {
-        let now = lua.used_memory();
+        self.sync_to(lua.used_memory());
+    }
+
+    /// Report a heap size just read from the state.
+    fn sync_to(&self, now: usize) {
         let before = self.0.swap(now, Ordering::Relaxed);
         crate::alloc::lua_add(now as isize - before as isize);
     }
@@ -626,7 +630,10 @@ impl Scripting {
         // Marked running before taking the gate: from now on other clients wait asynchronously.
         self.flags.kill.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
-        self.started_ms.store(self.now_ms(), Ordering::Release);
+        // One clock read for the start (SCRIPT KILL's busy time) and the hand-off's due time.
+        let started = Instant::now();
+        let started_ms = started.saturating_duration_since(self.epoch).as_millis() as u64;
+        self.started_ms.store(started_ms, Ordering::Release);
         self.owner.store(ctx.client.handle.id, Ordering::Release);
         // However the run ends (a result, an error, a panic unwinding out of a command), nobody
         // is left answered BUSY or waiting for a script that no longer runs.
@@ -639,7 +646,10 @@ impl Scripting {
         // hand-off for the short scripts that are nearly all of them (a `block_in_place` per
         // call cost EVAL more than half its throughput). One that runs past `HAND_OFF_AFTER`
         // hands this worker's other tasks to another thread from the Lua hook ([`hand_off`]).
-        let hand_off_at = self.flags.elapsed_ns() + HAND_OFF_AFTER.as_nanos() as u64;
+        let hand_off_at = started
+            .saturating_duration_since(self.flags.epoch)
+            .as_nanos() as u64
+            + HAND_OFF_AFTER.as_nanos() as u64;
         self.flags.hand_off_at.store(hand_off_at, Ordering::Relaxed);
         let r = vm.run(self, ctx, func, keys, argv, read_only, name, as_function);
         self.flags.hand_off_at.store(0, Ordering::Relaxed);
@@ -1372,21 +1382,24 @@ impl Vm {
     fn prepare(&mut self) {
         let limit = self.flags.mem_limit.load(Ordering::Relaxed);
         self.limit = limit;
-        let used = self.lua.used_memory();
+        let mut used = self.lua.used_memory();
         if used > limit / 4 * 3 && used > self.live + GC_AFTER {
             self.collect();
+            used = self.live;
         }
-        self.baseline = self.lua.used_memory();
-        self.mem.sync(&self.lua);
+        self.baseline = used;
+        self.mem.sync_to(used);
     }
 
     /// After running code: give back what a run that grew the heap a lot left (full collection),
     /// and report the heap size. Runs that allocate little cost two loads and a compare.
     fn settle(&mut self) {
-        if self.lua.used_memory() > self.baseline + GC_AFTER {
+        let mut used = self.lua.used_memory();
+        if used > self.baseline + GC_AFTER {
             self.collect();
+            used = self.live;
         }
-        self.mem.sync(&self.lua);
+        self.mem.sync_to(used);
     }
 
     fn collect(&mut self) {
@@ -1923,7 +1936,9 @@ fn redis_call(
             engine: ctx.engine,
             client: &mut *ctx.client,
             out: &mut *out,
-            now: ctx.engine.clock().now_ms(),
+            // Redis 7 freezes time during a script: every call sees the script's start time
+            // (the EVAL's own `now`), so a key cannot expire between two calls of one script.
+            now: ctx.now,
             in_exec: true,
             retry: false,
         };
