@@ -2,14 +2,18 @@
 //! on a free loopback port (with the cache's `requirepass`/`maxclients` as options, stopped when the
 //! world stops), or checks a server the user runs (it answers PING, AUTH with the world's password
 //! works, `CONFIG GET maxclients` agrees), before the edge proxies routed connections to it. A
-//! Redis Cluster the user runs is discovered and followed by `backend_cluster`.
+//! Redis Cluster the user runs is discovered and followed by `backend_cluster`. A started backend
+//! without TLS also listens on a Unix socket in a directory only this user can enter: the edge
+//! proxies over it (no TCP/IP on the hop), the TCP port stays for health checks and users.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use redlink_edge::{BackendStream, UpstreamTls, connect_to};
@@ -38,7 +42,51 @@ pub struct RunningBackend {
     pub tls: Option<UpstreamTls>,
     /// A cluster backend's nodes (`address` is then the node the cache's own ports lead to).
     pub cluster: Option<FollowedCluster>,
+    /// The private Unix socket of a started backend (no TLS): the proxy's hop.
+    pub socket: Option<PathBuf>,
     child: Option<Child>,
+    /// The directory holding `socket`, removed after the backend stopped.
+    socket_dir: Option<SocketDir>,
+}
+
+/// A directory only this user may enter (mode 0700), holding a started backend's Unix socket
+/// (redis-server creates it with `--unixsocketperm 700` too); removed when dropped.
+#[derive(Debug)]
+struct SocketDir(PathBuf);
+
+impl SocketDir {
+    /// The longest socket path `sockaddr_un` holds (108 bytes with the terminating NUL).
+    const MAX_PATH: usize = 107;
+
+    /// A new directory under the system's temporary directory; `None` when none can be made or
+    /// its socket path would be too long (the hop is then TCP).
+    fn create() -> Option<SocketDir> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let base = std::env::temp_dir();
+        for _ in 0..100 {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = base.join(format!("redlink-backend-{}-{n}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    let made = SocketDir(dir);
+                    return (made.socket().as_os_str().len() <= Self::MAX_PATH).then_some(made);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.0.join("redis.sock")
+    }
+}
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// How long a health check waits for the backend's reply.
@@ -132,7 +180,9 @@ pub async fn start_backend(
                 address: *address,
                 tls,
                 cluster: None,
+                socket: None,
                 child: None,
+                socket_dir: None,
             };
             check_user_backend(cache, &running, password.as_deref(), notes).await?;
             Ok(running)
@@ -151,13 +201,17 @@ pub async fn start_backend(
                 address: cluster.main_address(),
                 tls,
                 cluster: Some(cluster),
+                socket: None,
                 child: None,
+                socket_dir: None,
             };
             // The world's password and users are checked on the node the cache's ports lead to.
             check_user_backend(cache, &running, password.as_deref(), notes).await?;
             Ok(running)
         }
-        Upstream::Command(argv) => start_command(cache, argv, tls, password.as_deref()).await,
+        Upstream::Command(argv) => {
+            start_command(cache, argv, tls, password.as_deref(), notes).await
+        }
     }
 }
 
@@ -228,6 +282,7 @@ async fn start_command(
     argv: &[String],
     tls: Option<UpstreamTls>,
     password: Option<&str>,
+    notes: &mut Vec<String>,
 ) -> Result<RunningBackend, RuntimeError> {
     let Some((program, args)) = argv.split_first() else {
         return Err(failure(cache, "command is empty".into()));
@@ -250,6 +305,17 @@ async fn start_command(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // The proxy's hop: a Unix socket, unless the hop must be TLS (redis-server's socket is plain).
+    let socket_dir = if tls.is_none() {
+        SocketDir::create()
+    } else {
+        None
+    };
+    if let Some(dir) = &socket_dir {
+        cmd.arg("--unixsocket")
+            .arg(dir.socket())
+            .args(["--unixsocketperm", "700"]);
+    }
     if let Some(p) = &cache.requirepass {
         cmd.args(["--requirepass", p]);
     }
@@ -293,7 +359,9 @@ async fn start_command(
         address,
         tls,
         cluster: None,
+        socket: None,
         child: Some(child),
+        socket_dir,
     };
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -353,6 +421,18 @@ async fn start_command(
                     let _ = std::thread::Builder::new()
                         .name("redlink-backend-output".into())
                         .spawn(move || std::io::copy(&mut { out }, &mut std::io::sink()));
+                }
+            }
+            if let Some(dir) = &running.socket_dir {
+                let socket = dir.socket();
+                // Listening since before it answered on TCP (redis-server opens both first).
+                match tokio::net::UnixStream::connect(&socket).await {
+                    Ok(_) => running.socket = Some(socket),
+                    Err(e) => notes.push(format!(
+                        "cache {}: backend {address} did not open its Unix socket {} ({e}); the endpoints proxy to it over TCP",
+                        cache.name,
+                        socket.display()
+                    )),
                 }
             }
             return Ok(running);

@@ -174,6 +174,20 @@ mod capture {
             return Err(io::Error::last_os_error());
         }
         syn_filter(&socket)?;
+        // Outgoing copies are never wanted (the incoming copy of each SYN is): ignoring them
+        // spares the kernel cloning every packet sent on the loopback for this socket. Older
+        // kernels (before 4.20) lack the option; the filter discards those copies there.
+        let one: libc::c_int = 1;
+        // SAFETY: a plain integer option value that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                (&raw const one).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
         let timeout = libc::timeval {
             tv_sec: 0,
             tv_usec: 200_000,
