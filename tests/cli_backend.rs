@@ -564,6 +564,83 @@ fn user_run_backend_serves_through_the_private_endpoint() {
     let _ = std::fs::remove_file(file);
 }
 
+/// A server the user runs may name its Unix socket next to its address: the proxy's hop is then
+/// that socket (the address stays for checks and the state file); a socket that is missing or
+/// another server's fails `up` naming the cache.
+#[test]
+fn user_run_backend_may_name_its_unix_socket() {
+    if !have("redis-server") || !have("redis-cli") {
+        eprintln!("skipping: redis-server and redis-cli are needed");
+        return;
+    }
+    let dir = temp("user-socket");
+    std::fs::create_dir_all(&dir).expect("socket dir");
+    let socket = dir.join("redis.sock");
+    let socket_arg = socket.to_string_lossy().into_owned();
+    let server = user_server(&[
+        "--requirepass",
+        "s3cret",
+        "--maxclients",
+        "77",
+        "--unixsocket",
+        &socket_arg,
+        "--unixsocketperm",
+        "700",
+    ]);
+    let backend = |socket: &Path| {
+        format!(
+            "{{ address = \"{}\", socket = \"{}\" }}",
+            server.address,
+            socket.display()
+        )
+    };
+    let file = scenario("user-socket", &backend(&socket));
+    let (up, endpoint, state) = up(&file, "user-socket");
+    assert_eq!(
+        state["caches"]["contoso"]["backend"],
+        server.address.to_string()
+    );
+    let info = redis_cli(endpoint, &["CLIENT", "INFO"]);
+    assert!(info.contains(" flags=U "), "not over the socket: {info}");
+    assert!(info.contains(&format!("laddr={socket_arg}:0")), "{info}");
+    clients_reach_backend(endpoint);
+    drop(up);
+    let _ = std::fs::remove_file(file);
+
+    let missing = dir.join("missing.sock");
+    let err = up_fails("socket-missing", &backend(&missing));
+    assert!(err.contains("cache contoso"), "{err}");
+    assert!(
+        err.contains(&format!("backend socket {} unreachable", missing.display())),
+        "{err}"
+    );
+    let other_socket = dir.join("other.sock");
+    let other_arg = other_socket.to_string_lossy().into_owned();
+    let _other = user_server(&["--requirepass", "s3cret", "--unixsocket", &other_arg]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !other_socket.exists() {
+        assert!(Instant::now() < deadline, "the other server has no socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = up_fails("socket-other", &backend(&other_socket));
+    assert!(err.contains("cache contoso"), "{err}");
+    assert!(
+        err.contains(&format!("is not {}'s", server.address)),
+        "{err}"
+    );
+    let err = up_fails("socket-alone", r#"{ socket = "/tmp/redis.sock" }"#);
+    assert!(err.contains("give address"), "{err}");
+    let err = up_fails(
+        "socket-tls",
+        &format!(
+            "{{ address = \"{}\", socket = \"{socket_arg}\", tls = true }}",
+            server.address
+        ),
+    );
+    assert!(err.contains("cannot carry tls"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn up_fails(name: &str, backend: &str) -> String {
     up_fails_with(name, backend, "")
 }

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use redlink_edge::{BackendStream, UpstreamTls, connect_to};
+use redlink_edge::{UpstreamTls, connect_to};
 use redlink_world::{Backend, Cache, Upstream};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 
 use crate::backend_cluster::FollowedCluster;
 use crate::error::RuntimeError;
@@ -143,6 +143,7 @@ pub fn redis_server_backend() -> Backend {
         ca_file: None,
         server_name: None,
         password_env: None,
+        socket: None,
     }
 }
 
@@ -185,6 +186,15 @@ pub async fn start_backend(
                 socket_dir: None,
             };
             check_user_backend(cache, &running, password.as_deref(), notes).await?;
+            let mut running = running;
+            if let Some(socket) = &backend.socket {
+                let path = match base_dir {
+                    Some(dir) if Path::new(socket).is_relative() => dir.join(socket),
+                    _ => PathBuf::from(socket),
+                };
+                check_user_socket(cache, &running, &path, password.as_deref(), notes).await?;
+                running.socket = Some(path);
+            }
             Ok(running)
         }
         Upstream::Cluster(seeds) => {
@@ -517,6 +527,103 @@ async fn check_user_backend(
     Ok(())
 }
 
+/// Checks the Unix socket a user-run backend names: it answers PING (after AUTH with the world's
+/// password), and the server at the backend's address says it listens there (`CONFIG GET
+/// unixsocket`; a server that does not tell gets a note).
+async fn check_user_socket(
+    cache: &Cache,
+    backend: &RunningBackend,
+    path: &Path,
+    password: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Result<(), RuntimeError> {
+    let address = backend.address;
+    let shown = path.display();
+    if path.as_os_str().len() > SocketDir::MAX_PATH {
+        return Err(failure(
+            cache,
+            format!(
+                "socket {shown}: longer than the {} bytes a Unix socket path may have",
+                SocketDir::MAX_PATH
+            ),
+        ));
+    }
+    let ping = async {
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut stream = BufReader::new(stream);
+        if let Some(p) = password {
+            stream
+                .get_mut()
+                .write_all(&encode(&["AUTH", p]))
+                .await
+                .map_err(|e| e.to_string())?;
+            let line = read_line(&mut stream).await?;
+            if let Some(error) = line.strip_prefix('-') {
+                return Err(format!("AUTH with the world's password failed: {error}"));
+            }
+        }
+        stream
+            .get_mut()
+            .write_all(&encode(&["PING"]))
+            .await
+            .map_err(|e| e.to_string())?;
+        match read_line(&mut stream).await? {
+            // It answers; a password the world lacks gets the same note as on TCP.
+            reply if reply == "+PONG" || reply.starts_with("-NOAUTH") => Ok(()),
+            reply => Err(format!("PING answered {reply}")),
+        }
+    };
+    tokio::time::timeout(CHECK_TIMEOUT, ping)
+        .await
+        .map_err(|_| "no reply within 5 s".to_owned())
+        .and_then(|r| r)
+        .map_err(|e| failure(cache, format!("socket {shown} unreachable: {e}")))?;
+    // "*2 $10 unixsocket $N path", one element per line; an empty path ends the reply early.
+    let told = command(backend, password, &["CONFIG", "GET", "unixsocket"])
+        .await
+        .and_then(|reply| match reply.lines().collect::<Vec<_>>().as_slice() {
+            ["*2", _, _, _, path, ..] => Ok(Some((*path).to_owned())),
+            ["*2", ..] => Ok(Some(String::new())),
+            ["*0"] => Ok(None),
+            _ => Err(format!("CONFIG GET unixsocket answered {reply}")),
+        });
+    match told {
+        Ok(Some(theirs)) if theirs.is_empty() => {
+            return Err(failure(
+                cache,
+                format!(
+                    "socket {shown} is not {address}'s: that server listens on no Unix socket; name its socket or leave socket out"
+                ),
+            ));
+        }
+        Ok(Some(theirs)) => {
+            let same = match (std::fs::canonicalize(&theirs), std::fs::canonicalize(path)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => Path::new(&theirs) == path,
+            };
+            if !same {
+                return Err(failure(
+                    cache,
+                    format!(
+                        "socket {shown} is not {address}'s: that server listens on {theirs:?}; name its socket or leave socket out"
+                    ),
+                ));
+            }
+        }
+        Ok(None) => notes.push(format!(
+            "cache {}: backend {address} did not say which Unix socket it listens on; {shown} is taken to be its own",
+            cache.name
+        )),
+        Err(e) => notes.push(format!(
+            "cache {}: backend {address}: could not check that {shown} is its socket: {e}",
+            cache.name
+        )),
+    }
+    Ok(())
+}
+
 /// Why `backend` does not answer PING (with AUTH first when `password`).
 pub async fn ping(backend: &RunningBackend, password: Option<&str>) -> Result<(), String> {
     let reply = command(backend, password, &["PING"]).await?;
@@ -584,7 +691,7 @@ pub(crate) async fn command(
         .map_err(|_| "no reply within 5 s".to_owned())?
 }
 
-async fn read_line(stream: &mut BufReader<BackendStream>) -> Result<String, String> {
+async fn read_line<S: AsyncRead + Unpin>(stream: &mut BufReader<S>) -> Result<String, String> {
     let mut line = String::new();
     let n = stream
         .read_line(&mut line)
