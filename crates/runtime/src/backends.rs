@@ -42,7 +42,8 @@ pub struct RunningBackend {
     pub tls: Option<UpstreamTls>,
     /// A cluster backend's nodes (`address` is then the node the cache's own ports lead to).
     pub cluster: Option<FollowedCluster>,
-    /// The private Unix socket of a started backend (no TLS): the proxy's hop.
+    /// The proxy's hop when it is a Unix socket: a started backend's private one (no TLS), or
+    /// the one a user-run backend names.
     pub socket: Option<PathBuf>,
     child: Option<Child>,
     /// The directory holding `socket`, removed after the backend stopped.
@@ -58,9 +59,9 @@ impl SocketDir {
     /// The longest socket path `sockaddr_un` holds (108 bytes with the terminating NUL).
     const MAX_PATH: usize = 107;
 
-    /// A new directory under the system's temporary directory; `None` when none can be made or
-    /// its socket path would be too long (the hop is then TCP).
-    fn create() -> Option<SocketDir> {
+    /// A new directory under the system's temporary directory, or why there is none (it cannot
+    /// be made, or its socket path would be too long): the hop is then TCP.
+    fn create() -> Result<SocketDir, String> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let base = std::env::temp_dir();
         for _ in 0..100 {
@@ -69,13 +70,20 @@ impl SocketDir {
             match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
                 Ok(()) => {
                     let made = SocketDir(dir);
-                    return (made.socket().as_os_str().len() <= Self::MAX_PATH).then_some(made);
+                    let socket = made.socket();
+                    if socket.as_os_str().len() > Self::MAX_PATH {
+                        return Err(format!(
+                            "{} is longer than a Unix socket path may be",
+                            socket.display()
+                        ));
+                    }
+                    return Ok(made);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(_) => return None,
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
             }
         }
-        None
+        Err(format!("no free name for it in {}", base.display()))
     }
 
     fn socket(&self) -> PathBuf {
@@ -176,7 +184,7 @@ pub async fn start_backend(
     };
     match &backend.upstream {
         Upstream::Address(address) => {
-            let running = RunningBackend {
+            let mut running = RunningBackend {
                 cache: cache.name.clone(),
                 address: *address,
                 tls,
@@ -186,7 +194,6 @@ pub async fn start_backend(
                 socket_dir: None,
             };
             check_user_backend(cache, &running, password.as_deref(), notes).await?;
-            let mut running = running;
             if let Some(socket) = &backend.socket {
                 let path = match base_dir {
                     Some(dir) if Path::new(socket).is_relative() => dir.join(socket),
@@ -318,6 +325,13 @@ async fn start_command(
     // The proxy's hop: a Unix socket, unless the hop must be TLS (redis-server's socket is plain).
     let socket_dir = if tls.is_none() {
         SocketDir::create()
+            .map_err(|why| {
+                notes.push(format!(
+                    "cache {}: no private directory for the backend's Unix socket ({why}); the endpoints proxy to it over TCP",
+                    cache.name
+                ));
+            })
+            .ok()
     } else {
         None
     };
