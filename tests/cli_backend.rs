@@ -348,6 +348,158 @@ fn started_backend_serves_through_the_private_endpoint_and_stops_with_the_world(
     let _ = std::fs::remove_file(file);
 }
 
+/// `redlink ctl --state-file STATE ARGS…`'s stdout; fails the test when it fails.
+fn ctl(state: &Path, args: &[&str]) -> String {
+    let mut cmd = redlink();
+    cmd.arg("ctl").arg("--state-file").arg(state).args(args);
+    let out = bounded(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "ctl {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A started backend is proxied over its private Unix socket (no TCP/IP on the hop, docs/backends.md):
+/// the backend sees a Unix-socket client, in a directory only this user may enter that goes
+/// with the world; TLS at the endpoint, toxics and resets on change work on that hop as on TCP.
+#[test]
+fn a_started_backend_is_proxied_over_its_unix_socket() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    if !have("redis-server") || !have("redis-cli") {
+        eprintln!("skipping: redis-server and redis-cli are needed");
+        return;
+    }
+    let file = scenario(
+        "unix-hop",
+        r#"{ command = ["redis-server", "--save", ""] }"#,
+    );
+    let (up, endpoint, state) = up(&file, "unix-hop");
+    // redis-server says `flags=U` and the socket as `laddr` for a Unix-socket client.
+    let hop_of = |info: &str| -> PathBuf {
+        assert!(
+            info.contains(" flags=U "),
+            "not a Unix-socket client: {info}"
+        );
+        let laddr = info
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("laddr="))
+            .expect("laddr in CLIENT INFO");
+        PathBuf::from(laddr.strip_suffix(":0").unwrap_or(laddr))
+    };
+    let socket = hop_of(&redis_cli(endpoint, &["CLIENT", "INFO"]));
+    assert!(socket.ends_with("redis.sock"), "{}", socket.display());
+    let dir = socket.parent().expect("the socket's directory").to_owned();
+    let mode = std::fs::metadata(&dir)
+        .expect("the socket's directory")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+    assert_eq!(
+        state["caches"]["contoso"]["backend"]
+            .as_str()
+            .map(|b| b.starts_with("127.0.0.1:")),
+        Some(true),
+        "the state file still names the backend's TCP address: {state}"
+    );
+
+    // TLS at the endpoint (the world's certificate), then the same hop.
+    let ca = state["ca"]
+        .as_str()
+        .expect("the world's CA in the state file");
+    let mut cmd = Command::new("redis-cli");
+    cmd.args([
+        "-h",
+        &endpoint.ip().to_string(),
+        "-p",
+        "6380",
+        "--tls",
+        "--cacert",
+        ca,
+    ])
+    .args(["--sni", "contoso.redis.cache.windows.net"])
+    .args(["-a", "s3cret", "--no-auth-warning", "CLIENT", "INFO"]);
+    let out = bounded(cmd, Duration::from_secs(20));
+    assert_eq!(
+        hop_of(&String::from_utf8_lossy(&out.stdout)),
+        socket,
+        "{out:?}"
+    );
+
+    // A toxic on the path: replies come 400 ms late, over the same hop.
+    ctl(
+        &up.state,
+        &[
+            "toxic",
+            "add",
+            "--name",
+            "slow",
+            "--type",
+            "latency",
+            "-a",
+            "latency=400",
+            "--endpoint",
+            "pe-hub",
+        ],
+    );
+    let started = Instant::now();
+    assert_eq!(hop_of(&redis_cli(endpoint, &["CLIENT", "INFO"])), socket);
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "the latency toxic did not apply: {:?}",
+        started.elapsed()
+    );
+    ctl(&up.state, &["toxic", "remove", "--name", "slow"]);
+
+    // A change that denies the path cuts an open connection both ways: the client is reset and
+    // the backend loses its side of the hop.
+    let mut conn = TcpStream::connect(endpoint).expect("connects through pe-hub");
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    conn.write_all(b"AUTH s3cret\r\nCLIENT ID\r\n")
+        .expect("writes");
+    let mut said = Vec::new();
+    let mut buf = [0u8; 256];
+    while !said.ends_with(b"\r\n") || !said.starts_with(b"+OK\r\n:") {
+        let n = conn.read(&mut buf).expect("the backend answers");
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&said));
+        said.extend_from_slice(&buf[..n]);
+    }
+    let id = String::from_utf8_lossy(&said[6..]).trim().to_owned();
+    let info = redis_cli(endpoint, &["INFO", "server"]);
+    let port: u16 = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tcp_port:"))
+        .and_then(|p| p.parse().ok())
+        .expect("the backend's port in INFO");
+    let backend = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    assert!(redis_cli(backend, &["CLIENT", "LIST", "ID", &id]).contains(&format!("id={id} ")));
+    ctl(
+        &up.state,
+        &[
+            "network",
+            "private-endpoint-connection",
+            "reject",
+            "--name",
+            "pe-hub",
+        ],
+    );
+    match conn.read(&mut buf) {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        Ok(n) => panic!("read {n} bytes instead of a reset"),
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !redis_cli(backend, &["CLIENT", "LIST", "ID", &id]).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the backend kept its side of the cut connection"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    drop(up);
+    assert!(!dir.exists(), "{} outlived the world", dir.display());
+    let _ = std::fs::remove_file(file);
+}
+
 #[test]
 fn user_run_backend_serves_through_the_private_endpoint() {
     if !have("redis-server") || !have("redis-cli") {
@@ -410,6 +562,83 @@ fn user_run_backend_serves_through_the_private_endpoint() {
     await_ping(endpoint, "PONG");
     drop(up);
     let _ = std::fs::remove_file(file);
+}
+
+/// A server the user runs may name its Unix socket next to its address: the proxy's hop is then
+/// that socket (the address stays for checks and the state file); a socket that is missing or
+/// another server's fails `up` naming the cache.
+#[test]
+fn user_run_backend_may_name_its_unix_socket() {
+    if !have("redis-server") || !have("redis-cli") {
+        eprintln!("skipping: redis-server and redis-cli are needed");
+        return;
+    }
+    let dir = temp("user-socket");
+    std::fs::create_dir_all(&dir).expect("socket dir");
+    let socket = dir.join("redis.sock");
+    let socket_arg = socket.to_string_lossy().into_owned();
+    let server = user_server(&[
+        "--requirepass",
+        "s3cret",
+        "--maxclients",
+        "77",
+        "--unixsocket",
+        &socket_arg,
+        "--unixsocketperm",
+        "700",
+    ]);
+    let backend = |socket: &Path| {
+        format!(
+            "{{ address = \"{}\", socket = \"{}\" }}",
+            server.address,
+            socket.display()
+        )
+    };
+    let file = scenario("user-socket", &backend(&socket));
+    let (up, endpoint, state) = up(&file, "user-socket");
+    assert_eq!(
+        state["caches"]["contoso"]["backend"],
+        server.address.to_string()
+    );
+    let info = redis_cli(endpoint, &["CLIENT", "INFO"]);
+    assert!(info.contains(" flags=U "), "not over the socket: {info}");
+    assert!(info.contains(&format!("laddr={socket_arg}:0")), "{info}");
+    clients_reach_backend(endpoint);
+    drop(up);
+    let _ = std::fs::remove_file(file);
+
+    let missing = dir.join("missing.sock");
+    let err = up_fails("socket-missing", &backend(&missing));
+    assert!(err.contains("cache contoso"), "{err}");
+    assert!(
+        err.contains(&format!("backend socket {} unreachable", missing.display())),
+        "{err}"
+    );
+    let other_socket = dir.join("other.sock");
+    let other_arg = other_socket.to_string_lossy().into_owned();
+    let _other = user_server(&["--requirepass", "s3cret", "--unixsocket", &other_arg]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !other_socket.exists() {
+        assert!(Instant::now() < deadline, "the other server has no socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = up_fails("socket-other", &backend(&other_socket));
+    assert!(err.contains("cache contoso"), "{err}");
+    assert!(
+        err.contains(&format!("is not {}'s", server.address)),
+        "{err}"
+    );
+    let err = up_fails("socket-alone", r#"{ socket = "/tmp/redis.sock" }"#);
+    assert!(err.contains("give address"), "{err}");
+    let err = up_fails(
+        "socket-tls",
+        &format!(
+            "{{ address = \"{}\", socket = \"{socket_arg}\", tls = true }}",
+            server.address
+        ),
+    );
+    assert!(err.contains("cannot carry tls"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn up_fails(name: &str, backend: &str) -> String {

@@ -2,15 +2,18 @@
 //! the in-process hand-off to the embedded engine, the edge proxies the stream to the backend's
 //! loopback address. Verdicts, per-source rules, toxics and resets-on-change apply before, exactly
 //! as for the engine; TLS ports terminate TLS here with the world's certificate for the cache.
+//! The hop is TCP (plain or TLS) to the backend's address, or the private Unix socket of a
+//! backend redlink started (no TCP/IP on that hop: cheaper for the proxy and the backend alike).
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, copy_bidirectional_with_sizes};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tracing::debug;
 
 use crate::backend_cluster::ClusterRoute;
@@ -33,6 +36,18 @@ pub struct BackendLink {
     /// A cluster backend: the node this port leads to (instead of `address`) and the names
     /// replies must use; its connections go through the rewriting proxy (`backend_resp`).
     pub cluster: Option<ClusterRoute>,
+    /// The private Unix socket of a backend redlink started without TLS: the hop of every
+    /// proxied connection (the TCP address stays for health checks and users).
+    pub socket: Option<PathBuf>,
+}
+
+/// An open hop to a backend: TCP (plain or TLS), or its private Unix socket.
+#[derive(Debug)]
+pub enum Hop {
+    /// TCP to the backend's address (or the cluster node's), plain or TLS.
+    Stream(BackendStream),
+    /// The backend's private Unix socket ([`BackendLink::socket`]).
+    Unix(UnixStream),
 }
 
 /// How the edge speaks TLS to a backend: the client configuration (the roots it trusts) and the
@@ -50,9 +65,22 @@ pub struct UpstreamTls {
 pub use redlink_client::Stream as BackendStream;
 
 impl BackendLink {
-    /// Connects to the backend (TLS when the world says so), within a bounded wait.
-    pub async fn connect(&self) -> io::Result<BackendStream> {
-        connect_to(self.target()?, self.upstream_tls.as_ref()).await
+    /// Connects to the backend (its Unix socket when it has one, else TCP, TLS when the world
+    /// says so), within a bounded wait.
+    pub async fn connect(&self) -> io::Result<Hop> {
+        if self.cluster.is_none()
+            && self.upstream_tls.is_none()
+            && let Some(path) = &self.socket
+        {
+            return tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(path))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
+                .map(Hop::Unix)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())));
+        }
+        connect_to(self.target()?, self.upstream_tls.as_ref())
+            .await
+            .map(Hop::Stream)
     }
 
     /// Where this port's connections go: the backend, or the cluster node the port leads to.
@@ -73,7 +101,7 @@ impl BackendLink {
 
     /// Proxies `client` to `upstream` (a connection to the backend, see [`BackendLink::connect`]),
     /// doing the endpoint's TLS first when `tls_port`, until either side closes.
-    pub async fn proxy<S>(&self, client: S, upstream: BackendStream, tls_port: bool)
+    pub async fn proxy<S>(&self, client: S, upstream: Hop, tls_port: bool)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
@@ -93,20 +121,26 @@ impl BackendLink {
         }
     }
 
-    async fn pipe<S>(&self, client: S, upstream: BackendStream, tls: bool)
+    async fn pipe<S>(&self, client: S, upstream: Hop, tls: bool)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        match &self.cluster {
-            Some(route) => crate::backend_resp::pipe(client, upstream, route.clone(), tls).await,
-            None => pipe(client, upstream).await,
+        match (&self.cluster, upstream) {
+            (Some(route), Hop::Stream(upstream)) => {
+                crate::backend_resp::pipe(client, upstream, route.clone(), tls).await;
+            }
+            // A cluster backend's hop is never a Unix socket (`connect` goes by TCP).
+            (Some(_), Hop::Unix(_)) => {}
+            (None, Hop::Stream(upstream)) => pipe(client, upstream).await,
+            (None, Hop::Unix(upstream)) => pipe(client, upstream).await,
         }
     }
 }
 
-async fn pipe<S>(mut client: S, mut upstream: BackendStream)
+async fn pipe<S, U>(mut client: S, mut upstream: U)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
+    U: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let _ =
         copy_bidirectional_with_sizes(&mut client, &mut upstream, PROXY_BUFFER, PROXY_BUFFER).await;
@@ -143,15 +177,18 @@ static PROXY_RUNTIMES: OnceLock<Vec<tokio::runtime::Handle>> = OnceLock::new();
 /// Which of [`PROXY_RUNTIMES`] takes the next connection (round robin).
 static NEXT_PROXY_RUNTIME: AtomicUsize = AtomicUsize::new(0);
 
-/// A single-threaded runtime on a thread of its own (one per core), for the proxy's byte pumps:
-/// one thread waiting in `epoll` for its share of the proxied connections handles each readiness
-/// batch without waking other workers or having tasks stolen (the multi-threaded runtime's futex
-/// wake-ups and work stealing cost more CPU than the copies themselves at small requests,
-/// BENCHMARKS.md). Connections are spread round robin. `None` when no such thread can be started
+/// A single-threaded runtime on a thread of its own (one per two cores, at most 4), for the
+/// proxy's byte pumps: one thread waiting in `epoll` for its share of the proxied connections
+/// handles each readiness batch without waking other workers or having tasks stolen (the
+/// multi-threaded runtime's futex wake-ups and work stealing cost more CPU than the copies
+/// themselves at small requests, BENCHMARKS.md). Half the cores: the clients and the backend
+/// (redis-server is single-threaded) need the rest, and on 2 cores one pump thread spent 15% less
+/// CPU per request than two (larger readiness batches, fewer context switches) at the same
+/// throughput. Connections are spread round robin. `None` when no such thread can be started
 /// (the caller then pumps on its own runtime).
 pub fn proxy_runtime() -> Option<tokio::runtime::Handle> {
     let runtimes = PROXY_RUNTIMES.get_or_init(|| {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4));
         (0..threads)
             .filter_map(|i| {
                 let runtime = tokio::runtime::Builder::new_current_thread()

@@ -45,7 +45,8 @@ mod unowned;
 
 pub use announce::EndpointAnnounce;
 pub use backend::{
-    BackendLink, BackendStream, PROXY_BUFFER, UpstreamTls, connect as connect_backend, connect_to,
+    BackendLink, BackendStream, Hop, PROXY_BUFFER, UpstreamTls, connect as connect_backend,
+    connect_to,
 };
 pub use backend_cluster::{BackendNode, ClusterBackend, ClusterRoute};
 pub use blackhole::blackhole;

@@ -2,21 +2,25 @@
 //! on a free loopback port (with the cache's `requirepass`/`maxclients` as options, stopped when the
 //! world stops), or checks a server the user runs (it answers PING, AUTH with the world's password
 //! works, `CONFIG GET maxclients` agrees), before the edge proxies routed connections to it. A
-//! Redis Cluster the user runs is discovered and followed by `backend_cluster`.
+//! Redis Cluster the user runs is discovered and followed by `backend_cluster`. A started backend
+//! without TLS also listens on a Unix socket in a directory only this user can enter: the edge
+//! proxies over it (no TCP/IP on the hop), the TCP port stays for health checks and users.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use redlink_edge::{BackendStream, UpstreamTls, connect_to};
+use redlink_edge::{UpstreamTls, connect_to};
 use redlink_world::{Backend, Cache, Upstream};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 
 use crate::backend_cluster::FollowedCluster;
 use crate::error::RuntimeError;
@@ -38,7 +42,59 @@ pub struct RunningBackend {
     pub tls: Option<UpstreamTls>,
     /// A cluster backend's nodes (`address` is then the node the cache's own ports lead to).
     pub cluster: Option<FollowedCluster>,
+    /// The proxy's hop when it is a Unix socket: a started backend's private one (no TLS), or
+    /// the one a user-run backend names.
+    pub socket: Option<PathBuf>,
     child: Option<Child>,
+    /// The directory holding `socket`, removed after the backend stopped.
+    socket_dir: Option<SocketDir>,
+}
+
+/// A directory only this user may enter (mode 0700), holding a started backend's Unix socket
+/// (redis-server creates it with `--unixsocketperm 700` too); removed when dropped.
+#[derive(Debug)]
+struct SocketDir(PathBuf);
+
+impl SocketDir {
+    /// The longest socket path `sockaddr_un` holds (108 bytes with the terminating NUL).
+    const MAX_PATH: usize = 107;
+
+    /// A new directory under the system's temporary directory, or why there is none (it cannot
+    /// be made, or its socket path would be too long): the hop is then TCP.
+    fn create() -> Result<SocketDir, String> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let base = std::env::temp_dir();
+        for _ in 0..100 {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = base.join(format!("redlink-backend-{}-{n}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    let made = SocketDir(dir);
+                    let socket = made.socket();
+                    if socket.as_os_str().len() > Self::MAX_PATH {
+                        return Err(format!(
+                            "{} is longer than a Unix socket path may be",
+                            socket.display()
+                        ));
+                    }
+                    return Ok(made);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            }
+        }
+        Err(format!("no free name for it in {}", base.display()))
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.0.join("redis.sock")
+    }
+}
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// How long a health check waits for the backend's reply.
@@ -95,6 +151,7 @@ pub fn redis_server_backend() -> Backend {
         ca_file: None,
         server_name: None,
         password_env: None,
+        socket: None,
     }
 }
 
@@ -127,14 +184,24 @@ pub async fn start_backend(
     };
     match &backend.upstream {
         Upstream::Address(address) => {
-            let running = RunningBackend {
+            let mut running = RunningBackend {
                 cache: cache.name.clone(),
                 address: *address,
                 tls,
                 cluster: None,
+                socket: None,
                 child: None,
+                socket_dir: None,
             };
             check_user_backend(cache, &running, password.as_deref(), notes).await?;
+            if let Some(socket) = &backend.socket {
+                let path = match base_dir {
+                    Some(dir) if Path::new(socket).is_relative() => dir.join(socket),
+                    _ => PathBuf::from(socket),
+                };
+                check_user_socket(cache, &running, &path, password.as_deref(), notes).await?;
+                running.socket = Some(path);
+            }
             Ok(running)
         }
         Upstream::Cluster(seeds) => {
@@ -151,13 +218,17 @@ pub async fn start_backend(
                 address: cluster.main_address(),
                 tls,
                 cluster: Some(cluster),
+                socket: None,
                 child: None,
+                socket_dir: None,
             };
             // The world's password and users are checked on the node the cache's ports lead to.
             check_user_backend(cache, &running, password.as_deref(), notes).await?;
             Ok(running)
         }
-        Upstream::Command(argv) => start_command(cache, argv, tls, password.as_deref()).await,
+        Upstream::Command(argv) => {
+            start_command(cache, argv, tls, password.as_deref(), notes).await
+        }
     }
 }
 
@@ -228,6 +299,7 @@ async fn start_command(
     argv: &[String],
     tls: Option<UpstreamTls>,
     password: Option<&str>,
+    notes: &mut Vec<String>,
 ) -> Result<RunningBackend, RuntimeError> {
     let Some((program, args)) = argv.split_first() else {
         return Err(failure(cache, "command is empty".into()));
@@ -250,6 +322,24 @@ async fn start_command(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // The proxy's hop: a Unix socket, unless the hop must be TLS (redis-server's socket is plain).
+    let socket_dir = if tls.is_none() {
+        SocketDir::create()
+            .map_err(|why| {
+                notes.push(format!(
+                    "cache {}: no private directory for the backend's Unix socket ({why}); the endpoints proxy to it over TCP",
+                    cache.name
+                ));
+            })
+            .ok()
+    } else {
+        None
+    };
+    if let Some(dir) = &socket_dir {
+        cmd.arg("--unixsocket")
+            .arg(dir.socket())
+            .args(["--unixsocketperm", "700"]);
+    }
     if let Some(p) = &cache.requirepass {
         cmd.args(["--requirepass", p]);
     }
@@ -293,7 +383,9 @@ async fn start_command(
         address,
         tls,
         cluster: None,
+        socket: None,
         child: Some(child),
+        socket_dir,
     };
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -353,6 +445,18 @@ async fn start_command(
                     let _ = std::thread::Builder::new()
                         .name("redlink-backend-output".into())
                         .spawn(move || std::io::copy(&mut { out }, &mut std::io::sink()));
+                }
+            }
+            if let Some(dir) = &running.socket_dir {
+                let socket = dir.socket();
+                // Listening since before it answered on TCP (redis-server opens both first).
+                match tokio::net::UnixStream::connect(&socket).await {
+                    Ok(_) => running.socket = Some(socket),
+                    Err(e) => notes.push(format!(
+                        "cache {}: backend {address} did not open its Unix socket {} ({e}); the endpoints proxy to it over TCP",
+                        cache.name,
+                        socket.display()
+                    )),
                 }
             }
             return Ok(running);
@@ -437,6 +541,103 @@ async fn check_user_backend(
     Ok(())
 }
 
+/// Checks the Unix socket a user-run backend names: it answers PING (after AUTH with the world's
+/// password), and the server at the backend's address says it listens there (`CONFIG GET
+/// unixsocket`; a server that does not tell gets a note).
+async fn check_user_socket(
+    cache: &Cache,
+    backend: &RunningBackend,
+    path: &Path,
+    password: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Result<(), RuntimeError> {
+    let address = backend.address;
+    let shown = path.display();
+    if path.as_os_str().len() > SocketDir::MAX_PATH {
+        return Err(failure(
+            cache,
+            format!(
+                "socket {shown}: longer than the {} bytes a Unix socket path may have",
+                SocketDir::MAX_PATH
+            ),
+        ));
+    }
+    let ping = async {
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut stream = BufReader::new(stream);
+        if let Some(p) = password {
+            stream
+                .get_mut()
+                .write_all(&encode(&["AUTH", p]))
+                .await
+                .map_err(|e| e.to_string())?;
+            let line = read_line(&mut stream).await?;
+            if let Some(error) = line.strip_prefix('-') {
+                return Err(format!("AUTH with the world's password failed: {error}"));
+            }
+        }
+        stream
+            .get_mut()
+            .write_all(&encode(&["PING"]))
+            .await
+            .map_err(|e| e.to_string())?;
+        match read_line(&mut stream).await? {
+            // It answers; a password the world lacks gets the same note as on TCP.
+            reply if reply == "+PONG" || reply.starts_with("-NOAUTH") => Ok(()),
+            reply => Err(format!("PING answered {reply}")),
+        }
+    };
+    tokio::time::timeout(CHECK_TIMEOUT, ping)
+        .await
+        .map_err(|_| "no reply within 5 s".to_owned())
+        .and_then(|r| r)
+        .map_err(|e| failure(cache, format!("socket {shown} unreachable: {e}")))?;
+    // "*2 $10 unixsocket $N path", one element per line; an empty path ends the reply early.
+    let told = command(backend, password, &["CONFIG", "GET", "unixsocket"])
+        .await
+        .and_then(|reply| match reply.lines().collect::<Vec<_>>().as_slice() {
+            ["*2", _, _, _, path, ..] => Ok(Some((*path).to_owned())),
+            ["*2", ..] => Ok(Some(String::new())),
+            ["*0"] => Ok(None),
+            _ => Err(format!("CONFIG GET unixsocket answered {reply}")),
+        });
+    match told {
+        Ok(Some(theirs)) if theirs.is_empty() => {
+            return Err(failure(
+                cache,
+                format!(
+                    "socket {shown} is not {address}'s: that server listens on no Unix socket; name its socket or leave socket out"
+                ),
+            ));
+        }
+        Ok(Some(theirs)) => {
+            let same = match (std::fs::canonicalize(&theirs), std::fs::canonicalize(path)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => Path::new(&theirs) == path,
+            };
+            if !same {
+                return Err(failure(
+                    cache,
+                    format!(
+                        "socket {shown} is not {address}'s: that server listens on {theirs:?}; name its socket or leave socket out"
+                    ),
+                ));
+            }
+        }
+        Ok(None) => notes.push(format!(
+            "cache {}: backend {address} did not say which Unix socket it listens on; {shown} is taken to be its own",
+            cache.name
+        )),
+        Err(e) => notes.push(format!(
+            "cache {}: backend {address}: could not check that {shown} is its socket: {e}",
+            cache.name
+        )),
+    }
+    Ok(())
+}
+
 /// Why `backend` does not answer PING (with AUTH first when `password`).
 pub async fn ping(backend: &RunningBackend, password: Option<&str>) -> Result<(), String> {
     let reply = command(backend, password, &["PING"]).await?;
@@ -504,7 +705,7 @@ pub(crate) async fn command(
         .map_err(|_| "no reply within 5 s".to_owned())?
 }
 
-async fn read_line(stream: &mut BufReader<BackendStream>) -> Result<String, String> {
+async fn read_line<S: AsyncRead + Unpin>(stream: &mut BufReader<S>) -> Result<String, String> {
     let mut line = String::new();
     let n = stream
         .read_line(&mut line)

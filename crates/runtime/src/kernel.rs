@@ -173,6 +173,21 @@ mod capture {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
+        syn_filter(&socket)?;
+        // Outgoing copies are never wanted (the incoming copy of each SYN is): ignoring them
+        // spares the kernel cloning every packet sent on the loopback for this socket. Older
+        // kernels (before 4.20) lack the option; the filter discards those copies there.
+        let one: libc::c_int = 1;
+        // SAFETY: a plain integer option value that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                (&raw const one).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
         let timeout = libc::timeval {
             tv_sec: 0,
             tv_usec: 200_000,
@@ -188,6 +203,65 @@ mod capture {
             )
         };
         Ok(socket)
+    }
+
+    /// Attaches a classic BPF program that lets through incoming (`PACKET_HOST`) IPv4 TCP SYNs
+    /// without ACK only, truncated to their headers. Without it every packet on the loopback —
+    /// each request and reply of every client, proxy hop and backend — is cloned into this
+    /// socket, and the watcher thread reads them all: about a fifth of the CPU a proxied request
+    /// cost (BENCHMARKS.md, backend proxy). With it the kernel runs a dozen instructions per
+    /// packet and queues nothing but SYNs. The program sees the IPv4 header at offset 0 (a
+    /// `SOCK_DGRAM` packet socket).
+    fn syn_filter(socket: &OwnedFd) -> io::Result<()> {
+        const LD_W_ABS: u16 = 0x20;
+        const LD_H_ABS: u16 = 0x28;
+        const LD_B_ABS: u16 = 0x30;
+        const LD_B_IND: u16 = 0x50;
+        const LDX_B_MSH: u16 = 0xb1;
+        const ALU_AND_K: u16 = 0x54;
+        const JEQ_K: u16 = 0x15;
+        const JSET_K: u16 = 0x45;
+        const RET_K: u16 = 0x06;
+        /// `SKF_AD_OFF + SKF_AD_PKTTYPE`: the packet's type (host, outgoing, …).
+        const PKTTYPE: u32 = (-0x1000i32 + 4) as u32;
+        /// Enough of a packet for the longest IPv4 header (60) and the TCP ports and flags.
+        const HEADERS: u32 = 128;
+        let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+        // Jumps count instructions after the next one; every failed test jumps to the last
+        // instruction (discard).
+        let mut program = [
+            ins(LD_W_ABS, 0, 0, PKTTYPE),
+            ins(JEQ_K, 0, 9, u32::from(libc::PACKET_HOST)),
+            ins(LD_B_ABS, 0, 0, 9), // protocol
+            ins(JEQ_K, 0, 7, 6),    // TCP
+            ins(LD_H_ABS, 0, 0, 6), // flags and fragment offset
+            ins(JSET_K, 5, 0, 0x1fff),
+            ins(LDX_B_MSH, 0, 0, 0),    // X = header length
+            ins(LD_B_IND, 0, 0, 13),    // TCP flags
+            ins(ALU_AND_K, 0, 0, 0x12), // SYN | ACK
+            ins(JEQ_K, 0, 1, 0x02),     // SYN alone
+            ins(RET_K, 0, 0, HEADERS),
+            ins(RET_K, 0, 0, 0),
+        ];
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_mut_ptr(),
+        };
+        // SAFETY: `fprog` points at `program`, which outlives the call; the kernel copies it.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&raw const fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
     }
 
     /// The next incoming SYN (no ACK) as (source, destination), or `None` (timeout, another
@@ -244,7 +318,51 @@ mod capture {
 
 #[cfg(test)]
 mod tests {
-    use super::capture::parse_syn;
+    use super::capture::{open, parse_syn};
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+
+    /// The packet socket's filter: a connection's data and ACKs never reach it, its SYN does.
+    #[test]
+    fn only_syns_reach_the_packet_socket() {
+        let socket = match open() {
+            Ok(s) => s,
+            // Without CAP_NET_RAW there is no packet socket to filter (the state file says so).
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => return,
+            Err(e) => panic!("packet socket: {e}"),
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (mut server, _) = listener.accept().expect("accept");
+        for _ in 0..10 {
+            client.write_all(&[b'x'; 1000]).expect("write");
+            let mut got = [0u8; 1000];
+            server.read_exact(&mut got).expect("read");
+        }
+        let mut buf = [0u8; 2048];
+        let mut syns = 0;
+        loop {
+            // SAFETY: buf is live and sized as given.
+            let n = unsafe {
+                libc::recv(
+                    socket.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            let Ok(n) = usize::try_from(n) else { break };
+            // Truncated to the headers, and a SYN (other tests' connections may add theirs).
+            assert!(n <= 128, "{n} bytes of a packet passed the filter");
+            assert!(
+                parse_syn(&buf[..n]).is_some(),
+                "a packet that is no SYN passed"
+            );
+            syns += 1;
+        }
+        assert!(syns >= 1, "this test's SYN did not pass the filter");
+    }
 
     #[test]
     fn syns_are_told_from_other_segments() {

@@ -343,6 +343,7 @@ impl RunningWorld {
                         .cluster
                         .as_ref()
                         .map(|c| ClusterRoute::new(c.table.clone())),
+                    socket: started.socket.clone(),
                 },
             ));
             backends.push(started);

@@ -25,6 +25,10 @@ pub struct Backend {
     /// The environment variable holding the password redlink itself uses to check the backend
     /// (clients send their own AUTH through the proxy).
     pub password_env: Option<String>,
+    /// With an `address`: a Unix socket of the same server (relative paths from the scenario's
+    /// directory), the hop of proxied connections; the address stays for checks and the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
 }
 
 /// The server behind a [`Backend`].

@@ -628,6 +628,7 @@ mod tests {
             ca_file: None,
             server_name: None,
             password_env: None,
+            socket: None,
         });
         assert_eq!(
             verdict(&w, &pe("pe-hub"), 15001, &net("hub")).0,

@@ -365,6 +365,9 @@ pub struct BackendSpec {
     /// The variable holding the backend's password (for redlink's own checks).
     #[serde(default)]
     pub password_env: Option<Spanned<String>>,
+    /// With `address`: a Unix socket of the same server, the proxy's hop.
+    #[serde(default)]
+    pub socket: Option<Spanned<String>>,
 }
 
 impl BackendSpec {
@@ -388,6 +391,7 @@ impl BackendSpec {
             ca_file: self.ca_file.as_ref().map(|p| p.get_ref().clone()),
             server_name: self.server_name.as_ref().map(|p| p.get_ref().clone()),
             password_env: self.password_env.as_ref().map(|p| p.get_ref().clone()),
+            socket: self.socket.as_ref().map(|p| p.get_ref().clone()),
         })
     }
 }

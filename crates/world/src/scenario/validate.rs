@@ -434,7 +434,8 @@ pub(crate) fn cache_persistence(
 }
 
 /// A cache's `backend`: exactly one of `address` (a loopback `HOST:PORT`), `command` (a
-/// non-empty program) and `cluster` (a non-empty list of loopback `HOST:PORT` seeds).
+/// non-empty program) and `cluster` (a non-empty list of loopback `HOST:PORT` seeds); `socket`
+/// only with `address` and without `tls`.
 fn cache_backend(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError> {
     let Some(spec) = &c.backend else {
         return Ok(());
@@ -456,6 +457,26 @@ fn cache_backend(src: &ScenarioText, c: &CacheSpec) -> Result<(), ScenarioError>
                 given.join(" and ")
             ),
         ));
+    }
+    if let Some(socket) = &b.socket {
+        let why = if b.address.is_none() {
+            Some(
+                "names a Unix socket of the server at `address`: give address = \"127.0.0.1:PORT\" too (a started backend gets its own socket)",
+            )
+        } else if b.tls {
+            Some("is plain: it cannot carry tls = true")
+        } else if socket.get_ref().trim().is_empty() {
+            Some("is empty")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(src.error(
+                &socket.span(),
+                Invalid,
+                format!("cache {name}: backend socket {why}"),
+            ));
+        }
     }
     let loopback_address = |raw: &str, span: std::ops::Range<usize>, what: &str| {
         let addr: std::net::SocketAddr = raw.parse().map_err(|_| {
