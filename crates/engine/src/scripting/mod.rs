@@ -67,7 +67,8 @@ const NO_CLUSTER: u32 = 1 << 3;
 const ALLOW_CROSS_SLOT: u32 = 1 << 4;
 /// Error of a script ended by SCRIPT KILL.
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
-/// Text of the Rust error that stands for a failed `redis.call` (its table waits in the registry).
+/// Text of the Rust error a library function (`redis.setresp`, `redis.log` ...) raises for a
+/// failure whose `{err = ...}` table waits in the registry (`redis.call` raises its table itself).
 const CALL_FAILED: &str = "\u{1}redis.call failed";
 /// Registry slot of that table.
 const PENDING: &str = "redlink.pending_error";
@@ -1179,6 +1180,9 @@ struct Vm {
     baseline: usize,
     /// Heap size after the last full collection.
     live: usize,
+    /// What `redis.call` and `redis.pcall` point at. It holds a handle of the state, so the
+    /// state closes when this drops (after `lua`), before `_release`.
+    calls: Box<CallEnv>,
     /// Un-reports the heap once the state is gone. Declared last, so it drops after the state and
     /// every handle into it: un-reporting first would count the heap as data until it is freed,
     /// and a `maxmemory` check in that window could evict keys for a script's garbage.
@@ -1352,11 +1356,14 @@ impl Vm {
         )?;
         // `redis.call` and `redis.pcall` are made once; each run points `slot` at its context.
         let slot = Arc::new(RunSlot::default());
-        redis.raw_set("call", call_function(&lua, &slot, &hook_flags_keep, true)?)?;
-        redis.raw_set(
-            "pcall",
-            call_function(&lua, &slot, &hook_flags_keep, false)?,
-        )?;
+        let calls = Box::new(CallEnv {
+            lua: lua.clone(),
+            slot: slot.clone(),
+            flags: hook_flags_keep.clone(),
+            panic: Mutex::new(None),
+        });
+        redis.raw_set("call", call_function(&lua, &calls, true)?)?;
+        redis.raw_set("pcall", call_function(&lua, &calls, false)?)?;
         Ok(Vm {
             lua,
             flags: hook_flags_keep,
@@ -1374,6 +1381,7 @@ impl Vm {
             limit: 0,
             baseline: 0,
             live: 0,
+            calls,
         })
     }
 
@@ -1529,6 +1537,10 @@ impl Vm {
             let _set = self.slot.set(&mut run);
             call_runner(lua, limit, runner, func, keys, argv)
         };
+        // A panic inside `redis.call` was stopped at the C boundary: it goes on from here.
+        if let Some(payload) = self.calls.panic.lock().take() {
+            std::panic::resume_unwind(payload);
+        }
         let resp = flags.resp.load(Ordering::Acquire);
         let killed = scripting.flags.kill.load(Ordering::Acquire);
         let (ok, value) = outcome.map_err(|e| {
@@ -1687,46 +1699,205 @@ impl Drop for Taken<'_> {
     }
 }
 
-/// `redis.call` (`raise`: a failed command raises its error) or `redis.pcall` (returns it).
-fn call_function(
-    lua: &Lua,
-    slot: &Arc<RunSlot>,
-    flags: &Arc<Flags>,
-    raise: bool,
-) -> mlua::Result<Function> {
-    let slot = slot.clone();
-    let flags = flags.clone();
-    lua.create_function(move |lua, args: MultiValue| {
-        // Taken out of the slot for the call: nothing else can reach the run meanwhile.
-        let p = slot.0.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if p.is_null() {
-            return Err(mlua::Error::RuntimeError(
-                "ERR redis.call can only be used while a script runs".into(),
-            ));
+/// What the C functions behind `redis.call` and `redis.pcall` reach through their upvalue (a
+/// light userdata pointing here). Owned by the [`Vm`] (boxed: the address stays put), which
+/// outlives every call; it holds a handle of the state to lift the heap cap around a call.
+struct CallEnv {
+    lua: Lua,
+    slot: Arc<RunSlot>,
+    flags: Arc<Flags>,
+    /// A panic inside a call, caught at the C boundary (unwinding through Lua's C frames is not
+    /// allowed) and resumed once the run is back in Rust ([`Vm::run`]).
+    panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
+}
+
+/// `redis.call` (`raise`: a failed command raises its error table) or `redis.pcall` (returns
+/// it): a C closure over the Vm's [`CallEnv`]. Plain Lua C API instead of an mlua callback: mlua
+/// turned the arguments into a `MultiValue` of registry handles and the reply into a `Value`,
+/// ~2,000 instructions of a short script's ~12,000; here arguments are read off the stack in
+/// place and the reply is pushed straight onto it.
+fn call_function(lua: &Lua, env: &CallEnv, raise: bool) -> mlua::Result<Function> {
+    use mlua::ffi;
+    let f: ffi::lua_CFunction = if raise {
+        lua_redis_call
+    } else {
+        lua_redis_pcall
+    };
+    let env: *const CallEnv = env;
+    lua.exec_raw_lua(|raw| {
+        let state = raw.state();
+        // SAFETY: room for the upvalue and the closure is checked; the closure is popped as a
+        // handle right away (stack balanced). The pointer stays valid for the state's life: the
+        // Vm owns the box and drops it only with the state (see `Vm::calls`).
+        unsafe {
+            if ffi::lua_checkstack(state, 2) == 0 {
+                return Err(mlua::Error::StackError);
+            }
+            ffi::lua_pushlightuserdata(state, env.cast_mut().cast());
+            ffi::lua_pushcclosure(state, f, 1);
+            match raw.pop_value() {
+                Value::Function(f) => Ok(f),
+                _ => Err(mlua::Error::RuntimeError(
+                    "redis.call is not a function".into(),
+                )),
+            }
         }
-        let _back = Taken(&slot, p);
+    })
+}
+
+unsafe extern "C-unwind" fn lua_redis_call(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    // SAFETY: called by Lua as the closure made in `call_function`.
+    unsafe { call_c(state, true) }
+}
+
+unsafe extern "C-unwind" fn lua_redis_pcall(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    // SAFETY: called by Lua as the closure made in `call_function`.
+    unsafe { call_c(state, false) }
+}
+
+/// The body of both C functions. Every Rust value of the call (guards, arguments, the run's
+/// borrows) lives in [`call_inner`] and is dropped before `lua_error` unwinds the C stack with
+/// `longjmp`, which runs no destructors; this frame holds nothing that needs one by then.
+unsafe fn call_c(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c_int {
+    use mlua::ffi;
+    // SAFETY (whole body): upvalue 1 is the light userdata `call_function` set, a live CallEnv.
+    unsafe {
+        let env = &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const CallEnv);
+        let raise_now =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call_inner(state, env)))
+            {
+                Ok(Ok(failed)) => raise && failed,
+                Ok(Err(())) => true,
+                Err(payload) => {
+                    *env.panic.lock() = Some(payload);
+                    ffi::lua_settop(state, 0);
+                    ffi::lua_pushstring(state, c"ERR redis.call panicked".as_ptr());
+                    true
+                }
+            };
+        if raise_now {
+            // The error value (an error table, or a message) is on the top of the stack.
+            ffi::lua_error(state);
+        }
+        1
+    }
+}
+
+/// Runs the command of a `redis.call` and leaves one value on the stack: the reply converted to
+/// Lua (`Ok(failed)`: whether it is an error table), or the error to raise (`Err`).
+unsafe fn call_inner(state: *mut mlua::ffi::lua_State, env: &CallEnv) -> Result<bool, ()> {
+    use mlua::ffi;
+    // SAFETY (whole body): `state` is the running thread of the call; values read off its stack
+    // (argument strings) stay there, unchanged, until the call returns.
+    unsafe {
+        // Room for what is pushed below (a reply pushes its own room as it nests).
+        if ffi::lua_checkstack(state, 4) == 0 {
+            return Err(());
+        }
+        // Taken out of the slot for the call: nothing else can reach the run meanwhile.
+        let p = env.slot.0.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if p.is_null() {
+            ffi::luaL_where(state, 1);
+            push_bytes(
+                state,
+                b"ERR redis.call can only be used while a script runs",
+            );
+            ffi::lua_concat(state, 2);
+            return Err(());
+        }
+        let _back = Taken(&env.slot, p);
         // SAFETY: a non-null slot points at the `RunCtx` of the run in progress on this thread
         // (`Vm::run` holds it in place until its `SlotSet` cleared the slot), and taking it out
         // of the slot made this the only reference until `_back` puts it back. Its lifetimes
         // were erased in `RunSlot::set`; nothing borrowed from it outlives this call.
-        let run = unsafe { &mut *p };
-        let _uncapped = Uncapped::new(lua, run.limit);
-        let resp = flags.resp.load(Ordering::Acquire);
-        let (failed, v) = redis_call(
-            lua,
+        let run = &mut *p;
+        let _uncapped = Uncapped::new(&env.lua, run.limit);
+        let resp = env.flags.resp.load(Ordering::Acquire);
+        // Strings are read in place (no copy); numbers are formatted.
+        let n = ffi::lua_gettop(state).max(0);
+        let mut owned: smallvec::SmallVec<[(usize, Vec<u8>); 2]> = smallvec::SmallVec::new();
+        let mut argv: crate::protocol::ArgVec = crate::protocol::ArgVec::new();
+        let mut bad = false;
+        for i in 1..=n {
+            match ffi::lua_type(state, i) {
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let ptr = ffi::lua_tolstring(state, i, &mut len);
+                    argv.push(std::slice::from_raw_parts(ptr.cast::<u8>(), len));
+                }
+                ffi::LUA_TNUMBER => {
+                    let v = ffi::lua_tonumber(state, i);
+                    let text = match lua_integer(v) {
+                        Some(i) => i.to_string().into_bytes(),
+                        None => number_arg(v),
+                    };
+                    owned.push((argv.len(), text));
+                    argv.push(&[]);
+                }
+                _ => {
+                    bad = true;
+                    break;
+                }
+            }
+        }
+        if bad {
+            push_err_table(
+                state,
+                "ERR Lua redis lib command arguments must be strings or integers",
+            );
+            return Ok(true);
+        }
+        for (i, text) in &owned {
+            argv[*i] = text.as_slice();
+        }
+        redis_call(
+            state,
             run.scripting,
             run.ctx,
             run.reply,
             run.read_only,
             resp,
-            args,
-        )?;
-        if raise && failed {
-            set_pending(lua, v)?;
-            return Err(mlua::Error::RuntimeError(CALL_FAILED.into()));
-        }
-        Ok(v)
-    })
+            &argv,
+        )
+    }
+}
+
+/// How mlua's Lua 5.1 build tells an integer from a float (a number whose bits survive the
+/// round trip through `i64`); formatted as Redis passes it to a command.
+fn lua_integer(n: f64) -> Option<i64> {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
+        return None;
+    }
+    let i = n as i64;
+    ((i as f64).to_bits() == n.to_bits()).then_some(i)
+}
+
+/// Push a Lua string of `bytes`.
+///
+/// # Safety
+/// `state` is a live Lua state with room for one more value.
+unsafe fn push_bytes(state: *mut mlua::ffi::lua_State, bytes: &[u8]) {
+    // SAFETY: per the function's contract; Lua copies the bytes.
+    unsafe {
+        mlua::ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+    }
+}
+
+/// Push `{[key] = value}` where the value is already on the top of the stack (replaced by the
+/// table).
+///
+/// # Safety
+/// `state` is a live Lua state with a value on top and room for two more.
+unsafe fn wrap_field(state: *mut mlua::ffi::lua_State, key: &[u8]) {
+    use mlua::ffi;
+    // SAFETY: per the function's contract.
+    unsafe {
+        ffi::lua_createtable(state, 0, 1);
+        push_bytes(state, key);
+        ffi::lua_pushvalue(state, -3);
+        ffi::lua_rawset(state, -3);
+        ffi::lua_replace(state, -2);
+    }
 }
 
 fn version_num(v: &str) -> i64 {
@@ -1784,18 +1955,22 @@ fn lua_tostring(v: &Value) -> Option<Vec<u8>> {
     }
 }
 
-/// An error table `{err = "CODE msg"}` from a reply's error text.
-fn err_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
+/// Push an error table `{err = "CODE msg"}` made from a reply's error text.
+///
+/// # Safety
+/// `state` is a live Lua state with room for three more values.
+unsafe fn push_err_table(state: *mut mlua::ffi::lua_State, text: &str) {
     let text = text.trim_matches(['\r', '\n']);
-    // Like luaPushErrorBuff: the code is what precedes the first space (ERR when there is none).
-    let full = if text.contains(' ') {
-        text.to_string()
-    } else {
-        format!("ERR {text}")
-    };
-    t.raw_set("err", full)?;
-    Ok(Value::Table(t))
+    // SAFETY: per the function's contract.
+    unsafe {
+        // Like luaPushErrorBuff: the code is what precedes the first space (ERR when there is none).
+        if text.contains(' ') {
+            push_bytes(state, text.as_bytes());
+        } else {
+            push_bytes(state, format!("ERR {text}").as_bytes());
+        }
+        wrap_field(state, b"err");
+    }
 }
 
 /// Format a Lua number as Redis passes it to a command (shortest round-trip form).
@@ -1807,46 +1982,28 @@ fn number_arg(n: f64) -> Vec<u8> {
     }
 }
 
-/// One argument of a `redis.call`: a Lua string's bytes, or a number formatted.
-enum Arg<'a> {
-    Lua(mlua::BorrowedBytes<'a>),
-    Own(Vec<u8>),
-}
-
-impl Arg<'_> {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Arg::Lua(b) => b,
-            Arg::Own(v) => v,
-        }
-    }
-}
-
-/// `redis.call` / `redis.pcall`: returns (failed, reply).
-fn redis_call(
-    lua: &Lua,
+/// `redis.call` / `redis.pcall` of `refs` (the command and its arguments): pushes the reply
+/// converted to Lua, `Ok(failed)` (whether it is an error table), or the error to raise (`Err`).
+///
+/// # Safety
+/// `state` is the running Lua thread of the call, with room for four more values.
+unsafe fn redis_call(
+    state: *mut mlua::ffi::lua_State,
     scripting: &Scripting,
     ctx: &mut Ctx,
     out: &mut Out,
     read_only: bool,
     resp: i64,
-    args: MultiValue,
-) -> mlua::Result<(bool, Value)> {
-    let fail = |text: &str| -> mlua::Result<(bool, Value)> { Ok((true, err_table(lua, text)?)) };
-    if args.is_empty() {
+    refs: &[&[u8]],
+) -> Result<bool, ()> {
+    let fail = |text: &str| -> Result<bool, ()> {
+        // SAFETY: the caller's contract (room for the table, its key and value).
+        unsafe { push_err_table(state, text) };
+        Ok(true)
+    };
+    if refs.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    // Strings are read in place (no copy); numbers are formatted.
-    let mut argv: smallvec::SmallVec<[Arg; 8]> = smallvec::SmallVec::with_capacity(args.len());
-    for a in args.iter() {
-        match a {
-            Value::String(s) => argv.push(Arg::Lua(s.as_bytes())),
-            Value::Number(n) => argv.push(Arg::Own(number_arg(*n))),
-            Value::Integer(i) => argv.push(Arg::Own(i.to_string().into_bytes())),
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
-    let refs: crate::protocol::ArgVec = argv.iter().map(|a| a.bytes()).collect();
     // A container's subcommand is looked up too (its own arity, flags and ACL), as in Redis; a
     // disabled command (`rename-command NAME ""`) is unknown.
     let Some(cmd) = crate::commands::lookup(refs[0])
@@ -1858,7 +2015,7 @@ fn redis_call(
     else {
         return fail("ERR Unknown Redis command called from script");
     };
-    if !cmd.arity_ok(argv.len()) {
+    if !cmd.arity_ok(refs.len()) {
         return fail("ERR Wrong number of args calling Redis command from script");
     }
     // Redis 7.0 flags every blocking command `noscript` as well.
@@ -1866,7 +2023,7 @@ fn redis_call(
         return fail("ERR This Redis command is not allowed from script");
     }
     // The caller's ACL applies inside scripts too (logged with context `lua`), with 7.0's texts.
-    if let Some(d) = crate::commands::acl::denial(ctx, cmd, &refs, "lua") {
+    if let Some(d) = crate::commands::acl::denial(ctx, cmd, refs, "lua") {
         return fail(match d {
             Denied::Key(_) => {
                 "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
@@ -1906,7 +2063,7 @@ fn redis_call(
         && crate::cluster::redirect::applies(cmd)
     {
         use crate::cluster::redirect;
-        if let Err(e) = redirect::route(ctx, m, cmd, &refs, ctx.client.asking) {
+        if let Err(e) = redirect::route(ctx, m, cmd, refs, ctx.client.asking) {
             return fail(match e.0.as_ref() {
                 redirect::DOWN_READONLY => {
                     "ERR Script attempted to execute a write command while the cluster is down and readonly"
@@ -1917,7 +2074,7 @@ fn redis_call(
                 _ => "ERR Script attempted to access a non local key in a cluster node",
             });
         }
-        if let Some(k) = cmd.keys(&refs).first() {
+        if let Some(k) = cmd.keys(refs).first() {
             let slot = crate::cluster::key_slot(refs[k.pos]) as i32;
             let expected = scripting.cluster_slot.load(Ordering::Acquire);
             if expected == -1 {
@@ -1942,24 +2099,32 @@ fn redis_call(
             in_exec: true,
             retry: false,
         };
-        run(&mut inner, cmd, &refs);
+        run(&mut inner, cmd, refs);
     }
     let mut pos = 0;
     let failed = out.buf.first() == Some(&b'-');
-    let v = resp_to_lua(lua, &out.buf, &mut pos, 0)?;
+    // SAFETY: the caller's contract; `push_reply` checks room as it nests.
+    let pushed = unsafe { push_reply(state, &out.buf, &mut pos, 0) };
     // Do not keep a huge buffer around after one big reply.
     if out.buf.capacity() > 1 << 20 {
         *out = Out::new(false);
     }
-    Ok((failed, v))
+    match pushed {
+        Ok(()) => Ok(failed),
+        Err(text) => {
+            // SAFETY: the caller's contract; whatever the failed conversion pushed is dropped.
+            unsafe { push_bytes(state, text.as_bytes()) };
+            Err(())
+        }
+    }
 }
 
-fn line<'b>(buf: &'b [u8], pos: &mut usize) -> mlua::Result<&'b [u8]> {
+fn line<'b>(buf: &'b [u8], pos: &mut usize) -> Result<&'b [u8], &'static str> {
     let start = *pos;
     let rel = buf[start..]
         .windows(2)
         .position(|w| w == b"\r\n")
-        .ok_or_else(|| mlua::Error::RuntimeError("truncated reply".into()))?;
+        .ok_or("truncated reply")?;
     *pos = start + rel + 2;
     Ok(&buf[start..start + rel])
 }
@@ -1968,114 +2133,142 @@ fn num(l: &[u8]) -> i64 {
     crate::protocol::parse_i64(l).unwrap_or(0)
 }
 
-fn bulk_body<'b>(buf: &'b [u8], pos: &mut usize, n: i64) -> mlua::Result<&'b [u8]> {
+fn bulk_body<'b>(buf: &'b [u8], pos: &mut usize, n: i64) -> Result<&'b [u8], &'static str> {
     let n = n.max(0) as usize;
     let end = *pos + n;
     if end + 2 > buf.len() {
-        return Err(mlua::Error::RuntimeError("truncated reply".into()));
+        return Err("truncated reply");
     }
     let b = &buf[*pos..end];
     *pos = end + 2;
     Ok(b)
 }
 
-/// Decode one RESP reply into a Lua value, the way Redis 7's `redisProtocolToLuaType` does.
-fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Result<Value> {
+/// Decode one RESP reply onto the Lua stack, the way Redis 7's `redisProtocolToLuaType` does.
+/// On `Err` the stack may hold part of the value (the caller drops it by raising).
+///
+/// # Safety
+/// `state` is a live Lua state with room for one more value (deeper levels check their own).
+unsafe fn push_reply(
+    state: *mut mlua::ffi::lua_State,
+    buf: &[u8],
+    pos: &mut usize,
+    depth: usize,
+) -> Result<(), &'static str> {
+    use mlua::ffi;
     if *pos >= buf.len() {
-        return Err(mlua::Error::RuntimeError("truncated reply".into()));
+        return Err("truncated reply");
     }
     if depth > MAX_DEPTH {
-        return Err(mlua::Error::RuntimeError("reply nested too deeply".into()));
+        return Err("reply nested too deeply");
     }
     let kind = buf[*pos];
     *pos += 1;
     let l = line(buf, pos)?;
-    Ok(match kind {
-        b'+' => {
-            let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(l)?)?;
-            Value::Table(t)
+    let count = |n: i64| std::ffi::c_int::try_from(n.clamp(0, 1 << 20)).unwrap_or(0);
+    // SAFETY (whole block): the contract gives room for one value; nested levels and the keys
+    // and values of tables get theirs from `lua_checkstack` first.
+    unsafe {
+        if ffi::lua_checkstack(state, 4) == 0 {
+            return Err("reply nested too deeply");
         }
-        b'-' => err_table(lua, &String::from_utf8_lossy(l))?,
-        b':' => Value::Number(num(l) as f64),
-        b'$' => {
-            let n = num(l);
-            if n < 0 {
-                Value::Boolean(false)
-            } else {
-                Value::String(lua.create_string(bulk_body(buf, pos, n)?)?)
+        match kind {
+            b'+' => {
+                push_bytes(state, l);
+                wrap_field(state, b"ok");
             }
-        }
-        b'*' | b'>' | b'~' => {
-            let n = num(l);
-            if n < 0 {
-                return Ok(Value::Boolean(false));
-            }
-            let t = lua.create_table()?;
-            for i in 0..n {
-                let v = resp_to_lua(lua, buf, pos, depth + 1)?;
-                if kind == b'~' {
-                    t.raw_set(v, true)?;
+            b'-' => push_err_table(state, &String::from_utf8_lossy(l)),
+            b':' => ffi::lua_pushnumber(state, num(l) as f64),
+            b'$' => {
+                let n = num(l);
+                if n < 0 {
+                    ffi::lua_pushboolean(state, 0);
                 } else {
-                    t.raw_set(i + 1, v)?;
+                    push_bytes(state, bulk_body(buf, pos, n)?);
                 }
             }
-            if kind == b'~' {
-                let wrap = lua.create_table()?;
-                wrap.raw_set("set", t)?;
-                Value::Table(wrap)
-            } else {
-                Value::Table(t)
+            b'*' | b'>' | b'~' => {
+                let n = num(l);
+                if n < 0 {
+                    ffi::lua_pushboolean(state, 0);
+                    return Ok(());
+                }
+                if kind == b'~' {
+                    ffi::lua_createtable(state, 0, count(n));
+                } else {
+                    ffi::lua_createtable(state, count(n), 0);
+                }
+                for i in 0..n {
+                    push_reply(state, buf, pos, depth + 1)?;
+                    if kind == b'~' {
+                        // A set member is a key (`true` its value); nil cannot be one.
+                        if ffi::lua_type(state, -1) == ffi::LUA_TNIL {
+                            ffi::lua_pop(state, 1);
+                            continue;
+                        }
+                        ffi::lua_pushboolean(state, 1);
+                        ffi::lua_rawset(state, -3);
+                    } else {
+                        ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+                    }
+                }
+                if kind == b'~' {
+                    wrap_field(state, b"set");
+                }
             }
-        }
-        b'%' => {
-            let n = num(l);
-            let t = lua.create_table()?;
-            for _ in 0..n {
-                let k = resp_to_lua(lua, buf, pos, depth + 1)?;
-                let v = resp_to_lua(lua, buf, pos, depth + 1)?;
-                t.raw_set(k, v)?;
+            b'%' => {
+                let n = num(l);
+                ffi::lua_createtable(state, 0, count(n));
+                for _ in 0..n {
+                    push_reply(state, buf, pos, depth + 1)?;
+                    push_reply(state, buf, pos, depth + 1)?;
+                    if ffi::lua_type(state, -2) == ffi::LUA_TNIL {
+                        ffi::lua_pop(state, 2);
+                        continue;
+                    }
+                    ffi::lua_rawset(state, -3);
+                }
+                wrap_field(state, b"map");
             }
-            let wrap = lua.create_table()?;
-            wrap.raw_set("map", t)?;
-            Value::Table(wrap)
-        }
-        b'|' => {
-            // Attributes are skipped; the reply follows.
-            for _ in 0..num(l) * 2 {
-                resp_to_lua(lua, buf, pos, depth + 1)?;
+            b'|' => {
+                // Attributes are skipped; the reply follows.
+                for _ in 0..num(l).max(0) * 2 {
+                    push_reply(state, buf, pos, depth + 1)?;
+                    ffi::lua_pop(state, 1);
+                }
+                push_reply(state, buf, pos, depth)?;
             }
-            resp_to_lua(lua, buf, pos, depth)?
+            b'_' => ffi::lua_pushnil(state),
+            b'#' => ffi::lua_pushboolean(state, std::ffi::c_int::from(l == b"t")),
+            b',' => {
+                let d = crate::commands::parse_float(l).unwrap_or(f64::NAN);
+                ffi::lua_pushnumber(state, d);
+                wrap_field(state, b"double");
+            }
+            b'(' => {
+                push_bytes(state, l);
+                wrap_field(state, b"big_number");
+            }
+            b'=' => {
+                let body = bulk_body(buf, pos, num(l))?;
+                let (format, text) = if body.len() >= 4 && body[3] == b':' {
+                    (&body[..3], &body[4..])
+                } else {
+                    (&b"txt"[..], body)
+                };
+                ffi::lua_createtable(state, 0, 2);
+                push_bytes(state, b"format");
+                push_bytes(state, format);
+                ffi::lua_rawset(state, -3);
+                push_bytes(state, b"string");
+                push_bytes(state, text);
+                ffi::lua_rawset(state, -3);
+                wrap_field(state, b"verbatim_string");
+            }
+            _ => return Err("unknown reply type"),
         }
-        b'_' => Value::Nil,
-        b'#' => Value::Boolean(l == b"t"),
-        b',' => {
-            let d = crate::commands::parse_float(l).unwrap_or(f64::NAN);
-            let t = lua.create_table()?;
-            t.raw_set("double", d)?;
-            Value::Table(t)
-        }
-        b'(' => {
-            let t = lua.create_table()?;
-            t.raw_set("big_number", lua.create_string(l)?)?;
-            Value::Table(t)
-        }
-        b'=' => {
-            let body = bulk_body(buf, pos, num(l))?;
-            let (format, text) = if body.len() >= 4 && body[3] == b':' {
-                (&body[..3], &body[4..])
-            } else {
-                (&b"txt"[..], body)
-            };
-            let inner = lua.create_table()?;
-            inner.raw_set("format", lua.create_string(format)?)?;
-            inner.raw_set("string", lua.create_string(text)?)?;
-            let t = lua.create_table()?;
-            t.raw_set("verbatim_string", inner)?;
-            Value::Table(t)
-        }
-        _ => return Err(mlua::Error::RuntimeError("unknown reply type".into())),
-    })
+    }
+    Ok(())
 }
 
 /// Write a script's return value as a reply, the way Redis 7's `luaReplyToRedisReply` does.

@@ -250,7 +250,8 @@ local function handler(err)
     i = dbg.getinfo(level, 'nSl')
   end
   if type(err) == 'userdata' then
-    -- redis.call failures are raised from Rust as a marker; the error table waits in impl.
+    -- redis.call raises its error table itself; the Rust library functions (mlua callbacks)
+    -- raise a marker instead, their error table waits in impl.
     local pending = impl.take_pending(tostring(err))
     if pending then
       err = pending
