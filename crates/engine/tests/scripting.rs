@@ -358,6 +358,25 @@ async fn busy_scripts_kill_and_unkillable() {
         "{killed:?}"
     );
 
+    // Killed inside the prelude's pcall (which tail-calls): the error names the script's line,
+    // as redis-server 7.0.15 does, not the tail call's placeholder frame.
+    let mut runner = common::client(addr).await;
+    let caller = "while true do pcall(redis.call, 'nosuch') end";
+    let spin = tokio::spawn(async move { run(&mut runner, &["EVAL", caller, "0"]).await });
+    common::wait_script_running(&mut admin).await;
+    assert_eq!(q(&mut admin, &["SCRIPT", "KILL"]).await, V::Okay);
+    let killed = tokio::time::timeout(Duration::from_secs(10), spin)
+        .await
+        .expect("script ends")
+        .expect("task");
+    assert_eq!(
+        killed,
+        Err(format!(
+            "ERR Script killed by user with SCRIPT KILL... {}",
+            suffix(caller)
+        ))
+    );
+
     // A client arriving while a short script runs just waits for it.
     let mut runner = common::client(addr).await;
     q(

@@ -245,10 +245,19 @@ local env
 local function handler(err)
   local level = 2
   local i = dbg.getinfo(level, 'nSl')
-  while i and (i.what == 'C' or i.source == '=redis') do
+  -- A tail call's placeholder frame (`=(tail call)`, line -1) is skipped too: the prelude's
+  -- wrappers (`pcall`) tail-call, and Redis, whose pcall is Lua's own, names the script's line.
+  -- When the script's own frame was the one replaced (`return table.insert(...)`), nothing
+  -- follows and the placeholder is all there is.
+  local tail
+  while i and (i.what == 'C' or i.what == 'tail' or i.source == '=redis') do
+    if i.what == 'tail' and not tail then
+      tail = i
+    end
     level = level + 1
     i = dbg.getinfo(level, 'nSl')
   end
+  i = i or tail
   if type(err) == 'userdata' then
     -- redis.call raises its error table itself; the Rust library functions (mlua callbacks)
     -- raise a marker instead, their error table waits in impl.
