@@ -595,6 +595,87 @@ async fn live_migration_with_a_client_running_loses_nothing() {
     assert!(slots.contains("connected 200-5460"), "{slots}");
 }
 
+/// A key that exists is never answered nil while its slot migrates: the slot check (is the key
+/// still here, or `-ASK`?) and the command are one step for a migration batch, as on Redis's one
+/// thread. Readers on plain connections follow `-ASK` themselves (ASKING + GET on the target)
+/// while slots move one key at a time, back and forth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_being_moved_is_never_answered_nil() {
+    const ROUNDS: usize = 30;
+    let c = start_cluster("127.0.21.8", 2);
+    let mut setup = Conn::open(c.addrs[0]).await;
+    // Keys of node 0's first 64 slots (hash tags pick the slot).
+    let keys: Vec<String> = (0..64u16)
+        .flat_map(|slot| (0..4).map(move |i| (slot, i)))
+        .filter_map(|(slot, i)| {
+            (0..100_000)
+                .map(|t| format!("{{t{t}}}:{i}"))
+                .find(|k| key_slot(k.as_bytes()) == slot)
+        })
+        .collect();
+    assert_eq!(keys.len(), 256);
+    for k in &keys {
+        assert_eq!(setup.call(&["SET", k, k]).await, s("OK"));
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for r in 0..3 {
+        let (keys, stop, addrs) = (keys.clone(), stop.clone(), c.addrs.clone());
+        readers.push(tokio::spawn(async move {
+            let mut cons = [Conn::open(addrs[0]).await, Conn::open(addrs[1]).await];
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for k in keys.iter().skip(r) {
+                    // Ask node 0, then follow redirections (bounded) like a cluster client.
+                    let mut node = 0;
+                    let mut asking = false;
+                    let mut answer = None;
+                    for _ in 0..20 {
+                        if asking {
+                            assert_eq!(cons[node].call(&["ASKING"]).await, s("OK"));
+                        }
+                        match cons[node].call(&["GET", k]).await {
+                            V::Err(e) if e.starts_with("ASK ") || e.starts_with("MOVED ") => {
+                                asking = e.starts_with("ASK ");
+                                let port = e.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                                node = usize::from(addrs[1].port() == port.unwrap_or(0));
+                            }
+                            other => {
+                                answer = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    assert_eq!(answer, Some(s(k)), "GET {k}");
+                    reads += 1;
+                }
+            }
+            reads
+        }));
+    }
+    let slots: Vec<u16> = (0..64).collect();
+    let pace = MigrationPace {
+        batch: 1,
+        pause: Duration::ZERO,
+    };
+    for _ in 0..ROUNDS {
+        let there = c
+            .topology
+            .migrate_slots_async(0, 1, slots.clone(), pace)
+            .await;
+        assert_eq!(there.expect("to node 1").keys, 256);
+        let back = c
+            .topology
+            .migrate_slots_async(1, 0, slots.clone(), pace)
+            .await;
+        assert_eq!(back.expect("back to node 0").keys, 256);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        assert!(r.await.expect("reader") > 0);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Side by side with redis-server 7.0.15.
 

@@ -144,6 +144,9 @@ pub fn keys_in_db_slots(engine: &Engine, db: usize, slots: &[u16], limit: usize)
 /// Move these keys (database 0) from `source` to `target`, each atomically; returns how many moved
 /// (a key deleted or expired meanwhile is skipped).
 fn move_keys(source: &Engine, target: &Engine, keys: &[Blob]) -> usize {
+    // No command of the source is between its slot check and its end while keys move (taken
+    // before the gates: a command holding the fence may be waiting for a gate).
+    let _fence = source.cluster.get().map(|m| m.fence.write());
     let _source_gate = source.store.gate.shared(0);
     let _target_gate = target.store.gate.shared(0);
     let now = source.clock().now_ms();

@@ -30,4 +30,10 @@ pub struct Membership {
     pub topology: Arc<ClusterTopology>,
     /// This engine's node index in the topology.
     pub node: usize,
+    /// Orders commands and live key moves on this node: a command holds it shared from its slot
+    /// check (`redirect::route`, which looks at whether a key of a migrating slot is still here)
+    /// until it has run, and a migration batch holds it exclusively while it moves keys away
+    /// (`migrate::move_keys`). Without it a key could move between the check and the command,
+    /// and a GET answered nil for a key that exists on the target (Redis runs both on one thread).
+    pub fence: Arc<parking_lot::RwLock<()>>,
 }

@@ -186,6 +186,7 @@ impl ClusterTopology {
             .set(Membership {
                 topology: self.clone(),
                 node,
+                fence: Arc::default(),
             })
             .map_err(|_| "the engine is already a cluster node".to_string())?;
         n.engine = Some(engine.downgrade());

@@ -447,6 +447,10 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     // queued fails it.
     // The master client (a replica applying its primary's stream) is obeyed, as Redis's
     // `mustObeyClient`. A blocked client's retry keeps an import it was let into by ASKING.
+    // The node's fence is held from the check until the command has run (see `Membership::fence`;
+    // recursive: a nested call never waits behind a migration that waits for this command).
+    let engine: &crate::Engine = ctx.engine;
+    let _fence = engine.cluster.get().map(|m| m.fence.read_recursive());
     if let Some(m) = ctx.engine.cluster.get()
         && crate::cluster::redirect::applies(cmd)
         && ctx
