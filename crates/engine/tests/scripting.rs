@@ -310,6 +310,23 @@ async fn scripts_are_atomic() {
     );
 }
 
+/// Run the endless `script` on a client of its own, SCRIPT KILL it from `admin` once it runs
+/// (asserting `+OK`), and return what its client got.
+async fn killed_eval(
+    addr: std::net::SocketAddr,
+    admin: &mut redis::aio::MultiplexedConnection,
+    script: &'static str,
+) -> Result<V, String> {
+    let mut runner = common::client(addr).await;
+    let spin = tokio::spawn(async move { run(&mut runner, &["EVAL", script, "0"]).await });
+    common::wait_script_running(admin).await;
+    assert_eq!(q(admin, &["SCRIPT", "KILL"]).await, V::Okay);
+    tokio::time::timeout(Duration::from_secs(10), spin)
+        .await
+        .expect("script ends")
+        .expect("task")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_scripts_kill_and_unkillable() {
     let (_server, addr) = common::start_default();
@@ -342,15 +359,8 @@ async fn busy_scripts_kill_and_unkillable() {
     assert_eq!(q(&mut other, &["SET", "x", "1"]).await, V::Okay);
 
     // A script cannot catch SCRIPT KILL with pcall.
-    let mut runner = common::client(addr).await;
     let catcher = "while true do pcall(function() while true do end end) end";
-    let spin = tokio::spawn(async move { run(&mut runner, &["EVAL", catcher, "0"]).await });
-    common::wait_script_running(&mut admin).await;
-    assert_eq!(q(&mut admin, &["SCRIPT", "KILL"]).await, V::Okay);
-    let killed = tokio::time::timeout(Duration::from_secs(10), spin)
-        .await
-        .expect("script ends")
-        .expect("task");
+    let killed = killed_eval(addr, &mut admin, catcher).await;
     assert!(
         killed
             .as_ref()
@@ -360,15 +370,8 @@ async fn busy_scripts_kill_and_unkillable() {
 
     // Killed inside the prelude's pcall (which tail-calls): the error names the script's line,
     // as redis-server 7.0.15 does, not the tail call's placeholder frame.
-    let mut runner = common::client(addr).await;
     let caller = "while true do pcall(redis.call, 'nosuch') end";
-    let spin = tokio::spawn(async move { run(&mut runner, &["EVAL", caller, "0"]).await });
-    common::wait_script_running(&mut admin).await;
-    assert_eq!(q(&mut admin, &["SCRIPT", "KILL"]).await, V::Okay);
-    let killed = tokio::time::timeout(Duration::from_secs(10), spin)
-        .await
-        .expect("script ends")
-        .expect("task");
+    let killed = killed_eval(addr, &mut admin, caller).await;
     assert_eq!(
         killed,
         Err(format!(

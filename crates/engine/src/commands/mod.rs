@@ -449,9 +449,9 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     // `mustObeyClient`. A blocked client's retry keeps an import it was let into by ASKING.
     // The node's fence is held from the check until the command has run (see `Membership::fence`;
     // recursive: a nested call never waits behind a migration that waits for this command).
-    let engine: &crate::Engine = ctx.engine;
-    let _fence = engine.cluster.get().map(|m| m.fence.read_recursive());
-    if let Some(m) = ctx.engine.cluster.get()
+    let membership = ctx.engine.cluster.get();
+    let _fence = membership.map(|m| m.fence.read_recursive());
+    if let Some(m) = membership
         && crate::cluster::redirect::applies(cmd)
         && ctx
             .client

@@ -1826,12 +1826,7 @@ unsafe fn call_inner(state: *mut mlua::ffi::lua_State, env: &CallEnv) -> Result<
                     argv.push(std::slice::from_raw_parts(ptr.cast::<u8>(), len));
                 }
                 ffi::LUA_TNUMBER => {
-                    let v = ffi::lua_tonumber(state, i);
-                    let text = match lua_integer(v) {
-                        Some(i) => i.to_string().into_bytes(),
-                        None => number_arg(v),
-                    };
-                    owned.push((argv.len(), text));
+                    owned.push((argv.len(), number_arg(ffi::lua_tonumber(state, i))));
                     argv.push(&[]);
                 }
                 _ => {
@@ -1860,16 +1855,6 @@ unsafe fn call_inner(state: *mut mlua::ffi::lua_State, env: &CallEnv) -> Result<
             &argv,
         )
     }
-}
-
-/// How mlua's Lua 5.1 build tells an integer from a float (a number whose bits survive the
-/// round trip through `i64`); formatted as Redis passes it to a command.
-fn lua_integer(n: f64) -> Option<i64> {
-    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
-        return None;
-    }
-    let i = n as i64;
-    ((i as f64).to_bits() == n.to_bits()).then_some(i)
 }
 
 /// Push a Lua string of `bytes`.
