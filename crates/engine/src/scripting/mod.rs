@@ -1934,8 +1934,10 @@ fn raise(lua: &Lua, msg: &str) -> mlua::Error {
 fn lua_tostring(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::String(s) => Some(s.as_bytes().to_vec()),
-        Value::Integer(i) => Some(i.to_string().into_bytes()),
-        Value::Number(n) => Some(number_arg(*n)),
+        // Lua's own number-to-string conversion (LUAI_NUMFFORMAT "%.14g"); Lua 5.1's numbers are
+        // all doubles (mlua reports the integral ones as integers).
+        Value::Integer(i) => Some(printf_g(*i as f64, 14).into_bytes()),
+        Value::Number(n) => Some(printf_g(*n, 14).into_bytes()),
         _ => None,
     }
 }
@@ -1958,12 +1960,40 @@ unsafe fn push_err_table(state: *mut mlua::ffi::lua_State, text: &str) {
     }
 }
 
-/// Format a Lua number as Redis passes it to a command (shortest round-trip form).
+/// Format a Lua number as Redis 7.0 passes it to a command: C's `%.17g`
+/// (`0.1` → `0.10000000000000001`, `1e20` → `1e+20`, `-0.0` → `-0`).
 fn number_arg(n: f64) -> Vec<u8> {
-    if n.fract() == 0.0 && n.abs() < 1e17 {
-        (n as i64).to_string().into_bytes()
+    printf_g(n, 17).into_bytes()
+}
+
+/// C's `printf("%.{precision}g", n)` as glibc prints it: `precision` significant digits, fixed
+/// notation unless the exponent is below -4 or at least `precision`, trailing zeros removed,
+/// a two-digit exponent at least, `inf`, `-inf`, `nan`, `-nan`.
+fn printf_g(n: f64, precision: usize) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan" } else { "nan" }.to_string();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    let precision = precision.max(1);
+    // The exponent after rounding to `precision` digits decides the notation, as in C.
+    let sci = format!("{n:.*e}", precision - 1);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let trim = |t: &str| -> String {
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    if exp < -4 || exp >= precision as i64 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
     } else {
-        format!("{n}").into_bytes()
+        let decimals = usize::try_from(precision as i64 - 1 - exp).unwrap_or(0);
+        trim(&format!("{n:.decimals$}"))
     }
 }
 
@@ -2340,5 +2370,38 @@ fn table_to_resp(out: &mut Out, t: &Table, resp3: bool, depth: usize) {
     out.array(items.len());
     for v in &items {
         lua_to_resp(out, v, resp3, depth + 1);
+    }
+}
+
+#[cfg(test)]
+mod number_format_tests {
+    use super::printf_g;
+
+    /// Expected texts from C's printf (glibc), as redis-server 7.0.15 passes numbers of scripts.
+    #[test]
+    fn printf_g_matches_c() {
+        let g17 = [
+            (3.0, "3"),
+            (0.1, "0.10000000000000001"),
+            (-7.0, "-7"),
+            (1e20, "1e+20"),
+            (9007199254740992.0, "9007199254740992"),
+            (-0.0, "-0"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (9223372036854775808.0, "9.2233720368547758e+18"),
+            (1.0 / 3.0, "0.33333333333333331"),
+            (1e-7, "9.9999999999999995e-08"),
+            (1e-4, "0.0001"),
+            (1e300, "1.0000000000000001e+300"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ];
+        for (n, want) in g17 {
+            assert_eq!(printf_g(n, 17), want, "%.17g of {n}");
+        }
+        assert_eq!(printf_g(0.1, 14), "0.1");
+        assert_eq!(printf_g(1e15, 14), "1e+15");
+        assert_eq!(printf_g(123456.0, 14), "123456");
+        assert_eq!(printf_g(-f64::NAN, 17), "-nan");
     }
 }
