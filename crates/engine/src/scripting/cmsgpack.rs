@@ -1,10 +1,26 @@
-//! The `cmsgpack` library Redis bundles: `cmsgpack.pack(...)` and `cmsgpack.unpack(s)` with
-//! lua-cmsgpack's mapping (tables with keys 1..n are arrays, other tables maps; integral numbers are
-//! integers, others doubles).
+//! The `cmsgpack` library Redis 7.0 bundles (lua-cmsgpack 0.4.0), byte for byte: `pack(...)`,
+//! `unpack(s)`, `unpack_one(s [, offset])`, `unpack_limit(s, limit [, offset])` and the module's
+//! `_NAME`/`_VERSION`/`_COPYRIGHT`/`_DESCRIPTION`.
+//!
+//! lua-cmsgpack's mapping: a table whose keys are exactly 1..n (n may be 0: `{}` packs as an empty
+//! array) is an array, any other a map; tables nested 16 deep pack as nil; numbers equal to an
+//! int64 are integers, others a float when one holds them exactly, else a double; functions and
+//! other values pack as nil. Unpacking knows the formats lua-cmsgpack knows (no bin or ext
+//! types: "Bad data format in input."), reads a uint64 into Lua's signed integer as the C code
+//! does, and fails where the C code runs out of Lua stack (`LUAI_MAXCSTACK`) with its texts.
+//! Unpacking walks with an explicit stack, the tables of outer levels parked in a Lua table, so
+//! deep input costs neither Rust stack nor a Lua reference per level.
 
-use mlua::{Lua, MultiValue, Table, Value, Variadic};
+use mlua::{Lua, MultiValue, Table, Value};
 
-const MAX_DEPTH: usize = 16;
+use super::cjson::{arg_error, check_string, typename};
+use super::raise;
+
+/// Tables nested this deep pack as nil (lua-cmsgpack's `LUACMSGPACK_MAX_NESTING`).
+const MAX_NESTING: usize = 16;
+
+/// Lua 5.1's `LUAI_MAXCSTACK`.
+const MAX_C_STACK: i64 = 8000;
 
 fn err(msg: &str) -> mlua::Error {
     mlua::Error::RuntimeError(msg.into())
@@ -43,8 +59,8 @@ fn pack_int(out: &mut Vec<u8>, n: i64) {
     }
 }
 
-fn pack_len(out: &mut Vec<u8>, n: usize, fix: u8, fix_max: usize, codes: [u8; 2]) {
-    if n <= fix_max {
+fn pack_len(out: &mut Vec<u8>, n: usize, fix: u8, codes: [u8; 2]) {
+    if n <= 15 {
         out.push(fix | n as u8);
     } else if n <= 65535 {
         out.push(codes[0]);
@@ -55,13 +71,53 @@ fn pack_len(out: &mut Vec<u8>, n: usize, fix: u8, fix_max: usize, codes: [u8; 2]
     }
 }
 
-fn pack(out: &mut Vec<u8>, v: &Value, depth: usize) -> mlua::Result<()> {
+/// `table_is_an_array`: every key a number > 0 equal to a C int, and as many keys as the
+/// largest (so exactly 1..n, n = 0 included). Answers the key count too.
+fn table_is_an_array(t: &Table) -> mlua::Result<(bool, usize)> {
+    let mut count = 0usize;
+    let mut max: i64 = 0;
+    let mut array = true;
+    for pair in t.pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        count += 1;
+        if !array {
+            continue;
+        }
+        let n = match k {
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => {
+                array = false;
+                continue;
+            }
+        };
+        if n <= 0.0 || (n as i32) as f64 != n {
+            array = false;
+            continue;
+        }
+        max = max.max(n as i64);
+    }
+    Ok((array && max as usize == count, count))
+}
+
+fn pack(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
     match v {
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Integer(i) => pack_int(out, *i),
-        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.2e18 => pack_int(out, *n as i64),
         Value::Number(n) => {
-            if (*n as f32) as f64 == *n {
+            // IS_INT64_EQUIVALENT: not infinite, and equal to its int64 conversion (x86's
+            // conversion answers INT64_MIN out of range, equal only to -2^63 itself).
+            let as_int = if n.is_nan()
+                || *n >= 9_223_372_036_854_775_808.0
+                || *n < -9_223_372_036_854_775_808.0
+            {
+                i64::MIN
+            } else {
+                *n as i64
+            };
+            if !n.is_infinite() && as_int as f64 == *n {
+                pack_int(out, as_int);
+            } else if (*n as f32) as f64 == *n {
                 out.push(0xca);
                 out.extend_from_slice(&(*n as f32).to_be_bytes());
             } else {
@@ -84,20 +140,20 @@ fn pack(out: &mut Vec<u8>, v: &Value, depth: usize) -> mlua::Result<()> {
             }
             out.extend_from_slice(&b);
         }
-        Value::Table(t) if depth < MAX_DEPTH => {
-            let len = t.raw_len();
-            let count = t.pairs::<Value, Value>().count();
-            if len > 0 && len == count {
-                pack_len(out, len, 0x90, 15, [0xdc, 0xdd]);
+        Value::Table(t) if level < MAX_NESTING => {
+            let (array, count) = table_is_an_array(t)?;
+            if array {
+                let len = t.raw_len();
+                pack_len(out, len, 0x90, [0xdc, 0xdd]);
                 for i in 1..=len {
-                    pack(out, &t.raw_get::<Value>(i)?, depth + 1)?;
+                    pack(out, &t.raw_get::<Value>(i)?, level + 1)?;
                 }
             } else {
-                pack_len(out, count, 0x80, 15, [0xde, 0xdf]);
+                pack_len(out, count, 0x80, [0xde, 0xdf]);
                 for pair in t.pairs::<Value, Value>() {
                     let (k, v) = pair?;
-                    pack(out, &k, depth + 1)?;
-                    pack(out, &v, depth + 1)?;
+                    pack(out, &k, level + 1)?;
+                    pack(out, &v, level + 1)?;
                 }
             }
         }
@@ -106,98 +162,370 @@ fn pack(out: &mut Vec<u8>, v: &Value, depth: usize) -> mlua::Result<()> {
     Ok(())
 }
 
-fn take<'b>(b: &'b [u8], pos: &mut usize, n: usize) -> mlua::Result<&'b [u8]> {
-    let end = pos
-        .checked_add(n)
-        .filter(|e| *e <= b.len())
-        .ok_or_else(|| err("Missing bytes in input."))?;
-    let s = &b[*pos..end];
-    *pos = end;
-    Ok(s)
+/// Why a decode stopped (lua-cmsgpack's cursor errors and `luaL_checkstack` failures).
+enum Stop {
+    Eof,
+    BadFormat,
+    /// `luaL_checkstack` failed: its message.
+    Stack(&'static str),
+    Lua(mlua::Error),
 }
 
-fn be(b: &[u8]) -> u64 {
-    b.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64)
-}
-
-fn unpack(lua: &Lua, b: &[u8], pos: &mut usize, depth: usize) -> mlua::Result<Value> {
-    if depth > 1000 {
-        return Err(err("Too deep nesting in input."));
+impl From<mlua::Error> for Stop {
+    fn from(e: mlua::Error) -> Self {
+        Stop::Lua(e)
     }
-    let c = take(b, pos, 1)?[0];
-    let string = |lua: &Lua, pos: &mut usize, n: usize| -> mlua::Result<Value> {
-        Ok(Value::String(lua.create_string(take(b, pos, n)?)?))
-    };
-    let array = |lua: &Lua, pos: &mut usize, n: usize| -> mlua::Result<Value> {
-        let t = lua.create_table()?;
-        for i in 1..=n {
-            t.raw_set(i, unpack(lua, b, pos, depth + 1)?)?;
+}
+
+const TOO_MANY: &str = "too many return values at once; use unpack_one or unpack_limit instead.";
+
+/// A container being filled.
+enum Open {
+    Array {
+        left: usize,
+        index: i64,
+    },
+    /// `key`: the member's key once read (parked with the table while its value is read).
+    Map {
+        left: usize,
+        key: Option<Value>,
+    },
+}
+
+/// One top-level decode: the input, the cursor, and the C stack slots lua-cmsgpack would hold.
+struct Unpacker<'a, 'l> {
+    lua: &'l Lua,
+    b: &'a [u8],
+    pos: usize,
+    /// Slots on the C function's stack: its arguments, the values decoded so far, and per open
+    /// container its table and (array) the index or (map) the pending key.
+    used: i64,
+    open: Vec<Open>,
+    /// The innermost open table.
+    current: Option<Table>,
+    /// Outer open tables by depth (and their pending keys at minus the depth).
+    parked: Option<Table>,
+}
+
+impl Unpacker<'_, '_> {
+    fn need(&self, n: usize) -> Result<(), Stop> {
+        if self.b.len() - self.pos < n {
+            Err(Stop::Eof)
+        } else {
+            Ok(())
         }
-        Ok(Value::Table(t))
-    };
-    let map = |lua: &Lua, pos: &mut usize, n: usize| -> mlua::Result<Value> {
-        let t = lua.create_table()?;
-        for _ in 0..n {
-            let k = unpack(lua, b, pos, depth + 1)?;
-            let v = unpack(lua, b, pos, depth + 1)?;
-            if !matches!(k, Value::Nil) {
-                t.raw_set(k, v)?;
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&[u8], Stop> {
+        self.need(n)?;
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn be(&mut self, n: usize) -> Result<u64, Stop> {
+        Ok(self
+            .bytes(n)?
+            .iter()
+            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    }
+
+    fn string(&mut self, header: usize, len: usize) -> Result<Value, Stop> {
+        self.need(header + len)?;
+        self.pos += header;
+        let s = self.lua.create_string(&self.b[self.pos..self.pos + len])?;
+        self.pos += len;
+        Ok(Value::String(s))
+    }
+
+    /// Opens a container of `n` items (`map`: pairs); `None` when it is empty (the value is done).
+    fn open(&mut self, n: usize, map: bool) -> Result<Option<Value>, Stop> {
+        let t = self.lua.create_table()?;
+        if !map && self.used + 2 > MAX_C_STACK {
+            return Err(Stop::Stack("in function mp_decode_to_lua_array"));
+        }
+        if n == 0 {
+            return Ok(Some(Value::Table(t)));
+        }
+        if let Some(outer) = self.current.take() {
+            let parked = match &self.parked {
+                Some(p) => p,
+                None => self.parked.insert(self.lua.create_table()?),
+            };
+            let depth = self.open.len() as i64;
+            parked.raw_set(depth, outer)?;
+            if let Some(Open::Map { key: Some(k), .. }) = self.open.last_mut() {
+                parked.raw_set(-depth, std::mem::take(k))?;
             }
         }
-        Ok(Value::Table(t))
+        self.current = Some(t);
+        if map {
+            self.used += 1;
+            self.open.push(Open::Map { left: n, key: None });
+        } else {
+            self.used += 2;
+            self.open.push(Open::Array { left: n, index: 1 });
+        }
+        Ok(None)
+    }
+
+    /// Closes the innermost container: its table, the next one out (and its key) back.
+    fn close(&mut self) -> Result<Value, Stop> {
+        match self.open.pop() {
+            Some(Open::Array { .. }) => self.used -= 2,
+            _ => self.used -= 1,
+        }
+        let done = self.current.take().map_or(Value::Nil, Value::Table);
+        if let Some(parked) = &self.parked {
+            let depth = self.open.len() as i64;
+            if depth > 0 {
+                self.current = Some(parked.raw_get(depth)?);
+                if let Some(Open::Map {
+                    key: k @ Some(_), ..
+                }) = self.open.last_mut()
+                {
+                    *k = Some(parked.raw_get(-depth)?);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Decodes one top-level value (`mp_decode_to_lua_type`).
+    fn value(&mut self) -> Result<Value, Stop> {
+        'value: loop {
+            self.need(1)?;
+            if self.used + 1 > MAX_C_STACK {
+                return Err(Stop::Stack(TOO_MANY));
+            }
+            let c = self.b[self.pos];
+            let mut done = match c {
+                0xcc => {
+                    self.pos += 1;
+                    Value::Number(self.be(1)? as f64)
+                }
+                0xd0 => {
+                    self.pos += 1;
+                    Value::Number(f64::from(self.be(1)? as u8 as i8))
+                }
+                0xcd => {
+                    self.pos += 1;
+                    Value::Number(self.be(2)? as f64)
+                }
+                0xd1 => {
+                    self.pos += 1;
+                    Value::Number(f64::from(self.be(2)? as u16 as i16))
+                }
+                0xce => {
+                    self.pos += 1;
+                    Value::Number(self.be(4)? as f64)
+                }
+                0xd2 => {
+                    self.pos += 1;
+                    Value::Number(f64::from(self.be(4)? as u32 as i32))
+                }
+                // uint64 goes through lua_pushinteger: past 2^63 it turns negative, as in C.
+                0xcf | 0xd3 => {
+                    self.pos += 1;
+                    Value::Number(self.be(8)? as i64 as f64)
+                }
+                0xc0 => {
+                    self.pos += 1;
+                    Value::Nil
+                }
+                0xc3 | 0xc2 => {
+                    self.pos += 1;
+                    Value::Boolean(c == 0xc3)
+                }
+                0xca => {
+                    self.need(5)?;
+                    self.pos += 1;
+                    Value::Number(f64::from(f32::from_bits(self.be(4)? as u32)))
+                }
+                0xcb => {
+                    self.need(9)?;
+                    self.pos += 1;
+                    Value::Number(f64::from_bits(self.be(8)?))
+                }
+                0xd9 => {
+                    self.need(2)?;
+                    let n = usize::from(self.b[self.pos + 1]);
+                    self.string(2, n)?
+                }
+                0xda => {
+                    self.need(3)?;
+                    let n =
+                        usize::from(self.b[self.pos + 1]) << 8 | usize::from(self.b[self.pos + 2]);
+                    self.string(3, n)?
+                }
+                0xdb => {
+                    self.need(5)?;
+                    self.pos += 1;
+                    let n = self.be(4)? as usize;
+                    self.string(0, n)?
+                }
+                0xdc..=0xdf => {
+                    let width = if c & 1 == 0 { 2 } else { 4 };
+                    self.need(1 + width)?;
+                    self.pos += 1;
+                    let n = self.be(width)? as usize;
+                    match self.open(n, c >= 0xde)? {
+                        Some(v) => v,
+                        None => continue 'value,
+                    }
+                }
+                _ if c & 0x80 == 0 => {
+                    self.pos += 1;
+                    Value::Number(f64::from(c))
+                }
+                _ if c & 0xe0 == 0xe0 => {
+                    self.pos += 1;
+                    Value::Number(f64::from(c as i8))
+                }
+                _ if c & 0xe0 == 0xa0 => self.string(1, usize::from(c & 0x1f))?,
+                _ if c & 0xf0 == 0x90 || c & 0xf0 == 0x80 => {
+                    self.pos += 1;
+                    match self.open(usize::from(c & 0x0f), c & 0xf0 == 0x80)? {
+                        Some(v) => v,
+                        None => continue 'value,
+                    }
+                }
+                _ => return Err(Stop::BadFormat),
+            };
+            // The value is complete: into the innermost container, which may complete too.
+            loop {
+                match self.open.last_mut() {
+                    None => return Ok(done),
+                    Some(Open::Array { left, index }) => {
+                        let i = *index;
+                        *index += 1;
+                        *left -= 1;
+                        let closing = *left == 0;
+                        if let Some(t) = &self.current {
+                            t.raw_set(i, done)?;
+                        }
+                        if !closing {
+                            continue 'value;
+                        }
+                        done = self.close()?;
+                    }
+                    Some(Open::Map {
+                        key: key @ None, ..
+                    }) => {
+                        *key = Some(done);
+                        self.used += 1;
+                        continue 'value;
+                    }
+                    Some(Open::Map { left, key }) => {
+                        let k = key.take().unwrap_or(Value::Nil);
+                        *left -= 1;
+                        let closing = *left == 0;
+                        self.used -= 1;
+                        // lua_settable with a nil or NaN key: Lua's own error, raised in C.
+                        match &k {
+                            Value::Nil => {
+                                return Err(Stop::Lua(raise(self.lua, "table index is nil")));
+                            }
+                            Value::Number(n) if n.is_nan() => {
+                                return Err(Stop::Lua(raise(self.lua, "table index is NaN")));
+                            }
+                            _ => {}
+                        }
+                        if let Some(t) = &self.current {
+                            t.raw_set(k, done)?;
+                        }
+                        if !closing {
+                            continue 'value;
+                        }
+                        done = self.close()?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `luaL_checkinteger` / `luaL_optinteger` of argument `idx` (`None`: absent).
+fn integer_arg(lua: &Lua, v: Option<&Value>, idx: i32, optional: bool) -> mlua::Result<i64> {
+    match v {
+        None | Some(Value::Nil) if optional => Ok(0),
+        None => Err(arg_error(lua, idx, "number expected, got no value")),
+        Some(v) => match lua.coerce_number(v.clone())? {
+            Some(n) => Ok(n as i64),
+            None => Err(arg_error(
+                lua,
+                idx,
+                &format!("number expected, got {}", typename(v)),
+            )),
+        },
+    }
+}
+
+/// `mp_unpack_full`: up to `limit` values from `offset` (both 0: every value, and no offset in
+/// the answer), after the next offset (-1 at the end) unless everything was asked for.
+fn unpack_full(lua: &Lua, args: &[Value], limit: i64, offset: i64) -> mlua::Result<MultiValue> {
+    let Some(first) = args.first() else {
+        return Err(arg_error(lua, 1, "string expected, got no value"));
     };
-    Ok(match c {
-        0x00..=0x7f => Value::Number(c as f64),
-        0x80..=0x8f => map(lua, pos, (c & 0x0f) as usize)?,
-        0x90..=0x9f => array(lua, pos, (c & 0x0f) as usize)?,
-        0xa0..=0xbf => string(lua, pos, (c & 0x1f) as usize)?,
-        0xc0 => Value::Nil,
-        0xc2 => Value::Boolean(false),
-        0xc3 => Value::Boolean(true),
-        0xc4 | 0xd9 => {
-            let n = be(take(b, pos, 1)?) as usize;
-            string(lua, pos, n)?
+    let s = check_string(lua, 1, first)?;
+    let len = s.len();
+    if offset < 0 || limit < 0 {
+        return Err(err(&format!(
+            "Invalid request to unpack with offset of {} and limit of {}.",
+            offset as i32, len as i32
+        )));
+    }
+    if offset as u64 > len as u64 {
+        return Err(err(&format!(
+            "Start offset {} greater than input length {}.",
+            offset as i32, len as i32
+        )));
+    }
+    let decode_all = limit == 0 && offset == 0;
+    let limit = if decode_all {
+        i64::from(i32::MAX)
+    } else {
+        limit
+    };
+    let mut u = Unpacker {
+        lua,
+        b: &s,
+        pos: offset as usize,
+        used: args.len().max(1) as i64,
+        open: Vec::new(),
+        current: None,
+        parked: None,
+    };
+    let mut values = MultiValue::new();
+    let mut count = 0i64;
+    while u.pos < len && count < limit {
+        match u.value() {
+            Ok(v) => values.push_back(v),
+            Err(Stop::Eof) => return Err(err("Missing bytes in input.")),
+            Err(Stop::BadFormat) => return Err(err("Bad data format in input.")),
+            Err(Stop::Stack(what)) => return Err(err(&format!("stack overflow ({what})"))),
+            Err(Stop::Lua(e)) => return Err(e),
         }
-        0xc5 | 0xda => {
-            let n = be(take(b, pos, 2)?) as usize;
-            string(lua, pos, n)?
+        u.used += 1;
+        count += 1;
+    }
+    if !decode_all {
+        if u.used + 1 > MAX_C_STACK {
+            return Err(err("stack overflow (in function mp_unpack_full)"));
         }
-        0xc6 | 0xdb => {
-            let n = be(take(b, pos, 4)?) as usize;
-            string(lua, pos, n)?
-        }
-        0xca => {
-            let v = be(take(b, pos, 4)?) as u32;
-            Value::Number(f32::from_bits(v) as f64)
-        }
-        0xcb => Value::Number(f64::from_bits(be(take(b, pos, 8)?))),
-        0xcc => Value::Number(be(take(b, pos, 1)?) as f64),
-        0xcd => Value::Number(be(take(b, pos, 2)?) as f64),
-        0xce => Value::Number(be(take(b, pos, 4)?) as f64),
-        0xcf => Value::Number(be(take(b, pos, 8)?) as f64),
-        0xd0 => Value::Number(be(take(b, pos, 1)?) as u8 as i8 as f64),
-        0xd1 => Value::Number(be(take(b, pos, 2)?) as u16 as i16 as f64),
-        0xd2 => Value::Number(be(take(b, pos, 4)?) as u32 as i32 as f64),
-        0xd3 => Value::Number(be(take(b, pos, 8)?) as i64 as f64),
-        0xdc => {
-            let n = be(take(b, pos, 2)?) as usize;
-            array(lua, pos, n)?
-        }
-        0xdd => {
-            let n = be(take(b, pos, 4)?) as usize;
-            array(lua, pos, n)?
-        }
-        0xde => {
-            let n = be(take(b, pos, 2)?) as usize;
-            map(lua, pos, n)?
-        }
-        0xdf => {
-            let n = be(take(b, pos, 4)?) as usize;
-            map(lua, pos, n)?
-        }
-        0xe0..=0xff => Value::Number(c as i8 as f64),
-        _ => return Err(err("Bad data format in input.")),
-    })
+        let next = if u.pos == len { -1 } else { u.pos as i64 };
+        values.push_front(Value::Integer(next));
+    }
+    // The values are returned through this callback's own frame, which holds a value or two more
+    // than lua-cmsgpack's C function does: where they do not fit, the C text.
+    let frame = lua.exec_raw_lua(|raw| {
+        // SAFETY: only reads the size of the running function's stack frame.
+        unsafe { i64::from(mlua::ffi::lua_gettop(raw.state())) }
+    });
+    if frame + values.len() as i64 + 1 > MAX_C_STACK {
+        return Err(err(&format!("stack overflow ({TOO_MANY})")));
+    }
+    Ok(values)
 }
 
 /// The `cmsgpack` table.
@@ -205,9 +533,17 @@ pub fn create(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "pack",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        lua.create_function(|lua, args: MultiValue| {
             if args.is_empty() {
-                return Err(err("MessagePack pack needs input."));
+                return Err(arg_error(lua, 0, "MessagePack pack needs input."));
+            }
+            // lua_checkstack(L, nargs) with the nargs arguments already on the stack.
+            if 2 * args.len() as i64 > MAX_C_STACK {
+                return Err(arg_error(
+                    lua,
+                    0,
+                    "Too many arguments for MessagePack pack.",
+                ));
             }
             let mut out = Vec::new();
             for a in args.iter() {
@@ -218,15 +554,31 @@ pub fn create(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "unpack",
-        lua.create_function(|lua, s: mlua::String| {
-            let b = s.as_bytes();
-            let mut pos = 0;
-            let mut values = MultiValue::new();
-            while pos < b.len() {
-                values.push_back(unpack(lua, &b, &mut pos, 0)?);
-            }
-            Ok(values)
+        lua.create_function(|lua, args: MultiValue| {
+            let args: Vec<Value> = args.into_iter().collect();
+            unpack_full(lua, &args, 0, 0)
         })?,
     )?;
+    t.raw_set(
+        "unpack_one",
+        lua.create_function(|lua, args: MultiValue| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let offset = integer_arg(lua, args.get(1), 2, true)?;
+            unpack_full(lua, &args[..args.len().min(1)], 1, offset)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_limit",
+        lua.create_function(|lua, args: MultiValue| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let limit = integer_arg(lua, args.get(1), 2, false)?;
+            let offset = integer_arg(lua, args.get(2), 3, true)?;
+            unpack_full(lua, &args[..args.len().min(1)], limit, offset)
+        })?,
+    )?;
+    t.raw_set("_NAME", "cmsgpack")?;
+    t.raw_set("_VERSION", "lua-cmsgpack 0.4.0")?;
+    t.raw_set("_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo")?;
+    t.raw_set("_DESCRIPTION", "MessagePack C implementation for Lua")?;
     Ok(t)
 }

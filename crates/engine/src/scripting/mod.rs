@@ -2287,6 +2287,19 @@ unsafe fn push_reply(
 }
 
 /// Write a script's return value as a reply, the way Redis 7's `luaReplyToRedisReply` does.
+/// A Lua number as Redis turns it into an integer reply: C's `(long long)` cast on x86-64,
+/// which truncates toward zero and answers `LLONG_MIN` for NaN and anything out of range
+/// (`return 1e30` and `return 0/0` both reply `-9223372036854775808` on redis-server 7.0.15).
+fn c_long_long(n: f64) -> i64 {
+    // 2^63: the first double past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if n.is_nan() || !(-LIMIT..LIMIT).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    }
+}
+
 fn lua_to_resp(out: &mut Out, v: &Value, resp3: bool, depth: usize) {
     if depth > MAX_DEPTH {
         out.error("ERR reached lua stack limit");
@@ -2303,7 +2316,7 @@ fn lua_to_resp(out: &mut Out, v: &Value, resp3: bool, depth: usize) {
                 out.null();
             }
         }
-        Value::Number(n) => out.int(*n as i64),
+        Value::Number(n) => out.int(c_long_long(*n)),
         Value::Integer(i) => out.int(*i),
         Value::Table(t) => table_to_resp(out, t, resp3, depth),
         _ => out.null(),
@@ -2378,6 +2391,23 @@ mod number_format_tests {
     use super::printf_g;
 
     /// Expected texts from C's printf (glibc), as redis-server 7.0.15 passes numbers of scripts.
+    #[test]
+    fn c_long_long_matches_x86_casts() {
+        for (n, want) in [
+            (3.99, 3),
+            (-3.99, -3),
+            (f64::NAN, i64::MIN),
+            (1e30, i64::MIN),
+            (-1e30, i64::MIN),
+            (f64::INFINITY, i64::MIN),
+            (9_223_372_036_854_775_808.0, i64::MIN),
+            (-9_223_372_036_854_775_808.0, i64::MIN),
+            (9_223_372_036_854_774_784.0, 9_223_372_036_854_774_784),
+        ] {
+            assert_eq!(super::c_long_long(n), want, "{n}");
+        }
+    }
+
     #[test]
     fn printf_g_matches_c() {
         let g17 = [
