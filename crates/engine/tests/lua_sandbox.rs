@@ -202,6 +202,7 @@ async fn library_tables_are_read_only() {
         "math",
         "cjson",
         "cmsgpack",
+        "struct",
         "bit",
         "redis",
         "coroutine",

@@ -1,7 +1,9 @@
 //! The `bit` library Redis bundles (LuaBitOp): 32-bit operations on Lua numbers, as rate limiters
 //! and hashing scripts use them.
 
-use mlua::{Lua, Table, Variadic};
+use mlua::{Lua, MultiValue, Table, Value};
+
+use super::cjson::{arg_error, typename};
 
 /// LuaBitOp's number → int32 conversion: round to nearest (ties to even), wrap modulo 2^32.
 fn tobit(x: f64) -> i32 {
@@ -12,81 +14,104 @@ fn tobit(x: f64) -> i32 {
     (r as u64 as u32) as i32
 }
 
-fn fold(args: &Variadic<f64>, init: i32, op: fn(i32, i32) -> i32) -> f64 {
-    args.iter().fold(init, |acc, &v| op(acc, tobit(v))) as f64
+/// LuaBitOp's `barg`: argument `i` (1-based) through `luaL_checknumber` and [`tobit`].
+fn barg(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<i32> {
+    let got = match args.get(i - 1) {
+        None => "no value",
+        Some(v) => match lua.coerce_number(v.clone())? {
+            Some(n) => return Ok(tobit(n)),
+            None => typename(v),
+        },
+    };
+    Err(arg_error(
+        lua,
+        i as i32,
+        &format!("number expected, got {got}"),
+    ))
+}
+
+/// `band`/`bor`/`bxor`: the first argument, then the others from the last down (LuaBitOp's order,
+/// which decides which bad argument is reported).
+fn fold(lua: &Lua, args: MultiValue, op: fn(i32, i32) -> i32) -> mlua::Result<f64> {
+    let args: Vec<Value> = args.into_iter().collect();
+    let mut b = barg(lua, &args, 1)?;
+    for i in (2..=args.len()).rev() {
+        b = op(b, barg(lua, &args, i)?);
+    }
+    Ok(f64::from(b))
+}
+
+/// A function of one argument.
+fn unary(lua: &Lua, f: fn(i32) -> i32) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |lua, args: MultiValue| {
+        let args: Vec<Value> = args.into_iter().collect();
+        Ok(f64::from(f(barg(lua, &args, 1)?)))
+    })
+}
+
+/// A shift or rotation: the value, then the count (its low 5 bits).
+fn shift(lua: &Lua, f: fn(u32, u32) -> u32) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |lua, args: MultiValue| {
+        let args: Vec<Value> = args.into_iter().collect();
+        let b = barg(lua, &args, 1)? as u32;
+        let n = (barg(lua, &args, 2)? & 31) as u32;
+        Ok(f64::from(f(b, n) as i32))
+    })
 }
 
 /// The `bit` table.
 pub fn create(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set(
-        "tobit",
-        lua.create_function(|_, x: f64| Ok(tobit(x) as f64))?,
-    )?;
-    t.raw_set(
-        "bnot",
-        lua.create_function(|_, x: f64| Ok(!tobit(x) as f64))?,
-    )?;
+    t.raw_set("tobit", unary(lua, |x| x)?)?;
+    t.raw_set("bnot", unary(lua, |x| !x)?)?;
+    t.raw_set("bswap", unary(lua, i32::swap_bytes)?)?;
     t.raw_set(
         "band",
-        lua.create_function(|_, a: Variadic<f64>| Ok(fold(&a, -1, |x, y| x & y)))?,
+        lua.create_function(|lua, a: MultiValue| fold(lua, a, |x, y| x & y))?,
     )?;
     t.raw_set(
         "bor",
-        lua.create_function(|_, a: Variadic<f64>| Ok(fold(&a, 0, |x, y| x | y)))?,
+        lua.create_function(|lua, a: MultiValue| fold(lua, a, |x, y| x | y))?,
     )?;
     t.raw_set(
         "bxor",
-        lua.create_function(|_, a: Variadic<f64>| Ok(fold(&a, 0, |x, y| x ^ y)))?,
+        lua.create_function(|lua, a: MultiValue| fold(lua, a, |x, y| x ^ y))?,
     )?;
-    t.raw_set(
-        "lshift",
-        lua.create_function(|_, (x, n): (f64, f64)| {
-            Ok(((tobit(x) as u32) << (tobit(n) & 31)) as i32 as f64)
-        })?,
-    )?;
-    t.raw_set(
-        "rshift",
-        lua.create_function(|_, (x, n): (f64, f64)| {
-            Ok(((tobit(x) as u32) >> (tobit(n) & 31)) as i32 as f64)
-        })?,
-    )?;
-    t.raw_set(
-        "arshift",
-        lua.create_function(|_, (x, n): (f64, f64)| Ok((tobit(x) >> (tobit(n) & 31)) as f64))?,
-    )?;
-    t.raw_set(
-        "rol",
-        lua.create_function(|_, (x, n): (f64, f64)| {
-            Ok((tobit(x) as u32).rotate_left((tobit(n) & 31) as u32) as i32 as f64)
-        })?,
-    )?;
-    t.raw_set(
-        "ror",
-        lua.create_function(|_, (x, n): (f64, f64)| {
-            Ok((tobit(x) as u32).rotate_right((tobit(n) & 31) as u32) as i32 as f64)
-        })?,
-    )?;
-    t.raw_set(
-        "bswap",
-        lua.create_function(|_, x: f64| Ok(tobit(x).swap_bytes() as f64))?,
-    )?;
+    t.raw_set("lshift", shift(lua, |b, n| b << n)?)?;
+    t.raw_set("rshift", shift(lua, |b, n| b >> n)?)?;
+    t.raw_set("arshift", shift(lua, |b, n| ((b as i32) >> n) as u32)?)?;
+    t.raw_set("rol", shift(lua, u32::rotate_left)?)?;
+    t.raw_set("ror", shift(lua, u32::rotate_right)?)?;
     t.raw_set(
         "tohex",
-        lua.create_function(|_, (x, n): (f64, Option<f64>)| {
-            let mut n = n.map(tobit).unwrap_or(8);
+        lua.create_function(|lua, args: MultiValue| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let mut b = barg(lua, &args, 1)? as u32;
+            // `lua_isnone(L, 2) ? 8 : barg(L, 2)`: an explicit nil is a bad argument.
+            let mut n = if args.len() < 2 {
+                8
+            } else {
+                barg(lua, &args, 2)?
+            };
+            if n == i32::MIN {
+                n = i32::MIN + 1;
+            }
             let upper = n < 0;
             if upper {
                 n = -n;
             }
-            let n = n.clamp(1, 8) as usize;
-            let v = tobit(x) as u32;
-            let s = if upper {
-                format!("{v:08X}")
+            let n = usize::try_from(n.min(8)).unwrap_or(0);
+            let digits: &[u8; 16] = if upper {
+                b"0123456789ABCDEF"
             } else {
-                format!("{v:08x}")
+                b"0123456789abcdef"
             };
-            Ok(s[8 - n..].to_string())
+            let mut out = vec![0u8; n];
+            for c in out.iter_mut().rev() {
+                *c = digits[(b & 15) as usize];
+                b >>= 4;
+            }
+            lua.create_string(&out)
         })?,
     )?;
     Ok(t)

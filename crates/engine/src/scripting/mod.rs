@@ -35,6 +35,7 @@ use crate::protocol::Out;
 mod bitlib;
 mod cjson;
 mod cmsgpack;
+mod structlib;
 
 /// Reply of a client whose command meets a script that ran past the threshold.
 pub const BUSY: &str =
@@ -171,12 +172,90 @@ struct Flags {
     hand_off_at: AtomicU64,
     /// Reference point of `hand_off_at`.
     epoch: Instant,
+    /// The state of `math.random` (Redis's `redisLrand48`, a 48-bit LCG shared by every script
+    /// of the server and never reset by SCRIPT FLUSH).
+    rand48: AtomicU64,
 }
 
 impl Flags {
     fn elapsed_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
+
+    /// `redisLrand48`: the next 31-bit value.
+    fn lrand48(&self) -> i64 {
+        let step = |x: u64| (x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & ((1 << 48) - 1);
+        let mut x = self.rand48.load(Ordering::Relaxed);
+        loop {
+            match self.rand48.compare_exchange_weak(
+                x,
+                step(x),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return (step(x) >> 17) as i64,
+                Err(now) => x = now,
+            }
+        }
+    }
+}
+
+/// `f` behind a C function that calls it with its arguments and returns what it returns: the
+/// prelude's Lua wrappers of Lua's C functions (`rawset`, `pcall`, `table.insert` ...) are
+/// reached through it, so a script that tail-calls one keeps its own frame (a tail call replaces
+/// the caller's frame only when the callee is a Lua function), as with Redis's C functions.
+fn through(lua: &Lua, f: Function) -> mlua::Result<Function> {
+    use mlua::ffi;
+    lua.exec_raw_lua(|raw| {
+        let state = raw.state();
+        // SAFETY: room for the function and the closure is checked; the closure is popped as a
+        // handle right away (stack balanced).
+        unsafe {
+            if ffi::lua_checkstack(state, 2) == 0 {
+                return Err(mlua::Error::StackError);
+            }
+            raw.push(&f)?;
+            ffi::lua_pushcclosure(state, lua_through, 1);
+            match raw.pop_value() {
+                Value::Function(f) => Ok(f),
+                _ => Err(mlua::Error::RuntimeError("not a function".into())),
+            }
+        }
+    })
+}
+
+unsafe extern "C-unwind" fn lua_through(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    // SAFETY: called by Lua as the closure made in `through`, its upvalue the Lua function. No
+    // Rust value lives in this frame, so an error unwinding through `lua_call` (a longjmp) skips
+    // nothing that needs dropping.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        ffi::luaL_checkstack(state, 1, std::ptr::null());
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, n, ffi::LUA_MULTRET);
+        ffi::lua_gettop(state)
+    }
+}
+
+/// `redisLrand48`'s state before any `math.randomseed` (rand.c's X2:X1:X0).
+const RAND48_UNSEEDED: u64 = 0x1234_ABCD_330E;
+
+/// `luaL_checkint`: argument `i` (1-based) as a C int.
+fn check_int(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<i32> {
+    let got = match args.get(i - 1) {
+        None => "no value",
+        Some(v) => match lua.coerce_number(v.clone())? {
+            Some(n) => return Ok(c_long_long(n) as i32),
+            None => cjson::typename(v),
+        },
+    };
+    Err(cjson::arg_error(
+        lua,
+        i as i32,
+        &format!("number expected, got {got}"),
+    ))
 }
 
 impl Default for Flags {
@@ -189,6 +268,7 @@ impl Default for Flags {
             mem_limit: AtomicUsize::new(lua_memory_cap(0)),
             hand_off_at: AtomicU64::new(0),
             epoch: Instant::now(),
+            rand48: AtomicU64::new(RAND48_UNSEEDED),
         }
     }
 }
@@ -1294,6 +1374,54 @@ impl Vm {
         imp.raw_set("bit", bitlib::create(&lua)?)?;
         imp.raw_set("cjson", cjson::create(&lua)?)?;
         imp.raw_set("cmsgpack", cmsgpack::create(&lua)?)?;
+        imp.raw_set("struct", structlib::create(&lua)?)?;
+        imp.raw_set(
+            "through",
+            lua.create_function(|lua, f: Function| through(lua, f))?,
+        )?;
+        // math.random / math.randomseed: Lua's own, with rand() replaced by redisLrand48 (Redis's
+        // script_lua.c), so seeded sequences are the ones redis-server gives.
+        let rand_flags = flags.clone();
+        imp.raw_set(
+            "random",
+            lua.create_function(move |lua, args: MultiValue| {
+                const MAX: i64 = i32::MAX as i64;
+                let r = (rand_flags.lrand48() % MAX) as f64 / MAX as f64;
+                match args.len() {
+                    0 => Ok(r),
+                    1 => {
+                        let u = check_int(lua, &args, 1)?;
+                        if u < 1 {
+                            return Err(cjson::arg_error(lua, 1, "interval is empty"));
+                        }
+                        Ok((r * f64::from(u)).floor() + 1.0)
+                    }
+                    2 => {
+                        let l = check_int(lua, &args, 1)?;
+                        let u = check_int(lua, &args, 2)?;
+                        if l > u {
+                            return Err(cjson::arg_error(lua, 2, "interval is empty"));
+                        }
+                        let span = u.wrapping_sub(l).wrapping_add(1);
+                        Ok((r * f64::from(span)).floor() + f64::from(l))
+                    }
+                    _ => Err(mlua::Error::RuntimeError(
+                        "wrong number of arguments".into(),
+                    )),
+                }
+            })?,
+        )?;
+        let seed_flags = flags.clone();
+        imp.raw_set(
+            "randomseed",
+            lua.create_function(move |lua, args: MultiValue| {
+                let seed = check_int(lua, &args, 1)?;
+                seed_flags
+                    .rand48
+                    .store((u64::from(seed as u32) << 16) | 0x330E, Ordering::Relaxed);
+                Ok(())
+            })?,
+        )?;
         let kill_flags = flags.clone();
         imp.raw_set(
             "killed",

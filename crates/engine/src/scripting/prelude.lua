@@ -43,85 +43,103 @@ local function protect(t, index)
 end
 
 -- The raw writers refuse proxies, with Redis's text raised like a C function would (no position).
--- Wrappers are Lua functions, so they check their arguments themselves (level 2: the caller's
--- position, Redis's texts); what remains for the real function cannot fail with a position.
+-- Wrappers are Lua functions, so they check their arguments themselves (Redis's texts); what
+-- remains for the real function cannot fail with a position. Scripts reach each wrapper through
+-- a C function (`impl.through`) like the C function it stands for: a script that tail-calls it
+-- (`return setmetatable(1)`) keeps its frame, so errors name its line. Levels therefore count the
+-- wrapper (1), the C function (2), the caller (3); the checks below run one level deeper.
+local through = impl.through
 local function typename(n, ...)
   if select('#', ...) < n then
     return 'no value'
   end
   return type((select(n, ...)))
 end
-local function check_table(fname, ...)
+-- luaL_argerror: the function named as its caller called it (`?` if it cannot tell, as under
+-- pcall), a method call counting `self` out. `level`: where the C function (`through`'s) is,
+-- seen from the function calling argerror.
+local function argerror(level, narg, msg)
+  local i = dbg.getinfo(level + 1, 'n')
+  local name = i and i.name or '?'
+  if i and i.namewhat == 'method' then
+    narg = narg - 1
+    if narg == 0 then
+      error("calling '" .. name .. "' on bad self (" .. msg .. ')', level + 2)
+    end
+  end
+  error('bad argument #' .. narg .. " to '" .. name .. "' (" .. msg .. ')', level + 2)
+end
+local function check_table(...)
   if type((...)) ~= 'table' then
-    error("bad argument #1 to '" .. fname .. "' (table expected, got " .. typename(1, ...) .. ')', 3)
+    argerror(3, 1, 'table expected, got ' .. typename(1, ...))
   end
 end
-local function check_any(fname, n, ...)
+local function check_any(n, ...)
   if select('#', ...) < n then
-    error("bad argument #" .. n .. " to '" .. fname .. "' (value expected)", 3)
+    argerror(3, n, 'value expected')
   end
 end
-G.rawset = function(...)
-  check_table('rawset', ...)
-  check_any('rawset', 2, ...)
-  check_any('rawset', 3, ...)
+G.rawset = through(function(...)
+  check_table(...)
+  check_any(2, ...)
+  check_any(3, ...)
   local t, k, v = ...
   if targets[t] then
     error(READONLY, 0)
   end
   raw_rawset(t, k, v)
   return t
-end
-G.setmetatable = function(...)
-  check_table('setmetatable', ...)
+end)
+G.setmetatable = through(function(...)
+  check_table(...)
   local t, mt = ...
   if mt ~= nil and type(mt) ~= 'table' then
-    error("bad argument #2 to 'setmetatable' (nil or table expected)", 2)
+    argerror(2, 2, 'nil or table expected')
   end
   if targets[t] then
     error(READONLY, 0)
   end
   local current = dbg.getmetatable(t)
   if current ~= nil and rawget(current, '__metatable') ~= nil then
-    error('cannot change a protected metatable', 2)
+    error('cannot change a protected metatable', 3)
   end
   return (setmetatable(t, mt))
-end
-G.getmetatable = function(...)
-  check_any('getmetatable', 1, ...)
+end)
+G.getmetatable = through(function(...)
+  check_any(1, ...)
   local v = ...
   if targets[v] then
     return shown[v]
   end
   return (raw_getmetatable(v))
-end
-G.rawget = function(...)
-  check_table('rawget', ...)
-  check_any('rawget', 2, ...)
+end)
+G.rawget = through(function(...)
+  check_table(...)
+  check_any(2, ...)
   local t, k = ...
   return (rawget(targets[t] or t, k))
-end
+end)
 local function next_through(...)
-  check_table('next', ...)
+  check_table(...)
   local t, k = ...
   local k2, v2 = raw_next(targets[t] or t, k)
   return k2, v2
 end
-G.next = next_through
-G.pairs = function(...)
-  check_table('pairs', ...)
+G.next = through(next_through)
+G.pairs = through(function(...)
+  check_table(...)
   local t = ...
-  return next_through, t, nil
-end
-table.insert = function(...)
-  check_table('insert', ...)
+  return G.next, t, nil
+end)
+table.insert = through(function(...)
+  check_table(...)
   local n = select('#', ...)
   if n ~= 2 and n ~= 3 then
-    error("wrong number of arguments to 'insert'", 2)
+    error("wrong number of arguments to 'insert'", 3)
   end
   local t, pos, v = ...
   if n == 3 and tonumber(pos) == nil then
-    error("bad argument #2 to 'insert' (number expected, got " .. type(pos) .. ')', 2)
+    argerror(2, 2, 'number expected, got ' .. type(pos))
   end
   if targets[t] then
     error(READONLY, 0)
@@ -131,7 +149,7 @@ table.insert = function(...)
   else
     raw_insert(t, pos, v)
   end
-end
+end)
 
 -- Compile text only: a chunk starting with the bytecode signature is handed to the parser (one
 -- space in front, the chunk name unchanged), which rejects it as Redis's patched Lua does:
@@ -197,6 +215,8 @@ G.redis = protect(redis)
 G.bit = impl.bit and protect(impl.bit) or nil
 G.cjson = impl.cjson and protect(impl.cjson) or nil
 G.cmsgpack = impl.cmsgpack and protect(impl.cmsgpack) or nil
+G.struct = impl.struct and protect(impl.struct) or nil
+math.random, math.randomseed = impl.random, impl.randomseed
 for _, name in ipairs({ 'string', 'table', 'math', 'coroutine' }) do
   G[name] = protect(G[name])
 end
@@ -233,9 +253,14 @@ local function caught(ok, ...)
   end
   return false, e
 end
-G.pcall = function(...)
+G.pcall = through(function(...)
+  -- Redis 7's pcall (luaRedisPcall) calls what sits where the function should be: with no
+  -- argument at all, its own result placeholder `true`.
+  if select('#', ...) == 0 then
+    return false, 'attempt to call a boolean value'
+  end
   return caught(raw_pcall(...))
-end
+end)
 
 -- The environment of scripts and library code (defined below).
 local env
@@ -494,24 +519,24 @@ local function load_text(body, chunkname)
   setfenv(f, env)
   return f
 end
-G.loadstring = function(...)
+G.loadstring = through(function(...)
   local body, chunkname = ...
   if type(body) ~= 'string' and type(body) ~= 'number' then
-    error("bad argument #1 to 'loadstring' (string expected, got " .. typename(1, ...) .. ')', 2)
+    argerror(2, 1, 'string expected, got ' .. typename(1, ...))
   end
   if chunkname ~= nil and type(chunkname) ~= 'string' and type(chunkname) ~= 'number' then
-    error("bad argument #2 to 'loadstring' (string expected, got " .. type(chunkname) .. ')', 2)
+    argerror(2, 2, 'string expected, got ' .. type(chunkname))
   end
   body = tostring(body)
   return load_text(body, chunkname and tostring(chunkname) or body)
-end
-G.load = function(...)
+end)
+G.load = through(function(...)
   local reader, chunkname = ...
   if type(reader) ~= 'function' then
-    error("bad argument #1 to 'load' (function expected, got " .. typename(1, ...) .. ')', 2)
+    argerror(2, 1, 'function expected, got ' .. typename(1, ...))
   end
   if chunkname ~= nil and type(chunkname) ~= 'string' and type(chunkname) ~= 'number' then
-    error("bad argument #2 to 'load' (string expected, got " .. type(chunkname) .. ')', 2)
+    argerror(2, 2, 'string expected, got ' .. type(chunkname))
   end
   local parts = {}
   while true do
@@ -525,7 +550,7 @@ G.load = function(...)
     parts[#parts + 1] = piece
   end
   return load_text(concat(parts), chunkname and tostring(chunkname) or '=(load)')
-end
+end)
 
 -- Last: from here on a read of a missing global fails (the code above may read them freely).
 setmetatable(G, { __index = nonexistent })

@@ -507,8 +507,6 @@ return cmsgpack.pack({f=function() end, c=coroutine.create(function() end), n=cj
 ====
 return {cmsgpack.unpack(cmsgpack.pack({a={b={c={1,2,3}}}}, 'x', 3.25, true))}
 ====
-return cmsgpack.unpack('\146\1')
-====
 return cmsgpack.unpack('\218\0')
 ====
 return cmsgpack.unpack('\219\0\0\0\5abc')
@@ -542,3 +540,610 @@ return {cmsgpack.unpack('\208\255\209\255\0\210\255\255\255\0\211\255\255\255\25
 return {cmsgpack.unpack('\224\255\127\0')}
 ====
 local ok, e = pcall(cmsgpack.unpack, '\146\1') return {tostring(ok), e}
+return struct.pack('>I', 1)
+====
+return {struct.unpack('>I', '\0\0\0\1')}
+====
+return struct.pack('xyz', 1)
+====
+return struct.size('i')
+====
+return struct.pack('>I')
+====
+return {struct.unpack('>I', 'ab')}
+====
+return struct.pack('s', 'abc') .. struct.pack('c0', 'x')
+====
+return {struct.unpack('c0', 'x')}
+====
+return struct.pack('!4 i b', 1, 2)
+====
+return struct.pack('i99999999999', 1)
+====
+return struct.pack('i33', 1)
+====
+return {struct.unpack('b', 'a', 0)}
+====
+return {struct.unpack('b', 'a', -5)}
+====
+return {struct.unpack('b', 'abc', 2)}
+====
+return {struct.unpack('b', 'a', 2)}
+====
+return struct.pack('>II', 1)
+====
+return struct.pack('>III', 1)
+====
+return struct.pack('>c3', 'ab')
+====
+return struct.pack('>c3c3', 'abc', 'a')
+====
+return struct.size('iy')
+====
+return struct.size('!3')
+====
+return struct.size('s')
+====
+return struct.size('c0')
+====
+return struct.size('!i b i d')
+====
+return {struct.unpack('c0', '5hello')}
+====
+return {struct.unpack('c0', '5')}
+====
+return {struct.unpack('bc0', '\3hello')}
+====
+return {struct.unpack('bc0', '\9hello')}
+====
+return {struct.unpack('s', 'abc')}
+====
+return struct.pack('<i16', -1)
+====
+return {struct.unpack('<i16', struct.pack('<i16', -1))}
+====
+return {struct.unpack('>i16', struct.pack('>i16', -1))}
+====
+return {struct.unpack('<i3', '\255\255\255')}
+====
+return {struct.unpack('<I3', '\255\255\255')}
+====
+return struct.pack('>f', 1.5)
+====
+return struct.pack('<f', 1.5)
+====
+return struct.pack('>d', 1.5)
+====
+return struct.pack('b', 2^70)
+====
+return struct.pack('B', -1)
+====
+return struct.pack('>L', -2^70)
+====
+return struct.pack('>L', 2^63)
+====
+return struct.pack('>L', 2^64 - 4096)
+====
+return {struct.unpack('>L', '\255\255\255\255\255\255\255\255')}
+====
+return {struct.unpack('>l', '\255\255\255\255\255\255\255\255')}
+====
+return {struct.unpack('>l', '\128\0\0\0\0\0\0\0')}
+====
+return struct.pack('i', 'x')
+====
+return struct.pack('i', '12')
+====
+return struct.pack('c', 12)
+====
+return struct.pack('c2', {})
+====
+return struct.pack()
+====
+return struct.unpack('b')
+====
+return struct.unpack()
+====
+return struct.size()
+====
+return struct.size(12)
+====
+return struct.pack('!2 b i b d', 1, 2, 3, 4.5)
+====
+return struct.pack('!8 b d', 1, 4.5)
+====
+return struct.pack('!b d', 1, 4.5)
+====
+return struct.pack('! b h', 1, 2)
+====
+return struct.pack('b\0b', 1, 2)
+====
+return {struct.unpack('>I2 x c2 s', '\0\5zab cd\0')}
+====
+return struct.pack('i3', 2^23)
+====
+return struct.size('i3 !4 i3')
+====
+return struct.pack('!4 b i3 b', 1, 2, 3)
+====
+return {struct.unpack('i99', 'x')}
+====
+return struct.pack('!99999999999', 1)
+====
+return struct.pack('c99999999999', 'x')
+====
+return struct.unpack('c99999999999', 'x')
+====
+return {struct.unpack('i', 'abcd', 99999999999)}
+====
+return {struct.unpack('!4 b i', '\1\0\0\0\2\0\0\0')}
+====
+return {struct.unpack('>hHbB', '\255\254\255\254\255\254')}
+====
+return {struct.unpack('<TlL', string.rep('\1', 24))}
+====
+return {struct.unpack('f d', struct.pack('f d', 0.1, 0.1))}
+====
+return {struct.unpack('d', struct.pack('d', 0/0))}
+====
+return struct.pack('d', 1/0) .. struct.pack('f', -1/0)
+====
+return {struct.unpack('xxb', 'abc')}
+====
+return {struct.unpack('  >  b', 'abc', 3)}
+====
+return {struct.unpack('s s', 'ab\0cd\0')}
+====
+return {struct.unpack('c2', 'abc', 2)}
+====
+return struct.pack('s', 'a\0b')
+====
+return struct.pack('c0', '')
+====
+return {struct.unpack('c0', '')}
+====
+return {struct.unpack('', 'abc')}
+====
+return {struct.unpack('b', 'abc', '2')}
+====
+return {struct.unpack('b', 'abc', 'x')}
+====
+return {struct.unpack('b', 'abc', nil)}
+====
+return struct.pack('b', 1, 2, 3)
+====
+return struct.pack('I', 0/0)
+====
+return struct.pack('i', 1.9) .. struct.pack('i', -1.9)
+====
+return #struct.pack(string.rep('b', 100), unpack((function() local t = {} for i=1,100 do t[i]=i end return t end)()))
+====
+return #{struct.unpack(string.rep('b', 7990), string.rep('a', 7990))}
+====
+return #{struct.unpack(string.rep('b', 8000), string.rep('a', 8000))}
+====
+local s = struct.pack('>I2 s d', 513, 'hi', 2.5) return {struct.unpack('>I2 s d', s)}
+return tostring(math.random())
+====
+return {tostring(math.random()), math.random(10), math.random(5, 7)}
+====
+math.randomseed(42) return {math.random(100), math.random(100), math.random(100)}
+====
+math.randomseed(-7) return {math.random(1000000), math.random(-5, 5), tostring(math.random())}
+====
+return math.random(0)
+====
+return math.random(3, 2)
+====
+return math.random(1, 2, 3)
+====
+return math.random('x')
+====
+return math.random('5')
+====
+return math.random(1, 'y')
+====
+return math.randomseed()
+====
+return math.randomseed('z')
+====
+math.randomseed(2^40) return math.random(1000)
+====
+return math.random(-2^31, 2^31 - 1) ~= nil
+====
+return bit.band('x')
+====
+return bit.band()
+====
+return bit.band(1, 'x', 'y')
+====
+return bit.bor(1, 2, 4, 8.6)
+====
+return bit.tohex(255, 'x')
+====
+return bit.tohex(255, nil)
+====
+return bit.tohex(255, 0)
+====
+return bit.tohex(255, -3)
+====
+return bit.tohex(-1, 20)
+====
+return bit.tohex(255, -2^31)
+====
+return bit.lshift(1)
+====
+return bit.lshift(1, 33)
+====
+return bit.rol('3', 1)
+====
+return bit.tobit()
+====
+return {pcall()}
+====
+return {pcall(1)}
+====
+return pcall()
+return table.insert(KEYS,1,2,3)
+====
+table.insert(KEYS,1,2,3)
+====
+return string.rep()
+====
+return string.rep('x')
+====
+return ('x'):rep()
+====
+return tonumber()
+====
+return tostring()
+====
+return setmetatable(1)
+====
+return setmetatable({}, 1)
+====
+return getmetatable()
+====
+return rawset(1)
+====
+return rawget({})
+====
+return rawequal(1)
+====
+return select(-5)
+====
+return select('x')
+====
+return unpack({}, 1, 1e8)
+====
+return unpack()
+====
+return pcall()
+====
+return xpcall()
+====
+return error()
+====
+return error('x', 0)
+====
+return error('x', 2)
+====
+return error(nil)
+====
+return assert(false)
+====
+return assert(nil, 'msg')
+====
+return assert(false, {err='E'})
+====
+return type()
+====
+return next({}, 'nokey')
+====
+return ipairs()
+====
+return pairs(nil)
+====
+return math.floor('x')
+====
+return math.max()
+====
+return math.random(2, 1)
+====
+return string.format('%d', 'x')
+====
+return string.format('%q')
+====
+return string.format('%y', 1)
+====
+return string.sub()
+====
+return string.byte('a', 1, 1e9)
+====
+return string.char(256)
+====
+return string.find('a', '[')
+====
+return string.gsub('a', '(', 'b')
+====
+return string.gsub('abc', '%w', '%2')
+====
+return string.format('%5.2s|%-5d|%+.3f|%x|%X|%o|%e|%g|%c|%%|%i', 'abc', 42, 3.14159, 255, 255, 8, 12345.678, 0.0001, 65, 7)
+====
+return table.concat({1, {}, 3})
+====
+return table.concat({}, 1)
+====
+return table.sort({3, 1, 'x'})
+====
+return table.sort({1,2,3}, 1)
+====
+return table.remove()
+====
+return table.getn()
+====
+return #KEYS
+====
+return coroutine.resume()
+====
+return coroutine.wrap(function() error('in co') end)()
+====
+local co = coroutine.create(function() error('in co') end) return {coroutine.resume(co)}
+====
+return loadstring()
+====
+return loadstring('return +')
+====
+local f = loadstring('return 1') return f()
+====
+return redis.call()
+====
+return redis.call('nosuchcmd')
+====
+return redis.call('get')
+====
+return redis.call({})
+====
+return redis.call('set', 'k', {})
+====
+return redis.pcall('get')
+====
+return redis.sha1hex()
+====
+return redis.sha1hex({})
+====
+return redis.error_reply()
+====
+return redis.status_reply()
+====
+return redis.setresp(4)
+====
+return redis.set_repl(7)
+====
+return redis.log(1)
+====
+return redis.log(7, 'x')
+====
+return {bit.band(0xff, 0x0f), bit.bor(1, 2), bit.bxor(3, 1), bit.lshift(1, 4), bit.rshift(256, 4), bit.arshift(-256, 4), bit.rol(1, 1), bit.ror(1, 1), bit.bnot(0), bit.tobit(2^32 + 1), bit.tohex(255), bit.tohex(-1, -4), bit.bswap(0x12345678)}
+====
+return struct.pack('>I', 1)
+====
+return math.huge
+====
+return tostring(math.huge) .. tostring(-math.huge) .. tostring(0/0)
+====
+return tostring(1e15) .. ' ' .. tostring(0.1) .. ' ' .. tostring(2^53) .. ' ' .. tostring(-0.0)
+====
+return string.format('%.20f', 0.1)
+====
+return string.format('%s %s', 1e100, 123456789012)
+====
+return ('%d'):format(3.7)
+====
+return os.time()
+====
+return os.clock() >= 0
+====
+return io
+====
+return print
+====
+return dofile
+====
+return {type(os), type(os.time), type(os.exit)}
+====
+return gcinfo() > 0
+====
+return collectgarbage('count') > 0
+====
+return _VERSION
+====
+return newproxy
+====
+return {string.len('\0abc'), #'\0\0'}
+====
+return tostring(nil) .. tostring(true)
+====
+return tonumber('0x10') .. ' ' .. tonumber('  12  ') .. ' ' .. tostring(tonumber('1e')) .. ' ' .. tonumber('z', 36) .. ' ' .. tostring(tonumber('8', 8))
+====
+return tonumber('10', 99)
+====
+local t = setmetatable({}, {__index=function(t,k) return k..'!' end}) return t.x
+====
+local t = setmetatable({}, {__tostring=function() return 'T' end}) return tostring(t)
+====
+return string.format('%s', setmetatable({}, {__tostring=function() return 'T' end}))
+====
+x = 1
+====
+return _G.x
+====
+local a = nil; return a.b
+====
+local a = {}; return a.b.c
+====
+return 1 + {}
+====
+return 'a' + 1
+====
+return 'a' .. {}
+====
+return #5
+====
+return -{}
+====
+return {} < {}
+====
+return 1 < 'x'
+====
+local f = 5; f()
+====
+undefinedfunc()
+====
+return string.nofunc()
+====
+return ("x"):nomethod()
+====
+while true do break end return 'done'
+====
+return redis.call('set', 'k', 'v', 'ex', 0)
+====
+return redis.call('incr', 'nonint')
+====
+redis.call('set', 'nonint', 'a') return redis.call('incr', 'nonint')
+====
+return redis.pcall('incr', 'nonint')
+====
+local r = redis.pcall('incr', 'nonint') return r.err
+====
+return {pcall(redis.call, 'incr', 'nonint')}
+====
+return {pcall(error, {err='X'})}
+====
+return {pcall(error, 'plain')}
+====
+return {pcall(error)}
+====
+return {pcall(function() local x = nil; return x.y end)}
+====
+return {xpcall(function() error('e1') end, function(m) return 'handled: ' .. m end)}
+====
+return {pcall(string.rep)}
+====
+return {pcall(cjson.decode, '{')}
+====
+return {pcall(redis.sha1hex)}
+====
+return {pcall(redis.call)}
+====
+return {pcall(redis.call, 'nosuch')}
+====
+return {pcall(table.insert, {}, 1, 2, 3)}
+====
+return redis.breakpoint()
+====
+return redis.debug('x')
+====
+return redis.replicate_commands()
+====
+return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING, redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}
+====
+return string.format('%5s|%-5s|', 'ab', 'cd')
+====
+return string.format('%q', 'a\n\0"\\')
+====
+return {string.find('hello world', 'o w'), string.find('hello', 'l+'), string.match('key:123', '(%a+):(%d+)')}
+====
+return {string.gsub('hello world', 'o', '0', 1)}
+====
+return string.gsub('abc', '%w', {a='1', b=true})
+====
+return string.gsub('abc', '%w', function(c) if c == 'b' then return false end return c:upper() end)
+====
+return {string.byte('abc', -1), string.sub('abcdef', -3, -2), string.upper('aBc'), string.lower('AbC'), string.reverse('abc')}
+====
+return table.concat({1, 2, 3}, ', ', 2, 3)
+====
+local t = {5, 2, 8, 1} table.sort(t, function(a, b) return a > b end) return t
+====
+local t = {} table.insert(t, 'a') table.insert(t, 1, 'b') return {t[1], t[2], table.remove(t), #t}
+====
+return math.fmod(7, 3) .. ' ' .. math.floor(-3.5) .. ' ' .. math.ceil(-3.5) .. ' ' .. math.abs(-2) .. ' ' .. math.sqrt(16) .. ' ' .. math.pow(2, 10) .. ' ' .. math.log(1) .. ' ' .. math.exp(0) .. ' ' .. math.pi
+====
+return {math.modf(3.7)}
+====
+return {math.frexp(8)}
+====
+return math.ldexp(1, 3)
+====
+return {math.min(3, 1, 2), math.max(3, 1, 2)}
+====
+return math.random(1, 1)
+====
+local ok, e = pcall(setmetatable, 1) return e
+====
+return (setmetatable(1))
+====
+local x = setmetatable(1) return x
+====
+local t = {} for k, v in pairs(t) do end return 'ok'
+====
+for k in pairs(nil) do end
+====
+return next({})
+====
+return {next({5})}
+====
+local t = {a=1} local k, v = next(t) return {k, v}
+====
+return rawset(redis, 'x', 1)
+====
+rawset(redis, 'x', 1)
+====
+return table.insert(redis, 1)
+====
+return setmetatable(redis, {})
+====
+return rawget(redis, 'call') ~= nil
+====
+return loadstring(1)()
+====
+return loadstring({})
+====
+return load('x')
+====
+local co = coroutine.create(function() return pcall(function() coroutine.yield(1) end) end) return {coroutine.resume(co)}
+====
+local co = coroutine.wrap(function() coroutine.yield(5) return 6 end) return {co(), co()}
+====
+return {pcall(pcall)}
+====
+return {pcall(pcall, error, 'x')}
+====
+return select('#', pcall(function() return 1, 2, 3 end))
+====
+return {pcall(function(...) return ... end, 1, nil, 3)}
+====
+return {xpcall(function() return setmetatable(1) end, function(e) return 'H: ' .. e end)}
+====
+return getmetatable('').__index == string
+====
+return getmetatable(redis)
+====
+return {pcall(rawset, redis, 'x', 1)}
+====
+local s = setmetatable return s(1)
+====
+local t = {} return t:insert()
+====
+local t = {insert = table.insert} return t:insert()
+====
+local ok, e = pcall(table.insert, {}, 'x', 1) return e
+====
+local ok, e = pcall(rawget) return e
+====
+local ok, e = pcall(loadstring) return e
+====
+return next(1)
+====
+local n = next return n(1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record what redis-server 7.0.15 answers to the scripts of lua_libs.lua (cjson and cmsgpack).
+"""Record what redis-server 7.0.15 answers to the scripts of lua_libs.lua (bundled libraries, base library errors).
 
     redis-server --port 7102 --save '' &
     /usr/bin/python3 crates/engine/tests/data/record_lua_libs.py 7102 > \
