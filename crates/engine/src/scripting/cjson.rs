@@ -130,6 +130,22 @@ fn number_text(n: f64, precision: i32) -> String {
     printf_g(n, usize::try_from(precision).unwrap_or(14))
 }
 
+/// Lifts the script's Lua heap cap for a decode of `input_len` bytes when what the decode can
+/// allocate (at most `per_byte` bytes per input byte, plus a megabyte for nesting) fits under it
+/// anyway: mlua protects every allocation with a Lua `pcall` while a cap is set (a string or
+/// table costs a few thousand instructions that way), so the common small decode runs uncapped
+/// with no risk. Answers the cap to restore (`None`: left as it was).
+pub(super) fn uncap_for(lua: &Lua, input_len: usize, per_byte: usize) -> Option<usize> {
+    let cap = lua.set_memory_limit(0).ok()?;
+    let need = input_len.saturating_mul(per_byte).saturating_add(1 << 20);
+    if cap == 0 || lua.used_memory().saturating_add(need) < cap {
+        Some(cap)
+    } else {
+        let _ = lua.set_memory_limit(cap);
+        None
+    }
+}
+
 /// `luaL_checklstring`: a string, or a number converted as Lua converts it (`%.14g`).
 pub(super) fn check_string(lua: &Lua, narg: i32, v: &Value) -> mlua::Result<Vec<u8>> {
     match v {
@@ -1075,6 +1091,16 @@ fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
         number: 0.0,
         boolean: false,
     };
+    let uncapped = uncap_for(lua, data.len(), 64);
+    let r = decode_text(lua, &mut lx, max_depth);
+    if let Some(cap) = uncapped {
+        let _ = lua.set_memory_limit(cap);
+    }
+    r
+}
+
+/// The decode proper (`lua_json_decode`).
+fn decode_text(lua: &Lua, lx: &mut Lexer, max_depth: i32) -> mlua::Result<Value> {
     let expected = |lx: &Lexer, what: &str, tok: Tok| {
         err(format!(
             "Expected {what} but found {} at character {}",
@@ -1117,12 +1143,12 @@ fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
                     continue 'value;
                 } else {
                     if tok != Tok::Str {
-                        return Err(expected(&lx, "object key string", tok));
+                        return Err(expected(lx, "object key string", tok));
                     }
                     let key = std::mem::take(&mut lx.string);
                     tok = lx.next();
                     if tok != Tok::Colon {
-                        return Err(expected(&lx, "colon", tok));
+                        return Err(expected(lx, "colon", tok));
                     }
                     tok = lx.next();
                     used += 2;
@@ -1130,7 +1156,7 @@ fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
                     continue 'value;
                 }
             }
-            other => return Err(expected(&lx, "value", other)),
+            other => return Err(expected(lx, "value", other)),
         };
         // A value is complete: it goes into the innermost open container, which may close too.
         loop {
@@ -1147,7 +1173,7 @@ fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
                         continue;
                     }
                     if tok != Tok::Comma {
-                        return Err(expected(&lx, "comma or array end", tok));
+                        return Err(expected(lx, "comma or array end", tok));
                     }
                     tok = lx.next();
                     continue 'value;
@@ -1162,18 +1188,18 @@ fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
                         continue;
                     }
                     if tok != Tok::Comma {
-                        return Err(expected(&lx, "comma or object end", tok));
+                        return Err(expected(lx, "comma or object end", tok));
                     }
                     tok = lx.next();
                     if tok != Tok::Str {
-                        return Err(expected(&lx, "object key string", tok));
+                        return Err(expected(lx, "object key string", tok));
                     }
                     if let Some(Building::Object { key }) = d.open.last_mut() {
                         *key = std::mem::take(&mut lx.string);
                     }
                     tok = lx.next();
                     if tok != Tok::Colon {
-                        return Err(expected(&lx, "colon", tok));
+                        return Err(expected(lx, "colon", tok));
                     }
                     tok = lx.next();
                     continue 'value;
@@ -1183,7 +1209,7 @@ fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
     };
     let tok = lx.next();
     if tok != Tok::End {
-        return Err(expected(&lx, "the end", tok));
+        return Err(expected(lx, "the end", tok));
     }
     Ok(root)
 }

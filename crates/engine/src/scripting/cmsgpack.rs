@@ -13,7 +13,7 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::cjson::{arg_error, check_string, typename};
+use super::cjson::{arg_error, check_string, typename, uncap_for};
 use super::raise;
 
 /// Tables nested this deep pack as nil (lua-cmsgpack's `LUACMSGPACK_MAX_NESTING`).
@@ -498,16 +498,28 @@ fn unpack_full(lua: &Lua, args: &[Value], limit: i64, offset: i64) -> mlua::Resu
     };
     let mut values = MultiValue::new();
     let mut count = 0i64;
+    let uncapped = uncap_for(lua, len - offset as usize, 96);
+    let mut failed = None;
     while u.pos < len && count < limit {
         match u.value() {
             Ok(v) => values.push_back(v),
-            Err(Stop::Eof) => return Err(err("Missing bytes in input.")),
-            Err(Stop::BadFormat) => return Err(err("Bad data format in input.")),
-            Err(Stop::Stack(what)) => return Err(err(&format!("stack overflow ({what})"))),
-            Err(Stop::Lua(e)) => return Err(e),
+            Err(stop) => {
+                failed = Some(stop);
+                break;
+            }
         }
         u.used += 1;
         count += 1;
+    }
+    if let Some(cap) = uncapped {
+        let _ = lua.set_memory_limit(cap);
+    }
+    match failed {
+        None => {}
+        Some(Stop::Eof) => return Err(err("Missing bytes in input.")),
+        Some(Stop::BadFormat) => return Err(err("Bad data format in input.")),
+        Some(Stop::Stack(what)) => return Err(err(&format!("stack overflow ({what})"))),
+        Some(Stop::Lua(e)) => return Err(e),
     }
     if !decode_all {
         if u.used + 1 > MAX_C_STACK {

@@ -2098,6 +2098,14 @@ fn number_arg(n: f64) -> Vec<u8> {
 /// notation unless the exponent is below -4 or at least `precision`, trailing zeros removed,
 /// a two-digit exponent at least, `inf`, `-inf`, `nan`, `-nan`.
 fn printf_g(n: f64, precision: usize) -> String {
+    // An integral value below 10^precision prints all its digits (counters, lengths: most numbers
+    // scripts pass around); the general path below costs a scientific format and a second one.
+    if n.fract() == 0.0 && n.abs() < 1e15 && n.abs() < 10f64.powi(precision.min(15) as i32) {
+        if n == 0.0 && n.is_sign_negative() {
+            return "-0".to_string();
+        }
+        return (n as i64).to_string();
+    }
     if n.is_nan() {
         return if n.is_sign_negative() { "-nan" } else { "nan" }.to_string();
     }
@@ -2559,6 +2567,14 @@ mod number_format_tests {
         }
         assert_eq!(printf_g(0.1, 14), "0.1");
         assert_eq!(printf_g(1e15, 14), "1e+15");
+        // The integral fast path's edges.
+        assert_eq!(printf_g(1e14, 14), "1e+14");
+        assert_eq!(printf_g(99_999_999_999_999.0, 14), "99999999999999");
+        assert_eq!(printf_g(-42.0, 14), "-42");
+        assert_eq!(printf_g(-0.0, 14), "-0");
+        assert_eq!(printf_g(123.0, 17), "123");
+        assert_eq!(printf_g(1e16, 17), "10000000000000000");
+        assert_eq!(printf_g(999_999_999_999_999.0, 17), "999999999999999");
         assert_eq!(printf_g(123456.0, 14), "123456");
         assert_eq!(printf_g(-f64::NAN, 17), "-nan");
     }
