@@ -726,7 +726,10 @@ async fn volatile_lru_evicts_only_volatile_keys_even_when_they_are_rare() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no evicted_keys in INFO stats: {stats}"));
     eprintln!("volatile-lru, 300 volatile among 20300 keys: evicted {evicted} in {took:?}");
-    assert!((100..300).contains(&evicted), "evicted {evicted}");
+    // How many go depends on the bytes each key frees and on what other tests of this binary
+    // free meanwhile (the count is process-wide): some volatile keys, never all, never a
+    // persistent one (below). A lower bound of 100 failed once under a full CI run (92).
+    assert!((1..300).contains(&evicted), "evicted {evicted}");
     assert_eq!(size, 20_300 + 1 - evicted);
     let persistent: Vec<String> = redis::cmd("KEYS")
         .arg("p:*")
