@@ -797,15 +797,17 @@ impl RunningWorld {
         let failed = tokio::task::spawn_blocking(move || {
             (0..shards)
                 .filter_map(|shard| {
+                    use redlink_engine::cluster::failover::{Mode, fail_over};
                     let primary = cluster.primary_of_shard(shard);
                     let replica = *topology.replicas_of(primary).first()?;
-                    redlink_engine::cluster::failover::fail_over(
-                        &topology,
-                        replica,
-                        redlink_engine::cluster::failover::Mode::Force,
-                    )
-                    .err()
-                    .map(|e| format!("shard {shard}: {e}"))
+                    // A planned failover loses no write: the replica first catches up with the
+                    // paused primary (CLUSTER FAILOVER without an option). When it cannot (the
+                    // replication link is cut, the primary is down), the switch is forced, as
+                    // Azure's failover of an unhealthy primary is.
+                    fail_over(&topology, replica, Mode::Manual)
+                        .or_else(|_| fail_over(&topology, replica, Mode::Force))
+                        .err()
+                        .map(|e| format!("shard {shard}: {e}"))
                 })
                 .collect::<Vec<String>>()
         })
