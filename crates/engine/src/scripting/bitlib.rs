@@ -3,7 +3,7 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::cjson::{arg_error, typename};
+use super::libargs::check_number;
 
 /// LuaBitOp's number → int32 conversion: round to nearest (ties to even), wrap modulo 2^32.
 fn tobit(x: f64) -> i32 {
@@ -16,18 +16,7 @@ fn tobit(x: f64) -> i32 {
 
 /// LuaBitOp's `barg`: argument `i` (1-based) through `luaL_checknumber` and [`tobit`].
 fn barg(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<i32> {
-    let got = match args.get(i - 1) {
-        None => "no value",
-        Some(v) => match lua.coerce_number(v.clone())? {
-            Some(n) => return Ok(tobit(n)),
-            None => typename(v),
-        },
-    };
-    Err(arg_error(
-        lua,
-        i as i32,
-        &format!("number expected, got {got}"),
-    ))
+    Ok(tobit(check_number(lua, i as i32, args.get(i - 1))?))
 }
 
 /// `band`/`bor`/`bxor`: the first argument, then the others from the last down (LuaBitOp's order,

@@ -27,9 +27,7 @@ use mlua::{LightUserData, Lua, MultiValue, Table, Value, ffi};
 
 use super::printf_g;
 
-/// Lua 5.1's `LUAI_MAXCSTACK`: the most values a C function may hold on its stack; lua-cjson's
-/// `lua_checkstack` calls fail beyond it.
-const MAX_C_STACK: i64 = 8000;
+use super::libargs::{MAX_C_STACK, arg_error, check_string, type_error, uncap_for};
 
 /// One cjson module table's settings (lua-cjson's `json_config_t`, defaults of 2.1.0 as built by
 /// Redis).
@@ -83,77 +81,9 @@ fn err(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::RuntimeError(msg.into())
 }
 
-/// `lua_typename` of a value's type.
-pub(super) fn typename(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "nil",
-        Value::Boolean(_) => "boolean",
-        Value::Integer(_) | Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Table(_) => "table",
-        Value::Function(_) => "function",
-        Value::Thread(_) => "thread",
-        _ => "userdata",
-    }
-}
-
-/// `luaL_argerror`: the called function's name as its caller spelled it (`?` when unknown), a
-/// method call counting `self` out.
-pub(super) fn arg_error(lua: &Lua, mut narg: i32, msg: &str) -> mlua::Error {
-    let (name, what) = lua
-        .inspect_stack(0, |d| {
-            let n = d.names();
-            (n.name.map(|s| s.into_owned()), n.name_what)
-        })
-        .unwrap_or((None, None));
-    let name = name.unwrap_or_else(|| "?".to_string());
-    if what == Some("method") {
-        narg -= 1;
-        if narg == 0 {
-            return err(format!("calling '{name}' on bad self ({msg})"));
-        }
-    }
-    err(format!("bad argument #{narg} to '{name}' ({msg})"))
-}
-
-/// `luaL_typerror`.
-pub(super) fn type_error(lua: &Lua, narg: i32, expected: &str, got: &Value) -> mlua::Error {
-    arg_error(
-        lua,
-        narg,
-        &format!("{expected} expected, got {}", typename(got)),
-    )
-}
-
 /// A Lua number as C's `%.<precision>g` writes it.
 fn number_text(n: f64, precision: i32) -> String {
     printf_g(n, usize::try_from(precision).unwrap_or(14))
-}
-
-/// Lifts the script's Lua heap cap for a decode of `input_len` bytes when what the decode can
-/// allocate (at most `per_byte` bytes per input byte, plus a megabyte for nesting) fits under it
-/// anyway: mlua protects every allocation with a Lua `pcall` while a cap is set (a string or
-/// table costs a few thousand instructions that way), so the common small decode runs uncapped
-/// with no risk. Answers the cap to restore (`None`: left as it was).
-pub(super) fn uncap_for(lua: &Lua, input_len: usize, per_byte: usize) -> Option<usize> {
-    let cap = lua.set_memory_limit(0).ok()?;
-    let need = input_len.saturating_mul(per_byte).saturating_add(1 << 20);
-    if cap == 0 || lua.used_memory().saturating_add(need) < cap {
-        Some(cap)
-    } else {
-        let _ = lua.set_memory_limit(cap);
-        None
-    }
-}
-
-/// `luaL_checklstring`: a string, or a number converted as Lua converts it (`%.14g`).
-pub(super) fn check_string(lua: &Lua, narg: i32, v: &Value) -> mlua::Result<Vec<u8>> {
-    match v {
-        Value::String(s) => Ok(s.as_bytes().to_vec()),
-        Value::Integer(i) => Ok(number_text(*i as f64, 14).into_bytes()),
-        Value::Number(n) => Ok(number_text(*n, 14).into_bytes()),
-        other => Err(type_error(lua, narg, "string", other)),
-    }
 }
 
 // ===== Configuration functions =====
@@ -212,7 +142,7 @@ fn enum_option(
         Value::Nil => {}
         Value::Boolean(b) => *setting = u8::from(*b),
         other => {
-            let name = check_string(lua, idx as i32, other)?;
+            let name = check_string(lua, idx as i32, Some(other))?;
             match options.iter().position(|o| o.as_bytes() == name.as_slice()) {
                 Some(i) => *setting = i as u8,
                 None => {
@@ -1077,7 +1007,7 @@ fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
         let cfg = lock(shared);
         (cfg.decode_max_depth, cfg.decode_invalid_numbers)
     };
-    let data = check_string(lua, 1, &arg)?;
+    let data = check_string(lua, 1, Some(&arg))?;
     drop(arg);
     if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
         return Err(err("JSON parser does not support UTF-16 or UTF-32"));

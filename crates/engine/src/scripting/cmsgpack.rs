@@ -13,14 +13,11 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::cjson::{arg_error, check_string, typename, uncap_for};
+use super::libargs::{MAX_C_STACK, arg_error, check_number, check_string, results_fit, uncap_for};
 use super::raise;
 
 /// Tables nested this deep pack as nil (lua-cmsgpack's `LUACMSGPACK_MAX_NESTING`).
 const MAX_NESTING: usize = 16;
-
-/// Lua 5.1's `LUAI_MAXCSTACK`.
-const MAX_C_STACK: i64 = 8000;
 
 fn err(msg: &str) -> mlua::Error {
     mlua::Error::RuntimeError(msg.into())
@@ -449,25 +446,14 @@ impl Unpacker<'_, '_> {
 fn integer_arg(lua: &Lua, v: Option<&Value>, idx: i32, optional: bool) -> mlua::Result<i64> {
     match v {
         None | Some(Value::Nil) if optional => Ok(0),
-        None => Err(arg_error(lua, idx, "number expected, got no value")),
-        Some(v) => match lua.coerce_number(v.clone())? {
-            Some(n) => Ok(n as i64),
-            None => Err(arg_error(
-                lua,
-                idx,
-                &format!("number expected, got {}", typename(v)),
-            )),
-        },
+        v => Ok(check_number(lua, idx, v)? as i64),
     }
 }
 
 /// `mp_unpack_full`: up to `limit` values from `offset` (both 0: every value, and no offset in
 /// the answer), after the next offset (-1 at the end) unless everything was asked for.
 fn unpack_full(lua: &Lua, args: &[Value], limit: i64, offset: i64) -> mlua::Result<MultiValue> {
-    let Some(first) = args.first() else {
-        return Err(arg_error(lua, 1, "string expected, got no value"));
-    };
-    let s = check_string(lua, 1, first)?;
+    let s = check_string(lua, 1, args.first())?;
     let len = s.len();
     if offset < 0 || limit < 0 {
         return Err(err(&format!(
@@ -528,13 +514,7 @@ fn unpack_full(lua: &Lua, args: &[Value], limit: i64, offset: i64) -> mlua::Resu
         let next = if u.pos == len { -1 } else { u.pos as i64 };
         values.push_front(Value::Integer(next));
     }
-    // The values are returned through this callback's own frame, which holds a value or two more
-    // than lua-cmsgpack's C function does: where they do not fit, the C text.
-    let frame = lua.exec_raw_lua(|raw| {
-        // SAFETY: only reads the size of the running function's stack frame.
-        unsafe { i64::from(mlua::ffi::lua_gettop(raw.state())) }
-    });
-    if frame + values.len() as i64 + 1 > MAX_C_STACK {
+    if !results_fit(lua, values.len()) {
         return Err(err(&format!("stack overflow ({TOO_MANY})")));
     }
     Ok(values)

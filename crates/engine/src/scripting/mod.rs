@@ -35,6 +35,7 @@ use crate::protocol::Out;
 mod bitlib;
 mod cjson;
 mod cmsgpack;
+mod libargs;
 mod structlib;
 
 /// Reply of a client whose command meets a script that ran past the threshold.
@@ -244,18 +245,7 @@ const RAND48_UNSEEDED: u64 = 0x1234_ABCD_330E;
 
 /// `luaL_checkint`: argument `i` (1-based) as a C int.
 fn check_int(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<i32> {
-    let got = match args.get(i - 1) {
-        None => "no value",
-        Some(v) => match lua.coerce_number(v.clone())? {
-            Some(n) => return Ok(c_long_long(n) as i32),
-            None => cjson::typename(v),
-        },
-    };
-    Err(cjson::arg_error(
-        lua,
-        i as i32,
-        &format!("number expected, got {got}"),
-    ))
+    Ok(c_long_long(libargs::check_number(lua, i as i32, args.get(i - 1))?) as i32)
 }
 
 impl Default for Flags {
@@ -1392,7 +1382,7 @@ impl Vm {
                     1 => {
                         let u = check_int(lua, &args, 1)?;
                         if u < 1 {
-                            return Err(cjson::arg_error(lua, 1, "interval is empty"));
+                            return Err(libargs::arg_error(lua, 1, "interval is empty"));
                         }
                         Ok((r * f64::from(u)).floor() + 1.0)
                     }
@@ -1400,7 +1390,7 @@ impl Vm {
                         let l = check_int(lua, &args, 1)?;
                         let u = check_int(lua, &args, 2)?;
                         if l > u {
-                            return Err(cjson::arg_error(lua, 2, "interval is empty"));
+                            return Err(libargs::arg_error(lua, 2, "interval is empty"));
                         }
                         let span = u.wrapping_sub(l).wrapping_add(1);
                         Ok((r * f64::from(span)).floor() + f64::from(l))

@@ -12,14 +12,12 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::cjson::{arg_error, check_string, typename};
+use super::libargs::{MAX_C_STACK, arg_error, check_number, check_string, results_fit};
 
 /// `MAXINTSIZE`.
 const MAX_INT_SIZE: usize = 32;
 /// `MAXALIGN` on x86-64 (a double's alignment).
 const MAX_ALIGN: i64 = 8;
-/// Lua 5.1's `LUAI_MAXCSTACK`.
-const MAX_C_STACK: i64 = 8000;
 
 fn err(msg: String) -> mlua::Error {
     mlua::Error::RuntimeError(msg)
@@ -140,30 +138,6 @@ fn pack_arg(args: &[Value], i: usize) -> Option<Value> {
     }
 }
 
-/// `luaL_checknumber`.
-fn check_number(lua: &Lua, v: Option<Value>, i: usize) -> mlua::Result<f64> {
-    let got = match v {
-        None => "no value",
-        Some(v) => match lua.coerce_number(v.clone())? {
-            Some(n) => return Ok(n),
-            None => typename(&v),
-        },
-    };
-    Err(arg_error(
-        lua,
-        i as i32,
-        &format!("number expected, got {got}"),
-    ))
-}
-
-/// `luaL_checklstring` (a missing argument: "no value").
-fn check_bytes(lua: &Lua, v: Option<&Value>, i: usize) -> mlua::Result<Vec<u8>> {
-    match v {
-        Some(v) => check_string(lua, i as i32, v),
-        None => Err(arg_error(lua, i as i32, "string expected, got no value")),
-    }
-}
-
 /// C's conversions of a Lua number to the 64-bit value `putinteger` writes: through `long` when
 /// negative, `unsigned long` otherwise (x86-64: out of range gives `LONG_MIN`, or 0 past 2^64).
 fn integer_bits(n: f64) -> u64 {
@@ -186,7 +160,7 @@ fn integer_bits(n: f64) -> u64 {
 
 fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
     let args: Vec<Value> = args.into_iter().collect();
-    let fmt_bytes = check_bytes(lua, args.first(), 1)?;
+    let fmt_bytes = check_string(lua, 1, args.first())?;
     let mut fmt = Fmt {
         b: &fmt_bytes,
         at: 0,
@@ -200,7 +174,7 @@ fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
         out.resize(out.len() + pad, 0);
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
-                let n = check_number(lua, pack_arg(&args, arg), arg)?;
+                let n = check_number(lua, arg as i32, pack_arg(&args, arg).as_ref())?;
                 arg += 1;
                 let mut value = integer_bits(n);
                 let mut bytes = vec![0u8; size];
@@ -215,7 +189,7 @@ fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
             }
             b'x' => out.push(0),
             b'f' => {
-                let n = check_number(lua, pack_arg(&args, arg), arg)? as f32;
+                let n = check_number(lua, arg as i32, pack_arg(&args, arg).as_ref())? as f32;
                 arg += 1;
                 out.extend_from_slice(&if h.big {
                     n.to_be_bytes()
@@ -224,7 +198,7 @@ fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
                 });
             }
             b'd' => {
-                let n = check_number(lua, pack_arg(&args, arg), arg)?;
+                let n = check_number(lua, arg as i32, pack_arg(&args, arg).as_ref())?;
                 arg += 1;
                 out.extend_from_slice(&if h.big {
                     n.to_be_bytes()
@@ -233,7 +207,7 @@ fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
                 });
             }
             b'c' | b's' => {
-                let s = check_bytes(lua, pack_arg(&args, arg).as_ref(), arg)?;
+                let s = check_string(lua, arg as i32, pack_arg(&args, arg).as_ref())?;
                 arg += 1;
                 if size == 0 {
                     size = s.len();
@@ -255,11 +229,11 @@ fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
 
 fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let args: Vec<Value> = args.into_iter().collect();
-    let fmt_bytes = check_bytes(lua, args.first(), 1)?;
-    let data = check_bytes(lua, args.get(1), 2)?;
+    let fmt_bytes = check_string(lua, 1, args.first())?;
+    let data = check_string(lua, 2, args.get(1))?;
     let start = match args.get(2) {
         None | Some(Value::Nil) => 1u64,
-        Some(v) => check_number(lua, Some(v.clone()), 3)? as i64 as u64,
+        Some(v) => check_number(lua, 3, Some(v))? as i64 as u64,
     };
     if start == 0 {
         return Err(arg_error(lua, 3, "offset must be 1 or greater"));
@@ -352,13 +326,7 @@ fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
         pos = pos.wrapping_add(size);
     }
     results.push_back(Value::Integer(pos as i64 + 1));
-    // Returned through this callback's frame, which holds a value or two more than the C
-    // function's: where they do not fit, the C text.
-    let frame = lua.exec_raw_lua(|raw| {
-        // SAFETY: only reads the size of the running function's stack frame.
-        unsafe { i64::from(mlua::ffi::lua_gettop(raw.state())) }
-    });
-    if frame + results.len() as i64 + 1 > MAX_C_STACK {
+    if !results_fit(lua, results.len()) {
         return Err(err("stack overflow (too many results)".into()));
     }
     Ok(results)
@@ -366,7 +334,7 @@ fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
 
 fn size(lua: &Lua, args: MultiValue) -> mlua::Result<i64> {
     let args: Vec<Value> = args.into_iter().collect();
-    let fmt_bytes = check_bytes(lua, args.first(), 1)?;
+    let fmt_bytes = check_string(lua, 1, args.first())?;
     let mut fmt = Fmt {
         b: &fmt_bytes,
         at: 0,
