@@ -90,7 +90,7 @@ pub(super) fn results_fit(lua: &Lua, n: usize) -> bool {
         // SAFETY: only reads the size of the running function's stack frame.
         unsafe { i64::from(mlua::ffi::lua_gettop(raw.state())) }
     });
-    frame + n as i64 + 1 <= MAX_C_STACK
+    frame + (n as i64) < MAX_C_STACK
 }
 
 /// Lifts the script's Lua heap cap for a decode of `input_len` bytes when what the decode can
