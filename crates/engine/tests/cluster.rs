@@ -599,8 +599,16 @@ async fn live_migration_with_a_client_running_loses_nothing() {
 /// still here, or `-ASK`?) and the command are one step for a migration batch, as on Redis's one
 /// thread. Readers on plain connections follow `-ASK` themselves (ASKING + GET on the target)
 /// while slots move one key at a time, back and forth.
+///
+/// One nil is the protocol's and not a fault: an `-ASK` is not versioned, so a reader that
+/// follows it only after the migration finished, the key went back and the next migration to the
+/// same node began (its slot importing again, the key not yet moved) is served by the importing
+/// node, which does not have the key — redis-server answers the same. Such a read is retried,
+/// and only when at least two migrations started between the reader's first GET and the nil
+/// (`epoch`): the window a nil inside one migration would need is never excused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_key_being_moved_is_never_answered_nil() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
     const ROUNDS: usize = 30;
     let c = start_cluster("127.0.21.8", 2);
     let mut setup = Conn::open(c.addrs[0]).await;
@@ -617,40 +625,57 @@ async fn a_key_being_moved_is_never_answered_nil() {
     for k in &keys {
         assert_eq!(setup.call(&["SET", k, k]).await, s("OK"));
     }
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Migrations started so far.
+    let epoch = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     for r in 0..3 {
-        let (keys, stop, addrs) = (keys.clone(), stop.clone(), c.addrs.clone());
+        let (keys, stop, epoch, addrs) =
+            (keys.clone(), stop.clone(), epoch.clone(), c.addrs.clone());
         readers.push(tokio::spawn(async move {
             let mut cons = [Conn::open(addrs[0]).await, Conn::open(addrs[1]).await];
-            let mut reads = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let (mut reads, mut stale_asks) = (0u64, 0u64);
+            while !stop.load(SeqCst) {
                 for k in keys.iter().skip(r) {
-                    // Ask node 0, then follow redirections (bounded) like a cluster client.
-                    let mut node = 0;
-                    let mut asking = false;
                     let mut answer = None;
-                    for _ in 0..20 {
-                        if asking {
-                            assert_eq!(cons[node].call(&["ASKING"]).await, s("OK"));
-                        }
-                        match cons[node].call(&["GET", k]).await {
-                            V::Err(e) if e.starts_with("ASK ") || e.starts_with("MOVED ") => {
-                                asking = e.starts_with("ASK ");
-                                let port = e.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
-                                node = usize::from(addrs[1].port() == port.unwrap_or(0));
+                    for _attempt in 0..100 {
+                        let started = epoch.load(SeqCst);
+                        // Ask node 0, then follow redirections (bounded) like a cluster client.
+                        let (mut node, mut asking) = (0, false);
+                        for _ in 0..20 {
+                            if asking {
+                                assert_eq!(cons[node].call(&["ASKING"]).await, s("OK"));
                             }
-                            other => {
-                                answer = Some(other);
-                                break;
+                            match cons[node].call(&["GET", k]).await {
+                                V::Err(e) if e.starts_with("ASK ") || e.starts_with("MOVED ") => {
+                                    asking = e.starts_with("ASK ");
+                                    let port =
+                                        e.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                                    node = usize::from(addrs[1].port() == port.unwrap_or(0));
+                                }
+                                other => {
+                                    answer = Some(other);
+                                    break;
+                                }
                             }
                         }
+                        let migrations = epoch.load(SeqCst) - started;
+                        if answer == Some(V::Nil) && asking && migrations >= 2 {
+                            stale_asks += 1;
+                            continue;
+                        }
+                        assert_eq!(
+                            answer,
+                            Some(s(k)),
+                            "GET {k} (asking: {asking}, migrations meanwhile: {migrations})"
+                        );
+                        break;
                     }
-                    assert_eq!(answer, Some(s(k)), "GET {k}");
+                    assert_eq!(answer, Some(s(k)), "GET {k}: 100 stale ASKs in a row");
                     reads += 1;
                 }
             }
-            reads
+            (reads, stale_asks)
         }));
     }
     let slots: Vec<u16> = (0..64).collect();
@@ -659,20 +684,24 @@ async fn a_key_being_moved_is_never_answered_nil() {
         pause: Duration::ZERO,
     };
     for _ in 0..ROUNDS {
+        epoch.fetch_add(1, SeqCst);
         let there = c
             .topology
             .migrate_slots_async(0, 1, slots.clone(), pace)
             .await;
         assert_eq!(there.expect("to node 1").keys, 256);
+        epoch.fetch_add(1, SeqCst);
         let back = c
             .topology
             .migrate_slots_async(1, 0, slots.clone(), pace)
             .await;
         assert_eq!(back.expect("back to node 0").keys, 256);
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, SeqCst);
     for r in readers {
-        assert!(r.await.expect("reader") > 0);
+        let (reads, stale_asks) = r.await.expect("reader");
+        eprintln!("reader: {reads} reads, {stale_asks} stale ASKs retried");
+        assert!(reads > 0);
     }
 }
 

@@ -99,17 +99,11 @@ pub fn route(
             let slot = key_slot(key);
             match first {
                 None => {
-                    let owner = topology.owner(slot);
+                    let (owner, to, imports) = topology.slot_state(me, slot);
                     let Some(owner) = owner else {
                         return Err(Error::from(UNBOUND));
                     };
-                    if topology.in_transition() {
-                        if owner == me {
-                            migrating_to = topology.migrating_to(me, slot);
-                        } else {
-                            importing = topology.importing_from(me, slot).is_some();
-                        }
-                    }
+                    (migrating_to, importing) = (to, imports);
                     first = Some((slot, Some(owner)));
                 }
                 Some((s, _)) if s != slot => return Err(Error::from(CROSSSLOT)),

@@ -399,30 +399,55 @@ impl ClusterTopology {
     /// On the importing node it ends the import and bumps its config epoch (as Redis does); on
     /// the node that migrated it away, its MIGRATING state ends. Other nodes' states for the slot
     /// end too (the shared topology is what gossip would converge to).
+    ///
+    /// The new owner and the end of the MIGRATING/IMPORTING states are one step for
+    /// [`Self::slot_state`]: the owner is written first, then the states cleared, both under the
+    /// configuration's write lock. (Clearing the states first let a command on the source find
+    /// itself the owner of a stable slot whose keys had all moved, and answer nil.)
     pub fn set_node(&self, node: usize, slot: u16, owner: usize) -> Result<(), String> {
         let _ = node;
-        {
+        let moved = {
             let mut meta = self.meta.write();
             if owner >= meta.nodes.len() || meta.nodes[owner].forgotten {
                 return Err(format!("ERR Unknown node {owner}"));
             }
+            let moved = self.owner(slot) != Some(owner);
+            if moved {
+                meta.current_epoch += 1;
+                let epoch = meta.current_epoch;
+                meta.nodes[owner].config_epoch = epoch;
+            }
+            self.set_owner(slot, Some(owner));
             let before = meta.migrating.len() + meta.importing.len();
             meta.migrating.retain(|(_, s), _| *s != slot);
             meta.importing.retain(|(_, s), _| *s != slot);
             let removed = before - meta.migrating.len() - meta.importing.len();
             self.transitions.fetch_sub(removed, Ordering::AcqRel);
-            if self.owner(slot) != Some(owner) {
-                meta.current_epoch += 1;
-                let epoch = meta.current_epoch;
-                meta.nodes[owner].config_epoch = epoch;
-            }
-        }
-        let moved = self.owner(slot) != Some(owner);
-        self.set_owner(slot, Some(owner));
+            moved
+        };
         if moved {
             self.slots_changed();
         }
         Ok(())
+    }
+
+    /// A slot as node `node` sees it, read as one state: its owner, the node it is migrating to
+    /// (when `node` owns it) and whether `node` imports it. Without a migration anywhere this is
+    /// one load of the transition count and one of the owner; during one, the owner and the
+    /// states are read under the configuration's lock, so [`Self::set_node`] is seen whole.
+    pub fn slot_state(&self, node: usize, slot: u16) -> (Option<usize>, Option<usize>, bool) {
+        // The count first: `set_node` writes the owner before it lowers the count, so a count of
+        // zero here means the owner read next is the final one.
+        if !self.in_transition() {
+            return (self.owner(slot), None, false);
+        }
+        let meta = self.meta.read();
+        let owner = self.owner(slot);
+        if owner == Some(node) {
+            (owner, meta.migrating.get(&(node, slot)).copied(), false)
+        } else {
+            (owner, None, meta.importing.contains_key(&(node, slot)))
+        }
     }
 
     /// Make `node` a replica of `primary` (`None`: a primary again). A replica serves no slot:
