@@ -14,6 +14,25 @@ async fn disabled_commands_vanish_from_command_introspection() {
         .query_async(&mut c)
         .await
         .expect("reply");
+    // The whole table (COMMAND, COMMAND INFO, COMMAND DOCS: written once per disabled set and
+    // protocol, then copied) follows the set both ways.
+    async fn whole(c: &mut redis::aio::MultiplexedConnection, args: &[&str]) -> usize {
+        match redis::cmd("COMMAND")
+            .arg(args)
+            .query_async::<Value>(c)
+            .await
+            .expect("reply")
+        {
+            Value::Array(a) if args == ["DOCS"] => a.len() / 2,
+            Value::Array(a) => a.len(),
+            Value::Map(m) => m.len(),
+            other => panic!("COMMAND {args:?}: {other:?}"),
+        }
+    }
+    let shapes: [&[&str]; 3] = [&[], &["INFO"], &["DOCS"]];
+    for args in shapes {
+        assert_eq!(whole(&mut c, args).await as i64, before, "COMMAND {args:?}");
+    }
     server.engine().disabled.set(&["shutdown", "config"]);
     let after: i64 = redis::cmd("COMMAND")
         .arg("COUNT")
@@ -21,6 +40,9 @@ async fn disabled_commands_vanish_from_command_introspection() {
         .await
         .expect("reply");
     assert_eq!(after, before - 2);
+    for args in shapes {
+        assert_eq!(whole(&mut c, args).await as i64, after, "COMMAND {args:?}");
+    }
 
     let info: Vec<Value> = redis::cmd("COMMAND")
         .arg("INFO")

@@ -235,15 +235,54 @@ fn sorted(disabled: &Disabled) -> Vec<&'static Spec> {
     all
 }
 
+/// The whole table's COMMAND INFO (`docs: false`) or COMMAND DOCS (`docs: true`) reply, written
+/// once per protocol and set of disabled commands and then copied: the specs are fixed when the
+/// binary is built, so the reply only changes with those two. Cluster clients (go-redis,
+/// redis-py's cluster client) send COMMAND on every new connection; it is ~1,000 specs' worth of
+/// encoding (a few hundred KB).
+fn whole_table(out: &mut Out, disabled: &Disabled, docs: bool) {
+    type Written = (bool, bool, Vec<String>, bytes::Bytes);
+    /// A few entries: one process rarely runs engines with more than two disabled sets.
+    const KEPT: usize = 8;
+    static WRITTEN: parking_lot::Mutex<Vec<Written>> = parking_lot::Mutex::new(Vec::new());
+    let names = disabled.names();
+    let found = WRITTEN
+        .lock()
+        .iter()
+        .find(|(d, r, n, _)| *d == docs && *r == out.resp3 && *n == names)
+        .map(|(.., b)| b.clone());
+    if let Some(bytes) = found {
+        out.raw(&bytes);
+        return;
+    }
+    let mut fresh = Out::new(out.resp3);
+    let all = sorted(disabled);
+    if docs {
+        fresh.map(all.len());
+        for c in all {
+            fresh.bulk(c.name.as_bytes());
+            write_docs(&mut fresh, c);
+        }
+    } else {
+        fresh.array(all.len());
+        for c in all {
+            write_info(&mut fresh, c);
+        }
+    }
+    let bytes = fresh.buf.freeze();
+    out.raw(&bytes);
+    let mut written = WRITTEN.lock();
+    if written.len() >= KEPT {
+        written.remove(0);
+    }
+    written.push((docs, out.resp3, names, bytes));
+}
+
 fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let disabled = &ctx.engine.disabled;
     let out = &mut *ctx.out;
     if args.len() == 1 {
-        let all = sorted(disabled);
-        out.array(all.len());
-        for c in all {
-            write_info(out, c);
-        }
+        whole_table(out, disabled, false);
         return Ok(());
     }
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
@@ -251,11 +290,7 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         "count" => out.int(sorted(disabled).len() as i64),
         "info" => {
             if args.len() == 2 {
-                let all = sorted(disabled);
-                out.array(all.len());
-                for c in all {
-                    write_info(out, c);
-                }
+                whole_table(out, disabled, false);
             } else {
                 out.array(args.len() - 2);
                 for n in &args[2..] {
@@ -267,15 +302,15 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
         }
         "docs" => {
-            let cmds: Vec<&'static Spec> = if args.len() == 2 {
-                sorted(disabled)
-            } else {
-                args[2..]
-                    .iter()
-                    .filter_map(|n| spec::find(n))
-                    .filter(|c| !hidden(disabled, c))
-                    .collect()
-            };
+            if args.len() == 2 {
+                whole_table(out, disabled, true);
+                return Ok(());
+            }
+            let cmds: Vec<&'static Spec> = args[2..]
+                .iter()
+                .filter_map(|n| spec::find(n))
+                .filter(|c| !hidden(disabled, c))
+                .collect();
             out.map(cmds.len());
             for c in cmds {
                 out.bulk(c.name.as_bytes());
