@@ -170,6 +170,57 @@ async fn runaway_allocation_fails_the_script_not_the_server() {
     assert_eq!(dbsize(&mut c).await, 2);
 }
 
+/// `cjson.decode` and `cmsgpack.unpack` of texts whose values do not fit under the heap cap fail
+/// with `not enough memory` (the values are read into a tape first, which counts against the
+/// cap's room), and the server serves on; ones that fit decode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoding_more_than_the_heap_cap_fails_the_script() {
+    let _m = MEMORY.lock().await;
+    let (_server, addr) = common::start("127.0.15.14", &[("maxmemory-policy", "allkeys-lru")]);
+    let mut c = client(addr).await;
+    // A cap at its floor, 64 MiB.
+    let used = info(&mut c, "used_memory").await;
+    let max = (used + (16 << 20)).to_string();
+    q(&mut c, &["CONFIG", "SET", "maxmemory", &max]).await;
+    // 10 million numbers in a 20 MB text (the cap's floor is 64 MiB; the table alone would be
+    // 160 MB in Lua).
+    let huge = "local s = '[' .. string.rep('1,', 1e7) .. '1]' return #cjson.decode(s)";
+    let err = e(&mut c, &["EVAL", huge, "0"]).await;
+    assert!(err.ends_with(", not enough memory"), "{err}");
+    let packed = "local t = {} for i = 1, 200000 do t[i] = i end \
+                  local s = string.rep(cmsgpack.pack(t), 40) \
+                  return select('#', cmsgpack.unpack_limit(s, 40))";
+    let err = e(&mut c, &["EVAL", packed, "0"]).await;
+    assert!(err.ends_with(", not enough memory"), "{err}");
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "return #cjson.decode('[' .. string.rep('1,', 1e5) .. '1]')",
+                "0"
+            ]
+        )
+        .await,
+        V::Int(100_001)
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "local t = {} for i = 1, 100000 do t[i] = i end \
+                 return #cmsgpack.unpack(cmsgpack.pack(t))",
+                "0"
+            ]
+        )
+        .await,
+        V::Int(100_000)
+    );
+    assert!(info(&mut c, "used_memory_lua").await < 16 << 20);
+    assert_eq!(q(&mut c, &["EVAL", "return 1", "0"]).await, V::Int(1));
+}
+
 /// SCRIPT KILL stops a script that keeps allocating (the instruction hook runs between
 /// allocations), and the heap it used is given back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,8 +26,9 @@ use std::ffi::c_int;
 use mlua::{LightUserData, Lua, MultiValue, Table, Value, ffi};
 
 use super::printf_g;
+use super::tape::{self, Step, Tape};
 
-use super::libargs::{MAX_C_STACK, arg_error, check_string, type_error, uncap_for};
+use super::libargs::{MAX_C_STACK, arg_error, check_string, type_error};
 
 /// One cjson module table's settings (lua-cjson's `json_config_t`, defaults of 2.1.0 as built by
 /// Redis).
@@ -947,57 +948,6 @@ fn hex_float(data: &[u8], mut p: usize) -> (f64, usize) {
     (v, p)
 }
 
-/// A container being read (its table is `Decoder::current` while innermost, parked in
-/// `Decoder::parked` under its depth while a nested one is read).
-enum Building {
-    Array { next: i64 },
-    Object { key: Vec<u8> },
-}
-
-/// The open containers of one `decode`. Only the innermost table is held from Rust; the outer
-/// ones wait in a Lua table, so a deep text costs no Lua reference per level (mlua's are capped
-/// at a few thousand).
-struct Decoder<'l> {
-    lua: &'l Lua,
-    open: Vec<Building>,
-    current: Option<Table>,
-    parked: Option<Table>,
-}
-
-impl Decoder<'_> {
-    fn push(&mut self, t: Table, b: Building) -> mlua::Result<()> {
-        if let Some(outer) = self.current.take() {
-            let parked = match &self.parked {
-                Some(p) => p,
-                None => self.parked.insert(self.lua.create_table()?),
-            };
-            parked.raw_set(self.open.len() as i64, outer)?;
-        }
-        self.current = Some(t);
-        self.open.push(b);
-        Ok(())
-    }
-
-    /// Closes the innermost container: its table, the next one out becoming innermost.
-    fn pop(&mut self) -> mlua::Result<Value> {
-        self.open.pop();
-        let done = self.current.take().map_or(Value::Nil, Value::Table);
-        if !self.open.is_empty()
-            && let Some(parked) = &self.parked
-        {
-            self.current = Some(parked.raw_get(self.open.len() as i64)?);
-        }
-        Ok(done)
-    }
-
-    fn set(&self, k: impl mlua::IntoLua, v: Value) -> mlua::Result<()> {
-        match &self.current {
-            Some(t) => t.raw_set(k, v),
-            None => Ok(()),
-        }
-    }
-}
-
 fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
     if args.len() != 1 {
         return Err(arg_error(lua, 1, "expected 1 argument"));
@@ -1021,16 +971,18 @@ fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> mlua::Result<Value> {
         number: 0.0,
         boolean: false,
     };
-    let uncapped = uncap_for(lua, data.len(), 64);
-    let r = decode_text(lua, &mut lx, max_depth);
-    if let Some(cap) = uncapped {
-        let _ = lua.set_memory_limit(cap);
-    }
-    r
+    let tape = read_text(&mut lx, max_depth, tape::room(lua))?;
+    drop(data);
+    tape.run(lua)
 }
 
-/// The decode proper (`lua_json_decode`).
-fn decode_text(lua: &Lua, lx: &mut Lexer, max_depth: i32) -> mlua::Result<Value> {
+/// The decode proper (`lua_json_decode`), as a [`Tape`] of at most `room` bytes.
+fn read_text(lx: &mut Lexer, max_depth: i32, room: usize) -> mlua::Result<Tape> {
+    /// An open container: an array's next index, or an object.
+    enum Open {
+        Array(i64),
+        Object,
+    }
     let expected = |lx: &Lexer, what: &str, tok: Tok| {
         err(format!(
             "Expected {what} but found {} at character {}",
@@ -1038,24 +990,23 @@ fn decode_text(lua: &Lua, lx: &mut Lexer, max_depth: i32) -> mlua::Result<Value>
             lx.index + 1
         ))
     };
-    let mut d = Decoder {
-        lua,
-        open: Vec::new(),
-        current: None,
-        parked: None,
-    };
+    let mut tape = Tape::default();
+    let mut open: Vec<Open> = Vec::new();
     // C stack slots lua-cjson would hold: the argument, each open table, each pending key.
     let mut used: i64 = 1;
     let mut tok = lx.next();
-    let root = 'value: loop {
-        let mut done = match tok {
-            Tok::Str => Value::String(lua.create_string(&lx.string)?),
-            Tok::Num => Value::Number(lx.number),
-            Tok::Bool => Value::Boolean(lx.boolean),
-            Tok::Null => null(),
+    loop {
+        if tape.full(room) {
+            return Err(mlua::Error::MemoryError("not enough memory".into()));
+        }
+        match tok {
+            Tok::Str => tape.string(&lx.string),
+            Tok::Num => tape.push(Step::Num(lx.number)),
+            Tok::Bool => tape.push(Step::Bool(lx.boolean)),
+            Tok::Null => tape.push(Step::Null),
             Tok::ObjBegin | Tok::ArrBegin => {
                 let object = tok == Tok::ObjBegin;
-                let depth = d.open.len() as i64 + 1;
+                let depth = open.len() as i64 + 1;
                 let slots = if object { 3 } else { 2 };
                 if depth > i64::from(max_depth) || used + slots > MAX_C_STACK {
                     return Err(err(format!(
@@ -1063,58 +1014,62 @@ fn decode_text(lua: &Lua, lx: &mut Lexer, max_depth: i32) -> mlua::Result<Value>
                         lx.ptr
                     )));
                 }
-                let t = lua.create_table()?;
+                tape.push(Step::Table);
                 tok = lx.next();
                 if object && tok == Tok::ObjEnd || !object && tok == Tok::ArrEnd {
-                    Value::Table(t)
+                    // An empty table: complete.
                 } else if !object {
                     used += 1;
-                    d.push(t, Building::Array { next: 1 })?;
-                    continue 'value;
+                    open.push(Open::Array(1));
+                    continue;
                 } else {
                     if tok != Tok::Str {
                         return Err(expected(lx, "object key string", tok));
                     }
-                    let key = std::mem::take(&mut lx.string);
+                    tape.string(&lx.string);
                     tok = lx.next();
                     if tok != Tok::Colon {
                         return Err(expected(lx, "colon", tok));
                     }
                     tok = lx.next();
                     used += 2;
-                    d.push(t, Building::Object { key })?;
-                    continue 'value;
+                    open.push(Open::Object);
+                    continue;
                 }
             }
             other => return Err(expected(lx, "value", other)),
-        };
+        }
         // A value is complete: it goes into the innermost open container, which may close too.
         loop {
-            match d.open.last_mut() {
-                None => break 'value done,
-                Some(Building::Array { next }) => {
-                    let i = *next;
+            match open.last_mut() {
+                None => {
+                    let tok = lx.next();
+                    if tok != Tok::End {
+                        return Err(expected(lx, "the end", tok));
+                    }
+                    return Ok(tape);
+                }
+                Some(Open::Array(next)) => {
+                    tape.push(Step::SetIndex(*next));
                     *next += 1;
-                    d.set(i, done)?;
                     tok = lx.next();
                     if tok == Tok::ArrEnd {
                         used -= 1;
-                        done = d.pop()?;
+                        open.pop();
                         continue;
                     }
                     if tok != Tok::Comma {
                         return Err(expected(lx, "comma or array end", tok));
                     }
                     tok = lx.next();
-                    continue 'value;
+                    break;
                 }
-                Some(Building::Object { key }) => {
-                    let k = lua.create_string(&*key)?;
-                    d.set(k, done)?;
+                Some(Open::Object) => {
+                    tape.push(Step::SetField);
                     tok = lx.next();
                     if tok == Tok::ObjEnd {
                         used -= 2;
-                        done = d.pop()?;
+                        open.pop();
                         continue;
                     }
                     if tok != Tok::Comma {
@@ -1124,24 +1079,17 @@ fn decode_text(lua: &Lua, lx: &mut Lexer, max_depth: i32) -> mlua::Result<Value>
                     if tok != Tok::Str {
                         return Err(expected(lx, "object key string", tok));
                     }
-                    if let Some(Building::Object { key }) = d.open.last_mut() {
-                        *key = std::mem::take(&mut lx.string);
-                    }
+                    tape.string(&lx.string);
                     tok = lx.next();
                     if tok != Tok::Colon {
                         return Err(expected(lx, "colon", tok));
                     }
                     tok = lx.next();
-                    continue 'value;
+                    break;
                 }
             }
         }
-    };
-    let tok = lx.next();
-    if tok != Tok::End {
-        return Err(expected(lx, "the end", tok));
     }
-    Ok(root)
 }
 
 // ===== The module table =====

@@ -8,13 +8,14 @@
 //! other values pack as nil. Unpacking knows the formats lua-cmsgpack knows (no bin or ext
 //! types: "Bad data format in input."), reads a uint64 into Lua's signed integer as the C code
 //! does, and fails where the C code runs out of Lua stack (`LUAI_MAXCSTACK`) with its texts.
-//! Unpacking walks with an explicit stack, the tables of outer levels parked in a Lua table, so
-//! deep input costs neither Rust stack nor a Lua reference per level.
+//! Unpacking reads the whole input with an explicit stack (no Rust recursion per level), then
+//! builds the values with Lua's C API ([`super::tape`]).
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::libargs::{MAX_C_STACK, arg_error, check_number, check_string, results_fit, uncap_for};
+use super::libargs::{MAX_C_STACK, arg_error, check_number, check_string, results_fit};
 use super::raise;
+use super::tape::{self, Step, Tape};
 
 /// Tables nested this deep pack as nil (lua-cmsgpack's `LUACMSGPACK_MAX_NESTING`).
 const MAX_NESTING: usize = 16;
@@ -168,12 +169,6 @@ enum Stop {
     Lua(mlua::Error),
 }
 
-impl From<mlua::Error> for Stop {
-    fn from(e: mlua::Error) -> Self {
-        Stop::Lua(e)
-    }
-}
-
 const TOO_MANY: &str = "too many return values at once; use unpack_one or unpack_limit instead.";
 
 /// A container being filled.
@@ -182,14 +177,23 @@ enum Open {
         left: usize,
         index: i64,
     },
-    /// `key`: the member's key once read (parked with the table while its value is read).
+    /// `key`: the member's key was read (it waits on the stack while its value is read).
     Map {
         left: usize,
-        key: Option<Value>,
+        key: bool,
     },
 }
 
-/// One top-level decode: the input, the cursor, and the C stack slots lua-cmsgpack would hold.
+/// A decoded value that can be a map key: lua_settable refuses nil and NaN.
+#[derive(Clone, Copy, PartialEq)]
+enum Key {
+    Ok,
+    Nil,
+    NaN,
+}
+
+/// One top-level decode: the input, the cursor, and the C stack slots lua-cmsgpack would hold;
+/// the values go to a [`Tape`] built once the whole input was read.
 struct Unpacker<'a, 'l> {
     lua: &'l Lua,
     b: &'a [u8],
@@ -198,10 +202,9 @@ struct Unpacker<'a, 'l> {
     /// container its table and (array) the index or (map) the pending key.
     used: i64,
     open: Vec<Open>,
-    /// The innermost open table.
-    current: Option<Table>,
-    /// Outer open tables by depth (and their pending keys at minus the depth).
-    parked: Option<Table>,
+    tape: Tape,
+    /// The bytes the tape may hold (the room under the script's heap cap).
+    room: usize,
 }
 
 impl Unpacker<'_, '_> {
@@ -227,122 +230,123 @@ impl Unpacker<'_, '_> {
             .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
     }
 
-    fn string(&mut self, header: usize, len: usize) -> Result<Value, Stop> {
-        self.need(header + len)?;
-        self.pos += header;
-        let s = self.lua.create_string(&self.b[self.pos..self.pos + len])?;
-        self.pos += len;
-        Ok(Value::String(s))
+    fn number(&mut self, n: f64) -> Key {
+        self.tape.push(Step::Num(n));
+        if n.is_nan() { Key::NaN } else { Key::Ok }
     }
 
-    /// Opens a container of `n` items (`map`: pairs); `None` when it is empty (the value is done).
-    fn open(&mut self, n: usize, map: bool) -> Result<Option<Value>, Stop> {
-        let t = self.lua.create_table()?;
+    fn string(&mut self, header: usize, len: usize) -> Result<Key, Stop> {
+        self.need(header + len)?;
+        self.pos += header;
+        self.tape.string(&self.b[self.pos..self.pos + len]);
+        self.pos += len;
+        Ok(Key::Ok)
+    }
+
+    /// Opens a container of `n` items (`map`: pairs); `false` when it is empty (the value is
+    /// done).
+    fn open(&mut self, n: usize, map: bool) -> Result<bool, Stop> {
+        self.tape.push(Step::Table);
         if !map && self.used + 2 > MAX_C_STACK {
             return Err(Stop::Stack("in function mp_decode_to_lua_array"));
         }
         if n == 0 {
-            return Ok(Some(Value::Table(t)));
+            return Ok(false);
         }
-        if let Some(outer) = self.current.take() {
-            let parked = match &self.parked {
-                Some(p) => p,
-                None => self.parked.insert(self.lua.create_table()?),
-            };
-            let depth = self.open.len() as i64;
-            parked.raw_set(depth, outer)?;
-            if let Some(Open::Map { key: Some(k), .. }) = self.open.last_mut() {
-                parked.raw_set(-depth, std::mem::take(k))?;
-            }
-        }
-        self.current = Some(t);
         if map {
             self.used += 1;
-            self.open.push(Open::Map { left: n, key: None });
+            self.open.push(Open::Map {
+                left: n,
+                key: false,
+            });
         } else {
             self.used += 2;
             self.open.push(Open::Array { left: n, index: 1 });
         }
-        Ok(None)
+        Ok(true)
     }
 
-    /// Closes the innermost container: its table, the next one out (and its key) back.
-    fn close(&mut self) -> Result<Value, Stop> {
+    /// Closes the innermost container.
+    fn close(&mut self) {
         match self.open.pop() {
             Some(Open::Array { .. }) => self.used -= 2,
             _ => self.used -= 1,
         }
-        let done = self.current.take().map_or(Value::Nil, Value::Table);
-        if let Some(parked) = &self.parked {
-            let depth = self.open.len() as i64;
-            if depth > 0 {
-                self.current = Some(parked.raw_get(depth)?);
-                if let Some(Open::Map {
-                    key: k @ Some(_), ..
-                }) = self.open.last_mut()
-                {
-                    *k = Some(parked.raw_get(-depth)?);
-                }
-            }
-        }
-        Ok(done)
     }
 
-    /// Decodes one top-level value (`mp_decode_to_lua_type`).
-    fn value(&mut self) -> Result<Value, Stop> {
+    /// Decodes one top-level value (`mp_decode_to_lua_type`) onto the tape.
+    fn value(&mut self) -> Result<(), Stop> {
+        // Whether the key of each open map is nil or NaN (checked when its value is set).
+        let mut keys: Vec<Key> = Vec::new();
         'value: loop {
+            if self.tape.full(self.room) {
+                return Err(Stop::Lua(mlua::Error::MemoryError(
+                    "not enough memory".into(),
+                )));
+            }
             self.need(1)?;
             if self.used + 1 > MAX_C_STACK {
                 return Err(Stop::Stack(TOO_MANY));
             }
             let c = self.b[self.pos];
-            let mut done = match c {
+            let done = match c {
                 0xcc => {
                     self.pos += 1;
-                    Value::Number(self.be(1)? as f64)
+                    let n = self.be(1)? as f64;
+                    self.number(n)
                 }
                 0xd0 => {
                     self.pos += 1;
-                    Value::Number(f64::from(self.be(1)? as u8 as i8))
+                    let n = f64::from(self.be(1)? as u8 as i8);
+                    self.number(n)
                 }
                 0xcd => {
                     self.pos += 1;
-                    Value::Number(self.be(2)? as f64)
+                    let n = self.be(2)? as f64;
+                    self.number(n)
                 }
                 0xd1 => {
                     self.pos += 1;
-                    Value::Number(f64::from(self.be(2)? as u16 as i16))
+                    let n = f64::from(self.be(2)? as u16 as i16);
+                    self.number(n)
                 }
                 0xce => {
                     self.pos += 1;
-                    Value::Number(self.be(4)? as f64)
+                    let n = self.be(4)? as f64;
+                    self.number(n)
                 }
                 0xd2 => {
                     self.pos += 1;
-                    Value::Number(f64::from(self.be(4)? as u32 as i32))
+                    let n = f64::from(self.be(4)? as u32 as i32);
+                    self.number(n)
                 }
                 // uint64 goes through lua_pushinteger: past 2^63 it turns negative, as in C.
                 0xcf | 0xd3 => {
                     self.pos += 1;
-                    Value::Number(self.be(8)? as i64 as f64)
+                    let n = self.be(8)? as i64 as f64;
+                    self.number(n)
                 }
                 0xc0 => {
                     self.pos += 1;
-                    Value::Nil
+                    self.tape.push(Step::Nil);
+                    Key::Nil
                 }
                 0xc3 | 0xc2 => {
                     self.pos += 1;
-                    Value::Boolean(c == 0xc3)
+                    self.tape.push(Step::Bool(c == 0xc3));
+                    Key::Ok
                 }
                 0xca => {
                     self.need(5)?;
                     self.pos += 1;
-                    Value::Number(f64::from(f32::from_bits(self.be(4)? as u32)))
+                    let n = f64::from(f32::from_bits(self.be(4)? as u32));
+                    self.number(n)
                 }
                 0xcb => {
                     self.need(9)?;
                     self.pos += 1;
-                    Value::Number(f64::from_bits(self.be(8)?))
+                    let n = f64::from_bits(self.be(8)?);
+                    self.number(n)
                 }
                 0xd9 => {
                     self.need(2)?;
@@ -366,75 +370,73 @@ impl Unpacker<'_, '_> {
                     self.need(1 + width)?;
                     self.pos += 1;
                     let n = self.be(width)? as usize;
-                    match self.open(n, c >= 0xde)? {
-                        Some(v) => v,
-                        None => continue 'value,
+                    if self.open(n, c >= 0xde)? {
+                        continue 'value;
                     }
+                    Key::Ok
                 }
                 _ if c & 0x80 == 0 => {
                     self.pos += 1;
-                    Value::Number(f64::from(c))
+                    self.number(f64::from(c))
                 }
                 _ if c & 0xe0 == 0xe0 => {
                     self.pos += 1;
-                    Value::Number(f64::from(c as i8))
+                    self.number(f64::from(c as i8))
                 }
                 _ if c & 0xe0 == 0xa0 => self.string(1, usize::from(c & 0x1f))?,
                 _ if c & 0xf0 == 0x90 || c & 0xf0 == 0x80 => {
                     self.pos += 1;
-                    match self.open(usize::from(c & 0x0f), c & 0xf0 == 0x80)? {
-                        Some(v) => v,
-                        None => continue 'value,
+                    if self.open(usize::from(c & 0x0f), c & 0xf0 == 0x80)? {
+                        continue 'value;
                     }
+                    Key::Ok
                 }
                 _ => return Err(Stop::BadFormat),
             };
             // The value is complete: into the innermost container, which may complete too.
+            let mut done = done;
             loop {
                 match self.open.last_mut() {
-                    None => return Ok(done),
+                    None => return Ok(()),
                     Some(Open::Array { left, index }) => {
-                        let i = *index;
+                        self.tape.push(Step::SetIndex(*index));
                         *index += 1;
                         *left -= 1;
-                        let closing = *left == 0;
-                        if let Some(t) = &self.current {
-                            t.raw_set(i, done)?;
-                        }
-                        if !closing {
+                        if *left != 0 {
                             continue 'value;
                         }
-                        done = self.close()?;
+                        self.close();
+                        done = Key::Ok;
                     }
                     Some(Open::Map {
-                        key: key @ None, ..
+                        key: key @ false, ..
                     }) => {
-                        *key = Some(done);
+                        *key = true;
+                        keys.push(done);
                         self.used += 1;
                         continue 'value;
                     }
                     Some(Open::Map { left, key }) => {
-                        let k = key.take().unwrap_or(Value::Nil);
+                        *key = false;
                         *left -= 1;
                         let closing = *left == 0;
                         self.used -= 1;
                         // lua_settable with a nil or NaN key: Lua's own error, raised in C.
-                        match &k {
-                            Value::Nil => {
+                        match keys.pop() {
+                            Some(Key::Nil) => {
                                 return Err(Stop::Lua(raise(self.lua, "table index is nil")));
                             }
-                            Value::Number(n) if n.is_nan() => {
+                            Some(Key::NaN) => {
                                 return Err(Stop::Lua(raise(self.lua, "table index is NaN")));
                             }
                             _ => {}
                         }
-                        if let Some(t) = &self.current {
-                            t.raw_set(k, done)?;
-                        }
+                        self.tape.push(Step::SetField);
                         if !closing {
                             continue 'value;
                         }
-                        done = self.close()?;
+                        self.close();
+                        done = Key::Ok;
                     }
                 }
             }
@@ -479,26 +481,18 @@ fn unpack_full(lua: &Lua, args: &[Value], limit: i64, offset: i64) -> mlua::Resu
         pos: offset as usize,
         used: args.len().max(1) as i64,
         open: Vec::new(),
-        current: None,
-        parked: None,
+        tape: Tape::default(),
+        room: tape::room(lua),
     };
-    let mut values = MultiValue::new();
     let mut count = 0i64;
-    let uncapped = uncap_for(lua, len - offset as usize, 96);
     let mut failed = None;
     while u.pos < len && count < limit {
-        match u.value() {
-            Ok(v) => values.push_back(v),
-            Err(stop) => {
-                failed = Some(stop);
-                break;
-            }
+        if let Err(stop) = u.value() {
+            failed = Some(stop);
+            break;
         }
         u.used += 1;
         count += 1;
-    }
-    if let Some(cap) = uncapped {
-        let _ = lua.set_memory_limit(cap);
     }
     match failed {
         None => {}
@@ -507,6 +501,7 @@ fn unpack_full(lua: &Lua, args: &[Value], limit: i64, offset: i64) -> mlua::Resu
         Some(Stop::Stack(what)) => return Err(err(&format!("stack overflow ({what})"))),
         Some(Stop::Lua(e)) => return Err(e),
     }
+    let mut values: MultiValue = u.tape.run(lua)?;
     if !decode_all {
         if u.used + 1 > MAX_C_STACK {
             return Err(err("stack overflow (in function mp_unpack_full)"));

@@ -1,8 +1,8 @@
 //! What the C libraries Redis bundles with its Lua (`cjson`, `cmsgpack`, `struct`, `bit`,
 //! `math.random`) do with their arguments, in one place: Lua's auxiliary library checks
 //! (`luaL_checknumber`, `luaL_checklstring`, `luaL_argerror` with the function's name as the caller
-//! spelled it), the C stack limit those libraries run into, and the heap-cap and result-count
-//! rules the Rust versions need to behave like them.
+//! spelled it), the C stack limit those libraries run into, and the result-count rule the Rust
+//! versions need to behave like them.
 
 use mlua::{Lua, Value};
 
@@ -91,20 +91,4 @@ pub(super) fn results_fit(lua: &Lua, n: usize) -> bool {
         unsafe { i64::from(mlua::ffi::lua_gettop(raw.state())) }
     });
     frame + (n as i64) < MAX_C_STACK
-}
-
-/// Lifts the script's Lua heap cap for a decode of `input_len` bytes when what the decode can
-/// allocate (at most `per_byte` bytes per input byte, plus a megabyte for nesting) fits under it
-/// anyway: mlua protects every allocation with a Lua `pcall` while a cap is set (a string or
-/// table costs a few thousand instructions that way), so the common small decode runs uncapped
-/// with no risk. Answers the cap to restore (`None`: left as it was).
-pub(super) fn uncap_for(lua: &Lua, input_len: usize, per_byte: usize) -> Option<usize> {
-    let cap = lua.set_memory_limit(0).ok()?;
-    let need = input_len.saturating_mul(per_byte).saturating_add(1 << 20);
-    if cap == 0 || lua.used_memory().saturating_add(need) < cap {
-        Some(cap)
-    } else {
-        let _ = lua.set_memory_limit(cap);
-        None
-    }
 }

@@ -37,6 +37,7 @@ mod cjson;
 mod cmsgpack;
 mod libargs;
 mod structlib;
+mod tape;
 
 /// Reply of a client whose command meets a script that ran past the threshold.
 pub const BUSY: &str =
