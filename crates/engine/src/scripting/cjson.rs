@@ -28,7 +28,7 @@ use mlua::{LightUserData, Lua, MultiValue, Table, Value, ffi};
 use super::printf_g;
 use super::tape::{self, Step, Tape};
 
-use super::libargs::{MAX_C_STACK, arg_error, check_string, type_error};
+use super::libargs::{MAX_C_STACK, arg_error, bytes_at, check_string, type_error};
 
 /// One cjson module table's settings (lua-cjson's `json_config_t`, defaults of 2.1.0 as built by
 /// Redis).
@@ -243,23 +243,6 @@ unsafe fn typename_at(state: *mut ffi::lua_State, idx: c_int) -> &'static str {
         ffi::LUA_TFUNCTION => "function",
         ffi::LUA_TTHREAD => "thread",
         _ => "userdata",
-    }
-}
-
-/// The bytes of the string at `idx`.
-///
-/// # Safety
-/// `state` is a live Lua state and the value at `idx` a string (so nothing is converted or
-/// allocated); the slice lives as long as the value stays on the stack.
-unsafe fn bytes_at<'s>(state: *mut ffi::lua_State, idx: c_int) -> &'s [u8] {
-    let mut len = 0usize;
-    // SAFETY: per the caller; Lua strings are immutable and pinned while referenced.
-    unsafe {
-        let p = ffi::lua_tolstring(state, idx, &mut len);
-        if p.is_null() {
-            return &[];
-        }
-        std::slice::from_raw_parts(p.cast::<u8>(), len)
     }
 }
 

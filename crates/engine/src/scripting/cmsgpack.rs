@@ -11,9 +11,11 @@
 //! Unpacking reads the whole input with an explicit stack (no Rust recursion per level), then
 //! builds the values with Lua's C API ([`super::tape`]).
 
-use mlua::{Lua, MultiValue, Table, Value};
+use std::ffi::c_int;
 
-use super::libargs::{MAX_C_STACK, arg_error, check_number, check_string, results_fit};
+use mlua::{Lua, MultiValue, Table, Value, ffi};
+
+use super::libargs::{MAX_C_STACK, arg_error, bytes_at, check_number, check_string, results_fit};
 use super::raise;
 use super::tape::{self, Step, Tape};
 
@@ -69,95 +71,140 @@ fn pack_len(out: &mut Vec<u8>, n: usize, fix: u8, codes: [u8; 2]) {
     }
 }
 
-/// `table_is_an_array`: every key a number > 0 equal to a C int, and as many keys as the
-/// largest (so exactly 1..n, n = 0 included). Answers the key count too.
-fn table_is_an_array(t: &Table) -> mlua::Result<(bool, usize)> {
-    let mut count = 0usize;
-    let mut max: i64 = 0;
-    let mut array = true;
-    for pair in t.pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        count += 1;
-        if !array {
-            continue;
-        }
-        let n = match k {
-            Value::Integer(i) => i as f64,
-            Value::Number(n) => n,
-            _ => {
+/// `table_is_an_array` of the table on top: every key a number > 0 equal to a C int, and as many
+/// keys as the largest (so exactly 1..n, n = 0 included). Answers the key count too.
+///
+/// # Safety
+/// `state` is live with a table on top and room for two more values.
+unsafe fn table_is_an_array(state: *mut ffi::lua_State) -> (bool, usize) {
+    let (mut count, mut max, mut array) = (0usize, 0i64, true);
+    // SAFETY: per the caller; `lua_next` walks keys left as they were (numbers are only read
+    // with lua_tonumber, which does not convert a key in place).
+    unsafe {
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, -2) != 0 {
+            ffi::lua_settop(state, -2);
+            count += 1;
+            if !array {
+                continue;
+            }
+            if ffi::lua_type(state, -1) != ffi::LUA_TNUMBER {
                 array = false;
                 continue;
             }
-        };
-        if n <= 0.0 || (n as i32) as f64 != n {
-            array = false;
-            continue;
+            let n = ffi::lua_tonumber(state, -1);
+            if n <= 0.0 || (n as i32) as f64 != n {
+                array = false;
+                continue;
+            }
+            max = max.max(n as i64);
         }
-        max = max.max(n as i64);
     }
-    Ok((array && max as usize == count, count))
+    (array && max as usize == count, count)
 }
 
-fn pack(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
-    match v {
-        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
-        Value::Integer(i) => pack_int(out, *i),
-        Value::Number(n) => {
-            // IS_INT64_EQUIVALENT: not infinite, and equal to its int64 conversion (x86's
-            // conversion answers INT64_MIN out of range, equal only to -2^63 itself).
-            let as_int = if n.is_nan()
-                || *n >= 9_223_372_036_854_775_808.0
-                || *n < -9_223_372_036_854_775_808.0
-            {
-                i64::MIN
+/// `mp_encode_lua_type`: writes the value on top of the stack and pops it. Tables are read in
+/// lua-cmsgpack's order (`lua_next` for maps, 1..n for arrays); nesting stops at
+/// [`MAX_NESTING`], so this recursion is bounded.
+///
+/// # Safety
+/// `state` is live with a value on top and room for 3 more values per level left to
+/// `MAX_NESTING`. Nothing here runs Lua code or allocates Lua memory, so no Lua error can
+/// unwind it.
+unsafe fn pack_top(state: *mut ffi::lua_State, out: &mut Vec<u8>, level: usize) {
+    // SAFETY (whole body): per the caller.
+    unsafe {
+        match ffi::lua_type(state, -1) {
+            ffi::LUA_TBOOLEAN => out.push(if ffi::lua_toboolean(state, -1) != 0 {
+                0xc3
             } else {
-                *n as i64
-            };
-            if !n.is_infinite() && as_int as f64 == *n {
-                pack_int(out, as_int);
-            } else if (*n as f32) as f64 == *n {
-                out.push(0xca);
-                out.extend_from_slice(&(*n as f32).to_be_bytes());
-            } else {
-                out.push(0xcb);
-                out.extend_from_slice(&n.to_be_bytes());
-            }
-        }
-        Value::String(s) => {
-            let b = s.as_bytes();
-            if b.len() < 32 {
-                out.push(0xa0 | b.len() as u8);
-            } else if b.len() <= 255 {
-                out.extend_from_slice(&[0xd9, b.len() as u8]);
-            } else if b.len() <= 65535 {
-                out.push(0xda);
-                out.extend_from_slice(&(b.len() as u16).to_be_bytes());
-            } else {
-                out.push(0xdb);
-                out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-            }
-            out.extend_from_slice(&b);
-        }
-        Value::Table(t) if level < MAX_NESTING => {
-            let (array, count) = table_is_an_array(t)?;
-            if array {
-                let len = t.raw_len();
-                pack_len(out, len, 0x90, [0xdc, 0xdd]);
-                for i in 1..=len {
-                    pack(out, &t.raw_get::<Value>(i)?, level + 1)?;
-                }
-            } else {
-                pack_len(out, count, 0x80, [0xde, 0xdf]);
-                for pair in t.pairs::<Value, Value>() {
-                    let (k, v) = pair?;
-                    pack(out, &k, level + 1)?;
-                    pack(out, &v, level + 1)?;
+                0xc2
+            }),
+            ffi::LUA_TNUMBER => pack_number(out, ffi::lua_tonumber(state, -1)),
+            ffi::LUA_TSTRING => pack_string(out, bytes_at(state, -1)),
+            ffi::LUA_TTABLE if level < MAX_NESTING => {
+                let (array, count) = table_is_an_array(state);
+                if array {
+                    let len = ffi::lua_objlen(state, -1);
+                    pack_len(out, len, 0x90, [0xdc, 0xdd]);
+                    for i in 1..=len {
+                        ffi::lua_rawgeti(state, -1, i as _);
+                        pack_top(state, out, level + 1);
+                    }
+                } else {
+                    pack_len(out, count, 0x80, [0xde, 0xdf]);
+                    ffi::lua_pushnil(state);
+                    while ffi::lua_next(state, -2) != 0 {
+                        ffi::lua_pushvalue(state, -2);
+                        pack_top(state, out, level + 1);
+                        pack_top(state, out, level + 1);
+                    }
                 }
             }
+            _ => out.push(0xc0),
         }
-        _ => out.push(0xc0),
+        ffi::lua_settop(state, -2);
     }
-    Ok(())
+}
+
+/// A Lua number as lua-cmsgpack writes it.
+fn pack_number(out: &mut Vec<u8>, n: f64) {
+    // IS_INT64_EQUIVALENT: not infinite, and equal to its int64 conversion (x86's conversion
+    // answers INT64_MIN out of range, equal only to -2^63 itself).
+    const RANGE: std::ops::Range<f64> = -9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0;
+    let as_int = if RANGE.contains(&n) {
+        n as i64
+    } else {
+        i64::MIN
+    };
+    if !n.is_infinite() && as_int as f64 == n {
+        pack_int(out, as_int);
+    } else if (n as f32) as f64 == n {
+        out.push(0xca);
+        out.extend_from_slice(&(n as f32).to_be_bytes());
+    } else {
+        out.push(0xcb);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn pack_string(out: &mut Vec<u8>, b: &[u8]) {
+    if b.len() < 32 {
+        out.push(0xa0 | b.len() as u8);
+    } else if b.len() <= 255 {
+        out.extend_from_slice(&[0xd9, b.len() as u8]);
+    } else if b.len() <= 65535 {
+        out.push(0xda);
+        out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+    }
+    out.extend_from_slice(b);
+}
+
+/// `mp_pack`: each argument in turn. The values are only read (no Lua code, no Lua allocation
+/// but the stack room taken first, with the heap cap lifted for it as `cjson.encode` does).
+fn pack(lua: &Lua, args: &MultiValue) -> mlua::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let cap = lua.set_memory_limit(0)?;
+    let packed = lua.exec_raw_lua(|raw| {
+        let state = raw.state();
+        // SAFETY: room for one argument and every level's three values is made first; each
+        // argument is pushed, walked and popped (`pack_top`), so the stack ends as it began.
+        unsafe {
+            if ffi::lua_checkstack(state, 4 + 3 * MAX_NESTING as c_int) == 0 {
+                return Err(mlua::Error::StackError);
+            }
+            for a in args.iter() {
+                raw.push(a)?;
+                pack_top(state, &mut out, 0);
+            }
+        }
+        Ok(())
+    });
+    let _ = lua.set_memory_limit(cap);
+    packed.map(|()| out)
 }
 
 /// Why a decode stopped (lua-cmsgpack's cursor errors and `luaL_checkstack` failures).
@@ -532,11 +579,7 @@ pub fn create(lua: &Lua) -> mlua::Result<Table> {
                     "Too many arguments for MessagePack pack.",
                 ));
             }
-            let mut out = Vec::new();
-            for a in args.iter() {
-                pack(&mut out, a, 0)?;
-            }
-            lua.create_string(&out)
+            lua.create_string(pack(lua, &args)?)
         })?,
     )?;
     t.raw_set(

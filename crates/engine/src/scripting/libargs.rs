@@ -4,7 +4,9 @@
 //! spelled it), the C stack limit those libraries run into, and the result-count rule the Rust
 //! versions need to behave like them.
 
-use mlua::{Lua, Value};
+use std::ffi::c_int;
+
+use mlua::{Lua, Value, ffi};
 
 use super::printf_g;
 
@@ -91,4 +93,21 @@ pub(super) fn results_fit(lua: &Lua, n: usize) -> bool {
         unsafe { i64::from(mlua::ffi::lua_gettop(raw.state())) }
     });
     frame + (n as i64) < MAX_C_STACK
+}
+
+/// The bytes of the string at `idx`.
+///
+/// # Safety
+/// `state` is a live Lua state and the value at `idx` a string (so nothing is converted or
+/// allocated); the slice lives as long as the value stays on the stack.
+pub(super) unsafe fn bytes_at<'s>(state: *mut ffi::lua_State, idx: c_int) -> &'s [u8] {
+    let mut len = 0usize;
+    // SAFETY: per the caller; Lua strings are immutable and pinned while referenced.
+    unsafe {
+        let p = ffi::lua_tolstring(state, idx, &mut len);
+        if p.is_null() {
+            return &[];
+        }
+        std::slice::from_raw_parts(p.cast::<u8>(), len)
+    }
 }
