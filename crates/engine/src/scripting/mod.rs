@@ -2104,6 +2104,50 @@ fn printf_g(n: f64, precision: usize) -> String {
         return if n > 0.0 { "inf" } else { "-inf" }.to_string();
     }
     let precision = precision.max(1);
+    if let Some(text) = shortest_g(n, precision) {
+        return text;
+    }
+    printf_g_exact(n, precision)
+}
+
+/// `%.<precision>g` from the shortest representation that reads back as `n` (Rust's `{:e}`,
+/// Grisu with no big-number fallback for most values), when it has at most `precision` digits
+/// and `precision` <= 15: then rounding `n` to `precision` digits gives those digits (`n` is
+/// within half an ulp, 1.1e-16 relative, of them; the grid of 15 digits is 1e-14 relative wide),
+/// so C would print them. `None` otherwise (`%.17g` of 0.1 is `0.10000000000000001`).
+fn shortest_g(n: f64, precision: usize) -> Option<String> {
+    // (A subnormal's ulp is far wider relative to it: the exact path.)
+    if precision > 15 || !n.is_normal() {
+        return None;
+    }
+    let sci = format!("{n:e}");
+    let (mantissa, exp) = sci.split_once('e')?;
+    let exp: i64 = exp.parse().ok()?;
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if digits.len() > precision {
+        return None;
+    }
+    Some(if exp < -4 || exp >= precision as i64 {
+        let e_sign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{e_sign}{:02}", exp.abs())
+    } else if exp < 0 {
+        format!("{sign}0.{}{digits}", "0".repeat((-exp - 1) as usize))
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            format!("{sign}{digits}{}", "0".repeat(int_len - digits.len()))
+        } else {
+            format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
+        }
+    })
+}
+
+/// `%.<precision>g` by rounding to `precision` digits (C's way; the slow path of [`printf_g`]).
+fn printf_g_exact(n: f64, precision: usize) -> String {
     // The exponent after rounding to `precision` digits decides the notation, as in C.
     let sci = format!("{n:.*e}", precision - 1);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -2515,7 +2559,7 @@ fn table_to_resp(out: &mut Out, t: &Table, resp3: bool, depth: usize) {
 
 #[cfg(test)]
 mod number_format_tests {
-    use super::printf_g;
+    use super::{printf_g, printf_g_exact, shortest_g};
 
     /// Expected texts from C's printf (glibc), as redis-server 7.0.15 passes numbers of scripts.
     #[test]
@@ -2533,6 +2577,47 @@ mod number_format_tests {
         ] {
             assert_eq!(super::c_long_long(n), want, "{n}");
         }
+    }
+
+    #[test]
+    fn shortest_g_is_the_exact_rounding() {
+        // Doubles of every magnitude and digit count, from a fixed-seed generator: where the
+        // shortest path answers, it answers what rounding to `precision` digits prints.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut answered = 0;
+        for i in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = match i % 4 {
+                0 => f64::from_bits(x),
+                // Short decimals, as scripts write them (3.25, 0.001, 12.5e-7).
+                1 => (x % 100_000) as f64 / 10f64.powi((x >> 40) as i32 % 12),
+                2 => (x % 1000) as f64 * 10f64.powi((x >> 40) as i32 % 40 - 20),
+                _ => {
+                    ((x >> 11) as f64 / (1u64 << 53) as f64) * 10f64.powi((x >> 3) as i32 % 30 - 15)
+                }
+            };
+            if !n.is_finite() {
+                continue;
+            }
+            for precision in [1, 6, 14, 15] {
+                if let Some(fast) = shortest_g(n, precision) {
+                    answered += 1;
+                    assert_eq!(
+                        fast,
+                        printf_g_exact(n, precision),
+                        "%.{precision}g of {n:e}"
+                    );
+                }
+            }
+        }
+        assert!(answered > 100_000, "{answered}");
+        assert_eq!(shortest_g(0.1, 17), None);
+        assert_eq!(shortest_g(3.25, 14).as_deref(), Some("3.25"));
+        assert_eq!(shortest_g(-1.5e-7, 14).as_deref(), Some("-1.5e-07"));
+        assert_eq!(shortest_g(0.000125, 14).as_deref(), Some("0.000125"));
+        assert_eq!(shortest_g(1.0 / 3.0, 14), None);
     }
 
     #[test]
