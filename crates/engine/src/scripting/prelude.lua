@@ -228,6 +228,18 @@ do
   string_mt.__metatable = protect(string_mt)
 end
 
+-- The message of an error a Rust library function raised (an mlua error value), as luaL_error
+-- would have put it. A memory error (an allocation past the heap cap inside the function, or a
+-- decode whose values cannot fit under it) is Lua's own: `not enough memory`, and `true`.
+local function rust_error_text(e)
+  local text = tostring(e):gsub('\n?stack traceback:.*$', '')
+  local memory = text:match('^memory error: (.*)$')
+  if memory then
+    return memory, true
+  end
+  return (text:gsub('^runtime error: ', '')), false
+end
+
 -- Like Redis 7, a script's pcall sees an error table (from redis.call or error({err=...})) as
 -- its message string.
 local raw_pcall = pcall
@@ -245,7 +257,7 @@ local function caught(ok, ...)
     if pending then
       e = pending
     else
-      e = tostring(e):gsub('^runtime error: ', ''):gsub('\n?stack traceback:.*$', '')
+      e = rust_error_text(e)
     end
   end
   if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
@@ -292,8 +304,12 @@ local function handler(err)
     end
   end
   if type(err) == 'userdata' then
-    -- Another error raised by a Rust library function: report it like luaL_error would.
-    local text = tostring(err):gsub('^runtime error: ', ''):gsub('\n?stack traceback:.*$', '')
+    -- Another error raised by a Rust library function: report it like luaL_error would, a
+    -- memory error like Lua's own (which skips the handler: no position, no error table).
+    local text, memory = rust_error_text(err)
+    if memory then
+      return text
+    end
     if i then
       text = i.short_src .. ':' .. tostring(i.currentline) .. ': ' .. text
     end
