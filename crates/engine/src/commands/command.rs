@@ -246,11 +246,9 @@ fn whole_table(out: &mut Out, disabled: &Disabled, docs: bool) {
     const KEPT: usize = 8;
     static WRITTEN: parking_lot::Mutex<Vec<Written>> = parking_lot::Mutex::new(Vec::new());
     let names = disabled.names();
-    let found = WRITTEN
-        .lock()
-        .iter()
-        .find(|(d, r, n, _)| *d == docs && *r == out.resp3 && *n == names)
-        .map(|(.., b)| b.clone());
+    let resp3 = out.resp3;
+    let same = |(d, r, n, _): &&Written| *d == docs && *r == resp3 && *n == names;
+    let found = WRITTEN.lock().iter().find(same).map(|(.., b)| b.clone());
     if let Some(bytes) = found {
         out.raw(&bytes);
         return;
@@ -258,11 +256,7 @@ fn whole_table(out: &mut Out, disabled: &Disabled, docs: bool) {
     let mut fresh = Out::new(out.resp3);
     let all = sorted(disabled);
     if docs {
-        fresh.map(all.len());
-        for c in all {
-            fresh.bulk(c.name.as_bytes());
-            write_docs(&mut fresh, c);
-        }
+        write_docs_map(&mut fresh, &all);
     } else {
         fresh.array(all.len());
         for c in all {
@@ -272,10 +266,23 @@ fn whole_table(out: &mut Out, disabled: &Disabled, docs: bool) {
     let bytes = fresh.buf.freeze();
     out.raw(&bytes);
     let mut written = WRITTEN.lock();
+    // (Another connection may have written the same reply meanwhile.)
+    if written.iter().find(same).is_some() {
+        return;
+    }
     if written.len() >= KEPT {
         written.remove(0);
     }
-    written.push((docs, out.resp3, names, bytes));
+    written.push((docs, resp3, names, bytes));
+}
+
+/// COMMAND DOCS's reply for these commands: a map of name to docs.
+fn write_docs_map(out: &mut Out, cmds: &[&'static Spec]) {
+    out.map(cmds.len());
+    for c in cmds {
+        out.bulk(c.name.as_bytes());
+        write_docs(out, c);
+    }
 }
 
 fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -311,11 +318,7 @@ fn command(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 .filter_map(|n| spec::find(n))
                 .filter(|c| !hidden(disabled, c))
                 .collect();
-            out.map(cmds.len());
-            for c in cmds {
-                out.bulk(c.name.as_bytes());
-                write_docs(out, c);
-            }
+            write_docs_map(out, &cmds);
         }
         "list" => {
             let names: Vec<&'static str> = match args.len() {
