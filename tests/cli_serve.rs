@@ -174,6 +174,18 @@ fn bad_options_are_reported() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/redis.conf"));
+    let out = redlink()
+        .args(["serve", "--busy-poll", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "command line: option --busy-poll: \"lots\" is not a number of microseconds (0 to 1000000)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A port in use names the address.
     let ip = "127.0.2.3";
     let holder = std::net::TcpListener::bind((ip, 0)).unwrap();
@@ -259,5 +271,58 @@ fn sigterm_right_after_ready_is_a_clean_stop() {
         assert!(killed.success());
         let status = wait_exit(&mut child, Duration::from_secs(10)).expect("exits after SIGTERM");
         assert!(status.success(), "round {round}: {status:?}");
+    }
+}
+
+/// CPU time (user + system) the process has used, from /proc/PID/stat, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // Fields after the command name (which may hold spaces): state is the 3rd field, utime the
+    // 14th and stime the 15th.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+#[test]
+fn busy_polling_serves_and_stops_when_the_clients_do() {
+    let ip = "127.0.2.5";
+    for poll in ["50", "0"] {
+        let port = common::free_port(ip).to_string();
+        let (mut child, _) = spawn_serve(&["--port", &port, "--bind", ip, "--busy-poll", poll], 1);
+        // A burst of request/reply round trips: short gaps, so the polling window grows.
+        let mut conn = std::net::TcpStream::connect((ip, port.parse::<u16>().unwrap())).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        use std::io::{Read, Write};
+        let mut reply = [0u8; 64];
+        for i in 0..3000 {
+            let set = format!(
+                "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{i}\r\n",
+                i.to_string().len()
+            );
+            conn.write_all(set.as_bytes()).unwrap();
+            let n = conn.read(&mut reply).unwrap();
+            assert_eq!(&reply[..n], b"+OK\r\n", "--busy-poll {poll}: reply {i}");
+        }
+        conn.write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n").unwrap();
+        let n = conn.read(&mut reply).unwrap();
+        assert_eq!(&reply[..n], b"$4\r\n2999\r\n", "--busy-poll {poll}");
+        // The client stays connected but sends nothing: the server goes back to sleep. A
+        // server still polling would use a whole core: 1 s of CPU in this second.
+        std::thread::sleep(Duration::from_millis(200));
+        let before = cpu_ticks(child.id());
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs(1));
+        let used = cpu_ticks(child.id()) - before;
+        let elapsed = start.elapsed();
+        // Clock ticks are 1/100 s on Linux (USER_HZ).
+        assert!(
+            used * 10 < elapsed.as_millis() as u64 / 4,
+            "--busy-poll {poll}: an idle server used {used} ticks of CPU in {elapsed:?}"
+        );
+        drop(conn);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

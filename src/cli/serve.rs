@@ -9,7 +9,8 @@ use redlink_engine::{Config, Engine, Server};
 
 /// Parse redis-server style arguments into a configuration and the engine's clock: an optional
 /// configuration file (`-` = standard input), then `--name value...` overrides, and redlink's own
-/// `--clock real|manual` (default real). Every problem is reported at once, one per line.
+/// `--clock real|manual` (default real) and `--busy-poll MICROS` (default
+/// [`redlink_engine::busy_poll::DEFAULT_MAX_MICROS`], 0 = off). Every problem is reported at once, one per line.
 pub fn parse_args(args: &[String]) -> Result<(Config, Clock), String> {
     let mut config = Config::default();
     let mut clock = Clock::real();
@@ -40,6 +41,15 @@ pub fn parse_args(args: &[String]) -> Result<(Config, Clock), String> {
                 [mode] if mode == "manual" => clock = Clock::manual(),
                 _ => problems.push(format!(
                     "command line: option --clock: {:?} is not a clock (real or manual)",
+                    values.join(" ")
+                )),
+            },
+            "busy-poll" => match values.as_slice() {
+                [micros] if micros.parse::<u64>().is_ok_and(|m| m <= 1_000_000) => {
+                    config.busy_poll_micros = micros.parse().unwrap_or(0);
+                }
+                _ => problems.push(format!(
+                    "command line: option --busy-poll: {:?} is not a number of microseconds (0 to 1000000)",
                     values.join(" ")
                 )),
             },
@@ -186,6 +196,13 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
             ));
         }
         process.ready();
+        // One serving thread (the default): poll a few microseconds after each read instead of
+        // sleeping at once (busy_poll.rs says why, and why not with more threads).
+        if io_threads(&engine.config.read()) == 1 {
+            engine.busy_poll.start(std::time::Duration::from_micros(
+                engine.config.read().busy_poll_micros,
+            ));
+        }
         let stopper = engine.clone();
         tokio::spawn(async move {
             loop {

@@ -149,7 +149,8 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>, String> {
 
 /// `redis-server` style arguments after the optional configuration file: `--name value...`
 /// options (an option's values run to the next `--name`), each applied like a last line of the
-/// file. Returns the options redlink's own CLI handles (`--tls-auto`, `--tls-hostname`, `--clock`)
+/// file. Returns the options redlink's own CLI handles (`--tls-auto`, `--tls-hostname`, `--clock`,
+/// `--busy-poll`)
 /// untouched.
 pub fn apply_command_line(
     config: &mut Config,
@@ -174,7 +175,9 @@ pub fn apply_command_line(
             i += 1;
         }
         match name {
-            "tls-auto" | "tls-hostname" | "clock" => own.push((name.to_string(), values)),
+            "tls-auto" | "tls-hostname" | "clock" | "busy-poll" => {
+                own.push((name.to_string(), values))
+            }
             _ => {
                 if let Err(e) = config.apply_option(name, &values) {
                     problems.push(format!("command line: option --{name}: {e}"));

@@ -542,6 +542,9 @@ pub struct Config {
     pub tls_auto: Option<PathBuf>,
     /// Extra host names for the generated certificate.
     pub tls_hostnames: Vec<String>,
+    /// `--busy-poll MICROS`: the longest busy-polling window after a read
+    /// ([`crate::busy_poll`]; 0 = off).
+    pub busy_poll_micros: u64,
     /// `user NAME RULES...` directives, in order (ACL SETUSER rules).
     pub users: Vec<(String, String)>,
     /// Commands switched off by `rename-command NAME ""`.
@@ -564,6 +567,7 @@ impl Default for Config {
             bind_explicit: false,
             tls_auto: None,
             tls_hostnames: Vec::new(),
+            busy_poll_micros: crate::busy_poll::DEFAULT_MAX_MICROS,
             users: Vec::new(),
             disabled_commands: Vec::new(),
             file: None,

@@ -221,6 +221,7 @@ where
                     last_activity = clock.now_ms();
                     client.read_at = Some(last_activity);
                     engine.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    engine.busy_poll.note_read();
                 }
             },
             _ = idle, if timeout > 0 => {

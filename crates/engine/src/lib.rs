@@ -16,6 +16,7 @@
 pub mod acl;
 pub mod alloc;
 pub mod aof;
+pub mod busy_poll;
 pub mod client;
 pub mod cluster;
 pub mod commands;
@@ -247,6 +248,8 @@ pub struct Shared {
     pub replication: replication::Replication,
     /// Cluster mode: the cluster this engine is a node of ([`cluster::ClusterTopology::attach`]).
     pub cluster: std::sync::OnceLock<cluster::Membership>,
+    /// Busy polling between requests (started by `redlink serve`, [`busy_poll`]).
+    pub busy_poll: busy_poll::BusyPoll,
 }
 
 /// A handle on one engine (cheap to clone).
@@ -309,6 +312,7 @@ impl Engine {
             maint: maint::MaintNotifications::default(),
             replication: replication::Replication::default(),
             cluster: std::sync::OnceLock::new(),
+            busy_poll: busy_poll::BusyPoll::default(),
         }));
         engine.rdb.restamp(engine.clock());
         // redis.conf's `user` and `rename-command NAME ""` directives (checked when loaded).
