@@ -100,7 +100,7 @@ impl Inner {
                 // and the core is offered to any other runnable thread (`sched_yield`): on a
                 // machine with more runnable threads than cores, the poll must not keep a
                 // client — perhaps the very one it waits for — off the core.
-                if quiet_polls % 4 == 0 {
+                if quiet_polls.is_multiple_of(4) {
                     if quiet_polls > 0 {
                         std::thread::yield_now();
                     }
