@@ -10,7 +10,7 @@
 //! that is busy anyway (redis-server is busier per request) pays this less often; one that is fast
 //! sleeps more and makes its clients pay.
 //!
-//! How: one task ([`BusyPoll::run`]) yields to the scheduler in a loop while reads keep coming —
+//! How: one task (started by [`BusyPoll::start`]) yields to the scheduler in a loop while reads keep coming —
 //! each yield makes tokio's worker poll the I/O driver with a zero timeout, so a request that
 //! arrives finds the thread awake — and parks when nothing was read for a window. The window
 //! adapts like Linux's `cpuidle-haltpoll` (guest halt polling): when the next read came within the
