@@ -49,6 +49,8 @@ struct Inner {
     /// The polling task sleeps until the next read ([`BusyPoll::note_read`] wakes it).
     parked: AtomicBool,
     wake: Notify,
+    /// How many times the task went to sleep.
+    sleeps: AtomicU64,
     /// Whether a polling task was started (once per engine).
     started: AtomicBool,
 }
@@ -122,6 +124,7 @@ impl Inner {
                 self.parked.store(false, Ordering::SeqCst);
                 continue;
             }
+            self.sleeps.fetch_add(1, Ordering::Relaxed);
             self.wake.notified().await;
             window = adapt(window, last_read.elapsed(), max);
         }
@@ -170,28 +173,28 @@ mod tests {
         assert_eq!(adapt(Duration::ZERO, us(1), us(2)), us(2));
     }
 
+    /// Until the task went to sleep `n` times in all.
+    async fn wait_sleeps(poll: &BusyPoll, n: u64, deadline: Instant) {
+        while poll.inner.sleeps.load(Ordering::Relaxed) < n {
+            assert!(
+                Instant::now() < deadline,
+                "the polling task did not sleep {n} times"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_read_wakes_the_parked_task_and_an_idle_one_sleeps() {
         let poll = BusyPoll::default();
         poll.start(Duration::from_micros(50));
-        // Nothing read: the task parks after its (zero) first window.
+        // Nothing read: the task sleeps after its (zero) first window.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !poll.inner.parked.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "the polling task never parked");
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        wait_sleeps(&poll, 1, deadline).await;
+        // A read wakes it; with no more reads it sleeps again (the window is at most 50 µs).
         poll.note_read();
-        assert!(
-            !poll.inner.parked.load(Ordering::SeqCst),
-            "a read clears the parked flag"
-        );
-        // It parks again once reads stop (the window is at most 50 µs).
-        while !poll.inner.parked.load(Ordering::SeqCst) {
-            assert!(
-                Instant::now() < deadline,
-                "the polling task kept polling with no reads"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        wait_sleeps(&poll, 2, deadline).await;
+        poll.note_read();
+        wait_sleeps(&poll, 3, deadline).await;
     }
 }
