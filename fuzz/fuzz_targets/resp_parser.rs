@@ -68,6 +68,7 @@ fn config_for(flags: u8, with_password: bool) -> Config {
         std::env::temp_dir()
     };
     let dir = base.join(format!("redlink-fuzz-{}", std::process::id()));
+    remove_stale_dirs(&base);
     if std::fs::create_dir_all(&dir).is_ok()
         && let Some(dir) = dir.to_str()
     {
@@ -80,6 +81,32 @@ fn config_for(flags: u8, with_password: bool) -> Config {
         let _ = config.set_startup("proto-max-bulk-len", "16");
     }
     config
+}
+
+/// Remove the save directories of fuzzer processes that are gone (`redlink-fuzz-<pid>` with no
+/// `/proc/<pid>`): a libFuzzer target has no exit hook to remove its own, so each run cleans up
+/// after the earlier ones (the directories hold the dump file of a run's last SAVE).
+fn remove_stale_dirs(base: &std::path::Path) {
+    // Without /proc every process would look gone.
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("redlink-fuzz-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Keep `engine` for the next input of this configuration, emptied, unless `used.dirty`.
