@@ -186,6 +186,20 @@ fn bad_options_are_reported() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Where it cannot run (more than one serving thread, a cluster) it is refused, not ignored.
+    for args in [
+        &["--io-threads", "2", "--busy-poll", "20"][..],
+        &["--cluster", "3", "--busy-poll", "20"][..],
+    ] {
+        let out = redlink().arg("serve").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("option --busy-poll: busy polling needs one serving thread"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // A port in use names the address.
     let ip = "127.0.2.3";
     let holder = std::net::TcpListener::bind((ip, 0)).unwrap();

@@ -45,8 +45,8 @@ pub fn parse_args(args: &[String]) -> Result<(Config, Clock), String> {
                 )),
             },
             "busy-poll" => match values.as_slice() {
-                [micros] if micros.parse::<u64>().is_ok_and(|m| m <= 1_000_000) => {
-                    config.busy_poll_micros = micros.parse().unwrap_or(0);
+                [micros] if let Ok(m @ 0..=1_000_000) = micros.parse::<u64>() => {
+                    config.busy_poll_micros = Some(m);
                 }
                 _ => problems.push(format!(
                     "command line: option --busy-poll: {:?} is not a number of microseconds (0 to 1000000)",
@@ -82,6 +82,23 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Busy polling keeps one serving thread awake (busy_poll.rs): asked for where it cannot
+    // run, it is refused rather than accepted and ignored.
+    if config.busy_poll_micros.is_some_and(|m| m > 0) {
+        let refused = if cluster.is_some() {
+            Some("not with --cluster".to_string())
+        } else if io_threads(&config) > 1 {
+            Some(format!("io-threads is {}", io_threads(&config)))
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            eprintln!(
+                "redlink serve: command line: option --busy-poll: busy polling needs one serving thread (io-threads 1): {why}"
+            );
+            return ExitCode::from(2);
+        }
+    }
     if let Some(cluster) = cluster {
         return super::serve_cluster::main(config, cluster);
     }
@@ -200,7 +217,11 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
         // sleeping at once (busy_poll.rs says why, and why not with more threads).
         if io_threads(&engine.config.read()) == 1 {
             engine.busy_poll.start(std::time::Duration::from_micros(
-                engine.config.read().busy_poll_micros,
+                engine
+                    .config
+                    .read()
+                    .busy_poll_micros
+                    .unwrap_or(redlink_engine::busy_poll::DEFAULT_MAX_MICROS),
             ));
         }
         let stopper = engine.clone();

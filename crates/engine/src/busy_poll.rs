@@ -20,7 +20,8 @@
 //! after a few gaps, and an idle server uses no CPU: the task sleeps until the next read.
 //!
 //! It runs only where it helps: `redlink serve` with one serving thread (`io-threads 1`, the
-//! default), `--busy-poll MICROS` setting the maximum (0 = off). With more serving threads a
+//! default), `--busy-poll MICROS` setting the maximum (0 = off; refused where it cannot run).
+//! With more serving threads a
 //! polling task would keep one worker on the I/O driver and hand every ready connection to the
 //! others through cross-thread wake-ups, the cost it is meant to save.
 

@@ -543,8 +543,8 @@ pub struct Config {
     /// Extra host names for the generated certificate.
     pub tls_hostnames: Vec<String>,
     /// `--busy-poll MICROS`: the longest busy-polling window after a read
-    /// ([`crate::busy_poll`]; 0 = off).
-    pub busy_poll_micros: u64,
+    /// ([`crate::busy_poll`]; 0 = off; `None`: not given, the default).
+    pub busy_poll_micros: Option<u64>,
     /// `user NAME RULES...` directives, in order (ACL SETUSER rules).
     pub users: Vec<(String, String)>,
     /// Commands switched off by `rename-command NAME ""`.
@@ -567,7 +567,7 @@ impl Default for Config {
             bind_explicit: false,
             tls_auto: None,
             tls_hostnames: Vec::new(),
-            busy_poll_micros: crate::busy_poll::DEFAULT_MAX_MICROS,
+            busy_poll_micros: None,
             users: Vec::new(),
             disabled_commands: Vec::new(),
             file: None,
