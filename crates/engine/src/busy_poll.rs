@@ -21,9 +21,9 @@
 //!
 //! It runs only where it helps: `redlink serve` with one serving thread (`io-threads 1`, the
 //! default), `--busy-poll MICROS` setting the maximum (0 = off; refused where it cannot run).
-//! With more serving threads a
-//! polling task would keep one worker on the I/O driver and hand every ready connection to the
-//! others through cross-thread wake-ups, the cost it is meant to save.
+//! With more serving threads a polling task would keep one worker on the I/O driver and hand
+//! every ready connection to the others through cross-thread wake-ups, the cost it is meant to
+//! save.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
