@@ -10,7 +10,8 @@ use redlink_engine::{Config, Engine, Server};
 /// Parse redis-server style arguments into a configuration and the engine's clock: an optional
 /// configuration file (`-` = standard input), then `--name value...` overrides, and redlink's own
 /// `--clock real|manual` (default real) and `--busy-poll MICROS` (default
-/// [`redlink_engine::busy_poll::DEFAULT_MAX_MICROS`], 0 = off). Every problem is reported at once, one per line.
+/// [`redlink_engine::busy_poll::default_max_micros`], 0 = off). Every problem is reported at
+/// once, one per line.
 pub fn parse_args(args: &[String]) -> Result<(Config, Clock), String> {
     let mut config = Config::default();
     let mut clock = Clock::real();
@@ -216,12 +217,9 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
         // One serving thread (the default): poll a few microseconds after each read instead of
         // sleeping at once (busy_poll.rs says why, and why not with more threads).
         if io_threads(&engine.config.read()) == 1 {
+            let micros = engine.config.read().busy_poll_micros;
             engine.busy_poll.start(std::time::Duration::from_micros(
-                engine
-                    .config
-                    .read()
-                    .busy_poll_micros
-                    .unwrap_or(redlink_engine::busy_poll::DEFAULT_MAX_MICROS),
+                micros.unwrap_or_else(redlink_engine::busy_poll::default_max_micros),
             ));
         }
         let stopper = engine.clone();
