@@ -86,10 +86,11 @@ pub fn main(mut args: Vec<String>) -> ExitCode {
     // Busy polling keeps one serving thread awake (busy_poll.rs): asked for where it cannot
     // run, it is refused rather than accepted and ignored.
     if config.busy_poll_micros.is_some_and(|m| m > 0) {
+        let threads = io_threads(&config);
         let refused = if cluster.is_some() {
             Some("not with --cluster".to_string())
-        } else if io_threads(&config) > 1 {
-            Some(format!("io-threads is {}", io_threads(&config)))
+        } else if threads > 1 {
+            Some(format!("io-threads is {threads}"))
         } else {
             None
         };

@@ -10,9 +10,9 @@
 //! that is busy anyway (redis-server is busier per request) pays this less often; one that is fast
 //! sleeps more and makes its clients pay.
 //!
-//! How: one task (started by [`BusyPoll::start`]) yields to the scheduler in a loop while reads keep coming —
-//! each yield makes tokio's worker poll the I/O driver with a zero timeout, so a request that
-//! arrives finds the thread awake — and parks when nothing was read for a window. The window
+//! How: one task (started by [`BusyPoll::start`]) yields to the scheduler in a loop while reads
+//! keep coming — each yield makes tokio's worker poll the I/O driver with a zero timeout, so a
+//! request that arrives finds the thread awake — and parks when nothing was read for a window. The window
 //! adapts like Linux's `cpuidle-haltpoll` (guest halt polling): when the next read came within the
 //! longest window after the server parked, polling longer would have caught it, so the window
 //! doubles (from [`GROW_START`] up to the configured maximum); when it came later, the window
@@ -71,9 +71,15 @@ struct Inner {
 
 impl BusyPoll {
     /// A connection read something (one atomic add; a wake-up only when the task sleeps).
+    /// Nothing but a load where no task was started (a world, `io-threads` > 1, an in-process
+    /// engine): there several threads serve the engine, and a counter they all bumped would
+    /// bounce its cache line between their cores on every read.
     #[inline]
     pub fn note_read(&self) {
         let inner = &*self.inner;
+        if !inner.started.load(Ordering::Relaxed) {
+            return;
+        }
         inner.reads.fetch_add(1, Ordering::SeqCst);
         // SeqCst pairs with the task's store of `parked` then load of `reads`: either this load
         // sees `parked`, or the task sees the new count and does not sleep.

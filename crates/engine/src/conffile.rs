@@ -150,8 +150,7 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>, String> {
 /// `redis-server` style arguments after the optional configuration file: `--name value...`
 /// options (an option's values run to the next `--name`), each applied like a last line of the
 /// file. Returns the options redlink's own CLI handles (`--tls-auto`, `--tls-hostname`, `--clock`,
-/// `--busy-poll`)
-/// untouched.
+/// `--busy-poll`) untouched.
 pub fn apply_command_line(
     config: &mut Config,
     args: &[String],

@@ -267,7 +267,7 @@ fn whole_table(out: &mut Out, disabled: &Disabled, docs: bool) {
     out.raw(&bytes);
     let mut written = WRITTEN.lock();
     // (Another connection may have written the same reply meanwhile.)
-    if written.iter().find(same).is_some() {
+    if written.iter().any(|w| same(&w)) {
         return;
     }
     if written.len() >= KEPT {
