@@ -428,7 +428,8 @@ pub enum Outcome {
     Replication,
 }
 
-/// Commands Redis accepts while a script is busy (they do not touch the keyspace gate here).
+/// Commands that go ahead at once while another client's script runs, before it is busy: those
+/// that must not wait for it (its end would make them pointless or late).
 fn allowed_while_busy(args: &[&[u8]]) -> bool {
     use crate::commands::is;
     match args.first() {
@@ -439,6 +440,16 @@ fn allowed_while_busy(args: &[&[u8]]) -> bool {
         }
         _ => false,
     }
+}
+
+/// Commands Redis serves while a script is busy: the table's `allow_busy` ones (MULTI, DISCARD,
+/// WATCH, UNWATCH, QUIT, RESET, AUTH, HELLO, SHUTDOWN, SCRIPT KILL, FUNCTION KILL and STATS), so
+/// a pipelined transaction cannot lose its MULTI to `-BUSY` and then run half of its commands.
+/// Only those that do not wait for the keyspace gate the script holds (REPLCONF does).
+fn served_while_busy(args: &[&[u8]]) -> bool {
+    use crate::spec::flag;
+    crate::commands::lookup_call(args)
+        .is_some_and(|c| c.flags & flag::ALLOW_BUSY != 0 && c.flags & flag::CONNECTION != 0)
 }
 
 /// Execute every complete request in `rbuf` (consumed from it) and append the replies to `out`:
@@ -480,6 +491,7 @@ pub fn process(
                 match engine.scripting.check(client.handle.id) {
                     BusyCheck::Free => {}
                     _ if allowed_while_busy(&args) => {}
+                    BusyCheck::Busy if served_while_busy(&args) => {}
                     BusyCheck::Wait(_) if engine.scripting.spin_until_free(client.handle.id) => {}
                     BusyCheck::Wait(max) => {
                         // Left unconsumed: it runs when the script ends (or BUSY past the limit).

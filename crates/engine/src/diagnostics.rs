@@ -195,7 +195,7 @@ impl Diagnostics {
 }
 
 /// The arguments as the slowlog keeps them: secrets redacted (AUTH, HELLO AUTH, ACL SETUSER, CONFIG
-/// SET of a password), at most 32 arguments of at most 128 bytes each.
+/// SET of a password, MIGRATE AUTH/AUTH2), at most 32 arguments of at most 128 bytes each.
 fn trimmed(args: &[&[u8]]) -> Vec<Vec<u8>> {
     let name = args.first().copied().unwrap_or_default();
     let redact_from = |i: usize| -> bool {
@@ -210,10 +210,34 @@ fn trimmed(args: &[&[u8]]) -> Vec<Vec<u8>> {
                 .is_some_and(|p| i == p + 1 || i == p + 2);
         }
         if name.eq_ignore_ascii_case(b"acl") {
+            // The user's name too (Redis 7.0 redacts every argument of ACL SETUSER).
             return args
                 .get(1)
                 .is_some_and(|s| s.eq_ignore_ascii_case(b"setuser"))
-                && i >= 3;
+                && i >= 2;
+        }
+        if name.eq_ignore_ascii_case(b"migrate") {
+            // MIGRATE host port key db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS ...]
+            let mut j = 6;
+            while j < args.len() && j < i {
+                let a = args[j];
+                if a.eq_ignore_ascii_case(b"keys") {
+                    return false;
+                }
+                if a.eq_ignore_ascii_case(b"auth") {
+                    if i == j + 1 {
+                        return true;
+                    }
+                    j += 1;
+                } else if a.eq_ignore_ascii_case(b"auth2") {
+                    if i == j + 1 || i == j + 2 {
+                        return true;
+                    }
+                    j += 2;
+                }
+                j += 1;
+            }
+            return false;
         }
         if name.eq_ignore_ascii_case(b"config") {
             return i >= 3
@@ -274,18 +298,20 @@ impl Diagnostics {
     /// Record a command that ran for `ticks` stopwatch ticks (cheap unless it was slow enough to be
     /// kept).
     #[inline]
+    /// `flags`: the command's table flags (`fast` names its latency event, `skip_slowlog` keeps it
+    /// out of the slow log: EXEC, whose commands are logged one by one).
     pub fn command_ran(
         &self,
         args: &[&[u8]],
         ticks: u64,
-        fast: bool,
+        flags: u32,
         client: impl FnOnce() -> (String, String),
     ) {
         // The hot path: one load and one comparison.
         if ticks < self.record_from_ticks.load(Ordering::Relaxed) {
             return;
         }
-        self.record(args, stopwatch::ticks_to_micros(ticks), fast, client);
+        self.record(args, stopwatch::ticks_to_micros(ticks), flags, client);
     }
 
     #[cold]
@@ -293,9 +319,11 @@ impl Diagnostics {
         &self,
         args: &[&[u8]],
         micros: u64,
-        fast: bool,
+        flags: u32,
         client: impl FnOnce() -> (String, String),
     ) {
+        use crate::spec::flag;
+        let fast = flags & flag::FAST != 0;
         let slower_than = self.slower_than.load(Ordering::Relaxed);
         let threshold = self.latency_threshold_ms.load(Ordering::Relaxed);
         let slow = slower_than >= 0 && micros >= slower_than as u64;
@@ -306,7 +334,7 @@ impl Diagnostics {
         if latency {
             self.latency_event(if fast { "fast-command" } else { "command" }, micros / 1000);
         }
-        if slow {
+        if slow && flags & flag::SKIP_SLOWLOG == 0 {
             self.log_slow(args, micros, client);
         }
     }
@@ -427,6 +455,27 @@ mod tests {
         assert_eq!(h[3], b"(redacted)");
         assert_eq!(h[4], b"(redacted)");
         assert_eq!(h[6], b"n");
+        // redis-server 7.0.15's slowlog entries (tests/unit/slowlog.tcl).
+        let r = |v: &[&[u8]]| -> Vec<Vec<u8>> { v.iter().map(|a| a.to_vec()).collect() };
+        let red: &[u8] = b"(redacted)";
+        assert_eq!(
+            trimmed(&[b"acl", b"setuser", b"slowlog test user", b"on", b">pass"]),
+            r(&[b"acl", b"setuser", red, red, red])
+        );
+        assert_eq!(
+            trimmed(&[
+                b"migrate", b"h", b"1", b"key", b"9", b"5000", b"AUTH", b"pw"
+            ]),
+            r(&[b"migrate", b"h", b"1", b"key", b"9", b"5000", b"AUTH", red])
+        );
+        assert_eq!(
+            trimmed(&[
+                b"migrate", b"h", b"1", b"", b"9", b"5", b"AUTH2", b"u", b"p", b"KEYS", b"k"
+            ]),
+            r(&[
+                b"migrate", b"h", b"1", b"", b"9", b"5", b"AUTH2", red, red, b"KEYS", b"k"
+            ])
+        );
     }
 
     #[test]
@@ -448,7 +497,7 @@ mod tests {
             d.command_ran(
                 &[b"GET", &[b'0' + i]],
                 stopwatch::micros_to_ticks(1),
-                false,
+                0,
                 || ("127.0.0.1:1".into(), String::new()),
             );
         }
@@ -470,14 +519,14 @@ mod tests {
         d.command_ran(
             &[b"DEBUG"],
             stopwatch::micros_to_ticks(50_000),
-            false,
+            0,
             Default::default,
         );
         assert!(d.latency_events().is_empty());
         d.command_ran(
             &[b"DEBUG"],
             stopwatch::micros_to_ticks(150_000),
-            false,
+            0,
             Default::default,
         );
         let events = d.latency_events();

@@ -37,6 +37,8 @@ pub struct Op {
     pub db: usize,
     /// The command.
     pub argv: Argv,
+    /// For replicas only, not the AOF (PUBLISH: Redis's `PROPAGATE_REPL`).
+    pub replicas_only: bool,
 }
 
 impl Op {
@@ -44,6 +46,7 @@ impl Op {
         Op {
             db,
             argv: argv.iter().map(|a| a.to_vec()).collect(),
+            replicas_only: false,
         }
     }
 }
@@ -158,8 +161,8 @@ impl Feed {
         }
     }
 
-    /// Send one command to the replication stream only (PUBLISH, the primary's PING, REPLCONF
-    /// GETACK), without a SELECT: these do not depend on the database.
+    /// Send one command to the replication stream only (the primary's PING, REPLCONF GETACK),
+    /// without a SELECT: these do not depend on the database.
     pub fn publish_to_replicas<A: AsRef<[u8]>>(&self, argv: &[A]) {
         if !self.active() || self.relaying() {
             return;
@@ -179,7 +182,9 @@ impl Feed {
         }
     }
 
-    /// Send `ops`, wrapped in MULTI/EXEC when there are several (Redis 7.0's rule).
+    /// Send `ops`, wrapped in MULTI/EXEC when there are several (Redis 7.0's rule). The AOF gets
+    /// the same bytes but for the commands meant for replicas only (their SELECTs included, so
+    /// both readers stay in the database the feed last selected).
     pub fn publish(&self, ops: &[Op]) {
         if ops.is_empty() || self.relaying() {
             return;
@@ -191,23 +196,68 @@ impl Feed {
         }
         let mut buf = std::mem::take(&mut log.scratch);
         buf.clear();
+        let split = ops.iter().any(|op| op.replicas_only);
+        let mut aof = Vec::new();
         let wrap = ops.len() > 1;
         if wrap {
+            let at = buf.len();
             select(log, &mut buf, ops[0].db);
             encode(&mut buf, &[b"MULTI"]);
+            if split {
+                aof.extend_from_slice(&buf[at..]);
+            }
         }
         for op in ops {
+            let at = buf.len();
             select(log, &mut buf, op.db);
+            if split {
+                aof.extend_from_slice(&buf[at..]);
+            }
+            let at = buf.len();
             encode(&mut buf, &op.argv);
+            if split && !op.replicas_only {
+                aof.extend_from_slice(&buf[at..]);
+            }
         }
         if wrap {
             encode(&mut buf, &[b"EXEC"]);
+            if split {
+                encode(&mut aof, &[b"EXEC"]);
+            }
         }
         log.offset += buf.len() as u64;
         for (_, c) in log.consumers.iter() {
-            c.append(&buf, log.offset);
+            let bytes = if split && !c.replication() {
+                &aof
+            } else {
+                &buf
+            };
+            if !bytes.is_empty() {
+                c.append(bytes, log.offset);
+            }
         }
         log.scratch = buf;
+    }
+
+    /// A command for replicas only (PUBLISH, SPUBLISH), run in database `db`: sent with the
+    /// running command's effects (in a transaction's MULTI/EXEC, in order), or at once.
+    pub fn replicate(&self, db: usize, argv: &[&[u8]]) {
+        if !self.active() {
+            return;
+        }
+        let mut op = Op::new(db, argv);
+        op.replicas_only = true;
+        if DEPTH.with(|d| d.get()) > 0 {
+            PENDING.with(|p| p.borrow_mut().push(op));
+        } else if self
+            .log
+            .lock()
+            .consumers
+            .iter()
+            .any(|(_, c)| c.replication())
+        {
+            self.publish(&[op]);
+        }
     }
 
     /// `key` of `db` was deleted by expiry or eviction: a `DEL`, sent at once, or collected with

@@ -236,7 +236,7 @@ pub const LOCAL: &[(&str, u32)] = {
         ("unsubscribe", CONNECTION | SUBSCRIBED_OK),
         ("unwatch", CONNECTION),
         ("wait", CONNECTION),
-        ("watch", NO_QUEUE),
+        ("watch", CONNECTION | NO_QUEUE),
     ]
 };
 

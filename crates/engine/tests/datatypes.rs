@@ -897,6 +897,21 @@ async fn strings_bitmaps_hll_lcs() {
         e(&mut c, &["BITCOUNT", "bc", "0"]).await,
         "ERR syntax error"
     );
+    // redis-server 7.0.15's order: both ends negative and start past end count 0 (before the
+    // unit is read); a missing key counts 0 and a wrong type fails before the range is read.
+    assert_eq!(q(&mut c, &["BITCOUNT", "bc", "-6", "-7"]).await, i(0));
+    assert_eq!(
+        q(&mut c, &["BITCOUNT", "bc", "-6", "-7", "bogus"]).await,
+        i(0)
+    );
+    assert_eq!(q(&mut c, &["BITCOUNT", "bc", "-7", "-6"]).await, i(4));
+    assert_eq!(q(&mut c, &["BITCOUNT", "nobc", "x", "y"]).await, i(0));
+    assert_eq!(q(&mut c, &["BITCOUNT", "nobc", "0"]).await, i(0));
+    q(&mut c, &["RPUSH", "bclist", "a"]).await;
+    assert_eq!(
+        e(&mut c, &["BITCOUNT", "bclist", "x", "y"]).await,
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
     q(&mut c, &["SETBIT", "bp", "12", "1"]).await;
     assert_eq!(q(&mut c, &["BITPOS", "bp", "1"]).await, i(12));
     assert_eq!(q(&mut c, &["BITPOS", "bp", "0"]).await, i(0));

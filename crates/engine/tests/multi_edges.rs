@@ -272,3 +272,157 @@ async fn a_killed_script_stops_after_its_client_and_the_killer_left() {
         }
     }
 }
+
+/// WATCH of a key that is there but expired already (active expiry off, so it stays): its
+/// deletion, lazy or by a flush, is no change; SWAPDB swapping in nothing or another expired key
+/// is none either; a key that expires after WATCH is one, and so is a write after the deletion.
+/// The replies are redis-server 7.0.15's (its tests/unit/multi.tcl, "WATCH stale keys ...").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_a_key_that_had_expired_already() {
+    let (_server, addr) = common::start("127.0.84.7", &[]);
+    let mut c = Conn::open(addr).await;
+    let pong = V::Arr(vec![s("PONG")]);
+    async fn make_stale(c: &mut Conn, key: &str) {
+        assert_eq!(c.call(&["SET", key, "foo", "PX", "1"]).await, s("OK"));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    async fn exec_ping(c: &mut Conn) -> V {
+        assert_eq!(c.call(&["MULTI"]).await, s("OK"));
+        assert_eq!(c.call(&["PING"]).await, s("QUEUED"));
+        c.call(&["EXEC"]).await
+    }
+    call(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).await;
+
+    // Expired when watched, deleted lazily at EXEC: no change.
+    make_stale(&mut c, "x").await;
+    call(&mut c, &["WATCH", "x"]).await;
+    assert_eq!(exec_ping(&mut c).await, pong);
+    // Deleted lazily by EXISTS before EXEC: no change.
+    make_stale(&mut c, "x").await;
+    call(&mut c, &["WATCH", "x"]).await;
+    assert_eq!(call(&mut c, &["EXISTS", "x"]).await, V::Int(0));
+    assert_eq!(exec_ping(&mut c).await, pong);
+    // Deleted by FLUSHDB: no change.
+    make_stale(&mut c, "x").await;
+    call(&mut c, &["WATCH", "x"]).await;
+    call(&mut c, &["FLUSHDB"]).await;
+    assert_eq!(exec_ping(&mut c).await, pong);
+    // Deleted, then written: a change.
+    make_stale(&mut c, "x").await;
+    call(&mut c, &["WATCH", "x"]).await;
+    call(&mut c, &["SET", "x", "new"]).await;
+    assert_eq!(exec_ping(&mut c).await, V::Nil);
+    // Live when watched, expired since: a change.
+    call(&mut c, &["SET", "x", "foo", "PX", "30"]).await;
+    call(&mut c, &["WATCH", "x"]).await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(exec_ping(&mut c).await, V::Nil);
+
+    // SWAPDB: a missing key replaced by an expired one is no change...
+    call(&mut c, &["FLUSHALL"]).await;
+    call(&mut c, &["SELECT", "0"]).await;
+    make_stale(&mut c, "x").await;
+    call(&mut c, &["SELECT", "1"]).await;
+    call(&mut c, &["WATCH", "x"]).await;
+    call(&mut c, &["SWAPDB", "0", "1"]).await;
+    assert_eq!(exec_ping(&mut c).await, pong);
+    // ... nor an expired key replaced by another expired one...
+    call(&mut c, &["FLUSHALL"]).await;
+    call(&mut c, &["SELECT", "1"]).await;
+    make_stale(&mut c, "x").await;
+    call(&mut c, &["SELECT", "0"]).await;
+    make_stale(&mut c, "x").await;
+    call(&mut c, &["SELECT", "1"]).await;
+    call(&mut c, &["WATCH", "x"]).await;
+    call(&mut c, &["SWAPDB", "0", "1"]).await;
+    assert_eq!(exec_ping(&mut c).await, pong);
+    // ... but an expired key replaced by a live one is.
+    call(&mut c, &["FLUSHALL"]).await;
+    call(&mut c, &["SELECT", "1"]).await;
+    make_stale(&mut c, "x").await;
+    call(&mut c, &["SELECT", "0"]).await;
+    call(&mut c, &["SET", "x", "live"]).await;
+    call(&mut c, &["SELECT", "1"]).await;
+    call(&mut c, &["WATCH", "x"]).await;
+    call(&mut c, &["SWAPDB", "0", "1"]).await;
+    assert_eq!(exec_ping(&mut c).await, V::Nil);
+    call(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]).await;
+}
+
+/// While a script is busy, MULTI, WATCH, UNWATCH and DISCARD are served (Redis's `allow-busy`
+/// commands), the commands queued meanwhile get BUSY and fail the transaction: a pipelined
+/// transaction never runs half of its commands (redis-server 7.0.15's "MULTI and script timeout").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_begun_while_a_script_is_busy_fails_whole() {
+    let (_server, addr) = common::start("127.0.84.8", &[("busy-reply-threshold", "50")]);
+    let (mut a, mut b, mut runner) = (
+        Conn::open(addr).await,
+        Conn::open(addr).await,
+        Conn::open(addr).await,
+    );
+    call(&mut a, &["SET", "xx", "1"]).await;
+    runner
+        .send(&[b"EVAL".to_vec(), FOREVER.into(), b"0".to_vec()])
+        .await;
+    until_busy(&mut a).await;
+    assert_eq!(call(&mut b, &["WATCH", "xx"]).await, s("OK"));
+    assert_eq!(call(&mut b, &["UNWATCH"]).await, s("OK"));
+    assert_eq!(call(&mut b, &["MULTI"]).await, s("OK"));
+    assert_eq!(call(&mut b, &["DISCARD"]).await, s("OK"));
+    assert_eq!(call(&mut b, &["MULTI"]).await, s("OK"));
+    assert_eq!(call(&mut b, &["INCR", "xx"]).await, err(BUSY));
+    assert_eq!(call(&mut a, &["SCRIPT", "KILL"]).await, s("OK"));
+    assert_eq!(runner.read().await, err(KILLED));
+    assert_eq!(call(&mut b, &["INCR", "xx"]).await, s("QUEUED"));
+    assert_eq!(
+        call(&mut b, &["EXEC"]).await,
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(call(&mut b, &["GET", "xx"]).await, s("1"));
+    assert_eq!(call(&mut b, &["PING", "asdf"]).await, s("asdf"));
+}
+
+/// EXEC is judged by what it will run when it comes, not when its commands were queued: writes
+/// without enough good replicas, and reads on a replica whose link is down with
+/// `replica-serve-stale-data no`, discard the transaction (redis-server 7.0.15's replies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_is_refused_when_the_server_changed_since_queueing() {
+    let (_server, addr) = common::start("127.0.84.9", &[]);
+    let (mut c, mut admin) = (Conn::open(addr).await, Conn::open(addr).await);
+    call(&mut c, &["SET", "xx", "1"]).await;
+    call(&mut c, &["MULTI"]).await;
+    call(&mut c, &["INCR", "xx"]).await;
+    call(&mut admin, &["CONFIG", "SET", "min-replicas-to-write", "2"]).await;
+    assert_eq!(
+        call(&mut c, &["EXEC"]).await,
+        err(
+            "EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write."
+        )
+    );
+    // Discarded: not in MULTI any more, and INCR did not run.
+    assert_eq!(call(&mut c, &["EXEC"]).await, err("ERR EXEC without MULTI"));
+    call(&mut admin, &["CONFIG", "SET", "min-replicas-to-write", "0"]).await;
+    assert_eq!(call(&mut c, &["GET", "xx"]).await, s("1"));
+
+    call(&mut c, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
+    let masterdown = err(
+        "EXECABORT Transaction discarded because of: MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+    );
+    for queued in ["GET", "PING"] {
+        call(&mut c, &["MULTI"]).await;
+        if queued == "GET" {
+            call(&mut c, &["GET", "xx"]).await;
+        } else {
+            call(&mut c, &["PING"]).await;
+        }
+        call(&mut admin, &["REPLICAOF", "localhost", "0"]).await;
+        assert_eq!(call(&mut c, &["EXEC"]).await, masterdown);
+        call(&mut admin, &["REPLICAOF", "NO", "ONE"]).await;
+    }
+    // MULTI itself is allowed on a stale replica; EXEC of a GET runs once the link is back.
+    call(&mut admin, &["REPLICAOF", "localhost", "0"]).await;
+    assert_eq!(call(&mut c, &["MULTI"]).await, s("OK"));
+    call(&mut admin, &["REPLICAOF", "NO", "ONE"]).await;
+    call(&mut c, &["GET", "xx"]).await;
+    assert_eq!(call(&mut c, &["EXEC"]).await, V::Arr(vec![s("1")]));
+}

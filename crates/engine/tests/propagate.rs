@@ -178,6 +178,22 @@ const TABLE: &[(&[&str], &[&str])] = &[
     (&["FCALL", "f", "1", "x"], &["incr x"]),
     (&["FUNCTION", "DELETE", "lib"], &["FUNCTION DELETE lib"]),
     (&["FUNCTION", "FLUSH"], &["FUNCTION FLUSH"]),
+    // SETBIT and BITFIELD count (and propagate) only what created the string, grew it, or
+    // changed a bit.
+    (&["SETBIT", "bits", "0", "0"], &["SETBIT bits 0 0"]),
+    (&["SETBIT", "bits", "0", "0"], &[]),
+    (&["SETBIT", "bits", "0", "1"], &["SETBIT bits 0 1"]),
+    (&["SETBIT", "bits", "0", "1"], &[]),
+    (&["SETBIT", "bits", "20", "0"], &["SETBIT bits 20 0"]),
+    (
+        &["BITFIELD", "bf", "SET", "i5", "0", "0"],
+        &["BITFIELD bf SET i5 0 0"],
+    ),
+    (&["BITFIELD", "bf", "SET", "i5", "0", "0"], &[]),
+    (
+        &["BITFIELD", "bf", "SET", "i5", "0", "1"],
+        &["BITFIELD bf SET i5 0 1"],
+    ),
     (&["SWAPDB", "0", "1"], &["SWAPDB 0 1"]),
     (&["FLUSHDB"], &["FLUSHDB"]),
     (&["FLUSHALL"], &["FLUSHALL"]),
@@ -362,4 +378,70 @@ async fn restore_propagates_an_absolute_ttl_on_both_servers() {
         new
     })
     .await;
+}
+
+/// A feed reader that is the replication stream (it gets PUBLISH; the AOF does not).
+struct ReplicaCapture(Mutex<Vec<u8>>);
+
+impl Consumer for ReplicaCapture {
+    fn append(&self, bytes: &[u8], _offset: u64) {
+        self.0.lock().extend_from_slice(bytes);
+    }
+
+    fn replication(&self) -> bool {
+        true
+    }
+}
+
+/// PUBLISH reaches replicas after a SELECT of the publisher's database and, inside a transaction,
+/// in the transaction's order (Redis 7.0's `PROPAGATE_REPL`; its tests/unit/multi.tcl "MULTI
+/// propagation of PUBLISH"); the AOF gets the same stream without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_goes_to_replicas_in_order_and_not_to_the_aof() {
+    let (server, addr) = common::start("127.0.0.1", &[]);
+    let replica = Arc::new(ReplicaCapture(Mutex::new(Vec::new())));
+    let aof = Arc::new(Capture(Mutex::new(Vec::new())));
+    let feed = &server.engine().store.feed;
+    let (r, a) = (feed.subscribe(replica.clone()), feed.subscribe(aof.clone()));
+    let mut c = common::client(addr).await;
+    let run = |args: &'static [&'static str]| {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd
+    };
+    let _: i64 = run(&["PUBLISH", "bla", "bla"])
+        .query_async(&mut c)
+        .await
+        .expect("PUBLISH");
+    assert_eq!(
+        lines(&std::mem::take(&mut *replica.0.lock())),
+        ["SELECT 0", "PUBLISH bla bla"]
+    );
+    assert_eq!(lines(&std::mem::take(&mut *aof.0.lock())), ["SELECT 0"]);
+    let _: redis::Value = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("a")
+        .arg("1")
+        .cmd("PUBLISH")
+        .arg("ch")
+        .arg("m")
+        .cmd("SET")
+        .arg("b")
+        .arg("2")
+        .query_async(&mut c)
+        .await
+        .expect("MULTI/EXEC");
+    assert_eq!(
+        lines(&std::mem::take(&mut *replica.0.lock())),
+        ["MULTI", "SET a 1", "PUBLISH ch m", "SET b 2", "EXEC"]
+    );
+    assert_eq!(
+        lines(&std::mem::take(&mut *aof.0.lock())),
+        ["MULTI", "SET a 1", "SET b 2", "EXEC"]
+    );
+    feed.unsubscribe(r);
+    feed.unsubscribe(a);
 }

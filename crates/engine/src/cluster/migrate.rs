@@ -177,7 +177,11 @@ fn move_keys(source: &Engine, target: &Engine, keys: &[Blob]) -> usize {
             if expire != 0 {
                 argv.push(b"ABSTTL".to_vec());
             }
-            target.store.feed.publish(&[Op { db: 0, argv }]);
+            target.store.feed.publish(&[Op {
+                db: 0,
+                argv,
+                replicas_only: false,
+            }]);
         }
         source.store.feed.deleted(0, key);
         s.notify(class::GENERIC, "del", key);

@@ -52,20 +52,45 @@ fn get_bytes<'l>(l: &'l mut Locked, key: &[u8]) -> Result<Option<&'l Blob>, Erro
     }
 }
 
-/// The string at `key` for update, created empty when missing, grown to at least `min_len` bytes.
-fn bytes_mut<'l>(l: &'l mut Locked, key: &[u8], min_len: usize) -> Result<&'l mut Blob, Error> {
-    if !l.exists(key) {
+/// The string at `key` for update, created empty when missing, grown to at least `min_len` bytes,
+/// and whether it was created or grown. A creation counts as the key's change; anything else the
+/// caller reports with [`Locked::touch`] only if it changed something (Redis's SETBIT and BITFIELD
+/// neither count a change nor fail WATCHes when every bit stays as it was).
+fn bytes_mut<'l>(
+    l: &'l mut Locked,
+    key: &[u8],
+    min_len: usize,
+) -> Result<(&'l mut Blob, Grown), Error> {
+    let created = get_bytes(l, key)?.is_none();
+    if created {
         l.set(key, Value::Str(Blob::new()), 0);
     }
-    match l.get_mut(key) {
+    match l.get_mut_quiet(key) {
         Some(Value::Str(s)) => {
-            if s.len() < min_len {
+            let grew = s.len() < min_len;
+            if grew {
                 s.resize(min_len, 0);
             }
-            Ok(s)
+            let grown = match (created, grew) {
+                (true, _) => Grown::Created,
+                (false, true) => Grown::Grew,
+                (false, false) => Grown::No,
+            };
+            Ok((s, grown))
         }
         _ => Err(err::WRONGTYPE),
     }
+}
+
+/// What [`bytes_mut`] did to the string's size.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Grown {
+    /// It was missing: created (and counted as a change).
+    Created,
+    /// It was too short: zero bytes appended (not reported yet).
+    Grew,
+    /// Neither.
+    No,
 }
 
 fn get_bit(s: &[u8], bit: u64) -> u8 {
@@ -85,8 +110,7 @@ fn setbit(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let mut l = ctx.lock(args[1]);
     let byte = (off >> 3) as usize;
-    let before = get_bytes(&mut l, args[1])?.map(|s| s.len());
-    let s = bytes_mut(&mut l, args[1], byte + 1)?;
+    let (s, grown) = bytes_mut(&mut l, args[1], byte + 1)?;
     let shift = 7 - (off & 7) as u8;
     let old = (s[byte] >> shift) & 1;
     if on {
@@ -94,8 +118,13 @@ fn setbit(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else {
         s[byte] &= !(1 << shift);
     }
-    // Redis announces a SETBIT that created or grew the string, or flipped the bit.
-    if before != Some(s.len()) || old != on as u8 {
+    // Redis counts and announces a SETBIT that created or grew the string, or flipped the bit.
+    let changed = grown != Grown::No || old != on as u8;
+    if grown != Grown::Created && changed {
+        l.touch(args[1]);
+    }
+    drop(l);
+    if changed {
         ctx.notify(class::STRING, "setbit", args[1]);
     }
     ctx.out.int(old as i64);
@@ -148,16 +177,25 @@ fn count_bits(s: &[u8], sbit: u64, ebit: u64) -> u64 {
     n
 }
 
+/// BITCOUNT in Redis 7.0's order: a missing key counts 0 and a wrong type fails before the range
+/// is read; a range with both ends negative and start past end counts 0 before the unit is read.
 fn bitcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let range = match args.len() {
-        2 => None,
-        4 | 5 => Some((int_arg(args[2])?, int_arg(args[3])?, unit_arg(args.get(4))?)),
-        _ => return Err(err::SYNTAX),
-    };
     let mut l = ctx.lock(args[1]);
     let Some(s) = get_bytes(&mut l, args[1])? else {
         ctx.out.int(0);
         return Ok(());
+    };
+    let range = match args.len() {
+        2 => None,
+        4 | 5 => {
+            let (start, end) = (int_arg(args[2])?, int_arg(args[3])?);
+            if start < 0 && end < 0 && start > end {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            Some((start, end, unit_arg(args.get(4))?))
+        }
+        _ => return Err(err::SYNTAX),
     };
     let bytes = s.len() as i64;
     let n = match range {
@@ -448,7 +486,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult 
             })
             .max()
             .unwrap_or(0);
-        let s = bytes_mut(&mut l, args[1], need)?;
+        let (s, grown) = bytes_mut(&mut l, args[1], need)?;
         for op in &ops {
             match *op {
                 FieldOp::Get(t, off) => {
@@ -476,12 +514,22 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult 
                                 (1u64 << t.bits) - 1
                             };
                             write_field(s, off, t.bits, new as u64 & mask);
-                            changes += 1;
+                            // Redis counts an operation that created or grew the string, or
+                            // changed the field.
+                            if grown != Grown::No || new != cur {
+                                changes += 1;
+                            }
                             replies.push(Some(if set { cur } else { new }));
                         }
                     }
                 }
             }
+        }
+        // One change per changing operation (Redis's `server.dirty += changes`); a creation
+        // counted one already.
+        let counted = usize::from(grown == Grown::Created);
+        for _ in counted..changes {
+            l.touch(args[1]);
         }
     } else {
         let s = get_bytes(&mut l, args[1])?.cloned().unwrap_or_default();

@@ -487,8 +487,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     // After a failed background save (one relaxed load otherwise), as Redis's processCommand.
     if let Some(e) = denied_on_disk_error(ctx, cmd) {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, e);
+        reject(ctx, cmd, e);
         return;
     }
     // `min-replicas-to-write`: writes need that many replicas online and not lagging, as in Redis.
@@ -501,8 +500,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         && writes(ctx, cmd)
         && !crate::replication::primary::enough_good_replicas(ctx.engine)
     {
-        ctx.client.multi_error |= ctx.client.multi.is_some();
-        reply_error(ctx, Error::msg(NOREPLICAS));
+        reject(ctx, cmd, Error::msg(NOREPLICAS));
         return;
     }
     // A replica: writes of ordinary clients refused (`replica-read-only`), everything but `stale`
@@ -513,8 +511,9 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && cmd.flags & flag::SUBSCRIBED_OK == 0 {
-        reply_error(
+        reject(
             ctx,
+            cmd,
             Error::msg(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.name
@@ -561,7 +560,10 @@ fn denied_on_replica(ctx: &Ctx, cmd: &Command) -> Option<Error> {
     if ctx.client.handle.kind.load(Relaxed) == crate::client::kind::MASTER {
         return None;
     }
-    if stale && cmd.flags & flag::STALE == 0 {
+    // EXEC too when a queued command is not `stale` (the link may have gone down since).
+    if stale
+        && (cmd.flags & flag::STALE == 0 || queued_any(ctx, cmd, |c| c.flags & flag::STALE == 0))
+    {
         return Some(Error::from(crate::replication::MASTERDOWN));
     }
     (read_only && writes(ctx, cmd)).then_some(Error::from(crate::replication::READONLY))
@@ -573,13 +575,16 @@ pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 /// Whether a command writes (Redis's `is_write_command`: flagged `write`, or EXEC of a transaction
 /// holding one).
 fn writes(ctx: &Ctx, cmd: &Command) -> bool {
-    if cmd.flags & flag::WRITE != 0 {
-        return true;
-    }
+    cmd.flags & flag::WRITE != 0 || queued_any(ctx, cmd, |c| c.flags & flag::WRITE != 0)
+}
+
+/// Whether `cmd` is EXEC and a command of its queue passes `test` (Redis's `mstate.cmd_flags` and
+/// `cmd_inv_flags`: EXEC is judged by what it will run).
+fn queued_any(ctx: &Ctx, cmd: &Command, test: impl Fn(&Command) -> bool) -> bool {
     match ctx.client.multi.as_ref() {
         Some(queue) if cmd.flags & flag::RUNS_QUEUE != 0 => queue.iter().any(|args| {
             let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-            lookup_call(&args).is_some_and(|c| c.flags & flag::WRITE != 0)
+            lookup_call(&args).is_some_and(&test)
         }),
         _ => false,
     }
@@ -592,14 +597,11 @@ fn denied_on_oom(ctx: &Ctx, cmd: &Command) -> bool {
     if cmd.flags & flag::DENYOOM != 0 {
         return true;
     }
-    let Some(queue) = ctx.client.multi.as_ref() else {
+    if ctx.client.multi.is_none() {
         return false;
-    };
+    }
     if cmd.flags & flag::RUNS_QUEUE != 0 {
-        return queue.iter().any(|args| {
-            let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-            lookup_call(&args).is_some_and(|c| c.flags & flag::DENYOOM != 0)
-        });
+        return queued_any(ctx, cmd, |c| c.flags & flag::DENYOOM != 0);
     }
     cmd.flags & flag::MULTI_OOM_OK == 0
 }
@@ -633,12 +635,11 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     let ended = crate::diagnostics::stopwatch::start();
     ctx.client.clock = Some(ended);
     let handle = &ctx.client.handle;
-    ctx.engine.diagnostics.command_ran(
-        args,
-        ended.ticks_since(started),
-        cmd.flags & flag::FAST != 0,
-        || (handle.ctx.peer.to_string(), handle.info.lock().name.clone()),
-    );
+    ctx.engine
+        .diagnostics
+        .command_ran(args, ended.ticks_since(started), cmd.flags, || {
+            (handle.ctx.peer.to_string(), handle.info.lock().name.clone())
+        });
     if let Err(e) = result {
         ctx.client.block = None;
         reply_error(ctx, e);

@@ -108,8 +108,9 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let n = ctx.engine.pubsub.publish(args[1], args[2]);
-    // Propagated to replicas (not to the AOF), as Redis does.
-    ctx.engine.store.feed.publish_to_replicas(&args[..3]);
+    // Propagated to replicas (not to the AOF), after a SELECT of the client's database and in
+    // its transaction's order, as Redis does.
+    ctx.engine.store.feed.replicate(ctx.client.db, &args[..3]);
     // Cluster mode (Redis 7.0): a message goes to the subscribers of every node; the reply counts
     // this node's.
     if let Some(m) = ctx.engine.cluster.get() {
@@ -125,7 +126,7 @@ fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let n = ctx.engine.pubsub.spublish(args[1], args[2]);
-    ctx.engine.store.feed.publish_to_replicas(&args[..3]);
+    ctx.engine.store.feed.replicate(ctx.client.db, &args[..3]);
     ctx.out.int(n as i64);
     Ok(())
 }

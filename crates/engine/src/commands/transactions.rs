@@ -64,7 +64,8 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         ));
     };
     let _gate = ctx.exclusive();
-    // A watched key that expired since WATCH counts as changed: touching it applies lazy expiry.
+    // A watched key that expired since WATCH counts as changed (Redis's isWatchedKeyExpired):
+    // touching it applies lazy expiry, whose deletion fails the WATCHes not flagged expired.
     let watched = ctx.client.watched.clone();
     for (db, key) in &watched {
         ctx.engine.store.db(*db).lock(key, ctx.now).exists(key);
@@ -119,10 +120,13 @@ fn watch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for key in &args[1..] {
         let entry = (db, Blob::from_slice(key));
         if !ctx.client.watched.contains(&entry) {
+            // A key that is there but expired is flagged (Redis's `watchedKey.expired`): its
+            // deletion is no change, since it was logically gone already.
+            let expired = ctx.engine.store.db(db).presence(key, ctx.now) == Some(true);
             ctx.engine
                 .store
                 .events
-                .watch(db, key, id, ctx.client.watch_dirty.clone());
+                .watch(db, key, id, ctx.client.watch_dirty.clone(), expired);
             ctx.client.watched.push(entry);
         }
     }

@@ -20,9 +20,28 @@ use super::Blob;
 
 type KeyId = (usize, Blob);
 
+/// One client's WATCH of one key.
+struct Watcher {
+    client: u64,
+    /// The client's dirty flag (its EXEC fails once set).
+    dirty: Arc<AtomicBool>,
+    /// The key existed but had expired when WATCHed (Redis's `watchedKey.expired`): its deletion
+    /// is no change (the key was logically gone already); anything else is.
+    expired: bool,
+}
+
+/// What a flush or SWAPDB did to one WATCHed key of the emptied database.
+#[derive(Debug, Clone, Copy)]
+pub struct Replaced {
+    /// The key was in the database before (expired or not).
+    pub before: bool,
+    /// The key is in it after (SWAPDB's other database had it): whether it has expired.
+    pub after: Option<bool>,
+}
+
 #[derive(Default)]
 struct Inner {
-    watches: HashMap<KeyId, Vec<(u64, Arc<AtomicBool>)>>,
+    watches: HashMap<KeyId, Vec<Watcher>>,
     waiters: HashMap<KeyId, VecDeque<(u64, Arc<Notify>)>>,
 }
 
@@ -51,18 +70,38 @@ impl KeyEvents {
         self.dirty.load(Ordering::Relaxed)
     }
 
-    /// A key of database `db` was written (set, deleted, modified, expired).
+    /// A key of database `db` was written (set, modified, or given an expiry): it exists after.
     #[inline]
     pub fn touched(&self, db: usize, key: &[u8]) {
+        self.changed(db, key, false);
+    }
+
+    /// A key of database `db` was deleted (DEL, expiry, eviction, an emptied collection).
+    #[inline]
+    pub fn deleted(&self, db: usize, key: &[u8]) {
+        self.changed(db, key, true);
+    }
+
+    /// Redis's `touchWatchedKey` (and `signalKeyAsReady`): the WATCHes of the key fail, but for
+    /// those that saw it expired already when the key is now gone (logically no change: their flag
+    /// is cleared, so a later write counts).
+    #[inline]
+    fn changed(&self, db: usize, key: &[u8], gone: bool) {
         self.dirty.fetch_add(1, Ordering::Relaxed);
         if self.watched.load(Ordering::Relaxed) == 0 && self.blocked.load(Ordering::Relaxed) == 0 {
             return;
         }
         let id = (db, Blob::from_slice(key));
-        let inner = self.inner.lock();
-        if let Some(ws) = inner.watches.get(&id) {
-            for (_, flag) in ws {
-                flag.store(true, Ordering::Release);
+        let mut inner = self.inner.lock();
+        if let Some(ws) = inner.watches.get_mut(&id) {
+            for w in ws {
+                if w.expired {
+                    // Gone now: logically no change, and a later write counts. Still there: it
+                    // is still expired, no change either (Redis leaves that WATCH alone).
+                    w.expired = !gone;
+                    continue;
+                }
+                w.dirty.store(true, Ordering::Release);
             }
         }
         if let Some((_, first)) = inner.waiters.get(&id).and_then(|q| q.front()) {
@@ -109,20 +148,39 @@ impl KeyEvents {
             .collect()
     }
 
-    /// Every key of `db` changed at once (FLUSHDB, FLUSHALL, SWAPDB): the WATCHes of `affected`
-    /// (the watched keys that existed before or exist after, as Redis's
-    /// `touchAllWatchedKeysInDb` decides) fail, and every blocked client of `db` checks again.
-    pub fn all_touched(&self, db: usize, affected: &[Blob]) {
+    /// Every key of `db` changed at once (FLUSHDB, FLUSHALL, SWAPDB), and every blocked client of
+    /// `db` checks again. `fates` says, for WATCHed keys of `db`, whether each was there before and
+    /// is after; their WATCHes fail as Redis's `touchAllWatchedKeysInDb` decides: not when the key
+    /// was in neither, nor when an already-expired key is gone or replaced by another expired one,
+    /// nor when a missing key is replaced by an expired one (that WATCH then counts as expired).
+    pub fn all_touched(&self, db: usize, fates: &[(Blob, Replaced)]) {
         self.dirty.fetch_add(1, Ordering::Relaxed);
         if self.watched.load(Ordering::Relaxed) == 0 && self.blocked.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let inner = self.inner.lock();
-        for key in affected {
-            if let Some(ws) = inner.watches.get(&(db, key.clone())) {
-                for (_, flag) in ws {
-                    flag.store(true, Ordering::Release);
+        let mut inner = self.inner.lock();
+        for (key, fate) in fates {
+            if !fate.before && fate.after.is_none() {
+                continue;
+            }
+            let Some(ws) = inner.watches.get_mut(&(db, key.clone())) else {
+                continue;
+            };
+            for w in ws {
+                if w.expired {
+                    match fate.after {
+                        None => {
+                            w.expired = false;
+                            continue;
+                        }
+                        Some(true) => continue,
+                        Some(false) => {}
+                    }
+                } else if !fate.before && fate.after == Some(true) {
+                    w.expired = true;
+                    continue;
                 }
+                w.dirty.store(true, Ordering::Release);
             }
         }
         for ((d, _), q) in inner.waiters.iter() {
@@ -134,15 +192,19 @@ impl KeyEvents {
         }
     }
 
-    /// WATCH: `flag` is set when the key changes.
-    pub fn watch(&self, db: usize, key: &[u8], client: u64, flag: Arc<AtomicBool>) {
+    /// WATCH: `flag` is set when the key changes. `expired`: the key is there but has expired.
+    pub fn watch(&self, db: usize, key: &[u8], client: u64, flag: Arc<AtomicBool>, expired: bool) {
         let mut inner = self.inner.lock();
         let list = inner
             .watches
             .entry((db, Blob::from_slice(key)))
             .or_default();
-        if !list.iter().any(|(c, _)| *c == client) {
-            list.push((client, flag));
+        if !list.iter().any(|w| w.client == client) {
+            list.push(Watcher {
+                client,
+                dirty: flag,
+                expired,
+            });
             self.watched.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -156,7 +218,7 @@ impl KeyEvents {
         for id in keys {
             if let Some(list) = inner.watches.get_mut(id) {
                 let before = list.len();
-                list.retain(|(c, _)| *c != client);
+                list.retain(|w| w.client != client);
                 self.watched
                     .fetch_sub(before - list.len(), Ordering::Relaxed);
                 if list.is_empty() {

@@ -511,7 +511,7 @@ impl Db {
         }
         drop(shard);
         if removed.is_some() {
-            self.events.touched(self.index, key);
+            self.events.deleted(self.index, key);
             self.notify.emit(class::EVICTED, "evicted", key, self.index);
         }
         // The value is dropped here, outside the shard lock.
@@ -521,6 +521,12 @@ impl Db {
     /// Whether `key` exists and has not expired (without counting an access).
     pub fn has_live(&self, key: &[u8], now: u64) -> bool {
         self.lock(key, now).peek(key).is_some()
+    }
+
+    /// Whether `key` is in the table, expired or not (`Some(expired)`), as Redis's `dictFind` and
+    /// `keyIsExpired` see it: nothing is deleted, no access counted.
+    pub fn presence(&self, key: &[u8], now: u64) -> Option<bool> {
+        self.lock(key, now).presence(key)
     }
 
     /// This database's number.
@@ -601,8 +607,21 @@ impl Db {
     pub fn flush(&self) {
         // Only WATCHed keys that exist are affected (a WATCH of a missing key survives a flush).
         let now = self.clock.now_ms();
-        let mut affected = self.events.watched_in(self.index);
-        affected.retain(|k| self.has_live(k, now));
+        let affected: Vec<_> = self
+            .events
+            .watched_in(self.index)
+            .into_iter()
+            .map(|k| {
+                let before = self.presence(&k, now).is_some();
+                (
+                    k,
+                    events::Replaced {
+                        before,
+                        after: None,
+                    },
+                )
+            })
+            .collect();
         for s in 0..SHARDS {
             // Swap the table out so the (possibly long) drop happens outside the lock.
             let old = std::mem::take(&mut self.shard(s).dict);
@@ -734,7 +753,7 @@ impl Db {
                                 ix.remove(k);
                             }
                             self.feed.deleted(self.index, k);
-                            self.events.touched(self.index, k);
+                            self.events.deleted(self.index, k);
                             self.notify.emit(class::EXPIRED, "expired", k, self.index);
                             expired += 1;
                         }
@@ -808,7 +827,7 @@ impl<'a> Locked<'a> {
             }
             self.expired += 1;
             db.feed.deleted(db.index, key);
-            db.events.touched(db.index, key);
+            db.events.deleted(db.index, key);
             db.notify.emit(class::EXPIRED, "expired", key, db.index);
         }
         h
@@ -866,6 +885,14 @@ impl<'a> Locked<'a> {
             .get(h, key)
             .filter(|n| n.expire == 0 || n.expire > self.now)
             .map(|n| &n.value)
+    }
+
+    /// Whether `key` is in a locked shard, expired or not (`Some(expired)`); see [`Db::presence`].
+    pub fn presence(&self, key: &[u8]) -> Option<bool> {
+        let h = self.db.hash(key);
+        let s = Db::shard_of(h);
+        let (_, g) = self.guards.iter().find(|(i, _)| *i == s)?;
+        g.dict.get(h, key).map(|n| !Self::visible(self.now, n))
     }
 
     /// The live value of `key`, for update in place.
@@ -1026,7 +1053,7 @@ impl<'a> Locked<'a> {
                 ix.remove(key);
             }
             crate::propagate::dirty();
-            db.events.touched(db.index, key);
+            db.events.deleted(db.index, key);
         }
         removed
     }
@@ -1191,13 +1218,21 @@ impl Store {
             return;
         }
         let (da, db) = (self.db(a), self.db(b));
-        // A WATCHed key is affected if it exists on either side (Redis's touchAllWatchedKeysInDb).
+        // What happens to each WATCHed key (Redis's touchAllWatchedKeysInDb decides from it).
         let now = self.now_ms();
-        let either = |k: &Blob| da.has_live(k, now) || db.has_live(k, now);
-        let mut affected_a = self.events.watched_in(a);
-        affected_a.retain(either);
-        let mut affected_b = self.events.watched_in(b);
-        affected_b.retain(either);
+        let fates = |emptied: &Db, with: &Db, keys: Vec<Blob>| -> Vec<_> {
+            keys.into_iter()
+                .map(|k| {
+                    let fate = events::Replaced {
+                        before: emptied.presence(&k, now).is_some(),
+                        after: with.presence(&k, now),
+                    };
+                    (k, fate)
+                })
+                .collect()
+        };
+        let affected_a = fates(da, db, self.events.watched_in(a));
+        let affected_b = fates(db, da, self.events.watched_in(b));
         crate::propagate::dirty();
         for s in 0..SHARDS {
             let (mut ga, mut gb) = (da.shard(s), db.shard(s));
