@@ -281,6 +281,9 @@ pub struct Client {
     pub gate_slot: usize,
     /// Counters flushed to the engine's stats after each batch.
     pub pending_stats: PendingStats,
+    /// Error replies of the commands run so far in this batch, counted by each (INFO
+    /// commandstats' `failed_calls`: EXEC does not fail because a command it ran did).
+    pub nested_errors: u64,
     /// When the previous command of the current batch ended: the next one's start, so each command
     /// costs one clock read (reset before every batch, so idle time is never counted).
     pub clock: Option<crate::diagnostics::stopwatch::Start>,
@@ -385,6 +388,7 @@ impl Client {
             monitor: false,
             gate_slot,
             pending_stats: PendingStats::default(),
+            nested_errors: 0,
             clock: None,
             read_at: None,
             last_cmd: None,
@@ -460,6 +464,7 @@ impl Client {
     /// Flush accumulated counters into the engine's stats.
     pub fn flush_stats(&mut self, engine: &Engine) {
         let p = std::mem::take(&mut self.pending_stats);
+        self.nested_errors = 0;
         let s = &engine.stats;
         if p.commands > 0 {
             s.commands_processed

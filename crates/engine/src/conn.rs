@@ -500,6 +500,9 @@ pub fn process(
                     }
                     BusyCheck::Busy => {
                         client.pending_stats.errors += 1;
+                        if let Some(cmd) = crate::commands::lookup_call(&args) {
+                            engine.cmdstats.rejected(cmd.spec);
+                        }
                         let exec = args.first().is_some_and(|a| crate::commands::is(a, "exec"));
                         if exec {
                             // Redis's rejectCommand: a refused EXEC discards the transaction.

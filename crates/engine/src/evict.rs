@@ -67,7 +67,8 @@ impl Policy {
         }
     }
 
-    fn from_u8(v: u8) -> Policy {
+    /// From its number (`Engine::hot`'s `maxmemory_policy`).
+    pub fn from_u8(v: u8) -> Policy {
         match v {
             1 => Policy::AllKeysLru,
             2 => Policy::AllKeysLfu,

@@ -61,13 +61,18 @@ fn human(bytes: u64) -> String {
     }
 }
 
-/// Render the requested sections (`[]` = default, `all`, `everything`, or names).
+/// Render the requested sections (`[]` = default, `all`, `everything`, or names). `all` and
+/// `everything` add `commandstats` to the default ones (Redis's `latencystats` is not kept).
 pub fn render(engine: &Engine, sections: &[String]) -> String {
-    let wanted: Vec<&str> = if sections.is_empty()
-        || sections
+    let wanted: Vec<&str> = if sections.iter().any(|s| s == "all" || s == "everything") {
+        DEFAULT
             .iter()
-            .any(|s| s == "default" || s == "all" || s == "everything")
-    {
+            .flat_map(|s| match *s {
+                "errorstats" => vec!["commandstats", "errorstats"],
+                s => vec![s],
+            })
+            .collect()
+    } else if sections.is_empty() || sections.iter().any(|s| s == "default") {
         DEFAULT.to_vec()
     } else {
         sections.iter().map(|s| s.as_str()).collect()
@@ -216,6 +221,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
             out.push_str("# CPU\r\nused_cpu_sys:0.000000\r\nused_cpu_user:0.000000\r\n");
         }
         "modules" => out.push_str("# Modules\r\n"),
+        "commandstats" => engine.cmdstats.write_commandstats(out),
         "errorstats" => out.push_str("# Errorstats\r\n"),
         "cluster" => out.push_str(if engine.cluster.get().is_some() {
             "# Cluster\r\ncluster_enabled:1\r\n"

@@ -19,6 +19,7 @@ pub mod aof;
 pub mod busy_poll;
 pub mod client;
 pub mod cluster;
+pub mod cmdstats;
 pub mod commands;
 pub mod conffile;
 pub mod config;
@@ -232,6 +233,8 @@ pub struct Shared {
     pub events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// SLOWLOG and the latency monitor.
     pub diagnostics: diagnostics::Diagnostics,
+    /// INFO commandstats and errorstats.
+    pub cmdstats: cmdstats::CommandStats,
     /// CLIENT TRACKING (client-side caching).
     pub tracking: tracking::Tracking,
     /// The eviction pool (one evictor at a time).
@@ -303,6 +306,7 @@ impl Engine {
             events: tokio::sync::broadcast::channel(256).0,
             pause: Pause::default(),
             diagnostics: diagnostics::Diagnostics::with_clock(clock.clone()),
+            cmdstats: cmdstats::CommandStats::default(),
             tracking: tracking::Tracking::default(),
             evictor: evict::Evictor::default(),
             acl: acl::Acl::with_clock(clock.clone()),

@@ -429,6 +429,8 @@ impl Docs {
 /// One command or subcommand.
 #[derive(Debug)]
 pub struct Spec {
+    /// A number of its own among every spec, subcommands included (`0..`[`count`]).
+    pub id: usize,
     /// Lower-case full name (`get`, `config|get`).
     pub name: &'static str,
     /// The subcommand's own name (`get` for `config|get`; the name for a command).
@@ -772,6 +774,25 @@ pub static SPECS: LazyLock<HashMap<&'static str, &'static Spec, ahash::RandomSta
         specs.iter().map(|s| (s.name, s)).collect()
     });
 
+/// Numbers handed out to specs so far ([`Spec::id`]).
+static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many specs there are, subcommands included (every [`Spec::id`] is below).
+pub fn count() -> usize {
+    LazyLock::force(&SPECS);
+    NEXT_ID.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Every command's and subcommand's spec, sorted by full name (`client|list` before `get`).
+pub fn sorted_with_subcommands() -> Vec<&'static Spec> {
+    let mut all: Vec<&'static Spec> = SPECS
+        .values()
+        .flat_map(|s| std::iter::once(*s).chain(s.subcommands.iter()))
+        .collect();
+    all.sort_unstable_by_key(|s| s.name);
+    all
+}
+
 /// Every command's spec, sorted by name.
 pub fn sorted() -> Vec<&'static Spec> {
     let mut all: Vec<&'static Spec> = SPECS.values().copied().collect();
@@ -854,6 +875,7 @@ fn build(v: &Value, inherited: u32) -> Spec {
         None => (None, name),
     };
     Spec {
+        id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         name,
         sub_name,
         container,

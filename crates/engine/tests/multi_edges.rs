@@ -426,3 +426,98 @@ async fn exec_is_refused_when_the_server_changed_since_queueing() {
     call(&mut c, &["GET", "xx"]).await;
     assert_eq!(call(&mut c, &["EXEC"]).await, V::Arr(vec![s("1")]));
 }
+
+/// INFO commandstats as redis-server 7.0.15 keeps it: calls and failed calls per command (an error
+/// answered by the command itself), refused calls (arity, a busy script...), EXEC not failed by the
+/// errors of the commands it ran; CONFIG RESETSTAT clears it. Also the access-time rules of the
+/// introspection commands (TTL, TYPE, EXISTS leave it; TOUCH sets it), shared small integers'
+/// OBJECT REFCOUNT, and CLIENT KILL USER of a user that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_stats_and_introspection_follow_redis() {
+    let (_server, addr) = common::start("127.0.89.1", &[]);
+    let mut c = Conn::open(addr).await;
+    let stat = |info: &V, name: &str| -> String {
+        let V::Str(text) = info else {
+            panic!("INFO: {info:?}");
+        };
+        let text = String::from_utf8_lossy(text).to_string();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:")))
+            .map(|v| {
+                // usec varies: keep calls, rejected and failed.
+                v.split(',')
+                    .filter(|f| !f.starts_with("usec"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+    };
+    call(&mut c, &["CONFIG", "RESETSTAT"]).await;
+    call(&mut c, &["SET", "a", "1"]).await;
+    call(&mut c, &["LPUSH", "a", "x"]).await;
+    call(&mut c, &["GET"]).await;
+    call(&mut c, &["MULTI"]).await;
+    call(&mut c, &["LPUSH", "a", "x"]).await;
+    call(&mut c, &["EXEC"]).await;
+    let info = call(&mut c, &["INFO", "commandstats"]).await;
+    assert_eq!(
+        stat(&info, "set"),
+        "calls=1,rejected_calls=0,failed_calls=0"
+    );
+    assert_eq!(
+        stat(&info, "lpush"),
+        "calls=2,rejected_calls=0,failed_calls=2"
+    );
+    assert_eq!(
+        stat(&info, "get"),
+        "calls=0,rejected_calls=1,failed_calls=0"
+    );
+    assert_eq!(
+        stat(&info, "exec"),
+        "calls=1,rejected_calls=0,failed_calls=0"
+    );
+    let all = call(&mut c, &["INFO", "everything"]).await;
+    assert_eq!(
+        stat(&all, "info"),
+        "calls=1,rejected_calls=0,failed_calls=0"
+    );
+    let default = call(&mut c, &["INFO"]).await;
+    assert_eq!(stat(&default, "info"), "");
+    call(&mut c, &["CONFIG", "RESETSTAT"]).await;
+    let info = call(&mut c, &["INFO", "commandstats"]).await;
+    assert_eq!(stat(&info, "set"), "");
+
+    // OBJECT REFCOUNT: integers 0..9999 are shared.
+    call(&mut c, &["SET", "n", "5"]).await;
+    assert_eq!(
+        call(&mut c, &["OBJECT", "REFCOUNT", "n"]).await,
+        V::Int(2147483647)
+    );
+    call(&mut c, &["SET", "n", "10000"]).await;
+    assert_eq!(call(&mut c, &["OBJECT", "REFCOUNT", "n"]).await, V::Int(1));
+    assert_eq!(
+        call(&mut c, &["CLIENT", "KILL", "USER", "wrong_user"]).await,
+        err("ERR No such user 'wrong_user'")
+    );
+
+    // TTL, TYPE and EXISTS leave the access time alone; TOUCH does not.
+    call(&mut c, &["SET", "foo", "bar"]).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for cmd in [
+        &["TTL", "foo"][..],
+        &["PTTL", "foo"],
+        &["TYPE", "foo"],
+        &["EXISTS", "foo"],
+    ] {
+        call(&mut c, cmd).await;
+    }
+    let V::Int(idle) = call(&mut c, &["OBJECT", "IDLETIME", "foo"]).await else {
+        panic!("OBJECT IDLETIME");
+    };
+    assert!(idle >= 2, "idle {idle}");
+    call(&mut c, &["TOUCH", "foo"]).await;
+    let V::Int(idle) = call(&mut c, &["OBJECT", "IDLETIME", "foo"]).await else {
+        panic!("OBJECT IDLETIME");
+    };
+    assert!(idle < 2, "idle {idle}");
+}

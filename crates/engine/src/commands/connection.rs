@@ -578,6 +578,9 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else if is(pair[0], "laddr") {
             laddr = Some(v);
         } else if is(pair[0], "user") {
+            if ctx.engine.acl.user(&v).is_none() {
+                return Err(Error::msg(format!("ERR No such user '{v}'")));
+            }
             user = Some(v);
         } else if is(pair[0], "skipme") {
             skipme = match v.to_ascii_lowercase().as_str() {

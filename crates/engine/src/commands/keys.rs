@@ -9,7 +9,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("del", del),
     ("unlink", del),
     ("exists", exists),
-    ("touch", exists),
+    ("touch", touch),
     ("type", type_),
     ("expire", expire),
     ("pexpire", pexpire),
@@ -44,15 +44,27 @@ fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let keys = &args[1..];
+    // EXISTS, TYPE and the TTL family leave the keys' access time alone (Redis's LOOKUP_NOTOUCH).
+    count_existing(ctx, &args[1..], false)
+}
+
+/// TOUCH: EXISTS that counts as an access (even under CLIENT NO-TOUCH).
+fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    count_existing(ctx, &args[1..], true)
+}
+
+fn count_existing(ctx: &mut Ctx, keys: &[&[u8]], touch: bool) -> CmdResult {
     let mut l = ctx.lock_keys(keys);
+    if !touch {
+        l = l.touching(false);
+    }
     let n = keys.iter().filter(|k| l.exists(k)).count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn type_(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut l = ctx.lock(args[1]);
+    let mut l = ctx.lock(args[1]).touching(false);
     let t = l.get(args[1]).map_or("none", |v| v.type_name());
     ctx.out.simple(t);
     Ok(())
@@ -145,7 +157,7 @@ fn pexpireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// -2 missing, -1 persistent, otherwise `f(expire_at_ms)`.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let now = ctx.now;
-    let v = match ctx.lock(key).expire_of(key) {
+    let v = match ctx.lock(key).touching(false).expire_of(key) {
         None => -2,
         Some(0) => -1,
         Some(at) => f(at, now),
@@ -323,7 +335,33 @@ fn object(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let e = n.value.encoding_from(n.floor, &ctx.engine.store.tuning);
             ctx.out.bulk(e.as_bytes());
         }
-        "refcount" => ctx.out.int(1),
+        "refcount" => {
+            // Redis shares the integers 0..9999 between string values (refcount INT_MAX), unless
+            // maxmemory evicts by LRU/LFU, which needs a clock per value.
+            use crate::evict::Policy;
+            use std::sync::atomic::Ordering::Relaxed;
+            let hot = &ctx.engine.hot;
+            let per_value_clock = hot.maxmemory.load(Relaxed) != 0
+                && matches!(
+                    Policy::from_u8(hot.maxmemory_policy.load(Relaxed)),
+                    Policy::AllKeysLru
+                        | Policy::AllKeysLfu
+                        | Policy::VolatileLru
+                        | Policy::VolatileLfu
+                );
+            let shared = match &n.value {
+                crate::store::Value::Str(s) if n.floor == crate::store::floor::NONE => {
+                    crate::protocol::parse_i64(s).is_some_and(|v| (0..10_000).contains(&v))
+                        && s.len() <= 20
+                }
+                _ => false,
+            };
+            ctx.out.int(if shared && !per_value_clock {
+                i64::from(i32::MAX)
+            } else {
+                1
+            });
+        }
         "freq" => {
             if !lfu {
                 return Err(Error::from(

@@ -430,6 +430,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     // Redis's `no-multi` commands (SAVE, SHUTDOWN): refused inside MULTI, which then fails at EXEC.
     if ctx.client.multi.is_some() && cmd.flags & flag::NO_MULTI != 0 {
         ctx.client.multi_error = true;
+        ctx.engine.cmdstats.rejected(cmd.spec);
         reply_error(
             ctx,
             Error::from("ERR Command not allowed inside a transaction"),
@@ -466,6 +467,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         } else {
             ctx.client.multi_error |= ctx.client.multi.is_some();
         }
+        ctx.engine.cmdstats.rejected(cmd.spec);
         reply_error(ctx, e);
         return;
     }
@@ -608,6 +610,8 @@ fn denied_on_oom(ctx: &Ctx, cmd: &Command) -> bool {
 
 /// Run a checked command.
 pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
+    let (errors_before, nested_before) =
+        (ctx.client.pending_stats.errors, ctx.client.nested_errors);
     ctx.client.pending_stats.commands += 1;
     ctx.client.last_cmd = Some(cmd.name);
     if ctx.engine.pubsub.monitoring() && cmd.name != "monitor" {
@@ -634,15 +638,32 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     }
     let ended = crate::diagnostics::stopwatch::start();
     ctx.client.clock = Some(ended);
+    let ticks = ended.ticks_since(started);
     let handle = &ctx.client.handle;
     ctx.engine
         .diagnostics
-        .command_ran(args, ended.ticks_since(started), cmd.flags, || {
+        .command_ran(args, ticks, cmd.flags, || {
             (handle.ctx.peer.to_string(), handle.info.lock().name.clone())
         });
     if let Err(e) = result {
         ctx.client.block = None;
         reply_error(ctx, e);
+    }
+    // A command that blocks counts when it is served, as in Redis.
+    if ctx.client.block.is_none() || ctx.in_exec {
+        // Errors this command answered itself, not those of the commands it ran (EXEC, scripts).
+        let errors = ctx
+            .client
+            .pending_stats
+            .errors
+            .saturating_sub(errors_before);
+        let nested = ctx.client.nested_errors.saturating_sub(nested_before);
+        ctx.engine.cmdstats.ran(
+            cmd.spec,
+            crate::diagnostics::stopwatch::ticks_to_micros(ticks),
+            errors > nested,
+        );
+        ctx.client.nested_errors = nested_before + errors;
     }
     // Inside EXEC (and scripts) a blocking command cannot wait: it times out at once.
     if ctx.in_exec
@@ -810,6 +831,7 @@ pub fn timeout_arg(a: &[u8]) -> Result<Option<std::time::Duration>, Error> {
 /// EXEC itself refused (OOM, ACL, arity, NOAUTH; in MULTI or not) discards the transaction and the
 /// WATCHes and says why.
 fn reject(ctx: &mut Ctx, cmd: &Command, e: Error) {
+    ctx.engine.cmdstats.rejected(cmd.spec);
     if cmd.flags & flag::RUNS_QUEUE != 0 {
         transactions::discard_transaction(ctx.engine, ctx.client);
         reply_error(ctx, transactions::exec_abort(&e.0));

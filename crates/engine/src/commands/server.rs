@@ -137,6 +137,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ] {
                 c.store(0, Ordering::Relaxed);
             }
+            ctx.engine.cmdstats.reset();
             ctx.out.ok();
         }
         "rewrite" => {
