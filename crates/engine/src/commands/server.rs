@@ -137,6 +137,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ] {
                 c.store(0, Ordering::Relaxed);
             }
+            s.error_kinds.lock().clear();
             ctx.out.ok();
         }
         "rewrite" => {
