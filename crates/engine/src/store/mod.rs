@@ -868,6 +868,16 @@ impl<'a> Locked<'a> {
             .map(|n| &n.value)
     }
 
+    /// The node of `key` as the dictionary holds it, expired or not, without deleting or
+    /// touching it (Redis's raw `dictFind`: DEBUG OBJECT sees a key that expired but is not
+    /// deleted yet).
+    pub fn node_raw(&self, key: &[u8]) -> Option<&Node<Value, Key>> {
+        let h = self.db.hash(key);
+        let s = Db::shard_of(h);
+        let (_, g) = self.guards.iter().find(|(i, _)| *i == s)?;
+        g.dict.get(h, key)
+    }
+
     /// The live value of `key`, for update in place.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         let (db, index) = (self.db, self.db.index);
