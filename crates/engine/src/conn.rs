@@ -510,9 +510,11 @@ pub fn process(
                             let e = crate::commands::transactions::exec_abort(
                                 engine.scripting.busy_text(),
                             );
+                            engine.stats.count_error_kind(e.0.as_bytes());
                             out.error(&e.0);
                         } else {
                             client.multi_error |= client.multi.is_some();
+                            engine.stats.count_error_kind(b"BUSY");
                             out.error(engine.scripting.busy_text());
                         }
                         off += consumed;

@@ -222,7 +222,12 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
         }
         "modules" => out.push_str("# Modules\r\n"),
         "commandstats" => engine.cmdstats.write_commandstats(out),
-        "errorstats" => out.push_str("# Errorstats\r\n"),
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            for (kind, n) in engine.stats.error_kinds.lock().iter() {
+                let _ = write!(out, "errorstat_{kind}:count={n}\r\n");
+            }
+        }
         "cluster" => out.push_str(if engine.cluster.get().is_some() {
             "# Cluster\r\ncluster_enabled:1\r\n"
         } else {

@@ -165,6 +165,32 @@ pub struct Stats {
     pub blocked_clients: AtomicU64,
     /// Keys evicted by `maxmemory-policy`.
     pub evicted_keys: AtomicU64,
+    /// Error replies by prefix (INFO errorstats), in name order.
+    pub error_kinds: parking_lot::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+/// At most this many error prefixes are counted (Redis's `ERROR_STATS_NUMBER`): a new one past
+/// it is not (Redis then stops counting errors by prefix altogether until CONFIG RESETSTAT).
+const ERROR_KINDS_MAX: usize = 128;
+
+impl Stats {
+    /// Count an error reply under its prefix (INFO errorstats), the way Redis's
+    /// `afterErrorReply` reads it: the first word when a space ends it within the first 31
+    /// bytes of the message, otherwise `ERR`.
+    pub fn count_error_kind(&self, msg: &[u8]) {
+        let word = msg
+            .iter()
+            .take(31)
+            .position(|&c| c == b' ')
+            .map_or(&b"ERR"[..], |end| &msg[..end]);
+        let word = String::from_utf8_lossy(word);
+        let mut kinds = self.error_kinds.lock();
+        if let Some(n) = kinds.get_mut(word.as_ref()) {
+            *n += 1;
+        } else if kinds.len() < ERROR_KINDS_MAX {
+            kinds.insert(word.into_owned(), 1);
+        }
+    }
 }
 
 /// Values read on every command, copied out of the configuration when it changes.

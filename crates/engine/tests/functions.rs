@@ -526,3 +526,121 @@ async fn busy_function_kill_and_stats() {
         "ERR Can not execute a script with write flag using *_ro command."
     );
 }
+
+/// Redis 7.0 details (functions.tcl): function names match without regard to case (FCALL and
+/// the "already exists" check; library names do not), the shebang is split like `sdssplitargs`,
+/// and over `maxmemory` FCALL of a function without `no-writes`/`allow-oom` is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_shebang_and_oom_like_redis_7_0() {
+    let (_server, addr) = common::start("127.0.41.4", &[]);
+    let mut con = common::client(addr).await;
+    let code = lib(
+        "test",
+        "redis.register_function('test', function() return 'hello1' end)",
+    );
+    assert_eq!(q(&mut con, &["FUNCTION", "LOAD", &code]).await, b("test"));
+    assert_eq!(q(&mut con, &["FCALL", "TEST", "0"]).await, b("hello1"));
+    assert_eq!(
+        e(&mut con, &["FCALL_RO", "Test", "0"]).await,
+        "ERR Can not execute a script with write flag using *_ro command."
+    );
+    assert_eq!(
+        e(
+            &mut con,
+            &[
+                "FUNCTION",
+                "LOAD",
+                &lib(
+                    "other",
+                    "redis.register_function('TEST', function() return 2 end)"
+                )
+            ]
+        )
+        .await,
+        "ERR Function TEST already exists"
+    );
+    // Library names are case-sensitive.
+    assert_eq!(
+        q(
+            &mut con,
+            &[
+                "FUNCTION",
+                "LOAD",
+                &lib(
+                    "TEST",
+                    "redis.register_function('t2', function() return 2 end)"
+                )
+            ]
+        )
+        .await,
+        b("TEST")
+    );
+    assert_eq!(q(&mut con, &["FUNCTION", "DELETE", "test"]).await, V::Okay);
+    assert_eq!(
+        e(&mut con, &["FCALL", "TEST", "0"]).await,
+        "ERR Function not found"
+    );
+    // The shebang as sdssplitargs reads it.
+    let cases: &[(&str, &str)] = &[
+        (
+            "#! name=test\nredis.register_function('foo', function() return 1 end)",
+            "ERR Engine '' not found",
+        ),
+        ("#!lua name=a", "ERR Invalid library metadata"),
+        ("#!lua name=\"a\n", "ERR Invalid library metadata"),
+        (
+            "#!lua name=\nredis.register_function('foo', function() return 1 end)",
+            "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        ),
+        (
+            "#!nolua name=a-b\n",
+            "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        ),
+    ];
+    for (code, want) in cases {
+        assert_eq!(
+            &e(&mut con, &["FUNCTION", "LOAD", code]).await,
+            want,
+            "{code}"
+        );
+    }
+    assert_eq!(
+        q(
+            &mut con,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "REPLACE",
+                "#!lua NAME=\"foo\"\nredis.register_function('foo', function() return 1 end)"
+            ]
+        )
+        .await,
+        b("foo")
+    );
+    assert_eq!(
+        q(
+            &mut con,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!LUA name='q'\nredis.register_function('q', function() return 1 end)"
+            ]
+        )
+        .await,
+        b("q")
+    );
+    // Over maxmemory.
+    let oom_lib = "#!lua name=oom\n\
+        redis.register_function('w', function() return redis.call('set', 'x', '1') end)\n\
+        redis.register_function{function_name='r', callback=function() return 'hello' end, flags={'no-writes'}}\n\
+        redis.register_function{function_name='a', callback=function() return redis.call('set', 'x', '2') end, flags={'allow-oom'}}";
+    assert_eq!(q(&mut con, &["FUNCTION", "LOAD", oom_lib]).await, b("oom"));
+    q(&mut con, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+    assert_eq!(e(&mut con, &["FCALL", "w", "1", "k"]).await, oom);
+    assert_eq!(q(&mut con, &["FCALL", "r", "1", "k"]).await, b("hello"));
+    assert_eq!(q(&mut con, &["FCALL_RO", "r", "1", "k"]).await, b("hello"));
+    assert_eq!(q(&mut con, &["FCALL", "a", "1", "x"]).await, V::Okay);
+    q(&mut con, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    assert_eq!(q(&mut con, &["FCALL", "w", "1", "x"]).await, V::Okay);
+}

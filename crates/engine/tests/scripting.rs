@@ -475,3 +475,466 @@ async fn long_script_on_the_only_worker_stays_killable() {
         assert_eq!(q(&mut other, &["INCR", "n"]).await, V::Int(201 + round));
     }
 }
+
+/// Redis 7.0's rules for commands called from scripts (scripting.tcl): blocking commands not
+/// flagged `noscript` run without blocking, XREAD/XREADGROUP refuse BLOCK with their own text,
+/// `unpack` of 7999 arguments fits, `redis.acl_check_cmd`, and SORT BY a constant sorts a set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_7_0_commands_from_scripts() {
+    let (_server, addr) = common::start("127.0.41.1", &[]);
+    let mut c = common::client(addr).await;
+    let ev = |s: &'static str| ["EVAL", s, "0"];
+    q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]).await;
+    assert_eq!(
+        q(&mut c, &ev("return redis.pcall('xread','STREAMS','s','$')")).await,
+        V::Nil
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("return redis.pcall('xread','BLOCK',0,'STREAMS','s','$').err")
+        )
+        .await,
+        b("ERR xread command is not allowed with BLOCK option from scripts")
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("return redis.pcall('XREADGROUP','GROUP','g','c','BLOCK',0,'STREAMS','s','>').err")
+        )
+        .await,
+        b("ERR XREADGROUP command is not allowed with BLOCK option from scripts")
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("return redis.pcall('xreadgroup','group','g','c','STREAMS','s','>')")
+        )
+        .await,
+        V::Nil
+    );
+    // An option XREAD refuses comes first.
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("return redis.pcall('xread','NOACK','BLOCK',0,'STREAMS','s','$').err")
+        )
+        .await,
+        b("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
+    );
+    // BLMPOP and BZMPOP are not `noscript`: on empty keys they answer at once.
+    assert_eq!(
+        q(&mut c, &ev("return redis.pcall('blmpop',0,1,'nol','LEFT')")).await,
+        V::Nil
+    );
+    assert_eq!(
+        q(&mut c, &ev("return redis.pcall('bzmpop',0,1,'noz','MIN')")).await,
+        V::Nil
+    );
+    q(&mut c, &["RPUSH", "l", "a", "b"]).await;
+    assert_eq!(
+        q(&mut c, &ev("return redis.call('blmpop',0,1,'l','RIGHT')")).await,
+        V::Array(vec![b("l"), V::Array(vec![b("b")])])
+    );
+    assert_eq!(
+        q(&mut c, &ev("return redis.pcall('blpop','l',0).err")).await,
+        b("ERR This Redis command is not allowed from script")
+    );
+    // As many arguments as the C stack holds.
+    assert_eq!(
+        q(
+            &mut c,
+            &ev("local a = {} for i=1,7999 do a[i] = 1 end return redis.call('lpush','big',unpack(a))")
+        )
+        .await,
+        V::Int(7999)
+    );
+    // redis.acl_check_cmd: true/false for the caller's user; an unknown command is an error.
+    assert_eq!(
+        q(&mut c, &ev("return redis.acl_check_cmd('set','xx',1)")).await,
+        V::Int(1)
+    );
+    let err = e(
+        &mut c,
+        &ev("return redis.acl_check_cmd('invalid-cmd','arg')"),
+    )
+    .await;
+    assert!(
+        err.starts_with("ERR Invalid command passed to redis.acl_check_cmd()"),
+        "{err}"
+    );
+    q(
+        &mut c,
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            ">123",
+            "+@scripting",
+            "+set",
+            "~x*",
+        ],
+    )
+    .await;
+    let mut bob = common::client_as(addr, "bob", "123").await;
+    let check = |s: &'static str, k: &'static str| ["EVAL", s, "1", k];
+    assert_eq!(
+        q(
+            &mut bob,
+            &check("return redis.acl_check_cmd('set','xx',1)", "xx")
+        )
+        .await,
+        V::Int(1)
+    );
+    assert_eq!(
+        q(
+            &mut bob,
+            &check("return redis.acl_check_cmd('hset','xx','f',1)", "xx")
+        )
+        .await,
+        V::Nil
+    );
+    assert_eq!(
+        q(&mut bob, &ev("return redis.acl_check_cmd('set','yy',1)")).await,
+        V::Nil
+    );
+    // Too few arguments for the command's key specs: no key to check, no crash.
+    assert_eq!(
+        q(&mut c, &ev("return redis.acl_check_cmd('sort')")).await,
+        V::Int(1)
+    );
+    // SORT BY a constant pattern sorts a set for a script (deterministic), not for a client.
+    q(&mut c, &["SADD", "myset", "c", "a", "b", "aa"]).await;
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "return redis.call('sort',KEYS[1],'by','_','get','#','get','_:*')",
+                "1",
+                "myset"
+            ]
+        )
+        .await,
+        V::Array(vec![
+            b("a"),
+            V::Nil,
+            b("aa"),
+            V::Nil,
+            b("b"),
+            V::Nil,
+            b("c"),
+            V::Nil
+        ])
+    );
+}
+
+/// Over `maxmemory`, as Redis 7.0: a script without a shebang fails at its first `denyoom`
+/// call (reads still run), a script with flags is refused unless `no-writes` or `allow-oom`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_over_maxmemory() {
+    let (_server, addr) = common::start("127.0.41.2", &[]);
+    let mut c = common::client(addr).await;
+    q(&mut c, &["SET", "x", "123"]).await;
+    q(&mut c, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+    let write = "redis.call('set','x',1) return 1";
+    let err = e(&mut c, &["EVAL", write, "1", "x"]).await;
+    assert_eq!(err, format!("{oom} {}", suffix(write)));
+    assert_eq!(
+        q(
+            &mut c,
+            &["EVAL", "return redis.pcall('set','x','y').err", "1", "x"]
+        )
+        .await,
+        b(oom)
+    );
+    assert_eq!(
+        q(&mut c, &["EVAL", "return redis.call('get','x')", "1", "x"]).await,
+        b("123")
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &["EVAL_RO", "return redis.call('get','x')", "1", "x"]
+        )
+        .await,
+        b("123")
+    );
+    assert_eq!(
+        e(&mut c, &["EVAL", "#!lua flags=\nreturn 1", "0"]).await,
+        oom
+    );
+    assert_eq!(e(&mut c, &["EVAL", "#!lua\nreturn 1", "0"]).await, oom);
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "#!lua flags=allow-oom\nredis.call('set','x',1) return 1",
+                "1",
+                "x"
+            ]
+        )
+        .await,
+        V::Int(1)
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nredis.call('get','x') return 1",
+                "0"
+            ]
+        )
+        .await,
+        V::Int(1)
+    );
+    q(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    assert_eq!(q(&mut c, &["EVAL", write, "1", "x"]).await, V::Int(1));
+    assert_eq!(
+        q(&mut c, &["EVAL", "#!lua\nreturn 1", "0"]).await,
+        V::Int(1)
+    );
+}
+
+/// `DEBUG SET-DISABLE-DENY-SCRIPTS` lets scripts call `noscript` commands (Redis's test hook),
+/// and `DEBUG PROTOCOL` answers each RESP type, seen by a script in its own protocol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_protocol_through_scripts() {
+    let (_server, addr) = common::start("127.0.41.3", &[("enable-debug-command", "yes")]);
+    let mut c = common::client(addr).await;
+    let big = "redis.setresp(3) return redis.call('debug','protocol','bignum')";
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "return redis.pcall('debug','protocol','bignum').err",
+                "0"
+            ]
+        )
+        .await,
+        b("ERR This Redis command is not allowed from script")
+    );
+    assert_eq!(
+        q(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]).await,
+        V::Okay
+    );
+    assert_eq!(
+        q(&mut c, &["EVAL", big, "0"]).await,
+        b("1234567999999999999999999999999999999")
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "redis.setresp(3) return redis.call('debug','protocol','attrib')",
+                "0"
+            ]
+        )
+        .await,
+        b("Some real reply following the attribute")
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "redis.setresp(3) return redis.call('debug','protocol','verbatim')",
+                "0"
+            ]
+        )
+        .await,
+        b("This is a verbatim\nstring")
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "return {verbatim_string={format='md', string='x'}}",
+                "0"
+            ]
+        )
+        .await,
+        b("x")
+    );
+    assert_eq!(
+        q(&mut c, &["DEBUG", "PROTOCOL", "map"]).await,
+        V::Array(vec![
+            V::Int(0),
+            V::Int(0),
+            V::Int(1),
+            V::Int(1),
+            V::Int(2),
+            V::Int(0)
+        ])
+    );
+    assert_eq!(
+        e(&mut c, &["DEBUG", "PROTOCOL", "push"]).await,
+        "ERR RESP2 is not supported by this command"
+    );
+    assert_eq!(
+        e(&mut c, &["DEBUG", "PROTOCOL", "nosuch"]).await,
+        "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"
+    );
+    // A RESP3 client gets RESP3 types through a RESP3 script.
+    let hello = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+    let eval = |s: &str| format!("*3\r\n$4\r\nEVAL\r\n${}\r\n{s}\r\n$1\r\n0\r\n", s.len());
+    for (script, want) in [
+        (big, &b"(1234567999999999999999999999999999999\r\n"[..]),
+        (
+            "redis.setresp(3) return redis.call('debug','protocol','verbatim')",
+            b"=29\r\ntxt:This is a verbatim\nstring\r\n",
+        ),
+        (
+            "redis.setresp(3) return redis.call('debug','protocol','double')",
+            b",3.141\r\n",
+        ),
+        (
+            "redis.setresp(2) return redis.call('debug','protocol','double')",
+            b"$5\r\n3.141\r\n",
+        ),
+    ] {
+        let mut input = hello.to_vec();
+        input.extend_from_slice(eval(script).as_bytes());
+        let got = common::raw(addr, &input).await;
+        assert!(
+            got.ends_with(want),
+            "{script}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    // A RESP3 client: the format's first three bytes, padded with spaces.
+    let mut input = hello.to_vec();
+    input.extend_from_slice(eval("return {verbatim_string={format='md', string='x'}}").as_bytes());
+    let got = common::raw(addr, &input).await;
+    assert!(
+        got.ends_with(b"=5\r\nmd :x\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // DEBUG OBJECT finds a key that expired but is not deleted yet (Redis looks in the
+    // dictionary itself); a script, whose time is its start, does not see it.
+    q(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).await;
+    q(&mut c, &["SET", "key", "value", "PX", "1"]).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(matches!(
+        q(&mut c, &["DEBUG", "OBJECT", "key"]).await,
+        V::SimpleString(s) if s.starts_with("Value at:")
+    ));
+    assert_eq!(
+        q(&mut c, &["EVAL", "return redis.call('EXISTS', 'key')", "0"]).await,
+        V::Int(0)
+    );
+    assert_eq!(q(&mut c, &["EXISTS", "key"]).await, V::Int(0));
+    assert_eq!(
+        e(&mut c, &["DEBUG", "OBJECT", "key"]).await,
+        "ERR no such key"
+    );
+    q(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]).await;
+    assert_eq!(
+        q(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0"]).await,
+        V::Okay
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "EVAL",
+                "return redis.pcall('debug','protocol','bignum').err",
+                "0"
+            ]
+        )
+        .await,
+        b("ERR This Redis command is not allowed from script")
+    );
+}
+
+/// INFO errorstats counts error replies by prefix (Redis's `afterErrorReply`): a script's
+/// `redis.error_reply` included; CONFIG RESETSTAT clears them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errorstats_count_script_errors() {
+    let (_server, addr) = common::start("127.0.41.5", &[]);
+    let mut c = common::client(addr).await;
+    let errorstats = |v: V| match v {
+        V::BulkString(s) => String::from_utf8_lossy(&s).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        e(
+            &mut c,
+            &[
+                "EVAL",
+                "return redis.error_reply('MY_ERR_CODE custom msg')",
+                "0"
+            ]
+        )
+        .await,
+        "MY_ERR_CODE custom msg"
+    );
+    q(&mut c, &["SET", "s", "x"]).await;
+    e(&mut c, &["LPUSH", "s", "a"]).await;
+    e(&mut c, &["NOSUCHCOMMAND"]).await;
+    e(
+        &mut c,
+        &[
+            "EVAL",
+            "return redis.error_reply('NOSPACEBUTLONGERTHANTHIRTYONEBYTES')",
+            "0",
+        ],
+    )
+    .await;
+    // A failed call counts once, whether the script returns or raises its error.
+    e(
+        &mut c,
+        &["EVAL", "return redis.pcall('lpush','s','a')", "0"],
+    )
+    .await;
+    e(&mut c, &["EVAL", "redis.call('lpush','s','a')", "0"]).await;
+    e(&mut c, &["EVAL", "redis.call('nosuch')", "0"]).await;
+    assert_eq!(
+        errorstats(q(&mut c, &["INFO", "errorstats"]).await),
+        "# Errorstats\r\nerrorstat_ERR:count=3\r\nerrorstat_MY_ERR_CODE:count=1\r\nerrorstat_WRONGTYPE:count=3\r\n"
+    );
+    q(&mut c, &["CONFIG", "RESETSTAT"]).await;
+    assert_eq!(
+        errorstats(q(&mut c, &["INFO", "errorstats"]).await),
+        "# Errorstats\r\n"
+    );
+}
+
+/// The EVAL state's heap stays near its live size (Redis's "EVAL does not leak in the Lua
+/// stack": used_memory_lua < 100 KB after SCRIPT FLUSH and many runs): the prelude's garbage is
+/// collected when a state is made, and a GC step follows every 50 runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lua_heap_stays_small() {
+    let (_server, addr) = common::start("127.0.41.6", &[]);
+    let mut c = common::client(addr).await;
+    q(&mut c, &["SCRIPT", "FLUSH"]).await;
+    q(&mut c, &["SET", "x", "0"]).await;
+    let mut pipe = redis::pipe();
+    for _ in 0..3000 {
+        pipe.cmd("EVAL")
+            .arg("return redis.call('incr',KEYS[1])")
+            .arg(1)
+            .arg("x")
+            .ignore();
+    }
+    let () = pipe.query_async(&mut c).await.expect("pipeline");
+    assert_eq!(q(&mut c, &["GET", "x"]).await, b("3000"));
+    let info = match q(&mut c, &["INFO", "memory"]).await {
+        V::BulkString(s) => String::from_utf8_lossy(&s).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    let lua: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory_lua:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory_lua");
+    assert!(lua > 0 && lua < 100 * 1024, "used_memory_lua:{lua}");
+}

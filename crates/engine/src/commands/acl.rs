@@ -302,6 +302,16 @@ pub fn denial(
     Some(d)
 }
 
+/// Whether the client's user may run `c` with `args` (Redis's `ACLCheckAllUserCommandPerm`:
+/// command, keys and channels), without logging a denial: `redis.acl_check_cmd`.
+pub fn permitted(ctx: &mut Ctx, c: &'static super::Command, args: &[&[u8]]) -> bool {
+    let epoch = ctx.engine.acl.epoch();
+    if ctx.client.acl_epoch != epoch {
+        ctx.client.refresh_acl(ctx.engine, epoch);
+    }
+    ctx.client.acl_user.unrestricted || ctx.client.acl_user.check(c, args).is_ok()
+}
+
 fn log_denied(ctx: &mut Ctx, d: &Denied, context: &'static str) {
     let (reason, object) = d.log_parts();
     let info = ctx.client.handle.describe();

@@ -384,6 +384,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     }) else {
         ctx.client.multi_error |= ctx.client.multi.is_some();
         ctx.client.pending_stats.errors += 1;
+        ctx.engine.stats.count_error_kind(b"ERR");
         ctx.out.error_bytes(&unknown_command(args));
         return;
     };
@@ -843,6 +844,7 @@ fn reject(ctx: &mut Ctx, cmd: &Command, e: Error) {
 
 fn reply_error(ctx: &mut Ctx, e: Error) {
     ctx.client.pending_stats.errors += 1;
+    ctx.engine.stats.count_error_kind(e.0.as_bytes());
     ctx.out.error(&e.0);
 }
 

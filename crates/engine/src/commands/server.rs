@@ -138,6 +138,7 @@ fn config(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 c.store(0, Ordering::Relaxed);
             }
             ctx.engine.cmdstats.reset();
+            s.error_kinds.lock().clear();
             ctx.out.ok();
         }
         "rewrite" => {
@@ -546,8 +547,10 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.ok();
         }
         "object" if args.len() == 3 => {
-            let mut l = ctx.lock(args[2]);
-            let Some(n) = l.node(args[2]) else {
+            // Redis looks the key up in the dictionary itself: an expired key not yet deleted
+            // is still there (and stays).
+            let l = ctx.lock(args[2]);
+            let Some(n) = l.node_raw(args[2]) else {
                 return Err(Error::from("ERR no such key"));
             };
             let line = format!(
@@ -575,6 +578,16 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             rdb_save::reload(ctx.engine, save, flush, merge).map_err(Error::msg)?;
             ctx.out.ok();
         }
+        "set-disable-deny-scripts" if args.len() == 3 => {
+            // Redis reads it with atoi: anything but a non-zero number is 0.
+            let on = crate::protocol::parse_i64(args[2]).unwrap_or(0) != 0;
+            ctx.engine
+                .scripting
+                .deny_disabled
+                .store(on, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        "protocol" if args.len() == 3 => debug_protocol(ctx, args[2])?,
         "clock" if args.len() >= 3 => super::clock::debug_clock(ctx, &args[2..])?,
         "jmap" | "quicklist-packed-threshold" | "change-repl-id" => ctx.out.ok(),
         _ => {
@@ -582,6 +595,76 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
                 String::from_utf8_lossy(args[1])
             )));
+        }
+    }
+    Ok(())
+}
+
+/// `DEBUG PROTOCOL <type>`: one reply of each RESP type, Redis's samples (RESP2 gets each
+/// type's RESP2 form; an attribute only goes to RESP3 clients, a push reply is refused in RESP2).
+fn debug_protocol(ctx: &mut Ctx, kind: &[u8]) -> CmdResult {
+    let out = &mut *ctx.out;
+    let kind = String::from_utf8_lossy(kind).to_ascii_lowercase();
+    match kind.as_str() {
+        "string" => out.bulk(b"Hello World"),
+        "integer" => out.int(12345),
+        // Redis's sample value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
+        "double" => out.double(3.141),
+        "bignum" => {
+            let n = b"1234567999999999999999999999999999999";
+            if out.resp3 {
+                out.raw(b"(");
+                out.raw(n);
+                out.raw(b"\r\n");
+            } else {
+                out.bulk(n);
+            }
+        }
+        "null" => out.null(),
+        "array" | "set" => {
+            if kind == "set" {
+                out.set(3);
+            } else {
+                out.array(3);
+            }
+            for j in 0..3 {
+                out.int(j);
+            }
+        }
+        "map" => {
+            out.map(3);
+            for j in 0..3 {
+                out.int(j);
+                out.boolean(j == 1);
+            }
+        }
+        "attrib" => {
+            if out.resp3 {
+                out.raw(b"|1\r\n");
+                out.bulk(b"key-popularity");
+                out.array(2);
+                out.bulk(b"key:123");
+                out.int(90);
+            }
+            out.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if !out.resp3 {
+                return Err(Error::from("ERR RESP2 is not supported by this command"));
+            }
+            out.push(2);
+            out.bulk(b"server-cpu-usage");
+            out.int(42);
+            out.bulk(b"Some real reply following the push reply");
+        }
+        "true" => out.boolean(true),
+        "false" => out.boolean(false),
+        "verbatim" => out.verbatim(b"This is a verbatim\nstring"),
+        _ => {
+            return Err(Error::from(
+                "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+            ));
         }
     }
     Ok(())

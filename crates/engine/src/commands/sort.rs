@@ -110,8 +110,9 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
         Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.clone()).collect(), false, true),
         Some(_) => return Err(err::WRONGTYPE),
     };
-    // Sets have no order: sort them anyway when storing so the result is deterministic.
-    if dontsort && is_set && store.is_some() {
+    // Sets have no order: sort them anyway when storing, or for a script, so the result is
+    // deterministic (Redis's sortCommandGeneric: for replication and scripting).
+    if dontsort && is_set && (store.is_some() || ctx.engine.scripting.runs_for(ctx.client)) {
         dontsort = false;
         alpha = true;
         by = None;

@@ -89,6 +89,7 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
                     Ok(()) => run(ctx, command, &args),
                     Err(e) => {
                         ctx.client.pending_stats.errors += 1;
+                        ctx.engine.stats.count_error_kind(e.0.as_bytes());
                         ctx.out.error(&e.0);
                     }
                 }

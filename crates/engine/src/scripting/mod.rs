@@ -64,6 +64,8 @@ pub const FUNCTION_FLAGS: [&str; 5] = [
 ];
 /// Bit of `no-writes` in a function's flags.
 const NO_WRITES: u32 = 1;
+/// Bit of `allow-oom` in a function's flags.
+const ALLOW_OOM: u32 = 1 << 1;
 /// Bit of `no-cluster` in a function's flags.
 const NO_CLUSTER: u32 = 1 << 3;
 /// Bit of `allow-cross-slot-keys` in a function's flags.
@@ -77,6 +79,8 @@ const CALL_FAILED: &str = "\u{1}redis.call failed";
 const PENDING: &str = "redlink.pending_error";
 /// Nesting deeper than this in a reply (or a self-referencing table) is refused.
 const MAX_DEPTH: usize = 256;
+/// Runs between two collection steps (Redis's `LUA_GC_CYCLE_PERIOD`), each of that many KB.
+const GC_STEP_EVERY: u32 = 50;
 /// Smallest cap of a Lua state's heap (when `maxmemory` is smaller).
 const LUA_CAP_FLOOR: u64 = 64 << 20;
 /// Largest cap of a Lua state's heap, and the cap without `maxmemory`.
@@ -289,7 +293,8 @@ struct States {
     func: Option<Vm>,
     /// Libraries by name.
     libs: BTreeMap<String, Library>,
-    /// Library of each function name.
+    /// Library of each function, by the function's name in lower case: Redis 7.0 matches
+    /// function names without regard to case (FCALL, and the "already exists" check).
     index: HashMap<String, String>,
 }
 
@@ -329,6 +334,12 @@ pub struct Scripting {
     /// Cluster mode: the hash slot the running script's keys must share (-1: not known yet, the
     /// first key accessed sets it; -2: any, `allow-cross-slot-keys` or a script without shebang).
     cluster_slot: std::sync::atomic::AtomicI32,
+    /// Redis's `scriptVerifyOOM` for the running script: memory was over `maxmemory` when it
+    /// started and it has no `allow-oom` flag, so its first `denyoom` call (before any write) fails.
+    oom_refuses: AtomicBool,
+    /// `DEBUG SET-DISABLE-DENY-SCRIPTS`: scripts may call `noscript` commands (Redis's
+    /// `script_disable_deny_script`, a test hook).
+    pub deny_disabled: AtomicBool,
     /// Reference point of `started_ms`.
     epoch: std::time::Instant,
     /// `busy-reply-threshold` in ms.
@@ -352,6 +363,8 @@ impl Default for Scripting {
             started_ms: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
             cluster_slot: std::sync::atomic::AtomicI32::new(-1),
+            oom_refuses: AtomicBool::new(false),
+            deny_disabled: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
             busy_threshold_ms: AtomicU64::new(5000),
         }
@@ -571,6 +584,12 @@ impl Scripting {
         self.lib_count.load(Ordering::Acquire)
     }
 
+    /// Whether `client` is running a script or function right now (a command it runs is one its
+    /// script called: Redis's `CLIENT_SCRIPT`).
+    pub fn runs_for(&self, client: &crate::client::Client) -> bool {
+        self.owner.load(Ordering::Acquire) == client.handle.id
+    }
+
     /// SCRIPT LOAD: compile and cache; returns the SHA1.
     pub fn load(&self, body: &[u8]) -> Result<String, Error> {
         let mut guard = self.lock_vm()?;
@@ -646,6 +665,11 @@ impl Scripting {
         };
         let read_only = read_only || script.no_writes;
         self.enter_cluster_mode(ctx, keys, script.no_cluster, script.cross_slot)?;
+        // A script with flags is `denyoom` unless it declares `no-writes` or `allow-oom`
+        // (Redis's scriptFlagsToCmdFlags); one without a shebang is judged call by call.
+        if script.shebang && !script.no_writes && !script.allow_oom && over_maxmemory(ctx.engine) {
+            return Err(Error::from(crate::evict::OOM));
+        }
         // A shebang script that may write is refused up front under `min-replicas-to-write`, as
         // Redis refuses any write command (a compatibility-mode script fails at its first write).
         if !read_only
@@ -659,6 +683,7 @@ impl Scripting {
             keys,
             argv,
             read_only,
+            allow_oom: script.shebang && script.allow_oom,
             name: &script.sha,
             as_function: false,
             command,
@@ -686,6 +711,7 @@ impl Scripting {
             keys,
             argv,
             read_only,
+            allow_oom,
             name,
             as_function,
             command,
@@ -702,6 +728,12 @@ impl Scripting {
         // Marked running before taking the gate: from now on other clients wait asynchronously.
         self.flags.kill.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
+        // Redis's `pre_command_oom_state`: the command's own eviction attempt left memory over
+        // the limit (a master client's stream is obeyed whatever the memory).
+        let oom = !allow_oom
+            && over_maxmemory(ctx.engine)
+            && ctx.client.handle.kind.load(Ordering::Relaxed) != crate::client::kind::MASTER;
+        self.oom_refuses.store(oom, Ordering::Release);
         // One clock read for the start (SCRIPT KILL's busy time) and the hand-off's due time.
         let started = Instant::now();
         let started_ms = started.saturating_duration_since(self.epoch).as_millis() as u64;
@@ -768,6 +800,8 @@ struct Call<'a> {
     keys: &'a [&'a [u8]],
     argv: &'a [&'a [u8]],
     read_only: bool,
+    /// `allow-oom` (a function's or a shebang script's flag).
+    allow_oom: bool,
     /// The script's SHA1 or the function's name (error texts, FUNCTION STATS).
     name: &'a str,
     /// Called as `f(keys, args)` rather than with KEYS/ARGV globals.
@@ -776,39 +810,60 @@ struct Call<'a> {
     command: &'a [&'a [u8]],
 }
 
-/// A library's name from its shebang (`#!lua name=<lib>`), with Redis 7.0's texts.
+/// A library's name from its shebang (`#!lua name=<lib>`), with Redis 7.0's texts: the line is
+/// split like `sdssplitargs` (so `name="foo"` is `foo`), the first word is `#!` and the engine.
 fn library_name(code: &[u8]) -> Result<String, Error> {
     if !code.starts_with(b"#!") {
         return Err(Error::from("ERR Missing library metadata"));
     }
-    let line_end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
-    let line = String::from_utf8_lossy(&code[2..line_end]);
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("").to_string();
+    let Some(line_end) = code.iter().position(|&b| b == b'\n') else {
+        return Err(Error::from("ERR Invalid library metadata"));
+    };
+    let parts = match crate::protocol::split_args(&code[..line_end]) {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err(Error::from("ERR Invalid library metadata")),
+    };
+    let engine = String::from_utf8_lossy(parts[0].get(2..).unwrap_or_default()).into_owned();
     let mut name = None;
-    for p in parts {
-        let Some(n) = p.strip_prefix("name=") else {
-            return Err(Error::msg(format!("ERR Invalid metadata value given: {p}")));
-        };
+    for p in &parts[1..] {
+        let is_name = p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"name=");
+        if !is_name {
+            return Err(Error::msg(format!(
+                "ERR Invalid metadata value given: {}",
+                String::from_utf8_lossy(p)
+            )));
+        }
         if name.is_some() {
             return Err(Error::from(
                 "ERR Invalid metadata value, name argument was given multiple times",
             ));
         }
-        name = Some(n.to_string());
+        name = Some(String::from_utf8_lossy(&p[5..]).into_owned());
     }
     let Some(name) = name else {
         return Err(Error::from("ERR Library name was not given"));
     };
-    if !engine.eq_ignore_ascii_case("lua") {
-        return Err(Error::msg(format!("ERR Engine '{engine}' not found")));
-    }
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(Error::from(
             "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
         ));
     }
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(Error::msg(format!("ERR Engine '{engine}' not found")));
+    }
     Ok(name)
+}
+
+/// Whether memory is over `maxmemory` (after the command's own eviction attempt, so Redis's
+/// `pre_command_oom_state` when a script starts).
+fn over_maxmemory(engine: &crate::Engine) -> bool {
+    let max = engine.hot.maxmemory.load(Ordering::Relaxed);
+    max != 0 && crate::alloc::used_memory() > max
+}
+
+/// Key of a function in [`States::index`]: its name in lower case.
+fn fn_key(name: &str) -> String {
+    name.to_ascii_lowercase()
 }
 
 /// What FUNCTION RESTORE does with the libraries already loaded.
@@ -861,7 +916,11 @@ impl Scripting {
             return Err(Error::from("ERR No functions registered"));
         }
         for f in &functions {
-            if states.index.get(&f.name).is_some_and(|lib| *lib != name) {
+            if states
+                .index
+                .get(&fn_key(&f.name))
+                .is_some_and(|lib| *lib != name)
+            {
                 return Err(Error::msg(format!(
                     "ERR Function {} already exists",
                     f.name
@@ -870,11 +929,11 @@ impl Scripting {
         }
         if let Some(old) = states.libs.remove(&name) {
             for f in old.functions {
-                states.index.remove(&f.name);
+                states.index.remove(&fn_key(&f.name));
             }
         }
         for f in &functions {
-            states.index.insert(f.name.clone(), name.clone());
+            states.index.insert(fn_key(&f.name), name.clone());
         }
         states.libs.insert(
             name.clone(),
@@ -926,11 +985,12 @@ impl Scripting {
         {
             return Err(Error::msg(format!("ERR Library {name} already exists")));
         }
-        let mut seen: HashMap<&str, ()> = HashMap::new();
+        let mut seen: HashMap<String, ()> = HashMap::new();
         for (_, lib) in &new {
             for f in &lib.functions {
-                let taken = states.index.get(&f.name).is_some_and(|l| stays(l));
-                if taken || seen.insert(&f.name, ()).is_some() {
+                let key = fn_key(&f.name);
+                let taken = states.index.get(&key).is_some_and(|l| stays(l));
+                if taken || seen.insert(key, ()).is_some() {
                     return Err(Error::msg(format!(
                         "ERR Function {} already exists",
                         f.name
@@ -942,13 +1002,13 @@ impl Scripting {
         for name in gone {
             if let Some(old) = states.libs.remove(&name) {
                 for f in old.functions {
-                    states.index.remove(&f.name);
+                    states.index.remove(&fn_key(&f.name));
                 }
             }
         }
         for (name, lib) in new {
             for f in &lib.functions {
-                states.index.insert(f.name.clone(), name.clone());
+                states.index.insert(fn_key(&f.name), name.clone());
             }
             states.libs.insert(name, lib);
         }
@@ -966,7 +1026,7 @@ impl Scripting {
             .remove(name.as_ref())
             .ok_or(Error::from("ERR Library not found"))?;
         for f in lib.functions {
-            states.index.remove(&f.name);
+            states.index.remove(&fn_key(&f.name));
         }
         self.count_libraries(states);
         Ok(())
@@ -1093,17 +1153,29 @@ impl Scripting {
         let name = String::from_utf8_lossy(name).into_owned();
         let func = states
             .index
-            .get(&name)
+            .get(&fn_key(&name))
             .and_then(|lib| states.libs.get(lib))
-            .and_then(|lib| lib.functions.iter().find(|f| f.name == name))
+            .and_then(|lib| {
+                let exact = lib.functions.iter().find(|f| f.name == name);
+                exact.or_else(|| {
+                    lib.functions
+                        .iter()
+                        .find(|f| f.name.eq_ignore_ascii_case(&name))
+                })
+            })
             .ok_or(Error::from("ERR Function not found"))?;
         let no_writes = func.flags & NO_WRITES != 0;
+        let allow_oom = func.flags & ALLOW_OOM != 0;
         self.enter_cluster_mode(
             ctx,
             keys,
             func.flags & NO_CLUSTER != 0,
             func.flags & ALLOW_CROSS_SLOT != 0,
         )?;
+        // Without `no-writes` or `allow-oom` FCALL is `denyoom` (Redis's scriptFlagsToCmdFlags).
+        if !no_writes && !allow_oom && over_maxmemory(ctx.engine) {
+            return Err(Error::from(crate::evict::OOM));
+        }
         if read_only && !no_writes {
             return Err(Error::from(
                 "ERR Can not execute a script with write flag using *_ro command.",
@@ -1119,6 +1191,7 @@ impl Scripting {
             keys,
             argv,
             read_only: read_only || no_writes,
+            allow_oom,
             name: &name,
             as_function: true,
             command,
@@ -1137,6 +1210,8 @@ struct Compiled {
     no_writes: bool,
     /// `no-cluster`.
     no_cluster: bool,
+    /// `allow-oom`.
+    allow_oom: bool,
     /// `allow-cross-slot-keys`, or no shebang (Redis 6's behaviour: keys of any local slot).
     cross_slot: bool,
     /// The body starts with a shebang (`#!lua`).
@@ -1251,6 +1326,8 @@ struct Vm {
     baseline: usize,
     /// Heap size after the last full collection.
     live: usize,
+    /// Runs since the last collection step ([`GC_STEP_EVERY`]).
+    runs: u32,
     /// What `redis.call` and `redis.pcall` point at. It holds a handle of the state, so the
     /// state closes when this drops (after `lua`), before `_release`.
     calls: Box<CallEnv>,
@@ -1481,8 +1558,15 @@ impl Vm {
             flags: hook_flags_keep.clone(),
             panic: Mutex::new(None),
         });
-        redis.raw_set("call", call_function(&lua, &calls, true)?)?;
-        redis.raw_set("pcall", call_function(&lua, &calls, false)?)?;
+        // The prelude's garbage (its compilation) goes now: a fresh state reports only what
+        // it holds (INFO used_memory_lua), as Redis's does.
+        lua.gc_collect()?;
+        redis.raw_set("call", call_function(&lua, &calls, CallMode::Call)?)?;
+        redis.raw_set("pcall", call_function(&lua, &calls, CallMode::Pcall)?)?;
+        redis.raw_set(
+            "acl_check_cmd",
+            call_function(&lua, &calls, CallMode::AclCheck)?,
+        )?;
         Ok(Vm {
             lua,
             flags: hook_flags_keep,
@@ -1500,6 +1584,7 @@ impl Vm {
             limit: 0,
             baseline: 0,
             live: 0,
+            runs: 0,
             calls,
         })
     }
@@ -1521,6 +1606,13 @@ impl Vm {
     /// After running code: give back what a run that grew the heap a lot left (full collection),
     /// and report the heap size. Runs that allocate little cost two loads and a compare.
     fn settle(&mut self) {
+        // Like Redis (script_lua.c): a collection step every 50 runs keeps the heap near its
+        // live size without a full cycle's latency.
+        self.runs += 1;
+        if self.runs >= GC_STEP_EVERY {
+            self.runs = 0;
+            let _ = self.lua.gc_step_kbytes(GC_STEP_EVERY as std::ffi::c_int);
+        }
         let mut used = self.lua.used_memory();
         if used > self.baseline + GC_AFTER {
             self.collect();
@@ -1569,6 +1661,7 @@ impl Vm {
                     func: f.clone(),
                     no_writes,
                     no_cluster,
+                    allow_oom: body.starts_with(b"#!") && shebang_has(body, "allow-oom"),
                     cross_slot,
                     shebang: body.starts_with(b"#!"),
                 };
@@ -1698,7 +1791,20 @@ impl Vm {
             if let (Some(source), Some(line)) = (source, line) {
                 msg = format!("{msg} script: {name}, on {source}:{line}.");
             }
+            if !killed && counted_already(&t) {
+                // The failed call counted this error; the script's reply does not again.
+                ctx.out.error(&msg);
+                return Ok(());
+            }
             return Err(Error::msg(msg));
+        }
+        // A returned error table is an error reply (counted unless a call counted it).
+        if let Value::Table(t) = &value
+            && let Ok(Value::String(e)) = t.raw_get::<Value>("err")
+            && !counted_already(t)
+        {
+            ctx.client.pending_stats.errors += 1;
+            ctx.engine.stats.count_error_kind(&e.as_bytes());
         }
         lua_to_resp(ctx.out, &value, resp == 3, 0);
         Ok(())
@@ -1835,12 +1941,12 @@ struct CallEnv {
 /// turned the arguments into a `MultiValue` of registry handles and the reply into a `Value`,
 /// ~2,000 instructions of a short script's ~12,000; here arguments are read off the stack in
 /// place and the reply is pushed straight onto it.
-fn call_function(lua: &Lua, env: &CallEnv, raise: bool) -> mlua::Result<Function> {
+fn call_function(lua: &Lua, env: &CallEnv, mode: CallMode) -> mlua::Result<Function> {
     use mlua::ffi;
-    let f: ffi::lua_CFunction = if raise {
-        lua_redis_call
-    } else {
-        lua_redis_pcall
+    let f: ffi::lua_CFunction = match mode {
+        CallMode::Call => lua_redis_call,
+        CallMode::Pcall => lua_redis_pcall,
+        CallMode::AclCheck => lua_redis_acl_check,
     };
     let env: *const CallEnv = env;
     lua.exec_raw_lua(|raw| {
@@ -1864,36 +1970,54 @@ fn call_function(lua: &Lua, env: &CallEnv, raise: bool) -> mlua::Result<Function
     })
 }
 
+/// Which of the C functions over a [`CallEnv`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CallMode {
+    /// `redis.call`: a failed command raises its error table.
+    Call,
+    /// `redis.pcall`: a failed command's error table is returned.
+    Pcall,
+    /// `redis.acl_check_cmd`: whether the caller's user may run the command (not run).
+    AclCheck,
+}
+
 unsafe extern "C-unwind" fn lua_redis_call(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
     // SAFETY: called by Lua as the closure made in `call_function`.
-    unsafe { call_c(state, true) }
+    unsafe { call_c(state, CallMode::Call) }
 }
 
 unsafe extern "C-unwind" fn lua_redis_pcall(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
     // SAFETY: called by Lua as the closure made in `call_function`.
-    unsafe { call_c(state, false) }
+    unsafe { call_c(state, CallMode::Pcall) }
+}
+
+unsafe extern "C-unwind" fn lua_redis_acl_check(
+    state: *mut mlua::ffi::lua_State,
+) -> std::ffi::c_int {
+    // SAFETY: called by Lua as the closure made in `call_function`.
+    unsafe { call_c(state, CallMode::AclCheck) }
 }
 
 /// The body of both C functions. Every Rust value of the call (guards, arguments, the run's
 /// borrows) lives in [`call_inner`] and is dropped before `lua_error` unwinds the C stack with
 /// `longjmp`, which runs no destructors; this frame holds nothing that needs one by then.
-unsafe fn call_c(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c_int {
+unsafe fn call_c(state: *mut mlua::ffi::lua_State, mode: CallMode) -> std::ffi::c_int {
     use mlua::ffi;
     // SAFETY (whole body): upvalue 1 is the light userdata `call_function` set, a live CallEnv.
     unsafe {
         let env = &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const CallEnv);
-        let raise_now =
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call_inner(state, env)))
-            {
-                Ok(Ok(failed)) => raise && failed,
-                Ok(Err(())) => true,
-                Err(payload) => {
-                    *env.panic.lock() = Some(payload);
-                    ffi::lua_settop(state, 0);
-                    ffi::lua_pushstring(state, c"ERR redis.call panicked".as_ptr());
-                    true
-                }
-            };
+        let raise_now = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            call_inner(state, env, mode)
+        })) {
+            Ok(Ok(failed)) => mode != CallMode::Pcall && failed,
+            Ok(Err(())) => true,
+            Err(payload) => {
+                *env.panic.lock() = Some(payload);
+                ffi::lua_settop(state, 0);
+                ffi::lua_pushstring(state, c"ERR redis.call panicked".as_ptr());
+                true
+            }
+        };
         if raise_now {
             // The error value (an error table, or a message) is on the top of the stack.
             ffi::lua_error(state);
@@ -1904,34 +2028,15 @@ unsafe fn call_c(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c_i
 
 /// Runs the command of a `redis.call` and leaves one value on the stack: the reply converted to
 /// Lua (`Ok(failed)`: whether it is an error table), or the error to raise (`Err`).
-unsafe fn call_inner(state: *mut mlua::ffi::lua_State, env: &CallEnv) -> Result<bool, ()> {
+unsafe fn call_inner(
+    state: *mut mlua::ffi::lua_State,
+    env: &CallEnv,
+    mode: CallMode,
+) -> Result<bool, ()> {
     use mlua::ffi;
     // SAFETY (whole body): `state` is the running thread of the call; values read off its stack
-    // (argument strings) stay there, unchanged, until the call returns.
+    // (argument strings) stay there, unchanged, until the call returns or they are copied.
     unsafe {
-        // Room for what is pushed below (a reply pushes its own room as it nests).
-        if ffi::lua_checkstack(state, 4) == 0 {
-            return Err(());
-        }
-        // Taken out of the slot for the call: nothing else can reach the run meanwhile.
-        let p = env.slot.0.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if p.is_null() {
-            ffi::luaL_where(state, 1);
-            push_bytes(
-                state,
-                b"ERR redis.call can only be used while a script runs",
-            );
-            ffi::lua_concat(state, 2);
-            return Err(());
-        }
-        let _back = Taken(&env.slot, p);
-        // SAFETY: a non-null slot points at the `RunCtx` of the run in progress on this thread
-        // (`Vm::run` holds it in place until its `SlotSet` cleared the slot), and taking it out
-        // of the slot made this the only reference until `_back` puts it back. Its lifetimes
-        // were erased in `RunSlot::set`; nothing borrowed from it outlives this call.
-        let run = &mut *p;
-        let _uncapped = Uncapped::new(&env.lua, run.limit);
-        let resp = env.flags.resp.load(Ordering::Acquire);
         // Strings are read in place (no copy); numbers are formatted.
         let n = ffi::lua_gettop(state).max(0);
         let mut owned: smallvec::SmallVec<[(usize, Vec<u8>); 2]> = smallvec::SmallVec::new();
@@ -1954,6 +2059,60 @@ unsafe fn call_inner(state: *mut mlua::ffi::lua_State, env: &CallEnv) -> Result<
                 }
             }
         }
+        for (i, text) in &owned {
+            argv[*i] = text.as_slice();
+        }
+        // Room for what is pushed below (a reply pushes its own room as it nests).
+        if ffi::lua_checkstack(state, 4) != 0 {
+            return call_args(state, env, &argv, bad, mode);
+        }
+        // The arguments fill the C stack (`unpack` of ~8000 values): copied and popped, as
+        // Redis's luaArgsToRedisArgv does, so the reply has room.
+        let copies: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+        drop(argv);
+        ffi::lua_settop(state, 0);
+        if ffi::lua_checkstack(state, 4) == 0 {
+            push_bytes(state, b"ERR Lua stack overflow");
+            return Err(());
+        }
+        let refs: Vec<&[u8]> = copies.iter().map(|a| a.as_slice()).collect();
+        call_args(state, env, &refs, bad, mode)
+    }
+}
+
+/// [`call_inner`] once the arguments are read (`bad`: one was neither a string nor a number).
+///
+/// # Safety
+/// `state` is the running thread of the call with room for four more values; `argv` stays valid
+/// for the call.
+unsafe fn call_args(
+    state: *mut mlua::ffi::lua_State,
+    env: &CallEnv,
+    argv: &[&[u8]],
+    bad: bool,
+    mode: CallMode,
+) -> Result<bool, ()> {
+    // SAFETY (whole body): per the function's contract.
+    unsafe {
+        // Taken out of the slot for the call: nothing else can reach the run meanwhile.
+        let p = env.slot.0.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if p.is_null() {
+            mlua::ffi::luaL_where(state, 1);
+            push_bytes(
+                state,
+                b"ERR redis.call can only be used while a script runs",
+            );
+            mlua::ffi::lua_concat(state, 2);
+            return Err(());
+        }
+        let _back = Taken(&env.slot, p);
+        // SAFETY: a non-null slot points at the `RunCtx` of the run in progress on this thread
+        // (`Vm::run` holds it in place until its `SlotSet` cleared the slot), and taking it out
+        // of the slot made this the only reference until `_back` puts it back. Its lifetimes
+        // were erased in `RunSlot::set`; nothing borrowed from it outlives this call.
+        let run = &mut *p;
+        let _uncapped = Uncapped::new(&env.lua, run.limit);
+        let resp = env.flags.resp.load(Ordering::Acquire);
         if bad {
             push_err_table(
                 state,
@@ -1961,8 +2120,8 @@ unsafe fn call_inner(state: *mut mlua::ffi::lua_State, env: &CallEnv) -> Result<
             );
             return Ok(true);
         }
-        for (i, text) in &owned {
-            argv[*i] = text.as_slice();
+        if mode == CallMode::AclCheck {
+            return Ok(acl_check(state, run.ctx, argv));
         }
         redis_call(
             state,
@@ -1971,7 +2130,7 @@ unsafe fn call_inner(state: *mut mlua::ffi::lua_State, env: &CallEnv) -> Result<
             run.reply,
             run.read_only,
             resp,
-            &argv,
+            argv,
         )
     }
 }
@@ -2079,6 +2238,33 @@ unsafe fn push_err_table(state: *mut mlua::ffi::lua_State, text: &str) {
     }
 }
 
+/// [`push_err_table`] for the error of a `redis.call`, counted where it happened: the table
+/// also holds `ignore_error_stats_update = true`, as Redis's does, so a script that raises or
+/// returns it does not count it again.
+///
+/// # Safety
+/// `state` is a live Lua state with room for three more values.
+unsafe fn push_call_err_table(state: *mut mlua::ffi::lua_State, text: &str) {
+    // SAFETY: per the function's contract.
+    unsafe {
+        push_err_table(state, text);
+        push_bytes(state, IGNORE_ERROR_STATS.as_bytes());
+        mlua::ffi::lua_pushboolean(state, 1);
+        mlua::ffi::lua_rawset(state, -3);
+    }
+}
+
+/// The error-table field marking an error already counted (Redis's name).
+const IGNORE_ERROR_STATS: &str = "ignore_error_stats_update";
+
+/// Whether an error table is one [`push_call_err_table`] made.
+fn counted_already(t: &Table) -> bool {
+    matches!(
+        t.raw_get::<Value>(IGNORE_ERROR_STATS),
+        Ok(Value::Boolean(true))
+    )
+}
+
 /// Format a Lua number as Redis 7.0 passes it to a command: C's `%.17g`
 /// (`0.1` → `0.10000000000000001`, `1e20` → `1e+20`, `-0.0` → `-0`).
 fn number_arg(n: f64) -> Vec<u8> {
@@ -2168,6 +2354,64 @@ fn printf_g_exact(n: f64, precision: usize) -> String {
     }
 }
 
+/// `redis.acl_check_cmd(cmd, args...)`: pushes whether the caller's user may run the command
+/// with these arguments (Redis's luaRedisAclCheckCmdPermissionsCommand), or the error table to
+/// raise for an unknown command (returns whether it failed).
+///
+/// # Safety
+/// `state` is the running Lua thread of the call, with room for four more values.
+unsafe fn acl_check(state: *mut mlua::ffi::lua_State, ctx: &mut Ctx, refs: &[&[u8]]) -> bool {
+    if refs.is_empty() {
+        // SAFETY: the caller's contract.
+        unsafe {
+            push_err_table(
+                state,
+                "ERR Please specify at least one argument for this redis lib call",
+            )
+        };
+        return true;
+    }
+    // Redis's lookupCommand: a container's subcommand must exist too.
+    let cmd = crate::commands::lookup_call(refs).filter(|c| !ctx.engine.disabled.contains(c.name));
+    let Some(cmd) = cmd else {
+        // SAFETY: the caller's contract.
+        unsafe { push_err_table(state, "ERR Invalid command passed to redis.acl_check_cmd()") };
+        return true;
+    };
+    let ok = crate::commands::acl::permitted(ctx, cmd, refs);
+    // SAFETY: the caller's contract (room for one value).
+    unsafe { mlua::ffi::lua_pushboolean(state, i32::from(ok)) };
+    false
+}
+
+/// Whether XREAD/XREADGROUP arguments reach a `BLOCK` option before any argument the command
+/// would refuse first (Redis's `xreadCommand` parses in order and refuses BLOCK from scripts as
+/// it meets it; an earlier bad COUNT or syntax error is the command's own reply).
+fn stream_read_blocks(refs: &[&[u8]], group_ok: bool) -> bool {
+    let is = |a: &[u8], w: &str| a.eq_ignore_ascii_case(w.as_bytes());
+    let mut i = 1;
+    while i < refs.len() {
+        let more = refs.len() - i - 1;
+        let o = refs[i];
+        if is(o, "BLOCK") && more > 0 {
+            return true;
+        } else if is(o, "COUNT") && more > 0 {
+            if crate::protocol::parse_i64(refs[i + 1]).is_none() {
+                return false;
+            }
+            i += 2;
+        } else if is(o, "GROUP") && more >= 2 && group_ok {
+            i += 3;
+        } else if is(o, "NOACK") && group_ok {
+            i += 1;
+        } else {
+            // STREAMS (the rest are keys and IDs) or an argument the command refuses.
+            return false;
+        }
+    }
+    false
+}
+
 /// `redis.call` / `redis.pcall` of `refs` (the command and its arguments): pushes the reply
 /// converted to Lua, `Ok(failed)` (whether it is an error table), or the error to raise (`Err`).
 ///
@@ -2182,13 +2426,25 @@ unsafe fn redis_call(
     resp: i64,
     refs: &[&[u8]],
 ) -> Result<bool, ()> {
+    // A call refused before its command runs counts as an error reply right here (Redis's
+    // scriptCall: afterErrorReply), so the script's own error does not count it again.
+    let engine = ctx.engine;
     let fail = |text: &str| -> Result<bool, ()> {
+        engine.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        engine.stats.count_error_kind(text.as_bytes());
         // SAFETY: the caller's contract (room for the table, its key and value).
-        unsafe { push_err_table(state, text) };
+        unsafe { push_call_err_table(state, text) };
         Ok(true)
     };
     if refs.is_empty() {
-        return fail("ERR Please specify at least one argument for this redis lib call");
+        // SAFETY: the caller's contract (room for the table, its key and value).
+        unsafe {
+            push_err_table(
+                state,
+                "ERR Please specify at least one argument for this redis lib call",
+            )
+        };
+        return Ok(true);
     }
     // A container's subcommand is looked up too (its own arity, flags and ACL), as in Redis; a
     // disabled command (`rename-command NAME ""`) is unknown.
@@ -2204,9 +2460,19 @@ unsafe fn redis_call(
     if !cmd.arity_ok(refs.len()) {
         return fail("ERR Wrong number of args calling Redis command from script");
     }
-    // Redis 7.0 flags every blocking command `noscript` as well.
-    if cmd.flags & (flag::NOSCRIPT | flag::BLOCKING) != 0 {
+    // Redis 7.0 flags most blocking commands `noscript`; the others (BLMPOP, BZMPOP, XREAD,
+    // XREADGROUP) run without blocking, as inside MULTI, but XREAD/XREADGROUP refuse BLOCK.
+    if cmd.flags & flag::NOSCRIPT != 0 && !scripting.deny_disabled.load(Ordering::Relaxed) {
         return fail("ERR This Redis command is not allowed from script");
+    }
+    if matches!(cmd.name, "xread" | "xreadgroup")
+        && stream_read_blocks(refs, cmd.name == "xreadgroup")
+    {
+        let text = format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(refs[0])
+        );
+        return fail(&text);
     }
     // The caller's ACL applies inside scripts too (logged with context `lua`), with 7.0's texts.
     if let Some(d) = crate::commands::acl::denial(ctx, cmd, refs, "lua") {
@@ -2222,7 +2488,8 @@ unsafe fn redis_call(
             }
         });
     }
-    if cmd.flags & flag::WRITE != 0 {
+    let writes = cmd.flags & flag::WRITE != 0;
+    if writes {
         if read_only {
             return fail("ERR Write commands are not allowed from read-only scripts.");
         }
@@ -2242,6 +2509,17 @@ unsafe fn redis_call(
         {
             return fail(crate::replication::READONLY);
         }
+    }
+    // Redis's scriptVerifyOOM: over `maxmemory` when the script started, a `denyoom` command
+    // fails unless the script already wrote (it cannot stop halfway) or has `allow-oom`.
+    if cmd.flags & flag::DENYOOM != 0
+        && scripting.oom_refuses.load(Ordering::Acquire)
+        && !scripting.wrote.load(Ordering::Acquire)
+        && ctx.engine.hot.maxmemory.load(Ordering::Relaxed) != 0
+    {
+        return fail(crate::evict::OOM);
+    }
+    if writes {
         scripting.wrote.store(true, Ordering::Release);
     }
     // Cluster mode (Redis's scriptVerifyClusterState): local keys only, of one slot unless allowed.
@@ -2363,7 +2641,8 @@ unsafe fn push_reply(
                 push_bytes(state, l);
                 wrap_field(state, b"ok");
             }
-            b'-' => push_err_table(state, &String::from_utf8_lossy(l)),
+            // The command counted its error reply already.
+            b'-' => push_call_err_table(state, &String::from_utf8_lossy(l)),
             b':' => ffi::lua_pushnumber(state, num(l) as f64),
             b'$' => {
                 let n = num(l);
@@ -2519,6 +2798,29 @@ fn table_to_resp(out: &mut Out, t: &Table, resp3: bool, depth: usize) {
             out.raw(format!("({text}\r\n").as_bytes());
         } else {
             out.bulk(text.as_bytes());
+        }
+        return;
+    }
+    // `{verbatim_string = {format = 'txt', string = '...'}}` (Redis's addReplyVerbatim: the
+    // format's first three bytes, spaces for missing ones; a bulk string in RESP2).
+    if let Ok(Value::Table(v)) = t.raw_get::<Value>("verbatim_string")
+        && let Ok(Value::String(format)) = v.raw_get::<Value>("format")
+        && let Ok(Value::String(text)) = v.raw_get::<Value>("string")
+    {
+        let text = text.as_bytes();
+        if out.resp3 {
+            let format = format.as_bytes();
+            let mut ext = [b' '; 3];
+            for (d, &c) in ext.iter_mut().zip(format.iter().take_while(|&&c| c != 0)) {
+                *d = c;
+            }
+            out.raw(format!("={}\r\n", text.len() + 4).as_bytes());
+            out.raw(&ext);
+            out.raw(b":");
+            out.raw(&text);
+            out.raw(b"\r\n");
+        } else {
+            out.bulk(&text);
         }
         return;
     }

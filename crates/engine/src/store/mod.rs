@@ -887,12 +887,19 @@ impl<'a> Locked<'a> {
             .map(|n| &n.value)
     }
 
-    /// Whether `key` is in a locked shard, expired or not (`Some(expired)`); see [`Db::presence`].
-    pub fn presence(&self, key: &[u8]) -> Option<bool> {
+    /// The node of `key` as the dictionary holds it, expired or not, without deleting or
+    /// touching it (Redis's raw `dictFind`: DEBUG OBJECT sees a key that expired but is not
+    /// deleted yet).
+    pub fn node_raw(&self, key: &[u8]) -> Option<&Node<Value, Key>> {
         let h = self.db.hash(key);
         let s = Db::shard_of(h);
         let (_, g) = self.guards.iter().find(|(i, _)| *i == s)?;
-        g.dict.get(h, key).map(|n| !Self::visible(self.now, n))
+        g.dict.get(h, key)
+    }
+
+    /// Whether `key` is in a locked shard, expired or not (`Some(expired)`); see [`Db::presence`].
+    pub fn presence(&self, key: &[u8]) -> Option<bool> {
+        self.node_raw(key).map(|n| !Self::visible(self.now, n))
     }
 
     /// The live value of `key`, for update in place.
