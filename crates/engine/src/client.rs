@@ -284,6 +284,9 @@ pub struct Client {
     /// Error replies of the commands run so far in this batch, counted by each (INFO
     /// commandstats' `failed_calls`: EXEC does not fail because a command it ran did).
     pub nested_errors: u64,
+    /// The running command answered an error counted elsewhere (a script's error from a failed
+    /// `redis.call`): it failed all the same (`failed_calls`).
+    pub failed_uncounted: bool,
     /// When the previous command of the current batch ended: the next one's start, so each command
     /// costs one clock read (reset before every batch, so idle time is never counted).
     pub clock: Option<crate::diagnostics::stopwatch::Start>,
@@ -389,6 +392,7 @@ impl Client {
             gate_slot,
             pending_stats: PendingStats::default(),
             nested_errors: 0,
+            failed_uncounted: false,
             clock: None,
             read_at: None,
             last_cmd: None,

@@ -483,6 +483,36 @@ async fn command_stats_and_introspection_follow_redis() {
     );
     let default = call(&mut c, &["INFO"]).await;
     assert_eq!(stat(&default, "info"), "");
+    // Scripts (redis-server 7.0.15's "Consistent eval error reporting"): a command refused inside
+    // a script is its rejected call, one that fails its failed call, and the script fails too.
+    call(&mut c, &["CONFIG", "RESETSTAT"]).await;
+    call(&mut c, &["EVAL", "return redis.call('select',99)", "0"]).await;
+    call(&mut c, &["EVAL", "return redis.pcall('select',99)", "0"]).await;
+    call(
+        &mut c,
+        &["EVAL", "local t = redis.pcall('select',99) return 1", "0"],
+    )
+    .await;
+    call(&mut c, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    call(
+        &mut c,
+        &["EVAL", "return redis.call('set','x','y')", "1", "x"],
+    )
+    .await;
+    call(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    let info = call(&mut c, &["INFO", "commandstats"]).await;
+    assert_eq!(
+        stat(&info, "select"),
+        "calls=3,rejected_calls=0,failed_calls=3"
+    );
+    assert_eq!(
+        stat(&info, "set"),
+        "calls=0,rejected_calls=1,failed_calls=0"
+    );
+    assert_eq!(
+        stat(&info, "eval"),
+        "calls=4,rejected_calls=0,failed_calls=3"
+    );
     call(&mut c, &["CONFIG", "RESETSTAT"]).await;
     let info = call(&mut c, &["INFO", "commandstats"]).await;
     assert_eq!(stat(&info, "set"), "");

@@ -662,7 +662,7 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         ctx.engine.cmdstats.ran(
             cmd.spec,
             crate::diagnostics::stopwatch::ticks_to_micros(ticks),
-            errors > nested,
+            errors > nested || std::mem::take(&mut ctx.client.failed_uncounted),
         );
         ctx.client.nested_errors = nested_before + errors;
     }

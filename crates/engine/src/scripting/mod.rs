@@ -1792,7 +1792,9 @@ impl Vm {
                 msg = format!("{msg} script: {name}, on {source}:{line}.");
             }
             if !killed && counted_already(&t) {
-                // The failed call counted this error; the script's reply does not again.
+                // The failed call counted this error; the script's reply does not again, but the
+                // script did fail (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE: `failed_calls`).
+                ctx.client.failed_uncounted = true;
                 ctx.out.error(&msg);
                 return Ok(());
             }
@@ -1801,10 +1803,13 @@ impl Vm {
         // A returned error table is an error reply (counted unless a call counted it).
         if let Value::Table(t) = &value
             && let Ok(Value::String(e)) = t.raw_get::<Value>("err")
-            && !counted_already(t)
         {
-            ctx.client.pending_stats.errors += 1;
-            ctx.engine.stats.count_error_kind(&e.as_bytes());
+            if counted_already(t) {
+                ctx.client.failed_uncounted = true;
+            } else {
+                ctx.client.pending_stats.errors += 1;
+                ctx.engine.stats.count_error_kind(&e.as_bytes());
+            }
         }
         lua_to_resp(ctx.out, &value, resp == 3, 0);
         Ok(())
@@ -2457,13 +2462,18 @@ unsafe fn redis_call(
     else {
         return fail("ERR Unknown Redis command called from script");
     };
+    // Refused once the command is known: its `rejected_calls` (INFO commandstats) counts it.
+    let refuse = |text: &str| -> Result<bool, ()> {
+        engine.cmdstats.rejected(cmd.spec);
+        fail(text)
+    };
     if !cmd.arity_ok(refs.len()) {
-        return fail("ERR Wrong number of args calling Redis command from script");
+        return refuse("ERR Wrong number of args calling Redis command from script");
     }
     // Redis 7.0 flags most blocking commands `noscript`; the others (BLMPOP, BZMPOP, XREAD,
     // XREADGROUP) run without blocking, as inside MULTI, but XREAD/XREADGROUP refuse BLOCK.
     if cmd.flags & flag::NOSCRIPT != 0 && !scripting.deny_disabled.load(Ordering::Relaxed) {
-        return fail("ERR This Redis command is not allowed from script");
+        return refuse("ERR This Redis command is not allowed from script");
     }
     if matches!(cmd.name, "xread" | "xreadgroup")
         && stream_read_blocks(refs, cmd.name == "xreadgroup")
@@ -2472,11 +2482,11 @@ unsafe fn redis_call(
             "ERR {} command is not allowed with BLOCK option from scripts",
             String::from_utf8_lossy(refs[0])
         );
-        return fail(&text);
+        return refuse(&text);
     }
     // The caller's ACL applies inside scripts too (logged with context `lua`), with 7.0's texts.
     if let Some(d) = crate::commands::acl::denial(ctx, cmd, refs, "lua") {
-        return fail(match d {
+        return refuse(match d {
             Denied::Key(_) => {
                 "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
             }
@@ -2491,23 +2501,23 @@ unsafe fn redis_call(
     let writes = cmd.flags & flag::WRITE != 0;
     if writes {
         if read_only {
-            return fail("ERR Write commands are not allowed from read-only scripts.");
+            return refuse("ERR Write commands are not allowed from read-only scripts.");
         }
         // Redis's scriptVerifyWriteCommandAllow: no writes while RDB saves fail.
         if crate::persist::rdb_save::writes_refused(ctx.engine) {
-            return fail(crate::persist::rdb_save::MISCONF);
+            return refuse(crate::persist::rdb_save::MISCONF);
         }
         // `min-replicas-to-write` without enough good replicas refuses a script's writes too.
         if ctx.engine.hot.min_replicas_to_write.load(Ordering::Relaxed) != 0
             && !crate::replication::primary::enough_good_replicas(ctx.engine)
         {
-            return fail(crate::commands::NOREPLICAS);
+            return refuse(crate::commands::NOREPLICAS);
         }
         // A read-only replica refuses a script's writes (not its primary's stream's).
         if ctx.engine.replication.read_only.load(Ordering::Relaxed)
             && ctx.client.handle.kind.load(Ordering::Relaxed) != crate::client::kind::MASTER
         {
-            return fail(crate::replication::READONLY);
+            return refuse(crate::replication::READONLY);
         }
     }
     // Redis's scriptVerifyOOM: over `maxmemory` when the script started, a `denyoom` command
@@ -2517,7 +2527,7 @@ unsafe fn redis_call(
         && !scripting.wrote.load(Ordering::Acquire)
         && ctx.engine.hot.maxmemory.load(Ordering::Relaxed) != 0
     {
-        return fail(crate::evict::OOM);
+        return refuse(crate::evict::OOM);
     }
     if writes {
         scripting.wrote.store(true, Ordering::Release);
@@ -2528,7 +2538,7 @@ unsafe fn redis_call(
     {
         use crate::cluster::redirect;
         if let Err(e) = redirect::route(ctx, m, cmd, refs, ctx.client.asking) {
-            return fail(match e.0.as_ref() {
+            return refuse(match e.0.as_ref() {
                 redirect::DOWN_READONLY => {
                     "ERR Script attempted to execute a write command while the cluster is down and readonly"
                 }
@@ -2544,7 +2554,7 @@ unsafe fn redis_call(
             if expected == -1 {
                 scripting.cluster_slot.store(slot, Ordering::Release);
             } else if expected != -2 && expected != slot {
-                return fail(
+                return refuse(
                     "ERR Script attempted to access keys that do not hash to the same slot",
                 );
             }
