@@ -275,6 +275,16 @@ pub struct Client {
     pub multi_error: bool,
     /// Close once the pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
+    /// CLIENT REPLY OFF: no replies until CLIENT REPLY ON (Pub/Sub and tracking pushes still go
+    /// out, as Redis's `CLIENT_PUSHING` lets them through).
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP took effect: the reply of the command running now is dropped.
+    pub reply_skip: bool,
+    /// CLIENT REPLY SKIP was just given: the next command's reply is dropped.
+    pub reply_skip_next: bool,
+    /// While a script runs and some client tracks: the keys the script declared, which a read-only
+    /// command it calls makes the client track (Redis's `trackingRememberKeys` of the caller).
+    pub tracking_script: Option<Vec<Vec<u8>>>,
     /// Whether the client is in MONITOR mode (exempt from `timeout`, like Redis).
     pub monitor: bool,
     /// Which gate slot this connection uses.
@@ -382,6 +392,10 @@ impl Client {
             multi: None,
             multi_error: false,
             close_after_reply: false,
+            reply_off: false,
+            reply_skip: false,
+            reply_skip_next: false,
+            tracking_script: None,
             monitor: false,
             gate_slot,
             pending_stats: PendingStats::default(),

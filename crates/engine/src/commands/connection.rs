@@ -185,6 +185,10 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         info.no_touch = false;
     }
     c.no_touch = false;
+    // clearClientConnectionState: REPLY OFF and a pending SKIP end (a SKIP in effect still drops
+    // RESET's own reply).
+    c.reply_off = false;
+    c.reply_skip_next = false;
     c.set_user("default");
     c.authenticated = !ctx.engine.hot.auth_required.load(Ordering::Relaxed);
     ctx.out.resp3 = false;
@@ -423,13 +427,19 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             ctx.out.ok();
         }
+        // Redis's clientCommand: ON clears both and replies +OK; OFF and SKIP reply nothing (the
+        // connection drops the replies: conn::execute_silenced).
         "reply" => {
             if is(args[2], "on") {
+                ctx.client.reply_off = false;
+                ctx.client.reply_skip = false;
                 ctx.out.ok();
-            } else if is(args[2], "off") || is(args[2], "skip") {
-                return Err(Error::from(
-                    "ERR CLIENT REPLY OFF|SKIP is not supported by redlink",
-                ));
+            } else if is(args[2], "off") {
+                ctx.client.reply_off = true;
+            } else if is(args[2], "skip") {
+                if !ctx.client.reply_off {
+                    ctx.client.reply_skip_next = true;
+                }
             } else {
                 return Err(err::SYNTAX);
             }
