@@ -159,6 +159,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                  used_memory_vm_total_human:{}\r\n\
                  maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
                  mem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\n\
+                 mem_not_counted_for_evict:0\r\n\
                  mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
                 human(rss),

@@ -534,6 +534,10 @@ impl Engine {
                     _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
                     _ = shutdown.changed() => return,
                 }
+                // DEBUG PAUSE-CRON 1: the cron does nothing (Redis's `pause_cron`).
+                if engine.store.cron_paused.load(Ordering::Relaxed) {
+                    continue;
+                }
                 // Redis gives the active cycle 25% of each tick, 2 points more per step of
                 // `active-expire-effort`.
                 let budget = Duration::from_micros(10_000 * (25 + 2 * (effort - 1)) / hz);

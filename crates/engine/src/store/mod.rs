@@ -1090,6 +1090,8 @@ pub struct Store {
     pub events: Arc<KeyEvents>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the active expiry cycle runs.
     pub active_expire: std::sync::atomic::AtomicBool,
+    /// DEBUG PAUSE-CRON 1: the engine's cron does nothing (the active expiry cycle included).
+    pub cron_paused: std::sync::atomic::AtomicBool,
     /// Whether accesses update LFU counters (`maxmemory-policy` is `*-lfu`).
     pub lfu: Arc<AtomicBool>,
     /// The propagation feed (AOF, replicas).
@@ -1139,6 +1141,7 @@ impl Store {
             gate: Gate::default(),
             events,
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            cron_paused: std::sync::atomic::AtomicBool::new(false),
             lfu,
             feed,
             tuning,
