@@ -465,7 +465,11 @@ impl Client {
     /// Release everything the client holds in shared registries (on disconnect or RESET).
     pub fn release(&mut self, engine: &Engine) {
         engine.pubsub.remove_monitor(self.handle.id);
-        engine.tracking.disable(self.handle.id);
+        // On RESET the keys it read stay in the table as in Redis; `Registration`'s drop in
+        // `conn` forgets them when the connection ends.
+        engine
+            .tracking
+            .disable(self.handle.id, false, &engine.store.events);
         self.monitor = false;
         self.unwatch(engine);
         self.unsubscribe_all(engine);

@@ -47,6 +47,13 @@ struct Registration<'a> {
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
+        let id = self.handle.id;
+        self.engine.pubsub.unregister_client(id);
+        if self.engine.tracking.active() {
+            self.engine
+                .tracking
+                .disable(id, true, &self.engine.store.events);
+        }
         self.engine.clients.unregister(self.handle.id);
     }
 }
@@ -67,6 +74,9 @@ where
     let Some(mut inbox) = client.inbox.take() else {
         return;
     };
+    engine
+        .pubsub
+        .register_client(handle.id, client.mailbox.clone());
     let mut out = Out::new(false);
     let mut parser = RequestParser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);

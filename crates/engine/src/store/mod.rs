@@ -511,7 +511,7 @@ impl Db {
         }
         drop(shard);
         if removed.is_some() {
-            self.events.touched(self.index, key);
+            self.events.removed_by_server(self.index, key);
             self.notify.emit(class::EVICTED, "evicted", key, self.index);
         }
         // The value is dropped here, outside the shard lock.
@@ -734,7 +734,7 @@ impl Db {
                                 ix.remove(k);
                             }
                             self.feed.deleted(self.index, k);
-                            self.events.touched(self.index, k);
+                            self.events.removed_by_server(self.index, k);
                             self.notify.emit(class::EXPIRED, "expired", k, self.index);
                             expired += 1;
                         }
@@ -808,7 +808,7 @@ impl<'a> Locked<'a> {
             }
             self.expired += 1;
             db.feed.deleted(db.index, key);
-            db.events.touched(db.index, key);
+            db.events.removed_by_server(db.index, key);
             db.notify.emit(class::EXPIRED, "expired", key, db.index);
         }
         h
