@@ -408,14 +408,17 @@ impl Registry {
         self.clients.lock().get(&id).cloned()
     }
 
-    /// Deliver `msg` to client `id` if it subscribes to `channel` (CLIENT TRACKING REDIRECT).
-    pub fn deliver_to(&self, channel: &[u8], id: u64, msg: Push) -> bool {
-        let mailbox = self
-            .channels
-            .lock()
-            .get(channel)
-            .and_then(|subs| subs.get(&id).cloned());
-        mailbox.is_some_and(|m| m.send(msg))
+    /// Whether client `id` subscribes to any channel, pattern or shard channel (Redis's
+    /// `CLIENT_PUBSUB`: a RESP2 REDIRECT target gets invalidations as Pub/Sub messages then).
+    pub fn is_subscriber(&self, id: u64) -> bool {
+        [Kind::Channel, Kind::Pattern, Kind::Shard]
+            .into_iter()
+            .any(|kind| {
+                self.map(kind)
+                    .lock()
+                    .values()
+                    .any(|subs| subs.contains_key(&id))
+            })
     }
 
     /// Deliver to channel subscribers and matching pattern subscribers; returns receivers.

@@ -16,7 +16,8 @@
 //! prefix and client, without the keys a NOLOOP client changed itself.
 //!
 //! Messages go to the client itself as a RESP3 push, or to its REDIRECT client: a RESP3 push, or
-//! a `__redis__:invalidate` Pub/Sub message if that client subscribed to the channel. A REDIRECT
+//! a `__redis__:invalidate` Pub/Sub message if that client is in Pub/Sub mode (subscribed to any
+//! channel or pattern, as Redis checks). A REDIRECT
 //! client that is gone breaks the redirection (`tracking-redir-broken` push to a RESP3 client).
 //! Messages for the client running the command itself wait until its reply is written
 //! ([`Tracking::take_pending`]; Redis's `tracking_pending_keys`). FLUSHDB/FLUSHALL invalidate
@@ -416,7 +417,7 @@ impl Tracking {
 }
 
 /// Redis's `sendTrackingMessage`: to the REDIRECT client (a RESP3 push, or a Pub/Sub message if it
-/// subscribed to the channel), or to the client itself if it speaks RESP3. A message for the
+/// is in Pub/Sub mode), or to the client itself if it speaks RESP3. A message for the
 /// connection of `current` (the client running a command) waits in `pending`.
 fn send(
     pubsub: &crate::pubsub::Registry,
@@ -447,12 +448,12 @@ fn send(
         None
     };
     match target {
-        Some(m) if m.resp3() => {
+        // RESP3: a push; RESP2: a Pub/Sub message on the invalidation channel, if the target is in
+        // Pub/Sub mode (subscribed to anything, as Redis's `CLIENT_PUBSUB`).
+        Some(m) if m.resp3() || pubsub.is_subscriber(redirect) => {
             m.send(Push::Invalidate(keys));
         }
-        Some(_) => {
-            pubsub.deliver_to(INVALIDATE_CHANNEL, redirect, Push::Invalidate(keys));
-        }
+        Some(_) => {}
         None if tr.mailbox.resp3() => {
             let push = Push::Invalidate(keys);
             if Some(id) == current {

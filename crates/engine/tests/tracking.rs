@@ -485,3 +485,40 @@ async fn table_limit_before_each_command_and_flush_empties_table() {
     send(&mut admin, &["FLUSHDB"]).await;
     assert_eq!(frames(&mut r, 1).await, ">2\r\n$10\r\ninvalidate\r\n_\r\n");
 }
+
+/// A RESP2 REDIRECT target in Pub/Sub mode gets invalidations as `__redis__:invalidate` messages
+/// even when subscribed to another channel only (Redis checks `CLIENT_PUBSUB`); one that
+/// subscribes to nothing gets none.
+#[tokio::test(flavor = "multi_thread")]
+async fn resp2_redirect_target_in_pubsub_mode() {
+    let (_s, addr) = start("127.0.5.52", &[]);
+    let mut sink = connect(addr, false).await;
+    let id = send(&mut sink, &["CLIENT", "ID"]).await;
+    let id = id.trim_start_matches(':').trim().to_string();
+    let mut r = connect(addr, false).await;
+    let mut w = connect(addr, false).await;
+    send(&mut r, &["CLIENT", "TRACKING", "on", "REDIRECT", &id]).await;
+    send(&mut r, &["GET", "k"]).await;
+    send(&mut w, &["SET", "k", "1"]).await;
+    assert!(
+        silent(&mut sink, Duration::from_millis(150))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        send(&mut sink, &["SUBSCRIBE", "other"]).await,
+        "*3\r\n$9\r\nsubscribe\r\n$5\r\nother\r\n:1\r\n"
+    );
+    send(&mut r, &["GET", "k"]).await;
+    send(&mut w, &["SET", "k", "2"]).await;
+    assert_eq!(
+        frames(&mut sink, 1).await,
+        "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n"
+    );
+    // A flush: Redis's RESP2 null ($-1) as the message.
+    send(&mut w, &["FLUSHALL"]).await;
+    assert_eq!(
+        frames(&mut sink, 1).await,
+        "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n$-1\r\n"
+    );
+}
