@@ -558,6 +558,10 @@ impl Engine {
                 let store_engine = engine.clone();
                 // A replica does not expire keys itself: it waits for its primary's DEL.
                 let expired = if engine.replication.is_replica() {
+                    // The cron still bounds the tracking table (Redis's serverCron).
+                    if engine.tracking.active() {
+                        engine.tracking.limit_used_slots(None);
+                    }
                     0
                 } else {
                     tokio::task::spawn_blocking(move || {
