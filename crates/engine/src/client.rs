@@ -275,6 +275,16 @@ pub struct Client {
     pub multi_error: bool,
     /// Close once the pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
+    /// CLIENT REPLY OFF: no replies until CLIENT REPLY ON (Pub/Sub and tracking pushes still go
+    /// out, as Redis's `CLIENT_PUSHING` lets them through).
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP took effect: the reply of the command running now is dropped.
+    pub reply_skip: bool,
+    /// CLIENT REPLY SKIP was just given: the next command's reply is dropped.
+    pub reply_skip_next: bool,
+    /// While a script runs and some client tracks: the keys the script declared, which a read-only
+    /// command it calls makes the client track (Redis's `trackingRememberKeys` of the caller).
+    pub tracking_script: Option<Vec<Vec<u8>>>,
     /// Whether the client is in MONITOR mode (exempt from `timeout`, like Redis).
     pub monitor: bool,
     /// Which gate slot this connection uses.
@@ -388,6 +398,10 @@ impl Client {
             multi: None,
             multi_error: false,
             close_after_reply: false,
+            reply_off: false,
+            reply_skip: false,
+            reply_skip_next: false,
+            tracking_script: None,
             monitor: false,
             gate_slot,
             pending_stats: PendingStats::default(),
@@ -459,7 +473,11 @@ impl Client {
     /// Release everything the client holds in shared registries (on disconnect or RESET).
     pub fn release(&mut self, engine: &Engine) {
         engine.pubsub.remove_monitor(self.handle.id);
-        engine.tracking.disable(self.handle.id);
+        // On RESET the keys it read stay in the table as in Redis; `Registration`'s drop in
+        // `conn` forgets them when the connection ends.
+        engine
+            .tracking
+            .disable(self.handle.id, false, &engine.store.events);
         self.monitor = false;
         self.unwatch(engine);
         self.unsubscribe_all(engine);

@@ -47,6 +47,13 @@ struct Registration<'a> {
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
+        let id = self.handle.id;
+        self.engine.pubsub.unregister_client(id);
+        if self.engine.tracking.active() {
+            self.engine
+                .tracking
+                .disable(id, true, &self.engine.store.events);
+        }
         self.engine.clients.unregister(self.handle.id);
     }
 }
@@ -67,6 +74,9 @@ where
     let Some(mut inbox) = client.inbox.take() else {
         return;
     };
+    engine
+        .pubsub
+        .register_client(handle.id, client.mailbox.clone());
     let mut out = Out::new(false);
     let mut parser = RequestParser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -207,10 +217,10 @@ where
             _ = stop_gate.wait(stop.as_mut(), || stop_probe.has_changed().unwrap_or(true)) => break,
             Some(msg) = inbox.recv_when_queued() => {
                 last_activity = clock.now_ms();
-                msg.encode(&mut out);
+                deliver(&client, &msg, &mut out);
                 // Drain what is already queued, up to a few megabytes per write.
                 while out.buf.len() < 4 * 1024 * 1024 && let Some(more) = inbox.try_recv() {
-                    more.encode(&mut out);
+                    deliver(&client, &more, &mut out);
                 }
             }
             // One read takes at most what the buffer has room for: a read chunk, or the rest of a
@@ -329,6 +339,7 @@ where
     engine.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
     let mut closed = false;
+    let silenced_from = out.buf.len();
     // Whether the retry below follows a wake-up (the first attempt follows the registration).
     let mut woken = false;
     client.handle.unblock.store(0, Ordering::Release);
@@ -357,7 +368,7 @@ where
             in_exec: false,
             retry: true,
         };
-        execute(&mut ctx, &argv);
+        execute_silenced(&mut ctx, &argv);
         if ctx.client.block.take().is_none() {
             break;
         }
@@ -406,10 +417,50 @@ where
             }
         }
     }
+    if client.reply_off || client.reply_skip {
+        // The timeout or CLIENT UNBLOCK reply of a silenced client (no pushes among them).
+        out.buf.truncate(silenced_from.min(out.buf.len()));
+    }
+    end_of_reply(client);
     client.handle.blocked.store(false, Ordering::Release);
     engine.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
     engine.store.events.unblock(db, &request.keys, id);
     closed
+}
+
+/// Write a mailbox message: Pub/Sub and tracking messages always (pushes in Redis), MONITOR lines
+/// only while the client's replies are not silenced (Redis adds them as plain replies).
+fn deliver(client: &Client, msg: &crate::pubsub::Push, out: &mut Out) {
+    if matches!(msg, crate::pubsub::Push::Monitor(_)) && (client.reply_off || client.reply_skip) {
+        return;
+    }
+    msg.encode(out);
+}
+
+/// Run one command, dropping its reply while the client silenced its replies (CLIENT REPLY
+/// OFF|SKIP), pushes excepted, as Redis's `prepareClientToWrite` does. The silencing in force
+/// after the command decides: CLIENT REPLY ON's own +OK goes out. A SKIP ends with the reply it
+/// dropped (Redis's `resetClient`), which for a blocked command is its eventual reply.
+fn execute_silenced(ctx: &mut Ctx, args: &[&[u8]]) {
+    let silenced = ctx.client.reply_off || ctx.client.reply_skip;
+    let start = ctx.out.buf.len();
+    if silenced {
+        ctx.out.push_spans = Some(Vec::new());
+    }
+    execute(ctx, args);
+    if ctx.client.reply_off || ctx.client.reply_skip {
+        ctx.out.keep_pushes_since(start);
+    } else {
+        ctx.out.push_spans = None;
+    }
+    if ctx.client.block.is_none() {
+        end_of_reply(ctx.client);
+    }
+}
+
+/// A command's reply is complete: a SKIP in effect ends, a SKIP just given takes effect.
+fn end_of_reply(client: &mut Client) {
+    client.reply_skip = std::mem::take(&mut client.reply_skip_next);
 }
 
 /// What processing the buffered input led to.
@@ -529,7 +580,7 @@ pub fn process(
                     in_exec: false,
                     retry: false,
                 };
-                execute(&mut ctx, &args);
+                execute_silenced(&mut ctx, &args);
                 off += consumed;
                 if clock.is_manual() {
                     // A manual clock moves only when told (DEBUG CLOCK in this very pipeline, say):

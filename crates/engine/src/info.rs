@@ -129,13 +129,14 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 out,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n\
-                 blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                 blocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
                 engine.clients.count(),
                 cfg.maxclients(),
                 engine
                     .stats
                     .blocked_clients
                     .load(std::sync::atomic::Ordering::Relaxed),
+                engine.tracking.figures().clients,
             );
         }
         "memory" => {
@@ -164,6 +165,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                  used_memory_vm_total_human:{}\r\n\
                  maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
                  mem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\n\
+                 mem_not_counted_for_evict:0\r\n\
                  mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
                 human(rss),
@@ -193,6 +195,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
         }
         "stats" => {
             let l = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            let tracking = engine.tracking.figures();
             let _ = write!(
                 out,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
@@ -200,6 +203,7 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                  rejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n\
                  expired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\n\
                  keyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\n\
+                 tracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\
                  total_error_replies:{}\r\n",
                 l(&stats.connections_received),
                 l(&stats.commands_processed),
@@ -213,6 +217,9 @@ fn section_text(engine: &Engine, section: &str, out: &mut String) -> bool {
                 l(&stats.evicted_keys),
                 l(&stats.keyspace_hits),
                 l(&stats.keyspace_misses),
+                tracking.keys,
+                tracking.items,
+                tracking.prefixes,
                 l(&stats.error_replies),
             );
         }

@@ -314,6 +314,7 @@ impl Engine {
                 .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
                 .collect()
         };
+        let pubsub = Arc::new(pubsub::Registry::with_clock(clock.clone()));
         let engine = Engine(Arc::new(Shared {
             started_ms: clock.now_ms(),
             store: store::Store::with_clock(databases, clock.clone()),
@@ -321,7 +322,8 @@ impl Engine {
             hot: HotConfig::default(),
             clients: client::Registry::with_clock(clock.clone()),
             scripting: scripting::Scripting::default(),
-            pubsub: Arc::new(pubsub::Registry::with_clock(clock.clone())),
+            tracking: tracking::Tracking::new(pubsub.clone()),
+            pubsub,
             stats: Stats::default(),
             started: Instant::now(),
             run_id,
@@ -333,7 +335,6 @@ impl Engine {
             pause: Pause::default(),
             diagnostics: diagnostics::Diagnostics::with_clock(clock.clone()),
             cmdstats: cmdstats::CommandStats::default(),
-            tracking: tracking::Tracking::default(),
             evictor: evict::Evictor::default(),
             acl: acl::Acl::with_clock(clock.clone()),
             disabled: disabled::Disabled::default(),
@@ -380,10 +381,23 @@ impl Engine {
         // Like the active cycle: no deletion interleaves with a propagating command.
         let _gate = self.store.feed.active().then(|| self.store.gate.shared(0));
         let expired = self.store.expire_due();
+        self.track_server_changes();
         self.stats
             .expired_keys
             .fetch_add(expired as u64, Ordering::Relaxed);
         expired
+    }
+
+    /// CLIENT TRACKING after keys changed outside a command (active expiry, a move of a manual
+    /// clock) on this thread: their invalidations, then the BCAST broadcast.
+    pub fn track_server_changes(&self) {
+        let changed = self.store.events.take_tracked();
+        if !self.tracking.active() {
+            return;
+        }
+        self.tracking.invalidate(None, &changed);
+        self.tracking.broadcast(None);
+        self.tracking.limit_used_slots(None);
     }
 
     /// Copy the hot values out of the configuration (after any change).
@@ -564,16 +578,26 @@ impl Engine {
                     _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
                     _ = shutdown.changed() => return,
                 }
+                // DEBUG PAUSE-CRON 1: the cron does nothing (Redis's `pause_cron`).
+                if engine.store.cron_paused.load(Ordering::Relaxed) {
+                    continue;
+                }
                 // Redis gives the active cycle 25% of each tick, 2 points more per step of
                 // `active-expire-effort`.
                 let budget = Duration::from_micros(10_000 * (25 + 2 * (effort - 1)) / hz);
                 let store_engine = engine.clone();
                 // A replica does not expire keys itself: it waits for its primary's DEL.
                 let expired = if engine.replication.is_replica() {
+                    // The cron still bounds the tracking table (Redis's serverCron).
+                    if engine.tracking.active() {
+                        engine.tracking.limit_used_slots(None);
+                    }
                     0
                 } else {
                     tokio::task::spawn_blocking(move || {
-                        store_engine.store.active_expire_cycle(budget, effort)
+                        let expired = store_engine.store.active_expire_cycle(budget, effort);
+                        store_engine.track_server_changes();
+                        expired
                     })
                     .await
                     .unwrap_or(0)

@@ -373,6 +373,9 @@ pub struct Out {
     pub buf: BytesMut,
     /// Whether the connection speaks RESP3.
     pub resp3: bool,
+    /// While the client's replies are silenced (CLIENT REPLY OFF|SKIP): where the pushes written
+    /// meanwhile lie in `buf` (start, end), so [`Out::keep_pushes_since`] keeps only them.
+    pub push_spans: Option<Vec<(usize, usize)>>,
 }
 
 impl Out {
@@ -381,6 +384,7 @@ impl Out {
         Out {
             buf: BytesMut::with_capacity(16 * 1024),
             resp3,
+            push_spans: None,
         }
     }
 
@@ -506,6 +510,34 @@ impl Out {
     /// The header of an out-of-band push of `n` elements (an array in RESP2).
     pub fn push(&mut self, n: usize) {
         self.header(if self.resp3 { b'>' } else { b'*' }, n);
+    }
+
+    /// Where a push (a Pub/Sub or tracking message, written whole before [`Out::push_end`]) starts.
+    pub fn push_begin(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The push started at `start` is complete: it survives silenced replies.
+    pub fn push_end(&mut self, start: usize) {
+        let end = self.buf.len();
+        if let Some(spans) = self.push_spans.as_mut() {
+            spans.push((start, end));
+        }
+    }
+
+    /// Drop what was written since `start` except the pushes recorded meanwhile (a silenced
+    /// client's reply; Redis's `prepareClientToWrite` lets only `CLIENT_PUSHING` output through).
+    pub fn keep_pushes_since(&mut self, start: usize) {
+        let spans = self.push_spans.take().unwrap_or_default();
+        let len = self.buf.len();
+        let mut to = start.min(len);
+        for (a, b) in spans {
+            if a >= to && a <= b && b <= len {
+                self.buf.copy_within(a..b, to);
+                to += b - a;
+            }
+        }
+        self.buf.truncate(to);
     }
 
     /// A double (a bulk string in RESP2).

@@ -45,6 +45,8 @@ pub enum Push {
     /// (FLUSHALL). RESP3: an `invalidate` push; RESP2 (a REDIRECT target): a `message` on
     /// `__redis__:invalidate`.
     Invalidate(Option<Vec<Bytes>>),
+    /// `tracking-redir-broken <id>`: the REDIRECT client of a RESP3 tracking client went away.
+    RedirBroken(u64),
     /// `smessage channel payload` (sharded channels).
     SMessage {
         /// The shard channel.
@@ -66,6 +68,7 @@ impl Push {
         match self {
             Push::Monitor(line) => line.len() + 8,
             Push::Maint { .. } => 96,
+            Push::RedirBroken(_) => 48,
             Push::Invalidate(keys) => {
                 keys.as_ref()
                     .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum())
@@ -91,6 +94,11 @@ impl Push {
                 out.raw(line);
                 out.raw(b"\r\n");
             }
+            Push::RedirBroken(id) => {
+                out.push(2);
+                out.bulk(b"tracking-redir-broken");
+                out.int(*id as i64);
+            }
             Push::Invalidate(keys) => {
                 if out.resp3 {
                     out.push(2);
@@ -107,7 +115,8 @@ impl Push {
                             out.bulk(k);
                         }
                     }
-                    None => out.null_array(),
+                    // Redis sends its shared null: `_` in RESP3, `$-1` in RESP2.
+                    None => out.null(),
                 }
             }
             Push::Message { channel, payload } => {
@@ -202,6 +211,11 @@ impl Mailbox {
                 parked: None,
             },
         )
+    }
+
+    /// Whether the client speaks RESP3 now (HELLO may change it).
+    pub fn resp3(&self) -> bool {
+        self.handle.resp.load(Ordering::Relaxed) >= 3
     }
 
     /// Whether the client's connection has ended (nobody reads the mailbox any more).
@@ -324,6 +338,8 @@ pub enum Kind {
 /// Every subscription of one engine, and the MONITOR clients.
 #[derive(Debug, Default)]
 pub struct Registry {
+    /// Every connected client's mailbox (tracking's REDIRECT targets).
+    clients: Mutex<HashMap<u64, Mailbox>>,
     monitors: Mutex<HashMap<u64, Mailbox>>,
     monitor_count: AtomicUsize,
     channels: Mutex<Subscribers>,
@@ -377,14 +393,32 @@ impl Registry {
         was
     }
 
-    /// Deliver `msg` to client `id` if it subscribes to `channel` (CLIENT TRACKING REDIRECT).
-    pub fn deliver_to(&self, channel: &[u8], id: u64, msg: Push) -> bool {
-        let mailbox = self
-            .channels
-            .lock()
-            .get(channel)
-            .and_then(|subs| subs.get(&id).cloned());
-        mailbox.is_some_and(|m| m.send(msg))
+    /// A connection began: its mailbox can be found by id ([`Registry::mailbox_of`]).
+    pub fn register_client(&self, id: u64, mailbox: Mailbox) {
+        self.clients.lock().insert(id, mailbox);
+    }
+
+    /// A connection ended.
+    pub fn unregister_client(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    /// The mailbox of connected client `id`.
+    pub fn mailbox_of(&self, id: u64) -> Option<Mailbox> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    /// Whether client `id` subscribes to any channel, pattern or shard channel (Redis's
+    /// `CLIENT_PUBSUB`: a RESP2 REDIRECT target gets invalidations as Pub/Sub messages then).
+    pub fn is_subscriber(&self, id: u64) -> bool {
+        [Kind::Channel, Kind::Pattern, Kind::Shard]
+            .into_iter()
+            .any(|kind| {
+                self.map(kind)
+                    .lock()
+                    .values()
+                    .any(|subs| subs.contains_key(&id))
+            })
     }
 
     /// Deliver to channel subscribers and matching pattern subscribers; returns receivers.

@@ -450,3 +450,32 @@ async fn cluster_answers_like_a_standalone_server() {
         .unwrap();
     assert_eq!(ok, "OK");
 }
+
+/// DEBUG PAUSE-CRON 1 stops the engine's cron (the active expiry cycle with it) until
+/// PAUSE-CRON 0, as Redis's `pause_cron`; INFO memory reports `mem_not_counted_for_evict` (0:
+/// eviction counts all of `used_memory`), which the Tcl suite reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_pause_cron_holds_active_expiry() {
+    let (_s, addr) = start("127.0.5.61", &[("enable-debug-command", "yes")]);
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let mut call = async |args: &[&str]| {
+        c.write_all(&resp(args)).await.unwrap();
+        String::from_utf8_lossy(&common::read_frames(&mut c, 1).await).into_owned()
+    };
+    assert_eq!(call(&["DEBUG", "PAUSE-CRON", "1"]).await, "+OK\r\n");
+    assert_eq!(call(&["SET", "k", "v", "PX", "1"]).await, "+OK\r\n");
+    // Several cron ticks (10 per second): nothing removes the key while paused.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(call(&["DBSIZE"]).await, ":1\r\n");
+    assert_eq!(call(&["DEBUG", "PAUSE-CRON", "0"]).await, "+OK\r\n");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while call(&["DBSIZE"]).await != ":0\r\n" {
+        assert!(tokio::time::Instant::now() < deadline, "never expired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let info = call(&["INFO", "memory"]).await;
+    assert!(
+        info.contains("\r\nmem_not_counted_for_evict:0\r\n"),
+        "{info}"
+    );
+}

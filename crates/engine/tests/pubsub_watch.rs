@@ -213,3 +213,92 @@ async fn concurrent_watch_increments_never_lose_updates() {
         .unwrap();
     assert_eq!(v, 200, "optimistic locking with WATCH loses no increment");
 }
+
+/// CLIENT REPLY as redis-server 7.0.15: SKIP drops the next command's reply only, OFF drops every
+/// reply (errors included) until ON, whose own +OK is sent; SKIP while OFF changes nothing. Pub/Sub
+/// output is pushed whatever the setting (Redis's `CLIENT_PUSHING`), RESP2 and RESP3.
+#[tokio::test(flavor = "multi_thread")]
+async fn client_reply_off_and_skip_keep_pushes() {
+    let (_s, addr) = start("127.0.5.60", &[]);
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let pipeline = |cmds: &[&[&str]]| cmds.iter().flat_map(|c| resp(c)).collect::<Vec<u8>>();
+    c.write_all(&pipeline(&[
+        &["CLIENT", "REPLY", "SKIP"],
+        &["SET", "a", "1"],
+        &["GET", "a"],
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(common::read_frames(&mut c, 1).await, b"$1\r\n1\r\n");
+    c.write_all(&pipeline(&[
+        &["CLIENT", "REPLY", "OFF"],
+        &["SET", "a", "2"],
+        &["GET", "a"],
+        &["NOSUCHCOMMAND"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["PING"],
+        &["CLIENT", "REPLY", "ON"],
+        &["GET", "a"],
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(common::read_frames(&mut c, 2).await, b"+OK\r\n$1\r\n2\r\n");
+    assert_eq!(
+        send(&mut c, &["CLIENT", "REPLY", "MAYBE"]).await,
+        "-ERR syntax error\r\n"
+    );
+
+    // RESP2: subscription confirmations and messages are pushes.
+    let mut p = TcpStream::connect(addr).await.unwrap();
+    c.write_all(&pipeline(&[
+        &["CLIENT", "REPLY", "OFF"],
+        &["SUBSCRIBE", "ch"],
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(
+        common::read_frames(&mut c, 1).await,
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
+    assert_eq!(send(&mut p, &["PUBLISH", "ch", "hi"]).await, ":1\r\n");
+    assert_eq!(
+        common::read_frames(&mut c, 1).await,
+        b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+    c.write_all(&pipeline(&[&["UNSUBSCRIBE"], &["CLIENT", "REPLY", "ON"]]))
+        .await
+        .unwrap();
+    assert_eq!(
+        common::read_frames(&mut c, 2).await,
+        b"*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n+OK\r\n"
+    );
+
+    // RESP3 (the Tcl suite's "PubSub messages with CLIENT REPLY OFF").
+    let mut r = TcpStream::connect(addr).await.unwrap();
+    assert!(send(&mut r, &["HELLO", "3"]).await.starts_with('%'));
+    r.write_all(&pipeline(&[
+        &["CLIENT", "REPLY", "OFF"],
+        &["SUBSCRIBE", "channel"],
+        &["PSUBSCRIBE", "ch*"],
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(
+        common::read_frames(&mut r, 2).await,
+        b">3\r\n$9\r\nsubscribe\r\n$7\r\nchannel\r\n:1\r\n>3\r\n$10\r\npsubscribe\r\n$3\r\nch*\r\n:2\r\n"
+    );
+    assert_eq!(
+        send(&mut p, &["PUBLISH", "channel", "hello"]).await,
+        ":2\r\n"
+    );
+    assert_eq!(
+        common::read_frames(&mut r, 2).await,
+        b">3\r\n$7\r\nmessage\r\n$7\r\nchannel\r\n$5\r\nhello\r\n>4\r\n$8\r\npmessage\r\n$3\r\nch*\r\n$7\r\nchannel\r\n$5\r\nhello\r\n"
+    );
+    // Nothing else was sent meanwhile (no reply leaked).
+    assert!(
+        common::read_window(&mut r, Duration::from_millis(150))
+            .await
+            .is_empty()
+    );
+}

@@ -185,6 +185,10 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         info.no_touch = false;
     }
     c.no_touch = false;
+    // clearClientConnectionState: REPLY OFF and a pending SKIP end (a SKIP in effect still drops
+    // RESET's own reply).
+    c.reply_off = false;
+    c.reply_skip_next = false;
     c.set_user("default");
     c.authenticated = !ctx.engine.hot.auth_required.load(Ordering::Relaxed);
     ctx.out.resp3 = false;
@@ -353,14 +357,20 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     }
                     if o.optin {
                         flags.push("optin");
+                        if o.caching {
+                            flags.push("caching-yes");
+                        }
                     }
                     if o.optout {
                         flags.push("optout");
+                        if o.caching {
+                            flags.push("caching-no");
+                        }
                     }
                     if o.noloop {
                         flags.push("noloop");
                     }
-                    if o.redirect != 0 && ctx.engine.clients.get(o.redirect).is_none() {
+                    if o.broken_redirect {
                         flags.push("broken_redirect");
                     }
                 }
@@ -423,13 +433,19 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             ctx.out.ok();
         }
+        // Redis's clientCommand: ON clears both and replies +OK; OFF and SKIP reply nothing (the
+        // connection drops the replies: conn::execute_silenced).
         "reply" => {
             if is(args[2], "on") {
+                ctx.client.reply_off = false;
+                ctx.client.reply_skip = false;
                 ctx.out.ok();
-            } else if is(args[2], "off") || is(args[2], "skip") {
-                return Err(Error::from(
-                    "ERR CLIENT REPLY OFF|SKIP is not supported by redlink",
-                ));
+            } else if is(args[2], "off") {
+                ctx.client.reply_off = true;
+            } else if is(args[2], "skip") {
+                if !ctx.client.reply_off {
+                    ctx.client.reply_skip_next = true;
+                }
             } else {
                 return Err(err::SYNTAX);
             }
@@ -465,26 +481,31 @@ fn client(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`.
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`, with
+/// redis-server 7.0's checks in its order (the REDIRECT target must exist while parsing).
 fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let on = if is(args[2], "on") {
-        true
-    } else if is(args[2], "off") {
-        false
-    } else {
-        return Err(err::SYNTAX);
-    };
     let mut o = crate::tracking::Options::default();
     let mut i = 3;
     while i < args.len() {
         let more = i + 1 < args.len();
         if is(args[i], "redirect") && more {
             i += 1;
-            o.redirect = u64::try_from(crate::protocol::parse_i64(args[i]).ok_or(err::NOT_INT)?)
-                .map_err(|_| err::NOT_INT)?;
-        } else if is(args[i], "prefix") && more {
-            i += 1;
-            o.prefixes.push(crate::store::Blob::from_slice(args[i]));
+            if o.redirect != 0 {
+                return Err(Error::from(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            let redir = crate::protocol::parse_i64(args[i]).ok_or(err::NOT_INT)?;
+            let exists = u64::try_from(redir)
+                .ok()
+                .filter(|&r| r != 0)
+                .is_some_and(|r| ctx.engine.clients.get(r).is_some());
+            if !exists {
+                return Err(Error::from(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+            o.redirect = redir as u64;
         } else if is(args[i], "bcast") {
             o.bcast = true;
         } else if is(args[i], "optin") {
@@ -493,32 +514,36 @@ fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             o.optout = true;
         } else if is(args[i], "noloop") {
             o.noloop = true;
+        } else if is(args[i], "prefix") && more {
+            i += 1;
+            o.prefixes.push(crate::store::Blob::from_slice(args[i]));
         } else {
             return Err(err::SYNTAX);
         }
         i += 1;
     }
     let id = ctx.client.handle.id;
-    if !on {
-        ctx.engine.tracking.disable(id);
+    if is(args[2], "off") {
+        ctx.engine
+            .tracking
+            .disable(id, false, &ctx.engine.store.events);
         ctx.out.ok();
         return Ok(());
+    }
+    if !is(args[2], "on") {
+        return Err(err::SYNTAX);
     }
     if !o.bcast && !o.prefixes.is_empty() {
         return Err(Error::from(
             "ERR PREFIX option requires BCAST mode to be enabled",
         ));
     }
-    if let Some(current) = ctx.engine.tracking.options(id)
+    let current = ctx.engine.tracking.options(id);
+    if let Some(current) = &current
         && current.bcast != o.bcast
     {
         return Err(Error::from(
             "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
-        ));
-    }
-    if o.optin && o.optout {
-        return Err(Error::from(
-            "ERR You can't specify both OPTIN mode and OPTOUT mode",
         ));
     }
     if o.bcast && (o.optin || o.optout) {
@@ -526,14 +551,26 @@ fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             "ERR OPTIN and OPTOUT are not compatible with BCAST",
         ));
     }
-    if o.redirect != 0 && o.redirect != id && ctx.engine.clients.get(o.redirect).is_none() {
+    if o.optin && o.optout {
         return Err(Error::from(
-            "ERR The client ID you want redirect to does not exist",
+            "ERR You can't specify both OPTIN mode and OPTOUT mode",
         ));
+    }
+    if let Some(current) = &current
+        && ((o.optin && current.optout) || (o.optout && current.optin))
+    {
+        return Err(Error::from(
+            "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+        ));
+    }
+    if o.bcast
+        && let Some(e) = ctx.engine.tracking.prefix_collision(id, &o.prefixes)
+    {
+        return Err(Error::msg(e));
     }
     ctx.engine
         .tracking
-        .enable(id, o, ctx.client.mailbox.clone(), ctx.out.resp3);
+        .enable(id, o, ctx.client.mailbox.clone(), &ctx.engine.store.events);
     ctx.out.ok();
     Ok(())
 }

@@ -358,6 +358,40 @@ fn unknown_command(args: &[&[u8]]) -> Vec<u8> {
 
 /// Check and run (or queue) one command; its reply goes to `ctx.out`.
 pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
+    execute_command(ctx, args);
+    if ctx.engine.tracking.active() {
+        tracking_after(ctx, args);
+    }
+}
+
+/// CLIENT TRACKING at the end of a top-level command (Redis's `afterCommand`, `resetClient` and
+/// `beforeSleep`): the keys it changed are invalidated, the BCAST prefixes broadcast, CLIENT
+/// CACHING ends (unless it was a CLIENT command or the client is in MULTI), and the messages for
+/// the client itself follow its reply.
+#[cold]
+fn tracking_after(ctx: &mut Ctx, args: &[&[u8]]) {
+    let id = ctx.client.handle.id;
+    let tracking = &ctx.engine.tracking;
+    let changed = ctx.engine.store.events.take_tracked();
+    if !changed.is_empty() {
+        tracking.invalidate(Some(id), &changed);
+    }
+    tracking.broadcast(Some(id));
+    let keep = ctx.client.multi.is_some() || args.first().is_some_and(|a| is(a, "client"));
+    tracking.command_done(id, keep);
+    write_tracking_pending(ctx);
+}
+
+/// Write the tracking messages waiting for this client (as pushes: CLIENT REPLY OFF keeps them).
+fn write_tracking_pending(ctx: &mut Ctx) {
+    for push in ctx.engine.tracking.take_pending(ctx.client.handle.id) {
+        let start = ctx.out.push_begin();
+        push.encode(ctx.out);
+        ctx.out.push_end(start);
+    }
+}
+
+fn execute_command(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(name) = args.first() else {
         return;
     };
@@ -479,7 +513,7 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         .maxmemory
         .load(std::sync::atomic::Ordering::Relaxed)
         != 0
-        && !crate::evict::perform_evictions(ctx.engine, ctx.client.gate_slot)
+        && !evict_tracked(ctx)
         && denied_on_oom(ctx, cmd)
         // A replica applies its primary's writes whatever its memory (replica-ignore-maxmemory).
         && ctx.client.handle.kind.load(std::sync::atomic::Ordering::Relaxed)
@@ -487,6 +521,14 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
     {
         reject(ctx, cmd, Error::msg(crate::evict::OOM));
         return;
+    }
+    // Redis's processCommand bounds the tracking table here, before every command (queued ones
+    // too); invalidations for this client come before its reply.
+    if ctx.engine.tracking.active() {
+        ctx.engine
+            .tracking
+            .limit_used_slots(Some(ctx.client.handle.id));
+        write_tracking_pending(ctx);
     }
     // After a failed background save (one relaxed load otherwise), as Redis's processCommand.
     if let Some(e) = denied_on_disk_error(ctx, cmd) {
@@ -532,6 +574,23 @@ pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     run(ctx, cmd, args);
+}
+
+/// Evictions before a command; with CLIENT TRACKING on, the evicted keys' invalidations for this
+/// client come before its reply (Redis flushes `tracking_pending_keys` right after
+/// `performEvictions`). False when not enough memory could be freed.
+fn evict_tracked(ctx: &mut Ctx) -> bool {
+    let freed = crate::evict::perform_evictions(ctx.engine, ctx.client.gate_slot);
+    if ctx.engine.tracking.active() {
+        let changed = ctx.engine.store.events.take_tracked();
+        if !changed.is_empty() {
+            ctx.engine
+                .tracking
+                .invalidate(Some(ctx.client.handle.id), &changed);
+            write_tracking_pending(ctx);
+        }
+    }
+    freed
 }
 
 /// The MISCONF refusal of a command, if any: writes (EXEC of a transaction holding one) and PING,
@@ -624,6 +683,15 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         .clock
         .take()
         .unwrap_or_else(crate::diagnostics::stopwatch::start);
+    // A script makes its caller track the keys it declared once it calls a read-only command.
+    let script_keys = (ctx.engine.tracking.active() && is_script(cmd)).then(|| {
+        let keys = cmd
+            .keys(args)
+            .iter()
+            .map(|k| args[k.pos].to_vec())
+            .collect();
+        ctx.client.tracking_script.replace(keys)
+    });
     // While the propagation feed is read (AOF, replicas) a command that may write runs alone and
     // publishes its effects before letting go (crate::propagate); otherwise one relaxed load.
     let result = if ctx.engine.store.feed.active() && crate::propagate::may_propagate(cmd) {
@@ -634,7 +702,12 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
         let _gate = ctx.engine.store.gate.shared(ctx.client.gate_slot);
         call_handler(ctx, cmd, args)
     };
-    if ctx.engine.tracking.active() {
+    if let Some(outer) = script_keys {
+        ctx.client.tracking_script = outer;
+    }
+    // A flush empties the tracking table even while nobody tracks (Redis's
+    // `trackingInvalidateKeysOnFlush`): keys read before stay in it otherwise.
+    if ctx.engine.tracking.active() || cmd.flags & flag::FLUSHES != 0 {
         track(ctx, cmd, args);
     }
     let ended = crate::diagnostics::stopwatch::start();
@@ -767,46 +840,41 @@ fn propagating(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) -> CmdResul
     result
 }
 
-/// Tell CLIENT TRACKING what the command read or wrote (only while some client tracks).
+/// EVAL, EVALSHA, FCALL and their read-only variants.
+fn is_script(cmd: &Command) -> bool {
+    matches!(
+        cmd.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
+/// Tell CLIENT TRACKING what the command changed (what the store reported, Redis's
+/// `signalModifiedKey`) and read (Redis's `call`: the keys of a read-only command other than the
+/// read-only script commands, or the declared keys of the script calling it), only while some
+/// client tracks.
 #[cold]
 fn track(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
-    use crate::spec::key_flag;
-    use crate::tracking::Access;
-    // Keys a write command writes, keys a read-only command reads (its key specs); other
-    // commands (PING, CLIENT ...) count as a read of nothing, which still consumes a pending
-    // CLIENT CACHING.
-    let (access, keys): (Access, Vec<&[u8]>) = if cmd.flags & flag::FLUSHES != 0 {
-        (Access::Flush, Vec::new())
-    } else if cmd.flags & flag::WRITE != 0 {
-        let keys = cmd.keys(args);
-        (
-            Access::Write,
-            keys.iter()
-                .filter(|k| key_flag::writes(k.flags))
-                .map(|k| args[k.pos])
-                .collect(),
-        )
-    } else if cmd.flags & flag::READONLY != 0 {
-        (
-            Access::Read,
-            cmd.keys(args).iter().map(|k| args[k.pos]).collect(),
-        )
-    } else {
-        (Access::Read, Vec::new())
-    };
-    let is_caching = cmd.flags & flag::TRACKING_CACHING != 0;
-    let engine = ctx.engine;
-    engine.tracking.after_command(
-        ctx.client.handle.id,
-        access,
-        &keys,
-        is_caching,
-        |target, push| {
-            engine
-                .pubsub
-                .deliver_to(crate::tracking::INVALIDATE_CHANNEL, target, push)
-        },
-    );
+    let id = ctx.client.handle.id;
+    let tracking = &ctx.engine.tracking;
+    let changed = ctx.engine.store.events.take_tracked();
+    if !changed.is_empty() {
+        tracking.invalidate(Some(id), &changed);
+    }
+    if cmd.flags & flag::FLUSHES != 0 {
+        tracking.flush(Some(id));
+    }
+    if cmd.flags & flag::READONLY != 0 && !is_script(cmd) && cmd.flags & flag::PUBSUB == 0 {
+        match &ctx.client.tracking_script {
+            Some(declared) => {
+                let keys: Vec<&[u8]> = declared.iter().map(|k| k.as_slice()).collect();
+                tracking.remember(id, &keys);
+            }
+            None => {
+                let keys: Vec<&[u8]> = cmd.keys(args).iter().map(|k| args[k.pos]).collect();
+                tracking.remember(id, &keys);
+            }
+        }
+    }
 }
 
 /// The reply of a blocking command that timed out.

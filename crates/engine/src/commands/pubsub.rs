@@ -39,10 +39,13 @@ fn confirm(ctx: &mut Ctx, kind: Kind, what: &[u8], name: Option<&[u8]>) {
     } else {
         ctx.client.channels.len() + ctx.client.patterns.len()
     };
+    // A push in Redis (`addReplyPubsubSubscribed`): it goes out even with CLIENT REPLY OFF.
+    let start = ctx.out.push_begin();
     ctx.out.push(3);
     ctx.out.bulk(what);
     ctx.out.opt_bulk(name);
     ctx.out.int(count as i64);
+    ctx.out.push_end(start);
 }
 
 fn subscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {

@@ -517,8 +517,8 @@ fn memory(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// DEBUG, gated by `enable-debug-command` like Redis 7 (`no` by default; `local` allows loopback
 /// clients). The subcommands test suites use: SLEEP (the whole keyspace waits, as Redis's single
-/// thread would), ERROR, OBJECT, SET-ACTIVE-EXPIRE, `RELOAD [MERGE] [NOFLUSH] [NOSAVE]` (save, empty,
-/// load `dir/dbfilename`, as Redis does), JMAP.
+/// thread would), ERROR, OBJECT, PAUSE-CRON, SET-ACTIVE-EXPIRE, `RELOAD [MERGE] [NOFLUSH]
+/// [NOSAVE]` (save, empty, load `dir/dbfilename`, as Redis does), JMAP.
 fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let allowed = match ctx.engine.config.read().get("enable-debug-command") {
         Some("yes") => true,
@@ -540,6 +540,12 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         "error" if args.len() == 3 => {
             return Err(Error::msg(String::from_utf8_lossy(args[2]).into_owned()));
+        }
+        // Redis reads the flag with atoi: no error for a non-number.
+        "pause-cron" if args.len() == 3 => {
+            let on = crate::protocol::parse_i64(args[2]).unwrap_or(0) != 0;
+            ctx.engine.store.cron_paused.store(on, Ordering::Relaxed);
+            ctx.out.ok();
         }
         "set-active-expire" if args.len() == 3 => {
             let on = int_arg(args[2])? != 0;

@@ -39,6 +39,13 @@ pub struct Replaced {
     pub after: Option<bool>,
 }
 
+thread_local! {
+    /// Keys written by the command (or expiry cycle) running on this thread, while anyone tracks:
+    /// (the store's [`KeyEvents`] address, key, removed by expiry or eviction).
+    static TRACKED: std::cell::RefCell<Vec<(usize, Blob, bool)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[derive(Default)]
 struct Inner {
     watches: HashMap<KeyId, Vec<Watcher>>,
@@ -50,6 +57,9 @@ struct Inner {
 pub struct KeyEvents {
     /// Writes so far (Redis's `server.dirty`: `rdb_changes_since_last_save` and the `save` schedule).
     dirty: AtomicU64,
+    /// Whether some client tracks keys (CLIENT TRACKING): writes are then collected per thread
+    /// ([`KeyEvents::take_tracked`]).
+    tracking: AtomicBool,
     watched: AtomicUsize,
     blocked: AtomicUsize,
     inner: Mutex<Inner>,
@@ -73,20 +83,63 @@ impl KeyEvents {
     /// A key of database `db` was written (set, modified, or given an expiry): it exists after.
     #[inline]
     pub fn touched(&self, db: usize, key: &[u8]) {
-        self.changed(db, key, false);
+        if self.tracking.load(Ordering::Relaxed) {
+            self.track(key, false);
+        }
+        self.touch_watchers(db, key, false);
     }
 
-    /// A key of database `db` was deleted (DEL, expiry, eviction, an emptied collection).
+    /// A key of database `db` was deleted by a command (DEL, an emptied collection...).
     #[inline]
     pub fn deleted(&self, db: usize, key: &[u8]) {
-        self.changed(db, key, true);
+        if self.tracking.load(Ordering::Relaxed) {
+            self.track(key, false);
+        }
+        self.touch_watchers(db, key, true);
+    }
+
+    /// A key was removed by expiry or eviction (Redis signals it with no client: a NOLOOP client
+    /// hears about it even while its own command triggered it).
+    #[inline]
+    pub fn removed_by_server(&self, db: usize, key: &[u8]) {
+        if self.tracking.load(Ordering::Relaxed) {
+            self.track(key, true);
+        }
+        self.touch_watchers(db, key, true);
+    }
+    /// Whether writes are collected for CLIENT TRACKING (set by the tracking table under its lock).
+    pub fn set_tracking(&self, on: bool) {
+        self.tracking.store(on, Ordering::Relaxed);
+    }
+
+    #[cold]
+    fn track(&self, key: &[u8], by_server: bool) {
+        let me = self as *const KeyEvents as usize;
+        TRACKED.with(|t| t.borrow_mut().push((me, Blob::from_slice(key), by_server)));
+    }
+
+    /// The keys written on this thread since the last call (each with whether expiry or eviction
+    /// removed it): what CLIENT TRACKING invalidates. Entries of other stores (several engines
+    /// in one process) are dropped.
+    pub fn take_tracked(&self) -> Vec<(Blob, bool)> {
+        let me = self as *const KeyEvents as usize;
+        TRACKED.with(|t| {
+            let mut t = t.borrow_mut();
+            if t.is_empty() {
+                return Vec::new();
+            }
+            t.drain(..)
+                .filter(|(who, _, _)| *who == me)
+                .map(|(_, k, s)| (k, s))
+                .collect()
+        })
     }
 
     /// Redis's `touchWatchedKey` (and `signalKeyAsReady`): the WATCHes of the key fail, but for
-    /// those that saw it expired already when the key is now gone (logically no change: their flag
-    /// is cleared, so a later write counts).
+    /// those that saw it expired already when the key is now gone (`gone`: logically no change;
+    /// their flag is cleared, so a later write counts).
     #[inline]
-    fn changed(&self, db: usize, key: &[u8], gone: bool) {
+    fn touch_watchers(&self, db: usize, key: &[u8], gone: bool) {
         self.dirty.fetch_add(1, Ordering::Relaxed);
         if self.watched.load(Ordering::Relaxed) == 0 && self.blocked.load(Ordering::Relaxed) == 0 {
             return;

@@ -511,7 +511,7 @@ impl Db {
         }
         drop(shard);
         if removed.is_some() {
-            self.events.deleted(self.index, key);
+            self.events.removed_by_server(self.index, key);
             self.notify.emit(class::EVICTED, "evicted", key, self.index);
         }
         // The value is dropped here, outside the shard lock.
@@ -753,7 +753,7 @@ impl Db {
                                 ix.remove(k);
                             }
                             self.feed.deleted(self.index, k);
-                            self.events.deleted(self.index, k);
+                            self.events.removed_by_server(self.index, k);
                             self.notify.emit(class::EXPIRED, "expired", k, self.index);
                             expired += 1;
                         }
@@ -827,7 +827,7 @@ impl<'a> Locked<'a> {
             }
             self.expired += 1;
             db.feed.deleted(db.index, key);
-            db.events.deleted(db.index, key);
+            db.events.removed_by_server(db.index, key);
             db.notify.emit(class::EXPIRED, "expired", key, db.index);
         }
         h
@@ -1124,6 +1124,8 @@ pub struct Store {
     pub events: Arc<KeyEvents>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the active expiry cycle runs.
     pub active_expire: std::sync::atomic::AtomicBool,
+    /// DEBUG PAUSE-CRON 1: the engine's cron does nothing (the active expiry cycle included).
+    pub cron_paused: std::sync::atomic::AtomicBool,
     /// Whether accesses update LFU counters (`maxmemory-policy` is `*-lfu`).
     pub lfu: Arc<AtomicBool>,
     /// The propagation feed (AOF, replicas).
@@ -1173,6 +1175,7 @@ impl Store {
             gate: Gate::default(),
             events,
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            cron_paused: std::sync::atomic::AtomicBool::new(false),
             lfu,
             feed,
             tuning,
