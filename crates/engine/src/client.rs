@@ -297,6 +297,8 @@ pub struct Client {
     /// The running command answered an error counted elsewhere (a script's error from a failed
     /// `redis.call`): it failed all the same (`failed_calls`).
     pub failed_uncounted: bool,
+    /// A script of this client runs the current command (MONITOR shows it from `lua`).
+    pub in_script: bool,
     /// When the previous command of the current batch ended: the next one's start, so each command
     /// costs one clock read (reset before every batch, so idle time is never counted).
     pub clock: Option<crate::diagnostics::stopwatch::Start>,
@@ -407,6 +409,7 @@ impl Client {
             pending_stats: PendingStats::default(),
             nested_errors: 0,
             failed_uncounted: false,
+            in_script: false,
             clock: None,
             read_at: None,
             last_cmd: None,

@@ -194,67 +194,72 @@ impl Diagnostics {
     }
 }
 
-/// The arguments as the slowlog keeps them: secrets redacted (AUTH, HELLO AUTH, ACL SETUSER, CONFIG
-/// SET of a password, MIGRATE AUTH/AUTH2), at most 32 arguments of at most 128 bytes each.
-fn trimmed(args: &[&[u8]]) -> Vec<Vec<u8>> {
+/// Whether argument `i` of a command is a secret that the slow log and MONITOR show as
+/// `(redacted)` (Redis's `redactClientCommandArgument` calls): AUTH's arguments, HELLO's AUTH
+/// user and password, every argument of ACL SETUSER, CONFIG SET of a password, MIGRATE's
+/// AUTH/AUTH2 credentials.
+pub fn is_redacted(args: &[&[u8]], i: usize) -> bool {
     let name = args.first().copied().unwrap_or_default();
-    let redact_from = |i: usize| -> bool {
-        if name.eq_ignore_ascii_case(b"auth") {
-            return i >= 1;
-        }
-        if name.eq_ignore_ascii_case(b"hello") {
-            // HELLO [protover [AUTH username password] [SETNAME name]]
-            return args
-                .iter()
-                .position(|a| a.eq_ignore_ascii_case(b"auth"))
-                .is_some_and(|p| i == p + 1 || i == p + 2);
-        }
-        if name.eq_ignore_ascii_case(b"acl") {
-            // The user's name too (Redis 7.0 redacts every argument of ACL SETUSER).
-            return args
-                .get(1)
-                .is_some_and(|s| s.eq_ignore_ascii_case(b"setuser"))
-                && i >= 2;
-        }
-        if name.eq_ignore_ascii_case(b"migrate") {
-            // MIGRATE host port key db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS ...]
-            let mut j = 6;
-            while j < args.len() && j < i {
-                let a = args[j];
-                if a.eq_ignore_ascii_case(b"keys") {
-                    return false;
-                }
-                if a.eq_ignore_ascii_case(b"auth") {
-                    if i == j + 1 {
-                        return true;
-                    }
-                    j += 1;
-                } else if a.eq_ignore_ascii_case(b"auth2") {
-                    if i == j + 1 || i == j + 2 {
-                        return true;
-                    }
-                    j += 2;
+    if name.eq_ignore_ascii_case(b"auth") {
+        return i >= 1;
+    }
+    if name.eq_ignore_ascii_case(b"hello") {
+        // HELLO [protover [AUTH username password] [SETNAME name]]
+        return args
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case(b"auth"))
+            .is_some_and(|p| i == p + 1 || i == p + 2);
+    }
+    if name.eq_ignore_ascii_case(b"acl") {
+        // The user's name too (Redis 7.0 redacts every argument of ACL SETUSER).
+        return args
+            .get(1)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"setuser"))
+            && i >= 2;
+    }
+    if name.eq_ignore_ascii_case(b"migrate") {
+        // MIGRATE host port key db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS ...]
+        let mut j = 6;
+        while j < args.len() && j < i {
+            let a = args[j];
+            if a.eq_ignore_ascii_case(b"keys") {
+                return false;
+            }
+            if a.eq_ignore_ascii_case(b"auth") {
+                if i == j + 1 {
+                    return true;
                 }
                 j += 1;
+            } else if a.eq_ignore_ascii_case(b"auth2") {
+                if i == j + 1 || i == j + 2 {
+                    return true;
+                }
+                j += 2;
             }
-            return false;
+            j += 1;
         }
-        if name.eq_ignore_ascii_case(b"config") {
-            return i >= 3
-                && i % 2 == 1
-                && args.get(i - 1).is_some_and(|p| {
-                    p.eq_ignore_ascii_case(b"requirepass") || p.eq_ignore_ascii_case(b"masterauth")
-                });
-        }
-        false
-    };
+        return false;
+    }
+    if name.eq_ignore_ascii_case(b"config") {
+        return i >= 3
+            && i % 2 == 1
+            && args.get(i - 1).is_some_and(|p| {
+                p.eq_ignore_ascii_case(b"requirepass") || p.eq_ignore_ascii_case(b"masterauth")
+            });
+    }
+    false
+}
+
+/// The arguments as the slowlog keeps them: secrets redacted ([`is_redacted`]), at most 32
+/// arguments of at most 128 bytes each.
+fn trimmed(args: &[&[u8]]) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(args.len().min(MAX_ARGS));
     for (i, a) in args.iter().enumerate() {
         if i == MAX_ARGS - 1 && args.len() > MAX_ARGS {
             out.push(format!("... ({} more arguments)", args.len() - i).into_bytes());
             break;
         }
-        if redact_from(i) {
+        if is_redacted(args, i) {
             out.push(b"(redacted)".to_vec());
         } else if a.len() > MAX_ARG_LEN {
             let mut v = a[..MAX_ARG_LEN].to_vec();

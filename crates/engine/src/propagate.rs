@@ -526,8 +526,10 @@ fn effects(
             argv.extend_from_slice(&args[3..]);
             one(&argv)
         }
+        // Any expiry option, PXAT included, propagates as `SET key value PXAT ms` (Redis 7.0's
+        // setGenericCommand rewrites them all).
         "set" => match expiry_option(&args[3..], now) {
-            Some((at, false)) => {
+            Some((at, _)) => {
                 let at = at.to_string();
                 one(&[b"SET", args[1], args[2], b"PXAT", at.as_bytes()])
             }

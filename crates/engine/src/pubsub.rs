@@ -559,16 +559,15 @@ impl Registry {
     }
 
     /// Feed a command to every MONITOR client: `time [db addr] "arg" ...`.
+    /// `addr`: the client's address, or `lua` for a command a script ran (Redis's form).
     pub fn feed_monitors(&self, db: usize, addr: &str, args: &[&[u8]]) {
         let now = self.clock.now_us();
         let mut line = format!("{}.{:06} [{db} {addr}]", now / 1_000_000, now % 1_000_000);
-        let redact = args
-            .first()
-            .is_some_and(|a| a.eq_ignore_ascii_case(b"auth") || a.eq_ignore_ascii_case(b"hello"));
         for (i, a) in args.iter().enumerate() {
             line.push(' ');
-            if redact && i > 0 {
-                line.push_str("(redacted)");
+            if crate::diagnostics::is_redacted(args, i) {
+                // Quoted like any argument (Redis replaces the argument itself).
+                line.push_str("\"(redacted)\"");
             } else {
                 line.push_str(&repr(a));
             }

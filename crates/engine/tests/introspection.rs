@@ -36,7 +36,7 @@ async fn monitor_sees_commands_with_auth_redacted() {
         "{}",
         lines[0]
     );
-    assert!(lines[1].ends_with(r#""AUTH" (redacted)"#), "{}", lines[1]);
+    assert!(lines[1].ends_with(r#""AUTH" "(redacted)""#), "{}", lines[1]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -478,4 +478,70 @@ async fn debug_pause_cron_holds_active_expiry() {
         info.contains("\r\nmem_not_counted_for_evict:0\r\n"),
         "{info}"
     );
+}
+
+/// MONITOR as redis-server 7.0.15 shows commands (its tests/unit/introspection.tcl): once they ran,
+/// so a transaction's commands come between MULTI and EXEC; a script before the commands it runs,
+/// which come from `lua`; administrative commands (CONFIG) never; secrets as `"(redacted)"`.
+#[tokio::test(flavor = "multi_thread")]
+async fn monitor_orders_and_hides_like_redis() {
+    let (_s, addr) = start("127.0.5.7", &[]);
+    let mut mon = TcpStream::connect(addr).await.unwrap();
+    mon.write_all(&resp(&["MONITOR"])).await.unwrap();
+    assert_eq!(
+        read_some(&mut mon, Duration::from_millis(200)).await,
+        b"+OK\r\n"
+    );
+    let _ = raw(
+        addr,
+        &[
+            resp(&["MULTI"]),
+            resp(&["SET", "foo", "bar"]),
+            resp(&["EXEC"]),
+            resp(&["CONFIG", "SET", "maxmemory", "0"]),
+            resp(&[
+                "EVAL",
+                "redis.call('set',KEYS[1],ARGV[1])",
+                "1",
+                "foo",
+                "baz",
+            ]),
+            resp(&["HELLO", "2", "AUTH", "default", "secret"]),
+            resp(&["MULTI"]),
+            resp(&["NOSUCHCOMMAND"]),
+            resp(&["EXEC"]),
+        ]
+        .concat(),
+    )
+    .await;
+    let mut text = String::new();
+    for _ in 0..20 {
+        text.push_str(&String::from_utf8_lossy(
+            &read_some(&mut mon, Duration::from_millis(100)).await,
+        ));
+        if text.matches("\r\n").count() >= 8 {
+            break;
+        }
+    }
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let tails: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_once("] ").map_or(*l, |(_, t)| t))
+        .collect();
+    assert_eq!(
+        tails,
+        [
+            r#""MULTI""#,
+            r#""SET" "foo" "bar""#,
+            r#""EXEC""#,
+            r#""EVAL" "redis.call('set',KEYS[1],ARGV[1])" "1" "foo" "baz""#,
+            r#""set" "foo" "baz""#,
+            r#""HELLO" "2" "AUTH" "(redacted)" "(redacted)""#,
+            r#""MULTI""#,
+            r#""EXEC""#,
+        ],
+        "{text}"
+    );
+    assert!(lines[4].contains(" lua] "), "{}", lines[4]);
+    assert!(!lines[3].contains(" lua] "), "{}", lines[3]);
 }

@@ -442,7 +442,7 @@ fn execute_command(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     }
     if !cmd.arity_ok(args.len()) {
-        reject(ctx, cmd, arity_error(cmd.name));
+        reject(ctx, cmd, args, arity_error(cmd.name));
         return;
     }
     if !ctx.client.authenticated
@@ -459,7 +459,7 @@ fn execute_command(ctx: &mut Ctx, args: &[&[u8]]) {
             },
             &ctx.client.handle.ctx,
         );
-        reject(ctx, cmd, err::NOAUTH);
+        reject(ctx, cmd, args, err::NOAUTH);
         return;
     }
     // Redis's `no-multi` commands (SAVE, SHUTDOWN): refused inside MULTI, which then fails at EXEC.
@@ -475,7 +475,7 @@ fn execute_command(ctx: &mut Ctx, args: &[&[u8]]) {
     // ACL, then maxmemory (Redis's processCommand order: after authentication, before the Pub/Sub
     // context check and MULTI queueing).
     if let Err(e) = acl::check_permissions(ctx, cmd, args, "toplevel") {
-        reject(ctx, cmd, e);
+        reject(ctx, cmd, args, e);
         return;
     }
     // Cluster mode: keys must be in a slot this node serves (Redis's processCommand: after ACL,
@@ -519,7 +519,7 @@ fn execute_command(ctx: &mut Ctx, args: &[&[u8]]) {
         && ctx.client.handle.kind.load(std::sync::atomic::Ordering::Relaxed)
             != crate::client::kind::MASTER
     {
-        reject(ctx, cmd, Error::msg(crate::evict::OOM));
+        reject(ctx, cmd, args, Error::msg(crate::evict::OOM));
         return;
     }
     // Redis's processCommand bounds the tracking table here, before every command (queued ones
@@ -532,7 +532,7 @@ fn execute_command(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     // After a failed background save (one relaxed load otherwise), as Redis's processCommand.
     if let Some(e) = denied_on_disk_error(ctx, cmd) {
-        reject(ctx, cmd, e);
+        reject(ctx, cmd, args, e);
         return;
     }
     // `min-replicas-to-write`: writes need that many replicas online and not lagging, as in Redis.
@@ -545,20 +545,21 @@ fn execute_command(ctx: &mut Ctx, args: &[&[u8]]) {
         && writes(ctx, cmd)
         && !crate::replication::primary::enough_good_replicas(ctx.engine)
     {
-        reject(ctx, cmd, Error::msg(NOREPLICAS));
+        reject(ctx, cmd, args, Error::msg(NOREPLICAS));
         return;
     }
     // A replica: writes of ordinary clients refused (`replica-read-only`), everything but `stale`
     // commands while the link is down with `replica-serve-stale-data no` (one relaxed load each
     // on a primary).
     if let Some(e) = denied_on_replica(ctx, cmd) {
-        reject(ctx, cmd, e);
+        reject(ctx, cmd, args, e);
         return;
     }
     if !ctx.out.resp3 && ctx.client.subscriptions() > 0 && cmd.flags & flag::SUBSCRIBED_OK == 0 {
         reject(
             ctx,
             cmd,
+            args,
             Error::msg(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.name
@@ -668,15 +669,28 @@ fn denied_on_oom(ctx: &Ctx, cmd: &Command) -> bool {
     cmd.flags & flag::MULTI_OOM_OK == 0
 }
 
+/// Show a command to the MONITOR clients: from the client's address, or `lua` inside a script.
+fn feed_monitors(ctx: &Ctx, args: &[&[u8]]) {
+    let addr = if ctx.client.in_script {
+        "lua".to_string()
+    } else {
+        ctx.client.handle.ctx.peer.to_string()
+    };
+    ctx.engine.pubsub.feed_monitors(ctx.client.db, &addr, args);
+}
+
 /// Run a checked command.
 pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     let (errors_before, nested_before) =
         (ctx.client.pending_stats.errors, ctx.client.nested_errors);
     ctx.client.pending_stats.commands += 1;
     ctx.client.last_cmd = Some(cmd.name);
-    if ctx.engine.pubsub.monitoring() && cmd.name != "monitor" {
-        let addr = ctx.client.handle.ctx.peer.to_string();
-        ctx.engine.pubsub.feed_monitors(ctx.client.db, &addr, args);
+    // MONITOR (Redis 7.0's call()): a command shows once it ran (a transaction's commands before
+    // its EXEC), but for scripts (`skip_monitor`), which show before the commands they run, and
+    // administrative commands, which never show; a blocked command's retry does not show again.
+    let monitored = ctx.engine.pubsub.monitoring() && cmd.name != "monitor" && !ctx.retry;
+    if monitored && cmd.flags & flag::SKIP_MONITOR != 0 {
+        feed_monitors(ctx, args);
     }
     let started = ctx
         .client
@@ -722,6 +736,9 @@ pub fn run(ctx: &mut Ctx, cmd: &'static Command, args: &[&[u8]]) {
     if let Err(e) = result {
         ctx.client.block = None;
         reply_error(ctx, e);
+    }
+    if monitored && cmd.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 {
+        feed_monitors(ctx, args);
     }
     // A command that blocks counts when it is served, as in Redis.
     if ctx.client.block.is_none() || ctx.in_exec {
@@ -899,9 +916,13 @@ pub fn timeout_arg(a: &[u8]) -> Result<Option<std::time::Duration>, Error> {
 /// Redis's `rejectCommand`: a command refused before it runs fails the transaction being queued;
 /// EXEC itself refused (OOM, ACL, arity, NOAUTH; in MULTI or not) discards the transaction and the
 /// WATCHes and says why.
-fn reject(ctx: &mut Ctx, cmd: &Command, e: Error) {
+fn reject(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]], e: Error) {
     ctx.engine.cmdstats.rejected(cmd.spec);
     if cmd.flags & flag::RUNS_QUEUE != 0 {
+        // Redis's execCommandAbort shows the EXEC that closes the MULTI MONITOR saw.
+        if ctx.engine.pubsub.monitoring() {
+            feed_monitors(ctx, args);
+        }
         transactions::discard_transaction(ctx.engine, ctx.client);
         reply_error(ctx, transactions::exec_abort(&e.0));
         return;

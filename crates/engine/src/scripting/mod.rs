@@ -2573,7 +2573,9 @@ unsafe fn redis_call(
             in_exec: true,
             retry: false,
         };
+        let was = std::mem::replace(&mut inner.client.in_script, true);
         run(&mut inner, cmd, refs);
+        inner.client.in_script = was;
     }
     let mut pos = 0;
     let failed = out.buf.first() == Some(&b'-');
