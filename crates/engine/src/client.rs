@@ -45,6 +45,11 @@ pub struct ClientHandle {
     /// What the connection is to replication ([`kind`]): CLIENT LIST's `M`/`S` flags and
     /// CLIENT KILL TYPE master|replica.
     pub kind: AtomicU8,
+    /// Channels, patterns and shard channels subscribed to (CLIENT LIST's `sub`, `psub`,
+    /// `ssub`, and its `P` flag).
+    pub subscribed: [AtomicUsize; 3],
+    /// Commands queued in MULTI (CLIENT LIST's `multi`, read while `in_multi`).
+    pub queued: AtomicUsize,
 }
 
 /// The values of [`ClientHandle::kind`].
@@ -103,10 +108,16 @@ impl ClientHandle {
         // Redis's order of the flag letters; `N` when there is none.
         let mut flags = String::new();
         let role = self.kind.load(Ordering::Relaxed);
+        let subs = self
+            .subscribed
+            .each_ref()
+            .map(|n| n.load(Ordering::Relaxed));
         for (on, letter) in [
             (role == kind::REPLICA, 'S'),
             (role == kind::MASTER, 'M'),
+            (subs.iter().any(|n| *n > 0), 'P'),
             (info.in_multi, 'x'),
+            (self.blocked.load(Ordering::Relaxed), 'b'),
             (info.no_evict, 'e'),
             (info.no_touch, 'T'),
         ] {
@@ -128,7 +139,7 @@ impl ClientHandle {
             info.user
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 \
              tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -140,7 +151,14 @@ impl ClientHandle {
             idle,
             flags,
             self.db.load(Ordering::Relaxed),
-            if info.in_multi { 0 } else { -1 },
+            subs[0],
+            subs[1],
+            subs[2],
+            if info.in_multi {
+                self.queued.load(Ordering::Relaxed) as i64
+            } else {
+                -1
+            },
             cmd,
             user,
             self.resp.load(Ordering::Relaxed),
@@ -193,6 +211,8 @@ impl Registry {
             unblock: AtomicU8::new(0),
             wake: Notify::new(),
             kind: AtomicU8::new(kind::NORMAL),
+            subscribed: Default::default(),
+            queued: AtomicUsize::new(0),
         });
         self.map.lock().insert(id, handle.clone());
         handle
@@ -452,6 +472,17 @@ impl Client {
         self.channels.len() + self.patterns.len() + self.shard_channels.len()
     }
 
+    /// Publish the subscription counts to CLIENT LIST (after SUBSCRIBE and friends).
+    pub fn sync_subscriptions(&self) {
+        for (n, len) in self.handle.subscribed.iter().zip([
+            self.channels.len(),
+            self.patterns.len(),
+            self.shard_channels.len(),
+        ]) {
+            n.store(len, Ordering::Relaxed);
+        }
+    }
+
     /// Forget every WATCHed key.
     pub fn unwatch(&mut self, engine: &Engine) {
         let keys = std::mem::take(&mut self.watched);
@@ -471,6 +502,7 @@ impl Client {
                 engine.pubsub.unsubscribe(kind, &name, id);
             }
         }
+        self.sync_subscriptions();
     }
 
     /// Release everything the client holds in shared registries (on disconnect or RESET).

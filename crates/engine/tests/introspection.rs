@@ -545,3 +545,83 @@ async fn monitor_orders_and_hides_like_redis() {
     assert!(lines[4].contains(" lua] "), "{}", lines[4]);
     assert!(!lines[3].contains(" lua] "), "{}", lines[3]);
 }
+
+/// CLIENT LIST's subscription counts, queued-command count and `P`, `x`, `b` flags, in Redis
+/// 7.0's order (`networking.c`'s catClientInfoString).
+#[tokio::test(flavor = "multi_thread")]
+async fn client_list_shows_subscriptions_transactions_and_blocking() {
+    let (_s, addr) = start("127.0.5.8", &[]);
+    let field = |line: &str, name: &str| -> String {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let list = || async move {
+        let reply = raw(addr, &resp(&["CLIENT", "LIST"])).await;
+        String::from_utf8_lossy(&reply).to_string()
+    };
+    let mut sub = TcpStream::connect(addr).await.unwrap();
+    sub.write_all(&[resp(&["SUBSCRIBE", "a", "b"]), resp(&["PSUBSCRIBE", "c*"])].concat())
+        .await
+        .unwrap();
+    read_some(&mut sub, Duration::from_millis(200)).await;
+    let mut tx = TcpStream::connect(addr).await.unwrap();
+    tx.write_all(
+        &[
+            resp(&["MULTI"]),
+            resp(&["SET", "k", "v"]),
+            resp(&["GET", "k"]),
+        ]
+        .concat(),
+    )
+    .await
+    .unwrap();
+    read_some(&mut tx, Duration::from_millis(200)).await;
+    let mut blocked = TcpStream::connect(addr).await.unwrap();
+    blocked
+        .write_all(&resp(&["BLPOP", "nothing", "0"]))
+        .await
+        .unwrap();
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = list().await;
+        if text.contains("cmd=blpop") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let line = |cmd: &str| -> String {
+        text.lines()
+            .find(|l| l.contains(&format!("cmd={cmd} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let s = line("psubscribe");
+    assert_eq!(
+        (
+            field(&s, "flags"),
+            field(&s, "sub"),
+            field(&s, "psub"),
+            field(&s, "ssub")
+        ),
+        ("P".into(), "2".into(), "1".into(), "0".into()),
+        "{text}"
+    );
+    let t = text
+        .lines()
+        .find(|l| field(l, "flags") == "x")
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        (field(&t, "flags"), field(&t, "multi")),
+        ("x".into(), "2".into()),
+        "{text}"
+    );
+    let b = line("blpop");
+    assert_eq!(
+        (field(&b, "flags"), field(&b, "multi")),
+        ("b".into(), "-1".into()),
+        "{text}"
+    );
+}

@@ -571,6 +571,10 @@ fn execute_command(ctx: &mut Ctx, args: &[&[u8]]) {
         && cmd.flags & flag::NO_QUEUE == 0
     {
         queue.push(args.iter().map(|a| a.to_vec()).collect());
+        ctx.client
+            .handle
+            .queued
+            .store(queue.len(), std::sync::atomic::Ordering::Relaxed);
         ctx.out.simple("QUEUED");
         return;
     }

@@ -61,6 +61,7 @@ fn subscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
             .pubsub
             .subscribe(kind, name, id, &ctx.client.mailbox.clone());
         set_of(ctx, kind).insert(Blob::from_slice(name));
+        ctx.client.sync_subscriptions();
         confirm(ctx, kind, names(kind).0, Some(name));
     }
     Ok(())
@@ -80,6 +81,7 @@ fn unsubscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
     for name in targets {
         ctx.engine.pubsub.unsubscribe(kind, &name, id);
         set_of(ctx, kind).remove(&name);
+        ctx.client.sync_subscriptions();
         confirm(ctx, kind, names(kind).1, Some(&name));
     }
     Ok(())

@@ -23,6 +23,7 @@ fn multi(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     }
     ctx.client.multi = Some(Vec::new());
     ctx.client.multi_error = false;
+    ctx.client.handle.queued.store(0, Ordering::Relaxed);
     ctx.client.handle.info.lock().in_multi = true;
     ctx.out.ok();
     Ok(())
