@@ -586,7 +586,11 @@ async fn client_list_shows_subscriptions_transactions_and_blocking() {
     let mut text = String::new();
     for _ in 0..50 {
         text = list().await;
-        if text.contains("cmd=blpop") {
+        // The client shows `cmd=blpop` as it runs the command, `b` once it waits.
+        if text
+            .lines()
+            .any(|l| l.contains("cmd=blpop ") && l.contains(" flags=b "))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
